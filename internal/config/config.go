@@ -1,0 +1,256 @@
+// Package config loads Godwit's configuration: defaults, then an optional
+// config file, then GODWIT_* environment variables, then command-line flags,
+// each overriding the one before. Validate stops start-up with one sentence
+// naming the bad setting.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the godwit binary.
+type Config struct {
+	ConfigFile      string
+	DataDir         string
+	DatabaseURL     string
+	HTTPAddr        string
+	TLSCert         string
+	TLSKey          string
+	ACMEDomains     []string
+	InsecureHTTP    bool
+	RateLimit       int
+	PublicURL       string
+	TestDomain      string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// Defaults returns the built-in configuration.
+func Defaults() Config {
+	return Config{
+		DataDir:         "./godwit-data",
+		HTTPAddr:        "127.0.0.1:8080",
+		RateLimit:       2,
+		TestDomain:      "resend.dev",
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// stringList is a comma-separated flag value.
+type stringList struct{ p *[]string }
+
+func (s stringList) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return strings.Join(*s.p, ",")
+}
+
+func (s stringList) Set(v string) error {
+	*s.p = nil
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*s.p = append(*s.p, part)
+		}
+	}
+	return nil
+}
+
+// Register adds every setting to fs as a flag, with c's values as defaults.
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "optional config file of `name = value` lines (flag names)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and generated files")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database: a SQLite file path (default <data-dir>/godwit.db) or a postgres:// URL")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address the API listens on")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.Var(stringList{&c.ACMEDomains}, "acme-domain", "domain(s), comma-separated, to obtain certificates for automatically (ACME TLS-ALPN-01)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve plain HTTP on a non-loopback address (a TLS-terminating proxy is in front)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "default requests per second per team")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL at which clients reach this server (for links it generates)")
+	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
+}
+
+// EnvName is the environment twin of a flag: --data-dir is GODWIT_DATA_DIR.
+func EnvName(flagName string) string {
+	return "GODWIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args into fs, then fills every flag not given on the command
+// line from the environment and then from the config file.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var apply []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				apply = append(apply, fmt.Errorf("environment variable %s: invalid value %q: %v", EnvName(f.Name), v, err))
+			}
+			set[f.Name] = true
+		}
+	})
+	if err := errors.Join(apply...); err != nil {
+		return err
+	}
+	cfgFlag := fs.Lookup("config")
+	if cfgFlag == nil || cfgFlag.Value.String() == "" {
+		return nil
+	}
+	file := cfgFlag.Value.String()
+	values, err := readFile(file)
+	if err != nil {
+		return err
+	}
+	for _, kv := range values {
+		f := fs.Lookup(kv.name)
+		if f == nil {
+			return fmt.Errorf("config file %s line %d: unknown setting %q", file, kv.line, kv.name)
+		}
+		if set[kv.name] {
+			continue
+		}
+		if err := f.Value.Set(kv.value); err != nil {
+			return fmt.Errorf("config file %s line %d: invalid value for %s: %v", file, kv.line, kv.name, err)
+		}
+	}
+	return nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	if getenv == nil {
+		return os.LookupEnv(name)
+	}
+	v := getenv(name)
+	return v, v != ""
+}
+
+type setting struct {
+	name, value string
+	line        int
+}
+
+// readFile reads `name = value` lines; '#' starts a comment line.
+func readFile(path string) ([]setting, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	var out []setting
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config file %s line %d: expected `name = value`", path, n)
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		out = append(out, setting{name: strings.TrimSpace(name), value: value, line: n})
+	}
+	return out, sc.Err()
+}
+
+// Database returns the database URL, defaulting to a SQLite file in the data dir.
+func (c *Config) Database() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "godwit.db")
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" || len(c.ACMEDomains) > 0 }
+
+// Validate checks the settings a server needs; the error is one sentence
+// naming the setting.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil || port == "" {
+		return fmt.Errorf("--http-addr %q is not a host:port address", c.HTTPAddr)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key must be given together")
+	}
+	if c.TLSCert != "" && len(c.ACMEDomains) > 0 {
+		return errors.New("--acme-domain cannot be combined with --tls-cert and --tls-key")
+	}
+	for _, f := range []string{c.TLSCert, c.TLSKey} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("TLS file %s cannot be read: %v", f, err)
+		}
+	}
+	if !c.TLS() && !c.InsecureHTTP && !IsLoopback(host) {
+		return fmt.Errorf("--http-addr %q is not a loopback address: Godwit serves plain HTTP only on loopback; give --tls-cert/--tls-key or --acme-domain, or --insecure-http when a TLS-terminating proxy is in front", c.HTTPAddr)
+	}
+	if c.RateLimit < 1 {
+		return fmt.Errorf("--rate-limit must be at least 1 request per second, got %d", c.RateLimit)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--public-url %q is not an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	if c.TestDomain == "" || strings.ContainsAny(c.TestDomain, " @/") || !strings.Contains(c.TestDomain, ".") {
+		return fmt.Errorf("--test-domain %q is not a domain name", c.TestDomain)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return fmt.Errorf("--log-format %q must be json or text", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an IP, possibly empty for
+// "every interface") is only reachable from this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,412 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+type acceptReq struct {
+	a    *store.Accept
+	err  error
+	done chan struct{}
+}
+
+// AcceptEmails implements store.Store. The request is committed by a
+// committer goroutine, possibly together with others (see the package doc).
+func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
+	req := &acceptReq{a: a, done: make(chan struct{})}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case db.accepts <- req:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	// Once handed over, the request is committed or fails on its own; the
+	// caller waits for the outcome even if its context ends, so a 200 is
+	// never sent for something that might still roll back, and an error is
+	// never sent for something that committed.
+	<-req.done
+	return req.err
+}
+
+func (db *DB) commitLoop() {
+	defer db.wg.Done()
+	group := make([]*acceptReq, 0, db.maxGroup)
+	for first := range db.accepts {
+		group = append(group[:0], first)
+	gather:
+		for len(group) < db.maxGroup {
+			select {
+			case r, ok := <-db.accepts:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+			default:
+				break gather
+			}
+		}
+		db.commitGroup(group)
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+// commitGroup commits every request of group in one transaction, or, if that
+// transaction fails, each request in its own.
+func (db *DB) commitGroup(group []*acceptReq) {
+	err := db.commitTx(group)
+	if err == nil || len(group) == 1 {
+		for _, r := range group {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+		return
+	}
+	for _, r := range group {
+		r.err = nil
+		if err := db.commitTx([]*acceptReq{r}); err != nil {
+			r.err = err
+		}
+	}
+}
+
+func (db *DB) commitTx(group []*acceptReq) error {
+	// A background context: work handed to a committer is not abandoned
+	// half-way because one caller went away.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("accept emails: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	now := db.now()
+	var emails []*store.Email
+	for _, r := range group {
+		r.err = nil
+		if idem := r.a.Idempotency; idem != nil {
+			ok, err := db.claimIdempotency(ctx, tx, idem, now.Add(-r.a.IdempotencyTTL))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				r.err = store.ErrIdempotencyKeyTaken
+				continue
+			}
+		}
+		emails = append(emails, r.a.Emails...)
+	}
+	if err := db.insertEmails(ctx, tx, emails); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("accept emails: commit: %w", err)
+	}
+	return nil
+}
+
+// claimIdempotency stores the record unless an unexpired one holds the key.
+func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idempotency, expiredBefore time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (team_id, idem_key, endpoint, request_hash, response, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (team_id, idem_key) DO UPDATE SET endpoint = excluded.endpoint, request_hash = excluded.request_hash,
+			response = excluded.response, created_at = excluded.created_at
+		WHERE idempotency_keys.created_at < ?`),
+		idem.TeamID, idem.Key, idem.Endpoint, idem.RequestHash, idem.Response, micros(idem.CreatedAt), micros(expiredBefore))
+	if err != nil {
+		return false, fmt.Errorf("accept emails: idempotency: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("accept emails: idempotency: %w", err)
+	}
+	return n > 0, nil
+}
+
+const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
+	html_body, text_body, headers, tags, template, topic_id, scheduled_at, last_event`
+
+const emailInsertArity = 18
+
+// insertRowsPerStatement keeps every multi-row INSERT under both databases'
+// limits on bound parameters.
+const insertRowsPerStatement = 200
+
+func (db *DB) insertEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
+	for start := 0; start < len(emails); start += insertRowsPerStatement {
+		chunk := emails[start:min(start+insertRowsPerStatement, len(emails))]
+		args := make([]any, 0, len(chunk)*emailInsertArity)
+		evArgs := make([]any, 0, len(chunk)*4)
+		for _, e := range chunk {
+			args = append(args, e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
+				jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
+				nullString(e.HTML), nullString(e.Text), jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
+				e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent)
+			evArgs = append(evArgs, e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt))
+		}
+		if _, err := tx.ExecContext(ctx, db.q(multiInsert("emails", emailInsertColumns, emailInsertArity, len(chunk))), args...); err != nil {
+			return fmt.Errorf("accept emails: insert: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(multiInsert("email_events", "email_id, team_id, type, created_at", 4, len(chunk))), evArgs...); err != nil {
+			return fmt.Errorf("accept emails: insert events: %w", err)
+		}
+		for _, e := range chunk {
+			for i, a := range e.Attachments {
+				if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_attachments (email_id, idx, filename, content_type, content_id, path, content)
+					VALUES (?, ?, ?, ?, ?, ?, ?)`), e.ID, i, a.Filename, a.ContentType, a.ContentID, a.Path, a.Content); err != nil {
+					return fmt.Errorf("accept emails: insert attachment: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func multiInsert(table, columns string, arity, rows int) string {
+	var b strings.Builder
+	b.Grow(64 + len(columns) + rows*(arity*2+3))
+	b.WriteString("INSERT INTO ")
+	b.WriteString(table)
+	b.WriteString(" (")
+	b.WriteString(columns)
+	b.WriteString(") VALUES ")
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range arity {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only values of the store's own types reach here; they always marshal.
+		panic(fmt.Sprintf("sqlstore: marshal %T: %v", v, err))
+	}
+	return string(b)
+}
+
+// jsonOrNull stores empty slices and nil pointers as NULL.
+func jsonOrNull(v any) sql.NullString {
+	switch x := v.(type) {
+	case []string:
+		if len(x) == 0 {
+			return sql.NullString{}
+		}
+	case []store.Header:
+		if len(x) == 0 {
+			return sql.NullString{}
+		}
+	case []store.Tag:
+		if len(x) == 0 {
+			return sql.NullString{}
+		}
+	case *store.Template:
+		if x == nil {
+			return sql.NullString{}
+		}
+	}
+	return sql.NullString{String: jsonText(v), Valid: true}
+}
+
+func nullString(s *string) sql.NullString {
+	if s == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *s, Valid: true}
+}
+
+// GetIdempotency implements store.Store.
+func (db *DB) GetIdempotency(ctx context.Context, teamID, key string) (*store.Idempotency, error) {
+	var r store.Idempotency
+	var created int64
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT team_id, idem_key, endpoint, request_hash, response, created_at
+		FROM idempotency_keys WHERE team_id = ? AND idem_key = ?`), teamID, key).
+		Scan(&r.TeamID, &r.Key, &r.Endpoint, &r.RequestHash, &r.Response, &created)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r.CreatedAt = fromMicros(created)
+	return &r, nil
+}
+
+const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
+	html_body, text_body, headers, tags, template, topic_id, scheduled_at, last_event`
+
+func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error) {
+	var e store.Email
+	var seq, created int64
+	var to string
+	var cc, bcc, replyTo, html, text, headers, tags, template sql.NullString
+	var scheduled sql.NullInt64
+	if err := row.Scan(&seq, &e.ID, &e.TeamID, &created, &e.From, &to, &cc, &bcc, &replyTo, &e.Subject,
+		&html, &text, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent); err != nil {
+		return nil, 0, notFound(err)
+	}
+	e.CreatedAt = fromMicros(created)
+	e.ScheduledAt = timePtr(scheduled)
+	if html.Valid {
+		e.HTML = &html.String
+	}
+	if text.Valid {
+		e.Text = &text.String
+	}
+	err := errors.Join(
+		json.Unmarshal([]byte(to), &e.To),
+		unmarshalNull(cc, &e.Cc),
+		unmarshalNull(bcc, &e.Bcc),
+		unmarshalNull(replyTo, &e.ReplyTo),
+		unmarshalNull(headers, &e.Headers),
+		unmarshalNull(tags, &e.Tags),
+		unmarshalNull(template, &e.Template),
+	)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode email %s: %w", e.ID, err)
+	}
+	return &e, seq, nil
+}
+
+func unmarshalNull(s sql.NullString, v any) error {
+	if !s.Valid {
+		return nil
+	}
+	return json.Unmarshal([]byte(s.String), v)
+}
+
+// GetEmail implements store.Store.
+func (db *DB) GetEmail(ctx context.Context, teamID, id string) (*store.Email, error) {
+	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE team_id = ? AND id = ?`), teamID, id))
+	return e, err
+}
+
+// ListEmails implements store.Store.
+func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*store.Email, bool, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	var query string
+	args := []any{teamID}
+	switch {
+	case p.After != "":
+		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ?
+			AND seq < (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
+		args = append(args, teamID, p.After, limit+1)
+	case p.Before != "":
+		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ?
+			AND seq > (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
+		args = append(args, teamID, p.Before, limit+1)
+	default:
+		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
+		args = append(args, limit+1)
+	}
+	if p.After != "" || p.Before != "" {
+		cursor := p.After + p.Before
+		if _, err := db.GetEmail(ctx, teamID, cursor); err != nil {
+			return nil, false, err
+		}
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list emails: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Email
+	for rows.Next() {
+		e, _, err := scanEmail(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("list emails: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("list emails: %w", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	if p.Before != "" {
+		// Fetched oldest first to find the page nearest the cursor; show newest first.
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, more, nil
+}
+
+// RescheduleEmail implements store.Store.
+func (db *DB) RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error {
+	return db.changeScheduled(ctx, teamID, id, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET scheduled_at = ?, updated_at = ? WHERE team_id = ? AND id = ?`),
+			micros(at), micros(db.now()), teamID, id)
+		return err
+	})
+}
+
+// CancelEmail implements store.Store.
+func (db *DB) CancelEmail(ctx context.Context, teamID, id string, at time.Time) error {
+	return db.changeScheduled(ctx, teamID, id, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET last_event = ?, updated_at = ? WHERE team_id = ? AND id = ?`),
+			store.EventCanceled, micros(at), teamID, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_events (email_id, team_id, type, created_at) VALUES (?, ?, ?, ?)`),
+			id, teamID, store.EventCanceled, micros(at))
+		return err
+	})
+}
+
+// changeScheduled runs change in a transaction after checking that the email
+// exists in the team and is still scheduled.
+func (db *DB) changeScheduled(ctx context.Context, teamID, id string, change func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update email: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var last string
+	lockSuffix := ""
+	if db.dialect == Postgres {
+		lockSuffix = " FOR UPDATE"
+	}
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT last_event FROM emails WHERE team_id = ? AND id = ?`+lockSuffix), teamID, id).Scan(&last); err != nil {
+		return notFound(err)
+	}
+	if last != store.EventScheduled {
+		return store.ErrNotScheduled
+	}
+	if err := change(tx); err != nil {
+		return fmt.Errorf("update email: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update email: commit: %w", err)
+	}
+	return nil
+}

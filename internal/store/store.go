@@ -1,0 +1,192 @@
+// Package store holds Godwit's domain types and the storage contract that
+// the SQLite and PostgreSQL implementations fulfil. It is a leaf package: it
+// imports nothing of Godwit's.
+//
+// Invariants every implementation keeps:
+//   - every query that reads or changes a team's resource is scoped by team id,
+//     so another team's id is indistinguishable from an unknown one (ErrNotFound);
+//   - AcceptEmails returns only after the emails, their first event and the
+//     idempotency record are committed durably, all in one transaction;
+//   - times are stored with microsecond precision in UTC.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound means no row matched within the caller's team.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique value is already taken.
+	ErrConflict = errors.New("store: conflict")
+	// ErrIdempotencyKeyTaken means an unexpired idempotency record already
+	// holds the key; nothing of the request was written.
+	ErrIdempotencyKeyTaken = errors.New("store: idempotency key already used")
+	// ErrNotScheduled means a reschedule or cancel hit an email that is no longer scheduled.
+	ErrNotScheduled = errors.New("store: email is not scheduled")
+	// ErrClosed means the store is shutting down and accepts no more writes.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Permissions of API keys.
+const (
+	PermissionFullAccess    = "full_access"
+	PermissionSendingAccess = "sending_access"
+)
+
+// Email events (the values of last_event).
+const (
+	EventQueued          = "queued"
+	EventScheduled       = "scheduled"
+	EventSent            = "sent"
+	EventDelivered       = "delivered"
+	EventDeliveryDelayed = "delivery_delayed"
+	EventBounced         = "bounced"
+	EventComplained      = "complained"
+	EventFailed          = "failed"
+	EventCanceled        = "canceled"
+	EventSuppressed      = "suppressed"
+)
+
+// Team owns every other resource.
+type Team struct {
+	ID        string
+	Name      string
+	RateLimit int // requests per second; 0 means the server default
+	CreatedAt time.Time
+}
+
+// APIKey is a stored key. The token itself is never stored: Prefix finds the
+// row, Hash (SHA-256 of the whole token) proves it.
+type APIKey struct {
+	ID         string
+	TeamID     string
+	Name       string
+	Prefix     string
+	Hash       []byte
+	Permission string
+	DomainID   string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	// TeamRateLimit is the owning team's rate limit, filled by APIKeyByPrefix
+	// so that authenticating a request costs one query.
+	TeamRateLimit int
+}
+
+// Tag is a name/value label on an email.
+type Tag struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Header is one custom header, in the order the caller gave.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Attachment is a file to send with an email: Content is set, or Path names a
+// URL the delivery worker fetches.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	ContentID   string
+	Path        string
+	Content     []byte
+}
+
+// Template names a stored template and the variables to render it with.
+type Template struct {
+	ID        string          `json:"id"`
+	Variables json.RawMessage `json:"variables,omitempty"`
+}
+
+// Email is an accepted email. HTML and Text are nil when the caller left them
+// out; Text pointing at "" means "do not derive a text part".
+type Email struct {
+	ID          string
+	TeamID      string
+	From        string
+	To          []string
+	Cc          []string
+	Bcc         []string
+	ReplyTo     []string
+	Subject     string
+	HTML        *string
+	Text        *string
+	Headers     []Header
+	Tags        []Tag
+	Attachments []Attachment
+	ScheduledAt *time.Time
+	Template    *Template
+	TopicID     string
+	LastEvent   string
+	CreatedAt   time.Time
+}
+
+// Idempotency is the record kept for an Idempotency-Key: the request's
+// fingerprint and the response it produced.
+type Idempotency struct {
+	TeamID      string
+	Key         string
+	Endpoint    string
+	RequestHash []byte
+	Response    []byte
+	CreatedAt   time.Time
+}
+
+// Accept is one API request's worth of emails to commit together, with the
+// idempotency record to store beside them (nil when the request had no key).
+type Accept struct {
+	Emails      []*Email
+	Idempotency *Idempotency
+	// IdempotencyTTL: a record older than this is replaced instead of conflicting.
+	IdempotencyTTL time.Duration
+}
+
+// Page asks for one page of a list: at most Limit items after (older than) or
+// before (newer than) the item with the given id.
+type Page struct {
+	Limit  int
+	After  string
+	Before string
+}
+
+// Store is the persistence contract.
+type Store interface {
+	// CreateTeam inserts a team; ErrConflict if the name is taken.
+	CreateTeam(ctx context.Context, t *Team) error
+	GetTeam(ctx context.Context, id string) (*Team, error)
+	GetTeamByName(ctx context.Context, name string) (*Team, error)
+	ListTeams(ctx context.Context) ([]*Team, error)
+	SetTeamRateLimit(ctx context.Context, teamID string, perSecond int) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByPrefix finds a key by its public prefix across all teams, with
+	// its team's rate limit.
+	APIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, teamID string) ([]*APIKey, error)
+	DeleteAPIKey(ctx context.Context, teamID, id string) error
+	CountAPIKeys(ctx context.Context) (int, error)
+
+	// AcceptEmails commits the emails, a first event for each (queued or
+	// scheduled) and the idempotency record in one transaction. It returns
+	// ErrIdempotencyKeyTaken, writing nothing, when an unexpired record
+	// holds the key. Concurrent calls may be grouped into one commit.
+	AcceptEmails(ctx context.Context, a *Accept) error
+	GetIdempotency(ctx context.Context, teamID, key string) (*Idempotency, error)
+
+	GetEmail(ctx context.Context, teamID, id string) (*Email, error)
+	// ListEmails returns emails newest first, and whether more exist beyond the page.
+	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
+	// RescheduleEmail moves a scheduled email; ErrNotScheduled if it is not scheduled.
+	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error
+	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.
+	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
+
+	Ping(ctx context.Context) error
+	Close() error
+}
