@@ -1,0 +1,290 @@
+// Package e2e runs the real godwit binary and drives it from outside.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/stretchr/testify/require"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "godwit-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "godwit")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/godwit")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build godwit:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running godwit serve process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *lockedBuffer
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done is closed
+}
+
+var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+
+// start runs godwit serve with args and waits until it listens.
+func start(t *testing.T, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--rate-limit", "100000"}, args...)...)
+	stdout := &lockedBuffer{}
+	cmd.Stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &server{cmd: cmd, stdout: stdout, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				addr <- m[1]
+				sent = true
+			}
+		}
+	}()
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+	})
+	select {
+	case a := <-addr:
+		s.url = "http://" + a
+	case <-s.done:
+		t.Fatalf("godwit serve exited: %v", s.err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("godwit serve did not start listening within 30 s")
+	}
+	return s
+}
+
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-s.done:
+		require.NoError(t, s.err, "a SIGTERM exit is clean")
+	case <-time.After(30 * time.Second):
+		t.Fatal("godwit did not exit within 30 s of SIGTERM")
+	}
+}
+
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func request(method, url, key, body string) (int, map[string]any, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, nil
+}
+
+// lockedBuffer is a bytes.Buffer that the process's output copier and the
+// test may use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var tokenRE = regexp.MustCompile(`re_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}`)
+
+// TestLifecycle: the first start prints a key; keys made by the CLI while the
+// server runs work at once; SIGTERM during a burst of sends loses no email
+// that was answered 200.
+func TestLifecycle(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			dataDir := t.TempDir()
+			dbArgs := []string{"--data-dir", dataDir}
+			if kind == sqlstore.Postgres {
+				dbArgs = append(dbArgs, "--database-url", godwittest.StoreURL(t, kind))
+			}
+			s := start(t, dbArgs...)
+			waitFor(t, "the first start to print a key", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+			first := tokenRE.FindString(s.stdout.String())
+
+			out, stderr, err := run(t, append([]string{"keys", "create", "--name", "ci", "--permission", "sending_access"}, dbArgs...)...)
+			require.NoError(t, err, stderr)
+			token := strings.TrimSpace(out)
+			require.Regexp(t, "^"+tokenRE.String()+"$", token, "keys create prints only the token")
+
+			status, _, err := request("GET", s.url+"/emails", token, "")
+			require.NoError(t, err)
+			require.Equal(t, 401, status, "a sending_access key may not list")
+			status, _, err = request("GET", s.url+"/emails", first, "")
+			require.NoError(t, err)
+			require.Equal(t, 200, status)
+
+			// Send from several clients, and SIGTERM in the middle.
+			var mu sync.Mutex
+			var accepted []string
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 2000; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						status, body, err := request("POST", s.url+"/emails", token,
+							`{"from":"a@example.com","to":"b@example.net","subject":"s","text":"x"}`)
+						if err != nil {
+							return // the server went away
+						}
+						if status == 200 {
+							mu.Lock()
+							accepted = append(accepted, body["id"].(string))
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				mu.Lock()
+				n := len(accepted)
+				mu.Unlock()
+				if n >= 200 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			s.stop(t)
+			close(stop)
+			wg.Wait()
+			require.GreaterOrEqual(t, len(accepted), 200)
+
+			s2 := start(t, dbArgs...)
+			require.Empty(t, tokenRE.FindString(s2.stdout.String()), "a second start prints no key")
+			for _, id := range accepted {
+				status, body, err := request("GET", s2.url+"/emails/"+id, first, "")
+				require.NoError(t, err)
+				require.Equal(t, 200, status, "accepted email %s survives a restart", id)
+				require.Equal(t, "queued", body["last_event"])
+			}
+
+			out, _, err = run(t, append([]string{"keys", "list"}, dbArgs...)...)
+			require.NoError(t, err)
+			require.Contains(t, out, "ci")
+			require.NotContains(t, out, "re_", "keys list never shows tokens")
+		})
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	cases := map[string][]string{
+		"--rate-limit":      {"serve", "--rate-limit", "0"},
+		"--http-addr":       {"serve", "--http-addr", "nonsense"},
+		"loopback":          {"serve", "--http-addr", "0.0.0.0:0"},
+		"--tls-key":         {"serve", "--tls-cert", "/nonexistent.pem"},
+		"GODWIT_RATE_LIMIT": {"serve"},
+	}
+	for want, args := range cases {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "GODWIT_DATA_DIR="+t.TempDir())
+		if want == "GODWIT_RATE_LIMIT" {
+			cmd.Env = append(cmd.Env, "GODWIT_RATE_LIMIT=abc")
+		}
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		require.Error(t, err, want)
+		require.Contains(t, errb.String(), want)
+		require.Equal(t, 1, strings.Count(strings.TrimSpace(errb.String()), "\n")+1-strings.Count(errb.String(), "Usage"), "one line: %q", errb.String())
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "godwit.conf")
+	require.NoError(t, os.WriteFile(file, []byte("# settings\ndata-dir = "+dir+"/data\nrate-limit = 0\n"), 0o600))
+	_, stderr, err := run(t, "serve", "--config", file)
+	require.Error(t, err)
+	require.Contains(t, stderr, "--rate-limit must be at least 1")
+	// Flags override the file.
+	require.NoError(t, os.WriteFile(file, []byte("data-dir = "+dir+"/data\n"), 0o600))
+	s := start(t, "--config", file)
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	_, err = os.Stat(filepath.Join(dir, "data", "godwit.db"))
+	require.NoError(t, err, "the data dir from the file is used")
+	s.stop(t)
+}

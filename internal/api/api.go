@@ -1,0 +1,68 @@
+// Package api serves Resend's REST API over Godwit's store.
+//
+// Every route is listed in routes.go. Every response, success or error, is
+// JSON written through respond.go and apierr. Handlers are methods on
+// Handler, whose dependencies are injected; nothing here reads globals.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Deps are the Handler's collaborators and settings.
+type Deps struct {
+	Store   store.Store
+	Limiter ratelimit.Limiter
+	Logger  *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// DefaultRateLimit is the requests per second of a team without its own limit.
+	DefaultRateLimit int
+	// MaxBodyBytes caps a request body on the wire (JSON of a 40 MB email
+	// whose attachments are sent as arrays of byte values is larger than 40 MB).
+	MaxBodyBytes int64
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (24 h).
+	IdempotencyTTL time.Duration
+	// Ready reports whether the server accepts traffic (false while draining).
+	Ready func() bool
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	Deps
+	mux *http.ServeMux
+
+	inflightMu sync.Mutex
+	inflight   map[string]struct{} // team id + idempotency key of requests in progress
+}
+
+// New returns the API handler.
+func New(d Deps) *Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.DefaultRateLimit <= 0 {
+		d.DefaultRateLimit = 2
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 160 << 20
+	}
+	if d.IdempotencyTTL <= 0 {
+		d.IdempotencyTTL = 24 * time.Hour
+	}
+	if d.Limiter == nil {
+		d.Limiter = ratelimit.NewMemory(d.Now)
+	}
+	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{})}
+	h.routes()
+	return h
+}

@@ -1,0 +1,471 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/sendreq"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/google/uuid"
+)
+
+// maxIdempotencyKey is Resend's limit on Idempotency-Key.
+const maxIdempotencyKey = 256
+
+type idResponse struct {
+	ID string `json:"id"`
+}
+
+type objectIDResponse struct {
+	Object string `json:"object"`
+	ID     string `json:"id"`
+}
+
+// readBody reads the request body within the size cap.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, apierr.New(http.StatusRequestEntityTooLarge, apierr.NameValidation,
+			fmt.Sprintf("The request body is larger than the %d MB limit.", h.MaxBodyBytes>>20))
+	}
+	if err != nil {
+		return nil, apierr.BadRequest("The request body could not be read.")
+	}
+	return body, nil
+}
+
+// idempotencyKey returns the request's Idempotency-Key, "" when absent, or a
+// 400 when present but outside Resend's 1–256 characters.
+func idempotencyKey(r *http.Request) (string, error) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return "", nil
+	}
+	k := vals[0]
+	if len(vals) > 1 || len(k) < 1 || len(k) > maxIdempotencyKey {
+		return "", apierr.New(http.StatusBadRequest, apierr.NameInvalidIdempotencyKey,
+			"The idempotency key must be between 1 and 256 characters.")
+	}
+	return k, nil
+}
+
+var (
+	errIdempotencyMismatch = apierr.New(http.StatusConflict, apierr.NameInvalidIdempotentRequest,
+		"This idempotency key has already been used on a request that had a different payload. Retrying this request is useless without changing the idempotency key or payload.")
+	errIdempotencyConcurrent = apierr.New(http.StatusConflict, apierr.NameConcurrentIdempotentRequests,
+		"Same idempotency key used while original request is still in progress. Try the request again later.")
+)
+
+// accept runs the shared part of POST /emails and POST /emails/batch:
+// idempotency, then build (which decodes and returns the emails and the
+// response body), then one durable commit.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string,
+	build func(body []byte) ([]*store.Email, []byte, error)) error {
+	key := callerKey(r.Context())
+	idemKey, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var hash []byte
+	if idemKey != "" {
+		sum := sha256.Sum256(append([]byte(endpoint+"\n"), body...))
+		hash = sum[:]
+		slot := key.TeamID + "\x00" + idemKey
+		h.inflightMu.Lock()
+		_, busy := h.inflight[slot]
+		if !busy {
+			h.inflight[slot] = struct{}{}
+		}
+		h.inflightMu.Unlock()
+		if busy {
+			return errIdempotencyConcurrent
+		}
+		defer func() {
+			h.inflightMu.Lock()
+			delete(h.inflight, slot)
+			h.inflightMu.Unlock()
+		}()
+		if done, err := h.replay(w, r, key.TeamID, idemKey, endpoint, hash); done || err != nil {
+			return err
+		}
+	}
+
+	emails, resp, err := build(body)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	a := &store.Accept{Emails: emails, IdempotencyTTL: h.IdempotencyTTL}
+	if idemKey != "" {
+		a.Idempotency = &store.Idempotency{TeamID: key.TeamID, Key: idemKey, Endpoint: endpoint,
+			RequestHash: hash, Response: resp, CreatedAt: now}
+	}
+	if len(emails) > 0 || a.Idempotency != nil {
+		err = h.Store.AcceptEmails(r.Context(), a)
+		if errors.Is(err, store.ErrIdempotencyKeyTaken) {
+			// Another node committed the same key meanwhile.
+			if done, err := h.replay(w, r, key.TeamID, idemKey, endpoint, hash); done || err != nil {
+				return err
+			}
+			return errIdempotencyConcurrent
+		}
+		if errors.Is(err, store.ErrClosed) {
+			return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
+		}
+		if err != nil {
+			return fmt.Errorf("accept emails: %w", err)
+		}
+	}
+	writeRawJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// replay answers from a stored idempotency record, if an unexpired one exists.
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, teamID, idemKey, endpoint string, hash []byte) (bool, error) {
+	rec, err := h.Store.GetIdempotency(r.Context(), teamID, idemKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("idempotency lookup: %w", err)
+	}
+	if h.Now().Sub(rec.CreatedAt) >= h.IdempotencyTTL {
+		return false, nil
+	}
+	if rec.Endpoint != endpoint || !bytes.Equal(rec.RequestHash, hash) {
+		return false, errIdempotencyMismatch
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	writeRawJSON(w, http.StatusOK, rec.Response)
+	return true, nil
+}
+
+// prepare completes a decoded email for storage.
+func (h *Handler) prepare(e *store.Email, teamID string) {
+	e.ID = uuid.NewString()
+	e.TeamID = teamID
+	e.CreatedAt = h.Now().UTC()
+	if e.ScheduledAt != nil {
+		e.LastEvent = store.EventScheduled
+	} else {
+		e.LastEvent = store.EventQueued
+	}
+}
+
+// decode parses and validates one email of a send request.
+func (h *Handler) decode(raw []byte, batch bool) (*store.Email, error) {
+	e, err := sendreq.Decode(raw, sendreq.Options{Now: h.Now(), Batch: batch})
+	if err != nil {
+		return nil, err
+	}
+	// With a template, from and subject may come from the template's
+	// defaults. Until templates are stored, they must be given.
+	if e.From == "" {
+		return nil, apierr.MissingField("from")
+	}
+	if e.Subject == "" {
+		return nil, apierr.MissingField("subject")
+	}
+	return e, nil
+}
+
+func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
+	teamID := callerKey(r.Context()).TeamID
+	return h.accept(w, r, "POST /emails", func(body []byte) ([]*store.Email, []byte, error) {
+		e, err := h.decode(body, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.prepare(e, teamID)
+		resp, _ := json.Marshal(idResponse{ID: e.ID})
+		return []*store.Email{e}, resp, nil
+	})
+}
+
+type batchError struct {
+	Index   int    `json:"index"`
+	Message string `json:"message"`
+}
+
+type batchResponse struct {
+	Data   []idResponse `json:"data"`
+	Errors []batchError `json:"errors,omitempty"`
+}
+
+func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
+	teamID := callerKey(r.Context()).TeamID
+	mode := strings.ToLower(strings.TrimSpace(r.Header.Get("x-batch-validation")))
+	if mode == "" {
+		mode = "strict"
+	}
+	if mode != "strict" && mode != "permissive" {
+		return apierr.Validation("Invalid `x-batch-validation` header. It must be `strict` or `permissive`.")
+	}
+	return h.accept(w, r, "POST /emails/batch", func(body []byte) ([]*store.Email, []byte, error) {
+		items, err := sendreq.SplitBatch(body)
+		if err != nil {
+			return nil, nil, err
+		}
+		emails := make([]*store.Email, 0, len(items))
+		resp := batchResponse{Data: make([]idResponse, 0, len(items))}
+		if mode == "permissive" {
+			resp.Errors = []batchError{}
+		}
+		for i, raw := range items {
+			e, err := h.decode(raw, true)
+			if err != nil {
+				if mode == "strict" {
+					return nil, nil, err
+				}
+				resp.Errors = append(resp.Errors, batchError{Index: i, Message: apierr.As(err).Message})
+				continue
+			}
+			h.prepare(e, teamID)
+			emails = append(emails, e)
+			resp.Data = append(resp.Data, idResponse{ID: e.ID})
+		}
+		out, _ := json.Marshal(resp)
+		if mode == "permissive" && len(resp.Errors) == 0 {
+			// Node expects errors to be an array in permissive mode.
+			out, _ = json.Marshal(struct {
+				Data   []idResponse `json:"data"`
+				Errors []batchError `json:"errors"`
+			}{resp.Data, resp.Errors})
+		}
+		return emails, out, nil
+	})
+}
+
+// emailObject is GET /emails/{id}.
+type emailObject struct {
+	Object      string      `json:"object"`
+	ID          string      `json:"id"`
+	MessageID   string      `json:"message_id"`
+	To          []string    `json:"to"`
+	From        string      `json:"from"`
+	CreatedAt   string      `json:"created_at"`
+	Subject     string      `json:"subject"`
+	HTML        *string     `json:"html"`
+	Text        *string     `json:"text"`
+	Bcc         []string    `json:"bcc"`
+	Cc          []string    `json:"cc"`
+	ReplyTo     []string    `json:"reply_to"`
+	LastEvent   string      `json:"last_event"`
+	ScheduledAt *string     `json:"scheduled_at"`
+	Tags        []store.Tag `json:"tags"`
+	TopicID     *string     `json:"topic_id"`
+}
+
+// emailListItem is one item of GET /emails.
+type emailListItem struct {
+	ID          string   `json:"id"`
+	MessageID   string   `json:"message_id"`
+	To          []string `json:"to"`
+	From        string   `json:"from"`
+	CreatedAt   string   `json:"created_at"`
+	Subject     string   `json:"subject"`
+	Bcc         []string `json:"bcc"`
+	Cc          []string `json:"cc"`
+	ReplyTo     []string `json:"reply_to"`
+	LastEvent   string   `json:"last_event"`
+	ScheduledAt *string  `json:"scheduled_at"`
+}
+
+// messageID is the Message-ID the email is (or will be) sent with.
+func messageID(e *store.Email) string {
+	domain := "godwit.invalid"
+	from := e.From
+	if i := strings.LastIndexByte(from, '@'); i >= 0 {
+		domain = strings.TrimRight(from[i+1:], "> \t")
+	}
+	return "<" + e.ID + "@" + domain + ">"
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func toEmailObject(e *store.Email) emailObject {
+	tags := e.Tags
+	if tags == nil {
+		tags = []store.Tag{}
+	}
+	var topic *string
+	if e.TopicID != "" {
+		topic = &e.TopicID
+	}
+	return emailObject{
+		Object: "email", ID: e.ID, MessageID: messageID(e), To: orEmpty(e.To), From: e.From,
+		CreatedAt: formatTime(e.CreatedAt), Subject: e.Subject, HTML: e.HTML, Text: e.Text,
+		Bcc: orEmpty(e.Bcc), Cc: orEmpty(e.Cc), ReplyTo: orEmpty(e.ReplyTo), LastEvent: e.LastEvent,
+		ScheduledAt: formatTimePtr(e.ScheduledAt), Tags: tags, TopicID: topic,
+	}
+}
+
+// emailID validates the {id} path value.
+func emailID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `id` must be a valid UUID.")
+	}
+	return strings.ToLower(id), nil
+}
+
+var errEmailNotFound = apierr.NotFound("Email not found")
+
+func (h *Handler) getEmail(w http.ResponseWriter, r *http.Request) error {
+	id, err := emailID(r)
+	if err != nil {
+		return err
+	}
+	e, err := h.Store.GetEmail(r.Context(), callerKey(r.Context()).TeamID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errEmailNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get email: %w", err)
+	}
+	writeJSON(w, http.StatusOK, toEmailObject(e))
+	return nil
+}
+
+type listResponse[T any] struct {
+	Object  string `json:"object"`
+	HasMore bool   `json:"has_more"`
+	Data    []T    `json:"data"`
+}
+
+var errPaginationLimit = apierr.Validation("The pagination limit must be a number between 1 and 100. See https://resend.com/docs/api-reference/pagination for more information.")
+
+// parsePage reads limit/after/before with Resend's rules.
+func parsePage(r *http.Request) (store.Page, error) {
+	q := r.URL.Query()
+	p := store.Page{Limit: 20, After: q.Get("after"), Before: q.Get("before")}
+	if v := q.Get("limit"); v != "" || q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return p, errPaginationLimit
+		}
+		p.Limit = n
+	}
+	if p.After != "" && p.Before != "" {
+		return p, apierr.Validation("You can only use one of `after` or `before` at a time.")
+	}
+	for _, c := range []string{p.After, p.Before} {
+		if c == "" {
+			continue
+		}
+		if _, err := uuid.Parse(c); err != nil || len(c) != 36 {
+			return p, apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The pagination cursor must be a valid UUID.")
+		}
+	}
+	p.After, p.Before = strings.ToLower(p.After), strings.ToLower(p.Before)
+	return p, nil
+}
+
+func (h *Handler) listEmails(w http.ResponseWriter, r *http.Request) error {
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	emails, more, err := h.Store.ListEmails(r.Context(), callerKey(r.Context()).TeamID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.Validation("The pagination cursor does not match any email.")
+	}
+	if err != nil {
+		return fmt.Errorf("list emails: %w", err)
+	}
+	out := listResponse[emailListItem]{Object: "list", HasMore: more, Data: make([]emailListItem, 0, len(emails))}
+	for _, e := range emails {
+		out.Data = append(out.Data, emailListItem{
+			ID: e.ID, MessageID: messageID(e), To: orEmpty(e.To), From: e.From, CreatedAt: formatTime(e.CreatedAt),
+			Subject: e.Subject, Bcc: e.Bcc, Cc: e.Cc, ReplyTo: e.ReplyTo, LastEvent: e.LastEvent,
+			ScheduledAt: formatTimePtr(e.ScheduledAt),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+var errNotScheduled = apierr.Validation("This email is not scheduled, so it cannot be changed or canceled.")
+
+func (h *Handler) updateEmail(w http.ResponseWriter, r *http.Request) error {
+	id, err := emailID(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		ScheduledAt *string `json:"scheduled_at"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return apierr.Validation("The `scheduled_at` field must be a string.")
+		}
+		return apierr.BadRequest("The request body is not valid JSON.")
+	}
+	if req.ScheduledAt == nil || strings.TrimSpace(*req.ScheduledAt) == "" {
+		return apierr.MissingField("scheduled_at")
+	}
+	now := h.Now().UTC()
+	at, err := sendreq.ParseScheduledAt(*req.ScheduledAt, now, 0)
+	if err != nil {
+		return err
+	}
+	when := now
+	if at != nil {
+		when = *at
+	}
+	err = h.Store.RescheduleEmail(r.Context(), callerKey(r.Context()).TeamID, id, when)
+	if err := scheduleError(err); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "email", ID: id})
+	return nil
+}
+
+func scheduleError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return errEmailNotFound
+	case errors.Is(err, store.ErrNotScheduled):
+		return errNotScheduled
+	default:
+		return fmt.Errorf("update email: %w", err)
+	}
+}
+
+func (h *Handler) cancelEmail(w http.ResponseWriter, r *http.Request) error {
+	id, err := emailID(r)
+	if err != nil {
+		return err
+	}
+	err = h.Store.CancelEmail(r.Context(), callerKey(r.Context()).TeamID, id, h.Now().UTC())
+	if err := scheduleError(err); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "email", ID: id})
+	return nil
+}

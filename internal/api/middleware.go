@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/store"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxAPIKey
+)
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(ctxRequestID).(string)
+	return s
+}
+
+// callerKey is the authenticated key of the request.
+func callerKey(ctx context.Context) *store.APIKey {
+	k, _ := ctx.Value(ctxAPIKey).(*store.APIKey)
+	return k
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ServeHTTP is the outermost layer: request id, access log, panic recovery,
+// path normalisation, and Resend-shaped 404 and 405 answers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 || strings.ContainsAny(id, "\r\n") {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	ctx := context.WithValue(r.Context(), ctxRequestID, id)
+	r = r.WithContext(ctx)
+	sw := &statusWriter{ResponseWriter: w}
+
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.Logger.ErrorContext(ctx, "panic serving request", slog.String("request_id", id),
+				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+			if sw.status == 0 {
+				apierr.Write(sw, apierr.Internal)
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)),
+		}
+		if k := callerKey(r.Context()); k != nil {
+			attrs = append(attrs, slog.String("team_id", k.TeamID), slog.String("api_key_id", k.ID))
+		}
+		h.Logger.LogAttrs(ctx, slog.LevelDebug, "request", attrs...)
+	}()
+
+	cleanPath(r)
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		status, allow := probe(h.mux, r)
+		if status == http.StatusMethodNotAllowed {
+			sw.Header().Set("Allow", allow)
+			apierr.Write(sw, apierr.New(http.StatusMethodNotAllowed, apierr.NameMethodNotAllowed, "Method is not allowed for the requested path."))
+			return
+		}
+		apierr.Write(sw, apierr.NotFound("The requested endpoint does not exist."))
+		return
+	}
+	h.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath collapses repeated slashes: the Node SDK sends //emails when its
+// base URL ends in a slash.
+func cleanPath(r *http.Request) {
+	if !strings.Contains(r.URL.Path, "//") {
+		return
+	}
+	collapse := func(p string) string {
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+		return p
+	}
+	r.URL.Path = collapse(r.URL.Path)
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = collapse(r.URL.RawPath)
+	}
+}
+
+// probeWriter captures what the mux's own not-found and method-not-allowed
+// handlers would answer, so that they can be answered in Resend's envelope.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(code int)        { p.status = code }
+
+func probe(mux *http.ServeMux, r *http.Request) (int, string) {
+	pw := &probeWriter{header: http.Header{}}
+	h, _ := mux.Handler(r)
+	h.ServeHTTP(pw, r)
+	return pw.status, pw.header.Get("Allow")
+}
+
+// authenticate checks the API key and the team's rate limit.
+func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if strings.TrimSpace(header) == "" {
+			apierr.Write(w, apierr.New(http.StatusUnauthorized, apierr.NameMissingAPIKey, "Missing API key in the authorization header. Include the following header in the request: Authorization: Bearer YOUR_API_KEY"))
+			return
+		}
+		key, err := h.lookupKey(r.Context(), auth.FromHeader(header))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxAPIKey, key))
+		if a == fullAccess && key.Permission != store.PermissionFullAccess {
+			apierr.Write(w, apierr.New(http.StatusUnauthorized, apierr.NameRestrictedAPIKey, "This API key is restricted to only send emails."))
+			return
+		}
+		limit := key.TeamRateLimit
+		if limit <= 0 {
+			limit = h.DefaultRateLimit
+		}
+		res, err := h.Limiter.Allow(r.Context(), key.TeamID, limit)
+		if err != nil {
+			h.writeError(w, r, fmt.Errorf("rate limiter: %w", err))
+			return
+		}
+		reset := int((res.Reset + time.Second - 1) / time.Second)
+		if reset < 1 {
+			reset = 1
+		}
+		hdr := w.Header()
+		hdr.Set("ratelimit-limit", strconv.Itoa(res.Limit))
+		hdr.Set("ratelimit-remaining", strconv.Itoa(res.Remaining))
+		hdr.Set("ratelimit-reset", strconv.Itoa(reset))
+		hdr.Set("ratelimit-policy", strconv.Itoa(res.Limit)+";w=1")
+		if !res.Allowed {
+			hdr.Set("retry-after", strconv.Itoa(reset))
+			apierr.Write(w, apierr.New(http.StatusTooManyRequests, apierr.NameRateLimitExceeded, "Too many requests. Please limit the number of requests per second. Or contact support to increase rate limit."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errInvalidKey = apierr.New(http.StatusForbidden, apierr.NameInvalidAPIKey, "API key is invalid")
+
+// lookupKey finds the stored key for token, comparing hashes in constant time.
+func (h *Handler) lookupKey(ctx context.Context, token string) (*store.APIKey, error) {
+	prefix, err := auth.Prefix(token)
+	if err != nil {
+		return nil, errInvalidKey
+	}
+	key, err := h.Store.APIKeyByPrefix(ctx, prefix)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errInvalidKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up api key: %w", err)
+	}
+	if !auth.Matches(token, key.Hash) {
+		return nil, errInvalidKey
+	}
+	return key, nil
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) error {
+	if h.Ready != nil && !h.Ready() {
+		return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.Store.Ping(ctx); err != nil {
+		h.Logger.WarnContext(ctx, "readiness check failed", slog.String("error", err.Error()))
+		return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

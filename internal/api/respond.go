@@ -1,0 +1,50 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/godwit/godwit/internal/apierr"
+)
+
+// writeJSON writes v with the given status. Every success goes through here.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		apierr.Write(w, apierr.Internal)
+		return
+	}
+	writeRawJSON(w, status, body)
+}
+
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError answers err in Resend's envelope and logs the cause of a 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apierr.As(err)
+	if e.StatusCode >= 500 {
+		h.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()),
+			slog.String("request_id", requestID(r.Context())))
+	}
+	apierr.Write(w, e)
+}
+
+// formatTime renders a resource timestamp as Resend does: PostgreSQL's text
+// form, "2023-04-03 22:13:42.674981+00".
+func formatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00"
+}
+
+func formatTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}

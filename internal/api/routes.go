@@ -1,0 +1,40 @@
+package api
+
+import "net/http"
+
+// access says who may call a route.
+type access int
+
+const (
+	public     access = iota // no API key (health checks)
+	fullAccess               // a full_access key
+	sendAccess               // any key, sending_access included
+)
+
+// routes is the whole route table.
+func (h *Handler) routes() {
+	h.handle("GET /healthz", public, h.healthz)
+	h.handle("GET /readyz", public, h.readyz)
+
+	h.handle("POST /emails", sendAccess, h.sendEmail)
+	h.handle("POST /emails/batch", sendAccess, h.sendBatch)
+	h.handle("GET /emails", fullAccess, h.listEmails)
+	h.handle("GET /emails/{id}", fullAccess, h.getEmail)
+	h.handle("PATCH /emails/{id}", fullAccess, h.updateEmail)
+	h.handle("POST /emails/{id}/cancel", fullAccess, h.cancelEmail)
+}
+
+// apiFunc is a handler that returns its error for the one error writer.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (h *Handler) handle(pattern string, a access, fn apiFunc) {
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+	if a != public {
+		next = h.authenticate(a, next)
+	}
+	h.mux.Handle(pattern, next)
+}

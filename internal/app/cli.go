@@ -1,0 +1,273 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/google/uuid"
+)
+
+// Version is set at build time with -ldflags "-X github.com/godwit/godwit/internal/app.Version=...".
+var Version = "dev"
+
+const usage = `godwit: a self-hosted email platform that speaks the Resend API
+
+Usage:
+  godwit serve [flags]                       run the API server
+  godwit migrate [flags]                     apply database migrations and exit
+  godwit keys create --name N [--permission full_access|sending_access] [--team T]
+                                             create an API key and print its token
+  godwit keys list [--team T]                list a team's keys (never their tokens)
+  godwit keys revoke [--team T] ID           revoke a key at once
+  godwit teams list                          list teams and their rate limits
+  godwit teams set-rate-limit --team T --limit N
+                                             set a team's requests per second (0: server default)
+  godwit version                             print the version
+
+Every flag has an environment twin: --data-dir is GODWIT_DATA_DIR. Run
+"godwit serve -h" for the server's flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, stdout, stderr, getenv)
+	case "keys":
+		err = cmdKeys(ctx, rest, stdout, stderr, getenv)
+	case "teams":
+		err = cmdTeams(ctx, rest, stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "godwit", Version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "godwit: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "godwit %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func parseConfig(name string, args []string, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet)) (config.Config, *flag.FlagSet, error) {
+	cfg := config.Defaults()
+	fs := flag.NewFlagSet("godwit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return cfg, fs, err
+	}
+	return cfg, fs, nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, _, err := parseConfig("serve", args, stderr, getenv, nil)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return Serve(ctx, cfg, newLogger(cfg, stderr), stdout, nil)
+}
+
+func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	return sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, _, err := parseConfig("migrate", args, stderr, getenv, nil)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg) // Open applies pending migrations
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stdout, "migrations applied (%s)\n", db.Dialect())
+	return nil
+}
+
+// resolveTeam finds a team by id or name; create makes a missing one.
+func resolveTeam(ctx context.Context, db store.Store, ref string, create bool) (*store.Team, error) {
+	if ref == "" {
+		ref = DefaultTeam
+	}
+	if t, err := db.GetTeam(ctx, ref); err == nil {
+		return t, nil
+	}
+	t, err := db.GetTeamByName(ctx, ref)
+	if err == nil || !errors.Is(err, store.ErrNotFound) || !create {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no team %q", ref)
+		}
+		return t, err
+	}
+	t = &store.Team{ID: uuid.NewString(), Name: ref, CreatedAt: time.Now().UTC()}
+	if err := db.CreateTeam(ctx, t); errors.Is(err, store.ErrConflict) {
+		return db.GetTeamByName(ctx, ref)
+	} else if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errors.New("expected create, list or revoke")
+	}
+	sub := args[0]
+	var name, permission, team string
+	cfg, fs, err := parseConfig("keys "+sub, args[1:], stderr, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&team, "team", DefaultTeam, "team name or id (keys create makes a missing team)")
+		if sub == "create" {
+			fs.StringVar(&name, "name", "", "name of the key")
+			fs.StringVar(&permission, "permission", store.PermissionFullAccess, "full_access or sending_access")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create", "list", "revoke":
+	default:
+		return fmt.Errorf("unknown keys command %q: expected create, list or revoke", sub)
+	}
+	if sub == "create" {
+		if name == "" {
+			return errors.New("--name is required")
+		}
+		if permission != store.PermissionFullAccess && permission != store.PermissionSendingAccess {
+			return fmt.Errorf("--permission %q must be full_access or sending_access", permission)
+		}
+	}
+	if sub == "revoke" && fs.NArg() != 1 {
+		return errors.New("expected the id of the key to revoke")
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := resolveTeam(ctx, db, team, sub == "create")
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		token, _, err := createKey(ctx, db, t.ID, name, permission)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+	case "list":
+		keys, err := db.ListAPIKeys(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPERMISSION\tCREATED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Permission, k.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := db.DeleteAPIKey(ctx, t.ID, fs.Arg(0)); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no key %q in team %q", fs.Arg(0), t.Name)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "revoked", fs.Arg(0))
+	}
+	return nil
+}
+
+func cmdTeams(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errors.New("expected list or set-rate-limit")
+	}
+	sub := args[0]
+	var team string
+	var limit int
+	cfg, _, err := parseConfig("teams "+sub, args[1:], stderr, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&team, "team", DefaultTeam, "team name or id")
+		fs.IntVar(&limit, "limit", -1, "requests per second (0: the server default)")
+	})
+	if err != nil {
+		return err
+	}
+	if sub != "list" && sub != "set-rate-limit" {
+		return fmt.Errorf("unknown teams command %q: expected list or set-rate-limit", sub)
+	}
+	if sub == "set-rate-limit" && limit < 0 {
+		return errors.New("--limit is required (0 or more)")
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if sub == "list" {
+		teams, err := db.ListTeams(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tRATE LIMIT")
+		for _, t := range teams {
+			rl := "default"
+			if t.RateLimit > 0 {
+				rl = strconv.Itoa(t.RateLimit) + "/s"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Name, rl)
+		}
+		return tw.Flush()
+	}
+	t, err := resolveTeam(ctx, db, team, false)
+	if err != nil {
+		return err
+	}
+	if err := db.SetTeamRateLimit(ctx, t.ID, limit); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "team %s: rate limit %d/s\n", t.Name, limit)
+	return nil
+}

@@ -1,0 +1,159 @@
+// Package app wires Godwit's components together and runs them: the store,
+// the API and the HTTP server, started in order and stopped in reverse.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/godwit/godwit/internal/api"
+	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/acme/autocert"
+)
+
+// DefaultTeam is the name of the team the first start creates.
+const DefaultTeam = "default"
+
+// Serve runs the server until ctx ends, then drains: it stops accepting
+// connections, lets requests in flight finish (each accepted email is
+// committed before its 200), and closes the store.
+// If ready is not nil, it receives the listening address once the server accepts connections.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready chan<- net.Addr) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log.Info("store opened", slog.String("database", string(db.Dialect())))
+
+	if err := bootstrap(ctx, db, stdout); err != nil {
+		return err
+	}
+
+	var draining atomic.Bool
+	handler := api.New(api.Deps{
+		Store:            db,
+		Limiter:          ratelimit.NewMemory(nil),
+		Logger:           log,
+		DefaultRateLimit: cfg.RateLimit,
+		Ready:            func() bool { return !draining.Load() },
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	switch {
+	case cfg.TLSCert != "":
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		log.Info("serving HTTPS", slog.String("addr", ln.Addr().String()), slog.String("certificate", cfg.TLSCert))
+	case len(cfg.ACMEDomains) > 0:
+		m := &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			HostPolicy: autocert.HostWhitelist(cfg.ACMEDomains...),
+			Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
+		}
+		srv.TLSConfig = m.TLSConfig()
+		srv.TLSConfig.MinVersion = tls.VersionTLS12
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		log.Info("serving HTTPS with ACME certificates", slog.String("addr", ln.Addr().String()), slog.Any("domains", cfg.ACMEDomains))
+	case cfg.InsecureHTTP:
+		log.Warn("serving plain HTTP because --insecure-http is set: a TLS-terminating proxy must be in front", slog.String("addr", ln.Addr().String()))
+	default:
+		log.Info("serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS", slog.String("addr", ln.Addr().String()))
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr()
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new connections, finishing requests in flight")
+	draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates the default team and its first key on an empty database
+// and prints the key once. Concurrent first starts on one PostgreSQL let one
+// node win; the others see the team exists and print nothing.
+func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
+	n, err := db.CountAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.GetTeamByName(ctx, DefaultTeam); err == nil {
+		return nil // a team exists whose keys were all revoked: leave it so
+	}
+	team := &store.Team{ID: uuid.NewString(), Name: DefaultTeam, CreatedAt: time.Now().UTC()}
+	if err := db.CreateTeam(ctx, team); errors.Is(err, store.ErrConflict) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	token, _, err := createKey(ctx, db, team.ID, "default", store.PermissionFullAccess)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created team %q and its first API key. It is shown only this once:\n\n    %s\n\n", DefaultTeam, token)
+	return nil
+}
+
+// createKey stores a new key and returns its token, shown once.
+func createKey(ctx context.Context, db store.Store, teamID, name, permission string) (string, *store.APIKey, error) {
+	token, prefix, hash, err := auth.NewToken()
+	if err != nil {
+		return "", nil, fmt.Errorf("generate key: %w", err)
+	}
+	k := &store.APIKey{ID: uuid.NewString(), TeamID: teamID, Name: name, Prefix: prefix, Hash: hash,
+		Permission: permission, CreatedAt: time.Now().UTC()}
+	if err := db.CreateAPIKey(ctx, k); err != nil {
+		return "", nil, err
+	}
+	return token, k, nil
+}

@@ -1,0 +1,653 @@
+package sendreq
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// testNow is a Wednesday.
+var testNow = time.Date(2025, 3, 12, 15, 30, 45, 0, time.UTC)
+
+var testOpts = Options{Now: testNow}
+
+// base is a minimal valid email; extra members are appended after it, and
+// since the last duplicate key wins they can override base fields.
+func base(extra string) []byte {
+	b := `{"from":"Acme <hello@acme.com>","to":"bob@example.com","subject":"Hi","html":"<p>hi</p>"`
+	if extra != "" {
+		b += "," + extra
+	}
+	return []byte(b + "}")
+}
+
+func requireAPIError(t *testing.T, err error, status int, name, msg string) {
+	t.Helper()
+	require.Error(t, err)
+	var ae *apierr.Error
+	require.True(t, errors.As(err, &ae), "error %T is not *apierr.Error: %v", err, err)
+	require.Equal(t, status, ae.StatusCode, ae.Message)
+	require.Equal(t, name, ae.Name, ae.Message)
+	if strings.HasSuffix(msg, "*") {
+		require.True(t, strings.HasPrefix(ae.Message, strings.TrimSuffix(msg, "*")), "message %q", ae.Message)
+	} else {
+		require.Equal(t, msg, ae.Message)
+	}
+}
+
+func mustDecode(t *testing.T, body []byte, opts Options) *store.Email {
+	t.Helper()
+	e, err := Decode(body, opts)
+	require.NoError(t, err)
+	require.NotNil(t, e)
+	return e
+}
+
+func ptr(s string) *string { return &s }
+
+func invalidAddr(field string) string {
+	return "Invalid `" + field + "` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
+}
+
+func breakMsg(field string) string {
+	return "The `" + field + "` field must not contain line breaks (CR or LF) or NUL characters."
+}
+
+func addrs(n int) string {
+	a := make([]string, n)
+	for i := range a {
+		a[i] = fmt.Sprintf(`"u%d@example.com"`, i)
+	}
+	return "[" + strings.Join(a, ",") + "]"
+}
+
+func TestDecodeFullEmail(t *testing.T) {
+	body := `{
+		"id": "ignored-by-godwit",
+		"from": "  Jöhn Dœ <john@acme.com>  ",
+		"to": ["bob@example.com", "Bob Two <bob2@example.com>"],
+		"cc": "cc@example.com",
+		"bcc": ["bcc@example.com"],
+		"reply_to": "\"Support, Acme\" <support@acme.com>",
+		"subject": "Héllo ✓",
+		"html": "<p>hi</p>",
+		"text": "",
+		"headers": {"X-Entity-Ref-ID": "123", "List-Unsubscribe": "<mailto:u@acme.com>", "X-A": "1"},
+		"tags": [{"name": "category", "value": "confirm_email"}, {"name": "user-id", "value": "42"}],
+		"attachments": [{"filename": "a.txt", "content": "aGVsbG8="}],
+		"scheduled_at": "in 1 hour",
+		"topic_id": "topic_123",
+		"react": null,
+		"extra": {"nested": [1, 2, {"x": "y"}]}
+	}`
+	e := mustDecode(t, []byte(body), testOpts)
+	require.Equal(t, "Jöhn Dœ <john@acme.com>", e.From)
+	require.Equal(t, []string{"bob@example.com", "Bob Two <bob2@example.com>"}, e.To)
+	require.Equal(t, []string{"cc@example.com"}, e.Cc)
+	require.Equal(t, []string{"bcc@example.com"}, e.Bcc)
+	require.Equal(t, []string{`"Support, Acme" <support@acme.com>`}, e.ReplyTo)
+	require.Equal(t, "Héllo ✓", e.Subject)
+	require.Equal(t, ptr("<p>hi</p>"), e.HTML)
+	require.Equal(t, ptr(""), e.Text)
+	require.Equal(t, []store.Header{
+		{Name: "X-Entity-Ref-ID", Value: "123"},
+		{Name: "List-Unsubscribe", Value: "<mailto:u@acme.com>"},
+		{Name: "X-A", Value: "1"},
+	}, e.Headers)
+	require.Equal(t, []store.Tag{{Name: "category", Value: "confirm_email"}, {Name: "user-id", Value: "42"}}, e.Tags)
+	require.Len(t, e.Attachments, 1)
+	require.Equal(t, []byte("hello"), e.Attachments[0].Content)
+	require.Equal(t, "a.txt", e.Attachments[0].Filename)
+	require.True(t, strings.HasPrefix(e.Attachments[0].ContentType, "text/plain"), e.Attachments[0].ContentType)
+	require.NotNil(t, e.ScheduledAt)
+	require.Equal(t, testNow.Add(time.Hour), *e.ScheduledAt)
+	require.Equal(t, "topic_123", e.TopicID)
+	require.Nil(t, e.Template)
+	require.Empty(t, e.ID)
+	require.Empty(t, e.TeamID)
+	require.Empty(t, e.LastEvent)
+	require.True(t, e.CreatedAt.IsZero())
+}
+
+func TestDecodeMinimalAndNulls(t *testing.T) {
+	e := mustDecode(t, base(""), testOpts)
+	require.Equal(t, []string{"bob@example.com"}, e.To)
+	require.Equal(t, ptr("<p>hi</p>"), e.HTML)
+	require.Nil(t, e.Text)
+	require.Nil(t, e.Cc)
+	require.Nil(t, e.Bcc)
+	require.Nil(t, e.ReplyTo)
+	require.Nil(t, e.Headers)
+	require.Nil(t, e.Tags)
+	require.Nil(t, e.Attachments)
+	require.Nil(t, e.ScheduledAt)
+	require.Nil(t, e.Template)
+
+	// JSON null is "absent" everywhere.
+	e = mustDecode(t, base(`"cc":null,"bcc":null,"reply_to":null,"text":null,"headers":null,"tags":null,
+		"attachments":null,"scheduled_at":null,"template":null,"topic_id":null`), testOpts)
+	require.Nil(t, e.Text)
+	require.Nil(t, e.Headers)
+	require.Nil(t, e.Tags)
+	require.Nil(t, e.Attachments)
+	require.Nil(t, e.ScheduledAt)
+	require.Nil(t, e.Template)
+
+	// Empty optional values are absent too; text alone is a body.
+	e = mustDecode(t, base(`"html":null,"text":"plain","cc":"","bcc":[],"reply_to":"  ","headers":{},"tags":[],"attachments":[],"scheduled_at":""`), testOpts)
+	require.Nil(t, e.HTML)
+	require.Equal(t, ptr("plain"), e.Text)
+	require.Nil(t, e.Cc)
+	require.Nil(t, e.Bcc)
+	require.Nil(t, e.ReplyTo)
+	require.Nil(t, e.Headers)
+	require.Nil(t, e.Tags)
+	require.Nil(t, e.Attachments)
+	require.Nil(t, e.ScheduledAt)
+}
+
+func TestDecodeAddresses(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`"a@example.com"`, "a@example.com"},
+		{`"  a@example.com\t"`, "a@example.com"},
+		{`"<a@example.com>"`, "<a@example.com>"},
+		{`"Ünïcödé Nämé <a@example.com>"`, "Ünïcödé Nämé <a@example.com>"},
+		{`"山田太郎 <taro@example.jp>"`, "山田太郎 <taro@example.jp>"},
+		{`"\"Doe, John\" <a@example.com>"`, `"Doe, John" <a@example.com>`},
+		{`"=?utf-8?q?J=C3=B6hn?= <a@example.com>"`, "=?utf-8?q?J=C3=B6hn?= <a@example.com>"},
+		{`"first.last+tag@sub.example.co.uk"`, "first.last+tag@sub.example.co.uk"},
+	} {
+		e := mustDecode(t, base(`"from":`+tc.in+`,"to":[`+tc.in+`]`), testOpts)
+		require.Equal(t, tc.want, e.From, tc.in)
+		require.Equal(t, []string{tc.want}, e.To, tc.in)
+	}
+	// 50 recipients is the limit, reply_to is not capped.
+	e := mustDecode(t, base(`"to":`+addrs(50)+`,"cc":`+addrs(50)+`,"bcc":`+addrs(50)+`,"reply_to":`+addrs(60)), testOpts)
+	require.Len(t, e.To, 50)
+	require.Len(t, e.ReplyTo, 60)
+}
+
+func TestDecodeTemplate(t *testing.T) {
+	// With a template, from, subject and html/text may come from the template.
+	e := mustDecode(t, []byte(`{"to":"bob@example.com","template":{"id":"welcome","variables":{"NAME":"Bob","N":3}}}`), testOpts)
+	require.Equal(t, &store.Template{ID: "welcome", Variables: json.RawMessage(`{"NAME":"Bob","N":3}`)}, e.Template)
+	require.Empty(t, e.From)
+	require.Empty(t, e.Subject)
+	require.Nil(t, e.HTML)
+
+	e = mustDecode(t, base(`"html":"","template":{"id":"t1","variables":null}`), testOpts)
+	require.Equal(t, &store.Template{ID: "t1"}, e.Template)
+	require.Equal(t, "Acme <hello@acme.com>", e.From)
+	require.Equal(t, "Hi", e.Subject)
+}
+
+func TestDecodeHeadersOrderAndDuplicates(t *testing.T) {
+	e := mustDecode(t, base(`"headers":{"X-Z":"1","X-A":"2","X-Z":"3","x-a":"4","Reply-To":"r@example.com","X-Empty":""}`), testOpts)
+	require.Equal(t, []store.Header{
+		{Name: "X-Z", Value: "3"},
+		{Name: "X-A", Value: "2"},
+		{Name: "x-a", Value: "4"},
+		{Name: "Reply-To", Value: "r@example.com"},
+		{Name: "X-Empty", Value: ""},
+	}, e.Headers)
+}
+
+func TestDecodeAttachmentWireForms(t *testing.T) {
+	want := []byte("Hello, world!\x00\xff\x80 binary")
+	std := base64.StdEncoding.EncodeToString(want)
+	raw := base64.RawStdEncoding.EncodeToString(want)
+	url := base64.RawURLEncoding.EncodeToString(want)
+	ints := make([]string, len(want))
+	for i, b := range want {
+		ints[i] = fmt.Sprint(b)
+	}
+	arr := "[" + strings.Join(ints, ",") + "]"
+	arrSpaced := "[ " + strings.Join(ints, " ,\n ") + " ]"
+	wrapped := std[:10] + `\n` + std[10:20] + `\r\n ` + std[20:]
+
+	for name, content := range map[string]string{
+		"base64":              `"` + std + `"`,
+		"base64 no padding":   `"` + raw + `"`,
+		"base64 url-safe":     `"` + url + `"`,
+		"base64 wrapped":      `"` + wrapped + `"`,
+		"base64 escaped":      `"\u0053` + std[1:] + `"`,
+		"data uri":            `"data:application/octet-stream;base64,` + std + `"`,
+		"byte array":          arr,
+		"byte array spaced":   arrSpaced,
+		"node buffer":         `{"type":"Buffer","data":` + arr + `}`,
+		"buffer without type": `{"data":` + arr + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := mustDecode(t, base(`"attachments":[{"filename":"f.bin","content":`+content+`}]`), testOpts)
+			require.Len(t, e.Attachments, 1)
+			require.Equal(t, want, e.Attachments[0].Content)
+		})
+	}
+
+	e := mustDecode(t, base(`"attachments":[{"filename":"empty.bin","content":[]},{"content":{"type":"Buffer","data":[]}}]`), testOpts)
+	require.Equal(t, []byte{}, e.Attachments[0].Content)
+	require.Equal(t, []byte{}, e.Attachments[1].Content)
+	require.Equal(t, "", e.Attachments[1].Filename)
+	require.Equal(t, "application/octet-stream", e.Attachments[1].ContentType)
+}
+
+func TestDecodeAttachmentLargeByteArray(t *testing.T) {
+	want := make([]byte, 1<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	var sb strings.Builder
+	sb.WriteString(`"attachments":[{"filename":"big.bin","content":[`)
+	for i, b := range want {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprint(&sb, b)
+	}
+	sb.WriteString(`]}]`)
+	e := mustDecode(t, base(sb.String()), testOpts)
+	require.Equal(t, want, e.Attachments[0].Content)
+}
+
+func TestDecodeAttachmentFields(t *testing.T) {
+	e := mustDecode(t, base(`"attachments":[
+		{"path":"https://cdn.example.com/files/invoice%20march.pdf?sig=1"},
+		{"path":"http://cdn.example.com/","filename":"given.png"},
+		{"path":"https://cdn.example.com"},
+		{"path":"https://cdn.example.com/evil%0D%0AX-Bad:%20y"},
+		{"content":"aGk=","filename":"logo.png","content_id":"logo"},
+		{"content":"aGk=","filename":"logo2.png","inline_content_id":"<logo2@acme>"},
+		{"content":"aGk=","filename":"x.unknownext","content_id":"a","inline_content_id":"b"},
+		{"content":"aGk=","filename":"data.csv","content_type":"text/csv; charset=utf-8"},
+		{"content":"aGk=","path":""}
+	]`), testOpts)
+	a := e.Attachments
+	require.Len(t, a, 9)
+	require.Equal(t, store.Attachment{Path: "https://cdn.example.com/files/invoice%20march.pdf?sig=1", Filename: "invoice march.pdf", ContentType: "application/pdf"}, a[0])
+	require.Equal(t, store.Attachment{Path: "http://cdn.example.com/", Filename: "given.png", ContentType: "image/png"}, a[1])
+	require.Equal(t, store.Attachment{Path: "https://cdn.example.com", ContentType: "application/octet-stream"}, a[2])
+	require.Equal(t, "", a[3].Filename) // a derived name that would break a header is dropped
+	require.Equal(t, store.Attachment{Content: []byte("hi"), Filename: "logo.png", ContentType: "image/png", ContentID: "logo"}, a[4])
+	require.Equal(t, "logo2@acme", a[5].ContentID)
+	require.Equal(t, "a", a[6].ContentID)
+	require.Equal(t, "application/octet-stream", a[6].ContentType)
+	require.Equal(t, "text/csv; charset=utf-8", a[7].ContentType)
+	require.Equal(t, []byte("hi"), a[8].Content)
+}
+
+func TestDecodeSizeLimit(t *testing.T) {
+	// subject "Hi" (2) + html "<p>hi</p>" (9) + header value (3) + 4 bytes
+	// of content counted as 8 base64 characters = 22.
+	body := base(`"headers":{"X-A":"abc"},"attachments":[{"filename":"a","content":[1,2,3,4]}]`)
+	mustDecode(t, body, Options{Now: testNow, MaxEmailBytes: 22})
+	_, err := Decode(body, Options{Now: testNow, MaxEmailBytes: 21})
+	requireAPIError(t, err, 422, apierr.NameValidation, "The email is too large: the limit is 21 bytes per email, counting attachments base64-encoded.")
+
+	_, err = Decode(body, Options{Now: testNow, MaxEmailBytes: 2_000_000})
+	require.NoError(t, err)
+	big := base(`"html":"` + strings.Repeat("x", 1_000_001) + `"`)
+	_, err = Decode(big, Options{Now: testNow, MaxEmailBytes: 1_000_000})
+	requireAPIError(t, err, 422, apierr.NameValidation, "The email is too large: the limit is 1 MB per email, counting attachments base64-encoded.")
+}
+
+func TestDecodeBatchMode(t *testing.T) {
+	opts := Options{Now: testNow, Batch: true}
+	e := mustDecode(t, base(`"attachments":[],"scheduled_at":"in 5 min"`), opts)
+	require.Nil(t, e.Attachments)
+	require.NotNil(t, e.ScheduledAt)
+	_, err := Decode(base(`"attachments":[{"path":"https://example.com/a.pdf"}]`), opts)
+	requireAPIError(t, err, 422, apierr.NameValidation, "Attachments are not supported in batch emails.")
+}
+
+func TestDecodeScheduledAt(t *testing.T) {
+	e := mustDecode(t, base(`"scheduled_at":"2025-03-13T10:00:00.858Z"`), testOpts)
+	require.Equal(t, time.Date(2025, 3, 13, 10, 0, 0, 858e6, time.UTC), *e.ScheduledAt)
+	e = mustDecode(t, base(`"scheduled_at":"2020-01-01T00:00:00Z"`), testOpts)
+	require.Nil(t, e.ScheduledAt)
+	_, err := Decode(base(`"scheduled_at":"in 31 days"`), testOpts)
+	requireAPIError(t, err, 422, apierr.NameValidation, "The `scheduled_at` field must be at most 30 days in the future.")
+	_, err = Decode(base(`"scheduled_at":"whenever"`), testOpts)
+	requireAPIError(t, err, 422, apierr.NameValidation, "Invalid `scheduled_at` field.*")
+}
+
+func TestDecodeErrors(t *testing.T) {
+	const (
+		v422 = apierr.NameValidation
+		miss = apierr.NameMissingRequiredField
+		att  = apierr.NameInvalidAttachment
+	)
+	type tc struct {
+		name   string
+		body   string
+		status int
+		errNm  string
+		msg    string // a trailing * matches a prefix
+	}
+	b := func(extra string) string { return string(base(extra)) }
+	cases := []tc{
+		// Not JSON / not an object.
+		{"empty body", "", 400, v422, "Invalid JSON body: the request body is empty."},
+		{"blank body", " \n ", 400, v422, "Invalid JSON body: the request body is empty."},
+		{"malformed", `{"from":`, 400, v422, "Invalid JSON body: *"},
+		{"trailing garbage", b("") + "x", 400, v422, "Invalid JSON body: *"},
+		{"array", `[{"from":"a@b.com"}]`, 400, v422, "Invalid JSON body: expected a JSON object."},
+		{"string", `"hello"`, 400, v422, "Invalid JSON body: expected a JSON object."},
+		{"null", `null`, 400, v422, "Invalid JSON body: expected a JSON object."},
+
+		// Required fields, reported in Resend's order: to, html/text, subject, from.
+		{"no fields", `{}`, 422, miss, "Missing `to` field."},
+		{"to empty string", b(`"to":""`), 422, miss, "Missing `to` field."},
+		{"to empty array", b(`"to":[]`), 422, miss, "Missing `to` field."},
+		{"to null", b(`"to":null`), 422, miss, "Missing `to` field."},
+		{"no body", `{"from":"a@acme.com","to":"b@example.com","subject":"Hi"}`, 422, miss, "Missing `html` or `text` field."},
+		{"empty bodies", b(`"html":"","text":""`), 422, miss, "Missing `html` or `text` field."},
+		{"body before subject", `{"from":"a@acme.com","to":"b@example.com"}`, 422, miss, "Missing `html` or `text` field."},
+		{"no subject", `{"from":"a@acme.com","to":"b@example.com","html":"x"}`, 422, miss, "Missing `subject` field."},
+		{"empty subject", b(`"subject":""`), 422, miss, "Missing `subject` field."},
+		{"no from", `{"to":"b@example.com","subject":"Hi","text":"x"}`, 422, miss, "Missing `from` field."},
+		{"blank from", b(`"from":"  "`), 422, miss, "Missing `from` field."},
+		{"template without id", b(`"html":null,"template":{"variables":{}}`), 422, miss, "Missing `template.id` field."},
+		{"template with html", b(`"template":{"id":"t"}`), 422, v422, "The `template` field cannot be combined with `html` or `text`."},
+		{"template with text", b(`"html":null,"text":"x","template":{"id":"t"}`), 422, v422, "The `template` field cannot be combined with `html` or `text`."},
+		{"template id case", `{"to":"b@example.com","template":{"ID":"t"}}`, 422, miss, "Missing `template.id` field."},
+
+		// Wrong JSON types.
+		{"subject number", b(`"subject":5`), 422, v422, "The `subject` field must be a string."},
+		{"html bool", b(`"html":true`), 422, v422, "The `html` field must be a string."},
+		{"text array", b(`"text":["x"]`), 422, v422, "The `text` field must be a string."},
+		{"from array", b(`"from":["a@acme.com"]`), 422, v422, "The `from` field must be a string."},
+		{"to number", b(`"to":5`), 422, v422, "The `to` field must be a string or an array of strings."},
+		{"to array of numbers", b(`"to":["a@example.com",5]`), 422, v422, "The `to` field must be a string or an array of strings."},
+		{"to nested null", b(`"to":[null]`), 422, v422, "The `to` field must be a string or an array of strings."},
+		{"cc object", b(`"cc":{}`), 422, v422, "The `cc` field must be a string or an array of strings."},
+		{"bcc bool", b(`"bcc":false`), 422, v422, "The `bcc` field must be a string or an array of strings."},
+		{"reply_to number", b(`"reply_to":1`), 422, v422, "The `reply_to` field must be a string or an array of strings."},
+		{"headers array", b(`"headers":[]`), 422, v422, "The `headers` field must be an object of header names to string values."},
+		{"headers string", b(`"headers":"X-A: 1"`), 422, v422, "The `headers` field must be an object of header names to string values."},
+		{"header value number", b(`"headers":{"X-A":1}`), 422, v422, "The value of the `X-A` header must be a string."},
+		{"header value null", b(`"headers":{"X-A":null}`), 422, v422, "The value of the `X-A` header must be a string."},
+		{"tags object", b(`"tags":{"name":"a","value":"b"}`), 422, v422, "The `tags` field must be an array of objects with `name` and `value` strings."},
+		{"tag not object", b(`"tags":["a"]`), 422, v422, "The `tags` field must be an array of objects with `name` and `value` strings."},
+		{"tag name number", b(`"tags":[{"name":1,"value":"b"}]`), 422, v422, "The `tags[0].name` field must be a string."},
+		{"attachments object", b(`"attachments":{}`), 422, v422, "The `attachments` field must be an array of objects."},
+		{"attachment not object", b(`"attachments":["x"]`), 422, v422, "The `attachments[0]` field must be an object."},
+		{"attachment filename number", b(`"attachments":[{"content":"aGk=","filename":1}]`), 422, v422, "The `attachments[0].filename` field must be a string."},
+		{"attachment path number", b(`"attachments":[{"path":1}]`), 422, v422, "The `attachments[0].path` field must be a string."},
+		{"attachment content_type number", b(`"attachments":[{"content":"aGk=","content_type":1}]`), 422, v422, "The `attachments[0].content_type` field must be a string."},
+		{"attachment content_id number", b(`"attachments":[{"content":"aGk=","content_id":1}]`), 422, v422, "The `attachments[0].content_id` field must be a string."},
+		{"scheduled_at number", b(`"scheduled_at":1700000000`), 422, v422, "The `scheduled_at` field must be a string."},
+		{"topic_id number", b(`"topic_id":5`), 422, v422, "The `topic_id` field must be a string."},
+		{"template string", b(`"template":"welcome"`), 422, v422, "The `template` field must be an object with an `id` string and a `variables` object."},
+		{"template id number", b(`"html":null,"template":{"id":5}`), 422, v422, "The `template.id` field must be a string."},
+		{"template variables array", b(`"html":null,"template":{"id":"t","variables":[1]}`), 422, v422, "The `template.variables` field must be an object."},
+
+		// Invalid addresses.
+		{"from plain word", b(`"from":"acme"`), 422, v422, invalidAddr("from")},
+		{"from no dot in domain", b(`"from":"a@localhost"`), 422, v422, invalidAddr("from")},
+		{"from name without brackets", b(`"from":"Acme a@acme.com"`), 422, v422, invalidAddr("from")},
+		{"from two addresses", b(`"from":"a@acme.com, b@acme.com"`), 422, v422, invalidAddr("from")},
+		{"from group syntax", b(`"from":"team: a@acme.com;"`), 422, v422, invalidAddr("from")},
+		{"from comment", b(`"from":"a@acme.com (Acme)"`), 422, v422, invalidAddr("from")},
+		{"from unicode domain", b(`"from":"José <jose@exämple.com>"`), 422, v422, invalidAddr("from")},
+		{"from unicode local", b(`"from":"jösé@example.com"`), 422, v422, invalidAddr("from")},
+		{"from ip literal", b(`"from":"a@[127.0.0.1]"`), 422, v422, invalidAddr("from")},
+		{"from too long", b(`"from":"` + strings.Repeat("a", 64) + "@" + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + "." + strings.Repeat("e", 60) + "." + strings.Repeat("f", 20) + `.com"`), 422, v422, invalidAddr("from")},
+		{"to invalid", b(`"to":"not-an-email"`), 422, v422, invalidAddr("to")},
+		{"to one invalid of many", b(`"to":["ok@example.com","bad"]`), 422, v422, invalidAddr("to")},
+		{"to empty item", b(`"to":["ok@example.com",""]`), 422, v422, invalidAddr("to")},
+		{"cc invalid", b(`"cc":"x"`), 422, v422, invalidAddr("cc")},
+		{"bcc invalid", b(`"bcc":["x y@example.com"]`), 422, v422, invalidAddr("bcc")},
+		{"reply_to invalid", b(`"reply_to":"a@b@example.com"`), 422, v422, invalidAddr("reply_to")},
+		{"to too many", b(`"to":` + addrs(51)), 422, v422, "Too many recipients in the `to` field: the maximum is 50."},
+		{"cc too many", b(`"cc":` + addrs(51)), 422, v422, "Too many recipients in the `cc` field: the maximum is 50."},
+		{"bcc too many", b(`"bcc":` + addrs(51)), 422, v422, "Too many recipients in the `bcc` field: the maximum is 50."},
+
+		// Header injection, field by field.
+		{"from CRLF", b(`"from":"Acme <a@acme.com>\r\nBcc: x@evil.com"`), 422, v422, breakMsg("from")},
+		{"from LF in name", b(`"from":"Ac\nme <a@acme.com>"`), 422, v422, breakMsg("from")},
+		{"to LF", b(`"to":["b@example.com\nBcc: x@evil.com"]`), 422, v422, breakMsg("to")},
+		{"cc CR", b(`"cc":"c@example.com\rX: y"`), 422, v422, breakMsg("cc")},
+		{"bcc NUL", b(`"bcc":"c@exam\u0000ple.com"`), 422, v422, breakMsg("bcc")},
+		{"reply_to LF", b(`"reply_to":"R\n <r@example.com>"`), 422, v422, breakMsg("reply_to")},
+		{"subject CRLF", b(`"subject":"Hi\r\nBcc: x@evil.com"`), 422, v422, breakMsg("subject")},
+		{"subject LF", b(`"subject":"Hi\n"`), 422, v422, breakMsg("subject")},
+		{"subject NUL", b(`"subject":"Hi\u0000"`), 422, v422, breakMsg("subject")},
+		{"header name CRLF", b(`"headers":{"X-A\r\nBcc":"x"}`), 422, v422, "The `headers` field has a header name with line breaks (CR or LF) or NUL characters."},
+		{"header value CRLF", b(`"headers":{"X-A":"1\r\nBcc: x@evil.com"}`), 422, v422, "The value of the `X-A` header must not contain line breaks (CR or LF) or NUL characters."},
+		{"header value LF", b(`"headers":{"X-A":"1\n"}`), 422, v422, "The value of the `X-A` header must not contain line breaks (CR or LF) or NUL characters."},
+		{"header value NUL", b(`"headers":{"X-A":"\u0000"}`), 422, v422, "The value of the `X-A` header must not contain line breaks (CR or LF) or NUL characters."},
+		{"attachment filename LF", b(`"attachments":[{"content":"aGk=","filename":"a\n.txt"}]`), 422, v422, breakMsg("attachments[0].filename")},
+		{"attachment content_type CRLF", b(`"attachments":[{"content":"aGk=","content_type":"text/plain\r\nX: y"}]`), 422, v422, breakMsg("attachments[0].content_type")},
+		{"attachment content_id LF", b(`"attachments":[{"content":"aGk=","content_id":"a\nb"}]`), 422, v422, breakMsg("attachments[0].content_id")},
+		{"attachment inline_content_id CR", b(`"attachments":[{"content":"aGk=","inline_content_id":"a\rb"}]`), 422, v422, breakMsg("attachments[0].inline_content_id")},
+		{"tag name LF", b(`"tags":[{"name":"a\nb","value":"v"}]`), 422, v422, breakMsg("tags[0].name")},
+		{"tag value CR", b(`"tags":[{"name":"n","value":"v\r"}]`), 422, v422, breakMsg("tags[0].value")},
+
+		// Custom header names.
+		{"header name space", b(`"headers":{"X A":"1"}`), 422, v422, "The `headers` field has an invalid header name `X A`: names must be printable ASCII without spaces or colons."},
+		{"header name colon", b(`"headers":{"X:A":"1"}`), 422, v422, "The `headers` field has an invalid header name `X:A`: names must be printable ASCII without spaces or colons."},
+		{"header name empty", b(`"headers":{"":"1"}`), 422, v422, "The `headers` field has an invalid header name ``: names must be printable ASCII without spaces or colons."},
+		{"header name unicode", b(`"headers":{"X-É":"1"}`), 422, v422, "The `headers` field has an invalid header name `X-É`: names must be printable ASCII without spaces or colons."},
+		{"owned From", b(`"headers":{"from":"x@evil.com"}`), 422, v422, "The `From` header cannot be set in `headers`: Godwit sets it."},
+		{"owned Bcc", b(`"headers":{"BCC":"x@evil.com"}`), 422, v422, "The `Bcc` header cannot be set in `headers`: Godwit sets it."},
+		{"owned Message-ID", b(`"headers":{"message-id":"<x@y>"}`), 422, v422, "The `Message-ID` header cannot be set in `headers`: Godwit sets it."},
+		{"owned DKIM", b(`"headers":{"X-Ok":"1","Dkim-Signature":"v=1"}`), 422, v422, "The `DKIM-Signature` header cannot be set in `headers`: Godwit sets it."},
+		{"owned Content-Type", b(`"headers":{"content-type":"text/plain"}`), 422, v422, "The `Content-Type` header cannot be set in `headers`: Godwit sets it."},
+
+		// Tags.
+		{"tag missing name", b(`"tags":[{"value":"v"}]`), 422, miss, "Missing `tags[0].name` field."},
+		{"tag missing value", b(`"tags":[{"name":"ok","value":"v"},{"name":"n"}]`), 422, miss, "Missing `tags[1].value` field."},
+		{"tag empty value", b(`"tags":[{"name":"n","value":""}]`), 422, miss, "Missing `tags[0].value` field."},
+		{"tag bad chars", b(`"tags":[{"name":"has space","value":"v"}]`), 422, v422, "Tags should only contain ASCII letters, numbers, underscores, or dashes."},
+		{"tag bad value", b(`"tags":[{"name":"n","value":"a.b"}]`), 422, v422, "Tags should only contain ASCII letters, numbers, underscores, or dashes."},
+		{"tag unicode", b(`"tags":[{"name":"né","value":"v"}]`), 422, v422, "Tags should only contain ASCII letters, numbers, underscores, or dashes."},
+		{"tag too long", b(`"tags":[{"name":"n","value":"` + strings.Repeat("v", 257) + `"}]`), 422, v422, "The `tags[0].value` field must be at most 256 characters."},
+		{"too many tags", b(`"tags":[` + strings.TrimSuffix(strings.Repeat(`{"name":"n","value":"v"},`, 76), ",") + `]`), 422, v422, "Too many tags: an email can have at most 75 tags."},
+
+		// Attachments.
+		{"attachment neither", b(`"attachments":[{"filename":"a.txt"}]`), 422, att, "Attachment must have either a `content` or `path`."},
+		{"attachment both", b(`"attachments":[{"content":"aGk=","path":"https://example.com/a.txt"}]`), 422, att, "Attachment must have either a `content` or `path`."},
+		{"attachment empty content", b(`"attachments":[{"content":"","filename":"a.txt"}]`), 422, att, "Attachment must have either a `content` or `path`."},
+		{"attachment null content", b(`"attachments":[{"content":null,"path":null}]`), 422, att, "Attachment must have either a `content` or `path`."},
+		{"attachment bad base64", b(`"attachments":[{"content":"not base64!"}]`), 422, att, "The `attachments[0].content` field is not valid base64."},
+		{"attachment base64 bad length", b(`"attachments":[{"content":"aGk=a"}]`), 422, att, "The `attachments[0].content` field is not valid base64."},
+		{"attachment mixed alphabets", b(`"attachments":[{"content":"a+b-"}]`), 422, att, "The `attachments[0].content` field is not valid base64."},
+		{"attachment bad data uri", b(`"attachments":[{"content":"data:text/plain,hello"}]`), 422, att, "The `attachments[0].content` field is not valid base64."},
+		{"attachment byte 256", b(`"attachments":[{"content":[1,256]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte huge", b(`"attachments":[{"content":[99999999999999999999999]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte negative", b(`"attachments":[{"content":[-1]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte fraction", b(`"attachments":[{"content":[1.5]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte exponent", b(`"attachments":[{"content":[1e2]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte string", b(`"attachments":[{"content":["1"]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment byte nested", b(`"attachments":[{"content":[[1]]}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment buffer bad byte", b(`"attachments":[{"content":{"type":"Buffer","data":[300]}}]`), 422, att, "The `attachments[0].content` array must contain only integers from 0 to 255."},
+		{"attachment content number", b(`"attachments":[{"content":5}]`), 422, att, "The `attachments[0].content` field must be a base64 string, an array of byte values or a Buffer."},
+		{"attachment content other object", b(`"attachments":[{"content":{"type":"Blob","data":[1]}}]`), 422, att, "The `attachments[0].content` field must be a base64 string, an array of byte values or a Buffer."},
+		{"attachment buffer data string", b(`"attachments":[{"content":{"type":"Buffer","data":"aGk="}}]`), 422, att, "The `attachments[0].content` field must be a base64 string, an array of byte values or a Buffer."},
+		{"attachment second bad", b(`"attachments":[{"content":"aGk="},{"content":[-5]}]`), 422, att, "The `attachments[1].content` array must contain only integers from 0 to 255."},
+		{"attachment path ftp", b(`"attachments":[{"path":"ftp://example.com/a.txt"}]`), 422, att, "The `attachments[0].path` field must be an absolute http or https URL."},
+		{"attachment path relative", b(`"attachments":[{"path":"/files/a.txt"}]`), 422, att, "The `attachments[0].path` field must be an absolute http or https URL."},
+		{"attachment path file", b(`"attachments":[{"path":"file:///etc/passwd"}]`), 422, att, "The `attachments[0].path` field must be an absolute http or https URL."},
+		{"attachment path no host", b(`"attachments":[{"path":"https:///a.txt"}]`), 422, att, "The `attachments[0].path` field must be an absolute http or https URL."},
+		{"attachment path CRLF", b(`"attachments":[{"path":"https://example.com/a\r\n.txt"}]`), 422, att, "The `attachments[0].path` field must be an absolute http or https URL."},
+		{"attachment bad content_type", b(`"attachments":[{"content":"aGk=","content_type":"pdf"}]`), 422, v422, "The `attachments[0].content_type` field must be a MIME type such as `application/pdf`."},
+		{"attachment content_id too long", b(`"attachments":[{"content":"aGk=","content_id":"` + strings.Repeat("c", 128) + `"}]`), 422, v422, "The `attachments[0].content_id` field must be shorter than 128 characters."},
+		{"attachment content_id space", b(`"attachments":[{"content":"aGk=","content_id":"my logo"}]`), 422, v422, "The `attachments[0].content_id` field may only contain printable ASCII characters, without spaces or angle brackets."},
+
+		// scheduled_at.
+		{"scheduled_at garbage", b(`"scheduled_at":"someday"`), 422, v422, "Invalid `scheduled_at` field.*"},
+		{"scheduled_at too far", b(`"scheduled_at":"2025-05-01T00:00:00Z"`), 422, v422, "The `scheduled_at` field must be at most 30 days in the future."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Decode([]byte(c.body), testOpts)
+			require.Nil(t, e)
+			requireAPIError(t, err, c.status, c.errNm, c.msg)
+		})
+	}
+}
+
+func TestSplitBatch(t *testing.T) {
+	item := string(base(""))
+	items := func(n int) string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = item
+		}
+		return "[" + strings.Join(s, ",") + "]"
+	}
+
+	got, err := SplitBatch([]byte(" [" + item + ",\n" + item + ", 5] "))
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.JSONEq(t, item, string(got[0]))
+	require.Equal(t, "5", string(got[2]))
+	// A non-object item is Decode's to refuse.
+	_, err = Decode(got[2], Options{Now: testNow, Batch: true})
+	requireAPIError(t, err, 400, apierr.NameValidation, "Invalid JSON body: expected a JSON object.")
+
+	got, err = SplitBatch([]byte(items(100)))
+	require.NoError(t, err)
+	require.Len(t, got, 100)
+	for _, raw := range got {
+		mustDecode(t, raw, Options{Now: testNow, Batch: true})
+	}
+
+	for _, c := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"empty array", "[]", 422, "The batch is empty: send between 1 and 100 emails."},
+		{"101 items", items(101), 422, "Too many emails in the batch: the maximum is 100."},
+		{"object", item, 400, "Invalid JSON body: expected a JSON array of emails."},
+		{"string", `"x"`, 400, "Invalid JSON body: expected a JSON array of emails."},
+		{"malformed", "[" + item, 400, "Invalid JSON body: *"},
+		{"empty", "", 400, "Invalid JSON body: the request body is empty."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := SplitBatch([]byte(c.body))
+			require.Nil(t, got)
+			requireAPIError(t, err, c.status, apierr.NameValidation, c.msg)
+		})
+	}
+}
+
+func TestParseScheduledAt(t *testing.T) {
+	et, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	at := func(y int, mo time.Month, d, h, mi, s, ns int, loc *time.Location) *time.Time {
+		t := time.Date(y, mo, d, h, mi, s, ns, loc).UTC()
+		return &t
+	}
+	after := func(d time.Duration) *time.Time { t := testNow.Add(d); return &t }
+
+	for _, c := range []struct {
+		in   string
+		want *time.Time
+	}{
+		{"", nil},
+		{"   ", nil},
+		// ISO 8601 / RFC 3339.
+		{"2025-03-13T10:00:00Z", at(2025, 3, 13, 10, 0, 0, 0, time.UTC)},
+		{"2025-03-13T10:00:00.858Z", at(2025, 3, 13, 10, 0, 0, 858e6, time.UTC)},
+		{"2025-03-13T10:00:00+02:00", at(2025, 3, 13, 8, 0, 0, 0, time.UTC)},
+		{"2025-03-13T10:00:00.123456-0500", at(2025, 3, 13, 15, 0, 0, 123456e3, time.UTC)},
+		{"2025-03-13T10:00:00", at(2025, 3, 13, 10, 0, 0, 0, time.UTC)},
+		{"2025-03-13T10:00", at(2025, 3, 13, 10, 0, 0, 0, time.UTC)},
+		{"2025-03-13 10:00:00", at(2025, 3, 13, 10, 0, 0, 0, time.UTC)},
+		{"2025-03-13 10:00:00.674981+00", at(2025, 3, 13, 10, 0, 0, 674981e3, time.UTC)},
+		{"2025-03-13 10:00:00 +0100", at(2025, 3, 13, 9, 0, 0, 0, time.UTC)},
+		{"2025-03-13 10:00:00 ET", at(2025, 3, 13, 10, 0, 0, 0, et)},
+		{"2025-03-13", at(2025, 3, 13, 0, 0, 0, 0, time.UTC)},
+		{"Thu, 13 Mar 2025 10:00:00 GMT", at(2025, 3, 13, 10, 0, 0, 0, time.UTC)},
+		// Relative.
+		{"in 1 min", after(time.Minute)},
+		{"in 30 seconds", after(30 * time.Second)},
+		{"in 2 hours", after(2 * time.Hour)},
+		{"IN 5 MINUTES", after(5 * time.Minute)},
+		{"in 10mins", after(10 * time.Minute)},
+		{"in 3 days", after(72 * time.Hour)},
+		{"in 1 week", after(7 * 24 * time.Hour)},
+		{"45 minutes from now", after(45 * time.Minute)},
+		{"in a few minutes", after(3 * time.Minute)},
+		{"in an hour", after(time.Hour)},
+		{"in two weeks", after(14 * 24 * time.Hour)},
+		{"in one day from now", after(24 * time.Hour)},
+		// Natural language (now is Wednesday 2025-03-12 15:30:45 UTC).
+		{"tomorrow at 9am", at(2025, 3, 13, 9, 0, 0, 0, time.UTC)},
+		{"Tomorrow at 9am UTC", at(2025, 3, 13, 9, 0, 0, 0, time.UTC)},
+		{"tomorrow at 9am PT", at(2025, 3, 13, 16, 0, 0, 0, time.UTC)},
+		{"Friday at 3pm", at(2025, 3, 14, 15, 0, 0, 0, time.UTC)},
+		{"Friday at 3pm ET", at(2025, 3, 14, 15, 0, 0, 0, et)}, // EDT since 9 March
+		{"friday at 3pm est", at(2025, 3, 14, 20, 0, 0, 0, time.UTC)},
+		{"Friday at 3pm PST", at(2025, 3, 14, 23, 0, 0, 0, time.UTC)},
+		{"Friday at 3pm CDT", at(2025, 3, 14, 20, 0, 0, 0, time.UTC)},
+		{"next monday at 8am", at(2025, 3, 17, 8, 0, 0, 0, time.UTC)},
+		{"at 5pm", at(2025, 3, 12, 17, 0, 0, 0, time.UTC)},
+		{"March 20 at 3pm", at(2025, 3, 20, 15, 0, 0, 0, time.UTC)},
+		// At or before now: send now.
+		{"2020-01-01T00:00:00Z", nil},
+		{"2025-03-12T15:30:45Z", nil},
+		{"today at 9am", nil},
+		{"yesterday", nil},
+		{"in 0 minutes", nil},
+	} {
+		got, err := ParseScheduledAt(c.in, testNow, 0)
+		require.NoError(t, err, c.in)
+		if c.want == nil {
+			require.Nil(t, got, c.in)
+			continue
+		}
+		require.NotNil(t, got, c.in)
+		require.Equal(t, *c.want, *got, c.in)
+		require.Equal(t, time.UTC, got.Location(), c.in)
+	}
+
+	tooFar := "The `scheduled_at` field must be at most 30 days in the future."
+	invalid := "Invalid `scheduled_at` field.*"
+	for _, c := range []struct {
+		in, msg string
+		max     time.Duration
+	}{
+		{"in 31 days", tooFar, 0},
+		{"in 5 weeks", tooFar, 0},
+		{"in 2 months", tooFar, 0},
+		{"in a month", tooFar, 0},
+		{"in 1 year", tooFar, 0},
+		{"in 999999999999999999 weeks", tooFar, 0},
+		{"2025-04-12T15:30:46Z", tooFar, 0},
+		{"2999-01-01T00:00:00Z", tooFar, 0},
+		{"in 2 hours", "The `scheduled_at` field must be at most 1 hour in the future.", time.Hour},
+		{"in 2 hours", "The `scheduled_at` field must be at most 90 minutes in the future.", 90 * time.Minute},
+		{"in 3 days", "The `scheduled_at` field must be at most 2 days in the future.", 48 * time.Hour},
+		{"soon", invalid, 0},
+		{"not a date", invalid, 0},
+		{"2025-13-45T00:00:00Z", invalid, 0},
+		{"hello tomorrow world", invalid, 0},
+		{"tomorrow\nat 9am", invalid, 0},
+		{"in -5 minutes", invalid, 0},
+		{"in 5 fortnights", invalid, 0},
+		{"in am", invalid, 0},
+		{"ET", invalid, 0},
+		{strings.Repeat("tomorrow ", 40), invalid, 0},
+	} {
+		got, err := ParseScheduledAt(c.in, testNow, c.max)
+		require.Nil(t, got, c.in)
+		requireAPIError(t, err, 422, apierr.NameValidation, c.msg)
+	}
+
+	// Exactly the limit is allowed.
+	got, err := ParseScheduledAt("in 30 days", testNow, 0)
+	require.NoError(t, err)
+	require.Equal(t, testNow.Add(30*24*time.Hour), *got)
+}
