@@ -29,6 +29,10 @@ type Deps struct {
 	MaxBodyBytes int64
 	// IdempotencyTTL is how long an Idempotency-Key is remembered (24 h).
 	IdempotencyTTL time.Duration
+	// KeyCacheTTL is how long a found API key is trusted without reading
+	// the database again; a key revoked on another node or by the CLI stops
+	// working within this time. Zero means one second; negative disables.
+	KeyCacheTTL time.Duration
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 }
@@ -37,6 +41,8 @@ type Deps struct {
 type Handler struct {
 	Deps
 	mux *http.ServeMux
+
+	keys *keyCache
 
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // team id + idempotency key of requests in progress
@@ -62,7 +68,11 @@ func New(d Deps) *Handler {
 	if d.Limiter == nil {
 		d.Limiter = ratelimit.NewMemory(d.Now)
 	}
-	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{})}
+	if d.KeyCacheTTL == 0 {
+		d.KeyCacheTTL = time.Second
+	}
+	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}),
+		keys: newKeyCache(d.KeyCacheTTL, 100_000)}
 	h.routes()
 	return h
 }

@@ -158,13 +158,16 @@ func TestAuthentication(t *testing.T) {
 		e.send(e.sendA, simpleEmail)
 		require.Equal(t, 200, e.do("GET", "/emails", e.keyA, "").status)
 
-		// Revocation acts at once.
+		// A key deleted behind the server's back (the CLI, another node)
+		// stops working once the key cache's entry expires.
 		keys, err := e.db.ListAPIKeys(context.Background(), e.teamA)
 		require.NoError(t, err)
 		for _, k := range keys {
 			require.NoError(t, e.db.DeleteAPIKey(context.Background(), e.teamA, k.ID))
 		}
+		e.clock.Advance(time.Second)
 		requireError(t, e.do("GET", "/emails", e.keyA, ""), 403, "invalid_api_key")
+		requireError(t, e.do("POST", "/emails", e.sendA, simpleEmail), 403, "invalid_api_key")
 	})
 }
 

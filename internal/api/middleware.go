@@ -200,12 +200,17 @@ func (h *Handler) lookupKey(ctx context.Context, token string) (*store.APIKey, e
 	if err != nil {
 		return nil, errInvalidKey
 	}
-	key, err := h.Store.APIKeyByPrefix(ctx, prefix)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errInvalidKey
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up api key: %w", err)
+	now := h.Now()
+	key := h.keys.get(prefix, now)
+	if key == nil {
+		key, err = h.Store.APIKeyByPrefix(ctx, prefix)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errInvalidKey
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up api key: %w", err)
+		}
+		h.keys.put(key, now)
 	}
 	if !auth.Matches(token, key.Hash) {
 		return nil, errInvalidKey

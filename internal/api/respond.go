@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,12 +12,14 @@ import (
 
 // writeJSON writes v with the given status. Every success goes through here.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "<id@domain>" as Resend writes it, not "\u003cid@domain\u003e"
+	if err := enc.Encode(v); err != nil {
 		apierr.Write(w, apierr.Internal)
 		return
 	}
-	writeRawJSON(w, status, body)
+	writeRawJSON(w, status, bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, body []byte) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		log.Info("serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS", slog.String("addr", ln.Addr().String()))
 	}
 
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDebug()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -156,4 +166,22 @@ func createKey(ctx context.Context, db store.Store, teamID, name, permission str
 		return "", nil, err
 	}
 	return token, k, nil
+}
+
+// serveDebug serves Go's profiling endpoints on a loopback address.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("serving profiling endpoints", slog.String("addr", ln.Addr().String()))
+	return func() { _ = srv.Close() }, nil
 }

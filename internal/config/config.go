@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	DebugAddr       string
 }
 
 // Defaults returns the built-in configuration.
@@ -83,6 +84,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof); off when empty")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -238,6 +240,12 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("--log-format %q must be json or text", c.LogFormat)
+	}
+	if c.DebugAddr != "" {
+		h, _, err := net.SplitHostPort(c.DebugAddr)
+		if err != nil || !IsLoopback(h) {
+			return fmt.Errorf("--debug-addr %q must be a loopback host:port address", c.DebugAddr)
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tidwall/gjson"
 	"net/http"
 	"strings"
 	"time"
@@ -110,8 +111,12 @@ func parseBody(raw []byte) ([]member, *apierr.Error) {
 }
 
 // validJSON is a 400 with encoding/json's description of the first error.
+//
+// gjson's validator accepts exactly what encoding/json does (FuzzValidAgrees
+// holds it to that) at several times the speed, and validation is a fixed
+// cost on every byte of every request.
 func validJSON(raw []byte) *apierr.Error {
-	if json.Valid(raw) {
+	if gjson.ValidBytes(raw) {
 		return nil
 	}
 	var v struct{}

@@ -2,7 +2,7 @@ package sendreq
 
 import (
 	"bytes"
-	"encoding/json"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -172,11 +172,98 @@ func decodeJSONString(raw []byte) (string, bool) {
 	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return string(inner), true
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
+	return unquote(inner)
+}
+
+// unquote decodes the inside of a JSON string as encoding/json does
+// (invalid UTF-8 and lone surrogates become U+FFFD), without scanning the
+// input again: the body it comes from has already passed json.Valid.
+func unquote(in []byte) (string, bool) {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); {
+		// Copy the run up to the next escape at once when it is valid UTF-8.
+		if j := bytes.IndexByte(in[i:], '\\'); j != 0 {
+			if j < 0 {
+				j = len(in) - i
+			}
+			if run := in[i : i+j]; utf8.Valid(run) {
+				out = append(out, run...)
+				i += j
+				continue
+			}
+		}
+		c := in[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(in) {
+				return "", false
+			}
+			e := in[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(in, i)
+				if !ok {
+					return "", false
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					if r2, ok := hex4(in, i+2); ok && i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							i += 6
+							out = utf8.AppendRune(out, dec)
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return "", false
+			}
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(in[i:])
+			out = utf8.AppendRune(out, r) // RuneError for invalid bytes, as encoding/json
+			i += size
+		}
 	}
-	return s, true
+	return string(out), true
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // isNull reports whether a raw value is JSON null.

@@ -41,9 +41,12 @@ func (db *DB) APIKeyByPrefix(ctx context.Context, prefix string) (*store.APIKey,
 	var k store.APIKey
 	var created int64
 	var used sql.NullInt64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT k.id, k.team_id, k.name, k.prefix, k.hash, k.permission, k.domain_id,
-		k.created_at, k.last_used_at, t.rate_limit FROM api_keys k JOIN teams t ON t.id = k.team_id WHERE k.prefix = ?`), prefix).
-		Scan(&k.ID, &k.TeamID, &k.Name, &k.Prefix, &k.Hash, &k.Permission, &k.DomainID, &created, &used, &k.TeamRateLimit)
+	stmt, err := db.prepared(ctx, db.r, `SELECT k.id, k.team_id, k.name, k.prefix, k.hash, k.permission, k.domain_id,
+		k.created_at, k.last_used_at, t.rate_limit FROM api_keys k JOIN teams t ON t.id = k.team_id WHERE k.prefix = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("look up api key: %w", err)
+	}
+	err = stmt.QueryRowContext(ctx, prefix).Scan(&k.ID, &k.TeamID, &k.Name, &k.Prefix, &k.Hash, &k.Permission, &k.DomainID, &created, &used, &k.TeamRateLimit)
 	if err != nil {
 		return nil, notFound(err)
 	}

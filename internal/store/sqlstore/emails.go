@@ -122,14 +122,15 @@ func (db *DB) commitTx(group []*acceptReq) error {
 	return nil
 }
 
+const claimIdempotencySQL = `INSERT INTO idempotency_keys (team_id, idem_key, endpoint, request_hash, response, created_at)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (team_id, idem_key) DO UPDATE SET endpoint = excluded.endpoint, request_hash = excluded.request_hash,
+		response = excluded.response, created_at = excluded.created_at
+	WHERE idempotency_keys.created_at < ?`
+
 // claimIdempotency stores the record unless an unexpired one holds the key.
 func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idempotency, expiredBefore time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (team_id, idem_key, endpoint, request_hash, response, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (team_id, idem_key) DO UPDATE SET endpoint = excluded.endpoint, request_hash = excluded.request_hash,
-			response = excluded.response, created_at = excluded.created_at
-		WHERE idempotency_keys.created_at < ?`),
-		idem.TeamID, idem.Key, idem.Endpoint, idem.RequestHash, idem.Response, micros(idem.CreatedAt), micros(expiredBefore))
+	res, err := db.txExec(ctx, tx, claimIdempotencySQL, idem.TeamID, idem.Key, idem.Endpoint, idem.RequestHash, idem.Response, micros(idem.CreatedAt), micros(expiredBefore))
 	if err != nil {
 		return false, fmt.Errorf("accept emails: idempotency: %w", err)
 	}
@@ -145,15 +146,55 @@ const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_a
 
 const emailInsertArity = 18
 
-// insertRowsPerStatement keeps every multi-row INSERT under both databases'
-// limits on bound parameters.
-const insertRowsPerStatement = 200
+// Emails are inserted with multi-row INSERTs of power-of-two sizes up to
+// maxRowsPerInsert, so that a handful of statements, prepared once at open,
+// covers every group size (SQLite would otherwise parse each statement on
+// every commit). maxRowsPerInsert keeps every statement under both
+// databases' limits on bound parameters.
+const maxRowsPerInsert = 128
+
+const eventInsertColumns = "email_id, team_id, type, created_at"
+
+// writerStatements lists the statements the committers use.
+func writerStatements() []string {
+	qs := []string{claimIdempotencySQL}
+	for n := 1; n <= maxRowsPerInsert; n *= 2 {
+		qs = append(qs, multiInsert("emails", emailInsertColumns, emailInsertArity, n),
+			multiInsert("email_events", eventInsertColumns, 4, n))
+	}
+	return qs
+}
+
+// prepareWriter prepares the committers' statements on the writer.
+func (db *DB) prepareWriter(ctx context.Context) error {
+	for _, q := range writerStatements() {
+		if _, err := db.prepared(ctx, db.w, q); err != nil {
+			return fmt.Errorf("prepare %.40q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// txExec runs query in tx through its statement prepared at open, or
+// unprepared when there is none. It never prepares on the pool: on SQLite
+// the pool's single connection is the one tx holds.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s, ok := db.stmts.Load(stmtKey{db.w, query}); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, db.q(query), args...)
+}
 
 func (db *DB) insertEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
-	for start := 0; start < len(emails); start += insertRowsPerStatement {
-		chunk := emails[start:min(start+insertRowsPerStatement, len(emails))]
-		args := make([]any, 0, len(chunk)*emailInsertArity)
-		evArgs := make([]any, 0, len(chunk)*4)
+	for len(emails) > 0 {
+		n := maxRowsPerInsert
+		for n > len(emails) {
+			n /= 2
+		}
+		chunk := emails[:n]
+		emails = emails[n:]
+		args := make([]any, 0, n*emailInsertArity)
+		evArgs := make([]any, 0, n*4)
 		for _, e := range chunk {
 			args = append(args, e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
 				jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
@@ -161,10 +202,10 @@ func (db *DB) insertEmails(ctx context.Context, tx *sql.Tx, emails []*store.Emai
 				e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent)
 			evArgs = append(evArgs, e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt))
 		}
-		if _, err := tx.ExecContext(ctx, db.q(multiInsert("emails", emailInsertColumns, emailInsertArity, len(chunk))), args...); err != nil {
+		if _, err := db.txExec(ctx, tx, multiInsert("emails", emailInsertColumns, emailInsertArity, n), args...); err != nil {
 			return fmt.Errorf("accept emails: insert: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.q(multiInsert("email_events", "email_id, team_id, type, created_at", 4, len(chunk))), evArgs...); err != nil {
+		if _, err := db.txExec(ctx, tx, multiInsert("email_events", eventInsertColumns, 4, n), evArgs...); err != nil {
 			return fmt.Errorf("accept emails: insert events: %w", err)
 		}
 		for _, e := range chunk {
@@ -246,9 +287,12 @@ func nullString(s *string) sql.NullString {
 func (db *DB) GetIdempotency(ctx context.Context, teamID, key string) (*store.Idempotency, error) {
 	var r store.Idempotency
 	var created int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT team_id, idem_key, endpoint, request_hash, response, created_at
-		FROM idempotency_keys WHERE team_id = ? AND idem_key = ?`), teamID, key).
-		Scan(&r.TeamID, &r.Key, &r.Endpoint, &r.RequestHash, &r.Response, &created)
+	stmt, err := db.prepared(ctx, db.r, `SELECT team_id, idem_key, endpoint, request_hash, response, created_at
+		FROM idempotency_keys WHERE team_id = ? AND idem_key = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency lookup: %w", err)
+	}
+	err = stmt.QueryRowContext(ctx, teamID, key).Scan(&r.TeamID, &r.Key, &r.Endpoint, &r.RequestHash, &r.Response, &created)
 	if err != nil {
 		return nil, notFound(err)
 	}
