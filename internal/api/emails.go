@@ -176,28 +176,26 @@ func (h *Handler) prepare(e *store.Email, teamID string) {
 	}
 }
 
-// decode parses and validates one email of a send request.
-func (h *Handler) decode(raw []byte, batch bool) (*store.Email, error) {
-	e, err := sendreq.Decode(raw, sendreq.Options{Now: h.Now(), Batch: batch})
-	if err != nil {
-		return nil, err
-	}
-	// With a template, from and subject may come from the template's
-	// defaults. Until templates are stored, they must be given.
+// requireSender checks the fields a template could supply: until templates
+// are stored, they must be given.
+func requireSender(e *store.Email) error {
 	if e.From == "" {
-		return nil, apierr.MissingField("from")
+		return apierr.MissingField("from")
 	}
 	if e.Subject == "" {
-		return nil, apierr.MissingField("subject")
+		return apierr.MissingField("subject")
 	}
-	return e, nil
+	return nil
 }
 
 func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
 	teamID := callerKey(r.Context()).TeamID
 	return h.accept(w, r, "POST /emails", func(body []byte) ([]*store.Email, []byte, error) {
-		e, err := h.decode(body, false)
+		e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := requireSender(e); err != nil {
 			return nil, nil, err
 		}
 		h.prepare(e, teamID)
@@ -226,17 +224,20 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 		return apierr.Validation("Invalid `x-batch-validation` header. It must be `strict` or `permissive`.")
 	}
 	return h.accept(w, r, "POST /emails/batch", func(body []byte) ([]*store.Email, []byte, error) {
-		items, err := sendreq.SplitBatch(body)
+		decoded, itemErrs, err := sendreq.DecodeBatch(body, sendreq.Options{Now: h.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
-		emails := make([]*store.Email, 0, len(items))
-		resp := batchResponse{Data: make([]idResponse, 0, len(items))}
+		emails := make([]*store.Email, 0, len(decoded))
+		resp := batchResponse{Data: make([]idResponse, 0, len(decoded))}
 		if mode == "permissive" {
 			resp.Errors = []batchError{}
 		}
-		for i, raw := range items {
-			e, err := h.decode(raw, true)
+		for i, e := range decoded {
+			err := itemErrs[i]
+			if err == nil {
+				err = requireSender(e)
+			}
 			if err != nil {
 				if mode == "strict" {
 					return nil, nil, err

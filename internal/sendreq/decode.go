@@ -127,6 +127,20 @@ func validJSON(raw []byte) *apierr.Error {
 	return apierr.BadRequest("Invalid JSON body: %s.", show(err.Error()))
 }
 
+// withDefaults fills the zero settings.
+func (o Options) withDefaults() Options {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.MaxScheduleAhead <= 0 {
+		o.MaxScheduleAhead = DefaultMaxScheduleAhead
+	}
+	if o.MaxEmailBytes <= 0 {
+		o.MaxEmailBytes = DefaultMaxEmailBytes
+	}
+	return o
+}
+
 // Decode parses one send-email JSON object and validates it. It returns a
 // *store.Email with ID, TeamID, LastEvent and CreatedAt left empty (the
 // caller fills them). Every error is an *apierr.Error.
@@ -135,15 +149,7 @@ func validJSON(raw []byte) *apierr.Error {
 // takes them from the template's defaults); the caller must then fill them
 // from the template and reject the email if they are still empty.
 func Decode(raw []byte, opts Options) (*store.Email, error) {
-	if opts.Now.IsZero() {
-		opts.Now = time.Now()
-	}
-	if opts.MaxScheduleAhead <= 0 {
-		opts.MaxScheduleAhead = DefaultMaxScheduleAhead
-	}
-	if opts.MaxEmailBytes <= 0 {
-		opts.MaxEmailBytes = DefaultMaxEmailBytes
-	}
+	opts = opts.withDefaults()
 	ms, aerr := parseBody(raw)
 	if aerr != nil {
 		return nil, aerr

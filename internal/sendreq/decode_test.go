@@ -651,3 +651,27 @@ func TestParseScheduledAt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, testNow.Add(30*24*time.Hour), *got)
 }
+
+func TestDecodeBatchMatchesDecode(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	good := `{"from":"a@example.com","to":["b@example.net"],"subject":"s","html":"<p>\u00e9</p>","tags":[{"name":"a","value":"b"}]}`
+	bad := `{"from":"a@example.com","to":"nope","subject":"s","html":"x"}`
+	withAttachment := `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","attachments":[{"content":"aGk=","filename":"a.txt"}]}`
+	emails, errs, err := DecodeBatch([]byte(`[`+good+`,`+bad+`,5,`+withAttachment+`]`), Options{Now: now})
+	require.NoError(t, err)
+	require.Len(t, emails, 4)
+	want, err := Decode([]byte(good), Options{Now: now, Batch: true})
+	require.NoError(t, err)
+	require.Equal(t, want, emails[0])
+	require.NoError(t, errs[0])
+	_, wantErr := Decode([]byte(bad), Options{Now: now, Batch: true})
+	require.Equal(t, wantErr, errs[1])
+	require.Nil(t, emails[1])
+	require.Error(t, errs[2], "an item that is not an object")
+	require.Contains(t, errs[3].Error(), "Attachments are not supported in batch")
+
+	_, _, err = DecodeBatch([]byte(`[`), Options{Now: now})
+	require.Error(t, err)
+	_, _, err = DecodeBatch([]byte(`[]`), Options{Now: now})
+	require.Error(t, err)
+}

@@ -2,6 +2,7 @@ package sendreq
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -122,9 +123,21 @@ func FuzzDecode(f *testing.F) {
 		if len(items) < 1 || len(items) > MaxBatch {
 			t.Fatalf("batch of %d items", len(items))
 		}
-		for _, it := range items {
-			if _, err := Decode(it, Options{Now: testNow, Batch: true}); err != nil {
-				requireClientError(t, err)
+		emails, itemErrs, err := DecodeBatch(data, Options{Now: testNow})
+		if err != nil {
+			t.Fatalf("DecodeBatch refused a body SplitBatch took: %v", err)
+		}
+		for i, it := range items {
+			want, wantErr := Decode(it, Options{Now: testNow, Batch: true})
+			if wantErr != nil {
+				requireClientError(t, wantErr)
+				if itemErrs[i] == nil {
+					t.Fatalf("item %d: DecodeBatch accepted what Decode refused: %v", i, wantErr)
+				}
+				continue
+			}
+			if itemErrs[i] != nil || !reflect.DeepEqual(want, emails[i]) {
+				t.Fatalf("item %d: DecodeBatch and Decode disagree: %v", i, itemErrs[i])
 			}
 		}
 	})

@@ -34,14 +34,21 @@ func skipWS(b []byte, i int) int {
 func skipString(b []byte, i int) int {
 	i++ // opening quote
 	for i < len(b) {
-		switch b[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
+		// Jump to the next quote; it closes the string unless an odd run of
+		// backslashes escapes it.
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b)
 		}
+		i += q
+		n := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return i + 1
+		}
+		i++
 	}
 	return len(b)
 }

@@ -42,19 +42,25 @@ func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
 	return req.err
 }
 
+// maxGroupEmails bounds the emails of one commit (a group closes once it
+// reaches this), which bounds the memory and the WAL of a transaction.
+const maxGroupEmails = 1000
+
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	group := make([]*acceptReq, 0, db.maxGroup)
 	for first := range db.accepts {
 		group = append(group[:0], first)
+		emails := len(first.a.Emails)
 	gather:
-		for len(group) < db.maxGroup {
+		for len(group) < db.maxGroup && emails < maxGroupEmails {
 			select {
 			case r, ok := <-db.accepts:
 				if !ok {
 					break gather
 				}
 				group = append(group, r)
+				emails += len(r.a.Emails)
 			default:
 				break gather
 			}

@@ -185,7 +185,7 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// automatic checkpoint only bounds the WAL if that falls behind.
 		const pragmas = "_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(8192)"
 		q := url.PathEscape(path)
-		w, err := sql.Open("sqlite", "file:"+q+"?"+pragmas+"&_txlock=immediate")
+		w, err := sql.Open("sqlite", "file:"+q+"?"+pragmas+"&_pragma=cache_size(-16384)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
