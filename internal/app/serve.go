@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +38,9 @@ const DefaultTeam = "default"
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready chan<- net.Addr) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if limit, _ := cfg.MemoryLimitBytes(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
 	}
 	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,6 +35,7 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
+	MemoryLimit     string
 }
 
 // Defaults returns the built-in configuration.
@@ -46,6 +48,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
+		MemoryLimit:     "128MiB",
 	}
 }
 
@@ -85,6 +88,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof); off when empty")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the Go heap (e.g. 128MiB, 1GiB; 0 for none): the GC works harder near it; GOMEMLIMIT, when set, wins")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -247,6 +251,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--debug-addr %q must be a loopback host:port address", c.DebugAddr)
 		}
 	}
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		return err
+	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -261,4 +268,22 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// MemoryLimitBytes parses --memory-limit: a number of bytes with an optional
+// KiB, MiB or GiB suffix; 0 means no limit.
+func (c *Config) MemoryLimitBytes() (int64, error) {
+	v := strings.TrimSpace(c.MemoryLimit)
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(v, suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, suffix)), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("--memory-limit %q must be a size such as 128MiB or 2GiB, or 0", c.MemoryLimit)
+	}
+	return n * mult, nil
 }

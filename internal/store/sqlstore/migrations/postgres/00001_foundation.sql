@@ -41,6 +41,10 @@ CREATE TABLE emails (
     last_event   TEXT NOT NULL
 );
 CREATE INDEX emails_team_seq ON emails (team_id, seq);
+-- Bodies are stored out of line without pglz compression: compressing every
+-- accepted body costs more CPU than the disk it saves (see docs/design.md).
+ALTER TABLE emails ALTER COLUMN html_body SET STORAGE EXTERNAL;
+ALTER TABLE emails ALTER COLUMN text_body SET STORAGE EXTERNAL;
 
 CREATE TABLE email_attachments (
     email_id     TEXT NOT NULL REFERENCES emails(id),

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	c := Defaults()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Register(fs)
+	err := Parse(fs, args, func(k string) string { return env[k] })
+	return c, err
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "godwit.conf")
+	require.NoError(t, os.WriteFile(file, []byte("# comment\nrate-limit = 5\nhttp-addr = \"127.0.0.1:9000\"\ntest-domain = file.test\n"), 0o600))
+
+	c, err := parse(t, []string{"--config", file}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 5, c.RateLimit)
+	require.Equal(t, "127.0.0.1:9000", c.HTTPAddr)
+
+	c, err = parse(t, []string{"--config", file}, map[string]string{"GODWIT_RATE_LIMIT": "7"})
+	require.NoError(t, err)
+	require.Equal(t, 7, c.RateLimit, "the environment beats the file")
+	require.Equal(t, "file.test", c.TestDomain)
+
+	c, err = parse(t, []string{"--config", file, "--rate-limit", "9"}, map[string]string{"GODWIT_RATE_LIMIT": "7"})
+	require.NoError(t, err)
+	require.Equal(t, 9, c.RateLimit, "flags beat the environment")
+
+	c, err = parse(t, nil, map[string]string{"GODWIT_CONFIG": file})
+	require.NoError(t, err)
+	require.Equal(t, 5, c.RateLimit, "the config file can come from the environment")
+
+	c, err = parse(t, nil, map[string]string{"GODWIT_ACME_DOMAIN": "a.example.com, b.example.com"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.example.com", "b.example.com"}, c.ACMEDomains)
+}
+
+func TestParseErrors(t *testing.T) {
+	_, err := parse(t, nil, map[string]string{"GODWIT_RATE_LIMIT": "many"})
+	require.ErrorContains(t, err, "GODWIT_RATE_LIMIT")
+
+	file := filepath.Join(t.TempDir(), "bad.conf")
+	require.NoError(t, os.WriteFile(file, []byte("no-such-setting = 1\n"), 0o600))
+	_, err = parse(t, []string{"--config", file}, nil)
+	require.ErrorContains(t, err, "unknown setting \"no-such-setting\"")
+
+	require.NoError(t, os.WriteFile(file, []byte("just words\n"), 0o600))
+	_, err = parse(t, []string{"--config", file}, nil)
+	require.ErrorContains(t, err, "line 1")
+
+	_, err = parse(t, []string{"--config", filepath.Join(t.TempDir(), "missing.conf")}, nil)
+	require.ErrorContains(t, err, "config file")
+}
+
+func TestValidate(t *testing.T) {
+	ok := Defaults()
+	require.NoError(t, ok.Validate())
+
+	cases := map[string]func(*Config){
+		"--http-addr":        func(c *Config) { c.HTTPAddr = "nonsense" },
+		"not a loopback":     func(c *Config) { c.HTTPAddr = "0.0.0.0:8080" },
+		"--tls-cert and":     func(c *Config) { c.TLSCert = "x.pem" },
+		"--acme-domain":      func(c *Config) { c.TLSCert, c.TLSKey, c.ACMEDomains = "a", "b", []string{"x.example.com"} },
+		"--rate-limit":       func(c *Config) { c.RateLimit = 0 },
+		"--public-url":       func(c *Config) { c.PublicURL = "ftp://x" },
+		"--test-domain":      func(c *Config) { c.TestDomain = "not a domain" },
+		"--log-level":        func(c *Config) { c.LogLevel = "loud" },
+		"--log-format":       func(c *Config) { c.LogFormat = "xml" },
+		"--debug-addr":       func(c *Config) { c.DebugAddr = "0.0.0.0:6060" },
+		"--memory-limit":     func(c *Config) { c.MemoryLimit = "lots" },
+		"--shutdown-timeout": func(c *Config) { c.ShutdownTimeout = 0 },
+		"--data-dir":         func(c *Config) { c.DataDir = "" },
+	}
+	for want, mutate := range cases {
+		c := Defaults()
+		mutate(&c)
+		err := c.Validate()
+		require.Error(t, err, want)
+		require.Contains(t, err.Error(), want)
+	}
+
+	c := Defaults()
+	c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
+	require.NoError(t, c.Validate(), "--insecure-http allows a public plain-HTTP listener")
+	c = Defaults()
+	c.HTTPAddr = "[::1]:8080"
+	require.NoError(t, c.Validate())
+	c.HTTPAddr = "localhost:8080"
+	require.NoError(t, c.Validate())
+}
+
+func TestMemoryLimit(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "128MiB": 128 << 20, "2GiB": 2 << 30, "512KiB": 512 << 10, "1000": 1000} {
+		c := Config{MemoryLimit: in}
+		got, err := c.MemoryLimitBytes()
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1MiB", "1TB", "MiB"} {
+		c := Config{MemoryLimit: in}
+		_, err := c.MemoryLimitBytes()
+		require.Error(t, err, in)
+	}
+}
+
+func TestDatabase(t *testing.T) {
+	c := Defaults()
+	c.DataDir = "/var/lib/godwit"
+	require.Equal(t, "/var/lib/godwit/godwit.db", c.Database())
+	c.DatabaseURL = "postgres://x@y/z"
+	require.Equal(t, "postgres://x@y/z", c.Database())
+}
