@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // testEnv is a real API handler over a real store, served on loopback.
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	db      *sqlstore.DB
 	store   store.Store // what the handler uses (db, or db behind a gate)
 	clock   *godwittest.Clock
@@ -41,7 +41,7 @@ type envOption func(*Deps)
 
 // setup starts a server over a fresh store of the given kind. Teams have a
 // high rate limit unless a test lowers it, so that only rate-limit tests meet it.
-func setup(t *testing.T, kind sqlstore.Dialect, opts ...envOption) *testEnv {
+func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	t.Helper()
 	clock := godwittest.NewClock(t0)
 	db := godwittest.NewStore(t, kind, clock)
