@@ -39,9 +39,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if limit, _ := cfg.MemoryLimitBytes(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(limit)
-	}
+	tuneGC(cfg)
 	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
 	if err != nil {
 		return err
@@ -189,4 +187,17 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("serving profiling endpoints", slog.String("addr", ln.Addr().String()))
 	return func() { _ = srv.Close() }, nil
+}
+
+// tuneGC trades memory for CPU within a bound: the collector runs half as
+// often as Go's default (GOGC=200), and the soft memory limit
+// (--memory-limit) makes it work harder when the heap nears the limit.
+// GOGC and GOMEMLIMIT in the environment win.
+func tuneGC(cfg config.Config) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if limit, _ := cfg.MemoryLimitBytes(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 }
