@@ -48,7 +48,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
-		MemoryLimit:     "128MiB",
+		MemoryLimit:     "96MiB",
 	}
 }
 
