@@ -1,7 +1,6 @@
 package sendreq
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/godwit/godwit/internal/apierr"
@@ -14,9 +13,6 @@ import (
 // Decode to refuse. Errors are *apierr.Error: 400 for a body that is not JSON
 // or not an array, 422 validation_error for an empty or oversized batch.
 func SplitBatch(raw []byte) ([]json.RawMessage, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, apierr.BadRequest("Invalid JSON body: the request body is empty.")
-	}
 	if err := validJSON(raw); err != nil {
 		return nil, err
 	}
