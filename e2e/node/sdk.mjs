@@ -1,0 +1,72 @@
+// Drives Godwit with the official Resend Node SDK. Reads RESEND_BASE_URL and
+// RESEND_API_KEY like any application would, prints one JSON object with
+// what each call returned, and exits 1 on the first unexpected answer.
+import { Resend } from 'resend';
+
+const resend = new Resend(process.env.RESEND_API_KEY);
+const out = {};
+
+function check(name, result) {
+  out[name] = result.data ?? null;
+  if (result.error) {
+    console.log(JSON.stringify({ failed: name, error: result.error, out }));
+    process.exit(1);
+  }
+  return result.data;
+}
+
+const sent = check('send', await resend.emails.send({
+  from: 'Acme <onboarding@example.com>',
+  to: ['delivered@example.net'],
+  subject: 'Hello from the Node SDK',
+  html: '<strong>It works!</strong>',
+  replyTo: 'reply@example.com',
+  tags: [{ name: 'category', value: 'welcome' }],
+  headers: { 'X-Entity-Ref-ID': '42' },
+  attachments: [
+    { filename: 'buffer.txt', content: Buffer.from('from a Buffer') },
+    { filename: 'base64.txt', content: Buffer.from('from base64').toString('base64') },
+  ],
+}, { idempotencyKey: 'node-1' }));
+
+const replay = check('replay', await resend.emails.send({
+  from: 'Acme <onboarding@example.com>',
+  to: ['delivered@example.net'],
+  subject: 'Hello from the Node SDK',
+  html: '<strong>It works!</strong>',
+  replyTo: 'reply@example.com',
+  tags: [{ name: 'category', value: 'welcome' }],
+  headers: { 'X-Entity-Ref-ID': '42' },
+  attachments: [
+    { filename: 'buffer.txt', content: Buffer.from('from a Buffer') },
+    { filename: 'base64.txt', content: Buffer.from('from base64').toString('base64') },
+  ],
+}, { idempotencyKey: 'node-1' }));
+if (replay.id !== sent.id) {
+  console.log(JSON.stringify({ failed: 'replay returned another id', out }));
+  process.exit(1);
+}
+
+check('get', await resend.emails.get(sent.id));
+check('batch', await resend.batch.send([
+  { from: 'a@example.com', to: 'b@example.net', subject: 'one', text: 'one' },
+  { from: 'a@example.com', to: 'b@example.net', subject: 'two', text: 'two' },
+]));
+const permissive = await resend.batch.send([
+  { from: 'a@example.com', to: 'b@example.net', subject: 'ok', text: 'ok' },
+  { from: 'a@example.com', to: 'not-an-address', subject: 'bad', text: 'bad' },
+], { batchValidation: 'permissive' });
+check('permissive', permissive);
+const scheduled = check('schedule', await resend.emails.send({
+  from: 'a@example.com', to: 'b@example.net', subject: 'later', text: 'later', scheduledAt: 'in 1 hour',
+}));
+check('update', await resend.emails.update({ id: scheduled.id, scheduledAt: 'in 2 hours' }));
+check('cancel', await resend.emails.cancel(scheduled.id));
+check('list', await resend.emails.list({ limit: 2 }));
+
+const missing = await resend.emails.get('00000000-0000-4000-8000-000000000000');
+out.missing = missing.error;
+const invalid = await resend.emails.send({ from: 'a@example.com', to: 'nope', subject: 's', text: 't' });
+out.invalid = invalid.error;
+
+console.log(JSON.stringify(out));

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNodeSDK drives the real binary with the official Resend Node SDK
+// (e2e/node, installed by `npm ci` there; .ci/run does it). Without Node or
+// the package it skips, except in CI, where it fails.
+func TestNodeSDK(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join("node", "node_modules", "resend", "package.json"))
+	}
+	if err != nil {
+		if godwittest.InCI() {
+			t.Fatalf("the Node SDK test needs node and `npm ci` in e2e/node: %v", err)
+		}
+		t.Skipf("Node SDK not installed (run `npm ci` in e2e/node): %v", err)
+	}
+
+	dir := t.TempDir()
+	s := start(t, "--data-dir", dir)
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	// Both base URL spellings: the SDK sends //emails when the base URL ends in a slash.
+	for _, base := range []string{s.url, s.url + "/"} {
+		cmd := exec.Command(node, "sdk.mjs")
+		cmd.Dir = "node"
+		cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+base, "RESEND_API_KEY="+key)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "base %s: %s", base, out)
+
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+		var sent, replay struct{ ID string }
+		require.NoError(t, json.Unmarshal(got["send"], &sent))
+		require.NoError(t, json.Unmarshal(got["replay"], &replay))
+		require.Equal(t, sent.ID, replay.ID, "the idempotent replay returns the same id")
+
+		var email struct {
+			Object    string   `json:"object"`
+			ReplyTo   []string `json:"reply_to"`
+			LastEvent string   `json:"last_event"`
+		}
+		require.NoError(t, json.Unmarshal(got["get"], &email))
+		require.Equal(t, "email", email.Object)
+		require.Equal(t, []string{"reply@example.com"}, email.ReplyTo)
+		require.Equal(t, "queued", email.LastEvent)
+
+		var permissive struct {
+			Data   []struct{ ID string }
+			Errors []struct{ Index int }
+		}
+		require.NoError(t, json.Unmarshal(got["permissive"], &permissive))
+		require.Len(t, permissive.Data, 1)
+		require.Len(t, permissive.Errors, 1)
+		require.Equal(t, 1, permissive.Errors[0].Index)
+
+		var cancel struct{ Object, ID string }
+		require.NoError(t, json.Unmarshal(got["cancel"], &cancel))
+		require.Equal(t, "email", cancel.Object)
+
+		var list struct {
+			Object  string `json:"object"`
+			HasMore bool   `json:"has_more"`
+			Data    []any  `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(got["list"], &list))
+		require.Equal(t, "list", list.Object)
+		require.Len(t, list.Data, 2)
+		require.True(t, list.HasMore)
+
+		var missing, invalid struct {
+			StatusCode int    `json:"statusCode"`
+			Name       string `json:"name"`
+			Message    string `json:"message"`
+		}
+		require.NoError(t, json.Unmarshal(got["missing"], &missing))
+		require.Equal(t, 404, missing.StatusCode)
+		require.Equal(t, "not_found", missing.Name)
+		require.NoError(t, json.Unmarshal(got["invalid"], &invalid))
+		require.Equal(t, 422, invalid.StatusCode)
+		require.True(t, strings.HasPrefix(invalid.Message, "Invalid `to` field"), invalid.Message)
+	}
+	s.stop(t)
+}
