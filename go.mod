@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/klauspost/compress v1.20.4
 	github.com/olebedev/when v1.1.0
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/resend/resend-go/v3 v3.1.1

@@ -13,15 +13,19 @@ import (
 )
 
 type acceptReq struct {
-	a    *store.Accept
-	err  error
-	done chan struct{}
+	a *store.Accept
+	// rows and events are the INSERT arguments of a.Emails, built by the
+	// caller's goroutine (encoding, compression) so the committer only writes.
+	rows, events [][]any
+	err          error
+	done         chan struct{}
 }
 
 // AcceptEmails implements store.Store. The request is committed by a
 // committer goroutine, possibly together with others (see the package doc).
 func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
 	req := &acceptReq{a: a, done: make(chan struct{})}
+	req.rows, req.events = db.insertArgs(a.Emails)
 	db.closeMu.RLock()
 	if db.closed {
 		db.closeMu.RUnlock()
@@ -104,7 +108,8 @@ func (db *DB) commitTx(group []*acceptReq) error {
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
 	now := db.now()
-	var emails []*store.Email
+	var rows, events [][]any
+	var accepted []*acceptReq
 	for _, r := range group {
 		r.err = nil
 		if idem := r.a.Idempotency; idem != nil {
@@ -117,10 +122,20 @@ func (db *DB) commitTx(group []*acceptReq) error {
 				continue
 			}
 		}
-		emails = append(emails, r.a.Emails...)
+		rows = append(rows, r.rows...)
+		events = append(events, r.events...)
+		accepted = append(accepted, r)
 	}
-	if err := db.insertEmails(ctx, tx, emails); err != nil {
-		return err
+	if err := db.insertRows(ctx, tx, "emails", emailInsertColumns, rows); err != nil {
+		return fmt.Errorf("accept emails: insert: %w", err)
+	}
+	if err := db.insertRows(ctx, tx, "email_events", eventInsertColumns, events); err != nil {
+		return fmt.Errorf("accept emails: insert events: %w", err)
+	}
+	for _, r := range accepted {
+		if err := db.insertAttachments(ctx, tx, r.a.Emails); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("accept emails: commit: %w", err)
@@ -148,9 +163,9 @@ func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idem
 }
 
 const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, headers, tags, template, topic_id, scheduled_at, last_event`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
 
-const emailInsertArity = 18
+const emailInsertArity = 19
 
 // Emails are inserted with multi-row INSERTs of power-of-two sizes up to
 // maxRowsPerInsert, so that a handful of statements, prepared once at open,
@@ -191,35 +206,47 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	return tx.ExecContext(ctx, db.q(query), args...)
 }
 
-func (db *DB) insertEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
-	for len(emails) > 0 {
+// insertArgs builds the INSERT arguments of emails and of their first events.
+func (db *DB) insertArgs(emails []*store.Email) (rows, events [][]any) {
+	rows = make([][]any, len(emails))
+	events = make([][]any, len(emails))
+	for i, e := range emails {
+		html, text, codec := db.encodeBodies(e.HTML, e.Text)
+		rows[i] = []any{e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
+			jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
+			html, text, codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
+			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent}
+		events[i] = []any{e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt)}
+	}
+	return rows, events
+}
+
+// insertRows inserts rows into table with multi-row INSERTs of power-of-two
+// sizes (their statements are prepared at open).
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table, columns string, rows [][]any) error {
+	for len(rows) > 0 {
 		n := maxRowsPerInsert
-		for n > len(emails) {
+		for n > len(rows) {
 			n /= 2
 		}
-		chunk := emails[:n]
-		emails = emails[n:]
-		args := make([]any, 0, n*emailInsertArity)
-		evArgs := make([]any, 0, n*4)
-		for _, e := range chunk {
-			args = append(args, e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
-				jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
-				nullString(e.HTML), nullString(e.Text), jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
-				e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent)
-			evArgs = append(evArgs, e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt))
+		args := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
 		}
-		if _, err := db.txExec(ctx, tx, multiInsert("emails", emailInsertColumns, emailInsertArity, n), args...); err != nil {
-			return fmt.Errorf("accept emails: insert: %w", err)
+		if _, err := db.txExec(ctx, tx, multiInsert(table, columns, len(rows[0]), n), args...); err != nil {
+			return err
 		}
-		if _, err := db.txExec(ctx, tx, multiInsert("email_events", eventInsertColumns, 4, n), evArgs...); err != nil {
-			return fmt.Errorf("accept emails: insert events: %w", err)
-		}
-		for _, e := range chunk {
-			for i, a := range e.Attachments {
-				if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_attachments (email_id, idx, filename, content_type, content_id, path, content)
-					VALUES (?, ?, ?, ?, ?, ?, ?)`), e.ID, i, a.Filename, a.ContentType, a.ContentID, a.Path, a.Content); err != nil {
-					return fmt.Errorf("accept emails: insert attachment: %w", err)
-				}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (db *DB) insertAttachments(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
+	for _, e := range emails {
+		for i, a := range e.Attachments {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_attachments (email_id, idx, filename, content_type, content_id, path, content)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`), e.ID, i, a.Filename, a.ContentType, a.ContentID, a.Path, a.Content); err != nil {
+				return fmt.Errorf("accept emails: insert attachment: %w", err)
 			}
 		}
 	}
@@ -307,27 +334,26 @@ func (db *DB) GetIdempotency(ctx context.Context, teamID, key string) (*store.Id
 }
 
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, headers, tags, template, topic_id, scheduled_at, last_event`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
 
 func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error) {
 	var e store.Email
 	var seq, created int64
 	var to string
-	var cc, bcc, replyTo, html, text, headers, tags, template sql.NullString
+	var cc, bcc, replyTo, headers, tags, template sql.NullString
+	var html, text sql.Null[[]byte]
+	var codec int
 	var scheduled sql.NullInt64
 	if err := row.Scan(&seq, &e.ID, &e.TeamID, &created, &e.From, &to, &cc, &bcc, &replyTo, &e.Subject,
-		&html, &text, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent); err != nil {
+		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent); err != nil {
 		return nil, 0, notFound(err)
 	}
 	e.CreatedAt = fromMicros(created)
 	e.ScheduledAt = timePtr(scheduled)
-	if html.Valid {
-		e.HTML = &html.String
-	}
-	if text.Valid {
-		e.Text = &text.String
-	}
-	err := errors.Join(
+	var htmlErr, textErr error
+	e.HTML, htmlErr = decodeBody(html.V, html.Valid, codec)
+	e.Text, textErr = decodeBody(text.V, text.Valid, codec)
+	err := errors.Join(htmlErr, textErr,
 		json.Unmarshal([]byte(to), &e.To),
 		unmarshalNull(cc, &e.Cc),
 		unmarshalNull(bcc, &e.Bcc),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +120,29 @@ func Run(t *testing.T, newStore NewStore) {
 
 		_, err = s.GetEmail(ctx, b.ID, e.ID)
 		require.ErrorIs(t, err, store.ErrNotFound, "another team's email is not found")
+	})
+
+	t.Run("LargeBodies", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, now)
+		a := newTeam(t, s, "a")
+		big := strings.Repeat("<p>Grüße, “quoted” 📦 body line</p>\n", 200)
+		empty := ""
+		cases := []struct{ html, text *string }{
+			{&big, &empty}, // an empty text stays empty, not absent
+			{nil, &big},
+			{&big, &big},
+			{&big, nil},
+		}
+		for i, c := range cases {
+			e := newEmail(a.ID, t0)
+			e.HTML, e.Text = c.html, c.text
+			require.NoError(t, s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}}))
+			got, err := s.GetEmail(ctx, a.ID, e.ID)
+			require.NoError(t, err)
+			require.Equal(t, c.html, got.HTML, "case %d", i)
+			require.Equal(t, c.text, got.Text, "case %d", i)
+		}
 	})
 
 	t.Run("Pagination", func(t *testing.T) {
