@@ -15,7 +15,7 @@ function check(name, result) {
   return result.data;
 }
 
-const sent = check('send', await resend.emails.send({
+const email = {
   from: 'Acme <onboarding@example.com>',
   to: ['delivered@example.net'],
   subject: 'Hello from the Node SDK',
@@ -27,21 +27,9 @@ const sent = check('send', await resend.emails.send({
     { filename: 'buffer.txt', content: Buffer.from('from a Buffer') },
     { filename: 'base64.txt', content: Buffer.from('from base64').toString('base64') },
   ],
-}, { idempotencyKey: 'node-1' }));
-
-const replay = check('replay', await resend.emails.send({
-  from: 'Acme <onboarding@example.com>',
-  to: ['delivered@example.net'],
-  subject: 'Hello from the Node SDK',
-  html: '<strong>It works!</strong>',
-  replyTo: 'reply@example.com',
-  tags: [{ name: 'category', value: 'welcome' }],
-  headers: { 'X-Entity-Ref-ID': '42' },
-  attachments: [
-    { filename: 'buffer.txt', content: Buffer.from('from a Buffer') },
-    { filename: 'base64.txt', content: Buffer.from('from base64').toString('base64') },
-  ],
-}, { idempotencyKey: 'node-1' }));
+};
+const sent = check('send', await resend.emails.send(email, { idempotencyKey: 'node-1' }));
+const replay = check('replay', await resend.emails.send(email, { idempotencyKey: 'node-1' }));
 if (replay.id !== sent.id) {
   console.log(JSON.stringify({ failed: 'replay returned another id', out }));
   process.exit(1);

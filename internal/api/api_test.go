@@ -154,7 +154,9 @@ func TestAuthentication(t *testing.T) {
 		requireError(t, e.do("GET", "/emails", forged, ""), 403, "invalid_api_key")
 		requireError(t, e.do("GET", "/emails", "not-a-resend-key", ""), 403, "invalid_api_key")
 
-		requireError(t, e.do("GET", "/emails", e.sendA, ""), 401, "restricted_api_key")
+		r := e.do("GET", "/emails", e.sendA, "")
+		requireError(t, r, 401, "restricted_api_key")
+		require.NotEmpty(t, r.header.Get("ratelimit-limit"), "an authenticated error carries the rate-limit headers")
 		e.send(e.sendA, simpleEmail)
 		require.Equal(t, 200, e.do("GET", "/emails", e.keyA, "").status)
 

@@ -81,8 +81,10 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 	}
 	var hash []byte
 	if idemKey != "" {
-		sum := sha256.Sum256(append([]byte(endpoint+"\n"), body...))
-		hash = sum[:]
+		hasher := sha256.New()
+		hasher.Write([]byte(endpoint + "\n"))
+		hasher.Write(body)
+		hash = hasher.Sum(nil)
 		slot := key.TeamID + "\x00" + idemKey
 		h.inflightMu.Lock()
 		_, busy := h.inflight[slot]

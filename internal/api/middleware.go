@@ -161,10 +161,6 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxAPIKey, key))
-		if a == fullAccess && key.Permission != store.PermissionFullAccess {
-			apierr.Write(w, apierr.New(http.StatusUnauthorized, apierr.NameRestrictedAPIKey, "This API key is restricted to only send emails."))
-			return
-		}
 		limit := key.TeamRateLimit
 		if limit <= 0 {
 			limit = h.DefaultRateLimit
@@ -186,6 +182,10 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 		if !res.Allowed {
 			hdr.Set("retry-after", strconv.Itoa(reset))
 			apierr.Write(w, apierr.New(http.StatusTooManyRequests, apierr.NameRateLimitExceeded, "Too many requests. Please limit the number of requests per second. Or contact support to increase rate limit."))
+			return
+		}
+		if a == fullAccess && key.Permission != store.PermissionFullAccess {
+			apierr.Write(w, apierr.New(http.StatusUnauthorized, apierr.NameRestrictedAPIKey, "This API key is restricted to only send emails."))
 			return
 		}
 		next.ServeHTTP(w, r)
