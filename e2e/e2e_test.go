@@ -354,3 +354,53 @@ func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestCommands covers the administrative commands on one data directory.
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := run(t, "migrate", "--data-dir", dir)
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "migrations applied (sqlite)")
+	out, _, err = run(t, "migrate", "--data-dir", dir)
+	require.NoError(t, err, "migrating twice is harmless")
+
+	out, _, err = run(t, "version")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(out, "godwit "), out)
+
+	token, stderr, err := run(t, "keys", "create", "--name", "acme-key", "--team", "acme", "--data-dir", dir)
+	require.NoError(t, err, stderr)
+	require.Regexp(t, "^"+tokenRE.String()+"\n$", token)
+	_, stderr, err = run(t, "keys", "create", "--name", "x", "--permission", "everything", "--data-dir", dir)
+	require.Error(t, err)
+	require.Contains(t, stderr, "--permission")
+
+	out, _, err = run(t, "teams", "set-rate-limit", "--team", "acme", "--limit", "7", "--data-dir", dir)
+	require.NoError(t, err)
+	out, _, err = run(t, "teams", "list", "--data-dir", dir)
+	require.NoError(t, err)
+	require.Regexp(t, `acme\s+7/s`, out)
+	_, stderr, err = run(t, "teams", "set-rate-limit", "--team", "nobody", "--limit", "7", "--data-dir", dir)
+	require.Error(t, err)
+	require.Contains(t, stderr, `no team "nobody"`)
+
+	out, _, err = run(t, "keys", "list", "--team", "acme", "--data-dir", dir)
+	require.NoError(t, err)
+	fields := strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1])
+	id := fields[0]
+	require.Equal(t, "acme-key", fields[1])
+	_, stderr, err = run(t, "keys", "create", "--name", "d", "--data-dir", dir) // makes team "default"
+	require.NoError(t, err, stderr)
+	_, stderr, err = run(t, "keys", "revoke", "--team", "default", "--data-dir", dir, id)
+	require.Error(t, err, "another team cannot revoke the key")
+	require.Contains(t, stderr, "no key")
+	out, stderr, err = run(t, "keys", "revoke", "--team", "acme", "--data-dir", dir, id)
+	require.NoError(t, err, stderr)
+	out, _, err = run(t, "keys", "list", "--team", "acme", "--data-dir", dir)
+	require.NoError(t, err)
+	require.NotContains(t, out, "acme-key")
+
+	_, stderr, err = run(t, "frobnicate")
+	require.Error(t, err)
+	require.Contains(t, stderr, "unknown command")
+}

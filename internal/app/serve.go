@@ -31,6 +31,9 @@ import (
 // DefaultTeam is the name of the team the first start creates.
 const DefaultTeam = "default"
 
+// idempotencyTTL is how long an Idempotency-Key is remembered, as Resend does.
+const idempotencyTTL = 24 * time.Hour
+
 // Serve runs the server until ctx ends, then drains: it stops accepting
 // connections, lets requests in flight finish (each accepted email is
 // committed before its 200), and closes the store.
@@ -57,11 +60,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Limiter:          ratelimit.NewMemory(nil),
 		Logger:           log,
 		DefaultRateLimit: cfg.RateLimit,
+		IdempotencyTTL:   idempotencyTTL,
 		Ready:            func() bool { return !draining.Load() },
 	})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		// A whole request, body included, must arrive within this: enough
+		// for the largest body over a slow link, not forever.
+		ReadTimeout: 10 * time.Minute,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -104,6 +111,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer stopDebug()
 	}
 
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweepIdempotency(sweepCtx, db, log, time.Hour)
+	}()
+	defer func() { stopSweep(); <-sweepDone }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -122,6 +137,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
 	}
+	stopSweep()
+	<-sweepDone
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -199,5 +216,26 @@ func tuneGC(cfg config.Config) {
 	}
 	if limit, _ := cfg.MemoryLimitBytes(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
+	}
+}
+
+// sweepIdempotency deletes idempotency records past their 24 hours, every
+// interval, until ctx ends. Expired records are already ignored; this only
+// keeps the table small.
+func sweepIdempotency(ctx context.Context, db store.Store, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := db.DeleteIdempotencyBefore(ctx, time.Now().Add(-idempotencyTTL))
+			if err != nil && ctx.Err() == nil {
+				log.Warn("sweeping idempotency keys failed", slog.String("error", err.Error()))
+			} else if n > 0 {
+				log.Debug("swept expired idempotency keys", slog.Int64("deleted", n))
+			}
+		}
 	}
 }

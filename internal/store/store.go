@@ -178,6 +178,9 @@ type Store interface {
 	// holds the key. Concurrent calls may be grouped into one commit.
 	AcceptEmails(ctx context.Context, a *Accept) error
 	GetIdempotency(ctx context.Context, teamID, key string) (*Idempotency, error)
+	// DeleteIdempotencyBefore removes idempotency records created before t
+	// and returns how many it removed.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
 	GetEmail(ctx context.Context, teamID, id string) (*Email, error)
 	// ListEmails returns emails newest first, and whether more exist beyond the page.

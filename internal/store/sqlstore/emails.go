@@ -333,6 +333,15 @@ func (db *DB) GetIdempotency(ctx context.Context, teamID, key string) (*store.Id
 	return &r, nil
 }
 
+// DeleteIdempotencyBefore implements store.Store.
+func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE created_at < ?`), micros(t))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
 	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
 

@@ -242,6 +242,16 @@ func Run(t *testing.T, newStore NewStore) {
 		got, err := s.GetIdempotency(ctx, a.ID, "k")
 		require.NoError(t, err)
 		require.Equal(t, "2", string(got.Response), "an expired key is reused")
+
+		old := &store.Idempotency{TeamID: a.ID, Key: "old", Endpoint: "e", RequestHash: []byte("h"), Response: []byte("3"), CreatedAt: t0}
+		require.NoError(t, s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{newEmail(a.ID, t0)}, Idempotency: old, IdempotencyTTL: 24 * time.Hour}))
+		n, err := s.DeleteIdempotencyBefore(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "only the record older than the cut-off goes")
+		_, err = s.GetIdempotency(ctx, a.ID, "old")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = s.GetIdempotency(ctx, a.ID, "k")
+		require.NoError(t, err)
 	})
 
 	t.Run("GroupCommit", func(t *testing.T) {
