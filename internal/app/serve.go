@@ -69,8 +69,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		// A whole request, body included, must arrive within this: enough
 		// for the largest body over a slow link, not forever.
 		ReadTimeout: 10 * time.Minute,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
