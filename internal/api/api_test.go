@@ -566,3 +566,25 @@ func TestScheduleRescheduleCancel(t *testing.T) {
 		requireError(t, e.do("POST", "/emails/"+now+"/cancel", e.keyA, ""), 422, "validation_error")
 	})
 }
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	ready := true
+	var mu sync.Mutex
+	e := setup(t, sqlstore.SQLite, func(d *Deps) {
+		d.Ready = func() bool { mu.Lock(); defer mu.Unlock(); return ready }
+	})
+	require.Equal(t, 200, e.do("GET", "/readyz", "", "").status)
+	mu.Lock()
+	ready = false
+	mu.Unlock()
+	requireError(t, e.do("GET", "/readyz", "", ""), 503, "service_unavailable")
+	require.Equal(t, 200, e.do("GET", "/healthz", "", "").status, "alive while draining")
+
+	// Once the store has closed (the last step of a shutdown), sends are
+	// refused with a 503, not a 500, and nothing is half-written.
+	id := e.send(e.keyA, simpleEmail)
+	require.NotEmpty(t, id)
+	require.NoError(t, e.db.Close())
+	requireError(t, e.do("POST", "/emails", e.sendA, simpleEmail), 503, "service_unavailable")
+}

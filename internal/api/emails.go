@@ -124,9 +124,6 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 			}
 			return errIdempotencyConcurrent
 		}
-		if errors.Is(err, store.ErrClosed) {
-			return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
-		}
 		if err != nil {
 			return fmt.Errorf("accept emails: %w", err)
 		}

@@ -225,13 +225,13 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) error {
 	if h.Ready != nil && !h.Ready() {
-		return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
+		return errUnavailable
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.Store.Ping(ctx); err != nil {
 		h.Logger.WarnContext(ctx, "readiness check failed", slog.String("error", err.Error()))
-		return apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
+		return errUnavailable
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

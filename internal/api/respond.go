@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/store"
 )
 
 // writeJSON writes v with the given status. Every success goes through here.
@@ -30,6 +32,9 @@ func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeError answers err in Resend's envelope and logs the cause of a 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrClosed) {
+		err = errUnavailable
+	}
 	e := apierr.As(err)
 	if e.StatusCode >= 500 {
 		h.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()),
@@ -37,6 +42,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	apierr.Write(w, e)
 }
+
+var errUnavailable = apierr.New(http.StatusServiceUnavailable, apierr.NameServiceUnavailable, "API is temporarily unavailable")
 
 // formatTime renders a resource timestamp as Resend does: PostgreSQL's text
 // form, "2023-04-03 22:13:42.674981+00".

@@ -29,7 +29,7 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*store.APIKey, error) {
 	var created int64
 	var used sql.NullInt64
 	if err := row.Scan(&k.ID, &k.TeamID, &k.Name, &k.Prefix, &k.Hash, &k.Permission, &k.DomainID, &created, &used); err != nil {
-		return nil, notFound(err)
+		return nil, interpretError(err)
 	}
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt = timePtr(used)
@@ -48,7 +48,7 @@ func (db *DB) APIKeyByPrefix(ctx context.Context, prefix string) (*store.APIKey,
 	}
 	err = stmt.QueryRowContext(ctx, prefix).Scan(&k.ID, &k.TeamID, &k.Name, &k.Prefix, &k.Hash, &k.Permission, &k.DomainID, &created, &used, &k.TeamRateLimit)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, interpretError(err)
 	}
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt = timePtr(used)

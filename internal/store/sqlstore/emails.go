@@ -327,7 +327,7 @@ func (db *DB) GetIdempotency(ctx context.Context, teamID, key string) (*store.Id
 	}
 	err = stmt.QueryRowContext(ctx, teamID, key).Scan(&r.TeamID, &r.Key, &r.Endpoint, &r.RequestHash, &r.Response, &created)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, interpretError(err)
 	}
 	r.CreatedAt = fromMicros(created)
 	return &r, nil
@@ -355,7 +355,7 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error)
 	var scheduled sql.NullInt64
 	if err := row.Scan(&seq, &e.ID, &e.TeamID, &created, &e.From, &to, &cc, &bcc, &replyTo, &e.Subject,
 		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent); err != nil {
-		return nil, 0, notFound(err)
+		return nil, 0, interpretError(err)
 	}
 	e.CreatedAt = fromMicros(created)
 	e.ScheduledAt = timePtr(scheduled)
@@ -482,7 +482,7 @@ func (db *DB) changeScheduled(ctx context.Context, teamID, id string, change fun
 		lockSuffix = " FOR UPDATE"
 	}
 	if err := tx.QueryRowContext(ctx, db.q(`SELECT last_event FROM emails WHERE team_id = ? AND id = ?`+lockSuffix), teamID, id).Scan(&last); err != nil {
-		return notFound(err)
+		return interpretError(err)
 	}
 	if last != store.EventScheduled {
 		return store.ErrNotScheduled

@@ -103,7 +103,7 @@ func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.St
 	}
 	s, err := pool.PrepareContext(ctx, db.q(query))
 	if err != nil {
-		return nil, err
+		return nil, interpretError(err)
 	}
 	if prev, loaded := db.stmts.LoadOrStore(k, s); loaded {
 		s.Close()
@@ -382,10 +382,15 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// notFound maps sql.ErrNoRows to store.ErrNotFound.
-func notFound(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
+// interpretError maps database/sql's sentinel errors to the store's:
+// sql.ErrNoRows is store.ErrNotFound, a closed database is store.ErrClosed.
+func interpretError(err error) error {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
+	case err != nil && (err.Error() == "sql: database is closed" || err.Error() == "sql: statement is closed"):
+		// database/sql's errDBClosed and errStmtClosed are unexported.
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
 	}
 	return err
 }

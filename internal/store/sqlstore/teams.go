@@ -26,7 +26,7 @@ func scanTeam(row interface{ Scan(...any) error }) (*store.Team, error) {
 	var t store.Team
 	var created int64
 	if err := row.Scan(&t.ID, &t.Name, &t.RateLimit, &created); err != nil {
-		return nil, notFound(err)
+		return nil, interpretError(err)
 	}
 	t.CreatedAt = fromMicros(created)
 	return &t, nil

@@ -358,5 +358,7 @@ func Run(t *testing.T, newStore NewStore) {
 		require.NoError(t, s.Close())
 		err := s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{newEmail(a.ID, t0)}})
 		require.True(t, errors.Is(err, store.ErrClosed), "got %v", err)
+		_, err = s.APIKeyByPrefix(ctx, "abcdefgh")
+		require.True(t, errors.Is(err, store.ErrClosed), "reads after Close: got %v", err)
 	})
 }
