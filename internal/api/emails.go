@@ -329,8 +329,8 @@ func toEmailObject(e *store.Email) emailObject {
 	}
 }
 
-// emailID validates the {id} path value.
-func emailID(r *http.Request) (string, error) {
+// pathID validates the {id} path value.
+func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
 		return "", apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `id` must be a valid UUID.")
@@ -341,7 +341,7 @@ func emailID(r *http.Request) (string, error) {
 var errEmailNotFound = apierr.NotFound("Email not found")
 
 func (h *Handler) getEmail(w http.ResponseWriter, r *http.Request) error {
-	id, err := emailID(r)
+	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
@@ -363,6 +363,50 @@ type listResponse[T any] struct {
 }
 
 var errPaginationLimit = apierr.Validation("The pagination limit must be a number between 1 and 100. See https://resend.com/docs/api-reference/pagination for more information.")
+
+// parseLegacyPage reads the pagination of Resend's older list endpoints,
+// which return every item when none of limit, after and before is given.
+func parseLegacyPage(r *http.Request) (store.Page, bool, error) {
+	q := r.URL.Query()
+	if !q.Has("limit") && !q.Has("after") && !q.Has("before") {
+		return store.Page{}, false, nil
+	}
+	p, err := parsePage(r)
+	return p, true, err
+}
+
+// pageOf cuts one page out of items ordered newest first, as the store does
+// for emails; an unknown cursor is a 422.
+func pageOf[T any](items []T, id func(T) string, p store.Page) ([]T, bool, error) {
+	cursor := p.After + p.Before
+	start, end := 0, len(items)
+	if cursor != "" {
+		at := -1
+		for i, it := range items {
+			if id(it) == cursor {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			return nil, false, errUnknownCursor
+		}
+		if p.After != "" {
+			start = at + 1
+		} else {
+			end = at
+		}
+	}
+	if p.Before != "" {
+		// The page nearest the cursor, among the newer items.
+		from := max(start, end-p.Limit)
+		return items[from:end], from > start, nil
+	}
+	to := min(end, start+p.Limit)
+	return items[start:to], to < end, nil
+}
+
+var errUnknownCursor = apierr.Validation("The pagination cursor does not match any item.")
 
 // parsePage reads limit/after/before with Resend's rules.
 func parsePage(r *http.Request) (store.Page, error) {
@@ -397,7 +441,7 @@ func (h *Handler) listEmails(w http.ResponseWriter, r *http.Request) error {
 	}
 	emails, more, err := h.Store.ListEmails(r.Context(), callerKey(r.Context()).TeamID, p)
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.Validation("The pagination cursor does not match any email.")
+		return errUnknownCursor
 	}
 	if err != nil {
 		return fmt.Errorf("list emails: %w", err)
@@ -417,7 +461,7 @@ func (h *Handler) listEmails(w http.ResponseWriter, r *http.Request) error {
 var errNotScheduled = apierr.Validation("This email is not scheduled, so it cannot be changed or canceled.")
 
 func (h *Handler) updateEmail(w http.ResponseWriter, r *http.Request) error {
-	id, err := emailID(r)
+	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
@@ -469,7 +513,7 @@ func scheduleError(err error) error {
 }
 
 func (h *Handler) cancelEmail(w http.ResponseWriter, r *http.Request) error {
-	id, err := emailID(r)
+	id, err := pathID(r)
 	if err != nil {
 		return err
 	}

@@ -211,6 +211,7 @@ func (h *Handler) lookupKey(ctx context.Context, token string) (*store.APIKey, e
 			return nil, fmt.Errorf("look up api key: %w", err)
 		}
 		h.keys.put(key, now)
+		h.touchKey(key, now)
 	}
 	if !auth.Matches(token, key.Hash) {
 		return nil, errInvalidKey

@@ -22,6 +22,11 @@ func (h *Handler) routes() {
 	h.handle("GET /emails/{id}", fullAccess, h.getEmail)
 	h.handle("PATCH /emails/{id}", fullAccess, h.updateEmail)
 	h.handle("POST /emails/{id}/cancel", fullAccess, h.cancelEmail)
+
+	h.handle("POST /api-keys", fullAccess, h.createAPIKey)
+	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)
+	h.handle("PATCH /api-keys/{id}", fullAccess, h.updateAPIKey)
+	h.handle("DELETE /api-keys/{id}", fullAccess, h.deleteAPIKey)
 }
 
 // apiFunc is a handler that returns its error for the one error writer.

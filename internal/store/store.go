@@ -168,7 +168,12 @@ type Store interface {
 	// APIKeyByPrefix finds a key by its public prefix across all teams, with
 	// its team's rate limit.
 	APIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
+	// ListAPIKeys returns a team's keys, newest first.
 	ListAPIKeys(ctx context.Context, teamID string) ([]*APIKey, error)
+	GetAPIKey(ctx context.Context, teamID, id string) (*APIKey, error)
+	RenameAPIKey(ctx context.Context, teamID, id, name string) error
+	// TouchAPIKey records that the key was used at t.
+	TouchAPIKey(ctx context.Context, id string, t time.Time) error
 	DeleteAPIKey(ctx context.Context, teamID, id string) error
 	CountAPIKeys(ctx context.Context) (int, error)
 

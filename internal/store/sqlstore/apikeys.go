@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -89,4 +90,26 @@ func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count api keys: %w", err)
 	}
 	return n, nil
+}
+
+// GetAPIKey implements store.Store.
+func (db *DB) GetAPIKey(ctx context.Context, teamID, id string) (*store.APIKey, error) {
+	return scanAPIKey(db.r.QueryRowContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE team_id = ? AND id = ?`), teamID, id))
+}
+
+// RenameAPIKey implements store.Store.
+func (db *DB) RenameAPIKey(ctx context.Context, teamID, id, name string) error {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE api_keys SET name = ? WHERE team_id = ? AND id = ?`), name, teamID, id)
+	if err != nil {
+		return fmt.Errorf("rename api key: %w", interpretError(err))
+	}
+	return mustAffect(res)
+}
+
+// TouchAPIKey implements store.Store.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
+	if _, err := db.w.ExecContext(ctx, db.q(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), micros(t), id); err != nil {
+		return fmt.Errorf("touch api key: %w", interpretError(err))
+	}
+	return nil
 }
