@@ -127,6 +127,41 @@ type Email struct {
 	CreatedAt   time.Time
 }
 
+// Domain statuses (of a domain and of each of its records).
+const (
+	DomainNotStarted       = "not_started"
+	DomainPending          = "pending"
+	DomainVerified         = "verified"
+	DomainFailed           = "failed"
+	DomainTemporaryFailure = "temporary_failure"
+)
+
+// Domain is a sending domain. Its DKIM private keys are stored sealed with
+// the server's secret key; the store never sees them in the clear.
+type Domain struct {
+	ID                string
+	TeamID            string
+	Name              string // ASCII (punycode), lower case, no trailing dot
+	Region            string
+	ReturnPath        string // the return-path subdomain label, "send" by default
+	Status            string
+	OpenTracking      bool
+	ClickTracking     bool
+	TLS               string // "opportunistic" or "enforced"
+	Sending           string // "enabled" or "disabled"
+	Receiving         string // "enabled" or "disabled"
+	TrackingSubdomain string
+	DKIMSelector      string
+	DKIMKey           []byte // sealed PKCS#8 RSA key
+	DKIMEd25519Key    []byte // sealed PKCS#8 Ed25519 key, or nil
+	// RecordStatus maps a record's kind (DKIM, SPF-MX, SPF-TXT, …) to its status.
+	RecordStatus    map[string]string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	VerifyStartedAt *time.Time
+	NextCheckAt     *time.Time
+}
+
 // Idempotency is the record kept for an Idempotency-Key: the request's
 // fingerprint and the response it produced.
 type Idempotency struct {
@@ -194,6 +229,15 @@ type Store interface {
 	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error
 	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.
 	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
+
+	// CreateDomain inserts a domain; ErrConflict if any team holds the name.
+	CreateDomain(ctx context.Context, d *Domain) error
+	GetDomain(ctx context.Context, teamID, id string) (*Domain, error)
+	// ListDomains returns a team's domains, newest first.
+	ListDomains(ctx context.Context, teamID string) ([]*Domain, error)
+	// UpdateDomain stores every field of d but its id, team, name, keys and creation time.
+	UpdateDomain(ctx context.Context, d *Domain) error
+	DeleteDomain(ctx context.Context, teamID, id string) error
 
 	Ping(ctx context.Context) error
 	Close() error

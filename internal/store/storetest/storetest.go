@@ -362,6 +362,49 @@ func Run(t *testing.T, newStore NewStore) {
 		require.ErrorIs(t, s.CancelEmail(ctx, a.ID, e.ID, t0), store.ErrNotScheduled, "cancel twice")
 	})
 
+	t.Run("Domains", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, now)
+		a, b := newTeam(t, s, "a"), newTeam(t, s, "b")
+		d := &store.Domain{ID: uuid.NewString(), TeamID: a.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
+			Status: store.DomainNotStarted, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled",
+			DKIMSelector: "resend", DKIMKey: []byte("sealed"), RecordStatus: map[string]string{"DKIM": store.DomainNotStarted},
+			CreatedAt: t0, UpdatedAt: t0}
+		require.NoError(t, s.CreateDomain(ctx, d))
+		taken := *d
+		taken.ID, taken.TeamID = uuid.NewString(), b.ID
+		require.ErrorIs(t, s.CreateDomain(ctx, &taken), store.ErrConflict, "one team per domain name")
+
+		got, err := s.GetDomain(ctx, a.ID, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, d, got)
+		_, err = s.GetDomain(ctx, b.ID, d.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		next := t0.Add(time.Minute)
+		d.Status, d.OpenTracking, d.TLS, d.NextCheckAt, d.VerifyStartedAt = store.DomainPending, true, "enforced", &next, &t0
+		d.RecordStatus["DKIM"] = store.DomainPending
+		d.UpdatedAt = next
+		require.NoError(t, s.UpdateDomain(ctx, d))
+		got, err = s.GetDomain(ctx, a.ID, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, d, got)
+		other := *d
+		other.TeamID = b.ID
+		require.ErrorIs(t, s.UpdateDomain(ctx, &other), store.ErrNotFound)
+
+		list, err := s.ListDomains(ctx, a.ID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		list, err = s.ListDomains(ctx, b.ID)
+		require.NoError(t, err)
+		require.Empty(t, list)
+
+		require.ErrorIs(t, s.DeleteDomain(ctx, b.ID, d.ID), store.ErrNotFound)
+		require.NoError(t, s.DeleteDomain(ctx, a.ID, d.ID))
+		require.NoError(t, s.CreateDomain(ctx, &taken), "a deleted domain's name is free again")
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)

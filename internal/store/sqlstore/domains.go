@@ -1,0 +1,99 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+const domainColumns = `id, team_id, name, region, return_path, status, open_tracking, click_tracking, tls, sending, receiving,
+	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at`
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateDomain implements store.Store.
+func (db *DB) CreateDomain(ctx context.Context, d *store.Domain) error {
+	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
+		d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
+		nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt))
+	if isUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("create domain: %w", interpretError(err))
+	}
+	return nil
+}
+
+func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
+	var d store.Domain
+	var open, click int
+	var status string
+	var created, updated int64
+	var started, next sql.NullInt64
+	if err := row.Scan(&d.ID, &d.TeamID, &d.Name, &d.Region, &d.ReturnPath, &d.Status, &open, &click, &d.TLS, &d.Sending, &d.Receiving,
+		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next); err != nil {
+		return nil, interpretError(err)
+	}
+	d.OpenTracking, d.ClickTracking = open != 0, click != 0
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	d.VerifyStartedAt, d.NextCheckAt = timePtr(started), timePtr(next)
+	if err := json.Unmarshal([]byte(status), &d.RecordStatus); err != nil {
+		return nil, fmt.Errorf("decode domain %s: %w", d.ID, err)
+	}
+	return &d, nil
+}
+
+// GetDomain implements store.Store.
+func (db *DB) GetDomain(ctx context.Context, teamID, id string) (*store.Domain, error) {
+	return scanDomain(db.r.QueryRowContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE team_id = ? AND id = ?`), teamID, id))
+}
+
+// ListDomains implements store.Store.
+func (db *DB) ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE team_id = ? ORDER BY created_at DESC, id DESC`), teamID)
+	if err != nil {
+		return nil, fmt.Errorf("list domains: %w", interpretError(err))
+	}
+	defer rows.Close()
+	var out []*store.Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// UpdateDomain implements store.Store.
+func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain) error {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE domains SET region = ?, return_path = ?, status = ?, open_tracking = ?, click_tracking = ?,
+		tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?, updated_at = ?, verify_started_at = ?, next_check_at = ?
+		WHERE team_id = ? AND id = ?`),
+		d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
+		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
+	if err != nil {
+		return fmt.Errorf("update domain: %w", interpretError(err))
+	}
+	return mustAffect(res)
+}
+
+// DeleteDomain implements store.Store.
+func (db *DB) DeleteDomain(ctx context.Context, teamID, id string) error {
+	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM domains WHERE team_id = ? AND id = ?`), teamID, id)
+	if err != nil {
+		return fmt.Errorf("delete domain: %w", interpretError(err))
+	}
+	return mustAffect(res)
+}
