@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -33,6 +34,8 @@ type Deps struct {
 	// the database again; a key revoked on another node or by the CLI stops
 	// working within this time. Zero means one second; negative disables.
 	KeyCacheTTL time.Duration
+	// Domains shapes domains' DNS records and seals their DKIM keys.
+	Domains DomainSettings
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 }
@@ -67,6 +70,9 @@ func New(d Deps) *Handler {
 	}
 	if d.Limiter == nil {
 		d.Limiter = ratelimit.NewMemory(d.Now)
+	}
+	if d.Domains.DKIMSelector == "" {
+		d.Domains.DKIMSelector = dkim.DefaultSelector
 	}
 	if d.KeyCacheTTL == 0 {
 		d.KeyCacheTTL = time.Second

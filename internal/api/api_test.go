@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/google/uuid"
@@ -46,7 +48,10 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	clock := godwittest.NewClock(t0)
 	db := godwittest.NewStore(t, kind, clock)
 	e := &testEnv{t: t, db: db, store: db, clock: clock}
-	d := Deps{Store: db, Now: clock.Now, DefaultRateLimit: 10000}
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	d := Deps{Store: db, Now: clock.Now, DefaultRateLimit: 10000,
+		Domains: DomainSettings{Keys: box, MXHost: "bounces.godwit.test", SPF: "v=spf1 include:spf.godwit.test ~all"}}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -23,6 +23,13 @@ func (h *Handler) routes() {
 	h.handle("PATCH /emails/{id}", fullAccess, h.updateEmail)
 	h.handle("POST /emails/{id}/cancel", fullAccess, h.cancelEmail)
 
+	h.handle("POST /domains", fullAccess, h.createDomain)
+	h.handle("GET /domains", fullAccess, h.listDomains)
+	h.handle("GET /domains/{id}", fullAccess, h.getDomain)
+	h.handle("PATCH /domains/{id}", fullAccess, h.updateDomain)
+	h.handle("DELETE /domains/{id}", fullAccess, h.deleteDomain)
+	h.handle("POST /domains/{id}/verify", fullAccess, h.verifyDomain)
+
 	h.handle("POST /api-keys", fullAccess, h.createAPIKey)
 	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)
 	h.handle("PATCH /api-keys/{id}", fullAccess, h.updateAPIKey)

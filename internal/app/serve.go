@@ -22,6 +22,7 @@ import (
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/google/uuid"
@@ -54,6 +55,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
+	domains, err := domainSettings(cfg)
+	if err != nil {
+		return err
+	}
+
 	var draining atomic.Bool
 	handler := api.New(api.Deps{
 		Store:            db,
@@ -61,6 +67,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Logger:           log,
 		DefaultRateLimit: cfg.RateLimit,
 		IdempotencyTTL:   idempotencyTTL,
+		Domains:          domains,
 		Ready:            func() bool { return !draining.Load() },
 	})
 	srv := &http.Server{
@@ -238,4 +245,29 @@ func sweepIdempotency(ctx context.Context, db store.Store, log *slog.Logger, int
 			}
 		}
 	}
+}
+
+// domainSettings builds what the API needs to create domains: the secret
+// key that seals DKIM keys, and the operator's DNS settings.
+func domainSettings(cfg config.Config) (api.DomainSettings, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		if key, err = secretbox.ParseKey(cfg.SecretKey); err != nil {
+			return api.DomainSettings{}, fmt.Errorf("--secret-key: %w", err)
+		}
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return api.DomainSettings{}, fmt.Errorf("create data directory: %w", err)
+		}
+		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
+			return api.DomainSettings{}, err
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return api.DomainSettings{}, err
+	}
+	return api.DomainSettings{Keys: box, MXHost: cfg.BounceHost(), SPF: cfg.SPFRecord(), DKIMSelector: cfg.DKIMSelector,
+		Ed25519: cfg.DKIMEd25519, DMARCReport: cfg.DMARCReport}, nil
 }

@@ -36,6 +36,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	DebugAddr       string
 	MemoryLimit     string
+
+	SecretKey    string
+	MXHost       string
+	SPFInclude   []string
+	SendingIPs   []string
+	DKIMSelector string
+	DKIMEd25519  bool
+	DNSResolver  string
+	DMARCReport  string
 }
 
 // Defaults returns the built-in configuration.
@@ -49,6 +58,7 @@ func Defaults() Config {
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
 		MemoryLimit:     "96MiB",
+		DKIMSelector:    "resend",
 	}
 }
 
@@ -89,6 +99,14 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof); off when empty")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the Go heap (e.g. 128MiB, 1GiB; 0 for none): the GC works harder near it; GOMEMLIMIT, when set, wins")
+	fs.StringVar(&c.SecretKey, "secret-key", c.SecretKey, "32-byte key (hex or base64) that encrypts DKIM private keys at rest; default: a key generated in <data-dir>/secret.key (give every node the same one)")
+	fs.StringVar(&c.MXHost, "mx-host", c.MXHost, "host that receives bounces for domains' return-path subdomains (default: the --public-url host, else this machine's name)")
+	fs.Var(stringList{&c.SPFInclude}, "spf-include", "domains to include in the SPF record, comma-separated")
+	fs.Var(stringList{&c.SendingIPs}, "sending-ips", "IP addresses this server sends from, for the SPF record, comma-separated")
+	fs.StringVar(&c.DKIMSelector, "dkim-selector", c.DKIMSelector, "DKIM selector of new domains")
+	fs.BoolVar(&c.DKIMEd25519, "dkim-ed25519", c.DKIMEd25519, "also give new domains an Ed25519 DKIM key (dual signing)")
+	fs.StringVar(&c.DNSResolver, "dns-resolver", c.DNSResolver, "host:port of the DNS resolver for verification (default: the system's)")
+	fs.StringVar(&c.DMARCReport, "dmarc-report", c.DMARCReport, "address suggested for DMARC aggregate reports (rua) in the DMARC record")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -251,6 +269,22 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--debug-addr %q must be a loopback host:port address", c.DebugAddr)
 		}
 	}
+	if c.DKIMSelector == "" || strings.ContainsAny(c.DKIMSelector, " ./@\r\n") {
+		return fmt.Errorf("--dkim-selector %q must be one DNS label", c.DKIMSelector)
+	}
+	for _, ip := range c.SendingIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("--sending-ips: %q is not an IP address", ip)
+		}
+	}
+	if c.DNSResolver != "" {
+		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {
+			return fmt.Errorf("--dns-resolver %q is not a host:port address", c.DNSResolver)
+		}
+	}
+	if c.MXHost != "" && (strings.ContainsAny(c.MXHost, " /@:") || !strings.Contains(c.MXHost, ".")) {
+		return fmt.Errorf("--mx-host %q is not a host name", c.MXHost)
+	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
 	}
@@ -286,4 +320,40 @@ func (c *Config) MemoryLimitBytes() (int64, error) {
 		return 0, fmt.Errorf("--memory-limit %q must be a size such as 128MiB or 2GiB, or 0", c.MemoryLimit)
 	}
 	return n * mult, nil
+}
+
+// BounceHost is --mx-host, or the --public-url host, or this machine's name.
+func (c *Config) BounceHost() string {
+	if c.MXHost != "" {
+		return c.MXHost
+	}
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
+// SPFRecord is the TXT value domains publish at their return-path subdomain:
+// the sending IPs and includes, or the bounce host's addresses when neither is set.
+func (c *Config) SPFRecord() string {
+	var b strings.Builder
+	b.WriteString("v=spf1")
+	for _, ip := range c.SendingIPs {
+		if strings.Contains(ip, ":") {
+			b.WriteString(" ip6:" + ip)
+		} else {
+			b.WriteString(" ip4:" + ip)
+		}
+	}
+	for _, inc := range c.SPFInclude {
+		b.WriteString(" include:" + inc)
+	}
+	if len(c.SendingIPs) == 0 && len(c.SPFInclude) == 0 {
+		b.WriteString(" a:" + c.BounceHost())
+	}
+	b.WriteString(" ~all")
+	return b.String()
 }

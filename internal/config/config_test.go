@@ -122,3 +122,30 @@ func TestDatabase(t *testing.T) {
 	c.DatabaseURL = "postgres://x@y/z"
 	require.Equal(t, "postgres://x@y/z", c.Database())
 }
+
+func TestDomainRecords(t *testing.T) {
+	c := Defaults()
+	c.MXHost = "mx.godwit.example"
+	require.Equal(t, "v=spf1 a:mx.godwit.example ~all", c.SPFRecord())
+	c.SendingIPs = []string{"192.0.2.10", "2001:db8::10"}
+	c.SPFInclude = []string{"_spf.relay.example"}
+	require.Equal(t, "v=spf1 ip4:192.0.2.10 ip6:2001:db8::10 include:_spf.relay.example ~all", c.SPFRecord())
+	require.NoError(t, c.Validate())
+
+	c = Defaults()
+	c.PublicURL = "https://mail.example.org:8443/api"
+	require.Equal(t, "mail.example.org", c.BounceHost())
+
+	for flag, mutate := range map[string]func(*Config){
+		"--sending-ips":   func(c *Config) { c.SendingIPs = []string{"not-an-ip"} },
+		"--dkim-selector": func(c *Config) { c.DKIMSelector = "a.b" },
+		"--dns-resolver":  func(c *Config) { c.DNSResolver = "8.8.8.8" },
+		"--mx-host":       func(c *Config) { c.MXHost = "nodots" },
+	} {
+		c := Defaults()
+		mutate(&c)
+		err := c.Validate()
+		require.Error(t, err, flag)
+		require.Contains(t, err.Error(), flag)
+	}
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+	godwitdkim "github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/resend/resend-go/v3"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDomains(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		r := e.do("POST", "/domains", e.keyA, `{"name":"Example.COM","region":"eu-west-1"}`)
+		require.Equal(t, 201, r.status, "body: %s", r.body)
+		id := r.json["id"].(string)
+		require.Equal(t, "example.com", r.json["name"])
+		require.Equal(t, "not_started", r.json["status"])
+		require.Equal(t, "eu-west-1", r.json["region"])
+		require.Equal(t, "2026-11-28 12:00:00+00", r.json["created_at"])
+		require.Equal(t, map[string]any{"sending": "enabled", "receiving": "disabled"}, r.json["capabilities"])
+		records := r.json["records"].([]any)
+		require.Len(t, records, 4)
+		dkimRec := records[0].(map[string]any)
+		require.Equal(t, "DKIM", dkimRec["record"])
+		require.Equal(t, "resend._domainkey", dkimRec["name"])
+		require.Equal(t, "TXT", dkimRec["type"])
+		require.Equal(t, "Auto", dkimRec["ttl"])
+		require.Equal(t, "not_started", dkimRec["status"])
+		require.True(t, strings.HasPrefix(dkimRec["value"].(string), "p=MIIB"), dkimRec["value"])
+		mx := records[1].(map[string]any)
+		require.Equal(t, map[string]any{"record": "SPF", "name": "send", "type": "MX", "ttl": "Auto", "status": "not_started",
+			"value": "bounces.godwit.test", "priority": float64(10)}, mx)
+		spf := records[2].(map[string]any)
+		require.Equal(t, "v=spf1 include:spf.godwit.test ~all", spf["value"])
+		dmarc := records[3].(map[string]any)
+		require.Equal(t, "_dmarc", dmarc["name"])
+		require.Equal(t, true, dmarc["optional"])
+
+		// One team per domain; the same name again, from anyone, is refused.
+		requireError(t, e.do("POST", "/domains", e.keyB, `{"name":"example.com"}`), 403, "validation_error", "The `example.com` domain has been registered already.")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"EXAMPLE.com"}`), 403, "validation_error")
+
+		for _, bad := range []string{`""`, `"example"`, `"192.0.2.1"`, `"example.com."`, `"-bad.example"`, `"ex ample.com"`, `"a..b.com"`, `5`} {
+			r := e.do("POST", "/domains", e.keyA, `{"name":`+bad+`}`)
+			require.True(t, r.status == 422, "%s: %d %s", bad, r.status, r.body)
+		}
+		requireError(t, e.do("POST", "/domains", e.keyA, `{}`), 422, "missing_required_field", "Missing `name` field.")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"x.example","region":"mars-1"}`), 422, "validation_error", "region")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"x.example","tls":"sometimes"}`), 422, "validation_error", "tls")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"x.example","capabilities":{"sending":"disabled"}}`), 422, "validation_error", "capabilities")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"x.example","custom_return_path":"a.b"}`), 422, "validation_error", "custom_return_path")
+		r = e.do("POST", "/domains", e.keyA, `{"name":"bücher.example","custom_return_path":"bounce"}`)
+		require.Equal(t, 201, r.status, "body: %s", r.body)
+		require.Equal(t, "xn--bcher-kva.example", r.json["name"], "IDN names are stored as punycode")
+		require.Equal(t, "bounce", r.json["records"].([]any)[1].(map[string]any)["name"])
+		e.clock.Advance(1)
+
+		r = e.do("GET", "/domains/"+id, e.keyA, "")
+		require.Equal(t, 200, r.status)
+		require.Equal(t, "domain", r.json["object"])
+		require.Equal(t, dkimRec["value"], r.json["records"].([]any)[0].(map[string]any)["value"], "the same key every time")
+		requireError(t, e.do("GET", "/domains/"+id, e.keyB, ""), 404, "not_found", "Domain not found")
+
+		r = e.do("GET", "/domains", e.keyA, "")
+		require.Len(t, r.json["data"], 2)
+		require.NotContains(t, r.json["data"].([]any)[0].(map[string]any), "records")
+		require.Empty(t, e.do("GET", "/domains", e.keyB, "").json["data"])
+		r = e.do("GET", "/domains?limit=1", e.keyA, "")
+		require.Len(t, r.json["data"], 1)
+		require.Equal(t, true, r.json["has_more"])
+
+		r = e.do("PATCH", "/domains/"+id, e.keyA, `{"open_tracking":true,"click_tracking":true,"tls":"enforced"}`)
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		require.Equal(t, map[string]any{"object": "domain", "id": id}, r.json)
+		got := e.do("GET", "/domains/"+id, e.keyA, "")
+		require.Equal(t, true, got.json["open_tracking"])
+		requireError(t, e.do("PATCH", "/domains/"+id, e.keyA, `{"tls":"never"}`), 422, "validation_error")
+		requireError(t, e.do("PATCH", "/domains/"+id, e.keyB, `{"tls":"enforced"}`), 404, "not_found")
+
+		r = e.do("POST", "/domains/"+id+"/verify", e.keyA, "")
+		require.Equal(t, 200, r.status)
+		require.Equal(t, map[string]any{"object": "domain", "id": id}, r.json)
+		got = e.do("GET", "/domains/"+id, e.keyA, "")
+		require.Equal(t, "pending", got.json["status"])
+		require.Equal(t, "pending", got.json["records"].([]any)[0].(map[string]any)["status"])
+		requireError(t, e.do("POST", "/domains/"+id+"/verify", e.keyB, ""), 404, "not_found")
+
+		requireError(t, e.do("DELETE", "/domains/"+id, e.keyB, ""), 404, "not_found")
+		r = e.do("DELETE", "/domains/"+id, e.keyA, "")
+		require.Equal(t, map[string]any{"object": "domain", "id": id, "deleted": true}, r.json)
+		requireError(t, e.do("GET", "/domains/"+id, e.keyA, ""), 404, "not_found")
+		requireError(t, e.do("GET", "/domains", e.sendA, ""), 401, "restricted_api_key")
+	})
+}
+
+// TestDomainDKIMKeyVerifies: the record the API shows verifies a signature
+// made with the key the store holds.
+func TestDomainDKIMKeyVerifies(t *testing.T) {
+	t.Parallel()
+	e := setup(t, sqlstore.SQLite)
+	r := e.do("POST", "/domains", e.keyA, `{"name":"signed.example"}`)
+	require.Equal(t, 201, r.status, "body: %s", r.body)
+	id := r.json["id"].(string)
+	record := r.json["records"].([]any)[0].(map[string]any)["value"].(string)
+
+	d, err := e.db.GetDomain(context.Background(), e.teamA, id)
+	require.NoError(t, err)
+	require.NotContains(t, string(d.DKIMKey), "PRIVATE", "the key is stored sealed")
+	der, err := e.handler.Domains.Keys.Open(d.DKIMKey, []byte(id))
+	require.NoError(t, err)
+	key, err := godwitdkim.ParsePrivateKey(der)
+	require.NoError(t, err)
+	msg := "From: a@signed.example\r\nTo: b@example.net\r\nSubject: hi\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@signed.example>\r\n\r\nhello\r\n"
+	signed, err := godwitdkim.Sign([]byte(msg), "signed.example", "resend", key)
+	require.NoError(t, err)
+	verifications, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{
+		LookupTXT: func(domain string) ([]string, error) {
+			require.Equal(t, "resend._domainkey.signed.example", domain)
+			return []string{record}, nil
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, verifications, 1)
+	require.NoError(t, verifications[0].Err)
+	_, err = e.handler.Domains.Keys.Open(d.DKIMKey, []byte("another-domain"))
+	require.Error(t, err, "a sealed key only opens for its own domain")
+}
+
+func TestGoSDKDomains(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		client.BaseURL, _ = url.Parse(e.srv.URL + "/")
+		created, err := client.Domains.Create(&resend.CreateDomainRequest{Name: "sdk.example", Region: "us-east-1"})
+		require.NoError(t, err)
+		require.Equal(t, "sdk.example", created.Name)
+		require.Len(t, created.Records, 4)
+		require.Equal(t, "Auto", created.Records[0].Ttl)
+		got, err := client.Domains.Get(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, "not_started", got.Status)
+		list, err := client.Domains.List()
+		require.NoError(t, err)
+		require.Len(t, list.Data, 1)
+		_, err = client.Domains.Update(created.Id, &resend.UpdateDomainRequest{OpenTracking: true, Tls: "enforced"})
+		require.NoError(t, err)
+		ok, err := client.Domains.Verify(created.Id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = client.Domains.Remove(created.Id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, err = client.Domains.Get(created.Id)
+		require.ErrorContains(t, err, "Domain not found")
+	})
+}
