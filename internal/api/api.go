@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -35,7 +36,7 @@ type Deps struct {
 	// working within this time. Zero means one second; negative disables.
 	KeyCacheTTL time.Duration
 	// Domains shapes domains' DNS records and seals their DKIM keys.
-	Domains DomainSettings
+	Domains domains.Settings
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
@@ -51,7 +52,7 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
 	d := Deps{Store: db, Now: clock.Now, DefaultRateLimit: 10000,
-		Domains: DomainSettings{Keys: box, MXHost: "bounces.godwit.test", SPF: "v=spf1 include:spf.godwit.test ~all"}}
+		Domains: domains.Settings{Keys: box, MXHost: "bounces.godwit.test", SPF: "v=spf1 include:spf.godwit.test ~all"}}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -1,53 +1,19 @@
 package api
 
 import (
-	"crypto"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/godwit/godwit/internal/apierr"
-	"github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/store"
-	"golang.org/x/net/idna"
 )
-
-// DomainSettings are the operator's settings that shape every domain's DNS records.
-type DomainSettings struct {
-	// Keys seals DKIM private keys at rest.
-	Keys Sealer
-	// MXHost receives bounces for the return-path subdomains.
-	MXHost string
-	// SPF is the TXT value published at the return-path subdomain.
-	SPF string
-	// DKIMSelector names the DKIM record (default "resend").
-	DKIMSelector string
-	// Ed25519 adds a second, Ed25519 DKIM key for dual signing.
-	Ed25519 bool
-	// DMARCReport is the address suggested for DMARC aggregate reports, if any.
-	DMARCReport string
-}
-
-// Sealer encrypts secrets bound to a row (secretbox.Box).
-type Sealer interface {
-	Seal(plaintext, additionalData []byte) ([]byte, error)
-	Open(sealed, additionalData []byte) ([]byte, error)
-}
 
 var regions = map[string]bool{"us-east-1": true, "eu-west-1": true, "sa-east-1": true, "ap-northeast-1": true}
 
 var errDomainNotFound = apierr.NotFound("Domain not found")
-
-// Record kinds, the keys of store.Domain.RecordStatus.
-const (
-	recDKIM        = "DKIM"
-	recDKIMEd25519 = "DKIM-ED25519"
-	recSPFMX       = "SPF-MX"
-	recSPFTXT      = "SPF-TXT"
-	recDMARC       = "DMARC"
-)
 
 // domainRecord is Resend's record object.
 type domainRecord struct {
@@ -67,38 +33,12 @@ type capabilities struct {
 	Receiving string `json:"receiving"`
 }
 
-// normalizeDomain validates a domain name and returns its ASCII form.
 func normalizeDomain(name string) (string, error) {
-	bad := apierr.Validation("Invalid `name` field. It must be a domain name such as `example.com`, without a trailing dot.")
-	name = strings.TrimSpace(name)
-	if name == "" || strings.HasSuffix(name, ".") || net.ParseIP(strings.Trim(name, "[]")) != nil {
-		return "", bad
-	}
-	ascii, err := idna.Lookup.ToASCII(name)
-	if err != nil || len(ascii) > 253 || !strings.Contains(ascii, ".") {
-		return "", bad
-	}
-	ascii = strings.ToLower(ascii)
-	for _, label := range strings.Split(ascii, ".") {
-		if !validLabel(label) {
-			return "", bad
-		}
+	ascii, ok := domains.NormalizeName(name)
+	if !ok {
+		return "", apierr.Validation("Invalid `name` field. It must be a domain name such as `example.com`, without a trailing dot.")
 	}
 	return ascii, nil
-}
-
-// validLabel reports whether s is one DNS label (LDH, 1–63 characters).
-func validLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 func validCapability(v string) bool { return v == "enabled" || v == "disabled" }
@@ -123,7 +63,7 @@ func (o *domainOptions) apply(d *store.Domain) error {
 	}
 	if o.CustomReturnPath != nil && *o.CustomReturnPath != "" {
 		rp := strings.ToLower(strings.TrimSpace(*o.CustomReturnPath))
-		if !validLabel(rp) {
+		if !domains.ValidLabel(rp) {
 			return apierr.Validation("Invalid `custom_return_path` field. It must be one DNS label such as `send`.")
 		}
 		d.ReturnPath = rp
@@ -156,7 +96,7 @@ func (o *domainOptions) apply(d *store.Domain) error {
 	}
 	if o.TrackingSubdomain != nil {
 		ts := strings.ToLower(strings.TrimSpace(*o.TrackingSubdomain))
-		if ts != "" && !validLabel(ts) {
+		if ts != "" && !domains.ValidLabel(ts) {
 			return apierr.Validation("Invalid `tracking_subdomain` field. It must be one DNS label such as `links`.")
 		}
 		d.TrackingSubdomain = ts
@@ -186,17 +126,16 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 	if err := req.domainOptions.apply(d); err != nil {
 		return err
 	}
-	if d.DKIMKey, err = h.newSealedKey(d.ID, false); err != nil {
+	if d.DKIMKey, d.DKIMEd25519Key, err = h.Domains.NewKeys(d.ID); err != nil {
 		return err
 	}
-	if h.Domains.Ed25519 {
-		if d.DKIMEd25519Key, err = h.newSealedKey(d.ID, true); err != nil {
-			return err
-		}
+	recs, err := h.Domains.Records(d)
+	if err != nil {
+		return err
 	}
 	d.RecordStatus = map[string]string{}
-	for _, rec := range h.recordsOf(d) {
-		d.RecordStatus[rec.kind] = store.DomainNotStarted
+	for _, rec := range recs {
+		d.RecordStatus[rec.Kind] = store.DomainNotStarted
 	}
 	if err := h.Store.CreateDomain(r.Context(), d); errors.Is(err, store.ErrConflict) {
 		return apierr.Forbidden("The `%s` domain has been registered already.", name)
@@ -214,7 +153,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		OpenTracking      bool           `json:"open_tracking"`
 		ClickTracking     bool           `json:"click_tracking"`
 		TrackingSubdomain *string        `json:"tracking_subdomain"`
-	}{d.ID, d.Name, formatTime(d.CreatedAt), d.Status, capabilities{d.Sending, d.Receiving}, h.recordObjects(d), d.Region,
+	}{d.ID, d.Name, formatTime(d.CreatedAt), d.Status, capabilities{d.Sending, d.Receiving}, toRecordObjects(d, recs), d.Region,
 		d.OpenTracking, d.ClickTracking, optString(d.TrackingSubdomain)})
 	return nil
 }
@@ -226,84 +165,18 @@ func optString(s string) *string {
 	return &s
 }
 
-// newSealedKey generates a DKIM key and seals it to the domain's id.
-func (h *Handler) newSealedKey(domainID string, ed bool) ([]byte, error) {
-	var key crypto.Signer
-	var err error
-	if ed {
-		key, err = dkim.GenerateEd25519()
-	} else {
-		key, err = dkim.GenerateRSA()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("generate dkim key: %w", err)
-	}
-	der, err := dkim.MarshalPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encode dkim key: %w", err)
-	}
-	sealed, err := h.Domains.Keys.Seal(der, []byte(domainID))
-	if err != nil {
-		return nil, fmt.Errorf("seal dkim key: %w", err)
-	}
-	return sealed, nil
-}
-
-// publicKeyRecord opens a sealed key and returns its DKIM TXT value.
-func (h *Handler) publicKeyRecord(domainID string, sealed []byte) (string, error) {
-	der, err := h.Domains.Keys.Open(sealed, []byte(domainID))
-	if err != nil {
-		return "", fmt.Errorf("open dkim key of domain %s: %w", domainID, err)
-	}
-	key, err := dkim.ParsePrivateKey(der)
-	if err != nil {
-		return "", fmt.Errorf("parse dkim key of domain %s: %w", domainID, err)
-	}
-	return dkim.RecordValue(key.Public())
-}
-
-type expectedRecord struct {
-	kind string
-	obj  domainRecord
-}
-
-// recordsOf lists the records a domain must (or should) publish; values of
-// DKIM records are filled by recordObjects.
-func (h *Handler) recordsOf(d *store.Domain) []expectedRecord {
-	ten := 10
-	recs := []expectedRecord{
-		{recDKIM, domainRecord{Record: "DKIM", Name: d.DKIMSelector + "._domainkey", Type: "TXT"}},
-	}
-	if d.DKIMEd25519Key != nil {
-		recs = append(recs, expectedRecord{recDKIMEd25519, domainRecord{Record: "DKIM", Name: d.DKIMSelector + "-ed25519._domainkey", Type: "TXT"}})
-	}
-	recs = append(recs,
-		expectedRecord{recSPFMX, domainRecord{Record: "SPF", Name: d.ReturnPath, Type: "MX", Value: h.Domains.MXHost, Priority: &ten}},
-		expectedRecord{recSPFTXT, domainRecord{Record: "SPF", Name: d.ReturnPath, Type: "TXT", Value: h.Domains.SPF}},
-	)
-	dmarc := "v=DMARC1; p=none;"
-	if h.Domains.DMARCReport != "" {
-		dmarc += " rua=mailto:" + h.Domains.DMARCReport + ";"
-	}
-	recs = append(recs, expectedRecord{recDMARC, domainRecord{Record: "DMARC", Name: "_dmarc", Type: "TXT", Value: dmarc, Optional: true}})
-	return recs
-}
-
-// recordObjects renders the records with their values and statuses.
-func (h *Handler) recordObjects(d *store.Domain) []domainRecord {
-	var out []domainRecord
-	for _, rec := range h.recordsOf(d) {
-		obj := rec.obj
-		obj.TTL = "Auto"
-		obj.Status = d.RecordStatus[rec.kind]
+// toRecordObjects renders a domain's records with their statuses.
+func toRecordObjects(d *store.Domain, recs []domains.Record) []domainRecord {
+	out := make([]domainRecord, 0, len(recs))
+	for _, rec := range recs {
+		obj := domainRecord{Record: rec.Record, Name: rec.Name, Type: rec.Type, TTL: "Auto", Value: rec.Value,
+			Status: d.RecordStatus[rec.Kind], Optional: rec.Optional}
 		if obj.Status == "" {
 			obj.Status = store.DomainNotStarted
 		}
-		switch rec.kind {
-		case recDKIM:
-			obj.Value, _ = h.publicKeyRecord(d.ID, d.DKIMKey)
-		case recDKIMEd25519:
-			obj.Value, _ = h.publicKeyRecord(d.ID, d.DKIMEd25519Key)
+		if rec.Type == "MX" {
+			p := rec.Priority
+			obj.Priority = &p
 		}
 		out = append(out, obj)
 	}
@@ -346,12 +219,16 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	recs, err := h.Domains.Records(d)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Object string `json:"object"`
 		domainItem
 		TrackingSubdomain *string        `json:"tracking_subdomain"`
 		Records           []domainRecord `json:"records"`
-	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), h.recordObjects(d)})
+	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), toRecordObjects(d, recs)})
 	return nil
 }
 
@@ -360,18 +237,18 @@ func (h *Handler) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	domains, err := h.Store.ListDomains(r.Context(), callerKey(r.Context()).TeamID)
+	list, err := h.Store.ListDomains(r.Context(), callerKey(r.Context()).TeamID)
 	if err != nil {
 		return fmt.Errorf("list domains: %w", err)
 	}
 	more := false
 	if paginate {
-		if domains, more, err = pageOf(domains, func(d *store.Domain) string { return d.ID }, page); err != nil {
+		if list, more, err = pageOf(list, func(d *store.Domain) string { return d.ID }, page); err != nil {
 			return err
 		}
 	}
-	out := listResponse[domainItem]{Object: "list", HasMore: more, Data: make([]domainItem, 0, len(domains))}
-	for _, d := range domains {
+	out := listResponse[domainItem]{Object: "list", HasMore: more, Data: make([]domainItem, 0, len(list))}
+	for _, d := range list {
 		out.Data = append(out.Data, toDomainItem(d))
 	}
 	writeJSON(w, http.StatusOK, out)

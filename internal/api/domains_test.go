@@ -114,9 +114,7 @@ func TestDomainDKIMKeyVerifies(t *testing.T) {
 	d, err := e.db.GetDomain(context.Background(), e.teamA, id)
 	require.NoError(t, err)
 	require.NotContains(t, string(d.DKIMKey), "PRIVATE", "the key is stored sealed")
-	der, err := e.handler.Domains.Keys.Open(d.DKIMKey, []byte(id))
-	require.NoError(t, err)
-	key, err := godwitdkim.ParsePrivateKey(der)
+	key, err := e.handler.Domains.PrivateKey(id, d.DKIMKey)
 	require.NoError(t, err)
 	msg := "From: a@signed.example\r\nTo: b@example.net\r\nSubject: hi\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@signed.example>\r\n\r\nhello\r\n"
 	signed, err := godwitdkim.Sign([]byte(msg), "signed.example", "resend", key)
@@ -130,7 +128,7 @@ func TestDomainDKIMKeyVerifies(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, verifications, 1)
 	require.NoError(t, verifications[0].Err)
-	_, err = e.handler.Domains.Keys.Open(d.DKIMKey, []byte("another-domain"))
+	_, err = e.handler.Domains.PrivateKey("another-domain", d.DKIMKey)
 	require.Error(t, err, "a sealed key only opens for its own domain")
 }
 

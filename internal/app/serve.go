@@ -21,6 +21,7 @@ import (
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
@@ -249,25 +250,25 @@ func sweepIdempotency(ctx context.Context, db store.Store, log *slog.Logger, int
 
 // domainSettings builds what the API needs to create domains: the secret
 // key that seals DKIM keys, and the operator's DNS settings.
-func domainSettings(cfg config.Config) (api.DomainSettings, error) {
+func domainSettings(cfg config.Config) (domains.Settings, error) {
 	var key []byte
 	var err error
 	if cfg.SecretKey != "" {
 		if key, err = secretbox.ParseKey(cfg.SecretKey); err != nil {
-			return api.DomainSettings{}, fmt.Errorf("--secret-key: %w", err)
+			return domains.Settings{}, fmt.Errorf("--secret-key: %w", err)
 		}
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return api.DomainSettings{}, fmt.Errorf("create data directory: %w", err)
+			return domains.Settings{}, fmt.Errorf("create data directory: %w", err)
 		}
 		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
-			return api.DomainSettings{}, err
+			return domains.Settings{}, err
 		}
 	}
 	box, err := secretbox.New(key)
 	if err != nil {
-		return api.DomainSettings{}, err
+		return domains.Settings{}, err
 	}
-	return api.DomainSettings{Keys: box, MXHost: cfg.BounceHost(), SPF: cfg.SPFRecord(), DKIMSelector: cfg.DKIMSelector,
+	return domains.Settings{Keys: box, MXHost: cfg.BounceHost(), SPF: cfg.SPFRecord(), DKIMSelector: cfg.DKIMSelector,
 		Ed25519: cfg.DKIMEd25519, DMARCReport: cfg.DMARCReport}, nil
 }
