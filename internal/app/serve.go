@@ -15,12 +15,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/secretbox"
@@ -32,6 +34,10 @@ import (
 
 // DefaultTeam is the name of the team the first start creates.
 const DefaultTeam = "default"
+
+// verifyInterval is how often the verifier looks for domains whose records
+// are due for a check (each domain has its own schedule).
+const verifyInterval = 15 * time.Second
 
 // idempotencyTTL is how long an Idempotency-Key is remembered, as Resend does.
 const idempotencyTTL = 24 * time.Hour
@@ -56,7 +62,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
-	domains, err := domainSettings(cfg)
+	domainCfg, err := domainSettings(cfg)
 	if err != nil {
 		return err
 	}
@@ -68,7 +74,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Logger:           log,
 		DefaultRateLimit: cfg.RateLimit,
 		IdempotencyTTL:   idempotencyTTL,
-		Domains:          domains,
+		Domains:          domainCfg,
 		Ready:            func() bool { return !draining.Load() },
 	})
 	srv := &http.Server{
@@ -121,9 +127,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
+	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
+		Now: time.Now, Logger: log}
 	go func() {
 		defer close(sweepDone)
-		sweepIdempotency(sweepCtx, db, log, time.Hour)
+		var wg sync.WaitGroup
+		wg.Go(func() { verifier.Run(sweepCtx, verifyInterval) })
+		wg.Go(func() { sweepIdempotency(sweepCtx, db, log, time.Hour) })
+		wg.Wait()
 	}()
 	defer func() { stopSweep(); <-sweepDone }()
 

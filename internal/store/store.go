@@ -238,6 +238,9 @@ type Store interface {
 	// UpdateDomain stores every field of d but its id, team, name, keys and creation time.
 	UpdateDomain(ctx context.Context, d *Domain) error
 	DeleteDomain(ctx context.Context, teamID, id string) error
+	// DomainsDue returns up to limit domains of any team whose next check is
+	// at or before now, the most overdue first.
+	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -60,7 +61,17 @@ func (db *DB) GetDomain(ctx context.Context, teamID, id string) (*store.Domain, 
 
 // ListDomains implements store.Store.
 func (db *DB) ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE team_id = ? ORDER BY created_at DESC, id DESC`), teamID)
+	return db.queryDomains(ctx, `SELECT `+domainColumns+` FROM domains WHERE team_id = ? ORDER BY created_at DESC, id DESC`, teamID)
+}
+
+// DomainsDue implements store.Store.
+func (db *DB) DomainsDue(ctx context.Context, now time.Time, limit int) ([]*store.Domain, error) {
+	return db.queryDomains(ctx, `SELECT `+domainColumns+` FROM domains WHERE next_check_at IS NOT NULL AND next_check_at <= ?
+		ORDER BY next_check_at, id LIMIT ?`, micros(now), limit)
+}
+
+func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*store.Domain, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", interpretError(err))
 	}

@@ -1,0 +1,175 @@
+package domains
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Verification timing.
+const (
+	// FailAfter is how long records may stay missing before a domain fails.
+	FailAfter = 72 * time.Hour
+	// Recheck is how often a verified domain's records are checked again.
+	Recheck = 24 * time.Hour
+)
+
+// backoff is the wait before the next check of records that are not (or no
+// longer) published, growing with the time since the checks began.
+func backoff(since time.Duration) time.Duration {
+	switch {
+	case since < 10*time.Minute:
+		return time.Minute
+	case since < time.Hour:
+		return 5 * time.Minute
+	case since < 6*time.Hour:
+		return 15 * time.Minute
+	default:
+		return time.Hour
+	}
+}
+
+// retryAfterError is the wait after a lookup failed (not a missing record).
+const retryAfterError = time.Minute
+
+// DomainStore is what the verifier needs of the store.
+type DomainStore interface {
+	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*store.Domain, error)
+	UpdateDomain(ctx context.Context, d *store.Domain) error
+}
+
+// RecordChecker looks one expected record up (dnscheck.Resolver).
+type RecordChecker interface {
+	Check(ctx context.Context, e dnscheck.Expected) (dnscheck.Status, error)
+}
+
+// Verifier checks the records of domains that are due, and moves their
+// status: pending → verified, or failed after FailAfter of misses; verified
+// → temporary_failure when a required record disappears, and back to
+// verified when it returns (failed if it stays away FailAfter). A lookup
+// error never counts as a miss: the domain is simply checked again soon.
+type Verifier struct {
+	Store    DomainStore
+	Settings Settings
+	DNS      RecordChecker
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// RunOnce checks every domain due now and returns how many it checked.
+func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
+	now := v.Now().UTC()
+	checked := 0
+	for {
+		due, err := v.Store.DomainsDue(ctx, now, 50)
+		if err != nil {
+			return checked, fmt.Errorf("domains due: %w", err)
+		}
+		for _, d := range due {
+			if err := v.check(ctx, d, now); err != nil {
+				return checked, err
+			}
+			checked++
+		}
+		if len(due) < 50 {
+			return checked, nil
+		}
+	}
+}
+
+// Run checks due domains every interval until ctx ends.
+func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := v.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			v.Logger.Warn("domain verification failed", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) error {
+	recs, err := v.Settings.Records(d)
+	if err != nil {
+		return err
+	}
+	allVerified, lookupFailed := true, false
+	if d.RecordStatus == nil {
+		d.RecordStatus = map[string]string{}
+	}
+	for _, rec := range recs {
+		st, err := v.DNS.Check(ctx, dnscheck.Expected{Type: rec.Type, Name: rec.FQDN(d.Name), Value: rec.Value, Priority: uint16(rec.Priority)})
+		if err != nil {
+			v.Logger.Info("dns lookup failed; will retry", slog.String("domain", d.Name), slog.String("record", rec.FQDN(d.Name)),
+				slog.String("error", err.Error()))
+			if !rec.Optional {
+				lookupFailed = true
+			}
+			continue
+		}
+		if st == dnscheck.Verified {
+			d.RecordStatus[rec.Kind] = store.DomainVerified
+			continue
+		}
+		if !rec.Optional {
+			allVerified = false
+		}
+		switch {
+		case d.Status == store.DomainVerified || d.Status == store.DomainTemporaryFailure:
+			d.RecordStatus[rec.Kind] = store.DomainTemporaryFailure
+		default:
+			d.RecordStatus[rec.Kind] = store.DomainPending
+		}
+	}
+
+	started := now
+	if d.VerifyStartedAt != nil {
+		started = *d.VerifyStartedAt
+	}
+	next := now
+	switch {
+	case lookupFailed:
+		next = now.Add(retryAfterError)
+	case allVerified:
+		d.Status, d.VerifyStartedAt = store.DomainVerified, nil
+		next = now.Add(Recheck)
+	case d.Status == store.DomainVerified:
+		// A record disappeared: the failure window starts now.
+		d.Status, d.VerifyStartedAt = store.DomainTemporaryFailure, &now
+		next = now.Add(backoff(0))
+	case now.Sub(started) >= FailAfter:
+		d.Status = store.DomainFailed
+		for kind, st := range d.RecordStatus {
+			if st != store.DomainVerified {
+				d.RecordStatus[kind] = store.DomainFailed
+			}
+		}
+		d.NextCheckAt, d.UpdatedAt = nil, now
+		return v.save(ctx, d)
+	default:
+		next = now.Add(backoff(now.Sub(started)))
+	}
+	d.NextCheckAt, d.UpdatedAt = &next, now
+	return v.save(ctx, d)
+}
+
+func (v *Verifier) save(ctx context.Context, d *store.Domain) error {
+	err := v.Store.UpdateDomain(ctx, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted while it was being checked
+	}
+	if err != nil {
+		return fmt.Errorf("save domain %s: %w", d.Name, err)
+	}
+	return nil
+}
