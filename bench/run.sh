@@ -112,7 +112,7 @@ preflight() {
 	printf 'Authorization: Bearer %s\n' "$key" >"$tmp/auth-header"
 	code=$(curl --noproxy '*' -s -m 10 -o "$tmp/preflight.out" -w '%{http_code}' \
 		-H @"$tmp/auth-header" -H 'Content-Type: application/json' \
-		-d '{"from":"Bench <bench@example.com>","to":["delivered@resend.dev"],"subject":"bench preflight","html":"<p>preflight</p>"}' \
+		-d '{"from":"Bench <onboarding@resend.dev>","to":["delivered@resend.dev"],"subject":"bench preflight","html":"<p>preflight</p>"}' \
 		"$url/emails" || true)
 	rm -f "$tmp/auth-header"
 	if [[ $code != 200 ]]; then

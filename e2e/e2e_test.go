@@ -215,7 +215,7 @@ func TestLifecycle(t *testing.T) {
 						default:
 						}
 						status, body, err := request("POST", s.url+"/emails", token,
-							`{"from":"a@example.com","to":"b@example.net","subject":"s","text":"x"}`)
+							`{"from":"onboarding@resend.dev","to":"delivered@resend.dev","subject":"s","text":"x"}`)
 						if err != nil {
 							return // the server went away
 						}
@@ -308,7 +308,7 @@ func TestHTTPS(t *testing.T) {
 	url := strings.Replace(s.url, "http://", "https://", 1)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
 
-	req, _ := http.NewRequest("POST", url+"/emails", strings.NewReader(`{"from":"a@example.com","to":"b@example.net","subject":"s","text":"x"}`))
+	req, _ := http.NewRequest("POST", url+"/emails", strings.NewReader(`{"from":"onboarding@resend.dev","to":"delivered@resend.dev","subject":"s","text":"x"}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := client.Do(req)
 	require.NoError(t, err)

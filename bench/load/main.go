@@ -164,7 +164,7 @@ func newBodyTemplate(size int) (*bodyTemplate, error) {
 	}
 	htmlJSON := bytes.TrimSpace(hb.Bytes())
 
-	head := []byte(`{"from":"Bench <bench@example.com>","to":["delivered@resend.dev"],"subject":"bench `)
+	head := []byte(`{"from":"Bench <onboarding@resend.dev>","to":["delivered@resend.dev"],"subject":"bench `)
 	tail := make([]byte, 0, len(htmlJSON)+64)
 	tail = append(tail, `","html":`...)
 	tail = append(tail, htmlJSON...)

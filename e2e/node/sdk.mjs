@@ -16,8 +16,8 @@ function check(name, result) {
 }
 
 const email = {
-  from: 'Acme <onboarding@example.com>',
-  to: ['delivered@example.net'],
+  from: 'Acme <onboarding@resend.dev>',
+  to: ['delivered@resend.dev'],
   subject: 'Hello from the Node SDK',
   html: '<strong>It works!</strong>',
   replyTo: 'reply@example.com',
@@ -37,16 +37,16 @@ if (replay.id !== sent.id) {
 
 check('get', await resend.emails.get(sent.id));
 check('batch', await resend.batch.send([
-  { from: 'a@example.com', to: 'b@example.net', subject: 'one', text: 'one' },
-  { from: 'a@example.com', to: 'b@example.net', subject: 'two', text: 'two' },
+  { from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'one', text: 'one' },
+  { from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'two', text: 'two' },
 ]));
 const permissive = await resend.batch.send([
-  { from: 'a@example.com', to: 'b@example.net', subject: 'ok', text: 'ok' },
-  { from: 'a@example.com', to: 'not-an-address', subject: 'bad', text: 'bad' },
+  { from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'ok', text: 'ok' },
+  { from: 'onboarding@resend.dev', to: 'not-an-address', subject: 'bad', text: 'bad' },
 ], { batchValidation: 'permissive' });
 check('permissive', permissive);
 const scheduled = check('schedule', await resend.emails.send({
-  from: 'a@example.com', to: 'b@example.net', subject: 'later', text: 'later', scheduledAt: 'in 1 hour',
+  from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'later', text: 'later', scheduledAt: 'in 1 hour',
 }));
 check('update', await resend.emails.update({ id: scheduled.id, scheduledAt: 'in 2 hours' }));
 check('cancel', await resend.emails.cancel(scheduled.id));
@@ -54,7 +54,7 @@ check('list', await resend.emails.list({ limit: 2 }));
 
 const missing = await resend.emails.get('00000000-0000-4000-8000-000000000000');
 out.missing = missing.error;
-const invalid = await resend.emails.send({ from: 'a@example.com', to: 'nope', subject: 's', text: 't' });
+const invalid = await resend.emails.send({ from: 'onboarding@resend.dev', to: 'nope', subject: 's', text: 't' });
 out.invalid = invalid.error;
 
 console.log(JSON.stringify(out));

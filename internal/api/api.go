@@ -37,6 +37,8 @@ type Deps struct {
 	KeyCacheTTL time.Duration
 	// Domains shapes domains' DNS records and seals their DKIM keys.
 	Domains domains.Settings
+	// TestDomain is the domain of the test sender and recipients (resend.dev).
+	TestDomain string
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 }
@@ -46,7 +48,8 @@ type Handler struct {
 	Deps
 	mux *http.ServeMux
 
-	keys *keyCache
+	keys          *keyCache
+	senderDomains *domainCache
 
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // team id + idempotency key of requests in progress
@@ -72,6 +75,9 @@ func New(d Deps) *Handler {
 	if d.Limiter == nil {
 		d.Limiter = ratelimit.NewMemory(d.Now)
 	}
+	if d.TestDomain == "" {
+		d.TestDomain = "resend.dev"
+	}
 	if d.Domains.DKIMSelector == "" {
 		d.Domains.DKIMSelector = dkim.DefaultSelector
 	}
@@ -79,7 +85,8 @@ func New(d Deps) *Handler {
 		d.KeyCacheTTL = time.Second
 	}
 	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}),
-		keys: newKeyCache(d.KeyCacheTTL, 100_000)}
+		keys:          newKeyCache(d.KeyCacheTTL, 100_000),
+		senderDomains: &domainCache{ttl: max(d.KeyCacheTTL, 0), entries: map[string]domainCacheEntry{}}}
 	h.routes()
 	return h
 }

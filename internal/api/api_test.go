@@ -38,6 +38,7 @@ type testEnv struct {
 	sendA   string // sending_access, team A
 	keyB    string // full_access, team B
 	teamA   string
+	domainA string // example.com, verified, team A's; team B has example.org
 }
 
 type envOption func(*Deps)
@@ -65,7 +66,21 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	e.keyA = e.newKey(e.teamA, store.PermissionFullAccess)
 	e.sendA = e.newKey(e.teamA, store.PermissionSendingAccess)
 	e.keyB = e.newKey(teamB, store.PermissionFullAccess)
+	e.domainA = e.verifiedDomain(e.teamA, "example.com")
+	e.verifiedDomain(teamB, "example.org")
 	return e
+}
+
+// verifiedDomain stores a domain as the verifier leaves a verified one.
+func (e *testEnv) verifiedDomain(teamID, name string) string {
+	d := &store.Domain{ID: newID(), TeamID: teamID, Name: name, Region: "us-east-1", ReturnPath: "send",
+		Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
+		RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
+	var err error
+	d.DKIMKey, d.DKIMEd25519Key, err = e.handler.Domains.NewKeys(d.ID)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.db.CreateDomain(context.Background(), d))
+	return d.ID
 }
 
 func (e *testEnv) newTeam(name string) string {
@@ -437,7 +452,7 @@ func TestIdempotency(t *testing.T) {
 		requireError(t, e.do("POST", "/emails/batch", e.keyA, `[`+simpleEmail+`]`, "Idempotency-Key", "order-1"),
 			409, "invalid_idempotent_request", "")
 		// Keys are per team.
-		idB := e.send(e.keyB, simpleEmail, "Idempotency-Key", "order-1")
+		idB := e.send(e.keyB, strings.Replace(simpleEmail, "example.com", "example.org", 1), "Idempotency-Key", "order-1")
 		require.NotEqual(t, id1, idB)
 
 		list := e.do("GET", "/emails", e.keyA, "")

@@ -81,19 +81,26 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if perm != store.PermissionFullAccess && perm != store.PermissionSendingAccess {
 		return apierr.Validation("Invalid `permission` field. It must be `full_access` or `sending_access`.")
 	}
+	domainID := ""
 	if req.DomainID != nil && *req.DomainID != "" {
 		if perm != store.PermissionSendingAccess {
 			return apierr.Validation("The `domain_id` field can only be used with `sending_access` permission.")
 		}
-		// Domains arrive with the domains API; until then no domain exists.
-		return apierr.NotFound("Domain not found")
+		d, err := h.Store.GetDomain(r.Context(), callerKey(r.Context()).TeamID, *req.DomainID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errDomainNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("create api key: %w", err)
+		}
+		domainID = d.ID
 	}
 	token, prefix, hash, err := auth.NewToken()
 	if err != nil {
 		return fmt.Errorf("generate api key: %w", err)
 	}
 	k := &store.APIKey{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Prefix: prefix,
-		Hash: hash, Permission: perm, CreatedAt: h.Now().UTC()}
+		Hash: hash, Permission: perm, DomainID: domainID, CreatedAt: h.Now().UTC()}
 	if err := h.Store.CreateAPIKey(r.Context(), k); err != nil {
 		return fmt.Errorf("create api key: %w", err)
 	}

@@ -275,6 +275,7 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("update domain: %w", err)
 	}
+	h.senderDomains.forget(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
 	return nil
 }
@@ -289,6 +290,7 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("delete domain: %w", err)
 	}
+	h.senderDomains.forget(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, struct {
 		Object  string `json:"object"`
 		ID      string `json:"id"`

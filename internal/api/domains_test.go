@@ -18,10 +18,10 @@ func TestDomains(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		r := e.do("POST", "/domains", e.keyA, `{"name":"Example.COM","region":"eu-west-1"}`)
+		r := e.do("POST", "/domains", e.keyA, `{"name":"Shop.Example.NET","region":"eu-west-1"}`)
 		require.Equal(t, 201, r.status, "body: %s", r.body)
 		id := r.json["id"].(string)
-		require.Equal(t, "example.com", r.json["name"])
+		require.Equal(t, "shop.example.net", r.json["name"])
 		require.Equal(t, "not_started", r.json["status"])
 		require.Equal(t, "eu-west-1", r.json["region"])
 		require.Equal(t, "2026-11-28 12:00:00+00", r.json["created_at"])
@@ -45,8 +45,8 @@ func TestDomains(t *testing.T) {
 		require.Equal(t, true, dmarc["optional"])
 
 		// One team per domain; the same name again, from anyone, is refused.
-		requireError(t, e.do("POST", "/domains", e.keyB, `{"name":"example.com"}`), 403, "validation_error", "The `example.com` domain has been registered already.")
-		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"EXAMPLE.com"}`), 403, "validation_error")
+		requireError(t, e.do("POST", "/domains", e.keyB, `{"name":"shop.example.net"}`), 403, "validation_error", "The `shop.example.net` domain has been registered already.")
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"SHOP.example.net"}`), 403, "validation_error")
 
 		for _, bad := range []string{`""`, `"example"`, `"192.0.2.1"`, `"example.com."`, `"-bad.example"`, `"ex ample.com"`, `"a..b.com"`, `5`} {
 			r := e.do("POST", "/domains", e.keyA, `{"name":`+bad+`}`)
@@ -70,9 +70,9 @@ func TestDomains(t *testing.T) {
 		requireError(t, e.do("GET", "/domains/"+id, e.keyB, ""), 404, "not_found", "Domain not found")
 
 		r = e.do("GET", "/domains", e.keyA, "")
-		require.Len(t, r.json["data"], 2)
+		require.Len(t, r.json["data"], 3) // with the setup's example.com
 		require.NotContains(t, r.json["data"].([]any)[0].(map[string]any), "records")
-		require.Empty(t, e.do("GET", "/domains", e.keyB, "").json["data"])
+		require.Len(t, e.do("GET", "/domains", e.keyB, "").json["data"], 1, "only team B's own domain")
 		r = e.do("GET", "/domains?limit=1", e.keyA, "")
 		require.Len(t, r.json["data"], 1)
 		require.Equal(t, true, r.json["has_more"])
@@ -148,7 +148,7 @@ func TestGoSDKDomains(t *testing.T) {
 		require.Equal(t, "not_started", got.Status)
 		list, err := client.Domains.List()
 		require.NoError(t, err)
-		require.Len(t, list.Data, 1)
+		require.Len(t, list.Data, 2) // with the setup's example.com
 		_, err = client.Domains.Update(created.Id, &resend.UpdateDomainRequest{OpenTracking: true, Tls: "enforced"})
 		require.NoError(t, err)
 		ok, err := client.Domains.Verify(created.Id)
@@ -159,5 +159,52 @@ func TestGoSDKDomains(t *testing.T) {
 		require.True(t, ok)
 		_, err = client.Domains.Get(created.Id)
 		require.ErrorContains(t, err, "Domain not found")
+	})
+}
+
+func TestSendingGate(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		body := func(from, to string) string {
+			return `{"from":"` + from + `","to":"` + to + `","subject":"s","text":"x"}`
+		}
+		e.send(e.keyA, body("Acme <news@Example.COM>", "someone@example.net")) // verified: any recipient
+
+		// Unknown, another team's, and not yet verified domains are refused with Resend's message.
+		requireError(t, e.do("POST", "/emails", e.keyA, body("a@unknown.example", "b@example.net")), 403, "validation_error",
+			"The `unknown.example` domain is not verified. Please, add and verify your domain.")
+		requireError(t, e.do("POST", "/emails", e.keyA, body("a@example.org", "b@example.net")), 403, "validation_error", "`example.org`")
+		r := e.do("POST", "/domains", e.keyA, `{"name":"pending.example"}`)
+		require.Equal(t, 201, r.status)
+		pendingID := r.json["id"].(string)
+		requireError(t, e.do("POST", "/emails", e.keyA, body("a@pending.example", "b@example.net")), 403, "validation_error", "not verified")
+
+		// The test sender reaches only the test recipients.
+		e.send(e.keyA, body("Acme <onboarding@resend.dev>", "delivered+run1@resend.dev"))
+		e.send(e.keyB, body("onboarding@resend.dev", "bounced@resend.dev"))
+		requireError(t, e.do("POST", "/emails", e.keyA, body("onboarding@resend.dev", "someone@example.net")), 403, "validation_error", "test addresses")
+		requireError(t, e.do("POST", "/emails", e.keyA, `{"from":"onboarding@resend.dev","to":"delivered@resend.dev","bcc":"x@example.net","subject":"s","text":"x"}`), 403, "validation_error")
+		requireError(t, e.do("POST", "/emails", e.keyA, body("other@resend.dev", "delivered@resend.dev")), 403, "validation_error")
+
+		// Batches: strict refuses the whole batch, permissive reports the item.
+		batch := `[` + body("a@example.com", "b@example.net") + `,` + body("a@unknown.example", "b@example.net") + `]`
+		requireError(t, e.do("POST", "/emails/batch", e.keyA, batch), 403, "validation_error")
+		r = e.do("POST", "/emails/batch", e.keyA, batch, "x-batch-validation", "permissive")
+		require.Equal(t, 200, r.status)
+		require.Len(t, r.json["data"], 1)
+		require.Len(t, r.json["errors"], 1)
+
+		// A key restricted to a domain sends only from it.
+		r = e.do("POST", "/api-keys", e.keyA, `{"name":"only-example","permission":"sending_access","domain_id":"`+e.domainA+`"}`)
+		require.Equal(t, 201, r.status, "body: %s", r.body)
+		restricted := r.json["token"].(string)
+		e.send(restricted, body("a@example.com", "b@example.net"))
+		e.verifiedDomain(e.teamA, "second.example")
+		e.send(e.keyA, body("a@second.example", "b@example.net"))
+		requireError(t, e.do("POST", "/emails", restricted, body("a@second.example", "b@example.net")), 403, "validation_error", "restricted")
+		requireError(t, e.do("POST", "/api-keys", e.keyB, `{"name":"x","permission":"sending_access","domain_id":"`+e.domainA+`"}`), 404, "not_found",
+			"Domain not found")
+		requireError(t, e.do("POST", "/api-keys", e.keyA, `{"name":"x","permission":"sending_access","domain_id":"`+pendingID+`x"}`), 404, "not_found")
 	})
 }

@@ -188,13 +188,17 @@ func requireSender(e *store.Email) error {
 }
 
 func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
-	teamID := callerKey(r.Context()).TeamID
+	key := callerKey(r.Context())
+	teamID := key.TeamID
 	return h.accept(w, r, "POST /emails", func(body []byte) ([]*store.Email, []byte, error) {
 		e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := requireSender(e); err != nil {
+			return nil, nil, err
+		}
+		if err := h.checkSender(r.Context(), key, e); err != nil {
 			return nil, nil, err
 		}
 		h.prepare(e, teamID)
@@ -214,7 +218,8 @@ type batchResponse struct {
 }
 
 func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
-	teamID := callerKey(r.Context()).TeamID
+	key := callerKey(r.Context())
+	teamID := key.TeamID
 	mode := strings.ToLower(strings.TrimSpace(r.Header.Get("x-batch-validation")))
 	if mode == "" {
 		mode = "strict"
@@ -236,6 +241,9 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 			err := itemErrs[i]
 			if err == nil {
 				err = requireSender(e)
+			}
+			if err == nil {
+				err = h.checkSender(r.Context(), key, e)
 			}
 			if err != nil {
 				if mode == "strict" {

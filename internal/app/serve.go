@@ -75,6 +75,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		DefaultRateLimit: cfg.RateLimit,
 		IdempotencyTTL:   idempotencyTTL,
 		Domains:          domainCfg,
+		TestDomain:       cfg.TestDomain,
 		Ready:            func() bool { return !draining.Load() },
 	})
 	srv := &http.Server{

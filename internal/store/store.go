@@ -233,6 +233,7 @@ type Store interface {
 	// CreateDomain inserts a domain; ErrConflict if any team holds the name.
 	CreateDomain(ctx context.Context, d *Domain) error
 	GetDomain(ctx context.Context, teamID, id string) (*Domain, error)
+	GetDomainByName(ctx context.Context, teamID, name string) (*Domain, error)
 	// ListDomains returns a team's domains, newest first.
 	ListDomains(ctx context.Context, teamID string) ([]*Domain, error)
 	// UpdateDomain stores every field of d but its id, team, name, keys and creation time.

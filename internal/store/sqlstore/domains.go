@@ -59,6 +59,15 @@ func (db *DB) GetDomain(ctx context.Context, teamID, id string) (*store.Domain, 
 	return scanDomain(db.r.QueryRowContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE team_id = ? AND id = ?`), teamID, id))
 }
 
+// GetDomainByName implements store.Store.
+func (db *DB) GetDomainByName(ctx context.Context, teamID, name string) (*store.Domain, error) {
+	stmt, err := db.prepared(ctx, db.r, `SELECT `+domainColumns+` FROM domains WHERE team_id = ? AND name = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("get domain: %w", err)
+	}
+	return scanDomain(stmt.QueryRowContext(ctx, teamID, name))
+}
+
 // ListDomains implements store.Store.
 func (db *DB) ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error) {
 	return db.queryDomains(ctx, `SELECT `+domainColumns+` FROM domains WHERE team_id = ? ORDER BY created_at DESC, id DESC`, teamID)

@@ -380,6 +380,11 @@ func Run(t *testing.T, newStore NewStore) {
 		require.Equal(t, d, got)
 		_, err = s.GetDomain(ctx, b.ID, d.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
+		byName, err := s.GetDomainByName(ctx, a.ID, "example.com")
+		require.NoError(t, err)
+		require.Equal(t, d.ID, byName.ID)
+		_, err = s.GetDomainByName(ctx, b.ID, "example.com")
+		require.ErrorIs(t, err, store.ErrNotFound, "another team's domain is not found by name")
 
 		next := t0.Add(time.Minute)
 		d.Status, d.OpenTracking, d.TLS, d.NextCheckAt, d.VerifyStartedAt = store.DomainPending, true, "enforced", &next, &t0

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// The sending gate: an email is accepted only from a domain the team has
+// verified, or from the test sender to the test recipients.
+
+// testSender is the local part of the sender that needs no domain.
+const testSender = "onboarding"
+
+// domainOf returns the lower-case domain and local part of an address
+// written as "a@b" or "Name <a@b>" (sendreq has validated it).
+func domainOf(addr string) (local, domain string) {
+	if i := strings.LastIndexByte(addr, '<'); i >= 0 {
+		addr = strings.TrimSuffix(strings.TrimSpace(addr[i+1:]), ">")
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr, ""
+	}
+	return strings.ToLower(addr[:at]), strings.ToLower(strings.TrimSpace(addr[at+1:]))
+}
+
+// checkSender applies the gate to one email sent with key.
+func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.Email) error {
+	local, domain := domainOf(e.From)
+	if domain == h.TestDomain {
+		if local != testSender {
+			return apierr.Forbidden("The `%s` domain is not verified. Please, add and verify your domain.", domain)
+		}
+		for _, list := range [][]string{e.To, e.Cc, e.Bcc} {
+			for _, rcpt := range list {
+				if _, d := domainOf(rcpt); d != h.TestDomain {
+					return apierr.Forbidden("You can only send testing emails to the test addresses at `%s` (delivered@, bounced@, complained@, suppressed@). To send to other recipients, please verify a domain and use an address of it in the `from` field.", h.TestDomain)
+				}
+			}
+		}
+		return nil
+	}
+	d, err := h.senderDomains.get(ctx, h, key.TeamID, domain)
+	if err != nil {
+		return err
+	}
+	if d == nil || (d.Status != store.DomainVerified && d.Status != store.DomainTemporaryFailure) || d.Sending != "enabled" {
+		return apierr.Forbidden("The `%s` domain is not verified. Please, add and verify your domain.", domain)
+	}
+	if key.DomainID != "" && key.DomainID != d.ID {
+		return apierr.New(http.StatusForbidden, apierr.NameValidation, fmt.Sprintf("This API key is restricted to another domain: it cannot send emails from `%s`.", domain))
+	}
+	return nil
+}
+
+// domainCache remembers a team's domains by name for a short time, so that
+// the gate does not cost a read per email. A domain verified or changed on
+// another node is seen within the TTL; this node's changes are forgotten at
+// once.
+type domainCache struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	entries map[string]domainCacheEntry
+}
+
+type domainCacheEntry struct {
+	d       *store.Domain // nil: the team has no such domain
+	fetched time.Time
+}
+
+func (c *domainCache) get(ctx context.Context, h *Handler, teamID, name string) (*store.Domain, error) {
+	k := teamID + "\x00" + name
+	now := h.Now()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && now.Sub(e.fetched) < c.ttl && now.Sub(e.fetched) >= 0 {
+		return e.d, nil
+	}
+	d, err := h.Store.GetDomainByName(ctx, teamID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		d, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sender domain: %w", err)
+	}
+	c.mu.Lock()
+	if len(c.entries) >= 100_000 {
+		clear(c.entries)
+	}
+	c.entries[k] = domainCacheEntry{d: d, fetched: now}
+	c.mu.Unlock()
+	return d, nil
+}
+
+func (c *domainCache) forget(teamID, name string) {
+	c.mu.Lock()
+	delete(c.entries, teamID+"\x00"+name)
+	c.mu.Unlock()
+}
