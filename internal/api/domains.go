@@ -137,7 +137,11 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 	for _, rec := range recs {
 		d.RecordStatus[rec.Kind] = store.DomainNotStarted
 	}
-	if err := h.Store.CreateDomain(r.Context(), d); errors.Is(err, store.ErrConflict) {
+	created, err := h.Domains.Event(domains.EventCreated, d, now)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.CreateDomain(r.Context(), d, created); errors.Is(err, store.ErrConflict) {
 		return apierr.Forbidden("The `%s` domain has been registered already.", name)
 	} else if err != nil {
 		return fmt.Errorf("create domain: %w", err)
@@ -270,10 +274,8 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.UpdatedAt = h.Now().UTC()
-	if err := h.Store.UpdateDomain(r.Context(), d); errors.Is(err, store.ErrNotFound) {
-		return errDomainNotFound
-	} else if err != nil {
-		return fmt.Errorf("update domain: %w", err)
+	if err := h.saveDomain(r, d); err != nil {
+		return err
 	}
 	h.senderDomains.forget(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
@@ -285,7 +287,11 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Store.DeleteDomain(r.Context(), d.TeamID, d.ID); errors.Is(err, store.ErrNotFound) {
+	deleted, err := h.Domains.Event(domains.EventDeleted, d, h.Now())
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteDomain(r.Context(), d.TeamID, d.ID, deleted); errors.Is(err, store.ErrNotFound) {
 		return errDomainNotFound
 	} else if err != nil {
 		return fmt.Errorf("delete domain: %w", err)
@@ -316,11 +322,23 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	d.VerifyStartedAt, d.NextCheckAt, d.UpdatedAt = &now, &now, now
-	if err := h.Store.UpdateDomain(r.Context(), d); errors.Is(err, store.ErrNotFound) {
-		return errDomainNotFound
-	} else if err != nil {
-		return fmt.Errorf("verify domain: %w", err)
+	if err := h.saveDomain(r, d); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
+	return nil
+}
+
+// saveDomain stores a changed domain with its domain.updated event.
+func (h *Handler) saveDomain(r *http.Request, d *store.Domain) error {
+	updated, err := h.Domains.Event(domains.EventUpdated, d, d.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.UpdateDomain(r.Context(), d, updated); errors.Is(err, store.ErrNotFound) {
+		return errDomainNotFound
+	} else if err != nil {
+		return fmt.Errorf("update domain: %w", err)
+	}
 	return nil
 }

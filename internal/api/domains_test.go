@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -98,6 +99,29 @@ func TestDomains(t *testing.T) {
 		require.Equal(t, map[string]any{"object": "domain", "id": id, "deleted": true}, r.json)
 		requireError(t, e.do("GET", "/domains/"+id, e.keyA, ""), 404, "not_found")
 		requireError(t, e.do("GET", "/domains", e.sendA, ""), 401, "restricted_api_key")
+
+		// Each change left its event for the webhooks, with Resend's payload.
+		events, err := e.db.ListEvents(context.Background(), e.teamA, "", 100)
+		require.NoError(t, err)
+		var types []string
+		for _, ev := range events {
+			types = append(types, ev.Type)
+		}
+		require.Equal(t, []string{"domain.created", "domain.created", "domain.updated", "domain.updated", "domain.deleted"}, types)
+		var payload struct {
+			Type      string `json:"type"`
+			CreatedAt string `json:"created_at"`
+			Data      struct {
+				ID, Name, Status string
+				Records          []map[string]any
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(events[0].Data, &payload))
+		require.Equal(t, "domain.created", payload.Type)
+		require.Equal(t, "2026-11-28T12:00:00.000Z", payload.CreatedAt)
+		require.Equal(t, "shop.example.net", payload.Data.Name)
+		require.Len(t, payload.Data.Records, 4)
+		require.Contains(t, string(events[3].Data), `"status":"pending"`, "the verify request's update")
 	})
 }
 

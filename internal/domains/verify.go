@@ -2,6 +2,7 @@ package domains
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,7 @@ const retryAfterError = time.Minute
 // DomainStore is what the verifier needs of the store.
 type DomainStore interface {
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*store.Domain, error)
-	UpdateDomain(ctx context.Context, d *store.Domain) error
+	UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error
 }
 
 // RecordChecker looks one expected record up (dnscheck.Resolver).
@@ -103,6 +104,7 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 	if err != nil {
 		return err
 	}
+	before := stateOf(d)
 	allVerified, lookupFailed := true, false
 	if d.RecordStatus == nil {
 		d.RecordStatus = map[string]string{}
@@ -155,16 +157,32 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 			}
 		}
 		d.NextCheckAt, d.UpdatedAt = nil, now
-		return v.save(ctx, d)
+		return v.save(ctx, d, before, now)
 	default:
 		next = now.Add(backoff(now.Sub(started)))
 	}
 	d.NextCheckAt, d.UpdatedAt = &next, now
-	return v.save(ctx, d)
+	return v.save(ctx, d, before, now)
 }
 
-func (v *Verifier) save(ctx context.Context, d *store.Domain) error {
-	err := v.Store.UpdateDomain(ctx, d)
+// stateOf is what a domain.updated event reports: the statuses.
+func stateOf(d *store.Domain) string {
+	b, _ := json.Marshal([]any{d.Status, d.RecordStatus})
+	return string(b)
+}
+
+// save stores the check's outcome, with a domain.updated event when a
+// status changed.
+func (v *Verifier) save(ctx context.Context, d *store.Domain, before string, now time.Time) error {
+	var events []*store.Event
+	if stateOf(d) != before {
+		ev, err := v.Settings.Event(EventUpdated, d, now)
+		if err != nil {
+			return err
+		}
+		events = append(events, ev)
+	}
+	err := v.Store.UpdateDomain(ctx, d, events...)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted while it was being checked
 	}

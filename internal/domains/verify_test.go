@@ -129,6 +129,15 @@ func TestVerification(t *testing.T) {
 			d = f.run()
 			require.Equal(t, store.DomainVerified, d.Status)
 			require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindDKIM])
+
+			// Every change of status left a domain.updated event; checks that changed nothing did not.
+			events, err := f.db.ListEvents(context.Background(), d.TeamID, "", 100)
+			require.NoError(t, err)
+			require.Len(t, events, 5) // pending records, two verified, verified, temporary_failure, verified
+			for _, ev := range events {
+				require.Equal(t, domains.EventUpdated, ev.Type)
+			}
+			require.Contains(t, string(events[3].Data), `"status":"temporary_failure"`)
 		})
 	}
 }

@@ -162,6 +162,16 @@ type Domain struct {
 	NextCheckAt     *time.Time
 }
 
+// Event is a team-level event (domain.created, domain.updated, …) kept for
+// webhooks and the pull feed. Data is the event's payload, ready to send.
+type Event struct {
+	ID        string
+	TeamID    string
+	Type      string
+	Data      json.RawMessage
+	CreatedAt time.Time
+}
+
 // Idempotency is the record kept for an Idempotency-Key: the request's
 // fingerprint and the response it produced.
 type Idempotency struct {
@@ -231,14 +241,19 @@ type Store interface {
 	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
 
 	// CreateDomain inserts a domain; ErrConflict if any team holds the name.
-	CreateDomain(ctx context.Context, d *Domain) error
+	// The events are recorded in the same transaction (as are UpdateDomain's
+	// and DeleteDomain's).
+	CreateDomain(ctx context.Context, d *Domain, events ...*Event) error
 	GetDomain(ctx context.Context, teamID, id string) (*Domain, error)
 	GetDomainByName(ctx context.Context, teamID, name string) (*Domain, error)
 	// ListDomains returns a team's domains, newest first.
 	ListDomains(ctx context.Context, teamID string) ([]*Domain, error)
 	// UpdateDomain stores every field of d but its id, team, name, keys and creation time.
-	UpdateDomain(ctx context.Context, d *Domain) error
-	DeleteDomain(ctx context.Context, teamID, id string) error
+	UpdateDomain(ctx context.Context, d *Domain, events ...*Event) error
+	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
+	// ListEvents returns a team's events after the one with id after ("" for
+	// the first), oldest first, at most limit.
+	ListEvents(ctx context.Context, teamID, after string, limit int) ([]*Event, error)
 	// DomainsDue returns up to limit domains of any team whose next check is
 	// at or before now, the most overdue first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,11 +22,14 @@ func b2i(b bool) int {
 }
 
 // CreateDomain implements store.Store.
-func (db *DB) CreateDomain(ctx context.Context, d *store.Domain) error {
-	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
-		d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-		nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt))
+func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
+	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
+			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
+			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt))
+		return err
+	})
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -33,6 +37,53 @@ func (db *DB) CreateDomain(ctx context.Context, d *store.Domain) error {
 		return fmt.Errorf("create domain: %w", interpretError(err))
 	}
 	return nil
+}
+
+// withEvents runs change and records events in one transaction.
+func (db *DB) withEvents(ctx context.Context, events []*store.Event, change func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := change(tx); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (id, team_id, type, created_at, data) VALUES (?, ?, ?, ?, ?)`),
+			e.ID, e.TeamID, e.Type, micros(e.CreatedAt), string(e.Data)); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ListEvents implements store.Store.
+func (db *DB) ListEvents(ctx context.Context, teamID, after string, limit int) ([]*store.Event, error) {
+	query := `SELECT id, team_id, type, created_at, data FROM events WHERE team_id = ? ORDER BY seq LIMIT ?`
+	args := []any{teamID, limit}
+	if after != "" {
+		query = `SELECT id, team_id, type, created_at, data FROM events WHERE team_id = ?
+			AND seq > (SELECT seq FROM events WHERE team_id = ? AND id = ?) ORDER BY seq LIMIT ?`
+		args = []any{teamID, teamID, after, limit}
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", interpretError(err))
+	}
+	defer rows.Close()
+	var out []*store.Event
+	for rows.Next() {
+		var e store.Event
+		var created int64
+		var data string
+		if err := rows.Scan(&e.ID, &e.TeamID, &e.Type, &created, &data); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		e.CreatedAt, e.Data = fromMicros(created), []byte(data)
+		out = append(out, &e)
+	}
+	return out, rows.Err()
 }
 
 func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
@@ -97,23 +148,41 @@ func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*s
 }
 
 // UpdateDomain implements store.Store.
-func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain) error {
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE domains SET region = ?, return_path = ?, status = ?, open_tracking = ?, click_tracking = ?,
-		tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?, updated_at = ?, verify_started_at = ?, next_check_at = ?
-		WHERE team_id = ? AND id = ?`),
-		d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
-		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
+func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
+	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE domains SET region = ?, return_path = ?, status = ?, open_tracking = ?, click_tracking = ?,
+			tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?, updated_at = ?, verify_started_at = ?, next_check_at = ?
+			WHERE team_id = ? AND id = ?`),
+			d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
+			jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("update domain: %w", interpretError(err))
 	}
-	return mustAffect(res)
+	return nil
 }
 
 // DeleteDomain implements store.Store.
-func (db *DB) DeleteDomain(ctx context.Context, teamID, id string) error {
-	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM domains WHERE team_id = ? AND id = ?`), teamID, id)
+func (db *DB) DeleteDomain(ctx context.Context, teamID, id string, events ...*store.Event) error {
+	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM domains WHERE team_id = ? AND id = ?`), teamID, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("delete domain: %w", interpretError(err))
 	}
-	return mustAffect(res)
+	return nil
 }

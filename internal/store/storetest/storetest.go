@@ -370,7 +370,10 @@ func Run(t *testing.T, newStore NewStore) {
 			Status: store.DomainNotStarted, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled",
 			DKIMSelector: "resend", DKIMKey: []byte("sealed"), RecordStatus: map[string]string{"DKIM": store.DomainNotStarted},
 			CreatedAt: t0, UpdatedAt: t0}
-		require.NoError(t, s.CreateDomain(ctx, d))
+		ev := func(typ string) *store.Event {
+			return &store.Event{ID: uuid.NewString(), TeamID: a.ID, Type: typ, Data: []byte(`{"type":"` + typ + `"}`), CreatedAt: t0}
+		}
+		require.NoError(t, s.CreateDomain(ctx, d, ev("domain.created")))
 		taken := *d
 		taken.ID, taken.TeamID = uuid.NewString(), b.ID
 		require.ErrorIs(t, s.CreateDomain(ctx, &taken), store.ErrConflict, "one team per domain name")
@@ -412,8 +415,24 @@ func Run(t *testing.T, newStore NewStore) {
 		require.NoError(t, err)
 		require.Empty(t, list)
 
-		require.ErrorIs(t, s.DeleteDomain(ctx, b.ID, d.ID), store.ErrNotFound)
-		require.NoError(t, s.DeleteDomain(ctx, a.ID, d.ID))
+		require.ErrorIs(t, s.DeleteDomain(ctx, b.ID, d.ID, ev("domain.deleted")), store.ErrNotFound)
+		require.NoError(t, s.UpdateDomain(ctx, d, ev("domain.updated")))
+		require.NoError(t, s.DeleteDomain(ctx, a.ID, d.ID, ev("domain.deleted")))
+		events, err := s.ListEvents(ctx, a.ID, "", 10)
+		require.NoError(t, err)
+		var types []string
+		for _, e := range events {
+			types = append(types, e.Type)
+		}
+		require.Equal(t, []string{"domain.created", "domain.updated", "domain.deleted"}, types,
+			"events commit with their change, and not for a change refused")
+		after, err := s.ListEvents(ctx, a.ID, events[0].ID, 10)
+		require.NoError(t, err)
+		require.Len(t, after, 2)
+		require.JSONEq(t, `{"type":"domain.updated"}`, string(after[0].Data))
+		none, err := s.ListEvents(ctx, b.ID, "", 10)
+		require.NoError(t, err)
+		require.Empty(t, none, "events are the team's own")
 		require.NoError(t, s.CreateDomain(ctx, &taken), "a deleted domain's name is free again")
 	})
 

@@ -1,0 +1,66 @@
+package domains
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/godwit/godwit/internal/store"
+	"github.com/google/uuid"
+)
+
+// Domain event types.
+const (
+	EventCreated = "domain.created"
+	EventUpdated = "domain.updated"
+	EventDeleted = "domain.deleted"
+)
+
+type eventRecord struct {
+	Record   string `json:"record"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	TTL      string `json:"ttl"`
+	Status   string `json:"status"`
+	Value    string `json:"value"`
+	Priority *int   `json:"priority,omitempty"`
+}
+
+// Event builds a domain event with Resend's webhook payload
+// ({"type","created_at","data":{…}}, ISO 8601 times), ready to deliver.
+func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event, error) {
+	recs, err := s.Records(d)
+	if err != nil {
+		return nil, err
+	}
+	records := make([]eventRecord, 0, len(recs))
+	for _, r := range recs {
+		er := eventRecord{Record: r.Record, Name: r.Name, Type: r.Type, TTL: "Auto", Status: d.RecordStatus[r.Kind], Value: r.Value}
+		if er.Status == "" {
+			er.Status = store.DomainNotStarted
+		}
+		if r.Type == "MX" {
+			p := r.Priority
+			er.Priority = &p
+		}
+		records = append(records, er)
+	}
+	const iso = "2006-01-02T15:04:05.000Z"
+	payload, err := json.Marshal(map[string]any{
+		"type":       typ,
+		"created_at": at.UTC().Format(iso),
+		"data": map[string]any{
+			"id": d.ID, "name": d.Name, "status": d.Status, "created_at": d.CreatedAt.UTC().Format(iso), "region": d.Region,
+			"capabilities": map[string]string{"sending": d.Sending, "receiving": d.Receiving},
+			"records":      records,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return &store.Event{ID: id.String(), TeamID: d.TeamID, Type: typ, Data: payload, CreatedAt: at.UTC()}, nil
+}
