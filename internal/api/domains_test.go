@@ -43,6 +43,7 @@ func TestDomains(t *testing.T) {
 		require.Equal(t, "v=spf1 include:spf.godwit.test ~all", spf["value"])
 		dmarc := records[3].(map[string]any)
 		require.Equal(t, "_dmarc", dmarc["name"])
+		require.Equal(t, "v=DMARC1; p=none; rua=mailto:dmarc@shop.example.net;", dmarc["value"])
 		require.Equal(t, true, dmarc["optional"])
 
 		// One team per domain; the same name again, from anyone, is refused.

@@ -28,7 +28,7 @@ type Settings struct {
 	SPF          string // the TXT value at the return-path subdomain
 	DKIMSelector string // default dkim.DefaultSelector
 	Ed25519      bool   // new domains also get an Ed25519 key
-	DMARCReport  string // address suggested for DMARC aggregate reports
+	DMARCReport  string // address suggested for DMARC aggregate reports (default dmarc@<domain>)
 }
 
 // Record kinds: the keys of store.Domain.RecordStatus.
@@ -71,10 +71,13 @@ func (s Settings) Records(d *store.Domain) ([]Record, error) {
 		}
 		recs[i].Value = v
 	}
-	dmarc := "v=DMARC1; p=none;"
-	if s.DMARCReport != "" {
-		dmarc += " rua=mailto:" + s.DMARCReport + ";"
+	// A policy that only reports: aggregate reports go to --dmarc-report,
+	// or to the domain's own dmarc@ mailbox.
+	report := s.DMARCReport
+	if report == "" {
+		report = "dmarc@" + d.Name
 	}
+	dmarc := "v=DMARC1; p=none; rua=mailto:" + report + ";"
 	return append(recs,
 		Record{Kind: KindSPFMX, Record: "SPF", Name: d.ReturnPath, Type: "MX", Value: s.MXHost, Priority: 10},
 		Record{Kind: KindSPFTXT, Record: "SPF", Name: d.ReturnPath, Type: "TXT", Value: s.SPF},
