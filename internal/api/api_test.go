@@ -30,6 +30,7 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 type testEnv struct {
 	t       testing.TB
 	db      *sqlstore.DB
+	dbURL   string
 	store   store.Store // what the handler uses (db, or db behind a gate)
 	clock   *godwittest.Clock
 	handler *Handler
@@ -48,8 +49,11 @@ type envOption func(*Deps)
 func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	t.Helper()
 	clock := godwittest.NewClock(t0)
-	db := godwittest.NewStore(t, kind, clock)
-	e := &testEnv{t: t, db: db, store: db, clock: clock}
+	dbURL := godwittest.StoreURL(t, kind)
+	db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{Now: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	e := &testEnv{t: t, db: db, dbURL: dbURL, store: db, clock: clock}
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
 	d := Deps{Store: db, Now: clock.Now, DefaultRateLimit: 10000,

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"testing"
@@ -109,4 +111,69 @@ func TestGoSDKAPIKeys(t *testing.T) {
 		_, err = client.ApiKeys.Remove(created.Id)
 		require.ErrorContains(t, err, "API key not found")
 	})
+}
+
+// TestKeyRevokedOnEveryNode: two API nodes on one PostgreSQL database; a key
+// deleted through one stops working on the other at once, though the other
+// had it cached.
+func TestKeyRevokedOnEveryNode(t *testing.T) {
+	t.Parallel()
+	e := setup(t, sqlstore.Postgres)
+	node2 := New(Deps{Store: e.db, Now: e.clock.Now, DefaultRateLimit: 10000, Domains: e.handler.Domains})
+	srv2 := httptest.NewServer(node2)
+	t.Cleanup(srv2.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	forgotten := make(chan string, 64)
+	go func() {
+		defer close(done)
+		e.db.KeyRevocations(ctx, e.dbURL, func(prefix string) {
+			node2.ForgetKey(prefix)
+			select {
+			case forgotten <- prefix:
+			default:
+			}
+		}, func(err error) { t.Logf("listener: %v", err) })
+	}()
+
+	r := e.do("POST", "/api-keys", e.keyA, `{"name":"short-lived"}`)
+	require.Equal(t, 201, r.status)
+	token, id := r.json["token"].(string), r.json["id"].(string)
+	get := func() int {
+		req, _ := http.NewRequest("GET", srv2.URL+"/emails", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv2.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, 200, get(), "node 2 has the key cached now")
+
+	// The listener may still be connecting: delete only once it is
+	// listening, which a throwaway key's revocation proves.
+	deadline := time.After(10 * time.Second)
+	for listening := false; !listening; {
+		rr := e.do("POST", "/api-keys", e.keyA, `{"name":"probe"}`)
+		probeID := rr.json["id"].(string)
+		require.Equal(t, 200, e.do("DELETE", "/api-keys/"+probeID, e.keyA, "").status)
+		select {
+		case <-forgotten:
+			listening = true
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no revocation notification within 10 s")
+		}
+	}
+
+	require.Equal(t, 200, e.do("DELETE", "/api-keys/"+id, e.keyA, "").status, "deleted through node 1")
+	deadline = time.After(5 * time.Second)
+	for get() != 403 {
+		select {
+		case <-deadline:
+			t.Fatal("node 2 still accepts the deleted key")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	require.Equal(t, e.clock.Now(), t0, "the clock never moved: the cache entry was dropped, not expired")
 }

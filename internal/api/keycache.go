@@ -63,3 +63,7 @@ func (c *keyCache) forget(prefix string) {
 	delete(c.entries, prefix)
 	c.mu.Unlock()
 }
+
+// ForgetKey drops a key from this node's cache, for a key deleted elsewhere
+// (the store's KeyRevocations reports them).
+func (h *Handler) ForgetKey(prefix string) { h.keys.forget(prefix) }

@@ -135,6 +135,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		var wg sync.WaitGroup
 		wg.Go(func() { verifier.Run(sweepCtx, verifyInterval) })
 		wg.Go(func() { sweepIdempotency(sweepCtx, db, log, time.Hour) })
+		wg.Go(func() {
+			db.KeyRevocations(sweepCtx, cfg.Database(), handler.ForgetKey, func(err error) {
+				log.Warn("key revocation notifications interrupted; revoked keys expire from the cache within a second meanwhile",
+					slog.String("error", err.Error()))
+			})
+		})
 		wg.Wait()
 	}()
 	defer func() { stopSweep(); <-sweepDone }()

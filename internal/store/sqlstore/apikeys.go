@@ -75,12 +75,29 @@ func (db *DB) ListAPIKeys(ctx context.Context, teamID string) ([]*store.APIKey, 
 }
 
 // DeleteAPIKey implements store.Store.
+//
+// On PostgreSQL the deletion notifies every node (KeyRevocations) in the
+// same transaction, so that their key caches drop the key at once.
 func (db *DB) DeleteAPIKey(ctx context.Context, teamID, id string) error {
-	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM api_keys WHERE team_id = ? AND id = ?`), teamID, id)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("delete api key: %w", err)
+		return fmt.Errorf("delete api key: %w", interpretError(err))
 	}
-	return mustAffect(res)
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var prefix string
+	err = tx.QueryRowContext(ctx, db.q(`DELETE FROM api_keys WHERE team_id = ? AND id = ? RETURNING prefix`), teamID, id).Scan(&prefix)
+	if err != nil {
+		return interpretError(err)
+	}
+	if db.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, keyRevokedChannel, prefix); err != nil {
+			return fmt.Errorf("delete api key: notify: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("delete api key: %w", interpretError(err))
+	}
+	return nil
 }
 
 // CountAPIKeys implements store.Store.
