@@ -58,6 +58,19 @@ func jsonKind(goKind string) string {
 	}
 }
 
+// keyName validates a key's name: required (an empty string is accepted,
+// as by Resend), one line, at most maxKeyName characters.
+func keyName(name *string) (string, error) {
+	if name == nil {
+		return "", apierr.MissingField("name")
+	}
+	n := strings.TrimSpace(*name)
+	if len(n) > maxKeyName || strings.ContainsAny(n, "\r\n\x00") {
+		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxKeyName)
+	}
+	return n, nil
+}
+
 func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name       *string `json:"name"`
@@ -67,12 +80,9 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decodeJSONBody(w, r, &req); err != nil {
 		return err
 	}
-	if req.Name == nil {
-		return apierr.MissingField("name")
-	}
-	name := strings.TrimSpace(*req.Name)
-	if len(name) > maxKeyName || strings.ContainsAny(name, "\r\n\x00") {
-		return apierr.Validation("The `name` field must be at most %d characters, on one line.", maxKeyName)
+	name, err := keyName(req.Name)
+	if err != nil {
+		return err
 	}
 	perm := store.PermissionFullAccess
 	if req.Permission != nil && *req.Permission != "" {
@@ -147,12 +157,9 @@ func (h *Handler) updateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decodeJSONBody(w, r, &req); err != nil {
 		return err
 	}
-	if req.Name == nil {
-		return apierr.MissingField("name")
-	}
-	name := strings.TrimSpace(*req.Name)
-	if len(name) > maxKeyName || strings.ContainsAny(name, "\r\n\x00") {
-		return apierr.Validation("The `name` field must be at most %d characters, on one line.", maxKeyName)
+	name, err := keyName(req.Name)
+	if err != nil {
+		return err
 	}
 	err = h.Store.RenameAPIKey(r.Context(), callerKey(r.Context()).TeamID, id, name)
 	if errors.Is(err, store.ErrNotFound) {

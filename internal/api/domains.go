@@ -15,19 +15,6 @@ var regions = map[string]bool{"us-east-1": true, "eu-west-1": true, "sa-east-1":
 
 var errDomainNotFound = apierr.NotFound("Domain not found")
 
-// domainRecord is Resend's record object.
-type domainRecord struct {
-	Record   string `json:"record"`
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	TTL      string `json:"ttl"`
-	Status   string `json:"status"`
-	Value    string `json:"value"`
-	Priority *int   `json:"priority,omitempty"`
-	// Optional marks a suggested record that verification does not require (Godwit's addition).
-	Optional bool `json:"optional,omitempty"`
-}
-
 type capabilities struct {
 	Sending   string `json:"sending"`
 	Receiving string `json:"receiving"`
@@ -147,17 +134,17 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("create domain: %w", err)
 	}
 	writeJSON(w, http.StatusCreated, struct {
-		ID                string         `json:"id"`
-		Name              string         `json:"name"`
-		CreatedAt         string         `json:"created_at"`
-		Status            string         `json:"status"`
-		Capabilities      capabilities   `json:"capabilities"`
-		Records           []domainRecord `json:"records"`
-		Region            string         `json:"region"`
-		OpenTracking      bool           `json:"open_tracking"`
-		ClickTracking     bool           `json:"click_tracking"`
-		TrackingSubdomain *string        `json:"tracking_subdomain"`
-	}{d.ID, d.Name, formatTime(d.CreatedAt), d.Status, capabilities{d.Sending, d.Receiving}, toRecordObjects(d, recs), d.Region,
+		ID                string           `json:"id"`
+		Name              string           `json:"name"`
+		CreatedAt         string           `json:"created_at"`
+		Status            string           `json:"status"`
+		Capabilities      capabilities     `json:"capabilities"`
+		Records           []domains.Object `json:"records"`
+		Region            string           `json:"region"`
+		OpenTracking      bool             `json:"open_tracking"`
+		ClickTracking     bool             `json:"click_tracking"`
+		TrackingSubdomain *string          `json:"tracking_subdomain"`
+	}{d.ID, d.Name, formatTime(d.CreatedAt), d.Status, capabilities{d.Sending, d.Receiving}, domains.Objects(d, recs), d.Region,
 		d.OpenTracking, d.ClickTracking, optString(d.TrackingSubdomain)})
 	return nil
 }
@@ -167,24 +154,6 @@ func optString(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// toRecordObjects renders a domain's records with their statuses.
-func toRecordObjects(d *store.Domain, recs []domains.Record) []domainRecord {
-	out := make([]domainRecord, 0, len(recs))
-	for _, rec := range recs {
-		obj := domainRecord{Record: rec.Record, Name: rec.Name, Type: rec.Type, TTL: "Auto", Value: rec.Value,
-			Status: d.RecordStatus[rec.Kind], Optional: rec.Optional}
-		if obj.Status == "" {
-			obj.Status = store.DomainNotStarted
-		}
-		if rec.Type == "MX" {
-			p := rec.Priority
-			obj.Priority = &p
-		}
-		out = append(out, obj)
-	}
-	return out
 }
 
 type domainItem struct {
@@ -230,9 +199,9 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Object string `json:"object"`
 		domainItem
-		TrackingSubdomain *string        `json:"tracking_subdomain"`
-		Records           []domainRecord `json:"records"`
-	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), toRecordObjects(d, recs)})
+		TrackingSubdomain *string          `json:"tracking_subdomain"`
+		Records           []domains.Object `json:"records"`
+	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), domains.Objects(d, recs)})
 	return nil
 }
 

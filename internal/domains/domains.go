@@ -85,6 +85,38 @@ func (s Settings) Records(d *store.Domain) ([]Record, error) {
 	), nil
 }
 
+// Object is Resend's record object, as the API shows it and as domain
+// events carry it.
+type Object struct {
+	Record   string `json:"record"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	TTL      string `json:"ttl"`
+	Status   string `json:"status"`
+	Value    string `json:"value"`
+	Priority *int   `json:"priority,omitempty"`
+	// Optional marks a suggested record that verification does not require (Godwit's addition).
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Objects renders records with the domain's statuses.
+func Objects(d *store.Domain, recs []Record) []Object {
+	out := make([]Object, 0, len(recs))
+	for _, rec := range recs {
+		obj := Object{Record: rec.Record, Name: rec.Name, Type: rec.Type, TTL: "Auto", Value: rec.Value,
+			Status: d.RecordStatus[rec.Kind], Optional: rec.Optional}
+		if obj.Status == "" {
+			obj.Status = store.DomainNotStarted
+		}
+		if rec.Type == "MX" {
+			p := rec.Priority
+			obj.Priority = &p
+		}
+		out = append(out, obj)
+	}
+	return out
+}
+
 // NewKeys generates the domain's DKIM keys and seals them to its id.
 func (s Settings) NewKeys(domainID string) (rsaKey, ed25519Key []byte, err error) {
 	if rsaKey, err = s.newSealedKey(domainID, false); err != nil {

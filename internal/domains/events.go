@@ -16,16 +16,6 @@ const (
 	EventDeleted = "domain.deleted"
 )
 
-type eventRecord struct {
-	Record   string `json:"record"`
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	TTL      string `json:"ttl"`
-	Status   string `json:"status"`
-	Value    string `json:"value"`
-	Priority *int   `json:"priority,omitempty"`
-}
-
 // Event builds a domain event with Resend's webhook payload
 // ({"type","created_at","data":{…}}, ISO 8601 times), ready to deliver.
 func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event, error) {
@@ -33,18 +23,7 @@ func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event
 	if err != nil {
 		return nil, err
 	}
-	records := make([]eventRecord, 0, len(recs))
-	for _, r := range recs {
-		er := eventRecord{Record: r.Record, Name: r.Name, Type: r.Type, TTL: "Auto", Status: d.RecordStatus[r.Kind], Value: r.Value}
-		if er.Status == "" {
-			er.Status = store.DomainNotStarted
-		}
-		if r.Type == "MX" {
-			p := r.Priority
-			er.Priority = &p
-		}
-		records = append(records, er)
-	}
+	records := Objects(d, recs)
 	const iso = "2006-01-02T15:04:05.000Z"
 	payload, err := json.Marshal(map[string]any{
 		"type":       typ,
