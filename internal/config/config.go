@@ -1,6 +1,7 @@
 // Package config loads Godwit's configuration: defaults, then an optional
-// config file, then GODWIT_* environment variables, then command-line flags,
-// each overriding the one before. Validate stops start-up with one sentence
+// config file, then GODWIT_* environment variables (or GODWIT_*_FILE naming a
+// file that holds the value), then command-line flags, each overriding the
+// one before. Validate stops start-up with one sentence
 // naming the bad setting.
 package config
 
@@ -132,6 +133,19 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
 			if err := f.Value.Set(v); err != nil {
 				apply = append(apply, fmt.Errorf("environment variable %s: invalid value %q: %v", EnvName(f.Name), v, err))
+			}
+			set[f.Name] = true
+			return
+		}
+		// GODWIT_X_FILE names a file holding the value (for secrets mounted as files).
+		if path, ok := lookupEnv(getenv, EnvName(f.Name)+"_FILE"); ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				apply = append(apply, fmt.Errorf("environment variable %s_FILE: %v", EnvName(f.Name), err))
+				return
+			}
+			if err := f.Value.Set(strings.TrimSpace(string(b))); err != nil {
+				apply = append(apply, fmt.Errorf("environment variable %s_FILE: the file's value is invalid: %v", EnvName(f.Name), err))
 			}
 			set[f.Name] = true
 		}

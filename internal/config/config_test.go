@@ -149,3 +149,19 @@ func TestDomainRecords(t *testing.T) {
 		require.Contains(t, err.Error(), flag)
 	}
 }
+
+func TestFileTwins(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("  0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o600))
+	c, err := parse(t, nil, map[string]string{"GODWIT_SECRET_KEY_FILE": secret})
+	require.NoError(t, err)
+	require.Equal(t, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", c.SecretKey, "trimmed file contents")
+
+	c, err = parse(t, nil, map[string]string{"GODWIT_SECRET_KEY_FILE": secret, "GODWIT_SECRET_KEY": "direct"})
+	require.NoError(t, err)
+	require.Equal(t, "direct", c.SecretKey, "the variable itself wins over its file")
+
+	_, err = parse(t, nil, map[string]string{"GODWIT_SECRET_KEY_FILE": secret + ".missing"})
+	require.ErrorContains(t, err, "GODWIT_SECRET_KEY_FILE")
+	require.NotContains(t, err.Error(), "0123456789abcdef")
+}
