@@ -213,6 +213,18 @@ func TestRoutingEdges(t *testing.T) {
 	require.Equal(t, 200, r.status, "body: %s", r.body)
 	r = e.do("POST", "//emails", e.keyA, simpleEmail)
 	require.Equal(t, 200, r.status, "body: %s", r.body)
+	// Dot segments get Resend's 404, not the mux's redirect (found by FuzzSendRequests).
+	for _, p := range []string{"/emails/.", "/emails/..", "/emails/./" + id, "/x/../emails"} {
+		req, _ := http.NewRequest("GET", e.srv.URL+p, nil)
+		req.URL.Path = p // keep the dot segments on the wire
+		req.Header.Set("Authorization", "Bearer "+e.keyA)
+		resp, err := e.srv.Client().Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 404, resp.StatusCode, "%s: %s", p, body)
+		require.Contains(t, string(body), `"name":"not_found"`, p)
+	}
 
 	// Bodies and content types on GET and DELETE are ignored; no User-Agent is needed.
 	req, _ := http.NewRequest("GET", e.srv.URL+"/emails", strings.NewReader(`{"junk":true}`))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -98,6 +99,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	cleanPath(r)
+	if p := r.URL.Path; p != path.Clean(p) && p != path.Clean(p)+"/" {
+		// Dot segments: the mux would answer with a redirect, not JSON.
+		apierr.Write(sw, apierr.NotFound("The requested endpoint does not exist."))
+		return
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		status, allow := probe(h.mux, r)
 		if status == http.StatusMethodNotAllowed {
