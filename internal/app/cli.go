@@ -105,7 +105,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return Serve(ctx, cfg, newLogger(cfg, stderr), stdout, nil)
+	return Serve(ctx, cfg, newLogger(cfg, stderr), stdout)
 }
 
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {

@@ -44,9 +44,10 @@ const idempotencyTTL = 24 * time.Hour
 
 // Serve runs the server until ctx ends, then drains: it stops accepting
 // connections, lets requests in flight finish (each accepted email is
-// committed before its 200), and closes the store.
-// If ready is not nil, it receives the listening address once the server accepts connections.
-func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready chan<- net.Addr) error {
+// committed before its 200), stops the background work (domain
+// verification, idempotency sweeping, key revocation notices), and closes
+// the store.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -126,30 +127,27 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer stopDebug()
 	}
 
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	sweepDone := make(chan struct{})
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	backgroundDone := make(chan struct{})
 	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
 		Now: time.Now, Logger: log}
 	go func() {
-		defer close(sweepDone)
+		defer close(backgroundDone)
 		var wg sync.WaitGroup
-		wg.Go(func() { verifier.Run(sweepCtx, verifyInterval) })
-		wg.Go(func() { sweepIdempotency(sweepCtx, db, log, time.Hour) })
+		wg.Go(func() { verifier.Run(bgCtx, verifyInterval) })
+		wg.Go(func() { sweepIdempotency(bgCtx, db, log, time.Hour) })
 		wg.Go(func() {
-			db.KeyRevocations(sweepCtx, cfg.Database(), handler.ForgetKey, func(err error) {
+			db.KeyRevocations(bgCtx, cfg.Database(), handler.ForgetKey, func(err error) {
 				log.Warn("key revocation notifications interrupted; revoked keys expire from the cache within a second meanwhile",
 					slog.String("error", err.Error()))
 			})
 		})
 		wg.Wait()
 	}()
-	defer func() { stopSweep(); <-sweepDone }()
+	defer func() { stopBackground(); <-backgroundDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if ready != nil {
-		ready <- ln.Addr()
-	}
 
 	select {
 	case err := <-errc:
@@ -163,8 +161,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
 	}
-	stopSweep()
-	<-sweepDone
+	stopBackground()
+	<-backgroundDone
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
