@@ -80,6 +80,21 @@ func TestNodeSDK(t *testing.T) {
 		require.Len(t, list.Data, 2)
 		require.True(t, list.HasMore)
 
+		var domain struct {
+			Name    string           `json:"name"`
+			Records []map[string]any `json:"records"`
+		}
+		require.NoError(t, json.Unmarshal(got["domainCreate"], &domain))
+		require.Len(t, domain.Records, 4)
+		require.Equal(t, "bounce", domain.Records[1]["name"], "customReturnPath reached the server")
+		require.JSONEq(t, `"pending"`, string(got["domainAfterVerify"]))
+		require.JSONEq(t, `true`, string(mustField(t, got["domainRemove"], "deleted")))
+		var key struct{ ID, Token string }
+		require.NoError(t, json.Unmarshal(got["keyCreate"], &key))
+		require.True(t, strings.HasPrefix(key.Token, "re_"))
+		require.JSONEq(t, `"api_key"`, string(mustField(t, got["keyUpdate"], "object")))
+		require.JSONEq(t, `true`, string(mustField(t, got["keyRemove"], "deleted")))
+
 		var missing, invalid struct {
 			StatusCode int    `json:"statusCode"`
 			Name       string `json:"name"`
@@ -93,4 +108,14 @@ func TestNodeSDK(t *testing.T) {
 		require.True(t, strings.HasPrefix(invalid.Message, "Invalid `to` field"), invalid.Message)
 	}
 	s.stop(t)
+}
+
+// mustField returns one field of a JSON object.
+func mustField(t *testing.T, obj json.RawMessage, name string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(obj, &m), "%s", obj)
+	v, ok := m[name]
+	require.True(t, ok, "no %q in %s", name, obj)
+	return v
 }

@@ -52,6 +52,20 @@ check('update', await resend.emails.update({ id: scheduled.id, scheduledAt: 'in 
 check('cancel', await resend.emails.cancel(scheduled.id));
 check('list', await resend.emails.list({ limit: 2 }));
 
+// Domains and API keys, every call once.
+const name = `node-${process.pid}-${Date.now()}.example`;
+const domain = check('domainCreate', await resend.domains.create({ name, customReturnPath: 'bounce' }));
+check('domainGet', await resend.domains.get(domain.id));
+check('domainList', await resend.domains.list());
+check('domainUpdate', await resend.domains.update({ id: domain.id, openTracking: true, tls: 'enforced' }));
+check('domainVerify', await resend.domains.verify(domain.id));
+out.domainAfterVerify = (await resend.domains.get(domain.id)).data?.status;
+check('domainRemove', await resend.domains.remove(domain.id));
+const key = check('keyCreate', await resend.apiKeys.create({ name: 'node', permission: 'sending_access' }));
+check('keyList', await resend.apiKeys.list());
+check('keyUpdate', await resend.apiKeys.update(key.id, { name: 'node-renamed' }));
+check('keyRemove', await resend.apiKeys.remove(key.id));
+
 const missing = await resend.emails.get('00000000-0000-4000-8000-000000000000');
 out.missing = missing.error;
 const invalid = await resend.emails.send({ from: 'onboarding@resend.dev', to: 'nope', subject: 's', text: 't' });
