@@ -233,7 +233,8 @@ type Store interface {
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
 	GetEmail(ctx context.Context, teamID, id string) (*Email, error)
-	// ListEmails returns emails newest first, and whether more exist beyond the page.
+	// ListEmails returns emails newest first, and whether more exist beyond
+	// the page; their HTML and Text are left out (nil).
 	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
 	// RescheduleEmail moves a scheduled email; ErrNotScheduled if it is not scheduled.
 	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error

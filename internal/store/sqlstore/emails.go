@@ -345,6 +345,11 @@ func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, 
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
 	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
 
+// emailListColumns leave the bodies out: lists do not show them, and on
+// SQLite they would be decompressed for nothing.
+const emailListColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
+	NULL, NULL, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
+
 func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error) {
 	var e store.Email
 	var seq, created int64
@@ -400,15 +405,15 @@ func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*s
 	args := []any{teamID}
 	switch {
 	case p.After != "":
-		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ?
+		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ?
 			AND seq < (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
 		args = append(args, teamID, p.After, limit+1)
 	case p.Before != "":
-		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ?
+		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ?
 			AND seq > (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
 		args = append(args, teamID, p.Before, limit+1)
 	default:
-		query = `SELECT ` + emailSelectColumns + ` FROM emails WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
+		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
 		args = append(args, limit+1)
 	}
 	if p.After != "" || p.Before != "" {

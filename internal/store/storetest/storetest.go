@@ -178,6 +178,8 @@ func Run(t *testing.T, newStore NewStore) {
 		require.NoError(t, err)
 		require.True(t, more)
 		require.Equal(t, []string{ids[6], ids[5], ids[4]}, idsOf(page))
+		require.Nil(t, page[0].HTML, "lists leave the bodies out")
+		require.Equal(t, []string{"b@example.net"}, page[0].To)
 
 		page, more, err = s.ListEmails(ctx, a.ID, store.Page{Limit: 3, After: ids[4]})
 		require.NoError(t, err)
