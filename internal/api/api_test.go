@@ -402,6 +402,7 @@ func TestBadInput(t *testing.T) {
 			{"from injection", `{"from":"a@example.com\nBcc: x@evil.test","to":"b@example.net","subject":"s","html":"x"}`, 422, "validation_error", ""},
 			{"header injection", `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","headers":{"X-A":"1\r\nBcc: x@evil.test"}}`, 422, "validation_error", ""},
 			{"header name injection", `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","headers":{"X-A\r\nBcc":"1"}}`, 422, "validation_error", ""},
+			{"subject too long", `{"from":"a@example.com","to":"b@example.net","subject":"` + strings.Repeat("é", 10001) + `","html":"x"}`, 422, "validation_error", "at most 10000 characters"},
 			{"bad tag", `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","tags":[{"name":"a b","value":"c"}]}`, 422, "validation_error", ""},
 			{"attachment without content", `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","attachments":[{"filename":"a.txt"}]}`, 422, "invalid_attachment", ""},
 			{"too far ahead", `{"from":"a@example.com","to":"b@example.net","subject":"s","html":"x","scheduled_at":"2027-06-01T00:00:00Z"}`, 422, "validation_error", ""},

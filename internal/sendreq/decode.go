@@ -30,6 +30,10 @@ const (
 	MaxContentIDLen = 128
 	// MaxBatch is the most emails in one POST /emails/batch.
 	MaxBatch = 100
+	// MaxSubjectLen bounds the subject in characters (Resend documents no
+	// limit; encoding a long non-ASCII subject as RFC 2047 words costs time
+	// that grows faster than its length).
+	MaxSubjectLen = 10_000
 )
 
 // Options tune Decode.
@@ -211,6 +215,9 @@ func decodeEmail(f fields, opts Options) (*store.Email, *apierr.Error) {
 	}
 	if hasHeaderBreak(e.Subject) {
 		return nil, errHeaderChars("subject")
+	}
+	if utf8.RuneCountInString(e.Subject) > MaxSubjectLen {
+		return nil, apierr.Validation("The `subject` field must be at most %d characters.", MaxSubjectLen)
 	}
 	if e.From, err = decodeFrom(f); err != nil {
 		return nil, err
