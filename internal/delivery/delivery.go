@@ -1,0 +1,591 @@
+// Package delivery hands a message to the recipient domain's mail servers (or
+// to a relay) over SMTP.
+//
+// MXTransport resolves the recipient domain's MX records (falling back to the
+// domain's own A/AAAA records when there are none, RFC 5321 §5.1; a null MX
+// "." means the domain accepts no mail, RFC 7505), tries the hosts in
+// preference order and speaks SMTP to them with github.com/emersion/go-smtp.
+// RelayTransport sends everything through one authenticated relay.
+//
+// Every outcome is reported per recipient: Delivered, Deferred (4xx replies,
+// timeouts, connection failures: retry later) or Bounced (5xx: permanent).
+package delivery
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
+
+	"github.com/godwit/godwit/internal/dnscheck"
+)
+
+// DefaultTimeout is the per connection/command phase timeout used when a
+// transport's Timeout is 0.
+const DefaultTimeout = 60 * time.Second
+
+// dnsTimeout bounds each A/AAAA query.
+const dnsTimeout = 5 * time.Second
+
+// Message is one message to hand over.
+type Message struct {
+	From       string   // envelope sender (return path), e.g. "bounces+token@send.example.com"
+	Recipients []string // envelope recipients, all in one domain for MX delivery
+	Data       []byte   // the signed RFC 5322 message, CRLF line endings
+	RequireTLS bool     // the sending domain's tls is "enforced": never deliver without STARTTLS
+}
+
+// Outcome is what became of one recipient.
+type Outcome string
+
+const (
+	Delivered Outcome = "delivered" // the server accepted the message for the recipient
+	Deferred  Outcome = "deferred"  // temporary failure: retry later
+	Bounced   Outcome = "bounced"   // permanent failure: do not retry
+)
+
+// Result is the outcome per recipient.
+type Result struct {
+	Recipient string
+	Host      string  // the MX host that answered (or relay)
+	Code      int     // SMTP reply code (250, 450, 550, …); 0 when no reply (connection failure)
+	Enhanced  string  // enhanced status code "5.1.1" when given
+	Message   string  // the server's reply text, for the attempts log
+	Outcome   Outcome // Delivered, Deferred or Bounced
+}
+
+// Locally generated permanent failures (no server was asked).
+const (
+	nullMXCode     = 556 // RFC 7505 §4.2
+	nullMXEnhanced = "5.1.10"
+	noHostCode     = 550
+	noHostEnhanced = "5.1.2" // bad destination system address (RFC 3463)
+)
+
+// MXTransport delivers to the recipient domain's own mail servers.
+type MXTransport struct {
+	Resolver  string                   // "host:port" of the DNS server; "" = the system's
+	Port      int                      // remote SMTP port; 0 means 25 (tests use another)
+	HELO      string                   // EHLO name (--hostname)
+	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
+	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
+	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver
+}
+
+// errNoStartTLS is what go-smtp's NewClientStartTLS returns (as a plain
+// error) when the server does not advertise STARTTLS.
+const errNoStartTLSText = "doesn't support STARTTLS"
+
+// Deliver resolves the MX records of the recipients' domain (falling back to
+// the domain's A/AAAA as RFC 5321 §5.1 says; a null MX "." means the domain
+// accepts no mail → Bounced for all), tries hosts in preference order (equal
+// preferences in random order), and on each: EHLO, STARTTLS when offered
+// (required when RequireTLS: a host without it is skipped and, if none offers
+// it, the result is Deferred with a clear message), MAIL FROM, RCPT TO each
+// recipient (a 5xx on one recipient bounces only that one), DATA for the
+// accepted ones. A 4xx or connection failure on one host moves on to the next
+// host (for the recipients still undecided); the last host's outcome stands.
+//
+// The returned slice has one Result per m.Recipients, in the same order.
+func (t *MXTransport) Deliver(ctx context.Context, domain string, m *Message) []Result {
+	st := newState(m)
+	domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
+
+	res := &dnscheck.Resolver{Addr: t.Resolver, Timeout: dnsTimeout}
+	mxs, err := res.LookupMX(ctx, domain)
+	if err != nil {
+		st.setAll("", 0, "", "MX lookup failed: "+err.Error(), Deferred)
+		return st.results
+	}
+	var hosts []string
+	implicit := false
+	switch {
+	case len(mxs) == 0:
+		hosts, implicit = []string{domain}, true
+	default:
+		hosts = orderMX(mxs)
+		if len(hosts) == 0 { // only "." records: null MX
+			st.setAll("", nullMXCode, nullMXEnhanced,
+				fmt.Sprintf("domain %s does not accept mail (null MX)", domain), Bounced)
+			return st.results
+		}
+	}
+
+	for _, host := range hosts {
+		todo := st.todo()
+		if len(todo) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			st.set(todo, host, 0, "", err.Error(), Deferred)
+			break
+		}
+		addrs, err := t.addrs(ctx, host)
+		switch {
+		case err != nil:
+			st.set(todo, host, 0, "", fmt.Sprintf("address lookup for %s failed: %v", host, err), Deferred)
+			continue
+		case len(addrs) == 0 && implicit:
+			st.set(todo, host, noHostCode, noHostEnhanced,
+				fmt.Sprintf("domain %s has no MX and no address records", domain), Bounced)
+			continue
+		case len(addrs) == 0:
+			st.set(todo, host, 0, "", fmt.Sprintf("MX host %s has no address records", host), Deferred)
+			continue
+		}
+		t.tryHost(ctx, host, addrs, m, st, todo)
+	}
+	return st.results
+}
+
+// tryHost delivers to one MX host, trying its addresses in order until one
+// accepts a connection.
+func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, m *Message, st *state, todo []int) {
+	var lastErr error
+	for _, addr := range addrs {
+		c, stop, err := t.open(ctx, host, addr, m.RequireTLS)
+		if err != nil {
+			lastErr = err
+			var se *smtp.SMTPError
+			if errors.As(err, &se) || errors.Is(err, errTLSRequired) {
+				break // the host answered: its answer stands
+			}
+			continue
+		}
+		transact(c, host, m, st, todo)
+		stop()
+		return
+	}
+	code, enh, msg, out := Classify(lastErr)
+	if errors.Is(lastErr, errTLSRequired) {
+		msg = fmt.Sprintf("TLS is enforced for this message but %s does not offer STARTTLS; not delivered", host)
+		out = Deferred
+	}
+	st.set(todo, host, code, enh, msg, out)
+}
+
+var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
+
+// open connects to addr and gets to the point where MAIL FROM can be sent:
+// EHLO, STARTTLS when offered (falling back to a plaintext connection when
+// STARTTLS is not offered or fails and TLS is not required), EHLO again.
+// stop closes the connection and releases the context watch.
+func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtp.Client, func(), error) {
+	cfg := tlsConfigFor(t.TLSConfig, host, requireTLS)
+	c, stop, err := dialClient(ctx, addr, t.HELO, t.timeout(), cfg, true)
+	if err == nil {
+		return c, stop, nil
+	}
+	noTLS := strings.Contains(err.Error(), errNoStartTLSText)
+	if requireTLS {
+		if noTLS {
+			return nil, nil, errTLSRequired
+		}
+		return nil, nil, err
+	}
+	// Opportunistic TLS: retry in plaintext when the server does not offer
+	// STARTTLS or the TLS handshake failed, but not after an SMTP error reply
+	// or a timeout (the plaintext attempt would meet the same).
+	var se *smtp.SMTPError
+	var ne net.Error
+	if !noTLS && (errors.As(err, &se) || (errors.As(err, &ne) && ne.Timeout()) || isDialError(err) || ctx.Err() != nil) {
+		return nil, nil, err
+	}
+	return dialClient(ctx, addr, t.HELO, t.timeout(), nil, false)
+}
+
+func (t *MXTransport) timeout() time.Duration {
+	if t.Timeout > 0 {
+		return t.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (t *MXTransport) port() int {
+	if t.Port > 0 {
+		return t.Port
+	}
+	return 25
+}
+
+// addrs returns the "ip:port" addresses to try for an MX host.
+func (t *MXTransport) addrs(ctx context.Context, host string) ([]string, error) {
+	if t.DialAddr != nil {
+		if a := t.DialAddr(host); a != "" {
+			return []string{a}, nil
+		}
+		return nil, nil
+	}
+	ips, err := lookupIPs(ctx, t.Resolver, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, net.JoinHostPort(ip, fmt.Sprint(t.port())))
+	}
+	return out, nil
+}
+
+// orderMX returns the MX hosts by preference, equal preferences shuffled,
+// without null MX entries.
+func orderMX(mxs []dnscheck.MX) []string {
+	mxs = slices.Clone(mxs)
+	rand.Shuffle(len(mxs), func(i, j int) { mxs[i], mxs[j] = mxs[j], mxs[i] })
+	slices.SortStableFunc(mxs, func(a, b dnscheck.MX) int { return cmp.Compare(a.Preference, b.Preference) })
+	var hosts []string
+	for _, mx := range mxs {
+		if mx.Host == "." || mx.Host == "" {
+			continue
+		}
+		hosts = append(hosts, mx.Host)
+	}
+	return hosts
+}
+
+// tlsConfigFor returns the STARTTLS configuration for host.
+func tlsConfigFor(base *tls.Config, host string, requireTLS bool) *tls.Config {
+	var cfg *tls.Config
+	if base != nil {
+		cfg = base.Clone()
+	} else {
+		cfg = &tls.Config{}
+		// Opportunistic TLS (RFC 7435): encrypt even when the certificate
+		// cannot be verified, as plaintext would be the alternative.
+		cfg.InsecureSkipVerify = !requireTLS
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	return cfg
+}
+
+// dialClient connects to addr and returns a client that has said EHLO as
+// helo. With startTLS, STARTTLS is issued first (failing when not offered)
+// and EHLO repeated over TLS. The connection is closed when ctx ends; stop
+// closes it and releases that watch.
+func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, tlsCfg *tls.Config, startTLS bool) (*smtp.Client, func(), error) {
+	if helo == "" {
+		helo = "localhost"
+	}
+	d := net.Dialer{Timeout: timeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, &dialError{err}
+	}
+	release := context.AfterFunc(ctx, func() { raw.Close() })
+	stop := func() {
+		release()
+		raw.Close()
+	}
+	conn := &clientConn{Conn: raw, timeout: timeout, helo: helo}
+
+	var c *smtp.Client
+	if startTLS {
+		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+	} else {
+		if tlsCfg != nil { // implicit TLS
+			conn.helo = ""
+			c = smtp.NewClient(tls.Client(conn, tlsCfg))
+		} else {
+			c = smtp.NewClient(conn)
+		}
+	}
+	conn.helo = ""
+	c.CommandTimeout = timeout
+	c.SubmissionTimeout = timeout
+	if err := c.Hello(helo); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return c, stop, nil
+}
+
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func isDialError(err error) bool {
+	var de *dialError
+	return errors.As(err, &de)
+}
+
+// clientConn bounds every deadline go-smtp sets to the transport's timeout
+// (go-smtp's own defaults apply to the greeting and first EHLO of
+// NewClientStartTLS, before the client's timeouts can be set), and puts the
+// configured EHLO name in the EHLO go-smtp sends before STARTTLS (which
+// NewClientStartTLS always sends as "localhost").
+type clientConn struct {
+	net.Conn
+	timeout time.Duration
+	helo    string // replacement name while the pre-STARTTLS EHLO may still be sent; "" after
+}
+
+var (
+	ehloLocalhost = []byte("EHLO localhost\r\n")
+	heloLocalhost = []byte("HELO localhost\r\n")
+)
+
+func (c *clientConn) Write(b []byte) (int, error) {
+	if c.helo != "" && c.helo != "localhost" {
+		var verb string
+		switch {
+		case bytes.Equal(b, ehloLocalhost):
+			verb = "EHLO"
+		case bytes.Equal(b, heloLocalhost):
+			verb = "HELO"
+		}
+		if verb != "" {
+			if _, err := c.Conn.Write([]byte(verb + " " + c.helo + "\r\n")); err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *clientConn) bound(t time.Time) time.Time {
+	limit := time.Now().Add(c.timeout)
+	if t.IsZero() || t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+func (c *clientConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(c.bound(t)) }
+func (c *clientConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(c.bound(t)) }
+func (c *clientConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.bound(t)) }
+
+// transact runs MAIL FROM, RCPT TO and DATA for the recipients todo on an
+// open client, records their results, and ends the session.
+func transact(c *smtp.Client, host string, m *Message, st *state, todo []int) {
+	defer c.Close()
+	if err := c.Mail(m.From, &smtp.MailOptions{Size: int64(len(m.Data))}); err != nil {
+		st.setErr(todo, host, err)
+		return
+	}
+	var accepted []int
+	for _, i := range todo {
+		err := c.Rcpt(m.Recipients[i], nil)
+		if err == nil {
+			accepted = append(accepted, i)
+			continue
+		}
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			// The connection is gone: nothing on it counts.
+			st.setErr(todo, host, err)
+			return
+		}
+		st.setErr([]int{i}, host, err)
+	}
+	if len(accepted) == 0 {
+		_ = c.Quit()
+		return
+	}
+	w, err := c.Data()
+	if err != nil {
+		st.setErr(accepted, host, err)
+		return
+	}
+	if _, err := w.Write(m.Data); err != nil {
+		st.setErr(accepted, host, err)
+		return
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		st.setErr(accepted, host, err)
+		return
+	}
+	enh, text := splitEnhanced(resp.StatusText)
+	st.set(accepted, host, 250, enh, text, Delivered)
+	_ = c.Quit()
+}
+
+// splitEnhanced splits "2.0.0 OK: queued" into "2.0.0" and "OK: queued".
+func splitEnhanced(s string) (string, string) {
+	code, rest, ok := strings.Cut(s, " ")
+	if ok && isEnhanced(code) {
+		return code, rest
+	}
+	return "", s
+}
+
+func isEnhanced(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Classify turns an error from github.com/emersion/go-smtp into
+// Code/Enhanced/Message/Outcome: an *smtp.SMTPError keeps its reply code,
+// enhanced code and text, and is Deferred when temporary (4xx), Bounced when
+// permanent (5xx); everything else (network errors, timeouts, context
+// cancellation, protocol errors) is Deferred with code 0. A nil error is
+// Delivered.
+func Classify(err error) (code int, enhanced, msg string, outcome Outcome) {
+	if err == nil {
+		return 0, "", "", Delivered
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		if se.EnhancedCode != smtp.EnhancedCodeNotSet && se.EnhancedCode != smtp.NoEnhancedCode {
+			enhanced = fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+		}
+		switch {
+		case se.Temporary():
+			outcome = Deferred
+		case se.Code/100 == 5:
+			outcome = Bounced
+		default:
+			outcome = Deferred // an unexpected reply is no proof of a permanent failure
+		}
+		return se.Code, enhanced, se.Message, outcome
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, "", "timeout: " + err.Error(), Deferred
+	}
+	return 0, "", err.Error(), Deferred
+}
+
+// state collects per-recipient results; decided ones are not retried.
+type state struct {
+	results []Result
+	final   []bool
+}
+
+func newState(m *Message) *state {
+	st := &state{results: make([]Result, len(m.Recipients)), final: make([]bool, len(m.Recipients))}
+	for i, r := range m.Recipients {
+		st.results[i].Recipient = r
+	}
+	return st
+}
+
+func (st *state) todo() []int {
+	var out []int
+	for i, f := range st.final {
+		if !f {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (st *state) set(idx []int, host string, code int, enh, msg string, out Outcome) {
+	for _, i := range idx {
+		r := &st.results[i]
+		r.Host, r.Code, r.Enhanced, r.Message, r.Outcome = host, code, enh, msg, out
+		st.final[i] = out != Deferred
+	}
+}
+
+func (st *state) setAll(host string, code int, enh, msg string, out Outcome) {
+	st.set(st.todo(), host, code, enh, msg, out)
+}
+
+func (st *state) setErr(idx []int, host string, err error) {
+	code, enh, msg, out := Classify(err)
+	st.set(idx, host, code, enh, msg, out)
+}
+
+// lookupIPs returns the IPv4 then IPv6 addresses of host, asking resolver
+// ("host:port") directly, or the system resolver when it is "". No such name
+// or no address records is (nil, nil).
+func lookupIPs(ctx context.Context, resolver, host string) ([]string, error) {
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return []string{ip.String()}, nil
+	}
+	if resolver == "" {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var v4, v6 []string
+		for _, a := range addrs {
+			if a.IP.To4() != nil {
+				v4 = append(v4, a.IP.String())
+			} else {
+				v6 = append(v6, a.IP.String())
+			}
+		}
+		return append(v4, v6...), nil
+	}
+	var out []string
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		ips, err := queryIPs(ctx, resolver, host, qtype)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ips...)
+	}
+	return out, nil
+}
+
+func queryIPs(ctx context.Context, resolver, host string, qtype uint16) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(host), qtype)
+	m.SetEdns0(1232, false)
+	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
+	defer cancel()
+	c := &dns.Client{Net: "udp", Timeout: dnsTimeout, UDPSize: 1232}
+	resp, _, err := c.ExchangeContext(ctx, m, resolver)
+	if err == nil && resp.Truncated {
+		c.Net = "tcp"
+		resp, _, err = c.ExchangeContext(ctx, m, resolver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s lookup of %s via %s: %w", dns.TypeToString[qtype], host, resolver, err)
+	}
+	switch resp.Rcode {
+	case dns.RcodeSuccess:
+	case dns.RcodeNameError:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("%s lookup of %s via %s: server answered %s",
+			dns.TypeToString[qtype], host, resolver, dns.RcodeToString[resp.Rcode])
+	}
+	// Addresses anywhere in the answer: the owner may be a CNAME target.
+	var out []string
+	for _, rr := range resp.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			if qtype == dns.TypeA {
+				out = append(out, rr.A.String())
+			}
+		case *dns.AAAA:
+			if qtype == dns.TypeAAAA {
+				out = append(out, rr.AAAA.String())
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,468 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+)
+
+var testData = []byte("From: a@send.example.com\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nHello\r\n.leading dot\r\n")
+
+func testMsg(rcpts ...string) *Message {
+	return &Message{From: "bounces+tok@send.example.com", Recipients: rcpts, Data: testData}
+}
+
+// mxEnv is a DNS server publishing MX records and a transport dialing the
+// given MX host names at test addresses.
+type mxEnv struct {
+	dns   *dnstest.Server
+	hosts map[string]string
+	mu    sync.Mutex
+	dials []string
+}
+
+func newMXEnv(t *testing.T) *mxEnv {
+	return &mxEnv{dns: dnstest.NewServer(t), hosts: map[string]string{}}
+}
+
+func (e *mxEnv) transport(t *testing.T) *MXTransport {
+	return &MXTransport{
+		Resolver: e.dns.Addr(),
+		HELO:     "out.godwit.test",
+		Timeout:  2 * time.Second,
+		DialAddr: func(host string) string {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.dials = append(e.dials, host)
+			return e.hosts[host]
+		},
+	}
+}
+
+func (e *mxEnv) dialed() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.dials...)
+}
+
+func deliver(t *testing.T, tr *MXTransport, domain string, m *Message) []Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := tr.Deliver(ctx, domain, m)
+	require.Len(t, res, len(m.Recipients))
+	for i, r := range res {
+		require.Equal(t, m.Recipients[i], r.Recipient)
+	}
+	return res
+}
+
+func TestDeliverExactBytes(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, 250, res[0].Code)
+	require.Equal(t, "mx.example.test", res[0].Host)
+
+	msgs := b.messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, testData, msgs[0].Data)
+	require.Equal(t, "bounces+tok@send.example.com", msgs[0].From)
+	require.Equal(t, []string{"bob@example.test"}, msgs[0].To)
+	require.Equal(t, "out.godwit.test", msgs[0].Helo)
+	require.False(t, msgs[0].TLS)
+}
+
+func TestDeliverTempFailThenSuccess(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	b.setFault("bob@example.test", tempFailOnce)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+	tr := e.transport(t)
+
+	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Result{Recipient: "bob@example.test", Host: "mx.example.test", Code: 450,
+		Enhanced: "4.2.0", Message: "Mailbox busy, try later", Outcome: Deferred}, res[0])
+	require.Empty(t, b.messages())
+
+	res = deliver(t, tr, "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Len(t, b.messages(), 1)
+}
+
+func TestDeliverOneRecipientBounced(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	b.setFault("nobody@example.test", reject)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+
+	res := deliver(t, e.transport(t), "example.test", testMsg("nobody@example.test", "bob@example.test"))
+	require.Equal(t, Bounced, res[0].Outcome)
+	require.Equal(t, 550, res[0].Code)
+	require.Equal(t, "5.1.1", res[0].Enhanced)
+	require.Equal(t, "No such user here", res[0].Message)
+	require.Equal(t, Delivered, res[1].Outcome, res[1].Message)
+
+	msgs := b.messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, []string{"bob@example.test"}, msgs[0].To)
+}
+
+func TestDeliverMXPreferenceAndFallback(t *testing.T) {
+	e := newMXEnv(t)
+	b2, b3 := newBackend(t), newBackend(t)
+	e.hosts["mx1.example.test"] = closedAddr(t) // refuses connections
+	e.hosts["mx2.example.test"] = startSMTP(t, b2, serverOpts{})
+	e.hosts["mx3.example.test"] = startSMTP(t, b3, serverOpts{})
+	// Published out of order: preference decides.
+	e.dns.SetMX("example.test",
+		dnscheck.MX{Host: "mx3.example.test", Preference: 30},
+		dnscheck.MX{Host: "mx1.example.test", Preference: 10},
+		dnscheck.MX{Host: "mx2.example.test", Preference: 20})
+
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, "mx2.example.test", res[0].Host)
+	require.Equal(t, []string{"mx1.example.test", "mx2.example.test"}, e.dialed())
+	require.Len(t, b2.messages(), 1)
+	require.Empty(t, b3.messages())
+}
+
+func TestDeliverTempFailMovesToNextHost(t *testing.T) {
+	e := newMXEnv(t)
+	b1, b2 := newBackend(t), newBackend(t)
+	b1.setFault("bob@example.test", tempFail)
+	e.hosts["mx1.example.test"] = startSMTP(t, b1, serverOpts{})
+	e.hosts["mx2.example.test"] = startSMTP(t, b2, serverOpts{})
+	e.dns.SetMX("example.test",
+		dnscheck.MX{Host: "mx1.example.test", Preference: 10},
+		dnscheck.MX{Host: "mx2.example.test", Preference: 20})
+
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, "mx2.example.test", res[0].Host)
+	require.Len(t, b2.messages(), 1)
+
+	// When every host fails temporarily, the last host's answer stands.
+	b2.setFault("bob@example.test", tempFail)
+	res = deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Equal(t, "mx2.example.test", res[0].Host)
+	require.Equal(t, 451, res[0].Code)
+	require.Equal(t, "4.3.0", res[0].Enhanced)
+}
+
+func TestDeliverEqualPreferenceTriesAll(t *testing.T) {
+	e := newMXEnv(t)
+	e.hosts["a.example.test"] = closedAddr(t)
+	e.hosts["b.example.test"] = closedAddr(t)
+	e.dns.SetMX("example.test",
+		dnscheck.MX{Host: "a.example.test", Preference: 10},
+		dnscheck.MX{Host: "b.example.test", Preference: 10})
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Equal(t, 0, res[0].Code)
+	require.ElementsMatch(t, []string{"a.example.test", "b.example.test"}, e.dialed())
+}
+
+func TestDeliverImplicitMX(t *testing.T) {
+	dnsSrv := dnstest.NewServer(t)
+	b := newBackend(t)
+	addr := startSMTP(t, b, serverOpts{})
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	resolver := startAddrDNS(t, dnsSrv, map[string]string{"nomx.example.test": "127.0.0.1"})
+	var p int
+	_, err = fmt.Sscan(port, &p)
+	require.NoError(t, err)
+
+	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second}
+	res := deliver(t, tr, "nomx.example.test", testMsg("bob@nomx.example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, "nomx.example.test", res[0].Host)
+	require.Len(t, b.messages(), 1)
+
+	// Neither MX nor address records: not a mail domain.
+	res = deliver(t, tr, "nothing.example.test", testMsg("bob@nothing.example.test"))
+	require.Equal(t, Bounced, res[0].Outcome)
+	require.Equal(t, "5.1.2", res[0].Enhanced)
+}
+
+func TestDeliverMXHostResolvedViaA(t *testing.T) {
+	dnsSrv := dnstest.NewServer(t)
+	b := newBackend(t)
+	addr := startSMTP(t, b, serverOpts{})
+	_, port, _ := net.SplitHostPort(addr)
+	var p int
+	_, err := fmt.Sscan(port, &p)
+	require.NoError(t, err)
+	dnsSrv.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 5})
+	resolver := startAddrDNS(t, dnsSrv, map[string]string{"mx.example.test": "127.0.0.1"})
+
+	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second}
+	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, "mx.example.test", res[0].Host)
+}
+
+func TestDeliverNullMX(t *testing.T) {
+	e := newMXEnv(t)
+	e.dns.SetMX("example.test", dnscheck.MX{Host: ".", Preference: 0})
+	res := deliver(t, e.transport(t), "example.test", testMsg("a@example.test", "b@example.test"))
+	for _, r := range res {
+		require.Equal(t, Bounced, r.Outcome)
+		require.Equal(t, 556, r.Code)
+		require.Equal(t, "5.1.10", r.Enhanced)
+		require.Contains(t, r.Message, "null MX")
+	}
+	require.Empty(t, e.dialed())
+}
+
+func TestDeliverRequireTLS(t *testing.T) {
+	pki := newPKI(t, "mx-tls.example.test")
+	e := newMXEnv(t)
+	plain, secure := newBackend(t), newBackend(t)
+	e.hosts["mx-plain.example.test"] = startSMTP(t, plain, serverOpts{})
+	e.hosts["mx-tls.example.test"] = startSMTP(t, secure, serverOpts{tls: pki.server})
+
+	tr := e.transport(t)
+	tr.TLSConfig = pki.client
+	m := testMsg("bob@example.test")
+	m.RequireTLS = true
+
+	// Only a host without STARTTLS: deferred, nothing sent.
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx-plain.example.test", Preference: 10})
+	res := deliver(t, tr, "example.test", m)
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Equal(t, 0, res[0].Code)
+	require.Contains(t, res[0].Message, "does not offer STARTTLS")
+	require.Empty(t, plain.messages())
+
+	// The host without STARTTLS is skipped for the one with it.
+	e.dns.SetMX("example.test",
+		dnscheck.MX{Host: "mx-plain.example.test", Preference: 10},
+		dnscheck.MX{Host: "mx-tls.example.test", Preference: 20})
+	res = deliver(t, tr, "example.test", m)
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, "mx-tls.example.test", res[0].Host)
+	require.Empty(t, plain.messages())
+	msgs := secure.messages()
+	require.Len(t, msgs, 1)
+	require.True(t, msgs[0].TLS)
+	require.Equal(t, testData, msgs[0].Data)
+	require.Equal(t, "out.godwit.test", msgs[0].Helo)
+}
+
+func TestDeliverOpportunisticTLS(t *testing.T) {
+	pki := newPKI(t, "mx-tls.example.test")
+	e := newMXEnv(t)
+	secure := newBackend(t)
+	e.hosts["mx-tls.example.test"] = startSMTP(t, secure, serverOpts{tls: pki.server})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx-tls.example.test", Preference: 10})
+
+	// No TLSConfig: STARTTLS is used without verifying the certificate.
+	tr := e.transport(t)
+	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.True(t, secure.messages()[0].TLS)
+
+	// RequireTLS without trusting the test CA: the certificate is checked.
+	m := testMsg("bob@example.test")
+	m.RequireTLS = true
+	res = deliver(t, tr, "example.test", m)
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Contains(t, res[0].Message, "certificate")
+	require.Len(t, secure.messages(), 1)
+}
+
+func TestDeliverConnectionDrop(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	b.setFault("drop@example.test", dropAfterRcpt)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test", "drop@example.test"))
+	for _, r := range res {
+		require.Equal(t, Deferred, r.Outcome)
+		require.Equal(t, 0, r.Code)
+		require.NotEmpty(t, r.Message)
+	}
+	require.Empty(t, b.messages())
+}
+
+func TestDeliverTimeout(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	b.setFault("bob@example.test", slow)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+	tr := e.transport(t)
+	tr.Timeout = 300 * time.Millisecond
+
+	start := time.Now()
+	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
+	require.Less(t, time.Since(start), 2*time.Second)
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Equal(t, 0, res[0].Code)
+	require.Contains(t, res[0].Message, "timeout")
+}
+
+func TestDeliverContextCancelled(t *testing.T) {
+	e := newMXEnv(t)
+	b := newBackend(t)
+	b.setFault("bob@example.test", slow)
+	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+	tr := e.transport(t)
+	tr.Timeout = 5 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := tr.Deliver(ctx, "example.test", testMsg("bob@example.test"))
+	require.Less(t, time.Since(start), 2*time.Second)
+	require.Equal(t, Deferred, res[0].Outcome)
+}
+
+func TestDeliverDNSFailureDeferred(t *testing.T) {
+	e := newMXEnv(t)
+	e.dns.Fail("example.test", 2) // SERVFAIL
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Contains(t, res[0].Message, "MX lookup failed")
+}
+
+func relayURL(scheme, user, pass, addr string) string {
+	return fmt.Sprintf("%s://%s:%s@%s", scheme, user, pass, addr)
+}
+
+func TestRelayStartTLS(t *testing.T) {
+	pki := newPKI(t, "relay.example.test")
+	b := newBackend(t)
+	b.user, b.pass = "godwit", "s3cret"
+	addr := startSMTP(t, b, serverOpts{tls: pki.server})
+	cfg := pki.client.Clone()
+	cfg.ServerName = "relay.example.test"
+
+	tr := &RelayTransport{URL: relayURL("smtp", "godwit", "s3cret", addr), HELO: "out.godwit.test",
+		Timeout: 2 * time.Second, TLSConfig: cfg}
+	res := tr.Deliver(context.Background(), testMsg("a@one.test", "b@two.test"))
+	for _, r := range res {
+		require.Equal(t, Delivered, r.Outcome, r.Message)
+		require.Equal(t, "127.0.0.1", r.Host)
+	}
+	msgs := b.messages()
+	require.Len(t, msgs, 1)
+	require.True(t, msgs[0].TLS)
+	require.Equal(t, "godwit", msgs[0].User)
+	require.Equal(t, []string{"a@one.test", "b@two.test"}, msgs[0].To)
+	require.Equal(t, testData, msgs[0].Data)
+
+	// Wrong password: deferred (a configuration problem, not the recipients').
+	tr.URL = relayURL("smtp", "godwit", "wrong", addr)
+	res = tr.Deliver(context.Background(), testMsg("a@one.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Equal(t, 535, res[0].Code)
+	require.Contains(t, res[0].Message, "authentication failed")
+	require.NotContains(t, res[0].Message, "wrong")
+	require.Len(t, b.messages(), 1)
+}
+
+func TestRelayRequiresStartTLS(t *testing.T) {
+	b := newBackend(t)
+	b.user, b.pass = "godwit", "s3cret"
+	addr := startSMTP(t, b, serverOpts{insecureOK: true})
+	tr := &RelayTransport{URL: relayURL("smtp", "godwit", "s3cret", addr), Timeout: 2 * time.Second}
+	res := tr.Deliver(context.Background(), testMsg("a@one.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Contains(t, res[0].Message, "does not offer STARTTLS")
+	require.Empty(t, b.messages())
+}
+
+func TestRelayImplicitTLS(t *testing.T) {
+	pki := newPKI(t, "relay.example.test")
+	b := newBackend(t)
+	b.user, b.pass = "godwit", "s3cret"
+	b.setFault("x@two.test", reject)
+	addr := startSMTP(t, b, serverOpts{tls: pki.server, implicitTLS: true})
+	cfg := pki.client.Clone()
+	cfg.ServerName = "relay.example.test"
+
+	tr := &RelayTransport{URL: relayURL("smtps", "godwit", "s3cret", addr), HELO: "out.godwit.test",
+		Timeout: 2 * time.Second, TLSConfig: cfg}
+	res := tr.Deliver(context.Background(), testMsg("a@one.test", "x@two.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, Bounced, res[1].Outcome)
+	require.Equal(t, "5.1.1", res[1].Enhanced)
+	msgs := b.messages()
+	require.Len(t, msgs, 1)
+	require.True(t, msgs[0].TLS)
+	require.Equal(t, "godwit", msgs[0].User)
+	require.Equal(t, "out.godwit.test", msgs[0].Helo)
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		code     int
+		enhanced string
+		msg      string
+		outcome  Outcome
+	}{
+		{"nil", nil, 0, "", "", Delivered},
+		{"4xx", &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "busy"}, 450, "4.2.0", "busy", Deferred},
+		{"5xx", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}, 550, "5.1.1", "no such user", Bounced},
+		{"5xx without enhanced", &smtp.SMTPError{Code: 554, Message: "go away"}, 554, "", "go away", Bounced},
+		{"wrapped 5xx", fmt.Errorf("rcpt: %w", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "too big"}), 552, "5.3.4", "too big", Bounced},
+		{"no enhanced marker", &smtp.SMTPError{Code: 421, EnhancedCode: smtp.NoEnhancedCode, Message: "closing"}, 421, "", "closing", Deferred},
+		{"unexpected 3xx", &smtp.SMTPError{Code: 354, Message: "odd"}, 354, "", "odd", Deferred},
+		{"timeout", &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, 0, "", "timeout: read tcp: i/o timeout", Deferred},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, 0, "", "dial tcp: connection refused", Deferred},
+		{"deadline", os.ErrDeadlineExceeded, 0, "", "timeout: i/o timeout", Deferred},
+		{"context", context.Canceled, 0, "", "context canceled", Deferred},
+		{"other", errors.New("smtp: server doesn't support STARTTLS"), 0, "", "smtp: server doesn't support STARTTLS", Deferred},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, enh, msg, out := Classify(tc.err)
+			require.Equal(t, tc.code, code)
+			require.Equal(t, tc.enhanced, enh)
+			require.Equal(t, tc.msg, msg)
+			require.Equal(t, tc.outcome, out)
+		})
+	}
+}
+
+func TestSplitEnhanced(t *testing.T) {
+	e, m := splitEnhanced("2.0.0 OK: queued")
+	require.Equal(t, "2.0.0", e)
+	require.Equal(t, "OK: queued", m)
+	e, m = splitEnhanced("OK queued as 123")
+	require.Equal(t, "", e)
+	require.Equal(t, "OK queued as 123", m)
+}

@@ -1,0 +1,104 @@
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+)
+
+// RelayTransport sends every message through one SMTP relay (smarthost).
+type RelayTransport struct {
+	URL       string        // smtp://user:pass@host:port (STARTTLS, port 587 by default) or smtps://… (implicit TLS, port 465 by default)
+	HELO      string        // EHLO name (--hostname)
+	Timeout   time.Duration // per connection/command phase; 0 means 60 s
+	TLSConfig *tls.Config   // nil verifies the relay against the system roots; ServerName defaults to the URL's host
+}
+
+// Deliver sends m through the relay with AUTH PLAIN when the URL has
+// credentials (after STARTTLS for smtp://, which is then required; implicit
+// TLS for smtps://). Replies are classified per recipient as for MX delivery.
+// Failures to reach, secure or authenticate to the relay are Deferred: they
+// say nothing about the recipients.
+func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
+	st := newState(m)
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		st.setAll("", 0, "", "invalid relay URL: "+redact(err.Error(), t.URL), Deferred)
+		return st.results
+	}
+	var implicitTLS bool
+	var defPort string
+	switch strings.ToLower(u.Scheme) {
+	case "smtp":
+		defPort = "587"
+	case "smtps":
+		implicitTLS, defPort = true, "465"
+	default:
+		st.setAll("", 0, "", fmt.Sprintf("invalid relay URL: scheme %q (want smtp or smtps)", u.Scheme), Deferred)
+		return st.results
+	}
+	host := u.Hostname()
+	if host == "" {
+		st.setAll("", 0, "", "invalid relay URL: no host", Deferred)
+		return st.results
+	}
+	port := u.Port()
+	if port == "" {
+		port = defPort
+	}
+	addr := net.JoinHostPort(host, port)
+
+	cfg := &tls.Config{}
+	if t.TLSConfig != nil {
+		cfg = t.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+
+	c, stop, err := dialClient(ctx, addr, t.HELO, timeout, cfg, !implicitTLS)
+	if err != nil {
+		code, enh, msg, _ := Classify(err)
+		if strings.Contains(msg, errNoStartTLSText) {
+			msg = fmt.Sprintf("relay %s does not offer STARTTLS; refusing to send credentials or mail in plaintext", addr)
+		}
+		st.setAll(host, code, enh, msg, Deferred)
+		return st.results
+	}
+	defer stop()
+
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		if err := c.Auth(sasl.NewPlainClient("", u.User.Username(), pass)); err != nil {
+			code, enh, msg, _ := Classify(err)
+			st.setAll(host, code, enh, "relay authentication failed: "+msg, Deferred)
+			_ = c.Close()
+			return st.results
+		}
+	}
+	transact(c, host, m, st, st.todo())
+	return st.results
+}
+
+// redact removes the relay password from a message that may quote the URL.
+func redact(msg, rawURL string) string {
+	if i := strings.Index(rawURL, "://"); i >= 0 {
+		rest := rawURL[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if user, pass, ok := strings.Cut(rest[:at], ":"); ok && pass != "" {
+				msg = strings.ReplaceAll(msg, user+":"+pass, user+":xxxxx")
+			}
+		}
+	}
+	return msg
+}
