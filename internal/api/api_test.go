@@ -592,6 +592,8 @@ func TestScheduleRescheduleCancel(t *testing.T) {
 		require.Equal(t, "2026-11-30 10:00:00+00", e.do("GET", "/emails/"+id, e.keyA, "").json["scheduled_at"])
 		requireError(t, e.do("PATCH", "/emails/"+id, e.keyA, `{"scheduled_at":""}`), 422, "missing_required_field")
 		requireError(t, e.do("PATCH", "/emails/"+id, e.keyA, `{"scheduled_at":"whenever"}`), 422, "validation_error")
+		requireError(t, e.do("PATCH", "/emails/"+id, e.keyA, `{"scheduled_at":5}`), 422, "validation_error", "`scheduled_at`")
+		requireError(t, e.do("PATCH", "/emails/"+id, e.keyA, `{"scheduled_at":`), 400, "validation_error")
 		requireError(t, e.do("PATCH", "/emails/"+id, e.keyB, `{"scheduled_at":"in 2 hours"}`), 404, "not_found")
 		requireError(t, e.do("PATCH", "/emails/"+now, e.keyA, `{"scheduled_at":"in 2 hours"}`), 422, "validation_error")
 

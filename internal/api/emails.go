@@ -473,19 +473,11 @@ func (h *Handler) updateEmail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := h.readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		ScheduledAt *string `json:"scheduled_at"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return apierr.Validation("The `scheduled_at` field must be a string.")
-		}
-		return apierr.BadRequest("The request body is not valid JSON.")
+	if err := h.decodeJSONBody(w, r, &req); err != nil {
+		return err
 	}
 	if req.ScheduledAt == nil || strings.TrimSpace(*req.ScheduledAt) == "" {
 		return apierr.MissingField("scheduled_at")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -149,40 +148,30 @@ func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*s
 
 // UpdateDomain implements store.Store.
 func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
-	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE domains SET region = ?, return_path = ?, status = ?, open_tracking = ?, click_tracking = ?,
-			tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?, updated_at = ?, verify_started_at = ?, next_check_at = ?
-			WHERE team_id = ? AND id = ?`),
-			d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
-			jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
-		if err != nil {
-			return err
-		}
-		return mustAffect(res)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("update domain: %w", interpretError(err))
-	}
-	return nil
+	return db.changeDomain(ctx, "update domain", events, `UPDATE domains SET region = ?, return_path = ?, status = ?,
+		open_tracking = ?, click_tracking = ?, tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?,
+		updated_at = ?, verify_started_at = ?, next_check_at = ? WHERE team_id = ? AND id = ?`,
+		d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
+		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
 }
 
 // DeleteDomain implements store.Store.
 func (db *DB) DeleteDomain(ctx context.Context, teamID, id string, events ...*store.Event) error {
+	return db.changeDomain(ctx, "delete domain", events, `DELETE FROM domains WHERE team_id = ? AND id = ?`, teamID, id)
+}
+
+// changeDomain runs one statement that must touch a row (else
+// store.ErrNotFound) and records events, in one transaction.
+func (db *DB) changeDomain(ctx context.Context, what string, events []*store.Event, query string, args ...any) error {
 	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM domains WHERE team_id = ? AND id = ?`), teamID, id)
+		res, err := tx.ExecContext(ctx, db.q(query), args...)
 		if err != nil {
 			return err
 		}
 		return mustAffect(res)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	if err != nil {
-		return fmt.Errorf("delete domain: %w", interpretError(err))
+		return fmt.Errorf("%s: %w", what, interpretError(err))
 	}
 	return nil
 }
