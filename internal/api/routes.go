@@ -34,6 +34,13 @@ func (h *Handler) routes() {
 	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)
 	h.handle("PATCH /api-keys/{id}", fullAccess, h.updateAPIKey)
 	h.handle("DELETE /api-keys/{id}", fullAccess, h.deleteAPIKey)
+
+	h.handle("POST /suppressions", fullAccess, h.createSuppression)
+	h.handle("GET /suppressions", fullAccess, h.listSuppressions)
+	h.handle("POST /suppressions/batch/add", fullAccess, h.batchAddSuppressions)
+	h.handle("POST /suppressions/batch/remove", fullAccess, h.batchRemoveSuppressions)
+	h.handle("GET /suppressions/{id_or_email}", fullAccess, h.getSuppression)
+	h.handle("DELETE /suppressions/{id_or_email}", fullAccess, h.deleteSuppression)
 }
 
 // apiFunc is a handler that returns its error for the one error writer.

@@ -172,6 +172,25 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+// Suppression origins: why an address is on a team's suppression list.
+const (
+	SuppressionBounce    = "bounce"
+	SuppressionComplaint = "complaint"
+	SuppressionManual    = "manual"
+)
+
+// Suppression is an address a team's email is not sent to. Email is lower
+// case; SourceID is the id of the email that bounced or complained, "" for
+// a manual suppression.
+type Suppression struct {
+	ID        string
+	TeamID    string
+	Email     string
+	Origin    string
+	SourceID  string
+	CreatedAt time.Time
+}
+
 // Idempotency is the record kept for an Idempotency-Key: the request's
 // fingerprint and the response it produced.
 type Idempotency struct {
@@ -258,6 +277,32 @@ type Store interface {
 	// DomainsDue returns up to limit domains of any team whose next check is
 	// at or before now, the most overdue first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)
+
+	// AddSuppressions puts addresses on the team's suppression list, all in
+	// one transaction. Each entry's Email is stored in lower case; an empty
+	// ID gets a new one and a zero CreatedAt the store's clock. An address the
+	// team has already suppressed (earlier, or earlier in s) is not changed:
+	// its entry is overwritten with the stored suppression (id, origin,
+	// source and creation time), so a caller can tell it by its ID.
+	AddSuppressions(ctx context.Context, teamID string, s []*Suppression) error
+	// ListSuppressions returns the team's suppressions newest first, only
+	// those of origin unless it is "", and whether more exist beyond the
+	// page. A cursor that is not one of the team's suppressions (of any
+	// origin) is ErrNotFound.
+	ListSuppressions(ctx context.Context, teamID, origin string, p Page) ([]*Suppression, bool, error)
+	// GetSuppression finds one of the team's suppressions by email address
+	// (a value containing '@', compared in lower case) or else by id;
+	// ErrNotFound if there is none.
+	GetSuppression(ctx context.Context, teamID, idOrEmail string) (*Suppression, error)
+	// DeleteSuppressions removes the team's suppressions named by id or by
+	// email address (as in GetSuppression), in one transaction, and returns
+	// those removed in the order they were named, each once. Values that
+	// name none of the team's suppressions are skipped, not an error.
+	DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string) ([]*Suppression, error)
+	// SuppressedAmong reports which of emails the team has suppressed, in
+	// one query (per 1,000 addresses): the map holds the suppressed ones,
+	// keyed as given; addresses are compared in lower case.
+	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -438,6 +438,11 @@ func Run(t *testing.T, newStore NewStore) {
 		require.NoError(t, s.CreateDomain(ctx, &taken), "a deleted domain's name is free again")
 	})
 
+	t.Run("Suppressions", func(t *testing.T) {
+		t.Parallel()
+		testSuppressions(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
