@@ -22,6 +22,10 @@ import (
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/fetch"
+	"github.com/godwit/godwit/internal/netguard"
+	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -64,6 +68,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	domainCfg, err := domainSettings(cfg)
+	if err != nil {
+		return err
+	}
+
+	q, err := openQueue(ctx, cfg, db, domainCfg, log)
 	if err != nil {
 		return err
 	}
@@ -146,11 +155,24 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}()
 	defer func() { stopBackground(); <-backgroundDone }()
 
+	if err := q.Start(bgCtx); err != nil {
+		ln.Close()
+		return err
+	}
+	stopQueue := func() {
+		qctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := q.Stop(qctx); err != nil {
+			log.Error("stopping delivery", slog.String("error", err.Error()))
+		}
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
 	select {
 	case err := <-errc:
+		stopQueue()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -161,6 +183,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
 	}
+	stopQueue()
 	stopBackground()
 	<-backgroundDone
 	if err := db.Close(); err != nil {
@@ -168,6 +191,37 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openQueue builds the delivery worker and the job queue that runs it; an
+// API-only node gets an insert-only queue.
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCfg domains.Settings, log *slog.Logger) (*queue.Queue, error) {
+	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
+	w := &delivery.Worker{
+		Store:       db,
+		Fetcher:     &fetch.Fetcher{Client: guard.HTTPClient(fetch.DefaultTimeout), MaxBytes: cfg.MaxFetchBytes},
+		Domains:     domainCfg,
+		TestDomain:  cfg.TestDomain,
+		MaxQueueAge: cfg.MaxQueueAge,
+		Logger:      log,
+	}
+	switch cfg.Delivery {
+	case "mx":
+		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost}
+	case "relay":
+		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost}
+	case "capture":
+		log.Warn("--delivery capture: messages are stored, never sent")
+	}
+	workers := cfg.Workers
+	if cfg.Role == "api" {
+		workers = 0
+	}
+	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log}
+	if db.Dialect() == sqlstore.Postgres {
+		qc.PostgresDSN = cfg.Database()
+	}
+	return queue.Open(ctx, db, w, qc)
 }
 
 // bootstrap creates the default team and its first key on an empty database

@@ -46,6 +46,18 @@ type Config struct {
 	DKIMEd25519  bool
 	DNSResolver  string
 	DMARCReport  string
+
+	Workers              int
+	Role                 string
+	Delivery             string
+	RelayURL             string
+	Hostname             string
+	MXPort               int
+	MaxQueueAge          time.Duration
+	DeliveryTimeout      time.Duration
+	MaxPerHost           int
+	AllowPrivateNetworks bool
+	MaxFetchBytes        int64
 }
 
 // Defaults returns the built-in configuration.
@@ -60,6 +72,14 @@ func Defaults() Config {
 		ShutdownTimeout: 30 * time.Second,
 		MemoryLimit:     "96MiB",
 		DKIMSelector:    "resend",
+		Workers:         100,
+		Role:            "all",
+		Delivery:        "mx",
+		MXPort:          25,
+		MaxQueueAge:     72 * time.Hour,
+		DeliveryTimeout: 10 * time.Minute,
+		MaxPerHost:      20,
+		MaxFetchBytes:   40 << 20,
 	}
 }
 
@@ -108,6 +128,17 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DKIMEd25519, "dkim-ed25519", c.DKIMEd25519, "also give new domains an Ed25519 DKIM key (dual signing)")
 	fs.StringVar(&c.DNSResolver, "dns-resolver", c.DNSResolver, "host:port of the DNS resolver for verification (default: the system's)")
 	fs.StringVar(&c.DMARCReport, "dmarc-report", c.DMARCReport, "address suggested for DMARC aggregate reports (rua) in the DMARC record")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "deliveries run at once on this node")
+	fs.StringVar(&c.Role, "role", c.Role, "what this node does: all (API and delivery), api (accepts only) or worker (delivers only)")
+	fs.StringVar(&c.Delivery, "delivery", c.Delivery, "how mail leaves: mx (to each recipient domain's MX hosts), relay (through --relay-url) or capture (stored, never sent)")
+	fs.StringVar(&c.RelayURL, "relay-url", c.RelayURL, "smarthost for --delivery relay: smtp://user:pass@host:port (STARTTLS) or smtps://… (implicit TLS)")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "name this server gives in EHLO (default: the --mx-host, else this machine's name)")
+	fs.IntVar(&c.MXPort, "mx-port", c.MXPort, "port of remote MX hosts")
+	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
+	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections at once to one receiving host")
+	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server fetch and call URLs on loopback, private and link-local addresses (attachments, webhooks)")
+	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -302,10 +333,66 @@ func (c *Config) Validate() error {
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
 	}
+	if c.Workers < 0 {
+		return fmt.Errorf("--workers must not be negative, got %d", c.Workers)
+	}
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		return fmt.Errorf("--role %q must be all, api or worker", c.Role)
+	}
+	switch c.Delivery {
+	case "mx", "capture":
+	case "relay":
+		u, err := url.Parse(c.RelayURL)
+		if c.RelayURL == "" || err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return fmt.Errorf("--delivery relay needs --relay-url smtp://[user:pass@]host[:port] or smtps://…, got %q", redactURL(c.RelayURL))
+		}
+	default:
+		return fmt.Errorf("--delivery %q must be mx, relay or capture", c.Delivery)
+	}
+	if c.MXPort < 1 || c.MXPort > 65535 {
+		return fmt.Errorf("--mx-port must be a port number, got %d", c.MXPort)
+	}
+	if c.MaxQueueAge <= 0 || c.DeliveryTimeout <= 0 {
+		return errors.New("--max-queue-age and --delivery-timeout must be positive")
+	}
+	if c.MaxPerHost < 1 {
+		return fmt.Errorf("--max-per-host must be at least 1, got %d", c.MaxPerHost)
+	}
+	if c.MaxFetchBytes < 1 {
+		return fmt.Errorf("--max-fetch-bytes must be positive, got %d", c.MaxFetchBytes)
+	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
 	}
 	return nil
+}
+
+// redactURL hides a URL's password, for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		if strings.Contains(s, "@") {
+			return "(unparsable URL)"
+		}
+		return s
+	}
+	return u.Redacted()
+}
+
+// HELOName is the name given in EHLO.
+func (c *Config) HELOName() string {
+	if c.Hostname != "" {
+		return c.Hostname
+	}
+	if c.MXHost != "" {
+		return c.MXHost
+	}
+	if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") {
+		return h
+	}
+	return "localhost"
 }
 
 // IsLoopback reports whether host (a name or an IP, possibly empty for

@@ -22,6 +22,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -62,6 +63,9 @@ type Result struct {
 	Enhanced  string  // enhanced status code "5.1.1" when given
 	Message   string  // the server's reply text, for the attempts log
 	Outcome   Outcome // Delivered, Deferred or Bounced
+
+	simulated bool // a test-domain recipient: nothing was sent
+	expired   bool // deferred past the maximum queue age
 }
 
 // Locally generated permanent failures (no server was asked).
@@ -80,6 +84,16 @@ type MXTransport struct {
 	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
 	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver
+	// MaxPerHost limits connections at once to one MX host; 0 means DefaultMaxPerHost.
+	MaxPerHost int
+
+	poolOnce sync.Once
+	pool     *pool
+}
+
+func (t *MXTransport) conns() *pool {
+	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxPerHost} })
+	return t.pool
 }
 
 // errNoStartTLS is what go-smtp's NewClientStartTLS returns (as a plain
@@ -97,7 +111,7 @@ const errNoStartTLSText = "doesn't support STARTTLS"
 // host (for the recipients still undecided); the last host's outcome stands.
 //
 // The returned slice has one Result per m.Recipients, in the same order.
-func (t *MXTransport) Deliver(ctx context.Context, domain string, m *Message) []Result {
+func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Message) []Result {
 	st := newState(m)
 	domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
 
@@ -148,12 +162,63 @@ func (t *MXTransport) Deliver(ctx context.Context, domain string, m *Message) []
 	return st.results
 }
 
+// Deliver sends m to each recipient domain's MX hosts (see DeliverDomain),
+// the domains side by side.
+func (t *MXTransport) Deliver(ctx context.Context, m *Message) []Result {
+	byDomain := map[string][]int{}
+	var order []string
+	for i, r := range m.Recipients {
+		d := domainOf(r)
+		if _, ok := byDomain[d]; !ok {
+			order = append(order, d)
+		}
+		byDomain[d] = append(byDomain[d], i)
+	}
+	results := make([]Result, len(m.Recipients))
+	var wg sync.WaitGroup
+	for _, d := range order {
+		idx := byDomain[d]
+		sub := *m
+		sub.Recipients = make([]string, len(idx))
+		for j, i := range idx {
+			sub.Recipients[j] = m.Recipients[i]
+		}
+		wg.Go(func() {
+			for j, r := range t.DeliverDomain(ctx, d, &sub) {
+				results[idx[j]] = r
+			}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
 // tryHost delivers to one MX host, trying its addresses in order until one
-// accepts a connection.
+// accepts a connection. Connections are reused across messages and limited
+// per host (MaxPerHost).
 func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, m *Message, st *state, todo []int) {
+	key := host
+	if m.RequireTLS {
+		key += "|tls"
+	}
+	idle, err := t.conns().acquire(ctx, key)
+	if err != nil {
+		st.set(todo, host, 0, "", err.Error(), Deferred)
+		return
+	}
+	var keep *smtpSession
+	defer func() { t.conns().release(key, keep) }()
+	if idle != nil && idle.reuse() {
+		if idle.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
+			keep = idle
+		} else {
+			idle.close()
+		}
+		return
+	}
 	var lastErr error
 	for _, addr := range addrs {
-		c, stop, err := t.open(ctx, host, addr, m.RequireTLS)
+		s, err := t.open(ctx, host, addr, m.RequireTLS)
 		if err != nil {
 			lastErr = err
 			var se *smtp.SMTPError
@@ -162,8 +227,11 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 			}
 			continue
 		}
-		transact(c, host, m, st, todo)
-		stop()
+		if s.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
+			keep = s
+		} else {
+			s.close()
+		}
 		return
 	}
 	code, enh, msg, out := Classify(lastErr)
@@ -179,19 +247,18 @@ var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
 // open connects to addr and gets to the point where MAIL FROM can be sent:
 // EHLO, STARTTLS when offered (falling back to a plaintext connection when
 // STARTTLS is not offered or fails and TLS is not required), EHLO again.
-// stop closes the connection and releases the context watch.
-func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtp.Client, func(), error) {
+func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtpSession, error) {
 	cfg := tlsConfigFor(t.TLSConfig, host, requireTLS)
-	c, stop, err := dialClient(ctx, addr, t.HELO, t.timeout(), cfg, true)
+	s, err := dialClient(ctx, addr, t.HELO, t.timeout(), cfg, true)
 	if err == nil {
-		return c, stop, nil
+		return s, nil
 	}
 	noTLS := strings.Contains(err.Error(), errNoStartTLSText)
 	if requireTLS {
 		if noTLS {
-			return nil, nil, errTLSRequired
+			return nil, errTLSRequired
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	// Opportunistic TLS: retry in plaintext when the server does not offer
 	// STARTTLS or the TLS handshake failed, but not after an SMTP error reply
@@ -199,7 +266,7 @@ func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bo
 	var se *smtp.SMTPError
 	var ne net.Error
 	if !noTLS && (errors.As(err, &se) || (errors.As(err, &ne) && ne.Timeout()) || isDialError(err) || ctx.Err() != nil) {
-		return nil, nil, err
+		return nil, err
 	}
 	return dialClient(ctx, addr, t.HELO, t.timeout(), nil, false)
 }
@@ -270,23 +337,24 @@ func tlsConfigFor(base *tls.Config, host string, requireTLS bool) *tls.Config {
 	return cfg
 }
 
-// dialClient connects to addr and returns a client that has said EHLO as
+// dialClient connects to addr and returns a smtpSession that has said EHLO as
 // helo. With startTLS, STARTTLS is issued first (failing when not offered)
-// and EHLO repeated over TLS. The connection is closed when ctx ends; stop
-// closes it and releases that watch.
-func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, tlsCfg *tls.Config, startTLS bool) (*smtp.Client, func(), error) {
+// and EHLO repeated over TLS. The connection is closed if ctx ends before
+// dialClient returns; afterwards it belongs to the caller.
+func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, tlsCfg *tls.Config, startTLS bool) (*smtpSession, error) {
 	if helo == "" {
 		helo = "localhost"
 	}
 	d := net.Dialer{Timeout: timeout}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, nil, &dialError{err}
+		return nil, &dialError{err}
 	}
-	release := context.AfterFunc(ctx, func() { raw.Close() })
-	stop := func() {
-		release()
+	watch := context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(err error) (*smtpSession, error) {
+		watch()
 		raw.Close()
+		return nil, err
 	}
 	conn := &clientConn{Conn: raw, timeout: timeout, helo: helo}
 
@@ -294,8 +362,7 @@ func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, t
 	if startTLS {
 		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
 		if err != nil {
-			stop()
-			return nil, nil, err
+			return fail(err)
 		}
 	} else {
 		if tlsCfg != nil { // implicit TLS
@@ -309,10 +376,13 @@ func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, t
 	c.CommandTimeout = timeout
 	c.SubmissionTimeout = timeout
 	if err := c.Hello(helo); err != nil {
-		stop()
-		return nil, nil, err
+		return fail(err)
 	}
-	return c, stop, nil
+	if !watch() {
+		return fail(ctx.Err())
+	}
+	_, isTLS := c.TLSConnectionState()
+	return &smtpSession{c: c, raw: raw, tls: isTLS}, nil
 }
 
 type dialError struct{ err error }
@@ -373,12 +443,12 @@ func (c *clientConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetRead
 func (c *clientConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(c.bound(t)) }
 
 // transact runs MAIL FROM, RCPT TO and DATA for the recipients todo on an
-// open client, records their results, and ends the session.
-func transact(c *smtp.Client, host string, m *Message, st *state, todo []int) {
-	defer c.Close()
+// open client and records their results. It reports whether the connection
+// is still in a state to carry another message.
+func transact(c *smtp.Client, host string, m *Message, st *state, todo []int) bool {
 	if err := c.Mail(m.From, &smtp.MailOptions{Size: int64(len(m.Data))}); err != nil {
 		st.setErr(todo, host, err)
-		return
+		return isReply(err)
 	}
 	var accepted []int
 	for _, i := range todo {
@@ -387,35 +457,40 @@ func transact(c *smtp.Client, host string, m *Message, st *state, todo []int) {
 			accepted = append(accepted, i)
 			continue
 		}
-		var se *smtp.SMTPError
-		if !errors.As(err, &se) {
+		if !isReply(err) {
 			// The connection is gone: nothing on it counts.
 			st.setErr(todo, host, err)
-			return
+			return false
 		}
 		st.setErr([]int{i}, host, err)
 	}
 	if len(accepted) == 0 {
-		_ = c.Quit()
-		return
+		return true // the next transaction starts with RSET
 	}
 	w, err := c.Data()
 	if err != nil {
 		st.setErr(accepted, host, err)
-		return
+		return isReply(err)
 	}
 	if _, err := w.Write(m.Data); err != nil {
 		st.setErr(accepted, host, err)
-		return
+		return false
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
 		st.setErr(accepted, host, err)
-		return
+		return isReply(err)
 	}
 	enh, text := splitEnhanced(resp.StatusText)
 	st.set(accepted, host, 250, enh, text, Delivered)
-	_ = c.Quit()
+	return true
+}
+
+// isReply reports whether err is the server's answer (the smtpSession goes on)
+// rather than a broken connection. A 421 means the server is closing it.
+func isReply(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code != 421
 }
 
 // splitEnhanced splits "2.0.0 OK: queued" into "2.0.0" and "OK: queued".

@@ -60,7 +60,7 @@ func deliver(t *testing.T, tr *MXTransport, domain string, m *Message) []Result 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res := tr.Deliver(ctx, domain, m)
+	res := tr.DeliverDomain(ctx, domain, m)
 	require.Len(t, res, len(m.Recipients))
 	for i, r := range res {
 		require.Equal(t, m.Recipients[i], r.Recipient)
@@ -337,7 +337,7 @@ func TestDeliverContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res := tr.Deliver(ctx, "example.test", testMsg("bob@example.test"))
+	res := tr.DeliverDomain(ctx, "example.test", testMsg("bob@example.test"))
 	require.Less(t, time.Since(start), 2*time.Second)
 	require.Equal(t, Deferred, res[0].Outcome)
 }
@@ -376,14 +376,23 @@ func TestRelayStartTLS(t *testing.T) {
 	require.Equal(t, []string{"a@one.test", "b@two.test"}, msgs[0].To)
 	require.Equal(t, testData, msgs[0].Data)
 
+	// The next message reuses the connection: no new session.
+	sessions := func() int { b.mu.Lock(); defer b.mu.Unlock(); return b.conns }
+	before := sessions()
+	res = tr.Deliver(context.Background(), testMsg("c@three.test"))
+	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+	require.Equal(t, before, sessions())
+	require.Len(t, b.messages(), 2)
+
 	// Wrong password: deferred (a configuration problem, not the recipients').
-	tr.URL = relayURL("smtp", "godwit", "wrong", addr)
+	tr = &RelayTransport{URL: relayURL("smtp", "godwit", "wrong", addr), HELO: "out.godwit.test",
+		Timeout: 2 * time.Second, TLSConfig: cfg}
 	res = tr.Deliver(context.Background(), testMsg("a@one.test"))
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Equal(t, 535, res[0].Code)
 	require.Contains(t, res[0].Message, "authentication failed")
 	require.NotContains(t, res[0].Message, "wrong")
-	require.Len(t, b.messages(), 1)
+	require.Len(t, b.messages(), 2)
 }
 
 func TestRelayRequiresStartTLS(t *testing.T) {

@@ -3,13 +3,16 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 )
 
 // RelayTransport sends every message through one SMTP relay (smarthost).
@@ -18,6 +21,16 @@ type RelayTransport struct {
 	HELO      string        // EHLO name (--hostname)
 	Timeout   time.Duration // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config   // nil verifies the relay against the system roots; ServerName defaults to the URL's host
+	// MaxConns limits connections at once to the relay; 0 means DefaultMaxPerHost.
+	MaxConns int
+
+	poolOnce sync.Once
+	pool     *pool
+}
+
+func (t *RelayTransport) conns() *pool {
+	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxConns} })
+	return t.pool
 }
 
 // Deliver sends m through the relay with AUTH PLAIN when the URL has
@@ -66,29 +79,62 @@ func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
 		timeout = DefaultTimeout
 	}
 
-	c, stop, err := dialClient(ctx, addr, t.HELO, timeout, cfg, !implicitTLS)
+	idle, err := t.conns().acquire(ctx, addr)
 	if err != nil {
-		code, enh, msg, _ := Classify(err)
-		if strings.Contains(msg, errNoStartTLSText) {
-			msg = fmt.Sprintf("relay %s does not offer STARTTLS; refusing to send credentials or mail in plaintext", addr)
-		}
-		st.setAll(host, code, enh, msg, Deferred)
+		st.setAll(host, 0, "", err.Error(), Deferred)
 		return st.results
 	}
-	defer stop()
-
-	if u.User != nil {
-		pass, _ := u.User.Password()
-		if err := c.Auth(sasl.NewPlainClient("", u.User.Username(), pass)); err != nil {
+	var keep *smtpSession
+	defer func() { t.conns().release(addr, keep) }()
+	s := idle
+	if s == nil || !s.reuse() {
+		s, err = t.open(ctx, u, addr, timeout, cfg, implicitTLS)
+		if err != nil {
 			code, enh, msg, _ := Classify(err)
-			st.setAll(host, code, enh, "relay authentication failed: "+msg, Deferred)
-			_ = c.Close()
+			var ae *authError
+			if errors.As(err, &ae) {
+				msg = "relay authentication failed: " + msg
+			}
+			if strings.Contains(msg, errNoStartTLSText) {
+				msg = fmt.Sprintf("relay %s does not offer STARTTLS; refusing to send credentials or mail in plaintext", addr)
+			}
+			st.setAll(host, code, enh, redact(msg, t.URL), Deferred)
 			return st.results
 		}
 	}
-	transact(c, host, m, st, st.todo())
+	todo := st.todo()
+	if s.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
+		keep = s
+	} else {
+		s.close()
+	}
 	return st.results
 }
+
+// open connects and authenticates to the relay. With credentials, smtp://
+// requires STARTTLS; without, it uses STARTTLS when offered.
+func (t *RelayTransport) open(ctx context.Context, u *url.URL, addr string, timeout time.Duration, cfg *tls.Config, implicitTLS bool) (*smtpSession, error) {
+	s, err := dialClient(ctx, addr, t.HELO, timeout, cfg, !implicitTLS)
+	if err != nil && !implicitTLS && u.User == nil && strings.Contains(err.Error(), errNoStartTLSText) {
+		s, err = dialClient(ctx, addr, t.HELO, timeout, nil, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		if err := s.c.Auth(sasl.NewPlainClient("", u.User.Username(), pass)); err != nil {
+			s.close()
+			return nil, &authError{err}
+		}
+	}
+	return s, nil
+}
+
+type authError struct{ err error }
+
+func (e *authError) Error() string { return "relay authentication failed: " + e.err.Error() }
+func (e *authError) Unwrap() error { return e.err }
 
 // redact removes the relay password from a message that may quote the URL.
 func redact(msg, rawURL string) string {

@@ -246,3 +246,7 @@ func requestError(ctx context.Context, shown string, timeout time.Duration, err 
 	}
 	return &Error{URL: shown, Msg: inner.Error(), Err: inner}
 }
+
+// Permanent reports whether err, returned by f.Fetch, will not go away by
+// retrying (see the package function Permanent).
+func (f *Fetcher) Permanent(err error) bool { return Permanent(err) }

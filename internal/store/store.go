@@ -51,6 +51,16 @@ const (
 	EventSuppressed      = "suppressed"
 )
 
+// Final reports whether an email whose last event is ev needs no more
+// delivery work.
+func Final(ev string) bool {
+	switch ev {
+	case EventDelivered, EventBounced, EventComplained, EventFailed, EventCanceled, EventSuppressed:
+		return true
+	}
+	return false
+}
+
 // Team owns every other resource.
 type Team struct {
 	ID        string
@@ -191,6 +201,61 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
+// DeliveryJob asks the queue to deliver an email at a time (its scheduled_at,
+// or now). It is enqueued in the transaction that accepts or reschedules the
+// email.
+type DeliveryJob struct {
+	EmailID string
+	TeamID  string
+	At      *time.Time // nil: as soon as possible
+}
+
+// Per-recipient outcomes of a delivery attempt.
+const (
+	OutcomeDelivered  = "delivered"  // the receiving server answered 250
+	OutcomeDeferred   = "deferred"   // temporary failure; retried
+	OutcomeBounced    = "bounced"    // permanent failure
+	OutcomeFailed     = "failed"     // Godwit could not build or send the message
+	OutcomeSuppressed = "suppressed" // the address is on the team's suppression list
+)
+
+// DeliveryAttempt is one recipient's result of one delivery attempt.
+type DeliveryAttempt struct {
+	EmailID   string
+	TeamID    string
+	Recipient string
+	Outcome   string
+	Host      string // the server that answered (MX host, relay, "capture", "test")
+	Code      int    // SMTP reply code; 0 when there was no reply
+	Enhanced  string // enhanced status code, e.g. "5.1.1"
+	Response  string // the server's reply text or our reason
+	CreatedAt time.Time
+}
+
+// EmailEvent is one entry of an email's history. Data is the event's detail
+// (bounce, failure reason, …) as JSON, or nil.
+type EmailEvent struct {
+	Type      string
+	Data      json.RawMessage
+	CreatedAt time.Time
+}
+
+// DeliveryOutcome is what one run of the delivery worker writes, in one
+// transaction.
+type DeliveryOutcome struct {
+	EmailID  string
+	TeamID   string
+	Attempts []*DeliveryAttempt
+	Events   []*EmailEvent
+	// LastEvent is the email's new last_event ("" leaves it).
+	LastEvent string
+	// Suppress lists addresses that bounced hard, added to the team's
+	// suppression list with origin "bounce" and the email as source.
+	Suppress []string
+	// Captured is the message as it would have been sent (capture transport).
+	Captured []byte
+}
+
 // Idempotency is the record kept for an Idempotency-Key: the request's
 // fingerprint and the response it produced.
 type Idempotency struct {
@@ -303,6 +368,21 @@ type Store interface {
 	// one query (per 1,000 addresses): the map holds the suppressed ones,
 	// keyed as given; addresses are compared in lower case.
 	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
+	// GetEmailForDelivery returns an email of any team with its bodies and
+	// attachments (content included).
+	GetEmailForDelivery(ctx context.Context, id string) (*Email, error)
+	// ClaimScheduled moves a scheduled email to queued as its time comes, so
+	// that it can no longer be canceled; ErrNotScheduled if it is not
+	// scheduled any more.
+	ClaimScheduled(ctx context.Context, id string, at time.Time) error
+	// RecordDelivery writes a delivery outcome in one transaction.
+	RecordDelivery(ctx context.Context, o *DeliveryOutcome) error
+	// ListDeliveryAttempts returns an email's attempts, oldest first.
+	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*DeliveryAttempt, error)
+	// ListEmailEvents returns an email's events, oldest first.
+	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*EmailEvent, error)
+	// GetCapturedMessage returns the message the capture transport kept.
+	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -136,6 +136,9 @@ func (db *DB) commitTx(group []*acceptReq) error {
 		if err := db.insertAttachments(ctx, tx, r.a.Emails); err != nil {
 			return err
 		}
+		if err := db.enqueueTx(ctx, tx, r.a.Emails); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("accept emails: commit: %w", err)
@@ -454,9 +457,12 @@ func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*s
 // RescheduleEmail implements store.Store.
 func (db *DB) RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error {
 	return db.changeScheduled(ctx, teamID, id, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET scheduled_at = ?, updated_at = ? WHERE team_id = ? AND id = ?`),
-			micros(at), micros(db.now()), teamID, id)
-		return err
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET scheduled_at = ?, updated_at = ? WHERE team_id = ? AND id = ?`),
+			micros(at), micros(db.now()), teamID, id); err != nil {
+			return err
+		}
+		// The job made for the old time finds the time changed and ends.
+		return db.enqueueTx(ctx, tx, []*store.Email{{ID: id, TeamID: teamID, ScheduledAt: &at}})
 	})
 }
 

@@ -82,6 +82,8 @@ type DB struct {
 	wg       sync.WaitGroup
 	maxGroup int
 
+	enqueue Enqueuer // nil: no job queue (tests of the store alone)
+
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 
 	checkpointer *sql.DB // SQLite: the connection that checkpoints the WAL

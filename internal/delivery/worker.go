@@ -1,0 +1,599 @@
+package delivery
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Store is what the worker needs of the store.
+type Store interface {
+	GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error)
+	ClaimScheduled(ctx context.Context, id string, at time.Time) error
+	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
+	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error)
+	GetDomainByName(ctx context.Context, teamID, name string) (*store.Domain, error)
+	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
+}
+
+// Transport hands a message to the network: one Result per m.Recipients,
+// in order.
+type Transport interface {
+	Deliver(ctx context.Context, m *Message) []Result
+}
+
+// Fetcher fetches an attachment given by URL. Permanent reports whether an
+// error of Fetch will not go away by retrying.
+type Fetcher interface {
+	Fetch(ctx context.Context, url string) (data []byte, contentType string, err error)
+	Permanent(err error) bool
+}
+
+// Worker delivers one email per call of Deliver. It keeps no state of its
+// own between calls but caches: every decision is made from what the store
+// holds, so a call may be repeated (at-least-once) without harm beyond a
+// duplicate message for recipients whose outcome was not yet recorded.
+type Worker struct {
+	Store Store
+	// Transport sends messages; nil means capture: nothing leaves the
+	// machine, the message is stored, and every recipient counts as delivered.
+	Transport Transport
+	Fetcher   Fetcher
+	Domains   domains.Settings
+	// TestDomain's recipients (delivered@, bounced@, …) are simulated, never sent.
+	TestDomain string
+	// MaxQueueAge is how long a deferred email is retried before it bounces
+	// (Transient); 0 means 72 h.
+	MaxQueueAge time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+
+	keysMu sync.Mutex
+	keys   map[string]domainKeys // domain id → opened keys
+}
+
+type domainKeys struct {
+	updated  time.Time
+	selector string
+	keys     []crypto.Signer
+}
+
+// Job is one run of the worker for an email.
+type Job struct {
+	EmailID string
+	// At is the scheduled time the job was made for; nil for an email sent
+	// at once. A job whose time no longer matches the email's ends.
+	At *time.Time
+	// Attempt counts the job's runs, from 1: a later run of a scheduled
+	// email's job may find the email already claimed by its earlier run.
+	Attempt int
+}
+
+// Retry asks the queue to run the job again after the given delay.
+type Retry struct{ After time.Duration }
+
+func (r *Retry) Error() string { return fmt.Sprintf("delivery: retry in %s", r.After) }
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (w *Worker) maxQueueAge() time.Duration {
+	if w.MaxQueueAge > 0 {
+		return w.MaxQueueAge
+	}
+	return 72 * time.Hour
+}
+
+// Deliver runs one delivery attempt for the job's email and records its
+// outcome. It returns a *Retry when recipients remain deferred (or the
+// scheduled time has not come), nil when the email needs no more work, and
+// another error when the store failed (the queue retries the job).
+func (w *Worker) Deliver(ctx context.Context, j Job) error {
+	e, err := w.Store.GetEmailForDelivery(ctx, j.EmailID)
+	if errors.Is(err, store.ErrNotFound) {
+		w.logger().Warn("delivery job for an unknown email", "email_id", j.EmailID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if store.Final(e.LastEvent) {
+		return nil
+	}
+	now := w.now()
+	if j.At != nil {
+		if e.ScheduledAt == nil || !e.ScheduledAt.Equal(*j.At) {
+			return nil // rescheduled: the job made for the new time sends it
+		}
+		if d := e.ScheduledAt.Sub(now); d > 0 {
+			return &Retry{After: d}
+		}
+		switch e.LastEvent {
+		case store.EventScheduled:
+			err := w.Store.ClaimScheduled(ctx, e.ID, now)
+			if errors.Is(err, store.ErrNotScheduled) {
+				return nil // canceled, or claimed by a duplicate job
+			}
+			if err != nil {
+				return err
+			}
+		case store.EventQueued:
+			if j.Attempt <= 1 {
+				return nil // another job for the same time claimed it
+			}
+			// An earlier run of this job claimed it and did not finish.
+		}
+	}
+	return w.attempt(ctx, e, now)
+}
+
+// recipientState is where each recipient of an email stands.
+type recipientState struct {
+	addr     string
+	outcome  string // "" when never tried
+	deferred int    // deferred attempts so far
+}
+
+func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) error {
+	prev, err := w.Store.ListDeliveryAttempts(ctx, e.TeamID, e.ID)
+	if err != nil {
+		return err
+	}
+	states := recipientsOf(e, prev)
+	var pending []*recipientState
+	for _, st := range states {
+		if st.outcome == "" || st.outcome == store.OutcomeDeferred {
+			pending = append(pending, st)
+		}
+	}
+	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID}
+	ev := &eventLog{email: e}
+	if len(prev) == 0 {
+		ev.add(store.EventSent, start, nil, nil)
+	}
+
+	var real []*recipientState
+	var test []*recipientState
+	for _, st := range pending {
+		if domainOf(st.addr) == w.TestDomain && w.TestDomain != "" {
+			test = append(test, st)
+		} else {
+			real = append(real, st)
+		}
+	}
+	results := map[string]Result{}
+	for _, st := range test {
+		results[st.addr] = simulate(st.addr)
+	}
+	if len(real) > 0 {
+		addrs := make([]string, len(real))
+		for i, st := range real {
+			addrs[i] = st.addr
+		}
+		suppressed, err := w.Store.SuppressedAmong(ctx, e.TeamID, addrs)
+		if err != nil {
+			return err
+		}
+		var send []string
+		for _, a := range addrs {
+			if suppressed[a] {
+				results[a] = Result{Recipient: a, Message: "The address is on the team's suppression list", Outcome: suppressedOutcome}
+			} else {
+				send = append(send, a)
+			}
+		}
+		if len(send) > 0 {
+			for i, r := range w.send(ctx, e, send, start, out) {
+				results[send[i]] = r
+			}
+		}
+	}
+
+	end := w.now()
+	expired := end.Sub(queueStart(e)) >= w.maxQueueAge()
+	for _, st := range pending {
+		r := results[st.addr]
+		if r.Outcome == Deferred && expired {
+			r.Outcome = Bounced
+			r.expired = true
+		}
+		outcome := string(r.Outcome)
+		out.Attempts = append(out.Attempts, &store.DeliveryAttempt{
+			Recipient: st.addr, Outcome: outcome, Host: r.Host, Code: r.Code,
+			Enhanced: r.Enhanced, Response: r.Message, CreatedAt: end,
+		})
+		st.outcome = outcome
+		if outcome == store.OutcomeDeferred {
+			st.deferred++
+		}
+		ev.result(st.addr, r, end)
+		if r.Outcome == Bounced && !r.expired && !r.simulated && r.Code >= 500 {
+			out.Suppress = append(out.Suppress, st.addr)
+		}
+	}
+	out.Events = ev.events()
+	out.LastEvent = lastEvent(states, ev)
+	if err := w.Store.RecordDelivery(ctx, out); err != nil {
+		return err
+	}
+	maxDeferred := 0
+	for _, st := range states {
+		if st.outcome == store.OutcomeDeferred && st.deferred > maxDeferred {
+			maxDeferred = st.deferred
+		}
+	}
+	if maxDeferred > 0 {
+		return &Retry{After: Backoff(maxDeferred)}
+	}
+	return nil
+}
+
+// Backoff is the wait before the next attempt after n deferred ones:
+// 1, 2, 4, … minutes, at most an hour.
+func Backoff(n int) time.Duration {
+	d := time.Minute
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// queueStart is when an email entered the queue for delivery.
+func queueStart(e *store.Email) time.Time {
+	if e.ScheduledAt != nil && e.ScheduledAt.After(e.CreatedAt) {
+		return *e.ScheduledAt
+	}
+	return e.CreatedAt
+}
+
+// recipientsOf lists the email's envelope recipients (To, Cc, Bcc; each
+// address once) with where they stand after the attempts so far.
+func recipientsOf(e *store.Email, prev []*store.DeliveryAttempt) []*recipientState {
+	var out []*recipientState
+	idx := map[string]*recipientState{}
+	for _, list := range [][]string{e.To, e.Cc, e.Bcc} {
+		for _, raw := range list {
+			a := addressOf(raw)
+			k := strings.ToLower(a)
+			if _, ok := idx[k]; ok || a == "" {
+				continue
+			}
+			st := &recipientState{addr: a}
+			idx[k] = st
+			out = append(out, st)
+		}
+	}
+	for _, p := range prev {
+		if st, ok := idx[strings.ToLower(p.Recipient)]; ok {
+			st.outcome = p.Outcome
+			if p.Outcome == store.OutcomeDeferred {
+				st.deferred++
+			}
+		}
+	}
+	return out
+}
+
+// addressOf returns the bare address of "Name <a@b>" or "a@b".
+func addressOf(s string) string {
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.Address
+	}
+	return strings.TrimSpace(s)
+}
+
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+// send builds, signs and sends the message to the recipients, returning one
+// result per recipient. Failures to build it are Failed for all.
+func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now time.Time, out *store.DeliveryOutcome) []Result {
+	all := func(outcome Outcome, host string, msg string) []Result {
+		rs := make([]Result, len(rcpts))
+		for i, a := range rcpts {
+			rs[i] = Result{Recipient: a, Host: host, Message: msg, Outcome: outcome}
+		}
+		return rs
+	}
+	fromDomain := domainOf(addressOf(e.From))
+	d, err := w.Store.GetDomainByName(ctx, e.TeamID, fromDomain)
+	if errors.Is(err, store.ErrNotFound) {
+		return all(failedOutcome, "", fmt.Sprintf("the sending domain %s is not registered", fromDomain))
+	}
+	if err != nil {
+		return all(Deferred, "", "internal error: could not read the sending domain")
+	}
+	if err := w.fetchAttachments(ctx, e); err != nil {
+		if w.Fetcher != nil && w.Fetcher.Permanent(err) {
+			return all(failedOutcome, "", "attachment: "+err.Error())
+		}
+		return all(Deferred, "", "attachment: "+err.Error())
+	}
+	raw, err := message.Build(e, message.Options{Now: now, MessageID: MessageID(e.ID, fromDomain)})
+	if err != nil {
+		return all(failedOutcome, "", "could not build the message: "+err.Error())
+	}
+	keys, selector, err := w.signingKeys(d)
+	if err != nil {
+		w.logger().Error("dkim keys", "domain", d.Name, "err", err)
+		return all(Deferred, "", "internal error: could not open the domain's DKIM key")
+	}
+	signed, err := dkim.Sign(raw, d.Name, selector, keys...)
+	if err != nil {
+		return all(failedOutcome, "", "could not sign the message: "+err.Error())
+	}
+	m := &Message{
+		From:       ReturnPath(e.ID, d),
+		Recipients: rcpts,
+		Data:       signed,
+		RequireTLS: d.TLS == "enforced",
+	}
+	if w.Transport == nil {
+		out.Captured = signed
+		return all(Delivered, "capture", "captured: the message was stored, not sent")
+	}
+	return w.Transport.Deliver(ctx, m)
+}
+
+// MessageID is the Message-ID of an email: stable across attempts.
+func MessageID(emailID, domain string) string {
+	return "<" + emailID + "@" + domain + ">"
+}
+
+// ReturnPath is the envelope sender of an email: an address on the domain's
+// return-path subdomain whose local part names the email, so that a bounce
+// arriving later finds it.
+func ReturnPath(emailID string, d *store.Domain) string {
+	sub := d.ReturnPath
+	if sub == "" {
+		sub = "send"
+	}
+	return "bounces+" + emailID + "@" + sub + "." + d.Name
+}
+
+func (w *Worker) fetchAttachments(ctx context.Context, e *store.Email) error {
+	for i := range e.Attachments {
+		a := &e.Attachments[i]
+		if a.Content != nil || a.Path == "" {
+			continue
+		}
+		if w.Fetcher == nil {
+			return errors.New("fetching attachments by path is not configured")
+		}
+		data, ct, err := w.Fetcher.Fetch(ctx, a.Path)
+		if err != nil {
+			return err
+		}
+		a.Content = data
+		if a.ContentType == "" {
+			a.ContentType = ct
+		}
+	}
+	return nil
+}
+
+// signingKeys returns the domain's opened DKIM keys, from a cache that a
+// change of the domain invalidates.
+func (w *Worker) signingKeys(d *store.Domain) ([]crypto.Signer, string, error) {
+	w.keysMu.Lock()
+	k, ok := w.keys[d.ID]
+	w.keysMu.Unlock()
+	if ok && k.updated.Equal(d.UpdatedAt) {
+		return k.keys, k.selector, nil
+	}
+	rsaKey, err := w.Domains.PrivateKey(d.ID, d.DKIMKey)
+	if err != nil {
+		return nil, "", err
+	}
+	keys := []crypto.Signer{rsaKey}
+	if len(d.DKIMEd25519Key) > 0 {
+		edKey, err := w.Domains.PrivateKey(d.ID, d.DKIMEd25519Key)
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, edKey)
+	}
+	k = domainKeys{updated: d.UpdatedAt, selector: d.DKIMSelector, keys: keys}
+	w.keysMu.Lock()
+	if w.keys == nil {
+		w.keys = map[string]domainKeys{}
+	}
+	w.keys[d.ID] = k
+	w.keysMu.Unlock()
+	return k.keys, k.selector, nil
+}
+
+// Outcomes beyond the transports' three, used inside the worker.
+const (
+	failedOutcome     Outcome = store.OutcomeFailed
+	suppressedOutcome Outcome = store.OutcomeSuppressed
+	complainedOutcome Outcome = "complained" // test address: delivered, then a complaint
+)
+
+// simulate answers for a test-domain recipient as Resend's test addresses do.
+func simulate(addr string) Result {
+	local := strings.ToLower(addr[:strings.LastIndexByte(addr, '@')])
+	base, _, labelled := strings.Cut(local, "+")
+	r := Result{Recipient: addr, Host: "test", simulated: true}
+	switch {
+	case base == "bounced":
+		r.Code, r.Enhanced, r.Message, r.Outcome = 550, "5.1.1", "Unknown User (test address)", Bounced
+	case base == "complained":
+		r.Code, r.Message, r.Outcome = 250, "OK (test address)", complainedOutcome
+	case base == "suppressed" && !labelled:
+		r.Message, r.Outcome = "The address is suppressed (test address)", suppressedOutcome
+	default:
+		r.Code, r.Message, r.Outcome = 250, "OK (test address)", Delivered
+	}
+	return r
+}
+
+// eventLog gathers the events of one attempt: one per type, naming the
+// recipients it concerns.
+type eventLog struct {
+	email *store.Email
+	order []string
+	byTyp map[string]*pendingEvent
+}
+
+type pendingEvent struct {
+	at     time.Time
+	to     []string
+	detail map[string]any
+}
+
+func (l *eventLog) add(typ string, at time.Time, to []string, detail map[string]any) {
+	if l.byTyp == nil {
+		l.byTyp = map[string]*pendingEvent{}
+	}
+	p, ok := l.byTyp[typ]
+	if !ok {
+		p = &pendingEvent{at: at, detail: detail}
+		l.byTyp[typ] = p
+		l.order = append(l.order, typ)
+	}
+	p.to = append(p.to, to...)
+}
+
+func (l *eventLog) has(typ string) bool { _, ok := l.byTyp[typ]; return ok }
+
+func (l *eventLog) result(addr string, r Result, at time.Time) {
+	to := []string{addr}
+	switch r.Outcome {
+	case Delivered:
+		l.add(store.EventDelivered, at, to, nil)
+	case complainedOutcome:
+		l.add(store.EventDelivered, at, to, nil)
+		l.add(store.EventComplained, at, to, nil)
+	case Deferred:
+		l.add(store.EventDeliveryDelayed, at, to, nil)
+	case Bounced:
+		typ, sub := "Permanent", bounceSubType(r)
+		if r.expired {
+			typ, sub = "Transient", "General"
+		}
+		l.add(store.EventBounced, at, to, map[string]any{"bounce": map[string]any{
+			"message":        bounceMessage(r),
+			"type":           typ,
+			"subType":        sub,
+			"diagnosticCode": []string{diagnostic(r)},
+		}})
+	case failedOutcome:
+		l.add(store.EventFailed, at, to, map[string]any{"failed": map[string]any{"reason": r.Message}})
+	case suppressedOutcome:
+		l.add(store.EventSuppressed, at, to, map[string]any{"suppressed": map[string]any{
+			"message": r.Message, "type": "OnAccountSuppressionList", "reason": "previous_bounce",
+		}})
+	}
+}
+
+func (l *eventLog) events() []*store.EmailEvent {
+	out := make([]*store.EmailEvent, 0, len(l.order))
+	for _, typ := range l.order {
+		p := l.byTyp[typ]
+		data := map[string]any{}
+		if len(p.to) > 0 {
+			data["to"] = p.to
+		}
+		for k, v := range p.detail {
+			data[k] = v
+		}
+		var raw json.RawMessage
+		if len(data) > 0 {
+			raw, _ = json.Marshal(data)
+		}
+		out = append(out, &store.EmailEvent{Type: typ, Data: raw, CreatedAt: p.at})
+	}
+	return out
+}
+
+// lastEvent is the email's last_event after an attempt: still delayed while
+// any recipient is deferred; otherwise the most telling final outcome.
+func lastEvent(states []*recipientState, ev *eventLog) string {
+	has := map[string]bool{}
+	for _, st := range states {
+		has[st.outcome] = true
+	}
+	switch {
+	case has[store.OutcomeDeferred]:
+		return store.EventDeliveryDelayed
+	case has[store.OutcomeBounced]:
+		return store.EventBounced
+	case has[store.OutcomeFailed]:
+		return store.EventFailed
+	case has[string(complainedOutcome)]:
+		return store.EventComplained
+	case has[store.OutcomeDelivered]:
+		return store.EventDelivered
+	case has[store.OutcomeSuppressed]:
+		return store.EventSuppressed
+	}
+	if ev.has(store.EventSent) {
+		return store.EventSent
+	}
+	return ""
+}
+
+func bounceSubType(r Result) string {
+	switch {
+	case r.simulated, strings.HasPrefix(r.Enhanced, "5.1."):
+		return "NoEmail"
+	case strings.HasPrefix(r.Enhanced, "5.2.2"):
+		return "MailboxFull"
+	case strings.HasPrefix(r.Enhanced, "5.3.4"):
+		return "MessageTooLarge"
+	case strings.HasPrefix(r.Enhanced, "5.7."):
+		return "MessageRejected"
+	}
+	return "General"
+}
+
+func bounceMessage(r Result) string {
+	if r.expired {
+		return "The message could not be delivered before it expired: " + r.Message
+	}
+	return "The recipient's mail server permanently rejected the email."
+}
+
+// diagnostic renders a result as a DSN Diagnostic-Code: "smtp; 550 5.1.1 …".
+func diagnostic(r Result) string {
+	if r.Code == 0 {
+		return r.Message
+	}
+	s := fmt.Sprintf("smtp; %d", r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	if r.Message != "" {
+		s += " " + r.Message
+	}
+	return s
+}

@@ -1,0 +1,257 @@
+// Package queue runs Godwit's durable job queue: River, on the store's own
+// database and connections, so that a delivery job is inserted in the same
+// transaction as the email it delivers (sqlstore.SetEnqueuer), and a 200
+// from the API means both are committed.
+//
+// On SQLite River shares the store's single writing connection (only …Tx
+// calls are made while a store transaction holds it) and polls; on
+// PostgreSQL it inserts through database/sql and listens on one extra pgx
+// connection, so workers wake at commit.
+//
+// Jobs are small: an email id and, for scheduled emails, the time they were
+// made for. The delivery worker decides everything else from the store, so a
+// job may run twice (at-least-once) or outlive a reschedule or cancel
+// harmlessly.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+// DeliverArgs is the delivery job.
+type DeliverArgs struct {
+	EmailID string `json:"email_id"`
+	// At is the scheduled time (Unix microseconds) the job was made for; 0
+	// for an email sent at once.
+	At int64 `json:"at,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "deliver" }
+
+const deliverQueue = "deliver"
+
+// maxJobAttempts bounds the runs that fail with an error (store trouble):
+// deferrals snooze and do not count. River backs off between them.
+const maxJobAttempts = 25
+
+// Config tunes the queue.
+type Config struct {
+	// Workers is the number of deliveries run at once; 0 makes an
+	// insert-only queue (an API-only node).
+	Workers int
+	// JobTimeout bounds one delivery attempt (default 10 minutes). A job
+	// left running by a crashed node is retried once it is this old plus a
+	// minute (PostgreSQL; on SQLite, see Open).
+	JobTimeout time.Duration
+	// PostgresDSN is the store's PostgreSQL URL, for the listener connection.
+	PostgresDSN string
+	Logger      *slog.Logger
+	// Time stubs River's clock in tests.
+	Time rivertype.TimeGenerator
+	// PollInterval is how often idle workers look for jobs without a
+	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
+	// PostgreSQL.
+	PollInterval time.Duration
+}
+
+// Queue is the running River client.
+type Queue struct {
+	client   *river.Client[*sql.Tx]
+	listener *pgxpool.Pool
+	workers  int
+}
+
+// Migrate applies River's migrations to the store's database.
+func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	switch db.Dialect() {
+	case sqlstore.SQLite:
+		var m *rivermigrate.Migrator[*sql.Tx]
+		m, err = rivermigrate.New(riversqlite.New(db.Writer()), &rivermigrate.Config{Logger: logger})
+		if err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	default:
+		var m *rivermigrate.Migrator[*sql.Tx]
+		m, err = rivermigrate.New(riverdatabasesql.New(db.Writer()), &rivermigrate.Config{Logger: logger})
+		if err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("queue migrations: %w", err)
+	}
+	return nil
+}
+
+// Open migrates River's tables, creates the client with w as the delivery
+// worker, and makes db enqueue a delivery job with every accepted email.
+// Call Start to run the workers.
+//
+// On SQLite only one process serves a database file, so jobs it finds
+// running at start were left by a crash of the previous process; they are
+// made available again at once.
+func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) (*Queue, error) {
+	if err := Migrate(ctx, db, cfg.Logger); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	jobTimeout := cfg.JobTimeout
+	if jobTimeout <= 0 {
+		jobTimeout = 10 * time.Minute
+	}
+	rc := &river.Config{
+		Logger:               logger,
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: jobTimeout + time.Minute,
+		MaxAttempts:          maxJobAttempts,
+		FetchCooldown:        10 * time.Millisecond,
+		Test:                 river.TestConfig{Time: cfg.Time},
+	}
+	q := &Queue{workers: cfg.Workers}
+	if cfg.Workers > 0 {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &deliverWorker{w: w})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{deliverQueue: {MaxWorkers: cfg.Workers}}
+	}
+	var err error
+	switch db.Dialect() {
+	case sqlstore.SQLite:
+		rc.PollOnly = true
+		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
+		if cfg.Workers > 0 {
+			if _, err := db.Writer().ExecContext(ctx, `UPDATE river_job SET state = 'available', attempted_by = NULL WHERE state = 'running'`); err != nil {
+				return nil, fmt.Errorf("queue: release jobs of a crashed process: %w", err)
+			}
+		}
+		q.client, err = river.NewClient(riversqlite.New(db.Writer()), rc)
+	default:
+		rc.FetchPollInterval = cmpOr(cfg.PollInterval, time.Second)
+		q.listener, err = listenerPool(ctx, cfg.PostgresDSN)
+		if err != nil {
+			return nil, err
+		}
+		q.client, err = river.NewClient(riverdatabasesql.NewWithPgxListener(db.Writer(), q.listener), rc)
+	}
+	if err != nil {
+		q.close()
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	db.SetEnqueuer(q.enqueue)
+	return q, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func listenerPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	if dsn == "" {
+		return nil, errors.New("queue: PostgreSQL listener needs the database URL")
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("queue: listener: %w", err)
+	}
+	pc.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("queue: listener: %w", err)
+	}
+	return pool, nil
+}
+
+func (q *Queue) close() {
+	if q.listener != nil {
+		q.listener.Close()
+	}
+}
+
+// enqueue inserts delivery jobs in the store's transaction.
+func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		args := DeliverArgs{EmailID: j.EmailID}
+		opts := &river.InsertOpts{Queue: deliverQueue}
+		if j.At != nil {
+			args.At = j.At.UnixMicro()
+			opts.ScheduledAt = *j.At
+		}
+		params[i] = river.InsertManyParams{Args: args, InsertOpts: opts}
+	}
+	_, err := q.client.InsertManyFastTx(ctx, tx, params)
+	return err
+}
+
+// Start runs the workers (a no-op for an insert-only queue).
+func (q *Queue) Start(ctx context.Context) error {
+	if q.workers == 0 {
+		return nil
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running deliveries finish until ctx ends, then cancels them (a
+// canceled delivery is retried: nothing is lost), and closes the listener.
+func (q *Queue) Stop(ctx context.Context) error {
+	defer q.close()
+	if q.workers == 0 {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		hard, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = q.client.StopAndCancel(hard)
+	}
+	return err
+}
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	w *delivery.Worker
+}
+
+func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	j := delivery.Job{EmailID: job.Args.EmailID, Attempt: job.Attempt}
+	if job.Args.At != 0 {
+		at := time.UnixMicro(job.Args.At).UTC()
+		j.At = &at
+	}
+	err := dw.w.Deliver(ctx, j)
+	var retry *delivery.Retry
+	if errors.As(err, &retry) {
+		return river.JobSnooze(retry.After)
+	}
+	return err
+}

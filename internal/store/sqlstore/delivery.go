@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Enqueuer inserts delivery jobs inside a store transaction, so that an
+// email and its job commit together (the job queue provides it).
+type Enqueuer func(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error
+
+// SetEnqueuer makes every accepted or rescheduled email enqueue its delivery
+// job in the same transaction. Set it before the store takes traffic.
+func (db *DB) SetEnqueuer(e Enqueuer) { db.enqueue = e }
+
+func (db *DB) enqueueTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
+	if db.enqueue == nil || len(emails) == 0 {
+		return nil
+	}
+	jobs := make([]store.DeliveryJob, len(emails))
+	for i, e := range emails {
+		jobs[i] = store.DeliveryJob{EmailID: e.ID, TeamID: e.TeamID, At: e.ScheduledAt}
+	}
+	if err := db.enqueue(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return nil
+}
+
+// GetEmailForDelivery implements store.Store.
+func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
+	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), id))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT filename, content_type, content_id, path, content
+		FROM email_attachments WHERE email_id = ? ORDER BY idx`), id)
+	if err != nil {
+		return nil, fmt.Errorf("get attachments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.Attachment
+		if err := rows.Scan(&a.Filename, &a.ContentType, &a.ContentID, &a.Path, &a.Content); err != nil {
+			return nil, fmt.Errorf("get attachments: %w", err)
+		}
+		e.Attachments = append(e.Attachments, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get attachments: %w", err)
+	}
+	return e, nil
+}
+
+// ClaimScheduled implements store.Store.
+func (db *DB) ClaimScheduled(ctx context.Context, id string, at time.Time) error {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ? AND last_event = ?`),
+		store.EventQueued, micros(at), id, store.EventScheduled)
+	if err != nil {
+		return fmt.Errorf("claim scheduled email: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("claim scheduled email: %w", err)
+	} else if n == 0 {
+		return store.ErrNotScheduled
+	}
+	return nil
+}
+
+// RecordDelivery implements store.Store.
+func (db *DB) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record delivery: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := db.recordDeliveryTx(ctx, tx, o); err != nil {
+		return fmt.Errorf("record delivery of %s: %w", o.EmailID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record delivery: commit: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.DeliveryOutcome) error {
+	if len(o.Attempts) > 0 {
+		rows := make([][]any, len(o.Attempts))
+		for i, a := range o.Attempts {
+			rows[i] = []any{o.EmailID, o.TeamID, a.Recipient, a.Outcome, a.Host, a.Code, a.Enhanced, a.Response, micros(a.CreatedAt)}
+		}
+		if err := db.insertRows(ctx, tx, "delivery_attempts", attemptInsertColumns, rows); err != nil {
+			return fmt.Errorf("insert attempts: %w", err)
+		}
+	}
+	for _, ev := range o.Events {
+		var data sql.NullString
+		if len(ev.Data) > 0 {
+			data = sql.NullString{String: string(ev.Data), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_events (email_id, team_id, type, created_at, data) VALUES (?, ?, ?, ?, ?)`),
+			o.EmailID, o.TeamID, ev.Type, micros(ev.CreatedAt), data); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+	}
+	if o.LastEvent != "" {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ?`),
+			o.LastEvent, micros(db.now()), o.EmailID); err != nil {
+			return fmt.Errorf("update email: %w", err)
+		}
+	}
+	for _, addr := range o.Suppress {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, email) DO NOTHING`),
+			uuid.NewString(), o.TeamID, strings.ToLower(addr), store.SuppressionBounce, o.EmailID, micros(db.now())); err != nil {
+			return fmt.Errorf("suppress: %w", err)
+		}
+	}
+	if o.Captured != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO captured_messages (email_id, team_id, data, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (email_id) DO UPDATE SET data = excluded.data, created_at = excluded.created_at`),
+			o.EmailID, o.TeamID, o.Captured, micros(db.now())); err != nil {
+			return fmt.Errorf("store captured message: %w", err)
+		}
+	}
+	return nil
+}
+
+const attemptInsertColumns = "email_id, team_id, recipient, outcome, host, code, enhanced, response, created_at"
+
+// ListDeliveryAttempts implements store.Store.
+func (db *DB) ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error) {
+	if err := db.emailExists(ctx, teamID, emailID); err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
+		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`), emailID, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.DeliveryAttempt
+	for rows.Next() {
+		a := &store.DeliveryAttempt{EmailID: emailID, TeamID: teamID}
+		var at int64
+		if err := rows.Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at); err != nil {
+			return nil, fmt.Errorf("list attempts: %w", err)
+		}
+		a.CreatedAt = fromMicros(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ListEmailEvents implements store.Store.
+func (db *DB) ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*store.EmailEvent, error) {
+	if err := db.emailExists(ctx, teamID, emailID); err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT type, created_at, data FROM email_events
+		WHERE email_id = ? AND team_id = ? ORDER BY seq`), emailID, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("list email events: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.EmailEvent
+	for rows.Next() {
+		ev := &store.EmailEvent{}
+		var at int64
+		var data sql.NullString
+		if err := rows.Scan(&ev.Type, &at, &data); err != nil {
+			return nil, fmt.Errorf("list email events: %w", err)
+		}
+		ev.CreatedAt = fromMicros(at)
+		if data.Valid {
+			ev.Data = []byte(data.String)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// GetCapturedMessage implements store.Store.
+func (db *DB) GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error) {
+	var data []byte
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT data FROM captured_messages WHERE email_id = ? AND team_id = ?`), emailID, teamID).Scan(&data)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return data, nil
+}
+
+func (db *DB) emailExists(ctx context.Context, teamID, id string) error {
+	var one int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM emails WHERE team_id = ? AND id = ?`), teamID, id).Scan(&one)
+	return interpretError(err)
+}
