@@ -22,6 +22,9 @@ func (h *Handler) routes() {
 	h.handle("GET /emails/{id}", fullAccess, h.getEmail)
 	h.handle("PATCH /emails/{id}", fullAccess, h.updateEmail)
 	h.handle("POST /emails/{id}/cancel", fullAccess, h.cancelEmail)
+	// Godwit's own: how the email went on the wire.
+	h.handle("GET /emails/{id}/delivery", fullAccess, h.getEmailDelivery)
+	h.handle("GET /emails/{id}/captured", fullAccess, h.getCapturedMessage)
 
 	h.handle("POST /domains", fullAccess, h.createDomain)
 	h.handle("GET /domains", fullAccess, h.listDomains)

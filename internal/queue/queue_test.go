@@ -1,0 +1,143 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/queue"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// riverClock gives River the test's clock.
+type riverClock struct{ c *godwittest.Clock }
+
+func (r riverClock) Now() time.Time { return r.c.Now() }
+func (r riverClock) NowOrNil() *time.Time {
+	t := r.c.Now()
+	return &t
+}
+
+type env struct {
+	t     *testing.T
+	clock *godwittest.Clock
+	db    *sqlstore.DB
+	team  *store.Team
+}
+
+// start opens a store and a running queue whose worker delivers to the
+// test domain's simulated recipients (nothing leaves the machine).
+func start(t *testing.T, kind sqlstore.Dialect) *env {
+	t.Helper()
+	ctx := context.Background()
+	clock := godwittest.NewClock(t0)
+	dsn := godwittest.StoreURL(t, kind)
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
+	require.NoError(t, err)
+	w := &delivery.Worker{Store: db, TestDomain: "resend.dev", Now: clock.Now}
+	cfg := queue.Config{Workers: 10, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
+	if kind == sqlstore.Postgres {
+		cfg.PostgresDSN = dsn
+	}
+	q, err := queue.Open(ctx, db, w, cfg)
+	require.NoError(t, err)
+	require.NoError(t, q.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, q.Stop(sctx))
+		require.NoError(t, db.Close())
+	})
+	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
+	require.NoError(t, db.CreateTeam(ctx, team))
+	return &env{t: t, clock: clock, db: db, team: team}
+}
+
+func (e *env) accept(to string, at *time.Time) *store.Email {
+	e.t.Helper()
+	text := "hi"
+	em := &store.Email{ID: uuid.NewString(), TeamID: e.team.ID, From: "onboarding@resend.dev", To: []string{to},
+		Subject: "s", Text: &text, CreatedAt: e.clock.Now(), LastEvent: store.EventQueued, ScheduledAt: at}
+	if at != nil {
+		em.LastEvent = store.EventScheduled
+	}
+	require.NoError(e.t, e.db.AcceptEmails(context.Background(), &store.Accept{Emails: []*store.Email{em}}))
+	return em
+}
+
+func (e *env) last(em *store.Email) string {
+	got, err := e.db.GetEmail(context.Background(), e.team.ID, em.ID)
+	require.NoError(e.t, err)
+	return got.LastEvent
+}
+
+// waitFor polls until the email's last event is want.
+func (e *env) waitFor(em *store.Email, want string, within time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for e.last(em) != want {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("email %s: last_event %q after %s, want %q", em.ID, e.last(em), within, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAcceptedEmailsAreDelivered(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			e := start(t, kind)
+			var ems []*store.Email
+			for i := range 30 {
+				to := fmt.Sprintf("delivered+%d@resend.dev", i)
+				if i%3 == 0 {
+					to = "bounced@resend.dev"
+				}
+				ems = append(ems, e.accept(to, nil))
+			}
+			for i, em := range ems {
+				want := store.EventDelivered
+				if i%3 == 0 {
+					want = store.EventBounced
+				}
+				e.waitFor(em, want, 10*time.Second)
+			}
+		})
+	}
+}
+
+func TestScheduledRescheduledCanceled(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			e := start(t, kind)
+			ctx := context.Background()
+			in1h, in2h := t0.Add(time.Hour), t0.Add(2*time.Hour)
+			moved := e.accept("delivered@resend.dev", &in1h)
+			canceled := e.accept("delivered@resend.dev", &in1h)
+			onTime := e.accept("delivered@resend.dev", &in1h)
+			require.NoError(t, e.db.RescheduleEmail(ctx, e.team.ID, moved.ID, in2h))
+			require.NoError(t, e.db.CancelEmail(ctx, e.team.ID, canceled.ID, t0))
+
+			// An hour later the email still on time goes; the moved one waits.
+			e.clock.Advance(time.Hour)
+			e.waitFor(onTime, store.EventDelivered, 15*time.Second)
+			require.Equal(t, store.EventScheduled, e.last(moved))
+			require.Equal(t, store.EventCanceled, e.last(canceled))
+
+			e.clock.Advance(time.Hour)
+			e.waitFor(moved, store.EventDelivered, 15*time.Second)
+			require.Equal(t, store.EventCanceled, e.last(canceled))
+		})
+	}
+}
