@@ -244,11 +244,20 @@ func TestLifecycle(t *testing.T) {
 
 			s2 := start(t, dbArgs...)
 			require.Empty(t, tokenRE.FindString(s2.stdout.String()), "a second start prints no key")
+			// Every accepted email survives the restart and is delivered
+			// (to the simulated test recipient).
+			deadline = time.Now().Add(60 * time.Second)
 			for _, id := range accepted {
-				status, body, err := request("GET", s2.url+"/emails/"+id, first, "")
-				require.NoError(t, err)
-				require.Equal(t, 200, status, "accepted email %s survives a restart", id)
-				require.Equal(t, "queued", body["last_event"])
+				for {
+					status, body, err := request("GET", s2.url+"/emails/"+id, first, "")
+					require.NoError(t, err)
+					require.Equal(t, 200, status, "accepted email %s survives a restart", id)
+					if body["last_event"] == "delivered" {
+						break
+					}
+					require.True(t, time.Now().Before(deadline), "email %s still %v", id, body["last_event"])
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
 
 			out, _, err = run(t, append([]string{"keys", "list"}, dbArgs...)...)

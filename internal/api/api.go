@@ -39,6 +39,9 @@ type Deps struct {
 	Domains domains.Settings
 	// TestDomain is the domain of the test sender and recipients (resend.dev).
 	TestDomain string
+	// VerifyNow, when set, asks the domain verifier to run at once (after
+	// POST /domains/{id}/verify); otherwise the check waits for its tick.
+	VerifyNow func()
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 }

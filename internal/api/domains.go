@@ -294,6 +294,9 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	if err := h.saveDomain(r, d); err != nil {
 		return err
 	}
+	if h.VerifyNow != nil {
+		h.VerifyNow()
+	}
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
 	return nil
 }

@@ -77,6 +77,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
+	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
+		Now: time.Now, Logger: log}
 	var draining atomic.Bool
 	handler := api.New(api.Deps{
 		Store:            db,
@@ -87,6 +89,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Domains:          domainCfg,
 		TestDomain:       cfg.TestDomain,
 		Ready:            func() bool { return !draining.Load() },
+		VerifyNow:        verifier.Wake,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -138,8 +141,6 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	backgroundDone := make(chan struct{})
-	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
-		Now: time.Now, Logger: log}
 	go func() {
 		defer close(backgroundDone)
 		var wg sync.WaitGroup

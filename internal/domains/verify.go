@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -60,6 +61,23 @@ type Verifier struct {
 	DNS      RecordChecker
 	Now      func() time.Time
 	Logger   *slog.Logger
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (v *Verifier) wakeCh() chan struct{} {
+	v.wakeOnce.Do(func() { v.wake = make(chan struct{}, 1) })
+	return v.wake
+}
+
+// Wake makes Run check the due domains now instead of at its next tick
+// (POST /domains/{id}/verify calls it). It never blocks.
+func (v *Verifier) Wake() {
+	select {
+	case v.wakeCh() <- struct{}{}:
+	default:
+	}
 }
 
 // RunOnce checks every domain due now and returns how many it checked.
@@ -95,6 +113,7 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-v.wakeCh():
 		}
 	}
 }

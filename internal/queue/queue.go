@@ -57,8 +57,9 @@ type Config struct {
 	// insert-only queue (an API-only node).
 	Workers int
 	// JobTimeout bounds one delivery attempt (default 10 minutes). A job
-	// left running by a crashed node is retried once it is this old plus a
-	// minute (PostgreSQL; on SQLite, see Open).
+	// left running by a crashed node is retried once it is twice this old
+	// (at most this plus a minute; River looks every 30 s) on PostgreSQL;
+	// on SQLite, see Open.
 	JobTimeout time.Duration
 	// PostgresDSN is the store's PostgreSQL URL, for the listener connection.
 	PostgresDSN string
@@ -126,7 +127,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	rc := &river.Config{
 		Logger:               logger,
 		JobTimeout:           jobTimeout,
-		RescueStuckJobsAfter: jobTimeout + time.Minute,
+		RescueStuckJobsAfter: jobTimeout + min(jobTimeout, time.Minute),
 		MaxAttempts:          maxJobAttempts,
 		FetchCooldown:        10 * time.Millisecond,
 		Test:                 river.TestConfig{Time: cfg.Time},
