@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/google/uuid"
@@ -122,6 +123,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer db.Close()
+	if err := queue.Migrate(ctx, db, nil); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "migrations applied (%s)\n", db.Dialect())
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/api"
+	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/delivery"
@@ -91,8 +92,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Ready:            func() bool { return !draining.Load() },
 		VerifyNow:        verifier.Wake,
 	})
+	var httpHandler http.Handler = handler
+	if cfg.Role == "worker" {
+		httpHandler = healthOnly(handler)
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           httpHandler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// A whole request, body included, must arrive within this: enough
 		// for the largest body over a slow link, not forever.
@@ -192,6 +197,18 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// healthOnly serves a worker node's HTTP listener: the health checks, and
+// Resend's 404 envelope for everything else (the API is on the api nodes).
+func healthOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		apierr.Write(w, apierr.NotFound("This node runs with --role worker: it delivers email and serves no API."))
+	})
 }
 
 // openQueue builds the delivery worker and the job queue that runs it; an
