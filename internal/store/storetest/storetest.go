@@ -443,6 +443,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testSuppressions(t, newStore)
 	})
 
+	t.Run("Delivery", func(t *testing.T) {
+		t.Parallel()
+		testDelivery(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
