@@ -74,15 +74,101 @@ func (db *DB) ClaimScheduled(ctx context.Context, id string, at time.Time) error
 	return nil
 }
 
-// RecordDelivery implements store.Store.
+type outcomeReq struct {
+	o    *store.DeliveryOutcome
+	err  error
+	done chan struct{}
+}
+
+// RecordDelivery implements store.Store. Like AcceptEmails, the outcome is
+// committed by a committer goroutine together with the others waiting at
+// that moment: a commit costs a flush, and workers finish many emails at once.
 func (db *DB) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error {
+	req := &outcomeReq{o: o, done: make(chan struct{})}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case db.outcomes <- req:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	<-req.done
+	return req.err
+}
+
+// maxGroupOutcomes bounds the outcomes of one commit.
+const maxGroupOutcomes = 256
+
+func (db *DB) outcomeLoop() {
+	defer db.wg.Done()
+	group := make([]*outcomeReq, 0, maxGroupOutcomes)
+	for first := range db.outcomes {
+		group = append(group[:0], first)
+	gather:
+		for len(group) < maxGroupOutcomes {
+			select {
+			case r, ok := <-db.outcomes:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+			default:
+				break gather
+			}
+		}
+		if err := db.commitOutcomes(group); err != nil && len(group) > 1 {
+			// One bad outcome must not fail the others: commit each alone.
+			for _, r := range group {
+				r.err = db.commitOutcomes([]*outcomeReq{r})
+			}
+		} else {
+			for _, r := range group {
+				r.err = err
+			}
+		}
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+func (db *DB) commitOutcomes(group []*outcomeReq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("record delivery: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := db.recordDeliveryTx(ctx, tx, o); err != nil {
-		return fmt.Errorf("record delivery of %s: %w", o.EmailID, err)
+	var attempts, events [][]any
+	for _, r := range group {
+		o := r.o
+		for _, a := range o.Attempts {
+			attempts = append(attempts, []any{o.EmailID, o.TeamID, a.Recipient, a.Outcome, a.Host, a.Code, a.Enhanced, a.Response, micros(a.CreatedAt)})
+		}
+		for _, ev := range o.Events {
+			var data sql.NullString
+			if len(ev.Data) > 0 {
+				data = sql.NullString{String: string(ev.Data), Valid: true}
+			}
+			events = append(events, []any{o.EmailID, o.TeamID, ev.Type, micros(ev.CreatedAt), data})
+		}
+	}
+	if err := db.insertRows(ctx, tx, "delivery_attempts", attemptInsertColumns, attempts); err != nil {
+		return fmt.Errorf("record delivery: insert attempts: %w", err)
+	}
+	if err := db.insertRows(ctx, tx, "email_events", "email_id, team_id, type, created_at, data", events); err != nil {
+		return fmt.Errorf("record delivery: insert events: %w", err)
+	}
+	for _, r := range group {
+		if err := db.recordDeliveryTx(ctx, tx, r.o); err != nil {
+			return fmt.Errorf("record delivery of %s: %w", r.o.EmailID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record delivery: commit: %w", err)
@@ -91,28 +177,8 @@ func (db *DB) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) erro
 }
 
 func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.DeliveryOutcome) error {
-	if len(o.Attempts) > 0 {
-		rows := make([][]any, len(o.Attempts))
-		for i, a := range o.Attempts {
-			rows[i] = []any{o.EmailID, o.TeamID, a.Recipient, a.Outcome, a.Host, a.Code, a.Enhanced, a.Response, micros(a.CreatedAt)}
-		}
-		if err := db.insertRows(ctx, tx, "delivery_attempts", attemptInsertColumns, rows); err != nil {
-			return fmt.Errorf("insert attempts: %w", err)
-		}
-	}
-	for _, ev := range o.Events {
-		var data sql.NullString
-		if len(ev.Data) > 0 {
-			data = sql.NullString{String: string(ev.Data), Valid: true}
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO email_events (email_id, team_id, type, created_at, data) VALUES (?, ?, ?, ?, ?)`),
-			o.EmailID, o.TeamID, ev.Type, micros(ev.CreatedAt), data); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
-	}
 	if o.LastEvent != "" {
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ?`),
-			o.LastEvent, micros(db.now()), o.EmailID); err != nil {
+		if _, err := db.txExec(ctx, tx, updateLastEventSQL, o.LastEvent, micros(db.now()), o.EmailID); err != nil {
 			return fmt.Errorf("update email: %w", err)
 		}
 	}
@@ -132,6 +198,8 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 	}
 	return nil
 }
+
+const updateLastEventSQL = `UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ?`
 
 const attemptInsertColumns = "email_id, team_id, recipient, outcome, host, code, enhanced, response, created_at"
 

@@ -77,6 +77,7 @@ type DB struct {
 	now     func() time.Time
 
 	accepts  chan *acceptReq
+	outcomes chan *outcomeReq
 	closeMu  sync.RWMutex
 	closed   bool
 	wg       sync.WaitGroup
@@ -272,6 +273,9 @@ func (db *DB) start(opts Options) {
 		db.maxGroup = 512
 	}
 	db.accepts = make(chan *acceptReq, 4*db.maxGroup)
+	db.outcomes = make(chan *outcomeReq, 4*db.maxGroup)
+	db.wg.Add(1)
+	go db.outcomeLoop()
 	if db.checkpointer != nil {
 		db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
 		go db.checkpointLoop()
@@ -296,6 +300,7 @@ func (db *DB) Close() error {
 	db.closed = true
 	if db.accepts != nil {
 		close(db.accepts)
+		close(db.outcomes)
 	}
 	db.closeMu.Unlock()
 	db.wg.Wait()
