@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# bench/delivery.sh: measure accepted → delivered on loopback, for Godwit and
+# for Postfix relaying the same messages to the same sink:
+#   1. bench/sink: SMTP sink + DNS server for the sending domain,
+#   2. godwit serve --delivery relay to the sink, on SQLite, then PostgreSQL:
+#      verify the sending domain, then
+#        idle:   IDLE_COUNT emails one at a time (accept → first attempt),
+#        single: COUNT emails, CLIENTS clients, POST /emails,
+#        batch:  COUNT emails, BATCH_CLIENTS clients, POST /emails/batch of BATCH,
+#      each until the sink has received them all,
+#   3. Postfix (Debian package) relaying to the same sink: the same idle
+#      measurement and COUNT messages over CLIENTS SMTP connections to 127.0.0.1:25.
+# The servers run one after another, never at the same time.
+#
+# Environment:
+#   COUNT          emails per throughput run (default 20000)
+#   IDLE_COUNT     sequential emails of the idle runs (default 200)
+#   CLIENTS        HTTP clients / SMTP connections (default 16)
+#   BATCH          emails per POST /emails/batch (default 100; 0 skips the batch run)
+#   BATCH_CLIENTS  clients of the batch run (default 4)
+#   SIZE           approximate HTML size in bytes (default 10240)
+#   STORES         Godwit stores to measure (default "sqlite postgres")
+#   POSTFIX        auto (default: run it if installed and not already running) or off
+#   GODWIT_BENCH_POSTGRES_URL
+#                  default postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_delivery_bench
+#                  (the schema is created with psql and dropped at the end, as in run.sh)
+#   GODWIT_ARGS    extra flags for godwit serve (e.g. "--workers 200 --max-per-host 40")
+#   PROFILE_DIR    if set: take a 10 s CPU profile of godwit during each single run
+#                  and save it there with the godwit binary
+#   HEALTH_TIMEOUT seconds to wait for GET /healthz (default 60)
+#   GODWIT_BIN     optional path to a prebuilt godwit binary (skips the build)
+#
+# Postfix: its configuration (/etc/postfix/main.cf) is changed with postconf for
+# the run (relayhost = the sink, loopback only) and restored on exit; Postfix is
+# started and stopped by the script. It is skipped if Postfix already runs, its
+# queue is not empty, or port 25 is taken.
+#
+# Only ever targets 127.0.0.1. Every process it starts is stopped on exit.
+set -euo pipefail
+
+COUNT=${COUNT:-20000}
+IDLE_COUNT=${IDLE_COUNT:-200}
+CLIENTS=${CLIENTS:-16}
+BATCH=${BATCH:-100}
+BATCH_CLIENTS=${BATCH_CLIENTS:-4}
+SIZE=${SIZE:-10240}
+STORES=${STORES:-"sqlite postgres"}
+POSTFIX=${POSTFIX:-auto}
+HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
+PROFILE_DIR=${PROFILE_DIR:-}
+GODWIT_ARGS=${GODWIT_ARGS:-}
+PG_URL=${GODWIT_BENCH_POSTGRES_URL:-"postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_delivery_bench"}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+command -v curl >/dev/null || { echo "delivery.sh: curl is required" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/godwit-delivery.XXXXXX")
+pids=()              # processes started by this script and not yet stopped
+pg_schema=""         # schema created by this script (dropped on exit)
+psql_url=""
+postfix_started=""   # set when this script started Postfix
+postfix_conf=""      # saved main.cf to restore
+failures=0
+summary="$tmp/summary.txt"
+: >"$summary"
+
+# stop_pid PID: SIGTERM, wait up to 5s, then SIGKILL; reap it and forget it.
+stop_pid() {
+	local pid=$1 i state keep=()
+	if kill -TERM "$pid" 2>/dev/null; then
+		for i in $(seq 50); do
+			state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
+			[[ -z $state || $state == Z ]] && break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	for i in "${pids[@]+"${pids[@]}"}"; do
+		[[ $i == "$pid" ]] || keep+=("$i")
+	done
+	pids=("${keep[@]+"${keep[@]}"}")
+}
+
+stop_postfix() {
+	[[ -n $postfix_started ]] || return 0
+	postfix stop >/dev/null 2>&1 || true
+	postfix_started=""
+	if [[ -n $postfix_conf ]]; then
+		cp "$postfix_conf" /etc/postfix/main.cf || echo "delivery.sh: could not restore /etc/postfix/main.cf from $postfix_conf" >&2
+		postfix_conf=""
+	fi
+}
+
+cleanup() {
+	local pid
+	trap - EXIT INT TERM
+	stop_postfix
+	for pid in "${pids[@]+"${pids[@]}"}"; do
+		stop_pid "$pid"
+	done
+	if [[ -n $pg_schema ]]; then
+		psql "$psql_url" -v ON_ERROR_STOP=1 -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1 ||
+			echo "delivery.sh: could not drop schema $pg_schema" >&2
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port: a loopback TCP port nobody listens on right now.
+free_port() {
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "delivery.sh: no free port found" >&2
+	return 1
+}
+
+alive() {
+	[[ -e /proc/$1 ]] && [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]
+}
+
+# wait_healthz URL PID: poll GET URL/healthz until 200, the process dies, or
+# HEALTH_TIMEOUT seconds pass.
+wait_healthz() {
+	local url=$1 pid=$2 code deadline=$((SECONDS + HEALTH_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ! alive "$pid"; then
+			echo "delivery.sh: process $pid exited before $url/healthz answered" >&2
+			return 1
+		fi
+		code=$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$url/healthz" || true)
+		[[ $code == 200 ]] && return 0
+		sleep 0.1
+	done
+	echo "delivery.sh: $url/healthz did not answer 200 within ${HEALTH_TIMEOUT}s" >&2
+	return 1
+}
+
+# record LABEL FILE: add the result lines of a deliver run to the summary.
+record() {
+	local label=$1 file=$2
+	{
+		echo "$label"
+		grep -E '^(delivered/s=|accept latency|accept->first_attempt|HTTP 200->|250 after DATA->|cpu |dkim )' "$file" | sed 's/^/    /' || echo "    FAILED"
+	} >>"$summary"
+}
+
+# deliver LABEL ARGS...: run bench/deliver, print and record its output.
+deliver() {
+	local label=$1 out="$tmp/deliver.out"
+	shift
+	echo "--- $label"
+	if "$tmp/deliver" -sink "$sink_url" -size "$SIZE" -label "$label" "$@" >"$out" 2>&1; then
+		cat "$out"
+		record "$label" "$out"
+	else
+		cat "$out"
+		echo "!!! $label failed"
+		record "$label" "$out"
+		echo "    FAILED: $(tail -n 1 "$out")" >>"$summary"
+		failures=$((failures + 1))
+		return 1
+	fi
+}
+
+# run_godwit STORE ARGS...: ARGS select the store and are passed to both
+# `godwit serve` and `godwit keys create`.
+run_godwit() {
+	local store=$1 port dport pid url key log prof_pid=""
+	shift
+	port=$(free_port) || return 1
+	url="http://127.0.0.1:$port"
+	log="$tmp/godwit-$store.log"
+	local -a extra=()
+	if [[ -n $PROFILE_DIR ]]; then
+		dport=$(free_port) || return 1
+		extra+=(--debug-addr "127.0.0.1:$dport")
+	fi
+	# shellcheck disable=SC2206 # GODWIT_ARGS is a list of flags
+	extra+=($GODWIT_ARGS)
+	echo "=== godwit/$store on $url, relaying to 127.0.0.1:$smtp_port"
+	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --rate-limit 1000000 \
+		--delivery relay --relay-url "smtp://127.0.0.1:$smtp_port" \
+		--dns-resolver "127.0.0.1:$dns_port" --mx-host bounce.bench.test \
+		"${extra[@]+"${extra[@]}"}" >"$log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	if ! wait_healthz "$url" "$pid"; then
+		tail -n 30 "$log" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	if ! key=$("$godwit" keys create --name bench "$@" 2>"$tmp/keys-$store.err"); then
+		echo "delivery.sh: godwit keys create failed:" >&2
+		tail -n 20 "$tmp/keys-$store.err" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	key=$(tr -d '[:space:]' <<<"$key")
+	export GODWIT_BENCH_KEY=$key
+	if ! "$tmp/deliver" -mode setup -url "$url" -sink "$sink_url"; then
+		tail -n 30 "$log" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	local -a watch=(-watch "godwit=$pid" -watch "sink=$sink_pid")
+	if [[ $store == postgres ]]; then
+		watch+=(-watch "postgres=comm:postgres") # every PostgreSQL process on the machine
+	fi
+	deliver "godwit/$store idle" -mode idle -url "$url" -count "$IDLE_COUNT" || true
+	if [[ -n $PROFILE_DIR ]]; then
+		mkdir -p "$PROFILE_DIR"
+		cp "$godwit" "$PROFILE_DIR/godwit"
+		(sleep 3 && curl --noproxy '*' -s -o "$PROFILE_DIR/godwit-$store-single.prof" \
+			"http://127.0.0.1:$dport/debug/pprof/profile?seconds=10") &
+		prof_pid=$!
+	fi
+	deliver "godwit/$store single c$CLIENTS" -mode api -url "$url" -count "$COUNT" -clients "$CLIENTS" "${watch[@]}" || true
+	[[ -n $prof_pid ]] && wait "$prof_pid" 2>/dev/null || true
+	if ((BATCH > 0)); then
+		deliver "godwit/$store batch$BATCH c$BATCH_CLIENTS" -mode api -url "$url" -count "$COUNT" \
+			-clients "$BATCH_CLIENTS" -batch "$BATCH" "${watch[@]}" || true
+	fi
+	# One message Godwit sent, fed to Postfix later.
+	[[ -s $tmp/sample.eml ]] || curl --noproxy '*' -s -f -o "$tmp/sample.eml" "$sink_url/sample" || true
+	unset GODWIT_BENCH_KEY
+	stop_pid "$pid"
+}
+
+# run_postfix: Postfix relaying to the sink.
+run_postfix() {
+	local master conf_backup
+	if ! command -v postfix >/dev/null; then
+		echo "delivery.sh: postfix is not installed; skipping (see docs/benchmarks.md)" >&2
+		return 1
+	fi
+	if postfix status >/dev/null 2>&1; then
+		echo "delivery.sh: Postfix is already running; not touching it (stop it to include Postfix)" >&2
+		return 1
+	fi
+	if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then
+		echo "delivery.sh: port 25 is taken; skipping Postfix" >&2
+		return 1
+	fi
+	if [[ $(postqueue -p 2>/dev/null | head -n 1) != *"queue is empty"* ]]; then
+		echo "delivery.sh: Postfix's queue is not empty; skipping Postfix (see postqueue -p)" >&2
+		return 1
+	fi
+	conf_backup="$tmp/postfix-main.cf"
+	cp /etc/postfix/main.cf "$conf_backup"
+	postfix_conf=$conf_backup
+	postfix_started=1 # from here on, cleanup stops it and restores main.cf
+	postconf -e "relayhost = [127.0.0.1]:$smtp_port" 'inet_interfaces = loopback-only' 'mydestination =' \
+		'mynetworks = 127.0.0.0/8' 'maillog_file = /var/log/postfix.log'
+	if ! postfix start >"$tmp/postfix-start.log" 2>&1; then
+		cat "$tmp/postfix-start.log" >&2
+		stop_postfix
+		return 1
+	fi
+	local i
+	for i in $(seq 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && break
+		sleep 0.1
+	done
+	master=$(cat /var/spool/postfix/pid/master.pid 2>/dev/null | tr -d ' ' || true)
+	echo "=== postfix $(postconf -h mail_version) (master pid $master), relaying to 127.0.0.1:$smtp_port"
+	local -a msg=()
+	if [[ -s $tmp/sample.eml ]]; then
+		msg=(-message "$tmp/sample.eml")
+		echo "feeding a copy of a message Godwit sent ($(wc -c <"$tmp/sample.eml") bytes), without its DKIM-Signature"
+	else
+		echo "no message from Godwit to copy; feeding a generated one"
+	fi
+	deliver "postfix idle" -mode smtp-idle -smtp 127.0.0.1:25 -count "$IDLE_COUNT" "${msg[@]+"${msg[@]}"}" || true
+	deliver "postfix smtp c$CLIENTS" -mode smtp -smtp 127.0.0.1:25 -count "$COUNT" -clients "$CLIENTS" \
+		-watch "postfix=tree:$master" -watch "sink=$sink_pid" "${msg[@]+"${msg[@]}"}" || true
+	stop_postfix
+}
+
+# setup_pg_schema: create the schema named by search_path in PG_URL, if any.
+setup_pg_schema() {
+	local schema
+	schema=$(sed -n 's/.*[?&]search_path=\([^&]*\).*/\1/p' <<<"$PG_URL")
+	if [[ -z $schema ]]; then
+		echo "delivery.sh: note: no search_path in GODWIT_BENCH_POSTGRES_URL; tables go to the default schema and are not dropped" >&2
+		return 0
+	fi
+	if [[ ! $schema =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+		echo "delivery.sh: refusing schema name '$schema' (letters, digits, _ only)" >&2
+		return 1
+	fi
+	if ! command -v psql >/dev/null; then
+		echo "delivery.sh: note: psql not found; assuming schema $schema exists (it is not dropped)" >&2
+		return 0
+	fi
+	psql_url=$(sed -E 's/([?&])search_path=[^&]*&?/\1/; s/[?&]$//' <<<"$PG_URL")
+	if ! psql "$psql_url" -v ON_ERROR_STOP=1 -qc "CREATE SCHEMA $schema" >"$tmp/psql.err" 2>&1; then
+		echo "delivery.sh: could not create schema $schema (left over from an earlier run? drop it with: psql '$psql_url' -c 'DROP SCHEMA $schema CASCADE'):" >&2
+		cat "$tmp/psql.err" >&2
+		return 1
+	fi
+	pg_schema=$schema
+}
+
+echo "### godwit delivery bench: $(date -u +%FT%TZ) $(nproc) cpus, $(go version | cut -d' ' -f3-), count=$COUNT idle=$IDLE_COUNT clients=$CLIENTS batch=$BATCH size=$SIZE"
+
+echo "### building"
+if [[ -n ${GODWIT_BIN:-} ]]; then
+	godwit=$GODWIT_BIN
+else
+	godwit="$tmp/godwit"
+	go build -o "$godwit" ./cmd/godwit
+fi
+go build -o "$tmp/sink" ./bench/sink
+go build -o "$tmp/deliver" ./bench/deliver
+
+smtp_port=$(free_port)
+dns_port=$(free_port)
+ctl_port=$(free_port)
+sink_url="http://127.0.0.1:$ctl_port"
+"$tmp/sink" -smtp "127.0.0.1:$smtp_port" -dns "127.0.0.1:$dns_port" -http "127.0.0.1:$ctl_port" >"$tmp/sink.log" 2>&1 &
+sink_pid=$!
+pids+=("$sink_pid")
+if ! wait_healthz "$sink_url" "$sink_pid"; then
+	cat "$tmp/sink.log" >&2
+	exit 1
+fi
+echo "### sink: smtp 127.0.0.1:$smtp_port, dns 127.0.0.1:$dns_port, control $sink_url"
+
+for store in $STORES; do
+	case $store in
+	sqlite)
+		run_godwit sqlite --data-dir "$tmp/sqlite" || failures=$((failures + 1))
+		;;
+	postgres)
+		if setup_pg_schema; then
+			run_godwit postgres --database-url "$PG_URL" --data-dir "$tmp/pg-data" || failures=$((failures + 1))
+		else
+			failures=$((failures + 1))
+		fi
+		;;
+	*)
+		echo "delivery.sh: unknown store '$store'" >&2
+		failures=$((failures + 1))
+		;;
+	esac
+done
+
+if [[ $POSTFIX != off ]]; then
+	run_postfix || failures=$((failures + 1))
+fi
+
+echo
+echo "### summary (count=$COUNT idle=$IDLE_COUNT clients=$CLIENTS size=$SIZE)"
+cat "$summary"
+# The ratio to Postfix, for every Godwit throughput run.
+pf=$(awk '/^postfix smtp/{getline; if (match($0, /delivered\/s=[0-9.]+/)) print substr($0, RSTART+12, RLENGTH-12)}' "$summary")
+if [[ -n $pf ]]; then
+	echo "### Godwit delivered/s ÷ Postfix delivered/s ($pf/s)"
+	awk -v pf="$pf" '/^godwit\/.* (single|batch)/{label=$0; getline; if (match($0, /delivered\/s=[0-9.]+/)) printf "    %-32s %.2fx\n", label, substr($0, RSTART+12, RLENGTH-12)/pf}' "$summary"
+fi
+if ((failures > 0)); then
+	echo "### $failures step(s) failed"
+	exit 1
+fi
