@@ -36,12 +36,22 @@ func (db *DB) enqueueTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) 
 
 // GetEmailForDelivery implements store.Store.
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
-	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), id))
+	// The worker's reads are prepared: SQLite parses an unprepared
+	// statement on every call, which showed in delivery profiles.
+	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("get email: %w", err)
+	}
+	e, _, err := scanEmail(get.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT filename, content_type, content_id, path, content
-		FROM email_attachments WHERE email_id = ? ORDER BY idx`), id)
+	atts, err := db.prepared(ctx, db.r, `SELECT filename, content_type, content_id, path, content
+		FROM email_attachments WHERE email_id = ? ORDER BY idx`)
+	if err != nil {
+		return nil, fmt.Errorf("get attachments: %w", err)
+	}
+	rows, err := atts.QueryContext(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get attachments: %w", err)
 	}
@@ -208,8 +218,12 @@ func (db *DB) ListDeliveryAttempts(ctx context.Context, teamID, emailID string) 
 	if err := db.emailExists(ctx, teamID, emailID); err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
-		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`), emailID, teamID)
+	stmt, err := db.prepared(ctx, db.r, `SELECT recipient, outcome, host, code, enhanced, response, created_at
+		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, emailID, teamID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
@@ -266,7 +280,10 @@ func (db *DB) GetCapturedMessage(ctx context.Context, teamID, emailID string) ([
 }
 
 func (db *DB) emailExists(ctx context.Context, teamID, id string) error {
+	stmt, err := db.prepared(ctx, db.r, `SELECT 1 FROM emails WHERE team_id = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
 	var one int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM emails WHERE team_id = ? AND id = ?`), teamID, id).Scan(&one)
-	return interpretError(err)
+	return interpretError(stmt.QueryRowContext(ctx, teamID, id).Scan(&one))
 }

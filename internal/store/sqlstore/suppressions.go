@@ -285,7 +285,17 @@ func (db *DB) SuppressedAmong(ctx context.Context, teamID string, emails []strin
 		for _, e := range run {
 			args = append(args, e)
 		}
-		rows, err := db.r.QueryContext(ctx, db.q(`SELECT email FROM suppressions WHERE team_id = ? AND email IN (`+placeholders(len(run))+`)`), args...)
+		query := `SELECT email FROM suppressions WHERE team_id = ? AND email IN (` + placeholders(len(run)) + `)`
+		var rows *sql.Rows
+		var err error
+		if len(run) <= 8 { // the worker asks about a few recipients per email: prepare those shapes
+			var stmt *sql.Stmt
+			if stmt, err = db.prepared(ctx, db.r, query); err == nil {
+				rows, err = stmt.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = db.r.QueryContext(ctx, db.q(query), args...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("suppressed among: %w", interpretError(err))
 		}
