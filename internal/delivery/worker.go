@@ -81,8 +81,13 @@ type Job struct {
 	Attempt int
 }
 
-// Retry asks the queue to run the job again after the given delay.
-type Retry struct{ After time.Duration }
+// Retry says the email needs another run after the given delay. Enqueued
+// reports that its job for that run was committed with the outcome; when
+// false (a scheduled email whose time has not come) the caller enqueues it.
+type Retry struct {
+	After    time.Duration
+	Enqueued bool
+}
 
 func (r *Retry) Error() string { return fmt.Sprintf("delivery: retry in %s", r.After) }
 
@@ -236,17 +241,23 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 	}
 	out.Events = ev.events()
 	out.LastEvent = lastEvent(states, ev)
-	if err := w.Store.RecordDelivery(ctx, out); err != nil {
-		return err
-	}
 	maxDeferred := 0
 	for _, st := range states {
 		if st.outcome == store.OutcomeDeferred && st.deferred > maxDeferred {
 			maxDeferred = st.deferred
 		}
 	}
+	var retry *Retry
 	if maxDeferred > 0 {
-		return &Retry{After: Backoff(maxDeferred)}
+		retry = &Retry{After: Backoff(maxDeferred), Enqueued: true}
+		at := end.Add(retry.After)
+		out.RetryAt = &at
+	}
+	if err := w.Store.RecordDelivery(ctx, out); err != nil {
+		return err
+	}
+	if retry != nil {
+		return retry
 	}
 	return nil
 }

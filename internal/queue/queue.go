@@ -8,10 +8,13 @@
 // PostgreSQL it inserts through database/sql and listens on one extra pgx
 // connection, so workers wake at commit.
 //
-// Jobs are small: an email id and, for scheduled emails, the time they were
-// made for. The delivery worker decides everything else from the store, so a
-// job may run twice (at-least-once) or outlive a reschedule or cancel
-// harmlessly.
+// Jobs are small: email ids and, for scheduled emails, the time they were
+// made for. The emails accepted in one commit share one job (River's
+// per-job bookkeeping, not the delivery, dominated on SQLite), and the
+// worker delivers them side by side; an email that must be retried gets a
+// job of its own, committed with its outcome. The delivery worker decides
+// everything else from the store, so a job may run twice (at-least-once)
+// or outlive a reschedule or cancel harmlessly.
 package queue
 
 import (
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,11 +40,14 @@ import (
 
 // DeliverArgs is the delivery job.
 type DeliverArgs struct {
-	EmailID string `json:"email_id"`
+	EmailIDs []string `json:"email_ids"`
 	// At is the scheduled time (Unix microseconds) the job was made for; 0
-	// for an email sent at once.
+	// for emails sent at once (or retried).
 	At int64 `json:"at,omitempty"`
 }
+
+// maxEmailsPerJob bounds the emails of one job.
+const maxEmailsPerJob = 100
 
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "deliver" }
@@ -77,6 +84,7 @@ type Queue struct {
 	client   *river.Client[*sql.Tx]
 	listener *pgxpool.Pool
 	workers  int
+	slots    chan struct{} // bounds the deliveries running at once across jobs
 }
 
 // Migrate applies River's migrations to the store's database.
@@ -132,10 +140,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		FetchCooldown:        10 * time.Millisecond,
 		Test:                 river.TestConfig{Time: cfg.Time},
 	}
-	q := &Queue{workers: cfg.Workers}
+	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1))}
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &deliverWorker{w: w})
+		river.AddWorker(workers, &deliverWorker{w: w, q: q})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{deliverQueue: {MaxWorkers: cfg.Workers}}
 	}
@@ -195,18 +203,34 @@ func (q *Queue) close() {
 	}
 }
 
-// enqueue inserts delivery jobs in the store's transaction.
+// enqueue inserts delivery jobs in the store's transaction: the emails to
+// send at once share jobs of up to maxEmailsPerJob; a scheduled email or a
+// retry has a job of its own.
 func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		args := DeliverArgs{EmailID: j.EmailID}
-		opts := &river.InsertOpts{Queue: deliverQueue}
-		if j.At != nil {
-			args.At = j.At.UnixMicro()
-			opts.ScheduledAt = *j.At
+	var params []river.InsertManyParams
+	var now []string
+	flush := func() {
+		if len(now) > 0 {
+			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: now}, InsertOpts: &river.InsertOpts{Queue: deliverQueue}})
+			now = nil
 		}
-		params[i] = river.InsertManyParams{Args: args, InsertOpts: opts}
 	}
+	for _, j := range jobs {
+		switch {
+		case j.At != nil:
+			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: []string{j.EmailID}, At: j.At.UnixMicro()},
+				InsertOpts: &river.InsertOpts{Queue: deliverQueue, ScheduledAt: *j.At}})
+		case j.RunAt != nil:
+			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: []string{j.EmailID}},
+				InsertOpts: &river.InsertOpts{Queue: deliverQueue, ScheduledAt: *j.RunAt}})
+		default:
+			now = append(now, j.EmailID)
+			if len(now) == maxEmailsPerJob {
+				flush()
+			}
+		}
+	}
+	flush()
 	_, err := q.client.InsertManyFastTx(ctx, tx, params)
 	return err
 }
@@ -241,18 +265,55 @@ func (q *Queue) Stop(ctx context.Context) error {
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	w *delivery.Worker
+	q *Queue
 }
 
+// Work delivers the job's emails side by side (within the queue's limit of
+// deliveries at once). An email deferred by the worker already has its
+// retry job; one whose scheduled time has not come gets one here. A store
+// error fails the job, and River runs it again: the emails it finished are
+// final by then and are skipped.
 func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	j := delivery.Job{EmailID: job.Args.EmailID, Attempt: job.Attempt}
+	var at *time.Time
 	if job.Args.At != 0 {
-		at := time.UnixMicro(job.Args.At).UTC()
-		j.At = &at
+		t := time.UnixMicro(job.Args.At).UTC()
+		at = &t
 	}
-	err := dw.w.Deliver(ctx, j)
-	var retry *delivery.Retry
-	if errors.As(err, &retry) {
-		return river.JobSnooze(retry.After)
+	errs := make([]error, len(job.Args.EmailIDs))
+	var wg sync.WaitGroup
+	for i, id := range job.Args.EmailIDs {
+		select {
+		case dw.q.slots <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-dw.q.slots }()
+			err := dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt})
+			var retry *delivery.Retry
+			if errors.As(err, &retry) {
+				err = nil
+				if !retry.Enqueued {
+					err = dw.q.retryLater(ctx, id, at, retry.After)
+				}
+			}
+			errs[i] = err
+		})
 	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// retryLater inserts a job for one email of a scheduled job that ran early
+// (the clocks of the node that ran it and of the one that accepted it
+// disagree), to run after the delay.
+func (q *Queue) retryLater(ctx context.Context, emailID string, at *time.Time, after time.Duration) error {
+	args := DeliverArgs{EmailIDs: []string{emailID}}
+	when := time.Now().Add(after)
+	if at != nil {
+		args.At = at.UnixMicro()
+	}
+	_, err := q.client.Insert(ctx, args, &river.InsertOpts{Queue: deliverQueue, ScheduledAt: when})
 	return err
 }

@@ -1,13 +1,21 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/secretbox"
 
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/godwittest"
@@ -138,6 +146,107 @@ func TestScheduledRescheduledCanceled(t *testing.T) {
 			e.clock.Advance(time.Hour)
 			e.waitFor(moved, store.EventDelivered, 15*time.Second)
 			require.Equal(t, store.EventCanceled, e.last(canceled))
+		})
+	}
+}
+
+// tempFailOnce is an SMTP server on loopback that answers 450 to the first
+// RCPT for each address and 250 afterwards.
+type tempFailOnce struct {
+	mu       sync.Mutex
+	seen     map[string]int
+	received []string
+}
+
+func (b *tempFailOnce) NewSession(*smtp.Conn) (smtp.Session, error) { return &tfoSession{b: b}, nil }
+
+type tfoSession struct {
+	b  *tempFailOnce
+	to []string
+}
+
+func (s *tfoSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *tfoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.b.seen[to]++
+	if s.b.seen[to] == 1 {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "try later"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *tfoSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.b.received = append(s.b.received, s.to...)
+	return nil
+}
+func (s *tfoSession) Reset()        { s.to = nil }
+func (s *tfoSession) Logout() error { return nil }
+
+// TestDeferredEmailIsRetried: a 450 commits the outcome with the email's
+// retry job; when the clock reaches it, the email is delivered.
+func TestDeferredEmailIsRetried(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			clock := godwittest.NewClock(t0)
+			dsn := godwittest.StoreURL(t, kind)
+			db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
+			require.NoError(t, err)
+
+			mx := &tempFailOnce{seen: map[string]int{}}
+			srv := smtp.NewServer(mx)
+			srv.Domain = "relay.test"
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { _ = srv.Close() })
+
+			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
+			require.NoError(t, err)
+			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
+			team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
+			require.NoError(t, db.CreateTeam(ctx, team))
+			d := &store.Domain{ID: uuid.NewString(), TeamID: team.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
+				Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
+				RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
+			d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
+			require.NoError(t, err)
+			require.NoError(t, db.CreateDomain(ctx, d))
+
+			w := &delivery.Worker{Store: db, Domains: settings, TestDomain: "resend.dev", Now: clock.Now,
+				Transport: &delivery.RelayTransport{URL: "smtp://" + ln.Addr().String(), Timeout: 5 * time.Second}}
+			cfg := queue.Config{Workers: 4, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
+			if kind == sqlstore.Postgres {
+				cfg.PostgresDSN = dsn
+			}
+			q, err := queue.Open(ctx, db, w, cfg)
+			require.NoError(t, err)
+			require.NoError(t, q.Start(ctx))
+			t.Cleanup(func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, q.Stop(sctx))
+				require.NoError(t, db.Close())
+			})
+
+			e := &env{t: t, clock: clock, db: db, team: team}
+			text := "hi"
+			em := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "a@example.com", To: []string{"x@dest.test"},
+				Subject: "s", Text: &text, CreatedAt: t0, LastEvent: store.EventQueued}
+			require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{em}}))
+			e.waitFor(em, store.EventDeliveryDelayed, 10*time.Second)
+			clock.Advance(delivery.Backoff(1))
+			e.waitFor(em, store.EventDelivered, 15*time.Second)
+			mx.mu.Lock()
+			defer mx.mu.Unlock()
+			require.Equal(t, []string{"x@dest.test"}, mx.received)
 		})
 	}
 }

@@ -207,7 +207,8 @@ type Suppression struct {
 type DeliveryJob struct {
 	EmailID string
 	TeamID  string
-	At      *time.Time // nil: as soon as possible
+	At      *time.Time // the scheduled time the job is for; nil: as soon as possible
+	RunAt   *time.Time // a retry: run then (At is nil)
 }
 
 // Per-recipient outcomes of a delivery attempt.
@@ -254,6 +255,9 @@ type DeliveryOutcome struct {
 	Suppress []string
 	// Captured is the message as it would have been sent (capture transport).
 	Captured []byte
+	// RetryAt, when set, enqueues the email's next attempt for that time in
+	// the same transaction.
+	RetryAt *time.Time
 }
 
 // Idempotency is the record kept for an Idempotency-Key: the request's

@@ -175,9 +175,18 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 	if err := db.insertRows(ctx, tx, "email_events", "email_id, team_id, type, created_at, data", events); err != nil {
 		return fmt.Errorf("record delivery: insert events: %w", err)
 	}
+	var retries []store.DeliveryJob
 	for _, r := range group {
 		if err := db.recordDeliveryTx(ctx, tx, r.o); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", r.o.EmailID, err)
+		}
+		if r.o.RetryAt != nil {
+			retries = append(retries, store.DeliveryJob{EmailID: r.o.EmailID, TeamID: r.o.TeamID, RunAt: r.o.RetryAt})
+		}
+	}
+	if len(retries) > 0 && db.enqueue != nil {
+		if err := db.enqueue(ctx, tx, retries); err != nil {
+			return fmt.Errorf("record delivery: enqueue retries: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
