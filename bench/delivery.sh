@@ -19,7 +19,7 @@
 #   BATCH          emails per POST /emails/batch (default 100; 0 skips the batch run)
 #   BATCH_CLIENTS  clients of the batch run (default 4)
 #   SIZE           approximate HTML size in bytes (default 10240)
-#   STORES         Godwit stores to measure (default "sqlite postgres")
+#   STORES         Godwit stores to measure (default "sqlite postgres"; empty: Postfix only)
 #   POSTFIX        auto (default: run it if installed and not already running) or off
 #   GODWIT_BENCH_POSTGRES_URL
 #                  default postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_delivery_bench
@@ -32,8 +32,9 @@
 #
 # Postfix: its configuration (/etc/postfix/main.cf) is changed with postconf for
 # the run (relayhost = the sink, loopback only) and restored on exit; Postfix is
-# started and stopped by the script. It is skipped if Postfix already runs, its
-# queue is not empty, or port 25 is taken.
+# started and stopped by the script, and whatever the run left in its queue is
+# deleted (postsuper -d ALL). It is skipped if Postfix already runs, its queue
+# is not empty, or port 25 is taken.
 #
 # Only ever targets 127.0.0.1. Every process it starts is stopped on exit.
 set -euo pipefail
@@ -44,7 +45,7 @@ CLIENTS=${CLIENTS:-16}
 BATCH=${BATCH:-100}
 BATCH_CLIENTS=${BATCH_CLIENTS:-4}
 SIZE=${SIZE:-10240}
-STORES=${STORES:-"sqlite postgres"}
+STORES=${STORES-"sqlite postgres"}
 POSTFIX=${POSTFIX:-auto}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
 PROFILE_DIR=${PROFILE_DIR:-}
@@ -68,7 +69,7 @@ summary="$tmp/summary.txt"
 
 # stop_pid PID: SIGTERM, wait up to 5s, then SIGKILL; reap it and forget it.
 stop_pid() {
-	local pid=$1 i state keep=()
+	local pid=$1 i state
 	if kill -TERM "$pid" 2>/dev/null; then
 		for i in $(seq 50); do
 			state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
@@ -78,16 +79,16 @@ stop_pid() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
-	for i in "${pids[@]+"${pids[@]}"}"; do
-		[[ $i == "$pid" ]] || keep+=("$i")
-	done
-	pids=("${keep[@]+"${keep[@]}"}")
+	forget "$pid"
 }
 
 stop_postfix() {
 	[[ -n $postfix_started ]] || return 0
 	postfix stop >/dev/null 2>&1 || true
 	postfix_started=""
+	# The queue was empty when the script started Postfix: whatever is left
+	# (an interrupted run) is the benchmark's, and must not be sent later.
+	postsuper -d ALL >/dev/null 2>&1 || true
 	if [[ -n $postfix_conf ]]; then
 		cp "$postfix_conf" /etc/postfix/main.cf || echo "delivery.sh: could not restore /etc/postfix/main.cf from $postfix_conf" >&2
 		postfix_conf=""
@@ -146,6 +147,28 @@ wait_healthz() {
 	return 1
 }
 
+# forget PID: drop PID from pids (it has been reaped).
+forget() {
+	local i keep=()
+	for i in "${pids[@]+"${pids[@]}"}"; do
+		[[ $i == "$1" ]] || keep+=("$i")
+	done
+	pids=("${keep[@]+"${keep[@]}"}")
+}
+
+# run_wait CMD...: run CMD in the background and wait for it, so that a
+# signal to this script runs the trap at once (bash defers traps until a
+# foreground command ends) and cleanup stops CMD. Returns CMD's status.
+run_wait() {
+	local p rc=0
+	"$@" &
+	p=$!
+	pids+=("$p")
+	wait "$p" || rc=$?
+	forget "$p"
+	return "$rc"
+}
+
 # record LABEL FILE: add the result lines of a deliver run to the summary.
 record() {
 	local label=$1 file=$2
@@ -160,7 +183,7 @@ deliver() {
 	local label=$1 out="$tmp/deliver.out"
 	shift
 	echo "--- $label"
-	if "$tmp/deliver" -sink "$sink_url" -size "$SIZE" -label "$label" "$@" >"$out" 2>&1; then
+	if run_wait "$tmp/deliver" -sink "$sink_url" -size "$SIZE" -label "$label" "$@" >"$out" 2>&1; then
 		cat "$out"
 		record "$label" "$out"
 	else
@@ -208,7 +231,7 @@ run_godwit() {
 	fi
 	key=$(tr -d '[:space:]' <<<"$key")
 	export GODWIT_BENCH_KEY=$key
-	if ! "$tmp/deliver" -mode setup -url "$url" -sink "$sink_url"; then
+	if ! run_wait "$tmp/deliver" -mode setup -url "$url" -sink "$sink_url"; then
 		tail -n 30 "$log" >&2
 		stop_pid "$pid"
 		return 1
