@@ -289,10 +289,18 @@ func (db *DB) GetCapturedMessage(ctx context.Context, teamID, emailID string) ([
 }
 
 func (db *DB) emailExists(ctx context.Context, teamID, id string) error {
-	stmt, err := db.prepared(ctx, db.r, `SELECT 1 FROM emails WHERE team_id = ? AND id = ?`)
+	// By id alone, the team checked here: with "team_id = ? AND id = ?"
+	// PostgreSQL without statistics may plan a scan of the team's emails.
+	stmt, err := db.prepared(ctx, db.r, `SELECT team_id FROM emails WHERE id = ?`)
 	if err != nil {
 		return err
 	}
-	var one int
-	return interpretError(stmt.QueryRowContext(ctx, teamID, id).Scan(&one))
+	var owner string
+	if err := stmt.QueryRowContext(ctx, id).Scan(&owner); err != nil {
+		return interpretError(err)
+	}
+	if owner != teamID {
+		return store.ErrNotFound
+	}
+	return nil
 }

@@ -396,7 +396,11 @@ func unmarshalNull(s sql.NullString, v any) error {
 
 // GetEmail implements store.Store.
 func (db *DB) GetEmail(ctx context.Context, teamID, id string) (*store.Email, error) {
-	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE team_id = ? AND id = ?`), teamID, id))
+	// By id alone, the team checked here (see emailExists).
+	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), id))
+	if err == nil && e.TeamID != teamID {
+		return nil, store.ErrNotFound
+	}
 	return e, err
 }
 
