@@ -188,18 +188,20 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// automatic checkpoint only bounds the WAL if that falls behind.
 		const pragmas = "_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(8192)"
 		q := url.PathEscape(path)
-		w, err := sql.Open("sqlite", "file:"+q+"?"+pragmas+"&_pragma=cache_size(-16384)&_txlock=immediate")
+		wc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=cache_size(-16384)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
+		w := sql.OpenDB(wc)
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
 		w.SetConnMaxLifetime(0)
-		r, err := sql.Open("sqlite", "file:"+q+"?"+pragmas+"&_pragma=query_only(1)")
+		rc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=query_only(1)")
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
+		r := sql.OpenDB(rc)
 		r.SetMaxOpenConns(8)
 		r.SetMaxIdleConns(8)
 		c, err := sql.Open("sqlite", "file:"+q+"?"+pragmas)
