@@ -54,18 +54,21 @@ type cachingConn struct {
 
 func (c *cachingConn) Unwrap() driver.Conn { return c.Conn }
 
-// cacheable reports whether query is one statement (a script's statements
-// after the first would be lost by a prepared statement). A ';' inside a
-// string literal makes a query look like a script: it is then simply not
-// cached.
+// maxCachedQuery bounds the text of a cached statement (migration scripts
+// run once and need no cache).
+const maxCachedQuery = 16 << 10
+
+// cacheable reports whether query's prepared statement is worth keeping.
+// Correctness does not depend on it: modernc's prepared statement runs a
+// script (several statements) whole, re-parsing it as an unprepared call
+// would.
 func cacheable(query string) bool {
-	q := strings.TrimRight(query, " \t\r\n;")
-	return q != "" && !strings.Contains(q, ";")
+	return len(query) <= maxCachedQuery && strings.TrimSpace(query) != ""
 }
 
 // stmt returns the cached statement for query, preparing it on first use,
-// or ok false when the caller should run query directly (a script, or the
-// cached statement is busy with open rows).
+// or ok false when the caller should run query directly (a long script, or
+// the cached statement is busy with open rows).
 func (c *cachingConn) stmt(ctx context.Context, query string) (cs *cachedStmt, ok bool, err error) {
 	if !cacheable(query) {
 		return nil, false, nil
