@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -197,4 +198,41 @@ func TestCrashLosesNothing(t *testing.T) {
 			require.LessOrEqual(t, total-distinct, workers*2, "duplicates only for deliveries in flight at the kill")
 		})
 	}
+}
+
+// TestSplitRoles runs an API-only node and a worker-only node on one
+// PostgreSQL database: the API node accepts, the worker node delivers.
+func TestSplitRoles(t *testing.T) {
+	if !godwittest.InCI() && !slices.Contains(godwittest.Kinds, sqlstore.Postgres) {
+		t.Skip("PostgreSQL is not available")
+	}
+	db := godwittest.StoreURL(t, sqlstore.Postgres)
+	api := start(t, "--data-dir", t.TempDir(), "--database-url", db, "--role", "api")
+	waitFor(t, "the first start to print a key", func() bool { return tokenRE.MatchString(api.stdout.String()) })
+	key := tokenRE.FindString(api.stdout.String())
+
+	status, body, err := request("POST", api.url+"/emails", key,
+		`{"from":"onboarding@resend.dev","to":"delivered@resend.dev","subject":"s","text":"x"}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	id := body["id"].(string)
+	// No worker yet: it waits, queued, with nothing attempted.
+	_, body, err = request("GET", api.url+"/emails/"+id+"/delivery", key, "")
+	require.NoError(t, err)
+	require.Equal(t, "queued", body["last_event"])
+	require.Empty(t, body["attempts"])
+
+	worker := start(t, "--data-dir", t.TempDir(), "--database-url", db, "--role", "worker")
+	status, body, err = request("GET", worker.url+"/emails/"+id, key, "")
+	require.NoError(t, err)
+	require.Equal(t, 404, status, "a worker node serves no API")
+	require.Equal(t, "not_found", body["name"])
+	status, _, err = request("GET", worker.url+"/healthz", "", "")
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+
+	waitFor(t, "the worker node to deliver the email", func() bool {
+		_, body, err := request("GET", api.url+"/emails/"+id, key, "")
+		return err == nil && body["last_event"] == "delivered"
+	})
 }

@@ -337,7 +337,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--workers must not be negative, got %d", c.Workers)
 	}
 	switch c.Role {
-	case "all", "api", "worker":
+	case "all":
+	case "api", "worker":
+		// One process owns a SQLite file (it releases the jobs it finds
+		// running at start): split roles need PostgreSQL.
+		if db := strings.ToLower(c.Database()); !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+			return fmt.Errorf("--role %s needs a postgres:// --database-url: nodes with split roles share one PostgreSQL database", c.Role)
+		}
 	default:
 		return fmt.Errorf("--role %q must be all, api or worker", c.Role)
 	}

@@ -101,6 +101,9 @@ func TestValidate(t *testing.T) {
 	}
 
 	c := Defaults()
+	c.Role, c.DatabaseURL = "worker", "postgres://db.example.com/godwit"
+	require.NoError(t, c.Validate(), "split roles on PostgreSQL")
+	c = Defaults()
 	c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
 	require.NoError(t, c.Validate(), "--insecure-http allows a public plain-HTTP listener")
 	c = Defaults()
