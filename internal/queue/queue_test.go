@@ -43,8 +43,9 @@ type env struct {
 }
 
 // start opens a store and a running queue whose worker delivers to the
-// test domain's simulated recipients (nothing leaves the machine).
-func start(t *testing.T, kind sqlstore.Dialect) *env {
+// test domain's simulated recipients (nothing leaves the machine), after
+// configure (if given) has set up the rest of the worker.
+func start(t *testing.T, kind sqlstore.Dialect, configure ...func(*delivery.Worker)) *env {
 	t.Helper()
 	ctx := context.Background()
 	clock := godwittest.NewClock(t0)
@@ -52,6 +53,9 @@ func start(t *testing.T, kind sqlstore.Dialect) *env {
 	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
 	require.NoError(t, err)
 	w := &delivery.Worker{Store: db, TestDomain: "resend.dev", Now: clock.Now}
+	for _, c := range configure {
+		c(w)
+	}
 	cfg := queue.Config{Workers: 10, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
 	if kind == sqlstore.Postgres {
 		cfg.PostgresDSN = dsn
@@ -195,11 +199,6 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			clock := godwittest.NewClock(t0)
-			dsn := godwittest.StoreURL(t, kind)
-			db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
-			require.NoError(t, err)
-
 			mx := &tempFailOnce{seen: map[string]int{}}
 			srv := smtp.NewServer(mx)
 			srv.Domain = "relay.test"
@@ -211,32 +210,17 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
 			require.NoError(t, err)
 			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
-			team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
-			require.NoError(t, db.CreateTeam(ctx, team))
-			d := &store.Domain{ID: uuid.NewString(), TeamID: team.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
+			e := start(t, kind, func(w *delivery.Worker) {
+				w.Domains = settings
+				w.Transport = &delivery.RelayTransport{URL: "smtp://" + ln.Addr().String(), Timeout: 5 * time.Second}
+			})
+			d := &store.Domain{ID: uuid.NewString(), TeamID: e.team.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
 				Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
 				RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
 			d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
 			require.NoError(t, err)
-			require.NoError(t, db.CreateDomain(ctx, d))
-
-			w := &delivery.Worker{Store: db, Domains: settings, TestDomain: "resend.dev", Now: clock.Now,
-				Transport: &delivery.RelayTransport{URL: "smtp://" + ln.Addr().String(), Timeout: 5 * time.Second}}
-			cfg := queue.Config{Workers: 4, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
-			if kind == sqlstore.Postgres {
-				cfg.PostgresDSN = dsn
-			}
-			q, err := queue.Open(ctx, db, w, cfg)
-			require.NoError(t, err)
-			require.NoError(t, q.Start(ctx))
-			t.Cleanup(func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				require.NoError(t, q.Stop(sctx))
-				require.NoError(t, db.Close())
-			})
-
-			e := &env{t: t, clock: clock, db: db, team: team}
+			require.NoError(t, e.db.CreateDomain(ctx, d))
+			db, clock, team := e.db, e.clock, e.team
 			text := "hi"
 			em := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "a@example.com", To: []string{"x@dest.test"},
 				Subject: "s", Text: &text, CreatedAt: t0, LastEvent: store.EventQueued}

@@ -95,18 +95,9 @@ type outcomeReq struct {
 // that moment: a commit costs a flush, and workers finish many emails at once.
 func (db *DB) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error {
 	req := &outcomeReq{o: o, done: make(chan struct{})}
-	db.closeMu.RLock()
-	if db.closed {
-		db.closeMu.RUnlock()
-		return store.ErrClosed
+	if err := submit(db, ctx, db.outcomes, req); err != nil {
+		return err
 	}
-	select {
-	case db.outcomes <- req:
-	case <-ctx.Done():
-		db.closeMu.RUnlock()
-		return ctx.Err()
-	}
-	db.closeMu.RUnlock()
 	<-req.done
 	return req.err
 }

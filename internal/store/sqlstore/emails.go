@@ -26,24 +26,31 @@ type acceptReq struct {
 func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
 	req := &acceptReq{a: a, done: make(chan struct{})}
 	req.rows, req.events = db.insertArgs(a.Emails)
-	db.closeMu.RLock()
-	if db.closed {
-		db.closeMu.RUnlock()
-		return store.ErrClosed
+	if err := submit(db, ctx, db.accepts, req); err != nil {
+		return err
 	}
-	select {
-	case db.accepts <- req:
-	case <-ctx.Done():
-		db.closeMu.RUnlock()
-		return ctx.Err()
-	}
-	db.closeMu.RUnlock()
 	// Once handed over, the request is committed or fails on its own; the
 	// caller waits for the outcome even if its context ends, so a 200 is
 	// never sent for something that might still roll back, and an error is
 	// never sent for something that committed.
 	<-req.done
 	return req.err
+}
+
+// submit hands req to the committers reading ch, unless the store is closed
+// or ctx ends first.
+func submit[T any](db *DB, ctx context.Context, ch chan<- T, req T) error {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return store.ErrClosed
+	}
+	select {
+	case ch <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // maxGroupEmails bounds the emails of one commit (a group closes once it
