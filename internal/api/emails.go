@@ -303,16 +303,6 @@ type emailListItem struct {
 	ScheduledAt *string  `json:"scheduled_at"`
 }
 
-// messageID is the Message-ID the email is (or will be) sent with.
-func messageID(e *store.Email) string {
-	domain := "godwit.invalid"
-	from := e.From
-	if i := strings.LastIndexByte(from, '@'); i >= 0 {
-		domain = strings.TrimRight(from[i+1:], "> \t")
-	}
-	return "<" + e.ID + "@" + domain + ">"
-}
-
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -330,7 +320,7 @@ func toEmailObject(e *store.Email) emailObject {
 		topic = &e.TopicID
 	}
 	return emailObject{
-		Object: "email", ID: e.ID, MessageID: messageID(e), To: orEmpty(e.To), From: e.From,
+		Object: "email", ID: e.ID, MessageID: e.MessageID(), To: orEmpty(e.To), From: e.From,
 		CreatedAt: formatTime(e.CreatedAt), Subject: e.Subject, HTML: e.HTML, Text: e.Text,
 		Bcc: orEmpty(e.Bcc), Cc: orEmpty(e.Cc), ReplyTo: orEmpty(e.ReplyTo), LastEvent: e.LastEvent,
 		ScheduledAt: formatTimePtr(e.ScheduledAt), Tags: tags, TopicID: topic,
@@ -457,7 +447,7 @@ func (h *Handler) listEmails(w http.ResponseWriter, r *http.Request) error {
 	out := listResponse[emailListItem]{Object: "list", HasMore: more, Data: make([]emailListItem, 0, len(emails))}
 	for _, e := range emails {
 		out.Data = append(out.Data, emailListItem{
-			ID: e.ID, MessageID: messageID(e), To: orEmpty(e.To), From: e.From, CreatedAt: formatTime(e.CreatedAt),
+			ID: e.ID, MessageID: e.MessageID(), To: orEmpty(e.To), From: e.From, CreatedAt: formatTime(e.CreatedAt),
 			Subject: e.Subject, Bcc: e.Bcc, Cc: e.Cc, ReplyTo: e.ReplyTo, LastEvent: e.LastEvent,
 			ScheduledAt: formatTimePtr(e.ScheduledAt),
 		})

@@ -348,7 +348,7 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		}
 		return all(Deferred, "", "attachment: "+err.Error())
 	}
-	raw, err := message.Build(e, message.Options{Now: now, MessageID: MessageID(e.ID, fromDomain)})
+	raw, err := message.Build(e, message.Options{Now: now, MessageID: e.MessageID()})
 	if err != nil {
 		return all(failedOutcome, "", "could not build the message: "+err.Error())
 	}
@@ -372,11 +372,6 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Delivered, "capture", "captured: the message was stored, not sent")
 	}
 	return w.Transport.Deliver(ctx, m)
-}
-
-// MessageID is the Message-ID of an email: stable across attempts.
-func MessageID(emailID, domain string) string {
-	return "<" + emailID + "@" + domain + ">"
 }
 
 // ReturnPath is the envelope sender of an email: an address on the domain's

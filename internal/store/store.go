@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -135,6 +136,16 @@ type Email struct {
 	TopicID     string
 	LastEvent   string
 	CreatedAt   time.Time
+}
+
+// MessageID is the email's Message-ID: "<id@sending-domain>", the same on
+// every attempt and in every API response and event.
+func (e *Email) MessageID() string {
+	domain := "godwit.invalid"
+	if i := strings.LastIndexByte(e.From, '@'); i >= 0 {
+		domain = strings.ToLower(strings.TrimRight(e.From[i+1:], "> \t"))
+	}
+	return "<" + e.ID + "@" + domain + ">"
 }
 
 // Domain statuses (of a domain and of each of its records).
