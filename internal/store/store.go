@@ -212,6 +212,28 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
+// Webhook statuses.
+const (
+	WebhookEnabled  = "enabled"
+	WebhookDisabled = "disabled"
+)
+
+// Webhook is a team's endpoint for events. Its signing secrets are stored
+// sealed with the server's key; the store never sees them in the clear.
+type Webhook struct {
+	ID             string
+	TeamID         string
+	Endpoint       string
+	Events         []string
+	Status         string
+	DisabledReason string // why Godwit disabled it ("" when a user did, or it is enabled)
+	Secret         []byte // sealed "whsec_…"
+	PreviousSecret []byte // sealed; still signs until PreviousUntil
+	PreviousUntil  *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
 // DeliveryJob asks the queue to deliver an email at a time (its scheduled_at,
 // or now). It is enqueued in the transaction that accepts or reschedules the
 // email.
@@ -398,6 +420,15 @@ type Store interface {
 	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*EmailEvent, error)
 	// GetCapturedMessage returns the message the capture transport kept.
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
+
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, teamID, id string) (*Webhook, error)
+	// ListWebhooks returns a team's webhooks, newest first, and whether more
+	// exist beyond the page.
+	ListWebhooks(ctx context.Context, teamID string, p Page) ([]*Webhook, bool, error)
+	// UpdateWebhook stores every field of w but its id, team and creation time.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	DeleteWebhook(ctx context.Context, teamID, id string) error
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -448,6 +448,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testDelivery(t, newStore)
 	})
 
+	t.Run("Webhooks", func(t *testing.T) {
+		t.Parallel()
+		testWebhooks(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
