@@ -10,68 +10,66 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/delivery"
-	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
 func TestEmailDeliveryReportAndCapturedMessage(t *testing.T) {
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			t.Parallel()
-			e := setup(t, kind)
-			r := e.do("POST", "/emails", e.keyA, `{"from":"Acme <hi@example.com>","to":["delivered@resend.dev","bounced@resend.dev","x@example.net"],"subject":"s","html":"<p>hi</p>"}`)
-			require.Equal(t, 200, r.status, string(r.body))
-			id := r.json["id"].(string)
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		r := e.do("POST", "/emails", e.keyA, `{"from":"Acme <hi@example.com>","to":["delivered@resend.dev","bounced@resend.dev","x@example.net"],"subject":"s","html":"<p>hi</p>"}`)
+		require.Equal(t, 200, r.status, string(r.body))
+		id := r.json["id"].(string)
 
-			// Before the worker ran: queued, no attempts yet, but the event says why.
-			r = e.do("GET", "/emails/"+id+"/delivery", e.keyA, "")
-			require.Equal(t, 200, r.status, string(r.body))
-			require.Equal(t, "queued", r.json["last_event"])
-			require.Empty(t, r.json["attempts"])
-			require.Len(t, r.json["events"], 1)
+		// Before the worker ran: queued, no attempts yet, but the event says why.
+		r = e.do("GET", "/emails/"+id+"/delivery", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, "queued", r.json["last_event"])
+		require.Empty(t, r.json["attempts"])
+		require.Len(t, r.json["events"], 1)
 
-			w := &delivery.Worker{Store: e.db, Domains: e.handler.Domains, TestDomain: "resend.dev", Now: e.clock.Now}
-			require.NoError(t, w.Deliver(context.Background(), delivery.Job{EmailID: id, Attempt: 1}))
+		w := &delivery.Worker{Store: e.db, Domains: e.handler.Domains, TestDomain: "resend.dev", Now: e.clock.Now}
+		require.NoError(t, w.Deliver(context.Background(), delivery.Job{EmailID: id, Attempt: 1}))
 
-			r = e.do("GET", "/emails/"+id+"/delivery", e.keyA, "")
-			require.Equal(t, 200, r.status, string(r.body))
-			require.Equal(t, "email_delivery", r.json["object"])
-			require.Equal(t, "bounced", r.json["last_event"])
-			attempts := r.json["attempts"].([]any)
-			require.Len(t, attempts, 3)
-			byRcpt := map[string]map[string]any{}
-			for _, a := range attempts {
-				m := a.(map[string]any)
-				byRcpt[m["recipient"].(string)] = m
-			}
-			require.Equal(t, "delivered", byRcpt["delivered@resend.dev"]["outcome"])
-			require.Equal(t, "bounced", byRcpt["bounced@resend.dev"]["outcome"])
-			require.Equal(t, float64(550), byRcpt["bounced@resend.dev"]["smtp_code"])
-			require.Equal(t, "5.1.1", byRcpt["bounced@resend.dev"]["enhanced_status"])
-			require.Equal(t, "capture", byRcpt["x@example.net"]["host"])
-			var types []string
-			for _, ev := range r.json["events"].([]any) {
-				types = append(types, ev.(map[string]any)["type"].(string))
-			}
-			require.Equal(t, []string{"queued", "sent", "delivered", "bounced"}, types)
+		r = e.do("GET", "/emails/"+id+"/delivery", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, "email_delivery", r.json["object"])
+		require.Equal(t, "bounced", r.json["last_event"])
+		attempts := r.json["attempts"].([]any)
+		require.Len(t, attempts, 3)
+		byRcpt := map[string]map[string]any{}
+		for _, a := range attempts {
+			m := a.(map[string]any)
+			byRcpt[m["recipient"].(string)] = m
+		}
+		require.Equal(t, "delivered", byRcpt["delivered@resend.dev"]["outcome"])
+		require.Equal(t, "bounced", byRcpt["bounced@resend.dev"]["outcome"])
+		require.Equal(t, float64(550), byRcpt["bounced@resend.dev"]["smtp_code"])
+		require.Equal(t, "5.1.1", byRcpt["bounced@resend.dev"]["enhanced_status"])
+		require.Equal(t, "capture", byRcpt["x@example.net"]["host"])
+		var types []string
+		for _, ev := range r.json["events"].([]any) {
+			types = append(types, ev.(map[string]any)["type"].(string))
+		}
+		require.Equal(t, []string{"queued", "sent", "delivered", "bounced"}, types)
 
-			// The captured message (only the recipients that went "out").
-			req, err := http.NewRequest("GET", e.srv.URL+"/emails/"+id+"/captured", nil)
-			require.NoError(t, err)
-			req.Header.Set("Authorization", "Bearer "+e.keyA)
-			resp, err := e.srv.Client().Do(req)
-			require.NoError(t, err)
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			require.Equal(t, 200, resp.StatusCode, string(body))
-			require.Equal(t, "message/rfc822", resp.Header.Get("Content-Type"))
-			require.True(t, strings.HasPrefix(string(body), "DKIM-Signature:"), "signed")
-			require.Contains(t, string(body), "Message-ID: <"+id+"@example.com>")
+		// The captured message (only the recipients that went "out").
+		req, err := http.NewRequest("GET", e.srv.URL+"/emails/"+id+"/captured", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+e.keyA)
+		resp, err := e.srv.Client().Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, string(body))
+		require.Equal(t, "message/rfc822", resp.Header.Get("Content-Type"))
+		require.True(t, strings.HasPrefix(string(body), "DKIM-Signature:"), "signed")
+		require.Contains(t, string(body), "Message-ID: <"+id+"@example.com>")
 
-			// Another team sees neither.
-			requireError(t, e.do("GET", "/emails/"+id+"/delivery", e.keyB, ""), 404, "not_found")
-			requireError(t, e.do("GET", "/emails/"+id+"/captured", e.keyB, ""), 404, "not_found")
-			// A sending_access key may not read them.
-			requireError(t, e.do("GET", "/emails/"+id+"/delivery", e.sendA, ""), 401, "restricted_api_key")
-		})
-	}
+		// Another team sees neither.
+		requireError(t, e.do("GET", "/emails/"+id+"/delivery", e.keyB, ""), 404, "not_found")
+		requireError(t, e.do("GET", "/emails/"+id+"/captured", e.keyB, ""), 404, "not_found")
+		// A sending_access key may not read them.
+		requireError(t, e.do("GET", "/emails/"+id+"/delivery", e.sendA, ""), 401, "restricted_api_key")
+	})
 }

@@ -33,6 +33,13 @@ func (h *Handler) routes() {
 	h.handle("DELETE /domains/{id}", fullAccess, h.deleteDomain)
 	h.handle("POST /domains/{id}/verify", fullAccess, h.verifyDomain)
 
+	h.handle("POST /webhooks", fullAccess, h.createWebhook)
+	h.handle("GET /webhooks", fullAccess, h.listWebhooks)
+	h.handle("GET /webhooks/{id}", fullAccess, h.getWebhook)
+	h.handle("PATCH /webhooks/{id}", fullAccess, h.updateWebhook)
+	h.handle("DELETE /webhooks/{id}", fullAccess, h.deleteWebhook)
+	h.handle("POST /webhooks/{id}/signing-secret/rotate", fullAccess, h.rotateWebhookSecret)
+
 	h.handle("POST /api-keys", fullAccess, h.createAPIKey)
 	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)
 	h.handle("PATCH /api-keys/{id}", fullAccess, h.updateAPIKey)

@@ -1,0 +1,276 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/webhook"
+)
+
+// The Webhooks management API. Signing secrets are sealed with the server's
+// key, the webhook id as additional data; after a rotation the previous
+// secret keeps signing for secretOverlap.
+
+// secretOverlap is how long a rotated-out secret still signs (Resend: 24 h).
+const secretOverlap = 24 * time.Hour
+
+// maxEndpointLen bounds an endpoint URL.
+const maxEndpointLen = 2048
+
+// WebhookEvents lists the event types a webhook may subscribe to.
+var WebhookEvents = []string{
+	"email.sent", "email.scheduled", "email.delivered", "email.delivery_delayed", "email.complained",
+	"email.bounced", "email.opened", "email.clicked", "email.failed", "email.suppressed", "email.received",
+	"contact.created", "contact.updated", "contact.deleted",
+	"domain.created", "domain.updated", "domain.deleted",
+	"suppression.added", "suppression.removed",
+}
+
+var errWebhookNotFound = apierr.NotFound("Webhook not found")
+
+type webhookObject struct {
+	Object        string   `json:"object,omitempty"`
+	ID            string   `json:"id"`
+	Endpoint      string   `json:"endpoint"`
+	Events        []string `json:"events"`
+	Status        string   `json:"status"`
+	CreatedAt     string   `json:"created_at"`
+	SigningSecret string   `json:"signing_secret"`
+}
+
+type webhookSecretResponse struct {
+	Object        string `json:"object"`
+	ID            string `json:"id"`
+	SigningSecret string `json:"signing_secret"`
+}
+
+func webhookAD(id string) []byte { return []byte("webhook:" + id) }
+
+func (h *Handler) sealSecret(id, secret string) ([]byte, error) {
+	sealed, err := h.Domains.Keys.Seal([]byte(secret), webhookAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("seal webhook secret: %w", err)
+	}
+	return sealed, nil
+}
+
+func (h *Handler) webhookObject(wh *store.Webhook, object string) (webhookObject, error) {
+	secret, err := h.Domains.Keys.Open(wh.Secret, webhookAD(wh.ID))
+	if err != nil {
+		return webhookObject{}, fmt.Errorf("open webhook secret: %w", err)
+	}
+	return webhookObject{Object: object, ID: wh.ID, Endpoint: wh.Endpoint, Events: wh.Events, Status: wh.Status,
+		CreatedAt: formatTime(wh.CreatedAt), SigningSecret: string(secret)}, nil
+}
+
+// webhookEndpoint validates an endpoint URL: absolute http(s), a host, no
+// credentials. Whether its address is public is checked when it is called
+// (so that DNS cannot change the answer afterwards).
+func webhookEndpoint(v string) (string, error) {
+	s := strings.TrimSpace(v)
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" ||
+		u.User != nil || len(s) > maxEndpointLen || strings.ContainsAny(s, " \r\n\t") {
+		return "", apierr.Validation("The `endpoint` field must be an absolute http or https URL without credentials.")
+	}
+	return s, nil
+}
+
+func webhookEventList(raw json.RawMessage) ([]string, error) {
+	var events []string
+	if err := json.Unmarshal(raw, &events); err != nil {
+		return nil, apierr.Validation("The `events` field must be an array of strings.")
+	}
+	if len(events) == 0 {
+		return nil, apierr.Validation("The `events` field must name at least one event.")
+	}
+	var out []string
+	for _, e := range events {
+		if !slices.Contains(WebhookEvents, e) {
+			return nil, apierr.Validation("Unknown event `%s`. Events: %s.", e, strings.Join(WebhookEvents, ", "))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Endpoint *string         `json:"endpoint"`
+		Events   json.RawMessage `json:"events"`
+	}
+	if err := h.decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.Endpoint == nil {
+		return apierr.MissingField("endpoint")
+	}
+	endpoint, err := webhookEndpoint(*req.Endpoint)
+	if err != nil {
+		return err
+	}
+	if !present(req.Events) {
+		return apierr.MissingField("events")
+	}
+	events, err := webhookEventList(req.Events)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	wh := &store.Webhook{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Endpoint: endpoint, Events: events,
+		Status: store.WebhookEnabled, CreatedAt: now, UpdatedAt: now}
+	secret := webhook.NewSecret()
+	if wh.Secret, err = h.sealSecret(wh.ID, secret); err != nil {
+		return err
+	}
+	if err := h.Store.CreateWebhook(r.Context(), wh); err != nil {
+		return fmt.Errorf("create webhook: %w", err)
+	}
+	writeJSON(w, http.StatusCreated, webhookSecretResponse{Object: "webhook", ID: wh.ID, SigningSecret: secret})
+	return nil
+}
+
+func (h *Handler) loadWebhook(r *http.Request) (*store.Webhook, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := h.Store.GetWebhook(r.Context(), callerKey(r.Context()).TeamID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errWebhookNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get webhook: %w", err)
+	}
+	return wh, nil
+}
+
+func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	wh, err := h.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	obj, err := h.webhookObject(wh, "webhook")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, obj)
+	return nil
+}
+
+func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, more, err := h.Store.ListWebhooks(r.Context(), callerKey(r.Context()).TeamID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownCursor
+	}
+	if err != nil {
+		return fmt.Errorf("list webhooks: %w", err)
+	}
+	out := listResponse[webhookObject]{Object: "list", HasMore: more, Data: make([]webhookObject, 0, len(list))}
+	for _, wh := range list {
+		obj, err := h.webhookObject(wh, "")
+		if err != nil {
+			return err
+		}
+		out.Data = append(out.Data, obj)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request) error {
+	wh, err := h.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Endpoint *string         `json:"endpoint"`
+		Events   json.RawMessage `json:"events"`
+		Status   *string         `json:"status"`
+	}
+	if err := h.decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.Endpoint != nil {
+		if wh.Endpoint, err = webhookEndpoint(*req.Endpoint); err != nil {
+			return err
+		}
+	}
+	if present(req.Events) {
+		if wh.Events, err = webhookEventList(req.Events); err != nil {
+			return err
+		}
+	}
+	if req.Status != nil {
+		switch *req.Status {
+		case store.WebhookEnabled, store.WebhookDisabled:
+			wh.Status, wh.DisabledReason = *req.Status, ""
+		default:
+			return apierr.Validation("The `status` field must be `enabled` or `disabled`.")
+		}
+	}
+	wh.UpdatedAt = h.Now().UTC()
+	if err := h.Store.UpdateWebhook(r.Context(), wh); errors.Is(err, store.ErrNotFound) {
+		return errWebhookNotFound
+	} else if err != nil {
+		return fmt.Errorf("update webhook: %w", err)
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "webhook", ID: wh.ID})
+	return nil
+}
+
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteWebhook(r.Context(), callerKey(r.Context()).TeamID, id); errors.Is(err, store.ErrNotFound) {
+		return errWebhookNotFound
+	} else if err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Object  string `json:"object"`
+		ID      string `json:"id"`
+		Deleted bool   `json:"deleted"`
+	}{"webhook", id, true})
+	return nil
+}
+
+// rotateWebhookSecret gives the webhook a new secret; the old one keeps
+// signing (beside the new) for secretOverlap, so receivers can switch.
+func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	wh, err := h.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	until := now.Add(secretOverlap)
+	secret := webhook.NewSecret()
+	wh.PreviousSecret, wh.PreviousUntil = wh.Secret, &until
+	if wh.Secret, err = h.sealSecret(wh.ID, secret); err != nil {
+		return err
+	}
+	wh.UpdatedAt = now
+	if err := h.Store.UpdateWebhook(r.Context(), wh); errors.Is(err, store.ErrNotFound) {
+		return errWebhookNotFound
+	} else if err != nil {
+		return fmt.Errorf("rotate webhook secret: %w", err)
+	}
+	writeJSON(w, http.StatusOK, webhookSecretResponse{Object: "webhook", ID: wh.ID, SigningSecret: secret})
+	return nil
+}
