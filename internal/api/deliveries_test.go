@@ -73,3 +73,59 @@ func TestEmailDeliveryReportAndCapturedMessage(t *testing.T) {
 		requireError(t, e.do("GET", "/emails/"+id+"/delivery", e.sendA, ""), 401, "restricted_api_key")
 	})
 }
+
+func TestEventFeed(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		r := e.do("POST", "/emails", e.keyA, `{"from":"Acme <hi@example.com>","to":["delivered@resend.dev","bounced@resend.dev"],
+			"subject":"s","text":"t","tags":[{"name":"category","value":"welcome"}]}`)
+		require.Equal(t, 200, r.status, string(r.body))
+		id := r.json["id"].(string)
+		r = e.do("POST", "/emails", e.keyA, `{"from":"hi@example.com","to":"delivered@resend.dev","subject":"later","text":"t",
+			"scheduled_at":"2026-11-29T12:00:00Z"}`)
+		require.Equal(t, 200, r.status, string(r.body))
+		scheduledID := r.json["id"].(string)
+
+		w := &delivery.Worker{Store: e.db, Domains: e.handler.Domains, TestDomain: "resend.dev", Now: e.clock.Now}
+		require.NoError(t, w.Deliver(context.Background(), delivery.Job{EmailID: id, Attempt: 1}))
+
+		r = e.do("GET", "/feed", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, false, r.json["has_more"])
+		var types []string
+		items := r.json["data"].([]any)
+		for _, it := range items {
+			types = append(types, it.(map[string]any)["type"].(string))
+		}
+		require.Equal(t, []string{"email.scheduled", "email.sent", "email.delivered", "email.bounced"}, types)
+		sched := items[0].(map[string]any)
+		require.Equal(t, "event", sched["object"])
+		require.Equal(t, scheduledID, sched["data"].(map[string]any)["email_id"])
+		bounced := items[3].(map[string]any)
+		data := bounced["data"].(map[string]any)
+		require.Equal(t, id, data["email_id"])
+		require.Equal(t, []any{"bounced@resend.dev"}, data["to"])
+		require.Equal(t, map[string]any{"category": "welcome"}, data["tags"])
+		require.Equal(t, "<"+id+"@example.com>", data["message_id"])
+		require.Equal(t, "Permanent", data["bounce"].(map[string]any)["type"])
+		require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`, bounced["created_at"])
+
+		// A cursor: the events after one; limit and has_more.
+		cursor := items[1].(map[string]any)["id"].(string)
+		r = e.do("GET", "/feed?limit=1&after="+cursor, e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, true, r.json["has_more"])
+		require.Equal(t, "email.delivered", r.json["data"].([]any)[0].(map[string]any)["type"])
+
+		// Another team has its own (empty) feed, and cannot use this team's cursor.
+		r = e.do("GET", "/feed", e.keyB, "")
+		require.Equal(t, 200, r.status)
+		for _, it := range r.json["data"].([]any) {
+			require.NotContains(t, it.(map[string]any)["type"], "email.")
+		}
+		requireError(t, e.do("GET", "/feed?after="+cursor, e.keyB, ""), 422, "validation_error")
+		requireError(t, e.do("GET", "/feed?limit=0", e.keyA, ""), 422, "validation_error")
+		requireError(t, e.do("GET", "/feed", e.sendA, ""), 401, "restricted_api_key")
+	})
+}

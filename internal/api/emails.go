@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
@@ -111,6 +112,16 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 	}
 	now := h.Now().UTC()
 	a := &store.Accept{Emails: emails, IdempotencyTTL: h.IdempotencyTTL}
+	for _, e := range emails {
+		if e.LastEvent != store.EventScheduled {
+			continue
+		}
+		ev, err := events.Email(store.EventScheduled, e, nil, nil, e.CreatedAt)
+		if err != nil {
+			return err
+		}
+		a.Events = append(a.Events, ev)
+	}
 	if idemKey != "" {
 		a.Idempotency = &store.Idempotency{TeamID: key.TeamID, Key: idemKey, Endpoint: endpoint,
 			RequestHash: hash, Response: resp, CreatedAt: now}

@@ -33,6 +33,9 @@ func (h *Handler) routes() {
 	h.handle("DELETE /domains/{id}", fullAccess, h.deleteDomain)
 	h.handle("POST /domains/{id}/verify", fullAccess, h.verifyDomain)
 
+	// Godwit's own: the team's events from a cursor, for consumers without an endpoint.
+	h.handle("GET /feed", fullAccess, h.getFeed)
+
 	h.handle("POST /webhooks", fullAccess, h.createWebhook)
 	h.handle("GET /webhooks", fullAccess, h.listWebhooks)
 	h.handle("GET /webhooks/{id}", fullAccess, h.getWebhook)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -240,6 +241,9 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 		}
 	}
 	out.Events = ev.events()
+	if out.TeamEvents, err = ev.teamEvents(); err != nil {
+		return err
+	}
 	out.LastEvent = lastEvent(states, ev)
 	maxDeferred := 0
 	for _, st := range states {
@@ -539,6 +543,22 @@ func (l *eventLog) events() []*store.EmailEvent {
 		out = append(out, &store.EmailEvent{Type: typ, Data: raw, CreatedAt: p.at})
 	}
 	return out
+}
+
+// teamEvents are the attempt's events as webhook events (Resend's payloads).
+func (l *eventLog) teamEvents() ([]*store.Event, error) {
+	var out []*store.Event
+	for _, typ := range l.order {
+		p := l.byTyp[typ]
+		ev, err := events.Email(typ, l.email, p.to, p.detail, p.at)
+		if err != nil {
+			return nil, err
+		}
+		if ev != nil {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }
 
 // lastEvent is the email's last_event after an attempt: still delayed while

@@ -1,12 +1,10 @@
 package domains
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // Domain event types.
@@ -24,22 +22,9 @@ func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event
 		return nil, err
 	}
 	records := Objects(d, recs)
-	const iso = "2006-01-02T15:04:05.000Z"
-	payload, err := json.Marshal(map[string]any{
-		"type":       typ,
-		"created_at": at.UTC().Format(iso),
-		"data": map[string]any{
-			"id": d.ID, "name": d.Name, "status": d.Status, "created_at": d.CreatedAt.UTC().Format(iso), "region": d.Region,
-			"capabilities": map[string]string{"sending": d.Sending, "receiving": d.Receiving},
-			"records":      records,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s event: %w", typ, err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
-	}
-	return &store.Event{ID: id.String(), TeamID: d.TeamID, Type: typ, Data: payload, CreatedAt: at.UTC()}, nil
+	return events.New(d.TeamID, typ, map[string]any{
+		"id": d.ID, "name": d.Name, "status": d.Status, "created_at": d.CreatedAt.UTC().Format(events.ISO), "region": d.Region,
+		"capabilities": map[string]string{"sending": d.Sending, "receiving": d.Receiving},
+		"records":      records,
+	}, at)
 }

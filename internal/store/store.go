@@ -291,6 +291,8 @@ type DeliveryOutcome struct {
 	// RetryAt, when set, enqueues the email's next attempt for that time in
 	// the same transaction.
 	RetryAt *time.Time
+	// TeamEvents are the webhook events of this outcome (email.sent, …).
+	TeamEvents []*Event
 }
 
 // Idempotency is the record kept for an Idempotency-Key: the request's
@@ -311,6 +313,8 @@ type Accept struct {
 	Idempotency *Idempotency
 	// IdempotencyTTL: a record older than this is replaced instead of conflicting.
 	IdempotencyTTL time.Duration
+	// Events are team events to record with the emails (email.scheduled).
+	Events []*Event
 }
 
 // Page asks for one page of a list: at most Limit items after (older than) or
@@ -374,7 +378,8 @@ type Store interface {
 	UpdateDomain(ctx context.Context, d *Domain, events ...*Event) error
 	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
 	// ListEvents returns a team's events after the one with id after ("" for
-	// the first), oldest first, at most limit.
+	// the first; ErrNotFound when the team has no event with that id),
+	// oldest first (in commit order), at most limit.
 	ListEvents(ctx context.Context, teamID, after string, limit int) ([]*Event, error)
 	// DomainsDue returns up to limit domains of any team whose next check is
 	// at or before now, the most overdue first.

@@ -167,13 +167,18 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 		return fmt.Errorf("record delivery: insert events: %w", err)
 	}
 	var retries []store.DeliveryJob
+	var teamEvents []*store.Event
 	for _, r := range group {
+		teamEvents = append(teamEvents, r.o.TeamEvents...)
 		if err := db.recordDeliveryTx(ctx, tx, r.o); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", r.o.EmailID, err)
 		}
 		if r.o.RetryAt != nil {
 			retries = append(retries, store.DeliveryJob{EmailID: r.o.EmailID, TeamID: r.o.TeamID, RunAt: r.o.RetryAt})
 		}
+	}
+	if err := db.insertEvents(ctx, tx, teamEvents); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
 	}
 	if len(retries) > 0 && db.enqueue != nil {
 		if err := db.enqueue(ctx, tx, retries); err != nil {

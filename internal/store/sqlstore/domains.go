@@ -48,13 +48,37 @@ func (db *DB) withEvents(ctx context.Context, events []*store.Event, change func
 	if err := change(tx); err != nil {
 		return err
 	}
-	for _, e := range events {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (id, team_id, type, created_at, data) VALUES (?, ?, ?, ?, ?)`),
-			e.ID, e.TeamID, e.Type, micros(e.CreatedAt), string(e.Data)); err != nil {
-			return fmt.Errorf("record event: %w", err)
-		}
+	if err := db.insertEvents(ctx, tx, events); err != nil {
+		return err
 	}
 	return tx.Commit()
+}
+
+// eventsLockID is the PostgreSQL advisory lock that orders event inserts.
+const eventsLockID = 0x676f64776974 // "godwit"
+
+// insertEvents records team events in tx. The feed and webhooks read events
+// in seq order from a cursor, so seq must follow commit order: on
+// PostgreSQL, where transactions commit concurrently, a transaction-scoped
+// advisory lock makes the transactions that record events take their seq
+// values and commit one at a time (SQLite has one writer anyway).
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, eventsLockID); err != nil {
+			return fmt.Errorf("record events: lock: %w", err)
+		}
+	}
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{e.ID, e.TeamID, e.Type, micros(e.CreatedAt), string(e.Data)}
+	}
+	if err := db.insertRows(ctx, tx, "events", "id, team_id, type, created_at, data", rows); err != nil {
+		return fmt.Errorf("record events: %w", err)
+	}
+	return nil
 }
 
 // ListEvents implements store.Store.
@@ -65,6 +89,13 @@ func (db *DB) ListEvents(ctx context.Context, teamID, after string, limit int) (
 		query = `SELECT id, team_id, type, created_at, data FROM events WHERE team_id = ?
 			AND seq > (SELECT seq FROM events WHERE team_id = ? AND id = ?) ORDER BY seq LIMIT ?`
 		args = []any{teamID, teamID, after, limit}
+	}
+	if after != "" {
+		var one int
+		err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM events WHERE team_id = ? AND id = ?`), teamID, after).Scan(&one)
+		if err != nil {
+			return nil, interpretError(err)
+		}
 	}
 	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
 	if err != nil {

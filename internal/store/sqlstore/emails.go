@@ -146,6 +146,9 @@ func (db *DB) commitTx(group []*acceptReq) error {
 		if err := db.enqueueTx(ctx, tx, r.a.Emails); err != nil {
 			return err
 		}
+		if err := db.insertEvents(ctx, tx, r.a.Events); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("accept emails: commit: %w", err)

@@ -435,6 +435,8 @@ func Run(t *testing.T, newStore NewStore) {
 		none, err := s.ListEvents(ctx, b.ID, "", 10)
 		require.NoError(t, err)
 		require.Empty(t, none, "events are the team's own")
+		_, err = s.ListEvents(ctx, b.ID, events[0].ID, 10)
+		require.ErrorIs(t, err, store.ErrNotFound, "another team's cursor")
 		require.NoError(t, s.CreateDomain(ctx, &taken), "a deleted domain's name is free again")
 	})
 

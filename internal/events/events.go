@@ -1,0 +1,96 @@
+// Package events builds the team events Godwit records for webhooks and
+// the event feed, in Resend's webhook payload shape:
+//
+//	{"type":"email.delivered","created_at":"2026-11-28T12:00:00.123Z","data":{…}}
+//
+// Times are ISO 8601 in UTC with milliseconds; inside data, keys are
+// snake_case except the camelCase of Resend's bounce and click objects;
+// tags are an object. An event is built where it happens and stored in the
+// same transaction as the change it reports.
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// ISO is the time format of event payloads.
+const ISO = "2006-01-02T15:04:05.000Z"
+
+// Email event types: the email events a webhook may receive, by the
+// last_event value they report.
+var emailTypes = map[string]string{
+	store.EventScheduled:       "email.scheduled",
+	store.EventSent:            "email.sent",
+	store.EventDelivered:       "email.delivered",
+	store.EventDeliveryDelayed: "email.delivery_delayed",
+	store.EventBounced:         "email.bounced",
+	store.EventComplained:      "email.complained",
+	store.EventFailed:          "email.failed",
+	store.EventSuppressed:      "email.suppressed",
+	"opened":                   "email.opened",
+	"clicked":                  "email.clicked",
+}
+
+// EmailType returns the webhook event type of an email event ("delivered"
+// → "email.delivered"), or "" for one that webhooks do not carry (queued,
+// canceled).
+func EmailType(event string) string { return emailTypes[event] }
+
+// New builds an event of the team with the given payload data.
+func New(teamID, typ string, data map[string]any, at time.Time) (*store.Event, error) {
+	payload, err := json.Marshal(map[string]any{"type": typ, "created_at": at.UTC().Format(ISO), "data": data})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return &store.Event{ID: id.String(), TeamID: teamID, Type: typ, Data: payload, CreatedAt: at.UTC()}, nil
+}
+
+// Email builds the webhook event for an email event (event is a last_event
+// value: delivered, bounced, …) concerning the recipients to (all of the
+// email's To when nil). detail holds the event's own objects (bounce,
+// failed, suppressed, click), merged into data. It returns nil for an event
+// webhooks do not carry.
+func Email(event string, e *store.Email, to []string, detail map[string]any, at time.Time) (*store.Event, error) {
+	typ := EmailType(event)
+	if typ == "" {
+		return nil, nil
+	}
+	if to == nil {
+		to = e.To
+	}
+	data := map[string]any{
+		"email_id":   e.ID,
+		"created_at": e.CreatedAt.UTC().Format(ISO),
+		"from":       e.From,
+		"to":         to,
+		"subject":    e.Subject,
+		"message_id": e.MessageID(),
+	}
+	if len(e.Tags) > 0 {
+		tags := make(map[string]string, len(e.Tags))
+		for _, t := range e.Tags {
+			tags[t.Name] = t.Value
+		}
+		data["tags"] = tags
+	}
+	if len(e.Headers) > 0 {
+		data["headers"] = e.Headers
+	}
+	if e.Template != nil {
+		data["template_id"] = e.Template.ID
+	}
+	for k, v := range detail {
+		data[k] = v
+	}
+	return New(e.TeamID, typ, data, at)
+}

@@ -1,0 +1,47 @@
+package events
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+func TestEmailEventPayload(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 0, 1, 234567000, time.UTC)
+	e := &store.Email{ID: "01a2235b-e124-72b2-802c-10c180253c2e", TeamID: "team", From: "Acme <hi@Example.com>",
+		To: []string{"a@example.net", "b@example.net"}, Subject: "Hello", CreatedAt: at.Add(-time.Second),
+		Tags: []store.Tag{{Name: "category", Value: "confirm_email"}}, Headers: []store.Header{{Name: "X-Ref", Value: "1"}}}
+	ev, err := Email(store.EventBounced, e, []string{"b@example.net"},
+		map[string]any{"bounce": map[string]any{"type": "Permanent", "subType": "NoEmail"}}, at)
+	require.NoError(t, err)
+	require.Equal(t, "email.bounced", ev.Type)
+	require.Equal(t, "team", ev.TeamID)
+	require.JSONEq(t, `{"type":"email.bounced","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"email_id":"01a2235b-e124-72b2-802c-10c180253c2e","created_at":"2026-11-28T12:00:00.234Z",
+		"from":"Acme <hi@Example.com>","to":["b@example.net"],"subject":"Hello",
+		"message_id":"<01a2235b-e124-72b2-802c-10c180253c2e@example.com>",
+		"tags":{"category":"confirm_email"},"headers":[{"name":"X-Ref","value":"1"}],
+		"bounce":{"type":"Permanent","subType":"NoEmail"}}}`, string(ev.Data))
+
+	// All of To when the recipients are not named; no tags or headers keys when there are none.
+	e.Tags, e.Headers = nil, nil
+	ev, err = Email(store.EventSent, e, nil, nil, at)
+	require.NoError(t, err)
+	var p struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(ev.Data, &p))
+	require.JSONEq(t, `["a@example.net","b@example.net"]`, string(p.Data["to"]))
+	require.NotContains(t, p.Data, "tags")
+	require.NotContains(t, p.Data, "headers")
+
+	for _, internal := range []string{store.EventQueued, store.EventCanceled} {
+		ev, err := Email(internal, e, nil, nil, at)
+		require.NoError(t, err)
+		require.Nil(t, ev, internal)
+	}
+}
