@@ -52,10 +52,8 @@ type webhookSecretResponse struct {
 	SigningSecret string `json:"signing_secret"`
 }
 
-func webhookAD(id string) []byte { return []byte("webhook:" + id) }
-
 func (h *Handler) sealSecret(id, secret string) ([]byte, error) {
-	sealed, err := h.Domains.Keys.Seal([]byte(secret), webhookAD(id))
+	sealed, err := h.Domains.Keys.Seal([]byte(secret), webhook.SecretAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("seal webhook secret: %w", err)
 	}
@@ -63,7 +61,7 @@ func (h *Handler) sealSecret(id, secret string) ([]byte, error) {
 }
 
 func (h *Handler) webhookObject(wh *store.Webhook, object string) (webhookObject, error) {
-	secret, err := h.Domains.Keys.Open(wh.Secret, webhookAD(wh.ID))
+	secret, err := h.Domains.Keys.Open(wh.Secret, webhook.SecretAD(wh.ID))
 	if err != nil {
 		return webhookObject{}, fmt.Errorf("open webhook secret: %w", err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/webhook"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/acme/autocert"
 )
@@ -235,7 +236,10 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 	if cfg.Role == "api" {
 		workers = 0
 	}
-	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log}
+	hooks := guard.HTTPClient(webhook.Timeout)
+	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
+	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
+		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log}}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/webhook"
 )
 
 // DeliverArgs is the delivery job.
@@ -45,6 +46,16 @@ type DeliverArgs struct {
 	// for emails sent at once (or retried).
 	At int64 `json:"at,omitempty"`
 }
+
+// WebhookArgs is the job that posts one webhook message.
+type WebhookArgs struct {
+	MessageID string `json:"message_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookArgs) Kind() string { return "webhook" }
+
+const webhookQueue = "webhook"
 
 // maxEmailsPerJob bounds the emails of one job.
 const maxEmailsPerJob = 100
@@ -73,6 +84,9 @@ type Config struct {
 	Logger      *slog.Logger
 	// Time stubs River's clock in tests.
 	Time rivertype.TimeGenerator
+	// Webhooks posts webhook messages; nil: they are enqueued, and posted
+	// by nodes that have one.
+	Webhooks *webhook.Dispatcher
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
@@ -144,8 +158,12 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{w: w, q: q})
-		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{deliverQueue: {MaxWorkers: cfg.Workers}}
+		if cfg.Webhooks != nil {
+			river.AddWorker(workers, &webhookWorker{d: cfg.Webhooks})
+			rc.Queues[webhookQueue] = river.QueueConfig{MaxWorkers: 50}
+		}
+		rc.Workers = workers
 	}
 	var err error
 	switch db.Dialect() {
@@ -171,6 +189,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	db.SetEnqueuer(q.enqueue)
+	db.SetWebhookEnqueuer(q.enqueueWebhooks)
 	return q, nil
 }
 
@@ -233,6 +252,30 @@ func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJo
 	flush()
 	_, err := q.client.InsertManyFastTx(ctx, tx, params)
 	return err
+}
+
+// enqueueWebhooks inserts webhook jobs in the store's transaction.
+func (q *Queue) enqueueWebhooks(ctx context.Context, tx *sql.Tx, jobs []store.WebhookJob) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		opts := &river.InsertOpts{Queue: webhookQueue, MaxAttempts: maxJobAttempts}
+		if j.At != nil {
+			opts.ScheduledAt = *j.At
+		}
+		params[i] = river.InsertManyParams{Args: WebhookArgs{MessageID: j.MessageID}, InsertOpts: opts}
+	}
+	_, err := q.client.InsertManyFastTx(ctx, tx, params)
+	return err
+}
+
+type webhookWorker struct {
+	river.WorkerDefaults[WebhookArgs]
+	d *webhook.Dispatcher
+}
+
+// Work makes one attempt; its retries are new jobs committed with its result.
+func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
+	return ww.d.Deliver(ctx, job.Args.MessageID)
 }
 
 // Start runs the workers (a no-op for an insert-only queue).

@@ -230,8 +230,59 @@ type Webhook struct {
 	Secret         []byte // sealed "whsec_…"
 	PreviousSecret []byte // sealed; still signs until PreviousUntil
 	PreviousUntil  *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// FailingSince is when the endpoint started failing every attempt (nil
+	// while it succeeds); Godwit disables a webhook that fails for days.
+	FailingSince *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Webhook message statuses (Resend's).
+const (
+	WebhookMessagePending    = "pending"
+	WebhookMessageAttempting = "attempting"
+	WebhookMessageSuccess    = "success"
+	WebhookMessageFailed     = "failed"
+)
+
+// WebhookMessage is one event to post to one webhook. Its ID (msg_…) is the
+// svix-id of every attempt.
+type WebhookMessage struct {
+	ID            string
+	WebhookID     string
+	TeamID        string
+	EventID       string
+	Type          string
+	Payload       json.RawMessage
+	Status        string
+	Attempts      int
+	NextAttemptAt *time.Time
+	CreatedAt     time.Time
+}
+
+// WebhookAttempt is one POST of a message.
+type WebhookAttempt struct {
+	ID         string // atmpt_…
+	MessageID  string
+	StatusCode int    // 0 when there was no HTTP answer
+	Response   string // the start of the answer's body, or why there was none
+	SentAt     time.Time
+}
+
+// WebhookJob asks the queue to post a message at a time (nil: now).
+type WebhookJob struct {
+	MessageID string
+	At        *time.Time
+}
+
+// WebhookResult is what one POST of a message writes, in one transaction:
+// the attempt, the message's new state (and, when it is to be retried, its
+// job), and the webhook's failure state.
+type WebhookResult struct {
+	Message      *WebhookMessage
+	Attempt      *WebhookAttempt
+	FailingSince *time.Time // the webhook's new failing_since; nil clears it
+	Disable      string     // when not empty, the webhook is disabled with this reason
 }
 
 // DeliveryJob asks the queue to deliver an email at a time (its scheduled_at,
@@ -434,6 +485,17 @@ type Store interface {
 	// UpdateWebhook stores every field of w but its id, team and creation time.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	DeleteWebhook(ctx context.Context, teamID, id string) error
+	// GetWebhookMessage returns a message of any team (for the dispatcher).
+	GetWebhookMessage(ctx context.Context, id string) (*WebhookMessage, error)
+	// RecordWebhookAttempt writes a result in one transaction, with the
+	// message's next job when its NextAttemptAt is set.
+	RecordWebhookAttempt(ctx context.Context, r *WebhookResult) error
+	// ListWebhookMessages returns a webhook's messages, newest first.
+	ListWebhookMessages(ctx context.Context, teamID, webhookID string, p Page) ([]*WebhookMessage, bool, error)
+	// ListWebhookAttempts returns a message's attempts, newest first.
+	ListWebhookAttempts(ctx context.Context, teamID, messageID string, p Page) ([]*WebhookAttempt, bool, error)
+	// ReplayWebhookMessage makes a message pending again and enqueues it.
+	ReplayWebhookMessage(ctx context.Context, teamID, id string, at time.Time) error
 
 	Ping(ctx context.Context) error
 	Close() error

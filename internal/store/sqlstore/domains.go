@@ -78,7 +78,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*store.Even
 	if err := db.insertRows(ctx, tx, "events", "id, team_id, type, created_at, data", rows); err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}
-	return nil
+	return db.fanOut(ctx, tx, events)
 }
 
 // ListEvents implements store.Store.

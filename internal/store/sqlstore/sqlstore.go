@@ -83,7 +83,8 @@ type DB struct {
 	wg       sync.WaitGroup
 	maxGroup int
 
-	enqueue Enqueuer // nil: no job queue (tests of the store alone)
+	enqueue         Enqueuer        // nil: no job queue (tests of the store alone)
+	enqueueWebhooks WebhookEnqueuer // nil: webhook messages are stored but not enqueued
 
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 
