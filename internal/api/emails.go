@@ -417,8 +417,28 @@ func pageOf[T any](items []T, id func(T) string, p store.Page) ([]T, bool, error
 
 var errUnknownCursor = apierr.Validation("The pagination cursor does not match any item.")
 
-// parsePage reads limit/after/before with Resend's rules.
+// parsePage reads limit/after/before with Resend's rules, for lists whose
+// items are identified by UUIDs.
 func parsePage(r *http.Request) (store.Page, error) {
+	p, err := parseCursorPage(r)
+	if err != nil {
+		return p, err
+	}
+	for _, c := range []string{p.After, p.Before} {
+		if c == "" {
+			continue
+		}
+		if _, err := uuid.Parse(c); err != nil || len(c) != 36 {
+			return p, apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The pagination cursor must be a valid UUID.")
+		}
+	}
+	p.After, p.Before = strings.ToLower(p.After), strings.ToLower(p.Before)
+	return p, nil
+}
+
+// parseCursorPage reads limit/after/before, taking the cursors as given
+// (an unknown one is the store's ErrNotFound).
+func parseCursorPage(r *http.Request) (store.Page, error) {
 	q := r.URL.Query()
 	p := store.Page{Limit: 20, After: q.Get("after"), Before: q.Get("before")}
 	if v := q.Get("limit"); v != "" || q.Has("limit") {
@@ -431,15 +451,6 @@ func parsePage(r *http.Request) (store.Page, error) {
 	if p.After != "" && p.Before != "" {
 		return p, apierr.Validation("You can only use one of `after` or `before` at a time.")
 	}
-	for _, c := range []string{p.After, p.Before} {
-		if c == "" {
-			continue
-		}
-		if _, err := uuid.Parse(c); err != nil || len(c) != 36 {
-			return p, apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The pagination cursor must be a valid UUID.")
-		}
-	}
-	p.After, p.Before = strings.ToLower(p.After), strings.ToLower(p.Before)
 	return p, nil
 }
 

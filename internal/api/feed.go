@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -17,16 +16,12 @@ import (
 // for the next call; the order is the order the events were committed in,
 // and it survives restarts.
 func (h *Handler) getFeed(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	limit := 20
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > 100 {
-			return errPaginationLimit
-		}
-		limit = n
+	p, err := parseCursorPage(r)
+	if err != nil {
+		return err
 	}
-	list, err := h.Store.ListEvents(r.Context(), callerKey(r.Context()).TeamID, q.Get("after"), limit+1)
+	limit := p.Limit
+	list, err := h.Store.ListEvents(r.Context(), callerKey(r.Context()).TeamID, p.After, limit+1)
 	if errors.Is(err, store.ErrNotFound) {
 		return errUnknownCursor
 	}

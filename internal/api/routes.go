@@ -42,6 +42,10 @@ func (h *Handler) routes() {
 	h.handle("PATCH /webhooks/{id}", fullAccess, h.updateWebhook)
 	h.handle("DELETE /webhooks/{id}", fullAccess, h.deleteWebhook)
 	h.handle("POST /webhooks/{id}/signing-secret/rotate", fullAccess, h.rotateWebhookSecret)
+	h.handle("GET /webhooks/{id}/events", fullAccess, h.listWebhookEvents)
+	h.handle("GET /webhooks/{id}/events/{event_id}", fullAccess, h.getWebhookEvent)
+	h.handle("GET /webhooks/{id}/events/{event_id}/attempts", fullAccess, h.listWebhookAttempts)
+	h.handle("POST /webhooks/{id}/events/{event_id}/replay", fullAccess, h.replayWebhookEvent)
 
 	h.handle("POST /api-keys", fullAccess, h.createAPIKey)
 	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)

@@ -44,6 +44,8 @@ type webhookObject struct {
 	Status        string   `json:"status"`
 	CreatedAt     string   `json:"created_at"`
 	SigningSecret string   `json:"signing_secret"`
+	// DisabledReason (Godwit's own) says why Godwit disabled the webhook.
+	DisabledReason string `json:"disabled_reason,omitempty"`
 }
 
 type webhookSecretResponse struct {
@@ -66,7 +68,7 @@ func (h *Handler) webhookObject(wh *store.Webhook, object string) (webhookObject
 		return webhookObject{}, fmt.Errorf("open webhook secret: %w", err)
 	}
 	return webhookObject{Object: object, ID: wh.ID, Endpoint: wh.Endpoint, Events: wh.Events, Status: wh.Status,
-		CreatedAt: formatTime(wh.CreatedAt), SigningSecret: string(secret)}, nil
+		CreatedAt: formatTime(wh.CreatedAt), SigningSecret: string(secret), DisabledReason: wh.DisabledReason}, nil
 }
 
 // webhookEndpoint validates an endpoint URL: absolute http(s), a host, no
@@ -270,5 +272,124 @@ func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) er
 		return fmt.Errorf("rotate webhook secret: %w", err)
 	}
 	writeJSON(w, http.StatusOK, webhookSecretResponse{Object: "webhook", ID: wh.ID, SigningSecret: secret})
+	return nil
+}
+
+// The webhook's messages (Resend calls them its events): what was posted,
+// how it went, and a replay.
+
+var errWebhookEventNotFound = apierr.NotFound("Webhook event not found")
+
+type webhookEventItem struct {
+	Object        string          `json:"object,omitempty"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	CreatedAt     string          `json:"created_at"`
+	Status        string          `json:"status"`
+	NextAttemptAt *string         `json:"next_attempt_at,omitempty"`
+	Payload       json.RawMessage `json:"payload,omitempty"`
+}
+
+type webhookAttemptItem struct {
+	ID             string `json:"id"`
+	HTTPStatusCode *int   `json:"http_status_code"`
+	Response       string `json:"response"`
+	SentAt         string `json:"sent_at"`
+}
+
+func (h *Handler) listWebhookEvents(w http.ResponseWriter, r *http.Request) error {
+	wh, err := h.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	p, err := parseCursorPage(r)
+	if err != nil {
+		return err
+	}
+	list, more, err := h.Store.ListWebhookMessages(r.Context(), wh.TeamID, wh.ID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownCursor
+	}
+	if err != nil {
+		return fmt.Errorf("list webhook events: %w", err)
+	}
+	out := listResponse[webhookEventItem]{Object: "list", HasMore: more, Data: make([]webhookEventItem, 0, len(list))}
+	for _, m := range list {
+		out.Data = append(out.Data, webhookEventItem{ID: m.ID, Type: m.Type, CreatedAt: formatTime(m.CreatedAt), Status: m.Status})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// loadWebhookEvent finds a message of the webhook in the path.
+func (h *Handler) loadWebhookEvent(r *http.Request) (*store.WebhookMessage, error) {
+	wh, err := h.loadWebhook(r)
+	if err != nil {
+		return nil, err
+	}
+	id := r.PathValue("event_id")
+	if !strings.HasPrefix(id, "msg_") || len(id) > 64 {
+		return nil, errWebhookEventNotFound
+	}
+	m, err := h.Store.GetWebhookMessage(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.TeamID != wh.TeamID || m.WebhookID != wh.ID)) {
+		return nil, errWebhookEventNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get webhook event: %w", err)
+	}
+	return m, nil
+}
+
+func (h *Handler) getWebhookEvent(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.loadWebhookEvent(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, webhookEventItem{Object: "webhook_event", ID: m.ID, Type: m.Type, CreatedAt: formatTime(m.CreatedAt),
+		Status: m.Status, NextAttemptAt: formatTimePtr(m.NextAttemptAt), Payload: m.Payload})
+	return nil
+}
+
+func (h *Handler) listWebhookAttempts(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.loadWebhookEvent(r)
+	if err != nil {
+		return err
+	}
+	p, err := parseCursorPage(r)
+	if err != nil {
+		return err
+	}
+	list, more, err := h.Store.ListWebhookAttempts(r.Context(), m.TeamID, m.ID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownCursor
+	}
+	if err != nil {
+		return fmt.Errorf("list webhook attempts: %w", err)
+	}
+	out := listResponse[webhookAttemptItem]{Object: "list", HasMore: more, Data: make([]webhookAttemptItem, 0, len(list))}
+	for _, a := range list {
+		item := webhookAttemptItem{ID: a.ID, Response: a.Response, SentAt: formatTime(a.SentAt)}
+		if a.StatusCode != 0 {
+			code := a.StatusCode
+			item.HTTPStatusCode = &code
+		}
+		out.Data = append(out.Data, item)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) replayWebhookEvent(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.loadWebhookEvent(r)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.ReplayWebhookMessage(r.Context(), m.TeamID, m.ID, h.Now().UTC()); errors.Is(err, store.ErrNotFound) {
+		return errWebhookEventNotFound
+	} else if err != nil {
+		return fmt.Errorf("replay webhook event: %w", err)
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "webhook_event", ID: m.ID})
 	return nil
 }

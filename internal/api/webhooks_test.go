@@ -2,16 +2,23 @@ package api
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/webhook"
 )
 
 func TestWebhooksWithGoSDK(t *testing.T) {
@@ -125,5 +132,77 @@ func TestWebhooksAPI(t *testing.T) {
 		require.Equal(t, false, r.json["has_more"])
 		require.Equal(t, id, r.json["data"].([]any)[0].(map[string]any)["id"])
 		require.Equal(t, store.WebhookEnabled, r.json["data"].([]any)[0].(map[string]any)["status"])
+	})
+}
+
+func TestWebhookEventsAPI(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		ctx := context.Background()
+		var mu sync.Mutex
+		var bodies []string
+		status := 500
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			bodies = append(bodies, string(b))
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(rcv.Close)
+
+		r := e.do("POST", "/webhooks", e.keyA, `{"endpoint":"`+rcv.URL+`","events":["email.sent","email.delivered"]}`)
+		require.Equal(t, 201, r.status, string(r.body))
+		hookID := r.json["id"].(string)
+		r = e.do("POST", "/emails", e.keyA, `{"from":"hi@example.com","to":"delivered@resend.dev","subject":"s","text":"t"}`)
+		require.Equal(t, 200, r.status, string(r.body))
+		w := &delivery.Worker{Store: e.db, Domains: e.handler.Domains, TestDomain: "resend.dev", Now: e.clock.Now}
+		require.NoError(t, w.Deliver(ctx, delivery.Job{EmailID: r.json["id"].(string), Attempt: 1}))
+
+		r = e.do("GET", "/webhooks/"+hookID+"/events", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		list := r.json["data"].([]any)
+		require.Len(t, list, 2)
+		newest := list[0].(map[string]any)
+		require.Equal(t, "email.delivered", newest["type"])
+		require.Equal(t, "pending", newest["status"])
+		msgID := newest["id"].(string)
+
+		// Post it once (the endpoint fails), as the queue's worker would.
+		d := &webhook.Dispatcher{Store: e.db, Keys: e.handler.Domains.Keys, Client: netguard.Policy{AllowPrivate: true}.HTTPClient(webhook.Timeout), Now: e.clock.Now}
+		require.NoError(t, d.Deliver(ctx, msgID))
+		r = e.do("GET", "/webhooks/"+hookID+"/events/"+msgID, e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, "webhook_event", r.json["object"])
+		require.Equal(t, "attempting", r.json["status"])
+		require.NotEmpty(t, r.json["next_attempt_at"])
+		require.Equal(t, "email.delivered", r.json["payload"].(map[string]any)["type"])
+
+		r = e.do("GET", "/webhooks/"+hookID+"/events/"+msgID+"/attempts", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		attempt := r.json["data"].([]any)[0].(map[string]any)
+		require.Equal(t, float64(500), attempt["http_status_code"])
+		require.Regexp(t, `^atmpt_`, attempt["id"])
+
+		// Replay after the endpoint is fixed.
+		mu.Lock()
+		status = 200
+		mu.Unlock()
+		r = e.do("POST", "/webhooks/"+hookID+"/events/"+msgID+"/replay", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		require.Equal(t, msgID, r.json["id"])
+		require.NoError(t, d.Deliver(ctx, msgID))
+		r = e.do("GET", "/webhooks/"+hookID+"/events/"+msgID, e.keyA, "")
+		require.Equal(t, "success", r.json["status"])
+		mu.Lock()
+		require.Len(t, bodies, 2)
+		mu.Unlock()
+
+		// Unknown or another team's: 404.
+		requireError(t, e.do("GET", "/webhooks/"+hookID+"/events/msg_nope", e.keyA, ""), 404, "not_found")
+		requireError(t, e.do("GET", "/webhooks/"+hookID+"/events/"+msgID, e.keyB, ""), 404, "not_found")
+		requireError(t, e.do("POST", "/webhooks/"+hookID+"/events/"+msgID+"/replay", e.keyB, ""), 404, "not_found")
+		requireError(t, e.do("GET", "/webhooks/"+hookID+"/events?after=msg_nope", e.keyA, ""), 422, "validation_error")
 	})
 }
