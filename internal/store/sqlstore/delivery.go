@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -197,12 +195,24 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 			return fmt.Errorf("update email: %w", err)
 		}
 	}
+	var added []*store.Suppression
 	for _, addr := range o.Suppress {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at)
+		s := &store.Suppression{ID: newUUID(), TeamID: o.TeamID, Email: strings.ToLower(addr), Origin: store.SuppressionBounce,
+			SourceID: o.EmailID, CreatedAt: db.now().UTC()}
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, email) DO NOTHING`),
-			uuid.NewString(), o.TeamID, strings.ToLower(addr), store.SuppressionBounce, o.EmailID, micros(db.now())); err != nil {
+			s.ID, s.TeamID, s.Email, s.Origin, s.SourceID, micros(s.CreatedAt))
+		if err != nil {
 			return fmt.Errorf("suppress: %w", err)
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("suppress: %w", err)
+		} else if n == 1 {
+			added = append(added, s)
+		}
+	}
+	if err := db.suppressionEvents(ctx, tx, "suppression.added", added); err != nil {
+		return fmt.Errorf("suppress: %w", err)
 	}
 	if o.Captured != nil {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO captured_messages (email_id, team_id, data, created_at) VALUES (?, ?, ?, ?)

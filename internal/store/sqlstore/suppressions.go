@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
 )
@@ -97,6 +99,7 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		return fmt.Errorf("add suppressions: %w", interpretError(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var added []*store.Suppression
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 3 {
 			return fmt.Errorf("add suppressions: %d addresses kept being removed concurrently", len(pending))
@@ -131,6 +134,9 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 					missing = append(missing, s)
 					continue
 				}
+				if got.ID == s.ID { // inserted now, not there before
+					added = append(added, got)
+				}
 				for _, entry := range byEmail[s.Email] {
 					*entry = *got
 				}
@@ -138,10 +144,32 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		}
 		pending = missing
 	}
+	if err := db.suppressionEvents(ctx, tx, "suppression.added", added); err != nil {
+		return fmt.Errorf("add suppressions: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("add suppressions: commit: %w", interpretError(err))
 	}
 	return nil
+}
+
+// suppressionEvents records a suppression.added or suppression.removed
+// event for each suppression, in tx.
+func (db *DB) suppressionEvents(ctx context.Context, tx *sql.Tx, typ string, list []*store.Suppression) error {
+	evs := make([]*store.Event, 0, len(list))
+	for _, s := range list {
+		var source any
+		if s.SourceID != "" {
+			source = s.SourceID
+		}
+		ev, err := events.New(s.TeamID, typ, map[string]any{"id": s.ID, "email": s.Email, "origin": s.Origin,
+			"source_id": source, "created_at": s.CreatedAt.UTC().Format(events.ISO)}, db.now())
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+	}
+	return db.insertEvents(ctx, tx, evs)
 }
 
 // newUUID returns a time-ordered UUID (version 7), as the API makes its ids.
@@ -251,6 +279,14 @@ func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails
 		for _, s := range deleted {
 			byID[s.ID], byEmail[s.Email] = s, s
 		}
+	}
+	removed := make([]*store.Suppression, 0, len(byID))
+	for _, s := range byID {
+		removed = append(removed, s)
+	}
+	slices.SortFunc(removed, func(a, b *store.Suppression) int { return strings.Compare(a.ID, b.ID) })
+	if err := db.suppressionEvents(ctx, tx, "suppression.removed", removed); err != nil {
+		return nil, fmt.Errorf("delete suppressions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("delete suppressions: commit: %w", interpretError(err))

@@ -77,6 +77,26 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.Len(t, list, 1)
 	require.Equal(t, store.SuppressionBounce, list[0].Origin)
 	require.Equal(t, e.ID, list[0].SourceID)
+	// The suppression was announced once (suppression.added), with its source.
+	evs, err := s.ListEvents(ctx, a.ID, "", 100)
+	require.NoError(t, err)
+	var added []string
+	for _, ev := range evs {
+		if ev.Type == "suppression.added" {
+			added = append(added, string(ev.Data))
+		}
+	}
+	require.Len(t, added, 1, "suppressing twice announces once")
+	require.Contains(t, added[0], `"origin":"bounce"`)
+	require.Contains(t, added[0], `"source_id":"`+e.ID+`"`)
+	removed, err := s.DeleteSuppressions(ctx, a.ID, []string{"b@example.net"})
+	require.NoError(t, err)
+	require.Len(t, removed, 1)
+	evs, err = s.ListEvents(ctx, a.ID, "", 100)
+	require.NoError(t, err)
+	require.Equal(t, "suppression.removed", evs[len(evs)-1].Type)
+	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, Suppress: []string{"b@example.net"}}))
+
 	captured, err := s.GetCapturedMessage(ctx, a.ID, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, out.Captured, captured)
