@@ -589,17 +589,10 @@ func lastEvent(states []*recipientState, ev *eventLog) string {
 }
 
 func bounceSubType(r Result) string {
-	switch {
-	case r.simulated, strings.HasPrefix(r.Enhanced, "5.1."):
+	if r.simulated {
 		return "NoEmail"
-	case strings.HasPrefix(r.Enhanced, "5.2.2"):
-		return "MailboxFull"
-	case strings.HasPrefix(r.Enhanced, "5.3.4"):
-		return "MessageTooLarge"
-	case strings.HasPrefix(r.Enhanced, "5.7."):
-		return "MessageRejected"
 	}
-	return "General"
+	return events.BounceSubType(r.Enhanced)
 }
 
 func bounceMessage(r Result) string {

@@ -12,6 +12,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,4 +94,19 @@ func Email(event string, e *store.Email, to []string, detail map[string]any, at 
 		data[k] = v
 	}
 	return New(e.TeamID, typ, data, at)
+}
+
+// BounceSubType is Resend's bounce subType for an enhanced status code.
+func BounceSubType(enhanced string) string {
+	switch {
+	case strings.HasPrefix(enhanced, "5.1."):
+		return "NoEmail"
+	case strings.HasPrefix(enhanced, "5.2.2"):
+		return "MailboxFull"
+	case strings.HasPrefix(enhanced, "5.3.4"):
+		return "MessageTooLarge"
+	case strings.HasPrefix(enhanced, "5.7."):
+		return "MessageRejected"
+	}
+	return "General"
 }

@@ -334,9 +334,10 @@ type DeliveryOutcome struct {
 	Events   []*EmailEvent
 	// LastEvent is the email's new last_event ("" leaves it).
 	LastEvent string
-	// Suppress lists addresses that bounced hard, added to the team's
-	// suppression list with origin "bounce" and the email as source.
-	Suppress []string
+	// Suppress lists addresses to add to the team's suppression list, with
+	// the email as source and SuppressOrigin ("" means bounce).
+	Suppress       []string
+	SuppressOrigin string
 	// Captured is the message as it would have been sent (capture transport).
 	Captured []byte
 	// RetryAt, when set, enqueues the email's next attempt for that time in

@@ -196,8 +196,12 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 		}
 	}
 	var added []*store.Suppression
+	origin := o.SuppressOrigin
+	if origin == "" {
+		origin = store.SuppressionBounce
+	}
 	for _, addr := range o.Suppress {
-		s := &store.Suppression{ID: newUUID(), TeamID: o.TeamID, Email: strings.ToLower(addr), Origin: store.SuppressionBounce,
+		s := &store.Suppression{ID: newUUID(), TeamID: o.TeamID, Email: strings.ToLower(addr), Origin: origin,
 			SourceID: o.EmailID, CreatedAt: db.now().UTC()}
 		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, email) DO NOTHING`),
