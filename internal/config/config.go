@@ -58,6 +58,7 @@ type Config struct {
 	MaxPerHost           int
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
+	MXAddr               string
 }
 
 // Defaults returns the built-in configuration.
@@ -139,6 +140,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections at once to one receiving host")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server fetch and call URLs on loopback, private and link-local addresses (attachments, webhooks)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
+	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -365,6 +367,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPerHost < 1 {
 		return fmt.Errorf("--max-per-host must be at least 1, got %d", c.MaxPerHost)
+	}
+	if c.MXAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MXAddr); err != nil {
+			return fmt.Errorf("--mx-addr %q is not a host:port address", c.MXAddr)
+		}
 	}
 	if c.MaxFetchBytes < 1 {
 		return fmt.Errorf("--max-fetch-bytes must be positive, got %d", c.MaxFetchBytes)

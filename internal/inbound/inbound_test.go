@@ -1,0 +1,224 @@
+package inbound_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	t    *testing.T
+	db   *sqlstore.DB
+	addr string
+	team string
+}
+
+func setup(t *testing.T, kind sqlstore.Dialect) *env {
+	clock := godwittest.NewClock(t0)
+	db := godwittest.NewStore(t, kind, clock)
+	team := uuid.NewString()
+	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
+	srv := inbound.NewServer(&inbound.Backend{Store: db, Now: clock.Now}, "mx.godwit.test")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &env{t: t, db: db, addr: ln.Addr().String(), team: team}
+}
+
+// delivered stores an email to the recipients as the worker leaves a delivered one.
+func (e *env) delivered(to ...string) *store.Email {
+	text := "hi"
+	em := &store.Email{ID: uuid.NewString(), TeamID: e.team, From: "App <app@example.com>", To: to, Subject: "s", Text: &text,
+		CreatedAt: t0, LastEvent: store.EventQueued}
+	require.NoError(e.t, e.db.AcceptEmails(context.Background(), &store.Accept{Emails: []*store.Email{em}}))
+	require.NoError(e.t, e.db.RecordDelivery(context.Background(), &store.DeliveryOutcome{EmailID: em.ID, TeamID: e.team, LastEvent: store.EventDelivered}))
+	return em
+}
+
+// send delivers msg to rcpt over SMTP, as a remote MTA returning a report does (null sender).
+func (e *env) send(rcpt, msg string) error {
+	c, err := smtp.Dial(e.addr)
+	require.NoError(e.t, err)
+	defer c.Close()
+	if err := c.Hello("mta.example.net"); err != nil {
+		return err
+	}
+	if err := c.Mail("", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(msg, "\n", "\r\n"))); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func (e *env) last(em *store.Email) string {
+	got, err := e.db.GetEmail(context.Background(), e.team, em.ID)
+	require.NoError(e.t, err)
+	return got.LastEvent
+}
+
+func dsn(emailID, rcpt, status, diag string) string {
+	return `From: MAILER-DAEMON@mta.example.net (Mail Delivery System)
+To: bounces+` + emailID + `@send.example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mta.example.net
+Arrival-Date: Sat, 28 Nov 2026 12:00:05 +0000
+
+Final-Recipient: rfc822; ` + rcpt + `
+Original-Recipient: rfc822;` + rcpt + `
+Action: failed
+Status: ` + status + `
+Remote-MTA: dns; mx.example.net
+Diagnostic-Code: ` + diag + `
+
+--B
+Content-Type: text/rfc822-headers
+
+From: App <app@example.com>
+To: ` + rcpt + `
+Message-ID: <` + emailID + `@example.com>
+Subject: s
+
+--B--
+`
+}
+
+func TestLateBounceIsRecorded(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, kind)
+			em := e.delivered("Gone <gone@example.net>")
+			require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com",
+				dsn(em.ID, "gone@example.net", "5.1.1", "smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown")))
+			require.Equal(t, store.EventBounced, e.last(em))
+
+			attempts, err := e.db.ListDeliveryAttempts(context.Background(), e.team, em.ID)
+			require.NoError(t, err)
+			require.Len(t, attempts, 1)
+			require.Equal(t, "gone@example.net", attempts[0].Recipient)
+			require.Equal(t, 550, attempts[0].Code)
+			require.Equal(t, "5.1.1", attempts[0].Enhanced)
+			require.Equal(t, "mx.example.net", attempts[0].Host)
+
+			sup, err := e.db.SuppressedAmong(context.Background(), e.team, []string{"gone@example.net"})
+			require.NoError(t, err)
+			require.True(t, sup["gone@example.net"])
+			evs, err := e.db.ListEvents(context.Background(), e.team, "", 100)
+			require.NoError(t, err)
+			var types []string
+			for _, ev := range evs {
+				types = append(types, ev.Type)
+			}
+			require.Contains(t, types, "email.bounced")
+			require.Contains(t, types, "suppression.added")
+		})
+	}
+}
+
+func TestTransientFailureDoesNotSuppress(t *testing.T) {
+	e := setup(t, sqlstore.SQLite)
+	em := e.delivered("full@example.net")
+	require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com", dsn(em.ID, "full@example.net", "4.2.2", "smtp; 452 4.2.2 Mailbox full")))
+	require.Equal(t, store.EventBounced, e.last(em))
+	sup, err := e.db.SuppressedAmong(context.Background(), e.team, []string{"full@example.net"})
+	require.NoError(t, err)
+	require.False(t, sup["full@example.net"])
+}
+
+func TestComplaintIsRecorded(t *testing.T) {
+	e := setup(t, sqlstore.SQLite)
+	em := e.delivered("reader@example.net")
+	arf := `From: feedback@fbl.example.net
+To: bounces+` + em.ID + `@send.example.com
+Subject: FW: s
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="F"
+
+--F
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--F
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: ExampleFBL/1.0
+Version: 1
+Original-Mail-From: <bounces+` + em.ID + `@send.example.com>
+Original-Rcpt-To: <reader@example.net>
+Arrival-Date: Sat, 28 Nov 2026 12:00:05 +0000
+Reported-Domain: example.com
+
+--F
+Content-Type: text/rfc822-headers
+
+From: App <app@example.com>
+To: reader@example.net
+Message-ID: <` + em.ID + `@example.com>
+Subject: s
+
+--F--
+`
+	require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com", arf))
+	require.Equal(t, store.EventComplained, e.last(em))
+	list, _, err := e.db.ListSuppressions(context.Background(), e.team, store.SuppressionComplaint, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "reader@example.net", list[0].Email)
+	require.Equal(t, em.ID, list[0].SourceID)
+}
+
+func TestUnknownRecipientsAreRefusedAndJunkDropped(t *testing.T) {
+	e := setup(t, sqlstore.SQLite)
+	em := e.delivered("a@example.net")
+	var se *smtp.SMTPError
+	err := e.send("postmaster@send.example.com", "Subject: hi\n\nhello\n")
+	require.True(t, errors.As(err, &se), "%v", err)
+	require.Equal(t, 550, se.Code)
+	err = e.send("bounces+"+uuid.NewString()+"@send.example.com", "Subject: hi\n\nhello\n")
+	require.True(t, errors.As(err, &se), "%v", err)
+	require.Equal(t, 550, se.Code, "an email that does not exist")
+
+	// Mail to a real return path that is not a report is accepted and dropped.
+	require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com", "Subject: Out of office\n\nI am away.\n"))
+	require.Equal(t, store.EventDelivered, e.last(em))
+}
