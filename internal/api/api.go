@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/tracking"
 )
 
 // Deps are the Handler's collaborators and settings.
@@ -39,6 +40,9 @@ type Deps struct {
 	Domains domains.Settings
 	// TestDomain is the domain of the test sender and recipients (resend.dev).
 	TestDomain string
+	// Tracking checks the tokens of the open pixel and click redirects
+	// (nil: those routes answer 404).
+	Tracking *tracking.Signer
 	// VerifyNow, when set, asks the domain verifier to run at once (after
 	// POST /domains/{id}/verify); otherwise the check waits for its tick.
 	VerifyNow func()

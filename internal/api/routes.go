@@ -15,6 +15,9 @@ const (
 func (h *Handler) routes() {
 	h.handle("GET /healthz", public, h.healthz)
 	h.handle("GET /readyz", public, h.readyz)
+	// Open and click tracking (signed tokens, no key).
+	h.handle("GET /t/o/{token}", public, h.trackOpen)
+	h.handle("GET /t/c/{token}", public, h.trackClick)
 
 	h.handle("POST /emails", sendAccess, h.sendEmail)
 	h.handle("POST /emails/batch", sendAccess, h.sendBatch)

@@ -4,6 +4,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,12 +30,14 @@ import (
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/fetch"
+	"github.com/godwit/godwit/internal/inbound"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/tracking"
 	"github.com/godwit/godwit/internal/webhook"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/acme/autocert"
@@ -69,12 +74,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
-	domainCfg, err := domainSettings(cfg)
+	key, err := serverKey(cfg)
+	if err != nil {
+		return err
+	}
+	domainCfg, err := domainSettings(cfg, key)
+	if err != nil {
+		return err
+	}
+	tracker, err := trackingSigner(key)
 	if err != nil {
 		return err
 	}
 
-	q, err := openQueue(ctx, cfg, db, domainCfg, log)
+	q, err := openQueue(ctx, cfg, db, domainCfg, tracker, log)
 	if err != nil {
 		return err
 	}
@@ -92,6 +105,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		TestDomain:       cfg.TestDomain,
 		Ready:            func() bool { return !draining.Load() },
 		VerifyNow:        verifier.Wake,
+		Tracking:         tracker,
 	})
 	var httpHandler http.Handler = handler
 	if cfg.Role == "worker" {
@@ -174,6 +188,16 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 	}
 
+	if cfg.MXAddr != "" {
+		stopMX, err := serveMX(cfg, db, srv.TLSConfig, log)
+		if err != nil {
+			ln.Close()
+			stopQueue()
+			return err
+		}
+		defer stopMX()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -212,9 +236,23 @@ func healthOnly(h http.Handler) http.Handler {
 	})
 }
 
+// serveMX runs the SMTP listener for bounces and complaints (--mx-addr),
+// offering STARTTLS with the API's certificate when it has one.
+func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", cfg.MXAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --mx-addr %s: %w", cfg.MXAddr, err)
+	}
+	mx := inbound.NewServer(&inbound.Backend{Store: db, Logger: log}, cfg.HELOName())
+	mx.TLSConfig = tlsCfg
+	go func() { _ = mx.Serve(ln) }()
+	log.Info("receiving bounces and complaints", slog.String("mx_addr", ln.Addr().String()))
+	return func() { _ = mx.Close() }, nil
+}
+
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
-func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCfg domains.Settings, log *slog.Logger) (*queue.Queue, error) {
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       db,
@@ -222,6 +260,8 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 		Domains:     domainCfg,
 		TestDomain:  cfg.TestDomain,
 		MaxQueueAge: cfg.MaxQueueAge,
+		Tracking:    tracker,
+		TrackingURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		Logger:      log,
 	}
 	switch cfg.Delivery {
@@ -342,21 +382,33 @@ func sweepIdempotency(ctx context.Context, db store.Store, log *slog.Logger, int
 
 // domainSettings builds what the API needs to create domains: the secret
 // key that seals DKIM keys, and the operator's DNS settings.
-func domainSettings(cfg config.Config) (domains.Settings, error) {
-	var key []byte
-	var err error
+// serverKey returns the server's secret key (--secret-key, or the key file
+// in the data directory, created on first start).
+func serverKey(cfg config.Config) ([]byte, error) {
 	if cfg.SecretKey != "" {
-		if key, err = secretbox.ParseKey(cfg.SecretKey); err != nil {
-			return domains.Settings{}, fmt.Errorf("--secret-key: %w", err)
+		key, err := secretbox.ParseKey(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key: %w", err)
 		}
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return domains.Settings{}, fmt.Errorf("create data directory: %w", err)
-		}
-		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
-			return domains.Settings{}, err
-		}
+		return key, nil
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+}
+
+// trackingSigner signs open and click tokens with a key derived from the
+// server key (so every node signs alike and no key is used for two things).
+func trackingSigner(key []byte) (*tracking.Signer, error) {
+	sub, err := hkdf.Key(sha256.New, key, nil, "godwit tracking tokens", 32)
+	if err != nil {
+		return nil, err
+	}
+	return tracking.NewSigner(sub)
+}
+
+func domainSettings(cfg config.Config, key []byte) (domains.Settings, error) {
 	box, err := secretbox.New(key)
 	if err != nil {
 		return domains.Settings{}, err

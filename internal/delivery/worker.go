@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/tracking"
 )
 
 // Store is what the worker needs of the store.
@@ -58,6 +59,11 @@ type Worker struct {
 	// MaxQueueAge is how long a deferred email is retried before it bounces
 	// (Transient); 0 means 72 h.
 	MaxQueueAge time.Duration
+	// Tracking signs open and click tokens; with TrackingURL (the server's
+	// public URL) it rewrites the HTML of domains with open_tracking or
+	// click_tracking on. Either empty: no tracking.
+	Tracking    *tracking.Signer
+	TrackingURL string
 	Now         func() time.Time
 	Logger      *slog.Logger
 
@@ -352,6 +358,9 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		}
 		return all(Deferred, "", "attachment: "+err.Error())
 	}
+	if err := w.track(e, d); err != nil {
+		return all(failedOutcome, "", "could not add tracking: "+err.Error())
+	}
 	raw, err := message.Build(e, message.Options{Now: now, MessageID: e.MessageID()})
 	if err != nil {
 		return all(failedOutcome, "", "could not build the message: "+err.Error())
@@ -376,6 +385,32 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Delivered, "capture", "captured: the message was stored, not sent")
 	}
 	return w.Transport.Deliver(ctx, m)
+}
+
+// track rewrites the HTML for the domain's open and click tracking. The
+// text part is derived from the HTML before that, so that it keeps the
+// original links.
+func (w *Worker) track(e *store.Email, d *store.Domain) error {
+	if e.HTML == nil || w.Tracking == nil || w.TrackingURL == "" || (!d.OpenTracking && !d.ClickTracking) {
+		return nil
+	}
+	if e.Text == nil {
+		text := message.HTMLToText(*e.HTML)
+		e.Text = &text
+	}
+	var unsubscribe string
+	for _, h := range e.Headers {
+		if strings.EqualFold(h.Name, "List-Unsubscribe") {
+			unsubscribe = h.Value
+		}
+	}
+	html, err := tracking.Rewrite(*e.HTML, w.Tracking, tracking.Options{BaseURL: w.TrackingURL, EmailID: e.ID,
+		Opens: d.OpenTracking, Clicks: d.ClickTracking, Unsubscribe: unsubscribe})
+	if err != nil {
+		return err
+	}
+	e.HTML = &html
+	return nil
 }
 
 // ReturnPath is the envelope sender of an email: an address on the domain's
