@@ -144,6 +144,10 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 		return fmt.Errorf("record delivery: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Outcomes record events (and may suppress): take the events lock first.
+	if err := db.lockEvents(ctx, tx); err != nil {
+		return err
+	}
 	var attempts, events [][]any
 	for _, r := range group {
 		o := r.o

@@ -45,6 +45,11 @@ func (db *DB) withEvents(ctx context.Context, events []*store.Event, change func
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if len(events) > 0 {
+		if err := db.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if err := change(tx); err != nil {
 		return err
 	}
@@ -62,14 +67,16 @@ const eventsLockID = 0x676f64776974 // "godwit"
 // PostgreSQL, where transactions commit concurrently, a transaction-scoped
 // advisory lock makes the transactions that record events take their seq
 // values and commit one at a time (SQLite has one writer anyway).
+//
+// A transaction that may record events takes the lock first (lockEvents),
+// before its other writes: taken later, after a row lock, two transactions
+// could wait for each other.
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if db.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, eventsLockID); err != nil {
-			return fmt.Errorf("record events: lock: %w", err)
-		}
+	if err := db.lockEvents(ctx, tx); err != nil { // held already: advisory locks stack
+		return err
 	}
 	rows := make([][]any, len(events))
 	for i, e := range events {
@@ -79,6 +86,17 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*store.Even
 		return fmt.Errorf("record events: %w", err)
 	}
 	return db.fanOut(ctx, tx, events)
+}
+
+// lockEvents takes the events lock for tx (PostgreSQL; a no-op on SQLite).
+func (db *DB) lockEvents(ctx context.Context, tx *sql.Tx) error {
+	if db.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, eventsLockID); err != nil {
+		return fmt.Errorf("record events: lock: %w", err)
+	}
+	return nil
 }
 
 // ListEvents implements store.Store.

@@ -114,6 +114,14 @@ func (db *DB) commitTx(group []*acceptReq) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
+	for _, r := range group {
+		if len(r.a.Events) > 0 { // scheduled emails record email.scheduled
+			if err := db.lockEvents(ctx, tx); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	now := db.now()
 	var rows, events [][]any
 	var accepted []*acceptReq

@@ -99,6 +99,9 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		return fmt.Errorf("add suppressions: %w", interpretError(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := db.lockEvents(ctx, tx); err != nil {
+		return err
+	}
 	var added []*store.Suppression
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 3 {
@@ -250,6 +253,9 @@ func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails
 		return nil, fmt.Errorf("delete suppressions: %w", interpretError(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := db.lockEvents(ctx, tx); err != nil {
+		return nil, err
+	}
 	byID := map[string]*store.Suppression{}
 	byEmail := map[string]*store.Suppression{}
 	for _, run := range chunks(idsOrEmails, maxInList) {
