@@ -465,6 +465,9 @@ type Store interface {
 	// GetEmailForDelivery returns an email of any team with its bodies and
 	// attachments (content included).
 	GetEmailForDelivery(ctx context.Context, id string) (*Email, error)
+	// LookupEmail returns an email of any team without its attachments (for
+	// ids that arrive signed or in a return path).
+	LookupEmail(ctx context.Context, id string) (*Email, error)
 	// ClaimScheduled moves a scheduled email to queued as its time comes, so
 	// that it can no longer be canceled; ErrNotScheduled if it is not
 	// scheduled any more.

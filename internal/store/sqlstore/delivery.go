@@ -36,11 +36,7 @@ func (db *DB) enqueueTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) 
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
 	// The worker's reads are prepared: SQLite parses an unprepared
 	// statement on every call, which showed in delivery profiles.
-	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("get email: %w", err)
-	}
-	e, _, err := scanEmail(get.QueryRowContext(ctx, id))
+	e, err := db.LookupEmail(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +61,16 @@ func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email,
 		return nil, fmt.Errorf("get attachments: %w", err)
 	}
 	return e, nil
+}
+
+// LookupEmail implements store.Store.
+func (db *DB) LookupEmail(ctx context.Context, id string) (*store.Email, error) {
+	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("get email: %w", err)
+	}
+	e, _, err := scanEmail(get.QueryRowContext(ctx, id))
+	return e, err
 }
 
 // ClaimScheduled implements store.Store.
