@@ -446,6 +446,9 @@ func (w *walker) walk(ent *gomessage.Entity, entErr error, depth int, r role) er
 				return err
 			}
 			s := bodyText(b)
+			if mt == "text/plain" && strings.EqualFold(params["format"], "flowed") {
+				s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
+			}
 			*slot = &s
 			return nil
 		}
@@ -608,4 +611,43 @@ func (w *walker) drain(r io.Reader) error {
 func bodyText(b []byte) string {
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
 	return strings.ReplaceAll(s, "\r\n", "\n")
+}
+
+// unflow decodes RFC 3676 format=flowed text: a line ending in a space is
+// joined with the next one of the same quote depth (delsp=yes also drops
+// that space), space-stuffing is removed and "-- " stays a signature line.
+// Godwit re-sends the text as plain text/plain, where soft breaks would
+// show as hard ones.
+func unflow(s string, delsp bool) string {
+	lines := strings.Split(s, "\n")
+	var b strings.Builder
+	joining, prevDepth := false, 0
+	for i, l := range lines {
+		depth := 0
+		for depth < len(l) && l[depth] == '>' {
+			depth++
+		}
+		quote, text := l[:depth], l[depth:]
+		text = strings.TrimPrefix(text, " ") // space-stuffing
+		if joining && depth != prevDepth {
+			b.WriteByte('\n') // a flowed line never continues at another depth
+			joining = false
+		}
+		if !joining {
+			b.WriteString(quote)
+			if depth > 0 {
+				b.WriteByte(' ')
+			}
+		}
+		flowed := strings.HasSuffix(text, " ") && text != "-- "
+		if flowed && delsp {
+			text = text[:len(text)-1]
+		}
+		b.WriteString(text)
+		joining, prevDepth = flowed, depth
+		if !flowed && i < len(lines)-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
