@@ -382,7 +382,7 @@ func customHeaders(h gomessage.Header) ([]store.Header, string, error) {
 		}
 		out = append(out, store.Header{Name: n, Value: v})
 	}
-	if keys > 1 || (keys == 1 && (key == "" || len(key) > MaxIdempotencyKey || hasBreak(key))) {
+	if keys > 1 || (keys == 1 && (key == "" || len(key) > MaxIdempotencyKey || hasBreak(key) || !utf8.ValidString(key))) {
 		return nil, "", ErrInvalidIdempotencyKey
 	}
 	return out, key, nil

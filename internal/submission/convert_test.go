@@ -240,6 +240,7 @@ func TestErrors(t *testing.T) {
 		{"two idempotency keys", ok + "Resend-Idempotency-Key: a\r\nResend-Idempotency-Key: b\r\n\r\nx", Envelope{}, ErrInvalidIdempotencyKey},
 		{"empty idempotency key", ok + "Resend-Idempotency-Key: \r\n\r\nx", Envelope{}, ErrInvalidIdempotencyKey},
 		{"long idempotency key", ok + "Resend-Idempotency-Key: " + strings.Repeat("k", 257) + "\r\n\r\nx", Envelope{}, ErrInvalidIdempotencyKey},
+		{"idempotency key not UTF-8", ok + "Resend-Idempotency-Key: k\xff\r\n\r\nx", Envelope{}, ErrInvalidIdempotencyKey},
 		{"long header name", ok + strings.Repeat("X", 201) + ": v\r\n\r\nx", Envelope{}, ErrInvalidHeader},
 		{"bad content id", ok + "Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n<p>\r\n--r\r\nContent-Type: image/png\r\nContent-ID: <a b>\r\n\r\nx\r\n--r--\r\n", Envelope{}, ErrInvalidAttachment},
 		{"multipart without boundary", ok + "Content-Type: multipart/mixed\r\n\r\nx", Envelope{}, ErrMalformed},
