@@ -12,20 +12,29 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestNodeSDK drives the real binary with the official Resend Node SDK
-// (e2e/node, installed by `npm ci` there; .ci/run does it). Without Node or
-// the package it skips, except in CI, where it fails.
-func TestNodeSDK(t *testing.T) {
+// nodeSDK returns the node binary for the scripts in e2e/node, which need
+// the official Resend Node SDK installed there (`npm ci`; .ci/run does it).
+// Without them the test skips, except in CI, where it fails.
+func nodeSDK(t *testing.T) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err == nil {
 		_, err = os.Stat(filepath.Join("node", "node_modules", "resend", "package.json"))
 	}
 	if err != nil {
 		if godwittest.InCI() {
-			t.Fatalf("the Node SDK test needs node and `npm ci` in e2e/node: %v", err)
+			t.Fatalf("this test needs node and `npm ci` in e2e/node: %v", err)
 		}
 		t.Skipf("Node SDK not installed (run `npm ci` in e2e/node): %v", err)
 	}
+	return node
+}
+
+// TestNodeSDK drives the real binary with the official Resend Node SDK
+// (e2e/node, installed by `npm ci` there; .ci/run does it). Without Node or
+// the package it skips, except in CI, where it fails.
+func TestNodeSDK(t *testing.T) {
+	node := nodeSDK(t)
 
 	dir := t.TempDir()
 	s := start(t, "--data-dir", dir)

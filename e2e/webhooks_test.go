@@ -5,17 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
-
-	"github.com/godwit/godwit/internal/godwittest"
 )
 
 // TestWebhooksDelivered: the real binary posts signed events to an endpoint
@@ -71,16 +67,7 @@ func TestWebhooksDelivered(t *testing.T) {
 	require.ElementsMatch(t, []string{"email.sent", "email.delivered"}, types)
 
 	// The Node SDK verifies them too (it skips without Node, except in CI).
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join("node", "node_modules", "resend", "package.json"))
-	}
-	if err != nil {
-		if godwittest.InCI() {
-			t.Fatalf("webhook verification with the Node SDK needs node and `npm ci` in e2e/node: %v", err)
-		}
-		t.Skipf("Node SDK not installed: %v", err)
-	}
+	node := nodeSDK(t)
 	for _, h := range got {
 		in, _ := json.Marshal(map[string]string{"payload": h.body, "id": h.header.Get("svix-id"),
 			"timestamp": h.header.Get("svix-timestamp"), "signature": h.header.Get("svix-signature"), "secret": secret})

@@ -449,33 +449,10 @@ func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*s
 			return nil, false, err
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list emails: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Email
-	for rows.Next() {
-		e, _, err := scanEmail(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("list emails: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("list emails: %w", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	if p.Before != "" {
-		// Fetched oldest first to find the page nearest the cursor; show newest first.
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out, more, nil
+	return queryPage(ctx, db, "list emails", query, args, limit, p.Before != "", func(r interface{ Scan(...any) error }) (*store.Email, error) {
+		e, _, err := scanEmail(r)
+		return e, err
+	})
 }
 
 // RescheduleEmail implements store.Store.

@@ -36,6 +36,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -413,4 +414,35 @@ func isUniqueViolation(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "UNIQUE constraint failed") || // SQLite
 		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
+}
+
+// queryPage runs a list query that asks for limit+1 rows and returns at most
+// limit items, whether more exist, and (when reverse, for a "before" page
+// fetched oldest first) the items newest first.
+func queryPage[T any](ctx context.Context, db *DB, what, query string, args []any, limit int, reverse bool,
+	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, bool, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", what, interpretError(err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", what, err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	if reverse {
+		slices.Reverse(out)
+	}
+	return out, more, nil
 }

@@ -212,22 +212,8 @@ func (db *DB) ListSuppressions(ctx context.Context, teamID, origin string, p sto
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	out, err := querySuppressions(ctx, db.r, db.q(`SELECT `+suppressionColumns+` FROM suppressions WHERE `+where+`
-		ORDER BY seq `+order+` LIMIT ?`), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list suppressions: %w", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	if p.Before != "" {
-		// Fetched oldest first to find the page nearest the cursor; show newest first.
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out, more, nil
+	return queryPage(ctx, db, "list suppressions", `SELECT `+suppressionColumns+` FROM suppressions WHERE `+where+`
+		ORDER BY seq `+order+` LIMIT ?`, args, limit, p.Before != "", scanSuppression)
 }
 
 // isEmailRef tells an email address from an id in an id-or-email value.

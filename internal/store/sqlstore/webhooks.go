@@ -77,32 +77,7 @@ func (db *DB) ListWebhooks(ctx context.Context, teamID string, p store.Page) ([]
 			return nil, false, err
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list webhooks: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("list webhooks: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("list webhooks: %w", err)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	if p.Before != "" {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out, more, nil
+	return queryPage(ctx, db, "list webhooks", query, args, limit, p.Before != "", scanWebhook)
 }
 
 // UpdateWebhook implements store.Store.
@@ -266,27 +241,7 @@ func (db *DB) ListWebhookMessages(ctx context.Context, teamID, webhookID string,
 			return nil, false, interpretError(err)
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list webhook messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.WebhookMessage
-	for rows.Next() {
-		m, err := scanWebhookMessage(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("list webhook messages: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return queryPage(ctx, db, "list webhook messages", query, args, limit, false, scanWebhookMessage)
 }
 
 // ListWebhookAttempts implements store.Store.
@@ -306,29 +261,15 @@ func (db *DB) ListWebhookAttempts(ctx context.Context, teamID, messageID string,
 			AND seq < (SELECT seq FROM webhook_attempts WHERE message_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
 		args = []any{messageID, messageID, p.After, limit + 1}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list webhook attempts: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.WebhookAttempt
-	for rows.Next() {
+	return queryPage(ctx, db, "list webhook attempts", query, args, limit, false, func(r interface{ Scan(...any) error }) (*store.WebhookAttempt, error) {
 		var a store.WebhookAttempt
 		var sent int64
-		if err := rows.Scan(&a.ID, &a.MessageID, &a.StatusCode, &a.Response, &sent); err != nil {
-			return nil, false, fmt.Errorf("list webhook attempts: %w", err)
+		if err := r.Scan(&a.ID, &a.MessageID, &a.StatusCode, &a.Response, &sent); err != nil {
+			return nil, err
 		}
 		a.SentAt = fromMicros(sent)
-		out = append(out, &a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+		return &a, nil
+	})
 }
 
 // ReplayWebhookMessage implements store.Store.
