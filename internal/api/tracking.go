@@ -24,6 +24,11 @@ var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\
 
 var errTrackingNotFound = apierr.NotFound("Not found")
 
+// trackingEventsPerSecond bounds the opens and clicks recorded per email: a
+// valid token replayed in a loop (or a scanner) cannot fill the database.
+// Requests beyond it are still answered (pixel, redirect), unrecorded.
+const trackingEventsPerSecond = 10
+
 // lastEventAfter lists the last_event values an open or click may replace:
 // it never hides a bounce or complaint.
 var lastEventAfter = []string{store.EventSent, store.EventDelivered, "opened", "clicked"}
@@ -76,6 +81,11 @@ func (h *Handler) recordTracking(ctx context.Context, emailID, typ string, detai
 	}
 	if err != nil {
 		return fmt.Errorf("tracking: %w", err)
+	}
+	if res, err := h.Limiter.Allow(ctx, "tracking:"+e.ID, trackingEventsPerSecond); err != nil {
+		return fmt.Errorf("tracking: rate limiter: %w", err)
+	} else if !res.Allowed {
+		return nil
 	}
 	now := h.Now().UTC()
 	local := map[string]any{"to": e.To}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/stretchr/testify/require"
@@ -106,11 +107,25 @@ func TestOpenAndClickTracking(t *testing.T) {
 		}
 		require.Len(t, e.do("GET", "/feed", e.keyA, "").json["data"], n)
 
-		// Opens never hide a bounce.
+		// A token replayed in a loop records at most 10 events a second for its
+		// email (the test clock stands still), and is still answered.
+		before := len(e.do("GET", "/feed?limit=100", e.keyA, "").json["data"].([]any))
+		for range 15 {
+			resp, err := http.Get(open[1])
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode)
+		}
+		after := len(e.do("GET", "/feed?limit=100", e.keyA, "").json["data"].([]any))
+		require.Equal(t, 10-2, after-before, "the open and the click above count too")
+
+		// Opens never hide a bounce (a second later: the open is recorded, last_event stays).
+		e.clock.Advance(time.Second)
 		require.NoError(t, e.db.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: id, TeamID: e.teamA, LastEvent: store.EventBounced}))
 		resp, err = http.Get(open[1])
 		require.NoError(t, err)
 		resp.Body.Close()
+		require.Len(t, e.do("GET", "/feed?limit=100", e.keyA, "").json["data"], after+1)
 		require.Equal(t, "bounced", e.do("GET", "/emails/"+id, e.keyA, "").json["last_event"])
 	})
 }
