@@ -21,6 +21,10 @@
 # Only ever targets 127.0.0.1. Every process it starts is stopped on exit.
 set -euo pipefail
 
+me=run.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
 SIZE=${SIZE:-10240}
@@ -41,23 +45,6 @@ failures=0
 summary="$tmp/summary.txt"
 : >"$summary"
 
-# stop_pid PID: SIGTERM, wait up to 5s, then SIGKILL; reap it and forget it.
-stop_pid() {
-	local pid=$1 i state keep=()
-	if kill -TERM "$pid" 2>/dev/null; then
-		for i in $(seq 50); do
-			state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
-			[[ -z $state || $state == Z ]] && break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-	for i in "${pids[@]+"${pids[@]}"}"; do
-		[[ $i == "$pid" ]] || keep+=("$i")
-	done
-	pids=("${keep[@]+"${keep[@]}"}")
-}
 
 cleanup() {
 	local pid
@@ -75,36 +62,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# free_port: a loopback TCP port nobody listens on right now.
-free_port() {
-	local p i
-	for i in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "run.sh: no free port found" >&2
-	return 1
-}
 
-# wait_healthz URL PID: poll GET URL/healthz until 200, the process dies, or
-# HEALTH_TIMEOUT seconds pass.
-wait_healthz() {
-	local url=$1 pid=$2 code deadline=$((SECONDS + HEALTH_TIMEOUT))
-	while ((SECONDS < deadline)); do
-		if [[ ! -e /proc/$pid ]] || [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) == Z ]]; then
-			echo "run.sh: process $pid exited before $url/healthz answered" >&2
-			return 1
-		fi
-		code=$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$url/healthz" || true)
-		[[ $code == 200 ]] && return 0
-		sleep 0.1
-	done
-	echo "run.sh: $url/healthz did not answer 200 within ${HEALTH_TIMEOUT}s" >&2
-	return 1
-}
 
 # preflight URL KEY: one real send, so a wrong key or route fails loudly.
 preflight() {
@@ -171,7 +129,9 @@ run_godwit() {
 	url="http://127.0.0.1:$port"
 	log="$tmp/godwit-$store.log"
 	echo "=== godwit/$store on $url"
-	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --rate-limit 1000000 >"$log" 2>&1 &
+	# --workers 0: this measures accepting alone (each email is committed with
+	# its delivery job; nothing delivers). bench/delivery.sh measures delivery.
+	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --rate-limit 1000000 --workers 0 >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	if ! wait_healthz "$url" "$pid"; then
@@ -200,31 +160,6 @@ run_godwit() {
 	stop_pid "$pid"
 }
 
-# setup_pg_schema: create the schema named by search_path in PG_URL, if any.
-setup_pg_schema() {
-	local schema
-	schema=$(sed -n 's/.*[?&]search_path=\([^&]*\).*/\1/p' <<<"$PG_URL")
-	if [[ -z $schema ]]; then
-		echo "run.sh: note: no search_path in GODWIT_BENCH_POSTGRES_URL; tables go to the default schema and are not dropped" >&2
-		return 0
-	fi
-	if [[ ! $schema =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
-		echo "run.sh: refusing schema name '$schema' (letters, digits, _ only)" >&2
-		return 1
-	fi
-	if ! command -v psql >/dev/null; then
-		echo "run.sh: note: psql not found; assuming schema $schema exists (it is not dropped)" >&2
-		return 0
-	fi
-	# libpq does not know search_path as a URI parameter: strip it for psql.
-	psql_url=$(sed -E 's/([?&])search_path=[^&]*&?/\1/; s/[?&]$//' <<<"$PG_URL")
-	if ! psql "$psql_url" -v ON_ERROR_STOP=1 -qc "CREATE SCHEMA $schema" >"$tmp/psql.err" 2>&1; then
-		echo "run.sh: could not create schema $schema (left over from an earlier run? drop it with: psql '$psql_url' -c 'DROP SCHEMA $schema CASCADE'):" >&2
-		cat "$tmp/psql.err" >&2
-		return 1
-	fi
-	pg_schema=$schema
-}
 
 echo "### godwit bench: $(date -u +%FT%TZ) $(nproc) cpus, $(go version | cut -d' ' -f3-), duration=$DURATION warmup=$WARMUP size=$SIZE"
 

@@ -1,0 +1,92 @@
+# bench/lib.sh: the process and database helpers bench/run.sh and
+# bench/delivery.sh share. The caller sets `me` (its name, for messages),
+# `pids` (processes it started), `tmp`, `PG_URL`, `HEALTH_TIMEOUT`, and the
+# `pg_schema`/`psql_url` variables that setup_pg_schema fills.
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	[[ -e /proc/$1 ]] && [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]
+}
+
+# forget PID: drop PID from pids (it has been reaped).
+forget() {
+	local i keep=()
+	for i in "${pids[@]+"${pids[@]}"}"; do
+		[[ $i == "$1" ]] || keep+=("$i")
+	done
+	pids=("${keep[@]+"${keep[@]}"}")
+}
+
+# stop_pid PID: SIGTERM, wait up to 5s, then SIGKILL; reap it and forget it.
+stop_pid() {
+	local pid=$1 i state
+	if kill -TERM "$pid" 2>/dev/null; then
+		for i in $(seq 50); do
+			state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
+			[[ -z $state || $state == Z ]] && break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	forget "$pid"
+}
+
+# free_port: a loopback TCP port nobody listens on right now.
+free_port() {
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "$me: no free port found" >&2
+	return 1
+}
+
+# wait_healthz URL PID: poll GET URL/healthz until 200, the process dies, or
+# HEALTH_TIMEOUT seconds pass.
+wait_healthz() {
+	local url=$1 pid=$2 code deadline=$((SECONDS + HEALTH_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ! alive "$pid"; then
+			echo "$me: process $pid exited before $url/healthz answered" >&2
+			return 1
+		fi
+		code=$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$url/healthz" || true)
+		[[ $code == 200 ]] && return 0
+		sleep 0.1
+	done
+	echo "$me: $url/healthz did not answer 200 within ${HEALTH_TIMEOUT}s" >&2
+	return 1
+}
+
+# setup_pg_schema: create the schema named by PG_URL's search_path (with
+# psql) and remember it in pg_schema, to be dropped at exit; an existing
+# schema is never reused or dropped.
+setup_pg_schema() {
+	local schema
+	schema=$(sed -n 's/.*[?&]search_path=\([^&]*\).*/\1/p' <<<"$PG_URL")
+	if [[ -z $schema ]]; then
+		echo "$me: note: no search_path in GODWIT_BENCH_POSTGRES_URL; tables go to the default schema and are not dropped" >&2
+		return 0
+	fi
+	if [[ ! $schema =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+		echo "$me: refusing schema name '$schema' (letters, digits, _ only)" >&2
+		return 1
+	fi
+	if ! command -v psql >/dev/null; then
+		echo "$me: note: psql not found; assuming schema $schema exists (it is not dropped)" >&2
+		return 0
+	fi
+	# libpq does not know search_path as a URI parameter: strip it for psql.
+	psql_url=$(sed -E 's/([?&])search_path=[^&]*&?/\1/; s/[?&]$//' <<<"$PG_URL")
+	if ! psql "$psql_url" -v ON_ERROR_STOP=1 -qc "CREATE SCHEMA $schema" >"$tmp/psql.err" 2>&1; then
+		echo "$me: could not create schema $schema (left over from an earlier run? drop it with: psql '$psql_url' -c 'DROP SCHEMA $schema CASCADE'):" >&2
+		cat "$tmp/psql.err" >&2
+		return 1
+	fi
+	pg_schema=$schema
+}
