@@ -413,3 +413,19 @@ func TestCommands(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, stderr, "unknown command")
 }
+
+// TestOneServerPerSQLiteDatabase: a second serve on the same SQLite data
+// directory refuses to start, in one line, while the first runs.
+func TestOneServerPerSQLiteDatabase(t *testing.T) {
+	dir := t.TempDir()
+	start(t, "--data-dir", dir)
+	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.Error(t, cmd.Run())
+	require.Contains(t, errb.String(), "another godwit serve is using")
+	// The CLI still works beside the server.
+	out, stderr, err := run(t, "keys", "create", "--name", "side", "--data-dir", dir)
+	require.NoError(t, err, stderr)
+	require.Regexp(t, tokenRE, out)
+}

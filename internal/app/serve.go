@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/godwit/godwit/internal/api"
@@ -63,6 +64,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	tuneGC(cfg)
+	if !sqlstore.IsPostgresURL(cfg.Database()) {
+		unlock, err := lockSQLite(sqlstore.SQLitePath(cfg.Database()))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
 	if err != nil {
 		return err
@@ -234,6 +242,25 @@ func healthOnly(h http.Handler) http.Handler {
 		}
 		apierr.Write(w, apierr.NotFound("This node runs with --role worker: it delivers email and serves no API."))
 	})
+}
+
+// lockSQLite makes sure one serve process owns a SQLite database: the queue
+// treats the jobs it finds running at start as left by a crash. The lock
+// (on <database>.lock) is released when the process ends, however it ends.
+// Commands such as keys create do not take it.
+func lockSQLite(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock database: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another godwit serve is using %s (one process serves a SQLite database; use PostgreSQL for several nodes)", path)
+	}
+	return func() { f.Close() }, nil
 }
 
 // serveMX runs the SMTP listener for bounces and complaints (--mx-addr),
