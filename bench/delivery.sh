@@ -168,18 +168,7 @@ run_godwit() {
 		"${extra[@]+"${extra[@]}"}" >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
-	if ! wait_healthz "$url" "$pid"; then
-		tail -n 30 "$log" >&2
-		stop_pid "$pid"
-		return 1
-	fi
-	if ! key=$("$godwit" keys create --name bench "$@" 2>"$tmp/keys-$store.err"); then
-		echo "delivery.sh: godwit keys create failed:" >&2
-		tail -n 20 "$tmp/keys-$store.err" >&2
-		stop_pid "$pid"
-		return 1
-	fi
-	key=$(tr -d '[:space:]' <<<"$key")
+	key=$(godwit_ready "$pid" "$url" "$log" "$store" "$@") || return 1
 	export GODWIT_BENCH_KEY=$key
 	if ! run_wait "$tmp/deliver" -mode setup -url "$url" -sink "$sink_url"; then
 		tail -n 30 "$log" >&2

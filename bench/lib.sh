@@ -1,7 +1,8 @@
 # bench/lib.sh: the process and database helpers bench/run.sh and
 # bench/delivery.sh share. The caller sets `me` (its name, for messages),
 # `pids` (processes it started), `tmp`, `PG_URL`, `HEALTH_TIMEOUT`, and the
-# `pg_schema`/`psql_url` variables that setup_pg_schema fills.
+# `pg_schema`/`psql_url` variables that setup_pg_schema fills, and `godwit`
+# (the binary).
 
 # alive PID: the process exists and is not a zombie.
 alive() {
@@ -89,4 +90,31 @@ setup_pg_schema() {
 		return 1
 	fi
 	pg_schema=$schema
+}
+
+# godwit_ready PID URL LOG STORE [DB FLAGS...]: wait for a godwit serve
+# started in the background to answer, then create its API key and print
+# it; on any failure show the log, stop PID and fail. (Called in $(...): a
+# stopped PID stays in the caller's pids, and cleanup reaps it.)
+godwit_ready() {
+	local pid=$1 url=$2 log=$3 store=$4 key
+	shift 4
+	if ! wait_healthz "$url" "$pid"; then
+		tail -n 30 "$log" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	if ! key=$("$godwit" keys create --name bench "$@" 2>"$tmp/keys-$store.err"); then
+		echo "$me: godwit keys create failed:" >&2
+		tail -n 20 "$tmp/keys-$store.err" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	key=$(tr -d '[:space:]' <<<"$key")
+	if [[ -z $key ]]; then
+		echo "$me: godwit keys create printed no token" >&2
+		stop_pid "$pid"
+		return 1
+	fi
+	echo "$key"
 }

@@ -134,23 +134,7 @@ run_godwit() {
 	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --rate-limit 1000000 --workers 0 >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
-	if ! wait_healthz "$url" "$pid"; then
-		tail -n 30 "$log" >&2
-		stop_pid "$pid"
-		return 1
-	fi
-	if ! key=$("$godwit" keys create --name bench "$@" 2>"$tmp/keys-$store.err"); then
-		echo "run.sh: godwit keys create failed:" >&2
-		tail -n 20 "$tmp/keys-$store.err" >&2
-		stop_pid "$pid"
-		return 1
-	fi
-	key=$(tr -d '[:space:]' <<<"$key")
-	if [[ -z $key ]]; then
-		echo "run.sh: godwit keys create printed no token" >&2
-		stop_pid "$pid"
-		return 1
-	fi
+	key=$(godwit_ready "$pid" "$url" "$log" "$store" "$@") || return 1
 	if ! preflight "$url" "$key"; then
 		tail -n 30 "$log" >&2
 		stop_pid "$pid"
