@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -86,7 +87,29 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 		hasher.Write([]byte(endpoint + "\n"))
 		hasher.Write(body)
 		hash = hasher.Sum(nil)
-		slot := key.TeamID + "\x00" + idemKey
+	}
+	resp, replayed, err := h.commitAccept(r.Context(), key.TeamID, idemKey, endpoint, hash,
+		func() ([]*store.Email, []byte, error) { return build(body) })
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeRawJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// commitAccept is the accept path shared by every way of sending (the API's
+// two endpoints and SMTP submission). With an idempotency key it answers a
+// repeated request from the stored response (replayed is true) and refuses
+// one in progress; otherwise build returns the emails, already checked and
+// prepared, and the response, which are committed in one transaction with
+// the scheduled events and the idempotency record.
+func (h *Handler) commitAccept(ctx context.Context, teamID, idemKey, endpoint string, hash []byte,
+	build func() ([]*store.Email, []byte, error)) (resp []byte, replayed bool, err error) {
+	if idemKey != "" {
+		slot := teamID + "\x00" + idemKey
 		h.inflightMu.Lock()
 		_, busy := h.inflight[slot]
 		if !busy {
@@ -94,21 +117,21 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 		}
 		h.inflightMu.Unlock()
 		if busy {
-			return errIdempotencyConcurrent
+			return nil, false, errIdempotencyConcurrent
 		}
 		defer func() {
 			h.inflightMu.Lock()
 			delete(h.inflight, slot)
 			h.inflightMu.Unlock()
 		}()
-		if done, err := h.replay(w, r, key.TeamID, idemKey, endpoint, hash); done || err != nil {
-			return err
+		if resp, ok, err := h.storedResponse(ctx, teamID, idemKey, endpoint, hash); ok || err != nil {
+			return resp, ok, err
 		}
 	}
 
-	emails, resp, err := build(body)
+	emails, resp, err := build()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	now := h.Now().UTC()
 	a := &store.Accept{Emails: emails, IdempotencyTTL: h.IdempotencyTTL}
@@ -118,49 +141,48 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 		}
 		ev, err := events.Email(store.EventScheduled, e, nil, nil, e.CreatedAt)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		a.Events = append(a.Events, ev)
 	}
 	if idemKey != "" {
-		a.Idempotency = &store.Idempotency{TeamID: key.TeamID, Key: idemKey, Endpoint: endpoint,
+		a.Idempotency = &store.Idempotency{TeamID: teamID, Key: idemKey, Endpoint: endpoint,
 			RequestHash: hash, Response: resp, CreatedAt: now}
 	}
 	if len(emails) > 0 || a.Idempotency != nil {
-		err = h.Store.AcceptEmails(r.Context(), a)
+		err = h.Store.AcceptEmails(ctx, a)
 		if errors.Is(err, store.ErrIdempotencyKeyTaken) {
 			// Another node committed the same key meanwhile.
-			if done, err := h.replay(w, r, key.TeamID, idemKey, endpoint, hash); done || err != nil {
-				return err
+			if resp, ok, err := h.storedResponse(ctx, teamID, idemKey, endpoint, hash); ok || err != nil {
+				return resp, ok, err
 			}
-			return errIdempotencyConcurrent
+			return nil, false, errIdempotencyConcurrent
 		}
 		if err != nil {
-			return fmt.Errorf("accept emails: %w", err)
+			return nil, false, fmt.Errorf("accept emails: %w", err)
 		}
 	}
-	writeRawJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, false, nil
 }
 
-// replay answers from a stored idempotency record, if an unexpired one exists.
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request, teamID, idemKey, endpoint string, hash []byte) (bool, error) {
-	rec, err := h.Store.GetIdempotency(r.Context(), teamID, idemKey)
+// storedResponse returns the response stored with an unexpired idempotency
+// record (ok false when there is none), or a 409 when the record was made
+// for another request.
+func (h *Handler) storedResponse(ctx context.Context, teamID, idemKey, endpoint string, hash []byte) (resp []byte, ok bool, err error) {
+	rec, err := h.Store.GetIdempotency(ctx, teamID, idemKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("idempotency lookup: %w", err)
+		return nil, false, fmt.Errorf("idempotency lookup: %w", err)
 	}
 	if h.Now().Sub(rec.CreatedAt) >= h.IdempotencyTTL {
-		return false, nil
+		return nil, false, nil
 	}
 	if rec.Endpoint != endpoint || !bytes.Equal(rec.RequestHash, hash) {
-		return false, errIdempotencyMismatch
+		return nil, false, errIdempotencyMismatch
 	}
-	w.Header().Set("Idempotent-Replayed", "true")
-	writeRawJSON(w, http.StatusOK, rec.Response)
-	return true, nil
+	return rec.Response, true, nil
 }
 
 // newID returns a time-ordered UUID (version 7). It is as opaque to clients

@@ -167,11 +167,7 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxAPIKey, key))
-		limit := key.TeamRateLimit
-		if limit <= 0 {
-			limit = h.DefaultRateLimit
-		}
-		res, err := h.Limiter.Allow(r.Context(), key.TeamID, limit)
+		res, err := h.Allow(r.Context(), key)
 		if err != nil {
 			h.writeError(w, r, fmt.Errorf("rate limiter: %w", err))
 			return

@@ -1,0 +1,524 @@
+// Package msa is Godwit's mail submission agent: the SMTP server through
+// which software that cannot call the API (Supabase Auth, Ghost, Gitea,
+// WordPress, Keycloak…) sends with an API key, as with Resend's SMTP relay.
+//
+// A client authenticates with AUTH PLAIN or LOGIN, username "resend" and an
+// API key as the password; each message is converted by
+// internal/submission into the email POST /emails would have stored, and
+// accepted through the API's own path (Accepter: the sender gate, the key's
+// domain restriction, idempotency, the team's rate limit, one durable
+// commit), so it is queued, delivered, listed and webhooked like any other.
+//
+// Replies carry fixed texts; what the caller sent and why it was refused in
+// detail go to the log only. DATA with a bare LF or CR is refused (SMTP
+// smuggling). Every connection is bounded: connections in all and per
+// address, a deadline for the whole connection and for each read, commands,
+// messages and AUTH failures per connection; failed AUTH attempts from one
+// address are answered ever more slowly and logged.
+package msa
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/sendreq"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/submission"
+)
+
+// Username is the AUTH username; the password is an API key.
+const Username = "resend"
+
+// Accepter is the API's accept path (api.Handler).
+type Accepter interface {
+	Authenticate(ctx context.Context, token string) (*store.APIKey, error)
+	Allow(ctx context.Context, key *store.APIKey) (ratelimit.Result, error)
+	Submit(ctx context.Context, key *store.APIKey, e *store.Email, idempotencyKey string) (string, error)
+}
+
+// Config holds the server's collaborators and limits; zero values take the
+// defaults noted.
+type Config struct {
+	Accepter Accepter
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Hostname is the name in the greeting.
+	Hostname string
+	// TLSConfig is the certificate: STARTTLS is offered on ServeSTARTTLS
+	// listeners when it is set; ServeTLS needs it.
+	TLSConfig *tls.Config
+	// AllowInsecureAuth allows AUTH without TLS on every listener; without
+	// it only a listener bound to loopback allows it.
+	AllowInsecureAuth bool
+
+	MaxConns       int           // open connections in all (1000)
+	MaxConnsPerIP  int           // open connections from one address (20)
+	SessionTimeout time.Duration // a whole connection (30 min)
+	ReadTimeout    time.Duration // waiting for one command or one piece of data (2 min)
+	MaxCommands    int           // MAIL, RCPT, RSET, EHLO, AUTH and DATA per connection (1000)
+	MaxMessages    int           // messages per connection (100)
+	// MaxAuthFailures is how many failed AUTH attempts a connection may
+	// make; the next failure closes it (3).
+	MaxAuthFailures int
+	// AuthFailureDelay is the wait before answering the first failed AUTH
+	// from an address; it doubles with each further failure from that
+	// address within AuthFailureWindow, up to AuthFailureMaxDelay (500 ms,
+	// 15 min, 8 s).
+	AuthFailureDelay    time.Duration
+	AuthFailureWindow   time.Duration
+	AuthFailureMaxDelay time.Duration
+	// AcceptTimeout bounds the work on one message after DATA: key lookup,
+	// checks and the commit (30 s).
+	AcceptTimeout time.Duration
+}
+
+// Limits of one message on the wire.
+const (
+	// MaxRecipients is the most RCPT TO per message: 50 each for To, Cc
+	// and Bcc, as the API allows.
+	MaxRecipients = 3 * sendreq.MaxRecipients
+	// maxMessageBytes bounds DATA: the 40 MB limit counts attachments
+	// base64-encoded, which is about how they travel in MIME; the rest is
+	// headers and MIME structure.
+	maxMessageBytes = submission.MaxEmailBytes + 2<<20
+)
+
+// Server is the submission server; one Server serves any number of
+// listeners.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	conns    connCounter
+	failures *failureTracker
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	servers []*smtp.Server
+}
+
+// New returns a server for cfg.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "localhost"
+	}
+	setDefault(&cfg.MaxConns, 1000)
+	setDefault(&cfg.MaxConnsPerIP, 20)
+	setDefault(&cfg.SessionTimeout, 30*time.Minute)
+	setDefault(&cfg.ReadTimeout, 2*time.Minute)
+	setDefault(&cfg.MaxCommands, 1000)
+	setDefault(&cfg.MaxMessages, 100)
+	setDefault(&cfg.MaxAuthFailures, 3)
+	setDefault(&cfg.AuthFailureDelay, 500*time.Millisecond)
+	setDefault(&cfg.AuthFailureWindow, 15*time.Minute)
+	setDefault(&cfg.AuthFailureMaxDelay, 8*time.Second)
+	setDefault(&cfg.AcceptTimeout, 30*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, log: cfg.Logger, conns: connCounter{perIP: map[string]int{}},
+		failures: newFailureTracker(cfg.AuthFailureWindow), ctx: ctx, cancel: cancel}
+}
+
+func setDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// ServeSTARTTLS serves SMTP on ln, offering STARTTLS when the server has a
+// certificate (ports 25, 587, 2587). It returns when the server closes.
+func (s *Server) ServeSTARTTLS(ln net.Listener) error {
+	srv := s.smtpServer(s.cfg.AllowInsecureAuth || isLoopback(ln.Addr()))
+	return s.serve(srv, &limitListener{Listener: ln, s: s, plain: true})
+}
+
+// ServeTLS serves SMTP over implicit TLS on ln (ports 465, 2465).
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.cfg.TLSConfig == nil {
+		return errors.New("msa: implicit TLS needs a certificate")
+	}
+	srv := s.smtpServer(false)
+	return s.serve(srv, tls.NewListener(&limitListener{Listener: ln, s: s}, s.cfg.TLSConfig))
+}
+
+func (s *Server) serve(srv *smtp.Server, ln net.Listener) error {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return smtp.ErrServerClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	err := srv.Serve(ln)
+	if errors.Is(err, net.ErrClosed) && s.ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) smtpServer(insecureAuth bool) *smtp.Server {
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = s.cfg.Hostname
+	srv.TLSConfig = s.cfg.TLSConfig
+	srv.AllowInsecureAuth = insecureAuth
+	srv.MaxMessageBytes = maxMessageBytes
+	srv.MaxRecipients = MaxRecipients
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = time.Minute
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	return srv
+}
+
+// Shutdown stops accepting connections and waits until the open ones end
+// (their clients QUIT or time out) or ctx is done, then closes what is
+// left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs[i] = err
+				_ = srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	s.cancel()
+	return errors.Join(errs...)
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	s.cancel()
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	sc, err := connOf(c.Conn())
+	if err != nil {
+		return nil, err
+	}
+	return &session{s: b.s, c: sc, helo: c.Hostname()}, nil
+}
+
+// Replies. Their texts are fixed; the detail is logged.
+var (
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+		Message: "Authentication required: AUTH with username resend and an API key"}
+	errAuthFailed = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
+		Message: "Authentication credentials invalid"}
+	errAuthTooMany = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many failed authentication attempts, closing connection"}
+	errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Temporary authentication failure, try again later"}
+	errRateLimited = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Rate limit exceeded, try again later"}
+	errRateLimitedClosing = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Rate limit exceeded, closing connection; try again later"}
+	errTooManyCommands = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many commands, closing connection"}
+	errTooManyMessages = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many messages on one connection, closing it; reconnect to send more"}
+	errBadSender = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7},
+		Message: "Invalid sender address"}
+	errBadRecipient = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3},
+		Message: "Invalid recipient address"}
+	errTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: "Message too large: the limit is 40 MB"}
+	errBareNewline = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "Message refused: bare LF or CR; lines must end with CRLF"}
+	errDomainNotVerified = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Sender domain not verified"}
+	errKeyDomain = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "This API key may not send from the sender's domain"}
+	errIdempotencyMismatch = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+		Message: "Resend-Idempotency-Key already used for a different message"}
+	errIdempotencyBusy = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "A message with this Resend-Idempotency-Key is being accepted, try again later"}
+	errRefused = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "Message refused"}
+	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Temporary failure, try again later"}
+)
+
+// session is one SMTP session (a connection has a new one after STARTTLS).
+type session struct {
+	s    *Server
+	c    *sessionConn
+	helo string
+
+	key        *store.APIKey
+	from       string
+	recipients []string
+}
+
+func (ss *session) attrs(extra ...any) []any {
+	a := []any{"remote_ip", ss.c.ip, "helo", ss.helo}
+	if ss.key != nil {
+		a = append(a, "team_id", ss.key.TeamID, "api_key_id", ss.key.ID)
+	}
+	return append(a, extra...)
+}
+
+// command counts one command; past the limit the connection is closed.
+func (ss *session) command() error {
+	ss.c.commands++
+	if ss.c.commands > ss.s.cfg.MaxCommands {
+		ss.s.log.Warn("smtp connection closed: too many commands", ss.attrs()...)
+		ss.c.closeAfterReply.Store(true)
+		return errTooManyCommands
+	}
+	return nil
+}
+
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if err := ss.command(); err != nil {
+		return nil, err
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return ss.authFailed(username, password, "authorization identity differs from username")
+			}
+			return ss.authenticate(username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{auth: ss.authenticate}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (ss *session) authenticate(username, password string) error {
+	if !strings.EqualFold(username, Username) {
+		return ss.authFailed(username, password, "username is not "+Username)
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
+	defer cancel()
+	key, err := ss.s.cfg.Accepter.Authenticate(ctx, password)
+	if err != nil {
+		if e := apierr.As(err); e.StatusCode < 500 {
+			return ss.authFailed(username, password, e.Message)
+		}
+		ss.s.log.Error("smtp auth: key lookup failed", ss.attrs("error", err.Error())...)
+		return errAuthTemporary
+	}
+	ss.key = key
+	ss.s.log.Debug("smtp auth succeeded", ss.attrs()...)
+	return nil
+}
+
+// authFailed logs a failed attempt (with the key's public prefix, never the
+// key), waits longer the more the address has failed, and answers 535, or
+// 421 and closes once the connection has used up its attempts.
+func (ss *session) authFailed(username, password, reason string) error {
+	n := ss.s.failures.add(ss.c.ip, ss.s.cfg.Now())
+	ss.c.authFailures++
+	prefix, err := auth.Prefix(password)
+	if err != nil {
+		prefix = ""
+	}
+	wait := delay(ss.s.cfg.AuthFailureDelay, ss.s.cfg.AuthFailureMaxDelay, n)
+	ss.s.log.Warn("smtp auth failed", ss.attrs("reason", reason, "username", truncate(username, 64),
+		"key_prefix", prefix, "failures_from_ip", n, "delay", wait)...)
+	t := time.NewTimer(wait)
+	select {
+	case <-t.C:
+	case <-ss.s.ctx.Done():
+		t.Stop()
+	}
+	if ss.c.authFailures >= ss.s.cfg.MaxAuthFailures {
+		ss.c.closeAfterReply.Store(true)
+		return errAuthTooMany
+	}
+	return errAuthFailed
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if err := ss.command(); err != nil {
+		return err
+	}
+	if ss.key == nil {
+		return errAuthRequired
+	}
+	if ss.c.messages >= ss.s.cfg.MaxMessages {
+		ss.c.closeAfterReply.Store(true)
+		return errTooManyMessages
+	}
+	if from != "" && !sendreq.ValidAddress(from) {
+		return errBadSender
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
+	defer cancel()
+	res, err := ss.s.cfg.Accepter.Allow(ctx, ss.key)
+	if err != nil {
+		ss.s.log.Error("smtp: rate limiter failed", ss.attrs("error", err.Error())...)
+		return errTemporary
+	}
+	if !res.Allowed {
+		ss.c.rateRefusals++
+		ss.s.log.Info("smtp message refused: rate limit", ss.attrs("limit", res.Limit)...)
+		if ss.c.rateRefusals >= 3 {
+			ss.c.closeAfterReply.Store(true)
+			return errRateLimitedClosing
+		}
+		return errRateLimited
+	}
+	ss.c.rateRefusals = 0
+	ss.from = from
+	ss.recipients = ss.recipients[:0]
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := ss.command(); err != nil {
+		return err
+	}
+	if !sendreq.ValidAddress(to) {
+		return errBadRecipient
+	}
+	ss.recipients = append(ss.recipients, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	if err := ss.command(); err != nil {
+		return err
+	}
+	raw, err := readMessage(r)
+	switch {
+	case errors.Is(err, errBareNewline):
+		ss.s.log.Warn("smtp message refused: bare LF or CR in DATA (possible SMTP smuggling)", ss.attrs()...)
+		return errBareNewline
+	case errors.Is(err, smtp.ErrDataTooLarge):
+		return errTooLarge
+	case err != nil:
+		return err
+	}
+	ss.c.messages++
+	e, idemKey, err := submission.Convert(raw, submission.Envelope{From: ss.from, Recipients: ss.recipients}, ss.s.cfg.Now())
+	if err != nil {
+		ss.s.log.Info("smtp message refused", ss.attrs("reason", err.Error(), "size", len(raw))...)
+		var conv *submission.Error
+		switch {
+		case errors.Is(err, submission.ErrTooLarge):
+			return errTooLarge
+		case errors.As(err, &conv):
+			// Convert's texts are fixed, never caller input.
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message refused: " + conv.Error()}
+		}
+		return errRefused
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
+	defer cancel()
+	id, err := ss.s.cfg.Accepter.Submit(ctx, ss.key, e, idemKey)
+	if err != nil {
+		return ss.refusal(err, len(raw))
+	}
+	ss.s.log.Info("smtp message accepted", ss.attrs("email_id", id, "size", len(raw), "recipients", len(ss.recipients))...)
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + id}
+}
+
+// refusal maps an error of the accept path to its reply.
+func (ss *session) refusal(err error, size int) error {
+	e := apierr.As(err)
+	if e.StatusCode >= 500 {
+		ss.s.log.Error("smtp message not accepted: internal error", ss.attrs("error", err.Error(), "size", size)...)
+		return errTemporary
+	}
+	ss.s.log.Info("smtp message refused", ss.attrs("status", e.StatusCode, "name", e.Name, "reason", e.Message, "size", size)...)
+	switch {
+	case e.StatusCode == 403 && e.Name == apierr.NameValidation:
+		return errKeyDomain
+	case e.StatusCode == 403:
+		return errDomainNotVerified
+	case e.Name == apierr.NameInvalidIdempotentRequest:
+		return errIdempotencyMismatch
+	case e.Name == apierr.NameConcurrentIdempotentRequests:
+		return errIdempotencyBusy
+	case e.StatusCode == 413:
+		return errTooLarge
+	}
+	return errRefused
+}
+
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.recipients = ss.recipients[:0]
+}
+
+func (ss *session) Logout() error { return nil }
+
+// readMessage reads DATA, refusing a bare LF or CR anywhere: the ends of
+// lines must be CRLF, so that no "\n.\n" can mean one thing here and
+// another to a server downstream.
+func readMessage(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	prevCR, bare := false, false
+	for {
+		n, err := r.Read(chunk)
+		for _, b := range chunk[:n] {
+			if prevCR != (b == '\n') {
+				bare = true // CR not followed by LF, or LF not preceded by CR
+			}
+			prevCR = b == '\r'
+		}
+		if !bare {
+			buf.Write(chunk[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if bare || prevCR {
+		return nil, errBareNewline
+	}
+	return buf.Bytes(), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
