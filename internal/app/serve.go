@@ -32,6 +32,7 @@ import (
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/fetch"
 	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/msa"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -206,6 +207,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer stopMX()
 	}
 
+	var submission *msa.Server
+	if cfg.SMTPAddr != "" || cfg.SMTPSAddr != "" {
+		submission, err = serveSubmission(cfg, handler, srv.TLSConfig, log)
+		if err != nil {
+			ln.Close()
+			stopQueue()
+			return err
+		}
+		defer submission.Close()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -219,9 +231,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
+		}
+	})
+	if submission != nil {
+		wg.Go(func() {
+			if err := submission.Shutdown(sctx); err != nil {
+				log.Error("SMTP submission: messages in progress did not finish in time", slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 	stopQueue()
 	stopBackground()
 	<-backgroundDone
@@ -275,6 +298,53 @@ func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.L
 	go func() { _ = mx.Serve(ln) }()
 	log.Info("receiving bounces and complaints", slog.String("mx_addr", ln.Addr().String()))
 	return func() { _ = mx.Close() }, nil
+}
+
+// serveSubmission runs the SMTP submission listeners (--smtp-addr with
+// STARTTLS when there is a certificate, --smtps-addr with implicit TLS) on
+// the API's accept path.
+func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) (*msa.Server, error) {
+	s := msa.New(msa.Config{
+		Accepter:          handler,
+		Logger:            log,
+		Hostname:          cfg.HELOName(),
+		TLSConfig:         tlsCfg,
+		AllowInsecureAuth: cfg.SMTPInsecureAuth,
+		MaxConns:          cfg.SMTPMaxConns,
+		MaxConnsPerIP:     cfg.SMTPMaxConnsPerIP,
+	})
+	listen := func(flag, addr string, serve func(net.Listener) error, what string) error {
+		if addr == "" {
+			return nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s %s: %w", flag, addr, err)
+		}
+		go func() {
+			if err := serve(ln); err != nil {
+				log.Error("SMTP submission listener stopped", slog.String("error", err.Error()))
+			}
+		}()
+		log.Info("serving SMTP submission", slog.String("smtp_addr", ln.Addr().String()), slog.String("tls", what))
+		return nil
+	}
+	starttls := "none: AUTH allowed on loopback only"
+	switch {
+	case tlsCfg != nil:
+		starttls = "STARTTLS"
+	case cfg.SMTPInsecureAuth:
+		starttls = "none: AUTH allowed without TLS (--smtp-allow-insecure-auth)"
+	}
+	if err := listen("--smtp-addr", cfg.SMTPAddr, s.ServeSTARTTLS, starttls); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := listen("--smtps-addr", cfg.SMTPSAddr, s.ServeTLS, "implicit"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // openQueue builds the delivery worker and the job queue that runs it; an

@@ -59,6 +59,12 @@ type Config struct {
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
 	MXAddr               string
+
+	SMTPAddr          string
+	SMTPSAddr         string
+	SMTPInsecureAuth  bool
+	SMTPMaxConns      int
+	SMTPMaxConnsPerIP int
 }
 
 // Defaults returns the built-in configuration.
@@ -81,6 +87,9 @@ func Defaults() Config {
 		DeliveryTimeout: 10 * time.Minute,
 		MaxPerHost:      20,
 		MaxFetchBytes:   40 << 20,
+
+		SMTPMaxConns:      1000,
+		SMTPMaxConnsPerIP: 20,
 	}
 }
 
@@ -141,6 +150,11 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server fetch and call URLs on loopback, private and link-local addresses (attachments, webhooks)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "address of the SMTP submission listener with STARTTLS (e.g. :587); apps send with AUTH username resend and an API key; off when empty")
+	fs.StringVar(&c.SMTPSAddr, "smtps-addr", c.SMTPSAddr, "address of the SMTP submission listener with implicit TLS (e.g. :465); needs --tls-cert or --acme-domain; off when empty")
+	fs.BoolVar(&c.SMTPInsecureAuth, "smtp-allow-insecure-auth", c.SMTPInsecureAuth, "allow AUTH without TLS on a non-loopback --smtp-addr (a TLS-terminating proxy is in front, or a trusted network)")
+	fs.IntVar(&c.SMTPMaxConns, "smtp-max-conns", c.SMTPMaxConns, "open SMTP submission connections at once, in all")
+	fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP, "open SMTP submission connections at once from one IP address")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -373,11 +387,47 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--mx-addr %q is not a host:port address", c.MXAddr)
 		}
 	}
+	if err := c.validateSMTP(); err != nil {
+		return err
+	}
 	if c.MaxFetchBytes < 1 {
 		return fmt.Errorf("--max-fetch-bytes must be positive, got %d", c.MaxFetchBytes)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// validateSMTP checks the submission listeners: AUTH needs TLS unless the
+// listener is on loopback or --smtp-allow-insecure-auth says otherwise, so a
+// public listener without a certificate could authenticate nobody.
+func (c *Config) validateSMTP() error {
+	if c.SMTPAddr == "" && c.SMTPSAddr == "" {
+		return nil
+	}
+	if c.Role == "worker" {
+		return errors.New("--smtp-addr and --smtps-addr are served by api nodes, not by --role worker")
+	}
+	if c.SMTPAddr != "" {
+		host, port, err := net.SplitHostPort(c.SMTPAddr)
+		if err != nil || port == "" {
+			return fmt.Errorf("--smtp-addr %q is not a host:port address", c.SMTPAddr)
+		}
+		if !c.TLS() && !c.SMTPInsecureAuth && !IsLoopback(host) {
+			return fmt.Errorf("--smtp-addr %q is not a loopback address and there is no certificate for STARTTLS: give --tls-cert/--tls-key or --acme-domain, or --smtp-allow-insecure-auth", c.SMTPAddr)
+		}
+	}
+	if c.SMTPSAddr != "" {
+		if _, port, err := net.SplitHostPort(c.SMTPSAddr); err != nil || port == "" {
+			return fmt.Errorf("--smtps-addr %q is not a host:port address", c.SMTPSAddr)
+		}
+		if !c.TLS() {
+			return errors.New("--smtps-addr needs a certificate: give --tls-cert/--tls-key or --acme-domain")
+		}
+	}
+	if c.SMTPMaxConns < 1 || c.SMTPMaxConnsPerIP < 1 {
+		return errors.New("--smtp-max-conns and --smtp-max-conns-per-ip must be at least 1")
 	}
 	return nil
 }

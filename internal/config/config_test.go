@@ -91,6 +91,13 @@ func TestValidate(t *testing.T) {
 		"--max-queue-age":                    func(c *Config) { c.MaxQueueAge = 0 },
 		"--max-per-host":                     func(c *Config) { c.MaxPerHost = 0 },
 		"--max-fetch-bytes":                  func(c *Config) { c.MaxFetchBytes = 0 },
+		"--smtp-addr \"nonsense\"":           func(c *Config) { c.SMTPAddr = "nonsense" },
+		"no certificate for STARTTLS":        func(c *Config) { c.SMTPAddr = "0.0.0.0:587" },
+		"--smtps-addr needs a certificate":   func(c *Config) { c.SMTPSAddr = "127.0.0.1:465" },
+		"not by --role worker": func(c *Config) {
+			c.Role, c.DatabaseURL, c.SMTPAddr = "worker", "postgres://db.example.com/godwit", "127.0.0.1:587"
+		},
+		"--smtp-max-conns": func(c *Config) { c.SMTPAddr, c.SMTPMaxConnsPerIP = "127.0.0.1:587", 0 },
 	}
 	for want, mutate := range cases {
 		c := Defaults()
@@ -103,6 +110,11 @@ func TestValidate(t *testing.T) {
 	c := Defaults()
 	c.Role, c.DatabaseURL = "worker", "postgres://db.example.com/godwit"
 	require.NoError(t, c.Validate(), "split roles on PostgreSQL")
+	c = Defaults()
+	c.SMTPAddr = "127.0.0.1:587"
+	require.NoError(t, c.Validate(), "SMTP submission without TLS on loopback")
+	c.SMTPAddr, c.SMTPInsecureAuth = "0.0.0.0:587", true
+	require.NoError(t, c.Validate(), "--smtp-allow-insecure-auth allows a public listener without TLS")
 	c = Defaults()
 	c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
 	require.NoError(t, c.Validate(), "--insecure-http allows a public plain-HTTP listener")

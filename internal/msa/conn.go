@@ -27,7 +27,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := remoteIP(c.RemoteAddr())
-		if !l.s.conns.acquire(ip, l.s.cfg.MaxConns, l.s.cfg.MaxConnsPerIP) {
+		sc := newSessionConn(c, ip, l.s)
+		if !l.s.conns.add(sc, l.s.cfg.MaxConns, l.s.cfg.MaxConnsPerIP) {
 			l.s.log.Warn("smtp connection refused: too many connections", "remote_ip", ip)
 			if l.plain {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -36,35 +37,51 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		return newSessionConn(c, ip, l.s), nil
+		return sc, nil
 	}
 }
 
-// connCounter counts open connections, in all and per IP address.
+// connCounter counts open connections, in all and per IP address, and
+// holds them so that Close can end them.
 type connCounter struct {
 	mu    sync.Mutex
-	total int
 	perIP map[string]int
+	open  map[*sessionConn]struct{}
 }
 
-func (c *connCounter) acquire(ip string, maxTotal, maxPerIP int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.total >= maxTotal || c.perIP[ip] >= maxPerIP {
+// add registers c unless a limit is reached.
+func (cc *connCounter) add(c *sessionConn, maxTotal, maxPerIP int) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if len(cc.open) >= maxTotal || cc.perIP[c.ip] >= maxPerIP {
 		return false
 	}
-	c.total++
-	c.perIP[ip]++
+	cc.open[c] = struct{}{}
+	cc.perIP[c.ip]++
 	return true
 }
 
-func (c *connCounter) release(ip string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total--
-	if c.perIP[ip]--; c.perIP[ip] <= 0 {
-		delete(c.perIP, ip)
+func (cc *connCounter) remove(c *sessionConn) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if _, ok := cc.open[c]; !ok {
+		return
 	}
+	delete(cc.open, c)
+	if cc.perIP[c.ip]--; cc.perIP[c.ip] <= 0 {
+		delete(cc.perIP, c.ip)
+	}
+}
+
+// all returns the open connections.
+func (cc *connCounter) all() []*sessionConn {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	out := make([]*sessionConn, 0, len(cc.open))
+	for c := range cc.open {
+		out = append(out, c)
+	}
+	return out
 }
 
 // sessionConn is one client connection as the SMTP server sees it, below
@@ -77,7 +94,6 @@ type sessionConn struct {
 	end time.Time // no deadline is set past this
 
 	closeAfterReply atomic.Bool
-	released        sync.Once
 	s               *Server
 
 	// Used by the connection's own goroutine only.
@@ -121,7 +137,7 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 
 func (c *sessionConn) Close() error {
 	err := c.Conn.Close()
-	c.released.Do(func() { c.s.conns.release(c.ip) })
+	c.s.conns.remove(c)
 	return err
 }
 

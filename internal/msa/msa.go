@@ -27,6 +27,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -105,8 +106,10 @@ type Server struct {
 	conns    connCounter
 	failures *failureTracker
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	draining atomic.Bool
+	busy     atomic.Int64 // sessions inside DATA
 
 	mu      sync.Mutex
 	servers []*smtp.Server
@@ -135,7 +138,7 @@ func New(cfg Config) *Server {
 	setDefault(&cfg.AuthFailureMaxDelay, 8*time.Second)
 	setDefault(&cfg.AcceptTimeout, 30*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Logger, conns: connCounter{perIP: map[string]int{}},
+	return &Server{cfg: cfg, log: cfg.Logger, conns: connCounter{perIP: map[string]int{}, open: map[*sessionConn]struct{}{}},
 		failures: newFailureTracker(cfg.AuthFailureWindow), ctx: ctx, cancel: cancel}
 }
 
@@ -163,7 +166,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 
 func (s *Server) serve(srv *smtp.Server, ln net.Listener) error {
 	s.mu.Lock()
-	if s.ctx.Err() != nil {
+	if s.draining.Load() {
 		s.mu.Unlock()
 		ln.Close()
 		return smtp.ErrServerClosed
@@ -171,7 +174,7 @@ func (s *Server) serve(srv *smtp.Server, ln net.Listener) error {
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
 	err := srv.Serve(ln)
-	if errors.Is(err, net.ErrClosed) && s.ctx.Err() != nil {
+	if errors.Is(err, net.ErrClosed) && s.draining.Load() {
 		return nil
 	}
 	return err
@@ -191,38 +194,53 @@ func (s *Server) smtpServer(insecureAuth bool) *smtp.Server {
 	return srv
 }
 
-// Shutdown stops accepting connections and waits until the open ones end
-// (their clients QUIT or time out) or ctx is done, then closes what is
-// left.
+// Shutdown stops accepting connections, lets the messages being received
+// finish (until ctx is done), then closes every connection: an idle client
+// reconnects to another node or later, as SMTP clients do.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
+	// go-smtp's Shutdown closes the listeners, then waits for every
+	// connection; it is stopped once the messages in progress are done.
+	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
-	for i, srv := range servers {
-		wg.Go(func() {
-			if err := srv.Shutdown(ctx); err != nil {
-				errs[i] = err
-				_ = srv.Close()
-			}
-		})
+	for _, srv := range servers {
+		wg.Go(func() { _ = srv.Shutdown(sctx) })
 	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.busy.Load() > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+	stop()
 	wg.Wait()
-	s.cancel()
-	return errors.Join(errs...)
+	s.closeAll()
+	return ctx.Err()
 }
 
 // Close closes every listener and connection at once.
 func (s *Server) Close() error {
+	s.draining.Store(true)
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
-	s.cancel()
 	for _, srv := range servers {
 		_ = srv.Close()
 	}
+	s.closeAll()
 	return nil
+}
+
+func (s *Server) closeAll() {
+	s.cancel()
+	for _, c := range s.conns.all() {
+		_ = c.Close()
+	}
 }
 
 type backend struct{ s *Server }
@@ -253,6 +271,8 @@ var (
 		Message: "Too many commands, closing connection"}
 	errTooManyMessages = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Too many messages on one connection, closing it; reconnect to send more"}
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Server shutting down, try again later"}
 	errBadSender = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7},
 		Message: "Invalid sender address"}
 	errBadRecipient = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3},
@@ -377,6 +397,10 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.key == nil {
 		return errAuthRequired
 	}
+	if ss.s.draining.Load() {
+		ss.c.closeAfterReply.Store(true)
+		return errShuttingDown
+	}
 	if ss.c.messages >= ss.s.cfg.MaxMessages {
 		ss.c.closeAfterReply.Store(true)
 		return errTooManyMessages
@@ -418,6 +442,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	ss.s.busy.Add(1)
+	defer ss.s.busy.Add(-1)
 	if err := ss.command(); err != nil {
 		return err
 	}
