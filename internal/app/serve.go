@@ -208,7 +208,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	var submission *msa.Server
-	if cfg.SMTPAddr != "" || cfg.SMTPSAddr != "" {
+	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
 		submission, err = serveSubmission(cfg, handler, srv.TLSConfig, log)
 		if err != nil {
 			ln.Close()
@@ -313,20 +313,19 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 		MaxConns:          cfg.SMTPMaxConns,
 		MaxConnsPerIP:     cfg.SMTPMaxConnsPerIP,
 	})
-	listen := func(flag, addr string, serve func(net.Listener) error, what string) error {
-		if addr == "" {
-			return nil
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listen on %s %s: %w", flag, addr, err)
-		}
-		go func() {
-			if err := serve(ln); err != nil {
-				log.Error("SMTP submission listener stopped", slog.String("error", err.Error()))
+	listen := func(flag string, addrs []string, serve func(net.Listener) error, what string) error {
+		for _, addr := range addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s %s: %w", flag, addr, err)
 			}
-		}()
-		log.Info("serving SMTP submission", slog.String("smtp_addr", ln.Addr().String()), slog.String("tls", what))
+			go func() {
+				if err := serve(ln); err != nil {
+					log.Error("SMTP submission listener stopped", slog.String("smtp_addr", addr), slog.String("error", err.Error()))
+				}
+			}()
+			log.Info("serving SMTP submission", slog.String("smtp_addr", ln.Addr().String()), slog.String("tls", what))
+		}
 		return nil
 	}
 	starttls := "none: AUTH allowed on loopback only"
@@ -336,11 +335,11 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 	case cfg.SMTPInsecureAuth:
 		starttls = "none: AUTH allowed without TLS (--smtp-allow-insecure-auth)"
 	}
-	if err := listen("--smtp-addr", cfg.SMTPAddr, s.ServeSTARTTLS, starttls); err != nil {
+	if err := listen("--smtp-addr", cfg.SMTPAddrs, s.ServeSTARTTLS, starttls); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := listen("--smtps-addr", cfg.SMTPSAddr, s.ServeTLS, "implicit"); err != nil {
+	if err := listen("--smtps-addr", cfg.SMTPSAddrs, s.ServeTLS, "implicit"); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -60,8 +60,8 @@ type Config struct {
 	MaxFetchBytes        int64
 	MXAddr               string
 
-	SMTPAddr          string
-	SMTPSAddr         string
+	SMTPAddrs         []string
+	SMTPSAddrs        []string
 	SMTPInsecureAuth  bool
 	SMTPMaxConns      int
 	SMTPMaxConnsPerIP int
@@ -150,8 +150,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server fetch and call URLs on loopback, private and link-local addresses (attachments, webhooks)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
-	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "address of the SMTP submission listener with STARTTLS (e.g. :587); apps send with AUTH username resend and an API key; off when empty")
-	fs.StringVar(&c.SMTPSAddr, "smtps-addr", c.SMTPSAddr, "address of the SMTP submission listener with implicit TLS (e.g. :465); needs --tls-cert or --acme-domain; off when empty")
+	fs.Var(stringList{&c.SMTPAddrs}, "smtp-addr", "addresses, comma-separated, of SMTP submission listeners with STARTTLS (e.g. :587,:2587); apps send with AUTH username resend and an API key; off when empty")
+	fs.Var(stringList{&c.SMTPSAddrs}, "smtps-addr", "addresses, comma-separated, of SMTP submission listeners with implicit TLS (e.g. :465,:2465); need --tls-cert or --acme-domain; off when empty")
 	fs.BoolVar(&c.SMTPInsecureAuth, "smtp-allow-insecure-auth", c.SMTPInsecureAuth, "allow AUTH without TLS on a non-loopback --smtp-addr (a TLS-terminating proxy is in front, or a trusted network)")
 	fs.IntVar(&c.SMTPMaxConns, "smtp-max-conns", c.SMTPMaxConns, "open SMTP submission connections at once, in all")
 	fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP, "open SMTP submission connections at once from one IP address")
@@ -403,24 +403,24 @@ func (c *Config) Validate() error {
 // listener is on loopback or --smtp-allow-insecure-auth says otherwise, so a
 // public listener without a certificate could authenticate nobody.
 func (c *Config) validateSMTP() error {
-	if c.SMTPAddr == "" && c.SMTPSAddr == "" {
+	if len(c.SMTPAddrs) == 0 && len(c.SMTPSAddrs) == 0 {
 		return nil
 	}
 	if c.Role == "worker" {
 		return errors.New("--smtp-addr and --smtps-addr are served by api nodes, not by --role worker")
 	}
-	if c.SMTPAddr != "" {
-		host, port, err := net.SplitHostPort(c.SMTPAddr)
+	for _, addr := range c.SMTPAddrs {
+		host, port, err := net.SplitHostPort(addr)
 		if err != nil || port == "" {
-			return fmt.Errorf("--smtp-addr %q is not a host:port address", c.SMTPAddr)
+			return fmt.Errorf("--smtp-addr %q is not a host:port address", addr)
 		}
 		if !c.TLS() && !c.SMTPInsecureAuth && !IsLoopback(host) {
-			return fmt.Errorf("--smtp-addr %q is not a loopback address and there is no certificate for STARTTLS: give --tls-cert/--tls-key or --acme-domain, or --smtp-allow-insecure-auth", c.SMTPAddr)
+			return fmt.Errorf("--smtp-addr %q is not a loopback address and there is no certificate for STARTTLS: give --tls-cert/--tls-key or --acme-domain, or --smtp-allow-insecure-auth", addr)
 		}
 	}
-	if c.SMTPSAddr != "" {
-		if _, port, err := net.SplitHostPort(c.SMTPSAddr); err != nil || port == "" {
-			return fmt.Errorf("--smtps-addr %q is not a host:port address", c.SMTPSAddr)
+	for _, addr := range c.SMTPSAddrs {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("--smtps-addr %q is not a host:port address", addr)
 		}
 		if !c.TLS() {
 			return errors.New("--smtps-addr needs a certificate: give --tls-cert/--tls-key or --acme-domain")

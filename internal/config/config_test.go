@@ -91,13 +91,13 @@ func TestValidate(t *testing.T) {
 		"--max-queue-age":                    func(c *Config) { c.MaxQueueAge = 0 },
 		"--max-per-host":                     func(c *Config) { c.MaxPerHost = 0 },
 		"--max-fetch-bytes":                  func(c *Config) { c.MaxFetchBytes = 0 },
-		"--smtp-addr \"nonsense\"":           func(c *Config) { c.SMTPAddr = "nonsense" },
-		"no certificate for STARTTLS":        func(c *Config) { c.SMTPAddr = "0.0.0.0:587" },
-		"--smtps-addr needs a certificate":   func(c *Config) { c.SMTPSAddr = "127.0.0.1:465" },
+		"--smtp-addr \"nonsense\"":           func(c *Config) { c.SMTPAddrs = []string{"127.0.0.1:587", "nonsense"} },
+		"no certificate for STARTTLS":        func(c *Config) { c.SMTPAddrs = []string{"0.0.0.0:587"} },
+		"--smtps-addr needs a certificate":   func(c *Config) { c.SMTPSAddrs = []string{"127.0.0.1:465"} },
 		"not by --role worker": func(c *Config) {
-			c.Role, c.DatabaseURL, c.SMTPAddr = "worker", "postgres://db.example.com/godwit", "127.0.0.1:587"
+			c.Role, c.DatabaseURL, c.SMTPAddrs = "worker", "postgres://db.example.com/godwit", []string{"127.0.0.1:587"}
 		},
-		"--smtp-max-conns": func(c *Config) { c.SMTPAddr, c.SMTPMaxConnsPerIP = "127.0.0.1:587", 0 },
+		"--smtp-max-conns": func(c *Config) { c.SMTPAddrs, c.SMTPMaxConnsPerIP = []string{"127.0.0.1:587"}, 0 },
 	}
 	for want, mutate := range cases {
 		c := Defaults()
@@ -111,9 +111,9 @@ func TestValidate(t *testing.T) {
 	c.Role, c.DatabaseURL = "worker", "postgres://db.example.com/godwit"
 	require.NoError(t, c.Validate(), "split roles on PostgreSQL")
 	c = Defaults()
-	c.SMTPAddr = "127.0.0.1:587"
+	c.SMTPAddrs = []string{"127.0.0.1:587", "[::1]:2587"}
 	require.NoError(t, c.Validate(), "SMTP submission without TLS on loopback")
-	c.SMTPAddr, c.SMTPInsecureAuth = "0.0.0.0:587", true
+	c.SMTPAddrs, c.SMTPInsecureAuth = []string{"0.0.0.0:587"}, true
 	require.NoError(t, c.Validate(), "--smtp-allow-insecure-auth allows a public listener without TLS")
 	c = Defaults()
 	c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
