@@ -505,6 +505,12 @@ func (ss *session) refusal(err error, size int) error {
 }
 
 func (ss *session) Reset() {
+	// RSET and a repeated EHLO (and go-smtp after each DATA): counted, and
+	// past the limit the connection closes after the reply.
+	ss.c.commands++
+	if ss.c.commands > ss.s.cfg.MaxCommands {
+		ss.c.closeAfterReply.Store(true)
+	}
 	ss.from = ""
 	ss.recipients = ss.recipients[:0]
 }
