@@ -59,6 +59,7 @@ type options struct {
 	pid      int
 	json     bool
 	insecure bool
+	smtp     string
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&o.pid, "pid", 0, "server process id: sample /proc/<pid>/status VmRSS every 100ms (optional)")
 	flag.BoolVar(&o.json, "json", false, "print one JSON line instead of the table")
 	flag.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification for https URLs")
+	flag.StringVar(&o.smtp, "smtp", "", "host:port of Godwit's SMTP submission listener (loopback only): send each email over SMTP (AUTH PLAIN, no TLS) instead of HTTP")
 	flag.Parse()
 	if o.key == "" {
 		o.key = os.Getenv("GODWIT_BENCH_KEY") // not a flag default: -h would print it
@@ -108,6 +110,18 @@ func (o *options) validate() (*url.URL, error) {
 	}
 	if err := checkLoopback(u.Hostname()); err != nil {
 		return nil, err
+	}
+	if o.smtp != "" {
+		host, _, err := net.SplitHostPort(o.smtp)
+		if err != nil {
+			return nil, fmt.Errorf("-smtp: %w", err)
+		}
+		if o.batch > 0 {
+			return nil, errors.New("-smtp sends one email per message: -batch does not apply")
+		}
+		if err := checkLoopback(host); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }
@@ -260,6 +274,11 @@ func run(o options) error {
 	if o.batch > 0 {
 		mode, endpoint = fmt.Sprintf("batch%d", o.batch), u.String()+"/emails/batch"
 	}
+	var smtpMsg *smtpMessage
+	if o.smtp != "" {
+		mode, smtpMsg = "smtp", newSMTPMessage(emailgen.HTML(o.size))
+		u = &url.URL{Scheme: "smtp", Host: o.smtp}
+	}
 
 	tr := &http.Transport{
 		Proxy:               nil, // never go through a proxy: loopback only
@@ -334,6 +353,10 @@ func run(o options) error {
 				}
 				used++
 				return base + used - 1
+			}
+			if smtpMsg != nil {
+				runSMTPClient(ctx, o, smtpMsg, res, next, measureStart, measureEnd)
+				return
 			}
 			var respBuf bytes.Buffer
 			for ctx.Err() == nil {
@@ -425,6 +448,9 @@ func run(o options) error {
 	rep.Size = o.size
 	rep.Batch = o.batch
 	_, rep.BodyBytes = tmpl.build(o.batch, func() uint64 { return 0 })
+	if smtpMsg != nil {
+		rep.BodyBytes = int64(len(smtpMsg.head) + subjectDigits + len(smtpMsg.tail))
+	}
 	rep.Duration = o.duration.String()
 	rep.Warmup = o.warmup.String()
 	secs := min(elapsed, o.duration).Seconds()

@@ -477,7 +477,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return ss.refusal(err, len(raw))
 	}
-	ss.s.log.Info("smtp message accepted", ss.attrs("email_id", id, "size", len(raw), "recipients", len(ss.recipients))...)
+	ss.s.log.Debug("smtp message accepted", ss.attrs("email_id", id, "size", len(raw), "recipients", len(ss.recipients))...)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + id}
 }
 
