@@ -263,6 +263,8 @@ var (
 		Message: "Too many failed authentication attempts, closing connection"}
 	errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Temporary authentication failure, try again later"}
+	errKeyRevoked = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+		Message: "Authentication credentials no longer valid"}
 	errRateLimited = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Rate limit exceeded, try again later"}
 	errRateLimitedClosing = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
@@ -302,6 +304,7 @@ type session struct {
 	helo string
 
 	key        *store.APIKey
+	token      string // the key as given, checked again at each MAIL
 	from       string
 	recipients []string
 }
@@ -359,7 +362,7 @@ func (ss *session) authenticate(username, password string) error {
 		ss.s.log.Error("smtp auth: key lookup failed", ss.attrs("error", err.Error())...)
 		return errAuthTemporary
 	}
-	ss.key = key
+	ss.key, ss.token = key, password
 	ss.s.log.Debug("smtp auth succeeded", ss.attrs()...)
 	return nil
 }
@@ -410,6 +413,19 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
 	defer cancel()
+	// A key deleted since AUTH stops working here, as it stops working for
+	// the API (the lookup is cached for about a second).
+	key, err := ss.s.cfg.Accepter.Authenticate(ctx, ss.token)
+	if err != nil {
+		if apierr.As(err).StatusCode < 500 {
+			ss.s.log.Info("smtp message refused: API key no longer valid", ss.attrs()...)
+			ss.key, ss.token = nil, ""
+			return errKeyRevoked
+		}
+		ss.s.log.Error("smtp: key lookup failed", ss.attrs("error", err.Error())...)
+		return errTemporary
+	}
+	ss.key = key
 	res, err := ss.s.cfg.Accepter.Allow(ctx, ss.key)
 	if err != nil {
 		ss.s.log.Error("smtp: rate limiter failed", ss.attrs("error", err.Error())...)
