@@ -264,7 +264,7 @@ var (
 	errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Temporary authentication failure, try again later"}
 	errKeyRevoked = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
-		Message: "Authentication credentials no longer valid"}
+		Message: "Authentication credentials no longer valid, closing connection"}
 	errRateLimited = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Rate limit exceeded, try again later"}
 	errRateLimitedClosing = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
@@ -420,6 +420,8 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		if apierr.As(err).StatusCode < 500 {
 			ss.s.log.Info("smtp message refused: API key no longer valid", ss.attrs()...)
 			ss.key, ss.token = nil, ""
+			// go-smtp allows one AUTH per session: the client reconnects.
+			ss.c.closeAfterReply.Store(true)
 			return errKeyRevoked
 		}
 		ss.s.log.Error("smtp: key lookup failed", ss.attrs("error", err.Error())...)
