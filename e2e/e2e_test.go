@@ -56,6 +56,7 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	stdout *lockedBuffer
+	stderr *lockedBuffer // the log, one JSON object a line
 	done   chan struct{} // closed when the process has exited
 	err    error         // its exit status, once done is closed
 }
@@ -71,17 +72,20 @@ func start(t *testing.T, args ...string) *server {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, stdout: stdout, done: make(chan struct{})}
+	s := &server{cmd: cmd, stdout: stdout, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		sent := false
 		for sc.Scan() {
+			_, _ = s.stderr.Write([]byte(sc.Text() + "\n"))
 			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				addr <- m[1]
 				sent = true
 			}
 		}
+		_, _ = io.Copy(io.Discard, stderr) // a line too long to scan must not block the process
 	}()
 	go func() { s.err = cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
@@ -119,13 +123,25 @@ func run(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
+// testRoots holds every certificate selfSigned made, and apiClient trusts
+// them, so that request also reaches a server started with --tls-cert (its
+// url made https://).
+var (
+	testRoots = x509.NewCertPool()
+	apiClient = func() *http.Client {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: testRoots}
+		return &http.Client{Transport: tr}
+	}()
+)
+
 func request(method, url, key, body string) (int, map[string]any, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -361,6 +377,7 @@ func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
+	testRoots.AddCert(cert)
 	return certFile, keyFile, pool
 }
 
