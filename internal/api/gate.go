@@ -32,6 +32,11 @@ func domainOf(addr string) (local, domain string) {
 	return strings.ToLower(addr[:at]), strings.ToLower(strings.TrimSpace(addr[at+1:]))
 }
 
+// ErrKeyDomain marks the refusal of a sender outside the domain of a
+// domain-restricted key; Resend answers it, and an unverified domain, with
+// the same 403 validation_error, which SMTP replies tell apart.
+var ErrKeyDomain = errors.New("")
+
 // checkSender applies the gate to one email sent with key.
 func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.Email) error {
 	local, domain := domainOf(e.From)
@@ -56,7 +61,8 @@ func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.E
 		return apierr.Forbidden("The `%s` domain is not verified. Please, add and verify your domain.", domain)
 	}
 	if key.DomainID != "" && key.DomainID != d.ID {
-		return apierr.New(http.StatusForbidden, apierr.NameValidation, fmt.Sprintf("This API key is restricted to another domain: it cannot send emails from `%s`.", domain))
+		return fmt.Errorf("%w%w", ErrKeyDomain, apierr.New(http.StatusForbidden, apierr.NameValidation,
+			fmt.Sprintf("This API key is restricted to another domain: it cannot send emails from `%s`.", domain)))
 	}
 	return nil
 }

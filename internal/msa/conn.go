@@ -116,6 +116,16 @@ func (c *sessionConn) clamp(t time.Time) time.Time {
 	return t
 }
 
+// Read waits at most ReadTimeout (and not past the connection's end) for
+// each piece of data. go-smtp sets a read deadline only when it reads a
+// command line, so without this the whole of DATA (or of a BDAT chunk)
+// would have to arrive within ReadTimeout of the command, however steadily
+// it came: a 40 MB message over a slow link would always time out.
+func (c *sessionConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(c.clamp(time.Now().Add(c.s.cfg.ReadTimeout)))
+	return c.Conn.Read(p)
+}
+
 func (c *sessionConn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
 func (c *sessionConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(c.clamp(t))

@@ -33,6 +33,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -111,8 +112,9 @@ type Server struct {
 	draining atomic.Bool
 	busy     atomic.Int64 // sessions inside DATA
 
-	mu      sync.Mutex
-	servers []*smtp.Server
+	mu        sync.Mutex
+	servers   []*smtp.Server
+	listeners []net.Listener // closed by Close and Shutdown: go-smtp knows a listener only once its Serve runs
 }
 
 // New returns a server for cfg.
@@ -172,6 +174,7 @@ func (s *Server) serve(srv *smtp.Server, ln net.Listener) error {
 		return smtp.ErrServerClosed
 	}
 	s.servers = append(s.servers, srv)
+	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 	err := srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) && s.draining.Load() {
@@ -200,7 +203,7 @@ func (s *Server) smtpServer(insecureAuth bool) *smtp.Server {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
-	servers := s.servers
+	servers, listeners := s.servers, s.listeners
 	s.mu.Unlock()
 	// go-smtp's Shutdown closes the listeners, then waits for every
 	// connection; it is stopped once the messages in progress are done.
@@ -209,6 +212,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, srv := range servers {
 		wg.Go(func() { _ = srv.Shutdown(sctx) })
 	}
+	closeListeners(listeners)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for s.busy.Load() > 0 && ctx.Err() == nil {
@@ -227,13 +231,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.draining.Store(true)
 	s.mu.Lock()
-	servers := s.servers
+	servers, listeners := s.servers, s.listeners
 	s.mu.Unlock()
 	for _, srv := range servers {
 		_ = srv.Close()
 	}
+	closeListeners(listeners)
 	s.closeAll()
 	return nil
+}
+
+// closeListeners closes listeners that go-smtp may not know yet: a Serve
+// that was about to start returns at once (its server is closed) instead
+// of accepting on a listener nobody closes.
+func closeListeners(listeners []net.Listener) {
+	for _, ln := range listeners {
+		_ = ln.Close()
+	}
 }
 
 func (s *Server) closeAll() {
@@ -273,6 +287,8 @@ var (
 		Message: "Too many commands, closing connection"}
 	errTooManyMessages = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Too many messages on one connection, closing it; reconnect to send more"}
+	errDataRead = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+		Message: "Error reading the message, closing connection"}
 	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
 		Message: "Server shutting down, try again later"}
 	errBadSender = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7},
@@ -472,8 +488,17 @@ func (ss *session) Data(r io.Reader) error {
 		return errBareNewline
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return errTooLarge
-	case err != nil:
+	case errors.Is(err, smtp.ErrDataReset):
+		// A BDAT transfer abandoned by RSET or EHLO: go-smtp writes no
+		// reply for it and the session goes on.
 		return err
+	case err != nil:
+		// A read timeout or a broken connection. go-smtp would write the
+		// error's text (with our address) in the reply; and where the
+		// client is in its data is unknown, so the connection ends.
+		ss.s.log.Info("smtp message not received: reading DATA failed", ss.attrs("error", err.Error())...)
+		ss.c.closeAfterReply.Store(true)
+		return errDataRead
 	}
 	ss.c.messages++
 	e, idemKey, err := submission.Convert(raw, submission.Envelope{From: ss.from, Recipients: ss.recipients}, ss.s.cfg.Now())
@@ -508,7 +533,7 @@ func (ss *session) refusal(err error, size int) error {
 	}
 	ss.s.log.Info("smtp message refused", ss.attrs("status", e.StatusCode, "name", e.Name, "reason", e.Message, "size", size)...)
 	switch {
-	case e.StatusCode == 403 && e.Name == apierr.NameValidation:
+	case errors.Is(err, api.ErrKeyDomain):
 		return errKeyDomain
 	case e.StatusCode == 403:
 		return errDomainNotVerified

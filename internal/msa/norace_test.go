@@ -1,0 +1,5 @@
+//go:build !race
+
+package msa_test
+
+const raceEnabled = false
