@@ -3,7 +3,8 @@
 #   1. bench/bare (the ceiling: decode JSON, answer ids, nothing else),
 #   2. godwit serve on SQLite,
 #   3. godwit serve on PostgreSQL,
-# each with: 16 clients single, 64 clients single, 16 clients batch of 100.
+# each with: 16 clients single, 64 clients single, 16 clients batch of 100,
+# and (Godwit only) 16 clients each sending over SMTP submission.
 #
 # Environment:
 #   DURATION   measured duration of each load run (default 10s)
@@ -80,14 +81,18 @@ preflight() {
 }
 
 # scenarios LABEL URL KEY PID: the three load runs against one server.
+# With SMTP (host:port of the submission listener) a fourth run sends each
+# email over SMTP instead.
 scenarios() {
-	local label=$1 url=$2 key=$3 pid=$4 name out
-	local -a args
-	for name in "c16 single" "c64 single" "c16 batch100"; do
+	local label=$1 url=$2 key=$3 pid=$4 smtp=${5:-} name out
+	local -a args names=("c16 single" "c64 single" "c16 batch100")
+	[[ -n $smtp ]] && names+=("c16 smtp")
+	for name in "${names[@]}"; do
 		case $name in
 		"c16 single") args=(-clients 16) ;;
 		"c64 single") args=(-clients 64) ;;
 		"c16 batch100") args=(-clients 16 -batch 100) ;;
+		"c16 smtp") args=(-clients 16 -smtp "$smtp") ;;
 		esac
 		echo "--- $label / $name"
 		if out=$(GODWIT_BENCH_KEY="$key" "$tmp/load" -url "$url" -pid "$pid" \
@@ -123,15 +128,17 @@ run_bare() {
 # run_godwit STORE ARGS...: ARGS select the store and are passed to both
 # `godwit serve` and `godwit keys create`.
 run_godwit() {
-	local store=$1 port pid url key log
+	local store=$1 port smtp_port pid url key log
 	shift
 	port=$(free_port) || return 1
+	smtp_port=$(free_port) || return 1
 	url="http://127.0.0.1:$port"
 	log="$tmp/godwit-$store.log"
 	echo "=== godwit/$store on $url"
 	# --workers 0: this measures accepting alone (each email is committed with
 	# its delivery job; nothing delivers). bench/delivery.sh measures delivery.
-	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --rate-limit 1000000 --workers 0 >"$log" 2>&1 &
+	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --smtp-addr "127.0.0.1:$smtp_port" \
+		--rate-limit 1000000 --workers 0 >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	key=$(godwit_ready "$pid" "$url" "$log" "$store" "$@") || return 1
@@ -140,7 +147,7 @@ run_godwit() {
 		stop_pid "$pid"
 		return 1
 	fi
-	scenarios "godwit/$store" "$url" "$key" "$pid"
+	scenarios "godwit/$store" "$url" "$key" "$pid" "127.0.0.1:$smtp_port"
 	stop_pid "$pid"
 }
 
