@@ -19,6 +19,8 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -774,6 +776,36 @@ func TestRateLimit(t *testing.T) {
 	queued(t, c.send("sender@slow.example", []string{"to@example.net"}, msg))
 	require.Len(t, e.emails(e.slowTeam), 2)
 	require.Len(t, e.logRecords("smtp message refused: rate limit"), 5)
+}
+
+// The rate limit is shared with the API: a request there uses the window a
+// message here would have used, and the other way round.
+func TestRateLimitSharedWithAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	addr := e.start(e.config())
+	srv := httptest.NewServer(e.handler)
+	t.Cleanup(srv.Close)
+	post := func() int {
+		req, err := http.NewRequest("POST", srv.URL+"/emails", strings.NewReader(
+			`{"from":"sender@slow.example","to":"to@example.net","subject":"api","text":"x"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+e.slowKey)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	require.Equal(t, 200, post())
+	c := dialRaw(t, addr)
+	c.login(e.slowKey)
+	c.expect("MAIL FROM:<sender@slow.example>", 452, "4.7.0")
+
+	e.clock.Advance(time.Second)
+	queued(t, c.send("sender@slow.example", []string{"to@example.net"}, message("sender@slow.example", "to@example.net", "smtp")))
+	require.Equal(t, 429, post())
+	require.Len(t, e.emails(e.slowTeam), 2)
 }
 
 func TestTooLarge(t *testing.T) {
