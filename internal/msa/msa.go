@@ -393,6 +393,10 @@ func (ss *session) authFailed(username, password, reason string) error {
 	if err != nil {
 		prefix = ""
 	}
+	if p, err := auth.Prefix(username); err == nil || strings.HasPrefix(username, "re_") {
+		// The key given as the username: log no more of it than its prefix.
+		username = "(an API key: " + p + ")"
+	}
 	wait := delay(ss.s.cfg.AuthFailureDelay, ss.s.cfg.AuthFailureMaxDelay, n)
 	ss.s.log.Warn("smtp auth failed", ss.attrs("reason", reason, "username", truncate(username, 64),
 		"key_prefix", prefix, "failures_from_ip", n, "delay", wait)...)

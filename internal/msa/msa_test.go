@@ -679,10 +679,16 @@ func TestAuthFailures(t *testing.T) {
 	requireReply(t, c.authPlain(e.key), 235, "2.0.0") // failures slow an address down, they do not lock it out
 	queued(t, c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "after failures")))
 
+	// The key typed into the username field is not logged either.
+	c = dialRaw(t, addr)
+	c.ehlo()
+	requireReply(t, c.cmd("AUTH PLAIN "+plainResponse("", e.key, "password")), 535, "5.7.8")
+
 	failed := e.logRecords("smtp auth failed")
-	require.Len(t, failed, 5)
+	require.Len(t, failed, 6)
 	for i, want := range []struct{ username, prefix string }{
 		{"resend", mustPrefix(t, unknown)}, {"admin", prefix}, {"resend", prefix}, {"resend", prefix}, {"resend", ""},
+		{"(an API key: " + prefix + ")", ""},
 	} {
 		require.Equal(t, want.username, failed[i]["username"], "record %d", i)
 		require.Equal(t, want.prefix, failed[i]["key_prefix"], "record %d", i)
