@@ -213,7 +213,7 @@ func TestRoutingEdges(t *testing.T) {
 	require.Equal(t, 200, r.status, "body: %s", r.body)
 	r = e.do("POST", "//emails", e.keyA, simpleEmail)
 	require.Equal(t, 200, r.status, "body: %s", r.body)
-	// Dot segments get Resend's 404, not the mux's redirect (found by FuzzSendRequests).
+	// Dot segments get Resend's 404, not the mux's redirect (found by FuzzRequests).
 	for _, p := range []string{"/emails/.", "/emails/..", "/emails/./" + id, "/x/../emails"} {
 		req, _ := http.NewRequest("GET", e.srv.URL+p, nil)
 		req.URL.Path = p // keep the dot segments on the wire

@@ -10,10 +10,13 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// FuzzSendRequests throws arbitrary bodies, headers and paths at the real
-// router over a real SQLite store: no input may produce a 5xx, and every
-// answer is JSON in Resend's shape.
-func FuzzSendRequests(f *testing.F) {
+// FuzzRequests throws arbitrary bodies, headers and paths at the real
+// router over a real SQLite store, with every method: no input may produce a
+// 5xx, and every answer is JSON in Resend's shape. The seeds reach every
+// route that takes a body or a path parameter.
+func FuzzRequests(f *testing.F) {
+	e := setup(f, sqlstore.SQLite)
+	domain := "/domains/" + e.domainA
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -26,16 +29,30 @@ func FuzzSendRequests(f *testing.F) {
 		{"/emails", "", "", `nul`},
 		{"/emails?limit=5", "", "", ``},
 		{"/emails/00000000-0000-4000-8000-000000000000/cancel", "", "", ``},
+		{"/emails/00000000-0000-4000-8000-000000000000", "", "", `{"scheduled_at":"in 1 min"}`},
+		{"/domains", "", "", `{"name":"fuzz.example.com","region":"eu-west-1","custom_return_path":"bounces"}`},
+		{domain, "", "", `{"open_tracking":true,"click_tracking":false,"tls":"enforced"}`},
+		{domain + "/verify", "", "", ``},
+		{"/api-keys", "", "", `{"name":"fuzz","permission":"sending_access","domain_id":"` + e.domainA + `"}`},
+		{"/api-keys/00000000-0000-4000-8000-000000000000", "", "", `{"name":"renamed"}`},
+		{"/webhooks", "", "", `{"endpoint":"https://hooks.example.com/x","events":["email.sent","email.bounced"]}`},
+		{"/webhooks/00000000-0000-4000-8000-000000000000", "", "", `{"status":"disabled","events":[]}`},
+		{"/webhooks/00000000-0000-4000-8000-000000000000/events?limit=2", "", "", ``},
+		{"/suppressions", "", "", `{"email":"Someone@Example.net","reason":"manual"}`},
+		{"/suppressions/batch/add", "", "", `{"emails":["a@example.net","b@example.net"]}`},
+		{"/suppressions/batch/remove", "", "", `{"emails":["a@example.net"]}`},
+		{"/suppressions/a@example.net", "", "", ``},
+		{"/feed?after=0&limit=3", "", "", ``},
+		{"/t/c/not-a-token", "", "", ``},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, s.idem, s.batchMode, s.body)
 	}
-	e := setup(f, sqlstore.SQLite)
 	f.Fuzz(func(t *testing.T, path, idem, batchMode, body string) {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
-		for _, method := range []string{"POST", "GET", "PATCH"} {
+		for _, method := range []string{"POST", "GET", "PATCH", "DELETE"} {
 			req, err := http.NewRequest(method, "http://godwit.test"+path, strings.NewReader(body))
 			if err != nil {
 				return // not a request a client could send
