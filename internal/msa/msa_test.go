@@ -54,7 +54,7 @@ const ioTimeout = 10 * time.Second
 // Environment: a real store, a real api.Handler, a real go-smtp server.
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	db      *sqlstore.DB
 	clock   *godwittest.Clock
 	handler *api.Handler
@@ -68,7 +68,7 @@ type env struct {
 	slowKey    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	clock := godwittest.NewClock(t0)
 	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, sqlstore.SQLite), sqlstore.Options{Now: clock.Now})
@@ -258,7 +258,7 @@ var pki = sync.OnceValues(func() (*testPKI, error) {
 	return &testPKI{leaf: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}, pool: pool}, nil
 })
 
-func serverTLS(t *testing.T) *tls.Config {
+func serverTLS(t testing.TB) *tls.Config {
 	p, err := pki()
 	require.NoError(t, err)
 	return &tls.Config{Certificates: []tls.Certificate{p.leaf}, MinVersion: tls.VersionTLS12}
