@@ -369,6 +369,34 @@ type Accept struct {
 	Events []*Event
 }
 
+// Segment is a named group of a team's contacts. Resend's audiences are
+// segments under their old name (the /audiences paths are aliases).
+type Segment struct {
+	ID        string
+	TeamID    string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Contact is a person a team sends to (broadcasts). Email is unique within
+// the team, compared without regard to case, and kept as given.
+type Contact struct {
+	ID           string
+	TeamID       string
+	Email        string
+	FirstName    *string
+	LastName     *string
+	Unsubscribed bool
+	// Properties are the contact's custom properties: string, float64 or
+	// nil values (as JSON decodes them).
+	Properties map[string]any
+	// SegmentIDs are the segments the contact is in, oldest membership
+	// first: filled by GetContact; for CreateContact, the segments to join.
+	SegmentIDs []string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 // Page asks for one page of a list: at most Limit items after (older than) or
 // before (newer than) the item with the given id.
 type Page struct {
@@ -500,6 +528,40 @@ type Store interface {
 	ListWebhookAttempts(ctx context.Context, teamID, messageID string, p Page) ([]*WebhookAttempt, bool, error)
 	// ReplayWebhookMessage makes a message pending again and enqueues it.
 	ReplayWebhookMessage(ctx context.Context, teamID, id string, at time.Time) error
+
+	// CreateSegment inserts a segment.
+	CreateSegment(ctx context.Context, s *Segment) error
+	GetSegment(ctx context.Context, teamID, id string) (*Segment, error)
+	// ListSegments returns a team's segments, newest first.
+	ListSegments(ctx context.Context, teamID string, p Page) ([]*Segment, bool, error)
+	// UpdateSegment stores the segment's name.
+	UpdateSegment(ctx context.Context, s *Segment) error
+	// DeleteSegment removes a segment and its memberships; the contacts stay.
+	DeleteSegment(ctx context.Context, teamID, id string) error
+
+	// CreateContact inserts c and its memberships of c.SegmentIDs, with the
+	// events, in one transaction; ErrConflict if the team has a contact with
+	// the same email (any case), ErrNotFound if a segment is not the team's.
+	CreateContact(ctx context.Context, c *Contact, events ...*Event) error
+	// GetContact finds a contact by id, or by email (any case) when
+	// idOrEmail holds an @, with its SegmentIDs.
+	GetContact(ctx context.Context, teamID, idOrEmail string) (*Contact, error)
+	// ListContacts returns a team's contacts newest first; with segmentID,
+	// only that segment's (ErrNotFound if it is not the team's).
+	ListContacts(ctx context.Context, teamID, segmentID string, p Page) ([]*Contact, bool, error)
+	// UpdateContact stores every field of c but its id, team, creation time
+	// and segments, with the events; ErrConflict if the new email is another
+	// contact's.
+	UpdateContact(ctx context.Context, c *Contact, events ...*Event) error
+	// DeleteContact removes a contact and its memberships, with the events.
+	DeleteContact(ctx context.Context, teamID, id string, events ...*Event) error
+	// AddContactToSegment makes a contact a member of a segment (again: no
+	// error); ErrNotFound if either is not the team's.
+	AddContactToSegment(ctx context.Context, teamID, contactID, segmentID string, at time.Time) error
+	// RemoveContactFromSegment ends a membership; ErrNotFound if there is none.
+	RemoveContactFromSegment(ctx context.Context, teamID, contactID, segmentID string) error
+	// ListContactSegments returns the segments a contact is in, newest first.
+	ListContactSegments(ctx context.Context, teamID, contactID string, p Page) ([]*Segment, bool, error)
 
 	Ping(ctx context.Context) error
 	Close() error
