@@ -455,6 +455,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testWebhooks(t, newStore)
 	})
 
+	t.Run("Contacts", func(t *testing.T) {
+		t.Parallel()
+		testContacts(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
