@@ -129,3 +129,26 @@ func mustField(t *testing.T, obj json.RawMessage, name string) json.RawMessage {
 	require.True(t, ok, "no %q in %s", name, obj)
 	return v
 }
+
+// TestNodeSDKContacts drives segments, contacts and memberships with the
+// official Node SDK (e2e/node/contacts.mjs checks each answer as it goes).
+func TestNodeSDKContacts(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir())
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	cmd := exec.Command(node, "contacts.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.JSONEq(t, `"segment"`, string(mustField(t, got["segmentGet"], "object")))
+	require.JSONEq(t, `"contact"`, string(mustField(t, got["contactGetById"], "object")))
+	require.JSONEq(t, `{"plan":"pro","seats":3}`, string(mustField(t, got["contactGetById"], "properties")))
+	require.JSONEq(t, `true`, string(mustField(t, got["contactRemove"], "deleted")))
+	require.JSONEq(t, `true`, string(mustField(t, got["segmentRemove"], "deleted")))
+}

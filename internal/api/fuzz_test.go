@@ -17,6 +17,8 @@ import (
 func FuzzRequests(f *testing.F) {
 	e := setup(f, sqlstore.SQLite)
 	domain := "/domains/" + e.domainA
+	seg := e.newSegment(e.keyA, "fuzz")
+	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -43,6 +45,17 @@ func FuzzRequests(f *testing.F) {
 		{"/suppressions/batch/remove", "", "", `{"emails":["a@example.net"]}`},
 		{"/suppressions/a@example.net", "", "", ``},
 		{"/feed?after=0&limit=3", "", "", ``},
+		{"/contacts", "", "", `{"email":"Ada+x@example.net","first_name":"Ada","last_name":null,"unsubscribed":true,"properties":{"tier":"gold","n":1,"x":null},"segments":[{"id":"` + seg + `"},"` + seg + `"]}`},
+		{"/contacts?segment_id=" + seg + "&limit=2", "", "", ``},
+		{"/contacts/fuzz+1@example.net", "", "", `{"email":"fuzz+2@example.net","first_name":null,"properties":{"n":null,"k":"v"}}`},
+		{"/contacts/" + contact + "/segments/" + seg, "", "", ``},
+		{"/contacts/fuzz%2B1%40example.net/segments?limit=1", "", "", ``},
+		{"/segments", "", "", `{"name":"Weekly"}`},
+		{"/segments/" + seg, "", "", `{"name":"Renamed"}`},
+		{"/segments/" + seg + "/contacts?after=" + contact, "", "", ``},
+		{"/audiences", "", "", `{"name":"Old"}`},
+		{"/audiences/" + seg + "/contacts", "", "", `{"email":"legacy@example.net","audience_id":"` + seg + `"}`},
+		{"/audiences/" + seg + "/contacts/legacy@example.net", "", "", `{"unsubscribed":false}`},
 		{"/t/c/not-a-token", "", "", ``},
 	}
 	for _, s := range seeds {

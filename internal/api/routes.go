@@ -61,6 +61,36 @@ func (h *Handler) routes() {
 	h.handle("POST /suppressions/batch/remove", fullAccess, h.batchRemoveSuppressions)
 	h.handle("GET /suppressions/{id_or_email}", fullAccess, h.getSuppression)
 	h.handle("DELETE /suppressions/{id_or_email}", fullAccess, h.deleteSuppression)
+
+	// Contacts: {id_or_email} is an id or an address (a literal '+' stays a '+').
+	h.handle("POST /contacts", fullAccess, h.createContact)
+	h.handle("GET /contacts", fullAccess, h.listContacts)
+	h.handle("GET /contacts/{id_or_email}", fullAccess, h.getContact)
+	h.handle("PATCH /contacts/{id_or_email}", fullAccess, h.updateContact)
+	h.handle("DELETE /contacts/{id_or_email}", fullAccess, h.deleteContact)
+	h.handle("GET /contacts/{id_or_email}/segments", fullAccess, h.listContactSegments)
+	h.handle("POST /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.addContactSegment)
+	h.handle("DELETE /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.removeContactSegment)
+
+	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
+	h.handle("GET /segments", fullAccess, h.listSegments)
+	h.handle("GET /segments/{id}", fullAccess, h.getSegment("segment"))
+	h.handle("PATCH /segments/{id}", fullAccess, h.updateSegment("segment"))
+	h.handle("DELETE /segments/{id}", fullAccess, h.deleteSegment("segment"))
+	h.handle("GET /segments/{segment_id}/contacts", fullAccess, h.listSegmentContacts("segment_id"))
+
+	// Audiences: Resend's deprecated name for segments, and the contacts
+	// paths from before contacts were global.
+	h.handle("POST /audiences", fullAccess, h.createSegment("audience"))
+	h.handle("GET /audiences", fullAccess, h.listSegments)
+	h.handle("GET /audiences/{id}", fullAccess, h.getSegment("audience"))
+	h.handle("PATCH /audiences/{id}", fullAccess, h.updateSegment("audience"))
+	h.handle("DELETE /audiences/{id}", fullAccess, h.deleteSegment("audience"))
+	h.handle("POST /audiences/{audience_id}/contacts", fullAccess, h.createAudienceContact)
+	h.handle("GET /audiences/{audience_id}/contacts", fullAccess, h.listSegmentContacts("audience_id"))
+	h.handle("GET /audiences/{audience_id}/contacts/{id_or_email}", fullAccess, h.getAudienceContact)
+	h.handle("PATCH /audiences/{audience_id}/contacts/{id_or_email}", fullAccess, h.updateAudienceContact)
+	h.handle("DELETE /audiences/{audience_id}/contacts/{id_or_email}", fullAccess, h.deleteAudienceContact)
 }
 
 // apiFunc is a handler that returns its error for the one error writer.

@@ -93,3 +93,162 @@ func TestGoSDK(t *testing.T) {
 		require.Equal(t, "1", rl.RetryAfter)
 	})
 }
+
+// TestGoSDKContacts drives contacts, segments and audiences with the Go SDK.
+func TestGoSDKContacts(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		base, err := url.Parse(e.srv.URL + "/")
+		require.NoError(t, err)
+		client.BaseURL = base
+		ctx := context.Background()
+
+		_, err = client.Segments.Create(&resend.CreateSegmentRequest{})
+		require.ErrorContains(t, err, "Missing `name` field.")
+		seg, err := client.Segments.Create(&resend.CreateSegmentRequest{Name: "Newsletter"})
+		require.NoError(t, err)
+		require.Equal(t, "segment", seg.Object)
+		require.Equal(t, "Newsletter", seg.Name)
+		got, err := client.Segments.Get(seg.Id)
+		require.NoError(t, err)
+		require.Equal(t, resend.Segment{Id: seg.Id, Name: "Newsletter", Object: "segment", CreatedAt: "2026-11-28 12:00:00+00"}, got)
+		aud, err := client.Audiences.Create(&resend.CreateAudienceRequest{Name: "Old style"})
+		require.NoError(t, err)
+		segs, err := client.Segments.List()
+		require.NoError(t, err)
+		require.Equal(t, "list", segs.Object)
+		require.Len(t, segs.Data, 2)
+		require.Equal(t, aud.Id, segs.Data[0].Id)
+		limit := 1
+		segPage, err := client.Segments.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit, After: &aud.Id})
+		require.NoError(t, err)
+		require.Equal(t, seg.Id, segPage.Data[0].Id)
+		require.False(t, segPage.HasMore)
+		auds, err := client.Audiences.List()
+		require.NoError(t, err)
+		require.Len(t, auds.Data, 2)
+
+		// A global contact, and one through the legacy audience path.
+		_, err = client.Contacts.Create(&resend.CreateContactRequest{FirstName: "Nobody"})
+		require.ErrorContains(t, err, "Missing `email` field.")
+		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada+news@example.net", FirstName: "Ada",
+			Properties: map[string]any{"tier": "gold"}})
+		require.NoError(t, err)
+		require.Equal(t, "contact", ada.Object)
+		bob, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "bob@example.net", AudienceId: seg.Id, Unsubscribed: true})
+		require.NoError(t, err)
+
+		for _, ref := range []string{ada.Id, "ada+news@example.net", "Ada+News@example.net"} {
+			c, err := client.Contacts.Get(&resend.GetContactOptions{Id: ref})
+			require.NoError(t, err, ref)
+			require.Equal(t, resend.Contact{Id: ada.Id, Email: "ada+news@example.net", Object: "contact", FirstName: "Ada",
+				CreatedAt: "2026-11-28 12:00:00+00", Properties: map[string]any{"tier": "gold"}}, c, ref)
+		}
+		c, err := client.Contacts.Get(&resend.GetContactOptions{AudienceId: seg.Id, Id: "bob@example.net"})
+		require.NoError(t, err)
+		require.Equal(t, bob.Id, c.Id)
+		require.True(t, c.Unsubscribed)
+		_, err = client.Contacts.Get(&resend.GetContactOptions{Id: "nobody@example.net"})
+		require.ErrorContains(t, err, "Contact not found")
+
+		list, err := client.Contacts.List(nil)
+		require.NoError(t, err)
+		require.Equal(t, "list", list.Object)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, bob.Id, list.Data[0].Id)
+		require.Equal(t, "ada+news@example.net", list.Data[1].Email)
+		list, err = client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
+		require.NoError(t, err)
+		require.Len(t, list.Data, 1)
+		require.Equal(t, bob.Id, list.Data[0].Id)
+		list, err = client.Contacts.List(&resend.ListContactsOptions{Limit: &limit})
+		require.NoError(t, err)
+		require.True(t, list.HasMore)
+		list, err = client.Contacts.List(&resend.ListContactsOptions{Limit: &limit, After: &list.Data[0].Id})
+		require.NoError(t, err)
+		require.Equal(t, ada.Id, list.Data[0].Id)
+		require.False(t, list.HasMore)
+
+		// Update by email (the SDK sends "id":"" and the email in the body),
+		// by id through the audience path, and unsubscribed back to false.
+		_, err = client.Contacts.Update(&resend.UpdateContactRequest{Email: "ada+news@example.net", LastName: "Lovelace",
+			Properties: map[string]any{"city": "London"}})
+		require.NoError(t, err)
+		upd := &resend.UpdateContactRequest{Id: bob.Id, AudienceId: seg.Id, FirstName: "Bob"}
+		upd.SetUnsubscribed(false)
+		_, err = client.Contacts.Update(upd)
+		require.NoError(t, err)
+		c, err = client.Contacts.Get(&resend.GetContactOptions{Id: ada.Id})
+		require.NoError(t, err)
+		require.Equal(t, "Lovelace", c.LastName)
+		require.Equal(t, map[string]any{"tier": "gold", "city": "London"}, c.Properties)
+		c, err = client.Contacts.Get(&resend.GetContactOptions{Id: bob.Id})
+		require.NoError(t, err)
+		require.Equal(t, "Bob", c.FirstName)
+		require.False(t, c.Unsubscribed)
+		_, err = client.Contacts.Update(&resend.UpdateContactRequest{Id: ada.Id, Email: "nope"})
+		require.ErrorContains(t, err, "Invalid `email` field")
+
+		// A contact's segments.
+		added, err := client.Contacts.Segments.Add(&resend.AddContactSegmentRequest{SegmentId: seg.Id, Email: "ada+news@example.net"})
+		require.NoError(t, err)
+		require.Equal(t, resend.AddContactSegmentResponse{Id: seg.Id, Object: "contact_segment"}, added)
+		_, err = client.Contacts.Segments.Add(&resend.AddContactSegmentRequest{SegmentId: aud.Id, ContactId: ada.Id})
+		require.NoError(t, err)
+		cs, err := client.Contacts.Segments.List(&resend.ListContactSegmentsRequest{ContactId: ada.Id})
+		require.NoError(t, err)
+		require.Len(t, cs.Data, 2)
+		require.Equal(t, aud.Id, cs.Data[0].Id)
+		require.Equal(t, "Newsletter", cs.Data[1].Name)
+		cs, err = client.Contacts.Segments.ListWithOptions(ctx, &resend.ListContactSegmentsRequest{Email: "ada+news@example.net"},
+			&resend.ListOptions{Limit: &limit})
+		require.NoError(t, err)
+		require.Len(t, cs.Data, 1)
+		require.True(t, cs.HasMore)
+		removed, err := client.Contacts.Segments.Remove(&resend.RemoveContactSegmentRequest{SegmentId: seg.Id, Email: "ada+news@example.net"})
+		require.NoError(t, err)
+		require.Equal(t, resend.RemoveContactSegmentResponse{Id: seg.Id, Object: "contact_segment", Deleted: true}, removed)
+		list, err = client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
+		require.NoError(t, err)
+		require.Len(t, list.Data, 1)
+		_, err = client.Contacts.Segments.Remove(&resend.RemoveContactSegmentRequest{SegmentId: seg.Id, ContactId: ada.Id})
+		require.ErrorContains(t, err, "not in this segment")
+
+		// Remove: by email on the global path (the id comes back), and through
+		// the audience path (even for a contact that is gone).
+		rm, err := client.Contacts.Remove(&resend.RemoveContactOptions{Id: "ada+news@example.net"})
+		require.NoError(t, err)
+		require.Equal(t, resend.RemoveContactResponse{Id: ada.Id, Object: "contact", Deleted: true}, rm)
+		_, err = client.Contacts.Remove(&resend.RemoveContactOptions{Id: ada.Id})
+		require.ErrorContains(t, err, "Contact not found")
+		for range 2 {
+			rm, err = client.Contacts.Remove(&resend.RemoveContactOptions{AudienceId: seg.Id, Id: bob.Id})
+			require.NoError(t, err)
+			require.Equal(t, resend.RemoveContactResponse{Id: bob.Id, Object: "contact", Deleted: true}, rm)
+		}
+		list, err = client.Contacts.List(nil)
+		require.NoError(t, err)
+		require.Empty(t, list.Data)
+
+		rs, err := client.Segments.Remove(seg.Id)
+		require.NoError(t, err)
+		require.Equal(t, resend.RemoveSegmentResponse{Id: seg.Id, Object: "segment", Deleted: true}, rs)
+		_, err = client.Segments.Get(seg.Id)
+		require.ErrorContains(t, err, "Audience not found")
+		ga, err := client.Audiences.Get(aud.Id)
+		require.NoError(t, err)
+		require.Equal(t, "Old style", ga.Name)
+		ra, err := client.Audiences.Remove(aud.Id)
+		require.NoError(t, err)
+		require.True(t, ra.Deleted)
+
+		// Every contact change reached the team's events.
+		var types []string
+		for _, ev := range e.contactEvents(e.teamA) {
+			types = append(types, ev["type"].(string))
+		}
+		require.Equal(t, []string{"contact.created", "contact.created", "contact.updated", "contact.updated", "contact.deleted", "contact.deleted"}, types)
+	})
+}

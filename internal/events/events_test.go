@@ -45,3 +45,25 @@ func TestEmailEventPayload(t *testing.T) {
 		require.Nil(t, ev, internal)
 	}
 }
+
+func TestContactEventPayload(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 0, 1, 234567000, time.UTC)
+	first := "Ada"
+	c := &store.Contact{ID: "c1", TeamID: "team", Email: "Ada@Example.net", FirstName: &first, Unsubscribed: true,
+		SegmentIDs: []string{"s1", "s2"}, CreatedAt: at.Add(-time.Second), UpdatedAt: at}
+	ev, err := Contact(ContactCreated, c, "s1", at)
+	require.NoError(t, err)
+	require.Equal(t, "contact.created", ev.Type)
+	require.Equal(t, "team", ev.TeamID)
+	require.JSONEq(t, `{"type":"contact.created","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"id":"c1","audience_id":"s1","segment_ids":["s1","s2"],"created_at":"2026-11-28T12:00:00.234Z",
+		"updated_at":"2026-11-28T12:00:01.234Z","email":"Ada@Example.net","first_name":"Ada","unsubscribed":true}}`, string(ev.Data))
+
+	// No audience, no segments, no names: segment_ids is still an array.
+	c.FirstName, c.SegmentIDs = nil, nil
+	ev, err = Contact(ContactDeleted, c, "", at)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"type":"contact.deleted","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"id":"c1","segment_ids":[],"created_at":"2026-11-28T12:00:00.234Z",
+		"updated_at":"2026-11-28T12:00:01.234Z","email":"Ada@Example.net","unsubscribed":true}}`, string(ev.Data))
+}
