@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -30,6 +31,10 @@ var (
 	ErrNotScheduled = errors.New("store: email is not scheduled")
 	// ErrClosed means the store is shutting down and accepts no more writes.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnknownTopic is the ErrNotFound of a write that names a topic the
+	// team does not have (errors.Is matches both), so that a caller can
+	// tell it from an unknown contact or segment.
+	ErrUnknownTopic = fmt.Errorf("%w: topic", ErrNotFound)
 )
 
 // Permissions of API keys.
@@ -393,8 +398,49 @@ type Contact struct {
 	// SegmentIDs are the segments the contact is in, oldest membership
 	// first: filled by GetContact; for CreateContact, the segments to join.
 	SegmentIDs []string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Topics, for CreateContact only, are the topic subscriptions to make
+	// with the contact (GetContact leaves it nil: see ListContactTopics).
+	Topics    []TopicSubscription
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Topic subscriptions, and topic visibilities.
+const (
+	SubscriptionOptIn  = "opt_in"
+	SubscriptionOptOut = "opt_out"
+	TopicPublic        = "public"
+	TopicPrivate       = "private"
+)
+
+// Topic is a subject a team's contacts opt in to or out of (a newsletter,
+// product updates). DefaultSubscription (opt_in or opt_out) applies to
+// every address that has made no choice of its own, and never changes.
+// Description "" means none.
+type Topic struct {
+	ID                  string
+	TeamID              string
+	Name                string
+	Description         string
+	DefaultSubscription string
+	Visibility          string // public or private
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// TopicSubscription is one contact's choice for one topic.
+type TopicSubscription struct {
+	TopicID      string
+	Subscription string // opt_in or opt_out
+}
+
+// ContactTopic is a topic as it applies to one contact: Subscription is
+// the contact's own choice when it made one (Explicit), else the topic's
+// default.
+type ContactTopic struct {
+	Topic        *Topic
+	Subscription string
+	Explicit     bool
 }
 
 // Page asks for one page of a list: at most Limit items after (older than) or
@@ -539,9 +585,11 @@ type Store interface {
 	// DeleteSegment removes a segment and its memberships; the contacts stay.
 	DeleteSegment(ctx context.Context, teamID, id string) error
 
-	// CreateContact inserts c and its memberships of c.SegmentIDs, with the
-	// events, in one transaction; ErrConflict if the team has a contact with
-	// the same email (any case), ErrNotFound if a segment is not the team's.
+	// CreateContact inserts c, its memberships of c.SegmentIDs and its
+	// subscriptions of c.Topics, with the events, in one transaction;
+	// ErrConflict if the team has a contact with the same email (any case),
+	// ErrNotFound if a segment is not the team's, ErrUnknownTopic if a topic
+	// is not.
 	CreateContact(ctx context.Context, c *Contact, events ...*Event) error
 	// GetContact finds a contact by id, or by email (any case) when
 	// idOrEmail holds an @, with its SegmentIDs.
@@ -553,7 +601,8 @@ type Store interface {
 	// and segments, with the events; ErrConflict if the new email is another
 	// contact's.
 	UpdateContact(ctx context.Context, c *Contact, events ...*Event) error
-	// DeleteContact removes a contact and its memberships, with the events.
+	// DeleteContact removes a contact, its memberships and its topic
+	// subscriptions, with the events.
 	DeleteContact(ctx context.Context, teamID, id string, events ...*Event) error
 	// AddContactToSegment makes a contact a member of a segment (again: no
 	// error); ErrNotFound if either is not the team's.
@@ -562,6 +611,35 @@ type Store interface {
 	RemoveContactFromSegment(ctx context.Context, teamID, contactID, segmentID string) error
 	// ListContactSegments returns the segments a contact is in, newest first.
 	ListContactSegments(ctx context.Context, teamID, contactID string, p Page) ([]*Segment, bool, error)
+
+	// CreateTopic inserts a topic, with the events, in one transaction.
+	CreateTopic(ctx context.Context, t *Topic, events ...*Event) error
+	GetTopic(ctx context.Context, teamID, id string) (*Topic, error)
+	// ListTopics returns a team's topics, newest first.
+	ListTopics(ctx context.Context, teamID string, p Page) ([]*Topic, bool, error)
+	// UpdateTopic stores the topic's name, description, visibility and
+	// update time (never its default subscription), with the events.
+	UpdateTopic(ctx context.Context, t *Topic, events ...*Event) error
+	// DeleteTopic removes a topic and every subscription to it, with the events.
+	DeleteTopic(ctx context.Context, teamID, id string, events ...*Event) error
+	// SetContactTopics records a contact's choices (each replacing any
+	// earlier one for its topic; a topic named twice takes the last), with
+	// the events, in one transaction: ErrNotFound if the contact is not the
+	// team's, ErrUnknownTopic if a topic is not, and then nothing is written.
+	// CreateContact also makes the subscriptions of Contact.Topics, alike.
+	SetContactTopics(ctx context.Context, teamID, contactID string, subs []TopicSubscription, at time.Time, events ...*Event) error
+	// ListContactTopics returns every topic of the team, newest first, with
+	// the contact's subscription to it (its own choice, else the topic's
+	// default); a cursor is a topic id. ErrNotFound if the contact is not
+	// the team's.
+	ListContactTopics(ctx context.Context, teamID, contactID string, p Page) ([]*ContactTopic, bool, error)
+	// TopicSubscriptionsAmong returns the subscription to the team's topic
+	// that applies to each of emails (keyed as given): the choice of the
+	// team's contact with that address (any case) when it made one, else
+	// the topic's default, for contacts and other addresses alike. It reads
+	// the topic and the choices in one query (per 1,000 addresses);
+	// ErrNotFound if the topic is not the team's.
+	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -205,12 +205,12 @@ func (db *DB) CreateContact(ctx context.Context, c *store.Contact, events ...*st
 				return err
 			}
 		}
-		return nil
+		return db.setTopicsTx(ctx, tx, c.TeamID, c.ID, c.Topics, c.CreatedAt)
 	})
 	switch {
 	case isUniqueViolation(err):
 		return store.ErrConflict
-	case isForeignKeyViolation(err): // a segment deleted concurrently
+	case isForeignKeyViolation(err): // a segment or topic deleted concurrently
 		return store.ErrNotFound
 	case err != nil:
 		return fmt.Errorf("create contact: %w", interpretError(err))
@@ -303,8 +303,8 @@ func (db *DB) UpdateContact(ctx context.Context, c *store.Contact, events ...*st
 	return err
 }
 
-// DeleteContact implements store.Store. Its memberships go with it (ON
-// DELETE CASCADE).
+// DeleteContact implements store.Store. Its memberships and topic
+// subscriptions go with it (ON DELETE CASCADE).
 func (db *DB) DeleteContact(ctx context.Context, teamID, id string, events ...*store.Event) error {
 	return db.changeDomain(ctx, "delete contact", events, `DELETE FROM contacts WHERE team_id = ? AND id = ?`, teamID, id)
 }

@@ -460,6 +460,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testContacts(t, newStore)
 	})
 
+	t.Run("Topics", func(t *testing.T) {
+		t.Parallel()
+		testTopics(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
