@@ -291,6 +291,7 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 		Unsubscribed *bool           `json:"unsubscribed"`
 		Properties   json.RawMessage `json:"properties"`
 		Segments     json.RawMessage `json:"segments"`
+		Topics       json.RawMessage `json:"topics"`
 		AudienceID   *string         `json:"audience_id"`
 	}
 	if err := h.decodeJSONBody(w, r, &req); err != nil {
@@ -324,6 +325,9 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 	if c.SegmentIDs, err = contactSegments(req.Segments); err != nil {
 		return err
 	}
+	if c.Topics, err = contactTopics("topics", req.Topics); err != nil {
+		return err
+	}
 	if audienceID == "" && req.AudienceID != nil && strings.TrimSpace(*req.AudienceID) != "" {
 		if audienceID, err = uuidParam("audience_id", strings.TrimSpace(*req.AudienceID)); err != nil {
 			return err
@@ -336,14 +340,24 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 	if err != nil {
 		return err
 	}
-	err = h.Store.CreateContact(r.Context(), c, created)
+	evs := []*store.Event{created}
+	if len(c.Topics) > 0 {
+		ev, err := contactTopicsEvent(c, c.Topics, now)
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+	}
+	err = h.Store.CreateContact(r.Context(), c, evs...)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		id, err := h.joinExisting(r, email, c.SegmentIDs)
+		id, err := h.joinExisting(r, email, c.SegmentIDs, c.Topics)
 		if err != nil {
 			return err
 		}
 		c.ID = id
+	case errors.Is(err, store.ErrUnknownTopic):
+		return errTopicNotFound
 	case errors.Is(err, store.ErrNotFound):
 		return errSegmentNotFound
 	case err != nil:
@@ -353,9 +367,10 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 	return nil
 }
 
-// joinExisting adds the team's contact with the email to the segments and
-// returns its id. Every segment is checked before any is joined.
-func (h *Handler) joinExisting(r *http.Request, email string, segmentIDs []string) (string, error) {
+// joinExisting adds the team's contact with the email to the segments,
+// records its topic choices (with a contact.topics.updated event), and
+// returns its id. Every segment and topic is checked before any is joined.
+func (h *Handler) joinExisting(r *http.Request, email string, segmentIDs []string, topics []store.TopicSubscription) (string, error) {
 	teamID := callerKey(r.Context()).TeamID
 	c, err := h.Store.GetContact(r.Context(), teamID, email)
 	if errors.Is(err, store.ErrNotFound) {
@@ -374,6 +389,21 @@ func (h *Handler) joinExisting(r *http.Request, email string, segmentIDs []strin
 			return "", err
 		}
 		join = append(join, id)
+	}
+	if len(topics) > 0 {
+		now := h.Now().UTC()
+		ev, err := contactTopicsEvent(c, topics, now)
+		if err != nil {
+			return "", err
+		}
+		switch err := h.Store.SetContactTopics(r.Context(), teamID, c.ID, topics, now, ev); {
+		case errors.Is(err, store.ErrUnknownTopic):
+			return "", errTopicNotFound
+		case errors.Is(err, store.ErrNotFound):
+			return "", errContactLocked // deleted meanwhile: the client may retry
+		case err != nil:
+			return "", fmt.Errorf("set contact topics: %w", err)
+		}
 	}
 	for _, id := range join {
 		if err := h.Store.AddContactToSegment(r.Context(), teamID, c.ID, id, h.Now().UTC()); errors.Is(err, store.ErrNotFound) {

@@ -234,6 +234,9 @@ func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
 		if err := h.checkSender(r.Context(), key, e); err != nil {
 			return nil, nil, err
 		}
+		if err := h.checkTopic(r.Context(), teamID, e); err != nil {
+			return nil, nil, err
+		}
 		h.prepare(e, teamID)
 		resp, _ := json.Marshal(idResponse{ID: e.ID})
 		return []*store.Email{e}, resp, nil
@@ -277,6 +280,9 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			if err == nil {
 				err = h.checkSender(r.Context(), key, e)
+			}
+			if err == nil {
+				err = h.checkTopic(r.Context(), teamID, e)
 			}
 			if err != nil {
 				if mode == "strict" {

@@ -19,6 +19,7 @@ func FuzzRequests(f *testing.F) {
 	domain := "/domains/" + e.domainA
 	seg := e.newSegment(e.keyA, "fuzz")
 	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
+	topic := e.newTopic(e.keyA, `{"name":"fuzz","default_subscription":"opt_out"}`)
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -56,6 +57,13 @@ func FuzzRequests(f *testing.F) {
 		{"/audiences", "", "", `{"name":"Old"}`},
 		{"/audiences/" + seg + "/contacts", "", "", `{"email":"legacy@example.net","audience_id":"` + seg + `"}`},
 		{"/audiences/" + seg + "/contacts/legacy@example.net", "", "", `{"unsubscribed":false}`},
+		{"/topics", "", "", `{"name":"News","default_subscription":"opt_in","description":"Monthly","visibility":"public"}`},
+		{"/topics?limit=2&after=" + topic, "", "", ``},
+		{"/topics/" + topic, "", "", `{"id":"` + topic + `","name":"Renamed","description":null,"default_subscription":"opt_out"}`},
+		{"/contacts/fuzz+1@example.net/topics", "", "", `[{"id":"` + topic + `","subscription":"opt_in"}]`},
+		{"/contacts/" + contact + "/topics?limit=1", "", "", `{"topics":[{"id":"` + topic + `","subscription":"opt_out"}]}`},
+		{"/contacts", "", "", `{"email":"topical@example.net","topics":[{"id":"` + topic + `","subscription":"opt_in"}]}`},
+		{"/emails", "", "", `{"from":"a@example.com","to":"b@example.net","subject":"s","text":"x","topic_id":"` + topic + `"}`},
 		{"/t/c/not-a-token", "", "", ``},
 	}
 	for _, s := range seeds {

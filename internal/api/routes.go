@@ -71,6 +71,14 @@ func (h *Handler) routes() {
 	h.handle("GET /contacts/{id_or_email}/segments", fullAccess, h.listContactSegments)
 	h.handle("POST /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.addContactSegment)
 	h.handle("DELETE /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.removeContactSegment)
+	h.handle("GET /contacts/{id_or_email}/topics", fullAccess, h.listContactTopics)
+	h.handle("PATCH /contacts/{id_or_email}/topics", fullAccess, h.updateContactTopics)
+
+	h.handle("POST /topics", fullAccess, h.createTopic)
+	h.handle("GET /topics", fullAccess, h.listTopics)
+	h.handle("GET /topics/{id}", fullAccess, h.getTopic)
+	h.handle("PATCH /topics/{id}", fullAccess, h.updateTopic)
+	h.handle("DELETE /topics/{id}", fullAccess, h.deleteTopic)
 
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)

@@ -252,3 +252,104 @@ func TestGoSDKContacts(t *testing.T) {
 		require.Equal(t, []string{"contact.created", "contact.created", "contact.updated", "contact.updated", "contact.deleted", "contact.deleted"}, types)
 	})
 }
+
+// TestGoSDKTopics drives topics and a contact's topics with the Go SDK.
+func TestGoSDKTopics(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		base, err := url.Parse(e.srv.URL + "/")
+		require.NoError(t, err)
+		client.BaseURL = base
+		ctx := context.Background()
+
+		_, err = client.Topics.Create(&resend.CreateTopicRequest{Name: "x"})
+		require.ErrorContains(t, err, "Missing `default_subscription` field.")
+		news, err := client.Topics.Create(&resend.CreateTopicRequest{Name: "Newsletter", DefaultSubscription: resend.DefaultSubscriptionOptIn,
+			Description: "Once a month"})
+		require.NoError(t, err)
+		require.NotEmpty(t, news.Id)
+		promo, err := client.Topics.CreateWithContext(ctx, &resend.CreateTopicRequest{Name: "Promotions",
+			DefaultSubscription: resend.DefaultSubscriptionOptOut})
+		require.NoError(t, err)
+
+		got, err := client.Topics.Get(news.Id)
+		require.NoError(t, err)
+		require.Equal(t, &resend.Topic{Id: news.Id, Name: "Newsletter", Description: "Once a month",
+			DefaultSubscription: resend.DefaultSubscriptionOptIn, CreatedAt: "2026-11-28 12:00:00+00"}, got)
+		got, err = client.Topics.Get(promo.Id)
+		require.NoError(t, err)
+		require.Equal(t, "", got.Description, "null reads as empty")
+		_, err = client.Topics.Get("00000000-0000-4000-8000-000000000000")
+		require.ErrorContains(t, err, "Topic not found")
+
+		list, err := client.Topics.List(nil)
+		require.NoError(t, err)
+		require.Equal(t, "list", list.Object)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, promo.Id, list.Data[0].Id)
+		limit := 1
+		list, err = client.Topics.List(&resend.ListOptions{Limit: &limit})
+		require.NoError(t, err)
+		require.True(t, list.HasMore)
+		list, err = client.Topics.ListWithContext(ctx, &resend.ListOptions{Limit: &limit, After: &promo.Id})
+		require.NoError(t, err)
+		require.Equal(t, news.Id, list.Data[0].Id)
+		require.False(t, list.HasMore)
+
+		upd, err := client.Topics.Update(news.Id, &resend.UpdateTopicRequest{Name: "Monthly news"})
+		require.NoError(t, err)
+		require.Equal(t, news.Id, upd.Id)
+		got, err = client.Topics.Get(news.Id)
+		require.NoError(t, err)
+		require.Equal(t, "Monthly news", got.Name)
+		require.Equal(t, "Once a month", got.Description, "omitted fields are left as they are")
+
+		// A contact's topics, by id and by email.
+		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net"})
+		require.NoError(t, err)
+		ct, err := client.Contacts.Topics.List(ada.Id)
+		require.NoError(t, err)
+		require.Equal(t, "list", ct.Object)
+		require.Equal(t, []resend.ContactTopic{
+			{Id: promo.Id, Name: "Promotions", Subscription: "opt_out"},
+			{Id: news.Id, Name: "Monthly news", Description: "Once a month", Subscription: "opt_in"},
+		}, ct.Data)
+		_, err = client.Contacts.Topics.Update(&resend.UpdateContactTopicsRequest{Email: "ADA@example.net",
+			Topics: []resend.TopicSubscriptionUpdate{{Id: promo.Id, Subscription: "opt_in"}, {Id: news.Id, Subscription: "opt_out"}}})
+		require.NoError(t, err)
+		res, err := client.Contacts.Topics.UpdateWithContext(ctx, &resend.UpdateContactTopicsRequest{Id: ada.Id,
+			Topics: []resend.TopicSubscriptionUpdate{{Id: news.Id, Subscription: "opt_in"}}})
+		require.NoError(t, err)
+		require.Equal(t, ada.Id, res.Id)
+		ct, err = client.Contacts.Topics.ListWithOptions(ctx, "ada@example.net", &resend.ListOptions{Limit: &limit})
+		require.NoError(t, err)
+		require.True(t, ct.HasMore)
+		require.Equal(t, []resend.ContactTopic{{Id: promo.Id, Name: "Promotions", Subscription: "opt_in"}}, ct.Data)
+		ct, err = client.Contacts.Topics.List(ada.Id)
+		require.NoError(t, err)
+		require.Equal(t, "opt_in", ct.Data[1].Subscription)
+		_, err = client.Contacts.Topics.Update(&resend.UpdateContactTopicsRequest{Id: ada.Id,
+			Topics: []resend.TopicSubscriptionUpdate{{Id: "00000000-0000-4000-8000-000000000000", Subscription: "opt_in"}}})
+		require.ErrorContains(t, err, "Topic not found")
+		_, err = client.Contacts.Topics.List("nobody@example.net")
+		require.ErrorContains(t, err, "Contact not found")
+
+		rm, err := client.Topics.Remove(promo.Id)
+		require.NoError(t, err)
+		require.Equal(t, &resend.RemoveTopicResponse{Object: "topic", Id: promo.Id, Deleted: true}, rm)
+		_, err = client.Topics.Remove(promo.Id)
+		require.ErrorContains(t, err, "Topic not found")
+		ct, err = client.Contacts.Topics.List(ada.Id)
+		require.NoError(t, err)
+		require.Len(t, ct.Data, 1)
+
+		var types []string
+		for _, ev := range e.topicEvents(e.teamA) {
+			types = append(types, ev["type"].(string))
+		}
+		require.Equal(t, []string{"topic.created", "topic.created", "topic.updated", "contact.topics.updated", "contact.topics.updated",
+			"topic.deleted"}, types)
+	})
+}

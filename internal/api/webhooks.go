@@ -29,9 +29,10 @@ const maxEndpointLen = 2048
 var WebhookEvents = []string{
 	"email.sent", "email.scheduled", "email.delivered", "email.delivery_delayed", "email.complained",
 	"email.bounced", "email.opened", "email.clicked", "email.failed", "email.suppressed", "email.received",
-	"contact.created", "contact.updated", "contact.deleted",
+	"contact.created", "contact.updated", "contact.deleted", "contact.topics.updated",
 	"domain.created", "domain.updated", "domain.deleted",
 	"suppression.added", "suppression.removed",
+	"topic.created", "topic.updated", "topic.deleted",
 }
 
 var errWebhookNotFound = apierr.NotFound("Webhook not found")

@@ -67,3 +67,29 @@ func TestContactEventPayload(t *testing.T) {
 		"id":"c1","segment_ids":[],"created_at":"2026-11-28T12:00:00.234Z",
 		"updated_at":"2026-11-28T12:00:01.234Z","email":"Ada@Example.net","unsubscribed":true}}`, string(ev.Data))
 }
+
+func TestTopicEventPayloads(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 0, 1, 234567000, time.UTC)
+	topic := &store.Topic{ID: "t1", TeamID: "team", Name: "News", Description: "Monthly", DefaultSubscription: "opt_out",
+		Visibility: "public", CreatedAt: at.Add(-time.Second), UpdatedAt: at}
+	ev, err := Topic(TopicDeleted, topic, true, at)
+	require.NoError(t, err)
+	require.Equal(t, "topic.deleted", ev.Type)
+	require.Equal(t, "team", ev.TeamID)
+	require.JSONEq(t, `{"type":"topic.deleted","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"id":"t1","name":"News","description":"Monthly","default_subscription":"opt_out","deleted":true,
+		"created_at":"2026-11-28T12:00:00.234Z","updated_at":"2026-11-28T12:00:01.234Z"}}`, string(ev.Data))
+	topic.Description = ""
+	ev, err = Topic(TopicCreated, topic, false, at)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"type":"topic.created","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"id":"t1","name":"News","description":null,"default_subscription":"opt_out","deleted":false,
+		"created_at":"2026-11-28T12:00:00.234Z","updated_at":"2026-11-28T12:00:01.234Z"}}`, string(ev.Data))
+
+	c := &store.Contact{ID: "c1", TeamID: "team", Email: "Ada@Example.net"}
+	ev, err = ContactTopics(c, []store.TopicSubscription{{TopicID: "t1", Subscription: "opt_in"}}, at)
+	require.NoError(t, err)
+	require.Equal(t, "contact.topics.updated", ev.Type)
+	require.JSONEq(t, `{"type":"contact.topics.updated","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"email":"Ada@Example.net","topics":[{"id":"t1","subscription":"opt_in"}]}}`, string(ev.Data))
+}
