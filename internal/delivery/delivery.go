@@ -64,8 +64,9 @@ type Result struct {
 	Message   string  // the server's reply text, for the attempts log
 	Outcome   Outcome // Delivered, Deferred or Bounced
 
-	simulated bool // a test-domain recipient: nothing was sent
-	expired   bool // deferred past the maximum queue age
+	simulated bool   // a test-domain recipient: nothing was sent
+	expired   bool   // deferred past the maximum queue age
+	reason    string // a Failed result's reason code for email.failed ("": Message)
 }
 
 // Locally generated permanent failures (no server was asked).

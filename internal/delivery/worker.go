@@ -28,6 +28,7 @@ type Store interface {
 	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error)
 	GetDomainByName(ctx context.Context, teamID, name string) (*store.Domain, error)
 	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
+	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
 }
 
 // Transport hands a message to the network: one Result per m.Recipients,
@@ -187,16 +188,23 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 		ev.add(store.EventSent, start, nil, nil)
 	}
 
+	results := map[string]Result{}
+	if err := w.checkTopic(ctx, e, pending, results); err != nil {
+		return err
+	}
+
 	var real []*recipientState
 	var test []*recipientState
 	for _, st := range pending {
+		if _, skipped := results[st.addr]; skipped {
+			continue
+		}
 		if domainOf(st.addr) == w.TestDomain && w.TestDomain != "" {
 			test = append(test, st)
 		} else {
 			real = append(real, st)
 		}
 	}
-	results := map[string]Result{}
 	for _, st := range test {
 		results[st.addr] = simulate(st.addr)
 	}
@@ -268,6 +276,49 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 	}
 	if retry != nil {
 		return retry
+	}
+	return nil
+}
+
+// Reasons of the email.failed events of recipients an email's topic
+// excludes.
+const (
+	ReasonUnsubscribedFromTopic = "unsubscribed_from_topic"
+	ReasonTopicNotFound         = "topic_not_found"
+)
+
+// checkTopic applies the email's topic (if any) to the pending recipients,
+// test addresses included: a recipient receives the email only if its
+// subscription is opt_in, that is the choice of the team's contact with
+// that address when it made one, else the topic's default (for contacts
+// without a choice and for strangers alike). Every other recipient gets a
+// failed result in results, and is not sent to. A topic deleted since the
+// email was accepted leaves no way to tell who consented: every pending
+// recipient fails.
+func (w *Worker) checkTopic(ctx context.Context, e *store.Email, pending []*recipientState, results map[string]Result) error {
+	if e.TopicID == "" || len(pending) == 0 {
+		return nil
+	}
+	addrs := make([]string, len(pending))
+	for i, st := range pending {
+		addrs[i] = st.addr
+	}
+	subs, err := w.Store.TopicSubscriptionsAmong(ctx, e.TeamID, e.TopicID, addrs)
+	if errors.Is(err, store.ErrNotFound) {
+		for _, a := range addrs {
+			results[a] = Result{Recipient: a, Outcome: failedOutcome, reason: ReasonTopicNotFound,
+				Message: "The email's topic no longer exists"}
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if subs[a] != store.SubscriptionOptIn {
+			results[a] = Result{Recipient: a, Outcome: failedOutcome, reason: ReasonUnsubscribedFromTopic,
+				Message: "The recipient is not subscribed to the email's topic"}
+		}
 	}
 	return nil
 }
@@ -510,20 +561,27 @@ type eventLog struct {
 }
 
 type pendingEvent struct {
+	typ    string
 	at     time.Time
 	to     []string
 	detail map[string]any
 }
 
 func (l *eventLog) add(typ string, at time.Time, to []string, detail map[string]any) {
+	l.addAs(typ, typ, at, to, detail)
+}
+
+// addAs adds to the event kept under key, so that recipients of one type
+// with different details (failures of different reasons) get an event each.
+func (l *eventLog) addAs(key, typ string, at time.Time, to []string, detail map[string]any) {
 	if l.byTyp == nil {
 		l.byTyp = map[string]*pendingEvent{}
 	}
-	p, ok := l.byTyp[typ]
+	p, ok := l.byTyp[key]
 	if !ok {
-		p = &pendingEvent{at: at, detail: detail}
-		l.byTyp[typ] = p
-		l.order = append(l.order, typ)
+		p = &pendingEvent{typ: typ, at: at, detail: detail}
+		l.byTyp[key] = p
+		l.order = append(l.order, key)
 	}
 	p.to = append(p.to, to...)
 }
@@ -552,7 +610,11 @@ func (l *eventLog) result(addr string, r Result, at time.Time) {
 			"diagnosticCode": []string{diagnostic(r)},
 		}})
 	case failedOutcome:
-		l.add(store.EventFailed, at, to, map[string]any{"failed": map[string]any{"reason": r.Message}})
+		reason := r.reason
+		if reason == "" {
+			reason = r.Message
+		}
+		l.addAs(store.EventFailed+"\x00"+reason, store.EventFailed, at, to, map[string]any{"failed": map[string]any{"reason": reason}})
 	case suppressedOutcome:
 		l.add(store.EventSuppressed, at, to, map[string]any{"suppressed": map[string]any{
 			"message": r.Message, "type": "OnAccountSuppressionList", "reason": "previous_bounce",
@@ -562,8 +624,8 @@ func (l *eventLog) result(addr string, r Result, at time.Time) {
 
 func (l *eventLog) events() []*store.EmailEvent {
 	out := make([]*store.EmailEvent, 0, len(l.order))
-	for _, typ := range l.order {
-		p := l.byTyp[typ]
+	for _, key := range l.order {
+		p := l.byTyp[key]
 		data := map[string]any{}
 		if len(p.to) > 0 {
 			data["to"] = p.to
@@ -575,7 +637,7 @@ func (l *eventLog) events() []*store.EmailEvent {
 		if len(data) > 0 {
 			raw, _ = json.Marshal(data)
 		}
-		out = append(out, &store.EmailEvent{Type: typ, Data: raw, CreatedAt: p.at})
+		out = append(out, &store.EmailEvent{Type: p.typ, Data: raw, CreatedAt: p.at})
 	}
 	return out
 }
@@ -583,9 +645,9 @@ func (l *eventLog) events() []*store.EmailEvent {
 // teamEvents are the attempt's events as webhook events (Resend's payloads).
 func (l *eventLog) teamEvents() ([]*store.Event, error) {
 	var out []*store.Event
-	for _, typ := range l.order {
-		p := l.byTyp[typ]
-		ev, err := events.Email(typ, l.email, p.to, p.detail, p.at)
+	for _, key := range l.order {
+		p := l.byTyp[key]
+		ev, err := events.Email(p.typ, l.email, p.to, p.detail, p.at)
 		if err != nil {
 			return nil, err
 		}
