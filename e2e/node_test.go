@@ -130,7 +130,7 @@ func mustField(t *testing.T, obj json.RawMessage, name string) json.RawMessage {
 	return v
 }
 
-// TestNodeSDKContacts drives segments, contacts and memberships with the
+// TestNodeSDKContacts drives segments, contacts, memberships and topics with the
 // official Node SDK (e2e/node/contacts.mjs checks each answer as it goes).
 func TestNodeSDKContacts(t *testing.T) {
 	node := nodeSDK(t)
@@ -151,4 +151,17 @@ func TestNodeSDKContacts(t *testing.T) {
 	require.JSONEq(t, `{"plan":"pro","seats":3}`, string(mustField(t, got["contactGetById"], "properties")))
 	require.JSONEq(t, `true`, string(mustField(t, got["contactRemove"], "deleted")))
 	require.JSONEq(t, `true`, string(mustField(t, got["segmentRemove"], "deleted")))
+
+	require.JSONEq(t, `"topic"`, string(mustField(t, got["topicGet"], "object")))
+	require.JSONEq(t, `"private"`, string(mustField(t, got["topicGet"], "visibility")))
+	require.JSONEq(t, `"Shipped this week"`, string(mustField(t, got["topicGetUpdated"], "description")))
+	require.JSONEq(t, `"contact_topics"`, string(mustField(t, got["contactTopicUpdate"], "object")))
+	require.JSONEq(t, string(mustField(t, got["contactCreate"], "id")), string(mustField(t, got["contactTopicUpdate"], "id")))
+	topic := mustField(t, got["topicCreate"], "id")
+	require.JSONEq(t, string(topic), string(mustField(t, got["emailToSubscriberGet"], "topic_id")))
+	require.JSONEq(t, `"delivered"`, string(mustField(t, got["emailToSubscriberGet"], "last_event")),
+		"a contact who opted in receives it")
+	require.JSONEq(t, `"failed"`, string(mustField(t, got["emailToStrangerGet"], "last_event")),
+		"a stranger does not when the topic's default is opt_out")
+	require.JSONEq(t, `true`, string(mustField(t, got["topicRemove"], "deleted")))
 }

@@ -1,4 +1,4 @@
-// Drives contacts and segments with the official Resend Node SDK: prints one
+// Drives contacts, segments and topics with the official Resend Node SDK: prints one
 // JSON object with what each call returned and exits 1 on the first
 // unexpected answer.
 import { Resend } from 'resend';
@@ -46,6 +46,54 @@ check('contactSegmentAdd', await resend.contacts.segments.add({ contactId: conta
 const segments = check('contactSegmentList', await resend.contacts.segments.list({ email }));
 if (segments.data.length !== 2) fail('the contact is in two segments');
 check('contactSegmentRemove', await resend.contacts.segments.remove({ email, segmentId: other.id }));
+
+// Topics, a contact's topics, and an email sent to a topic.
+const topic = check('topicCreate', await resend.topics.create({
+  name: 'Product updates', description: 'What shipped', defaultSubscription: 'opt_out',
+}));
+const digest = check('topicCreate2', await resend.topics.create({ name: 'Digest', defaultSubscription: 'opt_in' }));
+const gotTopic = check('topicGet', await resend.topics.get(topic.id));
+if (gotTopic.default_subscription !== 'opt_out' || gotTopic.description !== 'What shipped') fail('topic get');
+const topics = check('topicList', await resend.topics.list());
+if (topics.data.length !== 2 || topics.data[0].id !== digest.id) fail('topics listed newest first');
+check('topicUpdate', await resend.topics.update({ id: topic.id, name: 'Updates', description: 'Shipped this week' }));
+if (check('topicGetUpdated', await resend.topics.get(topic.id)).name !== 'Updates') fail('topic update applied');
+
+let subs = check('contactTopicList', await resend.contacts.topics.list({ id: contact.id }));
+if (subs.data.find((t) => t.id === topic.id).subscription !== 'opt_out') fail('the default applies before a choice');
+check('contactTopicUpdate', await resend.contacts.topics.update({
+  email, topics: [{ id: topic.id, subscription: 'opt_in' }, { id: digest.id, subscription: 'opt_out' }],
+}));
+subs = check('contactTopicListUpdated', await resend.contacts.topics.list({ email }));
+if (subs.data.find((t) => t.id === topic.id).subscription !== 'opt_in') fail('the choice is recorded');
+if (subs.data.find((t) => t.id === digest.id).subscription !== 'opt_out') fail('both choices are recorded');
+
+const reader = `delivered+topic-${process.pid}@resend.dev`;
+check('contactCreateWithTopics', await resend.contacts.create({ email: reader, topics: [{ id: topic.id, subscription: 'opt_in' }] }));
+const toReader = check('emailToSubscriber', await resend.emails.send({
+  from: 'onboarding@resend.dev', to: reader, subject: 'For subscribers', text: 'hi', topicId: topic.id,
+}));
+const toStranger = check('emailToStranger', await resend.emails.send({
+  from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'For subscribers', text: 'hi', topicId: topic.id,
+}));
+async function settled(id) {
+  for (let i = 0; i < 100; i++) {
+    const got = (await resend.emails.get(id)).data;
+    if (got && !['queued', 'sent', 'scheduled'].includes(got.last_event)) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail(`email ${id} settled`);
+}
+out.emailToSubscriberGet = await settled(toReader.id);
+out.emailToStrangerGet = await settled(toStranger.id);
+const unknownTopic = await resend.emails.send({
+  from: 'onboarding@resend.dev', to: reader, subject: 's', text: 't', topicId: '00000000-0000-4000-8000-000000000000',
+});
+if (!unknownTopic.error || unknownTopic.error.statusCode !== 404) fail('an unknown topic is refused');
+
+check('topicRemove', await resend.topics.remove(digest.id));
+subs = check('contactTopicListAfterRemove', await resend.contacts.topics.list({ id: contact.id }));
+if (subs.data.length !== 1) fail('a removed topic is no longer listed');
 
 check('contactRemove', await resend.contacts.remove({ email }));
 const gone = await resend.contacts.get(contact.id);
