@@ -19,6 +19,7 @@ func FuzzRequests(f *testing.F) {
 	domain := "/domains/" + e.domainA
 	seg := e.newSegment(e.keyA, "fuzz")
 	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
+	prop := "/contact-properties/" + e.newProperty(e.keyA, `{"key":"seats","type":"number","fallback_value":1}`)
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -56,6 +57,12 @@ func FuzzRequests(f *testing.F) {
 		{"/audiences", "", "", `{"name":"Old"}`},
 		{"/audiences/" + seg + "/contacts", "", "", `{"email":"legacy@example.net","audience_id":"` + seg + `"}`},
 		{"/audiences/" + seg + "/contacts/legacy@example.net", "", "", `{"unsubscribed":false}`},
+		{"/contact-properties", "", "", `{"key":"plan","type":"string","fallback_value":"free"}`},
+		{"/contact-properties", "", "", `{"key":"ltv","type":"number","fallback_value":null}`},
+		{"/contact-properties?limit=1&after=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{prop, "", "", `{"fallback_value":2.5}`},
+		{prop, "", "", `{"fallback_value":null,"key":"seats","type":"number"}`},
+		{"/contacts", "", "", `{"email":"typed@example.net","properties":{"seats":3,"plan":"x"}}`},
 		{"/t/c/not-a-token", "", "", ``},
 	}
 	for _, s := range seeds {

@@ -72,6 +72,12 @@ func (h *Handler) routes() {
 	h.handle("POST /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.addContactSegment)
 	h.handle("DELETE /contacts/{id_or_email}/segments/{segment_id}", fullAccess, h.removeContactSegment)
 
+	h.handle("POST /contact-properties", fullAccess, h.createContactProperty)
+	h.handle("GET /contact-properties", fullAccess, h.listContactProperties)
+	h.handle("GET /contact-properties/{id}", fullAccess, h.getContactProperty)
+	h.handle("PATCH /contact-properties/{id}", fullAccess, h.updateContactProperty)
+	h.handle("DELETE /contact-properties/{id}", fullAccess, h.deleteContactProperty)
+
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)
 	h.handle("GET /segments/{id}", fullAccess, h.getSegment("segment"))
