@@ -165,3 +165,47 @@ func TestNodeSDKContacts(t *testing.T) {
 		"a stranger does not when the topic's default is opt_out")
 	require.JSONEq(t, `true`, string(mustField(t, got["topicRemove"], "deleted")))
 }
+
+// TestNodeSDKContactProperties drives contact properties with the official
+// Node SDK (e2e/node/properties.mjs checks each answer as it goes).
+func TestNodeSDKContactProperties(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir())
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	cmd := exec.Command(node, "properties.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.JSONEq(t, `"contact_property"`, string(mustField(t, got["create"], "object")))
+	require.JSONEq(t, `"contact_property"`, string(mustField(t, got["get"], "object")))
+	require.JSONEq(t, `"free"`, string(mustField(t, got["get"], "fallbackValue")))
+	require.JSONEq(t, `"contact_property"`, string(mustField(t, got["createNoFallback"], "object")))
+	var list struct {
+		Data []map[string]json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(got["list"], &list))
+	require.Len(t, list.Data, 2)
+	require.JSONEq(t, `"seats"`, string(list.Data[0]["key"]))
+	require.JSONEq(t, `"number"`, string(list.Data[0]["type"]))
+	require.JSONEq(t, `null`, string(list.Data[0]["fallbackValue"]), "created without a fallback")
+	for name, status := range map[string]int{"duplicate": 409, "wrongFallback": 422, "updateWrongType": 422, "contactWrongType": 422, "getRemoved": 404} {
+		var e struct {
+			StatusCode int    `json:"statusCode"`
+			Name       string `json:"name"`
+			Message    string `json:"message"`
+		}
+		require.NoError(t, json.Unmarshal(got[name], &e), name)
+		require.Equal(t, status, e.StatusCode, name)
+		require.NotEmpty(t, e.Name, name)
+		require.NotEmpty(t, e.Message, name)
+	}
+	require.JSONEq(t, `{"seats":3,"plan":"pro"}`, string(mustField(t, got["contactGet"], "properties")))
+	require.JSONEq(t, `10`, string(mustField(t, got["getUpdated"], "fallbackValue")))
+	require.JSONEq(t, `true`, string(mustField(t, got["remove"], "deleted")))
+}

@@ -173,8 +173,9 @@ func isAlnumByte(c byte) bool {
 
 // contactProperties decodes `properties`: an object whose keys are 1–50
 // letters, digits or underscores and whose values are strings, numbers or
-// null. A null value is kept in the map (it unsets the key); absent or
-// null properties are a nil map.
+// null (checkDeclaredProperties then checks the values of declared keys
+// against their types). A null value is kept in the map (it unsets the
+// key); absent or null properties are a nil map.
 func contactProperties(raw json.RawMessage) (map[string]any, error) {
 	if !present(raw) {
 		return nil, nil
@@ -191,7 +192,7 @@ func contactProperties(raw json.RawMessage) (map[string]any, error) {
 		switch v := v.(type) {
 		case nil, float64:
 		case string:
-			if len(v) > maxPropertyValue || strings.ContainsRune(v, 0) {
+			if !validPropertyString(v) {
 				return nil, apierr.Validation("The `properties.%s` value must be at most %d characters.", k, maxPropertyValue)
 			}
 		default:
@@ -199,6 +200,12 @@ func contactProperties(raw json.RawMessage) (map[string]any, error) {
 		}
 	}
 	return m, nil
+}
+
+// validPropertyString reports whether s may be a property's value: at most
+// maxPropertyValue bytes, no NUL.
+func validPropertyString(s string) bool {
+	return len(s) <= maxPropertyValue && !strings.ContainsRune(s, 0)
 }
 
 func truncate(s string, n int) string {
@@ -320,6 +327,9 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 		return err
 	}
 	if c.Properties, err = mergeProperties(nil, props); err != nil {
+		return err
+	}
+	if err := h.checkDeclaredProperties(r, c.Properties); err != nil {
 		return err
 	}
 	if c.SegmentIDs, err = contactSegments(req.Segments); err != nil {
@@ -573,6 +583,9 @@ func (h *Handler) updateContactIn(w http.ResponseWriter, r *http.Request, audien
 	if len(changes) > 0 {
 		merged, err := mergeProperties(c.Properties, changes)
 		if err != nil {
+			return err
+		}
+		if err := h.checkDeclaredProperties(r, changes); err != nil {
 			return err
 		}
 		changed = changed || !equalProperties(merged, c.Properties)

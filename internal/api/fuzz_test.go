@@ -20,6 +20,7 @@ func FuzzRequests(f *testing.F) {
 	seg := e.newSegment(e.keyA, "fuzz")
 	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
 	topic := e.newTopic(e.keyA, `{"name":"fuzz","default_subscription":"opt_out"}`)
+	prop := "/contact-properties/" + e.newProperty(e.keyA, `{"key":"seats","type":"number","fallback_value":1}`)
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -64,6 +65,12 @@ func FuzzRequests(f *testing.F) {
 		{"/contacts/" + contact + "/topics?limit=1", "", "", `{"topics":[{"id":"` + topic + `","subscription":"opt_out"}]}`},
 		{"/contacts", "", "", `{"email":"topical@example.net","topics":[{"id":"` + topic + `","subscription":"opt_in"}]}`},
 		{"/emails", "", "", `{"from":"a@example.com","to":"b@example.net","subject":"s","text":"x","topic_id":"` + topic + `"}`},
+		{"/contact-properties", "", "", `{"key":"plan","type":"string","fallback_value":"free"}`},
+		{"/contact-properties", "", "", `{"key":"ltv","type":"number","fallback_value":null}`},
+		{"/contact-properties?limit=1&after=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{prop, "", "", `{"fallback_value":2.5}`},
+		{prop, "", "", `{"fallback_value":null,"key":"seats","type":"number"}`},
+		{"/contacts", "", "", `{"email":"typed@example.net","properties":{"seats":3,"plan":"x"}}`},
 		{"/t/c/not-a-token", "", "", ``},
 	}
 	for _, s := range seeds {

@@ -80,6 +80,12 @@ func (h *Handler) routes() {
 	h.handle("PATCH /topics/{id}", fullAccess, h.updateTopic)
 	h.handle("DELETE /topics/{id}", fullAccess, h.deleteTopic)
 
+	h.handle("POST /contact-properties", fullAccess, h.createContactProperty)
+	h.handle("GET /contact-properties", fullAccess, h.listContactProperties)
+	h.handle("GET /contact-properties/{id}", fullAccess, h.getContactProperty)
+	h.handle("PATCH /contact-properties/{id}", fullAccess, h.updateContactProperty)
+	h.handle("DELETE /contact-properties/{id}", fullAccess, h.deleteContactProperty)
+
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)
 	h.handle("GET /segments/{id}", fullAccess, h.getSegment("segment"))

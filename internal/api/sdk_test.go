@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/google/uuid"
 	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
 )
@@ -351,5 +352,90 @@ func TestGoSDKTopics(t *testing.T) {
 		}
 		require.Equal(t, []string{"topic.created", "topic.created", "topic.updated", "contact.topics.updated", "contact.topics.updated",
 			"topic.deleted"}, types)
+	})
+}
+
+// TestGoSDKContactProperties drives the contact properties with the
+// official Go SDK, which sends "fallback_value":null when none is set.
+func TestGoSDKContactProperties(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		base, err := url.Parse(e.srv.URL + "/")
+		require.NoError(t, err)
+		client.BaseURL = base
+		ctx := context.Background()
+
+		plan, err := client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string", FallbackValue: "free"})
+		require.NoError(t, err)
+		require.Equal(t, "contact_property", plan.Object)
+		require.NotEmpty(t, plan.Id)
+		seats, err := client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "seats", Type: "number"})
+		require.NoError(t, err)
+		_, err = client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string"})
+		require.ErrorContains(t, err, "already exists")
+		_, err = client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "ltv", Type: "number", FallbackValue: "0"})
+		require.ErrorContains(t, err, "The `fallback_value` field must be a number")
+
+		got, err := client.ContactProperties.Get(plan.Id)
+		require.NoError(t, err)
+		require.Equal(t, resend.ContactProperty{Id: plan.Id, Key: "plan", Object: "contact_property", CreatedAt: "2026-11-28 12:00:00+00",
+			Type: "string", FallbackValue: "free"}, got)
+		got, err = client.ContactProperties.Get(seats.Id)
+		require.NoError(t, err)
+		require.Equal(t, "number", got.Type)
+		require.Nil(t, got.FallbackValue)
+		_, err = client.ContactProperties.Get(uuid.NewString())
+		require.ErrorContains(t, err, "Contact property not found")
+
+		list, err := client.ContactProperties.List()
+		require.NoError(t, err)
+		require.Equal(t, "list", list.Object)
+		require.False(t, list.HasMore)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, seats.Id, list.Data[0].Id, "newest first")
+		require.Equal(t, "free", list.Data[1].FallbackValue)
+		limit := 1
+		page, err := client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit})
+		require.NoError(t, err)
+		require.True(t, page.HasMore)
+		page, err = client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit, After: &page.Data[0].Id})
+		require.NoError(t, err)
+		require.Equal(t, plan.Id, page.Data[0].Id)
+		require.False(t, page.HasMore)
+
+		upd, err := client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: seats.Id, FallbackValue: 5})
+		require.NoError(t, err)
+		require.Equal(t, resend.UpdateContactPropertyResponse{Id: seats.Id, Object: "contact_property"}, upd)
+		got, err = client.ContactProperties.Get(seats.Id)
+		require.NoError(t, err)
+		require.Equal(t, float64(5), got.FallbackValue)
+		_, err = client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: seats.Id, FallbackValue: "five"})
+		require.ErrorContains(t, err, "must be a number")
+		// The SDK always sends fallback_value: nil clears it.
+		_, err = client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: plan.Id})
+		require.NoError(t, err)
+		got, err = client.ContactProperties.Get(plan.Id)
+		require.NoError(t, err)
+		require.Nil(t, got.FallbackValue)
+
+		// Contacts' values for declared keys must be of their types.
+		_, err = client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net", Properties: map[string]any{"seats": "3"}})
+		require.ErrorContains(t, err, "`properties.seats`")
+		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net", Properties: map[string]any{"seats": 3, "plan": "pro"}})
+		require.NoError(t, err)
+		c, err := client.Contacts.Get(&resend.GetContactOptions{Id: ada.Id})
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"seats": float64(3), "plan": "pro"}, c.Properties)
+
+		removed, err := client.ContactProperties.Remove(seats.Id)
+		require.NoError(t, err)
+		require.Equal(t, resend.RemoveContactPropertyResponse{Id: seats.Id, Object: "contact_property", Deleted: true}, removed)
+		_, err = client.ContactProperties.Remove(seats.Id)
+		require.ErrorContains(t, err, "Contact property not found")
+		list, err = client.ContactProperties.List()
+		require.NoError(t, err)
+		require.Len(t, list.Data, 1)
 	})
 }

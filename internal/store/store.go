@@ -443,6 +443,27 @@ type ContactTopic struct {
 	Explicit     bool
 }
 
+// Contact property types.
+const (
+	PropertyString = "string"
+	PropertyNumber = "number"
+)
+
+// ContactProperty declares a custom property of a team's contacts. Key is
+// unique within the team, compared exactly (case-sensitive, as the keys of
+// Contact.Properties are).
+type ContactProperty struct {
+	ID     string
+	TeamID string
+	Key    string
+	Type   string // PropertyString or PropertyNumber
+	// FallbackValue is the value for contacts without one: a string, a
+	// float64 (as JSON decodes numbers) or nil.
+	FallbackValue any
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
 // Page asks for one page of a list: at most Limit items after (older than) or
 // before (newer than) the item with the given id.
 type Page struct {
@@ -640,6 +661,22 @@ type Store interface {
 	// the topic and the choices in one query (per 1,000 addresses);
 	// ErrNotFound if the topic is not the team's.
 	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
+
+	// CreateContactProperty inserts a property; ErrConflict if the team
+	// has one with the same key (compared exactly).
+	CreateContactProperty(ctx context.Context, p *ContactProperty) error
+	GetContactProperty(ctx context.Context, teamID, id string) (*ContactProperty, error)
+	// ListContactProperties returns a team's properties, newest first.
+	ListContactProperties(ctx context.Context, teamID string, p Page) ([]*ContactProperty, bool, error)
+	// ContactPropertiesByKey returns those of the team's properties whose
+	// keys are among keys, in no particular order.
+	ContactPropertiesByKey(ctx context.Context, teamID string, keys []string) ([]*ContactProperty, error)
+	// UpdateContactProperty stores p's FallbackValue and UpdatedAt (its key
+	// and type never change).
+	UpdateContactProperty(ctx context.Context, p *ContactProperty) error
+	// DeleteContactProperty removes a property; contacts keep the values
+	// they hold for its key.
+	DeleteContactProperty(ctx context.Context, teamID, id string) error
 
 	Ping(ctx context.Context) error
 	Close() error

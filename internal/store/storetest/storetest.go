@@ -465,6 +465,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testTopics(t, newStore)
 	})
 
+	t.Run("ContactProperties", func(t *testing.T) {
+		t.Parallel()
+		testContactProperties(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
