@@ -65,19 +65,7 @@ func (db *DB) GetContactProperty(ctx context.Context, teamID, id string) (*store
 
 // ListContactProperties implements store.Store.
 func (db *DB) ListContactProperties(ctx context.Context, teamID string, p store.Page) ([]*store.ContactProperty, bool, error) {
-	limit := cmpLimit(p.Limit)
-	op, seq, order, err := db.cursor(ctx, "contact_properties", teamID, p)
-	if err != nil {
-		return nil, false, err
-	}
-	where, args := `team_id = ?`, []any{teamID}
-	if op != "" {
-		where += ` AND seq ` + op + ` ?`
-		args = append(args, seq)
-	}
-	args = append(args, limit+1)
-	return queryPage(ctx, db, "list contact properties", `SELECT `+contactPropertyColumns+` FROM contact_properties WHERE `+where+`
-		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanContactProperty)
+	return listTeamRows(ctx, db, "list contact properties", "contact_properties", contactPropertyColumns, teamID, p, scanContactProperty)
 }
 
 // ContactPropertiesByKey implements store.Store, in one query through the

@@ -115,6 +115,26 @@ func (db *DB) cursor(ctx context.Context, table, teamID string, p store.Page) (o
 	return op, seq, order, nil
 }
 
+// listTeamRows returns one page of a team's rows of table, newest first:
+// the list of every table whose rows belong to a team and are ordered by
+// seq (segments, topics, contact properties).
+func listTeamRows[T any](ctx context.Context, db *DB, what, table, columns, teamID string, p store.Page,
+	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, bool, error) {
+	limit := cmpLimit(p.Limit)
+	op, seq, order, err := db.cursor(ctx, table, teamID, p)
+	if err != nil {
+		return nil, false, err
+	}
+	where, args := `team_id = ?`, []any{teamID}
+	if op != "" {
+		where += ` AND seq ` + op + ` ?`
+		args = append(args, seq)
+	}
+	args = append(args, limit+1)
+	return queryPage(ctx, db, what, `SELECT `+columns+` FROM `+table+` WHERE `+where+`
+		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scan)
+}
+
 // CreateSegment implements store.Store.
 func (db *DB) CreateSegment(ctx context.Context, s *store.Segment) error {
 	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO segments (`+segmentColumns+`) VALUES (?, ?, ?, ?)`),
@@ -135,19 +155,7 @@ func (db *DB) GetSegment(ctx context.Context, teamID, id string) (*store.Segment
 
 // ListSegments implements store.Store.
 func (db *DB) ListSegments(ctx context.Context, teamID string, p store.Page) ([]*store.Segment, bool, error) {
-	limit := cmpLimit(p.Limit)
-	op, seq, order, err := db.cursor(ctx, "segments", teamID, p)
-	if err != nil {
-		return nil, false, err
-	}
-	where, args := `team_id = ?`, []any{teamID}
-	if op != "" {
-		where += ` AND seq ` + op + ` ?`
-		args = append(args, seq)
-	}
-	args = append(args, limit+1)
-	return queryPage(ctx, db, "list segments", `SELECT `+segmentColumns+` FROM segments WHERE `+where+`
-		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanSegment)
+	return listTeamRows(ctx, db, "list segments", "segments", segmentColumns, teamID, p, scanSegment)
 }
 
 // UpdateSegment implements store.Store.

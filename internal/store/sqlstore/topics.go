@@ -45,19 +45,7 @@ func (db *DB) GetTopic(ctx context.Context, teamID, id string) (*store.Topic, er
 
 // ListTopics implements store.Store.
 func (db *DB) ListTopics(ctx context.Context, teamID string, p store.Page) ([]*store.Topic, bool, error) {
-	limit := cmpLimit(p.Limit)
-	op, seq, order, err := db.cursor(ctx, "topics", teamID, p)
-	if err != nil {
-		return nil, false, err
-	}
-	where, args := `team_id = ?`, []any{teamID}
-	if op != "" {
-		where += ` AND seq ` + op + ` ?`
-		args = append(args, seq)
-	}
-	args = append(args, limit+1)
-	return queryPage(ctx, db, "list topics", `SELECT `+topicColumns+` FROM topics WHERE `+where+`
-		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanTopic)
+	return listTeamRows(ctx, db, "list topics", "topics", topicColumns, teamID, p, scanTopic)
 }
 
 // UpdateTopic implements store.Store.
