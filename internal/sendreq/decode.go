@@ -460,7 +460,7 @@ func decodeTags(raw []byte) ([]store.Tag, *apierr.Error) {
 	return tags, nil
 }
 
-func decodeTemplate(raw []byte) (*store.Template, *apierr.Error) {
+func decodeTemplate(raw []byte) (*store.TemplateRef, *apierr.Error) {
 	if raw == nil {
 		return nil, nil
 	}
@@ -476,7 +476,7 @@ func decodeTemplate(raw []byte) (*store.Template, *apierr.Error) {
 	if id == nil || strings.TrimSpace(*id) == "" {
 		return nil, apierr.MissingField("template.id")
 	}
-	t := &store.Template{ID: strings.TrimSpace(*id)}
+	t := &store.TemplateRef{ID: strings.TrimSpace(*id)}
 	if v, ok := tf["variables"]; ok {
 		if v[0] != '{' {
 			return nil, errType("template.variables", "an object")

@@ -179,13 +179,13 @@ func TestDecodeAddresses(t *testing.T) {
 func TestDecodeTemplate(t *testing.T) {
 	// With a template, from, subject and html/text may come from the template.
 	e := mustDecode(t, []byte(`{"to":"bob@example.com","template":{"id":"welcome","variables":{"NAME":"Bob","N":3}}}`), testOpts)
-	require.Equal(t, &store.Template{ID: "welcome", Variables: json.RawMessage(`{"NAME":"Bob","N":3}`)}, e.Template)
+	require.Equal(t, &store.TemplateRef{ID: "welcome", Variables: json.RawMessage(`{"NAME":"Bob","N":3}`)}, e.Template)
 	require.Empty(t, e.From)
 	require.Empty(t, e.Subject)
 	require.Nil(t, e.HTML)
 
 	e = mustDecode(t, base(`"html":"","template":{"id":"t1","variables":null}`), testOpts)
-	require.Equal(t, &store.Template{ID: "t1"}, e.Template)
+	require.Equal(t, &store.TemplateRef{ID: "t1"}, e.Template)
 	require.Equal(t, "Acme <hello@acme.com>", e.From)
 	require.Equal(t, "Hi", e.Subject)
 }

@@ -114,8 +114,10 @@ type Attachment struct {
 	Content     []byte
 }
 
-// Template names a stored template and the variables to render it with.
-type Template struct {
+// TemplateRef names a stored template and the variables to render it with:
+// as the caller gave it (an id or an alias), and once the email is accepted
+// the template's id (webhook payloads carry it as template_id).
+type TemplateRef struct {
 	ID        string          `json:"id"`
 	Variables json.RawMessage `json:"variables,omitempty"`
 }
@@ -137,7 +139,7 @@ type Email struct {
 	Tags        []Tag
 	Attachments []Attachment
 	ScheduledAt *time.Time
-	Template    *Template
+	Template    *TemplateRef
 	TopicID     string
 	LastEvent   string
 	CreatedAt   time.Time
@@ -464,6 +466,53 @@ type ContactProperty struct {
 	UpdatedAt     time.Time
 }
 
+// Template statuses.
+const (
+	TemplateDraft     = "draft"
+	TemplatePublished = "published"
+)
+
+// TemplateVariable is a declared variable of a template. FallbackValue is
+// a string, a float64 or nil, as for contact properties.
+type TemplateVariable struct {
+	ID            string
+	Key           string
+	Type          string // PropertyString or PropertyNumber
+	FallbackValue any
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// TemplateContent is one version of a template's content: what sending
+// renders. VersionID names the version; an edit that changes the content
+// makes a new one. Text nil means none (the text part is derived from the
+// HTML when sending).
+type TemplateContent struct {
+	VersionID string
+	From      string
+	Subject   string
+	ReplyTo   []string
+	HTML      string
+	Text      *string
+	Variables []TemplateVariable
+}
+
+// Template is a team's email template: the draft (Content, which the API
+// edits) and, once published, the copy that sending uses (Published).
+// Alias "" means none; an alias is unique within the team.
+type Template struct {
+	ID          string
+	TeamID      string
+	Name        string
+	Alias       string
+	Content     TemplateContent
+	Published   *TemplateContent
+	Status      string // TemplateDraft until the first publish, then TemplatePublished
+	PublishedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 // Page asks for one page of a list: at most Limit items after (older than) or
 // before (newer than) the item with the given id.
 type Page struct {
@@ -677,6 +726,19 @@ type Store interface {
 	// DeleteContactProperty removes a property; contacts keep the values
 	// they hold for its key.
 	DeleteContactProperty(ctx context.Context, teamID, id string) error
+
+	// CreateTemplate inserts a template; ErrConflict if the team has
+	// another with the same alias.
+	CreateTemplate(ctx context.Context, t *Template) error
+	// GetTemplate finds one of the team's templates by id, else by alias.
+	GetTemplate(ctx context.Context, teamID, idOrAlias string) (*Template, error)
+	// ListTemplates returns a team's templates, newest first.
+	ListTemplates(ctx context.Context, teamID string, p Page) ([]*Template, bool, error)
+	// UpdateTemplate stores every field of t but its id, team and creation
+	// time; ErrConflict if the new alias is another template's.
+	UpdateTemplate(ctx context.Context, t *Template) error
+	// DeleteTemplate removes a template by id.
+	DeleteTemplate(ctx context.Context, teamID, id string) error
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -324,7 +324,7 @@ func jsonOrNull(v any) sql.NullString {
 		if len(x) == 0 {
 			return sql.NullString{}
 		}
-	case *store.Template:
+	case *store.TemplateRef:
 		if x == nil {
 			return sql.NullString{}
 		}

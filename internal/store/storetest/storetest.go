@@ -114,7 +114,7 @@ func Run(t *testing.T, newStore NewStore) {
 		e.ReplyTo = []string{"r@example.net", "R <r2@example.net>"}
 		e.Headers = []store.Header{{Name: "X-B", Value: "2"}, {Name: "X-A", Value: "1"}}
 		e.Tags = []store.Tag{{Name: "t", Value: "v"}}
-		e.Template = &store.Template{ID: "tpl", Variables: []byte(`{"X":1}`)}
+		e.Template = &store.TemplateRef{ID: "tpl", Variables: []byte(`{"X":1}`)}
 		e.TopicID = "topic"
 		e.Attachments = []store.Attachment{{Filename: "a.txt", ContentType: "text/plain", Content: []byte("abc")}}
 		at := t0.Add(time.Hour)
@@ -468,6 +468,11 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("ContactProperties", func(t *testing.T) {
 		t.Parallel()
 		testContactProperties(t, newStore)
+	})
+
+	t.Run("Templates", func(t *testing.T) {
+		t.Parallel()
+		testTemplates(t, newStore)
 	})
 
 	t.Run("Closed", func(t *testing.T) {
