@@ -208,8 +208,8 @@ func (h *Handler) prepare(e *store.Email, teamID string) {
 	}
 }
 
-// requireSender checks the fields a template could supply: until templates
-// are stored, they must be given.
+// requireSender checks the fields a template could supply, once its
+// defaults are applied (applyTemplate): the email needs both.
 func requireSender(e *store.Email) error {
 	if e.From == "" {
 		return apierr.MissingField("from")
@@ -226,6 +226,9 @@ func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
 	return h.accept(w, r, "POST /emails", func(body []byte) ([]*store.Email, []byte, error) {
 		e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := h.applyTemplate(r.Context(), teamID, e, nil); err != nil {
 			return nil, nil, err
 		}
 		if err := requireSender(e); err != nil {
@@ -273,8 +276,12 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 		if mode == "permissive" {
 			resp.Errors = []batchError{}
 		}
+		templates := templateCache{}
 		for i, e := range decoded {
 			err := itemErrs[i]
+			if err == nil {
+				err = h.applyTemplate(r.Context(), teamID, e, templates)
+			}
 			if err == nil {
 				err = requireSender(e)
 			}

@@ -21,6 +21,8 @@ func FuzzRequests(f *testing.F) {
 	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
 	topic := e.newTopic(e.keyA, `{"name":"fuzz","default_subscription":"opt_out"}`)
 	prop := "/contact-properties/" + e.newProperty(e.keyA, `{"key":"seats","type":"number","fallback_value":1}`)
+	tpl := e.newTemplate(e.keyA, welcomeTemplate)
+	e.publish(e.keyA, tpl)
 	seeds := []struct{ path, idem, batchMode, body string }{
 		{"/emails", "", "", simpleEmail},
 		{"/emails", "k1", "", simpleEmail},
@@ -72,6 +74,14 @@ func FuzzRequests(f *testing.F) {
 		{prop, "", "", `{"fallback_value":null,"key":"seats","type":"number"}`},
 		{"/contacts", "", "", `{"email":"typed@example.net","properties":{"seats":3,"plan":"x"}}`},
 		{"/t/c/not-a-token", "", "", ``},
+		{"/templates", "", "", welcomeTemplate},
+		{"/templates", "", "", `{"name":"x","html":"{{{A|b}}}","alias":"fuzz","reply_to":["a@example.com"],"variables":[{"key":"A","type":"number","fallback_value":null}]}`},
+		{"/templates?limit=1&after=" + tpl, "", "", ``},
+		{"/templates/" + tpl, "", "", `{"name":"","html":"","subject":"S {{{NAME}}}","variables":[{"key":"NAME","type":"string","fallback_value":"x"}]}`},
+		{"/templates/welcome/publish", "", "", ``},
+		{"/templates/" + tpl + "/duplicate", "", "", ``},
+		{"/emails", "", "", `{"to":"b@example.net","template":{"id":"` + tpl + `","variables":{"NAME":"<b>","COUNT":2}}}`},
+		{"/emails/batch", "", "permissive", `[{"to":"b@example.net","template":{"id":"welcome","variables":{"NAME":1}}},{"to":"b@example.net","template":{"id":"welcome","variables":{"NAME":"x"}}}]`},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, s.idem, s.batchMode, s.body)

@@ -86,6 +86,14 @@ func (h *Handler) routes() {
 	h.handle("PATCH /contact-properties/{id}", fullAccess, h.updateContactProperty)
 	h.handle("DELETE /contact-properties/{id}", fullAccess, h.deleteContactProperty)
 
+	h.handle("POST /templates", fullAccess, h.createTemplate)
+	h.handle("GET /templates", fullAccess, h.listTemplates)
+	h.handle("GET /templates/{id_or_alias}", fullAccess, h.getTemplate)
+	h.handle("PATCH /templates/{id_or_alias}", fullAccess, h.updateTemplate)
+	h.handle("DELETE /templates/{id_or_alias}", fullAccess, h.deleteTemplate)
+	h.handle("POST /templates/{id_or_alias}/publish", fullAccess, h.publishTemplate)
+	h.handle("POST /templates/{id_or_alias}/duplicate", fullAccess, h.duplicateTemplate)
+
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)
 	h.handle("GET /segments/{id}", fullAccess, h.getSegment("segment"))

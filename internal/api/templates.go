@@ -1,0 +1,742 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/render"
+	"github.com/godwit/godwit/internal/sendreq"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// The Templates API and sending with a template. A template has a draft
+// (what GET returns and PATCH edits) and, once published, a published copy
+// (what sending renders). Publishing copies the draft; the draft gets a new
+// version id whenever its content changes, and has_unpublished_versions
+// says that the draft and the published copy differ. Placeholders are
+// {{{KEY}}} (see internal/render); values inserted into the HTML are
+// HTML-escaped.
+
+const (
+	// maxTemplateName bounds a template's name (Resend documents no limit).
+	maxTemplateName = 256
+	// maxTemplateAlias bounds an alias (Resend documents no limit).
+	maxTemplateAlias = 128
+	// maxTemplateVariables, maxVariableString: Resend's limits.
+	maxTemplateVariables = 50
+	maxVariableString    = 2000
+	// maxVariableNumber is 2^53−1, Resend's limit on a number value.
+	maxVariableNumber = 1<<53 - 1
+	// maxTemplateReplyTo bounds reply_to, as `to` is bounded on send.
+	maxTemplateReplyTo = 50
+)
+
+// reservedVariables are names Resend keeps for contact data and its own
+// template language: they cannot be declared.
+var reservedVariables = []string{"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL", "contact", "this"}
+
+var errTemplateNotFound = apierr.NotFound("Template not found")
+
+type templateVariableItem struct {
+	ID            string `json:"id"`
+	Key           string `json:"key"`
+	Type          string `json:"type"`
+	FallbackValue any    `json:"fallback_value"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+}
+
+// templateObject is GET /templates/{id_or_alias}: the draft.
+type templateObject struct {
+	Object                 string                 `json:"object"`
+	ID                     string                 `json:"id"`
+	CurrentVersionID       string                 `json:"current_version_id"`
+	Name                   string                 `json:"name"`
+	Alias                  *string                `json:"alias"`
+	From                   *string                `json:"from"`
+	Subject                *string                `json:"subject"`
+	ReplyTo                []string               `json:"reply_to"`
+	HTML                   string                 `json:"html"`
+	Text                   *string                `json:"text"`
+	Variables              []templateVariableItem `json:"variables"`
+	CreatedAt              string                 `json:"created_at"`
+	UpdatedAt              string                 `json:"updated_at"`
+	Status                 string                 `json:"status"`
+	PublishedAt            *string                `json:"published_at"`
+	HasUnpublishedVersions bool                   `json:"has_unpublished_versions"`
+}
+
+// templateItem is one item of GET /templates.
+type templateItem struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Status      string  `json:"status"`
+	PublishedAt *string `json:"published_at"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
+	Alias       *string `json:"alias"`
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// sameContent reports whether two versions render alike (version ids and
+// the variables' ids and times aside).
+func sameContent(a, b *store.TemplateContent) bool {
+	if a.From != b.From || a.Subject != b.Subject || a.HTML != b.HTML || !slices.Equal(a.ReplyTo, b.ReplyTo) ||
+		(a.Text == nil) != (b.Text == nil) || (a.Text != nil && *a.Text != *b.Text) || len(a.Variables) != len(b.Variables) {
+		return false
+	}
+	for i, v := range a.Variables {
+		w := b.Variables[i]
+		if v.Key != w.Key || v.Type != w.Type || !reflect.DeepEqual(v.FallbackValue, w.FallbackValue) {
+			return false
+		}
+	}
+	return true
+}
+
+func toTemplateObject(t *store.Template) templateObject {
+	vars := make([]templateVariableItem, 0, len(t.Content.Variables))
+	for _, v := range t.Content.Variables {
+		vars = append(vars, templateVariableItem{ID: v.ID, Key: v.Key, Type: v.Type, FallbackValue: v.FallbackValue,
+			CreatedAt: formatTime(v.CreatedAt), UpdatedAt: formatTime(v.UpdatedAt)})
+	}
+	return templateObject{
+		Object: "template", ID: t.ID, CurrentVersionID: t.Content.VersionID, Name: t.Name, Alias: nonEmpty(t.Alias),
+		From: nonEmpty(t.Content.From), Subject: nonEmpty(t.Content.Subject), ReplyTo: t.Content.ReplyTo,
+		HTML: t.Content.HTML, Text: t.Content.Text, Variables: vars,
+		CreatedAt: formatTime(t.CreatedAt), UpdatedAt: formatTime(t.UpdatedAt), Status: t.Status,
+		PublishedAt:            formatTimePtr(t.PublishedAt),
+		HasUnpublishedVersions: t.Published != nil && !sameContent(&t.Content, t.Published),
+	}
+}
+
+// templateRequest is the body of POST and PATCH /templates: raw members,
+// so that absent, null, "" and a wrong type can be told apart.
+type templateRequest struct {
+	Name      json.RawMessage `json:"name"`
+	Alias     json.RawMessage `json:"alias"`
+	From      json.RawMessage `json:"from"`
+	Subject   json.RawMessage `json:"subject"`
+	ReplyTo   json.RawMessage `json:"reply_to"`
+	HTML      json.RawMessage `json:"html"`
+	Text      json.RawMessage `json:"text"`
+	Variables json.RawMessage `json:"variables"`
+}
+
+// rawString decodes an optional string member: nil when absent or null.
+func rawString(field string, raw json.RawMessage) (*string, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, apierr.Validation("The `%s` field must be a string.", field)
+	}
+	if strings.ContainsRune(s, 0) {
+		return nil, apierr.Validation("The `%s` field must not contain NUL characters.", field)
+	}
+	return &s, nil
+}
+
+func templateName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if utf8.RuneCountInString(n) > maxTemplateName || strings.ContainsAny(n, "\r\n") {
+		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxTemplateName)
+	}
+	return n, nil
+}
+
+// templateAlias validates an alias: 1–128 letters, digits, '-', '_' or
+// '.', and not a UUID (which would read as an id).
+func templateAlias(s string) (string, error) {
+	a := strings.TrimSpace(s)
+	ok := a != "" && len(a) <= maxTemplateAlias
+	for i := 0; ok && i < len(a); i++ {
+		c := a[i]
+		ok = isAlnumByte(c) || c == '-' || c == '_' || c == '.'
+	}
+	if !ok {
+		return "", apierr.Validation("Invalid `alias` field. An alias is 1 to %d letters, digits, `-`, `_` or `.`.", maxTemplateAlias)
+	}
+	if _, err := uuid.Parse(a); err == nil {
+		return "", apierr.Validation("Invalid `alias` field. An alias cannot be a UUID, as template ids are.")
+	}
+	return a, nil
+}
+
+func templateFrom(s string) (string, error) {
+	f := strings.TrimSpace(s)
+	if f != "" && (strings.ContainsAny(f, "\r\n") || !sendreq.ValidAddress(f)) {
+		return "", apierr.Validation("Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
+	}
+	return f, nil
+}
+
+func templateSubject(s string) (string, error) {
+	if strings.ContainsAny(s, "\r\n") || utf8.RuneCountInString(s) > sendreq.MaxSubjectLen {
+		return "", apierr.Validation("The `subject` field must be at most %d characters, on one line.", sendreq.MaxSubjectLen)
+	}
+	return s, nil
+}
+
+// templateReplyTo decodes reply_to: a string or an array of addresses;
+// null, "" and [] are none.
+func templateReplyTo(raw json.RawMessage) ([]string, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	var list []string
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, apierr.Validation("The `reply_to` field must be a string or an array of strings.")
+		}
+		if strings.TrimSpace(s) != "" {
+			list = []string{s}
+		}
+	} else if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, apierr.Validation("The `reply_to` field must be a string or an array of strings.")
+	}
+	if len(list) > maxTemplateReplyTo {
+		return nil, apierr.Validation("The `reply_to` field may hold at most %d addresses.", maxTemplateReplyTo)
+	}
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		a = strings.TrimSpace(a)
+		if strings.ContainsAny(a, "\r\n\x00") || !sendreq.ValidAddress(a) {
+			return nil, apierr.Validation("Invalid `reply_to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// variableValue checks a value (as JSON decodes it) for a variable of type
+// typ: a string of at most maxVariableString characters, or a number of at
+// most 2^53−1 in magnitude. Its error message names field.
+func variableValue(field, typ string, v any) error {
+	switch x := v.(type) {
+	case string:
+		if typ == store.PropertyString {
+			if utf8.RuneCountInString(x) > maxVariableString || strings.ContainsRune(x, 0) {
+				return apierr.Validation("The `%s` value must be at most %d characters.", field, maxVariableString)
+			}
+			return nil
+		}
+	case float64:
+		if typ == store.PropertyNumber {
+			if math.Abs(x) > maxVariableNumber {
+				return apierr.Validation("The `%s` value must be a number of at most 2^53-1.", field)
+			}
+			return nil
+		}
+	}
+	return apierr.Validation("The `%s` value must be a %s.", field, typ)
+}
+
+// templateVariables decodes `variables`: at most 50, keys of letters,
+// digits and underscores, unique and not reserved, a type (string or
+// number) and an optional fallback value of that type. Variables whose key
+// is in old keep their id and creation time (and their update time when
+// nothing changed).
+func templateVariables(raw json.RawMessage, old []store.TemplateVariable, now func() store.TemplateVariable) ([]store.TemplateVariable, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	var list []struct {
+		Key           *string         `json:"key"`
+		Type          *string         `json:"type"`
+		FallbackValue json.RawMessage `json:"fallback_value"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, apierr.Validation("The `variables` field must be an array of objects with `key`, `type` and `fallback_value`.")
+	}
+	if len(list) > maxTemplateVariables {
+		return nil, apierr.Validation("A template may have at most %d variables.", maxTemplateVariables)
+	}
+	byKey := make(map[string]store.TemplateVariable, len(old))
+	for _, v := range old {
+		byKey[v.Key] = v
+	}
+	seen := map[string]bool{}
+	out := make([]store.TemplateVariable, 0, len(list))
+	for i, item := range list {
+		if item.Key == nil || *item.Key == "" {
+			return nil, apierr.MissingField(fmt.Sprintf("variables[%d].key", i))
+		}
+		key := *item.Key
+		if !validPropertyKey(key) {
+			return nil, apierr.Validation("Invalid `variables[%d].key` field. Keys are 1 to %d letters, digits or underscores.", i, maxPropertyKey)
+		}
+		if slices.Contains(reservedVariables, key) {
+			return nil, apierr.Validation("The variable key `%s` is reserved. Reserved keys: %s.", key, strings.Join(reservedVariables, ", "))
+		}
+		if seen[key] {
+			return nil, apierr.Validation("The variable key `%s` is given more than once.", key)
+		}
+		seen[key] = true
+		if item.Type == nil || *item.Type == "" {
+			return nil, apierr.MissingField(fmt.Sprintf("variables[%d].type", i))
+		}
+		typ := *item.Type
+		if typ != store.PropertyString && typ != store.PropertyNumber {
+			return nil, apierr.Validation("The `variables[%d].type` field must be `string` or `number`.", i)
+		}
+		var fallback any
+		if present(item.FallbackValue) {
+			if err := json.Unmarshal(item.FallbackValue, &fallback); err != nil {
+				return nil, apierr.Validation("The `variables[%d].fallback_value` field must be a string, a number or null.", i)
+			}
+			if err := variableValue(fmt.Sprintf("variables[%d].fallback_value", i), typ, fallback); err != nil {
+				return nil, err
+			}
+		}
+		v := now()
+		if prev, ok := byKey[key]; ok {
+			v.ID, v.CreatedAt = prev.ID, prev.CreatedAt
+			if prev.Type == typ && reflect.DeepEqual(prev.FallbackValue, fallback) {
+				v.UpdatedAt = prev.UpdatedAt
+			}
+		}
+		v.Key, v.Type, v.FallbackValue = key, typ, fallback
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// applyTemplateRequest applies a POST (create) or PATCH body to t. On
+// create, name and html are required; on PATCH an absent, null or empty
+// name or html leaves it (the Go SDK always sends both), and null or ""
+// clears alias, from, subject, reply_to and text.
+func (h *Handler) applyTemplateRequest(t *store.Template, req *templateRequest, create bool) error {
+	name, err := rawString("name", req.Name)
+	if err != nil {
+		return err
+	}
+	if name != nil && strings.TrimSpace(*name) != "" {
+		if t.Name, err = templateName(*name); err != nil {
+			return err
+		}
+	} else if create {
+		return apierr.MissingField("name")
+	}
+	htmlBody, err := rawString("html", req.HTML)
+	if err != nil {
+		return err
+	}
+	if htmlBody != nil && *htmlBody != "" {
+		t.Content.HTML = *htmlBody
+	} else if create {
+		return apierr.MissingField("html")
+	}
+	if len(req.Alias) > 0 {
+		a, err := rawString("alias", req.Alias)
+		if err != nil {
+			return err
+		}
+		t.Alias = ""
+		if a != nil && strings.TrimSpace(*a) != "" {
+			if t.Alias, err = templateAlias(*a); err != nil {
+				return err
+			}
+		}
+	}
+	if len(req.From) > 0 {
+		f, err := rawString("from", req.From)
+		if err != nil {
+			return err
+		}
+		t.Content.From = ""
+		if f != nil {
+			if t.Content.From, err = templateFrom(*f); err != nil {
+				return err
+			}
+		}
+	}
+	if len(req.Subject) > 0 {
+		s, err := rawString("subject", req.Subject)
+		if err != nil {
+			return err
+		}
+		t.Content.Subject = ""
+		if s != nil {
+			if t.Content.Subject, err = templateSubject(*s); err != nil {
+				return err
+			}
+		}
+	}
+	if len(req.ReplyTo) > 0 {
+		if t.Content.ReplyTo, err = templateReplyTo(req.ReplyTo); err != nil {
+			return err
+		}
+	}
+	if len(req.Text) > 0 {
+		s, err := rawString("text", req.Text)
+		if err != nil {
+			return err
+		}
+		t.Content.Text = nil
+		if s != nil && *s != "" {
+			t.Content.Text = s
+		}
+	}
+	if len(req.Variables) > 0 {
+		now := h.Now().UTC()
+		vars, err := templateVariables(req.Variables, t.Content.Variables, func() store.TemplateVariable {
+			return store.TemplateVariable{ID: newID(), CreatedAt: now, UpdatedAt: now}
+		})
+		if err != nil {
+			return err
+		}
+		t.Content.Variables = vars
+	}
+	return nil
+}
+
+// loadTemplate finds the team's template named by the path's id or alias.
+func (h *Handler) loadTemplate(r *http.Request) (*store.Template, error) {
+	ref := strings.TrimSpace(r.PathValue("id_or_alias"))
+	if _, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		ref = strings.ToLower(ref)
+	}
+	t, err := h.Store.GetTemplate(r.Context(), callerKey(r.Context()).TeamID, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errTemplateNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get template: %w", err)
+	}
+	return t, nil
+}
+
+func errAliasTaken(alias string) error {
+	return apierr.New(http.StatusConflict, apierr.NameValidation, fmt.Sprintf("A template with the alias `%s` already exists.", alias))
+}
+
+func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request) error {
+	var req templateRequest
+	if err := h.decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	t := &store.Template{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Status: store.TemplateDraft,
+		Content: store.TemplateContent{VersionID: newID()}, CreatedAt: now, UpdatedAt: now}
+	if err := h.applyTemplateRequest(t, &req, true); err != nil {
+		return err
+	}
+	err := h.Store.CreateTemplate(r.Context(), t)
+	if errors.Is(err, store.ErrConflict) {
+		return errAliasTaken(t.Alias)
+	}
+	if err != nil {
+		return fmt.Errorf("create template: %w", err)
+	}
+	writeJSON(w, http.StatusCreated, objectIDResponse{Object: "template", ID: t.ID})
+	return nil
+}
+
+func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request) error {
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, more, err := h.Store.ListTemplates(r.Context(), callerKey(r.Context()).TeamID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownCursor
+	}
+	if err != nil {
+		return fmt.Errorf("list templates: %w", err)
+	}
+	out := listResponse[templateItem]{Object: "list", HasMore: more, Data: make([]templateItem, 0, len(list))}
+	for _, t := range list {
+		out.Data = append(out.Data, templateItem{ID: t.ID, Name: t.Name, Status: t.Status, PublishedAt: formatTimePtr(t.PublishedAt),
+			CreatedAt: formatTime(t.CreatedAt), UpdatedAt: formatTime(t.UpdatedAt), Alias: nonEmpty(t.Alias)})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toTemplateObject(t))
+	return nil
+}
+
+// saveTemplate stores t after an edit; ErrConflict is the alias's 409.
+func (h *Handler) saveTemplate(ctx context.Context, t *store.Template) error {
+	err := h.Store.UpdateTemplate(ctx, t)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return errAliasTaken(t.Alias)
+	case errors.Is(err, store.ErrNotFound):
+		return errTemplateNotFound
+	case err != nil:
+		return fmt.Errorf("update template: %w", err)
+	}
+	return nil
+}
+
+func (h *Handler) updateTemplate(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	var req templateRequest
+	if err := h.decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	before := *t
+	before.Content.Variables = slices.Clone(t.Content.Variables)
+	if err := h.applyTemplateRequest(t, &req, false); err != nil {
+		return err
+	}
+	contentChanged := !sameContent(&before.Content, &t.Content)
+	if contentChanged {
+		t.Content.VersionID = newID()
+	}
+	if contentChanged || t.Name != before.Name || t.Alias != before.Alias {
+		t.UpdatedAt = h.Now().UTC()
+		if err := h.saveTemplate(r.Context(), t); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "template", ID: t.ID})
+	return nil
+}
+
+func (h *Handler) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	err = h.Store.DeleteTemplate(r.Context(), t.TeamID, t.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errTemplateNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete template: %w", err)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Object  string `json:"object"`
+		ID      string `json:"id"`
+		Deleted bool   `json:"deleted"`
+	}{"template", t.ID, true})
+	return nil
+}
+
+// publishTemplate copies the draft to the published version that sending
+// uses. Publishing again without changes is allowed (and moves
+// published_at).
+func (h *Handler) publishTemplate(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	pub := t.Content
+	pub.Variables = slices.Clone(t.Content.Variables)
+	pub.ReplyTo = slices.Clone(t.Content.ReplyTo)
+	t.Published, t.Status, t.PublishedAt, t.UpdatedAt = &pub, store.TemplatePublished, &now, now
+	if err := h.saveTemplate(r.Context(), t); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "template", ID: t.ID})
+	return nil
+}
+
+// duplicateTemplate copies a template's draft into a new draft named
+// "<name> (Copy)", without an alias (aliases are unique) and unpublished.
+func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) error {
+	src, err := h.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	name := src.Name + " (Copy)"
+	if utf8.RuneCountInString(name) > maxTemplateName {
+		name = string([]rune(name)[:maxTemplateName])
+	}
+	c := src.Content
+	c.VersionID = newID()
+	c.ReplyTo = slices.Clone(src.Content.ReplyTo)
+	c.Variables = nil
+	for _, v := range src.Content.Variables {
+		c.Variables = append(c.Variables, store.TemplateVariable{ID: newID(), Key: v.Key, Type: v.Type,
+			FallbackValue: v.FallbackValue, CreatedAt: now, UpdatedAt: now})
+	}
+	t := &store.Template{ID: newID(), TeamID: src.TeamID, Name: name, Content: c, Status: store.TemplateDraft,
+		CreatedAt: now, UpdatedAt: now}
+	if err := h.Store.CreateTemplate(r.Context(), t); err != nil {
+		return fmt.Errorf("duplicate template: %w", err)
+	}
+	writeJSON(w, http.StatusCreated, objectIDResponse{Object: "template", ID: t.ID})
+	return nil
+}
+
+// formatVariable writes a variable's value as it is inserted: strings as
+// they are, numbers in plain decimal.
+func formatVariable(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+// templateCache keeps the templates one request has resolved, by reference.
+type templateCache map[string]*store.Template
+
+// applyTemplate renders an email that names a template: the template (by
+// id or alias) must be the team's (else 404) and published (else 422); the
+// variables given must be strings or numbers of the declared type, and
+// every declared variable needs a value or a fallback (else 422). The
+// published subject, from and reply_to fill those the payload left out;
+// html and text are rendered from the published version. The email keeps
+// the template's id (for template_id in its events).
+func (h *Handler) applyTemplate(ctx context.Context, teamID string, e *store.Email, cache templateCache) error {
+	if e.Template == nil {
+		return nil
+	}
+	ref := e.Template.ID
+	t, ok := cache[ref]
+	if !ok {
+		lookup := ref
+		if _, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+			lookup = strings.ToLower(ref)
+		}
+		var err error
+		t, err = h.Store.GetTemplate(ctx, teamID, lookup)
+		if errors.Is(err, store.ErrNotFound) {
+			return errTemplateNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("get template: %w", err)
+		}
+		if cache != nil {
+			cache[ref] = t
+		}
+	}
+	pub := t.Published
+	if pub == nil {
+		return apierr.Validation("The template `%s` is not published. Publish it before sending with it.", ref)
+	}
+
+	given := map[string]any{}
+	if len(e.Template.Variables) > 0 {
+		d := json.NewDecoder(bytes.NewReader(e.Template.Variables))
+		if err := d.Decode(&given); err != nil {
+			return apierr.Validation("The `template.variables` field must be an object.")
+		}
+	}
+	keys := make([]string, 0, len(given))
+	for k := range given {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	declared := make(map[string]store.TemplateVariable, len(pub.Variables))
+	for _, v := range pub.Variables {
+		declared[v.Key] = v
+	}
+	for _, k := range keys {
+		if !validPropertyKey(k) {
+			return apierr.Validation("Invalid key `%s` in `template.variables`. Keys are 1 to %d letters, digits or underscores.",
+				truncate(k, maxPropertyKey+1), maxPropertyKey)
+		}
+		field := "template.variables." + k
+		if d, ok := declared[k]; ok {
+			if err := variableValue(field, d.Type, given[k]); err != nil {
+				return err
+			}
+			continue
+		}
+		switch v := given[k].(type) {
+		case string:
+			if err := variableValue(field, store.PropertyString, v); err != nil {
+				return err
+			}
+		case float64:
+			if err := variableValue(field, store.PropertyNumber, v); err != nil {
+				return err
+			}
+		default:
+			return apierr.Validation("The `%s` value must be a string or a number.", field)
+		}
+	}
+	values := make(map[string]string, len(given)+len(pub.Variables))
+	for _, v := range pub.Variables {
+		if g, ok := given[v.Key]; ok {
+			values[v.Key] = formatVariable(g)
+		} else if v.FallbackValue != nil {
+			values[v.Key] = formatVariable(v.FallbackValue)
+		} else {
+			return apierr.Validation("Missing value for the template variable `%s`, which has no fallback value.", v.Key)
+		}
+	}
+	for k, g := range given {
+		if _, ok := values[k]; !ok {
+			values[k] = formatVariable(g)
+		}
+	}
+	lookup := func(k string) (string, bool) { v, ok := values[k]; return v, ok }
+
+	const max = sendreq.DefaultMaxEmailBytes
+	tooLarge := apierr.Validation("The email rendered from the template is larger than the 40 MB limit.")
+	if e.Subject == "" {
+		s, err := render.Render(pub.Subject, lookup, false, sendreq.MaxSubjectLen*4)
+		if err != nil || strings.ContainsAny(s, "\r\n\x00") || utf8.RuneCountInString(s) > sendreq.MaxSubjectLen {
+			return apierr.Validation("The subject rendered from the template must be at most %d characters, on one line.",
+				sendreq.MaxSubjectLen)
+		}
+		e.Subject = s
+	}
+	if e.From == "" {
+		e.From = pub.From
+	}
+	if len(e.ReplyTo) == 0 {
+		e.ReplyTo = slices.Clone(pub.ReplyTo)
+	}
+	body, err := render.Render(pub.HTML, lookup, true, max)
+	if err != nil {
+		return tooLarge
+	}
+	e.HTML = &body
+	if pub.Text != nil {
+		text, err := render.Render(*pub.Text, lookup, false, max)
+		if err != nil {
+			return tooLarge
+		}
+		e.Text = &text
+	}
+	if sendreq.EmailSize(e) > max {
+		return tooLarge
+	}
+	e.Template.ID = t.ID
+	return nil
+}
