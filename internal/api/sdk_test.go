@@ -439,3 +439,79 @@ func TestGoSDKContactProperties(t *testing.T) {
 		require.Len(t, list.Data, 1)
 	})
 }
+
+// TestGoSDKTemplates drives the Templates service and Emails.Send with a
+// template through the official Go SDK.
+func TestGoSDKTemplates(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		base, err := url.Parse(e.srv.URL + "/")
+		require.NoError(t, err)
+		client.BaseURL = base
+		ctx := context.Background()
+
+		_, err = client.Templates.Create(&resend.CreateTemplateRequest{Name: "x"})
+		require.ErrorContains(t, err, "Missing `html` field.")
+		created, err := client.Templates.Create(&resend.CreateTemplateRequest{Name: "Order", Alias: "order",
+			From: "Shop <shop@example.com>", Subject: "Order {{{ORDER}}}", ReplyTo: []string{"help@example.com"},
+			Html: "<p>{{{ORDER}}}: {{{TOTAL}}}</p>", Text: "{{{ORDER}}}",
+			Variables: []*resend.TemplateVariable{{Key: "ORDER", Type: resend.VariableTypeString},
+				{Key: "TOTAL", Type: resend.VariableTypeNumber, FallbackValue: 0}}})
+		require.NoError(t, err)
+		require.Equal(t, "template", created.Object)
+
+		got, err := client.Templates.Get("order")
+		require.NoError(t, err)
+		require.Equal(t, created.Id, got.Id)
+		require.Equal(t, "draft", got.Status)
+		require.Equal(t, "", got.PublishedAt)
+		require.Equal(t, []any{"help@example.com"}, got.ReplyTo)
+		require.Len(t, got.Variables, 2)
+		require.Equal(t, resend.VariableTypeNumber, got.Variables[1].Type)
+		require.Equal(t, float64(0), got.Variables[1].FallbackValue)
+
+		_, err = client.Emails.Send(&resend.SendEmailRequest{To: []string{"x@example.net"},
+			Template: &resend.EmailTemplate{Id: "order", Variables: map[string]any{"ORDER": "A1"}}})
+		require.ErrorContains(t, err, "not published")
+		pub, err := client.Templates.Publish(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, created.Id, pub.Id)
+
+		// The Go SDK's update sends name and html even when empty.
+		upd, err := client.Templates.UpdateWithContext(ctx, "order", &resend.UpdateTemplateRequest{Subject: "Your order {{{ORDER}}}"})
+		require.NoError(t, err)
+		require.Equal(t, created.Id, upd.Id)
+		got, err = client.Templates.Get(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, "Order", got.Name)
+		require.Equal(t, "<p>{{{ORDER}}}: {{{TOTAL}}}</p>", got.Html)
+		require.Equal(t, "published", got.Status)
+		require.NotEmpty(t, got.PublishedAt)
+
+		sent, err := client.Emails.Send(&resend.SendEmailRequest{To: []string{"x@example.net"},
+			Template: &resend.EmailTemplate{Id: "order", Variables: map[string]any{"ORDER": "A1", "TOTAL": 12.5}}})
+		require.NoError(t, err)
+		email, err := client.Emails.Get(sent.Id)
+		require.NoError(t, err)
+		require.Equal(t, "Order A1", email.Subject, "the published subject, not the draft's")
+		require.Equal(t, "<p>A1: 12.5</p>", email.Html)
+		require.Equal(t, "Shop <shop@example.com>", email.From)
+
+		dup, err := client.Templates.Duplicate("order")
+		require.NoError(t, err)
+		list, err := client.Templates.List(nil)
+		require.NoError(t, err)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, dup.Id, list.Data[0].Id)
+		require.Equal(t, "Order (Copy)", list.Data[0].Name)
+		require.Nil(t, list.Data[0].PublishedAt)
+		require.Equal(t, "order", list.Data[1].Alias)
+		removed, err := client.Templates.Remove(dup.Id)
+		require.NoError(t, err)
+		require.True(t, removed.Deleted)
+		_, err = client.Templates.Get(dup.Id)
+		require.ErrorContains(t, err, "Template not found")
+	})
+}
