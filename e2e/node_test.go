@@ -209,3 +209,47 @@ func TestNodeSDKContactProperties(t *testing.T) {
 	require.JSONEq(t, `10`, string(mustField(t, got["getUpdated"], "fallbackValue")))
 	require.JSONEq(t, `true`, string(mustField(t, got["remove"], "deleted")))
 }
+
+// TestNodeSDKTemplates drives templates and sending with a template with
+// the official Node SDK (e2e/node/templates.mjs checks each answer as it goes).
+func TestNodeSDKTemplates(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir())
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	cmd := exec.Command(node, "templates.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.JSONEq(t, `"template"`, string(mustField(t, got["create"], "object")))
+	require.JSONEq(t, `"template"`, string(mustField(t, got["get"], "object")))
+	require.JSONEq(t, `["help@resend.dev"]`, string(mustField(t, got["get"], "reply_to")))
+	require.JSONEq(t, `"published"`, string(mustField(t, got["getChained"], "status")))
+	require.JSONEq(t, `true`, string(mustField(t, got["getEdited"], "has_unpublished_versions")))
+	require.JSONEq(t, `"Welcome (Copy)"`, string(mustField(t, got["getDuplicate"], "name")))
+	require.JSONEq(t, `true`, string(mustField(t, got["remove"], "deleted")))
+	// The published version was sent, rendered and escaped, with the template's defaults.
+	require.JSONEq(t, `"Welcome, Ada <3"`, string(mustField(t, got["sentGet"], "subject")))
+	require.JSONEq(t, `"<p>Hi Ada &lt;3, plan free x4</p>"`, string(mustField(t, got["sentGet"], "html")))
+	require.JSONEq(t, `"Hi Ada <3"`, string(mustField(t, got["sentGet"], "text")))
+	require.JSONEq(t, `"Acme <onboarding@resend.dev>"`, string(mustField(t, got["sentGet"], "from")))
+	require.JSONEq(t, `"Yours"`, string(mustField(t, got["batchGet"], "subject")))
+	require.JSONEq(t, `"<p>9.5</p>"`, string(mustField(t, got["batchGet"], "html")))
+	for name, status := range map[string]int{"createReserved": 422, "sendDraft": 422, "sendMissingVariable": 422,
+		"sendWithHtml": 422, "sendUnknown": 404, "getRemoved": 404} {
+		var e struct {
+			StatusCode int    `json:"statusCode"`
+			Name       string `json:"name"`
+			Message    string `json:"message"`
+		}
+		require.NoError(t, json.Unmarshal(got[name], &e), name)
+		require.Equal(t, status, e.StatusCode, name)
+		require.NotEmpty(t, e.Name, name)
+		require.NotEmpty(t, e.Message, name)
+	}
+}
