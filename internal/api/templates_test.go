@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,18 @@ func TestSendWithTemplate(t *testing.T) {
 		r := e.do("GET", "/emails/"+eid, e.keyA, "")
 		require.Equal(t, "<p>Hi Ann &lt;&amp;&gt;, you have 3 items</p>", r.json["html"])
 
+		// Webhook payloads carry the template's id (not the alias given).
+		e.send(e.sendA, `{"to":"x@example.net","scheduled_at":"in 1 hour","template":{"id":"welcome","variables":{"NAME":"Cy"}}}`)
+		evs, err := e.db.ListEvents(ctx, e.teamA, "", 100)
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, "email.scheduled", evs[0].Type)
+		var payload struct {
+			Data map[string]any `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(evs[0].Data, &payload), "%s", evs[0].Data)
+		require.Equal(t, id, payload.Data["template_id"], "%s", evs[0].Data)
+
 		// The payload's from, subject and reply_to override the template's; fallbacks fill in.
 		eid = e.send(e.sendA, `{"from":"Other <o@example.com>","subject":"Mine","reply_to":["r@example.com"],"to":"x@example.net",
 			"template":{"id":"`+id+`","variables":{"NAME":"Bo","COUNT":1.5,"UNUSED":"x"}}}`)
@@ -287,7 +300,7 @@ func TestSendWithTemplate(t *testing.T) {
 			422, "missing_required_field", "`subject`")
 		list, _, err := e.db.ListEmails(ctx, e.teamA, store.Page{Limit: 100})
 		require.NoError(t, err)
-		require.Len(t, list, 2, "no failed send was accepted")
+		require.Len(t, list, 3, "no failed send was accepted")
 
 		// Batch: per item, with the template resolved once.
 		r = e.do("POST", "/emails/batch", e.sendA, `[
