@@ -90,6 +90,9 @@ func Email(event string, e *store.Email, to []string, detail map[string]any, at 
 	if e.Template != nil {
 		data["template_id"] = e.Template.ID
 	}
+	if e.BroadcastID != "" {
+		data["broadcast_id"] = e.BroadcastID
+	}
 	for k, v := range detail {
 		data[k] = v
 	}

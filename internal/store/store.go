@@ -35,6 +35,10 @@ var (
 	// team does not have (errors.Is matches both), so that a caller can
 	// tell it from an unknown contact or segment.
 	ErrUnknownTopic = fmt.Errorf("%w: topic", ErrNotFound)
+	// ErrBroadcastState means the broadcast's status does not allow the
+	// change (an update or delete after draft, a second send, a cancel
+	// once sending started, a chunk of a canceled broadcast).
+	ErrBroadcastState = errors.New("store: broadcast status does not allow this")
 )
 
 // Permissions of API keys.
@@ -141,6 +145,8 @@ type Email struct {
 	ScheduledAt *time.Time
 	Template    *TemplateRef
 	TopicID     string
+	// BroadcastID names the broadcast the email was sent for ("" for none).
+	BroadcastID string
 	LastEvent   string
 	CreatedAt   time.Time
 }
@@ -374,6 +380,70 @@ type Accept struct {
 	IdempotencyTTL time.Duration
 	// Events are team events to record with the emails (email.scheduled).
 	Events []*Event
+	// Broadcast, when set, records a broadcast's progress in the same
+	// transaction: the request commits only if the broadcast's progress is
+	// still From and its status queued, scheduled or sending (else it is
+	// ErrBroadcastState and nothing of it is written).
+	Broadcast *BroadcastProgress
+}
+
+// BroadcastProgress moves a broadcast's progress from From to To (the
+// contact_seq of the last member whose email is in the chunk); Done marks
+// it sent at At.
+type BroadcastProgress struct {
+	TeamID string
+	ID     string
+	From   int64
+	To     int64
+	Done   bool
+	At     time.Time
+}
+
+// Broadcast statuses.
+const (
+	BroadcastDraft     = "draft"
+	BroadcastQueued    = "queued"
+	BroadcastScheduled = "scheduled"
+	BroadcastSending   = "sending"
+	BroadcastSent      = "sent"
+	BroadcastCanceled  = "canceled"
+)
+
+// Broadcast is an email to every subscribed contact of a segment. HTML
+// and Text are nil when not given. Progress is the contact_seq of the last
+// segment member whose email is committed (0 before the first chunk).
+type Broadcast struct {
+	ID          string
+	TeamID      string
+	Name        string
+	SegmentID   string
+	From        string
+	Subject     string
+	ReplyTo     []string
+	PreviewText string
+	HTML        *string
+	Text        *string
+	TopicID     string
+	Status      string
+	ScheduledAt *time.Time
+	SentAt      *time.Time
+	Progress    int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Recipient is a segment member as a broadcast pages through them: Seq
+// orders members (ascending) and is the progress cursor.
+type Recipient struct {
+	Seq     int64
+	Contact *Contact
+}
+
+// BroadcastJob asks the queue to run a broadcast's send at At (nil: now).
+type BroadcastJob struct {
+	BroadcastID string
+	TeamID      string
+	At          *time.Time
 }
 
 // Segment is a named group of a team's contacts. Resend's audiences are
@@ -739,6 +809,29 @@ type Store interface {
 	UpdateTemplate(ctx context.Context, t *Template) error
 	// DeleteTemplate removes a template by id.
 	DeleteTemplate(ctx context.Context, teamID, id string) error
+
+	// CreateBroadcast inserts a broadcast (a draft, or already queued or
+	// scheduled: then its job is enqueued in the same transaction).
+	CreateBroadcast(ctx context.Context, b *Broadcast) error
+	GetBroadcast(ctx context.Context, teamID, id string) (*Broadcast, error)
+	// ListBroadcasts returns a team's broadcasts, newest first.
+	ListBroadcasts(ctx context.Context, teamID string, p Page) ([]*Broadcast, bool, error)
+	// UpdateBroadcast stores the content fields of a draft (name, segment,
+	// from, subject, reply_to, preview_text, html, text, topic) and its
+	// update time; ErrBroadcastState if it is not a draft.
+	UpdateBroadcast(ctx context.Context, b *Broadcast) error
+	// DeleteBroadcast removes a draft; ErrBroadcastState if it is not one.
+	DeleteBroadcast(ctx context.Context, teamID, id string) error
+	// SendBroadcast moves a draft to queued (at nil) or scheduled and
+	// enqueues its job in the same transaction; ErrBroadcastState if it is
+	// not a draft.
+	SendBroadcast(ctx context.Context, teamID, id string, at *time.Time, now time.Time) error
+	// CancelBroadcast cancels a queued or scheduled broadcast;
+	// ErrBroadcastState otherwise.
+	CancelBroadcast(ctx context.Context, teamID, id string, now time.Time) error
+	// BroadcastRecipients returns up to limit members of a segment whose
+	// Seq is above after, in Seq order.
+	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]Recipient, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -29,6 +29,7 @@ const (
 	version   = 1
 	kindOpen  = 1
 	kindClick = 2
+	kindUnsub = 3
 	macSize   = 16 // truncated HMAC-SHA256: 128 bits
 	idSize    = 16
 	headSize  = 2 + idSize // version, kind, email id
@@ -64,12 +65,15 @@ type Signer struct {
 }
 
 type subKeys struct {
-	open, click *macKey
+	open, click, unsub *macKey
 }
 
 func (k subKeys) forKind(kind byte) *macKey {
-	if kind == kindOpen {
+	switch kind {
+	case kindOpen:
 		return k.open
+	case kindUnsub:
+		return k.unsub
 	}
 	return k.click
 }
@@ -118,7 +122,11 @@ func NewSigner(key []byte, oldKeys ...[]byte) (*Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tracking: derive key: %w", err)
 		}
-		s.keys = append(s.keys, subKeys{open: newMACKey(open), click: newMACKey(click)})
+		unsub, err := hkdf.Key(sha256.New, k, nil, "godwit tracking v1 unsubscribe token", sha256.Size)
+		if err != nil {
+			return nil, fmt.Errorf("tracking: derive key: %w", err)
+		}
+		s.keys = append(s.keys, subKeys{open: newMACKey(open), click: newMACKey(click), unsub: newMACKey(unsub)})
 	}
 	return s, nil
 }
@@ -184,6 +192,39 @@ func (s *Signer) ParseClick(tok string) (Click, error) {
 		return Click{}, fmt.Errorf("%w: URL is not absolute http(s)", ErrInvalidToken)
 	}
 	return Click{EmailID: id.String(), URL: u, Index: int(idx)}, nil
+}
+
+// Unsubscribe is what an unsubscribe token carries: the contact to mark
+// unsubscribed, and its team.
+type Unsubscribe struct {
+	ContactID string // a UUID; parsing returns it in canonical lower-case form
+	TeamID    string // at most 256 bytes
+}
+
+// UnsubscribeToken returns the token of a contact's unsubscribe link (the
+// {{{RESEND_UNSUBSCRIBE_URL}}} of broadcasts and their List-Unsubscribe
+// header). It panics if u.ContactID is not a UUID or u.TeamID is longer
+// than 256 bytes.
+func (s *Signer) UnsubscribeToken(u Unsubscribe) string {
+	if len(u.TeamID) > 256 {
+		panic("tracking: team id too long")
+	}
+	b := make([]byte, 0, headSize+len(u.TeamID)+macSize)
+	b = appendHead(b, kindUnsub, u.ContactID)
+	b = append(b, u.TeamID...)
+	return s.seal(b, kindUnsub)
+}
+
+// ParseUnsubscribe verifies an unsubscribe token and returns what it carries.
+func (s *Signer) ParseUnsubscribe(tok string) (Unsubscribe, error) {
+	id, body, err := s.open(tok, kindUnsub)
+	if err != nil {
+		return Unsubscribe{}, err
+	}
+	if len(body) == 0 || len(body) > 256 || !utf8.Valid(body) {
+		return Unsubscribe{}, fmt.Errorf("%w: bad team id", ErrInvalidToken)
+	}
+	return Unsubscribe{ContactID: id.String(), TeamID: string(body)}, nil
 }
 
 func appendHead(b []byte, kind byte, emailID string) []byte {

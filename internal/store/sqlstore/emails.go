@@ -137,6 +137,16 @@ func (db *DB) commitTx(group []*acceptReq) error {
 				continue
 			}
 		}
+		if bp := r.a.Broadcast; bp != nil {
+			ok, err := db.advanceBroadcast(ctx, tx, bp)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				r.err = store.ErrBroadcastState
+				continue
+			}
+		}
 		rows = append(rows, r.rows...)
 		events = append(events, r.events...)
 		accepted = append(accepted, r)
@@ -184,9 +194,9 @@ func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idem
 }
 
 const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
 
-const emailInsertArity = 19
+const emailInsertArity = 20
 
 // Emails are inserted with multi-row INSERTs of power-of-two sizes up to
 // maxRowsPerInsert, so that a handful of statements, prepared once at open,
@@ -238,7 +248,7 @@ func (db *DB) insertArgs(emails []*store.Email) (rows, events [][]any) {
 		rows[i] = []any{e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
 			jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
 			html, text, codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
-			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent}
+			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent, e.BroadcastID}
 		events[i] = []any{e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt)}
 	}
 	return rows, events
@@ -366,12 +376,12 @@ func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, 
 }
 
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
 
 // emailListColumns leave the bodies out: lists do not show them, and on
 // SQLite they would be decompressed for nothing.
 const emailListColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	NULL, NULL, body_codec, headers, tags, template, topic_id, scheduled_at, last_event`
+	NULL, NULL, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
 
 func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error) {
 	var e store.Email
@@ -382,7 +392,7 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error)
 	var codec int
 	var scheduled sql.NullInt64
 	if err := row.Scan(&seq, &e.ID, &e.TeamID, &created, &e.From, &to, &cc, &bcc, &replyTo, &e.Subject,
-		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent); err != nil {
+		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent, &e.BroadcastID); err != nil {
 		return nil, 0, interpretError(err)
 	}
 	e.CreatedAt = fromMicros(created)

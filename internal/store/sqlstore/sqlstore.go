@@ -84,8 +84,9 @@ type DB struct {
 	wg       sync.WaitGroup
 	maxGroup int
 
-	enqueue         Enqueuer        // nil: no job queue (tests of the store alone)
-	enqueueWebhooks WebhookEnqueuer // nil: webhook messages are stored but not enqueued
+	enqueue           Enqueuer          // nil: no job queue (tests of the store alone)
+	enqueueWebhooks   WebhookEnqueuer   // nil: webhook messages are stored but not enqueued
+	enqueueBroadcasts BroadcastEnqueuer // nil: sent broadcasts are stored but not enqueued
 
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 

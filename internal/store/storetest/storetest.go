@@ -475,6 +475,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testTemplates(t, newStore)
 	})
 
+	t.Run("Broadcasts", func(t *testing.T) {
+		t.Parallel()
+		testBroadcasts(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
