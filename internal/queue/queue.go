@@ -33,6 +33,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -56,6 +57,19 @@ type WebhookArgs struct {
 func (WebhookArgs) Kind() string { return "webhook" }
 
 const webhookQueue = "webhook"
+
+// BroadcastArgs is the job that sends a broadcast (at its scheduled time).
+// It may run again after a crash: the sender resumes from the progress
+// committed with each chunk.
+type BroadcastArgs struct {
+	BroadcastID string `json:"broadcast_id"`
+	TeamID      string `json:"team_id"`
+}
+
+// Kind implements river.JobArgs.
+func (BroadcastArgs) Kind() string { return "broadcast" }
+
+const broadcastQueue = "broadcast"
 
 // maxEmailsPerJob bounds the emails of one job.
 const maxEmailsPerJob = 100
@@ -87,6 +101,9 @@ type Config struct {
 	// Webhooks posts webhook messages; nil: they are enqueued, and posted
 	// by nodes that have one.
 	Webhooks *webhook.Dispatcher
+	// Broadcasts sends broadcasts; nil: their jobs are enqueued, and run
+	// by nodes that have one.
+	Broadcasts *broadcast.Sender
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
@@ -163,6 +180,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 			river.AddWorker(workers, &webhookWorker{d: cfg.Webhooks})
 			rc.Queues[webhookQueue] = river.QueueConfig{MaxWorkers: 50}
 		}
+		if cfg.Broadcasts != nil {
+			river.AddWorker(workers, &broadcastWorker{s: cfg.Broadcasts})
+			rc.Queues[broadcastQueue] = river.QueueConfig{MaxWorkers: 4}
+		}
 		rc.Workers = workers
 	}
 	var err error
@@ -190,6 +211,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	}
 	db.SetEnqueuer(q.enqueue)
 	db.SetWebhookEnqueuer(q.enqueueWebhooks)
+	db.SetBroadcastEnqueuer(q.enqueueBroadcasts)
 	return q, nil
 }
 
@@ -266,6 +288,30 @@ func (q *Queue) enqueueWebhooks(ctx context.Context, tx *sql.Tx, jobs []store.We
 	}
 	_, err := q.client.InsertManyFastTx(ctx, tx, params)
 	return err
+}
+
+// enqueueBroadcasts inserts broadcast jobs in the store's transaction.
+func (q *Queue) enqueueBroadcasts(ctx context.Context, tx *sql.Tx, jobs []store.BroadcastJob) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		opts := &river.InsertOpts{Queue: broadcastQueue, MaxAttempts: maxJobAttempts}
+		if j.At != nil {
+			opts.ScheduledAt = *j.At
+		}
+		params[i] = river.InsertManyParams{Args: BroadcastArgs{BroadcastID: j.BroadcastID, TeamID: j.TeamID}, InsertOpts: opts}
+	}
+	_, err := q.client.InsertManyFastTx(ctx, tx, params)
+	return err
+}
+
+type broadcastWorker struct {
+	river.WorkerDefaults[BroadcastArgs]
+	s *broadcast.Sender
+}
+
+// Work sends (or resumes) the broadcast.
+func (bw *broadcastWorker) Work(ctx context.Context, job *river.Job[BroadcastArgs]) error {
+	return bw.s.Send(ctx, job.Args.TeamID, job.Args.BroadcastID)
 }
 
 type webhookWorker struct {

@@ -47,6 +47,12 @@ type env struct {
 // configure (if given) has set up the rest of the worker.
 func start(t *testing.T, kind sqlstore.Dialect, configure ...func(*delivery.Worker)) *env {
 	t.Helper()
+	return startWith(t, kind, nil, configure...)
+}
+
+// startWith is start with a hook that completes the queue's config.
+func startWith(t *testing.T, kind sqlstore.Dialect, qconf func(*queue.Config, *sqlstore.DB), configure ...func(*delivery.Worker)) *env {
+	t.Helper()
 	ctx := context.Background()
 	clock := godwittest.NewClock(t0)
 	dsn := godwittest.StoreURL(t, kind)
@@ -59,6 +65,9 @@ func start(t *testing.T, kind sqlstore.Dialect, configure ...func(*delivery.Work
 	cfg := queue.Config{Workers: 10, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
 	if kind == sqlstore.Postgres {
 		cfg.PostgresDSN = dsn
+	}
+	if qconf != nil {
+		qconf(&cfg, db)
 	}
 	q, err := queue.Open(ctx, db, w, cfg)
 	require.NoError(t, err)

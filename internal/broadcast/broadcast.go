@@ -1,0 +1,316 @@
+// Package broadcast sends a broadcast: it pages through the members of the
+// broadcast's segment in a stable order (contact_seq), renders the email
+// of each subscribed contact, and accepts the emails through the store's
+// AcceptEmails in chunks, each with its delivery jobs (exactly as API
+// sends) and with the broadcast's progress, in one transaction.
+//
+// A chunk commits only if the broadcast's progress is still where the
+// chunk started (store.Accept.Broadcast), so a job that crashed after a
+// commit and runs again resumes after the last committed contact and never
+// sends a contact twice; a canceled broadcast accepts no chunk.
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"html"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/godwit/godwit/internal/render"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/tracking"
+)
+
+// ChunkSize is the number of segment members read (and at most the emails
+// accepted) per transaction.
+const ChunkSize = 100
+
+// UnsubscribeKey is the merge tag of the contact's unsubscribe link.
+const UnsubscribeKey = "RESEND_UNSUBSCRIBE_URL"
+
+// UnsubscribePath is the path of the public unsubscribe route; the token
+// follows it.
+const UnsubscribePath = "/unsubscribe/"
+
+// Sender sends broadcasts.
+type Sender struct {
+	Store store.Store
+	// Signer and PublicURL make the unsubscribe links; either empty: no
+	// link and no List-Unsubscribe header (the API refuses to send a
+	// broadcast that uses the merge tag then).
+	Signer    *tracking.Signer
+	PublicURL string
+	// TestDomain is the test sender's domain (resend.dev): a broadcast from
+	// it reaches only contacts at that domain, like API sends.
+	TestDomain string
+	Now        func() time.Time
+	// ChunkSize overrides ChunkSize (tests).
+	ChunkSize int
+	// AfterChunk, when set, runs after each committed chunk (tests use it
+	// to simulate a crash).
+	AfterChunk func(progress int64) error
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// UsesUnsubscribe reports whether a broadcast's content has the
+// unsubscribe merge tag.
+func UsesUnsubscribe(b *store.Broadcast) bool {
+	for _, p := range []*string{b.HTML, b.Text} {
+		if p == nil {
+			continue
+		}
+		for _, ph := range render.Placeholders(*p) {
+			if ph.Key == UnsubscribeKey {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// UnsubscribeURL returns the signed unsubscribe link of a contact ("" when
+// the sender cannot make one).
+func (s *Sender) UnsubscribeURL(teamID, contactID string) string {
+	if s.Signer == nil || s.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.PublicURL, "/") + UnsubscribePath +
+		s.Signer.UnsubscribeToken(tracking.Unsubscribe{ContactID: contactID, TeamID: teamID})
+}
+
+// Send runs (or resumes) a broadcast's send. A broadcast that is not
+// queued, scheduled or sending (canceled, sent, deleted) is done.
+func (s *Sender) Send(ctx context.Context, teamID, id string) error {
+	b, err := s.Store.GetBroadcast(ctx, teamID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	chunk := s.ChunkSize
+	if chunk <= 0 {
+		chunk = ChunkSize
+	}
+	props, err := s.properties(ctx, b)
+	if err != nil {
+		return err
+	}
+	for {
+		switch b.Status {
+		case store.BroadcastQueued, store.BroadcastScheduled, store.BroadcastSending:
+		default:
+			return nil
+		}
+		recips, err := s.Store.BroadcastRecipients(ctx, teamID, b.SegmentID, b.Progress, chunk)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		prog := &store.BroadcastProgress{TeamID: teamID, ID: id, From: b.Progress, To: b.Progress, At: now,
+			Done: len(recips) < chunk}
+		var candidates []*store.Contact
+		for _, r := range recips {
+			prog.To = r.Seq
+			if !r.Contact.Unsubscribed && s.reachable(b, r.Contact.Email) {
+				candidates = append(candidates, r.Contact)
+			}
+		}
+		candidates, err = s.applyTopic(ctx, b, candidates)
+		if err != nil {
+			return err
+		}
+		emails := make([]*store.Email, 0, len(candidates))
+		for _, c := range candidates {
+			e, err := s.email(b, c, props, now)
+			if err != nil {
+				return err
+			}
+			emails = append(emails, e)
+		}
+		err = s.Store.AcceptEmails(ctx, &store.Accept{Emails: emails, Broadcast: prog})
+		if errors.Is(err, store.ErrBroadcastState) {
+			// Another run committed this chunk, or the broadcast was
+			// canceled: read where it stands and go on from there.
+			if b, err = s.Store.GetBroadcast(ctx, teamID, id); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if s.AfterChunk != nil {
+			if err := s.AfterChunk(prog.To); err != nil {
+				return err
+			}
+		}
+		if prog.Done {
+			return nil
+		}
+		b.Progress, b.Status = prog.To, store.BroadcastSending
+	}
+}
+
+// reachable applies the test sender's rule: from the test domain, only
+// addresses at the test domain.
+func (s *Sender) reachable(b *store.Broadcast, addr string) bool {
+	if s.TestDomain == "" || domainOf(b.From) != strings.ToLower(s.TestDomain) {
+		return true
+	}
+	return domainOf(addr) == strings.ToLower(s.TestDomain)
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '<'); i >= 0 {
+		addr = strings.TrimSuffix(strings.TrimSpace(addr[i+1:]), ">")
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(addr[at+1:]))
+}
+
+// applyTopic keeps the contacts the broadcast's topic reaches: their own
+// choice, else the topic's default. A topic deleted since is treated as
+// reaching nobody.
+func (s *Sender) applyTopic(ctx context.Context, b *store.Broadcast, cs []*store.Contact) ([]*store.Contact, error) {
+	if b.TopicID == "" || len(cs) == 0 {
+		return cs, nil
+	}
+	addrs := make([]string, len(cs))
+	for i, c := range cs {
+		addrs[i] = c.Email
+	}
+	subs, err := s.Store.TopicSubscriptionsAmong(ctx, b.TeamID, b.TopicID, addrs)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if subs[c.Email] == store.SubscriptionOptIn {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// properties returns the fallbacks of the contact properties the
+// broadcast's content names.
+func (s *Sender) properties(ctx context.Context, b *store.Broadcast) (map[string]*store.ContactProperty, error) {
+	var keys []string
+	for _, p := range []*string{b.HTML, b.Text, &b.Subject} {
+		if p == nil {
+			continue
+		}
+		for _, ph := range render.Placeholders(*p) {
+			keys = append(keys, ph.Key)
+		}
+	}
+	out := map[string]*store.ContactProperty{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ps, err := s.Store.ContactPropertiesByKey(ctx, b.TeamID, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		out[p.Key] = p
+	}
+	return out, nil
+}
+
+func formatValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// email renders the broadcast for one contact.
+func (s *Sender) email(b *store.Broadcast, c *store.Contact, props map[string]*store.ContactProperty, now time.Time) (*store.Email, error) {
+	unsub := s.UnsubscribeURL(b.TeamID, c.ID)
+	lookup := func(key string) (string, bool) {
+		switch key {
+		case "FIRST_NAME":
+			if c.FirstName != nil && *c.FirstName != "" {
+				return *c.FirstName, true
+			}
+			return "", false
+		case "LAST_NAME":
+			if c.LastName != nil && *c.LastName != "" {
+				return *c.LastName, true
+			}
+			return "", false
+		case "EMAIL":
+			return c.Email, true
+		case UnsubscribeKey:
+			return unsub, unsub != ""
+		}
+		if v, ok := formatValue(c.Properties[key]); ok {
+			return v, true
+		}
+		if p := props[key]; p != nil {
+			return formatValue(p.FallbackValue)
+		}
+		return "", false
+	}
+	e := &store.Email{ID: newID(), TeamID: b.TeamID, From: b.From, To: []string{c.Email}, ReplyTo: b.ReplyTo,
+		TopicID: b.TopicID, BroadcastID: b.ID, LastEvent: store.EventQueued, CreatedAt: now}
+	var err error
+	if e.Subject, err = render.Render(b.Subject, lookup, false, 0); err != nil {
+		return nil, err
+	}
+	if b.HTML != nil {
+		h, err := render.Render(*b.HTML, lookup, true, 0)
+		if err != nil {
+			return nil, err
+		}
+		if b.PreviewText != "" {
+			h = `<div style="display:none;max-height:0;overflow:hidden">` + html.EscapeString(b.PreviewText) + `</div>` + h
+		}
+		e.HTML = &h
+	}
+	if b.Text != nil {
+		t, err := render.Render(*b.Text, lookup, false, 0)
+		if err != nil {
+			return nil, err
+		}
+		e.Text = &t
+	}
+	if unsub != "" {
+		e.Headers = []store.Header{{Name: "List-Unsubscribe", Value: "<" + unsub + ">"},
+			{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}}
+	}
+	return e, nil
+}
+
+// newID returns a time-ordered UUID, as the API's ids.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
