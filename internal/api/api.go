@@ -43,6 +43,10 @@ type Deps struct {
 	// Tracking checks the tokens of the open pixel and click redirects
 	// (nil: those routes answer 404).
 	Tracking *tracking.Signer
+	// PublicURL is the server's public URL (--public-url): with Tracking,
+	// broadcasts' unsubscribe links are made under it ("" refuses to send
+	// a broadcast that uses {{{RESEND_UNSUBSCRIBE_URL}}}).
+	PublicURL string
 	// VerifyNow, when set, asks the domain verifier to run at once (after
 	// POST /domains/{id}/verify); otherwise the check waits for its tick.
 	VerifyNow func()

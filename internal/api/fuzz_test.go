@@ -82,6 +82,14 @@ func FuzzRequests(f *testing.F) {
 		{"/templates/" + tpl + "/duplicate", "", "", ``},
 		{"/emails", "", "", `{"to":"b@example.net","template":{"id":"` + tpl + `","variables":{"NAME":"<b>","COUNT":2}}}`},
 		{"/emails/batch", "", "permissive", `[{"to":"b@example.net","template":{"id":"welcome","variables":{"NAME":1}}},{"to":"b@example.net","template":{"id":"welcome","variables":{"NAME":"x"}}}]`},
+		{"/broadcasts", "", "", `{"segment_id":"` + seg + `","from":"Acme <a@example.com>","subject":"Hi {{{FIRST_NAME|you}}}","reply_to":["r@example.com"],"html":"<p>{{{seats}}}</p>","topic_id":"` + topic + `"}`},
+		{"/broadcasts", "", "", `{"audience_id":"` + seg + `","from":"a@example.com","subject":"s","text":"t","send":true,"scheduled_at":"in 2 hours"}`},
+		{"/broadcasts", "", "", `{"segment_id":"` + seg + `","from":"a@example.com","subject":"s","html":"{{{RESEND_UNSUBSCRIBE_URL}}}","send":"yes"}`},
+		{"/broadcasts?limit=1&after=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{"/broadcasts/00000000-0000-4000-8000-000000000000", "", "", `{"broadcast_id":"00000000-0000-4000-8000-000000000000","name":"x"}`},
+		{"/broadcasts/00000000-0000-4000-8000-000000000000/send", "", "", `{"broadcast_id":"x","scheduled_at":""}`},
+		{"/broadcasts/00000000-0000-4000-8000-000000000000/cancel", "", "", ``},
+		{"/unsubscribe/not-a-token", "", "", `List-Unsubscribe=One-Click`},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, s.idem, s.batchMode, s.body)

@@ -18,6 +18,9 @@ func (h *Handler) routes() {
 	// Open and click tracking (signed tokens, no key).
 	h.handle("GET /t/o/{token}", public, h.trackOpen)
 	h.handle("GET /t/c/{token}", public, h.trackClick)
+	// Broadcast unsubscribe links (signed tokens, no key).
+	h.handle("GET /unsubscribe/{token}", public, h.unsubscribeForm)
+	h.handle("POST /unsubscribe/{token}", public, h.unsubscribe)
 
 	h.handle("POST /emails", sendAccess, h.sendEmail)
 	h.handle("POST /emails/batch", sendAccess, h.sendBatch)
@@ -93,6 +96,14 @@ func (h *Handler) routes() {
 	h.handle("DELETE /templates/{id_or_alias}", fullAccess, h.deleteTemplate)
 	h.handle("POST /templates/{id_or_alias}/publish", fullAccess, h.publishTemplate)
 	h.handle("POST /templates/{id_or_alias}/duplicate", fullAccess, h.duplicateTemplate)
+
+	h.handle("POST /broadcasts", fullAccess, h.createBroadcast)
+	h.handle("GET /broadcasts", fullAccess, h.listBroadcasts)
+	h.handle("GET /broadcasts/{id}", fullAccess, h.getBroadcast)
+	h.handle("PATCH /broadcasts/{id}", fullAccess, h.updateBroadcast)
+	h.handle("DELETE /broadcasts/{id}", fullAccess, h.deleteBroadcast)
+	h.handle("POST /broadcasts/{id}/send", fullAccess, h.sendBroadcast)
+	h.handle("POST /broadcasts/{id}/cancel", fullAccess, h.cancelBroadcast)
 
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)

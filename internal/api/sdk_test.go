@@ -515,3 +515,61 @@ func TestGoSDKTemplates(t *testing.T) {
 		require.ErrorContains(t, err, "Template not found")
 	})
 }
+
+// TestGoSDKBroadcasts drives the Broadcasts service of the official Go SDK
+// unchanged: Create, Get, List, Update, Send (which always sends
+// "scheduled_at":"" and broadcast_id), Remove.
+func TestGoSDKBroadcasts(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		client := resend.NewClient(e.keyA)
+		base, err := url.Parse(e.srv.URL + "/")
+		require.NoError(t, err)
+		client.BaseURL = base
+		seg, err := client.Segments.Create(&resend.CreateSegmentRequest{Name: "news"})
+		require.NoError(t, err)
+
+		created, err := client.Broadcasts.Create(&resend.CreateBroadcastRequest{SegmentId: seg.Id, From: "Acme <news@example.com>",
+			Subject: "Hello", ReplyTo: []string{"help@example.com"}, Html: "<p>Hi {{{FIRST_NAME|there}}}</p>", Name: "First"})
+		require.NoError(t, err)
+		require.NotEmpty(t, created.Id)
+		got, err := client.Broadcasts.Get(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, "broadcast", got.Object)
+		require.Equal(t, "First", got.Name)
+		require.Equal(t, seg.Id, got.SegmentId)
+		require.Equal(t, seg.Id, got.AudienceId)
+		require.Equal(t, []string{"help@example.com"}, got.ReplyTo)
+		require.Equal(t, "draft", got.Status)
+		require.Equal(t, "", got.ScheduledAt)
+
+		updated, err := client.Broadcasts.Update(&resend.UpdateBroadcastRequest{BroadcastId: created.Id, Subject: "Hello again", Text: "plain"})
+		require.NoError(t, err)
+		require.Equal(t, created.Id, updated.Id)
+		got, err = client.Broadcasts.Get(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, "Hello again", got.Subject)
+		require.Equal(t, "plain", got.Text)
+
+		list, err := client.Broadcasts.List()
+		require.NoError(t, err)
+		require.Len(t, list.Data, 1)
+		require.Equal(t, created.Id, list.Data[0].Id)
+
+		other, err := client.Broadcasts.Create(&resend.CreateBroadcastRequest{AudienceId: seg.Id, From: "news@example.com", Subject: "x", Text: "t"})
+		require.NoError(t, err)
+		removed, err := client.Broadcasts.Remove(other.Id)
+		require.NoError(t, err)
+		require.Equal(t, resend.RemoveBroadcastResponse{Object: "broadcast", Id: other.Id, Deleted: true}, removed)
+
+		sent, err := client.Broadcasts.Send(&resend.SendBroadcastRequest{BroadcastId: created.Id})
+		require.NoError(t, err)
+		require.Equal(t, created.Id, sent.Id)
+		got, err = client.Broadcasts.Get(created.Id)
+		require.NoError(t, err)
+		require.Equal(t, "queued", got.Status)
+		_, err = client.Broadcasts.Remove(created.Id)
+		require.ErrorContains(t, err, "Only broadcasts in draft")
+	})
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -115,6 +116,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Ready:            func() bool { return !draining.Load() },
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
+		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
 	})
 	var httpHandler http.Handler = handler
 	if cfg.Role == "worker" {
@@ -375,7 +377,9 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 	hooks := guard.HTTPClient(webhook.Timeout)
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
 	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
-		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log}}
+		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
+		Broadcasts: &broadcast.Sender{Store: db, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+			TestDomain: cfg.TestDomain}}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

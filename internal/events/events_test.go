@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,17 @@ func TestTopicEventPayloads(t *testing.T) {
 	require.Equal(t, "contact.topics.updated", ev.Type)
 	require.JSONEq(t, `{"type":"contact.topics.updated","created_at":"2026-11-28T12:00:01.234Z","data":{
 		"email":"Ada@Example.net","topics":[{"id":"t1","subscription":"opt_in"}]}}`, string(ev.Data))
+}
+
+func TestEmailEventCarriesBroadcastID(t *testing.T) {
+	e := &store.Email{ID: "e1", TeamID: "t", From: "a@example.com", To: []string{"b@example.net"}, BroadcastID: "b1"}
+	ev, err := Email(store.EventSent, e, nil, nil, e.CreatedAt)
+	if err != nil || !strings.Contains(string(ev.Data), `"broadcast_id":"b1"`) {
+		t.Fatalf("event %v: %s", err, ev.Data)
+	}
+	e.BroadcastID = ""
+	ev, _ = Email(store.EventSent, e, nil, nil, e.CreatedAt)
+	if strings.Contains(string(ev.Data), "broadcast_id") {
+		t.Fatalf("broadcast_id without a broadcast: %s", ev.Data)
+	}
 }
