@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -252,4 +255,72 @@ func TestNodeSDKTemplates(t *testing.T) {
 		require.NotEmpty(t, e.Name, name)
 		require.NotEmpty(t, e.Message, name)
 	}
+}
+
+// TestNodeSDKBroadcasts sends a broadcast to a segment with the official
+// Node SDK through the real binary (its broadcast worker and unsubscribe
+// route included): every subscribed contact gets one email with its merge
+// tags filled and a working unsubscribe link; the unsubscribed one gets none.
+func TestNodeSDKBroadcasts(t *testing.T) {
+	node := nodeSDK(t)
+	// The public URL is the server's own address, so that the unsubscribe
+	// links in the emails point back at it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s := start(t, "--data-dir", t.TempDir(), "--http-addr", addr, "--public-url", "http://"+addr)
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	cmd := exec.Command(node, "broadcasts.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	var create struct{ ID string }
+	require.NoError(t, json.Unmarshal(got["create"], &create))
+	require.JSONEq(t, `true`, string(mustField(t, got["remove"], "deleted")))
+
+	var emails struct {
+		Data []struct {
+			ID      string   `json:"id"`
+			To      []string `json:"to"`
+			Subject string   `json:"subject"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(got["emails"], &emails))
+	subjects := map[string]string{}
+	ids := map[string]string{}
+	for _, e := range emails.Data {
+		require.Len(t, e.To, 1)
+		_, seen := subjects[e.To[0]]
+		require.False(t, seen, "one email per contact: %s twice", e.To[0])
+		subjects[e.To[0]], ids[e.To[0]] = e.Subject, e.ID
+	}
+	require.Equal(t, map[string]string{"delivered+jane@resend.dev": "Hi Jane", "delivered+nameless@resend.dev": "Hi there"}, subjects)
+
+	// The email is delivered (a simulated test address) and its unsubscribe
+	// link, followed with a one-click POST, unsubscribes the contact.
+	var html string
+	waitFor(t, "the broadcast email to be delivered", func() bool {
+		_, body, err := request("GET", s.url+"/emails/"+ids["delivered+jane@resend.dev"], key, "")
+		if err != nil || body["last_event"] != "delivered" {
+			return false
+		}
+		html, _ = body["html"].(string)
+		return true
+	})
+	require.Contains(t, html, "Hello Jane")
+	link := regexp.MustCompile(`href="(http://` + regexp.QuoteMeta(addr) + `/unsubscribe/[^"]+)"`).FindStringSubmatch(html)
+	require.NotNil(t, link, "an unsubscribe link to this server in %s", html)
+	resp, err := http.Post(link[1], "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	_, contact, err := request("GET", s.url+"/contacts/delivered+jane@resend.dev", key, "")
+	require.NoError(t, err)
+	require.Equal(t, true, contact["unsubscribed"])
 }
