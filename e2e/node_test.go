@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/stretchr/testify/require"
 )
@@ -323,4 +326,30 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 	_, contact, err := request("GET", s.url+"/contacts/delivered+jane@resend.dev", key, "")
 	require.NoError(t, err)
 	require.Equal(t, true, contact["unsubscribed"])
+
+	// The same link opened by a person in a browser: a page that asks, and
+	// a button that unsubscribes.
+	_, body, err := request("GET", s.url+"/emails/"+ids["delivered+nameless@resend.dev"], key, "")
+	require.NoError(t, err)
+	link = regexp.MustCompile(`href="(http://[^"]+/unsubscribe/[^"]+)"`).FindStringSubmatch(body["html"].(string))
+	require.NotNil(t, link)
+	ctx := browser(t)
+	step, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(step, chromedp.Navigate(link[1]), chromedp.WaitVisible(chromedp.CSS("button"))))
+	page, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("body")))
+	require.NoError(t, err)
+	require.Contains(t, page, "delivered+nameless@resend.dev")
+	_, contact, err = request("GET", s.url+"/contacts/delivered+nameless@resend.dev", key, "")
+	require.NoError(t, err)
+	require.Equal(t, false, contact["unsubscribed"], "opening the page changes nothing")
+	require.NoError(t, chromedp.Do(step, chromedp.Click(chromedp.CSS("button"))))
+	waitFor(t, "the button to unsubscribe the contact", func() bool {
+		_, contact, err := request("GET", s.url+"/contacts/delivered+nameless@resend.dev", key, "")
+		return err == nil && contact["unsubscribed"] == true
+	})
+	waitFor(t, "the confirmation page", func() bool {
+		page, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("body")))
+		return err == nil && strings.Contains(page, "is unsubscribed")
+	})
 }
