@@ -139,3 +139,11 @@ func TestContactImports(t *testing.T) {
 		require.Len(t, listIDs(t, e.do("GET", "/contacts/imports", e.keyA, "")), 2)
 	})
 }
+
+// TestContactImportTooLarge: a CSV over 50 MB is a 413 and imports nothing.
+func TestContactImportTooLarge(t *testing.T) {
+	t.Parallel()
+	e := setup(t, sqlstore.SQLite)
+	requireError(t, e.importCSV(e.keyA, "email\n"+strings.Repeat("a@example.net\n", 51<<20/14)), 413, "validation_error", "50 MB")
+	require.Empty(t, listIDs(t, e.do("GET", "/contacts/imports", e.keyA, "")))
+}
