@@ -353,3 +353,26 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 		return err == nil && strings.Contains(page, "is unsubscribed")
 	})
 }
+
+// TestNodeSDKContactImports drives contact imports with the official Node
+// SDK's contacts.imports (multipart/form-data), unchanged (e2e/node/imports.mjs
+// checks each answer as it goes).
+func TestNodeSDKContactImports(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir())
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+
+	cmd := exec.Command(node, "imports.mjs")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	require.JSONEq(t, `"contact_import"`, string(mustField(t, got["create"], "object")))
+	require.JSONEq(t, `{"total":3,"created":1,"updated":1,"skipped":0,"failed":1}`, string(mustField(t, got["get"], "counts")))
+	require.JSONEq(t, `"completed"`, string(mustField(t, got["get"], "status")))
+	require.JSONEq(t, `422`, string(mustField(t, got["badCSV"], "statusCode")))
+}

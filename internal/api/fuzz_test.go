@@ -90,6 +90,9 @@ func FuzzRequests(f *testing.F) {
 		{"/broadcasts/00000000-0000-4000-8000-000000000000/send", "", "", `{"broadcast_id":"x","scheduled_at":""}`},
 		{"/broadcasts/00000000-0000-4000-8000-000000000000/cancel", "", "", ``},
 		{"/unsubscribe/not-a-token", "", "", `List-Unsubscribe=One-Click`},
+		{"/contacts/imports", "", "", "email,first_name\na@example.net,A\n"},
+		{"/contacts/imports?status=completed&limit=1&after=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{"/contacts/imports/00000000-0000-4000-8000-000000000000", "", "", ``},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, s.idem, s.batchMode, s.body)

@@ -68,6 +68,12 @@ func (h *Handler) routes() {
 	// Contacts: {id_or_email} is an id or an address (a literal '+' stays a '+').
 	h.handle("POST /contacts", fullAccess, h.createContact)
 	h.handle("GET /contacts", fullAccess, h.listContacts)
+	h.handle("POST /contacts/imports", fullAccess, h.createContactImport)
+	h.handle("GET /contacts/imports", fullAccess, h.listContactImports)
+	// GET /contacts/imports/{id}: a pattern of its own would overlap
+	// GET /contacts/{id_or_email}/segments (and /topics) with neither more
+	// specific, which the mux refuses; this one is less specific than both.
+	h.handle("GET /contacts/{id_or_email}/{id}", fullAccess, h.getContactImport)
 	h.handle("GET /contacts/{id_or_email}", fullAccess, h.getContact)
 	h.handle("PATCH /contacts/{id_or_email}", fullAccess, h.updateContact)
 	h.handle("DELETE /contacts/{id_or_email}", fullAccess, h.deleteContact)

@@ -477,6 +477,29 @@ type Contact struct {
 	UpdatedAt time.Time
 }
 
+// Contact import statuses.
+const (
+	ImportQueued     = "queued"
+	ImportInProgress = "in_progress"
+	ImportCompleted  = "completed"
+	ImportFailed     = "failed"
+)
+
+// ContactImport is one CSV import of contacts: its status and the counts
+// of its rows (Total) by outcome. CompletedAt is nil until it completes.
+type ContactImport struct {
+	ID          string
+	TeamID      string
+	Status      string
+	Total       int
+	Created     int
+	Updated     int
+	Skipped     int
+	Failed      int
+	CreatedAt   time.Time
+	CompletedAt *time.Time
+}
+
 // Topic subscriptions, and topic visibilities.
 const (
 	SubscriptionOptIn  = "opt_in"
@@ -832,6 +855,13 @@ type Store interface {
 	// BroadcastRecipients returns up to limit members of a segment whose
 	// Seq is above after, in Seq order.
 	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]Recipient, error)
+
+	// CreateContactImport inserts an import record.
+	CreateContactImport(ctx context.Context, ci *ContactImport) error
+	GetContactImport(ctx context.Context, teamID, id string) (*ContactImport, error)
+	// ListContactImports returns a team's imports newest first, only those
+	// with the status when it is not "".
+	ListContactImports(ctx context.Context, teamID, status string, p Page) ([]*ContactImport, bool, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -480,6 +480,11 @@ func Run(t *testing.T, newStore NewStore) {
 		testBroadcasts(t, newStore)
 	})
 
+	t.Run("ContactImports", func(t *testing.T) {
+		t.Parallel()
+		testContactImports(t, newStore)
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)

@@ -1,0 +1,59 @@
+// Drives contact imports with the official Resend Node SDK (its
+// contacts.imports, which sends multipart/form-data): prints one JSON
+// object with what each call returned and exits 1 on the first unexpected
+// answer.
+import { Resend } from 'resend';
+
+const resend = new Resend(process.env.RESEND_API_KEY);
+const out = {};
+
+function check(name, result) {
+  out[name] = result.data ?? null;
+  if (result.error) {
+    console.log(JSON.stringify({ failed: name, error: result.error, out }));
+    process.exit(1);
+  }
+  return result.data;
+}
+
+function expectError(name, result) {
+  if (!result.error) {
+    console.log(JSON.stringify({ failed: name, expected: 'an error', data: result.data, out }));
+    process.exit(1);
+  }
+  out[name] = result.error;
+}
+
+function fail(what) {
+  console.log(JSON.stringify({ failed: what, out }));
+  process.exit(1);
+}
+
+const segment = check('segment', await resend.segments.create({ name: 'imported' }));
+const topic = check('topic', await resend.topics.create({ name: 'news', defaultSubscription: 'opt_out' }));
+check('existing', await resend.contacts.create({ email: 'old@example.com', firstName: 'Old' }));
+
+const csv = 'Email Address,Given,Plan\nnew@example.com,Ann,pro\nold@example.com,Olga,gold\nnot-an-address,X,\n';
+const created = check('create', await resend.contacts.imports.create({
+  file: new Blob([csv], { type: 'text/csv' }),
+  columnMap: { email: 'Email Address', firstName: 'Given', properties: { plan: { column: 'Plan', type: 'string' } } },
+  onConflict: 'upsert',
+  segments: [{ id: segment.id }],
+  topics: [{ id: topic.id, subscription: 'opt_in' }],
+}));
+const got = check('get', await resend.contacts.imports.get(created.id));
+if (got.status !== 'completed' || got.counts.created !== 1 || got.counts.updated !== 1 || got.counts.failed !== 1) fail('counts');
+
+const skipped = check('createSkip', await resend.contacts.imports.create({ file: new Blob(['email\nold@example.com\n']) }));
+const list = check('list', await resend.contacts.imports.list({ status: 'completed', limit: 1 }));
+if (list.data.length !== 1 || list.data[0].id !== skipped.id || !list.has_more) fail('list is newest first, paginated');
+
+const ann = check('contact', await resend.contacts.get({ email: 'new@example.com' }));
+if (ann.first_name !== 'Ann' || ann.properties.plan !== 'pro') fail('the contact is imported');
+const olga = check('updated', await resend.contacts.get({ email: 'old@example.com' }));
+if (olga.first_name !== 'Olga') fail('upsert updates');
+const segs = check('segments', await resend.contacts.segments.list({ email: 'new@example.com' }));
+if (segs.data.length !== 1 || segs.data[0].id !== segment.id) fail('segments applied');
+
+expectError('badCSV', await resend.contacts.imports.create({ file: new Blob(['email\n"a@example.com\n']) }));
+console.log(JSON.stringify(out));
