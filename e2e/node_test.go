@@ -126,6 +126,28 @@ func TestNodeSDK(t *testing.T) {
 	s.stop(t)
 }
 
+// firstKey waits for the API key that a first start prints.
+func firstKey(t *testing.T, s *server) string {
+	t.Helper()
+	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	return tokenRE.FindString(s.stdout.String())
+}
+
+// runNode runs a script of e2e/node with env added to the environment and
+// returns the JSON object it prints: what each SDK call returned, by name.
+// The script exits non-zero at the first unexpected answer.
+func runNode(t *testing.T, node, script string, env ...string) map[string]json.RawMessage {
+	t.Helper()
+	cmd := exec.Command(node, script)
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s: %s", script, out)
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	return got
+}
+
 // mustField returns one field of a JSON object.
 func mustField(t *testing.T, obj json.RawMessage, name string) json.RawMessage {
 	t.Helper()
@@ -141,17 +163,8 @@ func mustField(t *testing.T, obj json.RawMessage, name string) json.RawMessage {
 func TestNodeSDKContacts(t *testing.T) {
 	node := nodeSDK(t)
 	s := start(t, "--data-dir", t.TempDir())
-	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
-	key := tokenRE.FindString(s.stdout.String())
-
-	cmd := exec.Command(node, "contacts.mjs")
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	var got map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	key := firstKey(t, s)
+	got := runNode(t, node, "contacts.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
 	require.JSONEq(t, `"segment"`, string(mustField(t, got["segmentGet"], "object")))
 	require.JSONEq(t, `"contact"`, string(mustField(t, got["contactGetById"], "object")))
 	require.JSONEq(t, `{"plan":"pro","seats":3}`, string(mustField(t, got["contactGetById"], "properties")))
@@ -177,17 +190,8 @@ func TestNodeSDKContacts(t *testing.T) {
 func TestNodeSDKContactProperties(t *testing.T) {
 	node := nodeSDK(t)
 	s := start(t, "--data-dir", t.TempDir())
-	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
-	key := tokenRE.FindString(s.stdout.String())
-
-	cmd := exec.Command(node, "properties.mjs")
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	var got map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	key := firstKey(t, s)
+	got := runNode(t, node, "properties.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
 	require.JSONEq(t, `"contact_property"`, string(mustField(t, got["create"], "object")))
 	require.JSONEq(t, `"contact_property"`, string(mustField(t, got["get"], "object")))
 	require.JSONEq(t, `"free"`, string(mustField(t, got["get"], "fallbackValue")))
@@ -221,17 +225,8 @@ func TestNodeSDKContactProperties(t *testing.T) {
 func TestNodeSDKTemplates(t *testing.T) {
 	node := nodeSDK(t)
 	s := start(t, "--data-dir", t.TempDir())
-	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
-	key := tokenRE.FindString(s.stdout.String())
-
-	cmd := exec.Command(node, "templates.mjs")
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	var got map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	key := firstKey(t, s)
+	got := runNode(t, node, "templates.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
 	require.JSONEq(t, `"template"`, string(mustField(t, got["create"], "object")))
 	require.JSONEq(t, `"template"`, string(mustField(t, got["get"], "object")))
 	require.JSONEq(t, `["help@resend.dev"]`, string(mustField(t, got["get"], "reply_to")))
@@ -273,16 +268,8 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	s := start(t, "--data-dir", t.TempDir(), "--http-addr", addr, "--public-url", "http://"+addr)
-	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
-	key := tokenRE.FindString(s.stdout.String())
-
-	cmd := exec.Command(node, "broadcasts.mjs")
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	var got map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	key := firstKey(t, s)
+	got := runNode(t, node, "broadcasts.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
 	var create struct{ ID string }
 	require.NoError(t, json.Unmarshal(got["create"], &create))
 	require.JSONEq(t, `true`, string(mustField(t, got["remove"], "deleted")))
@@ -360,17 +347,8 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 func TestNodeSDKContactImports(t *testing.T) {
 	node := nodeSDK(t)
 	s := start(t, "--data-dir", t.TempDir())
-	waitFor(t, "a key on stdout", func() bool { return tokenRE.MatchString(s.stdout.String()) })
-	key := tokenRE.FindString(s.stdout.String())
-
-	cmd := exec.Command(node, "imports.mjs")
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	var got map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	key := firstKey(t, s)
+	got := runNode(t, node, "imports.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
 	require.JSONEq(t, `"contact_import"`, string(mustField(t, got["create"], "object")))
 	require.JSONEq(t, `{"total":3,"created":1,"updated":1,"skipped":0,"failed":1}`, string(mustField(t, got["get"], "counts")))
 	require.JSONEq(t, `"completed"`, string(mustField(t, got["get"], "status")))

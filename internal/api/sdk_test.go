@@ -12,15 +12,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// sdk returns the official Go client for key, pointed at the test server.
+func (e *testEnv) sdk(key string) *resend.Client {
+	c := resend.NewClient(key)
+	base, err := url.Parse(e.srv.URL + "/")
+	require.NoError(e.t, err)
+	c.BaseURL = base
+	return c
+}
+
 // TestGoSDK drives the server with the official Go SDK, as users do.
 func TestGoSDK(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		ctx := context.Background()
 
 		sent, err := client.Emails.SendWithOptions(ctx, &resend.SendEmailRequest{
@@ -81,8 +88,7 @@ func TestGoSDK(t *testing.T) {
 
 		// The SDK's RateLimitError on a 429.
 		limited := setup(t, kind, func(d *Deps) { d.DefaultRateLimit = 1 })
-		lc := resend.NewClient(limited.keyA)
-		lc.BaseURL, _ = url.Parse(limited.srv.URL + "/")
+		lc := limited.sdk(limited.keyA)
 		_, err = lc.Emails.List()
 		require.NoError(t, err)
 		_, err = lc.Emails.List()
@@ -100,10 +106,8 @@ func TestGoSDKContacts(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		ctx := context.Background()
 
 		_, err = client.Segments.Create(&resend.CreateSegmentRequest{})
@@ -259,10 +263,8 @@ func TestGoSDKTopics(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		ctx := context.Background()
 
 		_, err = client.Topics.Create(&resend.CreateTopicRequest{Name: "x"})
@@ -361,10 +363,8 @@ func TestGoSDKContactProperties(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		ctx := context.Background()
 
 		plan, err := client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string", FallbackValue: "free"})
@@ -446,10 +446,8 @@ func TestGoSDKTemplates(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		ctx := context.Background()
 
 		_, err = client.Templates.Create(&resend.CreateTemplateRequest{Name: "x"})
@@ -523,10 +521,8 @@ func TestGoSDKBroadcasts(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 		seg, err := client.Segments.Create(&resend.CreateSegmentRequest{Name: "news"})
 		require.NoError(t, err)
 

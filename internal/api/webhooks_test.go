@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -26,10 +25,8 @@ func TestWebhooksWithGoSDK(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
 		ctx := context.Background()
-		client := resend.NewClient(e.keyA)
-		base, err := url.Parse(e.srv.URL + "/")
-		require.NoError(t, err)
-		client.BaseURL = base
+		client := e.sdk(e.keyA)
+		var err error
 
 		created, err := client.Webhooks.CreateWithContext(ctx, &resend.CreateWebhookRequest{
 			Endpoint: "https://hooks.example.com/resend", Events: []string{resend.EventEmailDelivered, resend.EventEmailBounced}})
