@@ -43,6 +43,9 @@ const spare = check('spare', await resend.broadcasts.create({
   segmentId: segment.id, from: 'onboarding@resend.dev', subject: 'spare', text: 'spare',
 }));
 check('remove', await resend.broadcasts.remove(spare.id));
+const dup = check('duplicate', await resend.broadcasts.duplicate(draft.id));
+if (check('getDuplicate', await resend.broadcasts.get(dup.id)).name !== 'Launch (copy)') fail('the duplicate is named "Launch (copy)"');
+check('removeDuplicate', await resend.broadcasts.remove(dup.id));
 
 check('send', await resend.broadcasts.send(draft.id));
 const deadline = Date.now() + 20000;

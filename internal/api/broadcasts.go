@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -403,6 +404,34 @@ func (h *Handler) cancelBroadcast(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "broadcast", ID: b.ID})
 	return nil
 }
+
+// duplicateBroadcast answers POST /broadcasts/{id}/duplicate: a new draft
+// with the same content, named like Resend's copies (" (copy)" appended,
+// cut to 70 characters), whatever the original's status.
+func (h *Handler) duplicateBroadcast(w http.ResponseWriter, r *http.Request) error {
+	b, err := h.loadBroadcast(r)
+	if err != nil {
+		return err
+	}
+	now := h.Now().UTC()
+	c := *b
+	c.ID, c.Status, c.ScheduledAt, c.SentAt, c.Progress, c.CreatedAt, c.UpdatedAt =
+		newID(), store.BroadcastDraft, nil, nil, 0, now, now
+	c.ReplyTo = slices.Clone(b.ReplyTo)
+	if name := []rune(b.Name + " (copy)"); len(name) > maxBroadcastCopyName {
+		c.Name = string(name[:maxBroadcastCopyName])
+	} else {
+		c.Name = string(name)
+	}
+	if err := h.Store.CreateBroadcast(r.Context(), &c); err != nil {
+		return fmt.Errorf("duplicate broadcast: %w", err)
+	}
+	writeJSON(w, http.StatusOK, objectIDResponse{Object: "broadcast", ID: c.ID})
+	return nil
+}
+
+// maxBroadcastCopyName is the length a duplicate's name is cut to.
+const maxBroadcastCopyName = 70
 
 // The public unsubscribe route of {{{RESEND_UNSUBSCRIBE_URL}}} and the
 // List-Unsubscribe header: the token is signed (internal/tracking), so it

@@ -86,6 +86,25 @@ func TestBroadcastsCRUD(t *testing.T) {
 		require.Equal(t, "canceled", e.do("GET", "/broadcasts/"+id, e.keyA, "").json["status"])
 		requireError(t, e.do("POST", "/broadcasts/"+id+"/cancel", e.keyA, ""), 422, "validation_error")
 
+		// A duplicate is a new draft with the same content, whatever the
+		// original's status; the name gets " (copy)", cut to 70 characters.
+		r = e.do("POST", "/broadcasts/"+id+"/duplicate", e.keyA, "")
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		require.Equal(t, "broadcast", r.json["object"])
+		dup := r.json["id"].(string)
+		require.NotEqual(t, id, dup)
+		orig, copied := e.do("GET", "/broadcasts/"+id, e.keyA, "").json, e.do("GET", "/broadcasts/"+dup, e.keyA, "").json
+		require.Equal(t, "draft", copied["status"])
+		require.Equal(t, "Nov (copy)", copied["name"])
+		require.Nil(t, copied["scheduled_at"])
+		for _, k := range []string{"segment_id", "from", "subject", "text", "html", "reply_to", "preview_text", "topic_id"} {
+			require.Equal(t, orig[k], copied[k], k)
+		}
+		long := e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","text":"t","name":"`+strings.Repeat("é", 68)+`"}`).json["id"].(string)
+		r = e.do("POST", "/broadcasts/"+long+"/duplicate", e.keyA, "")
+		require.Equal(t, strings.Repeat("é", 68)+" (", e.do("GET", "/broadcasts/"+r.json["id"].(string), e.keyA, "").json["name"])
+		requireError(t, e.do("POST", "/broadcasts/"+id+"/duplicate", e.keyB, ""), 404, "not_found")
+
 		// A draft is deleted; create with send:true queues at once.
 		r = e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","text":"t"}`)
 		draft := r.json["id"].(string)

@@ -110,6 +110,7 @@ func (h *Handler) routes() {
 	h.handle("DELETE /broadcasts/{id}", fullAccess, h.deleteBroadcast)
 	h.handle("POST /broadcasts/{id}/send", fullAccess, h.sendBroadcast)
 	h.handle("POST /broadcasts/{id}/cancel", fullAccess, h.cancelBroadcast)
+	h.handle("POST /broadcasts/{id}/duplicate", fullAccess, h.duplicateBroadcast)
 
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)
