@@ -593,16 +593,5 @@ func (h *Handler) listContactImports(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	list, more, err := h.Store.ListContactImports(r.Context(), callerKey(r.Context()).TeamID, status, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list contact imports: %w", err)
-	}
-	out := listResponse[contactImportObject]{Object: "list", HasMore: more, Data: make([]contactImportObject, 0, len(list))}
-	for _, ci := range list {
-		out.Data = append(out.Data, toContactImport(ci))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list contact imports", list, more, err, toContactImport)
 }

@@ -180,18 +180,7 @@ func (h *Handler) listContactProperties(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	list, more, err := h.Store.ListContactProperties(r.Context(), callerKey(r.Context()).TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list contact properties: %w", err)
-	}
-	out := listResponse[contactPropertyItem]{Object: "list", HasMore: more, Data: make([]contactPropertyItem, 0, len(list))}
-	for _, p := range list {
-		out.Data = append(out.Data, toContactPropertyItem(p))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list contact properties", list, more, err, toContactPropertyItem)
 }
 
 func (h *Handler) getContactProperty(w http.ResponseWriter, r *http.Request) error {

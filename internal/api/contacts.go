@@ -707,18 +707,7 @@ func (h *Handler) listContactSegments(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	list, more, err := h.Store.ListContactSegments(r.Context(), c.TeamID, c.ID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list contact segments: %w", err)
-	}
-	out := listResponse[segmentItem]{Object: "list", HasMore: more, Data: make([]segmentItem, 0, len(list))}
-	for _, s := range list {
-		out.Data = append(out.Data, toSegmentItem(s))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list contact segments", list, more, err, toSegmentItem)
 }
 
 // addContactSegment answers POST /contacts/{id_or_email}/segments/{segment_id};

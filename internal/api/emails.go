@@ -450,6 +450,23 @@ func pageOf[T any](items []T, id func(T) string, p store.Page) ([]T, bool, error
 	return items[start:to], to < end, nil
 }
 
+// writeList answers one page of a list in Resend's shape, each item
+// converted by conv; the store's ErrNotFound is an unknown cursor.
+func writeList[S, T any](w http.ResponseWriter, what string, list []S, more bool, err error, conv func(S) T) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownCursor
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	out := listResponse[T]{Object: "list", HasMore: more, Data: make([]T, 0, len(list))}
+	for _, item := range list {
+		out.Data = append(out.Data, conv(item))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 var errUnknownCursor = apierr.Validation("The pagination cursor does not match any item.")
 
 // parsePage reads limit/after/before with Resend's rules, for lists whose

@@ -135,18 +135,7 @@ func (h *Handler) listSegments(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		list, err = allPages(fetch, func(s *store.Segment) string { return s.ID })
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list segments: %w", err)
-	}
-	out := listResponse[segmentItem]{Object: "list", HasMore: more, Data: make([]segmentItem, 0, len(list))}
-	for _, s := range list {
-		out.Data = append(out.Data, toSegmentItem(s))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list segments", list, more, err, toSegmentItem)
 }
 
 func (h *Handler) getSegment(object string) apiFunc {

@@ -176,18 +176,7 @@ func (h *Handler) listSuppressions(w http.ResponseWriter, r *http.Request) error
 		return errOriginFilter
 	}
 	list, more, err := h.Store.ListSuppressions(r.Context(), callerKey(r.Context()).TeamID, origin, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list suppressions: %w", err)
-	}
-	out := listResponse[suppressionItem]{Object: "list", HasMore: more, Data: make([]suppressionItem, 0, len(list))}
-	for _, s := range list {
-		out.Data = append(out.Data, toSuppressionItem(s))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list suppressions", list, more, err, toSuppressionItem)
 }
 
 func (h *Handler) getSuppression(w http.ResponseWriter, r *http.Request) error {

@@ -205,18 +205,7 @@ func (h *Handler) listTopics(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	list, more, err := h.Store.ListTopics(r.Context(), callerKey(r.Context()).TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errUnknownCursor
-	}
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	out := listResponse[topicItem]{Object: "list", HasMore: more, Data: make([]topicItem, 0, len(list))}
-	for _, t := range list {
-		out.Data = append(out.Data, toTopicItem(t))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeList(w, "list topics", list, more, err, toTopicItem)
 }
 
 func (h *Handler) getTopic(w http.ResponseWriter, r *http.Request) error {
