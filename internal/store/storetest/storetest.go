@@ -440,50 +440,20 @@ func Run(t *testing.T, newStore NewStore) {
 		require.NoError(t, s.CreateDomain(ctx, &taken), "a deleted domain's name is free again")
 	})
 
-	t.Run("Suppressions", func(t *testing.T) {
-		t.Parallel()
-		testSuppressions(t, newStore)
-	})
-
-	t.Run("Delivery", func(t *testing.T) {
-		t.Parallel()
-		testDelivery(t, newStore)
-	})
-
-	t.Run("Webhooks", func(t *testing.T) {
-		t.Parallel()
-		testWebhooks(t, newStore)
-	})
-
-	t.Run("Contacts", func(t *testing.T) {
-		t.Parallel()
-		testContacts(t, newStore)
-	})
-
-	t.Run("Topics", func(t *testing.T) {
-		t.Parallel()
-		testTopics(t, newStore)
-	})
-
-	t.Run("ContactProperties", func(t *testing.T) {
-		t.Parallel()
-		testContactProperties(t, newStore)
-	})
-
-	t.Run("Templates", func(t *testing.T) {
-		t.Parallel()
-		testTemplates(t, newStore)
-	})
-
-	t.Run("Broadcasts", func(t *testing.T) {
-		t.Parallel()
-		testBroadcasts(t, newStore)
-	})
-
-	t.Run("ContactImports", func(t *testing.T) {
-		t.Parallel()
-		testContactImports(t, newStore)
-	})
+	// The suites of the later capabilities, each in its own file.
+	for _, suite := range []struct {
+		name string
+		run  func(*testing.T, NewStore)
+	}{
+		{"Suppressions", testSuppressions}, {"Delivery", testDelivery}, {"Webhooks", testWebhooks},
+		{"Contacts", testContacts}, {"Topics", testTopics}, {"ContactProperties", testContactProperties},
+		{"Templates", testTemplates}, {"Broadcasts", testBroadcasts}, {"ContactImports", testContactImports},
+	} {
+		t.Run(suite.name, func(t *testing.T) {
+			t.Parallel()
+			suite.run(t, newStore)
+		})
+	}
 
 	t.Run("Closed", func(t *testing.T) {
 		t.Parallel()
