@@ -234,6 +234,9 @@ func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
 		if err := requireSender(e); err != nil {
 			return nil, nil, err
 		}
+		if err := checkBuildable(e); err != nil {
+			return nil, nil, err
+		}
 		if err := h.checkSender(r.Context(), key, e); err != nil {
 			return nil, nil, err
 		}
@@ -284,6 +287,9 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			if err == nil {
 				err = requireSender(e)
+			}
+			if err == nil {
+				err = checkBuildable(e)
 			}
 			if err == nil {
 				err = h.checkSender(r.Context(), key, e)

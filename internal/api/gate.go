@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -37,12 +39,18 @@ func domainOf(addr string) (local, domain string) {
 // the same 403 validation_error, which SMTP replies tell apart.
 var ErrKeyDomain = errors.New("")
 
-// checkSender applies the gate to one email sent with key.
+// checkSender applies the gate to one email sent with key: its From, and a
+// Sender header if it has one, must be in a domain the team has verified
+// (and that the key may send from).
 func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.Email) error {
 	local, domain := domainOf(e.From)
 	if domain == h.TestDomain {
 		if local != testSender {
 			return apierr.Forbidden("The `%s` domain is not verified. Please, add and verify your domain.", domain)
+		}
+		if key.DomainID != "" {
+			return fmt.Errorf("%w%w", ErrKeyDomain, apierr.New(http.StatusForbidden, apierr.NameValidation,
+				fmt.Sprintf("This API key is restricted to a domain: it cannot send from the test sender `%s@%s`.", testSender, domain)))
 		}
 		for _, list := range [][]string{e.To, e.Cc, e.Bcc} {
 			for _, rcpt := range list {
@@ -51,8 +59,31 @@ func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.E
 				}
 			}
 		}
-		return nil
+	} else if err := h.checkSendingDomain(ctx, key, domain); err != nil {
+		return err
 	}
+	for _, hd := range e.Headers {
+		if !strings.EqualFold(hd.Name, message.SenderHeader) {
+			continue
+		}
+		v := strings.TrimSpace(hd.Value)
+		if !sendreq.ValidAddress(v) {
+			return apierr.Validation("The `Sender` header must be one address: `email@example.com` or `Name <email@example.com>`.")
+		}
+		_, d := domainOf(v)
+		if d == h.TestDomain {
+			return apierr.Forbidden("The `Sender` header must be an address of one of your verified domains.")
+		}
+		if err := h.checkSendingDomain(ctx, key, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSendingDomain refuses a domain the team has not verified for sending,
+// or one outside the domain the key is restricted to.
+func (h *Handler) checkSendingDomain(ctx context.Context, key *store.APIKey, domain string) error {
 	d, err := h.senderDomains.get(ctx, h, key.TeamID, domain)
 	if err != nil {
 		return err
@@ -65,6 +96,31 @@ func (h *Handler) checkSender(ctx context.Context, key *store.APIKey, e *store.E
 			fmt.Sprintf("This API key is restricted to another domain: it cannot send emails from `%s`.", domain)))
 	}
 	return nil
+}
+
+// checkBuildable refuses an email that internal/message could not write:
+// the rules that accept an email are the code that builds it (message.Check
+// runs Build's header steps), so nothing is accepted that delivery cannot
+// build. It runs once the email is complete (after its template).
+func checkBuildable(e *store.Email) error {
+	err := message.Check(e)
+	if err == nil {
+		return nil
+	}
+	var fe *message.FieldError
+	switch {
+	case errors.As(err, &fe):
+		for _, hd := range e.Headers {
+			if hd.Name == fe.Field {
+				return sendreq.HeaderError(err)
+			}
+		}
+		return apierr.Validation("The `%s` field cannot be written in the message: %s.", strings.ToLower(fe.Field), fe.Reason)
+	case errors.Is(err, message.ErrAttachment):
+		return apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidAttachment,
+			"Invalid attachment: "+strings.TrimPrefix(err.Error(), message.ErrAttachment.Error()+": ")+".")
+	}
+	return apierr.Validation("The email cannot be written as a message: %s.", strings.TrimPrefix(err.Error(), "message: "))
 }
 
 // domainCache remembers a team's domains by name for a short time, so that

@@ -45,6 +45,9 @@ func (h *Handler) Submit(ctx context.Context, key *store.APIKey, e *store.Email,
 	if e.From == "" {
 		return "", apierr.MissingField("from")
 	}
+	if err := checkBuildable(e); err != nil {
+		return "", err
+	}
 	var hash []byte
 	if idemKey != "" {
 		// The decoded email, not the raw message: a client that retries

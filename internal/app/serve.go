@@ -379,7 +379,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
 		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
 		Broadcasts: &broadcast.Sender{Store: db, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-			TestDomain: cfg.TestDomain}}
+			TestDomain: cfg.TestDomain, Logger: log}}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

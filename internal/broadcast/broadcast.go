@@ -14,12 +14,14 @@ import (
 	"context"
 	"errors"
 	"html"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
@@ -53,6 +55,14 @@ type Sender struct {
 	// AfterChunk, when set, runs after each committed chunk (tests use it
 	// to simulate a crash).
 	AfterChunk func(progress int64) error
+	Logger     *slog.Logger
+}
+
+func (s *Sender) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (s *Sender) now() time.Time {
@@ -135,6 +145,15 @@ func (s *Sender) Send(ctx context.Context, teamID, id string) error {
 			e, err := s.email(b, c, props, now)
 			if err != nil {
 				return err
+			}
+			// A contact's values can make a message that cannot be
+			// written (a word too long for a header line): that contact
+			// is skipped, visibly, and the others are sent.
+			if err := message.Check(e); err != nil {
+				s.logger().Warn("broadcast: contact skipped: its email cannot be built",
+					slog.String("broadcast_id", id), slog.String("team_id", teamID),
+					slog.String("contact_id", c.ID), slog.String("reason", err.Error()))
+				continue
 			}
 			emails = append(emails, e)
 		}

@@ -32,16 +32,6 @@ type Options struct {
 	MessageID string    // full value with angle brackets, e.g. "<id@example.com>"; the caller builds it
 }
 
-// maxFieldNameLen bounds custom header names so that "Name: " always fits in
-// a 998-octet line with room for the value to be folded after it.
-const maxFieldNameLen = 200
-
-// reservedHeaders are written by Build and cannot also come from e.Headers.
-var reservedHeaders = []string{
-	"From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
-}
-
 // field is one header field in the order it is written.
 type field struct{ k, v string }
 
@@ -51,6 +41,38 @@ type part struct {
 	header   []field
 	body     []byte
 	children []*part
+}
+
+// checkTime and checkMessageID stand in for the values of Options in Check:
+// neither can make a header unwritable.
+var checkTime = time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+
+const checkMessageID = "<check@godwit.invalid>"
+
+// Check runs every step of Build that depends on the email's header fields
+// (addresses, subject, custom headers, attachment names and content ids)
+// without building the body, so that an email is accepted only if Build can
+// write it. Attachments need no content yet (those given by path are
+// fetched at delivery). Errors are *FieldError, or wrap ErrAttachment, or
+// describe a missing From or recipients.
+func Check(e *store.Email) error {
+	if e == nil {
+		return errors.New("message: nil email")
+	}
+	top, err := topHeader(e, Options{Now: checkTime, MessageID: checkMessageID})
+	if err != nil {
+		return err
+	}
+	if _, err := makeHeader(top); err != nil {
+		return err
+	}
+	for i := range e.Attachments {
+		a := &e.Attachments[i]
+		if _, err := attachmentHeader(a, a.ContentID != ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Build returns the message bytes (CRLF line endings). Attachments given by Path must have been fetched
@@ -141,25 +163,23 @@ func topHeader(e *store.Email, opts Options) ([]field, error) {
 	)
 
 	for _, h := range e.Headers {
-		if err := checkName(h.Name); err != nil {
+		if err := CheckHeader(h.Name, h.Value); err != nil {
 			return nil, err
-		}
-		for _, r := range reservedHeaders {
-			if strings.EqualFold(h.Name, r) {
-				return nil, fmt.Errorf("message: header %q cannot be set in custom headers", h.Name)
-			}
 		}
 		if strings.EqualFold(h.Name, "Reply-To") && len(e.ReplyTo) > 0 {
-			return nil, errors.New("message: Reply-To given both as reply_to and as a custom header")
+			return nil, &FieldError{h.Name, "it cannot be given together with the reply_to field"}
 		}
-		if err := checkValue(h.Name, h.Value); err != nil {
-			return nil, err
-		}
-		var th gomessage.Header
-		th.SetText(h.Name, h.Value) // RFC 2047 when the value is not plain ASCII
-		fs = append(fs, field{h.Name, th.Get(h.Name)})
+		fs = append(fs, field{h.Name, encodeText(h.Value)})
 	}
 	return fs, nil
+}
+
+// encodeText is an unstructured field value as written: RFC 2047 encoded
+// words when it is not plain ASCII.
+func encodeText(v string) string {
+	var th gomessage.Header
+	th.SetText("X", v)
+	return th.Get("X")
 }
 
 func parseAddresses(name string, addrs []string) ([]*mail.Address, error) {
@@ -182,18 +202,6 @@ func parseAddresses(name string, addrs []string) ([]*mail.Address, error) {
 func checkValue(name, v string) error {
 	if strings.ContainsAny(v, "\r\n\x00") {
 		return fmt.Errorf("message: %s contains CR, LF or NUL", name)
-	}
-	return nil
-}
-
-func checkName(name string) error {
-	if name == "" || len(name) > maxFieldNameLen {
-		return fmt.Errorf("message: invalid header name %q", name)
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < '!' || c > '~' || c == ':' {
-			return fmt.Errorf("message: invalid header name %q", name)
-		}
 	}
 	return nil
 }
@@ -292,11 +300,23 @@ func setBoundaries(p *part) error {
 // Content-ID) or a plain attachment, always base64.
 func attachmentPart(a *store.Attachment, inline bool) (*part, error) {
 	if a.Content == nil {
-		return nil, fmt.Errorf("message: attachment %q has no content (fetch its path first)", a.Filename)
+		return nil, fmt.Errorf("%w: %q has no content (fetch its path first)", ErrAttachment, a.Filename)
 	}
+	fs, err := attachmentHeader(a, inline)
+	if err != nil {
+		return nil, err
+	}
+	return &part{header: fs, body: a.Content}, nil
+}
+
+// ErrAttachment marks an attachment whose part cannot be written.
+var ErrAttachment = errors.New("message: attachment")
+
+// attachmentHeader returns the fields of an attachment's part.
+func attachmentHeader(a *store.Attachment, inline bool) ([]field, error) {
 	for _, v := range []string{a.Filename, a.ContentType, a.ContentID} {
-		if err := checkValue("attachment", v); err != nil {
-			return nil, err
+		if hasBreak(v) {
+			return nil, fmt.Errorf("%w: a field contains a line break (CR or LF) or NUL", ErrAttachment)
 		}
 	}
 
@@ -318,19 +338,26 @@ func attachmentPart(a *store.Attachment, inline bool) (*part, error) {
 	}
 	disp := mime.FormatMediaType(disposition, dispParams)
 	if disp == "" {
-		return nil, fmt.Errorf("message: attachment filename %q cannot be encoded", a.Filename)
+		return nil, fmt.Errorf("%w: the filename %q cannot be encoded", ErrAttachment, a.Filename)
 	}
 
 	fs := []field{{"Content-Type", ct}, {"Content-Transfer-Encoding", "base64"}}
 	if inline {
 		id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a.ContentID), "<"), ">")
 		if id == "" || strings.ContainsAny(id, " \t<>") {
-			return nil, fmt.Errorf("message: invalid content id %q", a.ContentID)
+			return nil, fmt.Errorf("%w: invalid content id %q", ErrAttachment, a.ContentID)
 		}
 		fs = append(fs, field{"Content-ID", "<" + id + ">"})
 	}
 	fs = append(fs, field{"Content-Disposition", disp})
-	return &part{header: fs, body: a.Content}, nil
+	// The fields must be writable: a filename too long for a header line
+	// is refused here, not cut.
+	for _, f := range fs {
+		if _, err := foldField(f.k, f.v); err != nil {
+			return nil, fmt.Errorf("%w: the filename is too long for its header field", ErrAttachment)
+		}
+	}
+	return fs, nil
 }
 
 // attachmentType normalises an attachment's content type: the default is
@@ -362,21 +389,18 @@ func attachmentType(ct string) string {
 }
 
 // makeHeader builds a go-message header with the fields in order. Each field
-// is formatted (and folded) by go-message; the name keeps the spelling given
-// here ("Message-ID", not the canonical "Message-Id"). Canonicalisation only
-// changes letter case, so the folding computed for the canonical name holds.
+// is formatted and folded by foldField (not by go-message, whose folding
+// panics on long names); the name keeps the spelling given here
+// ("Message-ID", not the canonical "Message-Id").
 func makeHeader(fields []field) (gomessage.Header, error) {
 	var h gomessage.Header
 	// go-message writes the most recently added field first.
 	for i := len(fields) - 1; i >= 0; i-- {
 		f := fields[i]
-		var tmp textproto.Header
-		tmp.Add(f.k, f.v)
-		raw, err := tmp.Raw(f.k)
+		raw, err := foldField(f.k, f.v)
 		if err != nil {
-			return h, fmt.Errorf("message: header %s: %w", f.k, err)
+			return h, err
 		}
-		raw = append([]byte(f.k), raw[len(f.k):]...)
 		h.AddRaw(raw)
 	}
 	return h, nil

@@ -191,7 +191,7 @@ func TestLongHeadersFolded(t *testing.T) {
 		to = append(to, "Recipient Number <recipient.with.a.long.name@example.org>")
 	}
 	e.To = to
-	e.Headers = []store.Header{{Name: "X-Long", Value: strings.Repeat("x", 3000)}}
+	e.Headers = []store.Header{{Name: "X-Long", Value: strings.Repeat("abcdefghij ", 300)}}
 	b := build(t, e)
 	ent, _, _ := parse(t, b)
 	h := mail.Header{Header: ent.Header}
@@ -201,6 +201,21 @@ func TestLongHeadersFolded(t *testing.T) {
 	got, err := h.AddressList("To")
 	require.NoError(t, err)
 	require.Len(t, got, 50)
+	require.True(t, strings.TrimSpace(e.Headers[0].Value) == h.Get("X-Long"), "X-Long does not unfold to its value")
+	// Every line fits the hard limit; lines of words that can be folded
+	// (X-Long's) keep to 78 characters. An encoded word cannot be folded.
+	inLong := false
+	for _, line := range strings.Split(string(b), "\r\n") {
+		require.LessOrEqual(t, len(line), 998)
+		if strings.HasPrefix(line, "X-Long:") {
+			inLong = true
+		} else if !strings.HasPrefix(line, " ") {
+			inLong = false
+		}
+		if inLong {
+			require.LessOrEqual(t, len(line), 78, "line %q", line)
+		}
+	}
 }
 
 func TestStructure(t *testing.T) {

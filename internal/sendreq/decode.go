@@ -3,14 +3,17 @@ package sendreq
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/tidwall/gjson"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -42,12 +45,6 @@ type Options struct {
 	MaxScheduleAhead time.Duration // 0 means 30*24h
 	MaxEmailBytes    int64         // 0 means 40_000_000: size as Resend counts it (attachments base64-encoded + html + text + subject + headers)
 	Batch            bool          // item of POST /emails/batch: attachments are refused (422 validation_error)
-}
-
-// ownedHeaders are written by Godwit and may not be set through `headers`.
-var ownedHeaders = []string{
-	"From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "DKIM-Signature", "Return-Path", "Received",
 }
 
 // Messages shared by several checks.
@@ -238,6 +235,13 @@ func decodeEmail(f fields, opts Options) (*store.Email, *apierr.Error) {
 	if e.Headers, err = decodeHeaders(f["headers"]); err != nil {
 		return nil, err
 	}
+	if len(e.ReplyTo) > 0 {
+		for _, h := range e.Headers {
+			if strings.EqualFold(h.Name, "Reply-To") {
+				return nil, apierr.Validation("The `Reply-To` header cannot be set in `headers` together with the `reply_to` field.")
+			}
+		}
+	}
 	if e.Tags, err = decodeTags(f["tags"]); err != nil {
 		return nil, err
 	}
@@ -361,6 +365,8 @@ func validHeaderName(name string) bool {
 	return true
 }
 
+// decodeHeaders decodes `headers` and applies internal/message's rules for
+// custom headers (message.CheckHeader): what passes can be written.
 func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 	if raw == nil {
 		return nil, nil
@@ -378,10 +384,8 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 		if !validHeaderName(m.key) {
 			return nil, apierr.Validation("The `headers` field has an invalid header name `%s`: names must be printable ASCII without spaces or colons.", show(m.key))
 		}
-		for _, owned := range ownedHeaders {
-			if strings.EqualFold(m.key, owned) {
-				return nil, apierr.Validation("The `%s` header cannot be set in `headers`: Godwit sets it.", owned)
-			}
+		if name, owned := message.Owned(m.key); owned {
+			return nil, apierr.Validation("The `%s` header cannot be set in `headers`: Godwit sets it.", name)
 		}
 		if isNull(m.val) {
 			return nil, apierr.Validation("The value of the `%s` header must be a string.", show(m.key))
@@ -393,6 +397,9 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 		if hasHeaderBreak(v) {
 			return nil, apierr.Validation("The value of the `%s` header must not contain line breaks (CR or LF) or NUL characters.", show(m.key))
 		}
+		if err := message.CheckHeader(m.key, v); err != nil {
+			return nil, HeaderError(err)
+		}
 		if i, dup := pos[m.key]; dup {
 			hs[i].Value = v
 			continue
@@ -401,6 +408,16 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 		hs = append(hs, store.Header{Name: m.key, Value: v})
 	}
 	return hs, nil
+}
+
+// HeaderError is the API's answer to a header that internal/message will
+// not write (a *message.FieldError); other errors are described as they are.
+func HeaderError(err error) *apierr.Error {
+	var fe *message.FieldError
+	if errors.As(err, &fe) {
+		return apierr.Validation("The `%s` header cannot be set in `headers`: %s.", show(fe.Field), fe.Reason)
+	}
+	return apierr.Validation("The `headers` field cannot be written: %s.", strings.TrimPrefix(err.Error(), "message: "))
 }
 
 func validTagText(s string) bool {

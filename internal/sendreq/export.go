@@ -1,8 +1,7 @@
 package sendreq
 
 import (
-	"strings"
-
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -21,10 +20,6 @@ func EmailSize(e *store.Email) int64 { return emailSize(e) }
 // OwnedHeader reports whether Godwit writes the header name itself, so that
 // it may not be given as a custom header (any letter case).
 func OwnedHeader(name string) bool {
-	for _, owned := range ownedHeaders {
-		if strings.EqualFold(name, owned) {
-			return true
-		}
-	}
-	return false
+	_, owned := message.Owned(name)
+	return owned
 }
