@@ -16,6 +16,7 @@ import (
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
 )
@@ -120,11 +121,45 @@ func (w *Worker) maxQueueAge() time.Duration {
 	return 72 * time.Hour
 }
 
+// ReasonInternalError is the reason of the email.failed event of an email
+// whose delivery panicked: a bug of Godwit's, or input it could not handle.
+const ReasonInternalError = "internal_error"
+
 // Deliver runs one delivery attempt for the job's email and records its
 // outcome. It returns a *Retry when recipients remain deferred (or the
 // scheduled time has not come), nil when the email needs no more work, and
 // another error when the store failed (the queue retries the job).
+//
+// A panic during the attempt does not escape: it is logged with its stack,
+// and the email's pending recipients fail with reason internal_error, so
+// that the job is not run again into the same panic.
 func (w *Worker) Deliver(ctx context.Context, j Job) error {
+	err := panics.Catch(func() error { return w.deliver(ctx, j) })
+	var p *panics.Error
+	if !errors.As(err, &p) {
+		return err
+	}
+	w.logger().Error("delivery panicked: the email fails with reason internal_error",
+		append([]any{slog.String("email_id", j.EmailID)}, p.LogAttrs()...)...)
+	return panics.Catch(func() error {
+		e, err := w.Store.GetEmailForDelivery(ctx, j.EmailID)
+		if err != nil {
+			return fmt.Errorf("delivery: load the email that panicked: %w", err)
+		}
+		if store.Final(e.LastEvent) {
+			return nil
+		}
+		return w.attemptWith(ctx, e, w.now(), func(pending []*recipientState, results map[string]Result, _ *store.DeliveryOutcome) error {
+			for _, st := range pending {
+				results[st.addr] = Result{Recipient: st.addr, Outcome: failedOutcome, reason: ReasonInternalError,
+					Message: "Godwit could not process this email (an internal error; the server log has the details)"}
+			}
+			return nil
+		})
+	})
+}
+
+func (w *Worker) deliver(ctx context.Context, j Job) error {
 	e, err := w.Store.GetEmailForDelivery(ctx, j.EmailID)
 	if errors.Is(err, store.ErrNotFound) {
 		w.logger().Warn("delivery job for an unknown email", "email_id", j.EmailID)
@@ -171,6 +206,15 @@ type recipientState struct {
 }
 
 func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) error {
+	return w.attemptWith(ctx, e, start, func(pending []*recipientState, results map[string]Result, out *store.DeliveryOutcome) error {
+		return w.sendPending(ctx, e, pending, results, start, out)
+	})
+}
+
+// attemptWith runs one attempt whose results for the pending recipients
+// come from decide, and records them with their events and retry.
+func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Time,
+	decide func(pending []*recipientState, results map[string]Result, out *store.DeliveryOutcome) error) error {
 	prev, err := w.Store.ListDeliveryAttempts(ctx, e.TeamID, e.ID)
 	if err != nil {
 		return err
@@ -189,47 +233,8 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 	}
 
 	results := map[string]Result{}
-	if err := w.checkTopic(ctx, e, pending, results); err != nil {
+	if err := decide(pending, results, out); err != nil {
 		return err
-	}
-
-	var real []*recipientState
-	var test []*recipientState
-	for _, st := range pending {
-		if _, skipped := results[st.addr]; skipped {
-			continue
-		}
-		if domainOf(st.addr) == w.TestDomain && w.TestDomain != "" {
-			test = append(test, st)
-		} else {
-			real = append(real, st)
-		}
-	}
-	for _, st := range test {
-		results[st.addr] = simulate(st.addr)
-	}
-	if len(real) > 0 {
-		addrs := make([]string, len(real))
-		for i, st := range real {
-			addrs[i] = st.addr
-		}
-		suppressed, err := w.Store.SuppressedAmong(ctx, e.TeamID, addrs)
-		if err != nil {
-			return err
-		}
-		var send []string
-		for _, a := range addrs {
-			if suppressed[a] {
-				results[a] = Result{Recipient: a, Message: "The address is on the team's suppression list", Outcome: suppressedOutcome}
-			} else {
-				send = append(send, a)
-			}
-		}
-		if len(send) > 0 {
-			for i, r := range w.send(ctx, e, send, start, out) {
-				results[send[i]] = r
-			}
-		}
 	}
 
 	end := w.now()
@@ -277,6 +282,56 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 	if retry != nil {
 		return retry
 	}
+	return nil
+}
+
+// sendPending decides the pending recipients of an attempt: the email's
+// topic, the test addresses (simulated), the suppression list, and the
+// transport for the rest.
+func (w *Worker) sendPending(ctx context.Context, e *store.Email, pending []*recipientState,
+	results map[string]Result, start time.Time, out *store.DeliveryOutcome) error {
+	if err := w.checkTopic(ctx, e, pending, results); err != nil {
+		return err
+	}
+	var real []*recipientState
+	var test []*recipientState
+	for _, st := range pending {
+		if _, skipped := results[st.addr]; skipped {
+			continue
+		}
+		if domainOf(st.addr) == w.TestDomain && w.TestDomain != "" {
+			test = append(test, st)
+		} else {
+			real = append(real, st)
+		}
+	}
+	for _, st := range test {
+		results[st.addr] = simulate(st.addr)
+	}
+	if len(real) > 0 {
+		addrs := make([]string, len(real))
+		for i, st := range real {
+			addrs[i] = st.addr
+		}
+		suppressed, err := w.Store.SuppressedAmong(ctx, e.TeamID, addrs)
+		if err != nil {
+			return err
+		}
+		var send []string
+		for _, a := range addrs {
+			if suppressed[a] {
+				results[a] = Result{Recipient: a, Message: "The address is on the team's suppression list", Outcome: suppressedOutcome}
+			} else {
+				send = append(send, a)
+			}
+		}
+		if len(send) > 0 {
+			for i, r := range w.send(ctx, e, send, start, out) {
+				results[send[i]] = r
+			}
+		}
+	}
+
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -89,14 +90,24 @@ func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return checked, fmt.Errorf("domains due: %w", err)
 		}
+		batch := checked
 		for _, d := range due {
-			if err := v.check(ctx, d, now); err != nil {
+			// DNS answers are untrusted input: a panic while checking one
+			// domain is logged and the others are still checked.
+			err := panics.Catch(func() error { return v.check(ctx, d, now) })
+			var p *panics.Error
+			if errors.As(err, &p) {
+				v.Logger.Error("domain check panicked; the domain is checked again at its next turn",
+					append([]any{slog.String("domain_id", d.ID), slog.String("domain", d.Name)}, p.LogAttrs()...)...)
+				continue
+			}
+			if err != nil {
 				return checked, err
 			}
 			checked++
 		}
-		if len(due) < 50 {
-			return checked, nil
+		if len(due) < 50 || checked == batch {
+			return checked, nil // the last page, or one of only panicking domains
 		}
 	}
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/webhook"
@@ -116,6 +117,7 @@ type Queue struct {
 	listener *pgxpool.Pool
 	workers  int
 	slots    chan struct{} // bounds the deliveries running at once across jobs
+	log      *slog.Logger
 }
 
 // Migrate applies River's migrations to the store's database.
@@ -171,17 +173,17 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		FetchCooldown:        10 * time.Millisecond,
 		Test:                 river.TestConfig{Time: cfg.Time},
 	}
-	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1))}
+	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1)), log: logger}
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{w: w, q: q})
 		rc.Queues = map[string]river.QueueConfig{deliverQueue: {MaxWorkers: cfg.Workers}}
 		if cfg.Webhooks != nil {
-			river.AddWorker(workers, &webhookWorker{d: cfg.Webhooks})
+			river.AddWorker(workers, &webhookWorker{d: cfg.Webhooks, q: q})
 			rc.Queues[webhookQueue] = river.QueueConfig{MaxWorkers: 50}
 		}
 		if cfg.Broadcasts != nil {
-			river.AddWorker(workers, &broadcastWorker{s: cfg.Broadcasts})
+			river.AddWorker(workers, &broadcastWorker{s: cfg.Broadcasts, q: q})
 			rc.Queues[broadcastQueue] = river.QueueConfig{MaxWorkers: 4}
 		}
 		rc.Workers = workers
@@ -307,21 +309,41 @@ func (q *Queue) enqueueBroadcasts(ctx context.Context, tx *sql.Tx, jobs []store.
 type broadcastWorker struct {
 	river.WorkerDefaults[BroadcastArgs]
 	s *broadcast.Sender
+	q *Queue
 }
 
 // Work sends (or resumes) the broadcast.
 func (bw *broadcastWorker) Work(ctx context.Context, job *river.Job[BroadcastArgs]) error {
-	return bw.s.Send(ctx, job.Args.TeamID, job.Args.BroadcastID)
+	return bw.q.untilPanic("broadcast", "broadcast_id", job.Args.BroadcastID, func() error {
+		return bw.s.Send(ctx, job.Args.TeamID, job.Args.BroadcastID)
+	})
 }
 
 type webhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
 	d *webhook.Dispatcher
+	q *Queue
 }
 
 // Work makes one attempt; its retries are new jobs committed with its result.
 func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	return ww.d.Deliver(ctx, job.Args.MessageID)
+	return ww.q.untilPanic("webhook", "webhook_message_id", job.Args.MessageID, func() error {
+		return ww.d.Deliver(ctx, job.Args.MessageID)
+	})
+}
+
+// untilPanic runs a job's work. A panic is logged with its stack and ends
+// the job for good (river.JobCancel: it is not retried into the same panic);
+// the item stays as the store last recorded it.
+func (q *Queue) untilPanic(kind, idName, id string, work func() error) error {
+	err := panics.Catch(work)
+	var p *panics.Error
+	if !errors.As(err, &p) {
+		return err
+	}
+	q.log.Error(kind+" job panicked: it is canceled, not retried",
+		append([]any{slog.String(idName, id)}, p.LogAttrs()...)...)
+	return river.JobCancel(err)
 }
 
 // Start runs the workers (a no-op for an insert-only queue).
@@ -379,7 +401,12 @@ func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) 
 		}
 		wg.Go(func() {
 			defer func() { <-dw.q.slots }()
-			err := dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt})
+			// Deliver recovers its own panics and fails the email; this is
+			// the last line, for a panic outside it: the job fails and River
+			// retries it, and no goroutine of a job can stop the process.
+			err := panics.Catch(func() error {
+				return dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt})
+			})
 			var retry *delivery.Retry
 			if errors.As(err, &retry) {
 				err = nil
