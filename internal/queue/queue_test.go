@@ -24,7 +24,11 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+// t0 is the test clock's start: the real time, because River's job rescuer
+// judges a running job stuck by the real clock (time.Now) against the
+// attempted_at it wrote with the test clock. A fixed date in the past made
+// every running job look stuck, and rescued jobs ran twice under load.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 // riverClock gives River the test's clock.
 type riverClock struct{ c *godwittest.Clock }
