@@ -36,8 +36,8 @@ const (
 	// Idempotency-Key).
 	MaxIdempotencyKey = 256
 
-	// maxFieldNameLen matches internal/message: longer names cannot be written.
-	maxFieldNameLen = 200
+	// maxFieldNameLen is internal/message's limit on custom header names.
+	maxFieldNameLen = message.MaxHeaderNameLen
 )
 
 // IdempotencyHeader carries the idempotency key over SMTP.
