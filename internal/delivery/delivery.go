@@ -623,9 +623,12 @@ func TenantText(err error) string {
 		return ""
 	}
 	s := err.Error()
-	var re *netguard.RefusedError
-	if errors.As(err, &re) {
-		s = strings.ReplaceAll(s, re.Error(), "netguard: refusing to connect to a non-public address")
+	// Outermost first: each replacement keeps the text of the errors inside.
+	var oe *net.OpError
+	if errors.As(err, &oe) && (oe.Source != nil || oe.Addr != nil) {
+		c := *oe
+		c.Source, c.Addr = nil, nil
+		s = strings.ReplaceAll(s, oe.Error(), c.Error())
 	}
 	var de *net.DNSError
 	if errors.As(err, &de) && de.Server != "" {
@@ -633,11 +636,9 @@ func TenantText(err error) string {
 		c.Server = ""
 		s = strings.ReplaceAll(s, de.Error(), c.Error())
 	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && (oe.Source != nil || oe.Addr != nil) {
-		c := *oe
-		c.Source, c.Addr = nil, nil
-		s = strings.ReplaceAll(s, oe.Error(), c.Error())
+	var re *netguard.RefusedError
+	if errors.As(err, &re) {
+		s = strings.ReplaceAll(s, re.Error(), "netguard: refusing to connect to a non-public address")
 	}
 	return scrubAddrs(s)
 }
