@@ -209,7 +209,7 @@ func TestGuardTenantMessagesHideAddresses(t *testing.T) {
 		{"MX lookup SERVFAIL", "servfail.test", "a@servfail.test", allowPrivate, e.port, e.dns.Addr(), "MX lookup failed: temporary DNS error"},
 		{"no DNS server", "example.test", "a@example.test", allowPrivate, e.port, closed, "MX lookup failed: temporary DNS error"},
 		{"address lookup SERVFAIL", "addrfail.test", "a@addrfail.test", allowPrivate, e.port, e.dns.Addr(), "address lookup for mx.addrfail.test failed: temporary DNS error"},
-		{"connection refused", "example.test", "a@example.test", allowPrivate, cp, e.dns.Addr(), "connection refused"},
+		{"connection refused", "example.test", "a@example.test", allowPrivate, cp, e.dns.Addr(), "connect: dial tcp: connect: connection refused"},
 		{"connection dropped", "example.test", "drop@example.test", allowPrivate, e.port, e.dns.Addr(), ""},
 		{"guard", "example.test", "a@example.test", netguard.Policy{}, e.port, e.dns.Addr(), "refused: the MX host resolves to a non-public address"},
 	}
