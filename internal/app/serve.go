@@ -364,9 +364,10 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 	}
 	switch cfg.Delivery {
 	case "mx":
-		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost}
-	case "relay":
-		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost}
+		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
+			Guard: guard, Logger: log}
+	case "relay": // the operator's own relay: not guarded
+		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost, Logger: log}
 	case "capture":
 		log.Warn("--delivery capture: messages are stored, never sent")
 	}

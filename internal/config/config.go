@@ -147,7 +147,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections at once to one receiving host")
-	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server fetch and call URLs on loopback, private and link-local addresses (attachments, webhooks)")
+	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
 	fs.Var(stringList{&c.SMTPAddrs}, "smtp-addr", "addresses, comma-separated, of SMTP submission listeners with STARTTLS (e.g. :587,:2587); apps send with AUTH username resend and an API key; off when empty")

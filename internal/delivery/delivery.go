@@ -9,6 +9,22 @@
 //
 // Every outcome is reported per recipient: Delivered, Deferred (4xx replies,
 // timeouts, connection failures: retry later) or Bounced (5xx: permanent).
+//
+// MX delivery obeys the address guard (internal/netguard): MXTransport.Guard
+// is checked at connect time on the address actually dialed, so an MX host
+// (or, without MX, the domain itself) that resolves to a loopback, private,
+// link-local or other non-public address is never connected to, whatever
+// DNS answered when the host was looked up. A host refused this way is
+// skipped like an unreachable one; when every host was refused, the
+// recipients bounce with 550 5.4.4 (unable to route), and are not added to
+// the suppression list: the address is fine, the server's policy is not.
+// The relay (RelayTransport) is the operator's own choice and is not guarded.
+//
+// Result.Message is shown to tenants (the attempts log, events and
+// webhooks): it holds the receiving server's own reply when there is one,
+// and otherwise a generic sentence that never names an IP address, the DNS
+// server asked, or a local address. The underlying error goes to the
+// transport's Logger, with the email's id.
 package delivery
 
 import (
@@ -18,17 +34,21 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
 	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/netguard"
 )
 
 // DefaultTimeout is the per connection/command phase timeout used when a
@@ -44,6 +64,7 @@ type Message struct {
 	Recipients []string // envelope recipients, all in one domain for MX delivery
 	Data       []byte   // the signed RFC 5322 message, CRLF line endings
 	RequireTLS bool     // the sending domain's tls is "enforced": never deliver without STARTTLS
+	EmailID    string   // the email's id, for the server log only
 }
 
 // Outcome is what became of one recipient.
@@ -66,6 +87,7 @@ type Result struct {
 
 	simulated bool   // a test-domain recipient: nothing was sent
 	expired   bool   // deferred past the maximum queue age
+	refused   bool   // every host was refused by the address guard: bounced, not suppressed
 	reason    string // a Failed result's reason code for email.failed ("": Message)
 }
 
@@ -75,6 +97,19 @@ const (
 	nullMXEnhanced = "5.1.10"
 	noHostCode     = 550
 	noHostEnhanced = "5.1.2" // bad destination system address (RFC 3463)
+	// Every MX host (or the domain's own address) is non-public: 5.4.4,
+	// "unable to route" (RFC 3463), as Godwit will not route there.
+	refusedCode     = 550
+	refusedEnhanced = "5.4.4"
+)
+
+// Tenant-visible messages that replace errors whose text would reveal the
+// DNS server's address or the addresses a name resolved to.
+const (
+	msgMXLookupFailed   = "MX lookup failed: temporary DNS error"
+	msgAddrLookupFailed = "address lookup for %s failed: temporary DNS error"
+	msgRefusedMX        = "refused: the MX host resolves to a non-public address"
+	msgRefusedImplicit  = "refused: the domain has no MX and its address is non-public"
 )
 
 // MXTransport delivers to the recipient domain's own mail servers.
@@ -84,9 +119,16 @@ type MXTransport struct {
 	HELO      string                   // EHLO name (--hostname)
 	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
-	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver
+	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver. Guard applies to it too.
 	// MaxPerHost limits connections at once to one MX host; 0 means DefaultMaxPerHost.
 	MaxPerHost int
+	// Guard is checked at connect time on every address dialed. The zero
+	// Policy connects to public addresses only; AllowPrivate
+	// (--allow-private-networks) connects anywhere.
+	Guard netguard.Policy
+	// Logger receives the detail of failures whose tenant-visible message is
+	// generic (DNS and connection errors); nil discards it.
+	Logger *slog.Logger
 
 	poolOnce sync.Once
 	pool     *pool
@@ -104,7 +146,8 @@ const errNoStartTLSText = "doesn't support STARTTLS"
 // Deliver resolves the MX records of the recipients' domain (falling back to
 // the domain's A/AAAA as RFC 5321 §5.1 says; a null MX "." means the domain
 // accepts no mail → Bounced for all), tries hosts in preference order (equal
-// preferences in random order), and on each: EHLO, STARTTLS when offered
+// preferences in random order), skipping hosts whose addresses Guard refuses
+// (all refused: Bounced 550 5.4.4), and on each: EHLO, STARTTLS when offered
 // (required when RequireTLS: a host without it is skipped and, if none offers
 // it, the result is Deferred with a clear message), MAIL FROM, RCPT TO each
 // recipient (a 5xx on one recipient bounces only that one), DATA for the
@@ -113,13 +156,14 @@ const errNoStartTLSText = "doesn't support STARTTLS"
 //
 // The returned slice has one Result per m.Recipients, in the same order.
 func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Message) []Result {
-	st := newState(m)
+	st := newState(m, t.Logger)
 	domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
 
 	res := &dnscheck.Resolver{Addr: t.Resolver, Timeout: dnsTimeout}
 	mxs, err := res.LookupMX(ctx, domain)
 	if err != nil {
-		st.setAll("", 0, "", "MX lookup failed: "+err.Error(), Deferred)
+		st.logger.Warn("delivery: MX lookup failed", "email_id", m.EmailID, "domain", domain, "err", err)
+		st.setAll("", 0, "", msgMXLookupFailed, Deferred)
 		return st.results
 	}
 	var hosts []string
@@ -148,7 +192,8 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 		addrs, err := t.addrs(ctx, host)
 		switch {
 		case err != nil:
-			st.set(todo, host, 0, "", fmt.Sprintf("address lookup for %s failed: %v", host, err), Deferred)
+			st.logger.Warn("delivery: address lookup failed", "email_id", m.EmailID, "host", host, "err", err)
+			st.set(todo, host, 0, "", fmt.Sprintf(msgAddrLookupFailed, host), Deferred)
 			continue
 		case len(addrs) == 0 && implicit:
 			st.set(todo, host, noHostCode, noHostEnhanced,
@@ -158,7 +203,11 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 			st.set(todo, host, 0, "", fmt.Sprintf("MX host %s has no address records", host), Deferred)
 			continue
 		}
-		t.tryHost(ctx, host, addrs, m, st, todo)
+		refused := msgRefusedMX
+		if implicit {
+			refused = msgRefusedImplicit
+		}
+		t.tryHost(ctx, host, addrs, refused, m, st, todo)
 	}
 	return st.results
 }
@@ -196,8 +245,10 @@ func (t *MXTransport) Deliver(ctx context.Context, m *Message) []Result {
 
 // tryHost delivers to one MX host, trying its addresses in order until one
 // accepts a connection. Connections are reused across messages and limited
-// per host (MaxPerHost).
-func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, m *Message, st *state, todo []int) {
+// per host (MaxPerHost). When Guard refuses every address, the recipients
+// get refusedMsg as a provisional bounce that any other host's outcome
+// replaces (state.refuse).
+func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, refusedMsg string, m *Message, st *state, todo []int) {
 	key := host
 	if m.RequireTLS {
 		key += "|tls"
@@ -221,6 +272,12 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 	for _, addr := range addrs {
 		s, err := t.open(ctx, host, addr, m.RequireTLS)
 		if err != nil {
+			var re *netguard.RefusedError
+			if errors.As(err, &re) {
+				st.logger.Warn("delivery: MX address refused: not public (see --allow-private-networks)",
+					"email_id", m.EmailID, "host", host, "addr", addr)
+				continue
+			}
 			lastErr = err
 			var se *smtp.SMTPError
 			if errors.As(err, &se) || errors.Is(err, errTLSRequired) {
@@ -235,10 +292,16 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 		}
 		return
 	}
+	if lastErr == nil { // every address was refused by the guard
+		st.refuse(todo, host, refusedMsg)
+		return
+	}
 	code, enh, msg, out := Classify(lastErr)
 	if errors.Is(lastErr, errTLSRequired) {
 		msg = fmt.Sprintf("TLS is enforced for this message but %s does not offer STARTTLS; not delivered", host)
 		out = Deferred
+	} else {
+		st.logErr(host, lastErr)
 	}
 	st.set(todo, host, code, enh, msg, out)
 }
@@ -250,7 +313,7 @@ var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
 // STARTTLS is not offered or fails and TLS is not required), EHLO again.
 func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtpSession, error) {
 	cfg := tlsConfigFor(t.TLSConfig, host, requireTLS)
-	s, err := dialClient(ctx, addr, t.HELO, t.timeout(), cfg, true)
+	s, err := dialClient(ctx, addr, t.HELO, t.timeout(), t.Guard.Control, cfg, true)
 	if err == nil {
 		return s, nil
 	}
@@ -269,7 +332,7 @@ func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bo
 	if !noTLS && (errors.As(err, &se) || (errors.As(err, &ne) && ne.Timeout()) || isDialError(err) || ctx.Err() != nil) {
 		return nil, err
 	}
-	return dialClient(ctx, addr, t.HELO, t.timeout(), nil, false)
+	return dialClient(ctx, addr, t.HELO, t.timeout(), t.Guard.Control, nil, false)
 }
 
 func (t *MXTransport) timeout() time.Duration {
@@ -339,14 +402,16 @@ func tlsConfigFor(base *tls.Config, host string, requireTLS bool) *tls.Config {
 }
 
 // dialClient connects to addr and returns a smtpSession that has said EHLO as
-// helo. With startTLS, STARTTLS is issued first (failing when not offered)
-// and EHLO repeated over TLS. The connection is closed if ctx ends before
-// dialClient returns; afterwards it belongs to the caller.
-func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, tlsCfg *tls.Config, startTLS bool) (*smtpSession, error) {
+// helo. control (nil: none) is the dialer's Control, called with the
+// resolved address before connecting (netguard.Policy.Control). With
+// startTLS, STARTTLS is issued first (failing when not offered) and EHLO
+// repeated over TLS. The connection is closed if ctx ends before dialClient
+// returns; afterwards it belongs to the caller.
+func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, control func(network, address string, c syscall.RawConn) error, tlsCfg *tls.Config, startTLS bool) (*smtpSession, error) {
 	if helo == "" {
 		helo = "localhost"
 	}
-	d := net.Dialer{Timeout: timeout}
+	d := net.Dialer{Timeout: timeout, Control: control}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}
@@ -520,8 +585,8 @@ func isEnhanced(s string) bool {
 // Code/Enhanced/Message/Outcome: an *smtp.SMTPError keeps its reply code,
 // enhanced code and text, and is Deferred when temporary (4xx), Bounced when
 // permanent (5xx); everything else (network errors, timeouts, context
-// cancellation, protocol errors) is Deferred with code 0. A nil error is
-// Delivered.
+// cancellation, protocol errors) is Deferred with code 0 and a message
+// without network addresses (see TenantText). A nil error is Delivered.
 func Classify(err error) (code int, enhanced, msg string, outcome Outcome) {
 	if err == nil {
 		return 0, "", "", Delivered
@@ -543,19 +608,90 @@ func Classify(err error) (code int, enhanced, msg string, outcome Outcome) {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return 0, "", "timeout: " + err.Error(), Deferred
+		return 0, "", "timeout: " + TenantText(err), Deferred
 	}
-	return 0, "", err.Error(), Deferred
+	return 0, "", TenantText(err), Deferred
+}
+
+// TenantText is err's text as tenants may see it (attempts, events): the
+// addresses in the network and DNS errors it wraps (the IP dialed, the
+// local address, the DNS server asked) are left out, and any IP address
+// left in the text after that is replaced by "<address>". What went wrong
+// ("connection refused", "i/o timeout", a certificate problem) is kept.
+func TenantText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	// Outermost first: each replacement keeps the text of the errors inside.
+	var oe *net.OpError
+	if errors.As(err, &oe) && (oe.Source != nil || oe.Addr != nil) {
+		c := *oe
+		c.Source, c.Addr = nil, nil
+		s = strings.ReplaceAll(s, oe.Error(), c.Error())
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) && de.Server != "" {
+		c := *de
+		c.Server = ""
+		s = strings.ReplaceAll(s, de.Error(), c.Error())
+	}
+	var re *netguard.RefusedError
+	if errors.As(err, &re) {
+		s = strings.ReplaceAll(s, re.Error(), "netguard: refusing to connect to a non-public address")
+	}
+	return scrubAddrs(s)
+}
+
+// scrubAddrs replaces every word of s that is an IP address, with or
+// without a port ("10.0.0.5:25", "[fd00::1]:25", "a->b"), by "<address>".
+func scrubAddrs(s string) string {
+	words := strings.Fields(s)
+	changed := false
+	for i, w := range words {
+		core := strings.TrimRight(strings.TrimLeft(w, "(\"'"), ",;:)\"'.")
+		parts := strings.Split(core, "->")
+		hit := false
+		for j, p := range parts {
+			if isAddr(p) {
+				parts[j] = "<address>"
+				hit = true
+			}
+		}
+		if hit {
+			words[i] = strings.Replace(w, core, strings.Join(parts, "->"), 1)
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return strings.Join(words, " ")
+}
+
+func isAddr(s string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }
 
 // state collects per-recipient results; decided ones are not retried.
 type state struct {
 	results []Result
 	final   []bool
+	soft    []bool // results[i] is a guard refusal that any later outcome replaces
+	emailID string
+	logger  *slog.Logger
 }
 
-func newState(m *Message) *state {
-	st := &state{results: make([]Result, len(m.Recipients)), final: make([]bool, len(m.Recipients))}
+func newState(m *Message, logger *slog.Logger) *state {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	st := &state{results: make([]Result, len(m.Recipients)), final: make([]bool, len(m.Recipients)),
+		soft: make([]bool, len(m.Recipients)), emailID: m.EmailID, logger: logger}
 	for i, r := range m.Recipients {
 		st.results[i].Recipient = r
 	}
@@ -575,9 +711,36 @@ func (st *state) todo() []int {
 func (st *state) set(idx []int, host string, code int, enh, msg string, out Outcome) {
 	for _, i := range idx {
 		r := &st.results[i]
-		r.Host, r.Code, r.Enhanced, r.Message, r.Outcome = host, code, enh, msg, out
+		*r = Result{Recipient: r.Recipient, Host: host, Code: code, Enhanced: enh, Message: msg, Outcome: out}
 		st.final[i] = out != Deferred
+		st.soft[i] = false
 	}
+}
+
+// refuse records that the guard refused every address of host, for the
+// recipients that have no other outcome yet: a bounce that stands only if no
+// later host gives another outcome. The recipients stay undecided (todo) so
+// that the next host is tried.
+func (st *state) refuse(idx []int, host, msg string) {
+	for _, i := range idx {
+		r := &st.results[i]
+		if r.Outcome != "" && !st.soft[i] {
+			continue // a real outcome (e.g. deferred by an earlier host) stands
+		}
+		*r = Result{Recipient: r.Recipient, Host: host, Code: refusedCode, Enhanced: refusedEnhanced,
+			Message: msg, Outcome: Bounced, refused: true}
+		st.soft[i] = true
+	}
+}
+
+// logErr logs the detail of a failure that is not the server's reply (the
+// tenant sees only Classify's message).
+func (st *state) logErr(host string, err error) {
+	var se *smtp.SMTPError
+	if err == nil || errors.As(err, &se) {
+		return
+	}
+	st.logger.Warn("delivery: connection failed", "email_id", st.emailID, "host", host, "err", err)
 }
 
 func (st *state) setAll(host string, code int, enh, msg string, out Outcome) {
@@ -585,6 +748,7 @@ func (st *state) setAll(host string, code int, enh, msg string, out Outcome) {
 }
 
 func (st *state) setErr(idx []int, host string, err error) {
+	st.logErr(host, err)
 	code, enh, msg, out := Classify(err)
 	st.set(idx, host, code, enh, msg, out)
 }

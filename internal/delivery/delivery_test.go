@@ -15,6 +15,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/netguard"
 )
 
 var testData = []byte("From: a@send.example.com\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nHello\r\n.leading dot\r\n")
@@ -41,6 +42,7 @@ func (e *mxEnv) transport(t *testing.T) *MXTransport {
 		Resolver: e.dns.Addr(),
 		HELO:     "out.godwit.test",
 		Timeout:  2 * time.Second,
+		Guard:    netguard.Policy{AllowPrivate: true}, // the test MX servers are on loopback
 		DialAddr: func(host string) string {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -193,7 +195,8 @@ func TestDeliverImplicitMX(t *testing.T) {
 	_, err = fmt.Sscan(port, &p)
 	require.NoError(t, err)
 
-	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second}
+	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second,
+		Guard: netguard.Policy{AllowPrivate: true}}
 	res := deliver(t, tr, "nomx.example.test", testMsg("bob@nomx.example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "nomx.example.test", res[0].Host)
@@ -216,7 +219,8 @@ func TestDeliverMXHostResolvedViaA(t *testing.T) {
 	dnsSrv.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 5})
 	resolver := startAddrDNS(t, dnsSrv, map[string]string{"mx.example.test": "127.0.0.1"})
 
-	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second}
+	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second,
+		Guard: netguard.Policy{AllowPrivate: true}}
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "mx.example.test", res[0].Host)

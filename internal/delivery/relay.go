@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -23,6 +24,9 @@ type RelayTransport struct {
 	TLSConfig *tls.Config   // nil verifies the relay against the system roots; ServerName defaults to the URL's host
 	// MaxConns limits connections at once to the relay; 0 means DefaultMaxPerHost.
 	MaxConns int
+	// Logger receives the detail of connection failures whose
+	// tenant-visible message is generic; nil discards it.
+	Logger *slog.Logger
 
 	poolOnce sync.Once
 	pool     *pool
@@ -39,7 +43,7 @@ func (t *RelayTransport) conns() *pool {
 // Failures to reach, secure or authenticate to the relay are Deferred: they
 // say nothing about the recipients.
 func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
-	st := newState(m)
+	st := newState(m, t.Logger)
 	u, err := url.Parse(t.URL)
 	if err != nil {
 		st.setAll("", 0, "", "invalid relay URL: "+redact(err.Error(), t.URL), Deferred)
@@ -90,13 +94,14 @@ func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
 	if s == nil || !s.reuse() {
 		s, err = t.open(ctx, u, addr, timeout, cfg, implicitTLS)
 		if err != nil {
+			st.logErr(host, err)
 			code, enh, msg, _ := Classify(err)
 			var ae *authError
 			if errors.As(err, &ae) {
 				msg = "relay authentication failed: " + msg
 			}
 			if strings.Contains(msg, errNoStartTLSText) {
-				msg = fmt.Sprintf("relay %s does not offer STARTTLS; refusing to send credentials or mail in plaintext", addr)
+				msg = "the relay does not offer STARTTLS; refusing to send credentials or mail in plaintext"
 			}
 			st.setAll(host, code, enh, redact(msg, t.URL), Deferred)
 			return st.results
@@ -114,9 +119,9 @@ func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
 // open connects and authenticates to the relay. With credentials, smtp://
 // requires STARTTLS; without, it uses STARTTLS when offered.
 func (t *RelayTransport) open(ctx context.Context, u *url.URL, addr string, timeout time.Duration, cfg *tls.Config, implicitTLS bool) (*smtpSession, error) {
-	s, err := dialClient(ctx, addr, t.HELO, timeout, cfg, !implicitTLS)
+	s, err := dialClient(ctx, addr, t.HELO, timeout, nil, cfg, !implicitTLS)
 	if err != nil && !implicitTLS && u.User == nil && strings.Contains(err.Error(), errNoStartTLSText) {
-		s, err = dialClient(ctx, addr, t.HELO, timeout, nil, false)
+		s, err = dialClient(ctx, addr, t.HELO, timeout, nil, nil, false)
 	}
 	if err != nil {
 		return nil, err

@@ -255,7 +255,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 			st.deferred++
 		}
 		ev.result(st.addr, r, end)
-		if r.Outcome == Bounced && !r.expired && !r.simulated && r.Code >= 500 {
+		if r.Outcome == Bounced && !r.expired && !r.simulated && !r.refused && r.Code >= 500 {
 			out.Suppress = append(out.Suppress, st.addr)
 		}
 	}
@@ -459,10 +459,11 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Deferred, "", "internal error: could not read the sending domain")
 	}
 	if err := w.fetchAttachments(ctx, e); err != nil {
+		w.logger().Warn("delivery: attachment fetch failed", "email_id", e.ID, "err", err)
 		if w.Fetcher != nil && w.Fetcher.Permanent(err) {
-			return all(failedOutcome, "", "attachment: "+err.Error())
+			return all(failedOutcome, "", "attachment: "+TenantText(err))
 		}
-		return all(Deferred, "", "attachment: "+err.Error())
+		return all(Deferred, "", "attachment: "+TenantText(err))
 	}
 	if err := w.track(e, d); err != nil {
 		return all(failedOutcome, "", "could not add tracking: "+err.Error())
@@ -485,6 +486,7 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		Recipients: rcpts,
 		Data:       signed,
 		RequireTLS: d.TLS == "enforced",
+		EmailID:    e.ID,
 	}
 	if w.Transport == nil {
 		out.Captured = signed
@@ -750,6 +752,9 @@ func bounceSubType(r Result) string {
 func bounceMessage(r Result) string {
 	if r.expired {
 		return "The message could not be delivered before it expired: " + r.Message
+	}
+	if r.refused {
+		return "The email was not sent: the recipient's mail server is on a non-public address, which this server does not deliver to."
 	}
 	return "The recipient's mail server permanently rejected the email."
 }

@@ -77,7 +77,7 @@ func newWorkerEnv(t *testing.T, kind sqlstore.Dialect, opts serverOpts) *workerE
 	mxAddr := startSMTP(t, mx, opts)
 	server.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := &MXTransport{Resolver: server.Addr(), HELO: "out.godwit.test", Timeout: 2 * time.Second,
-		DialAddr: func(string) string { return mxAddr }}
+		Guard: netguard.Policy{AllowPrivate: true}, DialAddr: func(string) string { return mxAddr }}
 	w := &Worker{Store: db, Transport: tr, Domains: settings, TestDomain: "resend.dev", Now: clock.Now,
 		Fetcher: &fetch.Fetcher{Client: netguard.Policy{}.HTTPClient(time.Second), Timeout: time.Second}}
 	return &workerEnv{t: t, clock: clock, db: db, dns: server, mx: mx, w: w, team: team, domain: d}

@@ -1,6 +1,6 @@
-// Package netguard keeps the server's outbound HTTP (attachments fetched by
-// `path`, webhooks) away from loopback, private, link-local and other
-// non-public addresses.
+// Package netguard keeps the server's outbound connections (attachments
+// fetched by `path`, webhooks, and MX delivery, whose dialer uses Control)
+// away from loopback, private, link-local and other non-public addresses.
 //
 // The check runs at connect time on the resolved IP address, as a
 // net.Dialer.Control function: a host name that resolves to a public address

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,10 +51,13 @@ type Server struct {
 type node struct {
 	txt   [][]string // per record: character-strings, raw bytes
 	mx    []dnscheck.MX
-	cname string // canonical target, "" if none
+	addrs []netip.Addr // A and AAAA records
+	cname string       // canonical target, "" if none
 }
 
-func (n *node) empty() bool { return len(n.txt) == 0 && len(n.mx) == 0 && n.cname == "" }
+func (n *node) empty() bool {
+	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && n.cname == ""
+}
 
 // NewServer starts a server on 127.0.0.1 (random port, UDP and TCP) and
 // shuts it down in t.Cleanup.
@@ -175,6 +179,21 @@ func (s *Server) SetMX(name string, mx ...dnscheck.MX) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.mx = append([]dnscheck.MX(nil), mx...)
+	s.pruneLocked(name)
+}
+
+// SetAddr replaces the A and AAAA records at name: IPv4 addresses are
+// answered to A queries, IPv6 ones to AAAA. No addresses removes them. It
+// panics on an address that does not parse (a test's own mistake).
+func (s *Server) SetAddr(name string, ips ...string) {
+	addrs := make([]netip.Addr, len(ips))
+	for i, ip := range ips {
+		addrs[i] = netip.MustParseAddr(ip)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeLocked(name)
+	n.addrs = addrs
 	s.pruneLocked(name)
 }
 
@@ -326,6 +345,15 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 			for _, mx := range n.mx {
 				m.Answer = append(m.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX),
 					Preference: mx.Preference, Mx: dns.Fqdn(mx.Host)})
+			}
+		case dns.TypeA, dns.TypeAAAA:
+			for _, a := range n.addrs {
+				switch {
+				case a.Is4() && q.Qtype == dns.TypeA:
+					m.Answer = append(m.Answer, &dns.A{Hdr: hdr(owner, dns.TypeA), A: a.AsSlice()})
+				case !a.Is4() && q.Qtype == dns.TypeAAAA:
+					m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
+				}
 			}
 		case dns.TypeCNAME:
 			if n.cname != "" {

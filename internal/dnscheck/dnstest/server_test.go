@@ -178,3 +178,20 @@ func TestQueriesCounted(t *testing.T) {
 	ask(t, srv, "udp", "b.example.com", dns.TypeTXT, 0)
 	require.Equal(t, 3, srv.Queries())
 }
+
+func TestAddr(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.NewServer(t)
+	srv.SetAddr("mx.example.com", "127.0.0.1", "::1")
+	for _, network := range []string{"udp", "tcp"} {
+		resp := ask(t, srv, network, "mx.example.com", dns.TypeA, 0)
+		require.Len(t, resp.Answer, 1)
+		require.Equal(t, "127.0.0.1", resp.Answer[0].(*dns.A).A.String())
+		resp = ask(t, srv, network, "mx.example.com", dns.TypeAAAA, 0)
+		require.Len(t, resp.Answer, 1)
+		require.Equal(t, "::1", resp.Answer[0].(*dns.AAAA).AAAA.String())
+	}
+	srv.SetAddr("mx.example.com")
+	resp := ask(t, srv, "udp", "mx.example.com", dns.TypeA, 0)
+	require.Equal(t, dns.RcodeNameError, resp.Rcode)
+}
