@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,10 +51,13 @@ type Server struct {
 type node struct {
 	txt   [][]string // per record: character-strings, raw bytes
 	mx    []dnscheck.MX
-	cname string // canonical target, "" if none
+	addrs []netip.Addr // A (IPv4) and AAAA (IPv6) records
+	cname string       // canonical target, "" if none
 }
 
-func (n *node) empty() bool { return len(n.txt) == 0 && len(n.mx) == 0 && n.cname == "" }
+func (n *node) empty() bool {
+	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && n.cname == ""
+}
 
 // NewServer starts a server on 127.0.0.1 (random port, UDP and TCP) and
 // shuts it down in t.Cleanup.
@@ -175,6 +179,16 @@ func (s *Server) SetMX(name string, mx ...dnscheck.MX) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.mx = append([]dnscheck.MX(nil), mx...)
+	s.pruneLocked(name)
+}
+
+// SetAddr replaces the address records at name: an A record for each IPv4
+// address, an AAAA record for each IPv6 one. No addresses removes them.
+func (s *Server) SetAddr(name string, addrs ...netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeLocked(name)
+	n.addrs = append([]netip.Addr(nil), addrs...)
 	s.pruneLocked(name)
 }
 
@@ -326,6 +340,15 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 			for _, mx := range n.mx {
 				m.Answer = append(m.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX),
 					Preference: mx.Preference, Mx: dns.Fqdn(mx.Host)})
+			}
+		case dns.TypeA, dns.TypeAAAA:
+			for _, a := range n.addrs {
+				switch {
+				case q.Qtype == dns.TypeA && a.Unmap().Is4():
+					m.Answer = append(m.Answer, &dns.A{Hdr: hdr(owner, dns.TypeA), A: a.Unmap().AsSlice()})
+				case q.Qtype == dns.TypeAAAA && !a.Unmap().Is4():
+					m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
+				}
 			}
 		case dns.TypeCNAME:
 			if n.cname != "" {
