@@ -295,18 +295,23 @@ type received struct {
 	from  string
 	rcpts []string
 	data  []byte
+	at    time.Time // when DATA ended
 }
 
 // mxSink is an SMTP server on loopback that keeps every message whole.
 type mxSink struct {
-	addr string
-	mu   sync.Mutex
-	msgs []received
+	addr   string
+	refuse func(rcpt string) error // the RCPT reply for an address, nil to accept it
+	mu     sync.Mutex
+	msgs   []received
+	tried  []string // every RCPT TO address, refused ones too
 }
 
-func newMXSink(t *testing.T) *mxSink {
+// newMXSink starts an MX that accepts every recipient refuse returns nil
+// for (refuse may be nil: every recipient).
+func newMXSink(t *testing.T, refuse func(rcpt string) error) *mxSink {
 	t.Helper()
-	k := &mxSink{}
+	k := &mxSink{refuse: refuse}
 	srv := smtp.NewServer(k)
 	srv.Domain = "mx.dest.test"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -331,6 +336,14 @@ func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.k.mu.Lock()
+	s.k.tried = append(s.k.tried, to)
+	s.k.mu.Unlock()
+	if s.k.refuse != nil {
+		if err := s.k.refuse(to); err != nil {
+			return err
+		}
+	}
 	s.cur.rcpts = append(s.cur.rcpts, to)
 	return nil
 }
@@ -341,7 +354,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	s.cur.data = b
+	s.cur.data, s.cur.at = b, time.Now()
 	s.k.mu.Lock()
 	s.k.msgs = append(s.k.msgs, s.cur)
 	s.k.mu.Unlock()
@@ -523,7 +536,7 @@ func TestSMTPSubmissionDelivered(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile, roots := selfSigned(t, dir)
 			dns := dnstest.NewServer(t)
-			mx := newMXSink(t)
+			mx := newMXSink(t, nil)
 			args := []string{"--data-dir", dir, "--tls-cert", certFile, "--tls-key", keyFile,
 				"--smtp-addr", "127.0.0.1:0", "--smtps-addr", "127.0.0.1:0",
 				"--dns-resolver", dns.Addr(), "--delivery", "relay", "--relay-url", "smtp://" + mx.addr}
