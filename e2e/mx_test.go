@@ -2,21 +2,25 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
+	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -33,15 +37,17 @@ const trackingURL = "http://links.godwit.test"
 // mxEnv is a godwit serve delivering straight to the recipients' MX hosts,
 // found in a loopback DNS server and all served by one loopback MX (its
 // port is --mx-port), with an SMTP listener for late bounces and
-// complaints (--mx-addr). Every destination domain resolves to 127.0.0.1,
+// complaints (--mx-addr), and a webhook endpoint for the events the tests
+// look for. Every destination domain, and the endpoint, is on 127.0.0.1,
 // hence --allow-private-networks.
 type mxEnv struct {
 	s       *server
 	key     string // the default team's first key
 	dns     *dnstest.Server
 	mx      *mxSink
-	inbound string   // the --mx-addr listener
-	dbArgs  []string // --data-dir and --database-url, for the CLI
+	inbound string    // the --mx-addr listener
+	dbArgs  []string  // --data-dir and --database-url, for the CLI
+	hooks   *hookSink // the endpoint of the default team's webhook
 }
 
 // The destinations: two domains with MX records, one with only an address
@@ -50,12 +56,18 @@ var mxDestinations = map[string]string{"dest.test": "mx.dest.test", "other.test"
 
 func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 	t.Helper()
+	cert, priv := newCert(t)
 	dns := dnstest.NewServer(t)
-	mx := newMXSink(t, func(rcpt string) error {
-		if strings.HasPrefix(rcpt, "unknown") {
-			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: Recipient address rejected: User unknown"}
-		}
-		return nil
+	mx := newMXSink(t, mxSinkOptions{
+		Refuse: func(rcpt string) error {
+			if strings.HasPrefix(rcpt, "unknown") {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: Recipient address rejected: User unknown"}
+			}
+			return nil
+		},
+		// A certificate Godwit cannot verify: MX delivery encrypts
+		// opportunistically all the same.
+		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: priv}}},
 	})
 	loopback := netip.MustParseAddr("127.0.0.1")
 	for domain, host := range mxDestinations {
@@ -69,14 +81,73 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 	_, port, err := net.SplitHostPort(mx.addr)
 	require.NoError(t, err)
 
-	dir := t.TempDir()
-	dbArgs := []string{"--data-dir", dir}
+	dbArgs := []string{"--data-dir", t.TempDir()}
 	if kind == sqlstore.Postgres {
 		dbArgs = append(dbArgs, "--database-url", godwittest.StoreURL(t, kind))
 	}
 	s := start(t, append([]string{"--dns-resolver", dns.Addr(), "--delivery", "mx", "--mx-port", port,
 		"--allow-private-networks", "--mx-addr", "127.0.0.1:0", "--public-url", trackingURL}, dbArgs...)...)
-	return &mxEnv{s: s, key: firstKey(t, s), dns: dns, mx: mx, inbound: loggedAddr(t, s, "receiving bounces and complaints", "mx_addr"), dbArgs: dbArgs}
+	e := &mxEnv{s: s, key: firstKey(t, s), dns: dns, mx: mx, inbound: loggedAddr(t, s, "receiving bounces and complaints", "mx_addr"),
+		dbArgs: dbArgs, hooks: &hookSink{}}
+	rcv := httptest.NewServer(e.hooks)
+	t.Cleanup(rcv.Close)
+	status, body, err := request("POST", s.url+"/webhooks", e.key, `{"endpoint":"`+rcv.URL+`/godwit","events":["email.bounced",
+		"email.complained","email.opened","email.clicked","email.suppressed","suppression.added"]}`)
+	require.NoError(t, err)
+	require.Equal(t, 201, status, "%v", body)
+	e.hooks.secret = body["signing_secret"].(string)
+	return e
+}
+
+// hookSink is a webhook endpoint on loopback that keeps every post.
+type hookSink struct {
+	secret string // set before anything is posted
+	mu     sync.Mutex
+	posts  []hookPost
+}
+
+type hookPost struct {
+	header http.Header
+	body   string
+}
+
+func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	h.posts = append(h.posts, hookPost{r.Header.Clone(), string(b)})
+	h.mu.Unlock()
+}
+
+// waitHook waits for a post of event typ whose data match holds for,
+// checks its signature with the Go SDK, and returns its data.
+func (e *mxEnv) waitHook(t *testing.T, typ string, match func(data map[string]any) bool) map[string]any {
+	t.Helper()
+	var found *hookPost
+	var data map[string]any
+	waitWithin(t, 20*time.Second, "a webhook post of "+typ, func() bool {
+		e.hooks.mu.Lock()
+		defer e.hooks.mu.Unlock()
+		for _, p := range e.hooks.posts {
+			var ev struct {
+				Type string         `json:"type"`
+				Data map[string]any `json:"data"`
+			}
+			if json.Unmarshal([]byte(p.body), &ev) == nil && ev.Type == typ && match(ev.Data) {
+				found, data = &p, ev.Data
+				return true
+			}
+		}
+		return false
+	})
+	err := resend.NewClient("").Webhooks.Verify(&resend.VerifyWebhookOptions{Payload: found.body, WebhookSecret: e.hooks.secret,
+		Headers: resend.WebhookHeaders{Id: found.header.Get("svix-id"), Timestamp: found.header.Get("svix-timestamp"), Signature: found.header.Get("svix-signature")}})
+	require.NoError(t, err, "the signature of %s", typ)
+	return data
+}
+
+// about matches webhook data of the email id.
+func about(id string) func(map[string]any) bool {
+	return func(d map[string]any) bool { return d["email_id"] == id }
 }
 
 // loggedAddr waits for the log line msg and returns its attribute attr.
@@ -270,6 +341,7 @@ func (e *mxEnv) testDirect(t *testing.T) {
 	for _, m := range msgs {
 		require.Len(t, m.rcpts, 1)
 		require.Equal(t, "bounces+"+id+"@send.acme.test", m.from, "the envelope sender names the email")
+		require.True(t, m.tls, "the MX offers STARTTLS, so the message goes encrypted")
 		verifyDKIM(t, e.dns, m.data, "acme.test")
 		p := parseMail(t, m.data)
 		require.Equal(t, "Direct", p.Header.Get("Subject"))
@@ -393,6 +465,12 @@ Subject: Later
 	sup := e.get(t, "/suppressions/gone-later@dest.test")
 	require.Equal(t, "bounce", sup["origin"])
 	require.Equal(t, bounced, sup["source_id"])
+	hook := e.waitHook(t, "email.bounced", about(bounced))
+	require.Equal(t, []any{"gone-later@dest.test"}, hook["to"])
+	require.Equal(t, "Permanent", hook["bounce"].(map[string]any)["type"])
+	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "gone-later@dest.test" })
+	require.Equal(t, "bounce", hook["origin"])
+	require.Equal(t, bounced, hook["source_id"])
 
 	e.waitLastEvent(t, complained, "complained")
 	_, evs = e.delivery(t, complained)
@@ -400,6 +478,10 @@ Subject: Later
 	sup = e.get(t, "/suppressions/reader@dest.test")
 	require.Equal(t, "complaint", sup["origin"])
 	require.Equal(t, complained, sup["source_id"])
+	hook = e.waitHook(t, "email.complained", about(complained))
+	require.Equal(t, []any{"reader@dest.test"}, hook["to"])
+	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "reader@dest.test" })
+	require.Equal(t, "complaint", hook["origin"])
 }
 
 var (
@@ -472,6 +554,9 @@ func (e *mxEnv) testTracking(t *testing.T) {
 	require.Equal(t, offer, clicked["link"])
 	require.Equal(t, "E2EMail/1.0", clicked["userAgent"])
 	require.Equal(t, "127.0.0.1", clicked["ipAddress"])
+	e.waitHook(t, "email.opened", about(id))
+	hook := e.waitHook(t, "email.clicked", about(id))
+	require.Equal(t, offer, hook["click"].(map[string]any)["link"])
 
 	// An altered token is not found, and records nothing.
 	tok := click[1][strings.LastIndex(click[1], "/")+1:]
@@ -503,6 +588,11 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 	require.Equal(t, "delivered", attempts["fine@dest.test"]["outcome"])
 	require.Equal(t, []any{"blocked@dest.test"}, lastOfType(t, evs, "suppressed")["data"].(map[string]any)["to"])
 	require.Zero(t, e.mx.triedCount("blocked@dest.test"), "the MX never hears of a suppressed address")
+	hook := e.waitHook(t, "email.suppressed", about(id))
+	require.Equal(t, []any{"blocked@dest.test"}, hook["to"])
+	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "blocked@dest.test" })
+	require.Equal(t, "manual", hook["origin"])
+	require.Nil(t, hook["source_id"])
 
 	first := e.send(t, map[string]any{"from": "app@acme.test", "to": "unknown-1@dest.test", "subject": "s", "text": "x"})
 	e.waitLastEvent(t, first, "bounced")
@@ -512,6 +602,10 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 	sup := e.get(t, "/suppressions/unknown-1@dest.test")
 	require.Equal(t, "bounce", sup["origin"])
 	require.Equal(t, first, sup["source_id"])
+	hook = e.waitHook(t, "email.bounced", about(first))
+	require.Equal(t, "Permanent", hook["bounce"].(map[string]any)["type"])
+	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "unknown-1@dest.test" })
+	require.Equal(t, first, hook["source_id"])
 
 	again := e.send(t, map[string]any{"from": "app@acme.test", "to": "unknown-1@dest.test", "subject": "s", "text": "x"})
 	e.waitLastEvent(t, again, "suppressed")

@@ -296,6 +296,7 @@ type received struct {
 	rcpts []string
 	data  []byte
 	at    time.Time // when DATA ended
+	tls   bool      // it came over STARTTLS
 }
 
 // mxSink is an SMTP server on loopback that keeps every message whole.
@@ -307,13 +308,22 @@ type mxSink struct {
 	tried  []string // every RCPT TO address, refused ones too
 }
 
-// newMXSink starts an MX that accepts every recipient refuse returns nil
-// for (refuse may be nil: every recipient).
-func newMXSink(t *testing.T, refuse func(rcpt string) error) *mxSink {
+// mxSinkOptions shape an mxSink's answers.
+type mxSinkOptions struct {
+	// Refuse returns the RCPT reply for an address, nil to accept it (nil:
+	// accept every recipient).
+	Refuse func(rcpt string) error
+	// TLS, when set, makes the MX offer STARTTLS with it.
+	TLS *tls.Config
+}
+
+// newMXSink starts an MX on loopback that keeps what it accepts.
+func newMXSink(t *testing.T, opts mxSinkOptions) *mxSink {
 	t.Helper()
-	k := &mxSink{refuse: refuse}
+	k := &mxSink{refuse: opts.Refuse}
 	srv := smtp.NewServer(k)
 	srv.Domain = "mx.dest.test"
+	srv.TLSConfig = opts.TLS
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -324,11 +334,14 @@ func newMXSink(t *testing.T, refuse func(rcpt string) error) *mxSink {
 	return k
 }
 
-func (k *mxSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &mxSession{k: k}, nil }
+func (k *mxSink) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &mxSession{k: k, conn: c}, nil
+}
 
 type mxSession struct {
-	k   *mxSink
-	cur received
+	k    *mxSink
+	conn *smtp.Conn
+	cur  received
 }
 
 func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
@@ -355,6 +368,7 @@ func (s *mxSession) Data(r io.Reader) error {
 		return err
 	}
 	s.cur.data, s.cur.at = b, time.Now()
+	_, s.cur.tls = s.conn.TLSConnectionState()
 	s.k.mu.Lock()
 	s.k.msgs = append(s.k.msgs, s.cur)
 	s.k.mu.Unlock()
@@ -536,7 +550,7 @@ func TestSMTPSubmissionDelivered(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile, roots := selfSigned(t, dir)
 			dns := dnstest.NewServer(t)
-			mx := newMXSink(t, nil)
+			mx := newMXSink(t, mxSinkOptions{})
 			args := []string{"--data-dir", dir, "--tls-cert", certFile, "--tls-key", keyFile,
 				"--smtp-addr", "127.0.0.1:0", "--smtps-addr", "127.0.0.1:0",
 				"--dns-resolver", dns.Addr(), "--delivery", "relay", "--relay-url", "smtp://" + mx.addr}
