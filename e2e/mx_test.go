@@ -615,22 +615,43 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 }
 
 // testScheduled: an email scheduled a few seconds ahead stays scheduled,
-// and away from the MX, until its time, and is delivered after it.
+// and away from the MX, until its time, and is delivered after it; one
+// scheduled for the same time and canceled (with the Go SDK) is not
+// delivered; one scheduled an hour ahead and moved to that time is.
 func (e *mxEnv) testScheduled(t *testing.T) {
 	t.Parallel()
 	at := time.Now().Add(4 * time.Second).UTC().Truncate(time.Millisecond)
-	id := e.send(t, map[string]any{"from": "app@acme.test", "to": "later@dest.test", "subject": "Later", "text": "x",
-		"scheduled_at": at.Format(time.RFC3339Nano)})
-	msgID := "<" + id + "@acme.test>"
+	schedule := func(to, when string) string {
+		return e.send(t, map[string]any{"from": "app@acme.test", "to": to, "subject": "Later", "text": "x", "scheduled_at": when})
+	}
+	id := schedule("later@dest.test", at.Format(time.RFC3339Nano))
+	canceled := schedule("canceled@dest.test", at.Format(time.RFC3339Nano))
+	moved := schedule("moved@dest.test", at.Add(time.Hour).Format(time.RFC3339Nano))
+	sdk := goSDK(t, e.s, e.key)
+	c, err := sdk.Emails.Cancel(canceled)
+	require.NoError(t, err)
+	require.Equal(t, canceled, c.Id)
+	u, err := sdk.Emails.Update(&resend.UpdateEmailRequest{Id: moved, ScheduledAt: at.Format(time.RFC3339Nano)})
+	require.NoError(t, err)
+	require.Equal(t, moved, u.Id)
+
 	for time.Now().Before(at.Add(-250 * time.Millisecond)) {
-		require.Empty(t, e.mx.forMessageID(msgID), "delivered before its time")
-		require.Equal(t, "scheduled", e.get(t, "/emails/"+id)["last_event"])
+		for _, id := range []string{id, moved} {
+			require.Empty(t, e.mx.forMessageID("<"+id+"@acme.test>"), "delivered before its time")
+			require.Equal(t, "scheduled", e.get(t, "/emails/"+id)["last_event"])
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	m := e.received(t, id, "acme.test", "later@dest.test")
-	require.Len(t, m, 1)
-	require.False(t, m[0].at.Before(at), "delivered at %s, scheduled for %s", m[0].at.UTC(), at)
-	e.waitLastEvent(t, id, "delivered")
+	for id, rcpt := range map[string]string{id: "later@dest.test", moved: "moved@dest.test"} {
+		m := e.received(t, id, "acme.test", rcpt)
+		require.Len(t, m, 1)
+		require.False(t, m[0].at.Before(at), "delivered at %s, scheduled for %s", m[0].at.UTC(), at)
+		e.waitLastEvent(t, id, "delivered")
+	}
+	require.Zero(t, e.mx.triedCount("canceled@dest.test"), "the canceled email stays home")
+	got, err := sdk.Emails.Get(canceled)
+	require.NoError(t, err)
+	require.Equal(t, "canceled", got.LastEvent)
 }
 
 // testRateLimit: a team limited to 2 requests a second (set with the CLI
