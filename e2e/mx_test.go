@@ -361,15 +361,17 @@ func (e *mxEnv) testDirect(t *testing.T) {
 	require.Equal(t, []string{"queued", "sent", "delivered"}, slices.Compact(eventTypes(evs)))
 }
 
-// testLateReports: a DSN and an ARF report, sent to the return paths of
-// two delivered emails, bounce (and suppress) and complain (and suppress);
-// addresses that name no email are refused at RCPT.
+// testLateReports: DSNs and an ARF report, sent to the return paths of
+// delivered emails, bounce (suppressing for a 5.x.x status, not for a
+// 4.x.x) and complain (and suppress); addresses that name no email are
+// refused at RCPT.
 func (e *mxEnv) testLateReports(t *testing.T) {
 	t.Parallel()
 	bounced := e.send(t, map[string]any{"from": "app@acme.test", "to": "gone-later@dest.test", "subject": "Later", "text": "x"})
 	complained := e.send(t, map[string]any{"from": "app@acme.test", "to": "reader@dest.test", "subject": "Later", "text": "x"})
+	full := e.send(t, map[string]any{"from": "app@acme.test", "to": "full@dest.test", "subject": "Later", "text": "x"})
 	returnPath := map[string]string{}
-	for id, rcpt := range map[string]string{bounced: "gone-later@dest.test", complained: "reader@dest.test"} {
+	for id, rcpt := range map[string]string{bounced: "gone-later@dest.test", complained: "reader@dest.test", full: "full@dest.test"} {
 		m := e.received(t, id, "acme.test", rcpt)
 		returnPath[id] = m[0].from
 		e.waitLastEvent(t, id, "delivered")
@@ -384,40 +386,8 @@ func (e *mxEnv) testLateReports(t *testing.T) {
 	require.Equal(t, 550, smtpErr.Code)
 
 	const diag = "smtp; 550 5.1.1 <gone-later@dest.test>: Recipient address rejected: User unknown"
-	require.NoError(t, e.sendReport(returnPath[bounced], `From: MAILER-DAEMON@mx.dest.test (Mail Delivery System)
-To: `+returnPath[bounced]+`
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-Your message could not be delivered.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.dest.test
-Arrival-Date: `+time.Now().Format(time.RFC1123Z)+`
-
-Final-Recipient: rfc822; gone-later@dest.test
-Original-Recipient: rfc822;gone-later@dest.test
-Action: failed
-Status: 5.1.1
-Remote-MTA: dns; mailstore.dest.test
-Diagnostic-Code: `+diag+`
-
---B
-Content-Type: text/rfc822-headers
-
-From: app@acme.test
-To: gone-later@dest.test
-Message-ID: <`+bounced+`@acme.test>
-Subject: Later
-
---B--
-`))
+	require.NoError(t, e.sendReport(returnPath[bounced], dsnReport(returnPath[bounced], bounced, "gone-later@dest.test", "5.1.1", diag)))
+	require.NoError(t, e.sendReport(returnPath[full], dsnReport(returnPath[full], full, "full@dest.test", "4.2.2", "smtp; 452 4.2.2 Mailbox full")))
 	require.NoError(t, e.sendReport(returnPath[complained], `From: feedback@fbl.dest.test
 To: `+returnPath[complained]+`
 Subject: FW: Later
@@ -482,6 +452,53 @@ Subject: Later
 	require.Equal(t, []any{"reader@dest.test"}, hook["to"])
 	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "reader@dest.test" })
 	require.Equal(t, "complaint", hook["origin"])
+
+	// A 4.x.x failure is a Transient bounce: the address stays sendable.
+	e.waitLastEvent(t, full, "bounced")
+	hook = e.waitHook(t, "email.bounced", about(full))
+	require.Equal(t, "Transient", hook["bounce"].(map[string]any)["type"])
+	status, body, err := request("GET", e.s.url+"/suppressions/full@dest.test", e.key, "")
+	require.NoError(t, err)
+	require.Equal(t, 404, status, "%v", body)
+}
+
+// dsnReport is a delivery status notification, as a receiving MTA sends
+// after it accepted the email id: rcpt failed with status.
+func dsnReport(returnPath, id, rcpt, status, diag string) string {
+	return `From: MAILER-DAEMON@mx.dest.test (Mail Delivery System)
+To: ` + returnPath + `
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.dest.test
+Arrival-Date: ` + time.Now().Format(time.RFC1123Z) + `
+
+Final-Recipient: rfc822; ` + rcpt + `
+Original-Recipient: rfc822;` + rcpt + `
+Action: failed
+Status: ` + status + `
+Remote-MTA: dns; mailstore.dest.test
+Diagnostic-Code: ` + diag + `
+
+--B
+Content-Type: text/rfc822-headers
+
+From: app@acme.test
+To: ` + rcpt + `
+Message-ID: <` + id + `@acme.test>
+Subject: Later
+
+--B--
+`
 }
 
 var (
