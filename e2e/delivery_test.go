@@ -82,8 +82,8 @@ func (k *sink) has(msgID string) bool {
 }
 
 // verifiedDomain adds a domain through the API, publishes its records in
-// the DNS server, and waits for the verifier to pass it.
-func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, name string) {
+// the DNS server, waits for the verifier to pass it, and returns its id.
+func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, name string) string {
 	t.Helper()
 	status, body, err := request("POST", s.url+"/domains", key, `{"name":"`+name+`"}`)
 	require.NoError(t, err)
@@ -106,6 +106,7 @@ func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, na
 		_, body, err := request("GET", s.url+"/domains/"+id, key, "")
 		return err == nil && body["status"] == "verified"
 	})
+	return id
 }
 
 // TestCrashLosesNothing accepts emails, SIGKILLs the server while it

@@ -125,7 +125,8 @@ func run(t *testing.T, args ...string) (string, string, error) {
 
 // testRoots holds every certificate selfSigned made, and apiClient trusts
 // them, so that request also reaches a server started with --tls-cert (its
-// url made https://).
+// url made https://). The pool is not safe for concurrent use: tests that
+// run in parallel make their certificates with newCert.
 var (
 	testRoots = x509.NewCertPool()
 	apiClient = func() *http.Client {
@@ -177,7 +178,13 @@ func (l *lockedBuffer) String() string {
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitWithin(t, 10*time.Second, what, cond)
+}
+
+// waitWithin polls cond until it holds or d passes.
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -354,6 +361,22 @@ func TestHTTPS(t *testing.T) {
 // pool that trusts it.
 func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	t.Helper()
+	cert, priv := newCert(t)
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	require.NoError(t, err)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	testRoots.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// newCert makes a self-signed certificate for 127.0.0.1, trusted by
+// nothing.
+func newCert(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
@@ -368,17 +391,9 @@ func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(priv)
-	require.NoError(t, err)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	testRoots.AddCert(cert)
-	return certFile, keyFile, pool
+	return cert, priv
 }
 
 // TestCommands covers the administrative commands on one data directory.

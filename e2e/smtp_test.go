@@ -295,20 +295,35 @@ type received struct {
 	from  string
 	rcpts []string
 	data  []byte
+	at    time.Time // when DATA ended
+	tls   bool      // it came over STARTTLS
 }
 
 // mxSink is an SMTP server on loopback that keeps every message whole.
 type mxSink struct {
-	addr string
-	mu   sync.Mutex
-	msgs []received
+	addr   string
+	refuse func(rcpt string) error // the RCPT reply for an address, nil to accept it
+	mu     sync.Mutex
+	msgs   []received
+	tried  []string // every RCPT TO address, refused ones too
 }
 
-func newMXSink(t *testing.T) *mxSink {
+// mxSinkOptions shape an mxSink's answers.
+type mxSinkOptions struct {
+	// Refuse returns the RCPT reply for an address, nil to accept it (nil:
+	// accept every recipient).
+	Refuse func(rcpt string) error
+	// TLS, when set, makes the MX offer STARTTLS with it.
+	TLS *tls.Config
+}
+
+// newMXSink starts an MX on loopback that keeps what it accepts.
+func newMXSink(t *testing.T, opts mxSinkOptions) *mxSink {
 	t.Helper()
-	k := &mxSink{}
+	k := &mxSink{refuse: opts.Refuse}
 	srv := smtp.NewServer(k)
 	srv.Domain = "mx.dest.test"
+	srv.TLSConfig = opts.TLS
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -319,11 +334,14 @@ func newMXSink(t *testing.T) *mxSink {
 	return k
 }
 
-func (k *mxSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &mxSession{k: k}, nil }
+func (k *mxSink) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &mxSession{k: k, conn: c}, nil
+}
 
 type mxSession struct {
-	k   *mxSink
-	cur received
+	k    *mxSink
+	conn *smtp.Conn
+	cur  received
 }
 
 func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
@@ -331,6 +349,14 @@ func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.k.mu.Lock()
+	s.k.tried = append(s.k.tried, to)
+	s.k.mu.Unlock()
+	if s.k.refuse != nil {
+		if err := s.k.refuse(to); err != nil {
+			return err
+		}
+	}
 	s.cur.rcpts = append(s.cur.rcpts, to)
 	return nil
 }
@@ -341,7 +367,8 @@ func (s *mxSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	s.cur.data = b
+	s.cur.data, s.cur.at = b, time.Now()
+	_, s.cur.tls = s.conn.TLSConnectionState()
 	s.k.mu.Lock()
 	s.k.msgs = append(s.k.msgs, s.cur)
 	s.k.mu.Unlock()
@@ -523,7 +550,7 @@ func TestSMTPSubmissionDelivered(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile, roots := selfSigned(t, dir)
 			dns := dnstest.NewServer(t)
-			mx := newMXSink(t)
+			mx := newMXSink(t, mxSinkOptions{})
 			args := []string{"--data-dir", dir, "--tls-cert", certFile, "--tls-key", keyFile,
 				"--smtp-addr", "127.0.0.1:0", "--smtps-addr", "127.0.0.1:0",
 				"--dns-resolver", dns.Addr(), "--delivery", "relay", "--relay-url", "smtp://" + mx.addr}

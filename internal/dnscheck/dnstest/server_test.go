@@ -82,6 +82,27 @@ func TestAnswers(t *testing.T) {
 	require.Equal(t, dns.RcodeNameError, resp.Rcode)
 }
 
+func TestAddresses(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.NewServer(t)
+	srv.SetAddr("mx.example.com", "127.0.0.1", "::1", "127.0.0.2")
+
+	resp := ask(t, srv, "udp", "MX.example.com", dns.TypeA, 0)
+	require.Equal(t, dns.RcodeSuccess, resp.Rcode)
+	var v4 []string
+	for _, rr := range resp.Answer {
+		v4 = append(v4, rr.(*dns.A).A.String())
+	}
+	require.Equal(t, []string{"127.0.0.1", "127.0.0.2"}, v4)
+	resp = ask(t, srv, "tcp", "mx.example.com", dns.TypeAAAA, 0)
+	require.Len(t, resp.Answer, 1)
+	require.Equal(t, "::1", resp.Answer[0].(*dns.AAAA).AAAA.String())
+
+	srv.SetAddr("mx.example.com")
+	resp = ask(t, srv, "udp", "mx.example.com", dns.TypeA, 0)
+	require.Equal(t, dns.RcodeNameError, resp.Rcode, "no records left: the name is gone")
+}
+
 func TestTXTSplitting(t *testing.T) {
 	t.Parallel()
 	srv := dnstest.NewServer(t)
