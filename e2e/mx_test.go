@@ -45,6 +45,8 @@ type mxEnv struct {
 	dns     *dnstest.Server
 	mx      *mxSink
 	inbound string    // the --mx-addr listener
+	// submission is the --smtp-addr listener (loopback: AUTH without TLS).
+	submission string
 	dbArgs  []string  // --data-dir and --database-url, for the CLI
 	hooks   *hookSink // the endpoint of the default team's webhook
 }
@@ -85,9 +87,9 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 		dbArgs = append(dbArgs, "--database-url", godwittest.StoreURL(t, kind))
 	}
 	s := start(t, append([]string{"--dns-resolver", dns.Addr(), "--delivery", "mx", "--mx-port", port,
-		"--allow-private-networks", "--mx-addr", "127.0.0.1:0", "--public-url", trackingURL}, dbArgs...)...)
+		"--allow-private-networks", "--mx-addr", "127.0.0.1:0", "--public-url", trackingURL, "--smtp-addr", "127.0.0.1:0"}, dbArgs...)...)
 	e := &mxEnv{s: s, key: firstKey(t, s), dns: dns, mx: mx, inbound: loggedAddr(t, s, "receiving bounces and complaints", "mx_addr"),
-		dbArgs: dbArgs, hooks: &hookSink{}}
+		submission: loggedAddr(t, s, "serving SMTP submission", "smtp_addr"), dbArgs: dbArgs, hooks: &hookSink{}}
 	rcv := httptest.NewServer(e.hooks)
 	t.Cleanup(rcv.Close)
 	status, body, err := request("POST", s.url+"/webhooks", e.key, `{"endpoint":"`+rcv.URL+`/godwit","events":["email.bounced",
@@ -323,6 +325,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("scheduled", e.testScheduled)
 			t.Run("rate limit", e.testRateLimit)
 			t.Run("Go SDK", e.testGoSDK)
+			t.Run("long header names", e.testLongHeaderNames)
 		})
 	}
 }
