@@ -84,6 +84,11 @@ func FuzzConvert(f *testing.F) {
 		if e.HTML == nil && e.Text == nil {
 			t.Fatal("neither html nor text")
 		}
+		// The accept path (api.Handler.Submit) refuses what message.Check
+		// refuses; whatever passes both must build.
+		if err := message.Check(e); err != nil {
+			return
+		}
 		if _, err := message.Build(e, message.Options{Now: testNow, MessageID: "<m@acme.com>"}); err != nil {
 			t.Fatalf("accepted email does not build: %v", err)
 		}
