@@ -108,6 +108,11 @@ type Config struct {
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
 	PollInterval time.Duration
+	// HeartbeatInterval is how often the node writes its heartbeat (1 s
+	// when 0), and DeadAfter how old another node's heartbeat must be for
+	// that node to count as dead (5 s when 0): see heartbeat.go.
+	HeartbeatInterval time.Duration
+	DeadAfter         time.Duration
 }
 
 // Queue is the running River client.
@@ -116,6 +121,7 @@ type Queue struct {
 	listener *pgxpool.Pool
 	workers  int
 	slots    chan struct{} // bounds the deliveries running at once across jobs
+	hb       *heartbeat
 }
 
 // Migrate applies River's migrations to the store's database.
@@ -148,9 +154,11 @@ func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
 // worker, and makes db enqueue a delivery job with every accepted email.
 // Call Start to run the workers.
 //
-// On SQLite only one process serves a database file, so jobs it finds
-// running at start were left by a crash of the previous process; they are
-// made available again at once.
+// On SQLite only one process serves a database file (app.Serve holds a lock
+// on it), so jobs it finds running at start were left by a crash of the
+// previous process; they are made available again at once. On PostgreSQL
+// the nodes' heartbeats do that for the jobs of a node that died (see
+// heartbeat.go).
 func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) (*Queue, error) {
 	if err := Migrate(ctx, db, cfg.Logger); err != nil {
 		return nil, err
@@ -172,6 +180,9 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		Test:                 river.TestConfig{Time: cfg.Time},
 	}
 	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1))}
+	q.hb = &heartbeat{db: db, node: newNodeID(), interval: cmpOr(cfg.HeartbeatInterval, defaultHeartbeatInterval),
+		deadAfter: cmpOr(cfg.DeadAfter, defaultDeadAfter), rescue: db.Dialect() == sqlstore.Postgres, logger: logger}
+	rc.ID = q.hb.node
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{w: w, q: q})
@@ -192,8 +203,8 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		rc.PollOnly = true
 		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
 		if cfg.Workers > 0 {
-			if _, err := db.Writer().ExecContext(ctx, `UPDATE river_job SET state = 'available', attempted_by = NULL WHERE state = 'running'`); err != nil {
-				return nil, fmt.Errorf("queue: release jobs of a crashed process: %w", err)
+			if err := releaseOrphans(ctx, db, logger); err != nil {
+				return nil, err
 			}
 		}
 		q.client, err = river.NewClient(riversqlite.New(db.Writer()), rc)
@@ -324,8 +335,10 @@ func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) 
 	return ww.d.Deliver(ctx, job.Args.MessageID)
 }
 
-// Start runs the workers (a no-op for an insert-only queue).
+// Start writes the node's first heartbeat, keeps writing them, and runs
+// the workers (none for an insert-only queue).
 func (q *Queue) Start(ctx context.Context) error {
+	q.hb.start()
 	if q.workers == 0 {
 		return nil
 	}
@@ -339,6 +352,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // canceled delivery is retried: nothing is lost), and closes the listener.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.close()
+	defer q.hb.halt()
 	if q.workers == 0 {
 		return nil
 	}
