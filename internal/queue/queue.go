@@ -88,10 +88,10 @@ type Config struct {
 	// Workers is the number of deliveries run at once; 0 makes an
 	// insert-only queue (an API-only node).
 	Workers int
-	// JobTimeout bounds one delivery attempt (default 10 minutes). A job
-	// left running by a crashed node is retried once it is twice this old
-	// (at most this plus a minute; River looks every 30 s) on PostgreSQL;
-	// on SQLite, see Open.
+	// JobTimeout bounds one delivery attempt (default 10 minutes). River
+	// retries a job still running once it is twice this old (at most this
+	// plus a minute): a backstop, since the jobs of a crashed node are
+	// released within seconds (heartbeat.go; on SQLite, see Open).
 	JobTimeout time.Duration
 	// PostgresDSN is the store's PostgreSQL URL, for the listener connection.
 	PostgresDSN string
