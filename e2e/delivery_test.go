@@ -194,7 +194,6 @@ func TestCrashLosesNothing(t *testing.T) {
 
 			restarted := time.Now()
 			s2 := start(t, args...)
-			_ = s2
 			missing := func() []string {
 				var out []string
 				for _, id := range accepted {
@@ -208,8 +207,15 @@ func TestCrashLosesNothing(t *testing.T) {
 			for len(missing()) > 0 {
 				if time.Now().After(deadline) {
 					m := missing()
+					var rescues []string // when the jobs came back, to tell a late rescue from a slow drain
+					for _, line := range strings.Split(s2.stderr.String(), "\n") {
+						if strings.Contains(line, "available again") || strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+							rescues = append(rescues, line)
+						}
+					}
 					require.FailNow(t, "accepted emails not delivered in time after the restart",
-						"%d missing %s after the restart, e.g. %s", len(m), resumeWithin, strings.Join(m[:min(3, len(m))], ", "))
+						"%d missing %s after the restart at %s (%d messages relayed in all), e.g. %s; warnings: %s", len(m), resumeWithin, restarted.UTC().Format(time.RFC3339Nano),
+						func() int { _, n := relay.counts(); return n }(), strings.Join(m[:min(3, len(m))], ", "), strings.Join(rescues, " | "))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
