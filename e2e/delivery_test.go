@@ -75,6 +75,20 @@ func (k *sink) counts() (distinct, total int) {
 	return len(k.seen), k.total
 }
 
+// duplicates lists the Message-IDs received more than once, with how many
+// times each was.
+func (k *sink) duplicates() map[string]int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[string]int{}
+	for id, n := range k.seen {
+		if n > 1 {
+			out[id] = n
+		}
+	}
+	return out
+}
+
 func (k *sink) has(msgID string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -111,18 +125,22 @@ func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, na
 
 // TestCrashLosesNothing accepts emails, SIGKILLs the server while it
 // delivers them through a relay, restarts it, and checks that every
-// accepted email reaches the relay (duplicates only for those in flight).
+// accepted email reaches the relay within resumeWithin of the restart
+// (SQLite: the restarted process releases its predecessor's running jobs
+// at start; PostgreSQL: it finds the dead node's heartbeat stale after
+// 5 s and releases its jobs), with duplicates only for the deliveries in
+// flight at the kill. It logs the duplicates it measured.
 func TestCrashLosesNothing(t *testing.T) {
+	const resumeWithin = 15 * time.Second
 	for _, kind := range godwittest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			dns := dnstest.NewServer(t)
 			relay := newSink(t)
 			const workers = 20
 			args := []string{"--data-dir", t.TempDir(), "--dns-resolver", dns.Addr(), "--delivery", "relay",
-				"--relay-url", "smtp://" + relay.addr, "--workers", fmt.Sprint(workers),
-				// On PostgreSQL the jobs a dead node was running are retried
-				// after twice this (River's rescuer looks every 30 s).
-				"--delivery-timeout", "5s"}
+				"--relay-url", "smtp://" + relay.addr, "--workers", fmt.Sprint(workers)}
+			// --delivery-timeout stays at its 10 minutes: River's own rescue
+			// of stuck jobs (after 11) must not be what brings them back.
 			if kind == sqlstore.Postgres {
 				args = append(args, "--database-url", godwittest.StoreURL(t, kind))
 			}
@@ -162,7 +180,7 @@ func TestCrashLosesNothing(t *testing.T) {
 				mu.Lock()
 				n := len(accepted)
 				mu.Unlock()
-				if _, delivered := relay.counts(); (n >= 300 && delivered >= 50) || time.Now().After(deadline) {
+				if _, delivered := relay.counts(); (n >= 800 && delivered >= 200) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(2 * time.Millisecond)
@@ -172,11 +190,11 @@ func TestCrashLosesNothing(t *testing.T) {
 			close(stop)
 			wg.Wait()
 			distinctBefore, _ := relay.counts()
-			require.GreaterOrEqual(t, len(accepted), 300)
+			require.GreaterOrEqual(t, len(accepted), 800)
 			t.Logf("accepted %d, relayed %d before the kill", len(accepted), distinctBefore)
 
+			restarted := time.Now()
 			s2 := start(t, args...)
-			_ = s2
 			missing := func() []string {
 				var out []string
 				for _, id := range accepted {
@@ -186,17 +204,34 @@ func TestCrashLosesNothing(t *testing.T) {
 				}
 				return out
 			}
-			deadline = time.Now().Add(90 * time.Second)
+			deadline = restarted.Add(resumeWithin)
 			for len(missing()) > 0 {
 				if time.Now().After(deadline) {
 					m := missing()
-					require.FailNow(t, "accepted emails never delivered", "%d missing, e.g. %s", len(m), strings.Join(m[:min(3, len(m))], ", "))
+					var rescues []string // when the jobs came back, to tell a late rescue from a slow drain
+					for _, line := range strings.Split(s2.stderr.String(), "\n") {
+						if strings.Contains(line, "available again") || strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+							rescues = append(rescues, line)
+						}
+					}
+					require.FailNow(t, "accepted emails not delivered in time after the restart",
+						"%d missing %s after the restart at %s (%d messages relayed in all), e.g. %s; warnings: %s", len(m), resumeWithin, restarted.UTC().Format(time.RFC3339Nano),
+						func() int { _, n := relay.counts(); return n }(), strings.Join(m[:min(3, len(m))], ", "), strings.Join(rescues, " | "))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			resumed := time.Since(restarted)
 			distinct, total := relay.counts()
-			t.Logf("all %d accepted emails relayed; %d messages for %d distinct ids (%d duplicates)", len(accepted), total, distinct, total-distinct)
-			require.LessOrEqual(t, total-distinct, workers*2, "duplicates only for deliveries in flight at the kill")
+			dups := relay.duplicates()
+			var sample []string
+			for id, n := range dups {
+				if len(sample) < 5 {
+					sample = append(sample, fmt.Sprintf("%s×%d", id, n))
+				}
+			}
+			t.Logf("%s: all %d accepted emails relayed %s after the restart; %d messages for %d distinct ids: %d duplicates (%d ids sent more than once, e.g. %s)",
+				kind, len(accepted), resumed.Round(100*time.Millisecond), total, distinct, total-distinct, len(dups), strings.Join(sample, ", "))
+			require.LessOrEqual(t, total-distinct, workers, "duplicates only for deliveries in flight at the kill")
 		})
 	}
 }

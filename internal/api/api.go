@@ -52,6 +52,9 @@ type Deps struct {
 	VerifyNow func()
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
+	// Writable, when set, reports whether the store took the node's last
+	// periodic write probe (nil) or why not; /readyz is 503 while it fails.
+	Writable func() error
 }
 
 // Handler is the API's http.Handler.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -627,4 +628,44 @@ func TestUnavailable(t *testing.T) {
 	require.NotEmpty(t, id)
 	require.NoError(t, e.db.Close())
 	requireError(t, e.do("POST", "/emails", e.sendA, simpleEmail), 503, "service_unavailable")
+}
+
+// TestStorageFull: a write the database refuses for lack of space (a real
+// SQLITE_FULL, from a page limit on the writing connection) is a 503
+// storage_full, not a 500, and the same request succeeds once there is
+// room; /readyz reports the store's write probe.
+func TestStorageFull(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var probe error
+	e := setup(t, sqlstore.SQLite, func(d *Deps) {
+		d.Writable = func() error { mu.Lock(); defer mu.Unlock(); return probe }
+	})
+	ctx := context.Background()
+	var pages int64
+	require.NoError(t, e.db.Writer().QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages))
+	_, err := e.db.Writer().ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages))
+	require.NoError(t, err)
+	var text strings.Builder // 144 KB that does not compress away
+	for range 4000 {
+		text.WriteString(uuid.NewString())
+	}
+	big := fmt.Sprintf(`{"from":"a@example.com","to":"b@example.net","subject":"s","text":%q}`, text.String())
+	r := e.do("POST", "/emails", e.keyA, big)
+	requireError(t, r, 503, "storage_full")
+	require.Contains(t, r.json["message"], "disk is full")
+
+	_, err = e.db.Writer().ExecContext(ctx, `PRAGMA max_page_count = 1073741823`)
+	require.NoError(t, err)
+	require.Equal(t, 200, e.do("POST", "/emails", e.keyA, big).status)
+
+	require.Equal(t, 200, e.do("GET", "/readyz", "", "").status)
+	mu.Lock()
+	probe = fmt.Errorf("heartbeat: %w", store.ErrNoSpace)
+	mu.Unlock()
+	requireError(t, e.do("GET", "/readyz", "", ""), 503, "storage_full")
+	mu.Lock()
+	probe = errors.New("heartbeat: connection refused")
+	mu.Unlock()
+	requireError(t, e.do("GET", "/readyz", "", ""), 503, "service_unavailable")
 }

@@ -236,6 +236,15 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) error {
 		h.Logger.WarnContext(ctx, "readiness check failed", slog.String("error", err.Error()))
 		return errUnavailable
 	}
+	if h.Writable != nil {
+		if err := h.Writable(); err != nil {
+			h.Logger.WarnContext(ctx, "readiness check failed: the store cannot write", slog.String("error", err.Error()))
+			if store.IsNoSpace(err) {
+				return apierr.StorageFull
+			}
+			return errUnavailable
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }

@@ -32,8 +32,14 @@ func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeError answers err in Resend's envelope and logs the cause of a 500.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrClosed) {
+	switch {
+	case errors.Is(err, store.ErrClosed):
 		err = errUnavailable
+	case store.IsNoSpace(err):
+		h.Logger.ErrorContext(r.Context(), "request failed: the database's disk is full", slog.String("error", err.Error()),
+			slog.String("request_id", requestID(r.Context())))
+		apierr.Write(w, apierr.StorageFull)
+		return
 	}
 	e := apierr.As(err)
 	if e.StatusCode >= 500 {

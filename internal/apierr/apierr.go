@@ -32,6 +32,15 @@ const (
 	NameServiceUnavailable           = "service_unavailable"
 )
 
+// NameStorageFull is Godwit's own (Resend has none): a 503 for a write the
+// database refused for lack of disk space; nothing of the request was
+// stored, and the same request may succeed later.
+const NameStorageFull = "storage_full"
+
+// StorageFull is the body of that 503.
+var StorageFull = New(http.StatusServiceUnavailable, NameStorageFull,
+	"The server cannot store anything right now: its disk is full. Nothing of this request was saved; retry later.")
+
 // Error is an error that is safe to show to API clients.
 type Error struct {
 	StatusCode int    `json:"statusCode"`

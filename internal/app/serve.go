@@ -114,6 +114,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Domains:          domainCfg,
 		TestDomain:       cfg.TestDomain,
 		Ready:            func() bool { return !draining.Load() },
+		Writable:         q.Writable,
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),

@@ -89,10 +89,10 @@ type Config struct {
 	// Workers is the number of deliveries run at once; 0 makes an
 	// insert-only queue (an API-only node).
 	Workers int
-	// JobTimeout bounds one delivery attempt (default 10 minutes). A job
-	// left running by a crashed node is retried once it is twice this old
-	// (at most this plus a minute; River looks every 30 s) on PostgreSQL;
-	// on SQLite, see Open.
+	// JobTimeout bounds one delivery attempt (default 10 minutes). River
+	// retries a job still running once it is twice this old (at most this
+	// plus a minute): a backstop, since the jobs of a crashed node are
+	// released within seconds (heartbeat.go; on SQLite, see Open).
 	JobTimeout time.Duration
 	// PostgresDSN is the store's PostgreSQL URL, for the listener connection.
 	PostgresDSN string
@@ -109,6 +109,11 @@ type Config struct {
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
 	PollInterval time.Duration
+	// HeartbeatInterval is how often the node writes its heartbeat (1 s
+	// when 0), and DeadAfter how old another node's heartbeat must be for
+	// that node to count as dead (5 s when 0): see heartbeat.go.
+	HeartbeatInterval time.Duration
+	DeadAfter         time.Duration
 }
 
 // Queue is the running River client.
@@ -118,6 +123,7 @@ type Queue struct {
 	workers  int
 	slots    chan struct{} // bounds the deliveries running at once across jobs
 	log      *slog.Logger
+	hb       *heartbeat
 }
 
 // Migrate applies River's migrations to the store's database.
@@ -150,9 +156,11 @@ func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
 // worker, and makes db enqueue a delivery job with every accepted email.
 // Call Start to run the workers.
 //
-// On SQLite only one process serves a database file, so jobs it finds
-// running at start were left by a crash of the previous process; they are
-// made available again at once.
+// On SQLite only one process serves a database file (app.Serve holds a lock
+// on it), so jobs it finds running at start were left by a crash of the
+// previous process; they are made available again at once. On PostgreSQL
+// the nodes' heartbeats do that for the jobs of a node that died (see
+// heartbeat.go).
 func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) (*Queue, error) {
 	if err := Migrate(ctx, db, cfg.Logger); err != nil {
 		return nil, err
@@ -174,6 +182,9 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		Test:                 river.TestConfig{Time: cfg.Time},
 	}
 	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1)), log: logger}
+	q.hb = &heartbeat{db: db, node: newNodeID(), interval: cmpOr(cfg.HeartbeatInterval, defaultHeartbeatInterval),
+		deadAfter: cmpOr(cfg.DeadAfter, defaultDeadAfter), rescue: db.Dialect() == sqlstore.Postgres, logger: logger}
+	rc.ID = q.hb.node
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{w: w, q: q})
@@ -194,8 +205,8 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		rc.PollOnly = true
 		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
 		if cfg.Workers > 0 {
-			if _, err := db.Writer().ExecContext(ctx, `UPDATE river_job SET state = 'available', attempted_by = NULL WHERE state = 'running'`); err != nil {
-				return nil, fmt.Errorf("queue: release jobs of a crashed process: %w", err)
+			if err := releaseOrphans(ctx, db, logger); err != nil {
+				return nil, err
 			}
 		}
 		q.client, err = river.NewClient(riversqlite.New(db.Writer()), rc)
@@ -346,8 +357,10 @@ func (q *Queue) untilPanic(kind, idName, id string, work func() error) error {
 	return river.JobCancel(err)
 }
 
-// Start runs the workers (a no-op for an insert-only queue).
+// Start writes the node's first heartbeat, keeps writing them, and runs
+// the workers (none for an insert-only queue).
 func (q *Queue) Start(ctx context.Context) error {
+	q.hb.start()
 	if q.workers == 0 {
 		return nil
 	}
@@ -361,6 +374,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // canceled delivery is retried: nothing is lost), and closes the listener.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.close()
+	defer q.hb.halt()
 	if q.workers == 0 {
 		return nil
 	}

@@ -97,9 +97,13 @@ type outcomeReq struct {
 // RecordDelivery implements store.Store. Like AcceptEmails, the outcome is
 // committed by a committer goroutine together with the others waiting at
 // that moment: a commit costs a flush, and workers finish many emails at once.
+//
+// An outcome is a fact about messages that may already have left: it is
+// recorded even when ctx ends first (a job's timeout, a shutdown's cancel),
+// because a result given up here is a message sent again by the next run.
 func (db *DB) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error {
 	req := &outcomeReq{o: o, done: make(chan struct{})}
-	if err := submit(db, ctx, db.outcomes, req); err != nil {
+	if err := submit(db, context.WithoutCancel(ctx), db.outcomes, req); err != nil {
 		return err
 	}
 	<-req.done

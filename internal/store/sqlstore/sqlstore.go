@@ -73,6 +73,7 @@ type Options struct {
 // DB is a store.Store backed by SQL.
 type DB struct {
 	dialect Dialect
+	path    string  // SQLite: the database file
 	w       *sql.DB // writes (SQLite: one connection)
 	r       *sql.DB // reads (SQLite: read-only pool; PostgreSQL: same as w)
 	now     func() time.Time
@@ -174,6 +175,7 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	} else {
 		db.dialect = SQLite
 		path := SQLitePath(dsn)
+		db.path = path
 		if dir := filepath.Dir(path); dir != "" {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("create database directory: %w", err)
