@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -36,6 +37,12 @@ type Deps struct {
 	// the database again; a key revoked on another node or by the CLI stops
 	// working within this time. Zero means one second; negative disables.
 	KeyCacheTTL time.Duration
+	// FailedAuthBurst is how many failed authentications (an unknown or
+	// wrong API key) one client address may make before it is throttled;
+	// after that it regains one every FailedAuthInterval. Zero means 20 and
+	// one second; a negative burst disables the limit.
+	FailedAuthBurst    int
+	FailedAuthInterval time.Duration
 	// Domains shapes domains' DNS records and seals their DKIM keys.
 	Domains domains.Settings
 	// TestDomain is the domain of the test sender and recipients (resend.dev).
@@ -64,6 +71,8 @@ type Handler struct {
 
 	keys          *keyCache
 	senderDomains *domainCache
+	failedAuth    *failedAuth                          // nil: no limit
+	matches       func(token string, hash []byte) bool // auth.Matches; tests count its calls
 
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // team id + idempotency key of requests in progress
@@ -98,7 +107,14 @@ func New(d Deps) *Handler {
 	if d.KeyCacheTTL == 0 {
 		d.KeyCacheTTL = time.Second
 	}
+	if d.FailedAuthBurst == 0 {
+		d.FailedAuthBurst = 20
+	}
+	if d.FailedAuthInterval <= 0 {
+		d.FailedAuthInterval = time.Second
+	}
 	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}),
+		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000), matches: auth.Matches,
 		keys:          newKeyCache(d.KeyCacheTTL, 100_000),
 		senderDomains: &domainCache{ttl: max(d.KeyCacheTTL, 0), entries: map[string]domainCacheEntry{}}}
 	h.routes()

@@ -40,6 +40,7 @@ type testEnv struct {
 	sendA   string // sending_access, team A
 	keyB    string // full_access, team B
 	teamA   string
+	teamB   string
 	domainA string // example.com, verified, team A's; team B has example.org
 }
 
@@ -67,12 +68,12 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
 	e.teamA = e.newTeam("a")
-	teamB := e.newTeam("b")
+	e.teamB = e.newTeam("b")
 	e.keyA = e.newKey(e.teamA, store.PermissionFullAccess)
 	e.sendA = e.newKey(e.teamA, store.PermissionSendingAccess)
-	e.keyB = e.newKey(teamB, store.PermissionFullAccess)
+	e.keyB = e.newKey(e.teamB, store.PermissionFullAccess)
 	e.domainA = e.verifiedDomain(e.teamA, "example.com")
-	e.verifiedDomain(teamB, "example.org")
+	e.verifiedDomain(e.teamB, "example.org")
 	return e
 }
 

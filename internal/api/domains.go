@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -14,6 +15,12 @@ import (
 var regions = map[string]bool{"us-east-1": true, "eu-west-1": true, "sa-east-1": true, "ap-northeast-1": true}
 
 var errDomainNotFound = apierr.NotFound("Domain not found")
+
+// errDomainTaken answers a name the team has already, or that another team
+// has verified (Resend's wording for a domain another team owns).
+func errDomainTaken(name string) error {
+	return apierr.Forbidden("The `%s` domain has been registered already.", name)
+}
 
 type capabilities struct {
 	Sending   string `json:"sending"`
@@ -129,7 +136,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := h.Store.CreateDomain(r.Context(), d, created); errors.Is(err, store.ErrConflict) {
-		return apierr.Forbidden("The `%s` domain has been registered already.", name)
+		return errDomainTaken(name)
 	} else if err != nil {
 		return fmt.Errorf("create domain: %w", err)
 	}
@@ -165,11 +172,14 @@ type domainItem struct {
 	Capabilities  capabilities `json:"capabilities"`
 	OpenTracking  bool         `json:"open_tracking"`
 	ClickTracking bool         `json:"click_tracking"`
+	// FailureReason (Godwit's own) says why a failed domain failed.
+	FailureReason string `json:"failure_reason,omitempty"`
 }
 
 func toDomainItem(d *store.Domain) domainItem {
 	return domainItem{ID: d.ID, Name: d.Name, Status: d.Status, CreatedAt: formatTime(d.CreatedAt), Region: d.Region,
-		Capabilities: capabilities{d.Sending, d.Receiving}, OpenTracking: d.OpenTracking, ClickTracking: d.ClickTracking}
+		Capabilities: capabilities{d.Sending, d.Receiving}, OpenTracking: d.OpenTracking, ClickTracking: d.ClickTracking,
+		FailureReason: d.FailureReason}
 }
 
 func (h *Handler) loadDomain(r *http.Request) (*store.Domain, error) {
@@ -275,13 +285,31 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 }
 
 // verifyDomain starts verification: the domain and its records become
-// pending, and the verifier checks them from now on.
+// pending, and the verifier checks them from now on. A name another team
+// has verified is refused (403, as POST /domains), and this team's copy
+// fails with the reason.
 func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	d, err := h.loadDomain(r)
 	if err != nil {
 		return err
 	}
 	now := h.Now().UTC()
+	holder, err := h.Store.HeldDomain(r.Context(), d.Name)
+	switch {
+	case err == nil && holder.TeamID != d.TeamID:
+		if d.Status != store.DomainFailed || d.FailureReason != domains.ReasonTaken(d.Name) {
+			domains.Lose(d, now)
+			if err := h.saveDomain(r, d); err != nil {
+				return err
+			}
+			h.Logger.InfoContext(r.Context(), "domain failed: another team verified it first", slog.String("domain", d.Name),
+				slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID), slog.String("winner_team_id", holder.TeamID))
+		}
+		return errDomainTaken(d.Name)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("domain holder: %w", err)
+	}
+	d.FailureReason = ""
 	if d.Status != store.DomainVerified {
 		d.Status = store.DomainPending
 		for kind, st := range d.RecordStatus {

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 	godwitdkim "github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
@@ -46,9 +52,9 @@ func TestDomains(t *testing.T) {
 		require.Equal(t, "v=DMARC1; p=none; rua=mailto:dmarc@shop.example.net;", dmarc["value"])
 		require.Equal(t, true, dmarc["optional"])
 
-		// One team per domain; the same name again, from anyone, is refused.
-		requireError(t, e.do("POST", "/domains", e.keyB, `{"name":"shop.example.net"}`), 403, "validation_error", "The `shop.example.net` domain has been registered already.")
-		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"SHOP.example.net"}`), 403, "validation_error")
+		// One copy of a name per team (TestDomainNameSquatting: across teams).
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"SHOP.example.net"}`), 403, "validation_error",
+			"The `shop.example.net` domain has been registered already.")
 
 		for _, bad := range []string{`""`, `"example"`, `"192.0.2.1"`, `"example.com."`, `"-bad.example"`, `"ex ample.com"`, `"a..b.com"`, `5`} {
 			r := e.do("POST", "/domains", e.keyA, `{"name":`+bad+`}`)
@@ -231,5 +237,88 @@ func TestSendingGate(t *testing.T) {
 		requireError(t, e.do("POST", "/api-keys", e.keyB, `{"name":"x","permission":"sending_access","domain_id":"`+e.domainA+`"}`), 404, "not_found",
 			"Domain not found")
 		requireError(t, e.do("POST", "/api-keys", e.keyA, `{"name":"x","permission":"sending_access","domain_id":"`+pendingID+`x"}`), 404, "not_found")
+	})
+}
+
+// TestDomainNameSquatting: a team that adds a name and never verifies it
+// does not keep other teams from it. The first copy verified wins the name;
+// every other team's copy fails with a reason and a domain.updated event,
+// and the name can no longer be added or verified elsewhere until the
+// winner deletes it.
+func TestDomainNameSquatting(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		keyC := e.newKey(e.newTeam("c"), store.PermissionFullAccess)
+
+		// setup verified example.com for team A: nobody else may add it.
+		requireError(t, e.do("POST", "/domains", e.keyB, `{"name":"example.com"}`), 403, "validation_error",
+			"The `example.com` domain has been registered already.")
+
+		// B adds shared.example first and never verifies it; A adds it too.
+		r := e.do("POST", "/domains", e.keyB, `{"name":"shared.example"}`)
+		require.Equal(t, 201, r.status, "body: %s", r.body)
+		squatted := r.json["id"].(string)
+		r = e.do("POST", "/domains", e.keyA, `{"name":"shared.example"}`)
+		require.Equal(t, 201, r.status, "an unverified copy elsewhere does not block the name: %s", r.body)
+		mine := r.json["id"].(string)
+		requireError(t, e.do("POST", "/domains", e.keyA, `{"name":"shared.example"}`), 403, "validation_error", "registered already")
+		require.Equal(t, 200, e.do("POST", "/domains/"+squatted+"/verify", e.keyB, "").status)
+
+		// A publishes its records and asks; the verifier finds them first.
+		server := dnstest.NewServer(t)
+		for _, rec := range e.do("GET", "/domains/"+mine, e.keyA, "").json["records"].([]any) {
+			rec := rec.(map[string]any)
+			name := rec["name"].(string) + ".shared.example"
+			if rec["type"] == "MX" {
+				server.SetMX(name, dnscheck.MX{Host: rec["value"].(string) + ".", Preference: 10})
+			} else {
+				server.SetTXT(name, rec["value"].(string))
+			}
+		}
+		require.Equal(t, 200, e.do("POST", "/domains/"+mine+"/verify", e.keyA, "").status)
+		var logs bytes.Buffer
+		v := &domains.Verifier{Store: e.db, Settings: e.handler.Domains, DNS: &dnscheck.Resolver{Addr: server.Addr(), Timeout: time.Second},
+			Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		_, err := v.RunOnce(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "verified", e.do("GET", "/domains/"+mine, e.keyA, "").json["status"])
+		require.NotContains(t, e.do("GET", "/domains/"+mine, e.keyA, "").json, "failure_reason")
+
+		// B's copy failed, and says why, in GET, the list and its webhook event.
+		got := e.do("GET", "/domains/"+squatted, e.keyB, "")
+		require.Equal(t, "failed", got.json["status"])
+		reason := "Another team verified the `shared.example` domain first."
+		require.Equal(t, reason, got.json["failure_reason"])
+		require.Equal(t, "failed", got.json["records"].([]any)[0].(map[string]any)["status"])
+		var listed map[string]any
+		for _, d := range e.do("GET", "/domains", e.keyB, "").json["data"].([]any) {
+			if d.(map[string]any)["id"] == squatted {
+				listed = d.(map[string]any)
+			}
+		}
+		require.Equal(t, reason, listed["failure_reason"])
+		events, err := e.db.ListEvents(context.Background(), e.teamB, "", 100)
+		require.NoError(t, err)
+		last := events[len(events)-1]
+		require.Equal(t, "domain.updated", last.Type)
+		require.Contains(t, string(last.Data), `"status":"failed"`)
+		require.Contains(t, string(last.Data), `"failure_reason":`)
+		require.Contains(t, logs.String(), "domain failed: another team verified it first")
+		require.Contains(t, logs.String(), "domain_id="+squatted)
+
+		// The verified name is A's: B cannot verify its copy, C cannot add it.
+		requireError(t, e.do("POST", "/domains/"+squatted+"/verify", e.keyB, ""), 403, "validation_error",
+			"The `shared.example` domain has been registered already.")
+		require.Equal(t, "failed", e.do("GET", "/domains/"+squatted, e.keyB, "").json["status"])
+		requireError(t, e.do("POST", "/domains", keyC, `{"name":"shared.example"}`), 403, "validation_error", "registered already")
+
+		// Once A deletes it, B may try again.
+		require.Equal(t, 200, e.do("DELETE", "/domains/"+mine, e.keyA, "").status)
+		require.Equal(t, 200, e.do("POST", "/domains/"+squatted+"/verify", e.keyB, "").status)
+		got = e.do("GET", "/domains/"+squatted, e.keyB, "")
+		require.Equal(t, "pending", got.json["status"])
+		require.NotContains(t, got.json, "failure_reason")
+		require.Equal(t, 201, e.do("POST", "/domains", keyC, `{"name":"shared.example"}`).status)
 	})
 }

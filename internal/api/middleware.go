@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
-	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -156,13 +155,25 @@ func probe(mux *http.ServeMux, r *http.Request) (int, string) {
 // authenticate checks the API key and the team's rate limit.
 func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		if strings.TrimSpace(header) == "" {
-			apierr.Write(w, apierr.New(http.StatusUnauthorized, apierr.NameMissingAPIKey, "Missing API key in the authorization header. Include the following header in the request: Authorization: Bearer YOUR_API_KEY"))
+		token, err := bearerToken(r)
+		if err != nil {
+			apierr.Write(w, apierr.As(err))
 			return
 		}
-		key, err := h.lookupKey(r.Context(), auth.FromHeader(header))
-		if err != nil {
+		// An address that has failed too often is served from the key
+		// cache only: its next invalid key costs no store lookup.
+		addr, now := clientIP(r), h.Now()
+		var key *store.APIKey
+		if throttled, wait := h.failedAuth.throttled(addr, now); throttled {
+			if key = h.cachedKey(token); key == nil {
+				w.Header().Set("retry-after", strconv.Itoa(retryAfterSeconds(wait)))
+				apierr.Write(w, errAuthThrottled(wait))
+				return
+			}
+		} else if key, err = h.lookupKey(r.Context(), token); err != nil {
+			if errors.Is(err, errInvalidKey) {
+				h.failedAuth.fail(addr, now)
+			}
 			h.writeError(w, r, err)
 			return
 		}
@@ -192,33 +203,6 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-var errInvalidKey = apierr.New(http.StatusForbidden, apierr.NameInvalidAPIKey, "API key is invalid")
-
-// lookupKey finds the stored key for token, comparing hashes in constant time.
-func (h *Handler) lookupKey(ctx context.Context, token string) (*store.APIKey, error) {
-	prefix, err := auth.Prefix(token)
-	if err != nil {
-		return nil, errInvalidKey
-	}
-	now := h.Now()
-	key := h.keys.get(prefix, now)
-	if key == nil {
-		key, err = h.Store.APIKeyByPrefix(ctx, prefix)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errInvalidKey
-		}
-		if err != nil {
-			return nil, fmt.Errorf("look up api key: %w", err)
-		}
-		h.keys.put(key, now)
-		h.touchKey(key, now)
-	}
-	if !auth.Matches(token, key.Hash) {
-		return nil, errInvalidKey
-	}
-	return key, nil
 }
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) error {

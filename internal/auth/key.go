@@ -62,17 +62,31 @@ func Prefix(token string) (string, error) {
 	return rest[:publicLen], nil
 }
 
-// Matches reports, in constant time, whether token hashes to stored.
+// dummyHash stands in for the stored hash when no key has a token's
+// prefix, so that an unknown prefix costs the same hashing and comparison
+// as a wrong secret.
+var dummyHash = Hash("re_00000000_" + strings.Repeat("A", 43))
+
+// Matches reports, in constant time, whether token hashes to stored. With
+// stored nil (no key has the token's prefix) it compares against a dummy
+// hash, doing the same work, and reports false.
 func Matches(token string, stored []byte) bool {
-	return subtle.ConstantTimeCompare(Hash(token), stored) == 1
+	known := stored != nil
+	if !known {
+		stored = dummyHash
+	}
+	return subtle.ConstantTimeCompare(Hash(token), stored) == 1 && known
 }
 
-// FromHeader extracts the token from an Authorization header value the way
-// the SDKs send it ("Bearer re_..."), tolerating case and extra spaces.
-func FromHeader(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) >= 7 && strings.EqualFold(v[:7], "bearer ") {
-		v = v[7:]
+// FromHeader returns the token of an Authorization header value, which
+// must be "Bearer <token>" as the SDKs send it (the scheme in any case, as
+// RFC 9110 allows, and spaces around it tolerated). ok is false for a bare
+// key, another scheme, or a scheme without a token.
+func FromHeader(v string) (token string, ok bool) {
+	scheme, rest, found := strings.Cut(strings.TrimSpace(v), " ")
+	if !found || !strings.EqualFold(scheme, "bearer") {
+		return "", false
 	}
-	return strings.TrimSpace(v)
+	token = strings.TrimSpace(rest)
+	return token, token != ""
 }

@@ -28,10 +28,23 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+func TestMatchesUnknownPrefix(t *testing.T) {
+	token, _, _, err := NewToken()
+	require.NoError(t, err)
+	require.False(t, Matches(token, nil))
+	require.False(t, Matches("re_00000000_"+strings.Repeat("A", 43), nil), "not even the dummy's own token")
+}
+
 func TestFromHeader(t *testing.T) {
 	for in, want := range map[string]string{
-		"Bearer re_x": "re_x", "bearer re_x": "re_x", "  Bearer   re_x  ": "re_x", "re_x": "re_x", "BEARER re_x": "re_x",
+		"Bearer re_x": "re_x", "bearer re_x": "re_x", "  Bearer   re_x  ": "re_x", "BEARER re_x": "re_x",
 	} {
-		require.Equal(t, want, FromHeader(in), in)
+		got, ok := FromHeader(in)
+		require.True(t, ok, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"re_x", "Basic cmVfeDo=", "Token re_x", "Bearer", "Bearer   ", "Bearerre_x", ""} {
+		_, ok := FromHeader(bad)
+		require.False(t, ok, bad)
 	}
 }

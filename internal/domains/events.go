@@ -22,9 +22,13 @@ func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event
 		return nil, err
 	}
 	records := Objects(d, recs)
-	return events.New(d.TeamID, typ, map[string]any{
+	data := map[string]any{
 		"id": d.ID, "name": d.Name, "status": d.Status, "created_at": d.CreatedAt.UTC().Format(events.ISO), "region": d.Region,
 		"capabilities": map[string]string{"sending": d.Sending, "receiving": d.Receiving},
 		"records":      records,
-	}, at)
+	}
+	if d.FailureReason != "" {
+		data["failure_reason"] = d.FailureReason // Godwit's own, as on GET /domains/{id}
+	}
+	return events.New(d.TeamID, typ, data, at)
 }

@@ -40,10 +40,35 @@ func backoff(since time.Duration) time.Duration {
 // retryAfterError is the wait after a lookup failed (not a missing record).
 const retryAfterError = time.Minute
 
+// ReasonRecordsMissing is the failure reason of a domain whose records
+// stayed missing for FailAfter.
+const ReasonRecordsMissing = "The required DNS records were not found within 72 hours."
+
+// ReasonTaken is the failure reason of a team's copy of a name that another
+// team verified first.
+func ReasonTaken(name string) string {
+	return "Another team verified the `" + name + "` domain first."
+}
+
+// Lose makes d a copy that lost its name to another team's verified copy:
+// failed with ReasonTaken, its records that were not verified failed, and
+// no further checks. A new verify request starts it again.
+func Lose(d *store.Domain, now time.Time) {
+	d.Status, d.FailureReason = store.DomainFailed, ReasonTaken(d.Name)
+	for kind, st := range d.RecordStatus {
+		if st != store.DomainVerified {
+			d.RecordStatus[kind] = store.DomainFailed
+		}
+	}
+	d.VerifyStartedAt, d.NextCheckAt, d.UpdatedAt = nil, nil, now
+}
+
 // DomainStore is what the verifier needs of the store.
 type DomainStore interface {
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*store.Domain, error)
 	UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error
+	VerifyDomain(ctx context.Context, d *store.Domain, lose func(*store.Domain) (*store.Event, error), events ...*store.Event) ([]*store.Domain, error)
+	HeldDomain(ctx context.Context, name string) (*store.Domain, error)
 }
 
 // RecordChecker looks one expected record up (dnscheck.Resolver).
@@ -56,6 +81,11 @@ type RecordChecker interface {
 // → temporary_failure when a required record disappears, and back to
 // verified when it returns (failed if it stays away FailAfter). A lookup
 // error never counts as a miss: the domain is simply checked again soon.
+//
+// Several teams may hold copies of one name; the first copy to be verified
+// wins it (store.VerifyDomain, race-safe on both databases) and every other
+// team's copy fails with ReasonTaken in the same transaction. A copy found
+// due while another team holds the name fails the same way, unchecked.
 type Verifier struct {
 	Store    DomainStore
 	Settings Settings
@@ -135,6 +165,18 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 		return err
 	}
 	before := stateOf(d)
+	wasHeld := store.DomainHeld(d.Status)
+	if !wasHeld {
+		holder, err := v.Store.HeldDomain(ctx, d.Name)
+		switch {
+		case err == nil && holder.ID != d.ID:
+			Lose(d, now)
+			v.logLost(d, holder.TeamID)
+			return v.save(ctx, d, before, now)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("domain holder: %w", err)
+		}
+	}
 	allVerified, lookupFailed := true, false
 	if d.RecordStatus == nil {
 		d.RecordStatus = map[string]string{}
@@ -173,14 +215,18 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 	case lookupFailed:
 		next = now.Add(retryAfterError)
 	case allVerified:
-		d.Status, d.VerifyStartedAt = store.DomainVerified, nil
+		d.Status, d.VerifyStartedAt, d.FailureReason = store.DomainVerified, nil, ""
 		next = now.Add(Recheck)
+		if !wasHeld {
+			d.NextCheckAt, d.UpdatedAt = &next, now
+			return v.win(ctx, d, before, now)
+		}
 	case d.Status == store.DomainVerified:
 		// A record disappeared: the failure window starts now.
 		d.Status, d.VerifyStartedAt = store.DomainTemporaryFailure, &now
 		next = now.Add(backoff(0))
 	case now.Sub(started) >= FailAfter:
-		d.Status = store.DomainFailed
+		d.Status, d.FailureReason = store.DomainFailed, ReasonRecordsMissing
 		for kind, st := range d.RecordStatus {
 			if st != store.DomainVerified {
 				d.RecordStatus[kind] = store.DomainFailed
@@ -193,6 +239,44 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 	}
 	d.NextCheckAt, d.UpdatedAt = &next, now
 	return v.save(ctx, d, before, now)
+}
+
+// win stores d, just verified, and fails the other teams' copies of its
+// name; if another team's copy won first, d fails instead.
+func (v *Verifier) win(ctx context.Context, d *store.Domain, before string, now time.Time) error {
+	ev, err := v.Settings.Event(EventUpdated, d, now)
+	if err != nil {
+		return err
+	}
+	lost, err := v.Store.VerifyDomain(ctx, d, func(c *store.Domain) (*store.Event, error) {
+		Lose(c, now)
+		return v.Settings.Event(EventUpdated, c, now)
+	}, ev)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		holder, herr := v.Store.HeldDomain(ctx, d.Name)
+		winner := ""
+		if herr == nil {
+			winner = holder.TeamID
+		}
+		Lose(d, now)
+		v.logLost(d, winner)
+		return v.save(ctx, d, before, now)
+	case errors.Is(err, store.ErrNotFound):
+		return nil // deleted while it was being checked
+	case err != nil:
+		return fmt.Errorf("save domain %s: %w", d.Name, err)
+	}
+	for _, c := range lost {
+		v.logLost(c, d.TeamID)
+	}
+	return nil
+}
+
+// logLost records that d lost its name to the team winner.
+func (v *Verifier) logLost(d *store.Domain, winner string) {
+	v.Logger.Info("domain failed: another team verified it first", slog.String("domain", d.Name),
+		slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID), slog.String("winner_team_id", winner))
 }
 
 // stateOf is what a domain.updated event reports: the statuses.

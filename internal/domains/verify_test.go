@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,6 +162,7 @@ func TestVerificationFailsAfter72Hours(t *testing.T) {
 	require.GreaterOrEqual(t, f.clock.Now().Sub(t0), domains.FailAfter)
 	require.Less(t, f.clock.Now().Sub(t0), domains.FailAfter+time.Hour+time.Second)
 	require.Nil(t, d.NextCheckAt, "a failed domain is not checked again until verify is requested")
+	require.Equal(t, domains.ReasonRecordsMissing, d.FailureReason)
 	require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindDKIM])
 	require.Equal(t, store.DomainFailed, d.RecordStatus[domains.KindSPFTXT])
 	require.Equal(t, time.Minute, waits[0])
@@ -195,4 +197,118 @@ func TestVerificationLookupErrorIsNotAMiss(t *testing.T) {
 	require.Equal(t, store.DomainVerified, d.Status, "a SERVFAIL does not count as a missing record")
 	require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindSPFTXT])
 	require.Equal(t, f.clock.Now().Add(time.Minute), *d.NextCheckAt, "and is retried soon")
+}
+
+// copyFor adds team's own copy of example.com, pending like the fixture's.
+func (f *fixture) copyFor(teamName string) *store.Domain {
+	f.t.Helper()
+	ctx := context.Background()
+	team := &store.Team{ID: uuid.NewString(), Name: teamName, CreatedAt: t0}
+	require.NoError(f.t, f.db.CreateTeam(ctx, team))
+	d := *f.domain
+	d.ID, d.TeamID = uuid.NewString(), team.ID
+	d.RecordStatus = map[string]string{domains.KindDKIM: store.DomainPending, domains.KindSPFMX: store.DomainPending,
+		domains.KindSPFTXT: store.DomainPending}
+	var err error
+	d.DKIMKey, d.DKIMEd25519Key, err = f.v.Settings.NewKeys(d.ID)
+	require.NoError(f.t, err)
+	require.NoError(f.t, f.db.CreateDomain(ctx, &d))
+	return &d
+}
+
+func (f *fixture) get(d *store.Domain) *store.Domain {
+	f.t.Helper()
+	got, err := f.db.GetDomain(context.Background(), d.TeamID, d.ID)
+	require.NoError(f.t, err)
+	return got
+}
+
+func (f *fixture) logTo(buf *bytes.Buffer) {
+	f.v.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func TestVerificationFirstTeamWins(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, kind)
+			var logs bytes.Buffer
+			f.logTo(&logs)
+			other := f.copyFor("b")
+
+			// Only team a's records are published: a wins, b's copy fails at once.
+			f.publish(required...)
+			f.run()
+			require.Equal(t, store.DomainVerified, f.get(f.domain).Status)
+			lost := f.get(other)
+			require.Equal(t, store.DomainFailed, lost.Status)
+			require.Equal(t, domains.ReasonTaken("example.com"), lost.FailureReason)
+			require.Nil(t, lost.NextCheckAt)
+			require.Equal(t, store.DomainFailed, lost.RecordStatus[domains.KindDKIM])
+			events, err := f.db.ListEvents(context.Background(), other.TeamID, "", 10)
+			require.NoError(t, err)
+			require.NotEmpty(t, events)
+			last := string(events[len(events)-1].Data) // b's copy may have been checked first, and stayed pending
+			require.Contains(t, last, `"type":"domain.updated"`, "the losing team hears of it")
+			require.Contains(t, last, `"status":"failed"`)
+			require.Contains(t, last, `"failure_reason":"Another team verified the `)
+			require.Contains(t, logs.String(), "level=INFO msg=\"domain failed: another team verified it first\"")
+			require.Contains(t, logs.String(), "domain_id="+other.ID)
+
+			// Made pending again behind the API's back (a verify request that
+			// raced the win): the next check fails it without asking DNS.
+			lost.Status, lost.FailureReason, lost.NextCheckAt = store.DomainPending, "", &t0
+			require.NoError(t, f.db.UpdateDomain(context.Background(), lost))
+			f.dns.Fail("resend._domainkey.example.com", dns.RcodeServerFailure)
+			f.run()
+			require.Equal(t, store.DomainFailed, f.get(other).Status)
+			require.Equal(t, domains.ReasonTaken("example.com"), f.get(other).FailureReason)
+		})
+	}
+}
+
+// winBetween is a real store that lets another team's copy win its name
+// just after the verifier's ownership check, as another node would.
+type winBetween struct {
+	store.Store
+	once   sync.Once
+	winner *store.Domain
+}
+
+func (w *winBetween) HeldDomain(ctx context.Context, name string) (*store.Domain, error) {
+	d, err := w.Store.HeldDomain(ctx, name)
+	w.once.Do(func() {
+		w.winner.Status = store.DomainVerified
+		_, werr := w.Store.VerifyDomain(ctx, w.winner, func(c *store.Domain) (*store.Event, error) { return nil, nil })
+		if werr != nil {
+			panic(werr)
+		}
+	})
+	return d, err
+}
+
+func TestVerificationRaceLoserFails(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, kind)
+			var logs bytes.Buffer
+			f.logTo(&logs)
+			other := f.copyFor("b")
+			other.NextCheckAt = nil // only the fixture's copy is due
+			require.NoError(t, f.db.UpdateDomain(context.Background(), other))
+			f.v.Store = &winBetween{Store: f.db, winner: other}
+
+			f.publish(required...)
+			d := f.run()
+			require.Equal(t, store.DomainFailed, d.Status, "its records matched, but b won first")
+			require.Equal(t, domains.ReasonTaken("example.com"), d.FailureReason)
+			require.Equal(t, store.DomainVerified, f.get(other).Status)
+			events, err := f.db.ListEvents(context.Background(), d.TeamID, "", 10)
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+			require.Contains(t, string(events[0].Data), `"status":"failed"`)
+			require.Contains(t, logs.String(), "winner_team_id="+other.TeamID)
+		})
+	}
 }

@@ -194,6 +194,15 @@ type Domain struct {
 	UpdatedAt       time.Time
 	VerifyStartedAt *time.Time
 	NextCheckAt     *time.Time
+	// FailureReason says why a failed domain failed ("" otherwise).
+	FailureReason string
+}
+
+// DomainHeld reports whether a domain of this status holds its name against
+// other teams: its records were verified (temporary_failure is being
+// re-checked). At most one team's copy of a name is held at a time.
+func DomainHeld(status string) bool {
+	return status == DomainVerified || status == DomainTemporaryFailure
 }
 
 // Event is a team-level event (domain.created, domain.updated, …) kept for
@@ -655,16 +664,29 @@ type Store interface {
 	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.
 	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
 
-	// CreateDomain inserts a domain; ErrConflict if any team holds the name.
-	// The events are recorded in the same transaction (as are UpdateDomain's
-	// and DeleteDomain's).
+	// CreateDomain inserts a domain; ErrConflict if its team has the name
+	// already, or another team's copy of it is held (DomainHeld). Teams may
+	// hold unheld copies of one name. The events are recorded in the same
+	// transaction (as are UpdateDomain's, VerifyDomain's and DeleteDomain's).
 	CreateDomain(ctx context.Context, d *Domain, events ...*Event) error
 	GetDomain(ctx context.Context, teamID, id string) (*Domain, error)
 	GetDomainByName(ctx context.Context, teamID, name string) (*Domain, error)
 	// ListDomains returns a team's domains, newest first.
 	ListDomains(ctx context.Context, teamID string) ([]*Domain, error)
-	// UpdateDomain stores every field of d but its id, team, name, keys and creation time.
+	// UpdateDomain stores every field of d but its id, team, name, keys and
+	// creation time; ErrConflict, and nothing written, if d is held
+	// (DomainHeld) while another team's copy of its name is.
 	UpdateDomain(ctx context.Context, d *Domain, events ...*Event) error
+	// VerifyDomain stores d, which has just become held (DomainHeld), as
+	// UpdateDomain does, and in the same transaction passes every other
+	// team's copy of its name that is not failed yet to lose, then stores
+	// what lose made of it with the event lose returns (nil for none). It
+	// returns those copies. ErrConflict, and nothing written, if another
+	// team's copy is held already: of two teams verifying at once, one wins.
+	VerifyDomain(ctx context.Context, d *Domain, lose func(*Domain) (*Event, error), events ...*Event) ([]*Domain, error)
+	// HeldDomain returns the copy of name, of any team, that holds it
+	// (DomainHeld); ErrNotFound if none does.
+	HeldDomain(ctx context.Context, name string) (*Domain, error)
 	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
 	// ListEvents returns a team's events after the one with id after ("" for
 	// the first; ErrNotFound when the team has no event with that id),

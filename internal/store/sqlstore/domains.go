@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +12,12 @@ import (
 )
 
 const domainColumns = `id, team_id, name, region, return_path, status, open_tracking, click_tracking, tls, sending, receiving,
-	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at`
+	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at,
+	failure_reason`
+
+// heldStatuses is the SQL form of store.DomainHeld; the partial unique
+// index domains_verified_name (migration 00015) has the same condition.
+const heldStatuses = `('verified', 'temporary_failure')`
 
 func b2i(b bool) int {
 	if b {
@@ -21,15 +27,32 @@ func b2i(b bool) int {
 }
 
 // CreateDomain implements store.Store.
+//
+// The check for a held copy and the insert are ordered against
+// VerifyDomain: both take the events lock first on PostgreSQL (SQLite has
+// one writer), so a name cannot be added by one team just as another's copy
+// wins it, unseen by either.
 func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
 	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if err := db.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		var held int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM domains WHERE name = ? AND team_id <> ? AND status IN `+heldStatuses),
+			d.Name, d.TeamID).Scan(&held)
+		if err != nil {
+			return err
+		}
+		if held > 0 {
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
 			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt))
+			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason)
 		return err
 	})
-	if isUniqueViolation(err) {
+	if errors.Is(err, store.ErrConflict) || isUniqueViolation(err) {
 		return store.ErrConflict
 	}
 	if err != nil {
@@ -141,7 +164,8 @@ func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
 	var created, updated int64
 	var started, next sql.NullInt64
 	if err := row.Scan(&d.ID, &d.TeamID, &d.Name, &d.Region, &d.ReturnPath, &d.Status, &open, &click, &d.TLS, &d.Sending, &d.Receiving,
-		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next); err != nil {
+		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next,
+		&d.FailureReason); err != nil {
 		return nil, interpretError(err)
 	}
 	d.OpenTracking, d.ClickTracking = open != 0, click != 0
@@ -165,6 +189,11 @@ func (db *DB) GetDomainByName(ctx context.Context, teamID, name string) (*store.
 		return nil, fmt.Errorf("get domain: %w", err)
 	}
 	return scanDomain(stmt.QueryRowContext(ctx, teamID, name))
+}
+
+// HeldDomain implements store.Store.
+func (db *DB) HeldDomain(ctx context.Context, name string) (*store.Domain, error) {
+	return scanDomain(db.r.QueryRowContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE name = ? AND status IN `+heldStatuses), name))
 }
 
 // ListDomains implements store.Store.
@@ -195,13 +224,76 @@ func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*s
 	return out, rows.Err()
 }
 
-// UpdateDomain implements store.Store.
+const updateDomain = `UPDATE domains SET region = ?, return_path = ?, status = ?,
+	open_tracking = ?, click_tracking = ?, tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?,
+	updated_at = ?, verify_started_at = ?, next_check_at = ?, failure_reason = ? WHERE team_id = ? AND id = ?`
+
+func updateDomainArgs(d *store.Domain) []any {
+	return []any{d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
+		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, d.TeamID, d.ID}
+}
+
+// UpdateDomain implements store.Store. A second held copy of a name is
+// refused by the partial unique index domains_verified_name.
 func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
-	return db.changeDomain(ctx, "update domain", events, `UPDATE domains SET region = ?, return_path = ?, status = ?,
-		open_tracking = ?, click_tracking = ?, tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?,
-		updated_at = ?, verify_started_at = ?, next_check_at = ? WHERE team_id = ? AND id = ?`,
-		d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
-		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.TeamID, d.ID)
+	return db.changeDomain(ctx, "update domain", events, updateDomain, updateDomainArgs(d)...)
+}
+
+// VerifyDomain implements store.Store. The unique index makes the first
+// commit win; the events lock (taken first, as CreateDomain does) orders
+// it against domains being added.
+func (db *DB) VerifyDomain(ctx context.Context, d *store.Domain, lose func(*store.Domain) (*store.Event, error),
+	events ...*store.Event) ([]*store.Domain, error) {
+	var lost []*store.Domain
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
+		if err := db.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(updateDomain), updateDomainArgs(d)...)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT `+domainColumns+` FROM domains WHERE name = ? AND team_id <> ? AND status <> ?
+			ORDER BY created_at, id`), d.Name, d.TeamID, store.DomainFailed)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			c, err := scanDomain(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			lost = append(lost, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range lost {
+			ev, err := lose(c)
+			if err != nil {
+				return err
+			}
+			if ev != nil {
+				events = append(events, ev)
+			}
+			if _, err := tx.ExecContext(ctx, db.q(updateDomain), updateDomainArgs(c)...); err != nil {
+				return err
+			}
+		}
+		return db.insertEvents(ctx, tx, events)
+	})
+	if isUniqueViolation(err) {
+		return nil, fmt.Errorf("verify domain: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify domain: %w", interpretError(err))
+	}
+	return lost, nil
 }
 
 // DeleteDomain implements store.Store.
@@ -219,6 +311,9 @@ func (db *DB) changeDomain(ctx context.Context, what string, events []*store.Eve
 		}
 		return mustAffect(res)
 	})
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%s: %w", what, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, interpretError(err))
 	}

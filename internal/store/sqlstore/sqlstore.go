@@ -227,9 +227,21 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 
 // Migrate applies every pending migration.
 func (db *DB) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	p, err := db.migrations(ctx)
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// migrations returns the migration provider of the database's dialect.
+func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	if err != nil {
+		return nil, err
 	}
 	var p *goose.Provider
 	if db.dialect == Postgres {
@@ -237,27 +249,24 @@ func (db *DB) Migrate(ctx context.Context) error {
 		// schemas of one server migrate independently.
 		var schema string
 		if err := db.w.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-			return fmt.Errorf("migrations: %w", err)
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 		lockID := int64(crc64.Checksum([]byte("godwit:"+schema), crc64.MakeTable(crc64.ECMA)) >> 1)
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p, err = goose.NewProvider(goose.DialectPostgres, db.w, fsys, goose.WithSessionLocker(locker))
 		if err != nil {
-			return fmt.Errorf("migrations: %w", err)
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 	} else {
 		p, err = goose.NewProvider(goose.DialectSQLite3, db.w, fsys)
 		if err != nil {
-			return fmt.Errorf("migrations: %w", err)
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 // Dialect returns which database this is.
