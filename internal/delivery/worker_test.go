@@ -310,9 +310,9 @@ func TestWorkerDeferredUntilMaxQueueAge(t *testing.T) {
 		e.mx.setFault("busy@example.test", tempFail)
 		em := e.accept(`{"from":"hello@example.com","to":"busy@example.test","subject":"s","text":"t"}`)
 		var retry *Retry
-		for i := 1; i <= 3; i++ {
-			require.ErrorAs(t, e.deliver(em, nil, i), &retry)
-			require.Equal(t, Backoff(i), retry.After)
+		for i, wait := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute} {
+			require.ErrorAs(t, e.deliver(em, nil, i+1), &retry)
+			require.Equal(t, wait, retry.After)
 			e.clock.Advance(retry.After)
 		}
 		require.Equal(t, store.EventDeliveryDelayed, e.lastEvent(em))

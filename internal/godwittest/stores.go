@@ -47,6 +47,18 @@ func postgresAvailable() error {
 	return pgErr
 }
 
+// RequirePostgres ends the test unless a PostgreSQL server answers at
+// PostgresURL: it skips, except under CI=true, where it fails.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	if err := postgresAvailable(); err != nil {
+		if InCI() {
+			t.Fatalf("PostgreSQL is required in CI (GODWIT_TEST_POSTGRES_URL=%s): %v", PostgresURL(), err)
+		}
+		t.Skipf("PostgreSQL not available at %s (set GODWIT_TEST_POSTGRES_URL): %v", PostgresURL(), err)
+	}
+}
+
 // Kinds lists the store kinds to test: SQLite always, PostgreSQL when a
 // server answers. Without one the PostgreSQL cases skip, except under CI=true
 // where they fail.
@@ -59,12 +71,7 @@ func StoreURL(t testing.TB, kind sqlstore.Dialect) string {
 	if kind == sqlstore.SQLite {
 		return t.TempDir() + "/godwit.db"
 	}
-	if err := postgresAvailable(); err != nil {
-		if InCI() {
-			t.Fatalf("PostgreSQL is required in CI (GODWIT_TEST_POSTGRES_URL=%s): %v", PostgresURL(), err)
-		}
-		t.Skipf("PostgreSQL not available at %s (set GODWIT_TEST_POSTGRES_URL): %v", PostgresURL(), err)
-	}
+	RequirePostgres(t)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "t_" + hex.EncodeToString(b[:])

@@ -28,11 +28,19 @@ type env struct {
 }
 
 func setup(t *testing.T, kind sqlstore.Dialect) *env {
+	return setupBackend(t, kind, func(b *inbound.Backend) {})
+}
+
+// setupBackend is setup with a change to the MX's backend (its store
+// wrapped, a logger) before it serves.
+func setupBackend(t *testing.T, kind sqlstore.Dialect, change func(b *inbound.Backend)) *env {
 	clock := godwittest.NewClock(t0)
 	db := godwittest.NewStore(t, kind, clock)
 	team := uuid.NewString()
 	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
-	srv := inbound.NewServer(&inbound.Backend{Store: db, Now: clock.Now}, "mx.godwit.test")
+	b := &inbound.Backend{Store: db, Now: clock.Now}
+	change(b)
+	srv := inbound.NewServer(b, "mx.godwit.test")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
 func TestPublic(t *testing.T) {
@@ -239,6 +241,11 @@ func TestHTTPClientRefusesLoopback(t *testing.T) {
 func TestHTTPClientRefusesLoopbackV6(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
+		// CI machines have ::1: a failure to listen there is a broken
+		// environment, not a reason to test less.
+		if godwittest.InCI() {
+			t.Fatal("no IPv6 loopback under CI=true:", err)
+		}
 		t.Skip("no IPv6 loopback:", err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))

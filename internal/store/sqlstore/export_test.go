@@ -11,3 +11,7 @@ func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// PendingAccepts is the number of accept requests handed over and not yet
+// taken by a committer.
+func PendingAccepts(db *DB) int { return len(db.accepts) }

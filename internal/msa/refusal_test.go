@@ -1,0 +1,167 @@
+package msa_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/api"
+	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// queueFault is the delivery queue's insert (sqlstore.Enqueuer) with two
+// faults on command: it fails while failing is set, and while hold is set it
+// blocks each insert until hold is closed, reporting on entered.
+type queueFault struct {
+	mu      sync.Mutex
+	failing bool
+	hold    chan struct{}
+	entered chan struct{}
+}
+
+var errQueueDown = errors.New("injected: delivery queue unavailable at 10.0.0.7")
+
+func (q *queueFault) enqueue(context.Context, *sql.Tx, []store.DeliveryJob) error {
+	q.mu.Lock()
+	failing, hold := q.failing, q.hold
+	q.mu.Unlock()
+	if hold != nil {
+		q.entered <- struct{}{}
+		<-hold
+	}
+	if failing {
+		return errQueueDown
+	}
+	return nil
+}
+
+func (q *queueFault) set(f func(q *queueFault)) {
+	q.mu.Lock()
+	f(q)
+	q.mu.Unlock()
+}
+
+// TestStoreFailureIsTemporary: when the store cannot accept the message, the
+// client is told to try again later (451 4.3.0), with nothing of the cause;
+// the cause is logged; nothing is stored; the session goes on.
+func TestStoreFailureIsTemporary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	q := &queueFault{failing: true}
+	e.db.SetEnqueuer(q.enqueue)
+	c := dialRaw(t, e.start(e.config()))
+	c.login(e.key)
+	rcpt := []string{"to@example.net"}
+
+	r := c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "lost"))
+	requireReply(t, r, 451, "4.3.0")
+	require.Equal(t, "Temporary failure, try again later", r.text)
+	require.Empty(t, e.emails(e.team), "a failed accept stores nothing")
+	recs := e.logRecords("smtp message not accepted: internal error")
+	require.Len(t, recs, 1)
+	require.Contains(t, recs[0]["error"], errQueueDown.Error(), "the cause is in the log")
+	require.Equal(t, "ERROR", recs[0]["level"])
+
+	// The client retries on the same connection once the store is back.
+	q.set(func(q *queueFault) { q.failing = false })
+	id := queued(t, c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "retried")))
+	list := e.emails(e.team)
+	require.Len(t, list, 1)
+	require.Equal(t, id, list[0].ID)
+	require.Equal(t, "retried", list[0].Subject)
+}
+
+// TestIdempotencyKeyBusy: a message whose Resend-Idempotency-Key is being
+// accepted on another connection is deferred (451 4.7.0); once the first is
+// committed, the retry answers the first email's id.
+func TestIdempotencyKeyBusy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	q := &queueFault{entered: make(chan struct{}, 1)}
+	e.db.SetEnqueuer(q.enqueue)
+	hold := make(chan struct{})
+	q.set(func(q *queueFault) { q.hold = hold })
+	addr := e.start(e.config())
+	rcpt := []string{"to@example.net"}
+	msg := message("sender@example.com", "to@example.net", "once", "Resend-Idempotency-Key: order-7")
+
+	first := dialRaw(t, addr)
+	first.login(e.key)
+	first.expect("MAIL FROM:<sender@example.com>", 250, "2.0.0")
+	first.expect("RCPT TO:<to@example.net>", 250, "2.0.0")
+	first.expect("DATA", 354, "")
+	first.write(msg + ".\r\n")
+	select {
+	case <-q.entered: // the first message is inside the store's commit
+	case <-time.After(ioTimeout):
+		t.Fatal("the first message never reached the store")
+	}
+	q.set(func(q *queueFault) { q.hold = nil })
+
+	second := dialRaw(t, addr)
+	second.login(e.key)
+	r := second.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "once", "Resend-Idempotency-Key: order-7"))
+	requireReply(t, r, 451, "4.7.0")
+	require.Contains(t, r.text, "Resend-Idempotency-Key")
+
+	close(hold)
+	id := queued(t, first.read())
+	require.Equal(t, id, queued(t, second.send("sender@example.com", rcpt, msg)), "the retry answers the first id")
+	require.Len(t, e.emails(e.team), 1)
+}
+
+// refusingAccepter is the real accept path, except that it refuses the
+// messages with a given subject with a given error: refusals the API can
+// return but an SMTP message cannot provoke today.
+type refusingAccepter struct {
+	*api.Handler
+	refuse map[string]error
+}
+
+func (a refusingAccepter) Submit(ctx context.Context, key *store.APIKey, em *store.Email, idemKey string) (string, error) {
+	if err, ok := a.refuse[em.Subject]; ok {
+		return "", err
+	}
+	return a.Handler.Submit(ctx, key, em, idemKey)
+}
+
+// TestAcceptRefusals: a 413 of the accept path is a 552 5.3.4; any other
+// refusal without a reply of its own is the generic 550 5.6.0, which says
+// nothing of the API's message (that goes to the log).
+func TestAcceptRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.Accepter = refusingAccepter{Handler: e.handler, refuse: map[string]error{
+		"huge": apierr.New(http.StatusRequestEntityTooLarge, apierr.NameValidation, "The request body is larger than the 40 MB limit."),
+		"odd":  apierr.Validation("The `secret_field` field is invalid."),
+	}}
+	c := dialRaw(t, e.start(cfg))
+	c.login(e.key)
+	rcpt := []string{"to@example.net"}
+
+	r := c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "huge"))
+	requireReply(t, r, 552, "5.3.4")
+	require.Equal(t, "Message too large: the limit is 40 MB", r.text)
+
+	r = c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "odd"))
+	requireReply(t, r, 550, "5.6.0")
+	require.Equal(t, "Message refused", r.text)
+
+	recs := e.logRecords("smtp message refused")
+	require.Len(t, recs, 2)
+	require.EqualValues(t, 413, recs[0]["status"])
+	require.EqualValues(t, 422, recs[1]["status"])
+	require.Equal(t, "The `secret_field` field is invalid.", recs[1]["reason"], "the API's message is logged")
+
+	// The session goes on: the next message is accepted.
+	queued(t, c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "fine")))
+	require.Len(t, e.emails(e.team), 1)
+}
