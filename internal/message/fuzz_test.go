@@ -66,12 +66,3 @@ func FuzzBuild(f *testing.F) {
 		walk(ent)
 	})
 }
-
-func FuzzHTMLToText(f *testing.F) {
-	for _, s := range []string{"", "<p>a</p>", "<ul><li>x<ol><li>y", "<a href='u'>t</a>", "<pre>\n x</pre>", "<table><td><table><td>", "&amp;&#0;&#xffffff;"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		_ = HTMLToText(s)
-	})
-}

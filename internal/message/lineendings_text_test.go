@@ -6,10 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestBareLineEndingsNormalisedText is TestBareLineEndingsNormalised with
-// the text checked too (that test checks only that the wire is CRLF): every
-// bare LF, bare CR and CRLF of a body becomes one CRLF, nothing is dropped
-// and no line break is doubled.
+// TestBareLineEndingsNormalisedText: the wire is CRLF, and every bare LF,
+// bare CR and CRLF of a body becomes one CRLF, nothing is dropped and no
+// line break is doubled.
 func TestBareLineEndingsNormalisedText(t *testing.T) {
 	for _, tc := range []struct{ name, text, html string }{
 		{"text", "a\nb\rc\r\nd", ""},

@@ -337,12 +337,6 @@ func TestLongLines(t *testing.T) {
 	require.Equal(t, long, string(leaves[1].body))
 }
 
-func TestBareLineEndingsNormalised(t *testing.T) {
-	e := baseEmail()
-	e.Text = ptr("a\nb\rc\r\nd")
-	build(t, e)
-}
-
 func TestErrors(t *testing.T) {
 	cases := map[string]func(e *store.Email, o *Options){
 		"empty from":        func(e *store.Email, o *Options) { e.From = "" },

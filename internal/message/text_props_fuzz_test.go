@@ -32,8 +32,7 @@ func literalLT(s string) bool {
 	}
 }
 
-// FuzzHTMLToTextProperties holds HTMLToText to properties, where
-// FuzzHTMLToText only checks that it does not panic:
+// FuzzHTMLToTextProperties holds HTMLToText to properties (no panic, and):
 //   - valid UTF-8 in, valid UTF-8 out;
 //   - no tag of the input survives: the output has a '<' only where the
 //     input wrote one as text (a lone '<', an entity, a raw-text element,
