@@ -130,9 +130,16 @@ func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, na
 // 5 s and releases its jobs), with duplicates only for the deliveries in
 // flight at the kill. It logs the duplicates it measured.
 func TestCrashLosesNothing(t *testing.T) {
-	const resumeWithin = 15 * time.Second
 	for _, kind := range godwittest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
+			// The bound is generous for a loaded machine: the figures
+			// measured are in the log line below and in docs/delivery.md
+			// (SQLite resumes in 1-3 s; PostgreSQL in 6-12 s, 5 of which
+			// are the dead node's heartbeat going stale).
+			resumeWithin := 15 * time.Second
+			if kind == sqlstore.Postgres {
+				resumeWithin = 30 * time.Second
+			}
 			dns := dnstest.NewServer(t)
 			relay := newSink(t)
 			const workers = 20
