@@ -44,11 +44,11 @@ type mxEnv struct {
 	key     string // the default team's first key
 	dns     *dnstest.Server
 	mx      *mxSink
-	inbound string    // the --mx-addr listener
+	inbound string // the --mx-addr listener
 	// submission is the --smtp-addr listener (loopback: AUTH without TLS).
 	submission string
-	dbArgs  []string  // --data-dir and --database-url, for the CLI
-	hooks   *hookSink // the endpoint of the default team's webhook
+	dbArgs     []string  // --data-dir and --database-url, for the CLI
+	hooks      *hookSink // the endpoint of the default team's webhook
 }
 
 // The destinations: two domains with MX records, one with only an address
