@@ -20,7 +20,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -331,11 +330,7 @@ type webhookWorker struct {
 // flight, or its breaker is open) snoozes: the job leaves the worker, keeps
 // its place in the database, and does not count as an attempt.
 func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	var meta struct {
-		Snoozes int `json:"snoozes"` // River's count of the job's snoozes
-	}
-	_ = json.Unmarshal(job.Metadata, &meta) // a job without metadata has not snoozed
-	err := ww.d.Attempt(ctx, job.Args.MessageID, meta.Snoozes)
+	err := ww.d.Deliver(ctx, job.Args.MessageID)
 	if deferred, ok := errors.AsType[*webhook.Deferred](err); ok {
 		return river.JobSnooze(deferred.After)
 	}

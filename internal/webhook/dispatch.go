@@ -89,12 +89,6 @@ func (d *Dispatcher) fairness() *gate {
 // Deliver makes one attempt for the message, or returns *Deferred when
 // fairness says it must wait (nothing is recorded then).
 func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
-	return d.Attempt(ctx, messageID, 0)
-}
-
-// Attempt is Deliver for a message whose job was deferred `deferrals` times
-// already (each one lengthens a wait for a free slot).
-func (d *Dispatcher) Attempt(ctx context.Context, messageID string, deferrals int) error {
 	m, err := d.Store.GetWebhookMessage(ctx, messageID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -121,12 +115,13 @@ func (d *Dispatcher) Attempt(ctx context.Context, messageID string, deferrals in
 		return err
 	}
 	g := d.fairness()
-	slot, wait := g.acquire(w, now, deferrals, d.timeout())
+	slot, wait := g.acquire(w, now, d.timeout())
 	if wait != nil {
 		return wait
 	}
+	started := time.Now()
 	code, response := d.post(ctx, w.Endpoint, secrets, m, now)
-	g.release(slot, classify(code, ctx.Err() != nil), d.now().UTC())
+	g.release(slot, classify(code, ctx.Err() != nil), time.Since(started), d.now().UTC())
 	res := &store.WebhookResult{Message: m, Attempt: &store.WebhookAttempt{
 		ID: NewAttemptID(), MessageID: m.ID, StatusCode: code, Response: response, SentAt: now}}
 	m.Attempts++

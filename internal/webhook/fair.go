@@ -17,10 +17,14 @@ import (
 //     Limits.PerTeam posts in flight for one team. A message that finds its
 //     endpoint or team at the cap is not posted: Deliver returns *Deferred
 //     and the queue snoozes its job (not an attempt of the message, and
-//     the job stays in the database). The wait starts at
-//     Limits.CapacityWait and doubles with each deferral of the same job,
-//     up to Limits.MaxCapacityWait, so that a large backlog does not churn
-//     through the queue.
+//     the job stays in the database). Deferred messages are given turns:
+//     the endpoint (or team) frees a slot every average post time / cap
+//     (Limits.CapacityWait until a post has finished), so the n-th message
+//     deferred waits about n such intervals, at least
+//     Limits.CapacityWait; a wait longer than Limits.MaxCapacityWait is
+//     drawn between half and one and a half times it. A backlog thus comes
+//     back at about the pace it can be posted instead of churning through
+//     the queue.
 //   - A circuit breaker per webhook: after Limits.BreakerFailures
 //     consecutive troubled posts (no answer, a timeout, a connection error,
 //     a 5xx or a 429) it opens for Limits.BreakerOpen. While open, the
@@ -32,14 +36,15 @@ import (
 //     (never the endpoint's URL, which may carry a token).
 //
 // The state is per node and not persisted: with several nodes each applies
-// the caps on its own, and a restart closes every breaker.
+// the caps on its own, and a restart closes every breaker. It is a few
+// dozen bytes per webhook and team that posted since the start.
 
 // Limits tunes fairness; zero fields take the defaults in parentheses.
 type Limits struct {
 	PerEndpoint     int           // posts in flight to one webhook (2)
 	PerTeam         int           // posts in flight for one team (10)
-	CapacityWait    time.Duration // first wait for a free slot (500 ms)
-	MaxCapacityWait time.Duration // longest wait for a free slot (30 s)
+	CapacityWait    time.Duration // shortest wait for a free slot (500 ms)
+	MaxCapacityWait time.Duration // about the longest wait for a free slot (30 s)
 	BreakerFailures int           // consecutive troubled posts that open a breaker (5)
 	BreakerOpen     time.Duration // first open period (30 s)
 	BreakerMaxOpen  time.Duration // longest open period (10 min)
@@ -88,12 +93,47 @@ const (
 	halfOpen
 )
 
+// slots counts the posts in flight to an endpoint or for a team, and hands
+// out turns to the messages deferred for want of a slot.
+type slots struct {
+	inFlight int
+	avgPost  time.Duration // moving average of the posts' durations; 0: none finished yet
+	turn     time.Time     // when the last message deferred is expected to find a slot
+}
+
+// deferral gives a message a turn, one slot interval after the last one
+// given (or now), and returns the wait until it.
+func (s *slots) deferral(now time.Time, limit int, l Limits) time.Duration {
+	post := s.avgPost
+	if post == 0 {
+		post = l.CapacityWait
+	}
+	if s.turn.Before(now) {
+		s.turn = now
+	}
+	s.turn = s.turn.Add(post / time.Duration(limit))
+	if s.turn.After(now.Add(l.MaxCapacityWait)) {
+		s.turn = now.Add(l.MaxCapacityWait)
+		return l.MaxCapacityWait/2 + time.Duration(rand.Int64N(int64(l.MaxCapacityWait)))
+	}
+	return jitter(max(s.turn.Sub(now), l.CapacityWait), 10)
+}
+
+func (s *slots) finished(d time.Duration) {
+	s.inFlight--
+	if s.avgPost == 0 {
+		s.avgPost = d
+	} else {
+		s.avgPost += (d - s.avgPost) / 4
+	}
+}
+
 // endpointState is one webhook's posts in flight and breaker.
 type endpointState struct {
+	slots
 	teamID   string
 	target   string // the endpoint URL the breaker judges; a new URL resets it
-	inFlight int
-	failures int // consecutive troubled posts
+	failures int    // consecutive troubled posts
 	state    breakerState
 	until    time.Time     // open: end of the period; halfOpen: the trial's deadline
 	openFor  time.Duration // the current (or last) open period
@@ -104,7 +144,7 @@ type gate struct {
 	limits    Limits
 	logger    *slog.Logger
 	mu        sync.Mutex
-	teams     map[string]int // team → posts in flight
+	teams     map[string]*slots
 	endpoints map[string]*endpointState
 }
 
@@ -112,7 +152,7 @@ func newGate(l Limits, logger *slog.Logger) *gate {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &gate{limits: l.withDefaults(), logger: logger, teams: map[string]int{}, endpoints: map[string]*endpointState{}}
+	return &gate{limits: l.withDefaults(), logger: logger, teams: map[string]*slots{}, endpoints: map[string]*endpointState{}}
 }
 
 // ticket is a slot held by one post.
@@ -150,9 +190,8 @@ func jitter(d time.Duration, frac int64) time.Duration {
 }
 
 // acquire takes a slot for a post to w at now, or says how long to wait.
-// deferrals is how many times the message's job was deferred before;
 // timeout bounds the post (and so a trial).
-func (g *gate) acquire(w *store.Webhook, now time.Time, deferrals int, timeout time.Duration) (*ticket, *Deferred) {
+func (g *gate) acquire(w *store.Webhook, now time.Time, timeout time.Duration) (*ticket, *Deferred) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.endpoints[w.ID]
@@ -169,34 +208,35 @@ func (g *gate) acquire(w *store.Webhook, now time.Time, deferrals int, timeout t
 	case e.state == halfOpen:
 		return nil, &Deferred{After: jitter(max(e.until.Sub(now), g.limits.CapacityWait), 4), Reason: "breaker trial"}
 	}
-	if e.inFlight >= g.limits.PerEndpoint || g.teams[w.TeamID] >= g.limits.PerTeam {
-		wait := g.limits.CapacityWait << min(deferrals, 16)
-		wait = min(wait, g.limits.MaxCapacityWait)
-		reason := "team busy"
-		if e.inFlight >= g.limits.PerEndpoint {
-			reason = "endpoint busy"
-		}
-		g.forgetIdle(w.ID, e)
-		return nil, &Deferred{After: wait/2 + time.Duration(rand.Int64N(int64(wait))), Reason: reason}
+	tm := g.teams[w.TeamID]
+	if tm == nil {
+		tm = &slots{}
+		g.teams[w.TeamID] = tm
+	}
+	switch {
+	case e.inFlight >= g.limits.PerEndpoint:
+		return nil, &Deferred{After: e.deferral(now, g.limits.PerEndpoint, g.limits), Reason: "endpoint busy"}
+	case tm.inFlight >= g.limits.PerTeam:
+		return nil, &Deferred{After: tm.deferral(now, g.limits.PerTeam, g.limits), Reason: "team busy"}
 	}
 	t := &ticket{webhookID: w.ID, teamID: w.TeamID, target: w.Endpoint}
 	if e.state == open { // the period is over: this post is the trial
 		e.state, e.until, t.trial = halfOpen, now.Add(timeout), true
 	}
 	e.inFlight++
-	g.teams[w.TeamID]++
+	tm.inFlight++
 	return t, nil
 }
 
-// release gives the slot back and feeds the post's outcome to the breaker.
-func (g *gate) release(t *ticket, o outcome, now time.Time) {
+// release gives the slot back after a post that lasted took, and feeds
+// its outcome to the breaker.
+func (g *gate) release(t *ticket, o outcome, took time.Duration, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.teams[t.teamID]--; g.teams[t.teamID] <= 0 {
-		delete(g.teams, t.teamID)
-	}
+	tm := g.teams[t.teamID]
+	tm.finished(took)
 	e := g.endpoints[t.webhookID]
-	e.inFlight--
+	e.finished(took)
 	switch {
 	case e.target != t.target: // the URL changed while posting: says nothing of the new one
 	case o == unknown:
@@ -217,18 +257,10 @@ func (g *gate) release(t *ticket, o outcome, now time.Time) {
 			g.open(t, e, g.limits.BreakerOpen, now)
 		}
 	}
-	g.forgetIdle(t.webhookID, e)
 }
 
 func (g *gate) open(t *ticket, e *endpointState, period time.Duration, now time.Time) {
 	e.state, e.until, e.openFor = open, now.Add(period), period
 	g.logger.Info("webhook breaker opened", "webhook_id", t.webhookID, "team_id", t.teamID,
 		"consecutive_failures", e.failures, "open_for", period.String())
-}
-
-// forgetIdle drops the state of a webhook with nothing to remember.
-func (g *gate) forgetIdle(id string, e *endpointState) {
-	if e.inFlight == 0 && e.state == closed && e.failures == 0 {
-		delete(g.endpoints, id)
-	}
 }
