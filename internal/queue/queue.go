@@ -59,6 +59,12 @@ func (WebhookArgs) Kind() string { return "webhook" }
 
 const webhookQueue = "webhook"
 
+// webhookWorkers bounds the webhook posts in flight on a node. The
+// dispatcher's caps (webhook.Limits: 10 per team, 2 per endpoint) keep any
+// one team to a tenth of them; messages over a cap snooze instead of
+// waiting in a worker.
+const webhookWorkers = 100
+
 // BroadcastArgs is the job that sends a broadcast (at its scheduled time).
 // It may run again after a crash: the sender resumes from the progress
 // committed with each chunk.
@@ -191,7 +197,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		rc.Queues = map[string]river.QueueConfig{deliverQueue: {MaxWorkers: cfg.Workers}}
 		if cfg.Webhooks != nil {
 			river.AddWorker(workers, &webhookWorker{d: cfg.Webhooks, q: q})
-			rc.Queues[webhookQueue] = river.QueueConfig{MaxWorkers: 50}
+			rc.Queues[webhookQueue] = river.QueueConfig{MaxWorkers: webhookWorkers}
 		}
 		if cfg.Broadcasts != nil {
 			river.AddWorker(workers, &broadcastWorker{s: cfg.Broadcasts, q: q})
@@ -337,10 +343,17 @@ type webhookWorker struct {
 }
 
 // Work makes one attempt; its retries are new jobs committed with its result.
+// A message the dispatcher defers (its endpoint or team has posts enough in
+// flight, or its breaker is open) snoozes: the job leaves the worker, keeps
+// its place in the database, and does not count as an attempt.
 func (ww *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	return ww.q.untilPanic("webhook", "webhook_message_id", job.Args.MessageID, func() error {
+	err := ww.q.untilPanic("webhook", "webhook_message_id", job.Args.MessageID, func() error {
 		return ww.d.Deliver(ctx, job.Args.MessageID)
 	})
+	if deferred, ok := errors.AsType[*webhook.Deferred](err); ok {
+		return river.JobSnooze(deferred.After)
+	}
+	return err
 }
 
 // untilPanic runs a job's work. A panic is logged with its stack and ends

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ import (
 // a message is posted at most len(Schedule)+1 times.
 var Schedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
-// Timeout bounds one POST, answer included.
+// Timeout bounds one POST, answer included (Dispatcher.Timeout overrides it).
 const Timeout = 10 * time.Second
 
 // maxResponse is how much of an endpoint's answer an attempt keeps.
@@ -45,7 +46,9 @@ func SecretAD(webhookID string) []byte { return []byte("webhook:" + webhookID) }
 // and records it with the message's next step (success, a retry at its time
 // in the schedule, or failed); the queue runs it again only for a store
 // error. An endpoint failing every attempt for DisableAfter is disabled
-// with a reason the API shows.
+// with a reason the API shows. Limits keep one team's troubled endpoints
+// from delaying other teams' messages (fair.go): Deliver answers *Deferred
+// instead of posting when they say wait.
 type Dispatcher struct {
 	Store  Store
 	Keys   Opener
@@ -53,7 +56,15 @@ type Dispatcher struct {
 	Now    func() time.Time
 	// DisableAfter: 0 means 5 days.
 	DisableAfter time.Duration
-	Logger       *slog.Logger
+	// Timeout bounds one POST, answer included; 0 means Timeout (10 s).
+	// Client's own timeout, if shorter, still applies.
+	Timeout time.Duration
+	// Limits are the caps and breakers; read once, at the first Deliver.
+	Limits Limits
+	Logger *slog.Logger
+
+	gateOnce sync.Once
+	gate     *gate
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -63,14 +74,27 @@ func (d *Dispatcher) now() time.Time {
 	return time.Now()
 }
 
-// Deliver makes one attempt for the message.
+func (d *Dispatcher) timeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return Timeout
+}
+
+func (d *Dispatcher) fairness() *gate {
+	d.gateOnce.Do(func() { d.gate = newGate(d.Limits, d.Logger) })
+	return d.gate
+}
+
+// Deliver makes one attempt for the message, or returns *Deferred when
+// fairness says it must wait (nothing is recorded then).
 func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 	m, err := d.Store.GetWebhookMessage(ctx, messageID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("webhook message %s: %w", messageID, err)
 	}
 	if m.Status == store.WebhookMessageSuccess || m.Status == store.WebhookMessageFailed {
 		return nil // a duplicate job; replay makes a message pending again
@@ -80,7 +104,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 		return nil // deleted
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("webhook %s: %w", m.WebhookID, err)
 	}
 	if w.Status != store.WebhookEnabled {
 		return nil // stays pending; a replay after re-enabling sends it
@@ -90,7 +114,14 @@ func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 	if err != nil {
 		return err
 	}
+	g := d.fairness()
+	slot, wait := g.acquire(w, now, d.timeout())
+	if wait != nil {
+		return wait
+	}
+	started := time.Now()
 	code, response := d.post(ctx, w.Endpoint, secrets, m, now)
+	g.release(slot, classify(code, ctx.Err() != nil), time.Since(started), d.now().UTC())
 	res := &store.WebhookResult{Message: m, Attempt: &store.WebhookAttempt{
 		ID: NewAttemptID(), MessageID: m.ID, StatusCode: code, Response: response, SentAt: now}}
 	m.Attempts++
@@ -147,7 +178,7 @@ func (d *Dispatcher) secrets(w *store.Webhook, now time.Time) ([]string, error) 
 // post sends the message and returns the status code (0 without an
 // answer) and the start of the answer, or why there was none.
 func (d *Dispatcher) post(ctx context.Context, endpoint string, secrets []string, m *store.WebhookMessage, now time.Time) (int, string) {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(m.Payload))
 	if err != nil {

@@ -195,6 +195,13 @@ func TestRetriesFollowTheScheduleThenFail(t *testing.T) {
 	rcv.setStatus(204)
 	require.NoError(t, e.db.ReplayWebhookMessage(context.Background(), e.team, m.ID, e.clock.Now()))
 	require.ErrorIs(t, e.db.ReplayWebhookMessage(context.Background(), uuid.NewString(), m.ID, e.clock.Now()), store.ErrNotFound)
+	// Eight failures in a row opened the endpoint's breaker: the replay
+	// waits for the end of its period, and is posted then.
+	var deferred *webhook.Deferred
+	require.ErrorAs(t, e.d.Deliver(context.Background(), m.ID), &deferred)
+	require.Equal(t, "breaker open", deferred.Reason)
+	require.Len(t, rcv.received(), len(webhook.Schedule)+1, "nothing posted while the breaker is open")
+	e.clock.Advance(deferred.After)
 	require.NoError(t, e.d.Deliver(context.Background(), m.ID))
 	require.Equal(t, store.WebhookMessageSuccess, e.messages(w)[0].Status)
 	hook, err := e.db.GetWebhook(context.Background(), e.team, w.ID)
