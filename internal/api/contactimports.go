@@ -189,7 +189,7 @@ func planImport(header []string, cm *importColumnMap) (*importPlan, error) {
 		used := map[int]bool{p.email: true, p.firstName: true, p.lastName: true, p.unsubscribed: true}
 		for i, h := range header {
 			k := strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-			if used[i] || !validPropertyKey(k) || byName[k] != i || len(p.props) == maxContactProperties {
+			if used[i] || !validPropertyKey(k) || byName[k] != i {
 				continue
 			}
 			p.props = append(p.props, importProperty{key: k, typ: store.PropertyString, col: i})
@@ -261,6 +261,11 @@ func (p *importPlan) row(rec []string) (*importRow, error) {
 			out.props = map[string]any{}
 		}
 		out.props[pr.key] = val
+	}
+	if len(out.props) > maxContactProperties {
+		// Every column is read: a row with values for more properties than
+		// a contact may hold fails (counts.failed), as a contact would.
+		return nil, fmt.Errorf("%d properties, over %d", len(out.props), maxContactProperties)
 	}
 	return out, nil
 }
