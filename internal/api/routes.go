@@ -142,6 +142,8 @@ func (h *Handler) handle(pattern string, a access, fn apiFunc) {
 			h.writeError(w, r, err)
 		}
 	})
+	limit, tooLarge := h.bodyLimit(pattern)
+	next = h.guardBody(limit, tooLarge, next)
 	if a != public {
 		next = h.authenticate(a, next)
 	}

@@ -30,6 +30,9 @@ const (
 	NameRateLimitExceeded            = "rate_limit_exceeded"
 	NameApplicationError             = "application_error"
 	NameServiceUnavailable           = "service_unavailable"
+	// NameRequestTimeout is Godwit's own: a request body that arrived too
+	// slowly (408). Resend documents no such error.
+	NameRequestTimeout = "request_timeout"
 )
 
 // Error is an error that is safe to show to API clients.
