@@ -49,7 +49,7 @@ type BodyLimits struct {
 	// Memory is how many bytes of bodies larger than 1 MiB are admitted at
 	// once (0: 256 MiB).
 	Memory int64
-	// AdmissionWait is the longest a request waits to be admitted (0: 30 s).
+	// AdmissionWait is the longest a request waits to be admitted (0: 60 s).
 	AdmissionWait time.Duration
 	// MinRate is the slowest a body may arrive, in bytes per second, once
 	// Grace has passed (0: 64 KiB/s).
@@ -65,7 +65,7 @@ func (b BodyLimits) withDefaults() BodyLimits {
 		b.Memory = 256 << 20
 	}
 	if b.AdmissionWait <= 0 {
-		b.AdmissionWait = 30 * time.Second
+		b.AdmissionWait = time.Minute
 	}
 	if b.MinRate <= 0 {
 		b.MinRate = 64 << 10
