@@ -118,8 +118,8 @@ func formatLimit(n int64) string {
 
 // refuseBody answers before the body is read, and closes the connection
 // instead of reading what the client is still sending.
-func refuseBody(w http.ResponseWriter, err *apierr.Error) {
-	w.Header().Set("Connection", "close")
+func refuseBody(w http.ResponseWriter, r *http.Request, err *apierr.Error) {
+	closeAfter(w, r)
 	if err.StatusCode == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
@@ -134,16 +134,16 @@ func (h *Handler) guardBody(limit int64, tooLarge *apierr.Error, next http.Handl
 			return
 		}
 		if r.ContentLength > limit {
-			refuseBody(w, tooLarge)
+			refuseBody(w, r, tooLarge)
 			return
 		}
-		g := &guardedBody{h: h, w: w, rc: http.NewResponseController(w), ctx: r.Context(),
+		g := &guardedBody{h: h, w: w, r: r, rc: http.NewResponseController(w), ctx: r.Context(),
 			body: http.MaxBytesReader(w, r.Body, limit), tooLarge: tooLarge}
 		defer g.release()
 		switch {
 		case r.ContentLength > admitFreeBytes:
 			if err := g.admit(min(r.ContentLength, h.Bodies.Memory)); err != nil {
-				refuseBody(w, err)
+				refuseBody(w, r, err)
 				return
 			}
 		case r.ContentLength < 0:
@@ -159,6 +159,7 @@ func (h *Handler) guardBody(limit int64, tooLarge *apierr.Error, next http.Handl
 type guardedBody struct {
 	h    *Handler
 	w    http.ResponseWriter
+	r    *http.Request
 	rc   *http.ResponseController
 	ctx  context.Context
 	body io.ReadCloser
@@ -238,8 +239,17 @@ func (g *guardedBody) Read(p []byte) (int, error) {
 // after the answer (what is left of the body is not read).
 func (g *guardedBody) fail(err *apierr.Error) error {
 	g.err = err
-	g.w.Header().Set("Connection", "close")
+	closeAfter(g.w, g.r)
 	return err
+}
+
+// closeAfter asks for an HTTP/1 connection to be closed after the answer.
+// (On HTTP/2 it would close every stream of the connection; the server
+// resets the one stream whose body is left unread instead.)
+func closeAfter(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // extendDeadline moves the read deadline to when the bytes read so far
