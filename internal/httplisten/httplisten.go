@@ -103,8 +103,8 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 func (l *tlsListener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
-		err = l.Listener.Close()
 		close(l.done)
+		err = l.Listener.Close()
 	})
 	return err
 }
@@ -124,12 +124,14 @@ func (l *tlsListener) acceptLoop() {
 					return
 				}
 			}
-			l.mu.Lock()
-			if l.err == nil {
+			select {
+			case <-l.done: // closed: Accept answers net.ErrClosed
+			default:
+				l.mu.Lock()
 				l.err = err
+				l.mu.Unlock()
+				_ = l.Close()
 			}
-			l.mu.Unlock()
-			_ = l.Close()
 			return
 		}
 		backoff = 0
