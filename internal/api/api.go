@@ -17,6 +17,7 @@ import (
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
+	"golang.org/x/sync/semaphore"
 )
 
 // Deps are the Handler's collaborators and settings.
@@ -31,6 +32,8 @@ type Deps struct {
 	// MaxBodyBytes caps a request body on the wire (JSON of a 40 MB email
 	// whose attachments are sent as arrays of byte values is larger than 40 MB).
 	MaxBodyBytes int64
+	// Bodies bound the memory and time request bodies take (limits.go).
+	Bodies BodyLimits
 	// IdempotencyTTL is how long an Idempotency-Key is remembered (24 h).
 	IdempotencyTTL time.Duration
 	// KeyCacheTTL is how long a found API key is trusted without reading
@@ -74,6 +77,8 @@ type Handler struct {
 	failedAuth    *failedAuth                          // nil: no limit
 	matches       func(token string, hash []byte) bool // auth.Matches; tests count its calls
 
+	admission *semaphore.Weighted // BodyLimits.Memory bytes of large bodies
+
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // team id + idempotency key of requests in progress
 }
@@ -92,6 +97,7 @@ func New(d Deps) *Handler {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 160 << 20
 	}
+	d.Bodies = d.Bodies.withDefaults()
 	if d.IdempotencyTTL <= 0 {
 		d.IdempotencyTTL = 24 * time.Hour
 	}
@@ -113,7 +119,7 @@ func New(d Deps) *Handler {
 	if d.FailedAuthInterval <= 0 {
 		d.FailedAuthInterval = time.Second
 	}
-	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}),
+	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}), admission: newAdmission(d.Bodies),
 		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000), matches: auth.Matches,
 		keys:          newKeyCache(d.KeyCacheTTL, 100_000),
 		senderDomains: &domainCache{ttl: max(d.KeyCacheTTL, 0), entries: map[string]domainCacheEntry{}}}

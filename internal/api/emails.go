@@ -31,13 +31,13 @@ type objectIDResponse struct {
 	ID     string `json:"id"`
 }
 
-// readBody reads the request body within the size cap.
+// readBody reads the request body, within the route's limits (guardBody):
+// their errors (413, 408, 503) are returned as they are.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, apierr.New(http.StatusRequestEntityTooLarge, apierr.NameValidation,
-			fmt.Sprintf("The request body is larger than the %d MB limit.", h.MaxBodyBytes>>20))
+	body, err := io.ReadAll(r.Body)
+	var apiErr *apierr.Error
+	if errors.As(err, &apiErr) {
+		return nil, apiErr
 	}
 	if err != nil {
 		return nil, apierr.BadRequest("The request body could not be read.")

@@ -16,11 +16,11 @@ func (h *Handler) routes() {
 	h.handle("GET /healthz", public, h.healthz)
 	h.handle("GET /readyz", public, h.readyz)
 	// Open and click tracking (signed tokens, no key).
-	h.handle("GET /t/o/{token}", public, h.trackOpen)
-	h.handle("GET /t/c/{token}", public, h.trackClick)
+	h.handle("GET /t/o/{token}", public, publicPage(h.trackOpen))
+	h.handle("GET /t/c/{token}", public, publicPage(h.trackClick))
 	// Broadcast unsubscribe links (signed tokens, no key).
-	h.handle("GET /unsubscribe/{token}", public, h.unsubscribeForm)
-	h.handle("POST /unsubscribe/{token}", public, h.unsubscribe)
+	h.handle("GET /unsubscribe/{token}", public, publicPage(h.unsubscribeForm))
+	h.handle("POST /unsubscribe/{token}", public, publicPage(h.unsubscribe))
 
 	h.handle("POST /emails", sendAccess, h.sendEmail)
 	h.handle("POST /emails/batch", sendAccess, h.sendBatch)
@@ -142,6 +142,8 @@ func (h *Handler) handle(pattern string, a access, fn apiFunc) {
 			h.writeError(w, r, err)
 		}
 	})
+	limit, tooLarge := h.bodyLimit(pattern)
+	next = h.guardBody(limit, tooLarge, next)
 	if a != public {
 		next = h.authenticate(a, next)
 	}

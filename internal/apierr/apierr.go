@@ -30,6 +30,9 @@ const (
 	NameRateLimitExceeded            = "rate_limit_exceeded"
 	NameApplicationError             = "application_error"
 	NameServiceUnavailable           = "service_unavailable"
+	// NameRequestTimeout is Godwit's own: a request body that arrived too
+	// slowly (408). Resend documents no such error.
+	NameRequestTimeout = "request_timeout"
 )
 
 // NameStorageFull is Godwit's own (Resend has none): a 503 for a write the

@@ -32,6 +32,7 @@ import (
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/fetch"
+	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/inbound"
 	"github.com/godwit/godwit/internal/msa"
 	"github.com/godwit/godwit/internal/netguard"
@@ -118,6 +119,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		Bodies:           bodyLimits(cfg),
 	})
 	var httpHandler http.Handler = handler
 	if cfg.Role == "worker" {
@@ -136,6 +138,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	// tlsCfg is the certificate the SMTP listeners offer too. The API's
+	// listener terminates TLS itself (httplisten.TLS: h2 and http/1.1 by
+	// ALPN, net/http's own errors as JSON); srv.TLSConfig stays nil so that
+	// Serve sets up HTTP/2 for the connections that negotiate it.
+	var tlsCfg *tls.Config
 	switch {
 	case cfg.TLSCert != "":
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -143,8 +150,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			ln.Close()
 			return fmt.Errorf("load TLS certificate: %w", err)
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = httplisten.TLS(ln, tlsCfg)
 		log.Info("serving HTTPS", slog.String("addr", ln.Addr().String()), slog.String("certificate", cfg.TLSCert))
 	case len(cfg.ACMEDomains) > 0:
 		m := &autocert.Manager{
@@ -152,13 +159,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			HostPolicy: autocert.HostWhitelist(cfg.ACMEDomains...),
 			Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
 		}
-		srv.TLSConfig = m.TLSConfig()
-		srv.TLSConfig.MinVersion = tls.VersionTLS12
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		tlsCfg = m.TLSConfig() // offers acme-tls/1 for the TLS-ALPN-01 challenge
+		tlsCfg.MinVersion = tls.VersionTLS12
+		ln = httplisten.TLS(ln, tlsCfg)
 		log.Info("serving HTTPS with ACME certificates", slog.String("addr", ln.Addr().String()), slog.Any("domains", cfg.ACMEDomains))
 	case cfg.InsecureHTTP:
+		ln = httplisten.Plain(ln)
 		log.Warn("serving plain HTTP because --insecure-http is set: a TLS-terminating proxy must be in front", slog.String("addr", ln.Addr().String()))
 	default:
+		ln = httplisten.Plain(ln)
 		log.Info("serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS", slog.String("addr", ln.Addr().String()))
 	}
 
@@ -201,7 +210,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	if cfg.MXAddr != "" {
-		stopMX, err := serveMX(cfg, db, srv.TLSConfig, log)
+		stopMX, err := serveMX(cfg, db, tlsCfg, log)
 		if err != nil {
 			ln.Close()
 			stopQueue()
@@ -212,7 +221,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	var submission *msa.Server
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
-		submission, err = serveSubmission(cfg, handler, srv.TLSConfig, log)
+		submission, err = serveSubmission(cfg, handler, tlsCfg, log)
 		if err != nil {
 			ln.Close()
 			stopQueue()
@@ -517,4 +526,13 @@ func domainSettings(cfg config.Config, key []byte) (domains.Settings, error) {
 	}
 	return domains.Settings{Keys: box, MXHost: cfg.BounceHost(), SPF: cfg.SPFRecord(), DKIMSelector: cfg.DKIMSelector,
 		Ed25519: cfg.DKIMEd25519, DMARCReport: cfg.DMARCReport}, nil
+}
+
+// bodyLimits admits large request bodies within --memory-limit: their bytes
+// in flight at once stay under the soft heap limit, so a burst of large
+// sends waits its turn instead of driving the collector (and the resident
+// set) far past it. Without a limit, the API's default budget applies.
+func bodyLimits(cfg config.Config) api.BodyLimits {
+	limit, _ := cfg.MemoryLimitBytes()
+	return api.BodyLimits{Memory: limit}
 }

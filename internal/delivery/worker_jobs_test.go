@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -132,24 +131,6 @@ func TestWorkerResumesClaimedRun(t *testing.T) {
 		require.NoError(t, e.deliver(em, &at, 3))
 		require.Len(t, e.mx.messages(), 1)
 	})
-}
-
-// syncBuffer is a log destination safe for the worker's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestWorkerUnknownEmail: a job whose email does not exist (deleted with its

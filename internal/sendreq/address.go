@@ -5,8 +5,16 @@ import (
 	"strings"
 )
 
-// maxAddrSpecLen is the longest addr-spec (local@domain) accepted.
-const maxAddrSpecLen = 320
+// Length limits of an addr-spec, in octets: RFC 5321 section 4.5.3.1 (a
+// local part of at most 64, a domain of at most 255, which DNS further
+// bounds at 253 in text form) and RFC 1035 (a label of at most 63).
+const (
+	maxLocalPart = 64
+	maxDomain    = 253
+	maxLabel     = 63
+	// maxAddrSpecLen is the longest addr-spec (local@domain) accepted.
+	maxAddrSpecLen = maxLocalPart + 1 + maxDomain
+)
 
 // validAddress reports whether s is `email@example.com` or
 // `Name <email@example.com>`. The display name may hold any Unicode (or RFC
@@ -14,25 +22,62 @@ const maxAddrSpecLen = 320
 // part and a dotted host name. s must already be trimmed and free of CR, LF
 // and NUL.
 func validAddress(s string) bool {
+	return addressProblem(s) == ""
+}
+
+// Problems addressProblem reports: the address's shape, or a length over
+// the RFCs' limits (which get a message of their own).
+const (
+	problemFormat    = "format"
+	problemLocalPart = "the local part of an address is longer than 64 octets"
+	problemDomain    = "the domain of an address is longer than 253 octets"
+	problemLabel     = "a label of an address's domain is longer than 63 octets"
+)
+
+// addressProblem is validAddress with the reason: "" for a valid address,
+// problemFormat for one of the wrong shape, or one of the length problems.
+func addressProblem(s string) string {
 	if s == "" {
-		return false
+		return problemFormat
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
-		return false
+		return problemFormat
 	}
 	// Only the two documented shapes: a bare addr-spec, or a display name
 	// followed by the addr-spec in angle brackets. This refuses comments,
 	// group syntax ("team: a@b.c;") and quoted local parts, which net/mail
 	// accepts but which would not be written back out as given.
 	if s != a.Address && !strings.HasSuffix(s, "<"+a.Address+">") {
-		return false
+		return problemFormat
 	}
-	return validAddrSpec(a.Address)
+	return addrSpecProblem(a.Address)
 }
 
+func addrSpecProblem(spec string) string {
+	if !validAddrSpec(spec) {
+		return problemFormat
+	}
+	at := strings.LastIndexByte(spec, '@')
+	local, domain := spec[:at], spec[at+1:]
+	switch {
+	case len(local) > maxLocalPart:
+		return problemLocalPart
+	case len(domain) > maxDomain:
+		return problemDomain
+	}
+	for _, label := range strings.Split(domain, ".") {
+		if len(label) > maxLabel {
+			return problemLabel
+		}
+	}
+	return ""
+}
+
+// validAddrSpec checks an addr-spec's shape: a dot-atom local part and a
+// dotted host name (lengths are addrSpecProblem's).
 func validAddrSpec(spec string) bool {
-	if len(spec) == 0 || len(spec) > maxAddrSpecLen {
+	if len(spec) == 0 || len(spec) > 2*maxAddrSpecLen {
 		return false
 	}
 	at := strings.LastIndexByte(spec, '@')
@@ -59,7 +104,7 @@ func validAddrSpec(spec string) bool {
 		return false
 	}
 	for _, label := range strings.Split(domain, ".") {
-		if label == "" || len(label) > 63 {
+		if label == "" {
 			return false
 		}
 		for i := 0; i < len(label); i++ {

@@ -25,6 +25,8 @@ const (
 	// MaxRecipients is the most addresses `to` (and, in Godwit, `cc` and `bcc`
 	// each) may hold.
 	MaxRecipients = 50
+	// MaxReplyTo is the most addresses `reply_to` may hold.
+	MaxReplyTo = 50
 	// MaxTags is the most tags an email may carry.
 	MaxTags = 75
 	// MaxTagLen is the longest tag name or value.
@@ -67,6 +69,19 @@ func errHeaderChars(field string) *apierr.Error {
 
 func errInvalidAddress(field string) *apierr.Error {
 	return apierr.Validation(msgInvalidAddressFmt, field)
+}
+
+// checkAddress validates one address of field: Resend's message for one of
+// the wrong shape, or one naming the RFC length limit it breaks.
+func checkAddress(field, s string) *apierr.Error {
+	switch p := addressProblem(s); p {
+	case "":
+		return nil
+	case problemFormat:
+		return errInvalidAddress(field)
+	default:
+		return apierr.Validation("Invalid `%s` field: %s.", field, p)
+	}
 }
 
 func errAttachment(format string, args ...any) *apierr.Error {
@@ -299,8 +314,8 @@ func decodeFrom(f fields) (string, *apierr.Error) {
 	if hasHeaderBreak(s) {
 		return "", errHeaderChars("from")
 	}
-	if !validAddress(s) {
-		return "", errInvalidAddress("from")
+	if err := checkAddress("from", s); err != nil {
+		return "", err
 	}
 	return s, nil
 }
@@ -335,6 +350,9 @@ func addressList(f fields, name string) ([]string, *apierr.Error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
+	if name == "reply_to" && len(items) > MaxReplyTo {
+		return nil, apierr.Validation("Too many addresses in the `reply_to` field: the maximum is %d.", MaxReplyTo)
+	}
 	if name != "reply_to" && len(items) > MaxRecipients {
 		return nil, apierr.Validation("Too many recipients in the `%s` field: the maximum is %d.", name, MaxRecipients)
 	}
@@ -344,8 +362,8 @@ func addressList(f fields, name string) ([]string, *apierr.Error) {
 		if hasHeaderBreak(s) {
 			return nil, errHeaderChars(name)
 		}
-		if !validAddress(s) {
-			return nil, errInvalidAddress(name)
+		if err := checkAddress(name, s); err != nil {
+			return nil, err
 		}
 		out[i] = s
 	}

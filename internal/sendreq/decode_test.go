@@ -170,10 +170,17 @@ func TestDecodeAddresses(t *testing.T) {
 		require.Equal(t, tc.want, e.From, tc.in)
 		require.Equal(t, []string{tc.want}, e.To, tc.in)
 	}
-	// 50 recipients is the limit, reply_to is not capped.
-	e := mustDecode(t, base(`"to":`+addrs(50)+`,"cc":`+addrs(50)+`,"bcc":`+addrs(50)+`,"reply_to":`+addrs(60)), testOpts)
+	// 50 recipients is the limit, and 50 reply_to addresses.
+	e := mustDecode(t, base(`"to":`+addrs(50)+`,"cc":`+addrs(50)+`,"bcc":`+addrs(50)+`,"reply_to":`+addrs(50)), testOpts)
 	require.Len(t, e.To, 50)
-	require.Len(t, e.ReplyTo, 60)
+	require.Len(t, e.ReplyTo, 50)
+	// The RFCs' lengths exactly: a 64-octet local part, 63-octet labels, a
+	// 253-octet domain.
+	local := strings.Repeat("l", 64)
+	domain := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)
+	require.Len(t, domain, 253)
+	e = mustDecode(t, base(`"to":"`+local+`@`+domain+`","reply_to":"R <`+local+`@example.com>"`), testOpts)
+	require.Equal(t, []string{local + "@" + domain}, e.To)
 }
 
 func TestDecodeTemplate(t *testing.T) {
@@ -400,7 +407,18 @@ func TestDecodeErrors(t *testing.T) {
 		{"from unicode domain", b(`"from":"José <jose@exämple.com>"`), 422, v422, invalidAddr("from")},
 		{"from unicode local", b(`"from":"jösé@example.com"`), 422, v422, invalidAddr("from")},
 		{"from ip literal", b(`"from":"a@[127.0.0.1]"`), 422, v422, invalidAddr("from")},
-		{"from too long", b(`"from":"` + strings.Repeat("a", 64) + "@" + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + "." + strings.Repeat("e", 60) + "." + strings.Repeat("f", 20) + `.com"`), 422, v422, invalidAddr("from")},
+		{"from too long", b(`"from":"` + strings.Repeat("a", 64) + "@" + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + "." + strings.Repeat("e", 60) + "." + strings.Repeat("f", 20) + `.com"`), 422, v422,
+			"Invalid `from` field: the domain of an address is longer than 253 octets."},
+		{"from absurdly long", b(`"from":"` + strings.Repeat("a", 700) + `@example.com"`), 422, v422, invalidAddr("from")},
+		{"to local part 65", b(`"to":"` + strings.Repeat("l", 65) + `@example.com"`), 422, v422,
+			"Invalid `to` field: the local part of an address is longer than 64 octets."},
+		{"reply_to local part 65", b(`"reply_to":["ok@example.com","R <` + strings.Repeat("l", 65) + `@example.com>"]`), 422, v422,
+			"Invalid `reply_to` field: the local part of an address is longer than 64 octets."},
+		{"reply_to label 64", b(`"reply_to":"r@` + strings.Repeat("x", 64) + `.example.com"`), 422, v422,
+			"Invalid `reply_to` field: a label of an address's domain is longer than 63 octets."},
+		{"cc domain 254", b(`"cc":"c@` + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 62) + `"`), 422, v422,
+			"Invalid `cc` field: the domain of an address is longer than 253 octets."},
+		{"reply_to too many", b(`"reply_to":` + addrs(51)), 422, v422, "Too many addresses in the `reply_to` field: the maximum is 50."},
 		{"to invalid", b(`"to":"not-an-email"`), 422, v422, invalidAddr("to")},
 		{"to one invalid of many", b(`"to":["ok@example.com","bad"]`), 422, v422, invalidAddr("to")},
 		{"to empty item", b(`"to":["ok@example.com",""]`), 422, v422, invalidAddr("to")},
