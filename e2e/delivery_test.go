@@ -134,7 +134,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			// The bound is generous for a loaded machine: the figures
 			// measured are in the log line below and in docs/delivery.md
-			// (SQLite resumes in 1-3 s; PostgreSQL in 6-12 s, 5 of which
+			// (SQLite resumes in 0.5-3 s; PostgreSQL in 5-12 s, 5 of which
 			// are the dead node's heartbeat going stale).
 			resumeWithin := 15 * time.Second
 			if kind == sqlstore.Postgres {
