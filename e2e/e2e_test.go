@@ -27,9 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/stretchr/testify/require"
 )
 
 var binary string
@@ -55,10 +56,10 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer // the log, one JSON object a line
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done is closed
+	stdout *godwittest.LogBuffer
+	stderr *godwittest.LogBuffer // the log, one JSON object a line
+	done   chan struct{}         // closed when the process has exited
+	err    error                 // its exit status, once done is closed
 }
 
 var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
@@ -67,12 +68,12 @@ var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
 func start(t *testing.T, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--rate-limit", "100000"}, args...)...)
-	stdout := &lockedBuffer{}
+	stdout := &godwittest.LogBuffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, stdout: stdout, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &server{cmd: cmd, stdout: stdout, stderr: &godwittest.LogBuffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -154,25 +155,6 @@ func request(method, url, key, body string) (int, map[string]any, error) {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return resp.StatusCode, m, nil
-}
-
-// lockedBuffer is a bytes.Buffer that the process's output copier and the
-// test may use at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitFor polls cond until it holds or 10 s pass.

@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/godwit/godwit/internal/tracking"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/tracking"
 )
 
 // TestContactImportTooManyProperties: a row with values for more than 100
@@ -51,25 +53,6 @@ func TestContactImportTooManyProperties(t *testing.T) {
 	require.Equal(t, "v", r.json["properties"].(map[string]any)["p99"])
 }
 
-// lockedBuffer is a log destination the server's goroutines and the test
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestPublicPages: the tracking and unsubscribe routes may not be framed and
 // carry a restrictive Content-Security-Policy, and the debug access log
 // shows their paths without the tokens.
@@ -77,7 +60,7 @@ func TestPublicPages(t *testing.T) {
 	t.Parallel()
 	signer, err := tracking.NewSigner(bytes.Repeat([]byte{5}, 32))
 	require.NoError(t, err)
-	logs := &lockedBuffer{}
+	logs := &godwittest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := setup(t, sqlstore.SQLite, func(d *Deps) { d.Tracking = signer; d.Logger = logger })
 	emailID := e.send(e.keyA, simpleEmail)

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -32,12 +31,12 @@ type guardEnv struct {
 	mx   *backend
 	addr string // the SMTP server's "127.0.0.1:port"
 	port int
-	log  *syncBuffer
+	log  *godwittest.LogBuffer
 }
 
 func newGuardEnv(t *testing.T) *guardEnv {
 	t.Helper()
-	e := &guardEnv{dns: dnstest.NewServer(t), mx: newBackend(t), log: &syncBuffer{}}
+	e := &guardEnv{dns: dnstest.NewServer(t), mx: newBackend(t), log: &godwittest.LogBuffer{}}
 	e.addr = startSMTP(t, e.mx, serverOpts{})
 	_, port, err := net.SplitHostPort(e.addr)
 	require.NoError(t, err)
@@ -55,24 +54,6 @@ func (e *guardEnv) sessions() int {
 	e.mx.mu.Lock()
 	defer e.mx.mu.Unlock()
 	return e.mx.conns
-}
-
-// syncBuffer is a bytes.Buffer a logger may write to while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var allowPrivate = netguard.Policy{AllowPrivate: true}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
@@ -139,7 +140,7 @@ func TestWorkerResumesClaimedRun(t *testing.T) {
 func TestWorkerUnknownEmail(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := newWorkerEnv(t, kind, serverOpts{})
-		var logs syncBuffer
+		var logs godwittest.LogBuffer
 		e.w.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		id := uuid.NewString()
 		at := w0

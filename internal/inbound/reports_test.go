@@ -1,12 +1,10 @@
 package inbound_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -42,23 +40,6 @@ func (f *faultyStore) RecordDelivery(ctx context.Context, o *store.DeliveryOutco
 	return f.Store.RecordDelivery(ctx, o)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func requireSMTPCode(t *testing.T, err error, code int, enh smtp.EnhancedCode) {
 	t.Helper()
 	var se *smtp.SMTPError
@@ -76,7 +57,7 @@ func TestStoreErrorIsTemporary(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			var fs *faultyStore
-			logs := &logBuffer{}
+			logs := &godwittest.LogBuffer{}
 			e := setupBackend(t, kind, func(b *inbound.Backend) {
 				fs = &faultyStore{Store: b.Store}
 				b.Store = fs
@@ -120,7 +101,7 @@ func delayedDSN(emailID, rcpt string) string {
 // recipients (a delay notice; a failure of an address the email was not
 // sent to) is accepted and changes nothing.
 func TestDSNWithoutFailedRecipient(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &godwittest.LogBuffer{}
 	e := setupBackend(t, sqlstore.SQLite, func(b *inbound.Backend) {
 		b.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
@@ -182,7 +163,7 @@ Subject: s
 // about the only recipient of a one-recipient email; for an email with
 // several it cannot be attributed and changes nothing.
 func TestComplaintWithoutRecipient(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &godwittest.LogBuffer{}
 	e := setupBackend(t, sqlstore.SQLite, func(b *inbound.Backend) {
 		b.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})

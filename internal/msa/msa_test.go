@@ -58,7 +58,7 @@ type env struct {
 	db      *sqlstore.DB
 	clock   *godwittest.Clock
 	handler *api.Handler
-	logs    *syncBuffer
+	logs    *godwittest.LogBuffer
 	logger  *slog.Logger
 
 	team       string
@@ -76,7 +76,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { _ = db.Close() })
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &godwittest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := api.New(api.Deps{Store: db, Now: clock.Now, Logger: logger, DefaultRateLimit: 10000,
 		Domains: domains.Settings{Keys: box, MXHost: "bounces.godwit.test", SPF: "v=spf1 include:spf.godwit.test ~all"}})
@@ -187,23 +187,6 @@ func (e *env) logRecords(msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // ---------------------------------------------------------------------------

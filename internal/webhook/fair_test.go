@@ -1,14 +1,11 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/webhook"
@@ -82,39 +80,6 @@ func (r *holdingReceiver) counts() (inFlight, posts int) {
 func (r *holdingReceiver) waitInFlight(t *testing.T, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { got, _ := r.counts(); return got == n }, 5*time.Second, 5*time.Millisecond)
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// records returns the log records with the message msg.
-func (s *syncBuffer) records(t *testing.T, msg string) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(s.b.String()) {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec))
-		if rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // topicEvent records a topic.created event of the team and returns the
@@ -215,7 +180,7 @@ func TestCapsDeferWithoutAnAttempt(t *testing.T) {
 // closes it. Both transitions are logged without the endpoint's URL.
 func TestBreakerOpensDefersAndCloses(t *testing.T) {
 	e := setup(t, sqlstore.SQLite)
-	logs := &syncBuffer{}
+	logs := &godwittest.LogBuffer{}
 	e.d.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	e.d.Limits = webhook.Limits{BreakerFailures: 3, BreakerOpen: 30 * time.Second, BreakerMaxOpen: time.Minute}
 	rcv := newHoldingReceiver(t)
@@ -226,9 +191,9 @@ func TestBreakerOpensDefersAndCloses(t *testing.T) {
 	for range 2 {
 		require.NoError(t, e.d.Deliver(ctx, e.topicEvent(e.team, w).ID))
 	}
-	require.Empty(t, logs.records(t, "webhook breaker opened"))
+	require.Empty(t, logs.Records(t, "webhook breaker opened"))
 	require.NoError(t, e.d.Deliver(ctx, e.topicEvent(e.team, w).ID))
-	opened := logs.records(t, "webhook breaker opened")
+	opened := logs.Records(t, "webhook breaker opened")
 	require.Len(t, opened, 1)
 	require.Equal(t, "INFO", opened[0]["level"])
 	require.Equal(t, w.ID, opened[0]["webhook_id"])
@@ -264,7 +229,7 @@ func TestBreakerOpensDefersAndCloses(t *testing.T) {
 	require.Equal(t, 1, e.message(m.ID).Attempts, "the trial is an attempt")
 
 	// The trial failed: open again, for twice as long.
-	opened = logs.records(t, "webhook breaker opened")
+	opened = logs.Records(t, "webhook breaker opened")
 	require.Len(t, opened, 2)
 	require.Equal(t, "1m0s", opened[1]["open_for"])
 	require.ErrorAs(t, e.d.Deliver(ctx, other.ID), &deferred)
@@ -274,7 +239,7 @@ func TestBreakerOpensDefersAndCloses(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	rcv.set(200, false)
 	require.NoError(t, e.d.Deliver(ctx, other.ID))
-	closed := logs.records(t, "webhook breaker closed")
+	closed := logs.Records(t, "webhook breaker closed")
 	require.Len(t, closed, 1)
 	require.Equal(t, "INFO", closed[0]["level"])
 	require.Equal(t, w.ID, closed[0]["webhook_id"])
