@@ -193,6 +193,9 @@ func startSMTP(t *testing.T, b *backend, o serverOpts) string {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		// go-smtp's Close closes only the listeners Serve has registered:
+		// a test that ends before Serve ran would leave it accepting.
+		_ = ln.Close()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
