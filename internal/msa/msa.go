@@ -311,6 +311,9 @@ var (
 		Message: "Message refused"}
 	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary failure, try again later"}
+	// errStorageFull: RFC 5321's 452 and RFC 3463's 4.3.1, "mail system full".
+	errStorageFull = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Insufficient system storage, try again later"}
 )
 
 // session is one SMTP session (a connection has a new one after STARTTLS).
@@ -530,6 +533,10 @@ func (ss *session) Data(r io.Reader) error {
 
 // refusal maps an error of the accept path to its reply.
 func (ss *session) refusal(err error, size int) error {
+	if store.IsNoSpace(err) {
+		ss.s.log.Error("smtp message not accepted: the store is out of disk space", ss.attrs("error", err.Error(), "size", size)...)
+		return errStorageFull
+	}
 	e := apierr.As(err)
 	if e.StatusCode >= 500 {
 		ss.s.log.Error("smtp message not accepted: internal error", ss.attrs("error", err.Error(), "size", size)...)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 type queueFault struct {
 	mu      sync.Mutex
 	failing bool
+	err     error // what failing returns; nil: errQueueDown
 	hold    chan struct{}
 	entered chan struct{}
 }
@@ -30,13 +33,16 @@ var errQueueDown = errors.New("injected: delivery queue unavailable at 10.0.0.7"
 
 func (q *queueFault) enqueue(context.Context, *sql.Tx, []store.DeliveryJob) error {
 	q.mu.Lock()
-	failing, hold := q.failing, q.hold
+	failing, hold, err := q.failing, q.hold, q.err
 	q.mu.Unlock()
 	if hold != nil {
 		q.entered <- struct{}{}
 		<-hold
 	}
 	if failing {
+		if err != nil {
+			return err
+		}
 		return errQueueDown
 	}
 	return nil
@@ -76,6 +82,23 @@ func TestStoreFailureIsTemporary(t *testing.T) {
 	require.Len(t, list, 1)
 	require.Equal(t, id, list[0].ID)
 	require.Equal(t, "retried", list[0].Subject)
+}
+
+// TestStoreFullIsInsufficientStorage: a store out of disk space answers
+// 452 4.3.1 (RFC 3463's "mail system full"), so clients retry later.
+func TestStoreFullIsInsufficientStorage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	q := &queueFault{failing: true, err: fmt.Errorf("write river_job: %w", syscall.ENOSPC)}
+	e.db.SetEnqueuer(q.enqueue)
+	c := dialRaw(t, e.start(e.config()))
+	c.login(e.key)
+	r := c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "full"))
+	requireReply(t, r, 452, "4.3.1")
+	require.Empty(t, e.emails(e.team))
+	require.Len(t, e.logRecords("smtp message not accepted: the store is out of disk space"), 1)
+	q.set(func(q *queueFault) { q.failing = false })
+	queued(t, c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "room again")))
 }
 
 // TestIdempotencyKeyBusy: a message whose Resend-Idempotency-Key is being
