@@ -6,16 +6,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/stretchr/testify/require"
 )
 
 // unknownKey is a well-formed key whose prefix no key has.
@@ -168,4 +170,16 @@ func TestFailedAuthForgetsIdleAddresses(t *testing.T) {
 	var nilLimit *failedAuth
 	throttled, _ = nilLimit.throttled("a", now)
 	require.False(t, throttled, "a disabled limit throttles nobody")
+}
+
+// TestFailedAuthThrottleOff: a negative burst (--auth-failures-per-ip 0)
+// turns the throttle off, for servers behind a proxy where every client
+// has the proxy's address: invalid keys stay 403s however many there are.
+func TestFailedAuthThrottleOff(t *testing.T) {
+	t.Parallel()
+	e := setup(t, sqlstore.SQLite, func(d *Deps) { d.FailedAuthBurst = -1 })
+	for i := 0; i < 40; i++ {
+		requireError(t, e.do("GET", "/domains", "re_invalid_"+strconv.Itoa(i), ""), 403, "invalid_api_key")
+	}
+	require.Equal(t, 200, e.do("GET", "/domains", e.keyA, "").status)
 }

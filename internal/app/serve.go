@@ -111,6 +111,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Limiter:          ratelimit.NewMemory(nil),
 		Logger:           log,
 		DefaultRateLimit: cfg.RateLimit,
+		FailedAuthBurst:  failedAuthBurst(cfg.AuthFailuresPerIP),
 		IdempotencyTTL:   idempotencyTTL,
 		Domains:          domainCfg,
 		TestDomain:       cfg.TestDomain,
@@ -265,6 +266,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// failedAuthBurst is api.Deps.FailedAuthBurst for --auth-failures-per-ip,
+// whose 0 (no throttle) is the API's negative.
+func failedAuthBurst(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // healthOnly serves a worker node's HTTP listener: the health checks, and

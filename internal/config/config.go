@@ -65,6 +65,11 @@ type Config struct {
 	SMTPInsecureAuth  bool
 	SMTPMaxConns      int
 	SMTPMaxConnsPerIP int
+
+	// AuthFailuresPerIP is how many unknown or wrong API keys one client
+	// address may send before it is throttled (one more per second after
+	// that); 0 turns the throttle off.
+	AuthFailuresPerIP int
 }
 
 // Defaults returns the built-in configuration.
@@ -90,6 +95,7 @@ func Defaults() Config {
 
 		SMTPMaxConns:      1000,
 		SMTPMaxConnsPerIP: 20,
+		AuthFailuresPerIP: 20,
 	}
 }
 
@@ -155,6 +161,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SMTPInsecureAuth, "smtp-allow-insecure-auth", c.SMTPInsecureAuth, "allow AUTH without TLS on a non-loopback --smtp-addr (a TLS-terminating proxy is in front, or a trusted network)")
 	fs.IntVar(&c.SMTPMaxConns, "smtp-max-conns", c.SMTPMaxConns, "open SMTP submission connections at once, in all")
 	fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP, "open SMTP submission connections at once from one IP address")
+	fs.IntVar(&c.AuthFailuresPerIP, "auth-failures-per-ip", c.AuthFailuresPerIP, "unknown or wrong API keys one client address may send before its requests are throttled (one more per second after that); 0 turns the throttle off (behind a proxy every client has the proxy's address)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -392,6 +399,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFetchBytes < 1 {
 		return fmt.Errorf("--max-fetch-bytes must be positive, got %d", c.MaxFetchBytes)
+	}
+	if c.AuthFailuresPerIP < 0 {
+		return errors.New("--auth-failures-per-ip must be 0 (no throttle) or more")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)

@@ -97,7 +97,8 @@ func TestValidate(t *testing.T) {
 		"not by --role worker": func(c *Config) {
 			c.Role, c.DatabaseURL, c.SMTPAddrs = "worker", "postgres://db.example.com/godwit", []string{"127.0.0.1:587"}
 		},
-		"--smtp-max-conns": func(c *Config) { c.SMTPAddrs, c.SMTPMaxConnsPerIP = []string{"127.0.0.1:587"}, 0 },
+		"--smtp-max-conns":       func(c *Config) { c.SMTPAddrs, c.SMTPMaxConnsPerIP = []string{"127.0.0.1:587"}, 0 },
+		"--auth-failures-per-ip": func(c *Config) { c.AuthFailuresPerIP = -1 },
 	}
 	for want, mutate := range cases {
 		c := Defaults()
