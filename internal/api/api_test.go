@@ -15,14 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -79,7 +80,7 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 
 // verifiedDomain stores a domain as the verifier leaves a verified one.
 func (e *testEnv) verifiedDomain(teamID, name string) string {
-	d := &store.Domain{ID: newID(), TeamID: teamID, Name: name, Region: "us-east-1", ReturnPath: "send",
+	d := &store.Domain{ID: store.NewID(), TeamID: teamID, Name: name, Region: "us-east-1", ReturnPath: "send",
 		Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
 		RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
 	var err error

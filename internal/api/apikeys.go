@@ -109,7 +109,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("generate api key: %w", err)
 	}
-	k := &store.APIKey{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Prefix: prefix,
+	k := &store.APIKey{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Prefix: prefix,
 		Hash: hash, Permission: perm, DomainID: domainID, CreatedAt: h.Now().UTC()}
 	if err := h.Store.CreateAPIKey(r.Context(), k); err != nil {
 		return fmt.Errorf("create api key: %w", err)

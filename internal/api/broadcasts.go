@@ -221,7 +221,7 @@ func (h *Handler) createBroadcast(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	now := h.Now().UTC()
-	b := &store.Broadcast{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Status: store.BroadcastDraft,
+	b := &store.Broadcast{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Status: store.BroadcastDraft,
 		CreatedAt: now, UpdatedAt: now}
 	if err := h.applyBroadcastRequest(r.Context(), b, &req, true); err != nil {
 		return err
@@ -416,7 +416,7 @@ func (h *Handler) duplicateBroadcast(w http.ResponseWriter, r *http.Request) err
 	now := h.Now().UTC()
 	c := *b
 	c.ID, c.Status, c.ScheduledAt, c.SentAt, c.Progress, c.CreatedAt, c.UpdatedAt =
-		newID(), store.BroadcastDraft, nil, nil, 0, now, now
+		store.NewID(), store.BroadcastDraft, nil, nil, 0, now, now
 	c.ReplyTo = slices.Clone(b.ReplyTo)
 	if name := []rune(b.Name + " (copy)"); len(name) > maxBroadcastCopyName {
 		c.Name = string(name[:maxBroadcastCopyName])

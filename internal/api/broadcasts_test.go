@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/broadcast"
+	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/tracking"
 )
@@ -52,10 +53,10 @@ func TestBroadcastsCRUD(t *testing.T) {
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"from":"a@example.com","subject":"s"}`), 422, "missing_required_field")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","subject":"s"}`), 422, "missing_required_field")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com"}`), 422, "missing_required_field")
-		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+newID()+`","from":"a@example.com","subject":"s"}`), 404, "not_found")
+		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+store.NewID()+`","from":"a@example.com","subject":"s"}`), 404, "not_found")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@unverified.test","subject":"s"}`), 403, "validation_error")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"bad","subject":"s"}`), 422, "validation_error")
-		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","topic_id":"`+newID()+`"}`), 404, "not_found")
+		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","topic_id":"`+store.NewID()+`"}`), 404, "not_found")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","html":"x","scheduled_at":"in 1 hour"}`), 422, "validation_error")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","send":true}`), 422, "validation_error")
 		requireError(t, e.do("POST", "/broadcasts", e.keyA, `{"segment_id":"`+seg+`","from":"a@example.com","subject":"s","html":"{{{RESEND_UNSUBSCRIBE_URL}}}","send":true}`),

@@ -400,7 +400,7 @@ func (h *Handler) createContactImport(w http.ResponseWriter, r *http.Request) er
 		return fmt.Errorf("rewind import file: %w", err)
 	}
 
-	ci := &store.ContactImport{ID: newID(), TeamID: teamID, Status: store.ImportCompleted, CreatedAt: h.Now().UTC()}
+	ci := &store.ContactImport{ID: store.NewID(), TeamID: teamID, Status: store.ImportCompleted, CreatedAt: h.Now().UTC()}
 	cr := newImportReader(f)
 	if _, err := cr.Read(); err != nil { // the header, checked above
 		return fmt.Errorf("read import header: %w", err)
@@ -497,7 +497,7 @@ func (h *Handler) importRow(r *http.Request, teamID string, row *importRow, upse
 		c, err := h.Store.GetContact(ctx, teamID, row.email)
 		if errors.Is(err, store.ErrNotFound) {
 			now := h.Now().UTC()
-			c = &store.Contact{ID: newID(), TeamID: teamID, Email: row.email, FirstName: row.firstName, LastName: row.lastName,
+			c = &store.Contact{ID: store.NewID(), TeamID: teamID, Email: row.email, FirstName: row.firstName, LastName: row.lastName,
 				Properties: row.props, SegmentIDs: segments, Topics: topics, CreatedAt: now, UpdatedAt: now}
 			if row.unsubscribed != nil {
 				c.Unsubscribed = *row.unsubscribed

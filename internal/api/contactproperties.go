@@ -160,7 +160,7 @@ func (h *Handler) createContactProperty(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	now := h.Now().UTC()
-	p := &store.ContactProperty{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Key: *req.Key, Type: typ,
+	p := &store.ContactProperty{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Key: *req.Key, Type: typ,
 		FallbackValue: fallback, CreatedAt: now, UpdatedAt: now}
 	err = h.Store.CreateContactProperty(r.Context(), p)
 	if errors.Is(err, store.ErrConflict) {

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // The Contacts API: a team's contacts, global since Resend's late-2025
@@ -312,7 +313,7 @@ func (h *Handler) createContactIn(w http.ResponseWriter, r *http.Request, audien
 		return err
 	}
 	now := h.Now().UTC()
-	c := &store.Contact{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Email: email, CreatedAt: now, UpdatedAt: now}
+	c := &store.Contact{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Email: email, CreatedAt: now, UpdatedAt: now}
 	if c.FirstName, err = contactName("first_name", req.FirstName); err != nil {
 		return err
 	}

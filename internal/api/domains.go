@@ -114,7 +114,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	d := &store.Domain{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Region: "us-east-1", ReturnPath: "send",
+	d := &store.Domain{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Region: "us-east-1", ReturnPath: "send",
 		Status: store.DomainNotStarted, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled",
 		DKIMSelector: h.Domains.DKIMSelector, CreatedAt: now, UpdatedAt: now}
 	if err := req.domainOptions.apply(d); err != nil {

@@ -12,11 +12,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // maxIdempotencyKey is Resend's limit on Idempotency-Key.
@@ -185,20 +186,9 @@ func (h *Handler) storedResponse(ctx context.Context, teamID, idemKey, endpoint 
 	return rec.Response, true, nil
 }
 
-// newID returns a time-ordered UUID (version 7). It is as opaque to clients
-// as Resend's ids, and inserts at the right edge of every index on the id
-// instead of at a random page, which keeps write amplification low.
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
-
 // prepare completes a decoded email for storage.
 func (h *Handler) prepare(e *store.Email, teamID string) {
-	e.ID = newID()
+	e.ID = store.NewID()
 	e.TeamID = teamID
 	e.CreatedAt = h.Now().UTC()
 	if e.ScheduledAt != nil {

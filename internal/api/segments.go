@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // The Segments API, and the Audiences API as its deprecated alias: the
@@ -106,7 +107,7 @@ func (h *Handler) createSegment(object string) apiFunc {
 		if err != nil {
 			return err
 		}
-		s := &store.Segment{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Name: name, CreatedAt: h.Now().UTC()}
+		s := &store.Segment{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, CreatedAt: h.Now().UTC()}
 		if err := h.Store.CreateSegment(r.Context(), s); err != nil {
 			return fmt.Errorf("create segment: %w", err)
 		}

@@ -8,9 +8,10 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // The Suppressions API: a team's list of addresses that its email is not
@@ -101,7 +102,7 @@ func (h *Handler) addSuppressions(r *http.Request, emails []string) ([]*store.Su
 	now := h.Now().UTC()
 	list := make([]*store.Suppression, len(emails))
 	for i, e := range emails {
-		list[i] = &store.Suppression{ID: newID(), Email: e, Origin: store.SuppressionManual, CreatedAt: now}
+		list[i] = &store.Suppression{ID: store.NewID(), Email: e, Origin: store.SuppressionManual, CreatedAt: now}
 	}
 	if err := h.Store.AddSuppressions(r.Context(), callerKey(r.Context()).TeamID, list); err != nil {
 		return nil, fmt.Errorf("add suppressions: %w", err)

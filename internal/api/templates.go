@@ -405,7 +405,7 @@ func (h *Handler) applyTemplateRequest(t *store.Template, req *templateRequest, 
 	if len(req.Variables) > 0 {
 		now := h.Now().UTC()
 		vars, err := templateVariables(req.Variables, t.Content.Variables, func() store.TemplateVariable {
-			return store.TemplateVariable{ID: newID(), CreatedAt: now, UpdatedAt: now}
+			return store.TemplateVariable{ID: store.NewID(), CreatedAt: now, UpdatedAt: now}
 		})
 		if err != nil {
 			return err
@@ -441,8 +441,8 @@ func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	t := &store.Template{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Status: store.TemplateDraft,
-		Content: store.TemplateContent{VersionID: newID()}, CreatedAt: now, UpdatedAt: now}
+	t := &store.Template{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Status: store.TemplateDraft,
+		Content: store.TemplateContent{VersionID: store.NewID()}, CreatedAt: now, UpdatedAt: now}
 	if err := h.applyTemplateRequest(t, &req, true); err != nil {
 		return err
 	}
@@ -517,7 +517,7 @@ func (h *Handler) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 	}
 	contentChanged := !sameContent(&before.Content, &t.Content)
 	if contentChanged {
-		t.Content.VersionID = newID()
+		t.Content.VersionID = store.NewID()
 	}
 	if contentChanged || t.Name != before.Name || t.Alias != before.Alias {
 		t.UpdatedAt = h.Now().UTC()
@@ -582,14 +582,14 @@ func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) erro
 		name = string([]rune(name)[:maxTemplateName])
 	}
 	c := src.Content
-	c.VersionID = newID()
+	c.VersionID = store.NewID()
 	c.ReplyTo = slices.Clone(src.Content.ReplyTo)
 	c.Variables = nil
 	for _, v := range src.Content.Variables {
-		c.Variables = append(c.Variables, store.TemplateVariable{ID: newID(), Key: v.Key, Type: v.Type,
+		c.Variables = append(c.Variables, store.TemplateVariable{ID: store.NewID(), Key: v.Key, Type: v.Type,
 			FallbackValue: v.FallbackValue, CreatedAt: now, UpdatedAt: now})
 	}
-	t := &store.Template{ID: newID(), TeamID: src.TeamID, Name: name, Content: c, Status: store.TemplateDraft,
+	t := &store.Template{ID: store.NewID(), TeamID: src.TeamID, Name: name, Content: c, Status: store.TemplateDraft,
 		CreatedAt: now, UpdatedAt: now}
 	if err := h.Store.CreateTemplate(r.Context(), t); err != nil {
 		return fmt.Errorf("duplicate template: %w", err)

@@ -185,7 +185,7 @@ func (h *Handler) createTopic(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	t := &store.Topic{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Description: desc,
+	t := &store.Topic{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Description: desc,
 		DefaultSubscription: def, Visibility: vis, CreatedAt: now, UpdatedAt: now}
 	created, err := topicEvent(events.TopicCreated, t, false)
 	if err != nil {

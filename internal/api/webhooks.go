@@ -128,7 +128,7 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	wh := &store.Webhook{ID: newID(), TeamID: callerKey(r.Context()).TeamID, Endpoint: endpoint, Events: events,
+	wh := &store.Webhook{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Endpoint: endpoint, Events: events,
 		Status: store.WebhookEnabled, CreatedAt: now, UpdatedAt: now}
 	secret := webhook.NewSecret()
 	if wh.Secret, err = h.sealSecret(wh.ID, secret); err != nil {

@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
@@ -295,7 +293,7 @@ func (s *Sender) email(b *store.Broadcast, c *store.Contact, props map[string]*s
 		}
 		return "", false
 	}
-	e := &store.Email{ID: newID(), TeamID: b.TeamID, From: b.From, To: []string{c.Email}, ReplyTo: b.ReplyTo,
+	e := &store.Email{ID: store.NewID(), TeamID: b.TeamID, From: b.From, To: []string{c.Email}, ReplyTo: b.ReplyTo,
 		TopicID: b.TopicID, BroadcastID: b.ID, LastEvent: store.EventQueued, CreatedAt: now}
 	var err error
 	if e.Subject, err = render.Render(b.Subject, lookup, false, 0); err != nil {
@@ -323,13 +321,4 @@ func (s *Sender) email(b *store.Broadcast, c *store.Contact, props map[string]*s
 			{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}}
 	}
 	return e, nil
-}
-
-// newID returns a time-ordered UUID, as the API's ids.
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
 }

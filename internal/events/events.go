@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -49,11 +47,7 @@ func New(teamID, typ string, data map[string]any, at time.Time) (*store.Event, e
 	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
-	}
-	return &store.Event{ID: id.String(), TeamID: teamID, Type: typ, Data: payload, CreatedAt: at.UTC()}, nil
+	return &store.Event{ID: store.NewID(), TeamID: teamID, Type: typ, Data: payload, CreatedAt: at.UTC()}, nil
 }
 
 // Email builds the webhook event for an email event (event is a last_event

@@ -215,7 +215,7 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 		origin = store.SuppressionBounce
 	}
 	for _, addr := range o.Suppress {
-		s := &store.Suppression{ID: newUUID(), TeamID: o.TeamID, Email: strings.ToLower(addr), Origin: origin,
+		s := &store.Suppression{ID: store.NewID(), TeamID: o.TeamID, Email: strings.ToLower(addr), Origin: origin,
 			SourceID: o.EmailID, CreatedAt: db.now().UTC()}
 		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, email) DO NOTHING`),

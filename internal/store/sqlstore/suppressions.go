@@ -9,7 +9,6 @@ import (
 
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 const suppressionColumns = `id, team_id, email, origin, source_id, created_at`
@@ -84,7 +83,7 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		s.TeamID = teamID
 		s.Email = strings.ToLower(s.Email)
 		if s.ID == "" {
-			s.ID = newUUID()
+			s.ID = store.NewID()
 		}
 		if s.CreatedAt.IsZero() {
 			s.CreatedAt = db.now().UTC()
@@ -173,15 +172,6 @@ func (db *DB) suppressionEvents(ctx context.Context, tx *sql.Tx, typ string, lis
 		evs = append(evs, ev)
 	}
 	return db.insertEvents(ctx, tx, evs)
-}
-
-// newUUID returns a time-ordered UUID (version 7), as the API makes its ids.
-func newUUID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
 }
 
 // ListSuppressions implements store.Store.
