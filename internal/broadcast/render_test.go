@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -302,4 +303,25 @@ func TestStoreErrors(t *testing.T) {
 	require.Equal(t, "x", tm.emails()["a@example.net"].Subject)
 
 	require.NoError(t, (&broadcast.Sender{Store: tm.db}).Send(context.Background(), tm.id, uuid.NewString()))
+}
+
+// TestUnbuildableContactSkipped: a contact whose values make an email the
+// message builder cannot write (here a first name that is one word too long
+// for a header line) is skipped with a warning; the others are sent, and
+// every email accepted builds.
+func TestUnbuildableContactSkipped(t *testing.T) {
+	tm := newTeam(t, sqlstore.SQLite)
+	long := tm.contact(&store.Contact{Email: "long@example.net", FirstName: ptr(strings.Repeat("x", 1200))})
+	tm.contact(&store.Contact{Email: "fine@example.net", FirstName: ptr("Ada")})
+	var logs godwittest.LogBuffer
+	s := &broadcast.Sender{Store: tm.db, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	b := &store.Broadcast{From: "news@example.com", Subject: "Hi {{{FIRST_NAME}}}", Text: ptr("t")}
+	require.NoError(t, tm.send(s, b))
+	got := tm.emailsOf(b.ID)
+	require.Equal(t, []string{"fine@example.net"}, keys(got))
+	require.Equal(t, "Hi Ada", got["fine@example.net"].Subject)
+	recs := logs.Records(t, "broadcast: contact skipped: its email cannot be built")
+	require.Len(t, recs, 1)
+	require.Equal(t, long.ID, recs[0]["contact_id"])
+	require.Equal(t, store.BroadcastSent, tm.status(b.ID))
 }
