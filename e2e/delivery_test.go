@@ -2,16 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/mail"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -20,78 +15,10 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// sink is an SMTP server on loopback that keeps the Message-ID of every
-// message it accepts, taking a little time over each as a real one does.
-type sink struct {
-	addr  string
-	mu    sync.Mutex
-	seen  map[string]int
-	total int
-}
-
-func newSink(t *testing.T) *sink {
-	t.Helper()
-	k := &sink{seen: map[string]int{}}
-	srv := smtp.NewServer(k)
-	srv.Domain = "sink.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0) // the kill resets connections; that is the point
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	k.addr = ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return k
-}
-
-func (k *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{k: k}, nil }
-
-type sinkSession struct{ k *sink }
-
-func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *sinkSession) Reset()                               {}
-func (s *sinkSession) Logout() error                        { return nil }
-func (s *sinkSession) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(io.Discard, m.Body); err != nil {
-		return err
-	}
-	time.Sleep(2 * time.Millisecond)
-	s.k.mu.Lock()
-	s.k.seen[m.Header.Get("Message-Id")]++
-	s.k.total++
-	s.k.mu.Unlock()
-	return nil
-}
-
-func (k *sink) counts() (distinct, total int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.seen), k.total
-}
-
-// duplicates lists the Message-IDs received more than once, with how many
-// times each was.
-func (k *sink) duplicates() map[string]int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	out := map[string]int{}
-	for id, n := range k.seen {
-		if n > 1 {
-			out[id] = n
-		}
-	}
-	return out
-}
-
-func (k *sink) has(msgID string) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.seen[msgID] > 0
+// newSink starts an MX on loopback that keeps what it accepts, taking a
+// little time over each message as a real one does.
+func newSink(t *testing.T) *godwittest.MX {
+	return godwittest.NewMX(t, godwittest.MXOptions{Domain: "sink.test", DataDelay: 2 * time.Millisecond})
 }
 
 // verifiedDomain adds a domain through the API, publishes its records in
@@ -144,7 +71,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			relay := newSink(t)
 			const workers = 20
 			args := []string{"--data-dir", t.TempDir(), "--dns-resolver", dns.Addr(), "--delivery", "relay",
-				"--relay-url", "smtp://" + relay.addr, "--workers", fmt.Sprint(workers)}
+				"--relay-url", "smtp://" + relay.Addr(), "--workers", fmt.Sprint(workers)}
 			// --delivery-timeout stays at its 10 minutes: River's own rescue
 			// of stuck jobs (after 11) must not be what brings them back.
 			if kind == sqlstore.Postgres {
@@ -186,7 +113,7 @@ func TestCrashLosesNothing(t *testing.T) {
 				mu.Lock()
 				n := len(accepted)
 				mu.Unlock()
-				if _, delivered := relay.counts(); (n >= 800 && delivered >= 200) || time.Now().After(deadline) {
+				if delivered := relay.Count(); (n >= 800 && delivered >= 200) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(2 * time.Millisecond)
@@ -195,7 +122,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			<-s.done
 			close(stop)
 			wg.Wait()
-			distinctBefore, _ := relay.counts()
+			distinctBefore := len(relay.MessageIDs())
 			require.GreaterOrEqual(t, len(accepted), 800)
 			t.Logf("accepted %d, relayed %d before the kill", len(accepted), distinctBefore)
 
@@ -203,8 +130,9 @@ func TestCrashLosesNothing(t *testing.T) {
 			s2 := start(t, args...)
 			missing := func() []string {
 				var out []string
+				seen := relay.MessageIDs()
 				for _, id := range accepted {
-					if !relay.has("<" + id + "@crash.test>") {
+					if seen["<"+id+"@crash.test>"] == 0 {
 						out = append(out, id)
 					}
 				}
@@ -222,13 +150,20 @@ func TestCrashLosesNothing(t *testing.T) {
 					}
 					require.FailNow(t, "accepted emails not delivered in time after the restart",
 						"%d missing %s after the restart at %s (%d messages relayed in all), e.g. %s; warnings: %s", len(m), resumeWithin, restarted.UTC().Format(time.RFC3339Nano),
-						func() int { _, n := relay.counts(); return n }(), strings.Join(m[:min(3, len(m))], ", "), strings.Join(rescues, " | "))
+						relay.Count(), strings.Join(m[:min(3, len(m))], ", "), strings.Join(rescues, " | "))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 			resumed := time.Since(restarted)
-			distinct, total := relay.counts()
-			dups := relay.duplicates()
+			seen := relay.MessageIDs()
+			distinct, total := len(seen), 0
+			dups := map[string]int{} // the Message-IDs received more than once, with how many times each was
+			for id, n := range seen {
+				total += n
+				if n > 1 {
+					dups[id] = n
+				}
+			}
 			var sample []string
 			for id, n := range dups {
 				if len(sample) < 5 {

@@ -135,13 +135,13 @@ func (e *mxEnv) testGoSDK(t *testing.T) {
 	for id, rcpt := range map[string]string{sent.Id: "sdk-1@dest.test", batch.Data[0].Id: "sdk-2@dest.test", batch.Data[1].Id: "sdk-3@other.test"} {
 		m := e.received(t, id, "sdk.test", rcpt)
 		require.Len(t, m, 1)
-		verifyDKIM(t, e.dns, m[0].data, "sdk.test")
+		verifyDKIM(t, e.dns, m[0].Data, "sdk.test")
 		waitWithin(t, 20*time.Second, "the SDK to see "+id+" delivered", func() bool {
 			got, err := client.Emails.Get(id)
 			return err == nil && got.LastEvent == "delivered"
 		})
 	}
-	p := parseMail(t, e.received(t, sent.Id, "sdk.test", "sdk-1@dest.test")[0].data)
+	p := parseMail(t, e.received(t, sent.Id, "sdk.test", "sdk-1@dest.test")[0].Data)
 	require.Equal(t, "sdk-1", p.Header.Get("X-Entity-Ref-ID"), "the SDK's headers reach the recipient")
 
 	// Another team's email is not found through this team's key.

@@ -44,8 +44,8 @@ func (e *mxEnv) testLongHeaderNames(t *testing.T) {
 
 	for id, rcpt := range map[string]string{apiID: "api@dest.test", batchID: "batch@dest.test", smtpID: "smtp@dest.test"} {
 		msgs := e.received(t, id, "acme.test", rcpt)
-		verifyDKIM(t, e.dns, msgs[0].data, "acme.test")
-		p := parseMail(t, msgs[0].data)
+		verifyDKIM(t, e.dns, msgs[0].Data, "acme.test")
+		p := parseMail(t, msgs[0].Data)
 		require.Equal(t, "v", p.Header.Get(name), "the header arrives intact")
 		e.waitLastEvent(t, id, "delivered")
 	}

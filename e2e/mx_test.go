@@ -43,7 +43,7 @@ type mxEnv struct {
 	s       *server
 	key     string // the default team's first key
 	dns     *dnstest.Server
-	mx      *mxSink
+	mx      *godwittest.MX
 	inbound string // the --mx-addr listener
 	// submission is the --smtp-addr listener (loopback: AUTH without TLS).
 	submission string
@@ -59,8 +59,8 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 	t.Helper()
 	cert, priv := newCert(t)
 	dns := dnstest.NewServer(t)
-	mx := newMXSink(t, mxSinkOptions{
-		Refuse: func(rcpt string) error {
+	mx := newMXSink(t, godwittest.MXOptions{
+		Rcpt: func(rcpt string, _ int) error {
 			if strings.HasPrefix(rcpt, "unknown") {
 				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: Recipient address rejected: User unknown"}
 			}
@@ -79,7 +79,7 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 		dns.SetMX(domain, dnscheck.MX{Host: host, Preference: 10})
 		dns.SetAddr(host, loopback)
 	}
-	_, port, err := net.SplitHostPort(mx.addr)
+	_, port, err := net.SplitHostPort(mx.Addr())
 	require.NoError(t, err)
 
 	dbArgs := []string{"--data-dir", t.TempDir()}
@@ -211,32 +211,19 @@ func (e *mxEnv) waitLastEvent(t *testing.T, id, want string) {
 
 // received waits until the MX has the email for every one of rcpts and
 // returns its messages.
-func (e *mxEnv) received(t *testing.T, id, domain string, rcpts ...string) []received {
+func (e *mxEnv) received(t *testing.T, id, domain string, rcpts ...string) []godwittest.MXMessage {
 	t.Helper()
-	var got []received
+	var got []godwittest.MXMessage
 	waitWithin(t, 20*time.Second, "email "+id+" at the MX", func() bool {
-		got = e.mx.forMessageID("<" + id + "@" + domain + ">")
+		got = e.mx.ForMessageID("<" + id + "@" + domain + ">")
 		var have []string
 		for _, m := range got {
-			have = append(have, m.rcpts...)
+			have = append(have, m.Rcpts...)
 		}
 		slices.Sort(have)
 		return slices.Equal(slices.Compact(have), slices.Sorted(slices.Values(rcpts)))
 	})
 	return got
-}
-
-// tried counts the RCPT commands the MX was given for addr.
-func (k *mxSink) triedCount(addr string) int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	n := 0
-	for _, a := range k.tried {
-		if a == addr {
-			n++
-		}
-	}
-	return n
 }
 
 // attempts returns GET /emails/{id}/delivery's attempts by recipient
@@ -341,11 +328,11 @@ func (e *mxEnv) testDirect(t *testing.T) {
 	msgs := e.received(t, id, "acme.test", rcpts...)
 	require.Len(t, msgs, 3, "one transaction per destination domain")
 	for _, m := range msgs {
-		require.Len(t, m.rcpts, 1)
-		require.Equal(t, "bounces+"+id+"@send.acme.test", m.from, "the envelope sender names the email")
-		require.True(t, m.tls, "the MX offers STARTTLS, so the message goes encrypted")
-		verifyDKIM(t, e.dns, m.data, "acme.test")
-		p := parseMail(t, m.data)
+		require.Len(t, m.Rcpts, 1)
+		require.Equal(t, "bounces+"+id+"@send.acme.test", m.From, "the envelope sender names the email")
+		require.True(t, m.TLS, "the MX offers STARTTLS, so the message goes encrypted")
+		verifyDKIM(t, e.dns, m.Data, "acme.test")
+		p := parseMail(t, m.Data)
 		require.Equal(t, "Direct", p.Header.Get("Subject"))
 		require.Equal(t, "<p>Straight to the MX</p>", strings.TrimSpace(partOfType(t, p, "text/html")))
 	}
@@ -375,7 +362,7 @@ func (e *mxEnv) testLateReports(t *testing.T) {
 	returnPath := map[string]string{}
 	for id, rcpt := range map[string]string{bounced: "gone-later@dest.test", complained: "reader@dest.test", full: "full@dest.test"} {
 		m := e.received(t, id, "acme.test", rcpt)
-		returnPath[id] = m[0].from
+		returnPath[id] = m[0].From
 		e.waitLastEvent(t, id, "delivered")
 	}
 
@@ -526,8 +513,8 @@ func (e *mxEnv) testTracking(t *testing.T) {
 		"html": `<html><body><p>Hello</p><a href="https://shop.example/offer?a=1&amp;b=2">See the offer</a> ` +
 			`<a href="mailto:help@news.test">Write to us</a></body></html>`})
 	m := e.received(t, id, "news.test", "reader@other.test")[0]
-	verifyDKIM(t, e.dns, m.data, "news.test")
-	p := parseMail(t, m.data)
+	verifyDKIM(t, e.dns, m.Data, "news.test")
+	p := parseMail(t, m.Data)
 	html, text := partOfType(t, p, "text/html"), partOfType(t, p, "text/plain")
 	click := clickRE.FindStringSubmatch(html)
 	open := openRE.FindStringSubmatch(html)
@@ -606,7 +593,7 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 	require.Equal(t, "suppressed", attempts["blocked@dest.test"]["outcome"])
 	require.Equal(t, "delivered", attempts["fine@dest.test"]["outcome"])
 	require.Equal(t, []any{"blocked@dest.test"}, lastOfType(t, evs, "suppressed")["data"].(map[string]any)["to"])
-	require.Zero(t, e.mx.triedCount("blocked@dest.test"), "the MX never hears of a suppressed address")
+	require.Zero(t, e.mx.Attempts("blocked@dest.test"), "the MX never hears of a suppressed address")
 	hook := e.waitHook(t, "email.suppressed", about(id))
 	require.Equal(t, []any{"blocked@dest.test"}, hook["to"])
 	hook = e.waitHook(t, "suppression.added", func(d map[string]any) bool { return d["email"] == "blocked@dest.test" })
@@ -630,7 +617,7 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 	e.waitLastEvent(t, again, "suppressed")
 	attempts, _ = e.delivery(t, again)
 	require.Equal(t, "suppressed", attempts["unknown-1@dest.test"]["outcome"])
-	require.Equal(t, 1, e.mx.triedCount("unknown-1@dest.test"), "only the first email reached the MX")
+	require.Equal(t, 1, e.mx.Attempts("unknown-1@dest.test"), "only the first email reached the MX")
 }
 
 // testScheduled: an email scheduled a few seconds ahead stays scheduled,
@@ -656,7 +643,7 @@ func (e *mxEnv) testScheduled(t *testing.T) {
 
 	for time.Now().Before(at.Add(-250 * time.Millisecond)) {
 		for _, id := range []string{id, moved} {
-			require.Empty(t, e.mx.forMessageID("<"+id+"@acme.test>"), "delivered before its time")
+			require.Empty(t, e.mx.ForMessageID("<"+id+"@acme.test>"), "delivered before its time")
 			require.Equal(t, "scheduled", e.get(t, "/emails/"+id)["last_event"])
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -664,10 +651,10 @@ func (e *mxEnv) testScheduled(t *testing.T) {
 	for id, rcpt := range map[string]string{id: "later@dest.test", moved: "moved@dest.test"} {
 		m := e.received(t, id, "acme.test", rcpt)
 		require.Len(t, m, 1)
-		require.False(t, m[0].at.Before(at), "delivered at %s, scheduled for %s", m[0].at.UTC(), at)
+		require.False(t, m[0].At.Before(at), "delivered at %s, scheduled for %s", m[0].At.UTC(), at)
 		e.waitLastEvent(t, id, "delivered")
 	}
-	require.Zero(t, e.mx.triedCount("canceled@dest.test"), "the canceled email stays home")
+	require.Zero(t, e.mx.Attempts("canceled@dest.test"), "the canceled email stays home")
 	got, err := sdk.Emails.Get(canceled)
 	require.NoError(t, err)
 	require.Equal(t, "canceled", got.LastEvent)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"maps"
 	"mime"
 	"mime/quotedprintable"
@@ -22,7 +21,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -290,103 +288,11 @@ func smtpKeyAndDomain(t *testing.T, s *server, dns *dnstest.Server) string {
 	return key
 }
 
-// received is one message an MX took.
-type received struct {
-	from  string
-	rcpts []string
-	data  []byte
-	at    time.Time // when DATA ended
-	tls   bool      // it came over STARTTLS
-}
-
-// mxSink is an SMTP server on loopback that keeps every message whole.
-type mxSink struct {
-	addr   string
-	refuse func(rcpt string) error // the RCPT reply for an address, nil to accept it
-	mu     sync.Mutex
-	msgs   []received
-	tried  []string // every RCPT TO address, refused ones too
-}
-
-// mxSinkOptions shape an mxSink's answers.
-type mxSinkOptions struct {
-	// Refuse returns the RCPT reply for an address, nil to accept it (nil:
-	// accept every recipient).
-	Refuse func(rcpt string) error
-	// TLS, when set, makes the MX offer STARTTLS with it.
-	TLS *tls.Config
-}
-
 // newMXSink starts an MX on loopback that keeps what it accepts.
-func newMXSink(t *testing.T, opts mxSinkOptions) *mxSink {
+func newMXSink(t *testing.T, opts godwittest.MXOptions) *godwittest.MX {
 	t.Helper()
-	k := &mxSink{refuse: opts.Refuse}
-	srv := smtp.NewServer(k)
-	srv.Domain = "mx.dest.test"
-	srv.TLSConfig = opts.TLS
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	k.addr = ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return k
-}
-
-func (k *mxSink) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &mxSession{k: k, conn: c}, nil
-}
-
-type mxSession struct {
-	k    *mxSink
-	conn *smtp.Conn
-	cur  received
-}
-
-func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.cur = received{from: from}
-	return nil
-}
-func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.k.mu.Lock()
-	s.k.tried = append(s.k.tried, to)
-	s.k.mu.Unlock()
-	if s.k.refuse != nil {
-		if err := s.k.refuse(to); err != nil {
-			return err
-		}
-	}
-	s.cur.rcpts = append(s.cur.rcpts, to)
-	return nil
-}
-func (s *mxSession) Reset()        { s.cur = received{} }
-func (s *mxSession) Logout() error { return nil }
-func (s *mxSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.data, s.cur.at = b, time.Now()
-	_, s.cur.tls = s.conn.TLSConnectionState()
-	s.k.mu.Lock()
-	s.k.msgs = append(s.k.msgs, s.cur)
-	s.k.mu.Unlock()
-	return nil
-}
-
-// forMessageID returns the messages with that Message-ID.
-func (k *mxSink) forMessageID(msgID string) []received {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var out []received
-	for _, m := range k.msgs {
-		e, err := message.Read(bytes.NewReader(m.data))
-		if err == nil && e.Header.Get("Message-Id") == msgID {
-			out = append(out, m)
-		}
-	}
-	return out
+	opts.Domain = "mx.dest.test"
+	return godwittest.NewMX(t, opts)
 }
 
 // mimeLeaf is one decoded leaf of a parsed message.
@@ -550,10 +456,10 @@ func TestSMTPSubmissionDelivered(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile, roots := selfSigned(t, dir)
 			dns := dnstest.NewServer(t)
-			mx := newMXSink(t, mxSinkOptions{})
+			mx := newMXSink(t, godwittest.MXOptions{})
 			args := []string{"--data-dir", dir, "--tls-cert", certFile, "--tls-key", keyFile,
 				"--smtp-addr", "127.0.0.1:0", "--smtps-addr", "127.0.0.1:0",
-				"--dns-resolver", dns.Addr(), "--delivery", "relay", "--relay-url", "smtp://" + mx.addr}
+				"--dns-resolver", dns.Addr(), "--delivery", "relay", "--relay-url", "smtp://" + mx.Addr()}
 			if kind == sqlstore.Postgres {
 				args = append(args, "--database-url", godwittest.StoreURL(t, kind))
 			}
@@ -576,19 +482,19 @@ func TestSMTPSubmissionDelivered(t *testing.T) {
 
 			for _, id := range []string{id1, id2} {
 				msgID := "<" + id + "@" + smtpDomain + ">"
-				var got []received
+				var got []godwittest.MXMessage
 				waitFor(t, "the message at the MX for every recipient", func() bool {
-					got = mx.forMessageID(msgID)
+					got = mx.ForMessageID(msgID)
 					var rcpts []string
 					for _, m := range got {
-						rcpts = append(rcpts, m.rcpts...)
+						rcpts = append(rcpts, m.Rcpts...)
 					}
 					slices.Sort(rcpts)
 					return slices.Equal(slices.Compact(rcpts), smtpRcpts)
 				})
 				for _, m := range got {
-					verifyDKIM(t, dns, m.data, smtpDomain)
-					checkDelivered(t, m.data, id)
+					verifyDKIM(t, dns, m.Data, smtpDomain)
+					checkDelivered(t, m.Data, id)
 				}
 
 				status, body, err := request("GET", s.url+"/emails/"+id, key, "")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/netguard"
 )
 
@@ -72,8 +73,8 @@ func deliver(t *testing.T, tr *MXTransport, domain string, m *Message) []Result 
 
 func TestDeliverExactBytes(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	b := startMX(t, godwittest.MXOptions{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 
 	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
@@ -81,38 +82,38 @@ func TestDeliverExactBytes(t *testing.T) {
 	require.Equal(t, 250, res[0].Code)
 	require.Equal(t, "mx.example.test", res[0].Host)
 
-	msgs := b.messages()
+	msgs := b.Messages()
 	require.Len(t, msgs, 1)
 	require.Equal(t, testData, msgs[0].Data)
 	require.Equal(t, "bounces+tok@send.example.com", msgs[0].From)
-	require.Equal(t, []string{"bob@example.test"}, msgs[0].To)
+	require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
 	require.Equal(t, "out.godwit.test", msgs[0].Helo)
 	require.False(t, msgs[0].TLS)
 }
 
 func TestDeliverTempFailThenSuccess(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
+	b := startMX(t, godwittest.MXOptions{})
 	b.setFault("bob@example.test", tempFailOnce)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := e.transport(t)
 
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Result{Recipient: "bob@example.test", Host: "mx.example.test", Code: 450,
 		Enhanced: "4.2.0", Message: "Mailbox busy, try later", Outcome: Deferred}, res[0])
-	require.Empty(t, b.messages())
+	require.Empty(t, b.Messages())
 
 	res = deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.Len(t, b.messages(), 1)
+	require.Len(t, b.Messages(), 1)
 }
 
 func TestDeliverOneRecipientBounced(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
+	b := startMX(t, godwittest.MXOptions{})
 	b.setFault("nobody@example.test", reject)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 
 	res := deliver(t, e.transport(t), "example.test", testMsg("nobody@example.test", "bob@example.test"))
@@ -122,17 +123,17 @@ func TestDeliverOneRecipientBounced(t *testing.T) {
 	require.Equal(t, "No such user here", res[0].Message)
 	require.Equal(t, Delivered, res[1].Outcome, res[1].Message)
 
-	msgs := b.messages()
+	msgs := b.Messages()
 	require.Len(t, msgs, 1)
-	require.Equal(t, []string{"bob@example.test"}, msgs[0].To)
+	require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
 }
 
 func TestDeliverMXPreferenceAndFallback(t *testing.T) {
 	e := newMXEnv(t)
-	b2, b3 := newBackend(t), newBackend(t)
+	b2, b3 := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{})
 	e.hosts["mx1.example.test"] = closedAddr(t) // refuses connections
-	e.hosts["mx2.example.test"] = startSMTP(t, b2, serverOpts{})
-	e.hosts["mx3.example.test"] = startSMTP(t, b3, serverOpts{})
+	e.hosts["mx2.example.test"] = b2.Addr()
+	e.hosts["mx3.example.test"] = b3.Addr()
 	// Published out of order: preference decides.
 	e.dns.SetMX("example.test",
 		dnscheck.MX{Host: "mx3.example.test", Preference: 30},
@@ -143,16 +144,16 @@ func TestDeliverMXPreferenceAndFallback(t *testing.T) {
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "mx2.example.test", res[0].Host)
 	require.Equal(t, []string{"mx1.example.test", "mx2.example.test"}, e.dialed())
-	require.Len(t, b2.messages(), 1)
-	require.Empty(t, b3.messages())
+	require.Len(t, b2.Messages(), 1)
+	require.Empty(t, b3.Messages())
 }
 
 func TestDeliverTempFailMovesToNextHost(t *testing.T) {
 	e := newMXEnv(t)
-	b1, b2 := newBackend(t), newBackend(t)
+	b1, b2 := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{})
 	b1.setFault("bob@example.test", tempFail)
-	e.hosts["mx1.example.test"] = startSMTP(t, b1, serverOpts{})
-	e.hosts["mx2.example.test"] = startSMTP(t, b2, serverOpts{})
+	e.hosts["mx1.example.test"] = b1.Addr()
+	e.hosts["mx2.example.test"] = b2.Addr()
 	e.dns.SetMX("example.test",
 		dnscheck.MX{Host: "mx1.example.test", Preference: 10},
 		dnscheck.MX{Host: "mx2.example.test", Preference: 20})
@@ -160,7 +161,7 @@ func TestDeliverTempFailMovesToNextHost(t *testing.T) {
 	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "mx2.example.test", res[0].Host)
-	require.Len(t, b2.messages(), 1)
+	require.Len(t, b2.Messages(), 1)
 
 	// When every host fails temporarily, the last host's answer stands.
 	b2.setFault("bob@example.test", tempFail)
@@ -186,8 +187,8 @@ func TestDeliverEqualPreferenceTriesAll(t *testing.T) {
 
 func TestDeliverImplicitMX(t *testing.T) {
 	dnsSrv := dnstest.NewServer(t)
-	b := newBackend(t)
-	addr := startSMTP(t, b, serverOpts{})
+	b := startMX(t, godwittest.MXOptions{})
+	addr := b.Addr()
 	_, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	resolver := startAddrDNS(t, dnsSrv, map[string]string{"nomx.example.test": "127.0.0.1"})
@@ -200,7 +201,7 @@ func TestDeliverImplicitMX(t *testing.T) {
 	res := deliver(t, tr, "nomx.example.test", testMsg("bob@nomx.example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "nomx.example.test", res[0].Host)
-	require.Len(t, b.messages(), 1)
+	require.Len(t, b.Messages(), 1)
 
 	// Neither MX nor address records: not a mail domain.
 	res = deliver(t, tr, "nothing.example.test", testMsg("bob@nothing.example.test"))
@@ -210,8 +211,8 @@ func TestDeliverImplicitMX(t *testing.T) {
 
 func TestDeliverMXHostResolvedViaA(t *testing.T) {
 	dnsSrv := dnstest.NewServer(t)
-	b := newBackend(t)
-	addr := startSMTP(t, b, serverOpts{})
+	b := startMX(t, godwittest.MXOptions{})
+	addr := b.Addr()
 	_, port, _ := net.SplitHostPort(addr)
 	var p int
 	_, err := fmt.Sscan(port, &p)
@@ -242,9 +243,9 @@ func TestDeliverNullMX(t *testing.T) {
 func TestDeliverRequireTLS(t *testing.T) {
 	pki := newPKI(t, "mx-tls.example.test")
 	e := newMXEnv(t)
-	plain, secure := newBackend(t), newBackend(t)
-	e.hosts["mx-plain.example.test"] = startSMTP(t, plain, serverOpts{})
-	e.hosts["mx-tls.example.test"] = startSMTP(t, secure, serverOpts{tls: pki.server})
+	plain, secure := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{TLS: pki.server})
+	e.hosts["mx-plain.example.test"] = plain.Addr()
+	e.hosts["mx-tls.example.test"] = secure.Addr()
 
 	tr := e.transport(t)
 	tr.TLSConfig = pki.client
@@ -257,7 +258,7 @@ func TestDeliverRequireTLS(t *testing.T) {
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Equal(t, 0, res[0].Code)
 	require.Contains(t, res[0].Message, "does not offer STARTTLS")
-	require.Empty(t, plain.messages())
+	require.Empty(t, plain.Messages())
 
 	// The host without STARTTLS is skipped for the one with it.
 	e.dns.SetMX("example.test",
@@ -266,8 +267,8 @@ func TestDeliverRequireTLS(t *testing.T) {
 	res = deliver(t, tr, "example.test", m)
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "mx-tls.example.test", res[0].Host)
-	require.Empty(t, plain.messages())
-	msgs := secure.messages()
+	require.Empty(t, plain.Messages())
+	msgs := secure.Messages()
 	require.Len(t, msgs, 1)
 	require.True(t, msgs[0].TLS)
 	require.Equal(t, testData, msgs[0].Data)
@@ -277,15 +278,15 @@ func TestDeliverRequireTLS(t *testing.T) {
 func TestDeliverOpportunisticTLS(t *testing.T) {
 	pki := newPKI(t, "mx-tls.example.test")
 	e := newMXEnv(t)
-	secure := newBackend(t)
-	e.hosts["mx-tls.example.test"] = startSMTP(t, secure, serverOpts{tls: pki.server})
+	secure := startMX(t, godwittest.MXOptions{TLS: pki.server})
+	e.hosts["mx-tls.example.test"] = secure.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx-tls.example.test", Preference: 10})
 
 	// No TLSConfig: STARTTLS is used without verifying the certificate.
 	tr := e.transport(t)
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.True(t, secure.messages()[0].TLS)
+	require.True(t, secure.Messages()[0].TLS)
 
 	// RequireTLS without trusting the test CA: the certificate is checked.
 	m := testMsg("bob@example.test")
@@ -293,14 +294,14 @@ func TestDeliverOpportunisticTLS(t *testing.T) {
 	res = deliver(t, tr, "example.test", m)
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Contains(t, res[0].Message, "certificate")
-	require.Len(t, secure.messages(), 1)
+	require.Len(t, secure.Messages(), 1)
 }
 
 func TestDeliverConnectionDrop(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
+	b := startMX(t, godwittest.MXOptions{})
 	b.setFault("drop@example.test", dropAfterRcpt)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 
 	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test", "drop@example.test"))
@@ -309,14 +310,14 @@ func TestDeliverConnectionDrop(t *testing.T) {
 		require.Equal(t, 0, r.Code)
 		require.NotEmpty(t, r.Message)
 	}
-	require.Empty(t, b.messages())
+	require.Empty(t, b.Messages())
 }
 
 func TestDeliverTimeout(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
+	b := startMX(t, godwittest.MXOptions{})
 	b.setFault("bob@example.test", slow)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := e.transport(t)
 	tr.Timeout = 300 * time.Millisecond
@@ -331,9 +332,9 @@ func TestDeliverTimeout(t *testing.T) {
 
 func TestDeliverContextCancelled(t *testing.T) {
 	e := newMXEnv(t)
-	b := newBackend(t)
+	b := startMX(t, godwittest.MXOptions{})
 	b.setFault("bob@example.test", slow)
-	e.hosts["mx.example.test"] = startSMTP(t, b, serverOpts{})
+	e.hosts["mx.example.test"] = b.Addr()
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := e.transport(t)
 	tr.Timeout = 5 * time.Second
@@ -360,9 +361,8 @@ func relayURL(scheme, user, pass, addr string) string {
 
 func TestRelayStartTLS(t *testing.T) {
 	pki := newPKI(t, "relay.example.test")
-	b := newBackend(t)
-	b.user, b.pass = "godwit", "s3cret"
-	addr := startSMTP(t, b, serverOpts{tls: pki.server})
+	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", TLS: pki.server})
+	addr := b.Addr()
 	cfg := pki.client.Clone()
 	cfg.ServerName = "relay.example.test"
 
@@ -373,20 +373,20 @@ func TestRelayStartTLS(t *testing.T) {
 		require.Equal(t, Delivered, r.Outcome, r.Message)
 		require.Equal(t, "127.0.0.1", r.Host)
 	}
-	msgs := b.messages()
+	msgs := b.Messages()
 	require.Len(t, msgs, 1)
 	require.True(t, msgs[0].TLS)
 	require.Equal(t, "godwit", msgs[0].User)
-	require.Equal(t, []string{"a@one.test", "b@two.test"}, msgs[0].To)
+	require.Equal(t, []string{"a@one.test", "b@two.test"}, msgs[0].Rcpts)
 	require.Equal(t, testData, msgs[0].Data)
 
 	// The next message reuses the connection: no new session.
-	sessions := func() int { b.mu.Lock(); defer b.mu.Unlock(); return b.conns }
+	sessions := b.Sessions
 	before := sessions()
 	res = tr.Deliver(context.Background(), testMsg("c@three.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, before, sessions())
-	require.Len(t, b.messages(), 2)
+	require.Len(t, b.Messages(), 2)
 
 	// Wrong password: deferred (a configuration problem, not the recipients').
 	tr = &RelayTransport{URL: relayURL("smtp", "godwit", "wrong", addr), HELO: "out.godwit.test",
@@ -396,26 +396,24 @@ func TestRelayStartTLS(t *testing.T) {
 	require.Equal(t, 535, res[0].Code)
 	require.Contains(t, res[0].Message, "authentication failed")
 	require.NotContains(t, res[0].Message, "wrong")
-	require.Len(t, b.messages(), 2)
+	require.Len(t, b.Messages(), 2)
 }
 
 func TestRelayRequiresStartTLS(t *testing.T) {
-	b := newBackend(t)
-	b.user, b.pass = "godwit", "s3cret"
-	addr := startSMTP(t, b, serverOpts{insecureOK: true})
+	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", AllowInsecureAuth: true})
+	addr := b.Addr()
 	tr := &RelayTransport{URL: relayURL("smtp", "godwit", "s3cret", addr), Timeout: 2 * time.Second}
 	res := tr.Deliver(context.Background(), testMsg("a@one.test"))
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Contains(t, res[0].Message, "does not offer STARTTLS")
-	require.Empty(t, b.messages())
+	require.Empty(t, b.Messages())
 }
 
 func TestRelayImplicitTLS(t *testing.T) {
 	pki := newPKI(t, "relay.example.test")
-	b := newBackend(t)
-	b.user, b.pass = "godwit", "s3cret"
+	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", TLS: pki.server, ImplicitTLS: true})
 	b.setFault("x@two.test", reject)
-	addr := startSMTP(t, b, serverOpts{tls: pki.server, implicitTLS: true})
+	addr := b.Addr()
 	cfg := pki.client.Clone()
 	cfg.ServerName = "relay.example.test"
 
@@ -425,7 +423,7 @@ func TestRelayImplicitTLS(t *testing.T) {
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, Bounced, res[1].Outcome)
 	require.Equal(t, "5.1.1", res[1].Enhanced)
-	msgs := b.messages()
+	msgs := b.Messages()
 	require.Len(t, msgs, 1)
 	require.True(t, msgs[0].TLS)
 	require.Equal(t, "godwit", msgs[0].User)

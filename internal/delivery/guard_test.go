@@ -28,7 +28,7 @@ import (
 // SMTP server's port: what the real server does, on loopback.
 type guardEnv struct {
 	dns  *dnstest.Server
-	mx   *backend
+	mx   *testMX
 	addr string // the SMTP server's "127.0.0.1:port"
 	port int
 	log  *godwittest.LogBuffer
@@ -36,8 +36,8 @@ type guardEnv struct {
 
 func newGuardEnv(t *testing.T) *guardEnv {
 	t.Helper()
-	e := &guardEnv{dns: dnstest.NewServer(t), mx: newBackend(t), log: &godwittest.LogBuffer{}}
-	e.addr = startSMTP(t, e.mx, serverOpts{})
+	e := &guardEnv{dns: dnstest.NewServer(t), mx: startMX(t, godwittest.MXOptions{}), log: &godwittest.LogBuffer{}}
+	e.addr = e.mx.Addr()
 	_, port, err := net.SplitHostPort(e.addr)
 	require.NoError(t, err)
 	e.port, err = strconv.Atoi(port)
@@ -51,9 +51,7 @@ func (e *guardEnv) transport(guard netguard.Policy) *MXTransport {
 }
 
 func (e *guardEnv) sessions() int {
-	e.mx.mu.Lock()
-	defer e.mx.mu.Unlock()
-	return e.mx.conns
+	return e.mx.Sessions()
 }
 
 var allowPrivate = netguard.Policy{AllowPrivate: true}
@@ -81,7 +79,7 @@ func TestGuardRefusesLoopbackMX(t *testing.T) {
 	// The operator allows private networks: delivered.
 	res = deliver(t, e.transport(allowPrivate), "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.Len(t, e.mx.messages(), 1)
+	require.Len(t, e.mx.Messages(), 1)
 }
 
 func TestGuardRefusesImplicitMX(t *testing.T) {
@@ -103,7 +101,7 @@ func TestGuardRefusesImplicitMX(t *testing.T) {
 
 	res := deliver(t, e.transport(allowPrivate), "nomx.example.test", testMsg("bob@nomx.example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.Len(t, e.mx.messages(), 1)
+	require.Len(t, e.mx.Messages(), 1)
 }
 
 // An MX host on a non-public address is skipped for the next one, and its
@@ -247,12 +245,12 @@ func TestTenantText(t *testing.T) {
 // The worker records a refused MX as a bounce with the generic reason,
 // and does not suppress the address: its mailbox was never asked.
 func TestWorkerGuardRefusal(t *testing.T) {
-	e := newWorkerEnv(t, sqlstore.SQLite, serverOpts{})
+	e := newWorkerEnv(t, sqlstore.SQLite, godwittest.MXOptions{})
 	e.w.Transport.(*MXTransport).Guard = netguard.Policy{}
 	em := e.accept(`{"from":"hello@example.com","to":"a@example.test","subject":"s","text":"t"}`)
 	require.NoError(t, e.deliver(em, nil, 1))
 	require.Equal(t, store.EventBounced, e.lastEvent(em))
-	require.Empty(t, e.mx.messages())
+	require.Empty(t, e.mx.Messages())
 
 	bounce := e.event(em, store.EventBounced)["bounce"].(map[string]any)
 	require.Equal(t, "Permanent", bounce["type"])

@@ -8,8 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
-	"io"
 	"math/big"
 	"net"
 	"strings"
@@ -17,15 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
-// fault is what the test backend does when a recipient is given.
+// fault is what the test MX does when a recipient is given.
 type fault int
 
 const (
@@ -37,95 +35,39 @@ const (
 	slow                // do not answer until released
 )
 
-type received struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool
-	Helo string
-	User string
-}
-
-// backend is a go-smtp backend storing what it accepts, with per-recipient
-// fault injection and optional AUTH PLAIN.
-type backend struct {
+// testMX is a fake MX (godwittest.MX) with per-recipient faults that a
+// test may change while it runs.
+type testMX struct {
+	*godwittest.MX
 	mu      sync.Mutex
 	faults  map[string]fault
-	seen    map[string]int
-	msgs    []received
-	conns   int
-	user    string
-	pass    string
 	release chan struct{}
 }
 
-func newBackend(t *testing.T) *backend {
-	b := &backend{faults: map[string]fault{}, seen: map[string]int{}, release: make(chan struct{})}
-	t.Cleanup(func() { close(b.release) })
-	return b
+// startMX starts a fake MX on loopback; o.Rcpt is replaced by the faults.
+func startMX(t *testing.T, o godwittest.MXOptions) *testMX {
+	t.Helper()
+	m := &testMX{faults: map[string]fault{}, release: make(chan struct{})}
+	t.Cleanup(func() { close(m.release) })
+	o.Rcpt = m.rcpt
+	m.MX = godwittest.NewMX(t, o)
+	return m
 }
 
-func (b *backend) setFault(rcpt string, f fault) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.faults[rcpt] = f
+func (m *testMX) setFault(rcpt string, f fault) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.faults[rcpt] = f
 }
 
-func (b *backend) messages() []received {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]received(nil), b.msgs...)
-}
-
-func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	b.mu.Lock()
-	b.conns++
-	b.mu.Unlock()
-	return &session{b: b, c: c}, nil
-}
-
-type session struct {
-	b      *backend
-	c      *smtp.Conn
-	from   string
-	to     []string
-	authed string
-}
-
-func (s *session) AuthMechanisms() []string {
-	if s.b.user == "" {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != s.b.user || password != s.b.pass {
-			return smtp.ErrAuthFailed
-		}
-		s.authed = username
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.b.user != "" && s.authed == "" {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.b.mu.Lock()
-	f := s.b.faults[to]
-	s.b.seen[to]++
-	n := s.b.seen[to]
-	s.b.mu.Unlock()
+// rcpt answers RCPT TO as the recipient's fault says.
+func (m *testMX) rcpt(to string, attempt int) error {
+	m.mu.Lock()
+	f := m.faults[to]
+	m.mu.Unlock()
 	switch f {
 	case tempFailOnce:
-		if n == 1 {
+		if attempt == 1 {
 			return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "Mailbox busy, try later"}
 		}
 	case tempFail:
@@ -133,76 +75,14 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case reject:
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
 	case dropAfterRcpt:
-		s.c.Conn().Close()
-		return errors.New("dropped")
+		return godwittest.ErrDropConnection
 	case slow:
 		select {
-		case <-s.b.release:
+		case <-m.release:
 		case <-time.After(5 * time.Second):
 		}
 	}
-	s.to = append(s.to, to)
 	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.c.TLSConnectionState()
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	s.b.msgs = append(s.b.msgs, received{From: s.from, To: append([]string(nil), s.to...), Data: data,
-		TLS: isTLS, Helo: s.c.Hostname(), User: s.authed})
-	return nil
-}
-
-func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
-
-// serverOpts select how a test SMTP server listens.
-type serverOpts struct {
-	tls         *tls.Config // advertise STARTTLS (or serve implicit TLS) with this config
-	implicitTLS bool
-	insecureOK  bool // allow AUTH without TLS
-}
-
-// startSMTP runs a go-smtp server for b on a random 127.0.0.1 port and
-// returns its address.
-func startSMTP(t *testing.T, b *backend, o serverOpts) string {
-	t.Helper()
-	srv := smtp.NewServer(b)
-	srv.Domain = "mx.test"
-	srv.ReadTimeout = 5 * time.Second
-	srv.WriteTimeout = 5 * time.Second
-	srv.AllowInsecureAuth = o.insecureOK
-	var ln net.Listener
-	var err error
-	if o.implicitTLS {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", o.tls)
-	} else {
-		srv.TLSConfig = o.tls
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		// go-smtp's Close closes only the listeners Serve has registered:
-		// a test that ends before Serve ran would leave it accepting.
-		_ = ln.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("smtp server did not stop")
-		}
-	})
-	return ln.Addr().String()
 }
 
 // closedAddr returns a loopback address nobody listens on.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
@@ -21,7 +22,7 @@ type topicEnv struct {
 }
 
 func newTopicEnv(t *testing.T, kind sqlstore.Dialect) *topicEnv {
-	e := &topicEnv{workerEnv: newWorkerEnv(t, kind, serverOpts{})}
+	e := &topicEnv{workerEnv: newWorkerEnv(t, kind, godwittest.MXOptions{})}
 	ctx := context.Background()
 	for _, tp := range []**store.Topic{&e.optIn, &e.optOut} {
 		def := store.SubscriptionOptIn
@@ -75,8 +76,8 @@ func (e *workerEnv) failedWebhooks(em *store.Email) []map[string]any {
 
 func (e *workerEnv) delivered() []string {
 	var to []string
-	for _, m := range e.mx.messages() {
-		to = append(to, m.To...)
+	for _, m := range e.mx.Messages() {
+		to = append(to, m.Rcpts...)
 	}
 	slices.Sort(to)
 	return to
@@ -119,11 +120,11 @@ func TestWorkerTopicOptOut(t *testing.T) {
 		require.Equal(t, []any{"no@example.test", "quiet@example.test", "stranger@example.test", "delivered@resend.dev"}, hooks[0]["to"])
 
 		// Nobody left to send to: no attempt reaches the network.
-		n := len(e.mx.messages())
+		n := len(e.mx.Messages())
 		em = e.accept(`{"from":"hello@example.com","to":"no@example.test","subject":"s","text":"t","topic_id":"` + e.optOut.ID + `"}`)
 		require.NoError(t, e.deliver(em, nil, 1))
 		require.Equal(t, store.EventFailed, e.lastEvent(em))
-		require.Len(t, e.mx.messages(), n)
+		require.Len(t, e.mx.Messages(), n)
 
 		// A later choice counts: no@ opts in before the next email.
 		require.NoError(t, e.db.SetContactTopics(context.Background(), e.team.ID, e.contactID("no@example.test"),
@@ -148,7 +149,7 @@ func TestWorkerTopicDeleted(t *testing.T) {
 		require.NoError(t, e.deliver(em, nil, 1))
 		require.Equal(t, map[string]string{"yes@example.test": "failed", "stranger@example.test": "failed"}, e.outcomes(em))
 		require.Equal(t, map[string]any{"reason": "topic_not_found"}, e.event(em, "failed")["failed"])
-		require.Empty(t, e.mx.messages())
+		require.Empty(t, e.mx.Messages())
 	})
 }
 

@@ -59,7 +59,7 @@ func count(list []string, s string) int {
 // that claims it sends it.
 func TestWorkerScheduledClaimRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		ctx := context.Background()
 		at := w0.Add(time.Hour)
 
@@ -69,7 +69,7 @@ func TestWorkerScheduledClaimRace(t *testing.T) {
 		e.clock.Advance(time.Hour)
 		require.NoError(t, e.db.ClaimScheduled(ctx, em.ID, e.clock.Now()))
 		require.NoError(t, e.deliver(em, &at, 1))
-		require.Zero(t, len(e.mx.messages()), "a first run sends nothing it did not claim")
+		require.Zero(t, len(e.mx.Messages()), "a first run sends nothing it did not claim")
 		require.Equal(t, store.EventQueued, e.lastEvent(em))
 		require.NotContains(t, e.events(em), "sent")
 
@@ -99,7 +99,7 @@ func TestWorkerScheduledClaimRace(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
-		require.Len(t, e.mx.messages(), len(emails), "one message per email")
+		require.Len(t, e.mx.Messages(), len(emails), "one message per email")
 		for _, em := range emails {
 			require.Equal(t, store.EventDelivered, e.lastEvent(em))
 			evs := e.events(em)
@@ -114,7 +114,7 @@ func TestWorkerScheduledClaimRace(t *testing.T) {
 // outcome) sends it.
 func TestWorkerResumesClaimedRun(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		at := w0.Add(time.Hour)
 		em := e.scheduled(at)
 		e.clock.Advance(time.Hour)
@@ -122,15 +122,15 @@ func TestWorkerResumesClaimedRun(t *testing.T) {
 		require.Equal(t, store.EventQueued, e.lastEvent(em))
 
 		require.NoError(t, e.deliver(em, &at, 2))
-		msgs := e.mx.messages()
+		msgs := e.mx.Messages()
 		require.Len(t, msgs, 1)
-		require.Equal(t, []string{"a@example.test"}, msgs[0].To)
+		require.Equal(t, []string{"a@example.test"}, msgs[0].Rcpts)
 		require.Equal(t, store.EventDelivered, e.lastEvent(em))
 		require.Equal(t, []string{"scheduled", "sent", "delivered"}, e.events(em))
 
 		// A further run (at-least-once) finds it delivered and sends nothing.
 		require.NoError(t, e.deliver(em, &at, 3))
-		require.Len(t, e.mx.messages(), 1)
+		require.Len(t, e.mx.Messages(), 1)
 	})
 }
 
@@ -139,7 +139,7 @@ func TestWorkerResumesClaimedRun(t *testing.T) {
 // retry it, and says so in the log.
 func TestWorkerUnknownEmail(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		var logs godwittest.LogBuffer
 		e.w.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		id := uuid.NewString()
@@ -149,7 +149,7 @@ func TestWorkerUnknownEmail(t *testing.T) {
 			require.NoError(t, e.w.Deliver(ctx, j))
 			cancel()
 		}
-		require.Zero(t, len(e.mx.messages()))
+		require.Zero(t, len(e.mx.Messages()))
 		out := logs.String()
 		require.Equal(t, 2, strings.Count(out, "delivery job for an unknown email"), "log: %s", out)
 		require.Contains(t, out, "email_id="+id)

@@ -42,13 +42,13 @@ type workerEnv struct {
 	clock  *godwittest.Clock
 	db     *sqlstore.DB
 	dns    *dnstest.Server
-	mx     *backend
+	mx     *testMX
 	w      *Worker
 	team   *store.Team
 	domain *store.Domain
 }
 
-func newWorkerEnv(t *testing.T, kind sqlstore.Dialect, opts serverOpts) *workerEnv {
+func newWorkerEnv(t *testing.T, kind sqlstore.Dialect, opts godwittest.MXOptions) *workerEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := godwittest.NewClock(w0)
@@ -73,8 +73,8 @@ func newWorkerEnv(t *testing.T, kind sqlstore.Dialect, opts serverOpts) *workerE
 			server.SetTXT(r.FQDN(d.Name), r.Value)
 		}
 	}
-	mx := newBackend(t)
-	mxAddr := startSMTP(t, mx, opts)
+	mx := startMX(t, opts)
+	mxAddr := mx.Addr()
 	server.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := &MXTransport{Resolver: server.Addr(), HELO: "out.godwit.test", Timeout: 2 * time.Second,
 		Guard: netguard.Policy{AllowPrivate: true}, DialAddr: func(string) string { return mxAddr }}
@@ -166,7 +166,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, kind sqlstore.Dialect)) {
 
 func TestWorkerDeliversSignedMessage(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		em := e.accept(`{"from":"Zoë Ünïcode <hello@example.com>","to":["a@example.test","B <b@example.test>"],
 			"cc":"c@example.test","bcc":["hidden@example.test"],"reply_to":"support@example.com",
 			"subject":"Grüße aus Köln ✓","html":"<p>Hallo <b>Welt</b></p><img src=\"cid:logo\">",
@@ -177,11 +177,11 @@ func TestWorkerDeliversSignedMessage(t *testing.T) {
 
 		require.Equal(t, store.EventDelivered, e.lastEvent(em))
 		require.Equal(t, []string{"queued", "sent", "delivered"}, e.events(em))
-		msgs := e.mx.messages()
+		msgs := e.mx.Messages()
 		require.Len(t, msgs, 1, "one transaction for the one destination domain")
 		m := msgs[0]
 		require.Equal(t, "bounces+"+em.ID+"@send.example.com", m.From)
-		require.ElementsMatch(t, []string{"a@example.test", "b@example.test", "c@example.test", "hidden@example.test"}, m.To)
+		require.ElementsMatch(t, []string{"a@example.test", "b@example.test", "c@example.test", "hidden@example.test"}, m.Rcpts)
 		require.Equal(t, "out.godwit.test", m.Helo)
 		require.Len(t, e.verifyDKIM(m.Data), 2, "RSA and Ed25519 signatures")
 
@@ -241,13 +241,13 @@ func TestWorkerDeliversSignedMessage(t *testing.T) {
 
 		// A second run of the same job (at-least-once) sends nothing more.
 		require.NoError(t, e.deliver(em, nil, 2))
-		require.Len(t, e.mx.messages(), 1)
+		require.Len(t, e.mx.Messages(), 1)
 	})
 }
 
 func TestWorkerTempFailThenDelivered(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		e.mx.setFault("a@example.test", tempFailOnce)
 		em := e.accept(`{"from":"hello@example.com","to":["a@example.test","ok@example.test"],"subject":"s","text":"t"}`)
 
@@ -261,10 +261,10 @@ func TestWorkerTempFailThenDelivered(t *testing.T) {
 		require.Equal(t, store.EventDelivered, e.lastEvent(em))
 		require.Equal(t, []string{"queued", "sent", "delivery_delayed", "delivered", "delivered"}, e.events(em))
 
-		msgs := e.mx.messages()
+		msgs := e.mx.Messages()
 		require.Len(t, msgs, 2)
-		require.Equal(t, []string{"ok@example.test"}, msgs[0].To)
-		require.Equal(t, []string{"a@example.test"}, msgs[1].To, "the retry goes only to the deferred recipient")
+		require.Equal(t, []string{"ok@example.test"}, msgs[0].Rcpts)
+		require.Equal(t, []string{"a@example.test"}, msgs[1].Rcpts, "the retry goes only to the deferred recipient")
 
 		attempts, err := e.db.ListDeliveryAttempts(context.Background(), e.team.ID, em.ID)
 		require.NoError(t, err)
@@ -278,7 +278,7 @@ func TestWorkerTempFailThenDelivered(t *testing.T) {
 
 func TestWorkerBounceSuppressesTheAddress(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		e.mx.setFault("gone@example.test", reject)
 		em := e.accept(`{"from":"hello@example.com","to":"gone@example.test","subject":"s","text":"t"}`)
 		require.NoError(t, e.deliver(em, nil, 1))
@@ -297,16 +297,14 @@ func TestWorkerBounceSuppressesTheAddress(t *testing.T) {
 		require.NoError(t, e.deliver(em2, nil, 1))
 		require.Equal(t, store.EventSuppressed, e.lastEvent(em2))
 		require.Equal(t, []string{"queued", "sent", "suppressed"}, e.events(em2))
-		e.mx.mu.Lock()
-		seen := e.mx.seen["gone@example.test"] + e.mx.seen["Gone@Example.test"]
-		e.mx.mu.Unlock()
+		seen := e.mx.Attempts("gone@example.test") + e.mx.Attempts("Gone@Example.test")
 		require.Equal(t, 1, seen)
 	})
 }
 
 func TestWorkerDeferredUntilMaxQueueAge(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		e.mx.setFault("busy@example.test", tempFail)
 		em := e.accept(`{"from":"hello@example.com","to":"busy@example.test","subject":"s","text":"t"}`)
 		var retry *Retry
@@ -328,7 +326,7 @@ func TestWorkerDeferredUntilMaxQueueAge(t *testing.T) {
 }
 
 func TestWorkerDroppedConnectionIsDeferred(t *testing.T) {
-	e := newWorkerEnv(t, sqlstore.SQLite, serverOpts{})
+	e := newWorkerEnv(t, sqlstore.SQLite, godwittest.MXOptions{})
 	e.mx.setFault("drop@example.test", dropAfterRcpt)
 	em := e.accept(`{"from":"hello@example.com","to":"drop@example.test","subject":"s","text":"t"}`)
 	var retry *Retry
@@ -341,7 +339,7 @@ func TestWorkerDroppedConnectionIsDeferred(t *testing.T) {
 }
 
 func TestWorkerEnforcedTLSWithoutStartTLSIsDeferred(t *testing.T) {
-	e := newWorkerEnv(t, sqlstore.SQLite, serverOpts{})
+	e := newWorkerEnv(t, sqlstore.SQLite, godwittest.MXOptions{})
 	e.domain.TLS = "enforced"
 	e.domain.UpdatedAt = w0.Add(time.Second)
 	require.NoError(t, e.db.UpdateDomain(context.Background(), e.domain))
@@ -351,12 +349,12 @@ func TestWorkerEnforcedTLSWithoutStartTLSIsDeferred(t *testing.T) {
 	attempts, err := e.db.ListDeliveryAttempts(context.Background(), e.team.ID, em.ID)
 	require.NoError(t, err)
 	require.Contains(t, attempts[0].Response, "does not offer STARTTLS")
-	require.Empty(t, e.mx.messages())
+	require.Empty(t, e.mx.Messages())
 }
 
 func TestWorkerTestAddresses(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		cases := []struct {
 			to, last string
 			events   []string
@@ -374,7 +372,7 @@ func TestWorkerTestAddresses(t *testing.T) {
 			require.Equal(t, c.last, e.lastEvent(em), c.to)
 			require.Equal(t, c.events, e.events(em), c.to)
 		}
-		require.Empty(t, e.mx.messages(), "test addresses never reach the network")
+		require.Empty(t, e.mx.Messages(), "test addresses never reach the network")
 		suppressed, err := e.db.SuppressedAmong(context.Background(), e.team.ID, []string{"bounced@resend.dev"})
 		require.NoError(t, err)
 		require.False(t, suppressed["bounced@resend.dev"], "test bounces do not suppress")
@@ -383,12 +381,12 @@ func TestWorkerTestAddresses(t *testing.T) {
 
 func TestWorkerCapture(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		e.w.Transport = nil
 		em := e.accept(`{"from":"hello@example.com","to":"a@example.test","subject":"captured","html":"<p>x</p>"}`)
 		require.NoError(t, e.deliver(em, nil, 1))
 		require.Equal(t, store.EventDelivered, e.lastEvent(em))
-		require.Empty(t, e.mx.messages())
+		require.Empty(t, e.mx.Messages())
 		raw, err := e.db.GetCapturedMessage(context.Background(), e.team.ID, em.ID)
 		require.NoError(t, err)
 		require.Len(t, e.verifyDKIM(raw), 2)
@@ -400,7 +398,7 @@ func TestWorkerCapture(t *testing.T) {
 
 func TestWorkerScheduledJobs(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := newWorkerEnv(t, kind, serverOpts{})
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
 		ctx := context.Background()
 		at := w0.Add(time.Hour)
 		em := e.accept(`{"from":"hello@example.com","to":"a@example.test","subject":"s","text":"t","scheduled_at":"` + at.Format(time.RFC3339) + `"}`)
@@ -416,14 +414,14 @@ func TestWorkerScheduledJobs(t *testing.T) {
 		e.clock.Advance(time.Hour)
 		require.NoError(t, e.deliver(em, &at, 2))
 		require.Equal(t, store.EventScheduled, e.lastEvent(em))
-		require.Empty(t, e.mx.messages())
+		require.Empty(t, e.mx.Messages())
 
 		// The job for the new time sends it once; a duplicate job does not.
 		e.clock.Advance(time.Hour)
 		require.NoError(t, e.deliver(em, &later, 1))
 		require.NoError(t, e.deliver(em, &later, 1))
 		require.Equal(t, store.EventDelivered, e.lastEvent(em))
-		require.Len(t, e.mx.messages(), 1)
+		require.Len(t, e.mx.Messages(), 1)
 
 		// Canceled: its job ends without sending.
 		em2 := e.accept(`{"from":"hello@example.com","to":"a@example.test","subject":"s","text":"t","scheduled_at":"` + e.clock.Now().Add(time.Hour).Format(time.RFC3339) + `"}`)
@@ -431,12 +429,12 @@ func TestWorkerScheduledJobs(t *testing.T) {
 		e.clock.Advance(time.Hour)
 		require.NoError(t, e.deliver(em2, em2.ScheduledAt, 1))
 		require.Equal(t, store.EventCanceled, e.lastEvent(em2))
-		require.Len(t, e.mx.messages(), 1)
+		require.Len(t, e.mx.Messages(), 1)
 	})
 }
 
 func TestWorkerAttachmentByPath(t *testing.T) {
-	e := newWorkerEnv(t, sqlstore.SQLite, serverOpts{})
+	e := newWorkerEnv(t, sqlstore.SQLite, godwittest.MXOptions{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/pdf")
 		_, _ = w.Write([]byte("%PDF-1.4 fake"))
@@ -456,7 +454,7 @@ func TestWorkerAttachmentByPath(t *testing.T) {
 		"attachments":[{"filename":"r.pdf","path":"` + srv.URL + `/r.pdf"}]}`)
 	require.NoError(t, e.deliver(em2, nil, 1))
 	require.Equal(t, store.EventDelivered, e.lastEvent(em2))
-	msgs := e.mx.messages()
+	msgs := e.mx.Messages()
 	require.Len(t, msgs, 1)
 	require.Contains(t, string(msgs[0].Data), mime.BEncoding.Encode("utf-8", "x")[:0]+"r.pdf")
 	require.True(t, strings.Contains(string(msgs[0].Data), "application/pdf"))

@@ -1,5 +1,6 @@
 // Package godwittest holds helpers for tests that run real components: a
-// fresh SQLite or PostgreSQL store per test, and a clock tests can move.
+// fresh SQLite or PostgreSQL store per test, a clock tests can move, and a
+// fake MX that keeps what it receives.
 package godwittest
 
 import (

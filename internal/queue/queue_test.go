@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -167,44 +164,6 @@ func TestScheduledRescheduledCanceled(t *testing.T) {
 	}
 }
 
-// tempFailOnce is an SMTP server on loopback that answers 450 to the first
-// RCPT for each address and 250 afterwards.
-type tempFailOnce struct {
-	mu       sync.Mutex
-	seen     map[string]int
-	received []string
-}
-
-func (b *tempFailOnce) NewSession(*smtp.Conn) (smtp.Session, error) { return &tfoSession{b: b}, nil }
-
-type tfoSession struct {
-	b  *tempFailOnce
-	to []string
-}
-
-func (s *tfoSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *tfoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	s.b.seen[to]++
-	if s.b.seen[to] == 1 {
-		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "try later"}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *tfoSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	s.b.received = append(s.b.received, s.to...)
-	return nil
-}
-func (s *tfoSession) Reset()        { s.to = nil }
-func (s *tfoSession) Logout() error { return nil }
-
 // TestDeferredEmailIsRetried: a 450 commits the outcome with the email's
 // retry job; when the clock reaches it, the email is delivered.
 func TestDeferredEmailIsRetried(t *testing.T) {
@@ -212,20 +171,20 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			mx := &tempFailOnce{seen: map[string]int{}}
-			srv := smtp.NewServer(mx)
-			srv.Domain = "relay.test"
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			go func() { _ = srv.Serve(ln) }()
-			t.Cleanup(func() { _ = srv.Close() })
+			// The relay answers 450 to the first RCPT for each address and 250 afterwards.
+			mx := godwittest.NewMX(t, godwittest.MXOptions{Domain: "relay.test", Rcpt: func(_ string, attempt int) error {
+				if attempt == 1 {
+					return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "try later"}
+				}
+				return nil
+			}})
 
 			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
 			require.NoError(t, err)
 			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
 			e := start(t, kind, func(w *delivery.Worker) {
 				w.Domains = settings
-				w.Transport = &delivery.RelayTransport{URL: "smtp://" + ln.Addr().String(), Timeout: 5 * time.Second}
+				w.Transport = &delivery.RelayTransport{URL: "smtp://" + mx.Addr(), Timeout: 5 * time.Second}
 			})
 			d := &store.Domain{ID: uuid.NewString(), TeamID: e.team.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
 				Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
@@ -241,9 +200,11 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 			e.waitFor(em, store.EventDeliveryDelayed, 10*time.Second)
 			clock.Advance(delivery.Backoff(1))
 			e.waitFor(em, store.EventDelivered, 15*time.Second)
-			mx.mu.Lock()
-			defer mx.mu.Unlock()
-			require.Equal(t, []string{"x@dest.test"}, mx.received)
+			var received []string
+			for _, m := range mx.Messages() {
+				received = append(received, m.Rcpts...)
+			}
+			require.Equal(t, []string{"x@dest.test"}, received)
 		})
 	}
 }
