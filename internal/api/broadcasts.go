@@ -13,6 +13,7 @@ import (
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/broadcast"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
@@ -493,7 +494,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !c.Unsubscribed {
 		c.Unsubscribed, c.UpdatedAt = true, h.Now().UTC()
-		ev, err := contactEvent("contact.updated", c, "", c.UpdatedAt)
+		ev, err := contactEvent(events.ContactUpdated, c, "", c.UpdatedAt)
 		if err != nil {
 			return err
 		}

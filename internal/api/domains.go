@@ -9,6 +9,7 @@ import (
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -131,7 +132,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 	for _, rec := range recs {
 		d.RecordStatus[rec.Kind] = store.DomainNotStarted
 	}
-	created, err := h.Domains.Event(domains.EventCreated, d, now)
+	created, err := h.Domains.Event(events.DomainCreated, d, now)
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := h.Domains.Event(domains.EventDeleted, d, h.Now())
+	deleted, err := h.Domains.Event(events.DomainDeleted, d, h.Now())
 	if err != nil {
 		return err
 	}
@@ -331,7 +332,7 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 
 // saveDomain stores a changed domain with its domain.updated event.
 func (h *Handler) saveDomain(r *http.Request, d *store.Domain) error {
-	updated, err := h.Domains.Event(domains.EventUpdated, d, d.UpdatedAt)
+	updated, err := h.Domains.Event(events.DomainUpdated, d, d.UpdatedAt)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/webhook"
 )
@@ -24,16 +25,6 @@ const secretOverlap = 24 * time.Hour
 
 // maxEndpointLen bounds an endpoint URL.
 const maxEndpointLen = 2048
-
-// WebhookEvents lists the event types a webhook may subscribe to.
-var WebhookEvents = []string{
-	"email.sent", "email.scheduled", "email.delivered", "email.delivery_delayed", "email.complained",
-	"email.bounced", "email.opened", "email.clicked", "email.failed", "email.suppressed", "email.received",
-	"contact.created", "contact.updated", "contact.deleted", "contact.topics.updated",
-	"domain.created", "domain.updated", "domain.deleted",
-	"suppression.added", "suppression.removed",
-	"topic.created", "topic.updated", "topic.deleted",
-}
 
 var errWebhookNotFound = apierr.NotFound("Webhook not found")
 
@@ -86,17 +77,17 @@ func webhookEndpoint(v string) (string, error) {
 }
 
 func webhookEventList(raw json.RawMessage) ([]string, error) {
-	var events []string
-	if err := json.Unmarshal(raw, &events); err != nil {
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
 		return nil, apierr.Validation("The `events` field must be an array of strings.")
 	}
-	if len(events) == 0 {
+	if len(names) == 0 {
 		return nil, apierr.Validation("The `events` field must name at least one event.")
 	}
 	var out []string
-	for _, e := range events {
-		if !slices.Contains(WebhookEvents, e) {
-			return nil, apierr.Validation("Unknown event `%s`. Events: %s.", e, strings.Join(WebhookEvents, ", "))
+	for _, e := range names {
+		if !events.Registered(e) {
+			return nil, apierr.Validation("Unknown event `%s`. Events: %s.", e, strings.Join(events.Subscribable(), ", "))
 		}
 		if !slices.Contains(out, e) {
 			out = append(out, e)

@@ -7,14 +7,8 @@ import (
 	"github.com/godwit/godwit/internal/store"
 )
 
-// Domain event types.
-const (
-	EventCreated = "domain.created"
-	EventUpdated = "domain.updated"
-	EventDeleted = "domain.deleted"
-)
-
-// Event builds a domain event with Resend's webhook payload
+// Event builds a domain event (typ is events.DomainCreated, DomainUpdated or
+// DomainDeleted) with Resend's webhook payload
 // ({"type","created_at","data":{…}}, ISO 8601 times), ready to deliver.
 func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event, error) {
 	recs, err := s.Records(d)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -244,13 +245,13 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 // win stores d, just verified, and fails the other teams' copies of its
 // name; if another team's copy won first, d fails instead.
 func (v *Verifier) win(ctx context.Context, d *store.Domain, before string, now time.Time) error {
-	ev, err := v.Settings.Event(EventUpdated, d, now)
+	ev, err := v.Settings.Event(events.DomainUpdated, d, now)
 	if err != nil {
 		return err
 	}
 	lost, err := v.Store.VerifyDomain(ctx, d, func(c *store.Domain) (*store.Event, error) {
 		Lose(c, now)
-		return v.Settings.Event(EventUpdated, c, now)
+		return v.Settings.Event(events.DomainUpdated, c, now)
 	}, ev)
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -288,15 +289,15 @@ func stateOf(d *store.Domain) string {
 // save stores the check's outcome, with a domain.updated event when a
 // status changed.
 func (v *Verifier) save(ctx context.Context, d *store.Domain, before string, now time.Time) error {
-	var events []*store.Event
+	var evs []*store.Event
 	if stateOf(d) != before {
-		ev, err := v.Settings.Event(EventUpdated, d, now)
+		ev, err := v.Settings.Event(events.DomainUpdated, d, now)
 		if err != nil {
 			return err
 		}
-		events = append(events, ev)
+		evs = append(evs, ev)
 	}
-	err := v.Store.UpdateDomain(ctx, d, events...)
+	err := v.Store.UpdateDomain(ctx, d, evs...)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted while it was being checked
 	}

@@ -8,16 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
+
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/google/uuid"
-	"github.com/miekg/dns"
-	"github.com/stretchr/testify/require"
 )
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -132,13 +134,13 @@ func TestVerification(t *testing.T) {
 			require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindDKIM])
 
 			// Every change of status left a domain.updated event; checks that changed nothing did not.
-			events, err := f.db.ListEvents(context.Background(), d.TeamID, "", 100)
+			evs, err := f.db.ListEvents(context.Background(), d.TeamID, "", 100)
 			require.NoError(t, err)
-			require.Len(t, events, 5) // pending records, two verified, verified, temporary_failure, verified
-			for _, ev := range events {
-				require.Equal(t, domains.EventUpdated, ev.Type)
+			require.Len(t, evs, 5) // pending records, two verified, verified, temporary_failure, verified
+			for _, ev := range evs {
+				require.Equal(t, events.DomainUpdated, ev.Type)
 			}
-			require.Contains(t, string(events[3].Data), `"status":"temporary_failure"`)
+			require.Contains(t, string(evs[3].Data), `"status":"temporary_failure"`)
 		})
 	}
 }

@@ -6,13 +6,6 @@ import (
 	"github.com/godwit/godwit/internal/store"
 )
 
-// Contact event types.
-const (
-	ContactCreated = "contact.created"
-	ContactUpdated = "contact.updated"
-	ContactDeleted = "contact.deleted"
-)
-
 // Contact builds a contact event in Resend's payload shape: data holds id,
 // segment_ids (always an array), created_at and updated_at (ISO), email,
 // unsubscribed, first_name and last_name when set, and audience_id when

@@ -7,6 +7,10 @@
 // snake_case except the camelCase of Resend's bounce and click objects;
 // tags are an object. An event is built where it happens and stored in the
 // same transaction as the change it reports.
+//
+// This package is the registry of event types: types.go holds every type's
+// constant and the list a webhook may subscribe to, and New refuses any
+// other type.
 package events
 
 import (
@@ -24,16 +28,16 @@ const ISO = "2006-01-02T15:04:05.000Z"
 // Email event types: the email events a webhook may receive, by the
 // last_event value they report.
 var emailTypes = map[string]string{
-	store.EventScheduled:       "email.scheduled",
-	store.EventSent:            "email.sent",
-	store.EventDelivered:       "email.delivered",
-	store.EventDeliveryDelayed: "email.delivery_delayed",
-	store.EventBounced:         "email.bounced",
-	store.EventComplained:      "email.complained",
-	store.EventFailed:          "email.failed",
-	store.EventSuppressed:      "email.suppressed",
-	"opened":                   "email.opened",
-	"clicked":                  "email.clicked",
+	store.EventScheduled:       EmailScheduled,
+	store.EventSent:            EmailSent,
+	store.EventDelivered:       EmailDelivered,
+	store.EventDeliveryDelayed: EmailDeliveryDelayed,
+	store.EventBounced:         EmailBounced,
+	store.EventComplained:      EmailComplained,
+	store.EventFailed:          EmailFailed,
+	store.EventSuppressed:      EmailSuppressed,
+	"opened":                   EmailOpened,
+	"clicked":                  EmailClicked,
 }
 
 // EmailType returns the webhook event type of an email event ("delivered"
@@ -41,8 +45,13 @@ var emailTypes = map[string]string{
 // canceled).
 func EmailType(event string) string { return emailTypes[event] }
 
-// New builds an event of the team with the given payload data.
+// New builds an event of the team with the given payload data. typ must be
+// a registered event type (types.go): New refuses any other, so that no
+// builder emits a type a webhook cannot subscribe to.
 func New(teamID, typ string, data map[string]any, at time.Time) (*store.Event, error) {
+	if !Registered(typ) {
+		return nil, fmt.Errorf("event type %q is not registered in internal/events", typ)
+	}
 	payload, err := json.Marshal(map[string]any{"type": typ, "created_at": at.UTC().Format(ISO), "data": data})
 	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", typ, err)

@@ -6,14 +6,6 @@ import (
 	"github.com/godwit/godwit/internal/store"
 )
 
-// Topic event types, and the event of a contact's topic choices.
-const (
-	TopicCreated         = "topic.created"
-	TopicUpdated         = "topic.updated"
-	TopicDeleted         = "topic.deleted"
-	ContactTopicsUpdated = "contact.topics.updated"
-)
-
 // Topic builds a topic event in Resend's payload shape: data holds id,
 // name, description (null when there is none), default_subscription,
 // deleted, and created_at and updated_at (ISO).

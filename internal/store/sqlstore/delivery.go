@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -229,7 +230,7 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 			added = append(added, s)
 		}
 	}
-	if err := db.suppressionEvents(ctx, tx, "suppression.added", added); err != nil {
+	if err := db.suppressionEvents(ctx, tx, events.SuppressionAdded, added); err != nil {
 		return fmt.Errorf("suppress: %w", err)
 	}
 	if o.Captured != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -146,7 +148,7 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		}
 		pending = missing
 	}
-	if err := db.suppressionEvents(ctx, tx, "suppression.added", added); err != nil {
+	if err := db.suppressionEvents(ctx, tx, events.SuppressionAdded, added); err != nil {
 		return fmt.Errorf("add suppressions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -160,12 +162,7 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 func (db *DB) suppressionEvents(ctx context.Context, tx *sql.Tx, typ string, list []*store.Suppression) error {
 	evs := make([]*store.Event, 0, len(list))
 	for _, s := range list {
-		var source any
-		if s.SourceID != "" {
-			source = s.SourceID
-		}
-		ev, err := events.New(s.TeamID, typ, map[string]any{"id": s.ID, "email": s.Email, "origin": s.Origin,
-			"source_id": source, "created_at": s.CreatedAt.UTC().Format(events.ISO)}, db.now())
+		ev, err := events.Suppression(typ, s, db.now())
 		if err != nil {
 			return err
 		}
@@ -267,7 +264,7 @@ func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails
 		removed = append(removed, s)
 	}
 	slices.SortFunc(removed, func(a, b *store.Suppression) int { return strings.Compare(a.ID, b.ID) })
-	if err := db.suppressionEvents(ctx, tx, "suppression.removed", removed); err != nil {
+	if err := db.suppressionEvents(ctx, tx, events.SuppressionRemoved, removed); err != nil {
 		return nil, fmt.Errorf("delete suppressions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
