@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
