@@ -30,12 +30,11 @@ var ownedHeaders = []string{
 }
 
 // identityHeaders claim who sent the message or the way it travelled. A
-// sender may not set them: the receiving side writes trace fields, Godwit
-// writes the signature, and a Sender is allowed only within the team's
-// verified domains (the caller checks the domain: SenderHeader).
+// sender may not set them: the receiving side writes trace fields (and
+// Godwit the signature, an owned field), and a Sender is allowed only within
+// the team's verified domains (the caller checks the domain: SenderHeader).
 var identityHeaders = []string{
-	"Return-Path", "Received", "Received-SPF", "Authentication-Results",
-	"Delivered-To", "DKIM-Signature",
+	"Return-Path", "Received", "Received-SPF", "Authentication-Results", "Delivered-To",
 }
 
 // identityPrefixes are families of identity fields (RFC 5322 §3.6.6
@@ -82,17 +81,10 @@ func Identity(name string) bool {
 }
 
 // ValidName reports whether name is an RFC 5322 field-name (printable ASCII
-// without ':') of at most MaxHeaderNameLen characters.
+// without ':') of at most MaxHeaderNameLen characters: a custom header name
+// Godwit accepts.
 func ValidName(name string) bool {
-	if name == "" || len(name) > MaxHeaderNameLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < '!' || c > '~' || c == ':' {
-			return false
-		}
-	}
-	return true
+	return len(name) <= MaxHeaderNameLen && ValidFieldName(name)
 }
 
 // CheckHeader applies the rules for one custom header: a valid name, not a
@@ -138,7 +130,7 @@ func hasBreak(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
 // characters or more (its fold arithmetic goes negative) and inserts
 // spaces into words it cannot fit.
 func foldField(name, value string) ([]byte, error) {
-	if !validFieldName(name) {
+	if !ValidFieldName(name) {
 		return nil, &FieldError{name, "the name must be printable ASCII without spaces or colons"}
 	}
 	if len(name)+2 > maxLineLen {
@@ -182,8 +174,9 @@ func foldField(name, value string) ([]byte, error) {
 
 func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 
-// validFieldName is RFC 5322's field-name: printable ASCII except ':'.
-func validFieldName(name string) bool {
+// ValidFieldName reports whether name is RFC 5322's field-name: printable
+// ASCII except ':', of any length.
+func ValidFieldName(name string) bool {
 	if name == "" {
 		return false
 	}

@@ -370,19 +370,6 @@ func addressList(f fields, name string) ([]string, *apierr.Error) {
 	return out, nil
 }
 
-// validHeaderName: RFC 5322 field-name, printable ASCII except ':'.
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 33 || c > 126 || c == ':' {
-			return false
-		}
-	}
-	return true
-}
-
 // decodeHeaders decodes `headers` and applies internal/message's rules for
 // custom headers (message.CheckHeader): what passes can be written.
 func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
@@ -399,7 +386,7 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 		if hasHeaderBreak(m.key) {
 			return nil, apierr.Validation("The `headers` field has a header name with line breaks (CR or LF) or NUL characters.")
 		}
-		if !validHeaderName(m.key) {
+		if !message.ValidFieldName(m.key) {
 			return nil, apierr.Validation("The `headers` field has an invalid header name `%s`: names must be printable ASCII without spaces or colons.", show(m.key))
 		}
 		if name, owned := message.Owned(m.key); owned {

@@ -35,9 +35,6 @@ const (
 	// MaxIdempotencyKey is the longest Resend-Idempotency-Key (as the API's
 	// Idempotency-Key).
 	MaxIdempotencyKey = 256
-
-	// maxFieldNameLen is internal/message's limit on custom header names.
-	maxFieldNameLen = message.MaxHeaderNameLen
 )
 
 // IdempotencyHeader carries the idempotency key over SMTP.
@@ -359,13 +356,8 @@ func customHeaders(h gomessage.Header) ([]store.Header, string, error) {
 			return nil, "", ErrMalformed
 		}
 		n := string(bytes.TrimRight(name, " \t"))
-		if n == "" || len(n) > maxFieldNameLen {
+		if !message.ValidName(n) {
 			return nil, "", ErrInvalidHeader
-		}
-		for i := 0; i < len(n); i++ {
-			if c := n[i]; c < '!' || c > '~' {
-				return nil, "", ErrInvalidHeader
-			}
 		}
 		if strings.EqualFold(n, IdempotencyHeader) {
 			key = strings.TrimSpace(fs.Value())
