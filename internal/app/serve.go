@@ -152,7 +152,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return fmt.Errorf("load TLS certificate: %w", err)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = httplisten.TLS(ln, tlsCfg)
+		ln = httplisten.TLS(ln, tlsCfg, log)
 		log.Info("serving HTTPS", slog.String("addr", ln.Addr().String()), slog.String("certificate", cfg.TLSCert))
 	case len(cfg.ACMEDomains) > 0:
 		m := &autocert.Manager{
@@ -162,7 +162,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		tlsCfg = m.TLSConfig() // offers acme-tls/1 for the TLS-ALPN-01 challenge
 		tlsCfg.MinVersion = tls.VersionTLS12
-		ln = httplisten.TLS(ln, tlsCfg)
+		ln = httplisten.TLS(ln, tlsCfg, log)
 		log.Info("serving HTTPS with ACME certificates", slog.String("addr", ln.Addr().String()), slog.Any("domains", cfg.ACMEDomains))
 	case cfg.InsecureHTTP:
 		ln = httplisten.Plain(ln)

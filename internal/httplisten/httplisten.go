@@ -29,12 +29,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/godwit/godwit/internal/panics"
 )
 
 // HandshakeTimeout bounds a TLS handshake.
@@ -60,8 +63,9 @@ func (l plainListener) Accept() (net.Conn, error) {
 // TLS serves TLS on ln with a copy of cfg that offers h2 and http/1.1 by
 // ALPN before the protocols cfg already lists. The http.Server given this
 // listener must have HTTP/2 configured for Serve (a nil TLSConfig does, or
-// one listing h2).
-func TLS(ln net.Listener, cfg *tls.Config) net.Listener {
+// one listing h2). A panic while handshaking (untrusted bytes) closes that
+// connection only and is logged to log (nil: not logged).
+func TLS(ln net.Listener, cfg *tls.Config, log *slog.Logger) net.Listener {
 	cfg = cfg.Clone()
 	protos := []string{"h2", "http/1.1"}
 	for _, p := range cfg.NextProtos {
@@ -70,7 +74,10 @@ func TLS(ln net.Listener, cfg *tls.Config) net.Listener {
 		}
 	}
 	cfg.NextProtos = protos
-	l := &tlsListener{Listener: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &tlsListener{Listener: ln, cfg: cfg, log: log, conns: make(chan net.Conn), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
 }
@@ -78,6 +85,7 @@ func TLS(ln net.Listener, cfg *tls.Config) net.Listener {
 type tlsListener struct {
 	net.Listener
 	cfg   *tls.Config
+	log   *slog.Logger
 	conns chan net.Conn
 	done  chan struct{}
 
@@ -135,7 +143,18 @@ func (l *tlsListener) acceptLoop() {
 			return
 		}
 		backoff = 0
-		go l.handshake(c)
+		go l.handshakeSafely(c)
+	}
+}
+
+// handshakeSafely is handshake with its panics recovered: the connection
+// is closed and the panic logged with its stack.
+func (l *tlsListener) handshakeSafely(c net.Conn) {
+	err := panics.Catch(func() error { l.handshake(c); return nil })
+	if p, ok := errors.AsType[*panics.Error](err); ok {
+		_ = c.Close()
+		l.log.Error("TLS handshake panicked; the connection is closed",
+			append([]any{slog.String("remote_addr", c.RemoteAddr().String())}, p.LogAttrs()...)...)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
 // serve runs an http.Server as the API's is run, on wrap(a loopback
@@ -128,7 +131,7 @@ func TestTLS(t *testing.T) {
 			}
 			return &cert, nil
 		}}
-	addr := serve(t, func(ln net.Listener) net.Listener { return TLS(ln, cfg) })
+	addr := serve(t, func(ln net.Listener) net.Listener { return TLS(ln, cfg, nil) })
 	require.Equal(t, []string{acmeALPN}, cfg.NextProtos, "the caller's config is not changed")
 
 	get := func(h2 bool) map[string]any {
@@ -172,4 +175,35 @@ func TestTLS(t *testing.T) {
 	_, err = tc.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF, "the challenge connection is closed after the handshake")
 	tc.Close()
+}
+
+// TestHandshakePanicClosesOneConnection: a panic while handshaking (here in
+// GetCertificate, which sees the client's hello) closes that connection and
+// is logged; the listener goes on serving.
+func TestHandshakePanicClosesOneConnection(t *testing.T) {
+	t.Parallel()
+	cert, pool := testCert(t)
+	var logs godwittest.LogBuffer
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if hello.ServerName == "boom.test" {
+				panic("injected")
+			}
+			return &cert, nil
+		}}
+	addr := serve(t, func(ln net.Listener) net.Listener {
+		return TLS(ln, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	})
+	_, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "boom.test"})
+	require.Error(t, err)
+	var recs []map[string]any
+	require.Eventually(t, func() bool {
+		recs = logs.Records(t, "TLS handshake panicked; the connection is closed")
+		return len(recs) == 1
+	}, 5*time.Second, 5*time.Millisecond, "the panic is logged")
+	require.Equal(t, "injected", recs[0]["panic"])
+
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	require.NoError(t, err, "the listener still serves")
+	_ = c.Close()
 }
