@@ -66,7 +66,7 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	}
 	e.store = d.Store
 	e.handler = New(d)
-	e.srv = httptest.NewServer(e.handler)
+	e.srv = httptest.NewServer(openapiValidating(t, e.handler))
 	t.Cleanup(e.srv.Close)
 	e.teamA = e.newTeam("a")
 	e.teamB = e.newTeam("b")

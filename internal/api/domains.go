@@ -151,7 +151,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		Region            string           `json:"region"`
 		OpenTracking      bool             `json:"open_tracking"`
 		ClickTracking     bool             `json:"click_tracking"`
-		TrackingSubdomain *string          `json:"tracking_subdomain"`
+		TrackingSubdomain *string          `json:"tracking_subdomain,omitempty"`
 	}{d.ID, d.Name, formatTime(d.CreatedAt), d.Status, capabilities{d.Sending, d.Receiving}, domains.Objects(d, recs), d.Region,
 		d.OpenTracking, d.ClickTracking, optString(d.TrackingSubdomain)})
 	return nil
@@ -210,7 +210,7 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Object string `json:"object"`
 		domainItem
-		TrackingSubdomain *string          `json:"tracking_subdomain"`
+		TrackingSubdomain *string          `json:"tracking_subdomain,omitempty"`
 		Records           []domains.Object `json:"records"`
 	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), domains.Objects(d, recs)})
 	return nil
