@@ -167,6 +167,15 @@ func toLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("
 
 func toCRLF(b []byte) []byte { return bytes.ReplaceAll(toLF(b), []byte("\n"), []byte("\r\n")) }
 
+// mustParse parses raw and fails the test on an error.
+func mustParse(t *testing.T, raw string) *Report {
+	t.Helper()
+	r, err := Parse([]byte(raw))
+	require.NoError(t, err)
+	require.NotNil(t, r)
+	return r
+}
+
 func TestFixtures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
 	require.NoError(t, err)
@@ -180,94 +189,121 @@ func TestFixtures(t *testing.T) {
 				name string
 				raw  []byte
 			}{{"as-is", raw}, {"lf", toLF(raw)}, {"crlf", toCRLF(raw)}} {
-				r, err := Parse(variant.raw)
-				require.NoError(t, err, variant.name)
-				require.Equal(t, fx.kind, r.Kind, variant.name)
-				require.Equal(t, fx.emailID, r.EmailID, variant.name)
-				require.Equal(t, fx.feedbackType, r.FeedbackType, variant.name)
-				require.Equal(t, fx.reportingMTA, r.ReportingMTA, variant.name)
-				if fx.arrival == "" {
-					require.True(t, r.ArrivalDate.IsZero(), "%s: arrival %v", variant.name, r.ArrivalDate)
-				} else {
-					want, err := time.Parse(time.RFC3339, fx.arrival)
+				t.Run(variant.name, func(t *testing.T) {
+					r, err := Parse(variant.raw)
 					require.NoError(t, err)
-					require.True(t, want.Equal(r.ArrivalDate), "%s: arrival %v, want %v", variant.name, r.ArrivalDate, want)
-				}
-				require.Len(t, r.Recipients, len(fx.rcpts), "%s: %+v", variant.name, r.Recipients)
-				for i, want := range fx.rcpts {
-					got := r.Recipients[i]
-					require.Equal(t, want.Address, got.Address, variant.name)
-					require.Equal(t, want.Original, got.OriginalRecipient, variant.name)
-					require.Equal(t, want.Action, got.Action, variant.name)
-					require.Equal(t, want.Status, got.Status, variant.name)
-					require.Equal(t, want.Permanent, got.Permanent, variant.name)
-					require.Equal(t, want.RemoteMTA, got.RemoteMTA, variant.name)
-					require.Contains(t, got.DiagnosticCode, want.Diag, variant.name)
-					if want.Diag == "" {
-						require.Empty(t, got.DiagnosticCode, variant.name)
+					require.Equal(t, fx.kind, r.Kind)
+					require.Equal(t, fx.emailID, r.EmailID)
+					require.Equal(t, fx.feedbackType, r.FeedbackType)
+					require.Equal(t, fx.reportingMTA, r.ReportingMTA)
+					if fx.arrival == "" {
+						require.True(t, r.ArrivalDate.IsZero(), "arrival %v", r.ArrivalDate)
+					} else {
+						want, err := time.Parse(time.RFC3339, fx.arrival)
+						require.NoError(t, err)
+						require.True(t, want.Equal(r.ArrivalDate), "arrival %v, want %v", r.ArrivalDate, want)
 					}
-					require.Equal(t, strings.TrimSpace(got.DiagnosticCode), got.DiagnosticCode)
-					require.NotContains(t, got.DiagnosticCode, "\n")
-				}
+					require.Len(t, r.Recipients, len(fx.rcpts), "%+v", r.Recipients)
+					for i, want := range fx.rcpts {
+						requireRecipient(t, want, r.Recipients[i])
+					}
+				})
 			}
 		})
 	}
 }
 
-func TestEmailIDFromAddress(t *testing.T) {
-	const id = "01a2235b-e124-72b2-802c-10c180253c2e"
-	for _, tc := range []struct{ in, want string }{
-		{"bounces+" + id + "@send.example.com", id},
-		{"  <bounces+" + id + "@send.example.com>  ", id},
-		{"rfc822; bounces+" + id + "@send.example.com", id},
-		{"BOUNCES+" + strings.ToUpper(id) + "@SEND.EXAMPLE.COM", id},
-		{"bounces+00000000-0000-4000-8000-000000000000@x", "00000000-0000-4000-8000-000000000000"}, // any version
-		{"bounces+" + id + "@", ""},
-		{"bounces+" + id, ""},
-		{"bounces+" + id + "x@send.example.com", ""},
-		{"bounces+" + strings.ReplaceAll(id, "-", "") + "@send.example.com", ""}, // hyphens required
-		{"bounces+{" + id + "}@send.example.com", ""},
-		{"bounces+urn:uuid:" + id + "@send.example.com", ""},
-		{"bounces+01a2235b-e124-72b2-802c-10c180253c2g@send.example.com", ""}, // not hex
-		{"xbounces+" + id + "@send.example.com", ""},
-		{"bounce+" + id + "@send.example.com", ""},
-		{"hello@example.com", ""},
-		{"", ""},
-		{"@", ""},
-		{"<>", ""},
-	} {
-		require.Equal(t, tc.want, EmailIDFromAddress(tc.in), tc.in)
+// requireRecipient checks got against a fixture row: every field exactly,
+// except the diagnostic, which must contain want.Diag (and be empty when it
+// is), be trimmed and be on one line.
+func requireRecipient(t *testing.T, want rcpt, got Recipient) {
+	t.Helper()
+	require.Equal(t, want.Address, got.Address)
+	require.Equal(t, want.Original, got.OriginalRecipient)
+	require.Equal(t, want.Action, got.Action)
+	require.Equal(t, want.Status, got.Status)
+	require.Equal(t, want.Permanent, got.Permanent)
+	require.Equal(t, want.RemoteMTA, got.RemoteMTA)
+	require.Contains(t, got.DiagnosticCode, want.Diag)
+	if want.Diag == "" {
+		require.Empty(t, got.DiagnosticCode)
 	}
+	require.Equal(t, strings.TrimSpace(got.DiagnosticCode), got.DiagnosticCode)
+	require.NotContains(t, got.DiagnosticCode, "\n")
 }
 
-func TestFindEmailID(t *testing.T) {
+// The string-to-string extractors: each maps its input to the email id (or
+// status code) it carries, or "".
+func TestExtractors(t *testing.T) {
 	const id = "01a2235b-e124-72b2-802c-10c180253c2e"
-	for _, tc := range []struct{ in, want string }{
-		{"Bounces <bounces+" + id + "@send.example.com>, other@example.com", id},
-		{"a@example.com, bounces+" + id + "@send.example.com", id},
-		{"rfc822;bounces+" + id + "@send.example.com", id},
-		{"x.bounces+" + id + "@send.example.com", ""},
-		{"srs0=ab=cd=example.com=bounces+" + id + "@fwd.example.net", ""},
-		{"bounces+nope@x, bounces+" + id + "@send.example.com", id},
-		{"bounces+" + id + "@ send.example.com", ""},
+	type io struct{ in, want string }
+	for _, ex := range []struct {
+		name  string
+		fn    func(string) string
+		cases []io
+	}{
+		{"EmailIDFromAddress", EmailIDFromAddress, []io{
+			{"bounces+" + id + "@send.example.com", id},
+			{"  <bounces+" + id + "@send.example.com>  ", id},
+			{"rfc822; bounces+" + id + "@send.example.com", id},
+			{"BOUNCES+" + strings.ToUpper(id) + "@SEND.EXAMPLE.COM", id},
+			{"bounces+00000000-0000-4000-8000-000000000000@x", "00000000-0000-4000-8000-000000000000"}, // any version
+			{"bounces+" + id + "@", ""},
+			{"bounces+" + id, ""},
+			{"bounces+" + id + "x@send.example.com", ""},
+			{"bounces+" + strings.ReplaceAll(id, "-", "") + "@send.example.com", ""}, // hyphens required
+			{"bounces+{" + id + "}@send.example.com", ""},
+			{"bounces+urn:uuid:" + id + "@send.example.com", ""},
+			{"bounces+01a2235b-e124-72b2-802c-10c180253c2g@send.example.com", ""}, // not hex
+			{"xbounces+" + id + "@send.example.com", ""},
+			{"bounce+" + id + "@send.example.com", ""},
+			{"hello@example.com", ""},
+			{"", ""},
+			{"@", ""},
+			{"<>", ""},
+		}},
+		{"findEmailID", findEmailID, []io{
+			{"Bounces <bounces+" + id + "@send.example.com>, other@example.com", id},
+			{"a@example.com, bounces+" + id + "@send.example.com", id},
+			{"rfc822;bounces+" + id + "@send.example.com", id},
+			{"x.bounces+" + id + "@send.example.com", ""},
+			{"srs0=ab=cd=example.com=bounces+" + id + "@fwd.example.net", ""},
+			{"bounces+nope@x, bounces+" + id + "@send.example.com", id},
+			{"bounces+" + id + "@ send.example.com", ""},
+		}},
+		{"emailIDFromMessageID", emailIDFromMessageID, []io{
+			{"<" + id + "@example.com>", id},
+			{"  <" + strings.ToUpper(id) + "@example.com> (comment)", id},
+			{id + "@example.com", id},
+			{"<" + id + "@>", ""},
+			{"<" + id + ">", ""},
+			{"<x" + id + "@example.com>", ""},
+			{"<20240304100005.9D1E73C1B3@mail.example.net>", ""},
+			{"<" + id + "@example.com", ""},
+		}},
+		{"statusFromText", statusFromText, []io{
+			{"5.1.1", "5.1.1"},
+			{"5.0.0 (permanent failure)", "5.0.0"},
+			{"smtp; 550-5.1.1 The email", "5.1.1"},
+			{"(#5.1.1)", "5.1.1"},
+			{"Status 4.4.7.", "4.4.7"},
+			{"host [192.0.2.25]: 550 user unknown", "5.0.0"},
+			{"host 192.4.2.25 said 421 try later", "4.0.0"},
+			{"5.1.1.1", ""},
+			{"v5.1.1", "5.1.1"},
+			{"10.5.1.1", ""},
+			{"5.1234.1", ""},
+			{"version 2024 ok", ""},
+			{"", ""},
+		}},
 	} {
-		require.Equal(t, tc.want, findEmailID(tc.in), tc.in)
-	}
-}
-
-func TestMessageID(t *testing.T) {
-	const id = "01a2235b-e124-72b2-802c-10c180253c2e"
-	for _, tc := range []struct{ in, want string }{
-		{"<" + id + "@example.com>", id},
-		{"  <" + strings.ToUpper(id) + "@example.com> (comment)", id},
-		{id + "@example.com", id},
-		{"<" + id + "@>", ""},
-		{"<" + id + ">", ""},
-		{"<x" + id + "@example.com>", ""},
-		{"<20240304100005.9D1E73C1B3@mail.example.net>", ""},
-		{"<" + id + "@example.com", ""},
-	} {
-		require.Equal(t, tc.want, emailIDFromMessageID(tc.in), tc.in)
+		t.Run(ex.name, func(t *testing.T) {
+			for _, tc := range ex.cases {
+				t.Run(tc.in, func(t *testing.T) {
+					require.Equal(t, tc.want, ex.fn(tc.in))
+				})
+			}
+		})
 	}
 }
 
@@ -279,7 +315,7 @@ func TestEmailIDOrder(t *testing.T) {
 		to       = "33333333-3333-7333-8333-333333333333"
 		msgID    = "44444444-4444-7444-8444-444444444444"
 	)
-	build := func(withEnvelope, withReturnPath, withTo bool) []byte {
+	build := func(withEnvelope, withReturnPath, withTo bool) string {
 		var b strings.Builder
 		b.WriteString("From: MAILER-DAEMON@mx.example.net\r\n")
 		if withTo {
@@ -298,43 +334,55 @@ func TestEmailIDOrder(t *testing.T) {
 			b.WriteString("Return-Path: <bounces+" + retPath + "@send.example.com>\r\n")
 		}
 		b.WriteString("Message-ID: <" + msgID + "@example.com>\r\n\r\n--b--\r\n")
-		return []byte(b.String())
+		return b.String()
 	}
 	for _, tc := range []struct {
+		name        string
 		env, rp, to bool
 		want        string
 	}{
-		{true, true, true, envelope},
-		{false, true, true, retPath},
-		{false, false, true, to},
-		{false, false, false, msgID},
+		{"envelope sender first", true, true, true, envelope},
+		{"then Return-Path", false, true, true, retPath},
+		{"then To", false, false, true, to},
+		{"then Message-ID", false, false, false, msgID},
 	} {
-		r, err := Parse(build(tc.env, tc.rp, tc.to))
-		require.NoError(t, err)
-		require.Equal(t, DSN, r.Kind)
-		require.Equal(t, tc.want, r.EmailID)
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustParse(t, build(tc.env, tc.rp, tc.to))
+			require.Equal(t, DSN, r.Kind)
+			require.Equal(t, tc.want, r.EmailID)
+		})
 	}
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, in := range []string{"", "\r\n\r\n", "   \n", "not a message at all", "\x00\x01\x02", ": no name\r\n\r\nbody"} {
-		_, err := Parse([]byte(in))
-		require.Error(t, err, "%q", in)
-	}
-	_, err := Parse(append(bytes.Repeat([]byte("X-A: b\r\n"), maxHeaderBytes/8+1), "\r\n"...))
-	require.Error(t, err)
-
-	// A header is enough, whatever follows; stray lines are dropped.
-	for _, in := range []string{
-		"Subject: hi",
-		"From MAILER-DAEMON Mon Mar  4 10:00:05 2024\nSubject: hi\n\nbody",
-		"Subject: hi\r\nnot a field\r\nTo: x@example.com\r\n\r\nbody",
-		"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--b\r\n",
-		"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@example.net\r\nStatus: 5.1.1",
+	for _, tc := range []struct{ name, in string }{
+		{"empty", ""},
+		{"blank lines", "\r\n\r\n"},
+		{"spaces", "   \n"},
+		{"no header", "not a message at all"},
+		{"binary", "\x00\x01\x02"},
+		{"empty field name", ": no name\r\n\r\nbody"},
+		{"header block too large", strings.Repeat("X-A: b\r\n", maxHeaderBytes/8+1) + "\r\n"},
 	} {
-		r, err := Parse([]byte(in))
-		require.NoError(t, err, "%q", in)
-		require.NotNil(t, r)
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in))
+			require.Error(t, err)
+		})
+	}
+}
+
+// A header is enough, whatever follows; stray lines are dropped.
+func TestParseLenient(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"header only", "Subject: hi"},
+		{"mbox From line", "From MAILER-DAEMON Mon Mar  4 10:00:05 2024\nSubject: hi\n\nbody"},
+		{"stray line in header", "Subject: hi\r\nnot a field\r\nTo: x@example.com\r\n\r\nbody"},
+		{"report without boundary", "Content-Type: multipart/report; report-type=delivery-status\r\n\r\n--b\r\n"},
+		{"unterminated report", "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@example.net\r\nStatus: 5.1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mustParse(t, tc.in)
+		})
 	}
 }
 
@@ -344,8 +392,7 @@ func TestTruncated(t *testing.T) {
 	raw := readFixture(t, "postfix-user-unknown.eml")
 	i := bytes.Index(raw, []byte("Remote-MTA:"))
 	require.Positive(t, i)
-	r, err := Parse(raw[:i+len("Remote-MTA: dns; mx.exa")])
-	require.NoError(t, err)
+	r := mustParse(t, string(raw[:i+len("Remote-MTA: dns; mx.exa")]))
 	require.Equal(t, DSN, r.Kind)
 	require.Equal(t, "01a2235b-e124-72b2-802c-10c180253c2e", r.EmailID)
 	require.Len(t, r.Recipients, 1)
@@ -353,46 +400,28 @@ func TestTruncated(t *testing.T) {
 	require.Equal(t, "mx.exa", r.Recipients[0].RemoteMTA)
 }
 
-func TestStatusCodes(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"5.1.1", "5.1.1"},
-		{"5.0.0 (permanent failure)", "5.0.0"},
-		{"smtp; 550-5.1.1 The email", "5.1.1"},
-		{"(#5.1.1)", "5.1.1"},
-		{"Status 4.4.7.", "4.4.7"},
-		{"host [192.0.2.25]: 550 user unknown", "5.0.0"},
-		{"host 192.4.2.25 said 421 try later", "4.0.0"},
-		{"5.1.1.1", ""},
-		{"v5.1.1", "5.1.1"},
-		{"10.5.1.1", ""},
-		{"5.1234.1", ""},
-		{"version 2024 ok", ""},
-		{"", ""},
-	} {
-		require.Equal(t, tc.want, statusFromText(tc.in), tc.in)
-	}
-}
-
 func TestBounds(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n")
-	b.WriteString("--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n")
-	for i := 0; i < maxRecipients+500; i++ {
-		b.WriteString("\r\nFinal-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n")
-	}
-	b.WriteString("--b--\r\n")
-	r, err := Parse([]byte(b.String()))
-	require.NoError(t, err)
-	require.Len(t, r.Recipients, maxRecipients)
-
+	t.Run("recipients past maxRecipients are dropped", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n")
+		b.WriteString("--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n")
+		for i := 0; i < maxRecipients+500; i++ {
+			b.WriteString("\r\nFinal-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n")
+		}
+		b.WriteString("--b--\r\n")
+		r := mustParse(t, b.String())
+		require.Len(t, r.Recipients, maxRecipients)
+	})
 	// Deeply nested multiparts are not followed past maxDepth, nor parts past maxParts.
-	var n strings.Builder
-	n.WriteString("Content-Type: multipart/mixed; boundary=b0\r\n\r\n")
-	for i := 0; i < 200; i++ {
-		n.WriteString("--b" + strconv.Itoa(i) + "\r\nContent-Type: multipart/mixed; boundary=b" + strconv.Itoa(i+1) + "\r\n\r\n")
-	}
-	_, err = Parse([]byte(n.String()))
-	require.NoError(t, err)
+	t.Run("deep nesting", func(t *testing.T) {
+		var n strings.Builder
+		n.WriteString("Content-Type: multipart/mixed; boundary=b0\r\n\r\n")
+		for i := 0; i < 200; i++ {
+			n.WriteString("--b" + strconv.Itoa(i) + "\r\nContent-Type: multipart/mixed; boundary=b" + strconv.Itoa(i+1) + "\r\n\r\n")
+		}
+		_, err := Parse([]byte(n.String()))
+		require.NoError(t, err)
+	})
 }
 
 func TestOtherMessages(t *testing.T) {
@@ -413,8 +442,7 @@ func TestOtherMessages(t *testing.T) {
 			"some time, and this warning may be repeated at intervals if the message\n" +
 			"remains undelivered. Eventually the mail delivery software will give up,\n" +
 			"and when that happens, the message will be returned to you.\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, DSN, r.Kind)
 		require.Equal(t, id, r.EmailID)
 		require.Len(t, r.Recipients, 1)
@@ -429,8 +457,7 @@ func TestOtherMessages(t *testing.T) {
 			"A message that you sent could not be delivered to one or more of its\n" +
 			"recipients. This is a permanent error. The following address(es) failed:\n\n" +
 			"  gone@example.net\n    Unrouteable address\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, DSN, r.Kind)
 		require.Equal(t, []Recipient{{Address: "gone@example.net", Action: "failed", Status: "5.0.0", DiagnosticCode: "Unrouteable address", Permanent: true}}, r.Recipients)
 	})
@@ -440,23 +467,20 @@ func TestOtherMessages(t *testing.T) {
 			"--m\r\nContent-Type: text/plain\r\n\r\nYour message was displayed.\r\n" +
 			"--m\r\nContent-Type: message/disposition-notification\r\n\r\nFinal-Recipient: rfc822; a@example.net\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n" +
 			"--m--\r\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, Unknown, r.Kind)
 		require.Equal(t, id, r.EmailID)
 		require.Empty(t, r.Recipients)
 	})
 	t.Run("human mail", func(t *testing.T) {
-		r, err := Parse([]byte("From: a@example.net\nTo: b@example.com\nSubject: hi\n\nThe following address(es) failed: none, it is just me.\n"))
-		require.NoError(t, err)
+		r := mustParse(t, "From: a@example.net\nTo: b@example.com\nSubject: hi\n\nThe following address(es) failed: none, it is just me.\n")
 		require.Equal(t, &Report{Kind: Unknown}, r)
 	})
 	t.Run("person quoting a bounce", func(t *testing.T) {
 		raw := "From: a@example.net\nTo: bounces+" + id + "@send.example.com\nSubject: what is this?\n\n" +
 			"Hello, I received the message below, can you help?\n" + strings.Repeat("Thanks in advance.\n", 60) +
 			"> Hi. This is the qmail-send program at mail.example.net.\n> <chris@example.net>:\n> 550 no\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, &Report{Kind: Unknown, EmailID: id}, r)
 	})
 	t.Run("dsn nested in multipart/mixed, base64", func(t *testing.T) {
@@ -466,8 +490,7 @@ func TestOtherMessages(t *testing.T) {
 			"UmVwb3J0aW5nLU1UQTogZG5zOyBteC5leGFtcGxlLm5ldAoKRmluYWwtUmVjaXBpZW50OiByZmM4\r\n" +
 			"MjI7IGFAZXhhbXBsZS5uZXQKQWN0aW9uOiBmYWlsZWQKU3RhdHVzOiA1LjEuMQo=\r\n" +
 			"--inner--\r\n--outer--\r\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, DSN, r.Kind)
 		require.Equal(t, "mx.example.net", r.ReportingMTA)
 		require.Equal(t, []Recipient{{Address: "a@example.net", Action: "failed", Status: "5.1.1", Permanent: true}}, r.Recipients)
@@ -475,8 +498,7 @@ func TestOtherMessages(t *testing.T) {
 	t.Run("no action, status in the diagnostic only", func(t *testing.T) {
 		raw := "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" +
 			"Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: <x@Example.net>\nDiagnostic-Code: smtp; 554 rejected\n--b--\n"
-		r, err := Parse([]byte(raw))
-		require.NoError(t, err)
+		r := mustParse(t, raw)
 		require.Equal(t, []Recipient{{Address: "x@example.net", Action: "failed", Status: "5.0.0", DiagnosticCode: "smtp; 554 rejected", Permanent: true}}, r.Recipients)
 	})
 }
