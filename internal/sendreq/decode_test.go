@@ -118,44 +118,108 @@ func TestDecodeFullEmail(t *testing.T) {
 	require.True(t, e.CreatedAt.IsZero())
 }
 
-func TestDecodeMinimalAndNulls(t *testing.T) {
-	e := mustDecode(t, base(""), testOpts)
-	require.Equal(t, []string{"bob@example.com"}, e.To)
-	require.Equal(t, ptr("<p>hi</p>"), e.HTML)
-	require.Nil(t, e.Text)
-	require.Nil(t, e.Cc)
-	require.Nil(t, e.Bcc)
-	require.Nil(t, e.ReplyTo)
-	require.Nil(t, e.Headers)
-	require.Nil(t, e.Tags)
-	require.Nil(t, e.Attachments)
-	require.Nil(t, e.ScheduledAt)
-	require.Nil(t, e.Template)
+// Valid emails: each case decodes body with opts and checks the fields it is
+// about.
+func TestDecodeValid(t *testing.T) {
+	// The RFCs' lengths exactly: a 64-octet local part, 63-octet labels, a
+	// 253-octet domain.
+	local := strings.Repeat("l", 64)
+	domain := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)
+	require.Len(t, domain, 253)
+	// subject "Hi" (2) + html "<p>hi</p>" (9) + header value (3) + 4 bytes
+	// of content counted as 8 base64 characters = 22.
+	sized := base(`"headers":{"X-A":"abc"},"attachments":[{"filename":"a","content":[1,2,3,4]}]`)
 
-	// JSON null is "absent" everywhere.
-	e = mustDecode(t, base(`"cc":null,"bcc":null,"reply_to":null,"text":null,"headers":null,"tags":null,
-		"attachments":null,"scheduled_at":null,"template":null,"topic_id":null`), testOpts)
-	require.Nil(t, e.Text)
-	require.Nil(t, e.Headers)
-	require.Nil(t, e.Tags)
-	require.Nil(t, e.Attachments)
-	require.Nil(t, e.ScheduledAt)
-	require.Nil(t, e.Template)
-
-	// Empty optional values are absent too; text alone is a body.
-	e = mustDecode(t, base(`"html":null,"text":"plain","cc":"","bcc":[],"reply_to":"  ","headers":{},"tags":[],"attachments":[],"scheduled_at":""`), testOpts)
-	require.Nil(t, e.HTML)
-	require.Equal(t, ptr("plain"), e.Text)
-	require.Nil(t, e.Cc)
-	require.Nil(t, e.Bcc)
-	require.Nil(t, e.ReplyTo)
-	require.Nil(t, e.Headers)
-	require.Nil(t, e.Tags)
-	require.Nil(t, e.Attachments)
-	require.Nil(t, e.ScheduledAt)
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		opts  Options
+		check func(t *testing.T, e *store.Email)
+	}{
+		{"minimal", base(""), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, []string{"bob@example.com"}, e.To)
+			require.Equal(t, ptr("<p>hi</p>"), e.HTML)
+			require.Nil(t, e.Text)
+			require.Nil(t, e.Cc)
+			require.Nil(t, e.Bcc)
+			require.Nil(t, e.ReplyTo)
+			require.Nil(t, e.Headers)
+			require.Nil(t, e.Tags)
+			require.Nil(t, e.Attachments)
+			require.Nil(t, e.ScheduledAt)
+			require.Nil(t, e.Template)
+		}},
+		{"JSON null is absent everywhere", base(`"cc":null,"bcc":null,"reply_to":null,"text":null,"headers":null,"tags":null,
+			"attachments":null,"scheduled_at":null,"template":null,"topic_id":null`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Nil(t, e.Text)
+			require.Nil(t, e.Headers)
+			require.Nil(t, e.Tags)
+			require.Nil(t, e.Attachments)
+			require.Nil(t, e.ScheduledAt)
+			require.Nil(t, e.Template)
+		}},
+		{"empty optional values are absent and text alone is a body", base(`"html":null,"text":"plain","cc":"","bcc":[],"reply_to":"  ","headers":{},"tags":[],"attachments":[],"scheduled_at":""`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Nil(t, e.HTML)
+			require.Equal(t, ptr("plain"), e.Text)
+			require.Nil(t, e.Cc)
+			require.Nil(t, e.Bcc)
+			require.Nil(t, e.ReplyTo)
+			require.Nil(t, e.Headers)
+			require.Nil(t, e.Tags)
+			require.Nil(t, e.Attachments)
+			require.Nil(t, e.ScheduledAt)
+		}},
+		{"50 recipients and 50 reply_to addresses", base(`"to":` + addrs(50) + `,"cc":` + addrs(50) + `,"bcc":` + addrs(50) + `,"reply_to":` + addrs(50)), testOpts, func(t *testing.T, e *store.Email) {
+			require.Len(t, e.To, 50)
+			require.Len(t, e.ReplyTo, 50)
+		}},
+		{"address lengths at the RFC limits", base(`"to":"` + local + `@` + domain + `","reply_to":"R <` + local + `@example.com>"`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, []string{local + "@" + domain}, e.To)
+		}},
+		// With a template, from, subject and html/text may come from the template.
+		{"template alone", []byte(`{"to":"bob@example.com","template":{"id":"welcome","variables":{"NAME":"Bob","N":3}}}`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, &store.TemplateRef{ID: "welcome", Variables: json.RawMessage(`{"NAME":"Bob","N":3}`)}, e.Template)
+			require.Empty(t, e.From)
+			require.Empty(t, e.Subject)
+			require.Nil(t, e.HTML)
+		}},
+		{"template with from and subject", base(`"html":"","template":{"id":"t1","variables":null}`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, &store.TemplateRef{ID: "t1"}, e.Template)
+			require.Equal(t, "Acme <hello@acme.com>", e.From)
+			require.Equal(t, "Hi", e.Subject)
+		}},
+		{"headers keep their order and the last duplicate wins", base(`"headers":{"X-Z":"1","X-A":"2","X-Z":"3","x-a":"4","Reply-To":"r@example.com","X-Empty":""}`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, []store.Header{
+				{Name: "X-Z", Value: "3"},
+				{Name: "X-A", Value: "2"},
+				{Name: "x-a", Value: "4"},
+				{Name: "Reply-To", Value: "r@example.com"},
+				{Name: "X-Empty", Value: ""},
+			}, e.Headers)
+		}},
+		{"size exactly the limit", sized, Options{Now: testNow, MaxEmailBytes: 22}, nil},
+		{"size under a large limit", sized, Options{Now: testNow, MaxEmailBytes: 2_000_000}, nil},
+		{"batch mode with empty attachments and a schedule", base(`"attachments":[],"scheduled_at":"in 5 min"`), Options{Now: testNow, Batch: true}, func(t *testing.T, e *store.Email) {
+			require.Nil(t, e.Attachments)
+			require.NotNil(t, e.ScheduledAt)
+		}},
+		{"scheduled_at in the future", base(`"scheduled_at":"2025-03-13T10:00:00.858Z"`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Equal(t, time.Date(2025, 3, 13, 10, 0, 0, 858e6, time.UTC), *e.ScheduledAt)
+		}},
+		{"scheduled_at in the past sends now", base(`"scheduled_at":"2020-01-01T00:00:00Z"`), testOpts, func(t *testing.T, e *store.Email) {
+			require.Nil(t, e.ScheduledAt)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustDecode(t, tc.body, tc.opts)
+			if tc.check != nil {
+				tc.check(t, e)
+			}
+		})
+	}
 }
 
-func TestDecodeAddresses(t *testing.T) {
+func TestDecodeAddressForms(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`"a@example.com"`, "a@example.com"},
 		{`"  a@example.com\t"`, "a@example.com"},
@@ -166,46 +230,12 @@ func TestDecodeAddresses(t *testing.T) {
 		{`"=?utf-8?q?J=C3=B6hn?= <a@example.com>"`, "=?utf-8?q?J=C3=B6hn?= <a@example.com>"},
 		{`"first.last+tag@sub.example.co.uk"`, "first.last+tag@sub.example.co.uk"},
 	} {
-		e := mustDecode(t, base(`"from":`+tc.in+`,"to":[`+tc.in+`]`), testOpts)
-		require.Equal(t, tc.want, e.From, tc.in)
-		require.Equal(t, []string{tc.want}, e.To, tc.in)
+		t.Run(tc.in, func(t *testing.T) {
+			e := mustDecode(t, base(`"from":`+tc.in+`,"to":[`+tc.in+`]`), testOpts)
+			require.Equal(t, tc.want, e.From)
+			require.Equal(t, []string{tc.want}, e.To)
+		})
 	}
-	// 50 recipients is the limit, and 50 reply_to addresses.
-	e := mustDecode(t, base(`"to":`+addrs(50)+`,"cc":`+addrs(50)+`,"bcc":`+addrs(50)+`,"reply_to":`+addrs(50)), testOpts)
-	require.Len(t, e.To, 50)
-	require.Len(t, e.ReplyTo, 50)
-	// The RFCs' lengths exactly: a 64-octet local part, 63-octet labels, a
-	// 253-octet domain.
-	local := strings.Repeat("l", 64)
-	domain := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 61)
-	require.Len(t, domain, 253)
-	e = mustDecode(t, base(`"to":"`+local+`@`+domain+`","reply_to":"R <`+local+`@example.com>"`), testOpts)
-	require.Equal(t, []string{local + "@" + domain}, e.To)
-}
-
-func TestDecodeTemplate(t *testing.T) {
-	// With a template, from, subject and html/text may come from the template.
-	e := mustDecode(t, []byte(`{"to":"bob@example.com","template":{"id":"welcome","variables":{"NAME":"Bob","N":3}}}`), testOpts)
-	require.Equal(t, &store.TemplateRef{ID: "welcome", Variables: json.RawMessage(`{"NAME":"Bob","N":3}`)}, e.Template)
-	require.Empty(t, e.From)
-	require.Empty(t, e.Subject)
-	require.Nil(t, e.HTML)
-
-	e = mustDecode(t, base(`"html":"","template":{"id":"t1","variables":null}`), testOpts)
-	require.Equal(t, &store.TemplateRef{ID: "t1"}, e.Template)
-	require.Equal(t, "Acme <hello@acme.com>", e.From)
-	require.Equal(t, "Hi", e.Subject)
-}
-
-func TestDecodeHeadersOrderAndDuplicates(t *testing.T) {
-	e := mustDecode(t, base(`"headers":{"X-Z":"1","X-A":"2","X-Z":"3","x-a":"4","Reply-To":"r@example.com","X-Empty":""}`), testOpts)
-	require.Equal(t, []store.Header{
-		{Name: "X-Z", Value: "3"},
-		{Name: "X-A", Value: "2"},
-		{Name: "x-a", Value: "4"},
-		{Name: "Reply-To", Value: "r@example.com"},
-		{Name: "X-Empty", Value: ""},
-	}, e.Headers)
 }
 
 func TestDecodeAttachmentWireForms(t *testing.T) {
@@ -221,30 +251,32 @@ func TestDecodeAttachmentWireForms(t *testing.T) {
 	arrSpaced := "[ " + strings.Join(ints, " ,\n ") + " ]"
 	wrapped := std[:10] + `\n` + std[10:20] + `\r\n ` + std[20:]
 
-	for name, content := range map[string]string{
-		"base64":              `"` + std + `"`,
-		"base64 no padding":   `"` + raw + `"`,
-		"base64 url-safe":     `"` + url + `"`,
-		"base64 wrapped":      `"` + wrapped + `"`,
-		"base64 escaped":      `"\u0053` + std[1:] + `"`,
-		"data uri":            `"data:application/octet-stream;base64,` + std + `"`,
-		"byte array":          arr,
-		"byte array spaced":   arrSpaced,
-		"node buffer":         `{"type":"Buffer","data":` + arr + `}`,
-		"buffer without type": `{"data":` + arr + `}`,
+	for _, tc := range []struct{ name, content string }{
+		{"base64", `"` + std + `"`},
+		{"base64 no padding", `"` + raw + `"`},
+		{"base64 url-safe", `"` + url + `"`},
+		{"base64 wrapped", `"` + wrapped + `"`},
+		{"base64 escaped", `"\u0053` + std[1:] + `"`},
+		{"data uri", `"data:application/octet-stream;base64,` + std + `"`},
+		{"byte array", arr},
+		{"byte array spaced", arrSpaced},
+		{"node buffer", `{"type":"Buffer","data":` + arr + `}`},
+		{"buffer without type", `{"data":` + arr + `}`},
 	} {
-		t.Run(name, func(t *testing.T) {
-			e := mustDecode(t, base(`"attachments":[{"filename":"f.bin","content":`+content+`}]`), testOpts)
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustDecode(t, base(`"attachments":[{"filename":"f.bin","content":`+tc.content+`}]`), testOpts)
 			require.Len(t, e.Attachments, 1)
 			require.Equal(t, want, e.Attachments[0].Content)
 		})
 	}
 
-	e := mustDecode(t, base(`"attachments":[{"filename":"empty.bin","content":[]},{"content":{"type":"Buffer","data":[]}}]`), testOpts)
-	require.Equal(t, []byte{}, e.Attachments[0].Content)
-	require.Equal(t, []byte{}, e.Attachments[1].Content)
-	require.Equal(t, "", e.Attachments[1].Filename)
-	require.Equal(t, "application/octet-stream", e.Attachments[1].ContentType)
+	t.Run("empty", func(t *testing.T) {
+		e := mustDecode(t, base(`"attachments":[{"filename":"empty.bin","content":[]},{"content":{"type":"Buffer","data":[]}}]`), testOpts)
+		require.Equal(t, []byte{}, e.Attachments[0].Content)
+		require.Equal(t, []byte{}, e.Attachments[1].Content)
+		require.Equal(t, "", e.Attachments[1].Filename)
+		require.Equal(t, "application/octet-stream", e.Attachments[1].ContentType)
+	})
 }
 
 func TestDecodeAttachmentLargeByteArray(t *testing.T) {
@@ -291,39 +323,29 @@ func TestDecodeAttachmentFields(t *testing.T) {
 	require.Equal(t, []byte("hi"), a[8].Content)
 }
 
-func TestDecodeSizeLimit(t *testing.T) {
-	// subject "Hi" (2) + html "<p>hi</p>" (9) + header value (3) + 4 bytes
-	// of content counted as 8 base64 characters = 22.
-	body := base(`"headers":{"X-A":"abc"},"attachments":[{"filename":"a","content":[1,2,3,4]}]`)
-	mustDecode(t, body, Options{Now: testNow, MaxEmailBytes: 22})
-	_, err := Decode(body, Options{Now: testNow, MaxEmailBytes: 21})
-	requireAPIError(t, err, 422, apierr.NameValidation, "The email is too large: the limit is 21 bytes per email, counting attachments base64-encoded.")
-
-	_, err = Decode(body, Options{Now: testNow, MaxEmailBytes: 2_000_000})
-	require.NoError(t, err)
-	big := base(`"html":"` + strings.Repeat("x", 1_000_001) + `"`)
-	_, err = Decode(big, Options{Now: testNow, MaxEmailBytes: 1_000_000})
-	requireAPIError(t, err, 422, apierr.NameValidation, "The email is too large: the limit is 1 MB per email, counting attachments base64-encoded.")
-}
-
-func TestDecodeBatchMode(t *testing.T) {
-	opts := Options{Now: testNow, Batch: true}
-	e := mustDecode(t, base(`"attachments":[],"scheduled_at":"in 5 min"`), opts)
-	require.Nil(t, e.Attachments)
-	require.NotNil(t, e.ScheduledAt)
-	_, err := Decode(base(`"attachments":[{"path":"https://example.com/a.pdf"}]`), opts)
-	requireAPIError(t, err, 422, apierr.NameValidation, "Attachments are not supported in batch emails.")
-}
-
-func TestDecodeScheduledAt(t *testing.T) {
-	e := mustDecode(t, base(`"scheduled_at":"2025-03-13T10:00:00.858Z"`), testOpts)
-	require.Equal(t, time.Date(2025, 3, 13, 10, 0, 0, 858e6, time.UTC), *e.ScheduledAt)
-	e = mustDecode(t, base(`"scheduled_at":"2020-01-01T00:00:00Z"`), testOpts)
-	require.Nil(t, e.ScheduledAt)
-	_, err := Decode(base(`"scheduled_at":"in 31 days"`), testOpts)
-	requireAPIError(t, err, 422, apierr.NameValidation, "The `scheduled_at` field must be at most 30 days in the future.")
-	_, err = Decode(base(`"scheduled_at":"whenever"`), testOpts)
-	requireAPIError(t, err, 422, apierr.NameValidation, "Invalid `scheduled_at` field.*")
+// Errors that depend on Options.
+func TestDecodeErrorsWithOptions(t *testing.T) {
+	// The same 22-byte email as in TestDecodeValid.
+	sized := base(`"headers":{"X-A":"abc"},"attachments":[{"filename":"a","content":[1,2,3,4]}]`)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		opts Options
+		msg  string
+	}{
+		{"one byte over the limit", sized, Options{Now: testNow, MaxEmailBytes: 21},
+			"The email is too large: the limit is 21 bytes per email, counting attachments base64-encoded."},
+		{"limit in MB", base(`"html":"` + strings.Repeat("x", 1_000_001) + `"`), Options{Now: testNow, MaxEmailBytes: 1_000_000},
+			"The email is too large: the limit is 1 MB per email, counting attachments base64-encoded."},
+		{"attachment in a batch", base(`"attachments":[{"path":"https://example.com/a.pdf"}]`), Options{Now: testNow, Batch: true},
+			"Attachments are not supported in batch emails."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := Decode(tc.body, tc.opts)
+			require.Nil(t, e)
+			requireAPIError(t, err, 422, apierr.NameValidation, tc.msg)
+		})
+	}
 }
 
 func TestDecodeErrors(t *testing.T) {
@@ -504,6 +526,8 @@ func TestDecodeErrors(t *testing.T) {
 		// scheduled_at.
 		{"scheduled_at garbage", b(`"scheduled_at":"someday"`), 422, v422, "Invalid `scheduled_at` field.*"},
 		{"scheduled_at too far", b(`"scheduled_at":"2025-05-01T00:00:00Z"`), 422, v422, "The `scheduled_at` field must be at most 30 days in the future."},
+		{"scheduled_at in 31 days", b(`"scheduled_at":"in 31 days"`), 422, v422, "The `scheduled_at` field must be at most 30 days in the future."},
+		{"scheduled_at word", b(`"scheduled_at":"whenever"`), 422, v422, "Invalid `scheduled_at` field.*"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -524,21 +548,24 @@ func TestSplitBatch(t *testing.T) {
 		return "[" + strings.Join(s, ",") + "]"
 	}
 
-	got, err := SplitBatch([]byte(" [" + item + ",\n" + item + ", 5] "))
-	require.NoError(t, err)
-	require.Len(t, got, 3)
-	require.JSONEq(t, item, string(got[0]))
-	require.Equal(t, "5", string(got[2]))
-	// A non-object item is Decode's to refuse.
-	_, err = Decode(got[2], Options{Now: testNow, Batch: true})
-	requireAPIError(t, err, 400, apierr.NameValidation, "Invalid JSON body: expected a JSON object.")
-
-	got, err = SplitBatch([]byte(items(100)))
-	require.NoError(t, err)
-	require.Len(t, got, 100)
-	for _, raw := range got {
-		mustDecode(t, raw, Options{Now: testNow, Batch: true})
-	}
+	t.Run("items of any kind", func(t *testing.T) {
+		got, err := SplitBatch([]byte(" [" + item + ",\n" + item + ", 5] "))
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		require.JSONEq(t, item, string(got[0]))
+		require.Equal(t, "5", string(got[2]))
+		// A non-object item is Decode's to refuse.
+		_, err = Decode(got[2], Options{Now: testNow, Batch: true})
+		requireAPIError(t, err, 400, apierr.NameValidation, "Invalid JSON body: expected a JSON object.")
+	})
+	t.Run("100 items", func(t *testing.T) {
+		got, err := SplitBatch([]byte(items(100)))
+		require.NoError(t, err)
+		require.Len(t, got, 100)
+		for _, raw := range got {
+			mustDecode(t, raw, Options{Now: testNow, Batch: true})
+		}
+	})
 
 	for _, c := range []struct {
 		name, body string
@@ -619,18 +646,24 @@ func TestParseScheduledAt(t *testing.T) {
 		{"today at 9am", nil},
 		{"yesterday", nil},
 		{"in 0 minutes", nil},
+		// Exactly the limit is allowed.
+		{"in 30 days", after(30 * 24 * time.Hour)},
 	} {
-		got, err := ParseScheduledAt(c.in, testNow, 0)
-		require.NoError(t, err, c.in)
-		if c.want == nil {
-			require.Nil(t, got, c.in)
-			continue
-		}
-		require.NotNil(t, got, c.in)
-		require.Equal(t, *c.want, *got, c.in)
-		require.Equal(t, time.UTC, got.Location(), c.in)
+		t.Run(c.in, func(t *testing.T) {
+			got, err := ParseScheduledAt(c.in, testNow, 0)
+			require.NoError(t, err)
+			if c.want == nil {
+				require.Nil(t, got)
+				return
+			}
+			require.NotNil(t, got)
+			require.Equal(t, *c.want, *got)
+			require.Equal(t, time.UTC, got.Location())
+		})
 	}
+}
 
+func TestParseScheduledAtErrors(t *testing.T) {
 	tooFar := "The `scheduled_at` field must be at most 30 days in the future."
 	invalid := "Invalid `scheduled_at` field.*"
 	for _, c := range []struct {
@@ -659,15 +692,16 @@ func TestParseScheduledAt(t *testing.T) {
 		{"ET", invalid, 0},
 		{strings.Repeat("tomorrow ", 40), invalid, 0},
 	} {
-		got, err := ParseScheduledAt(c.in, testNow, c.max)
-		require.Nil(t, got, c.in)
-		requireAPIError(t, err, 422, apierr.NameValidation, c.msg)
+		name := c.in
+		if c.max != 0 {
+			name += " with max " + c.max.String()
+		}
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseScheduledAt(c.in, testNow, c.max)
+			require.Nil(t, got)
+			requireAPIError(t, err, 422, apierr.NameValidation, c.msg)
+		})
 	}
-
-	// Exactly the limit is allowed.
-	got, err := ParseScheduledAt("in 30 days", testNow, 0)
-	require.NoError(t, err)
-	require.Equal(t, testNow.Add(30*24*time.Hour), *got)
 }
 
 func TestDecodeBatchMatchesDecode(t *testing.T) {
