@@ -2,10 +2,12 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -59,10 +61,41 @@ func (e *mxEnv) dialed() []string {
 	return append([]string(nil), e.dials...)
 }
 
+// addMX starts a fake MX that the transport reaches under the name host.
+func (e *mxEnv) addMX(t *testing.T, host string, o godwittest.MXOptions) *testMX {
+	t.Helper()
+	b := startMX(t, o)
+	e.setHost(host, b.Addr())
+	return b
+}
+
+// setHost makes the transport dial addr for host.
+func (e *mxEnv) setHost(host, addr string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hosts[host] = addr
+}
+
+// oneMX starts a fake MX published as example.test's only MX,
+// mx.example.test.
+func (e *mxEnv) oneMX(t *testing.T, o godwittest.MXOptions) *testMX {
+	t.Helper()
+	b := e.addMX(t, "mx.example.test", o)
+	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+	return b
+}
+
 func deliver(t *testing.T, tr *MXTransport, domain string, m *Message) []Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	return deliverCtx(ctx, t, tr, domain, m)
+}
+
+// deliverCtx delivers m and checks that there is one result per recipient,
+// in order.
+func deliverCtx(ctx context.Context, t *testing.T, tr *MXTransport, domain string, m *Message) []Result {
+	t.Helper()
 	res := tr.DeliverDomain(ctx, domain, m)
 	require.Len(t, res, len(m.Recipients))
 	for i, r := range res {
@@ -71,32 +104,99 @@ func deliver(t *testing.T, tr *MXTransport, domain string, m *Message) []Result 
 	return res
 }
 
-func TestDeliverExactBytes(t *testing.T) {
-	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+// A single MX: what the transport reports for each recipient and what the MX
+// received.
+func TestDeliverOneMX(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults map[string]fault
+		rcpts  []string
+		check  func(t *testing.T, res []Result, b *testMX)
+	}{
+		{"exact bytes", nil, []string{"bob@example.test"}, func(t *testing.T, res []Result, b *testMX) {
+			require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
+			require.Equal(t, 250, res[0].Code)
+			require.Equal(t, "mx.example.test", res[0].Host)
 
-	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
-	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.Equal(t, 250, res[0].Code)
-	require.Equal(t, "mx.example.test", res[0].Host)
+			msgs := b.Messages()
+			require.Len(t, msgs, 1)
+			require.Equal(t, testData, msgs[0].Data)
+			require.Equal(t, "bounces+tok@send.example.com", msgs[0].From)
+			require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
+			require.Equal(t, "out.godwit.test", msgs[0].Helo)
+			require.False(t, msgs[0].TLS)
+		}},
+		{"one recipient bounced", map[string]fault{"nobody@example.test": reject}, []string{"nobody@example.test", "bob@example.test"}, func(t *testing.T, res []Result, b *testMX) {
+			require.Equal(t, Bounced, res[0].Outcome)
+			require.Equal(t, 550, res[0].Code)
+			require.Equal(t, "5.1.1", res[0].Enhanced)
+			require.Equal(t, "No such user here", res[0].Message)
+			require.Equal(t, Delivered, res[1].Outcome, res[1].Message)
 
-	msgs := b.Messages()
-	require.Len(t, msgs, 1)
-	require.Equal(t, testData, msgs[0].Data)
-	require.Equal(t, "bounces+tok@send.example.com", msgs[0].From)
-	require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
-	require.Equal(t, "out.godwit.test", msgs[0].Helo)
-	require.False(t, msgs[0].TLS)
+			msgs := b.Messages()
+			require.Len(t, msgs, 1)
+			require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
+		}},
+		{"connection dropped", map[string]fault{"drop@example.test": dropAfterRcpt}, []string{"bob@example.test", "drop@example.test"}, func(t *testing.T, res []Result, b *testMX) {
+			for _, r := range res {
+				require.Equal(t, Deferred, r.Outcome)
+				require.Equal(t, 0, r.Code)
+				require.NotEmpty(t, r.Message)
+			}
+			require.Empty(t, b.Messages())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newMXEnv(t)
+			b := e.oneMX(t, godwittest.MXOptions{})
+			for rcpt, f := range tc.faults {
+				b.setFault(rcpt, f)
+			}
+			tc.check(t, deliver(t, e.transport(t), "example.test", testMsg(tc.rcpts...)), b)
+		})
+	}
+}
+
+// An MX that does not answer: the transport's timeout or the caller's
+// context ends the attempt, well before the MX would answer, and the
+// recipient is deferred.
+func TestDeliverSlowMX(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		timeout    time.Duration // the transport's
+		ctxTimeout time.Duration // the caller's
+		check      func(t *testing.T, r Result)
+	}{
+		{"transport timeout", 300 * time.Millisecond, 10 * time.Second, func(t *testing.T, r Result) {
+			require.Equal(t, 0, r.Code)
+			require.Contains(t, r.Message, "timeout")
+		}},
+		{"context cancelled", 5 * time.Second, 300 * time.Millisecond, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newMXEnv(t)
+			b := e.oneMX(t, godwittest.MXOptions{})
+			b.setFault("bob@example.test", slow)
+			tr := e.transport(t)
+			tr.Timeout = tc.timeout
+
+			ctx, cancel := context.WithTimeout(context.Background(), tc.ctxTimeout)
+			defer cancel()
+			start := time.Now()
+			res := deliverCtx(ctx, t, tr, "example.test", testMsg("bob@example.test"))
+			require.Less(t, time.Since(start), 2*time.Second)
+			require.Equal(t, Deferred, res[0].Outcome)
+			if tc.check != nil {
+				tc.check(t, res[0])
+			}
+		})
+	}
 }
 
 func TestDeliverTempFailThenSuccess(t *testing.T) {
 	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
+	b := e.oneMX(t, godwittest.MXOptions{})
 	b.setFault("bob@example.test", tempFailOnce)
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
 	tr := e.transport(t)
 
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
@@ -109,31 +209,11 @@ func TestDeliverTempFailThenSuccess(t *testing.T) {
 	require.Len(t, b.Messages(), 1)
 }
 
-func TestDeliverOneRecipientBounced(t *testing.T) {
-	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
-	b.setFault("nobody@example.test", reject)
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
-
-	res := deliver(t, e.transport(t), "example.test", testMsg("nobody@example.test", "bob@example.test"))
-	require.Equal(t, Bounced, res[0].Outcome)
-	require.Equal(t, 550, res[0].Code)
-	require.Equal(t, "5.1.1", res[0].Enhanced)
-	require.Equal(t, "No such user here", res[0].Message)
-	require.Equal(t, Delivered, res[1].Outcome, res[1].Message)
-
-	msgs := b.Messages()
-	require.Len(t, msgs, 1)
-	require.Equal(t, []string{"bob@example.test"}, msgs[0].Rcpts)
-}
-
 func TestDeliverMXPreferenceAndFallback(t *testing.T) {
 	e := newMXEnv(t)
-	b2, b3 := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{})
-	e.hosts["mx1.example.test"] = closedAddr(t) // refuses connections
-	e.hosts["mx2.example.test"] = b2.Addr()
-	e.hosts["mx3.example.test"] = b3.Addr()
+	e.setHost("mx1.example.test", closedAddr(t)) // refuses connections
+	b2 := e.addMX(t, "mx2.example.test", godwittest.MXOptions{})
+	b3 := e.addMX(t, "mx3.example.test", godwittest.MXOptions{})
 	// Published out of order: preference decides.
 	e.dns.SetMX("example.test",
 		dnscheck.MX{Host: "mx3.example.test", Preference: 30},
@@ -150,10 +230,9 @@ func TestDeliverMXPreferenceAndFallback(t *testing.T) {
 
 func TestDeliverTempFailMovesToNextHost(t *testing.T) {
 	e := newMXEnv(t)
-	b1, b2 := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{})
+	b1 := e.addMX(t, "mx1.example.test", godwittest.MXOptions{})
+	b2 := e.addMX(t, "mx2.example.test", godwittest.MXOptions{})
 	b1.setFault("bob@example.test", tempFail)
-	e.hosts["mx1.example.test"] = b1.Addr()
-	e.hosts["mx2.example.test"] = b2.Addr()
 	e.dns.SetMX("example.test",
 		dnscheck.MX{Host: "mx1.example.test", Preference: 10},
 		dnscheck.MX{Host: "mx2.example.test", Preference: 20})
@@ -174,8 +253,8 @@ func TestDeliverTempFailMovesToNextHost(t *testing.T) {
 
 func TestDeliverEqualPreferenceTriesAll(t *testing.T) {
 	e := newMXEnv(t)
-	e.hosts["a.example.test"] = closedAddr(t)
-	e.hosts["b.example.test"] = closedAddr(t)
+	e.setHost("a.example.test", closedAddr(t))
+	e.setHost("b.example.test", closedAddr(t))
 	e.dns.SetMX("example.test",
 		dnscheck.MX{Host: "a.example.test", Preference: 10},
 		dnscheck.MX{Host: "b.example.test", Preference: 10})
@@ -185,19 +264,23 @@ func TestDeliverEqualPreferenceTriesAll(t *testing.T) {
 	require.ElementsMatch(t, []string{"a.example.test", "b.example.test"}, e.dialed())
 }
 
-func TestDeliverImplicitMX(t *testing.T) {
-	dnsSrv := dnstest.NewServer(t)
+// viaAddress starts a fake MX and a transport that finds it the way a real
+// one would: dnsSrv answers everything but A queries, which are answered
+// from a, and the transport dials the MX's port on the address it resolved.
+func viaAddress(t *testing.T, dnsSrv *dnstest.Server, a map[string]string) (*testMX, *MXTransport) {
+	t.Helper()
 	b := startMX(t, godwittest.MXOptions{})
-	addr := b.Addr()
-	_, port, err := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(b.Addr())
 	require.NoError(t, err)
-	resolver := startAddrDNS(t, dnsSrv, map[string]string{"nomx.example.test": "127.0.0.1"})
-	var p int
-	_, err = fmt.Sscan(port, &p)
+	p, err := strconv.Atoi(port)
 	require.NoError(t, err)
+	return b, &MXTransport{Resolver: startAddrDNS(t, dnsSrv, a), Port: p, HELO: "out.godwit.test",
+		Timeout: 2 * time.Second, Guard: netguard.Policy{AllowPrivate: true}}
+}
 
-	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second,
-		Guard: netguard.Policy{AllowPrivate: true}}
+func TestDeliverImplicitMX(t *testing.T) {
+	b, tr := viaAddress(t, dnstest.NewServer(t), map[string]string{"nomx.example.test": "127.0.0.1"})
+
 	res := deliver(t, tr, "nomx.example.test", testMsg("bob@nomx.example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "nomx.example.test", res[0].Host)
@@ -211,17 +294,9 @@ func TestDeliverImplicitMX(t *testing.T) {
 
 func TestDeliverMXHostResolvedViaA(t *testing.T) {
 	dnsSrv := dnstest.NewServer(t)
-	b := startMX(t, godwittest.MXOptions{})
-	addr := b.Addr()
-	_, port, _ := net.SplitHostPort(addr)
-	var p int
-	_, err := fmt.Sscan(port, &p)
-	require.NoError(t, err)
 	dnsSrv.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 5})
-	resolver := startAddrDNS(t, dnsSrv, map[string]string{"mx.example.test": "127.0.0.1"})
+	_, tr := viaAddress(t, dnsSrv, map[string]string{"mx.example.test": "127.0.0.1"})
 
-	tr := &MXTransport{Resolver: resolver, Port: p, HELO: "out.godwit.test", Timeout: 2 * time.Second,
-		Guard: netguard.Policy{AllowPrivate: true}}
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, "mx.example.test", res[0].Host)
@@ -240,12 +315,19 @@ func TestDeliverNullMX(t *testing.T) {
 	require.Empty(t, e.dialed())
 }
 
+func TestDeliverDNSFailureDeferred(t *testing.T) {
+	e := newMXEnv(t)
+	e.dns.Fail("example.test", 2) // SERVFAIL
+	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.Contains(t, res[0].Message, "MX lookup failed")
+}
+
 func TestDeliverRequireTLS(t *testing.T) {
 	pki := newPKI(t, "mx-tls.example.test")
 	e := newMXEnv(t)
-	plain, secure := startMX(t, godwittest.MXOptions{}), startMX(t, godwittest.MXOptions{TLS: pki.server})
-	e.hosts["mx-plain.example.test"] = plain.Addr()
-	e.hosts["mx-tls.example.test"] = secure.Addr()
+	plain := e.addMX(t, "mx-plain.example.test", godwittest.MXOptions{})
+	secure := e.addMX(t, "mx-tls.example.test", godwittest.MXOptions{TLS: pki.server})
 
 	tr := e.transport(t)
 	tr.TLSConfig = pki.client
@@ -278,8 +360,7 @@ func TestDeliverRequireTLS(t *testing.T) {
 func TestDeliverOpportunisticTLS(t *testing.T) {
 	pki := newPKI(t, "mx-tls.example.test")
 	e := newMXEnv(t)
-	secure := startMX(t, godwittest.MXOptions{TLS: pki.server})
-	e.hosts["mx-tls.example.test"] = secure.Addr()
+	secure := e.addMX(t, "mx-tls.example.test", godwittest.MXOptions{TLS: pki.server})
 	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx-tls.example.test", Preference: 10})
 
 	// No TLSConfig: STARTTLS is used without verifying the certificate.
@@ -297,77 +378,27 @@ func TestDeliverOpportunisticTLS(t *testing.T) {
 	require.Len(t, secure.Messages(), 1)
 }
 
-func TestDeliverConnectionDrop(t *testing.T) {
-	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
-	b.setFault("drop@example.test", dropAfterRcpt)
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
-
-	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test", "drop@example.test"))
-	for _, r := range res {
-		require.Equal(t, Deferred, r.Outcome)
-		require.Equal(t, 0, r.Code)
-		require.NotEmpty(t, r.Message)
-	}
-	require.Empty(t, b.Messages())
+// relayPKI is a test PKI for relay.example.test and a client configuration
+// that trusts it and expects that name.
+func relayPKI(t *testing.T) (*testPKI, *tls.Config) {
+	t.Helper()
+	pki := newPKI(t, "relay.example.test")
+	cfg := pki.client.Clone()
+	cfg.ServerName = "relay.example.test"
+	return pki, cfg
 }
 
-func TestDeliverTimeout(t *testing.T) {
-	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
-	b.setFault("bob@example.test", slow)
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
-	tr := e.transport(t)
-	tr.Timeout = 300 * time.Millisecond
-
-	start := time.Now()
-	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
-	require.Less(t, time.Since(start), 2*time.Second)
-	require.Equal(t, Deferred, res[0].Outcome)
-	require.Equal(t, 0, res[0].Code)
-	require.Contains(t, res[0].Message, "timeout")
-}
-
-func TestDeliverContextCancelled(t *testing.T) {
-	e := newMXEnv(t)
-	b := startMX(t, godwittest.MXOptions{})
-	b.setFault("bob@example.test", slow)
-	e.hosts["mx.example.test"] = b.Addr()
-	e.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
-	tr := e.transport(t)
-	tr.Timeout = 5 * time.Second
-
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	res := tr.DeliverDomain(ctx, "example.test", testMsg("bob@example.test"))
-	require.Less(t, time.Since(start), 2*time.Second)
-	require.Equal(t, Deferred, res[0].Outcome)
-}
-
-func TestDeliverDNSFailureDeferred(t *testing.T) {
-	e := newMXEnv(t)
-	e.dns.Fail("example.test", 2) // SERVFAIL
-	res := deliver(t, e.transport(t), "example.test", testMsg("bob@example.test"))
-	require.Equal(t, Deferred, res[0].Outcome)
-	require.Contains(t, res[0].Message, "MX lookup failed")
-}
-
-func relayURL(scheme, user, pass, addr string) string {
-	return fmt.Sprintf("%s://%s:%s@%s", scheme, user, pass, addr)
+// relay is a RelayTransport to addr, logging in as godwit with password.
+func relay(scheme, password, addr string, cfg *tls.Config) *RelayTransport {
+	return &RelayTransport{URL: fmt.Sprintf("%s://godwit:%s@%s", scheme, password, addr), HELO: "out.godwit.test",
+		Timeout: 2 * time.Second, TLSConfig: cfg}
 }
 
 func TestRelayStartTLS(t *testing.T) {
-	pki := newPKI(t, "relay.example.test")
+	pki, cfg := relayPKI(t)
 	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", TLS: pki.server})
-	addr := b.Addr()
-	cfg := pki.client.Clone()
-	cfg.ServerName = "relay.example.test"
 
-	tr := &RelayTransport{URL: relayURL("smtp", "godwit", "s3cret", addr), HELO: "out.godwit.test",
-		Timeout: 2 * time.Second, TLSConfig: cfg}
+	tr := relay("smtp", "s3cret", b.Addr(), cfg)
 	res := tr.Deliver(context.Background(), testMsg("a@one.test", "b@two.test"))
 	for _, r := range res {
 		require.Equal(t, Delivered, r.Outcome, r.Message)
@@ -381,17 +412,14 @@ func TestRelayStartTLS(t *testing.T) {
 	require.Equal(t, testData, msgs[0].Data)
 
 	// The next message reuses the connection: no new session.
-	sessions := b.Sessions
-	before := sessions()
+	before := b.Sessions()
 	res = tr.Deliver(context.Background(), testMsg("c@three.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
-	require.Equal(t, before, sessions())
+	require.Equal(t, before, b.Sessions())
 	require.Len(t, b.Messages(), 2)
 
 	// Wrong password: deferred (a configuration problem, not the recipients').
-	tr = &RelayTransport{URL: relayURL("smtp", "godwit", "wrong", addr), HELO: "out.godwit.test",
-		Timeout: 2 * time.Second, TLSConfig: cfg}
-	res = tr.Deliver(context.Background(), testMsg("a@one.test"))
+	res = relay("smtp", "wrong", b.Addr(), cfg).Deliver(context.Background(), testMsg("a@one.test"))
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Equal(t, 535, res[0].Code)
 	require.Contains(t, res[0].Message, "authentication failed")
@@ -401,8 +429,7 @@ func TestRelayStartTLS(t *testing.T) {
 
 func TestRelayRequiresStartTLS(t *testing.T) {
 	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", AllowInsecureAuth: true})
-	addr := b.Addr()
-	tr := &RelayTransport{URL: relayURL("smtp", "godwit", "s3cret", addr), Timeout: 2 * time.Second}
+	tr := &RelayTransport{URL: "smtp://godwit:s3cret@" + b.Addr(), Timeout: 2 * time.Second}
 	res := tr.Deliver(context.Background(), testMsg("a@one.test"))
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Contains(t, res[0].Message, "does not offer STARTTLS")
@@ -410,16 +437,11 @@ func TestRelayRequiresStartTLS(t *testing.T) {
 }
 
 func TestRelayImplicitTLS(t *testing.T) {
-	pki := newPKI(t, "relay.example.test")
+	pki, cfg := relayPKI(t)
 	b := startMX(t, godwittest.MXOptions{User: "godwit", Password: "s3cret", TLS: pki.server, ImplicitTLS: true})
 	b.setFault("x@two.test", reject)
-	addr := b.Addr()
-	cfg := pki.client.Clone()
-	cfg.ServerName = "relay.example.test"
 
-	tr := &RelayTransport{URL: relayURL("smtps", "godwit", "s3cret", addr), HELO: "out.godwit.test",
-		Timeout: 2 * time.Second, TLSConfig: cfg}
-	res := tr.Deliver(context.Background(), testMsg("a@one.test", "x@two.test"))
+	res := relay("smtps", "s3cret", b.Addr(), cfg).Deliver(context.Background(), testMsg("a@one.test", "x@two.test"))
 	require.Equal(t, Delivered, res[0].Outcome, res[0].Message)
 	require.Equal(t, Bounced, res[1].Outcome)
 	require.Equal(t, "5.1.1", res[1].Enhanced)
@@ -470,10 +492,14 @@ func TestClassify(t *testing.T) {
 }
 
 func TestSplitEnhanced(t *testing.T) {
-	e, m := splitEnhanced("2.0.0 OK: queued")
-	require.Equal(t, "2.0.0", e)
-	require.Equal(t, "OK: queued", m)
-	e, m = splitEnhanced("OK queued as 123")
-	require.Equal(t, "", e)
-	require.Equal(t, "OK queued as 123", m)
+	for _, tc := range []struct{ in, enhanced, msg string }{
+		{"2.0.0 OK: queued", "2.0.0", "OK: queued"},
+		{"OK queued as 123", "", "OK queued as 123"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			e, m := splitEnhanced(tc.in)
+			require.Equal(t, tc.enhanced, e)
+			require.Equal(t, tc.msg, m)
+		})
+	}
 }
