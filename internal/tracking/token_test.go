@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -13,6 +14,9 @@ import (
 )
 
 const testID = "7f1c7e2a-1b2c-4d5e-8f90-123456789abc"
+
+// alphabet is base64url's, the tokens' encoding.
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
@@ -39,15 +43,26 @@ func idBytes(t *testing.T) []byte {
 }
 
 func TestNewSigner(t *testing.T) {
-	_, err := NewSigner(make([]byte, 31))
-	require.ErrorContains(t, err, "31 bytes")
-	_, err = NewSigner(nil)
-	require.Error(t, err)
-	_, err = NewSigner(testKey(1), testKey(2), make([]byte, 16))
-	require.ErrorContains(t, err, "old key 2")
-	s, err := NewSigner(make([]byte, 64), testKey(2))
-	require.NoError(t, err)
-	require.Len(t, s.keys, 2)
+	for _, tc := range []struct {
+		name string
+		keys [][]byte // the key, then the old keys
+		err  string   // a substring of the error; "" for success
+	}{
+		{"short key", [][]byte{make([]byte, 31)}, "31 bytes"},
+		{"no key", [][]byte{nil}, "key is 0 bytes"},
+		{"short old key", [][]byte{testKey(1), testKey(2), make([]byte, 16)}, "old key 2"},
+		{"long key and an old key", [][]byte{make([]byte, 64), testKey(2)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSigner(tc.keys[0], tc.keys[1:]...)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, s.keys, len(tc.keys))
+		})
+	}
 }
 
 func TestOpenRoundTrip(t *testing.T) {
@@ -58,34 +73,41 @@ func TestOpenRoundTrip(t *testing.T) {
 		{"00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000000"},
 		{"ffffffff-ffff-ffff-ffff-ffffffffffff", "ffffffff-ffff-ffff-ffff-ffffffffffff"},
 	} {
-		tok := s.OpenToken(Open{EmailID: tc.in})
-		require.Len(t, tok, 46, "open tokens have a fixed size")
-		require.NotContains(t, tok, "=")
-		got, err := s.ParseOpen(tok)
-		require.NoError(t, err)
-		require.Equal(t, Open{EmailID: tc.want}, got)
+		t.Run(tc.in, func(t *testing.T) {
+			tok := s.OpenToken(Open{EmailID: tc.in})
+			require.Len(t, tok, 46, "open tokens have a fixed size")
+			require.NotContains(t, tok, "=")
+			got, err := s.ParseOpen(tok)
+			require.NoError(t, err)
+			require.Equal(t, Open{EmailID: tc.want}, got)
+		})
 	}
 }
 
 func TestClickRoundTrip(t *testing.T) {
 	s := testSigner(t)
 	long := "https://example.com/" + strings.Repeat("a", maxURLLen-len("https://example.com/"))
-	for _, c := range []Click{
-		{EmailID: testID, URL: "https://example.com", Index: 0},
-		{EmailID: testID, URL: "http://example.com/", Index: 1},
-		{EmailID: testID, URL: "HTTPS://EXAMPLE.COM/Path", Index: 127},
-		{EmailID: testID, URL: "https://example.com/?a=1&b=2#frag", Index: 128},
-		{EmailID: testID, URL: "https://user:pw@example.com:8443/p;x?q=%20", Index: 300},
-		{EmailID: testID, URL: "https://例え.jp/パス?q=ü", Index: 5},
-		{EmailID: testID, URL: "https://x.io/{a}|b", Index: math.MaxInt32},
-		{EmailID: testID, URL: long, Index: 7},
+	for _, tc := range []struct {
+		name string
+		c    Click
+	}{
+		{"no path, index 0", Click{EmailID: testID, URL: "https://example.com", Index: 0}},
+		{"http", Click{EmailID: testID, URL: "http://example.com/", Index: 1}},
+		{"upper case, last one-byte index", Click{EmailID: testID, URL: "HTTPS://EXAMPLE.COM/Path", Index: 127}},
+		{"query and fragment, first two-byte index", Click{EmailID: testID, URL: "https://example.com/?a=1&b=2#frag", Index: 128}},
+		{"userinfo, port, params", Click{EmailID: testID, URL: "https://user:pw@example.com:8443/p;x?q=%20", Index: 300}},
+		{"unicode", Click{EmailID: testID, URL: "https://例え.jp/パス?q=ü", Index: 5}},
+		{"largest index", Click{EmailID: testID, URL: "https://x.io/{a}|b", Index: math.MaxInt32}},
+		{"longest URL", Click{EmailID: testID, URL: long, Index: 7}},
 	} {
-		tok := s.ClickToken(c)
-		require.NotContains(t, tok, "=")
-		require.Less(t, len(tok), MaxTokenLen)
-		got, err := s.ParseClick(tok)
-		require.NoError(t, err, c.URL)
-		require.Equal(t, c, got)
+		t.Run(tc.name, func(t *testing.T) {
+			tok := s.ClickToken(tc.c)
+			require.NotContains(t, tok, "=")
+			require.Less(t, len(tok), MaxTokenLen)
+			got, err := s.ParseClick(tok)
+			require.NoError(t, err)
+			require.Equal(t, tc.c, got)
+		})
 	}
 }
 
@@ -99,58 +121,73 @@ func TestClickTokenSize(t *testing.T) {
 
 func TestClickTokenPanics(t *testing.T) {
 	s := testSigner(t)
-	for _, c := range []Click{
-		{EmailID: "not-a-uuid", URL: "https://x.io"},
-		{EmailID: testID, URL: "https://x.io", Index: -1},
-		{EmailID: testID, URL: "https://x.io", Index: math.MaxInt32 + 1},
-		{EmailID: testID, URL: "javascript:alert(1)"},
-		{EmailID: testID, URL: "/relative"},
-		{EmailID: testID, URL: "https://x.io/a b"},
-		{EmailID: testID, URL: "https://" + strings.Repeat("a", maxURLLen)},
+	for _, tc := range []struct {
+		name string
+		c    Click
+	}{
+		{"bad email id", Click{EmailID: "not-a-uuid", URL: "https://x.io"}},
+		{"negative index", Click{EmailID: testID, URL: "https://x.io", Index: -1}},
+		{"index too large", Click{EmailID: testID, URL: "https://x.io", Index: math.MaxInt32 + 1}},
+		{"javascript URL", Click{EmailID: testID, URL: "javascript:alert(1)"}},
+		{"relative URL", Click{EmailID: testID, URL: "/relative"}},
+		{"space in URL", Click{EmailID: testID, URL: "https://x.io/a b"}},
+		{"URL too long", Click{EmailID: testID, URL: "https://" + strings.Repeat("a", maxURLLen)}},
 	} {
-		require.Panics(t, func() { s.ClickToken(c) }, "%+v", c)
+		t.Run(tc.name, func(t *testing.T) {
+			require.Panics(t, func() { s.ClickToken(tc.c) })
+		})
 	}
-	require.Panics(t, func() { s.OpenToken(Open{EmailID: "x"}) })
+	t.Run("open with bad email id", func(t *testing.T) {
+		require.Panics(t, func() { s.OpenToken(Open{EmailID: "x"}) })
+	})
 }
 
 // Changing any byte of a token, or any character of its text, breaks it.
 func TestTamper(t *testing.T) {
 	s := testSigner(t)
-	toks := map[string]func(string) error{
-		s.OpenToken(Open{EmailID: testID}):                                               func(tok string) error { _, err := s.ParseOpen(tok); return err },
-		s.ClickToken(Click{EmailID: testID, URL: "https://example.com/x?y=1", Index: 3}): func(tok string) error { _, err := s.ParseClick(tok); return err },
+	for _, tc := range []struct {
+		name  string
+		tok   string
+		parse func(string) error
+	}{
+		{"open", s.OpenToken(Open{EmailID: testID}), func(tok string) error { _, err := s.ParseOpen(tok); return err }},
+		{"click", s.ClickToken(Click{EmailID: testID, URL: "https://example.com/x?y=1", Index: 3}), func(tok string) error { _, err := s.ParseClick(tok); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tamper(t, tc.tok, tc.parse) })
 	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for tok, parse := range toks {
-		require.NoError(t, parse(tok))
-		raw, err := base64.RawURLEncoding.DecodeString(tok)
-		require.NoError(t, err)
-		for i := range raw {
-			for _, flip := range []byte{0x01, 0x80, 0xff} {
-				b := bytes.Clone(raw)
-				b[i] ^= flip
-				require.ErrorIs(t, parse(base64.RawURLEncoding.EncodeToString(b)), ErrInvalidToken, "byte %d ^ %#x", i, flip)
-			}
+}
+
+// tamper checks that parse accepts tok and refuses every altered copy of it.
+func tamper(t *testing.T, tok string, parse func(string) error) {
+	t.Helper()
+	require.NoError(t, parse(tok))
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	require.NoError(t, err)
+	for i := range raw {
+		for _, flip := range []byte{0x01, 0x80, 0xff} {
+			b := bytes.Clone(raw)
+			b[i] ^= flip
+			require.ErrorIs(t, parse(base64.RawURLEncoding.EncodeToString(b)), ErrInvalidToken, "byte %d ^ %#x", i, flip)
 		}
-		for i := range tok {
-			for _, c := range []byte{alphabet[(strings.IndexByte(alphabet, tok[i])+1)%64], alphabet[(strings.IndexByte(alphabet, tok[i])+63)%64], '=', '+', '/', '.'} {
-				b := []byte(tok)
-				b[i] = c
-				require.ErrorIs(t, parse(string(b)), ErrInvalidToken, "char %d = %q", i, c)
-			}
+	}
+	for i := range tok {
+		for _, c := range []byte{alphabet[(strings.IndexByte(alphabet, tok[i])+1)%64], alphabet[(strings.IndexByte(alphabet, tok[i])+63)%64], '=', '+', '/', '.'} {
+			b := []byte(tok)
+			b[i] = c
+			require.ErrorIs(t, parse(string(b)), ErrInvalidToken, "char %d = %q", i, c)
 		}
-		// Truncated or extended.
-		for i := 0; i < len(tok); i++ {
-			require.ErrorIs(t, parse(tok[:i]), ErrInvalidToken, "truncated to %d", i)
-		}
-		for _, suffix := range []string{"A", "AA", "AAA", "AAAA", "=", "=="} {
-			require.ErrorIs(t, parse(tok+suffix), ErrInvalidToken, "with %q", suffix)
-		}
-		// Inserted characters the decoder would skip.
-		for i := 0; i <= len(tok); i++ {
-			for _, c := range []string{"\r", "\n", "\r\n", " "} {
-				require.ErrorIs(t, parse(tok[:i]+c+tok[i:]), ErrInvalidToken, "%q at %d", c, i)
-			}
+	}
+	// Truncated or extended.
+	for i := 0; i < len(tok); i++ {
+		require.ErrorIs(t, parse(tok[:i]), ErrInvalidToken, "truncated to %d", i)
+	}
+	for _, suffix := range []string{"A", "AA", "AAA", "AAAA", "=", "=="} {
+		require.ErrorIs(t, parse(tok+suffix), ErrInvalidToken, "with %q", suffix)
+	}
+	// Inserted characters the decoder would skip.
+	for i := 0; i <= len(tok); i++ {
+		for _, c := range []string{"\r", "\n", "\r\n", " "} {
+			require.ErrorIs(t, parse(tok[:i]+c+tok[i:]), ErrInvalidToken, "%q at %d", c, i)
 		}
 	}
 }
@@ -237,6 +274,7 @@ func TestParseRejectsSignedGarbage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// Cases named "open …" are parsed as open tokens, the rest as clicks.
 			var err error
 			if strings.HasPrefix(tc.name, "open") {
 				_, err = s.ParseOpen(tc.tok)
@@ -254,8 +292,8 @@ func TestNonCanonicalBase64(t *testing.T) {
 	tok := s.OpenToken(Open{EmailID: testID})
 	// 34 bytes encode to 46 characters whose last one carries 2 bits of
 	// padding: setting them gives another string for the same bytes.
-	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", tok[len(tok)-1])
-	alt := tok[:len(tok)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|1])
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	alt := tok[:len(tok)-1] + string(alphabet[last|1])
 	b, err := base64.RawURLEncoding.DecodeString(alt)
 	require.NoError(t, err, "the lenient decoder accepts it")
 	raw, _ := base64.RawURLEncoding.DecodeString(tok)
@@ -267,7 +305,13 @@ func TestNonCanonicalBase64(t *testing.T) {
 func TestRandomStringsFail(t *testing.T) {
 	s := testSigner(t)
 	r := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	requireInvalid := func(t *testing.T, tok string) {
+		t.Helper()
+		_, err := s.ParseOpen(tok)
+		require.ErrorIs(t, err, ErrInvalidToken, "%q", tok)
+		_, err = s.ParseClick(tok)
+		require.ErrorIs(t, err, ErrInvalidToken, "%q", tok)
+	}
 	for i := 0; i < 2000; i++ {
 		n := r.IntN(300)
 		b := make([]byte, n)
@@ -278,10 +322,7 @@ func TestRandomStringsFail(t *testing.T) {
 				b[j] = alphabet[r.IntN(64)]
 			}
 		}
-		_, err := s.ParseOpen(string(b))
-		require.ErrorIs(t, err, ErrInvalidToken)
-		_, err = s.ParseClick(string(b))
-		require.ErrorIs(t, err, ErrInvalidToken)
+		requireInvalid(t, string(b))
 	}
 	// Random bytes with a right-looking header still fail on the MAC.
 	for i := 0; i < 1000; i++ {
@@ -294,44 +335,46 @@ func TestRandomStringsFail(t *testing.T) {
 		require.ErrorContains(t, err, "bad MAC")
 	}
 	for _, tok := range []string{"", "A", "AQ", "AQI", "====", "\x00", strings.Repeat("_", MaxTokenLen), "../../etc/passwd", "%41%42"} {
-		_, err := s.ParseOpen(tok)
-		require.ErrorIs(t, err, ErrInvalidToken)
-		_, err = s.ParseClick(tok)
-		require.ErrorIs(t, err, ErrInvalidToken)
+		requireInvalid(t, tok)
 	}
 }
 
 func TestValidTarget(t *testing.T) {
-	for u, want := range map[string]bool{
-		"https://x.io":           true,
-		"http://x.io/a?b#c":      true,
-		"HtTpS://x.io":           true,
-		"https://x.io:99999":     true, // as unusable as the link it came from
-		"https://":               false,
-		"https:x.io":             false,
-		"//x.io":                 false,
-		"x.io":                   false,
-		"mailto:a@x.io":          false,
-		"javascript:alert(1)":    false,
-		"https://x.io/ a":        false,
-		"https://x.io/\t":        false,
-		"https://x.io/\x7f":      false,
-		`https://x.io\a`:         false,
-		"https://x.io/\xc3":      false,
-		"https://x.io/é":         true,
-		"wss://x.io":             false,
-		"https://[::1]:8443/":    true,
-		"https://%zz":            false,
-		"https://x.io/%zz":       false,
-		"https://x.io/?q=%zz":    true,
-		"https://x.io/#%zz":      false,
-		"https://x.io/{{a}}":     true, // placeholders are Rewrite's business
-		"https://a@b@x.io/":      true,
-		"https://x.io/\u2028":    true,
-		"https://x.io/\u00a0":    true,
-		"https://x.io/" + "\x00": false,
+	for _, tc := range []struct {
+		u    string
+		want bool
+	}{
+		{"https://x.io", true},
+		{"http://x.io/a?b#c", true},
+		{"HtTpS://x.io", true},
+		{"https://x.io:99999", true}, // as unusable as the link it came from
+		{"https://", false},
+		{"https:x.io", false},
+		{"//x.io", false},
+		{"x.io", false},
+		{"mailto:a@x.io", false},
+		{"javascript:alert(1)", false},
+		{"https://x.io/ a", false},
+		{"https://x.io/\t", false},
+		{"https://x.io/\x7f", false},
+		{`https://x.io\a`, false},
+		{"https://x.io/\xc3", false},
+		{"https://x.io/é", true},
+		{"wss://x.io", false},
+		{"https://[::1]:8443/", true},
+		{"https://%zz", false},
+		{"https://x.io/%zz", false},
+		{"https://x.io/?q=%zz", true},
+		{"https://x.io/#%zz", false},
+		{"https://x.io/{{a}}", true}, // placeholders are Rewrite's business
+		{"https://a@b@x.io/", true},
+		{"https://x.io/\u2028", true},
+		{"https://x.io/\u00a0", true},
+		{"https://x.io/" + "\x00", false},
 	} {
-		require.Equal(t, want, validTarget(u), "%q", u)
+		t.Run(fmt.Sprintf("%q", tc.u), func(t *testing.T) {
+			require.Equal(t, tc.want, validTarget(tc.u))
+		})
 	}
 }
 
