@@ -319,45 +319,57 @@ func TestRewritePixel(t *testing.T) {
 func TestRewriteOptions(t *testing.T) {
 	s := testSigner(t)
 	in := `<body><a href="https://example.com/">x</a></body>`
-
-	out, err := Rewrite(in, nil, Options{})
-	require.NoError(t, err)
-	require.Equal(t, in, out, "nothing to do")
-
-	for _, o := range []Options{
-		{BaseURL: testBase, EmailID: "nope", Opens: true},
-		{BaseURL: "", EmailID: testID, Opens: true},
-		{BaseURL: "/relative", EmailID: testID, Clicks: true},
-		{BaseURL: "ftp://x.io", EmailID: testID, Clicks: true},
-		{BaseURL: "https://x.io/?q=1", EmailID: testID, Clicks: true},
-		{BaseURL: "https://x.io/#f", EmailID: testID, Clicks: true},
-		{BaseURL: "https://x.io/a b", EmailID: testID, Clicks: true},
-	} {
-		_, err := Rewrite(in, s, o)
-		require.Error(t, err, "%+v", o)
+	with := func(change func(o *Options)) Options {
+		o := opts()
+		change(&o)
+		return o
 	}
-	_, err = Rewrite(in, nil, opts())
-	require.Error(t, err)
 
-	o := opts()
-	o.BaseURL = testBase + "///"
-	o.Opens = false
-	out, err = Rewrite(in, s, o)
-	require.NoError(t, err)
-	require.Equal(t, `<body><a href="`+testBase+ClickPath+s.ClickToken(Click{EmailID: testID, URL: "https://example.com/"})+`">x</a></body>`, out)
+	for _, tc := range []struct {
+		name   string
+		signer *Signer
+		opts   Options
+		in     string
+		want   string
+	}{
+		{"nothing to do", nil, Options{}, in, in},
+		{"trailing slashes of the base URL are dropped", s, with(func(o *Options) { o.BaseURL = testBase + "///"; o.Opens = false }), in,
+			`<body><a href="` + testBase + ClickPath + s.ClickToken(Click{EmailID: testID, URL: "https://example.com/"}) + `">x</a></body>`},
+		{"opens only", s, with(func(o *Options) { o.Clicks = false }), in,
+			`<body><a href="https://example.com/">x</a>` + pixelPrefix + s.OpenToken(Open{EmailID: testID}) + pixelSuffix + `</body>`},
+		// Nothing to rewrite: the very same string comes back.
+		{"no links", s, with(func(o *Options) { o.Opens = false }), `<p>no links</p>`, `<p>no links</p>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Rewrite(tc.in, tc.signer, tc.opts)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, out)
+		})
+	}
+}
 
-	o = opts()
-	o.Clicks = false
-	out, err = Rewrite(in, s, o)
-	require.NoError(t, err)
-	require.Equal(t, `<body><a href="https://example.com/">x</a>`+pixelPrefix+s.OpenToken(Open{EmailID: testID})+pixelSuffix+`</body>`, out)
-
-	// Nothing to rewrite: the very same string comes back.
-	o = opts()
-	o.Opens = false
-	out, err = Rewrite(`<p>no links</p>`, s, o)
-	require.NoError(t, err)
-	require.Equal(t, `<p>no links</p>`, out)
+func TestRewriteOptionsInvalid(t *testing.T) {
+	s := testSigner(t)
+	in := `<body><a href="https://example.com/">x</a></body>`
+	for _, tc := range []struct {
+		name   string
+		signer *Signer
+		opts   Options
+	}{
+		{"email id not a UUID", s, Options{BaseURL: testBase, EmailID: "nope", Opens: true}},
+		{"no base URL", s, Options{BaseURL: "", EmailID: testID, Opens: true}},
+		{"relative base URL", s, Options{BaseURL: "/relative", EmailID: testID, Clicks: true}},
+		{"base URL not http", s, Options{BaseURL: "ftp://x.io", EmailID: testID, Clicks: true}},
+		{"base URL with a query", s, Options{BaseURL: "https://x.io/?q=1", EmailID: testID, Clicks: true}},
+		{"base URL with a fragment", s, Options{BaseURL: "https://x.io/#f", EmailID: testID, Clicks: true}},
+		{"base URL with a space", s, Options{BaseURL: "https://x.io/a b", EmailID: testID, Clicks: true}},
+		{"no signer", nil, opts()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite(in, tc.signer, tc.opts)
+			require.Error(t, err)
+		})
+	}
 }
 
 // Indexes follow the document, counting only rewritten links.
@@ -385,32 +397,37 @@ func TestRewriteIndexes(t *testing.T) {
 
 func TestScanAttrs(t *testing.T) {
 	type kv struct{ k, v string }
-	for tag, want := range map[string][]kv{
-		`<a>`:                      nil,
-		`<a/>`:                     nil,
-		`<a href=x>`:               {{"href", "x"}},
-		`<a href = "x y" b>`:       {{"href", "x y"}, {"b", ""}},
-		`<a href='x"'c=d>`:         {{"href", `x"`}, {"c", "d"}},
-		`<a =x href=y>`:            {{"=x", ""}, {"href", "y"}},
-		`<a / href=y/>`:            {{"href", "y/"}},
-		`<a href=>`:                {{"href", ""}},
-		`<a\nhref=x\t>`:            nil, // backslashes, not spaces: all name
-		"<a\nhref=x\t>":            {{"href", "x"}},
-		`<a b="1"c="2">`:           {{"b", "1"}, {"c", "2"}},
-		`<a b c d=>`:               {{"b", ""}, {"c", ""}, {"d", ""}},
-		`<a b/c>`:                  {{"b", ""}, {"c", ""}},
-		`<a href="x" href='y'>`:    {{"href", "x"}, {"href", "y"}},
-		`<a <b href=x>`:            {{"<b", ""}, {"href", "x"}},
-		`<a href=a=b>`:             {{"href", "a=b"}},
-		`<a href="x">`[:len(`<a`)]: nil,
+	for _, tc := range []struct {
+		tag  string
+		want []kv
+	}{
+		{`<a>`, nil},
+		{`<a/>`, nil},
+		{`<a href=x>`, []kv{{"href", "x"}}},
+		{`<a href = "x y" b>`, []kv{{"href", "x y"}, {"b", ""}}},
+		{`<a href='x"'c=d>`, []kv{{"href", `x"`}, {"c", "d"}}},
+		{`<a =x href=y>`, []kv{{"=x", ""}, {"href", "y"}}},
+		{`<a / href=y/>`, []kv{{"href", "y/"}}},
+		{`<a href=>`, []kv{{"href", ""}}},
+		{`<a\nhref=x\t>`, nil}, // backslashes, not spaces: all name
+		{"<a\nhref=x\t>", []kv{{"href", "x"}}},
+		{`<a b="1"c="2">`, []kv{{"b", "1"}, {"c", "2"}}},
+		{`<a b c d=>`, []kv{{"b", ""}, {"c", ""}, {"d", ""}}},
+		{`<a b/c>`, []kv{{"b", ""}, {"c", ""}}},
+		{`<a href="x" href='y'>`, []kv{{"href", "x"}, {"href", "y"}}},
+		{`<a <b href=x>`, []kv{{"<b", ""}, {"href", "x"}}},
+		{`<a href=a=b>`, []kv{{"href", "a=b"}}},
+		{`<a href="x">`[:len(`<a`)], nil},
 	} {
-		var got []kv
-		scanAttrs(tag, func(a rawAttr) bool {
-			require.Equal(t, a.key, tag[a.ks:a.ke])
-			got = append(got, kv{a.key, tag[a.vs:a.ve]})
-			return true
+		t.Run(fmt.Sprintf("%q", tc.tag), func(t *testing.T) {
+			var got []kv
+			scanAttrs(tc.tag, func(a rawAttr) bool {
+				require.Equal(t, a.key, tc.tag[a.ks:a.ke])
+				got = append(got, kv{a.key, tc.tag[a.vs:a.ve]})
+				return true
+			})
+			require.Equal(t, tc.want, got)
 		})
-		require.Equal(t, want, got, tag)
 	}
 }
 
