@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -58,53 +57,43 @@ func TestLookupTXT(t *testing.T) {
 	t.Parallel()
 	srv := dnstest.NewServer(t)
 	r := resolverFor(srv)
-	ctx := t.Context()
-
-	srv.SetTXT("example.com", "v=spf1 -all", "hello world")
-	got, err := r.LookupTXT(ctx, "example.com")
-	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"v=spf1 -all", "hello world"}, got)
-
-	// Name case and trailing dot do not matter.
-	got, err = r.LookupTXT(ctx, "EXAMPLE.com.")
-	require.NoError(t, err)
-	require.Len(t, got, 2)
-
-	// Character-strings are joined without separator.
-	srv.SetTXTStrings("split.example.com", []string{"v=DKIM1; p=ab", "cd", "ef"})
-	got, err = r.LookupTXT(ctx, "split.example.com")
-	require.NoError(t, err)
-	require.Equal(t, []string{"v=DKIM1; p=abcdef"}, got)
-
-	// Bytes that DNS presentation format escapes come back raw.
 	raw := "quote\" back\\slash tab\t nul\x00 utf8-é;"
+	srv.SetTXT("example.com", "v=spf1 -all", "hello world")
+	srv.SetTXTStrings("split.example.com", []string{"v=DKIM1; p=ab", "cd", "ef"})
 	srv.SetTXT("raw.example.com", raw)
-	got, err = r.LookupTXT(ctx, "raw.example.com")
-	require.NoError(t, err)
-	require.Equal(t, []string{raw}, got)
-
-	// NXDOMAIN: nothing, no error.
-	got, err = r.LookupTXT(ctx, "nowhere.example.com")
-	require.NoError(t, err)
-	require.Nil(t, got)
-
-	// The name exists with other types only (NODATA): nothing, no error.
 	srv.SetMX("mxonly.example.com", dnscheck.MX{Host: "mx.example.com", Preference: 10})
-	got, err = r.LookupTXT(ctx, "mxonly.example.com")
-	require.NoError(t, err)
-	require.Nil(t, got)
-
-	// Empty non-terminal: "_domainkey.example.com" exists only through a
-	// descendant, so it is NODATA rather than NXDOMAIN.
 	srv.SetTXT("s1._domainkey.example.com", "p=x")
-	got, err = r.LookupTXT(ctx, "_domainkey.example.com")
-	require.NoError(t, err)
-	require.Nil(t, got)
 
-	_, err = r.LookupTXT(ctx, "")
-	require.Error(t, err)
-	_, err = r.LookupTXT(ctx, "bad..name")
-	require.Error(t, err)
+	for _, tc := range []struct {
+		name, query string
+		want        []string // in any order; nil for none
+	}{
+		{"several records", "example.com", []string{"v=spf1 -all", "hello world"}},
+		{"name case and trailing dot do not matter", "EXAMPLE.com.", []string{"v=spf1 -all", "hello world"}},
+		{"character-strings are joined without separator", "split.example.com", []string{"v=DKIM1; p=abcdef"}},
+		{"bytes that presentation format escapes come back raw", "raw.example.com", []string{raw}},
+		{"NXDOMAIN is nothing, no error", "nowhere.example.com", nil},
+		{"NODATA (other types only) is nothing, no error", "mxonly.example.com", nil},
+		// "_domainkey.example.com" exists only through a descendant, so it
+		// is NODATA rather than NXDOMAIN.
+		{"empty non-terminal is nothing, no error", "_domainkey.example.com", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := r.LookupTXT(t.Context(), tc.query)
+			require.NoError(t, err)
+			if tc.want == nil {
+				require.Nil(t, got)
+				return
+			}
+			require.ElementsMatch(t, tc.want, got)
+		})
+	}
+	for _, name := range []string{"", "bad..name"} {
+		t.Run(fmt.Sprintf("invalid name %q", name), func(t *testing.T) {
+			_, err := r.LookupTXT(t.Context(), name)
+			require.Error(t, err)
+		})
+	}
 }
 
 func TestCheckTXTBasic(t *testing.T) {
@@ -194,47 +183,50 @@ func TestCheckTXTCoexisting(t *testing.T) {
 	t.Parallel()
 	srv := dnstest.NewServer(t)
 	r := resolverFor(srv)
-
 	srv.SetTXT("example.com",
 		"google-site-verification=AbCdEf0123456789",
 		"v=spf1 include:_spf.godwit.example ~all",
 		"MS=ms12345678",
 	)
-	require.Equal(t, dnscheck.Verified, check(t, r, dnscheck.Expected{
-		Type: "TXT", Name: "example.com", Value: "v=spf1 include:_spf.godwit.example ~all"}))
-	require.Equal(t, dnscheck.Verified, check(t, r, dnscheck.Expected{
-		Type: "TXT", Name: "example.com", Value: "google-site-verification=AbCdEf0123456789"}))
-	require.Equal(t, dnscheck.Mismatch, check(t, r, dnscheck.Expected{
-		Type: "TXT", Name: "example.com", Value: "v=spf1 include:other.example ~all"}))
-
 	srv.SetTXT("_dmarc.example.com", "v=DMARC1;p=None; rua=mailto:Dmarc@Example.com", "unrelated")
-	require.Equal(t, dnscheck.Verified, check(t, r, dnscheck.Expected{
-		Type: "TXT", Name: "_dmarc.example.com", Value: "v=DMARC1; p=none; rua=mailto:dmarc@example.com"}))
+
+	for _, tc := range []struct {
+		name, host, value string
+		want              dnscheck.Status
+	}{
+		{"SPF among others", "example.com", "v=spf1 include:_spf.godwit.example ~all", dnscheck.Verified},
+		{"site verification among others", "example.com", "google-site-verification=AbCdEf0123456789", dnscheck.Verified},
+		{"other SPF", "example.com", "v=spf1 include:other.example ~all", dnscheck.Mismatch},
+		{"DMARC, spacing and case normalised", "_dmarc.example.com", "v=DMARC1; p=none; rua=mailto:dmarc@example.com", dnscheck.Verified},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, check(t, r, dnscheck.Expected{Type: "TXT", Name: tc.host, Value: tc.value}))
+		})
+	}
 }
 
 func TestCheckSPF(t *testing.T) {
 	t.Parallel()
-	srv := dnstest.NewServer(t)
-	r := resolverFor(srv)
 	e := dnscheck.Expected{Type: "TXT", Name: "send.example.com", Value: "v=spf1 include:amazonses.com ~all"}
-
-	for _, published := range []string{
-		"v=spf1 include:amazonses.com ~all",
-		"V=SPF1   Include:AmazonSES.com\t~ALL",
-		"  v=spf1 include:amazonses.com ~all  ",
-		`"v=spf1 include:amazonses.com ~all"`,
+	for _, tc := range []struct {
+		name, published string
+		want            dnscheck.Status
+	}{
+		{"exact", "v=spf1 include:amazonses.com ~all", dnscheck.Verified},
+		{"case and spacing", "V=SPF1   Include:AmazonSES.com\t~ALL", dnscheck.Verified},
+		{"surrounding spaces", "  v=spf1 include:amazonses.com ~all  ", dnscheck.Verified},
+		{"quoted", `"v=spf1 include:amazonses.com ~all"`, dnscheck.Verified},
+		{"other all", "v=spf1 include:amazonses.com -all", dnscheck.Mismatch},
+		{"order", "v=spf1 ~all include:amazonses.com", dnscheck.Mismatch},
+		{"extra include", "v=spf1 include:amazonses.com include:other.example ~all", dnscheck.Mismatch},
+		{"no space after version", "v=spf1include:amazonses.com ~all", dnscheck.Mismatch},
 	} {
-		srv.SetTXT("send.example.com", published)
-		require.Equal(t, dnscheck.Verified, check(t, r, e), published)
-	}
-	for _, published := range []string{
-		"v=spf1 include:amazonses.com -all",
-		"v=spf1 ~all include:amazonses.com",
-		"v=spf1 include:amazonses.com include:other.example ~all",
-		"v=spf1include:amazonses.com ~all",
-	} {
-		srv.SetTXT("send.example.com", published)
-		require.Equal(t, dnscheck.Mismatch, check(t, r, e), published)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := dnstest.NewServer(t)
+			srv.SetTXT("send.example.com", tc.published)
+			require.Equal(t, tc.want, check(t, resolverFor(srv), e))
+		})
 	}
 }
 
@@ -369,20 +361,25 @@ func TestServerFailureIsError(t *testing.T) {
 	txt := dnscheck.Expected{Type: "TXT", Name: "example.com", Value: "v=spf1 -all"}
 	mx := dnscheck.Expected{Type: "MX", Name: "example.com", Value: "mx.example.com", Priority: 10}
 
+	// Subtests run in order: they share the server's one failing name.
 	for _, rcode := range []int{dns.RcodeServerFailure, dns.RcodeRefused, dns.RcodeNotImplemented} {
-		srv.Fail("example.com", rcode)
 		for _, e := range []dnscheck.Expected{txt, mx} {
-			st, err := r.Check(t.Context(), e)
-			require.Error(t, err, "%s %s", e.Type, dns.RcodeToString[rcode])
-			require.Contains(t, err.Error(), dns.RcodeToString[rcode])
-			require.NotEqual(t, dnscheck.Missing, st)
-			require.Empty(t, st)
+			t.Run(e.Type+" "+dns.RcodeToString[rcode], func(t *testing.T) {
+				srv.Fail("example.com", rcode)
+				st, err := r.Check(t.Context(), e)
+				require.Error(t, err)
+				require.Contains(t, err.Error(), dns.RcodeToString[rcode])
+				require.NotEqual(t, dnscheck.Missing, st)
+				require.Empty(t, st)
+			})
 		}
 	}
 
-	srv.Fail("example.com", dns.RcodeSuccess)
-	srv.SetTXT("example.com", "v=spf1 -all")
-	require.Equal(t, dnscheck.Verified, check(t, r, txt))
+	t.Run("recovered", func(t *testing.T) {
+		srv.Fail("example.com", dns.RcodeSuccess)
+		srv.SetTXT("example.com", "v=spf1 -all")
+		require.Equal(t, dnscheck.Verified, check(t, r, txt))
+	})
 }
 
 func TestDeadServerIsError(t *testing.T) {
@@ -506,24 +503,32 @@ func TestConcurrentChecks(t *testing.T) {
 
 func TestDefaultServerFromResolvConf(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-		return p
+	for _, tc := range []struct {
+		name    string
+		content string // "" for no file at all
+		want    string // "" for an error
+	}{
+		{"first IPv4 nameserver", "# comment\nsearch example.com\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n", "192.0.2.53:53"},
+		{"IPv6 nameserver", "nameserver 2001:db8::1\n", "[2001:db8::1]:53"},
+		{"no nameserver", "search example.com\n", ""},
+		{"no file", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(t.TempDir(), "resolv.conf")
+			if tc.content != "" {
+				require.NoError(t, os.WriteFile(p, []byte(tc.content), 0o600))
+			}
+			addr, err := dnscheck.DefaultServer(p)
+			switch {
+			case tc.want != "":
+				require.NoError(t, err)
+				require.Equal(t, tc.want, addr)
+			case tc.content == "":
+				require.ErrorIs(t, err, os.ErrNotExist)
+			default:
+				require.Error(t, err)
+			}
+		})
 	}
-
-	addr, err := dnscheck.DefaultServer(write("v4", "# comment\nsearch example.com\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n"))
-	require.NoError(t, err)
-	require.Equal(t, "192.0.2.53:53", addr)
-
-	addr, err = dnscheck.DefaultServer(write("v6", "nameserver 2001:db8::1\n"))
-	require.NoError(t, err)
-	require.Equal(t, "[2001:db8::1]:53", addr)
-
-	_, err = dnscheck.DefaultServer(write("empty", "search example.com\n"))
-	require.Error(t, err)
-	_, err = dnscheck.DefaultServer(filepath.Join(dir, "absent"))
-	require.Error(t, err)
-	require.True(t, errors.Is(err, os.ErrNotExist))
 }
