@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/stretchr/testify/require"
@@ -23,11 +24,11 @@ type failingEnqueuer struct {
 
 var errEnqueue = errors.New("injected enqueue failure: queue table unavailable")
 
-func (f *failingEnqueuer) enqueue(_ context.Context, _ *sql.Tx, jobs []store.DeliveryJob) error {
+func (f *failingEnqueuer) enqueue(_ context.Context, _ *sql.Tx, emails []*store.Email) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, j := range jobs {
-		f.seen = append(f.seen, j.EmailID)
+	for _, e := range emails {
+		f.seen = append(f.seen, e.ID)
 	}
 	if f.failing {
 		return errEnqueue
@@ -55,7 +56,7 @@ func TestAcceptFailsWhenEnqueueFails(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := setup(t, kind)
 		enq := &failingEnqueuer{failing: true}
-		e.db.SetEnqueuer(enq.enqueue) // before the first accept: the committers read it only after a hand-over
+		godwittest.OutboxOf(t, e.db).OnDeliver(enq.enqueue) // before the first accept: the committers read it only after a hand-over
 
 		r := e.do("POST", "/emails", e.keyA, simpleEmail)
 		requireError(t, r, 500, "application_error")

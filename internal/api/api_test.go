@@ -53,7 +53,7 @@ func setup(t testing.TB, kind sqlstore.Dialect, opts ...envOption) *testEnv {
 	t.Helper()
 	clock := godwittest.NewClock(t0)
 	dbURL := godwittest.StoreURL(t, kind)
-	db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{Now: clock.Now})
+	db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{Now: clock.Now, Outbox: godwittest.NewOutbox()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	e := &testEnv{t: t, db: db, dbURL: dbURL, store: db, clock: clock}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -104,7 +105,7 @@ func (h *Handler) addSuppressions(r *http.Request, emails []string) ([]*store.Su
 	for i, e := range emails {
 		list[i] = &store.Suppression{ID: store.NewID(), Email: e, Origin: store.SuppressionManual, CreatedAt: now}
 	}
-	if err := h.Store.AddSuppressions(r.Context(), callerKey(r.Context()).TeamID, list); err != nil {
+	if err := h.Store.AddSuppressions(r.Context(), callerKey(r.Context()).TeamID, list, events.SuppressionAddedEvent); err != nil {
 		return nil, fmt.Errorf("add suppressions: %w", err)
 	}
 	return list, nil
@@ -196,7 +197,7 @@ func (h *Handler) getSuppression(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) deleteSuppression(w http.ResponseWriter, r *http.Request) error {
-	removed, err := h.Store.DeleteSuppressions(r.Context(), callerKey(r.Context()).TeamID, []string{suppressionRef(r)})
+	removed, err := h.Store.DeleteSuppressions(r.Context(), callerKey(r.Context()).TeamID, []string{suppressionRef(r)}, events.SuppressionRemovedEvent)
 	if err != nil {
 		return fmt.Errorf("delete suppression: %w", err)
 	}
@@ -249,7 +250,7 @@ func (h *Handler) batchRemoveSuppressions(w http.ResponseWriter, r *http.Request
 	default:
 		return apierr.New(http.StatusUnprocessableEntity, apierr.NameMissingRequiredField, "Missing `emails` or `ids` field.")
 	}
-	removed, err := h.Store.DeleteSuppressions(r.Context(), callerKey(r.Context()).TeamID, refs)
+	removed, err := h.Store.DeleteSuppressions(r.Context(), callerKey(r.Context()).TeamID, refs, events.SuppressionRemovedEvent)
 	if err != nil {
 		return fmt.Errorf("remove suppressions: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/google/uuid"
@@ -58,7 +59,7 @@ func TestSuppressions(t *testing.T) {
 		// A bounce recorded by delivery shows its source email.
 		emailID := uuid.NewString()
 		bounce := &store.Suppression{Email: "bounced@example.net", Origin: store.SuppressionBounce, SourceID: emailID}
-		require.NoError(t, e.db.AddSuppressions(context.Background(), e.teamA, []*store.Suppression{bounce}))
+		require.NoError(t, e.db.AddSuppressions(context.Background(), e.teamA, []*store.Suppression{bounce}, events.SuppressionAddedEvent))
 		r = e.do("GET", suppressionPath("bounced@example.net"), e.keyA, "")
 		require.Equal(t, 200, r.status, "body: %s", r.body)
 		require.Equal(t, "bounce", r.json["origin"])
@@ -245,7 +246,7 @@ func TestSuppressionsList(t *testing.T) {
 				}
 				s := &store.Suppression{Email: fmt.Sprintf("r%d@example.net", i), Origin: origin, SourceID: fmt.Sprintf("email-%d", i),
 					CreatedAt: e.clock.Now()}
-				require.NoError(t, e.db.AddSuppressions(ctx, e.teamA, []*store.Suppression{s}))
+				require.NoError(t, e.db.AddSuppressions(ctx, e.teamA, []*store.Suppression{s}, events.SuppressionAddedEvent))
 				id = s.ID
 			}
 			ids = append(ids, id)

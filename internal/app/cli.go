@@ -109,8 +109,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return Serve(ctx, cfg, newLogger(cfg, stderr), stdout)
 }
 
+// openStore opens the store for a command that never enqueues a job (keys,
+// teams, migrate): a write that would is refused with sqlstore.ErrNoOutbox.
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
-	return sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
+	return sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{Outbox: sqlstore.NoOutbox})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -74,7 +74,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		defer unlock()
 	}
-	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{})
+	// The store's writes enqueue their jobs through the outbox, which the
+	// queue binds once it is open (it needs the store's database first).
+	outbox := queue.NewOutbox()
+	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{Outbox: outbox})
 	if err != nil {
 		return err
 	}
@@ -98,7 +101,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
-	q, err := openQueue(ctx, cfg, db, domainCfg, tracker, log)
+	q, err := openQueue(ctx, cfg, db, outbox, domainCfg, tracker, log)
 	if err != nil {
 		return err
 	}
@@ -370,7 +373,7 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
-func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       db,
@@ -397,7 +400,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, domainCf
 	}
 	hooks := guard.HTTPClient(webhook.Timeout)
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
-	qc := queue.Config{Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
+	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
 		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
 		Broadcasts: &broadcast.Sender{Store: db, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 			TestDomain: cfg.TestDomain, Logger: log}}

@@ -23,7 +23,7 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 func setup(t *testing.T, kind sqlstore.Dialect, n int) (*sqlstore.DB, *store.Broadcast, []string) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, godwittest.StoreURL(t, kind), sqlstore.Options{Now: func() time.Time { return t0 }})
+	db, err := sqlstore.Open(ctx, godwittest.StoreURL(t, kind), sqlstore.Options{Now: func() time.Time { return t0 }, Outbox: godwittest.NewOutbox()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}

@@ -226,7 +226,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 			pending = append(pending, st)
 		}
 	}
-	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID}
+	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID, SuppressionAdded: events.SuppressionAddedEvent}
 	ev := &eventLog{email: e}
 	if len(prev) == 0 {
 		ev.add(store.EventSent, start, nil, nil)

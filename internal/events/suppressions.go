@@ -17,3 +17,15 @@ func Suppression(typ string, s *store.Suppression, at time.Time) (*store.Event, 
 	return New(s.TeamID, typ, map[string]any{"id": s.ID, "email": s.Email, "origin": s.Origin,
 		"source_id": source, "created_at": s.CreatedAt.UTC().Format(ISO)}, at)
 }
+
+// SuppressionAddedEvent is the store.SuppressionEvent of suppression.added.
+func SuppressionAddedEvent(s *store.Suppression, at time.Time) (*store.Event, error) {
+	return Suppression(SuppressionAdded, s, at)
+}
+
+// SuppressionRemovedEvent is the store.SuppressionEvent of suppression.removed.
+func SuppressionRemovedEvent(s *store.Suppression, at time.Time) (*store.Event, error) {
+	return Suppression(SuppressionRemoved, s, at)
+}
+
+var _ store.SuppressionEvent = SuppressionAddedEvent

@@ -98,10 +98,11 @@ func StoreURL(t testing.TB, kind sqlstore.Dialect) string {
 	return u.String()
 }
 
-// NewStore opens a fresh, migrated store of the given kind, closed when the test ends.
+// NewStore opens a fresh, migrated store of the given kind, closed when the
+// test ends, with a test Outbox (OutboxOf returns it).
 func NewStore(t testing.TB, kind sqlstore.Dialect, clock *Clock) *sqlstore.DB {
 	t.Helper()
-	opts := sqlstore.Options{}
+	opts := sqlstore.Options{Outbox: NewOutbox()}
 	if clock != nil {
 		opts.Now = clock.Now
 	}

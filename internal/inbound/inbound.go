@@ -139,7 +139,7 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 		return err
 	}
 	now := b.now().UTC()
-	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID}
+	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID, SuppressionAdded: events.SuppressionAddedEvent}
 	switch rep.Kind {
 	case report.DSN:
 		var bounced []string

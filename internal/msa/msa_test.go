@@ -71,7 +71,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	clock := godwittest.NewClock(t0)
-	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, sqlstore.SQLite), sqlstore.Options{Now: clock.Now})
+	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, sqlstore.SQLite), sqlstore.Options{Now: clock.Now, Outbox: godwittest.NewOutbox()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))

@@ -15,10 +15,11 @@ import (
 
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 )
 
-// queueFault is the delivery queue's insert (sqlstore.Enqueuer) with two
+// queueFault is the delivery queue's insert (the Outbox's DeliverEmails) with two
 // faults on command: it fails while failing is set, and while hold is set it
 // blocks each insert until hold is closed, reporting on entered.
 type queueFault struct {
@@ -31,7 +32,7 @@ type queueFault struct {
 
 var errQueueDown = errors.New("injected: delivery queue unavailable at 10.0.0.7")
 
-func (q *queueFault) enqueue(context.Context, *sql.Tx, []store.DeliveryJob) error {
+func (q *queueFault) enqueue(context.Context, *sql.Tx, []*store.Email) error {
 	q.mu.Lock()
 	failing, hold, err := q.failing, q.hold, q.err
 	q.mu.Unlock()
@@ -61,7 +62,7 @@ func TestStoreFailureIsTemporary(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	q := &queueFault{failing: true}
-	e.db.SetEnqueuer(q.enqueue)
+	godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
 	c := dialRaw(t, e.start(e.config()))
 	c.login(e.key)
 	rcpt := []string{"to@example.net"}
@@ -90,7 +91,7 @@ func TestStoreFullIsInsufficientStorage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	q := &queueFault{failing: true, err: fmt.Errorf("write river_job: %w", syscall.ENOSPC)}
-	e.db.SetEnqueuer(q.enqueue)
+	godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
 	c := dialRaw(t, e.start(e.config()))
 	c.login(e.key)
 	r := c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "full"))
@@ -108,7 +109,7 @@ func TestIdempotencyKeyBusy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	q := &queueFault{entered: make(chan struct{}, 1)}
-	e.db.SetEnqueuer(q.enqueue)
+	godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
 	hold := make(chan struct{})
 	q.set(func(q *queueFault) { q.hold = hold })
 	addr := e.start(e.config())

@@ -21,7 +21,8 @@ func openUnstarted(t *testing.T, kind sqlstore.Dialect, dsn string, cfg queue.Co
 	t.Helper()
 	ctx := context.Background()
 	clock := godwittest.NewClock(t0)
-	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
+	cfg.Outbox = queue.NewOutbox()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now, Outbox: cfg.Outbox})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	w := &delivery.Worker{Store: db, TestDomain: "resend.dev", Now: clock.Now}

@@ -1,6 +1,6 @@
 // Package queue runs Godwit's durable job queue: River, on the store's own
 // database and connections, so that a delivery job is inserted in the same
-// transaction as the email it delivers (sqlstore.SetEnqueuer), and a 200
+// transaction as the email it delivers (the store's Outbox), and a 200
 // from the API means both are committed.
 //
 // On SQLite River shares the store's single writing connection (only …Tx
@@ -36,7 +36,6 @@ import (
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/panics"
-	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/webhook"
 )
@@ -92,6 +91,9 @@ const maxJobAttempts = 25
 
 // Config tunes the queue.
 type Config struct {
+	// Outbox is the outbox db was opened with (sqlstore.Options.Outbox);
+	// Open binds it to the queue. Required.
+	Outbox *Outbox
 	// Workers is the number of deliveries run at once; 0 makes an
 	// insert-only queue (an API-only node).
 	Workers int
@@ -159,8 +161,8 @@ func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
 }
 
 // Open migrates River's tables, creates the client with w as the delivery
-// worker, and makes db enqueue a delivery job with every accepted email.
-// Call Start to run the workers.
+// worker, and binds cfg.Outbox (the store's) to it, so that the store's
+// writes enqueue their jobs. Call Start to run the workers.
 //
 // On SQLite only one process serves a database file (app.Serve holds a lock
 // on it), so jobs it finds running at start were left by a crash of the
@@ -168,6 +170,9 @@ func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
 // the nodes' heartbeats do that for the jobs of a node that died (see
 // heartbeat.go).
 func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) (*Queue, error) {
+	if cfg.Outbox == nil {
+		return nil, errors.New("queue: Config.Outbox is required: the outbox the store was opened with")
+	}
 	if err := Migrate(ctx, db, cfg.Logger); err != nil {
 		return nil, err
 	}
@@ -228,9 +233,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		q.close()
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	db.SetEnqueuer(q.enqueue)
-	db.SetWebhookEnqueuer(q.enqueueWebhooks)
-	db.SetBroadcastEnqueuer(q.enqueueBroadcasts)
+	if err := cfg.Outbox.bind(q.client); err != nil {
+		q.close()
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -261,66 +267,6 @@ func (q *Queue) close() {
 	if q.listener != nil {
 		q.listener.Close()
 	}
-}
-
-// enqueue inserts delivery jobs in the store's transaction: the emails to
-// send at once share jobs of up to maxEmailsPerJob; a scheduled email or a
-// retry has a job of its own.
-func (q *Queue) enqueue(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error {
-	var params []river.InsertManyParams
-	var now []string
-	flush := func() {
-		if len(now) > 0 {
-			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: now}, InsertOpts: &river.InsertOpts{Queue: deliverQueue}})
-			now = nil
-		}
-	}
-	for _, j := range jobs {
-		switch {
-		case j.At != nil:
-			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: []string{j.EmailID}, At: j.At.UnixMicro()},
-				InsertOpts: &river.InsertOpts{Queue: deliverQueue, ScheduledAt: *j.At}})
-		case j.RunAt != nil:
-			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: []string{j.EmailID}},
-				InsertOpts: &river.InsertOpts{Queue: deliverQueue, ScheduledAt: *j.RunAt}})
-		default:
-			now = append(now, j.EmailID)
-			if len(now) == maxEmailsPerJob {
-				flush()
-			}
-		}
-	}
-	flush()
-	_, err := q.client.InsertManyFastTx(ctx, tx, params)
-	return err
-}
-
-// enqueueWebhooks inserts webhook jobs in the store's transaction.
-func (q *Queue) enqueueWebhooks(ctx context.Context, tx *sql.Tx, jobs []store.WebhookJob) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		opts := &river.InsertOpts{Queue: webhookQueue, MaxAttempts: maxJobAttempts}
-		if j.At != nil {
-			opts.ScheduledAt = *j.At
-		}
-		params[i] = river.InsertManyParams{Args: WebhookArgs{MessageID: j.MessageID}, InsertOpts: opts}
-	}
-	_, err := q.client.InsertManyFastTx(ctx, tx, params)
-	return err
-}
-
-// enqueueBroadcasts inserts broadcast jobs in the store's transaction.
-func (q *Queue) enqueueBroadcasts(ctx context.Context, tx *sql.Tx, jobs []store.BroadcastJob) error {
-	params := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		opts := &river.InsertOpts{Queue: broadcastQueue, MaxAttempts: maxJobAttempts}
-		if j.At != nil {
-			opts.ScheduledAt = *j.At
-		}
-		params[i] = river.InsertManyParams{Args: BroadcastArgs{BroadcastID: j.BroadcastID, TeamID: j.TeamID}, InsertOpts: opts}
-	}
-	_, err := q.client.InsertManyFastTx(ctx, tx, params)
-	return err
 }
 
 type broadcastWorker struct {

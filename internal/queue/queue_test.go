@@ -57,13 +57,14 @@ func startWith(t *testing.T, kind sqlstore.Dialect, qconf func(*queue.Config, *s
 	ctx := context.Background()
 	clock := godwittest.NewClock(t0)
 	dsn := godwittest.StoreURL(t, kind)
-	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now})
+	out := queue.NewOutbox()
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Now: clock.Now, Outbox: out})
 	require.NoError(t, err)
 	w := &delivery.Worker{Store: db, TestDomain: "resend.dev", Now: clock.Now}
 	for _, c := range configure {
 		c(w)
 	}
-	cfg := queue.Config{Workers: 10, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
+	cfg := queue.Config{Outbox: out, Workers: 10, Time: riverClock{clock}, PollInterval: 20 * time.Millisecond}
 	if kind == sqlstore.Postgres {
 		cfg.PostgresDSN = dsn
 	}

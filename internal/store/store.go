@@ -215,6 +215,14 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+// SuppressionEvent builds the team event that records a change made to a
+// suppression at at (suppression.added or suppression.removed). The caller
+// passes one (internal/events has them) to a store method that changes
+// suppressions, and the store calls it in the change's transaction for
+// each suppression the change really added or removed: only the store
+// knows which, and only the caller knows event payloads.
+type SuppressionEvent func(s *Suppression, at time.Time) (*Event, error)
+
 // Suppression origins: why an address is on a team's suppression list.
 const (
 	SuppressionBounce    = "bounce"
@@ -291,12 +299,6 @@ type WebhookAttempt struct {
 	SentAt     time.Time
 }
 
-// WebhookJob asks the queue to post a message at a time (nil: now).
-type WebhookJob struct {
-	MessageID string
-	At        *time.Time
-}
-
 // WebhookResult is what one POST of a message writes, in one transaction:
 // the attempt, the message's new state (and, when it is to be retried, its
 // job), and the webhook's failure state.
@@ -305,16 +307,6 @@ type WebhookResult struct {
 	Attempt      *WebhookAttempt
 	FailingSince *time.Time // the webhook's new failing_since; nil clears it
 	Disable      string     // when not empty, the webhook is disabled with this reason
-}
-
-// DeliveryJob asks the queue to deliver an email at a time (its scheduled_at,
-// or now). It is enqueued in the transaction that accepts or reschedules the
-// email.
-type DeliveryJob struct {
-	EmailID string
-	TeamID  string
-	At      *time.Time // the scheduled time the job is for; nil: as soon as possible
-	RunAt   *time.Time // a retry: run then (At is nil)
 }
 
 // Per-recipient outcomes of a delivery attempt.
@@ -357,9 +349,12 @@ type DeliveryOutcome struct {
 	// LastEvent is the email's new last_event ("" leaves it).
 	LastEvent string
 	// Suppress lists addresses to add to the team's suppression list, with
-	// the email as source and SuppressOrigin ("" means bounce).
-	Suppress       []string
-	SuppressOrigin string
+	// the email as source and SuppressOrigin ("" means bounce);
+	// SuppressionAdded builds the event of each address newly suppressed
+	// (required when Suppress is not empty).
+	Suppress         []string
+	SuppressOrigin   string
+	SuppressionAdded SuppressionEvent
 	// Captured is the message as it would have been sent (capture transport).
 	Captured []byte
 	// RetryAt, when set, enqueues the email's next attempt for that time in
@@ -446,13 +441,6 @@ type Broadcast struct {
 type Recipient struct {
 	Seq     int64
 	Contact *Contact
-}
-
-// BroadcastJob asks the queue to run a broadcast's send at At (nil: now).
-type BroadcastJob struct {
-	BroadcastID string
-	TeamID      string
-	At          *time.Time
 }
 
 // Segment is a named group of a team's contacts. Resend's audiences are
@@ -701,8 +689,9 @@ type Store interface {
 	// ID gets a new one and a zero CreatedAt the store's clock. An address the
 	// team has already suppressed (earlier, or earlier in s) is not changed:
 	// its entry is overwritten with the stored suppression (id, origin,
-	// source and creation time), so a caller can tell it by its ID.
-	AddSuppressions(ctx context.Context, teamID string, s []*Suppression) error
+	// source and creation time), so a caller can tell it by its ID. Each
+	// address added has its event, built by added, in the transaction.
+	AddSuppressions(ctx context.Context, teamID string, s []*Suppression, added SuppressionEvent) error
 	// ListSuppressions returns the team's suppressions newest first, only
 	// those of origin unless it is "", and whether more exist beyond the
 	// page. A cursor that is not one of the team's suppressions (of any
@@ -715,8 +704,10 @@ type Store interface {
 	// DeleteSuppressions removes the team's suppressions named by id or by
 	// email address (as in GetSuppression), in one transaction, and returns
 	// those removed in the order they were named, each once. Values that
-	// name none of the team's suppressions are skipped, not an error.
-	DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string) ([]*Suppression, error)
+	// name none of the team's suppressions are skipped, not an error. Each
+	// suppression removed has its event, built by removed, in the
+	// transaction.
+	DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string, removed SuppressionEvent) ([]*Suppression, error)
 	// SuppressedAmong reports which of emails the team has suppressed, in
 	// one query (per 1,000 addresses): the map holds the suppressed ones,
 	// keyed as given; addresses are compared in lower case.

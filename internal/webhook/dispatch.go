@@ -123,7 +123,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 	code, response := d.post(ctx, w.Endpoint, secrets, m, now)
 	g.release(slot, classify(code, ctx.Err() != nil), time.Since(started), d.now().UTC())
 	res := &store.WebhookResult{Message: m, Attempt: &store.WebhookAttempt{
-		ID: NewAttemptID(), MessageID: m.ID, StatusCode: code, Response: response, SentAt: now}}
+		ID: store.NewWebhookAttemptID(), MessageID: m.ID, StatusCode: code, Response: response, SentAt: now}}
 	m.Attempts++
 	if code >= 200 && code < 300 {
 		m.Status, m.NextAttemptAt = store.WebhookMessageSuccess, nil

@@ -19,7 +19,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,29 +44,6 @@ func secretKey(secret string) ([]byte, error) {
 		return nil, fmt.Errorf("webhook: signing secret is not base64")
 	}
 	return key, nil
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// NewMessageID returns a new message id: "msg_" and 27 base62 characters
-// (160 random bits), the shape of Svix's.
-func NewMessageID() string { return "msg_" + randomBase62(27) }
-
-// NewAttemptID returns a new attempt id ("atmpt_…").
-func NewAttemptID() string { return "atmpt_" + randomBase62(27) }
-
-func randomBase62(n int) string {
-	b := make([]byte, 20)
-	_, _ = rand.Read(b)
-	v := new(big.Int).SetBytes(b)
-	out := make([]byte, n)
-	base := big.NewInt(62)
-	mod := new(big.Int)
-	for i := n - 1; i >= 0; i-- {
-		v.DivMod(v, base, mod)
-		out[i] = base62[mod.Int64()]
-	}
-	return string(out)
 }
 
 // Signature returns the svix-signature value of a message signed with each

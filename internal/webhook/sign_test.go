@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/resend/resend-go/v3"
+
+	"github.com/godwit/godwit/internal/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -16,7 +18,7 @@ func TestSignatureVerifiesWithResendGo(t *testing.T) {
 	secret := NewSecret()
 	require.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, secret)
 	body := []byte(`{"type":"email.delivered","created_at":"2026-11-28T12:00:00.000Z","data":{"email_id":"x"}}`)
-	id := NewMessageID()
+	id := store.NewWebhookMessageID()
 	require.Regexp(t, `^msg_[0-9A-Za-z]{27}$`, id)
 	h := http.Header{}
 	now := time.Now()
@@ -59,6 +61,6 @@ func TestBadSecrets(t *testing.T) {
 	}
 	_, err := Signature(nil, "msg_x", time.Now(), nil)
 	require.Error(t, err)
-	require.True(t, regexp.MustCompile(`^atmpt_`).MatchString(NewAttemptID()))
-	require.NotEqual(t, NewMessageID(), NewMessageID())
+	require.True(t, regexp.MustCompile(`^atmpt_`).MatchString(store.NewWebhookAttemptID()))
+	require.NotEqual(t, store.NewWebhookMessageID(), store.NewWebhookMessageID())
 }

@@ -12,14 +12,6 @@ import (
 const broadcastColumns = `id, team_id, name, segment_id, from_addr, subject, reply_to, preview_text, html, text_body,
 	topic_id, status, scheduled_at, sent_at, progress, created_at, updated_at`
 
-// BroadcastEnqueuer inserts broadcast jobs inside a store transaction (the
-// job queue provides it).
-type BroadcastEnqueuer func(ctx context.Context, tx *sql.Tx, jobs []store.BroadcastJob) error
-
-// SetBroadcastEnqueuer makes every sent broadcast enqueue its job in the
-// same transaction. Set it before the store takes traffic.
-func (db *DB) SetBroadcastEnqueuer(e BroadcastEnqueuer) { db.enqueueBroadcasts = e }
-
 func scanBroadcast(row interface{ Scan(...any) error }) (*store.Broadcast, error) {
 	var b store.Broadcast
 	var replyTo, html, text sql.NullString
@@ -58,22 +50,12 @@ func (db *DB) CreateBroadcast(ctx context.Context, b *store.Broadcast) error {
 		return fmt.Errorf("create broadcast: %w", interpretError(err))
 	}
 	if b.Status == store.BroadcastQueued || b.Status == store.BroadcastScheduled {
-		if err := db.enqueueBroadcastTx(ctx, tx, b.TeamID, b.ID, b.ScheduledAt); err != nil {
+		if err := db.runBroadcastTx(ctx, tx, b.TeamID, b.ID, b.ScheduledAt); err != nil {
 			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create broadcast: commit: %w", err)
-	}
-	return nil
-}
-
-func (db *DB) enqueueBroadcastTx(ctx context.Context, tx *sql.Tx, teamID, id string, at *time.Time) error {
-	if db.enqueueBroadcasts == nil {
-		return nil
-	}
-	if err := db.enqueueBroadcasts(ctx, tx, []store.BroadcastJob{{BroadcastID: id, TeamID: teamID, At: at}}); err != nil {
-		return fmt.Errorf("enqueue broadcast: %w", err)
 	}
 	return nil
 }
@@ -146,7 +128,7 @@ func (db *DB) SendBroadcast(ctx context.Context, teamID, id string, at *time.Tim
 		_ = tx.Rollback()
 		return db.draftOnly(ctx, res, teamID, id)
 	}
-	if err := db.enqueueBroadcastTx(ctx, tx, teamID, id, at); err != nil {
+	if err := db.runBroadcastTx(ctx, tx, teamID, id, at); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -7,31 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
-
-// Enqueuer inserts delivery jobs inside a store transaction, so that an
-// email and its job commit together (the job queue provides it).
-type Enqueuer func(ctx context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error
-
-// SetEnqueuer makes every accepted or rescheduled email enqueue its delivery
-// job in the same transaction. Set it before the store takes traffic.
-func (db *DB) SetEnqueuer(e Enqueuer) { db.enqueue = e }
-
-func (db *DB) enqueueTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
-	if db.enqueue == nil || len(emails) == 0 {
-		return nil
-	}
-	jobs := make([]store.DeliveryJob, len(emails))
-	for i, e := range emails {
-		jobs[i] = store.DeliveryJob{EmailID: e.ID, TeamID: e.TeamID, At: e.ScheduledAt}
-	}
-	if err := db.enqueue(ctx, tx, jobs); err != nil {
-		return fmt.Errorf("enqueue delivery: %w", err)
-	}
-	return nil
-}
 
 // GetEmailForDelivery implements store.Store.
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
@@ -179,7 +156,7 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 	if err := db.insertRows(ctx, tx, "email_events", "email_id, team_id, type, created_at, data", events); err != nil {
 		return fmt.Errorf("record delivery: insert events: %w", err)
 	}
-	var retries []store.DeliveryJob
+	var retries []DeliveryRetry
 	var teamEvents []*store.Event
 	for _, r := range group {
 		teamEvents = append(teamEvents, r.o.TeamEvents...)
@@ -187,14 +164,14 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 			return fmt.Errorf("record delivery of %s: %w", r.o.EmailID, err)
 		}
 		if r.o.RetryAt != nil {
-			retries = append(retries, store.DeliveryJob{EmailID: r.o.EmailID, TeamID: r.o.TeamID, RunAt: r.o.RetryAt})
+			retries = append(retries, DeliveryRetry{EmailID: r.o.EmailID, TeamID: r.o.TeamID, At: *r.o.RetryAt})
 		}
 	}
 	if err := db.insertEvents(ctx, tx, teamEvents); err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}
-	if len(retries) > 0 && db.enqueue != nil {
-		if err := db.enqueue(ctx, tx, retries); err != nil {
+	if len(retries) > 0 {
+		if err := db.outbox.RetryDeliveries(ctx, tx, retries); err != nil {
 			return fmt.Errorf("record delivery: enqueue retries: %w", err)
 		}
 	}
@@ -230,7 +207,7 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 			added = append(added, s)
 		}
 	}
-	if err := db.suppressionEvents(ctx, tx, events.SuppressionAdded, added); err != nil {
+	if err := db.suppressionEvents(ctx, tx, o.SuppressionAdded, added); err != nil {
 		return fmt.Errorf("suppress: %w", err)
 	}
 	if o.Captured != nil {

@@ -161,7 +161,7 @@ func (db *DB) commitTx(group []*acceptReq) error {
 		if err := db.insertAttachments(ctx, tx, r.a.Emails); err != nil {
 			return err
 		}
-		if err := db.enqueueTx(ctx, tx, r.a.Emails); err != nil {
+		if err := db.deliverTx(ctx, tx, r.a.Emails); err != nil {
 			return err
 		}
 		if err := db.insertEvents(ctx, tx, r.a.Events); err != nil {
@@ -473,7 +473,7 @@ func (db *DB) RescheduleEmail(ctx context.Context, teamID, id string, at time.Ti
 			return err
 		}
 		// The job made for the old time finds the time changed and ends.
-		return db.enqueueTx(ctx, tx, []*store.Email{{ID: id, TeamID: teamID, ScheduledAt: &at}})
+		return db.deliverTx(ctx, tx, []*store.Email{{ID: id, TeamID: teamID, ScheduledAt: &at}})
 	})
 }
 

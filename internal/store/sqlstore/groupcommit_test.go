@@ -40,18 +40,18 @@ func newScriptedEnqueuer() *scriptedEnqueuer {
 	return &scriptedEnqueuer{fail: map[string]bool{}, hold: map[string]chan struct{}{}, entered: make(chan string, 16)}
 }
 
-func (s *scriptedEnqueuer) enqueue(_ context.Context, tx *sql.Tx, jobs []store.DeliveryJob) error {
+func (s *scriptedEnqueuer) enqueue(_ context.Context, tx *sql.Tx, emails []*store.Email) error {
 	s.mu.Lock()
 	c := enqueueCall{tx: tx}
 	var wait chan struct{}
 	failed := false
-	for _, j := range jobs {
-		c.ids = append(c.ids, j.EmailID)
-		if ch, ok := s.hold[j.EmailID]; ok {
+	for _, e := range emails {
+		c.ids = append(c.ids, e.ID)
+		if ch, ok := s.hold[e.ID]; ok {
 			wait = ch
-			s.entered <- j.EmailID
+			s.entered <- e.ID
 		}
-		failed = failed || s.fail[j.EmailID]
+		failed = failed || s.fail[e.ID]
 	}
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
@@ -99,12 +99,13 @@ func newGroupEnv(t *testing.T, kind sqlstore.Dialect) *groupEnv {
 	if kind == sqlstore.SQLite {
 		committers = 1
 	}
+	out := godwittest.NewOutbox()
+	enq := newScriptedEnqueuer()
+	out.OnDeliver(enq.enqueue)
 	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, kind),
-		sqlstore.Options{Committers: committers, Now: func() time.Time { return t0 }})
+		sqlstore.Options{Committers: committers, Now: func() time.Time { return t0 }, Outbox: out})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	enq := newScriptedEnqueuer()
-	db.SetEnqueuer(enq.enqueue)
 	team := &store.Team{ID: uuid.NewString(), Name: "a", CreatedAt: t0}
 	require.NoError(t, db.CreateTeam(context.Background(), team))
 	return &groupEnv{t: t, db: db, enq: enq, committers: committers, team: team.ID}

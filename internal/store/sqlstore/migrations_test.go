@@ -22,7 +22,7 @@ func TestMigration15DomainNames(t *testing.T) {
 			ctx := context.Background()
 			t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 			dbURL := godwittest.StoreURL(t, kind)
-			db, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Now: func() time.Time { return t0 }})
+			db, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Now: func() time.Time { return t0 }, Outbox: godwittest.NewOutbox()})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = db.Close() })
 			var copies []*store.Domain

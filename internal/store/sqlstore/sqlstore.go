@@ -68,6 +68,10 @@ type Options struct {
 	Committers int
 	// MaxGroup bounds the requests gathered into one commit.
 	MaxGroup int
+	// Outbox enqueues the jobs of the store's writes in their transactions
+	// (see Outbox). Nil is NoOutbox: a write with a job to enqueue fails
+	// with ErrNoOutbox.
+	Outbox Outbox
 }
 
 // DB is a store.Store backed by SQL.
@@ -85,9 +89,7 @@ type DB struct {
 	wg       sync.WaitGroup
 	maxGroup int
 
-	enqueue           Enqueuer          // nil: no job queue (tests of the store alone)
-	enqueueWebhooks   WebhookEnqueuer   // nil: webhook messages are stored but not enqueued
-	enqueueBroadcasts BroadcastEnqueuer // nil: sent broadcasts are stored but not enqueued
+	outbox Outbox // never nil: NoOutbox when none was given
 
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 
@@ -158,9 +160,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 }
 
 func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	db := &DB{now: opts.Now}
+	db := &DB{now: opts.Now, outbox: opts.Outbox}
 	if db.now == nil {
 		db.now = time.Now
+	}
+	if db.outbox == nil {
+		db.outbox = NoOutbox
 	}
 	if IsPostgresURL(dsn) {
 		db.dialect = Postgres

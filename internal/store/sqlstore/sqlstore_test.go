@@ -16,7 +16,7 @@ func TestStore(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-				db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, kind), sqlstore.Options{Now: now})
+				db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, kind), sqlstore.Options{Now: now, Outbox: godwittest.NewOutbox()})
 				if err != nil {
 					t.Fatalf("open: %v", err)
 				}

@@ -3,11 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -71,7 +71,7 @@ func querySuppressions(ctx context.Context, q interface {
 // NOTHING followed by one SELECT of the stored rows, instead of two
 // statements per address. Should a concurrent removal delete a conflicting
 // row between the two, the address is inserted again.
-func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.Suppression) error {
+func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.Suppression, event store.SuppressionEvent) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -146,7 +146,7 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 		}
 		pending = missing
 	}
-	if err := db.suppressionEvents(ctx, tx, events.SuppressionAdded, added); err != nil {
+	if err := db.suppressionEvents(ctx, tx, event, added); err != nil {
 		return fmt.Errorf("add suppressions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -155,12 +155,18 @@ func (db *DB) AddSuppressions(ctx context.Context, teamID string, list []*store.
 	return nil
 }
 
-// suppressionEvents records a suppression.added or suppression.removed
-// event for each suppression, in tx.
-func (db *DB) suppressionEvents(ctx context.Context, tx *sql.Tx, typ string, list []*store.Suppression) error {
+// suppressionEvents records the event that build makes of each
+// suppression, in tx.
+func (db *DB) suppressionEvents(ctx context.Context, tx *sql.Tx, build store.SuppressionEvent, list []*store.Suppression) error {
+	if len(list) == 0 {
+		return nil
+	}
+	if build == nil {
+		return errors.New("no store.SuppressionEvent to record the change with")
+	}
 	evs := make([]*store.Event, 0, len(list))
 	for _, s := range list {
-		ev, err := events.Suppression(typ, s, db.now())
+		ev, err := build(s, db.now())
 		if err != nil {
 			return err
 		}
@@ -215,7 +221,7 @@ func (db *DB) GetSuppression(ctx context.Context, teamID, idOrEmail string) (*st
 }
 
 // DeleteSuppressions implements store.Store.
-func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string) ([]*store.Suppression, error) {
+func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string, event store.SuppressionEvent) ([]*store.Suppression, error) {
 	if len(idsOrEmails) == 0 {
 		return nil, nil
 	}
@@ -262,7 +268,7 @@ func (db *DB) DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails
 		removed = append(removed, s)
 	}
 	slices.SortFunc(removed, func(a, b *store.Suppression) int { return strings.Compare(a.ID, b.ID) })
-	if err := db.suppressionEvents(ctx, tx, events.SuppressionRemoved, removed); err != nil {
+	if err := db.suppressionEvents(ctx, tx, event, removed); err != nil {
 		return nil, fmt.Errorf("delete suppressions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -25,7 +26,7 @@ func TestSuppressionsDirectInsert(t *testing.T) {
 			team := &store.Team{ID: uuid.NewString(), Name: "a"}
 			require.NoError(t, db.CreateTeam(ctx, team))
 			manual := &store.Suppression{Email: "kept@example.net", Origin: store.SuppressionManual}
-			require.NoError(t, db.AddSuppressions(ctx, team.ID, []*store.Suppression{manual}))
+			require.NoError(t, db.AddSuppressions(ctx, team.ID, []*store.Suppression{manual}, events.SuppressionAddedEvent))
 
 			insert := `INSERT INTO suppressions (id, team_id, email, origin, source_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (team_id, email) DO NOTHING`

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/store"
-	"github.com/godwit/godwit/internal/webhook"
 )
 
 const webhookColumns = `id, team_id, endpoint, events, status, disabled_reason, secret, previous_secret, previous_until, failing_since, created_at, updated_at`
@@ -101,21 +100,12 @@ func (db *DB) DeleteWebhook(ctx context.Context, teamID, id string) error {
 	return mustAffect(res)
 }
 
-// WebhookEnqueuer inserts webhook jobs inside a store transaction (the job
-// queue provides it).
-type WebhookEnqueuer func(ctx context.Context, tx *sql.Tx, jobs []store.WebhookJob) error
-
-// SetWebhookEnqueuer makes every recorded event enqueue its webhook
-// messages' jobs in the same transaction. Set it before the store takes
-// traffic.
-func (db *DB) SetWebhookEnqueuer(e WebhookEnqueuer) { db.enqueueWebhooks = e }
-
 // fanOut creates, for each event, a message for every enabled webhook of its
 // team that subscribes to its type, and enqueues their jobs.
 func (db *DB) fanOut(ctx context.Context, tx *sql.Tx, events []*store.Event) error {
 	hooks := map[string][]*store.Webhook{} // team → enabled webhooks
 	var rows [][]any
-	var jobs []store.WebhookJob
+	var jobs []WebhookPost
 	for _, ev := range events {
 		list, ok := hooks[ev.TeamID]
 		if !ok {
@@ -129,9 +119,9 @@ func (db *DB) fanOut(ctx context.Context, tx *sql.Tx, events []*store.Event) err
 			if !slices.Contains(w.Events, ev.Type) {
 				continue
 			}
-			id := webhook.NewMessageID()
+			id := store.NewWebhookMessageID()
 			rows = append(rows, []any{id, w.ID, ev.TeamID, ev.ID, ev.Type, string(ev.Data), store.WebhookMessagePending, micros(ev.CreatedAt)})
-			jobs = append(jobs, store.WebhookJob{MessageID: id})
+			jobs = append(jobs, WebhookPost{MessageID: id})
 		}
 	}
 	if len(rows) == 0 {
@@ -140,12 +130,7 @@ func (db *DB) fanOut(ctx context.Context, tx *sql.Tx, events []*store.Event) err
 	if err := db.insertRows(ctx, tx, "webhook_messages", "id, webhook_id, team_id, event_id, type, payload, status, created_at", rows); err != nil {
 		return fmt.Errorf("webhook messages: %w", err)
 	}
-	if db.enqueueWebhooks != nil {
-		if err := db.enqueueWebhooks(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("enqueue webhook messages: %w", err)
-		}
-	}
-	return nil
+	return db.postTx(ctx, tx, jobs)
 }
 
 func (db *DB) enabledWebhooks(ctx context.Context, tx *sql.Tx, teamID string) ([]*store.Webhook, error) {
@@ -213,8 +198,8 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, r *store.WebhookResult) 
 	if err != nil {
 		return fmt.Errorf("record webhook attempt: %w", err)
 	}
-	if m.NextAttemptAt != nil && db.enqueueWebhooks != nil {
-		if err := db.enqueueWebhooks(ctx, tx, []store.WebhookJob{{MessageID: m.ID, At: m.NextAttemptAt}}); err != nil {
+	if m.NextAttemptAt != nil {
+		if err := db.postTx(ctx, tx, []WebhookPost{{MessageID: m.ID, At: m.NextAttemptAt}}); err != nil {
 			return fmt.Errorf("record webhook attempt: enqueue retry: %w", err)
 		}
 	}
@@ -287,10 +272,8 @@ func (db *DB) ReplayWebhookMessage(ctx context.Context, teamID, id string, at ti
 	if err := mustAffect(res); err != nil {
 		return err
 	}
-	if db.enqueueWebhooks != nil {
-		if err := db.enqueueWebhooks(ctx, tx, []store.WebhookJob{{MessageID: id}}); err != nil {
-			return fmt.Errorf("replay webhook message: %w", err)
-		}
+	if err := db.postTx(ctx, tx, []WebhookPost{{MessageID: id}}); err != nil {
+		return fmt.Errorf("replay webhook message: %w", err)
 	}
 	return tx.Commit()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -54,11 +55,11 @@ func testDelivery(t *testing.T, newStore NewStore) {
 			{Type: store.EventSent, CreatedAt: t0},
 			{Type: store.EventBounced, Data: []byte(`{"bounce":{"type":"Permanent"}}`), CreatedAt: t1},
 		},
-		Suppress: []string{"B@Example.net"},
+		SuppressionAdded: events.SuppressionAddedEvent, Suppress: []string{"B@Example.net"},
 		Captured: []byte("From: a@example.com\r\n\r\nhi\r\n"),
 	}
 	require.NoError(t, s.RecordDelivery(ctx, out))
-	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, Suppress: []string{"b@example.net"}}),
+	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, SuppressionAdded: events.SuppressionAddedEvent, Suppress: []string{"b@example.net"}}),
 		"suppressing an address twice is harmless")
 
 	got, err = s.GetEmail(ctx, a.ID, e.ID)
@@ -69,12 +70,12 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.Len(t, attempts, 1)
 	require.Equal(t, store.DeliveryAttempt{EmailID: e.ID, TeamID: a.ID, Recipient: "b@example.net",
 		Outcome: "bounced", Host: "mx.example.net", Code: 550, Enhanced: "5.1.1", Response: "no such user", CreatedAt: t1}, *attempts[0])
-	events, err := s.ListEmailEvents(ctx, a.ID, e.ID)
+	history, err := s.ListEmailEvents(ctx, a.ID, e.ID)
 	require.NoError(t, err)
-	require.Len(t, events, 3)
-	require.Equal(t, []string{"queued", "sent", "bounced"}, []string{events[0].Type, events[1].Type, events[2].Type})
-	require.JSONEq(t, `{"bounce":{"type":"Permanent"}}`, string(events[2].Data))
-	require.True(t, events[2].CreatedAt.Equal(t1))
+	require.Len(t, history, 3)
+	require.Equal(t, []string{"queued", "sent", "bounced"}, []string{history[0].Type, history[1].Type, history[2].Type})
+	require.JSONEq(t, `{"bounce":{"type":"Permanent"}}`, string(history[2].Data))
+	require.True(t, history[2].CreatedAt.Equal(t1))
 	sup, err := s.SuppressedAmong(ctx, a.ID, []string{"b@example.net"})
 	require.NoError(t, err)
 	require.True(t, sup["b@example.net"])
@@ -95,13 +96,13 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.Len(t, added, 1, "suppressing twice announces once")
 	require.Contains(t, added[0], `"origin":"bounce"`)
 	require.Contains(t, added[0], `"source_id":"`+e.ID+`"`)
-	removed, err := s.DeleteSuppressions(ctx, a.ID, []string{"b@example.net"})
+	removed, err := s.DeleteSuppressions(ctx, a.ID, []string{"b@example.net"}, events.SuppressionRemovedEvent)
 	require.NoError(t, err)
 	require.Len(t, removed, 1)
 	evs, err = s.ListEvents(ctx, a.ID, "", 100)
 	require.NoError(t, err)
 	require.Equal(t, "suppression.removed", evs[len(evs)-1].Type)
-	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, Suppress: []string{"b@example.net"}}))
+	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, SuppressionAdded: events.SuppressionAddedEvent, Suppress: []string{"b@example.net"}}))
 
 	captured, err := s.GetCapturedMessage(ctx, a.ID, e.ID)
 	require.NoError(t, err)

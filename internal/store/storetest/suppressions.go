@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		a, b := newTeam(t, s, "a"), newTeam(t, s, "b")
 		manual := &store.Suppression{ID: uuid.NewString(), Email: "Someone@Example.NET", Origin: store.SuppressionManual, CreatedAt: t0}
 		bounce := &store.Suppression{Email: "bounced@example.net", Origin: store.SuppressionBounce, SourceID: "email-1"}
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{manual, bounce}))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{manual, bounce}, events.SuppressionAddedEvent))
 		require.Equal(t, "someone@example.net", manual.Email, "addresses are stored in lower case")
 		require.Equal(t, a.ID, manual.TeamID)
 		require.NotEmpty(t, bounce.ID, "an empty id is filled")
@@ -59,7 +60,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		fresh := &store.Suppression{ID: uuid.NewString(), Email: "fresh@example.net", Origin: store.SuppressionManual, CreatedAt: t0}
 		twice := &store.Suppression{ID: uuid.NewString(), Email: "fresh@example.net", Origin: store.SuppressionComplaint, CreatedAt: t0}
 		freshID := fresh.ID
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{again, fresh, twice}))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{again, fresh, twice}, events.SuppressionAddedEvent))
 		require.Equal(t, bounce.ID, again.ID)
 		require.Equal(t, store.SuppressionBounce, again.Origin, "the first origin stays")
 		require.Equal(t, "email-1", again.SourceID)
@@ -70,7 +71,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 
 		// Another team suppresses the same address on its own list.
 		theirs := &store.Suppression{ID: uuid.NewString(), Email: "someone@example.net", Origin: store.SuppressionComplaint, SourceID: "e2", CreatedAt: t0}
-		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{theirs}))
+		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{theirs}, events.SuppressionAddedEvent))
 		require.NotEqual(t, manual.ID, theirs.ID)
 		got, err = s.GetSuppression(ctx, a.ID, "someone@example.net")
 		require.NoError(t, err)
@@ -78,7 +79,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		_, err = s.GetSuppression(ctx, a.ID, theirs.ID)
 		require.ErrorIs(t, err, store.ErrNotFound, "another team's id is not found")
 
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, nil))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, nil, events.SuppressionAddedEvent))
 	})
 
 	t.Run("ConcurrentAdd", func(t *testing.T) {
@@ -95,7 +96,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 				defer wg.Done()
 				got[i] = &store.Suppression{ID: uuid.NewString(), Email: "same@example.net", Origin: store.SuppressionManual}
 				errs[i] = s.AddSuppressions(ctx, a.ID, []*store.Suppression{got[i],
-					{Email: fmt.Sprintf("own%d@example.net", i), Origin: store.SuppressionManual}})
+					{Email: fmt.Sprintf("own%d@example.net", i), Origin: store.SuppressionManual}}, events.SuppressionAddedEvent)
 			}()
 		}
 		wg.Wait()
@@ -117,9 +118,9 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		for i := range 9 {
 			sup := &store.Suppression{ID: uuid.NewString(), Email: fmt.Sprintf("r%d@example.net", i), Origin: origins[i%3],
 				CreatedAt: t0.Add(time.Duration(i) * time.Second)}
-			require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{sup}))
+			require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{sup}, events.SuppressionAddedEvent))
 			all = append(all, sup)
-			require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{{Email: sup.Email, Origin: sup.Origin}}))
+			require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{{Email: sup.Email, Origin: sup.Origin}}, events.SuppressionAddedEvent))
 		}
 		ids := suppressionIDs(all)
 
@@ -184,16 +185,16 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 			list = append(list, &store.Suppression{ID: uuid.NewString(), Email: fmt.Sprintf("r%d@example.net", i),
 				Origin: store.SuppressionManual, CreatedAt: t0})
 		}
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, list))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, list, events.SuppressionAddedEvent))
 		other := &store.Suppression{ID: uuid.NewString(), Email: "r0@example.net", Origin: store.SuppressionManual, CreatedAt: t0}
-		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{other}))
+		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{other}, events.SuppressionAddedEvent))
 
-		gone, err := s.DeleteSuppressions(ctx, b.ID, []string{list[1].ID, "r2@example.net"})
+		gone, err := s.DeleteSuppressions(ctx, b.ID, []string{list[1].ID, "r2@example.net"}, events.SuppressionRemovedEvent)
 		require.NoError(t, err)
 		require.Empty(t, gone, "another team's suppressions are not removed")
 
 		gone, err = s.DeleteSuppressions(ctx, a.ID, []string{"R2@Example.net", uuid.NewString(), list[0].ID, "nobody@example.net",
-			list[0].ID, "r0@example.net"})
+			list[0].ID, "r0@example.net"}, events.SuppressionRemovedEvent)
 		require.NoError(t, err)
 		require.Equal(t, []string{list[2].ID, list[0].ID}, suppressionIDs(gone), "in the order named, each once, unknown ones skipped")
 		require.Equal(t, list[2], gone[0])
@@ -204,16 +205,16 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		_, err = s.GetSuppression(ctx, b.ID, "r0@example.net")
 		require.NoError(t, err, "team b's suppression of the same address stays")
 
-		gone, err = s.DeleteSuppressions(ctx, a.ID, []string{list[0].ID})
+		gone, err = s.DeleteSuppressions(ctx, a.ID, []string{list[0].ID}, events.SuppressionRemovedEvent)
 		require.NoError(t, err)
 		require.Empty(t, gone, "removing twice removes nothing")
-		gone, err = s.DeleteSuppressions(ctx, a.ID, nil)
+		gone, err = s.DeleteSuppressions(ctx, a.ID, nil, events.SuppressionRemovedEvent)
 		require.NoError(t, err)
 		require.Empty(t, gone)
 
 		// A removed address can be suppressed again, as a new suppression.
 		back := &store.Suppression{ID: uuid.NewString(), Email: "r2@example.net", Origin: store.SuppressionBounce, SourceID: "e", CreatedAt: t0}
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{back}))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{back}, events.SuppressionAddedEvent))
 		require.NotEqual(t, list[2].ID, back.ID)
 		page, _, err := s.ListSuppressions(ctx, a.ID, "", store.Page{Limit: 10})
 		require.NoError(t, err)
@@ -227,8 +228,8 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 		require.NoError(t, s.AddSuppressions(ctx, a.ID, []*store.Suppression{
 			{Email: "x@example.net", Origin: store.SuppressionBounce},
 			{Email: "y@example.net", Origin: store.SuppressionManual},
-		}))
-		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{{Email: "z@example.net", Origin: store.SuppressionManual}}))
+		}, events.SuppressionAddedEvent))
+		require.NoError(t, s.AddSuppressions(ctx, b.ID, []*store.Suppression{{Email: "z@example.net", Origin: store.SuppressionManual}}, events.SuppressionAddedEvent))
 
 		got, err := s.SuppressedAmong(ctx, a.ID, []string{"x@example.net", "Y@Example.NET", "z@example.net", "w@example.net"})
 		require.NoError(t, err)
@@ -247,7 +248,7 @@ func testSuppressions(t *testing.T, newStore NewStore) {
 				many = append(many, &store.Suppression{Email: addr, Origin: store.SuppressionManual})
 			}
 		}
-		require.NoError(t, s.AddSuppressions(ctx, a.ID, many))
+		require.NoError(t, s.AddSuppressions(ctx, a.ID, many, events.SuppressionAddedEvent))
 		got, err = s.SuppressedAmong(ctx, a.ID, lookup)
 		require.NoError(t, err)
 		require.Len(t, got, 750)

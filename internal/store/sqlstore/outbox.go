@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// ErrNoOutbox means a write had a job to enqueue and the store was opened
+// without an outbox (Options.Outbox nil, or NoOutbox): the write is refused
+// and nothing of it is committed, rather than committed without its job.
+var ErrNoOutbox = errors.New("sqlstore: no outbox: this store cannot enqueue jobs")
+
+// Outbox enqueues the jobs that the store's writes make, inside the store's
+// own transaction tx, so that a row and its job commit together or not at
+// all (the job queue provides it: queue.Outbox). An error aborts the write.
+//
+// Every method is called only with something to enqueue, and may be called
+// by several committers at once.
+type Outbox interface {
+	// DeliverEmails enqueues the delivery of emails accepted or rescheduled
+	// in tx: each at its ScheduledAt, or at once when that is nil. Only the
+	// emails' ID, TeamID and ScheduledAt are set.
+	DeliverEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error
+	// RetryDeliveries enqueues another delivery attempt of each email at
+	// its time (a deferred delivery, recorded in tx).
+	RetryDeliveries(ctx context.Context, tx *sql.Tx, retries []DeliveryRetry) error
+	// PostWebhookMessages enqueues the posting of each webhook message at
+	// its time (nil: at once).
+	PostWebhookMessages(ctx context.Context, tx *sql.Tx, posts []WebhookPost) error
+	// RunBroadcast enqueues the sending of a broadcast at at (nil: at once).
+	RunBroadcast(ctx context.Context, tx *sql.Tx, teamID, broadcastID string, at *time.Time) error
+}
+
+// DeliveryRetry is an email's next delivery attempt, at At.
+type DeliveryRetry struct {
+	EmailID string
+	TeamID  string
+	At      time.Time
+}
+
+// WebhookPost is a webhook message to post at At (nil: at once).
+type WebhookPost struct {
+	MessageID string
+	At        *time.Time
+}
+
+// NoOutbox is the outbox of a store that never enqueues (the CLI's key,
+// team and migrate commands): every enqueue fails with ErrNoOutbox. A nil
+// Options.Outbox is the same.
+var NoOutbox Outbox = noOutbox{}
+
+type noOutbox struct{}
+
+func (noOutbox) DeliverEmails(context.Context, *sql.Tx, []*store.Email) error { return ErrNoOutbox }
+func (noOutbox) RetryDeliveries(context.Context, *sql.Tx, []DeliveryRetry) error {
+	return ErrNoOutbox
+}
+func (noOutbox) PostWebhookMessages(context.Context, *sql.Tx, []WebhookPost) error {
+	return ErrNoOutbox
+}
+func (noOutbox) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Time) error {
+	return ErrNoOutbox
+}
+
+// Outbox returns the outbox the store was opened with (NoOutbox for none).
+func (db *DB) Outbox() Outbox { return db.outbox }
+
+// deliverTx enqueues the delivery of emails in tx.
+func (db *DB) deliverTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	if err := db.outbox.DeliverEmails(ctx, tx, emails); err != nil {
+		return fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return nil
+}
+
+// postTx enqueues the posting of webhook messages in tx.
+func (db *DB) postTx(ctx context.Context, tx *sql.Tx, posts []WebhookPost) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	if err := db.outbox.PostWebhookMessages(ctx, tx, posts); err != nil {
+		return fmt.Errorf("enqueue webhook messages: %w", err)
+	}
+	return nil
+}
+
+// runBroadcastTx enqueues a broadcast's send in tx.
+func (db *DB) runBroadcastTx(ctx context.Context, tx *sql.Tx, teamID, id string, at *time.Time) error {
+	if err := db.outbox.RunBroadcast(ctx, tx, teamID, id, at); err != nil {
+		return fmt.Errorf("enqueue broadcast: %w", err)
+	}
+	return nil
+}
