@@ -75,7 +75,7 @@ func (h *Handler) trackClick(w http.ResponseWriter, r *http.Request) error {
 // goes into the webhook payload (Resend's click object; an open has none);
 // the email's own history also keeps who opened (address, user agent).
 func (h *Handler) recordTracking(ctx context.Context, emailID, typ string, detail map[string]any, r *http.Request) error {
-	e, err := h.Store.LookupEmail(ctx, emailID)
+	e, err := h.Store.GetEmailForEvent(ctx, emailID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errTrackingNotFound
 	}

@@ -34,7 +34,7 @@ const MaxMessageBytes = 10 << 20
 
 // Store is what the MX needs of the store.
 type Store interface {
-	LookupEmail(ctx context.Context, id string) (*store.Email, error)
+	GetEmailForEvent(ctx context.Context, id string) (*store.Email, error)
 	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
 }
 
@@ -95,7 +95,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.b.Store.LookupEmail(ctx, id); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.b.Store.GetEmailForEvent(ctx, id); errors.Is(err, store.ErrNotFound) {
 		return errNoSuchUser
 	} else if err != nil {
 		s.b.logger().Error("inbound: looking up an email", "error", err)
@@ -134,7 +134,7 @@ func (s *session) Logout() error { return nil }
 // otherwise), the complained-about recipients of an ARF report complain
 // (and are suppressed). Delay and success notices change nothing.
 func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report) error {
-	e, err := b.Store.LookupEmail(ctx, emailID)
+	e, err := b.Store.GetEmailForEvent(ctx, emailID)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// faultyStore is the real store with one failure on command: LookupEmail
+// faultyStore is the real store with one failure on command: GetEmailForEvent
 // or RecordDelivery fails while its flag is set.
 type faultyStore struct {
 	inbound.Store
@@ -26,11 +26,11 @@ type faultyStore struct {
 
 var errStoreDown = errors.New("injected: database unavailable")
 
-func (f *faultyStore) LookupEmail(ctx context.Context, id string) (*store.Email, error) {
+func (f *faultyStore) GetEmailForEvent(ctx context.Context, id string) (*store.Email, error) {
 	if f.failLookup.Load() {
 		return nil, errStoreDown
 	}
-	return f.Store.LookupEmail(ctx, id)
+	return f.Store.GetEmailForEvent(ctx, id)
 }
 
 func (f *faultyStore) RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error {

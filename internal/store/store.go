@@ -643,6 +643,8 @@ type Store interface {
 	// and returns how many it removed.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
+	// GetEmail returns one of the team's emails, without its attachments
+	// (for the API).
 	GetEmail(ctx context.Context, teamID, id string) (*Email, error)
 	// ListEmails returns emails newest first, and whether more exist beyond
 	// the page; their HTML and Text are left out (nil).
@@ -715,9 +717,10 @@ type Store interface {
 	// GetEmailForDelivery returns an email of any team with its bodies and
 	// attachments (content included).
 	GetEmailForDelivery(ctx context.Context, id string) (*Email, error)
-	// LookupEmail returns an email of any team without its attachments (for
-	// ids that arrive signed or in a return path).
-	LookupEmail(ctx context.Context, id string) (*Email, error)
+	// GetEmailForEvent returns an email of any team, without its
+	// attachments, to record an event of it whose id arrived from outside
+	// the team's requests: signed in a tracking link, or in a return path.
+	GetEmailForEvent(ctx context.Context, id string) (*Email, error)
 	// ClaimScheduled moves a scheduled email to queued as its time comes, so
 	// that it can no longer be canceled; ErrNotScheduled if it is not
 	// scheduled any more.

@@ -14,7 +14,7 @@ import (
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
 	// The worker's reads are prepared: SQLite parses an unprepared
 	// statement on every call, which showed in delivery profiles.
-	e, err := db.LookupEmail(ctx, id)
+	e, err := db.emailByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -41,8 +41,15 @@ func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email,
 	return e, nil
 }
 
-// LookupEmail implements store.Store.
-func (db *DB) LookupEmail(ctx context.Context, id string) (*store.Email, error) {
+// GetEmailForEvent implements store.Store.
+func (db *DB) GetEmailForEvent(ctx context.Context, id string) (*store.Email, error) {
+	return db.emailByID(ctx, id)
+}
+
+// emailByID reads an email of any team without its attachments: the one
+// query behind every email getter (prepared: SQLite parses an unprepared
+// statement on every call).
+func (db *DB) emailByID(ctx context.Context, id string) (*store.Email, error) {
 	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`)
 	if err != nil {
 		return nil, fmt.Errorf("get email: %w", err)

@@ -425,7 +425,7 @@ func unmarshalNull(s sql.NullString, v any) error {
 // GetEmail implements store.Store.
 func (db *DB) GetEmail(ctx context.Context, teamID, id string) (*store.Email, error) {
 	// By id alone, the team checked here (see emailExists).
-	e, _, err := scanEmail(db.r.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), id))
+	e, err := db.emailByID(ctx, id)
 	if err == nil && e.TeamID != teamID {
 		return nil, store.ErrNotFound
 	}

@@ -33,11 +33,11 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.Equal(t, "https://files.example.com/r.pdf", got.Attachments[1].Path)
 	_, err = s.GetEmailForDelivery(ctx, "01a2235b-0000-7000-8000-000000000000")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	light, err := s.LookupEmail(ctx, e.ID)
+	light, err := s.GetEmailForEvent(ctx, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, a.ID, light.TeamID)
 	require.Empty(t, light.Attachments, "a lookup reads no attachments")
-	_, err = s.LookupEmail(ctx, "01a2235b-0000-7000-8000-000000000000")
+	_, err = s.GetEmailForEvent(ctx, "01a2235b-0000-7000-8000-000000000000")
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	// Claiming a scheduled email makes it queued, once; cancel then fails.
