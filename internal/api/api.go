@@ -15,14 +15,13 @@ import (
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
-	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
 	"golang.org/x/sync/semaphore"
 )
 
 // Deps are the Handler's collaborators and settings.
 type Deps struct {
-	Store   store.Store
+	Store   Store
 	Limiter ratelimit.Limiter
 	Logger  *slog.Logger
 	// Now is the clock (time.Now when nil).

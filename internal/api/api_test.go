@@ -33,7 +33,7 @@ type testEnv struct {
 	t       testing.TB
 	db      *sqlstore.DB
 	dbURL   string
-	store   store.Store // what the handler uses (db, or db behind a gate)
+	store   Store // what the handler uses (db, or db behind a gate)
 	clock   *godwittest.Clock
 	handler *Handler
 	srv     *httptest.Server
@@ -493,7 +493,7 @@ func TestIdempotency(t *testing.T) {
 
 // gatedStore holds AcceptEmails until released, to make a request stay in flight.
 type gatedStore struct {
-	store.Store
+	Store
 	entered chan struct{}
 	release chan struct{}
 }

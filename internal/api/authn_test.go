@@ -91,7 +91,7 @@ func TestUnknownPrefixDoesTheSameWork(t *testing.T) {
 
 // countingStore is a real store that counts API key lookups.
 type countingStore struct {
-	store.Store
+	Store
 	lookups atomic.Int64
 }
 

@@ -133,7 +133,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 }
 
 // resolveTeam finds a team by id or name; create makes a missing one.
-func resolveTeam(ctx context.Context, db store.Store, ref string, create bool) (*store.Team, error) {
+func resolveTeam(ctx context.Context, db store.Teams, ref string, create bool) (*store.Team, error) {
 	if ref == "" {
 		ref = DefaultTeam
 	}

@@ -413,7 +413,13 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 // bootstrap creates the default team and its first key on an empty database
 // and prints the key once. Concurrent first starts on one PostgreSQL let one
 // node win; the others see the team exists and print nothing.
-func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
+// bootstrapStore is what bootstrap reads and writes.
+type bootstrapStore interface {
+	store.Teams
+	store.APIKeys
+}
+
+func bootstrap(ctx context.Context, db bootstrapStore, stdout io.Writer) error {
 	n, err := db.CountAPIKeys(ctx)
 	if err != nil {
 		return err
@@ -439,7 +445,7 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 }
 
 // createKey stores a new key and returns its token, shown once.
-func createKey(ctx context.Context, db store.Store, teamID, name, permission string) (string, *store.APIKey, error) {
+func createKey(ctx context.Context, db store.APIKeys, teamID, name, permission string) (string, *store.APIKey, error) {
 	token, prefix, hash, err := auth.NewToken()
 	if err != nil {
 		return "", nil, fmt.Errorf("generate key: %w", err)
@@ -486,7 +492,7 @@ func tuneGC(cfg config.Config) {
 // sweepIdempotency deletes idempotency records past their 24 hours, every
 // interval, until ctx ends. Expired records are already ignored; this only
 // keeps the table small.
-func sweepIdempotency(ctx context.Context, db store.Store, log *slog.Logger, interval time.Duration) {
+func sweepIdempotency(ctx context.Context, db store.IdempotencyRecords, log *slog.Logger, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -36,9 +36,20 @@ const UnsubscribeKey = "RESEND_UNSUBSCRIBE_URL"
 // follows it.
 const UnsubscribePath = "/unsubscribe/"
 
+// Store is what sending a broadcast needs: the broadcast, its segment's
+// members page by page, what rendering for each member reads, and the
+// accept that commits a chunk's emails with the broadcast's progress.
+type Store interface {
+	GetBroadcast(ctx context.Context, teamID, id string) (*store.Broadcast, error)
+	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]store.Recipient, error)
+	ContactPropertiesByKey(ctx context.Context, teamID string, keys []string) ([]*store.ContactProperty, error)
+	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
+	AcceptEmails(ctx context.Context, a *store.Accept) error
+}
+
 // Sender sends broadcasts.
 type Sender struct {
-	Store store.Store
+	Store Store
 	// Signer and PublicURL make the unsubscribe links; either empty: no
 	// link and no List-Unsubscribe header (the API refuses to send a
 	// broadcast that uses the merge tag then).

@@ -1,0 +1,42 @@
+package api
+
+import (
+	"context"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Store is what the API reads and writes: the resources Resend's API
+// exposes, whole. Left out are the teams (made by the CLI and at
+// bootstrap) and the work of the background components (delivery's claims
+// and attempts' emails, the verifier's due domains, broadcasts'
+// recipients, posting webhook messages, idempotency sweeping).
+type Store interface {
+	store.APIKeys
+	store.Emails
+	store.EmailHistory
+	store.Domains
+	store.Events
+	store.Suppressions
+	store.Webhooks
+	store.Segments
+	store.Contacts
+	store.Topics
+	store.ContactProperties
+	store.Templates
+	store.Broadcasts
+	store.ContactImports
+
+	// GetIdempotency answers a repeated Idempotency-Key.
+	GetIdempotency(ctx context.Context, teamID, key string) (*store.Idempotency, error)
+	// GetEmailForEvent and RecordDelivery record the opens and clicks of
+	// tracking links.
+	GetEmailForEvent(ctx context.Context, id string) (*store.Email, error)
+	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
+	// GetWebhookMessage reads a message for its webhook's API.
+	GetWebhookMessage(ctx context.Context, id string) (*store.WebhookMessage, error)
+	// Ping is the readiness probe's.
+	Ping(ctx context.Context) error
+}
+
+var _ Store = store.Store(nil)

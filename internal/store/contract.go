@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// The storage contract, one interface per resource, composed into Store.
+// A consumer declares the slice it uses, composed from these (api.Store,
+// broadcast.Store, delivery.Store, …), so that what it depends on is
+// written down where it is used. The invariants of the package doc hold
+// for every method.
+
+// Store is the whole persistence contract: every resource, and the
+// database's health and lifetime.
+type Store interface {
+	Teams
+	APIKeys
+	Emails
+	IdempotencyRecords
+	Deliveries
+	EmailHistory
+	Domains
+	Events
+	Suppressions
+	Webhooks
+	WebhookMessages
+	Segments
+	Contacts
+	Topics
+	ContactProperties
+	Templates
+	Broadcasts
+	ContactImports
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Teams holds the teams, which own every other resource.
+type Teams interface {
+	// CreateTeam inserts a team; ErrConflict if the name is taken.
+	CreateTeam(ctx context.Context, t *Team) error
+	GetTeam(ctx context.Context, id string) (*Team, error)
+	GetTeamByName(ctx context.Context, name string) (*Team, error)
+	ListTeams(ctx context.Context) ([]*Team, error)
+	SetTeamRateLimit(ctx context.Context, teamID string, perSecond int) error
+}
+
+// APIKeys holds the teams' API keys.
+type APIKeys interface {
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByPrefix finds a key by its public prefix across all teams, with
+	// its team's rate limit.
+	APIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
+	// ListAPIKeys returns a team's keys, newest first.
+	ListAPIKeys(ctx context.Context, teamID string) ([]*APIKey, error)
+	GetAPIKey(ctx context.Context, teamID, id string) (*APIKey, error)
+	RenameAPIKey(ctx context.Context, teamID, id, name string) error
+	// TouchAPIKey records that the key was used at t.
+	TouchAPIKey(ctx context.Context, id string, t time.Time) error
+	DeleteAPIKey(ctx context.Context, teamID, id string) error
+	CountAPIKeys(ctx context.Context) (int, error)
+}
+
+// Emails holds accepted emails as the API sees them: accepting them (with
+// their delivery jobs, through the store's outbox), reading and changing
+// a team's.
+type Emails interface {
+	// AcceptEmails commits the emails, a first event for each (queued or
+	// scheduled) and the idempotency record in one transaction. It returns
+	// ErrIdempotencyKeyTaken, writing nothing, when an unexpired record
+	// holds the key. Concurrent calls may be grouped into one commit.
+	AcceptEmails(ctx context.Context, a *Accept) error
+	// GetEmail returns one of the team's emails, without its attachments
+	// (for the API).
+	GetEmail(ctx context.Context, teamID, id string) (*Email, error)
+	// ListEmails returns emails newest first, and whether more exist beyond
+	// the page; their HTML and Text are left out (nil).
+	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
+	// RescheduleEmail moves a scheduled email; ErrNotScheduled if it is not scheduled.
+	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error
+	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.
+	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
+}
+
+// IdempotencyRecords holds the records kept for Idempotency-Keys.
+type IdempotencyRecords interface {
+	GetIdempotency(ctx context.Context, teamID, key string) (*Idempotency, error)
+	// DeleteIdempotencyBefore removes idempotency records created before t
+	// and returns how many it removed.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// Deliveries is what delivering an email and recording what became of it
+// need: emails of any team by id, and their outcomes.
+type Deliveries interface {
+	// GetEmailForDelivery returns an email of any team with its bodies and
+	// attachments (content included).
+	GetEmailForDelivery(ctx context.Context, id string) (*Email, error)
+	// GetEmailForEvent returns an email of any team, without its
+	// attachments, to record an event of it whose id arrived from outside
+	// the team's requests: signed in a tracking link, or in a return path.
+	GetEmailForEvent(ctx context.Context, id string) (*Email, error)
+	// ClaimScheduled moves a scheduled email to queued as its time comes, so
+	// that it can no longer be canceled; ErrNotScheduled if it is not
+	// scheduled any more.
+	ClaimScheduled(ctx context.Context, id string, at time.Time) error
+	// RecordDelivery writes a delivery outcome in one transaction.
+	RecordDelivery(ctx context.Context, o *DeliveryOutcome) error
+}
+
+// EmailHistory is an email's record: its attempts, events and the message
+// the capture transport kept.
+type EmailHistory interface {
+	// ListDeliveryAttempts returns an email's attempts, oldest first.
+	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*DeliveryAttempt, error)
+	// ListEmailEvents returns an email's events, oldest first.
+	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*EmailEvent, error)
+	// GetCapturedMessage returns the message the capture transport kept.
+	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
+}
+
+// Domains holds the teams' sending domains.
+type Domains interface {
+	// CreateDomain inserts a domain; ErrConflict if its team has the name
+	// already, or another team's copy of it is held (DomainHeld). Teams may
+	// hold unheld copies of one name. The events are recorded in the same
+	// transaction (as are UpdateDomain's, VerifyDomain's and DeleteDomain's).
+	CreateDomain(ctx context.Context, d *Domain, events ...*Event) error
+	GetDomain(ctx context.Context, teamID, id string) (*Domain, error)
+	GetDomainByName(ctx context.Context, teamID, name string) (*Domain, error)
+	// ListDomains returns a team's domains, newest first.
+	ListDomains(ctx context.Context, teamID string) ([]*Domain, error)
+	// UpdateDomain stores every field of d but its id, team, name, keys and
+	// creation time; ErrConflict, and nothing written, if d is held
+	// (DomainHeld) while another team's copy of its name is.
+	UpdateDomain(ctx context.Context, d *Domain, events ...*Event) error
+	// VerifyDomain stores d, which has just become held (DomainHeld), as
+	// UpdateDomain does, and in the same transaction passes every other
+	// team's copy of its name that is not failed yet to lose, then stores
+	// what lose made of it with the event lose returns (nil for none). It
+	// returns those copies. ErrConflict, and nothing written, if another
+	// team's copy is held already: of two teams verifying at once, one wins.
+	VerifyDomain(ctx context.Context, d *Domain, lose func(*Domain) (*Event, error), events ...*Event) ([]*Domain, error)
+	// HeldDomain returns the copy of name, of any team, that holds it
+	// (DomainHeld); ErrNotFound if none does.
+	HeldDomain(ctx context.Context, name string) (*Domain, error)
+	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
+	// DomainsDue returns up to limit domains of any team whose next check is
+	// at or before now, the most overdue first.
+	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)
+}
+
+// Events is the teams' event feed.
+type Events interface {
+	// ListEvents returns a team's events after the one with id after ("" for
+	// the first; ErrNotFound when the team has no event with that id),
+	// oldest first (in commit order), at most limit.
+	ListEvents(ctx context.Context, teamID, after string, limit int) ([]*Event, error)
+}
+
+// Suppressions holds the teams' suppression lists.
+type Suppressions interface {
+	// AddSuppressions puts addresses on the team's suppression list, all in
+	// one transaction. Each entry's Email is stored in lower case; an empty
+	// ID gets a new one and a zero CreatedAt the store's clock. An address the
+	// team has already suppressed (earlier, or earlier in s) is not changed:
+	// its entry is overwritten with the stored suppression (id, origin,
+	// source and creation time), so a caller can tell it by its ID. Each
+	// address added has its event, built by added, in the transaction.
+	AddSuppressions(ctx context.Context, teamID string, s []*Suppression, added SuppressionEvent) error
+	// ListSuppressions returns the team's suppressions newest first, only
+	// those of origin unless it is "", and whether more exist beyond the
+	// page. A cursor that is not one of the team's suppressions (of any
+	// origin) is ErrNotFound.
+	ListSuppressions(ctx context.Context, teamID, origin string, p Page) ([]*Suppression, bool, error)
+	// GetSuppression finds one of the team's suppressions by email address
+	// (a value containing '@', compared in lower case) or else by id;
+	// ErrNotFound if there is none.
+	GetSuppression(ctx context.Context, teamID, idOrEmail string) (*Suppression, error)
+	// DeleteSuppressions removes the team's suppressions named by id or by
+	// email address (as in GetSuppression), in one transaction, and returns
+	// those removed in the order they were named, each once. Values that
+	// name none of the team's suppressions are skipped, not an error. Each
+	// suppression removed has its event, built by removed, in the
+	// transaction.
+	DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string, removed SuppressionEvent) ([]*Suppression, error)
+	// SuppressedAmong reports which of emails the team has suppressed, in
+	// one query (per 1,000 addresses): the map holds the suppressed ones,
+	// keyed as given; addresses are compared in lower case.
+	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
+}
+
+// Webhooks holds the teams' webhooks and, for the API, their messages and
+// attempts.
+type Webhooks interface {
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, teamID, id string) (*Webhook, error)
+	// ListWebhooks returns a team's webhooks, newest first, and whether more
+	// exist beyond the page.
+	ListWebhooks(ctx context.Context, teamID string, p Page) ([]*Webhook, bool, error)
+	// UpdateWebhook stores every field of w but its id, team and creation time.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	DeleteWebhook(ctx context.Context, teamID, id string) error
+	// ListWebhookMessages returns a webhook's messages, newest first.
+	ListWebhookMessages(ctx context.Context, teamID, webhookID string, p Page) ([]*WebhookMessage, bool, error)
+	// ListWebhookAttempts returns a message's attempts, newest first.
+	ListWebhookAttempts(ctx context.Context, teamID, messageID string, p Page) ([]*WebhookAttempt, bool, error)
+	// ReplayWebhookMessage makes a message pending again and enqueues it.
+	ReplayWebhookMessage(ctx context.Context, teamID, id string, at time.Time) error
+}
+
+// WebhookMessages is what posting a webhook message needs.
+type WebhookMessages interface {
+	// GetWebhookMessage returns a message of any team (for the dispatcher).
+	GetWebhookMessage(ctx context.Context, id string) (*WebhookMessage, error)
+	// RecordWebhookAttempt writes a result in one transaction, with the
+	// message's next job when its NextAttemptAt is set.
+	RecordWebhookAttempt(ctx context.Context, r *WebhookResult) error
+}
+
+// Segments holds the teams' segments (Resend's audiences).
+type Segments interface {
+	// CreateSegment inserts a segment.
+	CreateSegment(ctx context.Context, s *Segment) error
+	GetSegment(ctx context.Context, teamID, id string) (*Segment, error)
+	// ListSegments returns a team's segments, newest first.
+	ListSegments(ctx context.Context, teamID string, p Page) ([]*Segment, bool, error)
+	// UpdateSegment stores the segment's name.
+	UpdateSegment(ctx context.Context, s *Segment) error
+	// DeleteSegment removes a segment and its memberships; the contacts stay.
+	DeleteSegment(ctx context.Context, teamID, id string) error
+}
+
+// Contacts holds the teams' contacts and their segment memberships.
+type Contacts interface {
+	// CreateContact inserts c, its memberships of c.SegmentIDs and its
+	// subscriptions of c.Topics, with the events, in one transaction;
+	// ErrConflict if the team has a contact with the same email (any case),
+	// ErrNotFound if a segment is not the team's, ErrUnknownTopic if a topic
+	// is not.
+	CreateContact(ctx context.Context, c *Contact, events ...*Event) error
+	// GetContact finds a contact by id, or by email (any case) when
+	// idOrEmail holds an @, with its SegmentIDs.
+	GetContact(ctx context.Context, teamID, idOrEmail string) (*Contact, error)
+	// ListContacts returns a team's contacts newest first; with segmentID,
+	// only that segment's (ErrNotFound if it is not the team's).
+	ListContacts(ctx context.Context, teamID, segmentID string, p Page) ([]*Contact, bool, error)
+	// UpdateContact stores every field of c but its id, team, creation time
+	// and segments, with the events; ErrConflict if the new email is another
+	// contact's.
+	UpdateContact(ctx context.Context, c *Contact, events ...*Event) error
+	// DeleteContact removes a contact, its memberships and its topic
+	// subscriptions, with the events.
+	DeleteContact(ctx context.Context, teamID, id string, events ...*Event) error
+	// AddContactToSegment makes a contact a member of a segment (again: no
+	// error); ErrNotFound if either is not the team's.
+	AddContactToSegment(ctx context.Context, teamID, contactID, segmentID string, at time.Time) error
+	// RemoveContactFromSegment ends a membership; ErrNotFound if there is none.
+	RemoveContactFromSegment(ctx context.Context, teamID, contactID, segmentID string) error
+	// ListContactSegments returns the segments a contact is in, newest first.
+	ListContactSegments(ctx context.Context, teamID, contactID string, p Page) ([]*Segment, bool, error)
+}
+
+// Topics holds the teams' topics and their contacts' subscriptions.
+type Topics interface {
+	// CreateTopic inserts a topic, with the events, in one transaction.
+	CreateTopic(ctx context.Context, t *Topic, events ...*Event) error
+	GetTopic(ctx context.Context, teamID, id string) (*Topic, error)
+	// ListTopics returns a team's topics, newest first.
+	ListTopics(ctx context.Context, teamID string, p Page) ([]*Topic, bool, error)
+	// UpdateTopic stores the topic's name, description, visibility and
+	// update time (never its default subscription), with the events.
+	UpdateTopic(ctx context.Context, t *Topic, events ...*Event) error
+	// DeleteTopic removes a topic and every subscription to it, with the events.
+	DeleteTopic(ctx context.Context, teamID, id string, events ...*Event) error
+	// SetContactTopics records a contact's choices (each replacing any
+	// earlier one for its topic; a topic named twice takes the last), with
+	// the events, in one transaction: ErrNotFound if the contact is not the
+	// team's, ErrUnknownTopic if a topic is not, and then nothing is written.
+	// CreateContact also makes the subscriptions of Contact.Topics, alike.
+	SetContactTopics(ctx context.Context, teamID, contactID string, subs []TopicSubscription, at time.Time, events ...*Event) error
+	// ListContactTopics returns every topic of the team, newest first, with
+	// the contact's subscription to it (its own choice, else the topic's
+	// default); a cursor is a topic id. ErrNotFound if the contact is not
+	// the team's.
+	ListContactTopics(ctx context.Context, teamID, contactID string, p Page) ([]*ContactTopic, bool, error)
+	// TopicSubscriptionsAmong returns the subscription to the team's topic
+	// that applies to each of emails (keyed as given): the choice of the
+	// team's contact with that address (any case) when it made one, else
+	// the topic's default, for contacts and other addresses alike. It reads
+	// the topic and the choices in one query (per 1,000 addresses);
+	// ErrNotFound if the topic is not the team's.
+	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
+}
+
+// ContactProperties holds the custom properties the teams declare for
+// their contacts.
+type ContactProperties interface {
+	// CreateContactProperty inserts a property; ErrConflict if the team
+	// has one with the same key (compared exactly).
+	CreateContactProperty(ctx context.Context, p *ContactProperty) error
+	GetContactProperty(ctx context.Context, teamID, id string) (*ContactProperty, error)
+	// ListContactProperties returns a team's properties, newest first.
+	ListContactProperties(ctx context.Context, teamID string, p Page) ([]*ContactProperty, bool, error)
+	// ContactPropertiesByKey returns those of the team's properties whose
+	// keys are among keys, in no particular order.
+	ContactPropertiesByKey(ctx context.Context, teamID string, keys []string) ([]*ContactProperty, error)
+	// UpdateContactProperty stores p's FallbackValue and UpdatedAt (its key
+	// and type never change).
+	UpdateContactProperty(ctx context.Context, p *ContactProperty) error
+	// DeleteContactProperty removes a property; contacts keep the values
+	// they hold for its key.
+	DeleteContactProperty(ctx context.Context, teamID, id string) error
+}
+
+// Templates holds the teams' email templates.
+type Templates interface {
+	// CreateTemplate inserts a template; ErrConflict if the team has
+	// another with the same alias.
+	CreateTemplate(ctx context.Context, t *Template) error
+	// GetTemplate finds one of the team's templates by id, else by alias.
+	GetTemplate(ctx context.Context, teamID, idOrAlias string) (*Template, error)
+	// ListTemplates returns a team's templates, newest first.
+	ListTemplates(ctx context.Context, teamID string, p Page) ([]*Template, bool, error)
+	// UpdateTemplate stores every field of t but its id, team and creation
+	// time; ErrConflict if the new alias is another template's.
+	UpdateTemplate(ctx context.Context, t *Template) error
+	// DeleteTemplate removes a template by id.
+	DeleteTemplate(ctx context.Context, teamID, id string) error
+}
+
+// Broadcasts holds the teams' broadcasts; queued and scheduled ones have
+// their jobs enqueued through the store's outbox.
+type Broadcasts interface {
+	// CreateBroadcast inserts a broadcast (a draft, or already queued or
+	// scheduled: then its job is enqueued in the same transaction).
+	CreateBroadcast(ctx context.Context, b *Broadcast) error
+	GetBroadcast(ctx context.Context, teamID, id string) (*Broadcast, error)
+	// ListBroadcasts returns a team's broadcasts, newest first.
+	ListBroadcasts(ctx context.Context, teamID string, p Page) ([]*Broadcast, bool, error)
+	// UpdateBroadcast stores the content fields of a draft (name, segment,
+	// from, subject, reply_to, preview_text, html, text, topic) and its
+	// update time; ErrBroadcastState if it is not a draft.
+	UpdateBroadcast(ctx context.Context, b *Broadcast) error
+	// DeleteBroadcast removes a draft; ErrBroadcastState if it is not one.
+	DeleteBroadcast(ctx context.Context, teamID, id string) error
+	// SendBroadcast moves a draft to queued (at nil) or scheduled and
+	// enqueues its job in the same transaction; ErrBroadcastState if it is
+	// not a draft.
+	SendBroadcast(ctx context.Context, teamID, id string, at *time.Time, now time.Time) error
+	// CancelBroadcast cancels a queued or scheduled broadcast;
+	// ErrBroadcastState otherwise.
+	CancelBroadcast(ctx context.Context, teamID, id string, now time.Time) error
+	// BroadcastRecipients returns up to limit members of a segment whose
+	// Seq is above after, in Seq order.
+	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]Recipient, error)
+}
+
+// ContactImports holds the records of the teams' CSV imports of contacts.
+type ContactImports interface {
+	// CreateContactImport inserts an import record.
+	CreateContactImport(ctx context.Context, ci *ContactImport) error
+	GetContactImport(ctx context.Context, teamID, id string) (*ContactImport, error)
+	// ListContactImports returns a team's imports newest first, only those
+	// with the status when it is not "".
+	ListContactImports(ctx context.Context, teamID, status string, p Page) ([]*ContactImport, bool, error)
+}
