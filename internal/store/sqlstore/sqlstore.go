@@ -23,6 +23,20 @@
 // moment into one transaction. Each caller returns only after the commit that
 // holds its emails. If a group's transaction fails, each of its requests is
 // retried alone, so one bad request never fails its neighbours.
+//
+// # Jobs
+//
+// A write that makes work for later (an accepted email's delivery, a
+// retry, a webhook message, a broadcast's send) enqueues its job through
+// the Outbox given to Open, inside the write's own transaction: both
+// commit or neither does. Without an outbox such a write fails with
+// ErrNoOutbox instead of committing without its job.
+//
+// # Dependencies
+//
+// The package imports only store of Godwit's (imports_test.go checks):
+// event payloads come from the callers (store.SuppressionEvent), and the
+// job queue behind the Outbox is the caller's.
 package sqlstore
 
 import (
