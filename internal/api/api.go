@@ -8,10 +8,9 @@ package api
 import (
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -71,15 +70,13 @@ type Handler struct {
 	Deps
 	mux *http.ServeMux
 
-	keys          *keyCache
-	senderDomains *domainCache
-	failedAuth    *failedAuth                          // nil: no limit
-	matches       func(token string, hash []byte) bool // auth.Matches; tests count its calls
+	// Accept is the accept path the send routes call (and SMTP submission
+	// shares): keys, the sender gate, templates, idempotency, the commit.
+	Accept *accept.Service
+
+	failedAuth *failedAuth // nil: no limit
 
 	admission *semaphore.Weighted // BodyLimits.Memory bytes of large bodies
-
-	inflightMu sync.Mutex
-	inflight   map[string]struct{} // team id + idempotency key of requests in progress
 }
 
 // New returns the API handler.
@@ -118,10 +115,11 @@ func New(d Deps) *Handler {
 	if d.FailedAuthInterval <= 0 {
 		d.FailedAuthInterval = time.Second
 	}
-	h := &Handler{Deps: d, mux: http.NewServeMux(), inflight: make(map[string]struct{}), admission: newAdmission(d.Bodies),
-		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000), matches: auth.Matches,
-		keys:          newKeyCache(d.KeyCacheTTL, 100_000),
-		senderDomains: &domainCache{ttl: max(d.KeyCacheTTL, 0), entries: map[string]domainCacheEntry{}}}
+	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies),
+		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000),
+		Accept: accept.New(accept.Config{Store: d.Store, Limiter: d.Limiter, Logger: d.Logger, Now: d.Now,
+			DefaultRateLimit: d.DefaultRateLimit, IdempotencyTTL: d.IdempotencyTTL, CacheTTL: d.KeyCacheTTL,
+			TestDomain: d.TestDomain})}
 	h.routes()
 	return h
 }

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
@@ -16,10 +14,6 @@ import (
 
 // maxKeyName bounds an API key's name.
 const maxKeyName = 256
-
-// touchEvery is how stale last_used_at may get: a key's use is written at
-// most this often, so that authentication stays a read.
-const touchEvery = time.Minute
 
 var errAPIKeyNotFound = apierr.NotFound("API key not found")
 
@@ -192,26 +186,11 @@ func (h *Handler) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("delete api key: %w", err)
 	}
-	h.keys.forget(k.Prefix) // stops working on this node at once
+	h.Accept.ForgetKey(k.Prefix) // stops working on this node at once
 	writeJSON(w, http.StatusOK, struct {
 		Object  string `json:"object"`
 		ID      string `json:"id"`
 		Deleted bool   `json:"deleted"`
 	}{"api_key", id, true})
 	return nil
-}
-
-// touchKey records a key's use, at most once per touchEvery, off the
-// request's path.
-func (h *Handler) touchKey(k *store.APIKey, now time.Time) {
-	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < touchEvery {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Store.TouchAPIKey(ctx, k.ID, now.UTC()); err != nil && !errors.Is(err, store.ErrClosed) {
-			h.Logger.Warn("recording api key use failed", "api_key_id", k.ID, "error", err.Error())
-		}
-	}()
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/store"
@@ -41,53 +42,19 @@ func bearerToken(r *http.Request) (string, error) {
 	return token, nil
 }
 
-// lookupKey finds the stored key for token. Every token that reaches the
-// store, whether its prefix is unknown or its secret wrong, costs one call
-// of h.matches (a dummy hash stands in for a missing key), so that the two
-// answers take the same time.
+// lookupKey finds the stored key for token (accept.Service.Authenticate):
+// an unknown or wrong key is errInvalidKey.
 func (h *Handler) lookupKey(ctx context.Context, token string) (*store.APIKey, error) {
-	prefix, err := auth.Prefix(token)
-	if err != nil {
-		h.matches(token, nil)
+	key, err := h.Accept.Authenticate(ctx, token)
+	if errors.Is(err, accept.ErrInvalidKey) {
 		return nil, errInvalidKey
 	}
-	now := h.Now()
-	key := h.keys.get(prefix, now)
-	if key == nil {
-		key, err = h.Store.APIKeyByPrefix(ctx, prefix)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			key = nil
-		case err != nil:
-			return nil, fmt.Errorf("look up api key: %w", err)
-		default:
-			h.keys.put(key, now)
-			h.touchKey(key, now)
-		}
-	}
-	var stored []byte
-	if key != nil {
-		stored = key.Hash
-	}
-	if !h.matches(token, stored) || key == nil {
-		return nil, errInvalidKey
-	}
-	return key, nil
+	return key, err
 }
 
-// cachedKey is lookupKey without the store: the key of token if this node
-// trusts it already (nil otherwise).
-func (h *Handler) cachedKey(token string) *store.APIKey {
-	prefix, err := auth.Prefix(token)
-	if err != nil {
-		return nil
-	}
-	key := h.keys.get(prefix, h.Now())
-	if key == nil || !h.matches(token, key.Hash) {
-		return nil
-	}
-	return key
-}
+// ForgetKey drops a key from this node's cache, for a key deleted elsewhere
+// (the store's KeyRevocations reports them).
+func (h *Handler) ForgetKey(prefix string) { h.Accept.ForgetKey(prefix) }
 
 // failedAuth limits, per client address, the failed authentications (an
 // unknown or wrong API key) that cost a store lookup: a token bucket of

@@ -64,7 +64,7 @@ func TestUnknownPrefixDoesTheSameWork(t *testing.T) {
 	e := setup(t, sqlstore.SQLite, func(d *Deps) { d.KeyCacheTTL = -1 }) // every request reaches the store
 	var mu sync.Mutex
 	var calls []int // the length of the hash each call compared against
-	e.handler.matches = func(token string, hash []byte) bool {
+	e.handler.Accept.Matches = func(token string, hash []byte) bool {
 		mu.Lock()
 		calls = append(calls, len(hash))
 		mu.Unlock()

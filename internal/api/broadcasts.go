@@ -122,7 +122,7 @@ func (h *Handler) applyBroadcastRequest(ctx context.Context, b *store.Broadcast,
 		if err != nil {
 			return err
 		}
-		if err := h.checkSender(ctx, key, &store.Email{From: from}); err != nil {
+		if _, err := h.Accept.CheckFrom(ctx, key, b.TeamID, &store.Email{From: from}); err != nil {
 			return err
 		}
 		b.From = from
@@ -171,7 +171,7 @@ func (h *Handler) applyBroadcastRequest(ctx context.Context, b *store.Broadcast,
 		return err
 	} else if s != nil {
 		e := &store.Email{TopicID: strings.TrimSpace(*s)}
-		if err := h.checkTopic(ctx, b.TeamID, e); err != nil {
+		if err := h.Accept.CheckTopic(ctx, b.TeamID, e); err != nil {
 			return err
 		}
 		b.TopicID = e.TopicID

@@ -257,7 +257,7 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request) error {
 	if err := h.saveDomain(r, d); err != nil {
 		return err
 	}
-	h.senderDomains.forget(d.TeamID, d.Name)
+	h.Accept.ForgetDomain(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
 	return nil
 }
@@ -276,7 +276,7 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return fmt.Errorf("delete domain: %w", err)
 	}
-	h.senderDomains.forget(d.TeamID, d.Name)
+	h.Accept.ForgetDomain(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, struct {
 		Object  string `json:"object"`
 		ID      string `json:"id"`

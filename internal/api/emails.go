@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/apierr"
-	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -61,19 +58,12 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
-var (
-	errIdempotencyMismatch = apierr.New(http.StatusConflict, apierr.NameInvalidIdempotentRequest,
-		"This idempotency key has already been used on a request that had a different payload. Retrying this request is useless without changing the idempotency key or payload.")
-	errIdempotencyConcurrent = apierr.New(http.StatusConflict, apierr.NameConcurrentIdempotentRequests,
-		"Same idempotency key used while original request is still in progress. Try the request again later.")
-)
-
-// accept runs the shared part of POST /emails and POST /emails/batch:
-// idempotency, then build (which decodes and returns the emails and the
-// response body), then one durable commit.
-func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string,
-	build func(body []byte) ([]*store.Email, []byte, error)) error {
-	key := callerKey(r.Context())
+// send runs the shared part of POST /emails and POST /emails/batch: the
+// idempotency key and the body are read, then the accept path (which calls
+// build unless the request repeats an earlier one) answers the ids, and
+// respond writes them in the endpoint's shape.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, endpoint string,
+	build func(body []byte) accept.Build, respond func(*accept.Result) any) error {
 	idemKey, err := idempotencyKey(r)
 	if err != nil {
 		return err
@@ -82,167 +72,51 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, endpoint string
 	if err != nil {
 		return err
 	}
-	var hash []byte
+	req := accept.Request{Key: callerKey(r.Context()), Endpoint: endpoint, IdempotencyKey: idemKey}
 	if idemKey != "" {
 		hasher := sha256.New()
 		hasher.Write([]byte(endpoint + "\n"))
 		hasher.Write(body)
-		hash = hasher.Sum(nil)
+		req.Hash = hasher.Sum(nil)
 	}
-	resp, replayed, err := h.commitAccept(r.Context(), key.TeamID, idemKey, endpoint, hash,
-		func() ([]*store.Email, []byte, error) { return build(body) })
+	res, err := h.Accept.Submit(r.Context(), req, build(body))
 	if err != nil {
 		return err
 	}
-	if replayed {
+	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeRawJSON(w, http.StatusOK, resp)
-	return nil
-}
-
-// commitAccept is the accept path shared by every way of sending (the API's
-// two endpoints and SMTP submission). With an idempotency key it answers a
-// repeated request from the stored response (replayed is true) and refuses
-// one in progress; otherwise build returns the emails, already checked and
-// prepared, and the response, which are committed in one transaction with
-// the scheduled events and the idempotency record.
-func (h *Handler) commitAccept(ctx context.Context, teamID, idemKey, endpoint string, hash []byte,
-	build func() ([]*store.Email, []byte, error)) (resp []byte, replayed bool, err error) {
-	if idemKey != "" {
-		slot := teamID + "\x00" + idemKey
-		h.inflightMu.Lock()
-		_, busy := h.inflight[slot]
-		if !busy {
-			h.inflight[slot] = struct{}{}
-		}
-		h.inflightMu.Unlock()
-		if busy {
-			return nil, false, errIdempotencyConcurrent
-		}
-		defer func() {
-			h.inflightMu.Lock()
-			delete(h.inflight, slot)
-			h.inflightMu.Unlock()
-		}()
-		if resp, ok, err := h.storedResponse(ctx, teamID, idemKey, endpoint, hash); ok || err != nil {
-			return resp, ok, err
-		}
+	if res.Legacy != nil {
+		// A response stored before idempotency records were neutral.
+		writeRawJSON(w, http.StatusOK, res.Legacy)
+		return nil
 	}
-
-	emails, resp, err := build()
-	if err != nil {
-		return nil, false, err
-	}
-	now := h.Now().UTC()
-	a := &store.Accept{Emails: emails, IdempotencyTTL: h.IdempotencyTTL}
-	for _, e := range emails {
-		if e.LastEvent != store.EventScheduled {
-			continue
-		}
-		ev, err := events.Email(store.EventScheduled, e, nil, nil, e.CreatedAt)
-		if err != nil {
-			return nil, false, err
-		}
-		a.Events = append(a.Events, ev)
-	}
-	if idemKey != "" {
-		a.Idempotency = &store.Idempotency{TeamID: teamID, Key: idemKey, Endpoint: endpoint,
-			RequestHash: hash, Response: resp, CreatedAt: now}
-	}
-	if len(emails) > 0 || a.Idempotency != nil {
-		err = h.Store.AcceptEmails(ctx, a)
-		if errors.Is(err, store.ErrIdempotencyKeyTaken) {
-			// Another node committed the same key meanwhile.
-			if resp, ok, err := h.storedResponse(ctx, teamID, idemKey, endpoint, hash); ok || err != nil {
-				return resp, ok, err
-			}
-			return nil, false, errIdempotencyConcurrent
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("accept emails: %w", err)
-		}
-	}
-	return resp, false, nil
-}
-
-// storedResponse returns the response stored with an unexpired idempotency
-// record (ok false when there is none), or a 409 when the record was made
-// for another request.
-func (h *Handler) storedResponse(ctx context.Context, teamID, idemKey, endpoint string, hash []byte) (resp []byte, ok bool, err error) {
-	rec, err := h.Store.GetIdempotency(ctx, teamID, idemKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("idempotency lookup: %w", err)
-	}
-	if h.Now().Sub(rec.CreatedAt) >= h.IdempotencyTTL {
-		return nil, false, nil
-	}
-	if rec.Endpoint != endpoint || !bytes.Equal(rec.RequestHash, hash) {
-		return nil, false, errIdempotencyMismatch
-	}
-	return rec.Response, true, nil
-}
-
-// prepare completes a decoded email for storage.
-func (h *Handler) prepare(e *store.Email, teamID string) {
-	e.ID = store.NewID()
-	e.TeamID = teamID
-	e.CreatedAt = h.Now().UTC()
-	if e.ScheduledAt != nil {
-		e.LastEvent = store.EventScheduled
-	} else {
-		e.LastEvent = store.EventQueued
-	}
-}
-
-// requireSender checks the fields a template could supply, once its
-// defaults are applied (applyTemplate): the email needs both.
-func requireSender(e *store.Email) error {
-	if e.From == "" {
-		return apierr.MissingField("from")
-	}
-	if e.Subject == "" {
-		return apierr.MissingField("subject")
-	}
+	writeJSON(w, http.StatusOK, respond(res))
 	return nil
 }
 
 func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
 	key := callerKey(r.Context())
-	teamID := key.TeamID
-	return h.accept(w, r, "POST /emails", func(body []byte) ([]*store.Email, []byte, error) {
-		e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
-		if err != nil {
-			return nil, nil, err
+	return h.send(w, r, "POST /emails", func(body []byte) accept.Build {
+		return func() ([]*store.Email, []accept.ItemError, error) {
+			e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := h.Accept.Check(r.Context(), key, e, nil); err != nil {
+				return nil, nil, err
+			}
+			return []*store.Email{e}, nil, nil
 		}
-		if err := h.applyTemplate(r.Context(), teamID, e, nil); err != nil {
-			return nil, nil, err
+	}, func(res *accept.Result) any {
+		if len(res.IDs) != 1 {
+			return idResponse{}
 		}
-		if err := requireSender(e); err != nil {
-			return nil, nil, err
-		}
-		if err := checkBuildable(e); err != nil {
-			return nil, nil, err
-		}
-		if err := h.checkSender(r.Context(), key, e); err != nil {
-			return nil, nil, err
-		}
-		if err := h.checkTopic(r.Context(), teamID, e); err != nil {
-			return nil, nil, err
-		}
-		h.prepare(e, teamID)
-		resp, _ := json.Marshal(idResponse{ID: e.ID})
-		return []*store.Email{e}, resp, nil
+		return idResponse{ID: res.IDs[0]}
 	})
 }
 
-type batchError struct {
-	Index   int    `json:"index"`
-	Message string `json:"message"`
-}
+type batchError = accept.ItemError
 
 type batchResponse struct {
 	Data   []idResponse `json:"data"`
@@ -251,7 +125,6 @@ type batchResponse struct {
 
 func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 	key := callerKey(r.Context())
-	teamID := key.TeamID
 	mode := strings.ToLower(strings.TrimSpace(r.Header.Get("x-batch-validation")))
 	if mode == "" {
 		mode = "strict"
@@ -259,54 +132,47 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 	if mode != "strict" && mode != "permissive" {
 		return apierr.Validation("Invalid `x-batch-validation` header. It must be `strict` or `permissive`.")
 	}
-	return h.accept(w, r, "POST /emails/batch", func(body []byte) ([]*store.Email, []byte, error) {
-		decoded, itemErrs, err := sendreq.DecodeBatch(body, sendreq.Options{Now: h.Now()})
-		if err != nil {
-			return nil, nil, err
-		}
-		emails := make([]*store.Email, 0, len(decoded))
-		resp := batchResponse{Data: make([]idResponse, 0, len(decoded))}
-		if mode == "permissive" {
-			resp.Errors = []batchError{}
-		}
-		templates := templateCache{}
-		for i, e := range decoded {
-			err := itemErrs[i]
-			if err == nil {
-				err = h.applyTemplate(r.Context(), teamID, e, templates)
-			}
-			if err == nil {
-				err = requireSender(e)
-			}
-			if err == nil {
-				err = checkBuildable(e)
-			}
-			if err == nil {
-				err = h.checkSender(r.Context(), key, e)
-			}
-			if err == nil {
-				err = h.checkTopic(r.Context(), teamID, e)
-			}
+	return h.send(w, r, "POST /emails/batch", func(body []byte) accept.Build {
+		return func() ([]*store.Email, []accept.ItemError, error) {
+			decoded, itemErrs, err := sendreq.DecodeBatch(body, sendreq.Options{Now: h.Now()})
 			if err != nil {
-				if mode == "strict" {
-					return nil, nil, err
-				}
-				resp.Errors = append(resp.Errors, batchError{Index: i, Message: apierr.As(err).Message})
-				continue
+				return nil, nil, err
 			}
-			h.prepare(e, teamID)
-			emails = append(emails, e)
-			resp.Data = append(resp.Data, idResponse{ID: e.ID})
+			emails := make([]*store.Email, 0, len(decoded))
+			var refused []accept.ItemError
+			templates := accept.Templates{}
+			for i, e := range decoded {
+				err := itemErrs[i]
+				if err == nil {
+					err = h.Accept.Check(r.Context(), key, e, templates)
+				}
+				if err != nil {
+					if mode == "strict" {
+						return nil, nil, err
+					}
+					refused = append(refused, accept.ItemError{Index: i, Message: apiError(err).Message})
+					continue
+				}
+				emails = append(emails, e)
+			}
+			return emails, refused, nil
 		}
-		out, _ := json.Marshal(resp)
-		if mode == "permissive" && len(resp.Errors) == 0 {
+	}, func(res *accept.Result) any {
+		resp := batchResponse{Data: make([]idResponse, 0, len(res.IDs)), Errors: res.Errors}
+		for _, id := range res.IDs {
+			resp.Data = append(resp.Data, idResponse{ID: id})
+		}
+		if mode == "permissive" {
 			// Node expects errors to be an array in permissive mode.
-			out, _ = json.Marshal(struct {
+			if resp.Errors == nil {
+				resp.Errors = []batchError{}
+			}
+			return struct {
 				Data   []idResponse `json:"data"`
 				Errors []batchError `json:"errors"`
-			}{resp.Data, resp.Errors})
+			}{resp.Data, resp.Errors}
 		}
-		return emails, out, nil
+		return resp
 	})
 }
 

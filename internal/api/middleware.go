@@ -165,7 +165,7 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 		addr, now := clientIP(r), h.Now()
 		var key *store.APIKey
 		if throttled, wait := h.failedAuth.throttled(addr, now); throttled {
-			if key = h.cachedKey(token); key == nil {
+			if key = h.Accept.CachedKey(token); key == nil {
 				w.Header().Set("retry-after", strconv.Itoa(retryAfterSeconds(wait)))
 				apierr.Write(w, errAuthThrottled(wait))
 				return
@@ -178,7 +178,7 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxAPIKey, key))
-		res, err := h.Allow(r.Context(), key)
+		res, err := h.Accept.Allow(r.Context(), key)
 		if err != nil {
 			h.writeError(w, r, fmt.Errorf("rate limiter: %w", err))
 			return

@@ -41,7 +41,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		apierr.Write(w, apierr.StorageFull)
 		return
 	}
-	e := apierr.As(err)
+	e := apiError(err)
 	if e.StatusCode >= 500 {
 		h.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()),
 			slog.String("request_id", requestID(r.Context())))

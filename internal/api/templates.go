@@ -1,16 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -35,11 +32,8 @@ const (
 	maxTemplateName = 256
 	// maxTemplateAlias bounds an alias (Resend documents no limit).
 	maxTemplateAlias = 128
-	// maxTemplateVariables, maxVariableString: Resend's limits.
+	// maxTemplateVariables is Resend's limit (values: render.CheckValue).
 	maxTemplateVariables = 50
-	maxVariableString    = 2000
-	// maxVariableNumber is 2^53−1, Resend's limit on a number value.
-	maxVariableNumber = 1<<53 - 1
 	// maxTemplateReplyTo bounds reply_to, as `to` is bounded on send.
 	maxTemplateReplyTo = 50
 )
@@ -234,26 +228,13 @@ func templateReplyTo(raw json.RawMessage) ([]string, error) {
 }
 
 // variableValue checks a value (as JSON decodes it) for a variable of type
-// typ: a string of at most maxVariableString characters, or a number of at
+// typ (render.CheckValue): a string of at most 2000 characters, or a number of at
 // most 2^53−1 in magnitude. Its error message names field.
 func variableValue(field, typ string, v any) error {
-	switch x := v.(type) {
-	case string:
-		if typ == store.PropertyString {
-			if utf8.RuneCountInString(x) > maxVariableString || strings.ContainsRune(x, 0) {
-				return apierr.Validation("The `%s` value must be at most %d characters.", field, maxVariableString)
-			}
-			return nil
-		}
-	case float64:
-		if typ == store.PropertyNumber {
-			if math.Abs(x) > maxVariableNumber {
-				return apierr.Validation("The `%s` value must be a number of at most 2^53-1.", field)
-			}
-			return nil
-		}
+	if err := render.CheckValue(field, typ, v); err != nil {
+		return apierr.Validation("%s", err.Error())
 	}
-	return apierr.Validation("The `%s` value must be a %s.", field, typ)
+	return nil
 }
 
 // templateVariables decodes `variables`: at most 50, keys of letters,
@@ -595,148 +576,5 @@ func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("duplicate template: %w", err)
 	}
 	writeJSON(w, http.StatusCreated, objectIDResponse{Object: "template", ID: t.ID})
-	return nil
-}
-
-// formatVariable writes a variable's value as it is inserted: strings as
-// they are, numbers in plain decimal.
-func formatVariable(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	}
-	return ""
-}
-
-// templateCache keeps the templates one request has resolved, by reference.
-type templateCache map[string]*store.Template
-
-// applyTemplate renders an email that names a template: the template (by
-// id or alias) must be the team's (else 404) and published (else 422); the
-// variables given must be strings or numbers of the declared type, and
-// every declared variable needs a value or a fallback (else 422). The
-// published subject, from and reply_to fill those the payload left out;
-// html and text are rendered from the published version. The email keeps
-// the template's id (for template_id in its events).
-func (h *Handler) applyTemplate(ctx context.Context, teamID string, e *store.Email, cache templateCache) error {
-	if e.Template == nil {
-		return nil
-	}
-	ref := e.Template.ID
-	t, ok := cache[ref]
-	if !ok {
-		lookup := ref
-		if _, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
-			lookup = strings.ToLower(ref)
-		}
-		var err error
-		t, err = h.Store.GetTemplate(ctx, teamID, lookup)
-		if errors.Is(err, store.ErrNotFound) {
-			return errTemplateNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("get template: %w", err)
-		}
-		if cache != nil {
-			cache[ref] = t
-		}
-	}
-	pub := t.Published
-	if pub == nil {
-		return apierr.Validation("The template `%s` is not published. Publish it before sending with it.", ref)
-	}
-
-	given := map[string]any{}
-	if len(e.Template.Variables) > 0 {
-		d := json.NewDecoder(bytes.NewReader(e.Template.Variables))
-		if err := d.Decode(&given); err != nil {
-			return apierr.Validation("The `template.variables` field must be an object.")
-		}
-	}
-	keys := make([]string, 0, len(given))
-	for k := range given {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	declared := make(map[string]store.TemplateVariable, len(pub.Variables))
-	for _, v := range pub.Variables {
-		declared[v.Key] = v
-	}
-	for _, k := range keys {
-		if !validPropertyKey(k) {
-			return apierr.Validation("Invalid key `%s` in `template.variables`. Keys are 1 to %d letters, digits or underscores.",
-				truncate(k, maxPropertyKey+1), maxPropertyKey)
-		}
-		field := "template.variables." + k
-		if d, ok := declared[k]; ok {
-			if err := variableValue(field, d.Type, given[k]); err != nil {
-				return err
-			}
-			continue
-		}
-		switch v := given[k].(type) {
-		case string:
-			if err := variableValue(field, store.PropertyString, v); err != nil {
-				return err
-			}
-		case float64:
-			if err := variableValue(field, store.PropertyNumber, v); err != nil {
-				return err
-			}
-		default:
-			return apierr.Validation("The `%s` value must be a string or a number.", field)
-		}
-	}
-	values := make(map[string]string, len(given)+len(pub.Variables))
-	for _, v := range pub.Variables {
-		if g, ok := given[v.Key]; ok {
-			values[v.Key] = formatVariable(g)
-		} else if v.FallbackValue != nil {
-			values[v.Key] = formatVariable(v.FallbackValue)
-		} else {
-			return apierr.Validation("Missing value for the template variable `%s`, which has no fallback value.", v.Key)
-		}
-	}
-	for k, g := range given {
-		if _, ok := values[k]; !ok {
-			values[k] = formatVariable(g)
-		}
-	}
-	lookup := func(k string) (string, bool) { v, ok := values[k]; return v, ok }
-
-	const max = sendreq.DefaultMaxEmailBytes
-	tooLarge := apierr.Validation("The email rendered from the template is larger than the 40 MB limit.")
-	if e.Subject == "" {
-		s, err := render.Render(pub.Subject, lookup, false, sendreq.MaxSubjectLen*4)
-		if err != nil || strings.ContainsAny(s, "\r\n\x00") || utf8.RuneCountInString(s) > sendreq.MaxSubjectLen {
-			return apierr.Validation("The subject rendered from the template must be at most %d characters, on one line.",
-				sendreq.MaxSubjectLen)
-		}
-		e.Subject = s
-	}
-	if e.From == "" {
-		e.From = pub.From
-	}
-	if len(e.ReplyTo) == 0 {
-		e.ReplyTo = slices.Clone(pub.ReplyTo)
-	}
-	body, err := render.Render(pub.HTML, lookup, true, max)
-	if err != nil {
-		return tooLarge
-	}
-	e.HTML = &body
-	if pub.Text != nil {
-		text, err := render.Render(*pub.Text, lookup, false, max)
-		if err != nil {
-			return tooLarge
-		}
-		e.Text = &text
-	}
-	if sendreq.EmailSize(e) > max {
-		return tooLarge
-	}
-	e.Template.ID = t.ID
 	return nil
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -450,25 +449,5 @@ func (h *Handler) updateContactTopics(w http.ResponseWriter, r *http.Request) er
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// checkTopic checks an email's topic_id before it is accepted: a UUID
-// (else 422 invalid_parameter) naming one of the team's topics (else 404
-// "Topic not found"). It keeps the id in lower case.
-func (h *Handler) checkTopic(ctx context.Context, teamID string, e *store.Email) error {
-	if e.TopicID == "" {
-		return nil
-	}
-	id, err := uuidParam("topic_id", e.TopicID)
-	if err != nil {
-		return err
-	}
-	if _, err := h.Store.GetTopic(ctx, teamID, id); errors.Is(err, store.ErrNotFound) {
-		return errTopicNotFound
-	} else if err != nil {
-		return fmt.Errorf("get topic: %w", err)
-	}
-	e.TopicID = id
 	return nil
 }

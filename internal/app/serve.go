@@ -330,7 +330,7 @@ func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.L
 // the API's accept path.
 func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) (*msa.Server, error) {
 	s := msa.New(msa.Config{
-		Accepter:          handler,
+		Accepter:          handler.Accept,
 		Logger:            log,
 		Hostname:          cfg.HELOName(),
 		TLSConfig:         tlsCfg,

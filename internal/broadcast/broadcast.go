@@ -1,8 +1,11 @@
 // Package broadcast sends a broadcast: it pages through the members of the
 // broadcast's segment in a stable order (contact_seq), renders the email
-// of each subscribed contact, and accepts the emails through the store's
-// AcceptEmails in chunks, each with its delivery jobs (exactly as API
-// sends) and with the broadcast's progress, in one transaction.
+// of each subscribed contact, and accepts the emails through the accept
+// path (accept.Service.AcceptBroadcast) in chunks, each with its delivery
+// jobs (exactly as API sends) and with the broadcast's progress, in one
+// transaction. The sender passes the sending-domain gate at each chunk, as
+// it is sent: a broadcast whose domain is no longer verified is canceled,
+// with a warning in the log.
 //
 // A chunk commits only if the broadcast's progress is still where the
 // chunk started (store.Accept.Broadcast), so a job that crashed after a
@@ -15,10 +18,11 @@ import (
 	"errors"
 	"html"
 	"log/slog"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
@@ -38,7 +42,8 @@ const UnsubscribePath = "/unsubscribe/"
 
 // Store is what sending a broadcast needs: the broadcast, its segment's
 // members page by page, what rendering for each member reads, and the
-// accept that commits a chunk's emails with the broadcast's progress.
+// accept that commits a chunk's emails with the broadcast's progress
+// (through the accept path, Accepter).
 type Store interface {
 	GetBroadcast(ctx context.Context, teamID, id string) (*store.Broadcast, error)
 	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]store.Recipient, error)
@@ -47,9 +52,18 @@ type Store interface {
 	AcceptEmails(ctx context.Context, a *store.Accept) error
 }
 
+// Accepter is the accept path of broadcast chunks (*accept.Service): the
+// sending-domain gate at send time, then the chunk's commit.
+type Accepter interface {
+	AcceptBroadcast(ctx context.Context, b *store.Broadcast, emails []*store.Email, prog *store.BroadcastProgress) error
+}
+
 // Sender sends broadcasts.
 type Sender struct {
 	Store Store
+	// Accept commits the chunks; nil: an accept.Service over Store, which
+	// must then be a whole accept.Store too (as the SQL store is).
+	Accept Accepter
 	// Signer and PublicURL make the unsubscribe links; either empty: no
 	// link and no List-Unsubscribe header (the API refuses to send a
 	// broadcast that uses the merge tag then).
@@ -65,6 +79,30 @@ type Sender struct {
 	// to simulate a crash).
 	AfterChunk func(progress int64) error
 	Logger     *slog.Logger
+
+	acceptOnce sync.Once
+}
+
+// noAccepter stands for a Sender configured without an accept path over a
+// store that cannot make one: every chunk fails, loudly.
+type noAccepter struct{}
+
+func (noAccepter) AcceptBroadcast(context.Context, *store.Broadcast, []*store.Email, *store.BroadcastProgress) error {
+	return errors.New("broadcast: no accept path (Sender.Accept is nil and Store is not an accept.Store)")
+}
+
+func (s *Sender) accepter() Accepter {
+	s.acceptOnce.Do(func() {
+		if s.Accept == nil {
+			full, ok := s.Store.(accept.Store)
+			if !ok {
+				s.Accept = noAccepter{}
+				return
+			}
+			s.Accept = accept.New(accept.Config{Store: full, Logger: s.Logger, Now: s.Now, TestDomain: s.TestDomain})
+		}
+	})
+	return s.Accept
 }
 
 func (s *Sender) logger() *slog.Logger {
@@ -166,7 +204,15 @@ func (s *Sender) Send(ctx context.Context, teamID, id string) error {
 			}
 			emails = append(emails, e)
 		}
-		err = s.Store.AcceptEmails(ctx, &store.Accept{Emails: emails, Broadcast: prog})
+		err = s.accepter().AcceptBroadcast(ctx, b, emails, prog)
+		if refusal := accept.AsError(err); refusal != nil {
+			// The sender is refused as it is sent (its domain lost its
+			// verification): the broadcast is canceled, visibly.
+			s.logger().Warn("broadcast canceled: its sender was refused at send time",
+				slog.String("broadcast_id", id), slog.String("team_id", teamID), slog.String("from", b.From),
+				slog.String("reason", refusal.Message), slog.Int64("progress", b.Progress))
+			return nil
+		}
 		if errors.Is(err, store.ErrBroadcastState) {
 			// Another run committed this chunk, or the broadcast was
 			// canceled: read where it stands and go on from there.
@@ -196,21 +242,10 @@ func (s *Sender) Send(ctx context.Context, teamID, id string) error {
 // reachable applies the test sender's rule: from the test domain, only
 // addresses at the test domain.
 func (s *Sender) reachable(b *store.Broadcast, addr string) bool {
-	if s.TestDomain == "" || domainOf(b.From) != strings.ToLower(s.TestDomain) {
+	if s.TestDomain == "" || message.DomainOf(b.From) != strings.ToLower(s.TestDomain) {
 		return true
 	}
-	return domainOf(addr) == strings.ToLower(s.TestDomain)
-}
-
-func domainOf(addr string) string {
-	if i := strings.LastIndexByte(addr, '<'); i >= 0 {
-		addr = strings.TrimSuffix(strings.TrimSpace(addr[i+1:]), ">")
-	}
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSpace(addr[at+1:]))
+	return message.DomainOf(addr) == strings.ToLower(s.TestDomain)
 }
 
 // applyTopic keeps the contacts the broadcast's topic reaches: their own
@@ -266,16 +301,6 @@ func (s *Sender) properties(ctx context.Context, b *store.Broadcast) (map[string
 	return out, nil
 }
 
-func formatValue(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	}
-	return "", false
-}
-
 // email renders the broadcast for one contact.
 func (s *Sender) email(b *store.Broadcast, c *store.Contact, props map[string]*store.ContactProperty, now time.Time) (*store.Email, error) {
 	unsub := s.UnsubscribeURL(b.TeamID, c.ID)
@@ -296,11 +321,11 @@ func (s *Sender) email(b *store.Broadcast, c *store.Contact, props map[string]*s
 		case UnsubscribeKey:
 			return unsub, unsub != ""
 		}
-		if v, ok := formatValue(c.Properties[key]); ok {
+		if v, ok := render.Value(c.Properties[key]); ok {
 			return v, true
 		}
 		if p := props[key]; p != nil {
-			return formatValue(p.FallbackValue)
+			return render.Value(p.FallbackValue)
 		}
 		return "", false
 	}

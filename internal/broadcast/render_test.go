@@ -35,7 +35,19 @@ func newTeam(t *testing.T, kind sqlstore.Dialect) *team {
 	ctx := context.Background()
 	require.NoError(t, db.CreateTeam(ctx, &store.Team{ID: tm.id, Name: "t", CreatedAt: t0}))
 	require.NoError(t, db.CreateSegment(ctx, &store.Segment{ID: tm.seg, TeamID: tm.id, Name: "s", CreatedAt: t0}))
+	tm.domain("example.com", store.DomainVerified)
 	return tm
+}
+
+// domain stores a sending domain of the team with the given status (the
+// broadcasts' sender passes the gate as it is sent).
+func (tm *team) domain(name, status string) *store.Domain {
+	tm.t.Helper()
+	d := &store.Domain{ID: uuid.NewString(), TeamID: tm.id, Name: name, Region: "us-east-1", ReturnPath: "send",
+		Status: status, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
+		DKIMKey: []byte("sealed"), RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
+	require.NoError(tm.t, tm.db.CreateDomain(context.Background(), d))
+	return d
 }
 
 func (tm *team) contact(c *store.Contact) *store.Contact {

@@ -5,7 +5,7 @@
 // A client authenticates with AUTH PLAIN or LOGIN, username "resend" and an
 // API key as the password; each message is converted by
 // internal/submission into the email POST /emails would have stored, and
-// accepted through the API's own path (Accepter: the sender gate, the key's
+// accepted through internal/accept, the path the API shares (Accepter: the sender gate, the key's
 // domain restriction, idempotency, the team's rate limit, one durable
 // commit), so it is queued, delivered, listed and webhooked like any other.
 //
@@ -33,9 +33,9 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/godwit/godwit/internal/api"
-	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
@@ -45,11 +45,13 @@ import (
 // Username is the AUTH username; the password is an API key.
 const Username = "resend"
 
-// Accepter is the API's accept path (api.Handler).
+// Accepter is the accept path (*accept.Service), shared with the API.
+// Refusals are *accept.Error values, mapped here to replies; any other
+// error is Godwit's own failure (a temporary reply).
 type Accepter interface {
 	Authenticate(ctx context.Context, token string) (*store.APIKey, error)
 	Allow(ctx context.Context, key *store.APIKey) (ratelimit.Result, error)
-	Submit(ctx context.Context, key *store.APIKey, e *store.Email, idempotencyKey string) (string, error)
+	SendMessage(ctx context.Context, key *store.APIKey, e *store.Email, idempotencyKey string) (string, error)
 }
 
 // Config holds the server's collaborators and limits; zero values take the
@@ -375,7 +377,7 @@ func (ss *session) authenticate(username, password string) error {
 	defer cancel()
 	key, err := ss.s.cfg.Accepter.Authenticate(ctx, password)
 	if err != nil {
-		if e := apierr.As(err); e.StatusCode < 500 {
+		if e := accept.AsError(err); e != nil {
 			return ss.authFailed(username, password, e.Message)
 		}
 		ss.s.log.Error("smtp auth: key lookup failed", ss.attrs("error", err.Error())...)
@@ -431,7 +433,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		ss.c.closeAfterReply.Store(true)
 		return errTooManyMessages
 	}
-	if from != "" && !sendreq.ValidAddress(from) {
+	if from != "" && !message.ValidAddress(from) {
 		return errBadSender
 	}
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
@@ -440,7 +442,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	// the API (the lookup is cached for about a second).
 	key, err := ss.s.cfg.Accepter.Authenticate(ctx, ss.token)
 	if err != nil {
-		if apierr.As(err).StatusCode < 500 {
+		if accept.AsError(err) != nil {
 			ss.s.log.Info("smtp message refused: API key no longer valid", ss.attrs()...)
 			ss.key, ss.token = nil, ""
 			// go-smtp allows one AUTH per session: the client reconnects.
@@ -475,7 +477,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err := ss.command(); err != nil {
 		return err
 	}
-	if !sendreq.ValidAddress(to) {
+	if !message.ValidAddress(to) {
 		return errBadRecipient
 	}
 	ss.recipients = append(ss.recipients, to)
@@ -523,7 +525,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
 	defer cancel()
-	id, err := ss.s.cfg.Accepter.Submit(ctx, ss.key, e, idemKey)
+	id, err := ss.s.cfg.Accepter.SendMessage(ctx, ss.key, e, idemKey)
 	if err != nil {
 		return ss.refusal(err, len(raw))
 	}
@@ -531,28 +533,29 @@ func (ss *session) Data(r io.Reader) error {
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + id}
 }
 
-// refusal maps an error of the accept path to its reply.
+// refusal maps an error of the accept path to its reply: each kind of
+// refusal once; anything else is a temporary failure.
 func (ss *session) refusal(err error, size int) error {
 	if store.IsNoSpace(err) {
 		ss.s.log.Error("smtp message not accepted: the store is out of disk space", ss.attrs("error", err.Error(), "size", size)...)
 		return errStorageFull
 	}
-	e := apierr.As(err)
-	if e.StatusCode >= 500 {
+	e := accept.AsError(err)
+	if e == nil {
 		ss.s.log.Error("smtp message not accepted: internal error", ss.attrs("error", err.Error(), "size", size)...)
 		return errTemporary
 	}
-	ss.s.log.Info("smtp message refused", ss.attrs("status", e.StatusCode, "name", e.Name, "reason", e.Message, "size", size)...)
-	switch {
-	case errors.Is(err, api.ErrKeyDomain):
+	ss.s.log.Info("smtp message refused", ss.attrs("kind", e.Kind.Error(), "field", e.Field, "reason", e.Message, "size", size)...)
+	switch e.Kind {
+	case accept.ErrKeyDomain:
 		return errKeyDomain
-	case e.StatusCode == 403:
+	case accept.ErrSenderNotVerified, accept.ErrTestRecipient:
 		return errDomainNotVerified
-	case e.Name == apierr.NameInvalidIdempotentRequest:
+	case accept.ErrIdempotencyMismatch:
 		return errIdempotencyMismatch
-	case e.Name == apierr.NameConcurrentIdempotentRequests:
+	case accept.ErrIdempotencyInFlight:
 		return errIdempotencyBusy
-	case e.StatusCode == 413:
+	case accept.ErrTooLarge:
 		return errTooLarge
 	}
 	return errRefused

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"syscall"
 	"testing"
@@ -13,8 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/godwit/godwit/internal/api"
-	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -142,30 +140,30 @@ func TestIdempotencyKeyBusy(t *testing.T) {
 }
 
 // refusingAccepter is the real accept path, except that it refuses the
-// messages with a given subject with a given error: refusals the API can
-// return but an SMTP message cannot provoke today.
+// messages with a given subject with a given error: refusals the accept
+// path can return but an SMTP message cannot provoke today.
 type refusingAccepter struct {
-	*api.Handler
+	*accept.Service
 	refuse map[string]error
 }
 
-func (a refusingAccepter) Submit(ctx context.Context, key *store.APIKey, em *store.Email, idemKey string) (string, error) {
+func (a refusingAccepter) SendMessage(ctx context.Context, key *store.APIKey, em *store.Email, idemKey string) (string, error) {
 	if err, ok := a.refuse[em.Subject]; ok {
 		return "", err
 	}
-	return a.Handler.Submit(ctx, key, em, idemKey)
+	return a.Service.SendMessage(ctx, key, em, idemKey)
 }
 
-// TestAcceptRefusals: a 413 of the accept path is a 552 5.3.4; any other
-// refusal without a reply of its own is the generic 550 5.6.0, which says
-// nothing of the API's message (that goes to the log).
+// TestAcceptRefusals: ErrTooLarge of the accept path is a 552 5.3.4; any
+// other refusal without a reply of its own is the generic 550 5.6.0, which
+// says nothing of the accept path's message (that goes to the log).
 func TestAcceptRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.Accepter = refusingAccepter{Handler: e.handler, refuse: map[string]error{
-		"huge": apierr.New(http.StatusRequestEntityTooLarge, apierr.NameValidation, "The request body is larger than the 40 MB limit."),
-		"odd":  apierr.Validation("The `secret_field` field is invalid."),
+	cfg.Accepter = refusingAccepter{Service: e.accept, refuse: map[string]error{
+		"huge": &accept.Error{Kind: accept.ErrTooLarge, Message: "The email is larger than the 40 MB limit."},
+		"odd":  &accept.Error{Kind: accept.ErrInvalid, Field: "secret_field", Message: "The `secret_field` field is invalid."},
 	}}
 	c := dialRaw(t, e.start(cfg))
 	c.login(e.key)
@@ -181,8 +179,8 @@ func TestAcceptRefusals(t *testing.T) {
 
 	recs := e.logRecords("smtp message refused")
 	require.Len(t, recs, 2)
-	require.EqualValues(t, 413, recs[0]["status"])
-	require.EqualValues(t, 422, recs[1]["status"])
+	require.Equal(t, accept.ErrTooLarge.Error(), recs[0]["kind"])
+	require.Equal(t, accept.ErrInvalid.Error(), recs[1]["kind"])
 	require.Equal(t, "The `secret_field` field is invalid.", recs[1]["reason"], "the API's message is logged")
 
 	// The session goes on: the next message is accepted.

@@ -21,7 +21,7 @@ import (
 const (
 	// DefaultMaxEmailBytes is Resend's 40 MB limit on an email's size, counted
 	// with attachments base64-encoded.
-	DefaultMaxEmailBytes = 40_000_000
+	DefaultMaxEmailBytes = message.MaxEmailBytes
 	// MaxRecipients is the most addresses `to` (and, in Godwit, `cc` and `bcc`
 	// each) may hold.
 	MaxRecipients = 50
@@ -38,7 +38,7 @@ const (
 	// MaxSubjectLen bounds the subject in characters (Resend documents no
 	// limit; encoding a long non-ASCII subject as RFC 2047 words costs time
 	// that grows faster than its length).
-	MaxSubjectLen = 10_000
+	MaxSubjectLen = message.MaxSubjectLen
 )
 
 // Options tune Decode.
@@ -511,23 +511,7 @@ func decodeTemplate(raw []byte) (*store.TemplateRef, *apierr.Error) {
 // base64Len is the size of n bytes once base64-encoded, as Resend counts it.
 func base64Len(n int) int64 { return 4 * ((int64(n) + 2) / 3) }
 
-func emailSize(e *store.Email) int64 {
-	var n int64
-	for _, a := range e.Attachments {
-		n += base64Len(len(a.Content))
-	}
-	if e.HTML != nil {
-		n += int64(len(*e.HTML))
-	}
-	if e.Text != nil {
-		n += int64(len(*e.Text))
-	}
-	n += int64(len(e.Subject))
-	for _, h := range e.Headers {
-		n += int64(len(h.Value))
-	}
-	return n
-}
+func emailSize(e *store.Email) int64 { return message.EmailSize(e) }
 
 // formatBytes writes sizes as Resend's docs do: decimal megabytes.
 func formatBytes(n int64) string {

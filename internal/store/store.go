@@ -146,13 +146,23 @@ type Email struct {
 	TopicID     string
 	// BroadcastID names the broadcast the email was sent for ("" for none).
 	BroadcastID string
-	LastEvent   string
-	CreatedAt   time.Time
+	// DomainID and DomainName are the sending domain, recorded at accept:
+	// delivery signs with that domain and the Message-ID names it. The test
+	// sender has a DomainName and no DomainID; emails accepted before they
+	// were recorded have neither. (Not part of an email's JSON: the SMTP
+	// idempotency hash encodes the email before they are set.)
+	DomainID   string `json:"-"`
+	DomainName string `json:"-"`
+	LastEvent  string
+	CreatedAt  time.Time
 }
 
 // MessageID is the email's Message-ID: "<id@sending-domain>", the same on
 // every attempt and in every API response and event.
 func (e *Email) MessageID() string {
+	if e.DomainName != "" {
+		return "<" + e.ID + "@" + e.DomainName + ">"
+	}
 	domain := "godwit.invalid"
 	if i := strings.LastIndexByte(e.From, '@'); i >= 0 {
 		domain = strings.ToLower(strings.TrimRight(e.From[i+1:], "> \t"))
@@ -392,14 +402,16 @@ type Accept struct {
 
 // BroadcastProgress moves a broadcast's progress from From to To (the
 // contact_seq of the last member whose email is in the chunk); Done marks
-// it sent at At.
+// it sent at At. Canceled instead stops it (canceled at At): its sender
+// was refused as it was being sent.
 type BroadcastProgress struct {
-	TeamID string
-	ID     string
-	From   int64
-	To     int64
-	Done   bool
-	At     time.Time
+	TeamID   string
+	ID       string
+	From     int64
+	To       int64
+	Done     bool
+	Canceled bool
+	At       time.Time
 }
 
 // Broadcast statuses.

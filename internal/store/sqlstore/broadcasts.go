@@ -153,7 +153,10 @@ func (db *DB) CancelBroadcast(ctx context.Context, teamID, id string, now time.T
 func (db *DB) advanceBroadcast(ctx context.Context, tx *sql.Tx, bp *store.BroadcastProgress) (bool, error) {
 	status := store.BroadcastSending
 	var sentAt sql.NullInt64
-	if bp.Done {
+	switch {
+	case bp.Canceled:
+		status = store.BroadcastCanceled
+	case bp.Done:
 		status = store.BroadcastSent
 		sentAt = nullMicros(&bp.At)
 	}

@@ -1,0 +1,35 @@
+package accept_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestImports keeps the layout's rules: the accept path knows no transport
+// (no net/http, hence no apierr), and SMTP submission reaches it without
+// the API (msa never depends on internal/api).
+func TestImports(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	deps := func(pkg string) []string {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.Fields(string(out))
+	}
+	const mod = "github.com/godwit/godwit/internal/"
+	for pkg, banned := range map[string][]string{
+		mod + "accept": {"net/http", mod + "apierr", mod + "api"},
+		mod + "msa":    {mod + "api"},
+	} {
+		got := deps(pkg)
+		for _, b := range banned {
+			require.False(t, slices.Contains(got, b), "%s depends on %s", pkg, b)
+		}
+	}
+}
