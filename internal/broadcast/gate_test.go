@@ -58,7 +58,11 @@ func TestSenderCheckedAtSend(t *testing.T) {
 			require.NoError(t, tm.send(s, b))
 			got := tm.emailsOf(b.ID)
 			require.Len(t, got, 2, "the first chunk only")
-			_ = got // DOMAIN-CHECK
+			for _, e := range got {
+				require.Equal(t, d.ID, e.DomainID)
+				require.Equal(t, "example.com", e.DomainName)
+				require.Equal(t, "<"+e.ID+"@example.com>", e.MessageID())
+			}
 			require.Equal(t, store.BroadcastCanceled, tm.status(b.ID))
 			require.Len(t, logs.Records(t, "broadcast canceled: its sender was refused at send time"), 2)
 		})

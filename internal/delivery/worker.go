@@ -27,6 +27,9 @@ type Store interface {
 	ClaimScheduled(ctx context.Context, id string, at time.Time) error
 	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
 	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error)
+	GetDomain(ctx context.Context, teamID, id string) (*store.Domain, error)
+	// GetDomainByName finds the sending domain of an email accepted before
+	// the domain was recorded on it (store.Email.DomainID empty).
 	GetDomainByName(ctx context.Context, teamID, name string) (*store.Domain, error)
 	SuppressedAmong(ctx context.Context, teamID string, emails []string) (map[string]bool, error)
 	TopicSubscriptionsAmong(ctx context.Context, teamID, topicID string, emails []string) (map[string]string, error)
@@ -450,10 +453,9 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		}
 		return rs
 	}
-	fromDomain := domainOf(addressOf(e.From))
-	d, err := w.Store.GetDomainByName(ctx, e.TeamID, fromDomain)
+	d, name, err := w.sendingDomain(ctx, e)
 	if errors.Is(err, store.ErrNotFound) {
-		return all(failedOutcome, "", fmt.Sprintf("the sending domain %s is not registered", fromDomain))
+		return all(failedOutcome, "", fmt.Sprintf("the sending domain %s is not registered", name))
 	}
 	if err != nil {
 		return all(Deferred, "", "internal error: could not read the sending domain")
@@ -493,6 +495,20 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Delivered, "capture", "captured: the message was stored, not sent")
 	}
 	return w.Transport.Deliver(ctx, m)
+}
+
+// sendingDomain returns the domain e is sent from (and its name): the one
+// recorded when it was accepted, by id, so that nothing parses From again;
+// for an email accepted before the domain was recorded, the domain of its
+// From by name.
+func (w *Worker) sendingDomain(ctx context.Context, e *store.Email) (*store.Domain, string, error) {
+	if e.DomainID != "" {
+		d, err := w.Store.GetDomain(ctx, e.TeamID, e.DomainID)
+		return d, e.DomainName, err
+	}
+	name := domainOf(addressOf(e.From))
+	d, err := w.Store.GetDomainByName(ctx, e.TeamID, name)
+	return d, name, err
 }
 
 // track rewrites the HTML for the domain's open and click tracking. The

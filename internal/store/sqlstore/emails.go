@@ -194,9 +194,10 @@ func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idem
 }
 
 const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	domain_id, domain_name`
 
-const emailInsertArity = 20
+const emailInsertArity = 22
 
 // Emails are inserted with multi-row INSERTs of power-of-two sizes up to
 // maxRowsPerInsert, so that a handful of statements, prepared once at open,
@@ -248,7 +249,9 @@ func (db *DB) insertArgs(emails []*store.Email) (rows, events [][]any) {
 		rows[i] = []any{e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
 			jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
 			html, text, codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
-			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent, e.BroadcastID}
+			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent, e.BroadcastID,
+			sql.NullString{String: e.DomainID, Valid: e.DomainID != ""},
+			sql.NullString{String: e.DomainName, Valid: e.DomainName != ""}}
 		events[i] = []any{e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt)}
 	}
 	return rows, events
@@ -376,12 +379,14 @@ func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, 
 }
 
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	domain_id, domain_name`
 
 // emailListColumns leave the bodies out: lists do not show them, and on
 // SQLite they would be decompressed for nothing.
 const emailListColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	NULL, NULL, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id`
+	NULL, NULL, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	domain_id, domain_name`
 
 func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error) {
 	var e store.Email
@@ -391,10 +396,13 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error)
 	var html, text sql.Null[[]byte]
 	var codec int
 	var scheduled sql.NullInt64
+	var domainID, domainName sql.NullString
 	if err := row.Scan(&seq, &e.ID, &e.TeamID, &created, &e.From, &to, &cc, &bcc, &replyTo, &e.Subject,
-		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent, &e.BroadcastID); err != nil {
+		&html, &text, &codec, &headers, &tags, &template, &e.TopicID, &scheduled, &e.LastEvent, &e.BroadcastID,
+		&domainID, &domainName); err != nil {
 		return nil, 0, interpretError(err)
 	}
+	e.DomainID, e.DomainName = domainID.String, domainName.String
 	e.CreatedAt = fromMicros(created)
 	e.ScheduledAt = timePtr(scheduled)
 	var htmlErr, textErr error
