@@ -13,7 +13,8 @@ import (
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/events"
-	"github.com/godwit/godwit/internal/sendreq"
+	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -87,7 +88,7 @@ type contactSegment struct {
 // as for sending, returned trimmed and otherwise as given.
 func contactAddress(v string) (string, error) {
 	s := strings.TrimSpace(v)
-	if strings.ContainsAny(s, "<>\r\n\x00") || !sendreq.ValidAddress(s) {
+	if strings.ContainsAny(s, "<>\r\n\x00") || !message.ValidAddress(s) {
 		return "", apierr.Validation("Invalid `email` field. It must be an email address such as `someone@example.com`.")
 	}
 	return s, nil
@@ -156,17 +157,8 @@ func contactName(field string, raw json.RawMessage) (*string, error) {
 	return &v, nil
 }
 
-func validPropertyKey(k string) bool {
-	if k == "" || len(k) > maxPropertyKey {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; !isAlnumByte(c) && c != '_' {
-			return false
-		}
-	}
-	return true
-}
+// validPropertyKey is the one key rule of merge values (render.ValidKey).
+func validPropertyKey(k string) bool { return render.ValidKey(k) }
 
 func isAlnumByte(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')

@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
-	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -179,15 +179,15 @@ func templateAlias(s string) (string, error) {
 
 func templateFrom(s string) (string, error) {
 	f := strings.TrimSpace(s)
-	if f != "" && (strings.ContainsAny(f, "\r\n") || !sendreq.ValidAddress(f)) {
+	if f != "" && (strings.ContainsAny(f, "\r\n") || !message.ValidAddress(f)) {
 		return "", apierr.Validation("Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
 	}
 	return f, nil
 }
 
 func templateSubject(s string) (string, error) {
-	if strings.ContainsAny(s, "\r\n") || utf8.RuneCountInString(s) > sendreq.MaxSubjectLen {
-		return "", apierr.Validation("The `subject` field must be at most %d characters, on one line.", sendreq.MaxSubjectLen)
+	if strings.ContainsAny(s, "\r\n") || utf8.RuneCountInString(s) > message.MaxSubjectLen {
+		return "", apierr.Validation("The `subject` field must be at most %d characters, on one line.", message.MaxSubjectLen)
 	}
 	return s, nil
 }
@@ -216,7 +216,7 @@ func templateReplyTo(raw json.RawMessage) ([]string, error) {
 	out := make([]string, 0, len(list))
 	for _, a := range list {
 		a = strings.TrimSpace(a)
-		if strings.ContainsAny(a, "\r\n\x00") || !sendreq.ValidAddress(a) {
+		if strings.ContainsAny(a, "\r\n\x00") || !message.ValidAddress(a) {
 			return nil, apierr.Validation("Invalid `reply_to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
 		}
 		out = append(out, a)

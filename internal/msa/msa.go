@@ -5,9 +5,11 @@
 // A client authenticates with AUTH PLAIN or LOGIN, username "resend" and an
 // API key as the password; each message is converted by
 // internal/submission into the email POST /emails would have stored, and
-// accepted through internal/accept, the path the API shares (Accepter: the sender gate, the key's
-// domain restriction, idempotency, the team's rate limit, one durable
-// commit), so it is queued, delivered, listed and webhooked like any other.
+// accepted through internal/accept, the path the API shares (Accepter: the
+// sender gate, the key's domain restriction, idempotency, the team's rate
+// limit, one durable commit), so it is queued, delivered, listed and
+// webhooked like any other. msa never imports internal/api: accept's
+// refusals are mapped to replies here (refusal).
 //
 // Replies carry fixed texts; what the caller sent and why it was refused in
 // detail go to the log only. DATA with a bare LF or CR is refused (SMTP

@@ -415,8 +415,9 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 	return hs, nil
 }
 
-// HeaderError is the API's answer to a header that internal/message will
-// not write (a *message.FieldError); other errors are described as they are.
+// HeaderError is the answer to a header that internal/message will not
+// write (a *message.FieldError); other errors are described as they are.
+// (accept answers the same way for a header it finds unbuildable.)
 func HeaderError(err error) *apierr.Error {
 	var fe *message.FieldError
 	if errors.As(err, &fe) {

@@ -31,7 +31,7 @@ const (
 	MaxParts = 100
 	// MaxEmailBytes is the size limit, counted as sendreq counts it
 	// (attachments base64-encoded + html + text + subject + header values).
-	MaxEmailBytes = sendreq.DefaultMaxEmailBytes
+	MaxEmailBytes = message.MaxEmailBytes
 	// MaxIdempotencyKey is the longest Resend-Idempotency-Key (as the API's
 	// Idempotency-Key).
 	MaxIdempotencyKey = 256
@@ -64,7 +64,7 @@ var (
 	ErrTooManyRecipients     = &Error{fmt.Sprintf("too many recipients: at most %d each in To, Cc and Bcc", sendreq.MaxRecipients)}
 	ErrHeaderBreak           = &Error{"header value contains CR, LF or NUL"}
 	ErrInvalidHeader         = &Error{"invalid header field name"}
-	ErrSubjectTooLong        = &Error{fmt.Sprintf("subject longer than %d characters", sendreq.MaxSubjectLen)}
+	ErrSubjectTooLong        = &Error{fmt.Sprintf("subject longer than %d characters", message.MaxSubjectLen)}
 	ErrInvalidAttachment     = &Error{"invalid attachment"}
 	ErrTooLarge              = &Error{"message too large: the limit is 40 MB, counting attachments base64-encoded"}
 	ErrTooDeep               = &Error{fmt.Sprintf("MIME structure nested deeper than %d levels", MaxDepth)}
@@ -143,7 +143,7 @@ func Convert(raw []byte, env Envelope, now time.Time) (e *store.Email, idempoten
 	if e.Subject, err = headerText(h, "Subject"); err != nil {
 		return nil, "", err
 	}
-	if utf8.RuneCountInString(e.Subject) > sendreq.MaxSubjectLen {
+	if utf8.RuneCountInString(e.Subject) > message.MaxSubjectLen {
 		return nil, "", ErrSubjectTooLong
 	}
 	if e.Headers, idempotencyKey, err = customHeaders(h); err != nil {
@@ -173,7 +173,7 @@ func Convert(raw []byte, env Envelope, now time.Time) (e *store.Email, idempoten
 		empty := ""
 		e.Text = &empty
 	}
-	if sendreq.EmailSize(e) > MaxEmailBytes {
+	if message.EmailSize(e) > MaxEmailBytes {
 		return nil, "", ErrTooLarge
 	}
 	return e, idempotencyKey, nil
@@ -232,7 +232,7 @@ func formatAddress(a *mail.Address) (string, error) {
 		return "", ErrHeaderBreak
 	}
 	if name == "" {
-		if sendreq.ValidAddress(a.Address) {
+		if message.ValidAddress(a.Address) {
 			return a.Address, nil
 		}
 		return "", nil
@@ -240,7 +240,7 @@ func formatAddress(a *mail.Address) (string, error) {
 	quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 	for _, n := range []string{name, quoted} {
 		s := n + " <" + a.Address + ">"
-		if !sendreq.ValidAddress(s) {
+		if !message.ValidAddress(s) {
 			continue
 		}
 		if p, err := mail.ParseAddress(s); err == nil && p.Name == name && p.Address == a.Address {
@@ -259,7 +259,7 @@ func fromAddress(h gomessage.Header, env Envelope) (string, error) {
 		if s == "" {
 			return "", ErrMissingFrom
 		}
-		if hasBreak(s) || !sendreq.ValidAddress(s) {
+		if hasBreak(s) || !message.ValidAddress(s) {
 			return "", ErrInvalidFrom
 		}
 		return s, nil
@@ -327,7 +327,7 @@ func envelopeBcc(rcpts, to, cc []string) ([]string, error) {
 		if len(r) >= 2 && r[0] == '<' && r[len(r)-1] == '>' {
 			r = r[1 : len(r)-1]
 		}
-		if hasBreak(r) || !sendreq.ValidAddress(r) || addrSpec(r) != r {
+		if hasBreak(r) || !message.ValidAddress(r) || addrSpec(r) != r {
 			return nil, wrap(ErrInvalidAddress, "envelope recipient")
 		}
 		k := strings.ToLower(r)

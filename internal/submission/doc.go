@@ -69,7 +69,7 @@
 //
 // An accepted email has at least one recipient (To, Cc or Bcc); From and
 // every To, Cc, Bcc and Reply-To entry pass the API's address check
-// (sendreq.ValidAddress); no value that becomes a header (addresses,
+// (message.ValidAddress); no value that becomes a header (addresses,
 // subject, header names and values, attachment filename, content type and
 // content id, the idempotency key) holds CR, LF or NUL after decoding; every
 // string is valid UTF-8; HTML or Text is set; To, Cc and Bcc each hold at

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/message"
-	"github.com/godwit/godwit/internal/sendreq"
 )
 
 // FuzzConvert: Convert never panics; it either refuses with an *Error or
@@ -49,13 +48,13 @@ func FuzzConvert(f *testing.F) {
 		values := []string{e.From, e.Subject}
 		for _, l := range [][]string{e.To, e.Cc, e.Bcc, e.ReplyTo} {
 			for _, a := range l {
-				if !sendreq.ValidAddress(a) {
+				if !message.ValidAddress(a) {
 					t.Fatalf("address %q not valid for the API", a)
 				}
 			}
 			values = append(values, l...)
 		}
-		if !sendreq.ValidAddress(e.From) {
+		if !message.ValidAddress(e.From) {
 			t.Fatalf("From %q not valid for the API", e.From)
 		}
 		for _, h := range e.Headers {
