@@ -27,7 +27,8 @@ type Store interface {
 	store.Broadcasts
 	store.ContactImports
 
-	// GetIdempotency answers a repeated Idempotency-Key.
+	// GetIdempotency answers a repeated Idempotency-Key (for the accept
+	// path, accept.Store, which the Handler builds over this Store).
 	GetIdempotency(ctx context.Context, teamID, key string) (*store.Idempotency, error)
 	// GetEmailForEvent and RecordDelivery record the opens and clicks of
 	// tracking links.
