@@ -59,11 +59,11 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 // send runs the shared part of POST /emails and POST /emails/batch: the
-// idempotency key and the body are read, then the accept path (which calls
-// build unless the request repeats an earlier one) answers the ids, and
-// respond writes them in the endpoint's shape.
+// idempotency key and the body are read, then run calls the accept path
+// (which decodes the body unless the request repeats an earlier one) for
+// the ids, and respond writes them in the endpoint's shape.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, endpoint string,
-	build func(body []byte) accept.Build, respond func(*accept.Result) any) error {
+	run func(req accept.Request, body []byte) (*accept.Result, error), respond func(*accept.Result) (any, error)) error {
 	idemKey, err := idempotencyKey(r)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, endpoint string,
 		hasher.Write(body)
 		req.Hash = hasher.Sum(nil)
 	}
-	res, err := h.Accept.Submit(r.Context(), req, build(body))
+	res, err := run(req, body)
 	if err != nil {
 		return err
 	}
@@ -91,28 +91,24 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, endpoint string,
 		writeRawJSON(w, http.StatusOK, res.Legacy)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, respond(res))
+	out, err := respond(res)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (h *Handler) sendEmail(w http.ResponseWriter, r *http.Request) error {
-	key := callerKey(r.Context())
-	return h.send(w, r, "POST /emails", func(body []byte) accept.Build {
-		return func() ([]*store.Email, []accept.ItemError, error) {
-			e, err := sendreq.Decode(body, sendreq.Options{Now: h.Now()})
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := h.Accept.Check(r.Context(), key, e, nil); err != nil {
-				return nil, nil, err
-			}
-			return []*store.Email{e}, nil, nil
-		}
-	}, func(res *accept.Result) any {
+	return h.send(w, r, "POST /emails", func(req accept.Request, body []byte) (*accept.Result, error) {
+		return h.Accept.Send(r.Context(), req, func() (*store.Email, error) {
+			return sendreq.Decode(body, sendreq.Options{Now: h.Now()})
+		})
+	}, func(res *accept.Result) (any, error) {
 		if len(res.IDs) != 1 {
-			return idResponse{}
+			return nil, fmt.Errorf("send: %d ids accepted for one email", len(res.IDs))
 		}
-		return idResponse{ID: res.IDs[0]}
+		return idResponse{ID: res.IDs[0]}, nil
 	})
 }
 
@@ -132,8 +128,8 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 	if mode != "strict" && mode != "permissive" {
 		return apierr.Validation("Invalid `x-batch-validation` header. It must be `strict` or `permissive`.")
 	}
-	return h.send(w, r, "POST /emails/batch", func(body []byte) accept.Build {
-		return func() ([]*store.Email, []accept.ItemError, error) {
+	return h.send(w, r, "POST /emails/batch", func(req accept.Request, body []byte) (*accept.Result, error) {
+		return h.Accept.Submit(r.Context(), req, func() ([]*store.Email, []accept.ItemError, error) {
 			decoded, itemErrs, err := sendreq.DecodeBatch(body, sendreq.Options{Now: h.Now()})
 			if err != nil {
 				return nil, nil, err
@@ -156,8 +152,8 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 				emails = append(emails, e)
 			}
 			return emails, refused, nil
-		}
-	}, func(res *accept.Result) any {
+		})
+	}, func(res *accept.Result) (any, error) {
 		resp := batchResponse{Data: make([]idResponse, 0, len(res.IDs)), Errors: res.Errors}
 		for _, id := range res.IDs {
 			resp.Data = append(resp.Data, idResponse{ID: id})
@@ -170,9 +166,9 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) error {
 			return struct {
 				Data   []idResponse `json:"data"`
 				Errors []batchError `json:"errors"`
-			}{resp.Data, resp.Errors}
+			}{resp.Data, resp.Errors}, nil
 		}
-		return resp
+		return resp, nil
 	})
 }
 
