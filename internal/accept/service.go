@@ -49,7 +49,7 @@ type Store interface {
 // the defaults noted.
 type Config struct {
 	Store   Store
-	Limiter ratelimit.Limiter // a memory limiter
+	Limiter ratelimit.Limiter // nil: one in memory
 	Logger  *slog.Logger
 	Now     func() time.Time // time.Now
 	// DefaultRateLimit is the requests per second of a team without its own limit (2).
