@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -56,32 +57,13 @@ func fallbackValue(typ string, raw json.RawMessage) (any, error) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, apierr.Validation("The `fallback_value` field must be a string, a number or null.")
 	}
-	if err := checkPropertyValue(typ, v); err != nil {
+	if err := contact.CheckPropertyValue(typ, v); err != nil {
 		return nil, apierr.Validation("The `fallback_value` field must be a %s, as the property's `type` is `%s`.", err, typ)
 	}
-	if s, ok := v.(string); ok && !validPropertyString(s) {
+	if s, ok := v.(string); ok && !contact.ValidPropertyString(s) {
 		return nil, apierr.Validation("The `fallback_value` field must be at most %d characters.", maxPropertyValue)
 	}
 	return v, nil
-}
-
-// checkPropertyValue reports whether v (as JSON decodes it, not nil) is of
-// the property type typ; its error is what v must be instead.
-func checkPropertyValue(typ string, v any) error {
-	switch v.(type) {
-	case string:
-		if typ == store.PropertyString {
-			return nil
-		}
-	case float64:
-		if typ == store.PropertyNumber {
-			return nil
-		}
-	}
-	if typ == store.PropertyNumber {
-		return errors.New("number")
-	}
-	return errors.New("string")
 }
 
 // checkDeclaredProperties checks the values given for a contact's
@@ -112,7 +94,7 @@ func (h *Handler) checkDeclaredProperties(r *http.Request, values map[string]any
 		if !ok {
 			continue
 		}
-		if err := checkPropertyValue(d.Type, values[k]); err != nil {
+		if err := contact.CheckPropertyValue(d.Type, values[k]); err != nil {
 			return apierr.Validation("The `properties.%s` value must be a %s: the contact property `%s` is of type `%s`.",
 				k, err, k, d.Type)
 		}
@@ -148,7 +130,7 @@ func (h *Handler) createContactProperty(w http.ResponseWriter, r *http.Request) 
 	if req.Key == nil || *req.Key == "" {
 		return apierr.MissingField("key")
 	}
-	if !validPropertyKey(*req.Key) {
+	if !contact.ValidPropertyKey(*req.Key) {
 		return apierr.Validation("Invalid `key` field. Keys are 1 to %d letters, digits or underscores.", maxPropertyKey)
 	}
 	typ, err := propertyType(req.Type)

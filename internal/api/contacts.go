@@ -12,9 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/events"
-	"github.com/godwit/godwit/internal/message"
-	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -24,15 +23,11 @@ import (
 // anything else an id.
 
 const (
-	// maxContactName bounds first_name and last_name.
-	maxContactName = 256
-	// maxContactProperties bounds the properties a contact holds.
-	maxContactProperties = 100
-	// maxPropertyKey is Resend's limit on a contact property key.
-	maxPropertyKey = 50
-	// maxPropertyValue bounds a string property value (Resend's limit on
-	// template variable values, which properties fill).
-	maxPropertyValue = 2000
+	// The limits of a contact's fields (package contact holds the rules).
+	maxContactName       = contact.MaxName
+	maxContactProperties = contact.MaxProperties
+	maxPropertyKey       = contact.MaxPropertyKey
+	maxPropertyValue     = contact.MaxPropertyValue
 	// maxContactSegments bounds the segments named when creating a contact.
 	maxContactSegments = 100
 )
@@ -87,8 +82,8 @@ type contactSegment struct {
 // contactAddress validates a contact's email: a bare address, accepted
 // as for sending, returned trimmed and otherwise as given.
 func contactAddress(v string) (string, error) {
-	s := strings.TrimSpace(v)
-	if strings.ContainsAny(s, "<>\r\n\x00") || !message.ValidAddress(s) {
+	s, ok := contact.Address(v)
+	if !ok {
 		return "", apierr.Validation("Invalid `email` field. It must be an email address such as `someone@example.com`.")
 	}
 	return s, nil
@@ -151,17 +146,10 @@ func contactName(field string, raw json.RawMessage) (*string, error) {
 	if v == "" {
 		return nil, nil
 	}
-	if len(v) > maxContactName || strings.ContainsAny(v, "\r\n\x00") {
+	if !contact.ValidName(v) {
 		return nil, apierr.Validation("The `%s` field must be at most %d characters, on one line.", field, maxContactName)
 	}
 	return &v, nil
-}
-
-// validPropertyKey is the one key rule of merge values (render.ValidKey).
-func validPropertyKey(k string) bool { return render.ValidKey(k) }
-
-func isAlnumByte(c byte) bool {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }
 
 // contactProperties decodes `properties`: an object whose keys are 1–50
@@ -178,14 +166,14 @@ func contactProperties(raw json.RawMessage) (map[string]any, error) {
 		return nil, apierr.Validation("The `properties` field must be an object of string, number or null values.")
 	}
 	for k, v := range m {
-		if !validPropertyKey(k) {
+		if !contact.ValidPropertyKey(k) {
 			return nil, apierr.Validation("Invalid `properties` key `%s`. Keys are 1 to %d letters, digits or underscores.",
 				truncate(k, maxPropertyKey+1), maxPropertyKey)
 		}
 		switch v := v.(type) {
 		case nil, float64:
 		case string:
-			if !validPropertyString(v) {
+			if !contact.ValidPropertyString(v) {
 				return nil, apierr.Validation("The `properties.%s` value must be at most %d characters.", k, maxPropertyValue)
 			}
 		default:
@@ -193,12 +181,6 @@ func contactProperties(raw json.RawMessage) (map[string]any, error) {
 		}
 	}
 	return m, nil
-}
-
-// validPropertyString reports whether s may be a property's value: at most
-// maxPropertyValue bytes, no NUL.
-func validPropertyString(s string) bool {
-	return len(s) <= maxPropertyValue && !strings.ContainsRune(s, 0)
 }
 
 func truncate(s string, n int) string {
@@ -210,20 +192,8 @@ func truncate(s string, n int) string {
 
 // mergeProperties applies changes to props: a null value removes its key.
 func mergeProperties(props, changes map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(props)+len(changes))
-	for k, v := range props {
-		if v != nil {
-			out[k] = v
-		}
-	}
-	for k, v := range changes {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	if len(out) > maxContactProperties {
+	out, err := contact.MergeProperties(props, changes)
+	if err != nil {
 		return nil, apierr.Validation("A contact may hold at most %d properties.", maxContactProperties)
 	}
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contactimport"
 )
 
 // Request bodies are bounded three ways before a handler reads them whole:
@@ -92,7 +93,7 @@ func (h *Handler) bodyLimit(pattern string) (int64, *apierr.Error) {
 		"POST /broadcasts", "PATCH /broadcasts/{id}":
 		return h.MaxBodyBytes, errBodyTooLarge(h.MaxBodyBytes)
 	case "POST /contacts/imports":
-		return maxImportBytes + 1<<20, errImportTooLarge
+		return contactimport.MaxBytes + 1<<20, errImportTooLarge
 	}
 	return smallBodyBytes, errBodyTooLarge(smallBodyBytes)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
@@ -268,7 +269,7 @@ func templateVariables(raw json.RawMessage, old []store.TemplateVariable, now fu
 			return nil, apierr.MissingField(fmt.Sprintf("variables[%d].key", i))
 		}
 		key := *item.Key
-		if !validPropertyKey(key) {
+		if !contact.ValidPropertyKey(key) {
 			return nil, apierr.Validation("Invalid `variables[%d].key` field. Keys are 1 to %d letters, digits or underscores.", i, maxPropertyKey)
 		}
 		if slices.Contains(reservedVariables, key) {
@@ -577,4 +578,8 @@ func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) erro
 	}
 	writeJSON(w, http.StatusCreated, objectIDResponse{Object: "template", ID: t.ID})
 	return nil
+}
+
+func isAlnumByte(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }

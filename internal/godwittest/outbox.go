@@ -22,6 +22,7 @@ type Outbox struct {
 	onRetry     func(ctx context.Context, tx *sql.Tx, retries []sqlstore.DeliveryRetry) error
 	onWebhook   func(ctx context.Context, tx *sql.Tx, posts []sqlstore.WebhookPost) error
 	onBroadcast func(ctx context.Context, tx *sql.Tx, teamID, broadcastID string, at *time.Time) error
+	onImport    func(ctx context.Context, tx *sql.Tx, teamID, importID string) error
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)
@@ -69,6 +70,13 @@ func (o *Outbox) OnBroadcast(f func(ctx context.Context, tx *sql.Tx, teamID, bro
 	o.mu.Unlock()
 }
 
+// OnContactImport sets the hook of contact import runs.
+func (o *Outbox) OnContactImport(f func(ctx context.Context, tx *sql.Tx, teamID, importID string) error) {
+	o.mu.Lock()
+	o.onImport = f
+	o.mu.Unlock()
+}
+
 // DeliverEmails implements sqlstore.Outbox.
 func (o *Outbox) DeliverEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
 	o.mu.Lock()
@@ -111,4 +119,15 @@ func (o *Outbox) RunBroadcast(ctx context.Context, tx *sql.Tx, teamID, broadcast
 		return nil
 	}
 	return f(ctx, tx, teamID, broadcastID, at)
+}
+
+// RunContactImport implements sqlstore.Outbox.
+func (o *Outbox) RunContactImport(ctx context.Context, tx *sql.Tx, teamID, importID string) error {
+	o.mu.Lock()
+	f := o.onImport
+	o.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx, teamID, importID)
 }

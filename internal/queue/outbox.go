@@ -105,3 +105,9 @@ func (o *Outbox) RunBroadcast(ctx context.Context, tx *sql.Tx, teamID, broadcast
 	}
 	return o.insert(ctx, tx, []river.InsertManyParams{{Args: BroadcastArgs{BroadcastID: broadcastID, TeamID: teamID}, InsertOpts: opts}})
 }
+
+// RunContactImport implements sqlstore.Outbox.
+func (o *Outbox) RunContactImport(ctx context.Context, tx *sql.Tx, teamID, importID string) error {
+	return o.insert(ctx, tx, []river.InsertManyParams{{Args: ContactImportArgs{ImportID: importID, TeamID: teamID},
+		InsertOpts: &river.InsertOpts{Queue: contactImportQueue, MaxAttempts: importMaxAttempts}}})
+}

@@ -77,6 +77,24 @@ func (BroadcastArgs) Kind() string { return "broadcast" }
 
 const broadcastQueue = "broadcast"
 
+// ContactImportArgs is the job that runs a contact import. It may run
+// again after a crash: the importer resumes after the last batch
+// committed.
+type ContactImportArgs struct {
+	ImportID string `json:"import_id"`
+	TeamID   string `json:"team_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ContactImportArgs) Kind() string { return "contact_import" }
+
+const contactImportQueue = "contact_import"
+
+// importMaxAttempts bounds the runs of an import that fail with an error
+// (store trouble); the import fails once the last has (about seven hours of
+// River's backoff).
+const importMaxAttempts = 10
+
 // maxEmailsPerJob bounds the emails of one job.
 const maxEmailsPerJob = 100
 

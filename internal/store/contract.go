@@ -261,6 +261,9 @@ type Contacts interface {
 	RemoveContactFromSegment(ctx context.Context, teamID, contactID, segmentID string) error
 	// ListContactSegments returns the segments a contact is in, newest first.
 	ListContactSegments(ctx context.Context, teamID, contactID string, p Page) ([]*Segment, bool, error)
+	// ContactsByEmail returns the team's contacts whose address is one of
+	// emails (without regard to case), without their segments.
+	ContactsByEmail(ctx context.Context, teamID string, emails []string) ([]*Contact, error)
 }
 
 // Topics holds the teams' topics and their contacts' subscriptions.
@@ -360,10 +363,28 @@ type Broadcasts interface {
 
 // ContactImports holds the records of the teams' CSV imports of contacts.
 type ContactImports interface {
-	// CreateContactImport inserts an import record.
-	CreateContactImport(ctx context.Context, ci *ContactImport) error
+	// CreateContactImport inserts an import record; with a source, it
+	// stores the source and, for a queued import, enqueues its job, in the
+	// same transaction.
+	CreateContactImport(ctx context.Context, ci *ContactImport, src *ContactImportSource) error
 	GetContactImport(ctx context.Context, teamID, id string) (*ContactImport, error)
 	// ListContactImports returns a team's imports newest first, only those
 	// with the status when it is not "".
 	ListContactImports(ctx context.Context, teamID, status string, p Page) ([]*ContactImport, bool, error)
+	// GetContactImportSource returns an import's source; ErrNotFound once
+	// the import has ended.
+	GetContactImportSource(ctx context.Context, teamID, id string) (*ContactImportSource, error)
+	// StartContactImport moves a queued import to in_progress and returns
+	// the import as it then stands, whatever its status.
+	StartContactImport(ctx context.Context, teamID, id string) (*ContactImport, error)
+	// WriteContactImportBatch commits one batch of an import in one
+	// transaction, or nothing: ErrImportState if the import is not
+	// in_progress at the batch's From (another run committed it, or it
+	// ended); ErrConflict if a contact to create exists or one to update
+	// changed since it was read; ErrNotFound (or ErrUnknownTopic) if a
+	// segment or topic of the batch is gone.
+	WriteContactImportBatch(ctx context.Context, b *ContactImportBatch) error
+	// FailContactImport ends a queued or in_progress import as failed, with
+	// its reason, and deletes its source; ErrImportState if it has ended.
+	FailContactImport(ctx context.Context, teamID, id, reason string, at time.Time) error
 }

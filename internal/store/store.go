@@ -38,6 +38,10 @@ var (
 	// change (an update or delete after draft, a second send, a cancel
 	// once sending started, a chunk of a canceled broadcast).
 	ErrBroadcastState = errors.New("store: broadcast status does not allow this")
+	// ErrImportState is a contact import write that its import's status or
+	// progress does not allow (another run of its job went first, or it
+	// ended).
+	ErrImportState = errors.New("store: contact import status or progress does not allow this")
 )
 
 // Permissions of API keys.
@@ -493,19 +497,69 @@ const (
 	ImportFailed     = "failed"
 )
 
-// ContactImport is one CSV import of contacts: its status and the counts
-// of its rows (Total) by outcome. CompletedAt is nil until it completes.
+// ContactImport is one CSV import of contacts: its status, and the counts
+// of the rows its job has committed by outcome. CompletedAt is nil until it
+// completes or fails.
 type ContactImport struct {
-	ID          string
-	TeamID      string
-	Status      string
-	Total       int
-	Created     int
-	Updated     int
-	Skipped     int
-	Failed      int
-	CreatedAt   time.Time
+	ID        string
+	TeamID    string
+	Status    string
+	Counts    ContactImportCounts
+	CreatedAt time.Time
+	// CompletedAt is when it completed or failed.
 	CompletedAt *time.Time
+	// RowOffset is how many records of the CSV (after its header) the
+	// committed batches have read: a job run again resumes after them.
+	RowOffset int
+	// Reason says why a failed import failed, for operators ("" otherwise).
+	Reason string
+}
+
+// ContactImportCounts are an import's rows (Total, blank lines aside) by
+// outcome: each row is created, updated, skipped or failed.
+type ContactImportCounts struct {
+	Total   int
+	Created int
+	Updated int
+	Skipped int
+	Failed  int
+}
+
+// ContactImportSource is what an import's job reads: the CSV as uploaded
+// and the import's options, encoded by the importer (the store keeps both
+// as they are). It is deleted when the import ends.
+type ContactImportSource struct {
+	CSV     []byte
+	Options []byte
+}
+
+// ContactImportBatch is one transaction of an import's job: the rows it
+// read (records From to To of the CSV), the contacts they create and
+// update, and the counts they add. It commits only while the import is
+// in_progress with RowOffset still From.
+type ContactImportBatch struct {
+	TeamID   string
+	ImportID string
+	From, To int
+	// Create are new contacts, with the segments to join (SegmentIDs) and
+	// the topic subscriptions to make (Topics).
+	Create []*Contact
+	// Update are existing contacts' new fields, with segments to join and
+	// topic subscriptions to set.
+	Update []*ContactImportUpdate
+	Counts ContactImportCounts
+	// Done ends the import: it completes at At and its source is deleted.
+	Done bool
+	At   time.Time
+}
+
+// ContactImportUpdate is one contact an import updates: its names,
+// unsubscribed, properties and UpdatedAt are written, its SegmentIDs
+// joined and its Topics set, if it still has the update time it was read
+// with (Read).
+type ContactImportUpdate struct {
+	Contact *Contact
+	Read    time.Time
 }
 
 // Topic subscriptions, and topic visibilities.

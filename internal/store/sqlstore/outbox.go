@@ -34,6 +34,9 @@ type Outbox interface {
 	PostWebhookMessages(ctx context.Context, tx *sql.Tx, posts []WebhookPost) error
 	// RunBroadcast enqueues the sending of a broadcast at at (nil: at once).
 	RunBroadcast(ctx context.Context, tx *sql.Tx, teamID, broadcastID string, at *time.Time) error
+	// RunContactImport enqueues the run of a contact import created queued
+	// in tx.
+	RunContactImport(ctx context.Context, tx *sql.Tx, teamID, importID string) error
 }
 
 // DeliveryRetry is an email's next delivery attempt, at At.
@@ -66,6 +69,7 @@ func (noOutbox) PostWebhookMessages(context.Context, *sql.Tx, []WebhookPost) err
 func (noOutbox) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Time) error {
 	return ErrNoOutbox
 }
+func (noOutbox) RunContactImport(context.Context, *sql.Tx, string, string) error { return ErrNoOutbox }
 
 // Outbox returns the outbox the store was opened with (NoOutbox for none).
 func (db *DB) Outbox() Outbox { return db.outbox }

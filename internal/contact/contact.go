@@ -1,0 +1,101 @@
+// Package contact holds the rules of a contact's fields, the one home of
+// what the Contacts API and CSV imports both accept: the address, the
+// names, and property keys and values with their limits. It knows no
+// transport: callers turn its answers into their own errors.
+package contact
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/render"
+	"github.com/godwit/godwit/internal/store"
+)
+
+const (
+	// MaxName bounds first_name and last_name.
+	MaxName = 256
+	// MaxProperties bounds the properties a contact holds.
+	MaxProperties = 100
+	// MaxPropertyKey is Resend's limit on a contact property key.
+	MaxPropertyKey = 50
+	// MaxPropertyValue bounds a string property value (Resend's limit on
+	// template variable values, which properties fill).
+	MaxPropertyValue = 2000
+)
+
+// ErrTooManyProperties is a change that would leave a contact with more
+// than MaxProperties properties.
+var ErrTooManyProperties = errors.New("contact: more properties than a contact may hold")
+
+// Address validates a contact's email: a bare address, accepted as for
+// sending, returned trimmed and otherwise as given; ok is false for
+// anything else.
+func Address(v string) (addr string, ok bool) {
+	s := strings.TrimSpace(v)
+	if strings.ContainsAny(s, "<>\r\n\x00") || !message.ValidAddress(s) {
+		return "", false
+	}
+	return s, true
+}
+
+// ValidName reports whether a trimmed, non-empty first or last name may be
+// stored: at most MaxName bytes, on one line, no NUL.
+func ValidName(v string) bool {
+	return len(v) <= MaxName && !strings.ContainsAny(v, "\r\n\x00")
+}
+
+// ValidPropertyKey reports whether k may name a property: 1 to
+// MaxPropertyKey ASCII letters, digits or underscores, the key rule of
+// merge values (render.ValidKey), since properties fill placeholders.
+func ValidPropertyKey(k string) bool { return render.ValidKey(k) }
+
+// ValidPropertyString reports whether s may be a property's value: at most
+// MaxPropertyValue bytes, no NUL.
+func ValidPropertyString(s string) bool {
+	return len(s) <= MaxPropertyValue && !strings.ContainsRune(s, 0)
+}
+
+// MergeProperties applies changes to props: a nil value removes its key.
+// Neither map is changed. ErrTooManyProperties if the result holds more
+// than MaxProperties.
+func MergeProperties(props, changes map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(props)+len(changes))
+	for k, v := range props {
+		if v != nil {
+			out[k] = v
+		}
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if len(out) > MaxProperties {
+		return nil, ErrTooManyProperties
+	}
+	return out, nil
+}
+
+// CheckPropertyValue reports whether v (as JSON decodes it, not nil) is of
+// the property type typ; its error is what v must be instead ("number" or
+// "string").
+func CheckPropertyValue(typ string, v any) error {
+	switch v.(type) {
+	case string:
+		if typ == store.PropertyString {
+			return nil
+		}
+	case float64:
+		if typ == store.PropertyNumber {
+			return nil
+		}
+	}
+	if typ == store.PropertyNumber {
+		return errors.New("number")
+	}
+	return errors.New("string")
+}
