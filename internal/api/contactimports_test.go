@@ -2,12 +2,15 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"mime/multipart"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/contactimport"
+	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
@@ -31,6 +34,17 @@ func (e *testEnv) importCSV(key, csv string, fields ...string) result {
 	e.t.Helper()
 	body, ct := importBody(e.t, csv, fields...)
 	return e.do("POST", "/contacts/imports", key, body, "Content-Type", ct)
+}
+
+// runImport runs an import's job, as the queue would, after checking that
+// the request left it queued.
+func (e *testEnv) runImport(teamID, id string) {
+	e.t.Helper()
+	ci, err := e.db.GetContactImport(context.Background(), teamID, id)
+	require.NoError(e.t, err)
+	require.Equal(e.t, store.ImportQueued, ci.Status)
+	im := &contactimport.Importer{Store: e.db, Now: e.clock.Now}
+	require.NoError(e.t, im.Run(context.Background(), teamID, id))
 }
 
 func TestContactImports(t *testing.T) {
@@ -57,6 +71,13 @@ func TestContactImports(t *testing.T) {
 		require.Equal(t, []string{"id", "object"}, keysOf(r.json))
 		require.Equal(t, "contact_import", r.json["object"])
 		id := r.json["id"].(string)
+		r = e.do("GET", "/contacts/imports/"+id, e.keyA, "")
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		require.Equal(t, map[string]any{"object": "contact_import", "id": id, "status": "queued",
+			"created_at": "2026-11-28 12:00:00+00", "completed_at": nil,
+			"counts": map[string]any{"total": 0.0, "created": 0.0, "updated": 0.0, "skipped": 0.0, "failed": 0.0}}, r.json,
+			"the job imports the rows")
+		e.runImport(e.teamA, id)
 
 		r = e.do("GET", "/contacts/imports/"+id, e.keyA, "")
 		require.Equal(t, 200, r.status, "body: %s", r.body)
@@ -85,6 +106,7 @@ func TestContactImports(t *testing.T) {
 			"on_conflict", "upsert", "segments", `[{"id":"`+seg+`"}]`)
 		require.Equal(t, 201, r.status, "body: %s", r.body)
 		upsert := r.json["id"].(string)
+		e.runImport(e.teamA, upsert)
 		r = e.do("GET", "/contacts/imports/"+upsert, e.keyA, "")
 		require.Equal(t, map[string]any{"total": 3.0, "created": 1.0, "updated": 2.0, "skipped": 0.0, "failed": 0.0}, r.json["counts"])
 		r = e.do("GET", "/contacts/old@example.net", e.keyA, "")
@@ -146,4 +168,44 @@ func TestContactImportTooLarge(t *testing.T) {
 	e := setup(t, sqlstore.SQLite)
 	requireError(t, e.importCSV(e.keyA, "email\n"+strings.Repeat("a@example.net\n", 51<<20/14)), 413, "validation_error", "50 MB")
 	require.Empty(t, listIDs(t, e.do("GET", "/contacts/imports", e.keyA, "")))
+}
+
+// TestContactImportStatus: GET shows an import's job at work: queued, then
+// in_progress with the counts of its committed batches, then completed;
+// and an import whose segment is deleted meanwhile ends failed.
+func TestContactImportStatus(t *testing.T) {
+	t.Parallel()
+	e := setup(t, sqlstore.SQLite)
+	seg := e.newSegment(e.keyA, "imported")
+	r := e.importCSV(e.keyA, "email\na@example.net\nb@example.net\nc@example.net\n", "segments", `[{"id":"`+seg+`"}]`)
+	require.Equal(t, 201, r.status, "body: %s", r.body)
+	id := r.json["id"].(string)
+	get := func() map[string]any {
+		r := e.do("GET", "/contacts/imports/"+id, e.keyA, "")
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		return r.json
+	}
+	require.Equal(t, "queued", get()["status"])
+	var seen []map[string]any
+	im := &contactimport.Importer{Store: e.db, Now: e.clock.Now, BatchSize: 2, AfterBatch: func(int) error {
+		seen = append(seen, get())
+		return nil
+	}}
+	require.NoError(t, im.Run(context.Background(), e.teamA, id))
+	require.Len(t, seen, 2)
+	require.Equal(t, "in_progress", seen[0]["status"])
+	require.Nil(t, seen[0]["completed_at"])
+	require.Equal(t, map[string]any{"total": 2.0, "created": 2.0, "updated": 0.0, "skipped": 0.0, "failed": 0.0}, seen[0]["counts"])
+	require.Equal(t, "completed", seen[1]["status"])
+	require.Equal(t, 3.0, seen[1]["counts"].(map[string]any)["created"])
+
+	r = e.importCSV(e.keyA, "email\nd@example.net\n", "segments", `[{"id":"`+seg+`"}]`)
+	require.Equal(t, 201, r.status, "body: %s", r.body)
+	id = r.json["id"].(string)
+	require.Equal(t, 200, e.do("DELETE", "/segments/"+seg, e.keyA, "").status)
+	e.runImport(e.teamA, id)
+	got := get()
+	require.Equal(t, "failed", got["status"])
+	require.NotNil(t, got["completed_at"])
+	require.Equal(t, []string{id}, listIDs(t, e.do("GET", "/contacts/imports?status=failed", e.keyA, "")))
 }

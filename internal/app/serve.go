@@ -28,6 +28,7 @@ import (
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
@@ -403,7 +404,9 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
 		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
 		Broadcasts: &broadcast.Sender{Store: db, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-			TestDomain: cfg.TestDomain, Logger: log}}
+			TestDomain: cfg.TestDomain, Logger: log},
+		Imports:       &contactimport.Importer{Store: db, BatchSize: cfg.ImportBatchSize, Logger: log},
+		ImportWorkers: cfg.ImportWorkers}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

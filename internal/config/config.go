@@ -59,6 +59,10 @@ type Config struct {
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
 	MXAddr               string
+	// ImportWorkers is the contact imports run at once on a node, and
+	// ImportBatchSize the CSV rows each writes per transaction.
+	ImportWorkers   int
+	ImportBatchSize int
 
 	SMTPAddrs         []string
 	SMTPSAddrs        []string
@@ -92,6 +96,8 @@ func Defaults() Config {
 		DeliveryTimeout: 10 * time.Minute,
 		MaxPerHost:      20,
 		MaxFetchBytes:   40 << 20,
+		ImportWorkers:   2,
+		ImportBatchSize: 500,
 
 		SMTPMaxConns:      1000,
 		SMTPMaxConnsPerIP: 20,
@@ -153,6 +159,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections at once to one receiving host")
+	fs.IntVar(&c.ImportWorkers, "import-workers", c.ImportWorkers, "contact imports run at once on this node")
+	fs.IntVar(&c.ImportBatchSize, "import-batch-size", c.ImportBatchSize, "CSV rows a contact import writes per transaction")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
@@ -388,6 +396,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPerHost < 1 {
 		return fmt.Errorf("--max-per-host must be at least 1, got %d", c.MaxPerHost)
+	}
+	if c.ImportWorkers < 1 {
+		return fmt.Errorf("--import-workers must be at least 1, got %d", c.ImportWorkers)
+	}
+	if c.ImportBatchSize < 1 || c.ImportBatchSize > 10000 {
+		return fmt.Errorf("--import-batch-size must be 1 to 10000, got %d", c.ImportBatchSize)
 	}
 	if c.MXAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MXAddr); err != nil {

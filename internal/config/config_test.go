@@ -90,6 +90,8 @@ func TestValidate(t *testing.T) {
 		"--mx-port":                          func(c *Config) { c.MXPort = 0 },
 		"--max-queue-age":                    func(c *Config) { c.MaxQueueAge = 0 },
 		"--max-per-host":                     func(c *Config) { c.MaxPerHost = 0 },
+		"--import-workers":                   func(c *Config) { c.ImportWorkers = 0 },
+		"--import-batch-size":                func(c *Config) { c.ImportBatchSize = 0 },
 		"--max-fetch-bytes":                  func(c *Config) { c.MaxFetchBytes = 0 },
 		"--smtp-addr \"nonsense\"":           func(c *Config) { c.SMTPAddrs = []string{"127.0.0.1:587", "nonsense"} },
 		"no certificate for STARTTLS":        func(c *Config) { c.SMTPAddrs = []string{"0.0.0.0:587"} },

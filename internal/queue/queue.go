@@ -34,6 +34,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/godwit/godwit/internal/broadcast"
+	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -95,6 +96,9 @@ const contactImportQueue = "contact_import"
 // River's backoff).
 const importMaxAttempts = 10
 
+// defaultImportWorkers is the imports run at once on a node by default.
+const defaultImportWorkers = 2
+
 // maxEmailsPerJob bounds the emails of one job.
 const maxEmailsPerJob = 100
 
@@ -131,6 +135,10 @@ type Config struct {
 	// Broadcasts sends broadcasts; nil: their jobs are enqueued, and run
 	// by nodes that have one.
 	Broadcasts *broadcast.Sender
+	// Imports runs contact imports, ImportWorkers at once (2 when 0); nil:
+	// their jobs are enqueued, and run by nodes that have one.
+	Imports       *contactimport.Importer
+	ImportWorkers int
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
@@ -226,6 +234,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 			river.AddWorker(workers, &broadcastWorker{s: cfg.Broadcasts, q: q})
 			rc.Queues[broadcastQueue] = river.QueueConfig{MaxWorkers: 4}
 		}
+		if cfg.Imports != nil {
+			river.AddWorker(workers, &importWorker{im: cfg.Imports, q: q})
+			rc.Queues[contactImportQueue] = river.QueueConfig{MaxWorkers: cmpOr(cfg.ImportWorkers, defaultImportWorkers)}
+		}
 		rc.Workers = workers
 	}
 	var err error
@@ -258,7 +270,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	return q, nil
 }
 
-func cmpOr(d, def time.Duration) time.Duration {
+func cmpOr[T int | time.Duration](d, def T) T {
 	if d > 0 {
 		return d
 	}
@@ -285,6 +297,30 @@ func (q *Queue) close() {
 	if q.listener != nil {
 		q.listener.Close()
 	}
+}
+
+type importWorker struct {
+	river.WorkerDefaults[ContactImportArgs]
+	im *contactimport.Importer
+	q  *Queue
+}
+
+// Work runs (or resumes) the import. When the job ends for good without
+// the import ending (its last attempt failed, or it panicked), the import
+// fails, so that it does not stay in_progress.
+func (iw *importWorker) Work(ctx context.Context, job *river.Job[ContactImportArgs]) error {
+	err := iw.q.untilPanic("contact import", "import_id", job.Args.ImportID, func() error {
+		return iw.im.Run(ctx, job.Args.TeamID, job.Args.ImportID)
+	})
+	var cancel *river.JobCancelError
+	if err != nil && (job.Attempt >= job.MaxAttempts || errors.As(err, &cancel)) && ctx.Err() == nil {
+		iw.q.log.Error("contact import job gave up: the import fails", slog.String("import_id", job.Args.ImportID),
+			slog.Int("attempt", job.Attempt), slog.String("error", err.Error()))
+		if ferr := iw.im.Fail(ctx, job.Args.TeamID, job.Args.ImportID, "internal error"); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+	}
+	return err
 }
 
 type broadcastWorker struct {
