@@ -29,6 +29,19 @@ function fail(what) {
   process.exit(1);
 }
 
+// waitDone polls an import until its job has ended (imports run on a
+// job: create answers while the import is queued), within a deadline.
+async function waitDone(name, id) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const got = check(name, await resend.contacts.imports.get(id));
+    if (got.status === 'completed' || got.status === 'failed') return got;
+    if (!['queued', 'in_progress'].includes(got.status)) fail(name + ': unknown status ' + got.status);
+    if (Date.now() > deadline) fail(name + ': still ' + got.status + ' at the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const segment = check('segment', await resend.segments.create({ name: 'imported' }));
 const topic = check('topic', await resend.topics.create({ name: 'news', defaultSubscription: 'opt_out' }));
 check('existing', await resend.contacts.create({ email: 'old@example.com', firstName: 'Old' }));
@@ -41,10 +54,11 @@ const created = check('create', await resend.contacts.imports.create({
   segments: [{ id: segment.id }],
   topics: [{ id: topic.id, subscription: 'opt_in' }],
 }));
-const got = check('get', await resend.contacts.imports.get(created.id));
+const got = await waitDone('get', created.id);
 if (got.status !== 'completed' || got.counts.created !== 1 || got.counts.updated !== 1 || got.counts.failed !== 1) fail('counts');
 
 const skipped = check('createSkip', await resend.contacts.imports.create({ file: new Blob(['email\nold@example.com\n']) }));
+if ((await waitDone('getSkip', skipped.id)).counts.skipped !== 1) fail('skipped');
 const list = check('list', await resend.contacts.imports.list({ status: 'completed', limit: 1 }));
 if (list.data.length !== 1 || list.data[0].id !== skipped.id || !list.has_more) fail('list is newest first, paginated');
 
