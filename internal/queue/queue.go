@@ -15,6 +15,12 @@
 // job of its own, committed with its outcome. The delivery worker decides
 // everything else from the store, so a job may run twice (at-least-once)
 // or outlive a reschedule or cancel harmlessly.
+//
+// Webhook messages, broadcasts and contact imports have jobs of their own,
+// each on its own River queue and enqueued the same way, in the transaction
+// that makes them (a posted message, a sent broadcast, a created import).
+// The broadcast and import jobs resume from the progress committed with
+// each of their chunks or batches, so they too may run twice.
 package queue
 
 import (
