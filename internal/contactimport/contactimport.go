@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -483,6 +484,14 @@ func (j *job) decide(b *batch, rows []*row, counts store.ContactImportCounts, ex
 			counts.Updated++
 		}
 	}
+	// Updates lock their rows in one order (by address), so that two
+	// imports updating the same contacts on PostgreSQL wait for each other
+	// instead of deadlocking. Creates keep the file's order (the contacts'
+	// list order): two imports creating the same new addresses in opposite
+	// orders at once may deadlock, and the job that loses is retried.
+	slices.SortFunc(sb.Update, func(a, b *store.ContactImportUpdate) int {
+		return strings.Compare(strings.ToLower(a.Contact.Email), strings.ToLower(b.Contact.Email))
+	})
 	sb.Counts = counts
 	return sb
 }
