@@ -27,10 +27,10 @@
 // # Jobs
 //
 // A write that makes work for later (an accepted email's delivery, a
-// retry, a webhook message, a broadcast's send) enqueues its job through
-// the Outbox given to Open, inside the write's own transaction: both
-// commit or neither does. Without an outbox such a write fails with
-// ErrNoOutbox instead of committing without its job.
+// retry, a webhook message, a broadcast's send, a contact import's run)
+// enqueues its job through the Outbox given to Open, inside the write's own
+// transaction: both commit or neither does. Without an outbox such a write
+// fails with ErrNoOutbox instead of committing without its job.
 //
 // # Dependencies
 //
