@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -58,11 +57,17 @@ const verifyInterval = 15 * time.Second
 // idempotencyTTL is how long an Idempotency-Key is remembered, as Resend does.
 const idempotencyTTL = 24 * time.Hour
 
-// Serve runs the server until ctx ends, then drains: it stops accepting
-// connections, lets requests in flight finish (each accepted email is
-// committed before its 200), stops the background work (domain
-// verification, idempotency sweeping, key revocation notices), and closes
-// the store.
+// Serve runs the server until ctx ends, then drains. Its long-running
+// parts are an ordered list of Services (lifecycle.go), started in order
+// and stopped in reverse: the store, the profiling endpoints, the key
+// revocation listener, the idempotency sweeper, the domain verifier, the
+// queue, the listeners (MX, SMTP submission and HTTP, which drain side by
+// side) and last the readiness that /readyz reports. On shutdown /readyz
+// answers 503 first, the listeners stop accepting and let requests in
+// flight finish (each accepted email is committed before its 200), the
+// queue lets deliveries in progress finish, the background work stops,
+// and the store closes. A part that fails to start, or fails while
+// running, stops every part started before it the same way.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -82,7 +87,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer db.Close() // on the way out before the runner; the runner closes it in order
 	log.Info("store opened", slog.String("database", string(db.Dialect())))
 
 	if err := bootstrap(ctx, db, stdout); err != nil {
@@ -101,6 +106,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// tlsCfg is the certificate the API and the SMTP listeners offer (nil:
+	// none).
+	tlsCfg, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
 
 	q, err := openQueue(ctx, cfg, db, outbox, domainCfg, tracker, log)
 	if err != nil {
@@ -108,8 +119,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
-		Now: time.Now, Logger: log}
-	var draining atomic.Bool
+		Now: time.Now, Logger: log, Interval: verifyInterval}
+	ready := &readiness{log: log}
 	handler := api.New(api.Deps{
 		Store:            db,
 		Limiter:          ratelimit.NewMemory(nil),
@@ -119,13 +130,103 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		IdempotencyTTL:   idempotencyTTL,
 		Domains:          domainCfg,
 		TestDomain:       cfg.TestDomain,
-		Ready:            func() bool { return !draining.Load() },
+		Ready:            ready.Ready,
 		Writable:         q.Writable,
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
 		Bodies:           bodyLimits(cfg),
 	})
+
+	services := []Service{
+		OnStop(func() error {
+			if err := db.Close(); err != nil {
+				return fmt.Errorf("close store: %w", err)
+			}
+			return nil
+		}),
+	}
+	if cfg.DebugAddr != "" {
+		services = append(services, serveDebug(cfg.DebugAddr, log))
+	}
+	services = append(services,
+		Background("key revocation listener", func(ctx context.Context) {
+			db.KeyRevocations(ctx, cfg.Database(), handler.ForgetKey, func(err error) {
+				log.Warn("key revocation notifications interrupted; revoked keys expire from the cache within a second meanwhile",
+					slog.String("error", err.Error()))
+			})
+		}),
+		Background("idempotency sweeper", func(ctx context.Context) { sweepIdempotency(ctx, db, log, time.Hour) }),
+		verifier,
+		LogStop(q, log, "stopping delivery"),
+	)
+	var listeners []Service
+	if cfg.MXAddr != "" {
+		listeners = append(listeners, serveMX(cfg, db, tlsCfg, log))
+	}
+	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
+		listeners = append(listeners, LogStop(serveSubmission(cfg, handler, tlsCfg, log),
+			log, "SMTP submission: messages in progress did not finish in time"))
+	}
+	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, tlsCfg, log), log, "shutdown did not finish in time"))
+	services = append(services, Parallel(listeners...), ready)
+
+	if err := (Runner{Drain: cfg.ShutdownTimeout, Logger: log}).Run(ctx, services...); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// readiness is the last service: /readyz answers 200 once every part has
+// started, and 503 from the moment shutdown begins.
+type readiness struct {
+	log   *slog.Logger
+	ready atomic.Bool
+}
+
+func (r *readiness) Ready() bool { return r.ready.Load() }
+
+func (r *readiness) Start(context.Context) error {
+	r.ready.Store(true)
+	return nil
+}
+
+func (r *readiness) Stop(context.Context) error {
+	r.log.Info("shutting down: no new connections, finishing requests in flight")
+	r.ready.Store(false)
+	return nil
+}
+
+// serverTLS loads the certificate the API and the SMTP listeners offer:
+// --tls-cert/--tls-key, or ACME's for --acme-domain; nil for none.
+func serverTLS(cfg config.Config) (*tls.Config, error) {
+	switch {
+	case cfg.TLSCert != "":
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	case len(cfg.ACMEDomains) > 0:
+		m := &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			HostPolicy: autocert.HostWhitelist(cfg.ACMEDomains...),
+			Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
+		}
+		tlsCfg := m.TLSConfig() // offers acme-tls/1 for the TLS-ALPN-01 challenge
+		tlsCfg.MinVersion = tls.VersionTLS12
+		return tlsCfg, nil
+	}
+	return nil, nil
+}
+
+// serveHTTP is the API's HTTP server (the health checks only on a worker
+// node). Its listener terminates TLS itself (httplisten.TLS: h2 and
+// http/1.1 by ALPN, net/http's own errors as JSON); http.Server.TLSConfig
+// stays nil so that Serve sets up HTTP/2 for the connections that
+// negotiate it.
+func serveHTTP(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) *httplisten.Server {
 	var httpHandler http.Handler = handler
 	if cfg.Role == "worker" {
 		httpHandler = healthOnly(handler)
@@ -139,137 +240,18 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		IdleTimeout: 120 * time.Second,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	// tlsCfg is the certificate the SMTP listeners offer too. The API's
-	// listener terminates TLS itself (httplisten.TLS: h2 and http/1.1 by
-	// ALPN, net/http's own errors as JSON); srv.TLSConfig stays nil so that
-	// Serve sets up HTTP/2 for the connections that negotiate it.
-	var tlsCfg *tls.Config
-	switch {
-	case cfg.TLSCert != "":
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("load TLS certificate: %w", err)
+	return &httplisten.Server{Addr: cfg.HTTPAddr, HTTP: srv, TLSConfig: tlsCfg, Logger: log, Listening: func(addr net.Addr) {
+		switch {
+		case cfg.TLSCert != "":
+			log.Info("serving HTTPS", slog.String("addr", addr.String()), slog.String("certificate", cfg.TLSCert))
+		case len(cfg.ACMEDomains) > 0:
+			log.Info("serving HTTPS with ACME certificates", slog.String("addr", addr.String()), slog.Any("domains", cfg.ACMEDomains))
+		case cfg.InsecureHTTP:
+			log.Warn("serving plain HTTP because --insecure-http is set: a TLS-terminating proxy must be in front", slog.String("addr", addr.String()))
+		default:
+			log.Info("serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS", slog.String("addr", addr.String()))
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = httplisten.TLS(ln, tlsCfg, log)
-		log.Info("serving HTTPS", slog.String("addr", ln.Addr().String()), slog.String("certificate", cfg.TLSCert))
-	case len(cfg.ACMEDomains) > 0:
-		m := &autocert.Manager{
-			Prompt:     autocert.AcceptTOS,
-			HostPolicy: autocert.HostWhitelist(cfg.ACMEDomains...),
-			Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
-		}
-		tlsCfg = m.TLSConfig() // offers acme-tls/1 for the TLS-ALPN-01 challenge
-		tlsCfg.MinVersion = tls.VersionTLS12
-		ln = httplisten.TLS(ln, tlsCfg, log)
-		log.Info("serving HTTPS with ACME certificates", slog.String("addr", ln.Addr().String()), slog.Any("domains", cfg.ACMEDomains))
-	case cfg.InsecureHTTP:
-		ln = httplisten.Plain(ln)
-		log.Warn("serving plain HTTP because --insecure-http is set: a TLS-terminating proxy must be in front", slog.String("addr", ln.Addr().String()))
-	default:
-		ln = httplisten.Plain(ln)
-		log.Info("serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS", slog.String("addr", ln.Addr().String()))
-	}
-
-	if cfg.DebugAddr != "" {
-		stopDebug, err := serveDebug(cfg.DebugAddr, log)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer stopDebug()
-	}
-
-	bgCtx, stopBackground := context.WithCancel(context.Background())
-	backgroundDone := make(chan struct{})
-	go func() {
-		defer close(backgroundDone)
-		var wg sync.WaitGroup
-		wg.Go(func() { verifier.Run(bgCtx, verifyInterval) })
-		wg.Go(func() { sweepIdempotency(bgCtx, db, log, time.Hour) })
-		wg.Go(func() {
-			db.KeyRevocations(bgCtx, cfg.Database(), handler.ForgetKey, func(err error) {
-				log.Warn("key revocation notifications interrupted; revoked keys expire from the cache within a second meanwhile",
-					slog.String("error", err.Error()))
-			})
-		})
-		wg.Wait()
-	}()
-	defer func() { stopBackground(); <-backgroundDone }()
-
-	if err := q.Start(bgCtx); err != nil {
-		ln.Close()
-		return err
-	}
-	stopQueue := func() {
-		qctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := q.Stop(qctx); err != nil {
-			log.Error("stopping delivery", slog.String("error", err.Error()))
-		}
-	}
-
-	if cfg.MXAddr != "" {
-		stopMX, err := serveMX(cfg, db, tlsCfg, log)
-		if err != nil {
-			ln.Close()
-			stopQueue()
-			return err
-		}
-		defer stopMX()
-	}
-
-	var submission *msa.Server
-	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
-		submission, err = serveSubmission(cfg, handler, tlsCfg, log)
-		if err != nil {
-			ln.Close()
-			stopQueue()
-			return err
-		}
-		defer submission.Close()
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		stopQueue()
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: no new connections, finishing requests in flight")
-	draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Error("shutdown did not finish in time", slog.String("error", err.Error()))
-		}
-	})
-	if submission != nil {
-		wg.Go(func() {
-			if err := submission.Shutdown(sctx); err != nil {
-				log.Error("SMTP submission: messages in progress did not finish in time", slog.String("error", err.Error()))
-			}
-		})
-	}
-	wg.Wait()
-	stopQueue()
-	stopBackground()
-	<-backgroundDone
-	if err := db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	}}
 }
 
 // failedAuthBurst is api.Deps.FailedAuthBurst for --auth-failures-per-ip,
@@ -312,25 +294,19 @@ func lockSQLite(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// serveMX runs the SMTP listener for bounces and complaints (--mx-addr),
+// serveMX is the SMTP listener for bounces and complaints (--mx-addr),
 // offering STARTTLS with the API's certificate when it has one.
-func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", cfg.MXAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on --mx-addr %s: %w", cfg.MXAddr, err)
-	}
+func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) Service {
 	mx := inbound.NewServer(&inbound.Backend{Store: db, Logger: log}, cfg.HELOName())
 	mx.TLSConfig = tlsCfg
-	go func() { _ = mx.Serve(ln) }()
-	log.Info("receiving bounces and complaints", slog.String("mx_addr", ln.Addr().String()))
-	return func() { _ = mx.Close() }, nil
+	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Server: mx, Logger: log})
 }
 
-// serveSubmission runs the SMTP submission listeners (--smtp-addr with
+// serveSubmission is the SMTP submission server (--smtp-addr with
 // STARTTLS when there is a certificate, --smtps-addr with implicit TLS) on
 // the API's accept path.
-func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) (*msa.Server, error) {
-	s := msa.New(msa.Config{
+func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) *msa.Server {
+	return msa.New(msa.Config{
 		Accepter:          handler.Accept,
 		Logger:            log,
 		Hostname:          cfg.HELOName(),
@@ -338,38 +314,9 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 		AllowInsecureAuth: cfg.SMTPInsecureAuth,
 		MaxConns:          cfg.SMTPMaxConns,
 		MaxConnsPerIP:     cfg.SMTPMaxConnsPerIP,
+		Listen:            cfg.SMTPAddrs,
+		ListenTLS:         cfg.SMTPSAddrs,
 	})
-	listen := func(flag string, addrs []string, serve func(net.Listener) error, what string) error {
-		for _, addr := range addrs {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listen on %s %s: %w", flag, addr, err)
-			}
-			go func() {
-				if err := serve(ln); err != nil {
-					log.Error("SMTP submission listener stopped", slog.String("smtp_addr", addr), slog.String("error", err.Error()))
-				}
-			}()
-			log.Info("serving SMTP submission", slog.String("smtp_addr", ln.Addr().String()), slog.String("tls", what))
-		}
-		return nil
-	}
-	starttls := "none: AUTH allowed on loopback only"
-	switch {
-	case tlsCfg != nil:
-		starttls = "STARTTLS"
-	case cfg.SMTPInsecureAuth:
-		starttls = "none: AUTH allowed without TLS (--smtp-allow-insecure-auth)"
-	}
-	if err := listen("--smtp-addr", cfg.SMTPAddrs, s.ServeSTARTTLS, starttls); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := listen("--smtps-addr", cfg.SMTPSAddrs, s.ServeTLS, "implicit"); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // openQueue builds the delivery worker and the job queue that runs it; an
@@ -461,22 +408,18 @@ func createKey(ctx context.Context, db store.APIKeys, teamID, name, permission s
 	return token, k, nil
 }
 
-// serveDebug serves Go's profiling endpoints on a loopback address.
-func serveDebug(addr string, log *slog.Logger) (func(), error) {
+// serveDebug serves Go's profiling endpoints on a loopback address; they
+// are closed, not drained (a profile in progress is cut off).
+func serveDebug(addr string, log *slog.Logger) Service {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on --debug-addr %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("serving profiling endpoints", slog.String("addr", ln.Addr().String()))
-	return func() { _ = srv.Close() }, nil
+	srv := &httplisten.Server{Addr: addr, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, Raw: true,
+		Listening: func(a net.Addr) { log.Info("serving profiling endpoints", slog.String("addr", a.String())) }}
+	return Flagged("--debug-addr", StartStop(srv.Start, func(context.Context) error { return srv.Close() }))
 }
 
 // tuneGC trades memory for CPU within a bound: the collector runs half as

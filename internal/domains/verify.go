@@ -93,9 +93,14 @@ type Verifier struct {
 	DNS      RecordChecker
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Interval is how often Start's loop looks for due domains (each
+	// domain has its own schedule).
+	Interval time.Duration
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func (v *Verifier) wakeCh() chan struct{} {
@@ -157,6 +162,32 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		case <-v.wakeCh():
 		}
+	}
+}
+
+// Start runs Run with Interval until Stop.
+func (v *Verifier) Start(ctx context.Context) error {
+	if v.Interval <= 0 {
+		return errors.New("domains: the verifier needs a positive Interval")
+	}
+	ctx, v.cancel = context.WithCancel(ctx)
+	v.done = make(chan struct{})
+	go func() {
+		defer close(v.done)
+		v.Run(ctx, v.Interval)
+	}()
+	return nil
+}
+
+// Stop ends Start's loop, cutting a check in progress short, and waits for
+// it until ctx ends.
+func (v *Verifier) Stop(ctx context.Context) error {
+	v.cancel()
+	select {
+	case <-v.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("domains: verifier did not stop: %w", ctx.Err())
 	}
 }
 

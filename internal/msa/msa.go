@@ -70,6 +70,12 @@ type Config struct {
 	// AllowInsecureAuth allows AUTH without TLS on every listener; without
 	// it only a listener bound to loopback allows it.
 	AllowInsecureAuth bool
+	// Listen and ListenTLS are the addresses Start listens on: with
+	// STARTTLS when there is a certificate (ports 587, 2587), and with
+	// implicit TLS (ports 465, 2465). Tests may serve listeners of their
+	// own with ServeSTARTTLS and ServeTLS instead.
+	Listen    []string
+	ListenTLS []string
 
 	MaxConns       int           // open connections in all (1000)
 	MaxConnsPerIP  int           // open connections from one address (20)
@@ -119,6 +125,8 @@ type Server struct {
 	mu        sync.Mutex
 	servers   []*smtp.Server
 	listeners []net.Listener // closed by Close and Shutdown: go-smtp knows a listener only once its Serve runs
+	addrs     []net.Addr     // what Start listens on
+	failed    chan error     // a listener of Start's that stopped on its own
 }
 
 // New returns a server for cfg.
@@ -145,7 +153,7 @@ func New(cfg Config) *Server {
 	setDefault(&cfg.AcceptTimeout, 30*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, log: cfg.Logger, conns: connCounter{perIP: map[string]int{}, open: map[*sessionConn]struct{}{}},
-		failures: newFailureTracker(cfg.AuthFailureWindow), ctx: ctx, cancel: cancel}
+		failures: newFailureTracker(cfg.AuthFailureWindow), ctx: ctx, cancel: cancel, failed: make(chan error, 1)}
 }
 
 func setDefault[T int | time.Duration](v *T, d T) {
