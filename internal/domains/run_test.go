@@ -18,23 +18,16 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// startRun runs the verifier's loop until the test ends, and checks that it
-// returns once its context is done.
+// startRun starts the verifier's loop until the test ends, and checks that
+// Stop ends it.
 func (f *fixture) startRun(interval time.Duration) {
 	f.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.v.Run(ctx, interval)
-	}()
+	f.v.Interval = interval
+	require.NoError(f.t, f.v.Start(context.Background()))
 	f.t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			f.t.Error("Run did not return after its context ended")
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(f.t, f.v.Stop(ctx), "the loop returns once stopped")
 	})
 }
 

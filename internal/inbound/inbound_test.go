@@ -1,8 +1,10 @@
 package inbound_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -40,12 +42,10 @@ func setupBackend(t *testing.T, kind sqlstore.Dialect, change func(b *inbound.Ba
 	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
 	b := &inbound.Backend{Store: db, Now: clock.Now}
 	change(b)
-	srv := inbound.NewServer(b, "mx.godwit.test")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return &env{t: t, db: db, addr: ln.Addr().String(), team: team}
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test")}
+	require.NoError(t, mx.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, mx.Stop(context.Background())) })
+	return &env{t: t, db: db, addr: mx.ListenAddr().String(), team: team}
 }
 
 // delivered stores an email to the recipients as the worker leaves a delivered one.
@@ -229,4 +229,44 @@ func TestUnknownRecipientsAreRefusedAndJunkDropped(t *testing.T) {
 	// Mail to a real return path that is not a report is accepted and dropped.
 	require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com", "Subject: Out of office\n\nI am away.\n"))
 	require.Equal(t, store.EventDelivered, e.last(em))
+}
+
+// TestMXStartStop: Start listens and logs the address; Stop closes the
+// listener and the connections, and is no failure; a busy address fails
+// Start.
+func TestMXStartStop(t *testing.T) {
+	t.Parallel()
+	logs := &godwittest.LogBuffer{}
+	b := &inbound.Backend{Store: godwittest.NewStore(t, sqlstore.SQLite, godwittest.NewClock(t0))}
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test"),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	require.NoError(t, mx.Start(context.Background()))
+	addr := mx.ListenAddr().String()
+	recs := logs.Records(t, "receiving bounces and complaints")
+	require.Len(t, recs, 1)
+	require.Equal(t, addr, recs[0]["mx_addr"])
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	greeting, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(greeting, "220 "), greeting)
+
+	require.NoError(t, mx.Stop(context.Background()))
+	_, err = c.Read(make([]byte, 1))
+	require.Error(t, err, "the connection is closed")
+	_, err = net.DialTimeout("tcp", addr, time.Second)
+	require.Error(t, err, "nothing listens any more")
+	select {
+	case err := <-mx.Failed():
+		t.Fatalf("Stop reported as a failure: %v", err)
+	default:
+	}
+
+	busy := &inbound.MX{Addr: addr, Server: inbound.NewServer(b, "mx.godwit.test")}
+	l, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	defer l.Close()
+	require.ErrorContains(t, busy.Start(context.Background()), addr)
 }

@@ -1,0 +1,194 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/app"
+	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/godwittest"
+)
+
+const httpServing = "serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS"
+
+// serveConfig is a SQLite server in dir with every listener on a loopback
+// port of its own choosing.
+func serveConfig(dir string) config.Config {
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DebugAddr = "127.0.0.1:0"
+	cfg.MXAddr = "127.0.0.1:0"
+	cfg.SMTPAddrs = []string{"127.0.0.1:0"}
+	cfg.Delivery = "capture"
+	cfg.MemoryLimit = "0"
+	cfg.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// served is a Serve running in the background.
+type served struct {
+	logs *godwittest.LogBuffer
+	done chan error
+}
+
+func serve(ctx context.Context, cfg config.Config) *served {
+	s := &served{logs: &godwittest.LogBuffer{}, done: make(chan error, 1)}
+	log := slog.New(slog.NewJSONHandler(s.logs, nil))
+	go func() { s.done <- app.Serve(ctx, cfg, log, io.Discard) }()
+	return s
+}
+
+// wait returns Serve's result.
+func (s *served) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(bound):
+		t.Fatal("Serve did not return")
+		return nil
+	}
+}
+
+// addr polls the log for the record msg and returns its attribute attr.
+func (s *served) addr(t *testing.T, msg, attr string) string {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		if recs := s.logs.Records(t, msg); len(recs) > 0 {
+			return recs[0][attr].(string)
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("Serve returned (%v) before logging %q", err, msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %q; log:\n%s", msg, s.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitReady polls url's /readyz until it answers 200.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered 200 (last: %v)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// requireClosed checks that nothing listens on addr any more.
+func requireClosed(t *testing.T, addr, what string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	require.Error(t, err, "%s still listens on %s", what, addr)
+}
+
+// requireOrder checks that each message's first log line comes after the
+// previous message's.
+func requireOrder(t *testing.T, logs *godwittest.LogBuffer, msgs ...string) {
+	t.Helper()
+	var seen []string
+	for line := range strings.Lines(logs.String()) {
+		var rec struct{ Msg string }
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		seen = append(seen, rec.Msg)
+	}
+	last := -1
+	for _, m := range msgs {
+		i := slices.Index(seen, m)
+		require.Greater(t, i, last, "%q is not logged after %v; log: %v", m, msgs[:slices.Index(msgs, m)], seen)
+		last = i
+	}
+}
+
+// TestServeStartsAndDrains: every part starts in order and is ready, and
+// the end of the context stops them all and closes their listeners.
+func TestServeStartsAndDrains(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := serve(ctx, serveConfig(t.TempDir()))
+	httpAddr := s.addr(t, httpServing, "addr")
+	waitReady(t, httpAddr)
+	debugAddr := s.addr(t, "serving profiling endpoints", "addr")
+	mxAddr := s.addr(t, "receiving bounces and complaints", "mx_addr")
+	smtpAddr := s.addr(t, "serving SMTP submission", "smtp_addr")
+	require.Equal(t, "none: AUTH allowed on loopback only", s.logs.Records(t, "serving SMTP submission")[0]["tls"])
+	for _, addr := range []string{mxAddr, smtpAddr} {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		require.NoError(t, err)
+		greeting, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.Regexp(t, `^220 `, greeting)
+		c.Close()
+	}
+	resp, err := http.Get("http://" + debugAddr + "/debug/pprof/cmdline")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	cancel()
+	require.NoError(t, s.wait(t))
+	for what, addr := range map[string]string{"HTTP": httpAddr, "debug": debugAddr, "MX": mxAddr, "SMTP": smtpAddr} {
+		requireClosed(t, addr, what)
+	}
+	requireOrder(t, s.logs, "store opened", "serving profiling endpoints", "receiving bounces and complaints",
+		"serving SMTP submission", httpServing, "shutting down: no new connections, finishing requests in flight",
+		"River client stopped", "stopped")
+}
+
+// TestServeStopsWhatStartedWhenAPartFails: a listener that cannot listen
+// fails the start, and every part started before it is stopped: its
+// listeners close and the SQLite database is free for the next process.
+func TestServeStopsWhatStartedWhenAPartFails(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	dir := t.TempDir()
+	cfg := serveConfig(dir)
+	cfg.SMTPAddrs = []string{busy.Addr().String()}
+	s := serve(context.Background(), cfg)
+	err = s.wait(t)
+	require.ErrorContains(t, err, busy.Addr().String())
+	requireClosed(t, s.addr(t, "receiving bounces and complaints", "mx_addr"), "MX")
+	requireClosed(t, s.addr(t, "serving profiling endpoints", "addr"), "debug")
+	require.Empty(t, s.logs.Records(t, httpServing), "the HTTP server, after the failed part, never started")
+	require.Empty(t, s.logs.Records(t, "stopped"))
+
+	// The store was closed and the lock released: the next serve starts.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	next := serve(ctx, serveConfig(dir))
+	waitReady(t, next.addr(t, httpServing, "addr"))
+	cancel()
+	require.NoError(t, next.wait(t))
+}
