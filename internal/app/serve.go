@@ -1,5 +1,7 @@
-// Package app wires Godwit's components together and runs them: the store,
-// the API and the HTTP server, started in order and stopped in reverse.
+// Package app is Godwit's command line, and the server's lifecycle: Serve
+// wires the components together and runs the long-running ones as an
+// ordered list of Services (lifecycle.go), started in order and stopped in
+// reverse.
 package app
 
 import (

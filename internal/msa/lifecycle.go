@@ -57,7 +57,7 @@ func (s *Server) Start(context.Context) error {
 	for _, l := range lns {
 		addr := l.ln.Addr().String()
 		go func() {
-			if err := l.serve(l.ln); err != nil {
+			if err := l.serve(l.ln); err != nil && !s.draining.Load() {
 				s.log.Error("SMTP submission listener stopped", slog.String("smtp_addr", addr), slog.String("error", err.Error()))
 				select {
 				case s.failed <- fmt.Errorf("SMTP submission listener %s: %w", addr, err):
