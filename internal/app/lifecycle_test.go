@@ -88,13 +88,7 @@ func result(t *testing.T, done <-chan error) error {
 // waitEvents polls the journal until it has n events.
 func waitEvents(t *testing.T, j *journal, n int) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for len(j.list()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited for %d events, have %v", n, j.list())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return len(j.list()) >= n }, bound, time.Millisecond, "%d events", n)
 }
 
 func TestRunnerStartsInOrderStopsInReverse(t *testing.T) {

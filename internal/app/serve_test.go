@@ -82,23 +82,17 @@ func (s *served) addr(t *testing.T, msg, attr string) string {
 	}
 }
 
-// waitReady polls url's /readyz until it answers 200.
+// waitReady polls addr's /readyz until it answers 200.
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
+	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never answered 200 (last: %v)", err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, bound, 5*time.Millisecond, "/readyz answers 200")
 }
 
 // requireClosed checks that nothing listens on addr any more.
