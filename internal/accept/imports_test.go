@@ -11,7 +11,8 @@ import (
 
 // TestImports keeps the layout's rules: the accept path knows no transport
 // (no net/http, hence no apierr), and SMTP submission reaches it without
-// the API (msa never depends on internal/api).
+// the API (msa depends on neither internal/api, its error envelope, nor its
+// JSON request decoder).
 func TestImports(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
@@ -25,7 +26,7 @@ func TestImports(t *testing.T) {
 	const mod = "github.com/godwit/godwit/internal/"
 	for pkg, banned := range map[string][]string{
 		mod + "accept": {"net/http", mod + "apierr", mod + "api"},
-		mod + "msa":    {mod + "api"},
+		mod + "msa":    {mod + "api", mod + "apierr", mod + "sendreq"},
 	} {
 		got := deps(pkg)
 		for _, b := range banned {

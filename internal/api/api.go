@@ -10,17 +10,22 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/tracking"
-	"golang.org/x/sync/semaphore"
 )
 
 // Deps are the Handler's collaborators and settings.
 type Deps struct {
-	Store   Store
+	Store Store
+	// Accept is the accept path the send routes call, shared with SMTP
+	// submission and broadcasts: keys, the sender gate, templates,
+	// idempotency, the commit. Nil: one built from these Deps.
+	Accept  *accept.Service
 	Limiter ratelimit.Limiter
 	Logger  *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -70,10 +75,6 @@ type Handler struct {
 	Deps
 	mux *http.ServeMux
 
-	// Accept is the accept path the send routes call (and SMTP submission
-	// shares): keys, the sender gate, templates, idempotency, the commit.
-	Accept *accept.Service
-
 	failedAuth *failedAuth // nil: no limit
 
 	admission *semaphore.Weighted // BodyLimits.Memory bytes of large bodies
@@ -115,11 +116,13 @@ func New(d Deps) *Handler {
 	if d.FailedAuthInterval <= 0 {
 		d.FailedAuthInterval = time.Second
 	}
-	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies),
-		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000),
-		Accept: accept.New(accept.Config{Store: d.Store, Limiter: d.Limiter, Logger: d.Logger, Now: d.Now,
+	if d.Accept == nil {
+		d.Accept = accept.New(accept.Config{Store: d.Store, Limiter: d.Limiter, Logger: d.Logger, Now: d.Now,
 			DefaultRateLimit: d.DefaultRateLimit, IdempotencyTTL: d.IdempotencyTTL, CacheTTL: d.KeyCacheTTL,
-			TestDomain: d.TestDomain})}
+			TestDomain: d.TestDomain})
+	}
+	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies),
+		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000)}
 	h.routes()
 	return h
 }

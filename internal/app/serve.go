@@ -24,6 +24,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+	"golang.org/x/crypto/acme/autocert"
+
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
@@ -45,8 +49,6 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/tracking"
 	"github.com/godwit/godwit/internal/webhook"
-	"github.com/google/uuid"
-	"golang.org/x/crypto/acme/autocert"
 )
 
 // DefaultTeam is the name of the team the first start creates.
@@ -115,7 +117,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
-	q, err := openQueue(ctx, cfg, db, outbox, domainCfg, tracker, log)
+	// One accept path for every way of sending: the API, SMTP submission
+	// (through the handler) and broadcast chunks (through the queue) share
+	// its key cache, rate limiter, domain cache and in-flight idempotency.
+	limiter := ratelimit.NewMemory(nil)
+	acc := accept.New(accept.Config{Store: db, Limiter: limiter, Logger: log, DefaultRateLimit: cfg.RateLimit,
+		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain})
+
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, tracker, log)
 	if err != nil {
 		return err
 	}
@@ -125,7 +134,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ready := &readiness{log: log}
 	handler := api.New(api.Deps{
 		Store:            db,
-		Limiter:          ratelimit.NewMemory(nil),
+		Accept:           acc,
+		Limiter:          limiter,
 		Logger:           log,
 		DefaultRateLimit: cfg.RateLimit,
 		FailedAuthBurst:  failedAuthBurst(cfg.AuthFailuresPerIP),
@@ -323,7 +333,7 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
-func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       db,
@@ -352,7 +362,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
 	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
 		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
-		Broadcasts: &broadcast.Sender{Store: db, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Broadcasts: &broadcast.Sender{Store: db, Accept: acc, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 			TestDomain: cfg.TestDomain, Logger: log},
 		Imports:       &contactimport.Importer{Store: db, BatchSize: cfg.ImportBatchSize, Logger: log},
 		ImportWorkers: cfg.ImportWorkers}

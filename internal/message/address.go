@@ -19,6 +19,11 @@ const (
 	// limit; encoding a long non-ASCII subject as RFC 2047 words costs time
 	// that grows faster than its length).
 	MaxSubjectLen = 10_000
+	// MaxRecipients is the most addresses To (and, in Godwit, Cc and Bcc
+	// each) may hold, whichever way the email is sent.
+	MaxRecipients = 50
+	// MaxContentIDLen bounds an attachment's Content-ID (it must be shorter).
+	MaxContentIDLen = 128
 )
 
 // EmailSize is an email's size as Resend counts it against the 40 MB limit:

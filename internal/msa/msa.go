@@ -39,7 +39,6 @@ import (
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/ratelimit"
-	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/submission"
 )
@@ -102,7 +101,7 @@ type Config struct {
 const (
 	// MaxRecipients is the most RCPT TO per message: 50 each for To, Cc
 	// and Bcc, as the API allows.
-	MaxRecipients = 3 * sendreq.MaxRecipients
+	MaxRecipients = 3 * message.MaxRecipients
 	// maxMessageBytes bounds DATA: the 40 MB limit counts attachments
 	// base64-encoded, which is about how they travel in MIME; the rest is
 	// headers and MIME structure.

@@ -24,7 +24,7 @@ const (
 	DefaultMaxEmailBytes = message.MaxEmailBytes
 	// MaxRecipients is the most addresses `to` (and, in Godwit, `cc` and `bcc`
 	// each) may hold.
-	MaxRecipients = 50
+	MaxRecipients = message.MaxRecipients
 	// MaxReplyTo is the most addresses `reply_to` may hold.
 	MaxReplyTo = 50
 	// MaxTags is the most tags an email may carry.
@@ -32,7 +32,7 @@ const (
 	// MaxTagLen is the longest tag name or value.
 	MaxTagLen = 256
 	// MaxContentIDLen bounds an attachment's content_id (it must be shorter).
-	MaxContentIDLen = 128
+	MaxContentIDLen = message.MaxContentIDLen
 	// MaxBatch is the most emails in one POST /emails/batch.
 	MaxBatch = 100
 	// MaxSubjectLen bounds the subject in characters (Resend documents no

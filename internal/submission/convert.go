@@ -17,7 +17,6 @@ import (
 	gomail "github.com/emersion/go-message/mail"
 
 	"github.com/godwit/godwit/internal/message"
-	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -61,7 +60,7 @@ var (
 	ErrInvalidFrom           = &Error{"From must be one address: email@example.com or Name <email@example.com>"}
 	ErrInvalidAddress        = &Error{"invalid address: use email@example.com or Name <email@example.com>"}
 	ErrNoRecipients          = &Error{"message has no recipients"}
-	ErrTooManyRecipients     = &Error{fmt.Sprintf("too many recipients: at most %d each in To, Cc and Bcc", sendreq.MaxRecipients)}
+	ErrTooManyRecipients     = &Error{fmt.Sprintf("too many recipients: at most %d each in To, Cc and Bcc", message.MaxRecipients)}
 	ErrHeaderBreak           = &Error{"header value contains CR, LF or NUL"}
 	ErrInvalidHeader         = &Error{"invalid header field name"}
 	ErrSubjectTooLong        = &Error{fmt.Sprintf("subject longer than %d characters", message.MaxSubjectLen)}
@@ -77,7 +76,7 @@ func wrap(base *Error, detail string) error { return fmt.Errorf("%w (%s)", base,
 
 // droppedHeaders are transport and trace fields of the submitted message:
 // they describe its way to Godwit, not the email. Godwit-owned headers
-// (sendreq.OwnedHeader) and Content-* fields are dropped as well; Reply-To
+// (message.Owned) and Content-* fields are dropped as well; Reply-To
 // becomes ReplyTo and Resend-Idempotency-Key is returned.
 var droppedHeaders = []string{
 	"Received", "Return-Path", "Delivered-To", "X-Originating-IP",
@@ -86,7 +85,7 @@ var droppedHeaders = []string{
 }
 
 func dropped(name string) bool {
-	if sendreq.OwnedHeader(name) {
+	if _, owned := message.Owned(name); owned {
 		return true
 	}
 	for _, d := range droppedHeaders {
@@ -135,7 +134,7 @@ func Convert(raw []byte, env Envelope, now time.Time) (e *store.Email, idempoten
 		return nil, "", ErrNoRecipients
 	}
 	for _, l := range [][]string{e.To, e.Cc, e.Bcc} {
-		if len(l) > sendreq.MaxRecipients {
+		if len(l) > message.MaxRecipients {
 			return nil, "", ErrTooManyRecipients
 		}
 	}
@@ -564,7 +563,7 @@ func contentID(v string) (string, error) {
 	if len(v) >= 2 && v[0] == '<' && v[len(v)-1] == '>' {
 		v = v[1 : len(v)-1]
 	}
-	if v == "" || len(v) >= sendreq.MaxContentIDLen {
+	if v == "" || len(v) >= message.MaxContentIDLen {
 		return "", wrap(ErrInvalidAttachment, "Content-ID")
 	}
 	for i := 0; i < len(v); i++ {

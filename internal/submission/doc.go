@@ -52,7 +52,7 @@
 //     RFC 2047-decoded and unfolded (X-Mailer, User-Agent, List-Unsubscribe,
 //     In-Reply-To, References, X-Entity-Ref-ID, Content-Language… are kept;
 //     a repeated field is kept each time). Dropped: the fields Godwit owns
-//     (sendreq.OwnedHeader: From, To, Cc, Bcc, Subject, Date, Message-ID,
+//     (message.Owned: From, To, Cc, Bcc, Subject, Date, Message-ID,
 //     MIME-Version, Content-Type, Content-Transfer-Encoding, DKIM-Signature,
 //     Return-Path, Received), Reply-To (it is ReplyTo), the other Content-*
 //     fields (they describe the MIME structure Godwit rebuilds), and
@@ -73,7 +73,7 @@
 // subject, header names and values, attachment filename, content type and
 // content id, the idempotency key) holds CR, LF or NUL after decoding; every
 // string is valid UTF-8; HTML or Text is set; To, Cc and Bcc each hold at
-// most 50 addresses (sendreq.MaxRecipients, counted per field as the API
+// most 50 addresses (message.MaxRecipients, counted per field as the API
 // counts); the size as sendreq counts it (attachments base64-encoded + html
 // + text + subject + header values) is at most 40 MB; the MIME tree is at
 // most MaxDepth deep and has at most MaxParts entities. Decoded bytes are
