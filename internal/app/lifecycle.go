@@ -22,7 +22,9 @@ type Service interface {
 
 // A Failer is a Service that can fail after it started (a listener whose
 // accept loop ends with an error). Failed's channel receives that error,
-// at most once; a nil channel means the service never fails that way.
+// at most once; a nil channel means the service never fails that way. The
+// channel should not be closed: the runner reads a close (or a nil error)
+// as a failure without a cause.
 type Failer interface {
 	Failed() <-chan error
 }
@@ -68,6 +70,9 @@ func (r Runner) Run(ctx context.Context, services ...Service) error {
 			watchers.Go(func() {
 				select {
 				case err := <-ch:
+					if err == nil { // a closed channel, or a nil sent: still a failure
+						err = errors.New("a service stopped running without a cause")
+					}
 					select {
 					case failures <- err:
 					default: // another failure is already shutting down
@@ -198,6 +203,9 @@ func (p *parallel) Start(ctx context.Context) error {
 			p.watchers.Go(func() {
 				select {
 				case err := <-ch:
+					if err == nil { // a closed channel, or a nil sent: still a failure
+						err = errors.New("a service stopped running without a cause")
+					}
 					select {
 					case p.failed <- err:
 					default:
