@@ -270,3 +270,18 @@ func TestLogStopAndFlagged(t *testing.T) {
 	require.ErrorIs(t, err, boom)
 	require.True(t, strings.HasPrefix(err.Error(), "--mx-addr: "), err.Error())
 }
+
+// A Failed channel closed by mistake is a failure without a cause: the run
+// stops everything and says so, rather than panicking on a nil error.
+func TestRunnerClosedFailedChannel(t *testing.T) {
+	t.Parallel()
+	j := &journal{}
+	a := &fake{name: "a", j: j}
+	b := failing{&fake{name: "b", j: j, fail: make(chan error)}}
+	done := run(context.Background(), app.Runner{}, a, b)
+	waitEvents(t, j, 2)
+	close(b.fail)
+	err := result(t, done)
+	require.ErrorContains(t, err, "without a cause")
+	require.Equal(t, []string{"start a", "start b", "stop b", "stop a"}, j.list())
+}
