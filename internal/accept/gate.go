@@ -104,7 +104,7 @@ func checkBuildable(e *store.Email) error {
 	case errors.As(err, &fe):
 		for _, hd := range e.Headers {
 			if hd.Name == fe.Field {
-				return refuse(ErrInvalid, "headers", "The `%s` header cannot be set in `headers`: %s.", show(fe.Field), fe.Reason)
+				return refuse(ErrInvalid, "headers", "The `%s` header cannot be set in `headers`: %s.", message.Excerpt(fe.Field), fe.Reason)
 			}
 		}
 		field := strings.ToLower(fe.Field)
@@ -114,26 +114,6 @@ func checkBuildable(e *store.Email) error {
 			"Invalid attachment: %s.", strings.TrimPrefix(err.Error(), message.ErrAttachment.Error()+": "))
 	}
 	return refuse(ErrInvalid, "", "The email cannot be written as a message: %s.", strings.TrimPrefix(err.Error(), "message: "))
-}
-
-// show renders caller input for an error message: control characters become
-// '?', and long values are cut.
-func show(s string) string {
-	const max = 64
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == 0xFFFD {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
 }
 
 // domainCache remembers a team's domains by name for a short time, so that

@@ -3,6 +3,7 @@ package message
 import (
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -204,4 +205,25 @@ func DomainOf(addr string) string {
 		return ""
 	}
 	return strings.ToLower(strings.TrimSpace(addr[at+1:]))
+}
+
+// Excerpt renders caller input for an error message: control characters
+// and invalid UTF-8 become '?', and a value longer than 64 characters is cut
+// with an ellipsis.
+func Excerpt(s string) string {
+	const max = 64
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }

@@ -91,26 +91,6 @@ func errAttachment(format string, args ...any) *apierr.Error {
 // hasHeaderBreak reports CR, LF or NUL in s.
 func hasHeaderBreak(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
 
-// show renders caller input for an error message: control characters become
-// '?', and long values are cut.
-func show(s string) string {
-	const max = 64
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
-
 // parseBody checks that raw is one JSON object and returns its members.
 func parseBody(raw []byte) ([]member, *apierr.Error) {
 	if err := validJSON(raw); err != nil {
@@ -141,7 +121,7 @@ func validJSON(raw []byte) *apierr.Error {
 	if err == nil { // cannot happen; keep the message generic if it does
 		return apierr.BadRequest("Invalid JSON body.")
 	}
-	return apierr.BadRequest("Invalid JSON body: %s.", show(err.Error()))
+	return apierr.BadRequest("Invalid JSON body: %s.", message.Excerpt(err.Error()))
 }
 
 // withDefaults fills the zero settings.
@@ -387,20 +367,20 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 			return nil, apierr.Validation("The `headers` field has a header name with line breaks (CR or LF) or NUL characters.")
 		}
 		if !message.ValidFieldName(m.key) {
-			return nil, apierr.Validation("The `headers` field has an invalid header name `%s`: names must be printable ASCII without spaces or colons.", show(m.key))
+			return nil, apierr.Validation("The `headers` field has an invalid header name `%s`: names must be printable ASCII without spaces or colons.", message.Excerpt(m.key))
 		}
 		if name, owned := message.Owned(m.key); owned {
 			return nil, apierr.Validation("The `%s` header cannot be set in `headers`: Godwit sets it.", name)
 		}
 		if isNull(m.val) {
-			return nil, apierr.Validation("The value of the `%s` header must be a string.", show(m.key))
+			return nil, apierr.Validation("The value of the `%s` header must be a string.", message.Excerpt(m.key))
 		}
 		v, ok := decodeJSONString(m.val)
 		if !ok {
-			return nil, apierr.Validation("The value of the `%s` header must be a string.", show(m.key))
+			return nil, apierr.Validation("The value of the `%s` header must be a string.", message.Excerpt(m.key))
 		}
 		if hasHeaderBreak(v) {
-			return nil, apierr.Validation("The value of the `%s` header must not contain line breaks (CR or LF) or NUL characters.", show(m.key))
+			return nil, apierr.Validation("The value of the `%s` header must not contain line breaks (CR or LF) or NUL characters.", message.Excerpt(m.key))
 		}
 		if err := message.CheckHeader(m.key, v); err != nil {
 			return nil, HeaderError(err)
@@ -421,7 +401,7 @@ func decodeHeaders(raw []byte) ([]store.Header, *apierr.Error) {
 func HeaderError(err error) *apierr.Error {
 	var fe *message.FieldError
 	if errors.As(err, &fe) {
-		return apierr.Validation("The `%s` header cannot be set in `headers`: %s.", show(fe.Field), fe.Reason)
+		return apierr.Validation("The `%s` header cannot be set in `headers`: %s.", message.Excerpt(fe.Field), fe.Reason)
 	}
 	return apierr.Validation("The `headers` field cannot be written: %s.", strings.TrimPrefix(err.Error(), "message: "))
 }
