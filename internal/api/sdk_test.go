@@ -1,7 +1,7 @@
 package api
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"testing"
@@ -12,6 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// These tests drive the server with the official Go SDK, as users do. Each
+// one walks a resource through its life against one store, so the steps
+// share state and run in order; the calls that repeat a shape (refusals,
+// pages of a list, reads of the same kind of object) are tables of named
+// subtests.
+
 // sdk returns the official Go client for key, pointed at the test server.
 func (e *testEnv) sdk(key string) *resend.Client {
 	c := resend.NewClient(key)
@@ -21,14 +27,103 @@ func (e *testEnv) sdk(key string) *resend.Client {
 	return c
 }
 
-// TestGoSDK drives the server with the official Go SDK, as users do.
-func TestGoSDK(t *testing.T) {
+// setupSDK starts a server over a fresh store of the given kind, and the
+// official Go client for team A's full-access key.
+func setupSDK(t *testing.T, kind sqlstore.Dialect, opts ...envOption) (*testEnv, *resend.Client) {
+	t.Helper()
+	e := setup(t, kind, opts...)
+	return e, e.sdk(e.keyA)
+}
+
+// limit is a page size for the SDK's list options.
+func limit(n int) *int { return &n }
+
+// refusal is an SDK call the server must refuse, and a part of the message
+// the SDK's error carries.
+type refusal struct {
+	name string
+	call func() error
+	msg  string
+}
+
+// requireRefused runs each call in a subtest of its name.
+func requireRefused(t *testing.T, cases ...refusal) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.ErrorContains(t, c.call(), c.msg)
+		})
+	}
+}
+
+// errOf keeps the error of an SDK call whose result a refusal ignores.
+func errOf[T any](_ T, err error) error { return err }
+
+// listed is one SDK list call and the page it must answer: the ids in order
+// and has_more; check, when set, looks at fields the ids do not cover.
+type listed[R any] struct {
+	name    string
+	list    func() (R, error)
+	ids     []string
+	hasMore bool
+	check   func(t *testing.T, page R)
+}
+
+// requirePages runs each list call in a subtest of its name. Every page is
+// an object "list".
+func requirePages[R any](t *testing.T, cases []listed[R]) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			page, err := c.list()
+			require.NoError(t, err)
+			object, ids, hasMore := listedPage(t, page)
+			require.Equal(t, "list", object)
+			require.Equal(t, c.ids, ids)
+			require.Equal(t, c.hasMore, hasMore)
+			if c.check != nil {
+				c.check(t, page)
+			}
+		})
+	}
+}
+
+// listedPage reads object, data[].id and has_more from any of the SDK's list
+// responses, by encoding it back to the JSON it was decoded from.
+func listedPage(t *testing.T, page any) (object string, ids []string, hasMore bool) {
+	t.Helper()
+	b, err := json.Marshal(page)
+	require.NoError(t, err)
+	var p struct {
+		Object string `json:"object"`
+		Data   []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+		HasMore bool `json:"has_more"`
+	}
+	require.NoError(t, json.Unmarshal(b, &p))
+	for _, d := range p.Data {
+		ids = append(ids, d.ID)
+	}
+	return p.Object, ids, p.HasMore
+}
+
+// eventTypes lists the types of events, in order.
+func eventTypes(evs []map[string]any) []string {
+	var types []string
+	for _, ev := range evs {
+		types = append(types, ev["type"].(string))
+	}
+	return types
+}
+
+// TestGoSDKEmails sends (single, batch, scheduled), reads, updates, cancels
+// and lists emails.
+func TestGoSDKEmails(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
-		ctx := context.Background()
+		_, client := setupSDK(t, kind)
+		ctx := t.Context()
 
 		sent, err := client.Emails.SendWithOptions(ctx, &resend.SendEmailRequest{
 			From: "Acme <onboarding@example.com>", To: []string{"delivered@example.net"}, Subject: "hello",
@@ -39,7 +134,6 @@ func TestGoSDK(t *testing.T) {
 		}, &resend.SendEmailOptions{IdempotencyKey: "sdk-1"})
 		require.NoError(t, err)
 		require.NotEmpty(t, sent.Id)
-
 		got, err := client.Emails.Get(sent.Id)
 		require.NoError(t, err)
 		require.Equal(t, sent.Id, got.Id)
@@ -47,6 +141,7 @@ func TestGoSDK(t *testing.T) {
 		require.Equal(t, []string{"reply@example.com"}, got.ReplyTo)
 		require.Equal(t, "queued", got.LastEvent)
 
+		// Permissive validation sends the valid emails and reports the rest.
 		batch, err := client.Batch.SendWithOptions(ctx, []*resend.SendEmailRequest{
 			{From: "a@example.com", To: []string{"b@example.net"}, Subject: "1", Text: "one"},
 			{From: "a@example.com", To: []string{"nope"}, Subject: "2", Text: "two"},
@@ -55,9 +150,6 @@ func TestGoSDK(t *testing.T) {
 		require.Len(t, batch.Data, 1)
 		require.Len(t, batch.Errors, 1)
 		require.Equal(t, 1, batch.Errors[0].Index)
-
-		_, err = client.Batch.Send([]*resend.SendEmailRequest{{From: "a@example.com", To: []string{"nope"}, Subject: "x", Text: "x"}})
-		require.ErrorContains(t, err, "Invalid `to` field")
 
 		scheduled, err := client.Emails.Send(&resend.SendEmailRequest{From: "a@example.com", To: []string{"b@example.net"},
 			Subject: "later", Text: "x", ScheduledAt: "in 1 min"})
@@ -73,25 +165,34 @@ func TestGoSDK(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "canceled", got.LastEvent)
 
+		// Three emails were accepted; the order among them is not this test's.
 		list, err := client.Emails.List()
 		require.NoError(t, err)
 		require.Equal(t, "list", list.Object)
 		require.Len(t, list.Data, 3)
-		limit := 1
-		page, err := client.Emails.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit, After: &list.Data[0].Id})
+		page, err := client.Emails.ListWithOptions(ctx, &resend.ListOptions{Limit: limit(1), After: &list.Data[0].Id})
 		require.NoError(t, err)
 		require.True(t, page.HasMore)
 		require.Equal(t, list.Data[1].Id, page.Data[0].Id)
 
-		_, err = client.Emails.Get("00000000-0000-4000-8000-000000000000")
-		require.ErrorContains(t, err, "Email not found")
+		requireRefused(t,
+			refusal{"strict batch with an invalid email", func() error {
+				return errOf(client.Batch.Send([]*resend.SendEmailRequest{{From: "a@example.com", To: []string{"nope"}, Subject: "x", Text: "x"}}))
+			}, "Invalid `to` field"},
+			refusal{"unknown email", func() error { return errOf(client.Emails.Get("00000000-0000-4000-8000-000000000000")) },
+				"Email not found"},
+		)
+	})
+}
 
-		// The SDK's RateLimitError on a 429.
-		limited := setup(t, kind, func(d *Deps) { d.DefaultRateLimit = 1 })
-		lc := limited.sdk(limited.keyA)
-		_, err = lc.Emails.List()
+// TestGoSDKRateLimit checks that a 429 reaches the SDK as its RateLimitError.
+func TestGoSDKRateLimit(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		_, client := setupSDK(t, kind, func(d *Deps) { d.DefaultRateLimit = 1 })
+		_, err := client.Emails.List()
 		require.NoError(t, err)
-		_, err = lc.Emails.List()
+		_, err = client.Emails.List()
 		require.True(t, errors.Is(err, resend.ErrRateLimit), "got %v", err)
 		var rl *resend.RateLimitError
 		require.True(t, errors.As(err, &rl))
@@ -105,39 +206,38 @@ func TestGoSDK(t *testing.T) {
 func TestGoSDKContacts(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
-		ctx := context.Background()
+		e, client := setupSDK(t, kind)
+		ctx := t.Context()
 
-		_, err = client.Segments.Create(&resend.CreateSegmentRequest{})
-		require.ErrorContains(t, err, "Missing `name` field.")
+		requireRefused(t,
+			refusal{"segment without a name", func() error { return errOf(client.Segments.Create(&resend.CreateSegmentRequest{})) },
+				"Missing `name` field."},
+			refusal{"contact without an email", func() error {
+				return errOf(client.Contacts.Create(&resend.CreateContactRequest{FirstName: "Nobody"}))
+			}, "Missing `email` field."},
+		)
+
+		// A segment, and an audience (a segment by its old name).
 		seg, err := client.Segments.Create(&resend.CreateSegmentRequest{Name: "Newsletter"})
 		require.NoError(t, err)
 		require.Equal(t, "segment", seg.Object)
 		require.Equal(t, "Newsletter", seg.Name)
-		got, err := client.Segments.Get(seg.Id)
+		gotSeg, err := client.Segments.Get(seg.Id)
 		require.NoError(t, err)
-		require.Equal(t, resend.Segment{Id: seg.Id, Name: "Newsletter", Object: "segment", CreatedAt: "2026-11-28 12:00:00+00"}, got)
+		require.Equal(t, resend.Segment{Id: seg.Id, Name: "Newsletter", Object: "segment", CreatedAt: "2026-11-28 12:00:00+00"}, gotSeg)
 		aud, err := client.Audiences.Create(&resend.CreateAudienceRequest{Name: "Old style"})
 		require.NoError(t, err)
-		segs, err := client.Segments.List()
-		require.NoError(t, err)
-		require.Equal(t, "list", segs.Object)
-		require.Len(t, segs.Data, 2)
-		require.Equal(t, aud.Id, segs.Data[0].Id)
-		limit := 1
-		segPage, err := client.Segments.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit, After: &aud.Id})
-		require.NoError(t, err)
-		require.Equal(t, seg.Id, segPage.Data[0].Id)
-		require.False(t, segPage.HasMore)
-		auds, err := client.Audiences.List()
-		require.NoError(t, err)
-		require.Len(t, auds.Data, 2)
+		requirePages(t, []listed[resend.ListSegmentsResponse]{
+			{name: "segments, newest first", list: client.Segments.List, ids: []string{aud.Id, seg.Id}},
+			{name: "segments after the audience", list: func() (resend.ListSegmentsResponse, error) {
+				return client.Segments.ListWithOptions(ctx, &resend.ListOptions{Limit: limit(1), After: &aud.Id})
+			}, ids: []string{seg.Id}},
+		})
+		requirePages(t, []listed[resend.ListAudiencesResponse]{
+			{name: "audiences", list: client.Audiences.List, ids: []string{aud.Id, seg.Id}},
+		})
 
 		// A global contact, and one through the legacy audience path.
-		_, err = client.Contacts.Create(&resend.CreateContactRequest{FirstName: "Nobody"})
-		require.ErrorContains(t, err, "Missing `email` field.")
 		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada+news@example.net", FirstName: "Ada",
 			Properties: map[string]any{"tier": "gold"}})
 		require.NoError(t, err)
@@ -145,36 +245,47 @@ func TestGoSDKContacts(t *testing.T) {
 		bob, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "bob@example.net", AudienceId: seg.Id, Unsubscribed: true})
 		require.NoError(t, err)
 
-		for _, ref := range []string{ada.Id, "ada+news@example.net", "Ada+News@example.net"} {
-			c, err := client.Contacts.Get(&resend.GetContactOptions{Id: ref})
-			require.NoError(t, err, ref)
-			require.Equal(t, resend.Contact{Id: ada.Id, Email: "ada+news@example.net", Object: "contact", FirstName: "Ada",
-				CreatedAt: "2026-11-28 12:00:00+00", Properties: map[string]any{"tier": "gold"}}, c, ref)
+		adaRead := resend.Contact{Id: ada.Id, Email: "ada+news@example.net", Object: "contact", FirstName: "Ada",
+			CreatedAt: "2026-11-28 12:00:00+00", Properties: map[string]any{"tier": "gold"}}
+		for _, c := range []struct {
+			name string
+			opts *resend.GetContactOptions
+			want resend.Contact
+		}{
+			{"by id", &resend.GetContactOptions{Id: ada.Id}, adaRead},
+			{"by email", &resend.GetContactOptions{Id: "ada+news@example.net"}, adaRead},
+			{"by email in another case", &resend.GetContactOptions{Id: "Ada+News@example.net"}, adaRead},
+			{"by email through the audience", &resend.GetContactOptions{AudienceId: seg.Id, Id: "bob@example.net"},
+				resend.Contact{Id: bob.Id, Email: "bob@example.net", Object: "contact", Unsubscribed: true,
+					CreatedAt: "2026-11-28 12:00:00+00", Properties: map[string]any{}}},
+		} {
+			t.Run("get "+c.name, func(t *testing.T) {
+				got, err := client.Contacts.Get(c.opts)
+				require.NoError(t, err)
+				require.Equal(t, c.want, got)
+			})
 		}
-		c, err := client.Contacts.Get(&resend.GetContactOptions{AudienceId: seg.Id, Id: "bob@example.net"})
-		require.NoError(t, err)
-		require.Equal(t, bob.Id, c.Id)
-		require.True(t, c.Unsubscribed)
-		_, err = client.Contacts.Get(&resend.GetContactOptions{Id: "nobody@example.net"})
-		require.ErrorContains(t, err, "Contact not found")
+		requireRefused(t,
+			refusal{"unknown contact", func() error {
+				return errOf(client.Contacts.Get(&resend.GetContactOptions{Id: "nobody@example.net"}))
+			}, "Contact not found"},
+		)
 
-		list, err := client.Contacts.List(nil)
-		require.NoError(t, err)
-		require.Equal(t, "list", list.Object)
-		require.Len(t, list.Data, 2)
-		require.Equal(t, bob.Id, list.Data[0].Id)
-		require.Equal(t, "ada+news@example.net", list.Data[1].Email)
-		list, err = client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
-		require.NoError(t, err)
-		require.Len(t, list.Data, 1)
-		require.Equal(t, bob.Id, list.Data[0].Id)
-		list, err = client.Contacts.List(&resend.ListContactsOptions{Limit: &limit})
-		require.NoError(t, err)
-		require.True(t, list.HasMore)
-		list, err = client.Contacts.List(&resend.ListContactsOptions{Limit: &limit, After: &list.Data[0].Id})
-		require.NoError(t, err)
-		require.Equal(t, ada.Id, list.Data[0].Id)
-		require.False(t, list.HasMore)
+		requirePages(t, []listed[resend.ListContactsResponse]{
+			{name: "contacts, newest first", list: func() (resend.ListContactsResponse, error) { return client.Contacts.List(nil) },
+				ids: []string{bob.Id, ada.Id}, check: func(t *testing.T, page resend.ListContactsResponse) {
+					require.Equal(t, "ada+news@example.net", page.Data[1].Email)
+				}},
+			{name: "contacts in the audience", list: func() (resend.ListContactsResponse, error) {
+				return client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
+			}, ids: []string{bob.Id}},
+			{name: "contacts, first page", list: func() (resend.ListContactsResponse, error) {
+				return client.Contacts.List(&resend.ListContactsOptions{Limit: limit(1)})
+			}, ids: []string{bob.Id}, hasMore: true},
+			{name: "contacts, second page", list: func() (resend.ListContactsResponse, error) {
+				return client.Contacts.List(&resend.ListContactsOptions{Limit: limit(1), After: &bob.Id})
+			}, ids: []string{ada.Id}},
+		})
 
 		// Update by email (the SDK sends "id":"" and the email in the body),
 		// by id through the audience path, and unsubscribed back to false.
@@ -185,7 +296,7 @@ func TestGoSDKContacts(t *testing.T) {
 		upd.SetUnsubscribed(false)
 		_, err = client.Contacts.Update(upd)
 		require.NoError(t, err)
-		c, err = client.Contacts.Get(&resend.GetContactOptions{Id: ada.Id})
+		c, err := client.Contacts.Get(&resend.GetContactOptions{Id: ada.Id})
 		require.NoError(t, err)
 		require.Equal(t, "Lovelace", c.LastName)
 		require.Equal(t, map[string]any{"tier": "gold", "city": "London"}, c.Properties)
@@ -193,68 +304,86 @@ func TestGoSDKContacts(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "Bob", c.FirstName)
 		require.False(t, c.Unsubscribed)
-		_, err = client.Contacts.Update(&resend.UpdateContactRequest{Id: ada.Id, Email: "nope"})
-		require.ErrorContains(t, err, "Invalid `email` field")
+		requireRefused(t,
+			refusal{"update to an invalid email", func() error {
+				return errOf(client.Contacts.Update(&resend.UpdateContactRequest{Id: ada.Id, Email: "nope"}))
+			}, "Invalid `email` field"},
+		)
 
-		// A contact's segments.
+		// A contact's segments: added by email and by id, listed by either.
 		added, err := client.Contacts.Segments.Add(&resend.AddContactSegmentRequest{SegmentId: seg.Id, Email: "ada+news@example.net"})
 		require.NoError(t, err)
 		require.Equal(t, resend.AddContactSegmentResponse{Id: seg.Id, Object: "contact_segment"}, added)
 		_, err = client.Contacts.Segments.Add(&resend.AddContactSegmentRequest{SegmentId: aud.Id, ContactId: ada.Id})
 		require.NoError(t, err)
-		cs, err := client.Contacts.Segments.List(&resend.ListContactSegmentsRequest{ContactId: ada.Id})
-		require.NoError(t, err)
-		require.Len(t, cs.Data, 2)
-		require.Equal(t, aud.Id, cs.Data[0].Id)
-		require.Equal(t, "Newsletter", cs.Data[1].Name)
-		cs, err = client.Contacts.Segments.ListWithOptions(ctx, &resend.ListContactSegmentsRequest{Email: "ada+news@example.net"},
-			&resend.ListOptions{Limit: &limit})
-		require.NoError(t, err)
-		require.Len(t, cs.Data, 1)
-		require.True(t, cs.HasMore)
+		requirePages(t, []listed[resend.ListContactSegmentsResponse]{
+			{name: "segments of a contact by id", list: func() (resend.ListContactSegmentsResponse, error) {
+				return client.Contacts.Segments.List(&resend.ListContactSegmentsRequest{ContactId: ada.Id})
+			}, ids: []string{aud.Id, seg.Id}, check: func(t *testing.T, page resend.ListContactSegmentsResponse) {
+				require.Equal(t, "Newsletter", page.Data[1].Name)
+			}},
+			{name: "segments of a contact by email, first page", list: func() (resend.ListContactSegmentsResponse, error) {
+				return client.Contacts.Segments.ListWithOptions(ctx, &resend.ListContactSegmentsRequest{Email: "ada+news@example.net"},
+					&resend.ListOptions{Limit: limit(1)})
+			}, ids: []string{aud.Id}, hasMore: true},
+		})
 		removed, err := client.Contacts.Segments.Remove(&resend.RemoveContactSegmentRequest{SegmentId: seg.Id, Email: "ada+news@example.net"})
 		require.NoError(t, err)
 		require.Equal(t, resend.RemoveContactSegmentResponse{Id: seg.Id, Object: "contact_segment", Deleted: true}, removed)
-		list, err = client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
-		require.NoError(t, err)
-		require.Len(t, list.Data, 1)
-		_, err = client.Contacts.Segments.Remove(&resend.RemoveContactSegmentRequest{SegmentId: seg.Id, ContactId: ada.Id})
-		require.ErrorContains(t, err, "not in this segment")
+		requirePages(t, []listed[resend.ListContactsResponse]{
+			{name: "contacts in the segment after removing one", list: func() (resend.ListContactsResponse, error) {
+				return client.Contacts.List(&resend.ListContactsOptions{AudienceId: seg.Id})
+			}, ids: []string{bob.Id}},
+		})
+		requireRefused(t,
+			refusal{"removing a contact from a segment it is not in", func() error {
+				return errOf(client.Contacts.Segments.Remove(&resend.RemoveContactSegmentRequest{SegmentId: seg.Id, ContactId: ada.Id}))
+			}, "not in this segment"},
+		)
 
 		// Remove: by email on the global path (the id comes back), and through
 		// the audience path (even for a contact that is gone).
-		rm, err := client.Contacts.Remove(&resend.RemoveContactOptions{Id: "ada+news@example.net"})
-		require.NoError(t, err)
-		require.Equal(t, resend.RemoveContactResponse{Id: ada.Id, Object: "contact", Deleted: true}, rm)
-		_, err = client.Contacts.Remove(&resend.RemoveContactOptions{Id: ada.Id})
-		require.ErrorContains(t, err, "Contact not found")
-		for range 2 {
-			rm, err = client.Contacts.Remove(&resend.RemoveContactOptions{AudienceId: seg.Id, Id: bob.Id})
-			require.NoError(t, err)
-			require.Equal(t, resend.RemoveContactResponse{Id: bob.Id, Object: "contact", Deleted: true}, rm)
+		for _, c := range []struct {
+			name string
+			opts *resend.RemoveContactOptions
+			want resend.RemoveContactResponse
+		}{
+			{"by email", &resend.RemoveContactOptions{Id: "ada+news@example.net"},
+				resend.RemoveContactResponse{Id: ada.Id, Object: "contact", Deleted: true}},
+			{"through the audience", &resend.RemoveContactOptions{AudienceId: seg.Id, Id: bob.Id},
+				resend.RemoveContactResponse{Id: bob.Id, Object: "contact", Deleted: true}},
+			{"through the audience once gone", &resend.RemoveContactOptions{AudienceId: seg.Id, Id: bob.Id},
+				resend.RemoveContactResponse{Id: bob.Id, Object: "contact", Deleted: true}},
+		} {
+			t.Run("remove "+c.name, func(t *testing.T) {
+				rm, err := client.Contacts.Remove(c.opts)
+				require.NoError(t, err)
+				require.Equal(t, c.want, rm)
+			})
 		}
-		list, err = client.Contacts.List(nil)
-		require.NoError(t, err)
-		require.Empty(t, list.Data)
+		requirePages(t, []listed[resend.ListContactsResponse]{
+			{name: "no contacts left", list: func() (resend.ListContactsResponse, error) { return client.Contacts.List(nil) }},
+		})
 
 		rs, err := client.Segments.Remove(seg.Id)
 		require.NoError(t, err)
 		require.Equal(t, resend.RemoveSegmentResponse{Id: seg.Id, Object: "segment", Deleted: true}, rs)
-		_, err = client.Segments.Get(seg.Id)
-		require.ErrorContains(t, err, "Audience not found")
 		ga, err := client.Audiences.Get(aud.Id)
 		require.NoError(t, err)
 		require.Equal(t, "Old style", ga.Name)
 		ra, err := client.Audiences.Remove(aud.Id)
 		require.NoError(t, err)
 		require.True(t, ra.Deleted)
+		requireRefused(t,
+			refusal{"removed contact, on the global path", func() error {
+				return errOf(client.Contacts.Remove(&resend.RemoveContactOptions{Id: ada.Id}))
+			}, "Contact not found"},
+			refusal{"removed segment", func() error { return errOf(client.Segments.Get(seg.Id)) }, "Audience not found"},
+		)
 
 		// Every contact change reached the team's events.
-		var types []string
-		for _, ev := range e.contactEvents(e.teamA) {
-			types = append(types, ev["type"].(string))
-		}
-		require.Equal(t, []string{"contact.created", "contact.created", "contact.updated", "contact.updated", "contact.deleted", "contact.deleted"}, types)
+		require.Equal(t, []string{"contact.created", "contact.created", "contact.updated", "contact.updated", "contact.deleted", "contact.deleted"},
+			eventTypes(e.contactEvents(e.teamA)))
 	})
 }
 
@@ -262,13 +391,14 @@ func TestGoSDKContacts(t *testing.T) {
 func TestGoSDKTopics(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
-		ctx := context.Background()
+		e, client := setupSDK(t, kind)
+		ctx := t.Context()
 
-		_, err = client.Topics.Create(&resend.CreateTopicRequest{Name: "x"})
-		require.ErrorContains(t, err, "Missing `default_subscription` field.")
+		requireRefused(t,
+			refusal{"topic without a default subscription", func() error {
+				return errOf(client.Topics.Create(&resend.CreateTopicRequest{Name: "x"}))
+			}, "Missing `default_subscription` field."},
+		)
 		news, err := client.Topics.Create(&resend.CreateTopicRequest{Name: "Newsletter", DefaultSubscription: resend.DefaultSubscriptionOptIn,
 			Description: "Once a month"})
 		require.NoError(t, err)
@@ -277,39 +407,43 @@ func TestGoSDKTopics(t *testing.T) {
 			DefaultSubscription: resend.DefaultSubscriptionOptOut})
 		require.NoError(t, err)
 
-		got, err := client.Topics.Get(news.Id)
-		require.NoError(t, err)
-		require.Equal(t, &resend.Topic{Id: news.Id, Name: "Newsletter", Description: "Once a month",
-			DefaultSubscription: resend.DefaultSubscriptionOptIn, CreatedAt: "2026-11-28 12:00:00+00"}, got)
-		got, err = client.Topics.Get(promo.Id)
-		require.NoError(t, err)
-		require.Equal(t, "", got.Description, "null reads as empty")
-		_, err = client.Topics.Get("00000000-0000-4000-8000-000000000000")
-		require.ErrorContains(t, err, "Topic not found")
-
-		list, err := client.Topics.List(nil)
-		require.NoError(t, err)
-		require.Equal(t, "list", list.Object)
-		require.Len(t, list.Data, 2)
-		require.Equal(t, promo.Id, list.Data[0].Id)
-		limit := 1
-		list, err = client.Topics.List(&resend.ListOptions{Limit: &limit})
-		require.NoError(t, err)
-		require.True(t, list.HasMore)
-		list, err = client.Topics.ListWithContext(ctx, &resend.ListOptions{Limit: &limit, After: &promo.Id})
-		require.NoError(t, err)
-		require.Equal(t, news.Id, list.Data[0].Id)
-		require.False(t, list.HasMore)
+		for _, c := range []struct {
+			name string
+			id   string
+			want *resend.Topic
+		}{
+			{"with a description", news.Id, &resend.Topic{Id: news.Id, Name: "Newsletter", Description: "Once a month",
+				DefaultSubscription: resend.DefaultSubscriptionOptIn, CreatedAt: "2026-11-28 12:00:00+00"}},
+			{"without one (null reads as empty)", promo.Id, &resend.Topic{Id: promo.Id, Name: "Promotions",
+				DefaultSubscription: resend.DefaultSubscriptionOptOut, CreatedAt: "2026-11-28 12:00:00+00"}},
+		} {
+			t.Run("get "+c.name, func(t *testing.T) {
+				got, err := client.Topics.Get(c.id)
+				require.NoError(t, err)
+				require.Equal(t, c.want, got)
+			})
+		}
+		requirePages(t, []listed[*resend.ListTopicsResponse]{
+			{name: "topics, newest first", list: func() (*resend.ListTopicsResponse, error) { return client.Topics.List(nil) },
+				ids: []string{promo.Id, news.Id}},
+			{name: "topics, first page", list: func() (*resend.ListTopicsResponse, error) {
+				return client.Topics.List(&resend.ListOptions{Limit: limit(1)})
+			}, ids: []string{promo.Id}, hasMore: true},
+			{name: "topics, second page", list: func() (*resend.ListTopicsResponse, error) {
+				return client.Topics.ListWithContext(ctx, &resend.ListOptions{Limit: limit(1), After: &promo.Id})
+			}, ids: []string{news.Id}},
+		})
 
 		upd, err := client.Topics.Update(news.Id, &resend.UpdateTopicRequest{Name: "Monthly news"})
 		require.NoError(t, err)
 		require.Equal(t, news.Id, upd.Id)
-		got, err = client.Topics.Get(news.Id)
+		got, err := client.Topics.Get(news.Id)
 		require.NoError(t, err)
 		require.Equal(t, "Monthly news", got.Name)
 		require.Equal(t, "Once a month", got.Description, "omitted fields are left as they are")
 
-		// A contact's topics, by id and by email.
+		// A contact's topics, by id and by email: each topic's default, then
+		// the contact's own choices.
 		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net"})
 		require.NoError(t, err)
 		ct, err := client.Contacts.Topics.List(ada.Id)
@@ -326,34 +460,38 @@ func TestGoSDKTopics(t *testing.T) {
 			Topics: []resend.TopicSubscriptionUpdate{{Id: news.Id, Subscription: "opt_in"}}})
 		require.NoError(t, err)
 		require.Equal(t, ada.Id, res.Id)
-		ct, err = client.Contacts.Topics.ListWithOptions(ctx, "ada@example.net", &resend.ListOptions{Limit: &limit})
+		ct, err = client.Contacts.Topics.ListWithOptions(ctx, "ada@example.net", &resend.ListOptions{Limit: limit(1)})
 		require.NoError(t, err)
 		require.True(t, ct.HasMore)
 		require.Equal(t, []resend.ContactTopic{{Id: promo.Id, Name: "Promotions", Subscription: "opt_in"}}, ct.Data)
 		ct, err = client.Contacts.Topics.List(ada.Id)
 		require.NoError(t, err)
 		require.Equal(t, "opt_in", ct.Data[1].Subscription)
-		_, err = client.Contacts.Topics.Update(&resend.UpdateContactTopicsRequest{Id: ada.Id,
-			Topics: []resend.TopicSubscriptionUpdate{{Id: "00000000-0000-4000-8000-000000000000", Subscription: "opt_in"}}})
-		require.ErrorContains(t, err, "Topic not found")
-		_, err = client.Contacts.Topics.List("nobody@example.net")
-		require.ErrorContains(t, err, "Contact not found")
+		requireRefused(t,
+			refusal{"unknown topic", func() error { return errOf(client.Topics.Get("00000000-0000-4000-8000-000000000000")) },
+				"Topic not found"},
+			refusal{"a contact's unknown topic", func() error {
+				return errOf(client.Contacts.Topics.Update(&resend.UpdateContactTopicsRequest{Id: ada.Id,
+					Topics: []resend.TopicSubscriptionUpdate{{Id: "00000000-0000-4000-8000-000000000000", Subscription: "opt_in"}}}))
+			}, "Topic not found"},
+			refusal{"an unknown contact's topics", func() error { return errOf(client.Contacts.Topics.List("nobody@example.net")) },
+				"Contact not found"},
+		)
 
 		rm, err := client.Topics.Remove(promo.Id)
 		require.NoError(t, err)
 		require.Equal(t, &resend.RemoveTopicResponse{Object: "topic", Id: promo.Id, Deleted: true}, rm)
-		_, err = client.Topics.Remove(promo.Id)
-		require.ErrorContains(t, err, "Topic not found")
-		ct, err = client.Contacts.Topics.List(ada.Id)
-		require.NoError(t, err)
-		require.Len(t, ct.Data, 1)
+		requireRefused(t,
+			refusal{"removed topic", func() error { return errOf(client.Topics.Remove(promo.Id)) }, "Topic not found"},
+		)
+		requirePages(t, []listed[resend.ListContactTopicsResponse]{
+			{name: "a contact's topics after one is removed", list: func() (resend.ListContactTopicsResponse, error) {
+				return client.Contacts.Topics.List(ada.Id)
+			}, ids: []string{news.Id}},
+		})
 
-		var types []string
-		for _, ev := range e.topicEvents(e.teamA) {
-			types = append(types, ev["type"].(string))
-		}
 		require.Equal(t, []string{"topic.created", "topic.created", "topic.updated", "contact.topics.updated", "contact.topics.updated",
-			"topic.deleted"}, types)
+			"topic.deleted"}, eventTypes(e.topicEvents(e.teamA)))
 	})
 }
 
@@ -362,10 +500,8 @@ func TestGoSDKTopics(t *testing.T) {
 func TestGoSDKContactProperties(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
-		ctx := context.Background()
+		_, client := setupSDK(t, kind)
+		ctx := t.Context()
 
 		plan, err := client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string", FallbackValue: "free"})
 		require.NoError(t, err)
@@ -373,46 +509,57 @@ func TestGoSDKContactProperties(t *testing.T) {
 		require.NotEmpty(t, plan.Id)
 		seats, err := client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "seats", Type: "number"})
 		require.NoError(t, err)
-		_, err = client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string"})
-		require.ErrorContains(t, err, "already exists")
-		_, err = client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "ltv", Type: "number", FallbackValue: "0"})
-		require.ErrorContains(t, err, "The `fallback_value` field must be a number")
+		requireRefused(t,
+			refusal{"a key that exists", func() error {
+				return errOf(client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "plan", Type: "string"}))
+			}, "already exists"},
+			refusal{"a fallback not of the type", func() error {
+				return errOf(client.ContactProperties.Create(&resend.CreateContactPropertyRequest{Key: "ltv", Type: "number", FallbackValue: "0"}))
+			}, "The `fallback_value` field must be a number"},
+			refusal{"unknown property", func() error { return errOf(client.ContactProperties.Get(uuid.NewString())) },
+				"Contact property not found"},
+		)
 
-		got, err := client.ContactProperties.Get(plan.Id)
-		require.NoError(t, err)
-		require.Equal(t, resend.ContactProperty{Id: plan.Id, Key: "plan", Object: "contact_property", CreatedAt: "2026-11-28 12:00:00+00",
-			Type: "string", FallbackValue: "free"}, got)
-		got, err = client.ContactProperties.Get(seats.Id)
-		require.NoError(t, err)
-		require.Equal(t, "number", got.Type)
-		require.Nil(t, got.FallbackValue)
-		_, err = client.ContactProperties.Get(uuid.NewString())
-		require.ErrorContains(t, err, "Contact property not found")
-
-		list, err := client.ContactProperties.List()
-		require.NoError(t, err)
-		require.Equal(t, "list", list.Object)
-		require.False(t, list.HasMore)
-		require.Len(t, list.Data, 2)
-		require.Equal(t, seats.Id, list.Data[0].Id, "newest first")
-		require.Equal(t, "free", list.Data[1].FallbackValue)
-		limit := 1
-		page, err := client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit})
-		require.NoError(t, err)
-		require.True(t, page.HasMore)
-		page, err = client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: &limit, After: &page.Data[0].Id})
-		require.NoError(t, err)
-		require.Equal(t, plan.Id, page.Data[0].Id)
-		require.False(t, page.HasMore)
+		for _, c := range []struct {
+			name string
+			id   string
+			want resend.ContactProperty
+		}{
+			{"with a fallback", plan.Id, resend.ContactProperty{Id: plan.Id, Key: "plan", Object: "contact_property",
+				CreatedAt: "2026-11-28 12:00:00+00", Type: "string", FallbackValue: "free"}},
+			{"without one", seats.Id, resend.ContactProperty{Id: seats.Id, Key: "seats", Object: "contact_property",
+				CreatedAt: "2026-11-28 12:00:00+00", Type: "number", FallbackValue: nil}},
+		} {
+			t.Run("get "+c.name, func(t *testing.T) {
+				got, err := client.ContactProperties.Get(c.id)
+				require.NoError(t, err)
+				require.Equal(t, c.want, got)
+			})
+		}
+		requirePages(t, []listed[resend.ListContactPropertiesResponse]{
+			{name: "properties, newest first", list: client.ContactProperties.List, ids: []string{seats.Id, plan.Id},
+				check: func(t *testing.T, page resend.ListContactPropertiesResponse) {
+					require.Equal(t, "free", page.Data[1].FallbackValue)
+				}},
+			{name: "properties, first page", list: func() (resend.ListContactPropertiesResponse, error) {
+				return client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: limit(1)})
+			}, ids: []string{seats.Id}, hasMore: true},
+			{name: "properties, second page", list: func() (resend.ListContactPropertiesResponse, error) {
+				return client.ContactProperties.ListWithOptions(ctx, &resend.ListOptions{Limit: limit(1), After: &seats.Id})
+			}, ids: []string{plan.Id}},
+		})
 
 		upd, err := client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: seats.Id, FallbackValue: 5})
 		require.NoError(t, err)
 		require.Equal(t, resend.UpdateContactPropertyResponse{Id: seats.Id, Object: "contact_property"}, upd)
-		got, err = client.ContactProperties.Get(seats.Id)
+		got, err := client.ContactProperties.Get(seats.Id)
 		require.NoError(t, err)
 		require.Equal(t, float64(5), got.FallbackValue)
-		_, err = client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: seats.Id, FallbackValue: "five"})
-		require.ErrorContains(t, err, "must be a number")
+		requireRefused(t,
+			refusal{"an update to a fallback not of the type", func() error {
+				return errOf(client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: seats.Id, FallbackValue: "five"}))
+			}, "must be a number"},
+		)
 		// The SDK always sends fallback_value: nil clears it.
 		_, err = client.ContactProperties.Update(&resend.UpdateContactPropertyRequest{Id: plan.Id})
 		require.NoError(t, err)
@@ -421,8 +568,11 @@ func TestGoSDKContactProperties(t *testing.T) {
 		require.Nil(t, got.FallbackValue)
 
 		// Contacts' values for declared keys must be of their types.
-		_, err = client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net", Properties: map[string]any{"seats": "3"}})
-		require.ErrorContains(t, err, "`properties.seats`")
+		requireRefused(t,
+			refusal{"a contact's value not of the type", func() error {
+				return errOf(client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net", Properties: map[string]any{"seats": "3"}}))
+			}, "`properties.seats`"},
+		)
 		ada, err := client.Contacts.Create(&resend.CreateContactRequest{Email: "ada@example.net", Properties: map[string]any{"seats": 3, "plan": "pro"}})
 		require.NoError(t, err)
 		c, err := client.Contacts.Get(&resend.GetContactOptions{Id: ada.Id})
@@ -432,11 +582,13 @@ func TestGoSDKContactProperties(t *testing.T) {
 		removed, err := client.ContactProperties.Remove(seats.Id)
 		require.NoError(t, err)
 		require.Equal(t, resend.RemoveContactPropertyResponse{Id: seats.Id, Object: "contact_property", Deleted: true}, removed)
-		_, err = client.ContactProperties.Remove(seats.Id)
-		require.ErrorContains(t, err, "Contact property not found")
-		list, err = client.ContactProperties.List()
-		require.NoError(t, err)
-		require.Len(t, list.Data, 1)
+		requireRefused(t,
+			refusal{"removed property", func() error { return errOf(client.ContactProperties.Remove(seats.Id)) },
+				"Contact property not found"},
+		)
+		requirePages(t, []listed[resend.ListContactPropertiesResponse]{
+			{name: "properties after one is removed", list: client.ContactProperties.List, ids: []string{plan.Id}},
+		})
 	})
 }
 
@@ -445,13 +597,18 @@ func TestGoSDKContactProperties(t *testing.T) {
 func TestGoSDKTemplates(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
-		ctx := context.Background()
+		_, client := setupSDK(t, kind)
+		ctx := t.Context()
+		sendOrder := func(vars map[string]any) (*resend.SendEmailResponse, error) {
+			return client.Emails.Send(&resend.SendEmailRequest{To: []string{"x@example.net"},
+				Template: &resend.EmailTemplate{Id: "order", Variables: vars}})
+		}
 
-		_, err = client.Templates.Create(&resend.CreateTemplateRequest{Name: "x"})
-		require.ErrorContains(t, err, "Missing `html` field.")
+		requireRefused(t,
+			refusal{"template without html", func() error {
+				return errOf(client.Templates.Create(&resend.CreateTemplateRequest{Name: "x"}))
+			}, "Missing `html` field."},
+		)
 		created, err := client.Templates.Create(&resend.CreateTemplateRequest{Name: "Order", Alias: "order",
 			From: "Shop <shop@example.com>", Subject: "Order {{{ORDER}}}", ReplyTo: []string{"help@example.com"},
 			Html: "<p>{{{ORDER}}}: {{{TOTAL}}}</p>", Text: "{{{ORDER}}}",
@@ -470,9 +627,9 @@ func TestGoSDKTemplates(t *testing.T) {
 		require.Equal(t, resend.VariableTypeNumber, got.Variables[1].Type)
 		require.Equal(t, float64(0), got.Variables[1].FallbackValue)
 
-		_, err = client.Emails.Send(&resend.SendEmailRequest{To: []string{"x@example.net"},
-			Template: &resend.EmailTemplate{Id: "order", Variables: map[string]any{"ORDER": "A1"}}})
-		require.ErrorContains(t, err, "not published")
+		requireRefused(t,
+			refusal{"sending a draft", func() error { return errOf(sendOrder(map[string]any{"ORDER": "A1"})) }, "not published"},
+		)
 		pub, err := client.Templates.Publish(created.Id)
 		require.NoError(t, err)
 		require.Equal(t, created.Id, pub.Id)
@@ -488,8 +645,7 @@ func TestGoSDKTemplates(t *testing.T) {
 		require.Equal(t, "published", got.Status)
 		require.NotEmpty(t, got.PublishedAt)
 
-		sent, err := client.Emails.Send(&resend.SendEmailRequest{To: []string{"x@example.net"},
-			Template: &resend.EmailTemplate{Id: "order", Variables: map[string]any{"ORDER": "A1", "TOTAL": 12.5}}})
+		sent, err := sendOrder(map[string]any{"ORDER": "A1", "TOTAL": 12.5})
 		require.NoError(t, err)
 		email, err := client.Emails.Get(sent.Id)
 		require.NoError(t, err)
@@ -499,18 +655,20 @@ func TestGoSDKTemplates(t *testing.T) {
 
 		dup, err := client.Templates.Duplicate("order")
 		require.NoError(t, err)
-		list, err := client.Templates.List(nil)
-		require.NoError(t, err)
-		require.Len(t, list.Data, 2)
-		require.Equal(t, dup.Id, list.Data[0].Id)
-		require.Equal(t, "Order (Copy)", list.Data[0].Name)
-		require.Nil(t, list.Data[0].PublishedAt)
-		require.Equal(t, "order", list.Data[1].Alias)
+		requirePages(t, []listed[*resend.ListTemplatesResponse]{
+			{name: "templates, newest first", list: func() (*resend.ListTemplatesResponse, error) { return client.Templates.List(nil) },
+				ids: []string{dup.Id, created.Id}, check: func(t *testing.T, page *resend.ListTemplatesResponse) {
+					require.Equal(t, "Order (Copy)", page.Data[0].Name)
+					require.Nil(t, page.Data[0].PublishedAt)
+					require.Equal(t, "order", page.Data[1].Alias)
+				}},
+		})
 		removed, err := client.Templates.Remove(dup.Id)
 		require.NoError(t, err)
 		require.True(t, removed.Deleted)
-		_, err = client.Templates.Get(dup.Id)
-		require.ErrorContains(t, err, "Template not found")
+		requireRefused(t,
+			refusal{"removed template", func() error { return errOf(client.Templates.Get(dup.Id)) }, "Template not found"},
+		)
 	})
 }
 
@@ -520,9 +678,7 @@ func TestGoSDKTemplates(t *testing.T) {
 func TestGoSDKBroadcasts(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
-		e := setup(t, kind)
-		client := e.sdk(e.keyA)
-		var err error
+		_, client := setupSDK(t, kind)
 		seg, err := client.Segments.Create(&resend.CreateSegmentRequest{Name: "news"})
 		require.NoError(t, err)
 
@@ -548,11 +704,11 @@ func TestGoSDKBroadcasts(t *testing.T) {
 		require.Equal(t, "Hello again", got.Subject)
 		require.Equal(t, "plain", got.Text)
 
-		list, err := client.Broadcasts.List()
-		require.NoError(t, err)
-		require.Len(t, list.Data, 1)
-		require.Equal(t, created.Id, list.Data[0].Id)
+		requirePages(t, []listed[resend.ListBroadcastsResponse]{
+			{name: "broadcasts", list: client.Broadcasts.List, ids: []string{created.Id}},
+		})
 
+		// Through the audience_id the SDK still offers.
 		other, err := client.Broadcasts.Create(&resend.CreateBroadcastRequest{AudienceId: seg.Id, From: "news@example.com", Subject: "x", Text: "t"})
 		require.NoError(t, err)
 		removed, err := client.Broadcasts.Remove(other.Id)
@@ -565,7 +721,9 @@ func TestGoSDKBroadcasts(t *testing.T) {
 		got, err = client.Broadcasts.Get(created.Id)
 		require.NoError(t, err)
 		require.Equal(t, "queued", got.Status)
-		_, err = client.Broadcasts.Remove(created.Id)
-		require.ErrorContains(t, err, "Only broadcasts in draft")
+		requireRefused(t,
+			refusal{"removing a sent broadcast", func() error { return errOf(client.Broadcasts.Remove(created.Id)) },
+				"Only broadcasts in draft"},
+		)
 	})
 }
