@@ -69,7 +69,7 @@ func TestStoreFailureIsTemporary(t *testing.T) {
 	requireReply(t, r, 451, "4.3.0")
 	require.Equal(t, "Temporary failure, try again later", r.text)
 	require.Empty(t, e.emails(e.team), "a failed accept stores nothing")
-	recs := e.logRecords("smtp message not accepted: internal error")
+	recs := e.logs.Records(t, "smtp message not accepted: internal error")
 	require.Len(t, recs, 1)
 	require.Contains(t, recs[0]["error"], errQueueDown.Error(), "the cause is in the log")
 	require.Equal(t, "ERROR", recs[0]["level"])
@@ -95,7 +95,7 @@ func TestStoreFullIsInsufficientStorage(t *testing.T) {
 	r := c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "full"))
 	requireReply(t, r, 452, "4.3.1")
 	require.Empty(t, e.emails(e.team))
-	require.Len(t, e.logRecords("smtp message not accepted: the store is out of disk space"), 1)
+	require.Len(t, e.logs.Records(t, "smtp message not accepted: the store is out of disk space"), 1)
 	q.set(func(q *queueFault) { q.failing = false })
 	queued(t, c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "room again")))
 }
@@ -177,7 +177,7 @@ func TestAcceptRefusals(t *testing.T) {
 	requireReply(t, r, 550, "5.6.0")
 	require.Equal(t, "Message refused", r.text)
 
-	recs := e.logRecords("smtp message refused")
+	recs := e.logs.Records(t, "smtp message refused")
 	require.Len(t, recs, 2)
 	require.Equal(t, accept.ErrTooLarge.Error(), recs[0]["kind"])
 	require.Equal(t, accept.ErrInvalid.Error(), recs[1]["kind"])
