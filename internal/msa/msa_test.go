@@ -66,10 +66,29 @@ type env struct {
 	slowKey    string
 }
 
+// eachStore runs fn once per store kind, in parallel subtests named after
+// the kind: for the tests whose outcome is what the store keeps.
+func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnvOn(t, kind))
+		})
+	}
+}
+
+// newEnv is an environment on SQLite: most tests are about the protocol,
+// and what the store does for them both stores do alike (storetest).
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvOn(t, sqlstore.SQLite)
+}
+
+// newEnvOn is an environment on a fresh store of the given kind.
+func newEnvOn(t testing.TB, kind sqlstore.Dialect) *env {
+	t.Helper()
 	clock := godwittest.NewClock(t0)
-	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, sqlstore.SQLite), sqlstore.Options{Now: clock.Now, Outbox: godwittest.NewOutbox()})
+	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, kind), sqlstore.Options{Now: clock.Now, Outbox: godwittest.NewOutbox()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
@@ -585,47 +604,48 @@ func clientSend(t *testing.T, c *smtp.Client, from string, rcpts []string, data 
 
 func TestSendWithGoSMTPClient(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	addr := e.start(e.config())
+	eachStore(t, func(t *testing.T, e *env) {
+		addr := e.start(e.config())
 
-	// NewClientStartTLS fails unless the server offers STARTTLS.
-	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
-	require.NoError(t, err)
-	c, err := smtp.NewClientStartTLS(conn, clientTLS(t))
-	require.NoError(t, err)
-	defer c.Close()
-	_, isTLS := c.TLSConnectionState()
-	require.True(t, isTLS)
-	ok, mechs := c.Extension("AUTH")
-	require.True(t, ok)
-	require.ElementsMatch(t, []string{"PLAIN", "LOGIN"}, strings.Fields(mechs))
-	ok, size := c.Extension("SIZE")
-	require.True(t, ok)
-	require.Equal(t, strconv.Itoa(msa.MaxMessageBytes), size)
+		// NewClientStartTLS fails unless the server offers STARTTLS.
+		conn, err := net.DialTimeout("tcp", addr, ioTimeout)
+		require.NoError(t, err)
+		c, err := smtp.NewClientStartTLS(conn, clientTLS(t))
+		require.NoError(t, err)
+		defer c.Close()
+		_, isTLS := c.TLSConnectionState()
+		require.True(t, isTLS)
+		ok, mechs := c.Extension("AUTH")
+		require.True(t, ok)
+		require.ElementsMatch(t, []string{"PLAIN", "LOGIN"}, strings.Fields(mechs))
+		ok, size := c.Extension("SIZE")
+		require.True(t, ok)
+		require.Equal(t, strconv.Itoa(msa.MaxMessageBytes), size)
 
-	require.NoError(t, c.Auth(sasl.NewPlainClient("", msa.Username, e.key)))
-	id := clientSend(t, c, "bounces@example.com", []string{"to@example.net", "CC@example.net", "hidden@example.net"},
-		message("Acme <sender@example.com>", "Bob <to@example.net>", "Hello from SMTP", "Cc: cc@example.net", "X-Campaign: spring"))
-	require.NoError(t, c.Quit())
+		require.NoError(t, c.Auth(sasl.NewPlainClient("", msa.Username, e.key)))
+		id := clientSend(t, c, "bounces@example.com", []string{"to@example.net", "CC@example.net", "hidden@example.net"},
+			message("Acme <sender@example.com>", "Bob <to@example.net>", "Hello from SMTP", "Cc: cc@example.net", "X-Campaign: spring"))
+		require.NoError(t, c.Quit())
 
-	got := e.requireStored(t, e.team, id)
-	require.Equal(t, "Acme <sender@example.com>", got.From)
-	require.Equal(t, []string{"Bob <to@example.net>"}, got.To)
-	require.Equal(t, []string{"cc@example.net"}, got.Cc)
-	require.Equal(t, []string{"hidden@example.net"}, got.Bcc, "the envelope-only recipient becomes bcc")
-	require.Equal(t, "Hello from SMTP", got.Subject)
-	require.NotNil(t, got.Text)
-	require.Contains(t, *got.Text, "Hello over SMTP.")
-	require.Contains(t, got.Headers, store.Header{Name: "X-Campaign", Value: "spring"})
-	require.Equal(t, store.EventQueued, got.LastEvent)
-	require.Len(t, e.emails(e.team), 1)
+		got := e.requireStored(t, e.team, id)
+		require.Equal(t, "Acme <sender@example.com>", got.From)
+		require.Equal(t, []string{"Bob <to@example.net>"}, got.To)
+		require.Equal(t, []string{"cc@example.net"}, got.Cc)
+		require.Equal(t, []string{"hidden@example.net"}, got.Bcc, "the envelope-only recipient becomes bcc")
+		require.Equal(t, "Hello from SMTP", got.Subject)
+		require.NotNil(t, got.Text)
+		require.Contains(t, *got.Text, "Hello over SMTP.")
+		require.Contains(t, got.Headers, store.Header{Name: "X-Campaign", Value: "spring"})
+		require.Equal(t, store.EventQueued, got.LastEvent)
+		require.Len(t, e.emails(e.team), 1)
 
-	accepted := e.logs.Records(t, "smtp message accepted")
-	require.Len(t, accepted, 1)
-	require.Equal(t, id, accepted[0]["email_id"])
-	require.Equal(t, "127.0.0.1", accepted[0]["remote_ip"])
-	require.Equal(t, e.team, accepted[0]["team_id"])
-	require.NotContains(t, e.logs.String(), e.key, "the API key is never logged")
+		accepted := e.logs.Records(t, "smtp message accepted")
+		require.Len(t, accepted, 1)
+		require.Equal(t, id, accepted[0]["email_id"])
+		require.Equal(t, "127.0.0.1", accepted[0]["remote_ip"])
+		require.Equal(t, e.team, accepted[0]["team_id"])
+		require.NotContains(t, e.logs.String(), e.key, "the API key is never logged")
+	})
 }
 
 func TestImplicitTLS(t *testing.T) {
@@ -918,54 +938,55 @@ func TestAuthBeforeTLS(t *testing.T) {
 
 func TestSenderGate(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	addr := e.start(e.config())
-	cases := []struct {
-		name       string
-		restricted bool   // authenticate with e.restricted (example.org only), not e.key
-		envFrom    string // MAIL FROM; "" is the From header's address
-		from, to   string // the From and To headers
-		code       int
-		enh        string
-		text       string // the reply's text when refused
-	}{
-		{name: "unverified domain", from: "sender@unverified.example", to: "to@example.net",
-			code: 550, enh: "5.7.1", text: "Sender domain not verified"},
-		{name: "another team's verified domain", from: "sender@slow.example", to: "to@example.net",
-			code: 550, enh: "5.7.1", text: "Sender domain not verified"},
-		{name: "From header decides, not the envelope", envFrom: "sender@example.com", from: "sender@unverified.example", to: "to@example.net",
-			code: 550, enh: "5.7.1", text: "Sender domain not verified"},
-		{name: "test sender to a test recipient", from: "onboarding@resend.dev", to: "delivered@resend.dev",
-			code: 250, enh: "2.0.0"},
-		{name: "restricted key, another domain", restricted: true, from: "sender@example.com", to: "to@example.net",
-			code: 550, enh: "5.7.1", text: "This API key may not send from the sender's domain"},
-		{name: "restricted key, its domain", restricted: true, from: "sender@example.org", to: "to@example.net",
-			code: 250, enh: "2.0.0"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			key := e.key
-			if tc.restricted {
-				key = e.restricted
-			}
-			envFrom := tc.envFrom
-			if envFrom == "" {
-				envFrom = tc.from
-			}
-			before := len(e.emails(e.team))
-			c := dialRaw(t, addr)
-			c.login(key)
-			r := c.send(envFrom, []string{tc.to}, message(tc.from, tc.to, tc.name))
-			requireReply(t, r, tc.code, tc.enh)
-			if tc.code != 250 {
-				require.Equal(t, tc.text, r.text)
-				require.Len(t, e.emails(e.team), before, "a refused message is not stored")
-				return
-			}
-			require.Equal(t, tc.name, e.requireStored(t, e.team, queued(t, r)).Subject)
-			require.Len(t, e.emails(e.team), before+1)
-		})
-	}
+	eachStore(t, func(t *testing.T, e *env) {
+		addr := e.start(e.config())
+		cases := []struct {
+			name       string
+			restricted bool   // authenticate with e.restricted (example.org only), not e.key
+			envFrom    string // MAIL FROM; "" is the From header's address
+			from, to   string // the From and To headers
+			code       int
+			enh        string
+			text       string // the reply's text when refused
+		}{
+			{name: "unverified domain", from: "sender@unverified.example", to: "to@example.net",
+				code: 550, enh: "5.7.1", text: "Sender domain not verified"},
+			{name: "another team's verified domain", from: "sender@slow.example", to: "to@example.net",
+				code: 550, enh: "5.7.1", text: "Sender domain not verified"},
+			{name: "From header decides, not the envelope", envFrom: "sender@example.com", from: "sender@unverified.example", to: "to@example.net",
+				code: 550, enh: "5.7.1", text: "Sender domain not verified"},
+			{name: "test sender to a test recipient", from: "onboarding@resend.dev", to: "delivered@resend.dev",
+				code: 250, enh: "2.0.0"},
+			{name: "restricted key, another domain", restricted: true, from: "sender@example.com", to: "to@example.net",
+				code: 550, enh: "5.7.1", text: "This API key may not send from the sender's domain"},
+			{name: "restricted key, its domain", restricted: true, from: "sender@example.org", to: "to@example.net",
+				code: 250, enh: "2.0.0"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				key := e.key
+				if tc.restricted {
+					key = e.restricted
+				}
+				envFrom := tc.envFrom
+				if envFrom == "" {
+					envFrom = tc.from
+				}
+				before := len(e.emails(e.team))
+				c := dialRaw(t, addr)
+				c.login(key)
+				r := c.send(envFrom, []string{tc.to}, message(tc.from, tc.to, tc.name))
+				requireReply(t, r, tc.code, tc.enh)
+				if tc.code != 250 {
+					require.Equal(t, tc.text, r.text)
+					require.Len(t, e.emails(e.team), before, "a refused message is not stored")
+					return
+				}
+				require.Equal(t, tc.name, e.requireStored(t, e.team, queued(t, r)).Subject)
+				require.Len(t, e.emails(e.team), before+1)
+			})
+		}
+	})
 }
 
 // TestEnvelopeRefusals: commands refused before any message is read; the
@@ -1129,19 +1150,20 @@ func TestRateLimitSharedWithAPI(t *testing.T) {
 
 func TestKeyDeletedDuringSession(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	c := dialRaw(t, e.start(e.config()))
-	c.login(e.key)
-	queued(t, c.sendTo(plainMessage("before")))
-	keys, err := e.db.ListAPIKeys(context.Background(), e.team)
-	require.NoError(t, err)
-	for _, k := range keys {
-		require.NoError(t, e.db.DeleteAPIKey(context.Background(), e.team, k.ID))
-	}
-	e.clock.Advance(2 * time.Second) // past the API's key cache
-	c.expect("MAIL FROM:<sender@example.com>", 530, "5.7.0")
-	c.expectClosed()
-	require.Len(t, e.emails(e.team), 1)
+	eachStore(t, func(t *testing.T, e *env) {
+		c := dialRaw(t, e.start(e.config()))
+		c.login(e.key)
+		queued(t, c.sendTo(plainMessage("before")))
+		keys, err := e.db.ListAPIKeys(context.Background(), e.team)
+		require.NoError(t, err)
+		for _, k := range keys {
+			require.NoError(t, e.db.DeleteAPIKey(context.Background(), e.team, k.ID))
+		}
+		e.clock.Advance(2 * time.Second) // past the API's key cache
+		c.expect("MAIL FROM:<sender@example.com>", 530, "5.7.0")
+		c.expectClosed()
+		require.Len(t, e.emails(e.team), 1)
+	})
 }
 
 // ---------------------------------------------------------------------------
@@ -1243,35 +1265,36 @@ func TestBareCRAfterLeadingDot(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	addr := e.start(e.config())
-	// plainMessage writes a new Message-ID each time, as a retrying client would.
-	first := plainMessage("once", "Resend-Idempotency-Key: order-42")
-	retry := plainMessage("once", "Resend-Idempotency-Key: order-42")
-	require.NotEqual(t, first, retry)
+	eachStore(t, func(t *testing.T, e *env) {
+		addr := e.start(e.config())
+		// plainMessage writes a new Message-ID each time, as a retrying client would.
+		first := plainMessage("once", "Resend-Idempotency-Key: order-42")
+		retry := plainMessage("once", "Resend-Idempotency-Key: order-42")
+		require.NotEqual(t, first, retry)
 
-	c := dialRaw(t, addr)
-	c.login(e.key)
-	id := queued(t, c.sendTo(first))
-	require.Equal(t, id, queued(t, c.sendTo(retry)), "same message, same key: the first id")
+		c := dialRaw(t, addr)
+		c.login(e.key)
+		id := queued(t, c.sendTo(first))
+		require.Equal(t, id, queued(t, c.sendTo(retry)), "same message, same key: the first id")
 
-	c = dialRaw(t, addr)
-	c.login(e.key)
-	require.Equal(t, id, queued(t, c.sendTo(retry)), "on another connection too")
-	r := c.sendTo(plainMessage("changed", "Resend-Idempotency-Key: order-42"))
-	requireReply(t, r, 550, "5.7.0")
-	require.Contains(t, r.text, "Resend-Idempotency-Key")
-	other := queued(t, c.sendTo(plainMessage("changed", "Resend-Idempotency-Key: order-43")))
-	require.NotEqual(t, id, other)
+		c = dialRaw(t, addr)
+		c.login(e.key)
+		require.Equal(t, id, queued(t, c.sendTo(retry)), "on another connection too")
+		r := c.sendTo(plainMessage("changed", "Resend-Idempotency-Key: order-42"))
+		requireReply(t, r, 550, "5.7.0")
+		require.Contains(t, r.text, "Resend-Idempotency-Key")
+		other := queued(t, c.sendTo(plainMessage("changed", "Resend-Idempotency-Key: order-43")))
+		require.NotEqual(t, id, other)
 
-	list := e.emails(e.team)
-	require.Len(t, list, 2)
-	require.ElementsMatch(t, []string{id, other}, []string{list[0].ID, list[1].ID})
-	got := e.requireStored(t, e.team, id)
-	require.Equal(t, "once", got.Subject)
-	for _, h := range got.Headers {
-		require.NotEqual(t, "resend-idempotency-key", strings.ToLower(h.Name), "the key is not a header of the email")
-	}
+		list := e.emails(e.team)
+		require.Len(t, list, 2)
+		require.ElementsMatch(t, []string{id, other}, []string{list[0].ID, list[1].ID})
+		got := e.requireStored(t, e.team, id)
+		require.Equal(t, "once", got.Subject)
+		for _, h := range got.Headers {
+			require.NotEqual(t, "resend-idempotency-key", strings.ToLower(h.Name), "the key is not a header of the email")
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------
