@@ -100,6 +100,14 @@ func newEnvOn(t testing.TB, kind sqlstore.Dialect) *env {
 	return e
 }
 
+// in is e for the subtest t: what e's helpers then fail or clean up
+// belongs to t (a subtest may not fail its parent).
+func (e *env) in(t testing.TB) *env {
+	sub := *e
+	sub.t = t
+	return &sub
+}
+
 func (e *env) newTeam(name string) string {
 	id := uuid.NewString()
 	require.NoError(e.t, e.db.CreateTeam(context.Background(), &store.Team{ID: id, Name: name, CreatedAt: t0}))

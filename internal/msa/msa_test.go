@@ -351,6 +351,7 @@ func TestAuthBeforeTLS(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t) // the server of the case stops with it
 			cfg := e.config()
 			if tc.configure != nil {
 				tc.configure(&cfg)
@@ -416,6 +417,7 @@ func TestSenderGate(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
+				e := e.in(t)
 				key := e.key
 				if tc.restricted {
 					key = e.restricted
