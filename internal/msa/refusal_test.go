@@ -53,51 +53,53 @@ func (q *queueFault) set(f func(q *queueFault)) {
 	q.mu.Unlock()
 }
 
-// TestStoreFailureIsTemporary: when the store cannot accept the message, the
-// client is told to try again later (451 4.3.0), with nothing of the cause;
-// the cause is logged; nothing is stored; the session goes on.
-func TestStoreFailureIsTemporary(t *testing.T) {
+// TestStoreFailures: when the store cannot accept the message, the client
+// is told to try again later, with nothing of the cause: 451 4.3.0 for a
+// failure, 452 4.3.1 (RFC 3463's "mail system full") for a store out of
+// disk space. The cause is logged; nothing is stored; the session goes
+// on, and the client's retry on it is accepted once the store is back.
+func TestStoreFailures(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	q := &queueFault{failing: true}
-	godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
-	c := dialRaw(t, e.start(e.config()))
-	c.login(e.key)
-	rcpt := []string{"to@example.net"}
+	cases := []struct {
+		name string
+		err  error // what the delivery queue's insert fails with
+		code int
+		enh  string
+		text string
+		log  string
+	}{
+		{name: "failure", err: errQueueDown, code: 451, enh: "4.3.0", text: "Temporary failure, try again later",
+			log: "smtp message not accepted: internal error"},
+		{name: "out of disk space", err: fmt.Errorf("write river_job: %w", syscall.ENOSPC),
+			code: 452, enh: "4.3.1", text: "Insufficient system storage, try again later",
+			log: "smtp message not accepted: the store is out of disk space"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			q := &queueFault{failing: true, err: tc.err}
+			godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
+			c := dialRaw(t, e.start(e.config()))
+			c.login(e.key)
 
-	r := c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "lost"))
-	requireReply(t, r, 451, "4.3.0")
-	require.Equal(t, "Temporary failure, try again later", r.text)
-	require.Empty(t, e.emails(e.team), "a failed accept stores nothing")
-	recs := e.logs.Records(t, "smtp message not accepted: internal error")
-	require.Len(t, recs, 1)
-	require.Contains(t, recs[0]["error"], errQueueDown.Error(), "the cause is in the log")
-	require.Equal(t, "ERROR", recs[0]["level"])
+			r := c.sendTo(plainMessage("lost"))
+			requireReply(t, r, tc.code, tc.enh)
+			require.Equal(t, tc.text, r.text)
+			require.Empty(t, e.emails(e.team), "a failed accept stores nothing")
+			recs := e.logs.Records(t, tc.log)
+			require.Len(t, recs, 1)
+			require.Contains(t, recs[0]["error"], tc.err.Error(), "the cause is in the log")
+			require.Equal(t, "ERROR", recs[0]["level"])
 
-	// The client retries on the same connection once the store is back.
-	q.set(func(q *queueFault) { q.failing = false })
-	id := queued(t, c.send("sender@example.com", rcpt, message("sender@example.com", "to@example.net", "retried")))
-	list := e.emails(e.team)
-	require.Len(t, list, 1)
-	require.Equal(t, id, list[0].ID)
-	require.Equal(t, "retried", list[0].Subject)
-}
-
-// TestStoreFullIsInsufficientStorage: a store out of disk space answers
-// 452 4.3.1 (RFC 3463's "mail system full"), so clients retry later.
-func TestStoreFullIsInsufficientStorage(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	q := &queueFault{failing: true, err: fmt.Errorf("write river_job: %w", syscall.ENOSPC)}
-	godwittest.OutboxOf(t, e.db).OnDeliver(q.enqueue)
-	c := dialRaw(t, e.start(e.config()))
-	c.login(e.key)
-	r := c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "full"))
-	requireReply(t, r, 452, "4.3.1")
-	require.Empty(t, e.emails(e.team))
-	require.Len(t, e.logs.Records(t, "smtp message not accepted: the store is out of disk space"), 1)
-	q.set(func(q *queueFault) { q.failing = false })
-	queued(t, c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "room again")))
+			q.set(func(q *queueFault) { q.failing = false })
+			id := queued(t, c.sendTo(plainMessage("retried")))
+			list := e.emails(e.team)
+			require.Len(t, list, 1)
+			require.Equal(t, id, list[0].ID)
+			require.Equal(t, "retried", list[0].Subject)
+		})
+	}
 }
 
 // TestIdempotencyKeyBusy: a message whose Resend-Idempotency-Key is being
@@ -116,9 +118,7 @@ func TestIdempotencyKeyBusy(t *testing.T) {
 
 	first := dialRaw(t, addr)
 	first.login(e.key)
-	first.expect("MAIL FROM:<sender@example.com>", 250, "2.0.0")
-	first.expect("RCPT TO:<to@example.net>", 250, "2.0.0")
-	first.expect("DATA", 354, "")
+	first.openData()
 	first.write(msg + ".\r\n")
 	select {
 	case <-q.entered: // the first message is inside the store's commit
