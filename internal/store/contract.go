@@ -82,6 +82,14 @@ type Emails interface {
 	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error
 	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.
 	CancelEmail(ctx context.Context, teamID, id string, at time.Time) error
+	// ListEmailAttachments describes one of the team's emails' attachments
+	// in their order, without content; ErrNotFound if the team has no such
+	// email.
+	ListEmailAttachments(ctx context.Context, teamID, emailID string) ([]AttachmentInfo, error)
+	// GetEmailAttachment returns the index-th attachment of one of the
+	// team's emails, content included (nil for one given by Path);
+	// ErrNotFound if the team has no such email or it has no such attachment.
+	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*Attachment, error)
 }
 
 // IdempotencyRecords holds the records kept for Idempotency-Keys.

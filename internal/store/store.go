@@ -121,6 +121,18 @@ type Attachment struct {
 	Content     []byte
 }
 
+// AttachmentInfo describes one of an email's stored attachments without its
+// content: Index is its position in the email (from 0); Size is the length
+// of its content, 0 for one given by Path (fetched at delivery, not stored).
+type AttachmentInfo struct {
+	Index       int
+	Filename    string
+	ContentType string
+	ContentID   string
+	Path        string
+	Size        int64
+}
+
 // TemplateRef names a stored template and the variables to render it with:
 // as the caller gave it (an id or an alias), and once the email is accepted
 // the template's id (webhook payloads carry it as template_id).

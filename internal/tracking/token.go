@@ -30,6 +30,8 @@ const (
 	kindOpen  = 1
 	kindClick = 2
 	kindUnsub = 3
+	kindShare = 4
+	kindFile  = 5
 	macSize   = 16 // truncated HMAC-SHA256: 128 bits
 	idSize    = 16
 	headSize  = 2 + idSize // version, kind, email id
@@ -65,7 +67,7 @@ type Signer struct {
 }
 
 type subKeys struct {
-	open, click, unsub *macKey
+	open, click, unsub, share, file *macKey
 }
 
 func (k subKeys) forKind(kind byte) *macKey {
@@ -74,6 +76,10 @@ func (k subKeys) forKind(kind byte) *macKey {
 		return k.open
 	case kindUnsub:
 		return k.unsub
+	case kindShare:
+		return k.share
+	case kindFile:
+		return k.file
 	}
 	return k.click
 }
@@ -126,7 +132,16 @@ func NewSigner(key []byte, oldKeys ...[]byte) (*Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tracking: derive key: %w", err)
 		}
-		s.keys = append(s.keys, subKeys{open: newMACKey(open), click: newMACKey(click), unsub: newMACKey(unsub)})
+		share, err := hkdf.Key(sha256.New, k, nil, "godwit tracking v1 share token", sha256.Size)
+		if err != nil {
+			return nil, fmt.Errorf("tracking: derive key: %w", err)
+		}
+		file, err := hkdf.Key(sha256.New, k, nil, "godwit tracking v1 attachment download token", sha256.Size)
+		if err != nil {
+			return nil, fmt.Errorf("tracking: derive key: %w", err)
+		}
+		s.keys = append(s.keys, subKeys{open: newMACKey(open), click: newMACKey(click), unsub: newMACKey(unsub),
+			share: newMACKey(share), file: newMACKey(file)})
 	}
 	return s, nil
 }

@@ -133,6 +133,49 @@ func Run(t *testing.T, newStore NewStore) {
 		require.ErrorIs(t, err, store.ErrNotFound, "another team's email is not found")
 	})
 
+	t.Run("Attachments", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, now)
+		a, b := newTeam(t, s, "a"), newTeam(t, s, "b")
+		e := newEmail(a.ID, t0)
+		e.Attachments = []store.Attachment{
+			{Filename: "a.txt", ContentType: "text/plain", Content: []byte("abc")},
+			{Filename: "logo.png", ContentID: "logo", Content: []byte{0, 1, 2, 3, 255}},
+			{Filename: "remote.pdf", Path: "https://files.example.com/r.pdf"},
+		}
+		plain := newEmail(a.ID, t0)
+		require.NoError(t, s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e, plain}}))
+
+		got, err := s.ListEmailAttachments(ctx, a.ID, e.ID)
+		require.NoError(t, err)
+		require.Equal(t, []store.AttachmentInfo{
+			{Index: 0, Filename: "a.txt", ContentType: "text/plain", Size: 3},
+			{Index: 1, Filename: "logo.png", ContentID: "logo", Size: 5},
+			{Index: 2, Filename: "remote.pdf", Path: "https://files.example.com/r.pdf", Size: 0},
+		}, got)
+		none, err := s.ListEmailAttachments(ctx, a.ID, plain.ID)
+		require.NoError(t, err)
+		require.Empty(t, none)
+		require.NotNil(t, none, "an email without attachments lists none")
+
+		one, err := s.GetEmailAttachment(ctx, a.ID, e.ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, &store.Attachment{Filename: "logo.png", ContentID: "logo", Content: []byte{0, 1, 2, 3, 255}}, one)
+		remote, err := s.GetEmailAttachment(ctx, a.ID, e.ID, 2)
+		require.NoError(t, err)
+		require.Nil(t, remote.Content)
+		require.Equal(t, "https://files.example.com/r.pdf", remote.Path)
+
+		_, err = s.GetEmailAttachment(ctx, a.ID, e.ID, 3)
+		require.ErrorIs(t, err, store.ErrNotFound, "no such attachment")
+		_, err = s.GetEmailAttachment(ctx, b.ID, e.ID, 0)
+		require.ErrorIs(t, err, store.ErrNotFound, "another team's email")
+		_, err = s.ListEmailAttachments(ctx, b.ID, e.ID)
+		require.ErrorIs(t, err, store.ErrNotFound, "another team's email")
+		_, err = s.ListEmailAttachments(ctx, a.ID, store.NewID())
+		require.ErrorIs(t, err, store.ErrNotFound, "an unknown email")
+	})
+
 	t.Run("LargeBodies", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, now)
