@@ -60,6 +60,9 @@ type Deps struct {
 	// broadcasts' unsubscribe links are made under it ("" refuses to send
 	// a broadcast that uses {{{RESEND_UNSUBSCRIBE_URL}}}).
 	PublicURL string
+	// Fetcher fetches an attachment given by URL when its download link is
+	// followed (nil: such downloads answer 502).
+	Fetcher AttachmentFetcher
 	// VerifyNow, when set, asks the domain verifier to run at once (after
 	// POST /domains/{id}/verify); otherwise the check waits for its tick.
 	VerifyNow func()

@@ -37,7 +37,7 @@ func logPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i := 0; i < len(segs); i++ {
 		switch {
-		case segs[i] == "unsubscribe" && i+1 < len(segs):
+		case (segs[i] == "unsubscribe" || segs[i] == "share" || segs[i] == "download") && i+1 < len(segs):
 			return redactFrom(segs, i+1)
 		case segs[i] == "t" && i+2 < len(segs) && (segs[i+1] == "o" || segs[i+1] == "c"):
 			return redactFrom(segs, i+2)

@@ -31,6 +31,13 @@ func (h *Handler) routes() {
 	// Godwit's own: how the email went on the wire.
 	h.handle("GET /emails/{id}/delivery", fullAccess, h.getEmailDelivery)
 	h.handle("GET /emails/{id}/captured", fullAccess, h.getCapturedMessage)
+	// Sent emails' attachments and share links; their download links and
+	// share pages are public (signed, expiring tokens, no key).
+	h.handle("GET /emails/{id}/attachments", fullAccess, h.listEmailAttachments)
+	h.handle("GET /emails/{id}/attachments/{attachment_id}", fullAccess, h.getEmailAttachment)
+	h.handle("POST /emails/{id}/share", fullAccess, h.shareEmail)
+	h.handle("GET /download/{token}", public, h.downloadAttachment)
+	h.handle("GET /share/{token}", public, h.sharedEmail)
 
 	h.handle("POST /domains", fullAccess, h.createDomain)
 	h.handle("GET /domains", fullAccess, h.listDomains)

@@ -132,6 +132,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
 		Now: time.Now, Logger: log, Interval: verifyInterval}
 	ready := &readiness{log: log}
+	// Download links of attachments given by URL fetch them, as delivery does.
+	downloads := &fetch.Fetcher{Client: netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}.HTTPClient(fetch.DefaultTimeout),
+		MaxBytes: cfg.MaxFetchBytes}
 	handler := api.New(api.Deps{
 		Store:            db,
 		Accept:           acc,
@@ -147,6 +150,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		Fetcher:          downloads,
 		Bodies:           bodyLimits(cfg),
 	})
 
