@@ -190,7 +190,8 @@ func (h *Handler) getEmailAttachment(w http.ResponseWriter, r *http.Request) err
 func (h *Handler) downloadAttachment(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "private, no-store")
 	if h.Tracking == nil {

@@ -56,7 +56,7 @@ func TestContactImportTooManyProperties(t *testing.T) {
 	require.Equal(t, "v", r.json["properties"].(map[string]any)["p99"])
 }
 
-// TestPublicPages: the tracking and unsubscribe routes may not be framed and
+// TestPublicPages: the tracking, unsubscribe, share and download routes may not be framed and
 // carry a restrictive Content-Security-Policy, and the debug access log
 // shows their paths without the tokens.
 func TestPublicPages(t *testing.T) {
@@ -72,6 +72,8 @@ func TestPublicPages(t *testing.T) {
 		"open":  signer.OpenToken(tracking.Open{EmailID: emailID}),
 		"click": signer.ClickToken(tracking.Click{EmailID: emailID, URL: "https://example.com/page"}),
 		"unsub": signer.UnsubscribeToken(tracking.Unsubscribe{ContactID: contactID, TeamID: e.teamA}),
+		"share": signer.ShareToken(tracking.Share{EmailID: emailID, TeamID: e.teamA, Expires: t0.Add(time.Hour)}),
+		"file":  signer.DownloadToken(tracking.Download{EmailID: emailID, TeamID: e.teamA, Expires: t0.Add(time.Hour)}),
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range []struct {
@@ -84,6 +86,8 @@ func TestPublicPages(t *testing.T) {
 		{"GET", "/unsubscribe/" + tokens["unsub"], 200, true},
 		{"POST", "/unsubscribe/" + tokens["unsub"], 200, true},
 		{"GET", "/unsubscribe/not-a-token", 404, true},
+		{"GET", "/share/" + tokens["share"], 200, true},
+		{"GET", "/download/" + tokens["file"], 404, true}, // the email has no attachment
 		{"GET", "//t/c/" + tokens["click"] + "/extra", 404, false},
 	} {
 		req, err := http.NewRequest(c.method, e.srv.URL+c.path, nil)
@@ -105,20 +109,21 @@ func TestPublicPages(t *testing.T) {
 	require.Empty(t, e.do("GET", "/emails/"+emailID, e.keyA, "").header.Get("X-Frame-Options"))
 
 	var logged []string
-	waitUntil(t, "six access log lines for the public routes", func() bool {
+	waitUntil(t, "eight access log lines for the public routes", func() bool {
 		logged = logged[:0]
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "request" {
-				if p, _ := rec["path"].(string); strings.Contains(p, "/t/") || strings.Contains(p, "/unsubscribe/") {
+				if p, _ := rec["path"].(string); strings.Contains(p, "/t/") || strings.Contains(p, "/unsubscribe/") ||
+					strings.Contains(p, "/share/") || strings.Contains(p, "/download/") {
 					logged = append(logged, p)
 				}
 			}
 		}
-		return len(logged) == 6
+		return len(logged) == 8
 	})
 	require.Equal(t, []string{"/t/o/REDACTED", "/t/c/REDACTED", "/unsubscribe/REDACTED", "/unsubscribe/REDACTED",
-		"/unsubscribe/REDACTED", "/t/c/REDACTED"}, logged)
+		"/unsubscribe/REDACTED", "/share/REDACTED", "/download/REDACTED", "/t/c/REDACTED"}, logged)
 	for name, tok := range tokens {
 		require.NotContains(t, logs.String(), tok, "the %s token is not logged", name)
 	}
