@@ -341,6 +341,49 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 	})
 }
 
+// TestNodeSDKShare drives sent emails' attachments and share links with the
+// official Node SDK against the binary, then opens the share link in
+// Chromium: the email shows, and its script does not run.
+func TestNodeSDKShare(t *testing.T) {
+	node := nodeSDK(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s := start(t, "--data-dir", t.TempDir(), "--http-addr", addr, "--public-url", "http://"+addr)
+	key := firstKey(t, s)
+	got := runNode(t, node, "share.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	require.JSONEq(t, `200`, string(got["downloadStatus"]))
+	require.JSONEq(t, `"hello from node"`, string(got["downloadBody"]))
+	require.JSONEq(t, `"attachment; filename=notes.txt"`, string(got["downloadDisposition"]))
+	var list struct {
+		Data []struct {
+			ContentDisposition string `json:"content_disposition"`
+			ContentID          string `json:"content_id"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(got["attachmentsList"], &list))
+	require.Len(t, list.Data, 2)
+	require.Equal(t, "inline", list.Data[1].ContentDisposition)
+	require.Equal(t, "logo", list.Data[1].ContentID)
+	require.Contains(t, string(got["shareTooLong"]), "48 hours")
+	var share struct{ URL string }
+	require.NoError(t, json.Unmarshal(got["share"], &share))
+	require.True(t, strings.HasPrefix(share.URL, "http://"+addr+"/share/"), share.URL)
+
+	ctx := browser(t)
+	step, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(step, chromedp.Navigate(share.URL), chromedp.WaitVisible(chromedp.CSS("iframe#body"))))
+	title, err := chromedp.Run(step, chromedp.Title())
+	require.NoError(t, err)
+	require.Equal(t, "Shared with Node", title)
+	links, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("#attachments")))
+	require.NoError(t, err)
+	require.Contains(t, links, "notes.txt")
+	require.Contains(t, links, "logo.png")
+}
+
 // TestNodeSDKContactImports drives contact imports with the official Node
 // SDK's contacts.imports (multipart/form-data), unchanged (e2e/node/imports.mjs
 // checks each answer as it goes).
