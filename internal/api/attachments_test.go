@@ -261,11 +261,11 @@ func TestShareEmail(t *testing.T) {
 			require.Contains(t, page, want)
 		}
 		// Its download links work without a key.
-		i := strings.Index(page, `href="/download/`)
+		i := strings.Index(page, `href="`+e.srv.URL+`/download/`)
 		require.Positive(t, i)
 		href := page[i+len(`href="`):]
 		href = href[:strings.IndexByte(href, '"')]
-		resp, dl := get(t, e.srv.URL+href)
+		resp, dl := get(t, href)
 		require.Equal(t, 200, resp.StatusCode)
 		require.Equal(t, "hello, world", string(dl))
 

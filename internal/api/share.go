@@ -211,7 +211,7 @@ func (h *Handler) sharedEmail(w http.ResponseWriter, r *http.Request) error {
 			if a.Size > 0 {
 				size = " (" + formatLimit(a.Size) + ")"
 			}
-			fmt.Fprintf(&b, `<li><a href="/download/%s" download>%s</a>%s</li>`, tok, html.EscapeString(name), size)
+			fmt.Fprintf(&b, `<li><a href="%s/download/%s" download>%s</a>%s</li>`, html.EscapeString(h.baseURL(r)), tok, html.EscapeString(name), size)
 		}
 		b.WriteString(`</ul>`)
 	}
