@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"image"
+	pngenc "image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -365,14 +367,19 @@ func TestSharePageInBrowser(t *testing.T) {
 	var hits atomic.Int32
 	beacon := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(beacon.Close)
+	var png bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	require.NoError(t, pngenc.Encode(&png, img))
 	html := `<html><head><title>inner</title><script>parent.document.title='pwned';document.getElementById('x').textContent='pwned'</script></head>` +
 		`<body><p id="x">Hello from the body</p><img src="` + beacon.URL + `/pixel.gif" onerror="document.getElementById('x').textContent='pwned'">` +
 		`<script>fetch('` + beacon.URL + `/script');top.location='` + beacon.URL + `/nav'</script>` +
 		`<form action="` + beacon.URL + `/form"><button id="b">go</button></form>` +
-		`<iframe src="` + beacon.URL + `/frame"></iframe><link rel="stylesheet" href="` + beacon.URL + `/css"></body></html>`
+		`<iframe src="` + beacon.URL + `/frame"></iframe><link rel="stylesheet" href="` + beacon.URL + `/css">` +
+		`<img id="logo" src="cid:logo"></body></html>`
 	body, err := json.Marshal(html)
 	require.NoError(t, err)
-	r := e.do("POST", "/emails", e.keyA, `{"from":"hi@example.com","to":"reader@example.net","subject":"Shared subject","html":`+string(body)+`}`)
+	r := e.do("POST", "/emails", e.keyA, `{"from":"hi@example.com","to":"reader@example.net","subject":"Shared subject","html":`+string(body)+`,
+		"attachments":[{"filename":"logo.png","content_id":"logo","content":"`+base64.StdEncoding.EncodeToString(png.Bytes())+`"}]}`)
 	require.Equal(t, 200, r.status, string(r.body))
 	url := e.do("POST", "/emails/"+r.json["id"].(string)+"/share", e.keyA, "").json["url"].(string)
 
@@ -403,6 +410,9 @@ func TestSharePageInBrowser(t *testing.T) {
 	inner, err := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("#x")))
 	require.NoError(t, err)
 	require.Equal(t, "Hello from the body", inner, "the email shows, and its scripts did not run")
+	width, err := chromedp.Run(fctx, chromedp.Evaluate[int](`document.getElementById('logo').naturalWidth`))
+	require.NoError(t, err)
+	require.Equal(t, 3, width, "the inline image shows, as a data: URI")
 	loc, err := chromedp.Run(tctx, chromedp.Location())
 	require.NoError(t, err)
 	require.Equal(t, url, loc, "the email did not navigate the page")
@@ -440,5 +450,36 @@ func TestSDKEmailAttachments(t *testing.T) {
 
 		_, err = e.sdk(e.keyB).Emails.GetAttachment(sent.Id, list.Data[0].Id)
 		require.ErrorContains(t, err, "Email not found")
+	})
+}
+
+func TestReplaceCID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{`<img src="cid:logo">`, `<img src="DATA">`},
+		{`<img src='cid:logo'><img src=cid:logo>`, `<img src='DATA'><img src=DATA>`},
+		{`<td style="background:url(cid:logo)">`, `<td style="background:url(DATA)">`},
+		{`<img src="cid:logo2"><img src="cid:logo.png">`, `<img src="cid:logo2"><img src="cid:logo.png">`},
+		{`cid:logo`, `DATA`},
+		{`cid:logocid:logo cid:logo`, `cid:logoDATA DATA`},
+		{`no reference`, `no reference`},
+	} {
+		require.Equal(t, tc.want, replaceCID(tc.in, "logo", "DATA"), tc.in)
+	}
+}
+
+func FuzzReplaceCID(f *testing.F) {
+	f.Add(`<img src="cid:logo"><img src=cid:logo2>`, "logo")
+	f.Add(`cid:cid:a"`, "cid:a")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, in, id string) {
+		out := replaceCID(in, id, "\x00")
+		if !strings.Contains(in, "cid:"+id) {
+			require.Equal(t, in, out)
+		}
+		// Only references were replaced: putting them back gives the input.
+		if !strings.Contains(in, "\x00") {
+			require.Equal(t, in, strings.ReplaceAll(out, "\x00", "cid:"+id))
+		}
 	})
 }
