@@ -32,6 +32,7 @@ type Store interface {
 	Templates
 	Broadcasts
 	ContactImports
+	RequestLogs
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -395,4 +396,21 @@ type ContactImports interface {
 	// FailContactImport ends a queued or in_progress import as failed, with
 	// its reason, and deletes its source; ErrImportState if it has ended.
 	FailContactImport(ctx context.Context, teamID, id, reason string, at time.Time) error
+}
+
+// RequestLogs holds the record of the teams' authenticated API requests
+// (Resend's Logs API). Logs are written in batches off the request path and
+// kept for a retention period.
+type RequestLogs interface {
+	// AddRequestLogs inserts logs (of any teams) in one transaction.
+	AddRequestLogs(ctx context.Context, logs []*RequestLog) error
+	// GetRequestLog returns one of the team's logs, bodies included.
+	GetRequestLog(ctx context.Context, teamID, id string) (*RequestLog, error)
+	// ListRequestLogs returns a team's logs newest first (in the order they
+	// were written), without their bodies, and whether more exist beyond
+	// the page; a cursor that is not one of the team's logs is ErrNotFound.
+	ListRequestLogs(ctx context.Context, teamID string, p Page) ([]*RequestLog, bool, error)
+	// DeleteRequestLogsBefore removes up to limit logs, of any team, created
+	// before t, oldest first, and returns how many it removed.
+	DeleteRequestLogsBefore(ctx context.Context, t time.Time, limit int) (int64, error)
 }

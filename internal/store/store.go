@@ -687,3 +687,22 @@ type Page struct {
 	After  string
 	Before string
 }
+
+// RequestLog is the record of one authenticated API request. The bodies are
+// JSON as stored (nil when not stored: not JSON, too large, or left out of
+// a list); secrets and attachment content are masked before they get here.
+type RequestLog struct {
+	ID        string
+	TeamID    string
+	APIKeyID  string
+	RequestID string
+	Method    string
+	// Endpoint is the request's path, without its query.
+	Endpoint     string
+	Status       int
+	UserAgent    string // "" when the request had none
+	Duration     time.Duration
+	RequestBody  json.RawMessage
+	ResponseBody json.RawMessage
+	CreatedAt    time.Time
+}

@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+const requestLogInsertColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
+	request_body, response_body, created_at`
+
+const requestLogColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
+	request_body, response_body, created_at`
+
+// requestLogListColumns leave the bodies out: lists do not show them.
+const requestLogListColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
+	NULL, NULL, created_at`
+
+func scanRequestLog(row interface{ Scan(...any) error }) (*store.RequestLog, error) {
+	var l store.RequestLog
+	var ua, req, resp sql.NullString
+	var dur, created int64
+	if err := row.Scan(&l.ID, &l.TeamID, &l.APIKeyID, &l.RequestID, &l.Method, &l.Endpoint, &l.Status, &ua, &dur,
+		&req, &resp, &created); err != nil {
+		return nil, interpretError(err)
+	}
+	l.UserAgent, l.Duration, l.CreatedAt = ua.String, time.Duration(dur)*time.Microsecond, fromMicros(created)
+	if req.Valid {
+		l.RequestBody = json.RawMessage(req.String)
+	}
+	if resp.Valid {
+		l.ResponseBody = json.RawMessage(resp.String)
+	}
+	return &l, nil
+}
+
+func nullJSON(b json.RawMessage) sql.NullString {
+	return sql.NullString{String: string(b), Valid: b != nil}
+}
+
+// AddRequestLogs implements store.Store.
+func (db *DB) AddRequestLogs(ctx context.Context, logs []*store.RequestLog) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(logs))
+	for i, l := range logs {
+		rows[i] = []any{l.ID, l.TeamID, l.APIKeyID, l.RequestID, l.Method, l.Endpoint, l.Status,
+			sql.NullString{String: l.UserAgent, Valid: l.UserAgent != ""}, l.Duration.Microseconds(),
+			nullJSON(l.RequestBody), nullJSON(l.ResponseBody), micros(l.CreatedAt)}
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add request logs: %w", interpretError(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := db.insertRows(ctx, tx, "request_logs", requestLogInsertColumns, rows); err != nil {
+		return fmt.Errorf("add request logs: %w", interpretError(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add request logs: %w", interpretError(err))
+	}
+	return nil
+}
+
+// GetRequestLog implements store.Store.
+func (db *DB) GetRequestLog(ctx context.Context, teamID, id string) (*store.RequestLog, error) {
+	l, err := scanRequestLog(db.r.QueryRowContext(ctx, db.q(`SELECT `+requestLogColumns+` FROM request_logs
+		WHERE team_id = ? AND id = ?`), teamID, id))
+	if err != nil {
+		return nil, fmt.Errorf("get request log: %w", err)
+	}
+	return l, nil
+}
+
+// ListRequestLogs implements store.Store.
+func (db *DB) ListRequestLogs(ctx context.Context, teamID string, p store.Page) ([]*store.RequestLog, bool, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	query := `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
+	args := []any{teamID, limit + 1}
+	switch {
+	case p.After != "":
+		query = `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ?
+			AND seq < (SELECT seq FROM request_logs WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
+		args = []any{teamID, teamID, p.After, limit + 1}
+	case p.Before != "":
+		query = `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ?
+			AND seq > (SELECT seq FROM request_logs WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
+		args = []any{teamID, teamID, p.Before, limit + 1}
+	}
+	if cursor := p.After + p.Before; cursor != "" {
+		var one int
+		err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM request_logs WHERE team_id = ? AND id = ?`), teamID, cursor).Scan(&one)
+		if err != nil {
+			return nil, false, fmt.Errorf("list request logs: %w", interpretError(err))
+		}
+	}
+	return queryPage(ctx, db, "list request logs", query, args, limit, p.Before != "", scanRequestLog)
+}
+
+// DeleteRequestLogsBefore implements store.Store.
+func (db *DB) DeleteRequestLogsBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM request_logs WHERE seq IN
+		(SELECT seq FROM request_logs WHERE created_at < ? ORDER BY created_at LIMIT ?)`), micros(t), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired request logs: %w", interpretError(err))
+	}
+	return res.RowsAffected()
+}
