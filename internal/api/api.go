@@ -66,6 +66,9 @@ type Deps struct {
 	// VerifyNow, when set, asks the domain verifier to run at once (after
 	// POST /domains/{id}/verify); otherwise the check waits for its tick.
 	VerifyNow func()
+	// RequestLog records every authenticated request for the Logs API
+	// (nil: none are recorded).
+	RequestLog RequestLogger
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
 	// Writable, when set, reports whether the store took the node's last

@@ -178,6 +178,8 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxAPIKey, key))
+		w, r, done := h.recordRequest(w, r, key)
+		defer done()
 		res, err := h.Accept.Allow(r.Context(), key)
 		if err != nil {
 			h.writeError(w, r, fmt.Errorf("rate limiter: %w", err))

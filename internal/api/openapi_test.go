@@ -44,6 +44,11 @@ var openapiNullable = map[string]bool{
 	"source_id": true,
 }
 
+// openapiAnyJSON lists properties the SDKs type `unknown` although the
+// document says object: a log's request_body is the array a batch sent
+// (resend-node's Log type). A value that is not an object is accepted.
+var openapiAnyJSON = map[string]bool{"request_body": true}
+
 // openapiEnumAdditions are enum values Godwit returns beyond the document's:
 // a domain's records include the DMARC record Godwit recommends.
 var openapiEnumAdditions = map[string][]string{
@@ -143,9 +148,6 @@ func checkOpenAPI(req *http.Request, status int, header http.Header, body []byte
 // stripAllowedNulls removes the null values of openapiNullable fields from a
 // JSON body before validation, wherever they appear.
 func stripAllowedNulls(_ *openapi3.Operation, _ int, body []byte) []byte {
-	if len(openapiNullable) == 0 {
-		return body
-	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		return body
@@ -156,6 +158,10 @@ func stripAllowedNulls(_ *openapi3.Operation, _ int, body []byte) []byte {
 		case map[string]any:
 			for k, val := range x {
 				if val == nil && openapiNullable[k] {
+					delete(x, k)
+					continue
+				}
+				if _, isObject := val.(map[string]any); openapiAnyJSON[k] && !isObject {
 					delete(x, k)
 					continue
 				}

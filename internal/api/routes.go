@@ -60,6 +60,10 @@ func (h *Handler) routes() {
 	h.handle("GET /webhooks/{id}/events/{event_id}/attempts", fullAccess, h.listWebhookAttempts)
 	h.handle("POST /webhooks/{id}/events/{event_id}/replay", fullAccess, h.replayWebhookEvent)
 
+	// The record of the team's authenticated requests (logs.go).
+	h.handle("GET /logs", fullAccess, h.listLogs)
+	h.handle("GET /logs/{id}", fullAccess, h.getLog)
+
 	h.handle("POST /api-keys", fullAccess, h.createAPIKey)
 	h.handle("GET /api-keys", fullAccess, h.listAPIKeys)
 	h.handle("PATCH /api-keys/{id}", fullAccess, h.updateAPIKey)

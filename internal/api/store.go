@@ -36,6 +36,10 @@ type Store interface {
 	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
 	// GetWebhookMessage reads a message for its webhook's API.
 	GetWebhookMessage(ctx context.Context, id string) (*store.WebhookMessage, error)
+	// GetRequestLog and ListRequestLogs read the Logs API's records (a
+	// requestlog.Writer writes them).
+	GetRequestLog(ctx context.Context, teamID, id string) (*store.RequestLog, error)
+	ListRequestLogs(ctx context.Context, teamID string, p store.Page) ([]*store.RequestLog, bool, error)
 	// Ping is the readiness probe's.
 	Ping(ctx context.Context) error
 }
