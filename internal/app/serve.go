@@ -44,6 +44,7 @@ import (
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/requestlog"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -58,18 +59,22 @@ const DefaultTeam = "default"
 // are due for a check (each domain has its own schedule).
 const verifyInterval = 15 * time.Second
 
+// requestLogSweepInterval is how often logs past --log-retention are deleted.
+const requestLogSweepInterval = time.Hour
+
 // idempotencyTTL is how long an Idempotency-Key is remembered, as Resend does.
 const idempotencyTTL = 24 * time.Hour
 
 // Serve runs the server until ctx ends, then drains. Its long-running
 // parts are an ordered list of Services (lifecycle.go), started in order
 // and stopped in reverse: the store, the profiling endpoints, the key
-// revocation listener, the idempotency sweeper, the domain verifier, the
-// queue, the listeners (MX, SMTP submission and HTTP, which drain side by
-// side) and last the readiness that /readyz reports. On shutdown /readyz
-// answers 503 first, the listeners stop accepting and let requests in
-// flight finish (each accepted email is committed before its 200), the
-// queue lets deliveries in progress finish, the background work stops,
+// revocation listener, the idempotency and request log sweepers, the
+// domain verifier, the queue, the request log writer, the listeners (MX,
+// SMTP submission and HTTP, which drain side by side) and last the
+// readiness that /readyz reports. On shutdown /readyz answers 503 first,
+// the listeners stop accepting and let requests in flight finish (each
+// accepted email is committed before its 200), the request log writer
+// writes the records of those requests, the queue lets deliveries in progress finish, the background work stops,
 // and the store closes. A part that fails to start, or fails while
 // running, stops every part started before it the same way.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
@@ -135,7 +140,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// Download links of attachments given by URL fetch them, as delivery does.
 	downloads := &fetch.Fetcher{Client: netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}.HTTPClient(fetch.DefaultTimeout),
 		MaxBytes: cfg.MaxFetchBytes}
+	// The record of every authenticated API request (GET /logs), written
+	// off the request path; requestLogs.Dropped counts what a full buffer
+	// turned away.
+	requestLogs := requestlog.NewWriter(requestlog.Config{Store: db, Logger: log})
 	handler := api.New(api.Deps{
+		RequestLog:       requestLogs,
 		Store:            db,
 		Accept:           acc,
 		Limiter:          limiter,
@@ -173,6 +183,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			})
 		}),
 		Background("idempotency sweeper", func(ctx context.Context) { sweepIdempotency(ctx, db, log, time.Hour) }),
+		Background("request log sweeper", func(ctx context.Context) {
+			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
+		}),
 		verifier,
 		LogStop(q, log, "stopping delivery"),
 	)
@@ -185,7 +198,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			log, "SMTP submission: messages in progress did not finish in time"))
 	}
 	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, tlsCfg, log), log, "shutdown did not finish in time"))
-	services = append(services, Parallel(listeners...), ready)
+	// The request log writer stops after the listeners, so that it writes
+	// the records of the requests they drained.
+	services = append(services, LogStop(requestLogs, log, "request logs were lost at shutdown"), Parallel(listeners...), ready)
 
 	if err := (Runner{Drain: cfg.ShutdownTimeout, Logger: log}).Run(ctx, services...); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/godwit/godwit/internal/app"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
 const httpServing = "serving plain HTTP on loopback only; give --tls-cert/--tls-key or --acme-domain to serve HTTPS"
@@ -185,4 +188,40 @@ func TestServeStopsWhatStartedWhenAPartFails(t *testing.T) {
 	waitReady(t, next.addr(t, httpServing, "addr"))
 	cancel()
 	require.NoError(t, next.wait(t))
+}
+
+// TestServeFlushesRequestLogs: the record of a request answered just
+// before shutdown is written by the request log writer, which stops after
+// the listeners.
+func TestServeFlushesRequestLogs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out strings.Builder
+	s := &served{logs: &godwittest.LogBuffer{}, done: make(chan error, 1)}
+	go func() { s.done <- app.Serve(ctx, serveConfig(dir), slog.New(slog.NewJSONHandler(s.logs, nil)), &out) }()
+	addr := s.addr(t, httpServing, "addr")
+	waitReady(t, addr)
+	key := strings.TrimSpace(out.String()[strings.Index(out.String(), "re_"):])
+	req, err := http.NewRequest("GET", "http://"+addr+"/domains", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	require.NoError(t, s.wait(t))
+
+	db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "godwit.db"), sqlstore.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	team, err := db.GetTeamByName(context.Background(), app.DefaultTeam)
+	require.NoError(t, err)
+	logs, _, err := db.ListRequestLogs(context.Background(), team.ID, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, logs, 1)
+	require.Equal(t, "/domains", logs[0].Endpoint)
+	require.NotContains(t, string(logs[0].ResponseBody)+logs[0].UserAgent, key)
 }

@@ -74,6 +74,9 @@ type Config struct {
 	// address may send before it is throttled (one more per second after
 	// that); 0 turns the throttle off.
 	AuthFailuresPerIP int
+
+	// LogRetention is how long the Logs API keeps a request's record.
+	LogRetention time.Duration
 }
 
 // Defaults returns the built-in configuration.
@@ -102,6 +105,7 @@ func Defaults() Config {
 		SMTPMaxConns:      1000,
 		SMTPMaxConnsPerIP: 20,
 		AuthFailuresPerIP: 20,
+		LogRetention:      30 * 24 * time.Hour,
 	}
 }
 
@@ -170,6 +174,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.SMTPMaxConns, "smtp-max-conns", c.SMTPMaxConns, "open SMTP submission connections at once, in all")
 	fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP, "open SMTP submission connections at once from one IP address")
 	fs.IntVar(&c.AuthFailuresPerIP, "auth-failures-per-ip", c.AuthFailuresPerIP, "unknown or wrong API keys one client address may send before its requests are throttled (one more per second after that); 0 turns the throttle off (behind a proxy every client has the proxy's address)")
+	fs.DurationVar(&c.LogRetention, "log-retention", c.LogRetention, "how long the records of API requests (GET /logs) are kept (720h is 30 days); older ones are deleted in the background")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
@@ -416,6 +421,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthFailuresPerIP < 0 {
 		return errors.New("--auth-failures-per-ip must be 0 (no throttle) or more")
+	}
+	if c.LogRetention < time.Hour {
+		return fmt.Errorf("--log-retention must be at least 1h, got %s", c.LogRetention)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)

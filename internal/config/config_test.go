@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -67,6 +68,7 @@ func TestParseErrors(t *testing.T) {
 func TestValidate(t *testing.T) {
 	ok := Defaults()
 	require.NoError(t, ok.Validate())
+	require.Equal(t, 30*24*time.Hour, ok.LogRetention, "Resend keeps logs 30 days")
 
 	cases := map[string]func(*Config){
 		"--http-addr":                        func(c *Config) { c.HTTPAddr = "nonsense" },
@@ -101,6 +103,7 @@ func TestValidate(t *testing.T) {
 		},
 		"--smtp-max-conns":       func(c *Config) { c.SMTPAddrs, c.SMTPMaxConnsPerIP = []string{"127.0.0.1:587"}, 0 },
 		"--auth-failures-per-ip": func(c *Config) { c.AuthFailuresPerIP = -1 },
+		"--log-retention":        func(c *Config) { c.LogRetention = time.Minute },
 	}
 	for want, mutate := range cases {
 		c := Defaults()
