@@ -397,3 +397,30 @@ func TestNodeSDKContactImports(t *testing.T) {
 	require.JSONEq(t, `"completed"`, string(mustField(t, got["get"], "status")))
 	require.JSONEq(t, `422`, string(mustField(t, got["badCSV"], "statusCode")))
 }
+
+// TestNodeSDKLogs drives the Logs API with the official Node SDK
+// (resend.logs.list and get; e2e/node/logs.mjs checks each answer).
+func TestNodeSDKLogs(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir(), "--delivery", "capture")
+	key := firstKey(t, s)
+	got := runNode(t, node, "logs.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	require.JSONEq(t, `"log"`, string(mustField(t, got["get"], "object")))
+	var log struct {
+		RequestBody struct {
+			Attachments []struct{ Filename, Content string }
+		} `json:"request_body"`
+	}
+	require.NoError(t, json.Unmarshal(got["get"], &log))
+	require.Len(t, log.RequestBody.Attachments, 1)
+	require.Equal(t, "[masked: 24 characters]", log.RequestBody.Attachments[0].Content)
+	for name, status := range map[string]int{"missing": 404, "getMissing": 404, "getInvalid": 422} {
+		var e struct {
+			StatusCode int    `json:"statusCode"`
+			Name       string `json:"name"`
+		}
+		require.NoError(t, json.Unmarshal(got[name], &e), name)
+		require.Equal(t, status, e.StatusCode, name)
+	}
+	s.stop(t)
+}
