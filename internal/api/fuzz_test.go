@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/godwit/godwit/internal/requestlog"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
@@ -15,7 +16,8 @@ import (
 // 5xx, and every answer is JSON in Resend's shape. The seeds reach every
 // route that takes a body or a path parameter.
 func FuzzRequests(f *testing.F) {
-	e := setup(f, sqlstore.SQLite)
+	var logs *requestlog.Writer // every request recorded, as serve does
+	e := setup(f, sqlstore.SQLite, withRequestLog(f, &logs))
 	domain := "/domains/" + e.domainA
 	seg := e.newSegment(e.keyA, "fuzz")
 	contact := e.newContact(e.keyA, `{"email":"fuzz+1@example.net","segments":[{"id":"`+seg+`"}]}`)
@@ -49,6 +51,8 @@ func FuzzRequests(f *testing.F) {
 		{"/suppressions/batch/remove", "", "", `{"emails":["a@example.net"]}`},
 		{"/suppressions/a@example.net", "", "", ``},
 		{"/feed?after=0&limit=3", "", "", ``},
+		{"/logs?limit=2&before=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{"/logs/00000000-0000-4000-8000-000000000000", "", "", ``},
 		{"/contacts", "", "", `{"email":"Ada+x@example.net","first_name":"Ada","last_name":null,"unsubscribed":true,"properties":{"tier":"gold","n":1,"x":null},"segments":[{"id":"` + seg + `"},"` + seg + `"]}`},
 		{"/contacts?segment_id=" + seg + "&limit=2", "", "", ``},
 		{"/contacts/fuzz+1@example.net", "", "", `{"email":"fuzz+2@example.net","first_name":null,"properties":{"n":null,"k":"v"}}`},

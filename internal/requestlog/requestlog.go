@@ -109,6 +109,10 @@ func (w *Writer) Stop(ctx context.Context) error {
 	w.stopOnce.Do(func() { close(w.stop) })
 	select {
 	case <-w.done:
+		if d, l := w.Dropped(), w.Lost(); d > 0 || l > 0 {
+			w.cfg.Logger.Warn("request logs not stored since start", slog.Uint64("dropped_buffer_full", d),
+				slog.Uint64("lost_database_refused", l))
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("request log writer: %d records not written: %w", len(w.ch), ctx.Err())
