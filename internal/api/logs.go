@@ -120,9 +120,7 @@ func (h *Handler) recordRequest(w http.ResponseWriter, r *http.Request, key *sto
 	var body *capturedBody
 	if r.Body != nil && r.Body != http.NoBody && jsonLike(r.Header.Get("Content-Type")) {
 		body = &capturedBody{ReadCloser: r.Body, max: requestlog.MaxCapturedRequest}
-		r2 := *r
-		r2.Body = body
-		r = &r2
+		r.Body = body
 	}
 	rec := &capturingWriter{ResponseWriter: w}
 	return rec, r, func() {
