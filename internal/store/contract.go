@@ -79,6 +79,12 @@ type Emails interface {
 	// ListEmails returns emails newest first, and whether more exist beyond
 	// the page; their HTML and Text are left out (nil).
 	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
+	// EmailMetrics returns the team's email counts selected by f, one row
+	// per hour, domain and broadcast (and email when f names emails), in no
+	// particular order. Without EmailIDs it reads the hourly rollup that
+	// AcceptEmails and RecordDelivery maintain in their transactions, so
+	// its cost depends on the hours and domains in range, not on the emails.
+	EmailMetrics(ctx context.Context, f EmailMetricsFilter) ([]*EmailMetricsRow, error)
 	// RescheduleEmail moves a scheduled email; ErrNotScheduled if it is not scheduled.
 	RescheduleEmail(ctx context.Context, teamID, id string, at time.Time) error
 	// CancelEmail cancels a scheduled email; ErrNotScheduled if it is not scheduled.

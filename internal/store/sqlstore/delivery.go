@@ -157,6 +157,11 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 			events = append(events, []any{o.EmailID, o.TeamID, ev.Type, micros(ev.CreatedAt), data})
 		}
 	}
+	// Counted before the events are inserted: a first open is told from earlier ones.
+	metrics := metricsDeltas{}
+	if err := db.addOutcomes(ctx, tx, metrics, group); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
 	if err := db.insertRows(ctx, tx, "delivery_attempts", attemptInsertColumns, attempts); err != nil {
 		return fmt.Errorf("record delivery: insert attempts: %w", err)
 	}
@@ -181,6 +186,9 @@ func (db *DB) commitOutcomes(group []*outcomeReq) error {
 		if err := db.outbox.RetryDeliveries(ctx, tx, retries); err != nil {
 			return fmt.Errorf("record delivery: enqueue retries: %w", err)
 		}
+	}
+	if err := metrics.upsert(ctx, db, tx); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record delivery: commit: %w", err)

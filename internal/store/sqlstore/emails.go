@@ -168,6 +168,14 @@ func (db *DB) commitTx(group []*acceptReq) error {
 			return err
 		}
 	}
+	// Last, so that PostgreSQL holds the rollup's row locks only until the commit.
+	metrics := metricsDeltas{}
+	for _, r := range accepted {
+		metrics.addAccepted(r.a.Emails)
+	}
+	if err := metrics.upsert(ctx, db, tx); err != nil {
+		return fmt.Errorf("accept emails: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("accept emails: commit: %w", err)
 	}
@@ -210,7 +218,7 @@ const eventInsertColumns = "email_id, team_id, type, created_at"
 
 // writerStatements lists the statements the committers use.
 func writerStatements() []string {
-	qs := []string{claimIdempotencySQL, updateLastEventSQL}
+	qs := []string{claimIdempotencySQL, updateLastEventSQL, upsertMetricsSQL}
 	for n := 1; n <= maxRowsPerInsert; n *= 2 {
 		qs = append(qs, multiInsert("emails", emailInsertColumns, emailInsertArity, n),
 			multiInsert("email_events", eventInsertColumns, 4, n),
