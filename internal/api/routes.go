@@ -25,6 +25,8 @@ func (h *Handler) routes() {
 	h.handle("POST /emails", sendAccess, h.sendEmail)
 	h.handle("POST /emails/batch", sendAccess, h.sendBatch)
 	h.handle("GET /emails", fullAccess, h.listEmails)
+	// Account email metrics; the literal segment wins over {id}.
+	h.handle("GET /emails/metrics", fullAccess, h.getEmailMetrics)
 	h.handle("GET /emails/{id}", fullAccess, h.getEmail)
 	h.handle("PATCH /emails/{id}", fullAccess, h.updateEmail)
 	h.handle("POST /emails/{id}/cancel", fullAccess, h.cancelEmail)

@@ -1,0 +1,28 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/godwit/godwit/internal/emailmetrics"
+)
+
+// getEmailMetrics is GET /emails/metrics: the query and the response are
+// internal/emailmetrics'; the counts are the store's hourly rollup (or the
+// named emails' events).
+func (h *Handler) getEmailMetrics(w http.ResponseWriter, r *http.Request) error {
+	q, err := emailmetrics.Parse(r.URL.Query(), h.Now())
+	if err != nil {
+		return err
+	}
+	rows, err := h.Store.EmailMetrics(r.Context(), q.Filter(callerKey(r.Context()).TeamID))
+	if err != nil {
+		return fmt.Errorf("email metrics: %w", err)
+	}
+	body, err := q.Render(rows)
+	if err != nil {
+		return fmt.Errorf("email metrics: %w", err)
+	}
+	writeRawJSON(w, http.StatusOK, body)
+	return nil
+}
