@@ -149,7 +149,8 @@ func (q *Query) has(dimension string) bool { return slices.Contains(q.Dimensions
 // Filter is the store filter of q for a team.
 func (q *Query) Filter(teamID string) store.EmailMetricsFilter {
 	return store.EmailMetricsFilter{TeamID: teamID, From: q.Start, To: q.End,
-		DomainIDs: q.DomainIDs, BroadcastIDs: q.BroadcastIDs, EmailIDs: q.EmailIDs}
+		DomainIDs: q.DomainIDs, BroadcastIDs: q.BroadcastIDs, EmailIDs: q.EmailIDs,
+		ByHour: q.has("period"), ByDomain: q.has("domain"), ByBroadcast: q.has("broadcast")}
 }
 
 // loadLocation loads an IANA zone by name. "Local" (the server's zone) is

@@ -80,8 +80,8 @@ type Emails interface {
 	// the page; their HTML and Text are left out (nil).
 	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
 	// EmailMetrics returns the team's email counts selected by f, one row
-	// per hour, domain and broadcast (and email when f names emails), in no
-	// particular order. Without EmailIDs it reads the hourly rollup that
+	// per hour (and domain, broadcast as f asks, and email when f names
+	// emails), in no particular order. Without EmailIDs it reads the hourly rollup that
 	// AcceptEmails and RecordDelivery maintain in their transactions, so
 	// its cost depends on the hours and domains in range, not on the emails.
 	EmailMetrics(ctx context.Context, f EmailMetricsFilter) ([]*EmailMetricsRow, error)

@@ -17,6 +17,15 @@ type EmailMetricsFilter struct {
 	// from the hourly rollup, whose rows cover whole hours: every hour that
 	// starts in [From truncated to the hour, To).
 	EmailIDs []string
+	// ByHour, ByDomain and ByBroadcast keep rows of different hours,
+	// domains or broadcasts apart; without them such rows are summed (Hour
+	// is then From truncated to the hour; DomainID or BroadcastID ""),
+	// which is how a caller that does not break counts down by them reads
+	// fewer rows. Rows read from the named emails' events are always kept
+	// apart.
+	ByHour      bool
+	ByDomain    bool
+	ByBroadcast bool
 }
 
 // EmailCounts are the counters of the email metrics. Every counter is a

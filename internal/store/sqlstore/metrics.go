@@ -229,12 +229,38 @@ func (db *DB) EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*
 	if len(f.EmailIDs) > 0 {
 		return db.emailMetricsFromEvents(ctx, f)
 	}
-	q := `SELECT r.hour, r.domain_id, r.domain_name, r.broadcast_id, COALESCE(b.name, ''), ` + metricsCounterColumns + `
-		FROM email_metrics_hourly r LEFT JOIN broadcasts b ON b.id = r.broadcast_id AND b.team_id = r.team_id
+	// Rows are summed in SQL over what the caller does not break down by.
+	sel, join := "", ""
+	var group []string
+	if f.ByHour {
+		sel, group = "r.hour, ", append(group, "r.hour")
+	} else {
+		sel = "MIN(r.hour), "
+	}
+	if f.ByDomain {
+		sel, group = sel+"r.domain_id, MAX(r.domain_name), ", append(group, "r.domain_id")
+	} else {
+		sel += "'', '', "
+	}
+	if f.ByBroadcast {
+		sel += "r.broadcast_id, MAX(COALESCE(b.name, '')), "
+		group = append(group, "r.broadcast_id")
+		join = " LEFT JOIN broadcasts b ON b.id = r.broadcast_id AND b.team_id = r.team_id"
+	} else {
+		sel += "'', '', "
+	}
+	sums := strings.Fields(strings.ReplaceAll(metricsCounterColumns, ",", " "))
+	for i, c := range sums {
+		sums[i] = "SUM(r." + c + ")"
+	}
+	q := `SELECT ` + sel + strings.Join(sums, ", ") + ` FROM email_metrics_hourly r` + join + `
 		WHERE r.team_id = ? AND r.hour >= ? AND r.hour < ?`
 	args := []any{f.TeamID, hourOf(f.From), micros(f.To)}
 	q, args = inList(q, args, "r.domain_id", f.DomainIDs)
 	q, args = inList(q, args, "r.broadcast_id", f.BroadcastIDs)
+	if len(group) > 0 {
+		q += " GROUP BY " + strings.Join(group, ", ")
+	}
 	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("email metrics: %w", err)
@@ -243,12 +269,25 @@ func (db *DB) EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*
 	var out []*store.EmailMetricsRow
 	for rows.Next() {
 		row := &store.EmailMetricsRow{}
-		var hour int64
-		dest := append([]any{&hour, &row.DomainID, &row.DomainName, &row.BroadcastID, &row.BroadcastName}, counterDests(&row.EmailCounts)...)
+		var hour sql.NullInt64
+		sums := make([]sql.NullInt64, 15)
+		dest := []any{&hour, &row.DomainID, &row.DomainName, &row.BroadcastID, &row.BroadcastName}
+		for i := range sums {
+			dest = append(dest, &sums[i])
+		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("email metrics: %w", err)
 		}
-		row.Hour = fromMicros(hour)
+		if !hour.Valid {
+			continue // no row matched: the one row of an aggregate without GROUP BY
+		}
+		for i, p := range counterDests(&row.EmailCounts) {
+			*p.(*int64) = sums[i].Int64
+		}
+		row.Hour = fromMicros(hour.Int64)
+		if !f.ByHour {
+			row.Hour = fromMicros(hourOf(f.From))
+		}
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {

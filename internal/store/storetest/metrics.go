@@ -186,7 +186,7 @@ func testEmailMetrics(t *testing.T, newStore NewStore) {
 		}
 		return got
 	}
-	all := store.EmailMetricsFilter{TeamID: a.ID, From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour)}
+	all := store.EmailMetricsFilter{TeamID: a.ID, From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour), ByHour: true, ByDomain: true, ByBroadcast: true}
 	rows, err := s.EmailMetrics(ctx, all)
 	require.NoError(t, err)
 	require.Equal(t, want, byKey(rows), "the rollup equals the recount")
@@ -235,6 +235,39 @@ func testEmailMetrics(t *testing.T, newStore NewStore) {
 				require.Equal(t, expect, byKey(rows), fmt.Sprintf("emails named: %v", len(f.EmailIDs) > 0))
 			}
 		})
+	}
+
+	// Without ByDomain and ByBroadcast the rows are summed per hour.
+	perHour := map[time.Time]*store.EmailCounts{}
+	for k, c := range want {
+		if perHour[k.hour] == nil {
+			perHour[k.hour] = &store.EmailCounts{}
+		}
+		perHour[k.hour].Add(c)
+	}
+	summed := all
+	summed.ByDomain, summed.ByBroadcast = false, false
+	var grand store.EmailCounts
+	for _, c := range want {
+		grand.Add(c)
+	}
+	summed.ByHour = false
+	rows, err = s.EmailMetrics(ctx, summed)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, grand, rows[0].EmailCounts)
+	none := summed
+	none.DomainIDs = []string{store.NewID()}
+	rows, err = s.EmailMetrics(ctx, none)
+	require.NoError(t, err)
+	require.Empty(t, rows, "nothing matched: no row")
+	summed.ByHour = true
+	rows, err = s.EmailMetrics(ctx, summed)
+	require.NoError(t, err)
+	require.Len(t, rows, len(perHour))
+	for _, r := range rows {
+		require.Empty(t, r.DomainID+r.BroadcastID)
+		require.Equal(t, perHour[r.Hour], &r.EmailCounts, "hour %s", r.Hour)
 	}
 
 	// Team B sees its own email only.
