@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -61,6 +62,7 @@ func main() {
 	workers := flag.Int("workers", 8, "concurrent seeding writers")
 	requests := flag.Int("requests", 1000, "requests to time")
 	query := flag.String("query", "", "query string (default: the last 30 days, daily, by period and domain)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed requests to this file")
 	flag.Parse()
 	if *dsn == "" {
 		flag.Usage()
@@ -140,6 +142,16 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("GET /emails/metrics?%s: %d rows, %d bytes, received %.0f", q, len(shape.Data), len(body), shape.Totals["received"])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	lat := make([]time.Duration, *requests)
 	for i := range lat {
 		lat[i], _ = get()

@@ -51,6 +51,29 @@ func TestPeriods(t *testing.T) {
 	}
 }
 
+func TestFilterBuckets(t *testing.T) {
+	for _, tc := range []struct {
+		name, query   string
+		bucket, shift time.Duration
+	}{
+		{"daily in UTC", "dimensions=period", 24 * time.Hour, 0},
+		{"daily in New York, no DST change in range", "dimensions=period&timezone=America/New_York&start_date=2026-11-10&end_date=2026-11-20",
+			24 * time.Hour, 19 * time.Hour},
+		{"daily over a DST change: hours", "dimensions=period&timezone=America/New_York&start_date=2026-10-20&end_date=2026-11-20", 0, 0},
+		{"weekly in UTC: Monday boundaries", "dimensions=period&granularity=weekly", 7 * 24 * time.Hour, 3 * 24 * time.Hour},
+		{"monthly: days", "dimensions=period&granularity=monthly", 24 * time.Hour, 0},
+		{"hourly: hours", "dimensions=period&granularity=hourly", 0, 0},
+		{"a half-hour zone: hours", "dimensions=period&timezone=Asia/Kolkata", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustParse(t, tc.query).Filter("team")
+			require.True(t, f.ByHour)
+			require.Equal(t, tc.bucket, f.Bucket)
+			require.Equal(t, tc.shift, f.Shift)
+		})
+	}
+}
+
 func TestRenderBucketsHoursInTheZone(t *testing.T) {
 	q := mustParse(t, "start_date=2026-11-28&end_date=2026-11-30&dimensions=period&metrics=received&timezone=America/New_York")
 	rows := []*store.EmailMetricsRow{

@@ -26,6 +26,13 @@ type EmailMetricsFilter struct {
 	ByHour      bool
 	ByDomain    bool
 	ByBroadcast bool
+	// Bucket, with ByHour, sums the hours of each bucket of that length
+	// (a whole number of hours; 0 is one hour) whose boundaries fall at
+	// multiples of Bucket since the epoch moved back by Shift; a row's Hour
+	// is then the first hour of its bucket that has counts. A caller that
+	// folds hours into days of a fixed UTC offset reads a row a day.
+	Bucket time.Duration
+	Shift  time.Duration
 }
 
 // EmailCounts are the counters of the email metrics. Every counter is a

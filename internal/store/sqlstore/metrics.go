@@ -232,7 +232,11 @@ func (db *DB) EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*
 	// Rows are summed in SQL over what the caller does not break down by.
 	sel, join := "", ""
 	var group []string
-	if f.ByHour {
+	var groupArgs []any
+	if f.ByHour && f.Bucket > time.Hour {
+		sel, group = "MIN(r.hour), ", append(group, "(r.hour + ?) / ?")
+		groupArgs = []any{f.Shift.Microseconds(), f.Bucket.Microseconds()}
+	} else if f.ByHour {
 		sel, group = "r.hour, ", append(group, "r.hour")
 	} else {
 		sel = "MIN(r.hour), "
@@ -260,6 +264,7 @@ func (db *DB) EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*
 	q, args = inList(q, args, "r.broadcast_id", f.BroadcastIDs)
 	if len(group) > 0 {
 		q += " GROUP BY " + strings.Join(group, ", ")
+		args = append(args, groupArgs...)
 	}
 	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {

@@ -270,6 +270,23 @@ func testEmailMetrics(t *testing.T, newStore NewStore) {
 		require.Equal(t, perHour[r.Hour], &r.EmailCounts, "hour %s", r.Hour)
 	}
 
+	// Bucket sums the hours of each (here: UTC) day.
+	perDay := map[time.Time]*store.EmailCounts{}
+	for k, c := range want {
+		d := k.hour.Truncate(24 * time.Hour)
+		if perDay[d] == nil {
+			perDay[d] = &store.EmailCounts{}
+		}
+		perDay[d].Add(c)
+	}
+	summed.Bucket = 24 * time.Hour
+	rows, err = s.EmailMetrics(ctx, summed)
+	require.NoError(t, err)
+	require.Len(t, rows, len(perDay))
+	for _, r := range rows {
+		require.Equal(t, perDay[r.Hour.Truncate(24*time.Hour)], &r.EmailCounts, "day of %s", r.Hour)
+	}
+
 	// Team B sees its own email only.
 	rows, err = s.EmailMetrics(ctx, store.EmailMetricsFilter{TeamID: b.ID, From: all.From, To: all.To})
 	require.NoError(t, err)
