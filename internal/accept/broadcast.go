@@ -34,5 +34,9 @@ func (s *Service) AcceptBroadcast(ctx context.Context, b *store.Broadcast, email
 			e.DomainName = s.cfg.TestDomain
 		}
 	}
-	return s.cfg.Store.AcceptEmails(ctx, &store.Accept{Emails: emails, Broadcast: prog})
+	if err := s.cfg.Store.AcceptEmails(ctx, &store.Accept{Emails: emails, Broadcast: prog}); err != nil {
+		return err
+	}
+	s.accepted(ctx, SourceBroadcast, emails)
+	return nil
 }

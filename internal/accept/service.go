@@ -63,7 +63,22 @@ type Config struct {
 	CacheTTL time.Duration
 	// TestDomain is the domain of the test sender and recipients (resend.dev).
 	TestDomain string
+	// Metrics counts accepted emails by source (nil: not counted).
+	Metrics Metrics
 }
+
+// Metrics counts what the accept path does (*metrics.Metrics); accept
+// knows no transport, so it names the counter by this interface only.
+type Metrics interface {
+	Accepted(source string, n int)
+}
+
+// The sources of accepted emails, as counted and logged.
+const (
+	SourceAPI       = "api"
+	SourceSMTP      = "smtp"
+	SourceBroadcast = "broadcast"
+)
 
 // Service is the accept path.
 type Service struct {
@@ -110,6 +125,20 @@ func New(cfg Config) *Service {
 		keys:     newKeyCache(cfg.CacheTTL, 100_000),
 		domains:  &domainCache{ttl: max(cfg.CacheTTL, 0), entries: map[string]domainCacheEntry{}},
 		inflight: map[string]struct{}{}}
+}
+
+// accepted counts and logs committed emails: one INFO line each.
+func (s *Service) accepted(ctx context.Context, source string, emails []*store.Email) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Accepted(source, len(emails))
+	}
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	for _, e := range emails {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "email accepted", slog.String("email_id", e.ID),
+			slog.String("team_id", e.TeamID), slog.String("source", source))
+	}
 }
 
 // TestDomain is the test sender's domain.

@@ -124,6 +124,11 @@ func (s *Service) Submit(ctx context.Context, req Request, build Build) (*Result
 			return nil, fmt.Errorf("accept emails: %w", err)
 		}
 	}
+	source := SourceAPI
+	if req.Endpoint == SMTPEndpoint {
+		source = SourceSMTP
+	}
+	s.accepted(ctx, source, emails)
 	return res, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/tracking"
 )
@@ -71,6 +72,9 @@ type Deps struct {
 	RequestLog RequestLogger
 	// Ready reports whether the server accepts traffic (false while draining).
 	Ready func() bool
+	// Metrics counts requests by route pattern and status, with their
+	// latency (nil: not counted).
+	Metrics *metrics.Metrics
 	// Writable, when set, reports whether the store took the node's last
 	// periodic write probe (nil) or why not; /readyz is 503 while it fails.
 	Writable func() error

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -75,6 +76,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), ctxRequestID, id)
 	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w}
+	var pattern string // the route's, for the metrics ("": none matched)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -95,6 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("team_id", k.TeamID), slog.String("api_key_id", k.ID))
 		}
 		h.Logger.LogAttrs(ctx, slog.LevelDebug, "request", attrs...)
+		h.Metrics.HTTPRequest(pattern, cmp.Or(sw.status, http.StatusOK), time.Since(start))
 	}()
 
 	cleanPath(r)
@@ -103,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(sw, apierr.NotFound("The requested endpoint does not exist."))
 		return
 	}
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	if _, pattern = h.mux.Handler(r); pattern == "" {
 		status, allow := probe(h.mux, r)
 		if status == http.StatusMethodNotAllowed {
 			sw.Header().Set("Allow", allow)

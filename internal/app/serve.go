@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/godwit/godwit/internal/accept"
@@ -40,6 +42,7 @@ import (
 	"github.com/godwit/godwit/internal/fetch"
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/msa"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
@@ -92,7 +95,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// The store's writes enqueue their jobs through the outbox, which the
 	// queue binds once it is open (it needs the store's database first).
 	outbox := queue.NewOutbox()
-	db, err := sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{Outbox: outbox})
+	// Metrics (--metrics-addr) are counted on a registry of their own; nil
+	// counts nothing.
+	var met *metrics.Metrics
+	storeOpts := sqlstore.Options{Outbox: outbox}
+	if cfg.MetricsAddr != "" {
+		met = metrics.New(prometheus.NewRegistry())
+		storeOpts.ObserveCommit = func(c sqlstore.CommitStats) {
+			met.Commit(c.Kind, c.Duration, c.Requests, c.Emails, c.Failed)
+		}
+	}
+	db, err := sqlstore.Open(ctx, cfg.Database(), storeOpts)
 	if err != nil {
 		return err
 	}
@@ -127,15 +140,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// its key cache, rate limiter, domain cache and in-flight idempotency.
 	limiter := ratelimit.NewMemory(nil)
 	acc := accept.New(accept.Config{Store: db, Limiter: limiter, Logger: log, DefaultRateLimit: cfg.RateLimit,
-		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain})
+		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain, Metrics: acceptMetrics(met)})
 
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, tracker, log)
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, tracker, met, log)
 	if err != nil {
 		return err
 	}
+	met.RegisterQueue(func() (metrics.QueueStats, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return q.Stats(ctx)
+	})
 
 	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
-		Now: time.Now, Logger: log, Interval: verifyInterval}
+		Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met}
 	ready := &readiness{log: log}
 	// Download links of attachments given by URL fetch them, as delivery does.
 	downloads := &fetch.Fetcher{Client: netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}.HTTPClient(fetch.DefaultTimeout),
@@ -162,6 +180,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
 		Fetcher:          downloads,
 		Bodies:           bodyLimits(cfg),
+		Metrics:          met,
 	})
 
 	services := []Service{
@@ -174,6 +193,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	if cfg.DebugAddr != "" {
 		services = append(services, serveDebug(cfg.DebugAddr, log))
+	}
+	if met != nil {
+		services = append(services, serveMetrics(cfg, met, tlsCfg, log))
 	}
 	services = append(services,
 		Background("key revocation listener", func(ctx context.Context) {
@@ -194,7 +216,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		listeners = append(listeners, serveMX(cfg, db, tlsCfg, log))
 	}
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
-		listeners = append(listeners, LogStop(serveSubmission(cfg, handler, tlsCfg, log),
+		listeners = append(listeners, LogStop(serveSubmission(cfg, handler, tlsCfg, met, log),
 			log, "SMTP submission: messages in progress did not finish in time"))
 	}
 	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, tlsCfg, log), log, "shutdown did not finish in time"))
@@ -336,7 +358,7 @@ func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.L
 // serveSubmission is the SMTP submission server (--smtp-addr with
 // STARTTLS when there is a certificate, --smtps-addr with implicit TLS) on
 // the API's accept path.
-func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) *msa.Server {
+func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) *msa.Server {
 	return msa.New(msa.Config{
 		Accepter:          handler.Accept,
 		Logger:            log,
@@ -347,12 +369,14 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 		MaxConnsPerIP:     cfg.SMTPMaxConnsPerIP,
 		Listen:            cfg.SMTPAddrs,
 		ListenTLS:         cfg.SMTPSAddrs,
+		Metrics:           met,
 	})
 }
 
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
-func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, tracker *tracking.Signer, log *slog.Logger) (*queue.Queue, error) {
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings,
+	tracker *tracking.Signer, met *metrics.Metrics, log *slog.Logger) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       db,
@@ -363,6 +387,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		Tracking:    tracker,
 		TrackingURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		Logger:      log,
+		Metrics:     met,
 	}
 	switch cfg.Delivery {
 	case "mx":
@@ -380,7 +405,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	hooks := guard.HTTPClient(webhook.Timeout)
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
 	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
-		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log},
+		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log, Metrics: met},
 		Broadcasts: &broadcast.Sender{Store: db, Accept: acc, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 			TestDomain: cfg.TestDomain, Logger: log},
 		Imports:       &contactimport.Importer{Store: db, BatchSize: cfg.ImportBatchSize, Logger: log},
@@ -451,6 +476,35 @@ func serveDebug(addr string, log *slog.Logger) Service {
 	srv := &httplisten.Server{Addr: addr, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, Raw: true,
 		Listening: func(a net.Addr) { log.Info("serving profiling endpoints", slog.String("addr", a.String())) }}
 	return Flagged("--debug-addr", StartStop(srv.Start, func(context.Context) error { return srv.Close() }))
+}
+
+// serveMetrics serves Prometheus metrics on --metrics-addr: plain HTTP on
+// loopback (or behind a proxy, --insecure-http), TLS with the API's
+// certificate elsewhere. Like the profiling endpoints it is closed, not
+// drained: a scrape in progress is cut off.
+func serveMetrics(cfg config.Config, met *metrics.Metrics, tlsCfg *tls.Config, log *slog.Logger) Service {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(met.Registry(), promhttp.HandlerOpts{Registry: met.Registry()}))
+	srv := &httplisten.Server{Addr: cfg.MetricsAddr, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}, Logger: log}
+	if h, _, _ := net.SplitHostPort(cfg.MetricsAddr); tlsCfg != nil && !config.IsLoopback(h) {
+		srv.TLSConfig = tlsCfg
+	} else {
+		srv.Raw = true
+	}
+	srv.Listening = func(a net.Addr) {
+		log.Info("serving metrics", slog.String("addr", a.String()), slog.Bool("tls", srv.TLSConfig != nil))
+	}
+	return Flagged("--metrics-addr", StartStop(srv.Start, func(context.Context) error { return srv.Close() }))
+}
+
+// acceptMetrics is met as accept's counter (an interface holding a nil
+// *Metrics is not nil, and that is fine: its methods count nothing).
+func acceptMetrics(met *metrics.Metrics) accept.Metrics {
+	if met == nil {
+		return nil
+	}
+	return met
 }
 
 // tuneGC trades memory for CPU within a bound: the collector runs half as

@@ -159,7 +159,7 @@ func TestServeStartsAndDrains(t *testing.T) {
 	}
 	requireOrder(t, s.logs, "store opened", "serving profiling endpoints", "receiving bounces and complaints",
 		"serving SMTP submission", httpServing, "shutting down: no new connections, finishing requests in flight",
-		"River client stopped", "stopped")
+		"delivery stopped", "stopped")
 }
 
 // TestServeStopsWhatStartedWhenAPartFails: a listener that cannot listen

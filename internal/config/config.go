@@ -36,7 +36,10 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
-	MemoryLimit     string
+	// MetricsAddr is where Prometheus metrics are served (/metrics); off
+	// when empty.
+	MetricsAddr string
+	MemoryLimit string
 
 	SecretKey    string
 	MXHost       string
@@ -145,6 +148,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof); off when empty")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of the Prometheus metrics endpoint (/metrics): loopback, or any address with --tls-cert/--acme-domain (served over TLS) or --insecure-http; off when empty")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the Go heap (e.g. 128MiB, 1GiB; 0 for none): the GC works harder near it; GOMEMLIMIT, when set, wins")
 	fs.StringVar(&c.SecretKey, "secret-key", c.SecretKey, "32-byte key (hex or base64) that encrypts DKIM private keys at rest; default: a key generated in <data-dir>/secret.key (give every node the same one)")
 	fs.StringVar(&c.MXHost, "mx-host", c.MXHost, "host that receives bounces for domains' return-path subdomains (default: the --public-url host, else this machine's name)")
@@ -348,6 +352,15 @@ func (c *Config) Validate() error {
 		h, _, err := net.SplitHostPort(c.DebugAddr)
 		if err != nil || !IsLoopback(h) {
 			return fmt.Errorf("--debug-addr %q must be a loopback host:port address", c.DebugAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		h, _, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr %q is not a host:port address", c.MetricsAddr)
+		}
+		if !c.TLS() && !c.InsecureHTTP && !IsLoopback(h) {
+			return fmt.Errorf("--metrics-addr %q is not a loopback address: give --tls-cert/--tls-key or --acme-domain to serve metrics over TLS, or --insecure-http when a TLS-terminating proxy is in front", c.MetricsAddr)
 		}
 	}
 	if c.DKIMSelector == "" || strings.ContainsAny(c.DKIMSelector, " ./@\r\n") {

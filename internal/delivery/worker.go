@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
@@ -71,6 +73,9 @@ type Worker struct {
 	TrackingURL string
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Metrics counts attempts in flight and each recipient's result (nil:
+	// not counted).
+	Metrics *metrics.Metrics
 
 	keysMu sync.Mutex
 	keys   map[string]domainKeys // domain id → opened keys
@@ -218,6 +223,7 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 // come from decide, and records them with their events and retry.
 func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Time,
 	decide func(pending []*recipientState, results map[string]Result, out *store.DeliveryOutcome) error) error {
+	defer w.Metrics.AttemptStarted()()
 	prev, err := w.Store.ListDeliveryAttempts(ctx, e.TeamID, e.ID)
 	if err != nil {
 		return err
@@ -242,12 +248,15 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 
 	end := w.now()
 	expired := end.Sub(queueStart(e)) >= w.maxQueueAge()
+	final := make([]Result, 0, len(pending))
 	for _, st := range pending {
 		r := results[st.addr]
 		if r.Outcome == Deferred && expired {
 			r.Outcome = Bounced
 			r.expired = true
 		}
+		r.Recipient = st.addr
+		final = append(final, r)
 		outcome := string(r.Outcome)
 		out.Attempts = append(out.Attempts, &store.DeliveryAttempt{
 			Recipient: st.addr, Outcome: outcome, Host: r.Host, Code: r.Code,
@@ -282,10 +291,72 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 	if err := w.Store.RecordDelivery(ctx, out); err != nil {
 		return err
 	}
+	w.report(e, final, out.RetryAt)
 	if retry != nil {
 		return retry
 	}
 	return nil
+}
+
+// maxLoggedReply bounds the remote reply text in a log line.
+const maxLoggedReply = 300
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// report counts and logs the recorded results of an attempt: one INFO line
+// per recipient's change of state, with the remote host and reply (the
+// recipient's domain, not its address).
+func (w *Worker) report(e *store.Email, results []Result, retryAt *time.Time) {
+	log := w.logger()
+	for _, r := range results {
+		code := r.Code
+		if r.simulated || r.refused {
+			code = 0 // no remote server answered
+		}
+		w.Metrics.Delivery(string(r.Outcome), code)
+		attrs := []slog.Attr{slog.String("email_id", e.ID), slog.String("team_id", e.TeamID),
+			slog.String("recipient_domain", domainOf(r.Recipient))}
+		if r.Host != "" {
+			attrs = append(attrs, slog.String("host", r.Host))
+		}
+		if r.Code != 0 {
+			attrs = append(attrs, slog.Int("code", r.Code))
+		}
+		if r.Enhanced != "" {
+			attrs = append(attrs, slog.String("enhanced", r.Enhanced))
+		}
+		if r.Message != "" {
+			attrs = append(attrs, slog.String("reply", clip(r.Message, maxLoggedReply)))
+		}
+		msg := "email " + string(r.Outcome)
+		switch r.Outcome {
+		case Deferred:
+			if retryAt != nil {
+				attrs = append(attrs, slog.Time("next_attempt", *retryAt))
+			}
+		case Bounced:
+			if r.expired {
+				attrs = append(attrs, slog.Bool("expired", true))
+			}
+		case failedOutcome:
+			if r.reason != "" {
+				attrs = append(attrs, slog.String("reason", r.reason))
+			}
+		case complainedOutcome:
+			msg = "email delivered" // a test address: delivered, then complained
+			attrs = append(attrs, slog.Bool("complained", true))
+		}
+		log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	}
 }
 
 // sendPending decides the pending recipients of an attempt: the email's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -96,6 +97,8 @@ type Verifier struct {
 	// Interval is how often Start's loop looks for due domains (each
 	// domain has its own schedule).
 	Interval time.Duration
+	// Metrics counts checks by result (nil: not counted).
+	Metrics *metrics.Metrics
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -130,7 +133,9 @@ func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
 		for _, d := range due {
 			// DNS answers are untrusted input: a panic while checking one
 			// domain is logged and the others are still checked.
-			err := panics.Catch(func() error { return v.check(ctx, d, now) })
+			from := d.Status
+			lookupErr := false
+			err := panics.Catch(func() (err error) { lookupErr, err = v.check(ctx, d, now); return err })
 			var p *panics.Error
 			if errors.As(err, &p) {
 				v.Logger.Error("domain check panicked; the domain is checked again at its next turn",
@@ -140,6 +145,7 @@ func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
 			if err != nil {
 				return checked, err
 			}
+			v.checked(d, from, lookupErr)
 			checked++
 		}
 		if len(due) < 50 || checked == batch {
@@ -191,10 +197,10 @@ func (v *Verifier) Stop(ctx context.Context) error {
 	}
 }
 
-func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) error {
+func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (lookupErr bool, err error) {
 	recs, err := v.Settings.Records(d)
 	if err != nil {
-		return err
+		return false, err
 	}
 	before := stateOf(d)
 	wasHeld := store.DomainHeld(d.Status)
@@ -204,9 +210,9 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 		case err == nil && holder.ID != d.ID:
 			Lose(d, now)
 			v.logLost(d, holder.TeamID)
-			return v.save(ctx, d, before, now)
+			return false, v.save(ctx, d, before, now)
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("domain holder: %w", err)
+			return false, fmt.Errorf("domain holder: %w", err)
 		}
 	}
 	allVerified, lookupFailed := true, false
@@ -245,13 +251,14 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 	next := now
 	switch {
 	case lookupFailed:
+		lookupErr = true
 		next = now.Add(retryAfterError)
 	case allVerified:
 		d.Status, d.VerifyStartedAt, d.FailureReason = store.DomainVerified, nil, ""
 		next = now.Add(Recheck)
 		if !wasHeld {
 			d.NextCheckAt, d.UpdatedAt = &next, now
-			return v.win(ctx, d, before, now)
+			return false, v.win(ctx, d, before, now)
 		}
 	case d.Status == store.DomainVerified:
 		// A record disappeared: the failure window starts now.
@@ -265,12 +272,12 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) er
 			}
 		}
 		d.NextCheckAt, d.UpdatedAt = nil, now
-		return v.save(ctx, d, before, now)
+		return false, v.save(ctx, d, before, now)
 	default:
 		next = now.Add(backoff(now.Sub(started)))
 	}
 	d.NextCheckAt, d.UpdatedAt = &next, now
-	return v.save(ctx, d, before, now)
+	return lookupErr, v.save(ctx, d, before, now)
 }
 
 // win stores d, just verified, and fails the other teams' copies of its
@@ -303,6 +310,25 @@ func (v *Verifier) win(ctx context.Context, d *store.Domain, before string, now 
 		v.logLost(c, d.TeamID)
 	}
 	return nil
+}
+
+// checked counts a domain's check and logs a change of its status (a
+// copy that lost its name is logged by logLost).
+func (v *Verifier) checked(d *store.Domain, from string, lookupErr bool) {
+	if lookupErr {
+		v.Metrics.DomainCheck("lookup_error")
+	} else {
+		v.Metrics.DomainCheck(d.Status)
+	}
+	if d.Status == from || d.FailureReason == ReasonTaken(d.Name) {
+		return
+	}
+	attrs := []any{slog.String("domain", d.Name), slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID),
+		slog.String("from", from), slog.String("to", d.Status)}
+	if d.FailureReason != "" && d.Status == store.DomainFailed {
+		attrs = append(attrs, slog.String("reason", d.FailureReason))
+	}
+	v.Logger.Info("domain status changed", attrs...)
 }
 
 // logLost records that d lost its name to the team winner.

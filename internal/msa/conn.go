@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/godwit/godwit/internal/metrics"
 )
 
 // limitListener refuses connections beyond the server's limits (all
@@ -30,6 +32,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		sc := newSessionConn(c, ip, l.s)
 		if !l.s.conns.add(sc, l.s.cfg.MaxConns, l.s.cfg.MaxConnsPerIP) {
 			l.s.log.Warn("smtp connection refused: too many connections", "remote_ip", ip)
+			l.s.cfg.Metrics.SMTPRefused(metrics.SMTPTooManyConnections)
 			if l.plain {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 				_, _ = c.Write([]byte("421 4.7.0 " + l.s.cfg.Hostname + " Too many connections, try again later\r\n"))
@@ -37,6 +40,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
+		l.s.cfg.Metrics.SMTPSession()
 		return sc, nil
 	}
 }

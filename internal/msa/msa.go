@@ -38,6 +38,7 @@ import (
 	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/submission"
@@ -95,6 +96,8 @@ type Config struct {
 	// AcceptTimeout bounds the work on one message after DATA: key lookup,
 	// checks and the commit (30 s).
 	AcceptTimeout time.Duration
+	// Metrics counts sessions and refusals by reason (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // Limits of one message on the wire.
@@ -403,6 +406,7 @@ func (ss *session) authenticate(username, password string) error {
 func (ss *session) authFailed(username, password, reason string) error {
 	n := ss.s.failures.add(ss.c.ip, ss.s.cfg.Now())
 	ss.c.authFailures++
+	ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPAuthFailed)
 	prefix, err := auth.Prefix(password)
 	if err != nil {
 		prefix = ""
@@ -453,6 +457,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if err != nil {
 		if accept.AsError(err) != nil {
 			ss.s.log.Info("smtp message refused: API key no longer valid", ss.attrs()...)
+			ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPKeyRevoked)
 			ss.key, ss.token = nil, ""
 			// go-smtp allows one AUTH per session: the client reconnects.
 			ss.c.closeAfterReply.Store(true)
@@ -469,6 +474,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if !res.Allowed {
 		ss.c.rateRefusals++
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPRateLimited)
 		ss.s.log.Info("smtp message refused: rate limit", ss.attrs("limit", res.Limit)...)
 		if ss.c.rateRefusals >= 3 {
 			ss.c.closeAfterReply.Store(true)
@@ -503,8 +509,10 @@ func (ss *session) Data(r io.Reader) error {
 	switch {
 	case errors.Is(err, errBareNewline):
 		ss.s.log.Warn("smtp message refused: bare LF or CR in DATA (possible SMTP smuggling)", ss.attrs()...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPBareNewline)
 		return errBareNewline
 	case errors.Is(err, smtp.ErrDataTooLarge):
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPTooLarge)
 		return errTooLarge
 	case errors.Is(err, smtp.ErrDataReset):
 		// A BDAT transfer abandoned by RSET or EHLO: go-smtp writes no
@@ -525,11 +533,14 @@ func (ss *session) Data(r io.Reader) error {
 		var conv *submission.Error
 		switch {
 		case errors.Is(err, submission.ErrTooLarge):
+			ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPTooLarge)
 			return errTooLarge
 		case errors.As(err, &conv):
+			ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInvalidMessage)
 			// Convert's texts are fixed, never caller input.
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message refused: " + conv.Error()}
 		}
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInvalidMessage)
 		return errRefused
 	}
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
@@ -547,14 +558,17 @@ func (ss *session) Data(r io.Reader) error {
 func (ss *session) refusal(err error, size int) error {
 	if store.IsNoSpace(err) {
 		ss.s.log.Error("smtp message not accepted: the store is out of disk space", ss.attrs("error", err.Error(), "size", size)...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPStorageFull)
 		return errStorageFull
 	}
 	e := accept.AsError(err)
 	if e == nil {
 		ss.s.log.Error("smtp message not accepted: internal error", ss.attrs("error", err.Error(), "size", size)...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInternal)
 		return errTemporary
 	}
 	ss.s.log.Info("smtp message refused", ss.attrs("kind", e.Kind.Error(), "field", e.Field, "reason", e.Message, "size", size)...)
+	ss.s.cfg.Metrics.SMTPRefused(refusalReason(e.Kind))
 	switch e.Kind {
 	case accept.ErrKeyDomain:
 		return errKeyDomain
@@ -568,6 +582,32 @@ func (ss *session) refusal(err error, size int) error {
 		return errTooLarge
 	}
 	return errRefused
+}
+
+// refusalReason names a refusal kind of the accept path for the
+// smtp_refusals_total metric (a fixed set).
+func refusalReason(k *accept.Kind) string {
+	switch k {
+	case accept.ErrSenderNotVerified:
+		return "sender_not_verified"
+	case accept.ErrKeyDomain:
+		return "key_domain"
+	case accept.ErrTestRecipient:
+		return "test_recipient"
+	case accept.ErrIdempotencyMismatch:
+		return "idempotency_mismatch"
+	case accept.ErrIdempotencyInFlight:
+		return "idempotency_in_flight"
+	case accept.ErrTooLarge:
+		return metrics.SMTPTooLarge
+	case accept.ErrMissingField, accept.ErrInvalid, accept.ErrInvalidParameter, accept.ErrInvalidAttachment:
+		return metrics.SMTPInvalidMessage
+	case accept.ErrNotFound:
+		return "not_found"
+	case accept.ErrInvalidKey:
+		return metrics.SMTPAuthFailed
+	}
+	return "other"
 }
 
 func (ss *session) Reset() {

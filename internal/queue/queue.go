@@ -175,13 +175,13 @@ func Migrate(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
 	switch db.Dialect() {
 	case sqlstore.SQLite:
 		var m *rivermigrate.Migrator[*sql.Tx]
-		m, err = rivermigrate.New(riversqlite.New(db.Writer()), &rivermigrate.Config{Logger: logger})
+		m, err = rivermigrate.New(riversqlite.New(db.Writer()), &rivermigrate.Config{Logger: quietLogger(logger)})
 		if err == nil {
 			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	default:
 		var m *rivermigrate.Migrator[*sql.Tx]
-		m, err = rivermigrate.New(riverdatabasesql.New(db.Writer()), &rivermigrate.Config{Logger: logger})
+		m, err = rivermigrate.New(riverdatabasesql.New(db.Writer()), &rivermigrate.Config{Logger: quietLogger(logger)})
 		if err == nil {
 			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
@@ -217,7 +217,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		jobTimeout = 10 * time.Minute
 	}
 	rc := &river.Config{
-		Logger:               logger,
+		Logger:               quietLogger(logger),
 		JobTimeout:           jobTimeout,
 		RescueStuckJobsAfter: jobTimeout + min(jobTimeout, time.Minute),
 		MaxAttempts:          maxJobAttempts,
@@ -386,6 +386,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}
+	q.log.Info("delivery started", slog.Int("workers", q.workers))
 	return nil
 }
 
@@ -402,6 +403,9 @@ func (q *Queue) Stop(ctx context.Context) error {
 		hard, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err = q.client.StopAndCancel(hard)
+	}
+	if err == nil {
+		q.log.Info("delivery stopped")
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -62,6 +63,8 @@ type Dispatcher struct {
 	// Limits are the caps and breakers; read once, at the first Deliver.
 	Limits Limits
 	Logger *slog.Logger
+	// Metrics counts posts by result (nil: not counted).
+	Metrics *metrics.Metrics
 
 	gateOnce sync.Once
 	gate     *gate
@@ -117,6 +120,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 	g := d.fairness()
 	slot, wait := g.acquire(w, now, d.timeout())
 	if wait != nil {
+		d.Metrics.Webhook(metrics.WebhookDeferred)
 		return wait
 	}
 	started := time.Now()
@@ -147,7 +151,32 @@ func (d *Dispatcher) Deliver(ctx context.Context, messageID string) error {
 			}
 		}
 	}
-	return d.Store.RecordWebhookAttempt(ctx, res)
+	if err := d.Store.RecordWebhookAttempt(ctx, res); err != nil {
+		return err
+	}
+	d.Metrics.Webhook(metrics.WebhookResult(code))
+	if m.Status != store.WebhookMessageSuccess && d.Logger != nil {
+		attrs := []slog.Attr{slog.String("webhook_id", w.ID), slog.String("message_id", m.ID), slog.String("team_id", m.TeamID),
+			slog.String("event_type", m.Type), slog.Int("attempt", m.Attempts), slog.String("result", describe(code, truncate(response, 200)))}
+		if m.NextAttemptAt != nil {
+			attrs = append(attrs, slog.Time("next_attempt", *m.NextAttemptAt))
+		} else {
+			attrs = append(attrs, slog.Bool("gave_up", true))
+		}
+		d.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook delivery failed", attrs...)
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func (d *Dispatcher) disableAfter() time.Duration {

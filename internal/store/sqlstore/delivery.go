@@ -131,7 +131,13 @@ func (db *DB) outcomeLoop() {
 	}
 }
 
-func (db *DB) commitOutcomes(group []*outcomeReq) error {
+func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
+	if db.observe != nil {
+		start := time.Now()
+		defer func() {
+			db.observe(CommitStats{Kind: "outcomes", Duration: time.Since(start), Requests: len(group), Failed: err != nil})
+		}()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tx, err := db.w.BeginTx(ctx, nil)

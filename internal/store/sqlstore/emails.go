@@ -103,7 +103,17 @@ func (db *DB) commitGroup(group []*acceptReq) {
 	}
 }
 
-func (db *DB) commitTx(group []*acceptReq) error {
+func (db *DB) commitTx(group []*acceptReq) (err error) {
+	if db.observe != nil {
+		start := time.Now()
+		defer func() {
+			emails := 0
+			for _, r := range group {
+				emails += len(r.a.Emails)
+			}
+			db.observe(CommitStats{Kind: "accept", Duration: time.Since(start), Requests: len(group), Emails: emails, Failed: err != nil})
+		}()
+	}
 	// A background context: work handed to a committer is not abandoned
 	// half-way because one caller went away.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

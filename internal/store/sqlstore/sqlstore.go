@@ -86,6 +86,22 @@ type Options struct {
 	// (see Outbox). Nil is NoOutbox: a write with a job to enqueue fails
 	// with ErrNoOutbox.
 	Outbox Outbox
+	// ObserveCommit, when set, is told of every group commit after it ends
+	// (on the committer's goroutine: it must be quick).
+	ObserveCommit func(CommitStats)
+}
+
+// CommitStats describes one group commit.
+type CommitStats struct {
+	// Kind is "accept" (emails) or "outcomes" (delivery outcomes).
+	Kind     string
+	Duration time.Duration
+	// Requests is the callers' requests in the group; Emails the emails
+	// they held (accepts only).
+	Requests, Emails int
+	// Failed reports that the group's transaction failed (its requests
+	// are then committed one by one, each observed too).
+	Failed bool
 }
 
 // DB is a store.Store backed by SQL.
@@ -104,6 +120,8 @@ type DB struct {
 	maxGroup int
 
 	outbox Outbox // never nil: NoOutbox when none was given
+
+	observe func(CommitStats) // nil: commits are not observed
 
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 
@@ -174,7 +192,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 }
 
 func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	db := &DB{now: opts.Now, outbox: opts.Outbox}
+	db := &DB{now: opts.Now, outbox: opts.Outbox, observe: opts.ObserveCommit}
 	if db.now == nil {
 		db.now = time.Now
 	}

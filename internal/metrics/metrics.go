@@ -1,0 +1,407 @@
+// Package metrics defines every Prometheus metric Godwit exports, in one
+// place, on a registry the caller gives (never the global default one).
+// serve builds one Metrics and hands it to the parts that count: accept,
+// the API's middleware, SMTP submission, the delivery worker, the webhook
+// dispatcher, the domain verifier, and (through a function, since the
+// store imports nothing of Godwit's) the store's committers.
+//
+// Every method is safe on a nil *Metrics (it counts nothing), so tests and
+// commands that run without metrics pass nil.
+//
+// Labels are bounded: sources, outcomes, reply classes, reasons and route
+// patterns are fixed sets; no email id, address, team id or raw path is
+// ever a label. The hot paths use children resolved when Metrics is built
+// (accept by source, delivery by outcome and reply class) or cached per
+// route and status (HTTP), so counting allocates nothing per request.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every metric's name.
+const Namespace = "godwit"
+
+// Sources of accepted emails (accept's Source* constants; these are
+// resolved in advance, another is counted all the same).
+const (
+	SourceAPI       = "api"
+	SourceSMTP      = "smtp"
+	SourceBroadcast = "broadcast"
+)
+
+var sources = []string{SourceAPI, SourceSMTP, SourceBroadcast}
+
+// Delivery outcomes (one per recipient per attempt).
+var outcomes = []string{"delivered", "deferred", "bounced", "failed", "suppressed", "complained"}
+
+// Reply classes of the remote server's answer to a recipient.
+const (
+	Reply2xx  = "2xx"
+	Reply4xx  = "4xx"
+	Reply5xx  = "5xx"
+	ReplyNone = "none" // no SMTP answer: no connection, simulated, decided locally
+)
+
+var replies = []string{Reply2xx, Reply4xx, Reply5xx, ReplyNone}
+
+// ReplyClass is the class of an SMTP reply code (0: none).
+func ReplyClass(code int) string {
+	switch {
+	case code >= 200 && code < 300:
+		return Reply2xx
+	case code >= 400 && code < 500:
+		return Reply4xx
+	case code >= 500 && code < 600:
+		return Reply5xx
+	}
+	return ReplyNone
+}
+
+// Webhook delivery results.
+const (
+	WebhookSuccess    = "success"     // a 2xx answer
+	WebhookHTTPError  = "http_error"  // answered, not 2xx
+	WebhookNoResponse = "no_response" // no answer: connection, TLS, timeout, refused address
+	WebhookDeferred   = "deferred"    // not posted: the fairness caps said wait
+)
+
+var webhookResults = []string{WebhookSuccess, WebhookHTTPError, WebhookNoResponse, WebhookDeferred}
+
+// SMTP refusal reasons (RefuseSMTP); accept's refusal kinds are named by
+// the face that maps them.
+const (
+	SMTPTooManyConnections = "too_many_connections"
+	SMTPAuthFailed         = "auth_failed"
+	SMTPKeyRevoked         = "key_revoked"
+	SMTPRateLimited        = "rate_limited"
+	SMTPBareNewline        = "bare_newline"
+	SMTPTooLarge           = "too_large"
+	SMTPInvalidMessage     = "invalid_message"
+	SMTPInternal           = "internal_error"
+	SMTPStorageFull        = "storage_full"
+)
+
+// Store commit kinds.
+const (
+	CommitAccept   = "accept"   // group-committed accepts
+	CommitOutcomes = "outcomes" // group-committed delivery outcomes
+)
+
+// Unmatched is the route label of a request no route matched (404, 405).
+const Unmatched = "unmatched"
+
+// Metrics holds Godwit's metrics.
+type Metrics struct {
+	accepted       map[string]prometheus.Counter
+	acceptedVec    *prometheus.CounterVec
+	outcomes       map[[2]string]prometheus.Counter
+	outcomesVec    *prometheus.CounterVec
+	inFlight       prometheus.Gauge
+	webhooks       map[string]prometheus.Counter
+	smtpSessions   prometheus.Counter
+	smtpRefusals   *prometheus.CounterVec
+	httpRequests   *prometheus.CounterVec
+	httpDuration   *prometheus.HistogramVec
+	routes         atomic.Pointer[map[string]*route] // pattern → route; copied on write
+	routesMu       sync.Mutex
+	commitDuration *prometheus.HistogramVec
+	commitRequests *prometheus.HistogramVec
+	commitEmails   prometheus.Histogram
+	commitErrors   *prometheus.CounterVec
+	domainChecks   *prometheus.CounterVec
+	reg            *prometheus.Registry
+}
+
+// route caches the children of one route pattern: the latency histogram,
+// and a counter per status seen (a short list, copied on write).
+type route struct {
+	pattern  string
+	duration prometheus.Observer
+	codes    atomic.Pointer[[]codeCounter]
+	mu       sync.Mutex
+}
+
+type codeCounter struct {
+	code    int
+	counter prometheus.Counter
+}
+
+// New registers Godwit's metrics, and Go's runtime and process
+// collectors, on reg.
+func New(reg *prometheus.Registry) *Metrics {
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg,
+		acceptedVec: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "emails_accepted_total",
+			Help: "Emails accepted (committed), by the way they came in: api, smtp or broadcast."}, []string{"source"}),
+		outcomesVec: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "delivery_outcomes_total",
+			Help: "Delivery results, one per recipient per attempt, by outcome and by the class of the remote server's reply (2xx, 4xx, 5xx, none)."},
+			[]string{"outcome", "reply"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "delivery_attempts_in_flight",
+			Help: "Delivery attempts running on this node."}),
+		smtpSessions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_sessions_total",
+			Help: "SMTP submission connections accepted."}),
+		smtpRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_refusals_total",
+			Help: "SMTP submission connections, logins and messages refused, by reason."}, []string{"reason"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
+			Help: "API requests, by route pattern and status code."}, []string{"route", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
+			Help:    "API request latency, by route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"}),
+		commitDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_commit_duration_seconds",
+			Help:    "Group commits of the store: the time of one transaction, by kind (accept, outcomes).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}, []string{"kind"}),
+		commitRequests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_commit_batch_requests",
+			Help:    "Requests gathered into one group commit, by kind.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}, []string{"kind"}),
+		commitEmails: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_commit_batch_emails",
+			Help:    "Emails written by one group commit of accepts.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000}}),
+		commitErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "store_commit_errors_total",
+			Help: "Group commits whose transaction failed, by kind (their requests are then retried one by one)."}, []string{"kind"}),
+		domainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_verifications_total",
+			Help: "DNS verification checks of domains, by the status they left the domain in (or lookup_error)."}, []string{"result"}),
+	}
+	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
+		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
+		m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	m.routes.Store(&map[string]*route{})
+	// Children resolved once: the hot paths index a map of them.
+	m.accepted = map[string]prometheus.Counter{}
+	for _, s := range sources {
+		m.accepted[s] = m.acceptedVec.WithLabelValues(s)
+	}
+	m.outcomes = map[[2]string]prometheus.Counter{}
+	for _, o := range outcomes {
+		for _, r := range replies {
+			m.outcomes[[2]string{o, r}] = m.outcomesVec.WithLabelValues(o, r)
+		}
+	}
+	m.webhooks = map[string]prometheus.Counter{}
+	for _, r := range webhookResults {
+		m.webhooks[r] = webhooksVec.WithLabelValues(r)
+	}
+	for _, k := range []string{CommitAccept, CommitOutcomes} {
+		m.commitDuration.WithLabelValues(k)
+		m.commitRequests.WithLabelValues(k)
+		m.commitErrors.WithLabelValues(k)
+	}
+	return m
+}
+
+// Registry is the registry the metrics are on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Accepted counts n emails accepted from source (SourceAPI, …).
+func (m *Metrics) Accepted(source string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	c, ok := m.accepted[source]
+	if !ok {
+		c = m.acceptedVec.WithLabelValues(source)
+	}
+	c.Add(float64(n))
+}
+
+// Delivery counts one recipient's result of an attempt: its outcome
+// (delivered, deferred, bounced, failed, suppressed, complained) and the
+// remote reply code (0: none). Unknown outcomes are not counted.
+func (m *Metrics) Delivery(outcome string, code int) {
+	if m == nil {
+		return
+	}
+	if c, ok := m.outcomes[[2]string{outcome, ReplyClass(code)}]; ok {
+		c.Inc()
+	}
+}
+
+// AttemptStarted counts a delivery attempt in flight until the returned
+// function is called.
+func (m *Metrics) AttemptStarted() func() {
+	if m == nil {
+		return func() {}
+	}
+	m.inFlight.Inc()
+	return m.inFlight.Dec
+}
+
+// Webhook counts one webhook post (or deferral) by result.
+func (m *Metrics) Webhook(result string) {
+	if m == nil {
+		return
+	}
+	if c, ok := m.webhooks[result]; ok {
+		c.Inc()
+	}
+}
+
+// WebhookResult is the result label of a post that got status code (0:
+// no answer).
+func WebhookResult(code int) string {
+	switch {
+	case code >= 200 && code < 300:
+		return WebhookSuccess
+	case code == 0:
+		return WebhookNoResponse
+	}
+	return WebhookHTTPError
+}
+
+// SMTPSession counts an SMTP submission connection accepted.
+func (m *Metrics) SMTPSession() {
+	if m != nil {
+		m.smtpSessions.Inc()
+	}
+}
+
+// SMTPRefused counts an SMTP refusal; reason is one of the SMTP* constants
+// or an accept refusal kind's name (a fixed set).
+func (m *Metrics) SMTPRefused(reason string) {
+	if m != nil {
+		m.smtpRefusals.WithLabelValues(reason).Inc()
+	}
+}
+
+// HTTPRequest counts one API request served by the route pattern (the
+// mux's, e.g. "POST /emails"; "" for none matched) with status code and
+// latency d. It allocates only the first time a route answers a code.
+func (m *Metrics) HTTPRequest(pattern string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if pattern == "" {
+		pattern = Unmatched
+	}
+	rt := m.route(pattern)
+	rt.duration.Observe(d.Seconds())
+	rt.counter(m, code).Inc()
+}
+
+func (m *Metrics) route(pattern string) *route {
+	if rt, ok := (*m.routes.Load())[pattern]; ok {
+		return rt
+	}
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	old := *m.routes.Load()
+	if rt, ok := old[pattern]; ok {
+		return rt
+	}
+	rt := &route{pattern: pattern, duration: m.httpDuration.WithLabelValues(pattern)}
+	rt.codes.Store(&[]codeCounter{})
+	next := make(map[string]*route, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[pattern] = rt
+	m.routes.Store(&next)
+	return rt
+}
+
+func (rt *route) counter(m *Metrics, code int) prometheus.Counter {
+	for _, c := range *rt.codes.Load() {
+		if c.code == code {
+			return c.counter
+		}
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	old := *rt.codes.Load()
+	for _, c := range old {
+		if c.code == code {
+			return c.counter
+		}
+	}
+	c := m.httpRequests.WithLabelValues(rt.pattern, strconv.Itoa(code))
+	next := append(append(make([]codeCounter, 0, len(old)+1), old...), codeCounter{code, c})
+	rt.codes.Store(&next)
+	return c
+}
+
+// Commit observes one group commit of the store: its kind (CommitAccept,
+// CommitOutcomes), duration, the requests and emails it held, and whether
+// its transaction failed.
+func (m *Metrics) Commit(kind string, d time.Duration, requests, emails int, failed bool) {
+	if m == nil {
+		return
+	}
+	m.commitDuration.WithLabelValues(kind).Observe(d.Seconds())
+	m.commitRequests.WithLabelValues(kind).Observe(float64(requests))
+	if kind == CommitAccept {
+		m.commitEmails.Observe(float64(emails))
+	}
+	if failed {
+		m.commitErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+// DomainCheck counts one DNS verification check of a domain by its result:
+// the status the domain was left in, or "lookup_error".
+func (m *Metrics) DomainCheck(result string) {
+	if m != nil {
+		m.domainChecks.WithLabelValues(result).Inc()
+	}
+}
+
+// QueueStats is what the queue reports at scrape time.
+type QueueStats struct {
+	// Jobs per queue name and state ("available", "running").
+	Jobs map[string]map[string]int
+	// OldestDue is, per queue, how long its oldest available job has been
+	// due (0 when none is waiting).
+	OldestDue map[string]time.Duration
+}
+
+// RegisterQueue adds a collector that calls stats at each scrape (a few
+// indexed counts on the queue's table); an error is reported as the
+// scrape's error for these metrics.
+func (m *Metrics) RegisterQueue(stats func() (QueueStats, error)) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(&queueCollector{stats: stats})
+}
+
+var (
+	queueJobsDesc = prometheus.NewDesc(Namespace+"_queue_jobs",
+		"Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import) and state (available: due and waiting for a worker; running).",
+		[]string{"queue", "state"}, nil)
+	queueOldestDesc = prometheus.NewDesc(Namespace+"_queue_oldest_due_seconds",
+		"How long the oldest due job of a queue has waited for a worker (0 when none waits).", []string{"queue"}, nil)
+)
+
+type queueCollector struct {
+	stats func() (QueueStats, error)
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueJobsDesc
+	ch <- queueOldestDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	s, err := c.stats()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueJobsDesc, err)
+		return
+	}
+	for q, states := range s.Jobs {
+		for st, n := range states {
+			ch <- prometheus.MustNewConstMetric(queueJobsDesc, prometheus.GaugeValue, float64(n), q, st)
+		}
+	}
+	for q, d := range s.OldestDue {
+		ch <- prometheus.MustNewConstMetric(queueOldestDesc, prometheus.GaugeValue, d.Seconds(), q)
+	}
+}

@@ -1,0 +1,110 @@
+package metrics
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNilMetricsCountNothing(t *testing.T) {
+	t.Parallel()
+	var m *Metrics
+	m.Accepted(SourceAPI, 1)
+	m.Delivery("delivered", 250)
+	m.AttemptStarted()()
+	m.Webhook(WebhookSuccess)
+	m.SMTPSession()
+	m.SMTPRefused(SMTPAuthFailed)
+	m.HTTPRequest("POST /emails", 200, time.Millisecond)
+	m.Commit(CommitAccept, time.Millisecond, 1, 1, false)
+	m.DomainCheck("verified")
+	m.RegisterQueue(func() (QueueStats, error) { return QueueStats{}, nil })
+}
+
+func TestCounts(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry())
+	m.Accepted(SourceAPI, 3)
+	m.Accepted(SourceSMTP, 1)
+	require.Equal(t, 3.0, testutil.ToFloat64(m.accepted[SourceAPI]))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.accepted[SourceSMTP]))
+
+	for _, code := range []int{250, 250, 451, 550, 0} {
+		m.Delivery("delivered", code)
+	}
+	m.Delivery("no such outcome", 250) // not counted: bounded labels
+	require.Equal(t, 2.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", Reply2xx)))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", Reply4xx)))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", Reply5xx)))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", ReplyNone)))
+	require.Equal(t, 24, testutil.CollectAndCount(m.outcomesVec))
+
+	done := m.AttemptStarted()
+	require.Equal(t, 1.0, testutil.ToFloat64(m.inFlight))
+	done()
+	require.Equal(t, 0.0, testutil.ToFloat64(m.inFlight))
+
+	for _, code := range []int{200, 200, 404, 200} {
+		m.HTTPRequest("GET /emails/{id}", code, time.Millisecond)
+	}
+	m.HTTPRequest("", 404, time.Millisecond)
+	require.Equal(t, 3.0, testutil.ToFloat64(m.httpRequests.WithLabelValues("GET /emails/{id}", "200")))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues("GET /emails/{id}", "404")))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues(Unmatched, "404")))
+
+	require.Equal(t, WebhookSuccess, WebhookResult(204))
+	require.Equal(t, WebhookHTTPError, WebhookResult(500))
+	require.Equal(t, WebhookNoResponse, WebhookResult(0))
+}
+
+func TestQueueCollector(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.RegisterQueue(func() (QueueStats, error) {
+		return QueueStats{Jobs: map[string]map[string]int{"deliver": {"available": 4, "running": 2}},
+			OldestDue: map[string]time.Duration{"deliver": 1500 * time.Millisecond}}, nil
+	})
+	err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP godwit_queue_jobs Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import) and state (available: due and waiting for a worker; running).
+# TYPE godwit_queue_jobs gauge
+godwit_queue_jobs{queue="deliver",state="available"} 4
+godwit_queue_jobs{queue="deliver",state="running"} 2
+# HELP godwit_queue_oldest_due_seconds How long the oldest due job of a queue has waited for a worker (0 when none waits).
+# TYPE godwit_queue_oldest_due_seconds gauge
+godwit_queue_oldest_due_seconds{queue="deliver"} 1.5
+`), "godwit_queue_jobs", "godwit_queue_oldest_due_seconds")
+	require.NoError(t, err)
+}
+
+// TestHTTPRequestAllocatesNothing: once a route has answered a status,
+// counting another request allocates nothing.
+func TestHTTPRequestAllocatesNothing(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	m.HTTPRequest("POST /emails", http.StatusOK, time.Millisecond)
+	m.Accepted(SourceAPI, 1)
+	allocs := testing.AllocsPerRun(1000, func() {
+		m.HTTPRequest("POST /emails", http.StatusOK, time.Millisecond)
+		m.Accepted(SourceAPI, 1)
+		m.Delivery("delivered", 250)
+	})
+	require.Zero(t, allocs)
+}
+
+func BenchmarkHTTPRequest(b *testing.B) {
+	m := New(prometheus.NewRegistry())
+	routes := []string{"POST /emails", "GET /emails/{id}", "POST /emails/batch", "GET /domains"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			m.HTTPRequest(routes[i%len(routes)], http.StatusOK, time.Millisecond)
+			i++
+		}
+	})
+}
