@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -199,7 +200,38 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 	default:
 		return nil
 	}
-	return b.Store.RecordDelivery(ctx, out)
+	if err := b.Store.RecordDelivery(ctx, out); err != nil {
+		return err
+	}
+	// The story of the email: a late bounce or a complaint, once recorded.
+	for _, at := range out.Attempts {
+		b.logger().Info("email bounced", "email_id", e.ID, "team_id", e.TeamID, "recipient_domain", domainOf(at.Recipient),
+			"host", at.Host, "code", at.Code, "enhanced", at.Enhanced, "reply", clip(at.Response, 300), "late", true)
+	}
+	if out.LastEvent == store.EventComplained {
+		b.logger().Info("email complained", "email_id", e.ID, "team_id", e.TeamID, "recipients", len(out.Suppress))
+	}
+	return nil
+}
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// domainOf is the domain of an address, in lower case ("" without one).
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
 }
 
 func addEvent(out *store.DeliveryOutcome, typ string, e *store.Email, to []string, detail map[string]any, at time.Time) error {

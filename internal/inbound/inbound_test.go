@@ -270,3 +270,22 @@ func TestMXStartStop(t *testing.T) {
 	defer l.Close()
 	require.ErrorContains(t, busy.Start(context.Background()), addr)
 }
+
+// TestLateBounceIsLogged: a late bounce is a line of the email's story at
+// INFO, with the reporting server and its reply, and without the address.
+func TestLateBounceIsLogged(t *testing.T) {
+	t.Parallel()
+	logs := &godwittest.LogBuffer{}
+	e := setupBackend(t, sqlstore.SQLite, func(b *inbound.Backend) { b.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	em := e.delivered("gone@example.net")
+	require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com",
+		dsn(em.ID, "gone@example.net", "5.1.1", "smtp; 550 5.1.1 User unknown")))
+	recs := logs.Records(t, "email bounced")
+	require.Len(t, recs, 1)
+	require.Equal(t, em.ID, recs[0]["email_id"])
+	require.Equal(t, "example.net", recs[0]["recipient_domain"])
+	require.Equal(t, "mx.example.net", recs[0]["host"])
+	require.EqualValues(t, 550, recs[0]["code"])
+	require.Equal(t, true, recs[0]["late"])
+	require.NotContains(t, logs.String(), "gone@example.net")
+}
