@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +110,47 @@ func BenchmarkHTTPRequest(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestDocsNameEveryMetric: docs/operations.md lists every metric Godwit
+// registers, and the Grafana dashboard uses only metrics that exist.
+func TestDocsNameEveryMetric(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.RegisterQueue(func() (QueueStats, error) {
+		return QueueStats{Jobs: map[string]map[string]int{"deliver": {"available": 0}}, OldestDue: map[string]time.Duration{"deliver": 0}}, nil
+	})
+	m.SMTPRefused(SMTPAuthFailed)
+	m.DomainCheck("verified")
+	m.HTTPRequest("GET /x", 200, 0)
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	ours := map[string]bool{}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), Namespace+"_") {
+			ours[f.GetName()] = true
+		}
+	}
+	require.Len(t, ours, 15)
+
+	doc, err := os.ReadFile("../../docs/operations.md")
+	require.NoError(t, err)
+	for name := range ours {
+		require.Contains(t, string(doc), "`"+name+"`", "docs/operations.md does not list %s", name)
+	}
+	dash, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	require.NoError(t, err)
+	require.True(t, json.Valid(dash))
+	used := regexp.MustCompile(`godwit_[a-z_]+`).FindAllString(string(dash), -1)
+	require.NotEmpty(t, used)
+	for _, name := range used {
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && ours[b] {
+				base = b
+			}
+		}
+		require.True(t, ours[base], "the dashboard uses %s, which is not a metric", name)
+	}
 }
