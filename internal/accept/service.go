@@ -136,6 +136,11 @@ func (s *Service) accepted(ctx context.Context, source string, emails []*store.E
 		return
 	}
 	for _, e := range emails {
+		if e.ScheduledAt != nil {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "email accepted", slog.String("email_id", e.ID),
+				slog.String("team_id", e.TeamID), slog.String("source", source), slog.Time("scheduled_at", *e.ScheduledAt))
+			continue
+		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "email accepted", slog.String("email_id", e.ID),
 			slog.String("team_id", e.TeamID), slog.String("source", source))
 	}

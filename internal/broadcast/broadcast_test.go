@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/accept"
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
@@ -122,4 +126,38 @@ func TestCanceledBroadcastSendsNothing(t *testing.T) {
 	s := &broadcast.Sender{Store: db}
 	require.NoError(t, s.Send(ctx, b.TeamID, b.ID))
 	require.Empty(t, recipients(t, db, b.TeamID))
+}
+
+// TestBroadcastEmailsCountedAndLogged: a broadcast's emails are counted
+// as accepted from source broadcast, and each has its INFO line.
+func TestBroadcastEmailsCountedAndLogged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, b, _ := setup(t, sqlstore.SQLite, 5)
+	m := metrics.New(prometheus.NewRegistry())
+	logs := &godwittest.LogBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	s := &broadcast.Sender{Store: db, TestDomain: "resend.dev", ChunkSize: 2, Logger: log,
+		Accept: accept.New(accept.Config{Store: db, Logger: log, TestDomain: "resend.dev", Metrics: m})}
+	require.NoError(t, s.Send(ctx, b.TeamID, b.ID))
+	reg := m.Registry()
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	var counted float64
+	for _, f := range fams {
+		if f.GetName() != "godwit_emails_accepted_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			if s.GetLabel()[0].GetValue() == accept.SourceBroadcast {
+				counted = s.GetCounter().GetValue()
+			}
+		}
+	}
+	require.Equal(t, 5.0, counted)
+	recs := logs.Records(t, "email accepted")
+	require.Len(t, recs, 5)
+	for _, r := range recs {
+		require.Equal(t, "broadcast", r["source"])
+	}
 }
