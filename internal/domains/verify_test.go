@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -17,6 +20,7 @@ import (
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -313,4 +317,43 @@ func TestVerificationRaceLoserFails(t *testing.T) {
 			require.Contains(t, logs.String(), "winner_team_id="+other.TeamID)
 		})
 	}
+}
+
+// TestVerificationCountedAndLogged: each check is counted by the status it
+// left the domain in (a failed lookup as lookup_error), and each change of
+// status is one INFO line.
+func TestVerificationCountedAndLogged(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sqlstore.SQLite)
+	logs := &godwittest.LogBuffer{}
+	f.v.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	reg := prometheus.NewRegistry()
+	f.v.Metrics = metrics.New(reg)
+
+	d := f.run() // nothing published: pending, unchanged
+	f.publish(required...)
+	f.advanceToNext(d)
+	d = f.run() // verified
+	f.dns.Fail("send.example.com", dns.RcodeServerFailure)
+	f.advanceToNext(d)
+	d = f.run() // lookup error: still verified
+	f.dns.Delete("send.example.com")
+	f.advanceToNext(d)
+	require.Equal(t, store.DomainTemporaryFailure, f.run().Status)
+
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP godwit_domain_verifications_total DNS verification checks of domains, by the status they left the domain in (or lookup_error).
+# TYPE godwit_domain_verifications_total counter
+godwit_domain_verifications_total{result="lookup_error"} 1
+godwit_domain_verifications_total{result="pending"} 1
+godwit_domain_verifications_total{result="temporary_failure"} 1
+godwit_domain_verifications_total{result="verified"} 1
+`), "godwit_domain_verifications_total"))
+	changes := logs.Records(t, "domain status changed")
+	require.Len(t, changes, 2)
+	require.Equal(t, "pending", changes[0]["from"])
+	require.Equal(t, "verified", changes[0]["to"])
+	require.Equal(t, "example.com", changes[0]["domain"])
+	require.Equal(t, "verified", changes[1]["from"])
+	require.Equal(t, "temporary_failure", changes[1]["to"])
 }
