@@ -36,10 +36,8 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
-	// MetricsAddr is where Prometheus metrics are served (/metrics); off
-	// when empty.
-	MetricsAddr string
-	MemoryLimit string
+	MetricsAddr     string // Prometheus metrics (/metrics); off when empty
+	MemoryLimit     string
 
 	SecretKey    string
 	MXHost       string
