@@ -92,6 +92,22 @@ type groupEnv struct {
 	enq        *scriptedEnqueuer
 	committers int
 	team       string
+
+	commitsMu sync.Mutex
+	commits   []sqlstore.CommitStats // as ObserveCommit saw them
+}
+
+// observed returns the commits of kind seen so far.
+func (g *groupEnv) observed(kind string) []sqlstore.CommitStats {
+	g.commitsMu.Lock()
+	defer g.commitsMu.Unlock()
+	var out []sqlstore.CommitStats
+	for _, c := range g.commits {
+		if c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func newGroupEnv(t *testing.T, kind sqlstore.Dialect) *groupEnv {
@@ -102,13 +118,19 @@ func newGroupEnv(t *testing.T, kind sqlstore.Dialect) *groupEnv {
 	out := godwittest.NewOutbox()
 	enq := newScriptedEnqueuer()
 	out.OnDeliver(enq.enqueue)
+	g := &groupEnv{t: t, enq: enq, committers: committers}
 	db, err := sqlstore.Open(context.Background(), godwittest.StoreURL(t, kind),
-		sqlstore.Options{Committers: committers, Now: func() time.Time { return t0 }, Outbox: out})
+		sqlstore.Options{Committers: committers, Now: func() time.Time { return t0 }, Outbox: out, ObserveCommit: func(c sqlstore.CommitStats) {
+			g.commitsMu.Lock()
+			g.commits = append(g.commits, c)
+			g.commitsMu.Unlock()
+		}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	team := &store.Team{ID: uuid.NewString(), Name: "a", CreatedAt: t0}
 	require.NoError(t, db.CreateTeam(context.Background(), team))
-	return &groupEnv{t: t, db: db, enq: enq, committers: committers, team: team.ID}
+	g.db, g.team = db, team.ID
+	return g
 }
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -239,6 +261,29 @@ func TestGroupCommitRetriesAlone(t *testing.T) {
 			require.Equal(t, []string{bad.ID}, txs[1], "second attempt: the failing request alone")
 			require.Len(t, g.enq.txOf(before.ID), 2, "a neighbour is retried in its own transaction")
 			require.Equal(t, []string{before.ID}, g.enq.txOf(before.ID)[1])
+
+			// ObserveCommit saw the group's failed transaction, then each
+			// request's own.
+			var group, alone []sqlstore.CommitStats
+			for _, c := range g.observed("accept") {
+				switch c.Requests {
+				case len(reqs):
+					group = append(group, c)
+				case 1:
+					alone = append(alone, c)
+				}
+			}
+			require.Len(t, group, 1)
+			require.True(t, group[0].Failed)
+			require.Equal(t, 6, group[0].Emails)
+			require.Positive(t, group[0].Duration)
+			failedAlone := 0
+			for _, c := range alone {
+				if c.Failed {
+					failedAlone++
+				}
+			}
+			require.Equal(t, 1, failedAlone, "only the failing request fails alone")
 
 			for _, e := range []*store.Email{before, pair[0], pair[1], after, held} {
 				g.requireStored(e)
