@@ -70,7 +70,7 @@ const idempotencyTTL = 24 * time.Hour
 
 // Serve runs the server until ctx ends, then drains. Its long-running
 // parts are an ordered list of Services (lifecycle.go), started in order
-// and stopped in reverse: the store, the profiling endpoints, the key
+// and stopped in reverse: the store, the profiling and metrics endpoints, the key
 // revocation listener, the idempotency and request log sweepers, the
 // domain verifier, the queue, the request log writer, the listeners (MX,
 // SMTP submission and HTTP, which drain side by side) and last the
