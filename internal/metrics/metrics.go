@@ -86,6 +86,11 @@ const (
 	SMTPInvalidMessage     = "invalid_message"
 	SMTPInternal           = "internal_error"
 	SMTPStorageFull        = "storage_full"
+	SMTPAuthRequired       = "auth_required"
+	SMTPShuttingDown       = "shutting_down"
+	SMTPTooManyMessages    = "too_many_messages"
+	SMTPTooManyCommands    = "too_many_commands"
+	SMTPBadAddress         = "bad_address"
 )
 
 // Store commit kinds.

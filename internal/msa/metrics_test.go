@@ -33,14 +33,20 @@ func TestSessionsAndRefusalsCounted(t *testing.T) {
 	queued(t, c.send("sender@example.com", []string{"to@example.net"}, message("sender@example.com", "to@example.net", "s")))
 	c.write("QUIT\r\n")
 
+	c = dialRaw(t, addr)
+	c.ehlo()
+	c.expect("MAIL FROM:<sender@example.com>", 530, "5.7.0")
+	c.write("QUIT\r\n")
+
 	// Counted before the replies were written.
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP godwit_smtp_refusals_total SMTP submission connections, logins and messages refused, by reason.
 # TYPE godwit_smtp_refusals_total counter
 godwit_smtp_refusals_total{reason="auth_failed"} 1
+godwit_smtp_refusals_total{reason="auth_required"} 1
 godwit_smtp_refusals_total{reason="sender_not_verified"} 1
 # HELP godwit_smtp_sessions_total SMTP submission connections accepted.
 # TYPE godwit_smtp_sessions_total counter
-godwit_smtp_sessions_total 2
+godwit_smtp_sessions_total 3
 `), "godwit_smtp_refusals_total", "godwit_smtp_sessions_total"))
 }

@@ -355,6 +355,7 @@ func (ss *session) command() error {
 	ss.c.commands++
 	if ss.c.commands > ss.s.cfg.MaxCommands {
 		ss.s.log.Warn("smtp connection closed: too many commands", ss.attrs()...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPTooManyCommands)
 		ss.c.closeAfterReply.Store(true)
 		return errTooManyCommands
 	}
@@ -393,6 +394,7 @@ func (ss *session) authenticate(username, password string) error {
 			return ss.authFailed(username, password, e.Message)
 		}
 		ss.s.log.Error("smtp auth: key lookup failed", ss.attrs("error", err.Error())...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInternal)
 		return errAuthTemporary
 	}
 	ss.key, ss.token = key, password
@@ -436,17 +438,21 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		return err
 	}
 	if ss.key == nil {
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPAuthRequired)
 		return errAuthRequired
 	}
 	if ss.s.draining.Load() {
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPShuttingDown)
 		ss.c.closeAfterReply.Store(true)
 		return errShuttingDown
 	}
 	if ss.c.messages >= ss.s.cfg.MaxMessages {
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPTooManyMessages)
 		ss.c.closeAfterReply.Store(true)
 		return errTooManyMessages
 	}
 	if from != "" && !message.ValidAddress(from) {
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPBadAddress)
 		return errBadSender
 	}
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.AcceptTimeout)
@@ -464,12 +470,14 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			return errKeyRevoked
 		}
 		ss.s.log.Error("smtp: key lookup failed", ss.attrs("error", err.Error())...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInternal)
 		return errTemporary
 	}
 	ss.key = key
 	res, err := ss.s.cfg.Accepter.Allow(ctx, ss.key)
 	if err != nil {
 		ss.s.log.Error("smtp: rate limiter failed", ss.attrs("error", err.Error())...)
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPInternal)
 		return errTemporary
 	}
 	if !res.Allowed {
@@ -493,6 +501,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return err
 	}
 	if !message.ValidAddress(to) {
+		ss.s.cfg.Metrics.SMTPRefused(metrics.SMTPBadAddress)
 		return errBadRecipient
 	}
 	ss.recipients = append(ss.recipients, to)
