@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,4 +155,28 @@ func TestDocsNameEveryMetric(t *testing.T) {
 		}
 		require.True(t, ours[base], "the dashboard uses %s, which is not a metric", name)
 	}
+}
+
+// TestHTTPRequestConcurrent: routes and codes seen for the first time by
+// several goroutines at once are each counted exactly (run with -race).
+func TestHTTPRequestConcurrent(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry())
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				m.HTTPRequest("GET /r"+strconv.Itoa(i%5), 200+(i+g)%3, time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	var total float64
+	for r := range 5 {
+		for c := range 3 {
+			total += testutil.ToFloat64(m.httpRequests.WithLabelValues("GET /r"+strconv.Itoa(r), strconv.Itoa(200+c)))
+		}
+	}
+	require.Equal(t, 8*200.0, total)
+	require.Equal(t, 15, testutil.CollectAndCount(m.httpRequests))
 }
