@@ -222,6 +222,8 @@ func TestMetricsAndLogsOfAWorkload(t *testing.T) {
 	require.Equal(t, 7.0, value(fams, "godwit_http_request_duration_seconds", "route", "POST /emails"))
 	require.Equal(t, 1.0, value(fams, "godwit_http_requests_total", "route", "POST /domains", "code", "201"))
 	require.Equal(t, 2.0, value(fams, "godwit_smtp_sessions_total"))
+	require.Equal(t, 0.0, value(fams, "godwit_request_logs_dropped_total"))
+	require.Equal(t, 0.0, value(fams, "godwit_request_logs_lost_total"))
 	require.Equal(t, 1.0, value(fams, "godwit_smtp_refusals_total", "reason", "auth_failed"))
 	require.GreaterOrEqual(t, value(fams, "godwit_domain_verifications_total", "result", "verified"), 1.0)
 	require.GreaterOrEqual(t, value(fams, "godwit_store_commit_duration_seconds", "kind", "accept"), 1.0)

@@ -162,6 +162,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// off the request path; requestLogs.Dropped counts what a full buffer
 	// turned away.
 	requestLogs := requestlog.NewWriter(requestlog.Config{Store: db, Logger: log})
+	met.RegisterRequestLog(requestLogs.Dropped, requestLogs.Lost)
 	handler := api.New(api.Deps{
 		RequestLog:       requestLogs,
 		Store:            db,

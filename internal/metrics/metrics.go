@@ -359,6 +359,22 @@ func (m *Metrics) DomainCheck(result string) {
 	}
 }
 
+// RegisterRequestLog adds the request log writer's counts (Resend's Logs
+// API, internal/requestlog), read at scrape time: records dropped because
+// its buffer was full, and records the database refused.
+func (m *Metrics) RegisterRequestLog(dropped, lost func() uint64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "request_logs_dropped_total",
+			Help: "API request log records dropped because the writer's buffer was full (the request itself was served)."},
+			func() float64 { return float64(dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "request_logs_lost_total",
+			Help: "API request log records the database refused to store."},
+			func() float64 { return float64(lost()) }))
+}
+
 // QueueStats is what the queue reports at scrape time.
 type QueueStats struct {
 	// Jobs per queue name and state ("available", "running").

@@ -29,6 +29,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 	m.Commit(CommitAccept, time.Millisecond, 1, 1, false)
 	m.DomainCheck("verified")
 	m.RegisterQueue(func() (QueueStats, error) { return QueueStats{}, nil })
+	m.RegisterRequestLog(nil, nil)
 }
 
 func TestCounts(t *testing.T) {
@@ -123,6 +124,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 	m.RegisterQueue(func() (QueueStats, error) {
 		return QueueStats{Jobs: map[string]map[string]int{"deliver": {"available": 0}}, OldestDue: map[string]time.Duration{"deliver": 0}}, nil
 	})
+	m.RegisterRequestLog(func() uint64 { return 0 }, func() uint64 { return 0 })
 	m.SMTPRefused(SMTPAuthFailed)
 	m.DomainCheck("verified")
 	m.HTTPRequest("GET /x", 200, 0)
@@ -134,7 +136,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 			ours[f.GetName()] = true
 		}
 	}
-	require.Len(t, ours, 15)
+	require.Len(t, ours, 17)
 
 	doc, err := os.ReadFile("../../docs/operations.md")
 	require.NoError(t, err)
