@@ -424,3 +424,18 @@ func TestNodeSDKLogs(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// TestNodeSDKEmailMetrics drives GET /emails/metrics with the official Node
+// SDK (resend.emails.metrics; e2e/node/metrics.mjs checks each answer):
+// the test addresses' outcomes are counted in the rollup the metrics read.
+func TestNodeSDKEmailMetrics(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir(), "--delivery", "capture")
+	key := firstKey(t, s)
+	got := runNode(t, node, "metrics.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	var totals map[string]float64
+	require.NoError(t, json.Unmarshal(mustField(t, got["totals"], "totals"), &totals))
+	require.Equal(t, map[string]float64{"sent": 3, "delivered": 2, "bounced": 1}, totals)
+	require.JSONEq(t, `"validation_error"`, string(mustField(t, got["refused"], "name")))
+	s.stop(t)
+}
