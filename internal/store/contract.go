@@ -20,6 +20,7 @@ type Store interface {
 	IdempotencyRecords
 	Deliveries
 	EmailHistory
+	EmailQueue
 	Domains
 	Events
 	Suppressions
@@ -134,6 +135,16 @@ type EmailHistory interface {
 	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*EmailEvent, error)
 	// GetCapturedMessage returns the message the capture transport kept.
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
+}
+
+// EmailQueue shows what waits for delivery.
+type EmailQueue interface {
+	// ListWaitingEmails returns the emails whose last event is queued,
+	// scheduled, sent or delivery_delayed, oldest first, of the team (of
+	// every team when teamID is ""), after the email p.After (ErrNotFound
+	// when that is not one of the team's emails), at most p.Limit, and
+	// whether more exist beyond the page. p.Before is not supported.
+	ListWaitingEmails(ctx context.Context, teamID string, p Page) ([]*WaitingEmail, bool, error)
 }
 
 // Domains holds the teams' sending domains.
@@ -374,6 +385,11 @@ type Broadcasts interface {
 	// BroadcastRecipients returns up to limit members of a segment whose
 	// Seq is above after, in Seq order.
 	BroadcastRecipients(ctx context.Context, teamID, segmentID string, after int64, limit int) ([]Recipient, error)
+	// BroadcastEmails returns the team's emails of the broadcast in the
+	// order they were accepted: those with an event of eventType, each with
+	// those events oldest first; with eventType "", every email, without
+	// events.
+	BroadcastEmails(ctx context.Context, teamID, broadcastID, eventType string) ([]*BroadcastEmail, error)
 }
 
 // ContactImports holds the records of the teams' CSV imports of contacts.

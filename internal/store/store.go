@@ -463,6 +463,34 @@ type Broadcast struct {
 	UpdatedAt   time.Time
 }
 
+// BroadcastEmail is one of a broadcast's emails (one per recipient) with
+// the events of one type it had, oldest first: what the broadcast's
+// recipients and clicked links are counted from.
+type BroadcastEmail struct {
+	EmailID string
+	To      []string
+	Events  []*EmailEvent
+}
+
+// WaitingEmail is an email whose delivery is not over: queued for a
+// worker, scheduled, or deferred and waiting for its next attempt.
+type WaitingEmail struct {
+	ID        string
+	TeamID    string
+	LastEvent string // queued, scheduled, sent or delivery_delayed
+	CreatedAt time.Time
+	// ScheduledAt is when a scheduled email is due.
+	ScheduledAt *time.Time
+	// NextAttemptAt is when a deferred email's next attempt is due (nil
+	// for an email never deferred).
+	NextAttemptAt *time.Time
+	// Attempts counts the delivery attempts made so far.
+	Attempts int
+	// LastReply is the latest attempt's result for a recipient, preferring
+	// one still deferred (nil before the first attempt).
+	LastReply *DeliveryAttempt
+}
+
 // Recipient is a segment member as a broadcast pages through them: Seq
 // orders members (ascending) and is the progress cursor.
 type Recipient struct {

@@ -208,6 +208,12 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 			return fmt.Errorf("update email: %w", err)
 		}
 	}
+	if o.RetryAt != nil {
+		// The queue view shows when the retry enqueued with it is due.
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET next_attempt_at = ? WHERE id = ?`), micros(*o.RetryAt), o.EmailID); err != nil {
+			return fmt.Errorf("update email: next attempt: %w", err)
+		}
+	}
 	var added []*store.Suppression
 	origin := o.SuppressOrigin
 	if origin == "" {

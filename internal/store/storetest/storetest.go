@@ -492,6 +492,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Contacts", testContacts}, {"Topics", testTopics}, {"ContactProperties", testContactProperties},
 		{"Templates", testTemplates}, {"Broadcasts", testBroadcasts}, {"ContactImports", testContactImports}, {"ContactImportJobs", testContactImportJobs},
 		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"EmailMetrics", testEmailMetrics},
+		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
 			t.Parallel()
