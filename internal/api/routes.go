@@ -124,6 +124,9 @@ func (h *Handler) routes() {
 	h.handle("POST /broadcasts/{id}/send", fullAccess, h.sendBroadcast)
 	h.handle("POST /broadcasts/{id}/cancel", fullAccess, h.cancelBroadcast)
 	h.handle("POST /broadcasts/{id}/duplicate", fullAccess, h.duplicateBroadcast)
+	// A broadcast's analytics, from its emails' events (broadcastanalytics.go).
+	h.handle("GET /broadcasts/{id}/recipients", fullAccess, h.listBroadcastRecipients)
+	h.handle("GET /broadcasts/{id}/clicked-links", fullAccess, h.listBroadcastClickedLinks)
 
 	h.handle("POST /segments", fullAccess, h.createSegment("segment"))
 	h.handle("GET /segments", fullAccess, h.listSegments)
