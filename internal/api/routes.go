@@ -40,6 +40,8 @@ func (h *Handler) routes() {
 	h.handle("POST /emails/{id}/share", fullAccess, h.shareEmail)
 	h.handle("GET /download/{token}", public, h.downloadAttachment)
 	h.handle("GET /share/{token}", public, h.sharedEmail)
+	// Godwit's own: what waits for delivery, and why (queue.go).
+	h.handle("GET /queue", fullAccess, h.listQueue)
 
 	h.handle("POST /domains", fullAccess, h.createDomain)
 	h.handle("GET /domains", fullAccess, h.listDomains)

@@ -15,6 +15,7 @@ type Store interface {
 	store.APIKeys
 	store.Emails
 	store.EmailHistory
+	store.EmailQueue
 	store.Domains
 	store.Events
 	store.Suppressions

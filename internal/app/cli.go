@@ -2,14 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/queue"
@@ -33,6 +36,9 @@ Usage:
   godwit teams list                          list teams and their rate limits
   godwit teams set-rate-limit --team T --limit N
                                              set a team's requests per second (0: server default)
+  godwit queue [--team T] [--limit N] [--after ID] [--json]
+                                             list the emails waiting for delivery (queued,
+                                             scheduled, deferred), oldest first, with why
   godwit version                             print the version
 
 Every flag has an environment twin: --data-dir is GODWIT_DATA_DIR. Run
@@ -56,6 +62,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdKeys(ctx, rest, stdout, stderr, getenv)
 	case "teams":
 		err = cmdTeams(ctx, rest, stdout, stderr, getenv)
+	case "queue":
+		err = cmdQueue(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "godwit", Version)
 	case "help", "-h", "--help":
@@ -276,4 +284,101 @@ func cmdTeams(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	fmt.Fprintf(stdout, "team %s: rate limit %d/s\n", t.Name, limit)
 	return nil
+}
+
+// queueEntry is one line of godwit queue --json.
+type queueEntry struct {
+	ID            string    `json:"id"`
+	TeamID        string    `json:"team_id"`
+	To            []string  `json:"to"`
+	Subject       string    `json:"subject"`
+	Status        string    `json:"status"`
+	Reason        string    `json:"reason"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// cmdQueue prints what waits for delivery, from the store (as GET /queue
+// answers a team): every team's unless --team names one.
+func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var team, after string
+	var limit int
+	var asJSON bool
+	cfg, fs, err := parseConfig("queue", args, stderr, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&team, "team", "", "team name or id (default: every team)")
+		fs.IntVar(&limit, "limit", 100, "at most this many emails (1-1000)")
+		fs.StringVar(&after, "after", "", "list the emails after this email id (the last of the previous page)")
+		fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if limit < 1 || limit > 1000 {
+		return fmt.Errorf("--limit %d must be between 1 and 1000", limit)
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	teamID := ""
+	if team != "" {
+		t, err := resolveTeam(ctx, db, team, false)
+		if err != nil {
+			return err
+		}
+		teamID = t.ID
+	}
+	list, more, err := db.ListWaitingEmails(ctx, teamID, store.Page{Limit: limit, After: after})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("--after %q is not an email of the queue's teams", after)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		out := struct {
+			Data    []queueEntry `json:"data"`
+			HasMore bool         `json:"has_more"`
+		}{Data: make([]queueEntry, 0, len(list)), HasMore: more}
+		for _, w := range list {
+			out.Data = append(out.Data, queueEntry{ID: w.ID, TeamID: w.TeamID, To: w.To, Subject: w.Subject, Status: w.LastEvent,
+				Reason: w.Reason(), Attempts: w.Attempts, NextAttemptAt: w.NextAttempt(), CreatedAt: w.CreatedAt})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CREATED\tID\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tREASON")
+	for _, w := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", w.CreatedAt.Format(time.RFC3339), w.ID, w.LastEvent, w.Attempts,
+			w.NextAttempt().Format(time.RFC3339), oneLine(w.Reason()))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "nothing is waiting")
+	}
+	if more {
+		fmt.Fprintf(stdout, "more: godwit queue --after %s\n", list[len(list)-1].ID)
+	}
+	return nil
+}
+
+// oneLine makes text from outside (a remote server's reply) safe for one
+// line of a terminal table: control characters (line breaks, tabs, escape
+// sequences) become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

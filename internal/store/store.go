@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -477,6 +478,8 @@ type BroadcastEmail struct {
 type WaitingEmail struct {
 	ID        string
 	TeamID    string
+	To        []string
+	Subject   string
 	LastEvent string // queued, scheduled, sent or delivery_delayed
 	CreatedAt time.Time
 	// ScheduledAt is when a scheduled email is due.
@@ -489,6 +492,57 @@ type WaitingEmail struct {
 	// LastReply is the latest attempt's result for a recipient, preferring
 	// one still deferred (nil before the first attempt).
 	LastReply *DeliveryAttempt
+}
+
+// Reason says in words why the email is waiting: the queue view's
+// (GET /queue and godwit queue) one wording.
+func (w *WaitingEmail) Reason() string {
+	reply := ""
+	if a := w.LastReply; a != nil {
+		reply = a.Host + ": "
+		if a.Code != 0 {
+			reply += strconv.Itoa(a.Code) + " "
+		}
+		if a.Enhanced != "" {
+			reply += a.Enhanced + " "
+		}
+		reply += a.Response
+		if a.Recipient != "" {
+			reply += " (for " + a.Recipient + ")"
+		}
+	}
+	switch w.LastEvent {
+	case EventScheduled:
+		return "scheduled"
+	case EventDeliveryDelayed:
+		if reply == "" {
+			return "deferred"
+		}
+		return "deferred: " + reply
+	case EventSent:
+		if reply == "" {
+			return "being delivered"
+		}
+		return "being delivered; last reply: " + reply
+	}
+	if reply != "" {
+		return "waiting for a worker; last reply: " + reply
+	}
+	return "waiting for a worker"
+}
+
+// NextAttempt is when the email's next delivery attempt is due: a
+// scheduled email's time, a deferred one's retry, else its acceptance
+// (a queued email is due at once, so a time long past means no worker
+// has taken it).
+func (w *WaitingEmail) NextAttempt() time.Time {
+	switch {
+	case w.LastEvent == EventScheduled && w.ScheduledAt != nil:
+		return *w.ScheduledAt
+	case w.LastEvent == EventDeliveryDelayed && w.NextAttemptAt != nil:
+		return *w.NextAttemptAt
+	}
+	return w.CreatedAt
 }
 
 // Recipient is a segment member as a broadcast pages through them: Seq

@@ -94,7 +94,7 @@ func (db *DB) ListWaitingEmails(ctx context.Context, teamID string, p store.Page
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	query := `SELECT e.id, e.team_id, e.last_event, e.created_at, e.scheduled_at, e.next_attempt_at,
+	query := `SELECT e.id, e.team_id, e.to_addrs, e.subject, e.last_event, e.created_at, e.scheduled_at, e.next_attempt_at,
 		(SELECT COUNT(DISTINCT a.created_at) FROM delivery_attempts a WHERE a.email_id = e.id)
 		FROM emails e WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.seq LIMIT ?`
 	list, more, err := queryPage(ctx, db, "list waiting emails", query, args, limit, false,
@@ -102,8 +102,12 @@ func (db *DB) ListWaitingEmails(ctx context.Context, teamID string, p store.Page
 			w := &store.WaitingEmail{}
 			var created int64
 			var sched, next sql.NullInt64
-			if err := r.Scan(&w.ID, &w.TeamID, &w.LastEvent, &created, &sched, &next, &w.Attempts); err != nil {
+			var to string
+			if err := r.Scan(&w.ID, &w.TeamID, &to, &w.Subject, &w.LastEvent, &created, &sched, &next, &w.Attempts); err != nil {
 				return nil, err
+			}
+			if err := json.Unmarshal([]byte(to), &w.To); err != nil {
+				return nil, fmt.Errorf("recipients of %s: %w", w.ID, err)
 			}
 			w.CreatedAt, w.ScheduledAt, w.NextAttemptAt = fromMicros(created), timePtr(sched), timePtr(next)
 			return w, nil

@@ -94,6 +94,8 @@ func testWaitingEmails(t *testing.T, newStore NewStore) {
 	require.Len(t, list, 3)
 	require.Equal(t, []string{queued.ID, sched.ID, deferred.ID}, []string{list[0].ID, list[1].ID, list[2].ID}, "oldest first; delivered left out")
 	require.Equal(t, store.EventQueued, list[0].LastEvent)
+	require.Equal(t, queued.To, list[0].To)
+	require.Equal(t, queued.Subject, list[0].Subject)
 	require.Zero(t, list[0].Attempts)
 	require.Nil(t, list[0].LastReply)
 	require.True(t, list[1].ScheduledAt.Equal(at))
