@@ -63,7 +63,8 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // ServeHTTP is the outermost layer: request id, access log, panic recovery,
-// path normalisation, and Resend-shaped 404 and 405 answers.
+// path normalisation, and Resend-shaped 404 and 405 answers (for Resend's
+// own paths that the route table does not serve, resendpaths.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
@@ -106,7 +107,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(sw, apierr.NotFound("The requested endpoint does not exist."))
 		return
 	}
-	if _, pattern = h.mux.Handler(r); pattern == "" {
+	_, pattern = h.mux.Handler(r)
+	if e, allow := h.fallback(r, pattern); e != nil {
+		pattern = "" // no route of ours answered
+		if allow != "" {
+			sw.Header().Set("Allow", allow)
+		}
+		apierr.Write(sw, e)
+		return
+	}
+	if pattern == "" {
 		status, allow := probe(h.mux, r)
 		if status == http.StatusMethodNotAllowed {
 			sw.Header().Set("Allow", allow)
