@@ -292,6 +292,31 @@ func TestNodeSDKBroadcasts(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"delivered+jane@resend.dev": "Hi Jane", "delivered+nameless@resend.dev": "Hi there"}, subjects)
 
+	// The broadcast's recipients and clicked links, through the SDK.
+	type recipients struct {
+		HasMore bool `json:"has_more"`
+		Data    []struct {
+			ID        string  `json:"id"`
+			ContactID *string `json:"contact_id"`
+			Email     string  `json:"email"`
+		} `json:"data"`
+	}
+	var delivered, first, next, bounced recipients
+	require.NoError(t, json.Unmarshal(got["recipients"], &delivered))
+	require.Len(t, delivered.Data, 2)
+	require.ElementsMatch(t, []string{"delivered+jane@resend.dev", "delivered+nameless@resend.dev"},
+		[]string{delivered.Data[0].Email, delivered.Data[1].Email})
+	require.NotNil(t, delivered.Data[0].ContactID)
+	require.NoError(t, json.Unmarshal(got["recipientsPage"], &first))
+	require.NoError(t, json.Unmarshal(got["recipientsNext"], &next))
+	require.True(t, first.HasMore)
+	require.False(t, next.HasMore)
+	require.Len(t, next.Data, 1)
+	require.NotEqual(t, first.Data[0].Email, next.Data[0].Email, "the next page follows the cursor")
+	require.NoError(t, json.Unmarshal(got["bounced"], &bounced))
+	require.Empty(t, bounced.Data)
+	require.JSONEq(t, `[]`, string(mustField(t, got["clickedLinks"], "data")))
+
 	// The email is delivered (a simulated test address) and its unsubscribe
 	// link, followed with a one-click POST, unsubscribes the contact.
 	var html string

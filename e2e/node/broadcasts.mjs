@@ -58,4 +58,19 @@ while (Date.now() < deadline) {
 if (status !== 'sent') fail(`the broadcast is ${status}, not sent, after 20 s`);
 
 check('emails', await resend.emails.list({ limit: 100 }));
+
+// The broadcast's analytics: who it was delivered to (once delivery has
+// run), a page of one, and its clicked links (none yet).
+const until = Date.now() + 20000;
+let delivered = null;
+while (Date.now() < until) {
+  delivered = check('recipients', await resend.broadcasts.recipients(draft.id, { type: 'delivered' }));
+  if (delivered.data.length === 2) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+if (delivered.data.length !== 2) fail(`${delivered.data.length} recipients delivered, not 2, after 20 s`);
+const first = check('recipientsPage', await resend.broadcasts.recipients(draft.id, { type: 'sent', limit: 1 }));
+check('recipientsNext', await resend.broadcasts.recipients(draft.id, { type: 'sent', limit: 1, after: first.data[0].id }));
+check('bounced', await resend.broadcasts.recipients(draft.id, { type: 'bounced', bounceType: 'permanent' }));
+check('clickedLinks', await resend.broadcasts.clickedLinks(draft.id));
 console.log(JSON.stringify(out));
