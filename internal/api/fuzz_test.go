@@ -97,6 +97,12 @@ func FuzzRequests(f *testing.F) {
 		{"/contacts/imports", "", "", "email,first_name\na@example.net,A\n"},
 		{"/contacts/imports?status=completed&limit=1&after=00000000-0000-4000-8000-000000000000", "", "", ``},
 		{"/contacts/imports/00000000-0000-4000-8000-000000000000", "", "", ``},
+		{"/broadcasts/00000000-0000-4000-8000-000000000000/recipients?type=bounced&bounce_type=permanent&email=a@example.net&limit=2&after=b2Zmc2V0OjA", "", "", ``},
+		{"/broadcasts/00000000-0000-4000-8000-000000000000/clicked-links?before=b2Zmc2V0OjE", "", "", ``},
+		{"/queue?limit=3&after=00000000-0000-4000-8000-000000000000", "", "", ``},
+		{"/emails/receiving/00000000-0000-4000-8000-000000000000/attachments", "", "", ``},
+		{"/emails/metrics", "", "", ``},
+		{"/events/send", "", "", `{"event":"x"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, s.idem, s.batchMode, s.body)
@@ -131,6 +137,27 @@ func FuzzRequests(f *testing.F) {
 					t.Fatalf("%s %s: error body not in Resend's envelope: %s", method, path, rec.Body)
 				}
 			}
+		}
+	})
+}
+
+// FuzzOffsetCursor holds the cursors of a broadcast's recipients and
+// clicked links: any string is refused or read as an offset that writes
+// back to a cursor that reads the same.
+func FuzzOffsetCursor(f *testing.F) {
+	for _, s := range []string{"b2Zmc2V0OjA", "b2Zmc2V0OjA=", "b2Zmc2V0Oi0x", "b2Zmc2V0OjAx", "", "====", "b2Zmc2V0Ojk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		n, ok := parseOffsetCursor(c)
+		if !ok {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("%q: negative offset %d", c, n)
+		}
+		if m, ok := parseOffsetCursor(offsetCursor(n)); !ok || m != n {
+			t.Fatalf("%q: offset %d does not round-trip", c, n)
 		}
 	})
 }
