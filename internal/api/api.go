@@ -88,6 +88,8 @@ type Handler struct {
 	failedAuth *failedAuth // nil: no limit
 
 	admission *semaphore.Weighted // BodyLimits.Memory bytes of large bodies
+
+	shapes routeShapes // the route table's patterns' shapes (resendpaths.go)
 }
 
 // New returns the API handler.
@@ -131,7 +133,7 @@ func New(d Deps) *Handler {
 			DefaultRateLimit: d.DefaultRateLimit, IdempotencyTTL: d.IdempotencyTTL, CacheTTL: d.KeyCacheTTL,
 			TestDomain: d.TestDomain})
 	}
-	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies),
+	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies), shapes: routeShapes{},
 		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000)}
 	h.routes()
 	return h

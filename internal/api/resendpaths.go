@@ -85,13 +85,6 @@ var resendPaths = []resendPath{
 	{"/suppressions/{suppression}", "DELETE GET"},
 }
 
-// resendServedBy names the routes that serve a path of Resend's under
-// another shape: GET /contacts/imports/{id} is the less specific
-// GET /contacts/{id_or_email}/{id} (routes.go says why).
-var resendServedBy = map[string]string{
-	"GET /contacts/imports/{}": "GET /contacts/{}/{}",
-}
-
 type resendPath struct {
 	path    string
 	methods string // space-separated, sorted
@@ -102,7 +95,7 @@ var resendIndex = func() map[int][]resendEntry {
 	idx := map[int][]resendEntry{}
 	for _, p := range resendPaths {
 		segs := strings.Split(strings.TrimPrefix(p.path, "/"), "/")
-		idx[len(segs)] = append(idx[len(segs)], resendEntry{resendPath: p, segs: segs})
+		idx[len(segs)] = append(idx[len(segs)], resendEntry{resendPath: p, segs: segs, norm: normPath(p.path)})
 	}
 	return idx
 }()
@@ -110,31 +103,38 @@ var resendIndex = func() map[int][]resendEntry {
 type resendEntry struct {
 	resendPath
 	segs []string
+	norm string // the path with its wildcards' names left out (normPath)
 }
 
 func isWildcard(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }
 
 // matchResend returns the most specific of Resend's paths that the request
 // path matches (a literal segment beats a wildcard, left to right, as Go's
-// mux and Resend's router choose), or nil.
+// mux and Resend's router choose), or nil. It allocates nothing: it runs
+// on every request.
 func matchResend(path string) *resendEntry {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	p, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil
+	}
+	entries := resendIndex[strings.Count(p, "/")+1]
 	var best *resendEntry
-	for i := range resendIndex[len(segs)] {
-		e := &resendIndex[len(segs)][i]
-		ok := true
-		for j, s := range e.segs {
+	for i := range entries {
+		e := &entries[i]
+		rest, match := p, true
+		for _, s := range e.segs {
+			var seg string
+			seg, rest, _ = strings.Cut(rest, "/")
 			if isWildcard(s) {
-				if segs[j] == "" {
-					ok = false
-					break
-				}
-			} else if s != segs[j] {
-				ok = false
+				match = seg != ""
+			} else {
+				match = s == seg
+			}
+			if !match {
 				break
 			}
 		}
-		if ok && (best == nil || moreSpecific(e.segs, best.segs)) {
+		if match && (best == nil || moreSpecific(e.segs, best.segs)) {
 			best = e
 		}
 	}
@@ -150,35 +150,57 @@ func moreSpecific(a, b []string) bool {
 	return false
 }
 
-// shape is a route pattern or a path of resendPaths with its wildcards'
-// names left out: "GET /emails/{id}" and "GET /emails/{email_id}" are one
-// shape. A GET route serves HEAD too.
-func shape(method, path string) string {
-	if method == http.MethodHead {
-		method = http.MethodGet
-	}
+// normPath leaves out the names of a path's wildcards: "/emails/{id}" and
+// "/emails/{email_id}" are one path, "/emails/{}".
+func normPath(path string) string {
 	segs := strings.Split(path, "/")
 	for i, s := range segs {
 		if isWildcard(s) {
 			segs[i] = "{}"
 		}
 	}
-	return method + " " + strings.Join(segs, "/")
+	return strings.Join(segs, "/")
 }
 
-func patternShape(pattern string) string {
-	method, path, ok := strings.Cut(pattern, " ")
-	if !ok {
-		return ""
+// routeShape is a route's method and normalised path (a GET route serves
+// HEAD too).
+type routeShape struct{ method, path string }
+
+func shapeOf(method, path string) routeShape {
+	if method == http.MethodHead {
+		method = http.MethodGet
 	}
-	return shape(method, path)
+	return routeShape{method, normPath(path)}
 }
 
-// serves reports whether the route pattern serves the Resend path's shape
-// for the method.
-func serves(pattern, method, path string) bool {
-	want := shape(method, path)
-	got := patternShape(pattern)
+// routeShapes holds the shapes of the route table's patterns, made as
+// routes.go registers them (Handler.handle), so that serves allocates nothing.
+type routeShapes map[string]routeShape
+
+func (rs routeShapes) add(pattern string) {
+	if method, path, ok := strings.Cut(pattern, " "); ok {
+		rs[pattern] = shapeOf(method, path)
+	}
+}
+
+// resendServedBy names the routes that serve a path of Resend's under
+// another shape: GET /contacts/imports/{id} is the less specific
+// GET /contacts/{id_or_email}/{id} (routes.go says why).
+var resendServedBy = map[routeShape]routeShape{
+	{http.MethodGet, "/contacts/imports/{}"}: {http.MethodGet, "/contacts/{}/{}"},
+}
+
+// serves reports whether the route pattern serves the Resend path e for
+// the method.
+func (h *Handler) serves(pattern, method string, e *resendEntry) bool {
+	got, ok := h.shapes[pattern]
+	if !ok {
+		return false
+	}
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	want := routeShape{method, e.norm}
 	return got == want || resendServedBy[want] == got
 }
 
@@ -193,7 +215,7 @@ var fallbackMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, 
 // when the path is not one of Resend's.
 func (h *Handler) fallback(r *http.Request, pattern string) (*apierr.Error, string) {
 	e := matchResend(r.URL.Path)
-	if e == nil || (pattern != "" && serves(pattern, r.Method, e.path)) {
+	if e == nil || (pattern != "" && h.serves(pattern, r.Method, e)) {
 		return nil, ""
 	}
 	method := r.Method
@@ -211,7 +233,7 @@ func (h *Handler) fallback(r *http.Request, pattern string) (*apierr.Error, stri
 		}
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := h.mux.Handler(probe); p != "" && serves(p, m, e.path) {
+		if _, p := h.mux.Handler(probe); p != "" && h.serves(p, m, e) {
 			allow = append(allow, m)
 		}
 	}

@@ -166,4 +166,5 @@ func (h *Handler) handle(pattern string, a access, fn apiFunc) {
 		next = h.authenticate(a, next)
 	}
 	h.mux.Handle(pattern, next)
+	h.shapes.add(pattern)
 }
