@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/store"
@@ -33,9 +35,13 @@ func (h *Handler) listQueue(w http.ResponseWriter, r *http.Request) error {
 	if p.Before != "" {
 		return apierr.Validation("The `before` parameter is not supported for this endpoint.")
 	}
+	status := r.URL.Query().Get("status")
+	if status != "" && !slices.Contains(store.WaitingStatuses, status) {
+		return apierr.Validation("The `status` must be one of %s.", strings.Join(store.WaitingStatuses, ", "))
+	}
 	ctx := r.Context()
 	teamID := callerKey(ctx).TeamID
-	list, more, err := h.Store.ListWaitingEmails(ctx, teamID, p)
+	list, more, err := h.Store.ListWaitingEmails(ctx, teamID, status, p)
 	return writeList(w, "list queue", list, more, err, func(q *store.WaitingEmail) queueItem {
 		return queueItem{Object: "queued_email", ID: q.ID, To: orEmpty(q.To), Subject: q.Subject, Status: q.LastEvent,
 			Reason: q.Reason(), Attempts: q.Attempts, NextAttemptAt: formatTime(q.NextAttempt()),

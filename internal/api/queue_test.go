@@ -60,6 +60,11 @@ func TestQueue(t *testing.T) {
 		require.Equal(t, true, r.json["has_more"])
 		require.Equal(t, sched, r.json["data"].([]any)[0].(map[string]any)["id"])
 
+		r = e.do("GET", "/queue?status=scheduled", e.keyA, "")
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		require.Len(t, r.json["data"], 1)
+		require.Equal(t, sched, r.json["data"].([]any)[0].(map[string]any)["id"])
+
 		r = e.do("GET", "/queue", e.keyB, "")
 		require.Equal(t, 200, r.status)
 		require.Len(t, r.json["data"], 1, "each team sees its own")
@@ -74,6 +79,7 @@ func TestQueue(t *testing.T) {
 			{"cursor not a uuid", "/queue?after=nope", e.keyA, 422, "invalid_parameter"},
 			{"before", "/queue?before=" + queued, e.keyA, 422, "validation_error"},
 			{"bad limit", "/queue?limit=101", e.keyA, 422, "validation_error"},
+			{"unknown status", "/queue?status=delivered", e.keyA, 422, "validation_error"},
 			{"sending key", "/queue", e.sendA, 401, "restricted_api_key"},
 			{"no key", "/queue", "", 401, "missing_api_key"},
 		} {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,7 +37,7 @@ Usage:
   godwit teams list                          list teams and their rate limits
   godwit teams set-rate-limit --team T --limit N
                                              set a team's requests per second (0: server default)
-  godwit queue [--team T] [--limit N] [--after ID] [--json]
+  godwit queue [--team T] [--status S] [--limit N] [--after ID] [--json]
                                              list the emails waiting for delivery (queued,
                                              scheduled, deferred), oldest first, with why
   godwit version                             print the version
@@ -302,11 +303,12 @@ type queueEntry struct {
 // cmdQueue prints what waits for delivery, from the store (as GET /queue
 // answers a team): every team's unless --team names one.
 func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var team, after string
+	var team, after, status string
 	var limit int
 	var asJSON bool
 	cfg, fs, err := parseConfig("queue", args, stderr, getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&team, "team", "", "team name or id (default: every team)")
+		fs.StringVar(&status, "status", "", "only this status: "+strings.Join(store.WaitingStatuses, ", "))
 		fs.IntVar(&limit, "limit", 100, "at most this many emails (1-1000)")
 		fs.StringVar(&after, "after", "", "list the emails after this email id (the last of the previous page)")
 		fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -319,6 +321,9 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	if limit < 1 || limit > 1000 {
 		return fmt.Errorf("--limit %d must be between 1 and 1000", limit)
+	}
+	if status != "" && !slices.Contains(store.WaitingStatuses, status) {
+		return fmt.Errorf("--status %q must be one of %s", status, strings.Join(store.WaitingStatuses, ", "))
 	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
@@ -333,7 +338,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		teamID = t.ID
 	}
-	list, more, err := db.ListWaitingEmails(ctx, teamID, store.Page{Limit: limit, After: after})
+	list, more, err := db.ListWaitingEmails(ctx, teamID, status, store.Page{Limit: limit, After: after})
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("--after %q is not an email of the queue's teams", after)
 	}

@@ -98,6 +98,11 @@ func TestQueueCommand(t *testing.T) {
 					require.Contains(t, errOut, "--after")
 				}},
 				{name: "bad limit", args: []string{"--limit", "0"}, code: 1},
+				{name: "one status", args: []string{"--status", "delivery_delayed"}, check: func(t *testing.T, out, _ string) {
+					require.Contains(t, out, deferred.ID)
+					require.NotContains(t, out, queued.ID)
+				}},
+				{name: "bad status", args: []string{"--status", "delivered"}, code: 1},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					out, errOut, code := run(tc.args...)

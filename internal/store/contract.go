@@ -140,11 +140,12 @@ type EmailHistory interface {
 // EmailQueue shows what waits for delivery.
 type EmailQueue interface {
 	// ListWaitingEmails returns the emails whose last event is queued,
-	// scheduled, sent or delivery_delayed, oldest first, of the team (of
-	// every team when teamID is ""), after the email p.After (ErrNotFound
-	// when that is not one of the team's emails), at most p.Limit, and
-	// whether more exist beyond the page. p.Before is not supported.
-	ListWaitingEmails(ctx context.Context, teamID string, p Page) ([]*WaitingEmail, bool, error)
+	// scheduled, sent or delivery_delayed (only status, one of those, when
+	// it is not ""), oldest first, of the team (of every team when teamID
+	// is ""), after the email p.After (ErrNotFound when that is not one of
+	// the team's emails), at most p.Limit, and whether more exist beyond
+	// the page. p.Before is not supported.
+	ListWaitingEmails(ctx context.Context, teamID, status string, p Page) ([]*WaitingEmail, bool, error)
 }
 
 // Domains holds the teams' sending domains.

@@ -494,6 +494,10 @@ type WaitingEmail struct {
 	LastReply *DeliveryAttempt
 }
 
+// WaitingStatuses are the last events of an email whose delivery is not
+// over, the statuses of the queue view.
+var WaitingStatuses = []string{EventQueued, EventScheduled, EventSent, EventDeliveryDelayed}
+
 // Reason says in words why the email is waiting: the queue view's
 // (GET /queue and godwit queue) one wording.
 func (w *WaitingEmail) Reason() string {

@@ -67,7 +67,7 @@ func (db *DB) BroadcastEmails(ctx context.Context, teamID, broadcastID, eventTyp
 const waitingEvents = `last_event IN ('queued', 'scheduled', 'sent', 'delivery_delayed')`
 
 // ListWaitingEmails implements store.Store.
-func (db *DB) ListWaitingEmails(ctx context.Context, teamID string, p store.Page) ([]*store.WaitingEmail, bool, error) {
+func (db *DB) ListWaitingEmails(ctx context.Context, teamID, status string, p store.Page) ([]*store.WaitingEmail, bool, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 20
@@ -78,6 +78,10 @@ func (db *DB) ListWaitingEmails(ctx context.Context, teamID string, p store.Page
 	if teamID != "" {
 		where = append(where, "e.team_id = ?")
 		args = append(args, teamID)
+	}
+	if status != "" {
+		where = append(where, "e.last_event = ?")
+		args = append(args, status)
 	}
 	if p.After != "" {
 		var seq int64

@@ -88,7 +88,7 @@ func testWaitingEmails(t *testing.T, newStore NewStore) {
 		Attempts: []*store.DeliveryAttempt{{Recipient: "b@example.net", Outcome: store.OutcomeDelivered, Host: "mx.example.net",
 			Code: 250, Response: "ok", CreatedAt: t1}}}))
 
-	list, more, err := s.ListWaitingEmails(ctx, a.ID, store.Page{Limit: 10})
+	list, more, err := s.ListWaitingEmails(ctx, a.ID, "", store.Page{Limit: 10})
 	require.NoError(t, err)
 	require.False(t, more)
 	require.Len(t, list, 3)
@@ -106,18 +106,22 @@ func testWaitingEmails(t *testing.T, newStore NewStore) {
 	require.Equal(t, "greylisted", d.LastReply.Response)
 	require.Equal(t, 451, d.LastReply.Code)
 
-	page, more, err := s.ListWaitingEmails(ctx, a.ID, store.Page{Limit: 1, After: queued.ID})
+	page, more, err := s.ListWaitingEmails(ctx, a.ID, "", store.Page{Limit: 1, After: queued.ID})
 	require.NoError(t, err)
 	require.True(t, more)
 	require.Equal(t, sched.ID, page[0].ID)
-	_, _, err = s.ListWaitingEmails(ctx, a.ID, store.Page{After: theirs.ID})
+	_, _, err = s.ListWaitingEmails(ctx, a.ID, "", store.Page{After: theirs.ID})
 	require.ErrorIs(t, err, store.ErrNotFound, "another team's cursor")
 
-	everyone, _, err := s.ListWaitingEmails(ctx, "", store.Page{Limit: 100})
+	everyone, _, err := s.ListWaitingEmails(ctx, "", "", store.Page{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, everyone, 4, "every team's, for the CLI")
 	require.Equal(t, theirs.ID, everyone[3].ID)
-	theirList, _, err := s.ListWaitingEmails(ctx, b.ID, store.Page{})
+	only, _, err := s.ListWaitingEmails(ctx, a.ID, store.EventDeliveryDelayed, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, only, 1)
+	require.Equal(t, deferred.ID, only[0].ID, "one status")
+	theirList, _, err := s.ListWaitingEmails(ctx, b.ID, "", store.Page{})
 	require.NoError(t, err)
 	require.Len(t, theirList, 1)
 }
