@@ -90,10 +90,20 @@ type resendPath struct {
 	methods string // space-separated, sorted
 }
 
-// resendIndex holds resendPaths by segment count, split once.
+// resendLaterPaths are operations Resend documents beyond its OpenAPI
+// document (shared/reference/resend-surface-2026-12.md) whose fixed paths
+// would otherwise reach an {id} route; Godwit has none of them yet.
+var resendLaterPaths = []resendPath{
+	{"/segments/metrics", "GET"},
+	{"/broadcasts/metrics", "GET"},
+	{"/usage", "GET"},
+}
+
+// resendIndex holds resendPaths and resendLaterPaths by segment count,
+// split once.
 var resendIndex = func() map[int][]resendEntry {
 	idx := map[int][]resendEntry{}
-	for _, p := range resendPaths {
+	for _, p := range append(slices.Clip(resendPaths), resendLaterPaths...) {
 		segs := strings.Split(strings.TrimPrefix(p.path, "/"), "/")
 		idx[len(segs)] = append(idx[len(segs)], resendEntry{resendPath: p, segs: segs, norm: normPath(p.path)})
 	}

@@ -123,6 +123,10 @@ func TestRoutingFixedPaths(t *testing.T) {
 		{"GET", "/events/send", 405, "POST", ""}, // the fixed path, not /events/{identifier}
 		{"GET", "/oauth/grants", 404, "", "not available in Godwit"},
 		{"PUT", "/segments/" + id, 405, "GET, PATCH, DELETE", ""}, // Godwit has PATCH too
+		{"GET", "/segments/metrics", 404, "", "`GET /segments/metrics` is part of Resend's API but is not available in Godwit."},
+		{"PATCH", "/segments/metrics", 405, "GET", ""},
+		{"GET", "/broadcasts/metrics", 404, "", "not available in Godwit"},
+		{"GET", "/usage", 404, "", "not available in Godwit"},
 		{"GET", "/nope", 404, "", "The requested endpoint does not exist."},
 		{"GET", "/emails/" + id + "/nope", 404, "", "The requested endpoint does not exist."},
 	} {
@@ -151,4 +155,6 @@ func TestRoutingFixedPaths(t *testing.T) {
 	requireError(t, e.do("GET", "/emails/nope", e.keyA, ""), 422, "invalid_parameter", "valid UUID")
 	requireError(t, e.do("GET", "/contacts/imports/"+id, e.keyA, ""), 404, "not_found", "Contact import not found")
 	require.Equal(t, 200, e.do("GET", "/contacts/imports", e.keyA, "").status)
+	requireError(t, e.do("GET", "/segments/"+id, e.keyA, ""), 404, "not_found")
+	requireError(t, e.do("GET", "/broadcasts/"+id, e.keyA, ""), 404, "not_found", "Broadcast not found")
 }
