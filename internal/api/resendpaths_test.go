@@ -64,7 +64,6 @@ func TestRoutingWalk(t *testing.T) {
 				require.NotEqual(t, 500, r.status, "body: %s", r.body)
 				require.NotContains(t, string(r.body), "valid UUID", "a fixed segment of %s taken for an id", path)
 				if r.status >= 300 {
-					require.Contains(t, []string{"statusCode", "message", "name"}, "name")
 					require.EqualValues(t, r.status, r.json["statusCode"], "Resend's envelope: %s", r.body)
 					require.NotEmpty(t, r.json["name"], "body: %s", r.body)
 				}
