@@ -4,23 +4,9 @@
 // JSON object with what each call returned; exits 1 on the first
 // unexpected answer.
 import { Resend } from 'resend';
+import { out, check, fail } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
-
-function fail(what) {
-  console.log(JSON.stringify({ failed: what, out }));
-  process.exit(1);
-}
 
 const segment = check('segment', await resend.segments.create({ name: 'Launch list' }));
 check('jane', await resend.contacts.create({ email: 'delivered+jane@resend.dev', firstName: 'Jane', segments: [{ id: segment.id }] }));

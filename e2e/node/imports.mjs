@@ -3,31 +3,9 @@
 // object with what each call returned and exits 1 on the first unexpected
 // answer.
 import { Resend } from 'resend';
+import { out, check, expectError, fail } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
-
-function expectError(name, result) {
-  if (!result.error) {
-    console.log(JSON.stringify({ failed: name, expected: 'an error', data: result.data, out }));
-    process.exit(1);
-  }
-  out[name] = result.error;
-}
-
-function fail(what) {
-  console.log(JSON.stringify({ failed: what, out }));
-  process.exit(1);
-}
 
 // waitDone polls an import until its job has ended (imports run on a
 // job: create answers while the import is queued), within a deadline.

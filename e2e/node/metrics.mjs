@@ -3,23 +3,9 @@
 // team's totals and a daily breakdown by domain. Prints one JSON object with
 // what each call returned and exits 1 on the first unexpected answer.
 import { Resend } from 'resend';
+import { out, check, fail } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
-
-function fail(what) {
-  console.log(JSON.stringify({ failed: what, out }));
-  process.exit(1);
-}
 
 for (const to of ['delivered@resend.dev', 'delivered+2@resend.dev', 'bounced@resend.dev']) {
   check('send ' + to, await resend.emails.send({ from: 'onboarding@resend.dev', to, subject: 'counted', html: '<p>hi</p>' }));

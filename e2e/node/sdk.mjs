@@ -2,18 +2,9 @@
 // RESEND_API_KEY like any application would, prints one JSON object with
 // what each call returned, and exits 1 on the first unexpected answer.
 import { Resend } from 'resend';
+import { out, check } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
 
 const email = {
   from: 'Acme <onboarding@resend.dev>',

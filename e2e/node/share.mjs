@@ -2,23 +2,9 @@
 // Node SDK: prints one JSON object with what each call returned (and the
 // downloads' bodies) and exits 1 on the first unexpected answer.
 import { Resend } from 'resend';
+import { out, check, fail } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
-
-function fail(what) {
-  console.log(JSON.stringify({ failed: what, out }));
-  process.exit(1);
-}
 
 const sent = check('send', await resend.emails.send({
   from: 'onboarding@resend.dev', to: 'delivered@resend.dev', subject: 'Shared with Node',

@@ -4,31 +4,9 @@
 // call returned (errors that are expected under their own names) and exits
 // 1 on the first unexpected answer.
 import { Resend } from 'resend';
+import { out, check, expectError, fail } from './harness.mjs';
 
 const resend = new Resend(process.env.RESEND_API_KEY);
-const out = {};
-
-function check(name, result) {
-  out[name] = result.data ?? null;
-  if (result.error) {
-    console.log(JSON.stringify({ failed: name, error: result.error, out }));
-    process.exit(1);
-  }
-  return result.data;
-}
-
-function expectError(name, result) {
-  if (!result.error) {
-    console.log(JSON.stringify({ failed: name, expected: 'an error', data: result.data, out }));
-    process.exit(1);
-  }
-  out[name] = result.error;
-}
-
-function fail(what) {
-  console.log(JSON.stringify({ failed: what, out }));
-  process.exit(1);
-}
 
 const welcome = check('create', await resend.templates.create({
   name: 'Welcome', alias: 'welcome', from: 'Acme <onboarding@resend.dev>', subject: 'Welcome, {{{NAME}}}',
