@@ -464,21 +464,7 @@ func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*s
 	if limit <= 0 {
 		limit = 20
 	}
-	var query string
-	args := []any{teamID}
-	switch {
-	case p.After != "":
-		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ?
-			AND seq < (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
-		args = append(args, teamID, p.After, limit+1)
-	case p.Before != "":
-		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ?
-			AND seq > (SELECT seq FROM emails WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
-		args = append(args, teamID, p.Before, limit+1)
-	default:
-		query = `SELECT ` + emailListColumns + ` FROM emails WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
-		args = append(args, limit+1)
-	}
+	query, args := seqPageQuery(emailListColumns, "emails", "team_id", teamID, p, limit)
 	if p.After != "" || p.Before != "" {
 		cursor := p.After + p.Before
 		if _, err := db.GetEmail(ctx, teamID, cursor); err != nil {

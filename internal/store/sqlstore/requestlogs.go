@@ -83,18 +83,7 @@ func (db *DB) ListRequestLogs(ctx context.Context, teamID string, p store.Page) 
 	if limit <= 0 {
 		limit = 20
 	}
-	query := `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
-	args := []any{teamID, limit + 1}
-	switch {
-	case p.After != "":
-		query = `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ?
-			AND seq < (SELECT seq FROM request_logs WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
-		args = []any{teamID, teamID, p.After, limit + 1}
-	case p.Before != "":
-		query = `SELECT ` + requestLogListColumns + ` FROM request_logs WHERE team_id = ?
-			AND seq > (SELECT seq FROM request_logs WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
-		args = []any{teamID, teamID, p.Before, limit + 1}
-	}
+	query, args := seqPageQuery(requestLogListColumns, "request_logs", "team_id", teamID, p, limit)
 	if cursor := p.After + p.Before; cursor != "" {
 		var one int
 		err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM request_logs WHERE team_id = ? AND id = ?`), teamID, cursor).Scan(&one)

@@ -465,6 +465,25 @@ func isUniqueViolation(err error) bool {
 		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
 }
 
+// seqPageQuery is the query and arguments of one page of a table listed
+// newest first by seq within one scope (scopeCol = scope, e.g. team_id):
+// the first page, the page after the item p.After (older), or the page
+// before p.Before (newer, fetched oldest first for queryPage to reverse).
+// It asks for limit+1 rows, as queryPage expects. The callers check that
+// the cursor exists in the scope.
+func seqPageQuery(columns, table, scopeCol, scope string, p store.Page, limit int) (string, []any) {
+	from := `SELECT ` + columns + ` FROM ` + table + ` WHERE ` + scopeCol + ` = ?`
+	cursor := `(SELECT seq FROM ` + table + ` WHERE ` + scopeCol + ` = ? AND id = ?)`
+	switch {
+	case p.After != "":
+		return from + ` AND seq < ` + cursor + ` ORDER BY seq DESC LIMIT ?`, []any{scope, scope, p.After, limit + 1}
+	case p.Before != "":
+		return from + ` AND seq > ` + cursor + ` ORDER BY seq ASC LIMIT ?`, []any{scope, scope, p.Before, limit + 1}
+	default:
+		return from + ` ORDER BY seq DESC LIMIT ?`, []any{scope, limit + 1}
+	}
+}
+
 // queryPage runs a list query that asks for limit+1 rows and returns at most
 // limit items, whether more exist, and (when reverse, for a "before" page
 // fetched oldest first) the items newest first.

@@ -59,18 +59,7 @@ func (db *DB) ListWebhooks(ctx context.Context, teamID string, p store.Page) ([]
 	if limit <= 0 {
 		limit = 20
 	}
-	query := `SELECT ` + webhookColumns + ` FROM webhooks WHERE team_id = ? ORDER BY seq DESC LIMIT ?`
-	args := []any{teamID, limit + 1}
-	switch {
-	case p.After != "":
-		query = `SELECT ` + webhookColumns + ` FROM webhooks WHERE team_id = ?
-			AND seq < (SELECT seq FROM webhooks WHERE team_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
-		args = []any{teamID, teamID, p.After, limit + 1}
-	case p.Before != "":
-		query = `SELECT ` + webhookColumns + ` FROM webhooks WHERE team_id = ?
-			AND seq > (SELECT seq FROM webhooks WHERE team_id = ? AND id = ?) ORDER BY seq ASC LIMIT ?`
-		args = []any{teamID, teamID, p.Before, limit + 1}
-	}
+	query, args := seqPageQuery(webhookColumns, "webhooks", "team_id", teamID, p, limit)
 	if cursor := p.After + p.Before; cursor != "" {
 		if _, err := db.GetWebhook(ctx, teamID, cursor); err != nil {
 			return nil, false, err
