@@ -225,6 +225,8 @@ func (im *Importer) Create(ctx context.Context, req Request) (*store.ContactImpo
 	if err := im.Store.CreateContactImport(ctx, ci, &store.ContactImportSource{CSV: req.CSV, Options: encoded}); err != nil {
 		return nil, fmt.Errorf("create contact import: %w", err)
 	}
+	im.logger().Info("contact import queued", slog.String("import_id", ci.ID), slog.String("team_id", ci.TeamID),
+		slog.Int("bytes", len(req.CSV)))
 	return ci, nil
 }
 
@@ -270,6 +272,8 @@ func (im *Importer) run(ctx context.Context, teamID, id string) error {
 	if ci.Status != store.ImportInProgress {
 		return nil
 	}
+	im.logger().Info("contact import started", slog.String("import_id", id), slog.String("team_id", teamID),
+		slog.Int("row_offset", ci.RowOffset))
 	src, err := im.Store.GetContactImportSource(ctx, teamID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return &failure{"the import's source is missing"}
@@ -377,6 +381,8 @@ func (j *job) resume(ctx context.Context, offset int) error {
 			}
 		}
 		if b.done {
+			j.im.logger().Info("contact import completed", slog.String("import_id", j.id), slog.String("team_id", j.teamID),
+				slog.Int("rows", offset))
 			return nil
 		}
 	}

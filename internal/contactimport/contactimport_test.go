@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -109,6 +110,8 @@ func TestImport(t *testing.T) {
 			require.NoError(t, e.db.CreateContactProperty(ctx, &store.ContactProperty{ID: uuid.NewString(), TeamID: e.team,
 				Key: "seats", Type: store.PropertyNumber, CreatedAt: t0}))
 			im := e.importer()
+			logs := &godwittest.LogBuffer{}
+			im.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 			ci, err := im.Create(ctx, contactimport.Request{TeamID: e.team, CSV: []byte(csv), OnConflict: "upsert",
 				Segments: []string{e.seg}, Topics: []store.TopicSubscription{{TopicID: e.topic, Subscription: store.SubscriptionOptIn}}})
 			require.NoError(t, err)
@@ -139,6 +142,15 @@ func TestImport(t *testing.T) {
 			require.Equal(t, store.ContactImportCounts{Total: 6, Created: 2, Updated: 2, Failed: 2}, got.Counts,
 				"a blank line is no row; a number property that is not one fails its row")
 			require.Equal(t, []string{"Old@example.net", "later@example.net", "new@example.net"}, e.emails())
+			for msg, attr := range map[string]string{"contact import queued": "bytes", "contact import started": "row_offset",
+				"contact import completed": "rows"} {
+				recs := logs.Records(t, msg)
+				require.Len(t, recs, 1, msg)
+				require.Equal(t, "INFO", recs[0]["level"], msg)
+				require.Equal(t, ci.ID, recs[0]["import_id"], msg)
+				require.Contains(t, recs[0], attr, msg)
+			}
+			require.EqualValues(t, 6, logs.Records(t, "contact import completed")[0]["rows"], "the CSV records read (a blank line is none)")
 			c, err := e.db.GetContact(ctx, e.team, "new@example.net")
 			require.NoError(t, err)
 			require.Equal(t, "Annie", *c.FirstName, "a second row of an address updates the contact")
