@@ -92,10 +92,7 @@ cleanup() {
 	for pid in "${pids[@]+"${pids[@]}"}"; do
 		stop_pid "$pid"
 	done
-	if [[ -n $pg_schema ]]; then
-		psql "$psql_url" -v ON_ERROR_STOP=1 -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1 ||
-			echo "delivery.sh: could not drop schema $pg_schema" >&2
-	fi
+	drop_pg_schema
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -92,6 +92,14 @@ setup_pg_schema() {
 	pg_schema=$schema
 }
 
+# drop_pg_schema: drop the schema setup_pg_schema created, if any.
+drop_pg_schema() {
+	[[ -n $pg_schema ]] || return 0
+	psql "$psql_url" -v ON_ERROR_STOP=1 -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1 ||
+		echo "$me: could not drop schema $pg_schema" >&2
+	pg_schema=""
+}
+
 # godwit_ready PID URL LOG STORE [DB FLAGS...]: wait for a godwit serve
 # started in the background to answer, then create its API key and print
 # it; on any failure show the log, stop PID and fail. (Called in $(...): a

@@ -11,6 +11,9 @@
 #   WARMUP     warmup of each load run, not counted (default 1s)
 #   SIZE       approximate email size in bytes (default 10240)
 #   STORES     stores to measure (default "sqlite postgres")
+#   REQUEST_LOGS  "on off" (default): each store is measured with request
+#              logging (GET /logs) and again with --request-logs=false, to
+#              show what recording costs; "on" or "off" measures one.
 #   GODWIT_BENCH_POSTGRES_URL
 #              default postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_bench
 #              The schema named by search_path is created before the run (with
@@ -30,6 +33,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
 SIZE=${SIZE:-10240}
 STORES=${STORES:-"sqlite postgres"}
+REQUEST_LOGS=${REQUEST_LOGS:-"on off"}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
 PG_URL=${GODWIT_BENCH_POSTGRES_URL:-"postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_bench"}
 
@@ -53,10 +57,7 @@ cleanup() {
 	for pid in "${pids[@]+"${pids[@]}"}"; do
 		stop_pid "$pid"
 	done
-	if [[ -n $pg_schema ]]; then
-		psql "$psql_url" -v ON_ERROR_STOP=1 -qc "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1 ||
-			echo "run.sh: could not drop schema $pg_schema" >&2
-	fi
+	drop_pg_schema
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -125,20 +126,23 @@ run_bare() {
 	stop_pid "$pid"
 }
 
-# run_godwit STORE ARGS...: ARGS select the store and are passed to both
-# `godwit serve` and `godwit keys create`.
+# run_godwit STORE LOGS ARGS...: ARGS select the store and are passed to
+# both `godwit serve` and `godwit keys create`; LOGS is on or off (request
+# logging).
 run_godwit() {
-	local store=$1 port smtp_port pid url key log
-	shift
+	local store=$1 logs=$2 port smtp_port pid url key log label
+	shift 2
+	label="godwit/$store"
+	[[ $logs == off ]] && label="godwit/$store-nolog"
 	port=$(free_port) || return 1
 	smtp_port=$(free_port) || return 1
 	url="http://127.0.0.1:$port"
-	log="$tmp/godwit-$store.log"
-	echo "=== godwit/$store on $url"
+	log="$tmp/godwit-$store-$logs.log"
+	echo "=== $label on $url"
 	# --workers 0: this measures accepting alone (each email is committed with
 	# its delivery job; nothing delivers). bench/delivery.sh measures delivery.
 	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --smtp-addr "127.0.0.1:$smtp_port" \
-		--rate-limit 1000000 --workers 0 >"$log" 2>&1 &
+		--rate-limit 1000000 --workers 0 --request-logs="$([[ $logs == off ]] && echo false || echo true)" >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	key=$(godwit_ready "$pid" "$url" "$log" "$store" "$@") || return 1
@@ -147,7 +151,7 @@ run_godwit() {
 		stop_pid "$pid"
 		return 1
 	fi
-	scenarios "godwit/$store" "$url" "$key" "$pid" "127.0.0.1:$smtp_port"
+	scenarios "$label" "$url" "$key" "$pid" "127.0.0.1:$smtp_port"
 	stop_pid "$pid"
 }
 
@@ -169,14 +173,20 @@ run_bare || failures=$((failures + 1))
 for store in $STORES; do
 	case $store in
 	sqlite)
-		run_godwit sqlite --data-dir "$tmp/sqlite" || failures=$((failures + 1))
+		for logs in $REQUEST_LOGS; do
+			rm -rf "$tmp/sqlite"
+			run_godwit sqlite "$logs" --data-dir "$tmp/sqlite" || failures=$((failures + 1))
+		done
 		;;
 	postgres)
-		if setup_pg_schema; then
-			run_godwit postgres --database-url "$PG_URL" || failures=$((failures + 1))
-		else
-			failures=$((failures + 1))
-		fi
+		for logs in $REQUEST_LOGS; do
+			if setup_pg_schema; then
+				run_godwit postgres "$logs" --database-url "$PG_URL" || failures=$((failures + 1))
+				drop_pg_schema
+			else
+				failures=$((failures + 1))
+			fi
+		done
 		;;
 	*)
 		echo "run.sh: unknown store '$store'" >&2

@@ -320,6 +320,20 @@ func run(o options) error {
 	ctx, cancel := context.WithDeadline(context.Background(), measureEnd)
 	defer cancel()
 
+	// The server's CPU time over the measured window (from the end of the
+	// warmup to the last client's return), for CPU per accepted email.
+	var cpuStart, cpuEnd time.Duration = -1, -1
+	cpuDone := make(chan struct{})
+	if o.pid > 0 {
+		go func() {
+			defer close(cpuDone)
+			time.Sleep(time.Until(measureStart))
+			cpuStart, _ = processCPU(o.pid)
+		}()
+	} else {
+		close(cpuDone)
+	}
+
 	expected := int(o.duration.Seconds()*20000)/o.clients + 1024
 	prealloc := min(expected, maxSamplesPerClient)
 
@@ -436,6 +450,12 @@ func run(o options) error {
 	wg.Wait()
 	elapsed := time.Since(measureStart)
 
+	<-cpuDone
+	if o.pid > 0 && cpuStart >= 0 {
+		if c, err := processCPU(o.pid); err == nil {
+			cpuEnd = c
+		}
+	}
 	var rssIdle, rssPeak int64 = -1, -1
 	if rss != nil {
 		rssIdle, rssPeak = rss.stop()
@@ -461,6 +481,9 @@ func run(o options) error {
 		rep.PID = o.pid
 		rep.RSSIdleMB = float64(rssIdle) / (1 << 20)
 		rep.RSSPeakMB = float64(rssPeak) / (1 << 20)
+		if cpuEnd >= cpuStart && cpuStart >= 0 && rep.Accepted > 0 {
+			rep.CPUPerEmailUS = float64(cpuEnd-cpuStart) / float64(time.Microsecond) / float64(rep.Accepted)
+		}
 	}
 
 	if o.json {
@@ -514,6 +537,7 @@ type report struct {
 	PID            int              `json:"pid,omitempty"`
 	RSSIdleMB      float64          `json:"rss_idle_mb,omitempty"`
 	RSSPeakMB      float64          `json:"rss_peak_mb,omitempty"`
+	CPUPerEmailUS  float64          `json:"cpu_us_per_email,omitempty"`
 }
 
 func merge(results []*clientResult) *report {
@@ -566,7 +590,7 @@ func printTable(w io.Writer, r *report) {
 	fmt.Fprintf(bw, "accepted/s=%.1f req/s=%.1f MB/s=%.1f p50=%.2fms p90=%.2fms p99=%.2fms max=%.2fms errors=%d transport_errors=%d",
 		r.AcceptedPerSec, r.ReqPerSec, r.MBPerSec, r.P50ms, r.P90ms, r.P99ms, r.Maxms, r.Errors, r.Transport)
 	if r.PID > 0 {
-		fmt.Fprintf(bw, " rss_idle=%.1fMB rss_peak=%.1fMB", r.RSSIdleMB, r.RSSPeakMB)
+		fmt.Fprintf(bw, " rss_idle=%.1fMB rss_peak=%.1fMB cpu/email=%.0fus", r.RSSIdleMB, r.RSSPeakMB, r.CPUPerEmailUS)
 	}
 	fmt.Fprintln(bw)
 	if len(r.ErrorsByStatus) > 0 {
@@ -632,6 +656,34 @@ func (s *rssSampler) stop() (idle, peak int64) {
 		s.peak = v
 	}
 	return s.idle, s.peak
+}
+
+// processCPU is the user and system CPU time pid has used, from
+// /proc/<pid>/stat (fields 14 and 15, in the kernel's USER_HZ ticks, which
+// Linux fixes at 100 per second).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100), nil
 }
 
 func readRSS(path string) (int64, error) {

@@ -1,10 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,9 +30,16 @@ type objectIDResponse struct {
 }
 
 // readBody reads the request body, within the route's limits (guardBody):
-// their errors (413, 408, 503) are returned as they are.
+// their errors (413, 408, 503) are returned as they are. The body is read
+// into one buffer of its Content-Length (the guard has admitted that many
+// bytes), and kept for the request's log (keepBody): the caller must not
+// change it.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room to see EOF without growing
+	}
+	_, err := buf.ReadFrom(r.Body)
 	var apiErr *apierr.Error
 	if errors.As(err, &apiErr) {
 		return nil, apiErr
@@ -40,7 +47,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	if err != nil {
 		return nil, apierr.BadRequest("The request body could not be read.")
 	}
-	return body, nil
+	keepBody(r, buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // idempotencyKey returns the request's Idempotency-Key, "" when absent, or a

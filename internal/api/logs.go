@@ -1,10 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -16,7 +15,8 @@ import (
 
 // The Logs API (GET /logs, GET /logs/{id}) and the middleware that records
 // every authenticated request for it. Recording costs a request a copy of
-// its (capped) bodies and one non-blocking channel send: the writer
+// its (capped) response body and one non-blocking channel send (the
+// request body it read is shared, not copied): the writer
 // (internal/requestlog) masks and stores them on its own goroutine.
 
 // RequestLogger takes the record of a finished request without blocking
@@ -99,11 +99,13 @@ func (h *Handler) getLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	obj := logObject{Object: "log", logSummary: newLogSummary(l), RequestID: l.RequestID,
 		DurationMS: float64(l.Duration.Microseconds()) / 1000}
-	if l.RequestBody != nil {
-		obj.RequestBody = l.RequestBody
+	// Bodies with nothing to mask are stored unparsed; one that is not
+	// valid JSON is shown as null.
+	if b := requestlog.Readable(l.RequestBody); b != nil {
+		obj.RequestBody = b
 	}
-	if l.ResponseBody != nil {
-		obj.ResponseBody = l.ResponseBody
+	if b := requestlog.Readable(l.ResponseBody); b != nil {
+		obj.ResponseBody = b
 	}
 	writeJSON(w, http.StatusOK, obj)
 	return nil
@@ -112,16 +114,18 @@ func (h *Handler) getLog(w http.ResponseWriter, r *http.Request) error {
 // recordRequest wraps an authenticated request so that, when it is served,
 // its record goes to h.RequestLog. It returns the writer and request to
 // serve, and the function to call once they are served.
+//
+// The request body is not copied: readBody, which reads every JSON body,
+// leaves the bytes it read in the request's keptBody, and the record takes
+// them once the handler is done with them. A body no handler read (a
+// refusal before it, a CSV upload) is not recorded.
 func (h *Handler) recordRequest(w http.ResponseWriter, r *http.Request, key *store.APIKey) (http.ResponseWriter, *http.Request, func()) {
 	if h.RequestLog == nil || unloggedRoutes[r.Pattern] {
 		return w, r, func() {}
 	}
 	start, at := time.Now(), h.Now().UTC()
-	var body *capturedBody
-	if r.Body != nil && r.Body != http.NoBody && jsonLike(r.Header.Get("Content-Type")) {
-		body = &capturedBody{ReadCloser: r.Body, max: requestlog.MaxCapturedRequest}
-		r.Body = body
-	}
+	kept := &keptBody{}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKeptBody, kept))
 	rec := &capturingWriter{ResponseWriter: w}
 	return rec, r, func() {
 		status := rec.status
@@ -130,10 +134,8 @@ func (h *Handler) recordRequest(w http.ResponseWriter, r *http.Request, key *sto
 		}
 		l := &store.RequestLog{ID: store.NewID(), TeamID: key.TeamID, APIKeyID: key.ID, RequestID: requestID(r.Context()),
 			Method: r.Method, Endpoint: cut(r.URL.Path, maxLoggedEndpoint), Status: status,
-			UserAgent: cut(r.Header.Get("User-Agent"), maxLoggedUserAgent), Duration: time.Since(start), CreatedAt: at}
-		if body != nil && body.eof && !body.over {
-			l.RequestBody = body.buf
-		}
+			UserAgent: cut(r.Header.Get("User-Agent"), maxLoggedUserAgent), Duration: time.Since(start), CreatedAt: at,
+			RequestBody: kept.body}
 		if !rec.over {
 			l.ResponseBody = rec.buf
 		}
@@ -141,16 +143,16 @@ func (h *Handler) recordRequest(w http.ResponseWriter, r *http.Request, key *sto
 	}
 }
 
-// jsonLike reports whether a request body of this Content-Type may be
-// JSON worth keeping: any but a multipart one (a CSV import's upload),
-// which is not read for the log at all. Whether it is JSON is decided by
-// the writer.
-func jsonLike(contentType string) bool {
-	if contentType == "" {
-		return true
+// keptBody holds the request body that readBody read, for the request's
+// log; nil when it was not read or is over requestlog.MaxCapturedRequest.
+type keptBody struct{ body []byte }
+
+// keepBody gives the body read from r to r's log, if r is recorded. The
+// handler must not change body afterwards.
+func keepBody(r *http.Request, body []byte) {
+	if k, ok := r.Context().Value(ctxKeptBody).(*keptBody); ok && len(body) <= requestlog.MaxCapturedRequest {
+		k.body = body
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && !strings.HasPrefix(mt, "multipart/")
 }
 
 // cut keeps at most n bytes of s, valid UTF-8.
@@ -159,31 +161,6 @@ func cut(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
-}
-
-// capturedBody keeps a copy of the request body as the handler reads it,
-// up to max bytes; past that it keeps nothing.
-type capturedBody struct {
-	io.ReadCloser
-	max  int
-	buf  []byte
-	over bool // larger than max: not kept
-	eof  bool // read to its end
-}
-
-func (c *capturedBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	if n > 0 && !c.over {
-		if len(c.buf)+n > c.max {
-			c.over, c.buf = true, nil
-		} else {
-			c.buf = append(c.buf, p[:n]...)
-		}
-	}
-	if err == io.EOF {
-		c.eof = true
-	}
-	return n, err
 }
 
 // capturingWriter keeps the status and a copy of the response body, up to

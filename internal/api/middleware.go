@@ -24,6 +24,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxAPIKey
+	ctxKeptBody // *keptBody: the request body read, for its log
 )
 
 func requestID(ctx context.Context) string {

@@ -163,8 +163,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// turned away.
 	requestLogs := requestlog.NewWriter(requestlog.Config{Store: db, Logger: log})
 	met.RegisterRequestLog(requestLogs.Dropped, requestLogs.Lost)
+	var recorder api.RequestLogger // nil: --request-logs=false
+	if cfg.RequestLogs {
+		recorder = requestLogs
+	} else {
+		log.Info("API requests are not recorded for GET /logs (--request-logs=false)")
+	}
 	handler := api.New(api.Deps{
-		RequestLog:       requestLogs,
+		RequestLog:       recorder,
 		Store:            db,
 		Accept:           acc,
 		Limiter:          limiter,

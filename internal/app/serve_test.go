@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -190,38 +191,50 @@ func TestServeStopsWhatStartedWhenAPartFails(t *testing.T) {
 	require.NoError(t, next.wait(t))
 }
 
-// TestServeFlushesRequestLogs: the record of a request answered just
-// before shutdown is written by the request log writer, which stops after
-// the listeners.
+// TestServeFlushesRequestLogs: a request served just before the stop is
+// in the Logs API's table once Serve returns; with --request-logs=false
+// nothing is recorded.
 func TestServeFlushesRequestLogs(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out strings.Builder
-	s := &served{logs: &godwittest.LogBuffer{}, done: make(chan error, 1)}
-	go func() { s.done <- app.Serve(ctx, serveConfig(dir), slog.New(slog.NewJSONHandler(s.logs, nil)), &out) }()
-	addr := s.addr(t, httpServing, "addr")
-	waitReady(t, addr)
-	key := strings.TrimSpace(out.String()[strings.Index(out.String(), "re_"):])
-	req, err := http.NewRequest("GET", "http://"+addr+"/domains", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	cancel()
-	require.NoError(t, s.wait(t))
+	for _, record := range []bool{true, false} {
+		t.Run(fmt.Sprintf("request-logs=%v", record), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := serveConfig(dir)
+			cfg.RequestLogs = record
+			var out strings.Builder
+			s := &served{logs: &godwittest.LogBuffer{}, done: make(chan error, 1)}
+			go func() { s.done <- app.Serve(ctx, cfg, slog.New(slog.NewJSONHandler(s.logs, nil)), &out) }()
+			addr := s.addr(t, httpServing, "addr")
+			waitReady(t, addr)
+			key := strings.TrimSpace(out.String()[strings.Index(out.String(), "re_"):])
+			req, err := http.NewRequest("GET", "http://"+addr+"/domains", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			cancel()
+			require.NoError(t, s.wait(t))
 
-	db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "godwit.db"), sqlstore.Options{})
-	require.NoError(t, err)
-	defer db.Close()
-	team, err := db.GetTeamByName(context.Background(), app.DefaultTeam)
-	require.NoError(t, err)
-	logs, _, err := db.ListRequestLogs(context.Background(), team.ID, store.Page{})
-	require.NoError(t, err)
-	require.Len(t, logs, 1)
-	require.Equal(t, "/domains", logs[0].Endpoint)
-	require.NotContains(t, string(logs[0].ResponseBody)+logs[0].UserAgent, key)
+			db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "godwit.db"), sqlstore.Options{})
+			require.NoError(t, err)
+			defer db.Close()
+			team, err := db.GetTeamByName(context.Background(), app.DefaultTeam)
+			require.NoError(t, err)
+			logs, _, err := db.ListRequestLogs(context.Background(), team.ID, store.Page{})
+			require.NoError(t, err)
+			if !record {
+				require.Empty(t, logs)
+				require.Contains(t, s.logs.String(), "API requests are not recorded")
+				return
+			}
+			require.Len(t, logs, 1)
+			require.Equal(t, "/domains", logs[0].Endpoint)
+			require.NotContains(t, string(logs[0].ResponseBody)+logs[0].UserAgent, key)
+		})
+	}
 }

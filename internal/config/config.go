@@ -78,6 +78,9 @@ type Config struct {
 
 	// LogRetention is how long the Logs API keeps a request's record.
 	LogRetention time.Duration
+	// RequestLogs turns the recording of API requests for the Logs API on
+	// (the default) or off.
+	RequestLogs bool
 }
 
 // Defaults returns the built-in configuration.
@@ -107,6 +110,7 @@ func Defaults() Config {
 		SMTPMaxConnsPerIP: 20,
 		AuthFailuresPerIP: 20,
 		LogRetention:      30 * 24 * time.Hour,
+		RequestLogs:       true,
 	}
 }
 
@@ -177,6 +181,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP, "open SMTP submission connections at once from one IP address")
 	fs.IntVar(&c.AuthFailuresPerIP, "auth-failures-per-ip", c.AuthFailuresPerIP, "unknown or wrong API keys one client address may send before its requests are throttled (one more per second after that); 0 turns the throttle off (behind a proxy every client has the proxy's address)")
 	fs.DurationVar(&c.LogRetention, "log-retention", c.LogRetention, "how long the records of API requests (GET /logs) are kept (720h is 30 days); older ones are deleted in the background")
+	fs.BoolVar(&c.RequestLogs, "request-logs", c.RequestLogs, "record every authenticated API request with its masked JSON bodies for GET /logs; false records none (what was recorded is still listed until its retention ends)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 

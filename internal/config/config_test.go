@@ -69,6 +69,7 @@ func TestValidate(t *testing.T) {
 	ok := Defaults()
 	require.NoError(t, ok.Validate())
 	require.Equal(t, 30*24*time.Hour, ok.LogRetention, "Resend keeps logs 30 days")
+	require.True(t, ok.RequestLogs, "every request is recorded unless --request-logs=false")
 
 	cases := map[string]func(*Config){
 		"--http-addr":                        func(c *Config) { c.HTTPAddr = "nonsense" },

@@ -25,13 +25,27 @@ var maskedKeys = map[string]bool{"token": true, "signing_secret": true}
 const Masked = "[masked]"
 
 // Body is what a log stores of a raw request or response body: the JSON
-// object or array with attachments' content and secrets replaced by
-// Masked, compact; nil when raw is empty, is not a JSON object or array,
-// or is larger than MaxStoredBody once masked.
+// object or array as it came, or, when it may hold something to mask,
+// re-encoded compact with attachments' content and secrets replaced by
+// Masked; nil when raw is empty, does not start as a JSON object or array,
+// or is larger than MaxStoredBody (once masked).
+//
+// Body runs for every logged request, so a body with nothing to mask
+// (none of the masked keys appears in it, which bytes.Contains tells at
+// memory speed) is kept as it is, unparsed: whether it is valid JSON is
+// decided when a log is read (Readable), which is rare. A client that
+// spells a key with JSON escapes ("\u0074oken") keeps it unmasked in its
+// own log; the server's own responses never escape letters.
 func Body(raw []byte) json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
 		return nil
+	}
+	if !mayMask(raw) {
+		if len(raw) > MaxStoredBody {
+			return nil
+		}
+		return raw
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -54,6 +68,46 @@ func Body(raw []byte) json.RawMessage {
 		return nil
 	}
 	return out
+}
+
+// maskedKeyNames are the keys whose presence sends a body to the masking
+// path: every masked key and "attachments".
+var maskedKeyNames = func() [][]byte {
+	names := [][]byte{[]byte("attachments")}
+	for k := range maskedKeys {
+		names = append(names, []byte(k))
+	}
+	return names
+}()
+
+// mayMask reports whether raw holds one of maskedKeyNames as a quoted
+// string (a key, or a value of that text, which costs only the slower
+// path). One pass: each quote is looked for at memory speed and the few
+// bytes after it compared.
+func mayMask(raw []byte) bool {
+	for i := bytes.IndexByte(raw, '"'); i >= 0; {
+		rest := raw[i+1:]
+		for _, name := range maskedKeyNames {
+			if len(rest) > len(name) && rest[len(name)] == '"' && bytes.HasPrefix(rest, name) {
+				return true
+			}
+		}
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// Readable is what a stored body is shown as: itself when it is one valid
+// JSON value, nil otherwise (Body keeps unmasked bodies unparsed).
+func Readable(stored []byte) json.RawMessage {
+	if len(stored) == 0 || !json.Valid(stored) {
+		return nil
+	}
+	return stored
 }
 
 // mask replaces secrets, and the content of attachments (the objects of an

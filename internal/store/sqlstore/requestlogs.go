@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,35 +10,38 @@ import (
 )
 
 const requestLogInsertColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
-	request_body, response_body, created_at`
+	request_body, response_body, body_codec, created_at`
 
 const requestLogColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
-	request_body, response_body, created_at`
+	request_body, response_body, body_codec, created_at`
 
 // requestLogListColumns leave the bodies out: lists do not show them.
 const requestLogListColumns = `id, team_id, api_key_id, request_id, method, endpoint, status, user_agent, duration_us,
-	NULL, NULL, created_at`
+	NULL, NULL, 0, created_at`
 
 func scanRequestLog(row interface{ Scan(...any) error }) (*store.RequestLog, error) {
 	var l store.RequestLog
-	var ua, req, resp sql.NullString
+	var ua sql.NullString
+	var req, resp []byte
 	var dur, created int64
+	var codec int
 	if err := row.Scan(&l.ID, &l.TeamID, &l.APIKeyID, &l.RequestID, &l.Method, &l.Endpoint, &l.Status, &ua, &dur,
-		&req, &resp, &created); err != nil {
+		&req, &resp, &codec, &created); err != nil {
 		return nil, interpretError(err)
 	}
 	l.UserAgent, l.Duration, l.CreatedAt = ua.String, time.Duration(dur)*time.Microsecond, fromMicros(created)
-	if req.Valid {
-		l.RequestBody = json.RawMessage(req.String)
+	var err error
+	if req != nil {
+		if l.RequestBody, err = decodeBytes(req, codec); err != nil {
+			return nil, fmt.Errorf("request log %s: request body: %w", l.ID, err)
+		}
 	}
-	if resp.Valid {
-		l.ResponseBody = json.RawMessage(resp.String)
+	if resp != nil {
+		if l.ResponseBody, err = decodeBytes(resp, codec); err != nil {
+			return nil, fmt.Errorf("request log %s: response body: %w", l.ID, err)
+		}
 	}
 	return &l, nil
-}
-
-func nullJSON(b json.RawMessage) sql.NullString {
-	return sql.NullString{String: string(b), Valid: b != nil}
 }
 
 // AddRequestLogs implements store.Store.
@@ -47,11 +49,14 @@ func (db *DB) AddRequestLogs(ctx context.Context, logs []*store.RequestLog) erro
 	if len(logs) == 0 {
 		return nil
 	}
+	// Encoded (compressed on SQLite) before the transaction, so the writer
+	// holds the database's write lock only to write.
 	rows := make([][]any, len(logs))
 	for i, l := range logs {
+		req, resp, codec := encodeLogBodies(l.RequestBody, l.ResponseBody)
 		rows[i] = []any{l.ID, l.TeamID, l.APIKeyID, l.RequestID, l.Method, l.Endpoint, l.Status,
 			sql.NullString{String: l.UserAgent, Valid: l.UserAgent != ""}, l.Duration.Microseconds(),
-			nullJSON(l.RequestBody), nullJSON(l.ResponseBody), micros(l.CreatedAt)}
+			req, resp, codec, micros(l.CreatedAt)}
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,10 @@ func testRequestLogs(t *testing.T, newStore NewStore) {
 		logs = append(logs, newRequestLog(a.ID, t0.Add(time.Duration(i)*time.Hour)))
 	}
 	logs[4].UserAgent, logs[4].RequestBody, logs[4].ResponseBody = "", nil, nil
+	// Large bodies are stored compressed on SQLite (and come back whole),
+	// including one side large and the other absent.
+	large := json.RawMessage(`{"html":"` + strings.Repeat("<p>lorem ipsum</p>", 500) + `"}`)
+	logs[2].RequestBody, logs[2].ResponseBody = large, nil
 	other := newRequestLog(b.ID, t0)
 	require.NoError(t, s.AddRequestLogs(ctx, append(logs, other)))
 	require.NoError(t, s.AddRequestLogs(ctx, nil))
@@ -48,6 +53,10 @@ func testRequestLogs(t *testing.T, newStore NewStore) {
 	require.JSONEq(t, `{"to":"a@example.net"}`, string(got.RequestBody))
 	require.JSONEq(t, `{"id":"x"}`, string(got.ResponseBody))
 	require.True(t, got.CreatedAt.Equal(t0))
+	got, err = s.GetRequestLog(ctx, a.ID, logs[2].ID)
+	require.NoError(t, err)
+	require.Equal(t, string(large), string(got.RequestBody))
+	require.Nil(t, got.ResponseBody)
 	got, err = s.GetRequestLog(ctx, a.ID, logs[4].ID)
 	require.NoError(t, err)
 	require.Empty(t, got.UserAgent)
