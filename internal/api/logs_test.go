@@ -113,7 +113,7 @@ func TestLogs(t *testing.T) {
 // (bodies read back through the store, which decompresses them).
 func requireNotStored(t *testing.T, e *testEnv, s string) {
 	t.Helper()
-	rows, err := e.db.Writer().QueryContext(context.Background(), `SELECT team_id, id FROM request_logs`)
+	rows, err := e.db.LogWriter().QueryContext(context.Background(), `SELECT team_id, id FROM request_logs`)
 	require.NoError(t, err)
 	var keys [][2]string
 	for rows.Next() {

@@ -101,7 +101,7 @@ func (db *DB) ListWaitingEmails(ctx context.Context, teamID, status string, p st
 	query := `SELECT e.id, e.team_id, e.to_addrs, e.subject, e.last_event, e.created_at, e.scheduled_at, e.next_attempt_at,
 		(SELECT COUNT(DISTINCT a.created_at) FROM delivery_attempts a WHERE a.email_id = e.id)
 		FROM emails e WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.seq LIMIT ?`
-	list, more, err := queryPage(ctx, db, "list waiting emails", query, args, limit, false,
+	list, more, err := queryPage(ctx, db, db.r, "list waiting emails", query, args, limit, false,
 		func(r interface{ Scan(...any) error }) (*store.WaitingEmail, error) {
 			w := &store.WaitingEmail{}
 			var created int64

@@ -92,7 +92,7 @@ func (db *DB) ListContactImports(ctx context.Context, teamID, status string, p s
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, "list contact imports", `SELECT `+contactImportColumns+` FROM contact_imports WHERE `+where+`
+	return queryPage(ctx, db, db.r, "list contact imports", `SELECT `+contactImportColumns+` FROM contact_imports WHERE `+where+`
 		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanContactImport)
 }
 

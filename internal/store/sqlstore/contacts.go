@@ -131,7 +131,7 @@ func listTeamRows[T any](ctx context.Context, db *DB, what, table, columns, team
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, what, `SELECT `+columns+` FROM `+table+` WHERE `+where+`
+	return queryPage(ctx, db, db.r, what, `SELECT `+columns+` FROM `+table+` WHERE `+where+`
 		ORDER BY seq `+order+` LIMIT ?`, args, limit, order == "ASC", scan)
 }
 
@@ -292,7 +292,7 @@ func (db *DB) ListContacts(ctx context.Context, teamID, segmentID string, p stor
 		query += ` ORDER BY m.contact_seq ` + order + ` LIMIT ?`
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, "list contacts", query, args, limit, order == "ASC", scanContact)
+	return queryPage(ctx, db, db.r, "list contacts", query, args, limit, order == "ASC", scanContact)
 }
 
 // UpdateContact implements store.Store.
@@ -368,5 +368,5 @@ func (db *DB) ListContactSegments(ctx context.Context, teamID, contactID string,
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, "list contact segments", query+` ORDER BY s.seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanSegment)
+	return queryPage(ctx, db, db.r, "list contact segments", query+` ORDER BY s.seq `+order+` LIMIT ?`, args, limit, order == "ASC", scanSegment)
 }

@@ -471,7 +471,7 @@ func (db *DB) ListEmails(ctx context.Context, teamID string, p store.Page) ([]*s
 			return nil, false, err
 		}
 	}
-	return queryPage(ctx, db, "list emails", query, args, limit, p.Before != "", func(r interface{ Scan(...any) error }) (*store.Email, error) {
+	return queryPage(ctx, db, db.r, "list emails", query, args, limit, p.Before != "", func(r interface{ Scan(...any) error }) (*store.Email, error) {
 		e, _, err := scanEmail(r)
 		return e, err
 	})

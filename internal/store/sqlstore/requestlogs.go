@@ -58,7 +58,7 @@ func (db *DB) AddRequestLogs(ctx context.Context, logs []*store.RequestLog) erro
 			sql.NullString{String: l.UserAgent, Valid: l.UserAgent != ""}, l.Duration.Microseconds(),
 			req, resp, codec, micros(l.CreatedAt)}
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
+	tx, err := db.logW.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add request logs: %w", interpretError(err))
 	}
@@ -74,7 +74,7 @@ func (db *DB) AddRequestLogs(ctx context.Context, logs []*store.RequestLog) erro
 
 // GetRequestLog implements store.Store.
 func (db *DB) GetRequestLog(ctx context.Context, teamID, id string) (*store.RequestLog, error) {
-	l, err := scanRequestLog(db.r.QueryRowContext(ctx, db.q(`SELECT `+requestLogColumns+` FROM request_logs
+	l, err := scanRequestLog(db.logR.QueryRowContext(ctx, db.q(`SELECT `+requestLogColumns+` FROM request_logs
 		WHERE team_id = ? AND id = ?`), teamID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get request log: %w", err)
@@ -91,17 +91,17 @@ func (db *DB) ListRequestLogs(ctx context.Context, teamID string, p store.Page) 
 	query, args := seqPageQuery(requestLogListColumns, "request_logs", "team_id", teamID, p, limit)
 	if cursor := p.After + p.Before; cursor != "" {
 		var one int
-		err := db.r.QueryRowContext(ctx, db.q(`SELECT 1 FROM request_logs WHERE team_id = ? AND id = ?`), teamID, cursor).Scan(&one)
+		err := db.logR.QueryRowContext(ctx, db.q(`SELECT 1 FROM request_logs WHERE team_id = ? AND id = ?`), teamID, cursor).Scan(&one)
 		if err != nil {
 			return nil, false, fmt.Errorf("list request logs: %w", interpretError(err))
 		}
 	}
-	return queryPage(ctx, db, "list request logs", query, args, limit, p.Before != "", scanRequestLog)
+	return queryPage(ctx, db, db.logR, "list request logs", query, args, limit, p.Before != "", scanRequestLog)
 }
 
 // DeleteRequestLogsBefore implements store.Store.
 func (db *DB) DeleteRequestLogsBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
-	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM request_logs WHERE seq IN
+	res, err := db.logW.ExecContext(ctx, db.q(`DELETE FROM request_logs WHERE seq IN
 		(SELECT seq FROM request_logs WHERE created_at < ? ORDER BY created_at LIMIT ?)`), micros(t), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete expired request logs: %w", interpretError(err))

@@ -110,6 +110,8 @@ type DB struct {
 	path    string  // SQLite: the database file
 	w       *sql.DB // writes (SQLite: one connection)
 	r       *sql.DB // reads (SQLite: read-only pool; PostgreSQL: same as w)
+	logW    *sql.DB // request logs' writes (SQLite: their own file, logsdb.go; PostgreSQL: w)
+	logR    *sql.DB // request logs' reads (SQLite: their own file; PostgreSQL: w)
 	now     func() time.Time
 
 	accepts  chan *acceptReq
@@ -208,7 +210,7 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		db.w, db.r = pool, pool
+		db.w, db.r, db.logW, db.logR = pool, pool, pool, pool
 	} else {
 		db.dialect = SQLite
 		path := SQLitePath(dsn)
@@ -254,6 +256,10 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		}
 		c.SetMaxOpenConns(1)
 		db.w, db.r, db.checkpointer = w, r, c
+		if err := db.openLogs(); err != nil {
+			db.closeDBs()
+			return nil, err
+		}
 	}
 	if err := db.w.PingContext(ctx); err != nil {
 		db.closeDBs()
@@ -271,7 +277,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
-	return nil
+	return db.migrateLogs(ctx)
 }
 
 // migrations returns the migration provider of the database's dialect.
@@ -373,6 +379,12 @@ func (db *DB) closeDBs() error {
 	})
 	if db.checkpointer != nil {
 		errs = append(errs, db.checkpointer.Close())
+	}
+	if db.logR != nil && db.logR != db.w {
+		errs = append(errs, db.logR.Close())
+	}
+	if db.logW != nil && db.logW != db.w {
+		errs = append(errs, db.logW.Close())
 	}
 	if db.r != nil && db.r != db.w {
 		errs = append(errs, db.r.Close())
@@ -487,9 +499,9 @@ func seqPageQuery(columns, table, scopeCol, scope string, p store.Page, limit in
 // queryPage runs a list query that asks for limit+1 rows and returns at most
 // limit items, whether more exist, and (when reverse, for a "before" page
 // fetched oldest first) the items newest first.
-func queryPage[T any](ctx context.Context, db *DB, what, query string, args []any, limit int, reverse bool,
+func queryPage[T any](ctx context.Context, db *DB, pool *sql.DB, what, query string, args []any, limit int, reverse bool,
 	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, bool, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(query), args...)
+	rows, err := pool.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", what, interpretError(err))
 	}

@@ -203,7 +203,7 @@ func (db *DB) ListSuppressions(ctx context.Context, teamID, origin string, p sto
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, "list suppressions", `SELECT `+suppressionColumns+` FROM suppressions WHERE `+where+`
+	return queryPage(ctx, db, db.r, "list suppressions", `SELECT `+suppressionColumns+` FROM suppressions WHERE `+where+`
 		ORDER BY seq `+order+` LIMIT ?`, args, limit, p.Before != "", scanSuppression)
 }
 

@@ -136,7 +136,7 @@ func (db *DB) ListContactTopics(ctx context.Context, teamID, contactID string, p
 		args = append(args, seq)
 	}
 	args = append(args, limit+1)
-	return queryPage(ctx, db, "list contact topics", query+` ORDER BY t.seq `+order+` LIMIT ?`, args, limit, order == "ASC",
+	return queryPage(ctx, db, db.r, "list contact topics", query+` ORDER BY t.seq `+order+` LIMIT ?`, args, limit, order == "ASC",
 		func(row interface{ Scan(...any) error }) (*store.ContactTopic, error) {
 			var t store.Topic
 			var created, updated int64

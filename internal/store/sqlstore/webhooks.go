@@ -65,7 +65,7 @@ func (db *DB) ListWebhooks(ctx context.Context, teamID string, p store.Page) ([]
 			return nil, false, err
 		}
 	}
-	return queryPage(ctx, db, "list webhooks", query, args, limit, p.Before != "", scanWebhook)
+	return queryPage(ctx, db, db.r, "list webhooks", query, args, limit, p.Before != "", scanWebhook)
 }
 
 // UpdateWebhook implements store.Store.
@@ -215,7 +215,7 @@ func (db *DB) ListWebhookMessages(ctx context.Context, teamID, webhookID string,
 			return nil, false, interpretError(err)
 		}
 	}
-	return queryPage(ctx, db, "list webhook messages", query, args, limit, false, scanWebhookMessage)
+	return queryPage(ctx, db, db.r, "list webhook messages", query, args, limit, false, scanWebhookMessage)
 }
 
 // ListWebhookAttempts implements store.Store.
@@ -235,7 +235,7 @@ func (db *DB) ListWebhookAttempts(ctx context.Context, teamID, messageID string,
 			AND seq < (SELECT seq FROM webhook_attempts WHERE message_id = ? AND id = ?) ORDER BY seq DESC LIMIT ?`
 		args = []any{messageID, messageID, p.After, limit + 1}
 	}
-	return queryPage(ctx, db, "list webhook attempts", query, args, limit, false, func(r interface{ Scan(...any) error }) (*store.WebhookAttempt, error) {
+	return queryPage(ctx, db, db.r, "list webhook attempts", query, args, limit, false, func(r interface{ Scan(...any) error }) (*store.WebhookAttempt, error) {
 		var a store.WebhookAttempt
 		var sent int64
 		if err := r.Scan(&a.ID, &a.MessageID, &a.StatusCode, &a.Response, &sent); err != nil {
