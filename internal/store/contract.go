@@ -80,6 +80,13 @@ type Emails interface {
 	// ListEmails returns emails newest first, and whether more exist beyond
 	// the page; their HTML and Text are left out (nil).
 	ListEmails(ctx context.Context, teamID string, p Page) ([]*Email, bool, error)
+	// SearchEmails returns the team's emails that match every condition f
+	// sets, newest first by creation time (then by acceptance order), and
+	// whether more exist beyond the page; their HTML and Text are left out.
+	// A cursor (p.After, p.Before) is one of the team's emails, matching f
+	// or not (ErrNotFound otherwise). Each condition is served by an index
+	// in page order, so a page costs its own rows, not the team's emails.
+	SearchEmails(ctx context.Context, teamID string, f EmailFilter, p Page) ([]*Email, bool, error)
 	// EmailMetrics returns the team's email counts selected by f, one row
 	// per hour (and domain, broadcast as f asks, and email when f names
 	// emails), in no particular order. Without EmailIDs it reads the hourly rollup that
@@ -135,6 +142,16 @@ type EmailHistory interface {
 	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*EmailEvent, error)
 	// GetCapturedMessage returns the message the capture transport kept.
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
+	// GetEmailDetail returns one of the team's emails with its bodies, its
+	// events and delivery attempts (oldest first), its attachments (without
+	// content) and whether a captured message is kept, read in one
+	// snapshot with a fixed number of queries; ErrNotFound if the team has
+	// no such email.
+	GetEmailDetail(ctx context.Context, teamID, emailID string) (*EmailDetail, error)
+	// ListCapturedMessages returns the team's captured messages newest
+	// first, and whether more exist beyond the page. A cursor is the email
+	// id of one of the team's captured messages (ErrNotFound otherwise).
+	ListCapturedMessages(ctx context.Context, teamID string, p Page) ([]*CapturedMessage, bool, error)
 }
 
 // EmailQueue shows what waits for delivery.

@@ -473,6 +473,65 @@ type BroadcastEmail struct {
 	Events  []*EmailEvent
 }
 
+// EmailFilter selects emails for SearchEmails; the zero value selects
+// every email, and each field set narrows the selection.
+type EmailFilter struct {
+	// Status is the email's last event (EventDelivered, …, "opened",
+	// "clicked").
+	Status string
+	// DomainID is the sending domain's id.
+	DomainID string
+	// Recipient is an address in the email's to, cc or bcc, matched whole
+	// and ignoring ASCII case ("Name <a@example.com>" matches as
+	// a@example.com; see SearchAddress).
+	Recipient string
+	// Tag is a tag the email carries, name and value both matched exactly.
+	Tag *Tag
+	// Since and Until bound the email's creation time: Since <= created <
+	// Until; a zero time leaves that side open.
+	Since, Until time.Time
+}
+
+// SearchAddress is the form an address is searched by: its angle-addr
+// when it has a display name ("Name <a@b>"), trimmed of spaces, with ASCII
+// letters lowercased (the mailbox's own case is not otherwise changed).
+func SearchAddress(s string) string {
+	s = strings.Trim(s, " ")
+	if i := strings.IndexByte(s, '<'); i >= 0 && strings.HasSuffix(s, ">") {
+		s = strings.Trim(s[i+1:len(s)-1], " ")
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// EmailDetail is everything the page of one email shows, read together.
+type EmailDetail struct {
+	Email       *Email // with its bodies, without attachments
+	Events      []*EmailEvent
+	Attempts    []*DeliveryAttempt
+	Attachments []AttachmentInfo
+	// Captured reports whether the capture transport kept the message
+	// (GetCapturedMessage returns it).
+	Captured bool
+}
+
+// CapturedMessage is one entry of the dev inbox: a message the capture
+// transport kept, described by its email.
+type CapturedMessage struct {
+	EmailID   string
+	From      string
+	To        []string
+	Subject   string
+	LastEvent string
+	// CreatedAt is when the message was captured.
+	CreatedAt time.Time
+}
+
 // WaitingEmail is an email whose delivery is not over: queued for a
 // worker, scheduled, or deferred and waiting for its next attempt.
 type WaitingEmail struct {

@@ -17,8 +17,10 @@ type acceptReq struct {
 	// rows and events are the INSERT arguments of a.Emails, built by the
 	// caller's goroutine (encoding, compression) so the committer only writes.
 	rows, events [][]any
-	err          error
-	done         chan struct{}
+	// terms are the emails' search terms (termArgs).
+	terms [][]any
+	err   error
+	done  chan struct{}
 }
 
 // AcceptEmails implements store.Store. The request is committed by a
@@ -26,6 +28,7 @@ type acceptReq struct {
 func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
 	req := &acceptReq{a: a, done: make(chan struct{})}
 	req.rows, req.events = db.insertArgs(a.Emails)
+	req.terms = termArgs(a.Emails)
 	if err := submit(db, ctx, db.accepts, req); err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 		}
 	}
 	now := db.now()
-	var rows, events [][]any
+	var rows, events, terms [][]any
 	var accepted []*acceptReq
 	for _, r := range group {
 		r.err = nil
@@ -159,6 +162,7 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 		}
 		rows = append(rows, r.rows...)
 		events = append(events, r.events...)
+		terms = append(terms, r.terms...)
 		accepted = append(accepted, r)
 	}
 	if err := db.insertRows(ctx, tx, "emails", emailInsertColumns, rows); err != nil {
@@ -166,6 +170,9 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 	}
 	if err := db.insertRows(ctx, tx, "email_events", eventInsertColumns, events); err != nil {
 		return fmt.Errorf("accept emails: insert events: %w", err)
+	}
+	if err := db.insertTerms(ctx, tx, terms); err != nil {
+		return err
 	}
 	for _, r := range accepted {
 		if err := db.insertAttachments(ctx, tx, r.a.Emails); err != nil {
@@ -233,7 +240,8 @@ func writerStatements() []string {
 		qs = append(qs, multiInsert("emails", emailInsertColumns, emailInsertArity, n),
 			multiInsert("email_events", eventInsertColumns, 4, n),
 			multiInsert("email_events", "email_id, team_id, type, created_at, data", 5, n),
-			multiInsert("delivery_attempts", attemptInsertColumns, 9, n))
+			multiInsert("delivery_attempts", attemptInsertColumns, 9, n),
+			insertTermsSQL(n))
 	}
 	return qs
 }

@@ -493,6 +493,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Templates", testTemplates}, {"Broadcasts", testBroadcasts}, {"ContactImports", testContactImports}, {"ContactImportJobs", testContactImportJobs},
 		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"EmailMetrics", testEmailMetrics},
 		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
+		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,357 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// # Email search
+//
+// SearchEmails lists a team's emails newest first by (created_at, seq) and
+// narrows them by any combination of status, sending domain, time range,
+// recipient and tag. Every filter has an index in page order (migration
+// 00024): emails_team_status (team_id, last_event, created_at, seq),
+// emails_team_domain (team_id, domain_id, created_at, seq),
+// emails_team_created (team_id, created_at, seq) for no filter or a time
+// range alone, and email_search_terms (team_id, term, created_at,
+// email_seq) for a recipient or a tag, whose rows AcceptEmails writes in
+// its transaction. A page is a range scan of one of them, in order, cut at
+// the page's size: the time range and the cursor are bounds of the same
+// scan, and further conditions filter the rows it visits.
+//
+// What EXPLAIN showed (SQLite QUERY PLAN and PostgreSQL's plan, on a
+// seeded store; bench/dashboard prints them with -explain):
+//   - no filter, a time range, a cursor: SEARCH e USING INDEX
+//     emails_team_created (team_id=? AND created_at>? …), no temp b-tree
+//     for the ORDER BY; PostgreSQL: Index Scan Backward using
+//     emails_team_created.
+//   - status: USING INDEX emails_team_status (team_id=? AND last_event=?);
+//     domain: emails_team_domain; a time range adds created_at bounds to
+//     the same search.
+//   - recipient or tag: SEARCH t USING PRIMARY KEY (team_id=? AND term=?)
+//     then emails by its integer primary key (seq); a second term is an
+//     EXISTS probe of the same primary key per row.
+//
+// The cost of a page is the rows the scan visits: with one filter (and a
+// time range) that is the page itself. With two equality filters (say
+// status and domain) the scan follows one index and checks the other on
+// each row, so a rare combination of two common values visits more rows;
+// bench/dashboard measures such a combination.
+
+// searchColumns are emailListColumns read through the alias e.
+const searchColumns = `e.seq, e.id, e.team_id, e.created_at, e.from_addr, e.to_addrs, e.cc_addrs, e.bcc_addrs, e.reply_to, e.subject,
+	NULL, NULL, e.body_codec, e.headers, e.tags, e.template, e.topic_id, e.scheduled_at, e.last_event, e.broadcast_id,
+	e.domain_id, e.domain_name`
+
+// Term prefixes of email_search_terms.
+const (
+	termRecipient = "rcpt:"
+	termTag       = "tag:"
+)
+
+func tagTerm(t store.Tag) string { return termTag + t.Name + "=" + t.Value }
+
+// searchTerms are the distinct terms of an email.
+func searchTerms(e *store.Email) []string {
+	var terms []string
+	seen := map[string]bool{}
+	add := func(t string) {
+		if !seen[t] {
+			seen[t] = true
+			terms = append(terms, t)
+		}
+	}
+	for _, list := range [][]string{e.To, e.Cc, e.Bcc} {
+		for _, a := range list {
+			add(termRecipient + store.SearchAddress(a))
+		}
+	}
+	for _, t := range e.Tags {
+		add(tagTerm(t))
+	}
+	return terms
+}
+
+// termArgs are the (term, email id) rows of emails' search terms, for
+// insertTerms.
+func termArgs(emails []*store.Email) [][]any {
+	var rows [][]any
+	for _, e := range emails {
+		for _, t := range searchTerms(e) {
+			rows = append(rows, []any{t, e.ID})
+		}
+	}
+	return rows
+}
+
+// insertTermsSQL inserts n terms, each given as (term, email id), taking
+// the team, creation time and seq from the email row inserted before it in
+// the same transaction. VALUES names its columns column1, column2 on both
+// databases.
+func insertTermsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO email_search_terms (team_id, term, created_at, email_seq)
+	SELECT e.team_id, v.column1, e.created_at, e.seq FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?)")
+	}
+	b.WriteString(`) AS v JOIN emails e ON e.id = v.column2`)
+	return b.String()
+}
+
+// insertTerms writes rows (from termArgs) with statements of power-of-two
+// sizes, prepared at open.
+func (db *DB) insertTerms(ctx context.Context, tx *sql.Tx, rows [][]any) error {
+	for len(rows) > 0 {
+		n := maxRowsPerInsert
+		for n > len(rows) {
+			n /= 2
+		}
+		args := make([]any, 0, 2*n)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := db.txExec(ctx, tx, insertTermsSQL(n), args...); err != nil {
+			return fmt.Errorf("accept emails: insert search terms: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// SearchEmails implements store.Store.
+func (db *DB) SearchEmails(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) ([]*store.Email, bool, error) {
+	query, args, err := db.searchQuery(ctx, teamID, f, p)
+	if err != nil {
+		return nil, false, err
+	}
+	limit := pageLimit(p)
+	return queryPage(ctx, db, db.r, "search emails", query, args, limit, p.Before != "", func(r interface{ Scan(...any) error }) (*store.Email, error) {
+		e, _, err := scanEmail(r)
+		return e, err
+	})
+}
+
+func pageLimit(p store.Page) int {
+	if p.Limit <= 0 {
+		return 20
+	}
+	return p.Limit
+}
+
+// searchQuery builds SearchEmails' query (exported to tests through
+// export_test.go, which EXPLAIN it).
+func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) (string, []any, error) {
+	var terms []string
+	if f.Recipient != "" {
+		terms = append(terms, termRecipient+store.SearchAddress(f.Recipient))
+	}
+	if f.Tag != nil {
+		terms = append(terms, tagTerm(*f.Tag))
+	}
+	// The scan's table: the first term's rows, or the emails themselves.
+	var b strings.Builder
+	var args []any
+	created, seq := "e.created_at", "e.seq"
+	if len(terms) > 0 {
+		created, seq = "t.created_at", "t.email_seq"
+		b.WriteString(`SELECT ` + searchColumns + ` FROM email_search_terms t JOIN emails e ON e.seq = t.email_seq
+	WHERE t.team_id = ? AND t.term = ? AND e.team_id = ?`)
+		args = append(args, teamID, terms[0], teamID)
+		for _, term := range terms[1:] {
+			b.WriteString(` AND EXISTS (SELECT 1 FROM email_search_terms t2
+		WHERE t2.team_id = ? AND t2.term = ? AND t2.created_at = t.created_at AND t2.email_seq = t.email_seq)`)
+			args = append(args, teamID, term)
+		}
+	} else {
+		b.WriteString(`SELECT ` + searchColumns + ` FROM emails e WHERE e.team_id = ?`)
+		args = append(args, teamID)
+	}
+	if f.Status != "" {
+		b.WriteString(` AND e.last_event = ?`)
+		args = append(args, f.Status)
+	}
+	if f.DomainID != "" {
+		b.WriteString(` AND e.domain_id = ?`)
+		args = append(args, f.DomainID)
+	}
+	if !f.Since.IsZero() {
+		b.WriteString(` AND ` + created + ` >= ?`)
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(` AND ` + created + ` < ?`)
+		args = append(args, micros(f.Until))
+	}
+	order := "DESC"
+	if cursor := p.After + p.Before; cursor != "" {
+		c, err := db.emailCursor(ctx, teamID, cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		op := "<"
+		if p.After == "" {
+			op, order = ">", "ASC"
+		}
+		b.WriteString(` AND (` + created + `, ` + seq + `) ` + op + ` (?, ?)`)
+		args = append(args, c.created, c.seq)
+	}
+	b.WriteString(` ORDER BY ` + created + ` ` + order + `, ` + seq + ` ` + order + ` LIMIT ?`)
+	args = append(args, pageLimit(p)+1)
+	return b.String(), args, nil
+}
+
+type cursorPos struct{ created, seq int64 }
+
+// emailCursor is where one of the team's emails stands in search order.
+func (db *DB) emailCursor(ctx context.Context, teamID, id string) (cursorPos, error) {
+	stmt, err := db.prepared(ctx, db.r, `SELECT team_id, created_at, seq FROM emails WHERE id = ?`)
+	if err != nil {
+		return cursorPos{}, fmt.Errorf("search emails: %w", err)
+	}
+	var owner string
+	var c cursorPos
+	if err := stmt.QueryRowContext(ctx, id).Scan(&owner, &c.created, &c.seq); err != nil {
+		return cursorPos{}, interpretError(err)
+	}
+	if owner != teamID {
+		return cursorPos{}, store.ErrNotFound
+	}
+	return c, nil
+}
+
+// GetEmailDetail implements store.Store: five queries in one read-only
+// transaction, so the page shows one moment of the email's history.
+func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*store.EmailDetail, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("email detail: %w", interpretError(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	e, _, err := scanEmail(tx.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), emailID))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.TeamID != teamID) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("email detail: %w", err)
+	}
+	d := &store.EmailDetail{Email: e, Attachments: []store.AttachmentInfo{}}
+	if err := queryRows(ctx, tx, db.q(`SELECT type, created_at, data FROM email_events
+		WHERE email_id = ? AND team_id = ? ORDER BY seq`), []any{emailID, teamID}, func(r *sql.Rows) error {
+		ev := &store.EmailEvent{}
+		var at int64
+		var data sql.NullString
+		if err := r.Scan(&ev.Type, &at, &data); err != nil {
+			return err
+		}
+		ev.CreatedAt = fromMicros(at)
+		if data.Valid {
+			ev.Data = json.RawMessage(data.String)
+		}
+		d.Events = append(d.Events, ev)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("email detail: events: %w", err)
+	}
+	if err := queryRows(ctx, tx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
+		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`), []any{emailID, teamID}, func(r *sql.Rows) error {
+		a := &store.DeliveryAttempt{EmailID: emailID, TeamID: teamID}
+		var at int64
+		if err := r.Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at); err != nil {
+			return err
+		}
+		a.CreatedAt = fromMicros(at)
+		d.Attempts = append(d.Attempts, a)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("email detail: attempts: %w", err)
+	}
+	if err := queryRows(ctx, tx, db.q(`SELECT idx, filename, content_type, content_id, path, COALESCE(LENGTH(content), 0)
+		FROM email_attachments WHERE email_id = ? ORDER BY idx`), []any{emailID}, func(r *sql.Rows) error {
+		var a store.AttachmentInfo
+		if err := r.Scan(&a.Index, &a.Filename, &a.ContentType, &a.ContentID, &a.Path, &a.Size); err != nil {
+			return err
+		}
+		d.Attachments = append(d.Attachments, a)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("email detail: attachments: %w", err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM captured_messages WHERE email_id = ? AND team_id = ?`),
+		emailID, teamID).Scan(&n); err != nil {
+		return nil, fmt.Errorf("email detail: captured: %w", err)
+	}
+	d.Captured = n > 0
+	return d, nil
+}
+
+// queryRows runs query in tx and calls scan for each row.
+func queryRows(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ListCapturedMessages implements store.Store: one range scan of
+// captured_messages_team (team_id, created_at, email_id), newest first,
+// and the page's emails by id.
+func (db *DB) ListCapturedMessages(ctx context.Context, teamID string, p store.Page) ([]*store.CapturedMessage, bool, error) {
+	query, args, err := db.capturedQuery(ctx, teamID, p)
+	if err != nil {
+		return nil, false, err
+	}
+	return queryPage(ctx, db, db.r, "list captured messages", query, args, pageLimit(p), p.Before != "", func(r interface{ Scan(...any) error }) (*store.CapturedMessage, error) {
+		m := &store.CapturedMessage{}
+		var at int64
+		var to string
+		if err := r.Scan(&m.EmailID, &at, &m.From, &to, &m.Subject, &m.LastEvent); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromMicros(at)
+		if err := json.Unmarshal([]byte(to), &m.To); err != nil {
+			return nil, fmt.Errorf("decode email %s: %w", m.EmailID, err)
+		}
+		return m, nil
+	})
+}
+
+func (db *DB) capturedQuery(ctx context.Context, teamID string, p store.Page) (string, []any, error) {
+	q := `SELECT c.email_id, c.created_at, e.from_addr, e.to_addrs, e.subject, e.last_event
+	FROM captured_messages c JOIN emails e ON e.id = c.email_id WHERE c.team_id = ?`
+	args := []any{teamID}
+	order := "DESC"
+	if cursor := p.After + p.Before; cursor != "" {
+		var at int64
+		if err := db.r.QueryRowContext(ctx, db.q(`SELECT created_at FROM captured_messages WHERE email_id = ? AND team_id = ?`),
+			cursor, teamID).Scan(&at); err != nil {
+			return "", nil, interpretError(err)
+		}
+		op := "<"
+		if p.After == "" {
+			op, order = ">", "ASC"
+		}
+		q += ` AND (c.created_at, c.email_id) ` + op + ` (?, ?)`
+		args = append(args, at, cursor)
+	}
+	q += ` ORDER BY c.created_at ` + order + `, c.email_id ` + order + ` LIMIT ?`
+	args = append(args, pageLimit(p)+1)
+	return q, args, nil
+}
