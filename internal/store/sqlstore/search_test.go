@@ -91,3 +91,43 @@ func checkPlan(t *testing.T, kind sqlstore.Dialect, plan, index string) {
 		require.NotRegexp(t, `(?m)^\s*(->\s*)?Sort`, plan, "no sort")
 	}
 }
+
+// TestMigration24Backfill: the search terms of emails accepted before
+// migration 00024 are built by the migration, the same as AcceptEmails
+// writes them (recipients of to, cc and bcc by their address in ASCII
+// lower case, tags), so searches find old emails as they find new ones.
+func TestMigration24Backfill(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, godwittest.StoreURL(t, kind), sqlstore.Options{Outbox: godwittest.NewOutbox()})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			team, _ := storetest.SearchFixture(t, db)
+			terms := func() []string {
+				rows, err := db.Writer().QueryContext(ctx, `SELECT team_id || ' ' || term || ' ' || CAST(created_at AS TEXT) || ' ' || CAST(email_seq AS TEXT)
+					FROM email_search_terms ORDER BY team_id, term, created_at, email_seq`)
+				require.NoError(t, err)
+				defer rows.Close()
+				var out []string
+				for rows.Next() {
+					var s string
+					require.NoError(t, rows.Scan(&s))
+					out = append(out, s)
+				}
+				require.NoError(t, rows.Err())
+				return out
+			}
+			written := terms()
+			require.Len(t, written, 16, "7 emails: 9 distinct recipients' rows and 7 tags' rows")
+
+			require.NoError(t, db.MigrateDownTo(ctx, 23))
+			require.NoError(t, db.Migrate(ctx))
+			require.Equal(t, written, terms(), "the backfill writes what accept wrote")
+			got, _, err := db.SearchEmails(ctx, team, store.EmailFilter{Recipient: "ALICE@example.com"}, store.Page{})
+			require.NoError(t, err)
+			require.Len(t, got, 4)
+		})
+	}
+}
