@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -28,28 +27,14 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/godwit/godwit/bench/internal/seed"
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
-
-// discard is an outbox that enqueues nothing: the seeded emails are never
-// delivered.
-type discard struct{}
-
-func (discard) DeliverEmails(context.Context, *sql.Tx, []*store.Email) error { return nil }
-func (discard) RetryDeliveries(context.Context, *sql.Tx, []sqlstore.DeliveryRetry) error {
-	return nil
-}
-func (discard) PostWebhookMessages(context.Context, *sql.Tx, []sqlstore.WebhookPost) error {
-	return nil
-}
-func (discard) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Time) error { return nil }
-func (discard) RunContactImport(context.Context, *sql.Tx, string, string) error         { return nil }
 
 const teamName = "metrics-bench"
 
@@ -69,7 +54,7 @@ func main() {
 		os.Exit(2)
 	}
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, *dsn, sqlstore.Options{Outbox: discard{}})
+	db, err := sqlstore.Open(ctx, *dsn, sqlstore.Options{Outbox: seed.Discard{}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,7 +67,8 @@ func main() {
 			log.Fatal(err)
 		}
 		start := time.Now()
-		if err := seed(ctx, db, team.ID, *emails, *days, *domains, *broadcasts, *workers); err != nil {
+		if _, err := seed.Seed(ctx, db, team.ID, seed.Options{Emails: *emails, Days: *days, Domains: *domains,
+			Broadcasts: *broadcasts, Workers: *workers}); err != nil {
 			log.Fatal(err)
 		}
 		log.Printf("seeded %d emails in %s", *emails, time.Since(start).Round(time.Second))
@@ -160,99 +146,4 @@ func main() {
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	fmt.Printf("requests %d  p50 %s  p90 %s  p99 %s  max %s\n", len(lat),
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
-}
-
-// seed writes n emails with their outcomes through the store's write paths.
-func seed(ctx context.Context, db *sqlstore.DB, teamID string, n, days, nDomains, nBroadcasts, workers int) error {
-	domainIDs := make([]string, nDomains)
-	for i := range domainIDs {
-		domainIDs[i] = store.NewID()
-	}
-	broadcastIDs := make([]string, nBroadcasts)
-	for i := range broadcastIDs {
-		broadcastIDs[i] = store.NewID()
-		if err := db.CreateBroadcast(ctx, &store.Broadcast{ID: broadcastIDs[i], TeamID: teamID, Name: fmt.Sprintf("Broadcast %d", i),
-			SegmentID: store.NewID(), From: "news@d0.bench.example", Subject: "news", Status: "sent", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
-			return err
-		}
-	}
-	end := time.Now().UTC()
-	step := time.Duration(days) * 24 * time.Hour / time.Duration(max(n, 1))
-	text := "bench"
-	const perAccept = 100
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	done := 0
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for first := range jobs {
-				mu.Lock()
-				failed := firstErr != nil
-				mu.Unlock()
-				if failed {
-					continue // drain the jobs
-				}
-				var batch []*store.Email
-				for i := first; i < min(first+perAccept, n); i++ {
-					d := i % nDomains
-					e := &store.Email{ID: store.NewID(), TeamID: teamID, From: fmt.Sprintf("a@d%d.bench.example", d),
-						To: []string{"r@example.net"}, Subject: "bench", Text: &text, LastEvent: store.EventQueued,
-						CreatedAt: end.Add(-time.Duration(n-i) * step), DomainID: domainIDs[d], DomainName: fmt.Sprintf("d%d.bench.example", d)}
-					if i%10 == 0 {
-						e.BroadcastID = broadcastIDs[i/10%nBroadcasts]
-					}
-					batch = append(batch, e)
-				}
-				if err := db.AcceptEmails(ctx, &store.Accept{Emails: batch}); err != nil {
-					fail(err)
-					continue
-				}
-				for j, e := range batch {
-					at := e.CreatedAt.Add(time.Second)
-					evs := []*store.EmailEvent{{Type: store.EventSent, CreatedAt: at}}
-					if (first+j)%50 == 0 {
-						evs = append(evs, &store.EmailEvent{Type: store.EventBounced, CreatedAt: at.Add(time.Second),
-							Data: json.RawMessage(`{"bounce":{"type":"Permanent"}}`)})
-					} else {
-						evs = append(evs, &store.EmailEvent{Type: store.EventDelivered, CreatedAt: at.Add(time.Second)})
-						if (first+j)%3 == 0 {
-							evs = append(evs, &store.EmailEvent{Type: "opened", CreatedAt: at.Add(time.Minute)})
-						}
-						if (first+j)%10 == 0 {
-							evs = append(evs, &store.EmailEvent{Type: "clicked", CreatedAt: at.Add(2 * time.Minute)})
-						}
-					}
-					if err := db.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: teamID, Events: evs}); err != nil {
-						fail(err)
-						break
-					}
-				}
-				mu.Lock()
-				done += len(batch)
-				if done%100_000 < len(batch) {
-					log.Printf("seeded %d emails", done)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for first := 0; first < n; first += perAccept {
-			jobs <- first
-		}
-	}()
-	wg.Wait()
-	return firstErr
 }

@@ -284,8 +284,11 @@ func (db *DB) ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*s
 	if err := db.emailExists(ctx, teamID, emailID); err != nil {
 		return nil, err
 	}
+	// By email alone, its team checked above: with "AND team_id = ?"
+	// SQLite read the team's events through email_events_team (team_id,
+	// seq) for the ORDER BY instead of the email's few.
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT type, created_at, data FROM email_events
-		WHERE email_id = ? AND team_id = ? ORDER BY seq`), emailID, teamID)
+		WHERE email_id = ? ORDER BY seq`), emailID)
 	if err != nil {
 		return nil, fmt.Errorf("list email events: %w", err)
 	}

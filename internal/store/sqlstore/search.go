@@ -269,8 +269,11 @@ func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*stor
 		return nil, fmt.Errorf("email detail: %w", err)
 	}
 	d := &store.EmailDetail{Email: e, Attachments: []store.AttachmentInfo{}}
+	// By email alone, its team checked above: with "AND team_id = ?"
+	// SQLite read the team's events through email_events_team (team_id,
+	// seq) for the ORDER BY instead of the email's few.
 	if err := queryRows(ctx, tx, db.q(`SELECT type, created_at, data FROM email_events
-		WHERE email_id = ? AND team_id = ? ORDER BY seq`), []any{emailID, teamID}, func(r *sql.Rows) error {
+		WHERE email_id = ? ORDER BY seq`), []any{emailID}, func(r *sql.Rows) error {
 		ev := &store.EmailEvent{}
 		var at int64
 		var data sql.NullString
@@ -287,7 +290,7 @@ func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*stor
 		return nil, fmt.Errorf("email detail: events: %w", err)
 	}
 	if err := queryRows(ctx, tx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
-		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`), []any{emailID, teamID}, func(r *sql.Rows) error {
+		FROM delivery_attempts WHERE email_id = ? ORDER BY seq`), []any{emailID}, func(r *sql.Rows) error {
 		a := &store.DeliveryAttempt{EmailID: emailID, TeamID: teamID}
 		var at int64
 		if err := r.Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at); err != nil {
@@ -311,8 +314,8 @@ func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*stor
 		return nil, fmt.Errorf("email detail: attachments: %w", err)
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM captured_messages WHERE email_id = ? AND team_id = ?`),
-		emailID, teamID).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM captured_messages WHERE email_id = ?`),
+		emailID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("email detail: captured: %w", err)
 	}
 	d.Captured = n > 0
