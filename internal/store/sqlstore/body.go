@@ -42,33 +42,6 @@ func compressed(s *string) any {
 	return s2.Encode(nil, []byte(*s))
 }
 
-// encodeLogBodies returns the stored form of a request log's bodies and
-// their codec. Unlike email bodies they are compressed by Godwit on both
-// databases (the columns are bytes): on PostgreSQL, handing the server
-// megabytes of text per batch to compress itself cost accepts a fifth of
-// their rate, against a few percent for S2 here.
-func encodeLogBodies(req, resp []byte) (r, s any, codec int) {
-	if len(req)+len(resp) < minCompress {
-		return nullBytes(req), nullBytes(resp), codecText
-	}
-	return nullBytes(compressBytes(req)), nullBytes(compressBytes(resp)), codecS2
-}
-
-// nullBytes is b, or NULL when b is nil.
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
-}
-
-func compressBytes(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return s2.Encode(nil, b)
-}
-
 // decodeBody turns a stored body back into text.
 func decodeBody(stored []byte, valid bool, codec int) (*string, error) {
 	if !valid {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +99,63 @@ func testRequestLogs(t *testing.T, newStore NewStore) {
 	page, _, err = s.ListRequestLogs(ctx, b.ID, store.Page{})
 	require.NoError(t, err)
 	require.Empty(t, page)
+	// The logs the sweep left keep their bodies (their segments stay).
+	got, err = s.GetRequestLog(ctx, a.ID, logs[3].ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"to":"a@example.net"}`, string(got.RequestBody))
+	got, err = s.GetRequestLog(ctx, a.ID, logs[2].ID)
+	require.NoError(t, err)
+	require.Equal(t, string(large), string(got.RequestBody))
+}
+
+// testRequestLogSegments: one batch whose bodies fill more than one
+// segment, two teams interleaved, bodies of every shape; each log reads
+// back exactly its own bodies.
+func testRequestLogSegments(t *testing.T, newStore NewStore) {
+	ctx := context.Background()
+	s := newStore(t, func() time.Time { return t0 })
+	a, b := newTeam(t, s, "a"), newTeam(t, s, "b")
+	var logs []*store.RequestLog
+	for i := range 90 { // 90 × ~60 KB: more than one 4 MiB segment per team
+		team := a.ID
+		if i%3 == 0 {
+			team = b.ID
+		}
+		l := newRequestLog(team, t0.Add(time.Duration(i)*time.Second))
+		l.RequestBody = json.RawMessage(fmt.Sprintf(`{"i":%d,"html":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 60_000)))
+		switch i % 5 {
+		case 1:
+			l.ResponseBody = nil
+		case 2:
+			l.RequestBody = nil
+		case 3:
+			l.RequestBody, l.ResponseBody = nil, nil
+		case 4:
+			l.RequestBody = json.RawMessage(`{}`)
+		}
+		logs = append(logs, l)
+	}
+	require.NoError(t, s.AddRequestLogs(ctx, logs))
+	for _, l := range logs {
+		got, err := s.GetRequestLog(ctx, l.TeamID, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, string(l.RequestBody), string(got.RequestBody), "log %s", l.ID)
+		require.Equal(t, l.RequestBody == nil, got.RequestBody == nil)
+		require.Equal(t, string(l.ResponseBody), string(got.ResponseBody), "log %s", l.ID)
+		require.Equal(t, l.ResponseBody == nil, got.ResponseBody == nil)
+		other := a.ID
+		if l.TeamID == a.ID {
+			other = b.ID
+		}
+		_, err = s.GetRequestLog(ctx, other, l.ID)
+		require.True(t, errors.Is(err, store.ErrNotFound))
+	}
+	// Every log of the first half goes; the second half keeps its bodies.
+	_, err := s.DeleteRequestLogsBefore(ctx, t0.Add(45*time.Second), 1000)
+	require.NoError(t, err)
+	for _, l := range logs[45:] {
+		got, err := s.GetRequestLog(ctx, l.TeamID, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, string(l.RequestBody), string(got.RequestBody))
+	}
 }

@@ -491,7 +491,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Suppressions", testSuppressions}, {"Delivery", testDelivery}, {"Webhooks", testWebhooks},
 		{"Contacts", testContacts}, {"Topics", testTopics}, {"ContactProperties", testContactProperties},
 		{"Templates", testTemplates}, {"Broadcasts", testBroadcasts}, {"ContactImports", testContactImports}, {"ContactImportJobs", testContactImportJobs},
-		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"EmailMetrics", testEmailMetrics},
+		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"RequestLogSegments", testRequestLogSegments}, {"EmailMetrics", testEmailMetrics},
 		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
 		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
 	} {
