@@ -34,6 +34,7 @@ type Store interface {
 	Broadcasts
 	ContactImports
 	RequestLogs
+	Users
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -453,4 +454,52 @@ type RequestLogs interface {
 	// DeleteRequestLogsBefore removes up to limit logs, of any team, created
 	// before t, oldest first, and returns how many it removed.
 	DeleteRequestLogsBefore(ctx context.Context, t time.Time, limit int) (int64, error)
+}
+
+// Users holds the dashboard's people, their sessions and their one-time
+// set-password tokens. Sessions and tokens are keyed by the SHA-256 of
+// their secret; the secret itself is never stored.
+type Users interface {
+	// CreateUser inserts a user, its Email stored in lower case;
+	// ErrConflict if the team has a user with that email (any case).
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, teamID, id string) (*User, error)
+	// UsersByEmail returns the users of every team with the email (any
+	// case), oldest first (an address may belong to several teams).
+	UsersByEmail(ctx context.Context, email string) ([]*User, error)
+	// ListUsers returns a team's users, oldest first.
+	ListUsers(ctx context.Context, teamID string) ([]*User, error)
+	// CountUsers counts the users of every team.
+	CountUsers(ctx context.Context) (int, error)
+	// RecordSigninFailure counts a failed sign-in of the user; the
+	// lock.Max-th failure in a row locks it until at+lock.For and starts
+	// the count again. It returns the user as it then stands.
+	RecordSigninFailure(ctx context.Context, teamID, id string, at time.Time, lock SigninLock) (*User, error)
+	// RecordSigninSuccess clears the user's failure count and lock.
+	RecordSigninSuccess(ctx context.Context, teamID, id string) error
+
+	// CreatePasswordToken stores a one-time set-password token.
+	CreatePasswordToken(ctx context.Context, t *PasswordToken) error
+	// UsePasswordToken, in one transaction, marks the token used, sets its
+	// user's password hash, clears its failures and lock, and ends every
+	// session of the user; it returns the user. ErrNotFound, and nothing
+	// written, if the token is unknown, used, or expired at at.
+	UsePasswordToken(ctx context.Context, hash []byte, passwordHash string, at time.Time) (*User, error)
+
+	// CreateUserSession stores a session.
+	CreateUserSession(ctx context.Context, s *UserSession) error
+	// SessionUser returns the session with the token hash, and its user,
+	// in one query; ErrNotFound if there is none or it expired at at.
+	SessionUser(ctx context.Context, hash []byte, at time.Time) (*UserSession, *User, error)
+	// TouchUserSession records that the session was used at at and moves
+	// its expiry to expires.
+	TouchUserSession(ctx context.Context, hash []byte, at, expires time.Time) error
+	// DeleteUserSession ends one session (no error if it is gone).
+	DeleteUserSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions ends every session of the team's user (sign out
+	// everywhere) and returns how many it ended.
+	DeleteUserSessions(ctx context.Context, teamID, userID string) (int64, error)
+	// DeleteExpiredUserAuth removes sessions and set-password tokens that
+	// expired before t, of every team, and returns how many it removed.
+	DeleteExpiredUserAuth(ctx context.Context, t time.Time) (int64, error)
 }

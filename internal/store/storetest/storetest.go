@@ -494,6 +494,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"RequestLogSegments", testRequestLogSegments}, {"EmailMetrics", testEmailMetrics},
 		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
 		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
+		{"Users", testUsers},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
 			t.Parallel()
