@@ -34,6 +34,10 @@ Usage:
                                              create an API key and print its token
   godwit keys list [--team T]                list a team's keys (never their tokens)
   godwit keys revoke [--team T] ID           revoke a key at once
+  godwit users create --email E [--role admin|viewer] [--team T]
+                                             add a dashboard user and print a one-time
+                                             link (24 h) at which they set their password
+  godwit users list [--team T]               list a team's dashboard users
   godwit teams list                          list teams and their rate limits
   godwit teams set-rate-limit --team T --limit N
                                              set a team's requests per second (0: server default)
@@ -61,6 +65,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdMigrate(ctx, rest, stdout, stderr, getenv)
 	case "keys":
 		err = cmdKeys(ctx, rest, stdout, stderr, getenv)
+	case "users":
+		err = cmdUsers(ctx, rest, stdout, stderr, getenv)
 	case "teams":
 		err = cmdTeams(ctx, rest, stdout, stderr, getenv)
 	case "queue":

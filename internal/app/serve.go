@@ -115,6 +115,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := bootstrap(ctx, db, stdout); err != nil {
 		return err
 	}
+	if err := firstUserHint(ctx, db, stdout); err != nil {
+		return err
+	}
 
 	key, err := serverKey(cfg)
 	if err != nil {

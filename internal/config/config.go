@@ -25,6 +25,7 @@ type Config struct {
 	DataDir         string
 	DatabaseURL     string
 	HTTPAddr        string
+	DashboardAddr   string // the dashboard's own listener; off when empty (it is on HTTPAddr too)
 	TLSCert         string
 	TLSKey          string
 	ACMEDomains     []string
@@ -140,6 +141,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and generated files")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "database: a SQLite file path (default <data-dir>/godwit.db) or a postgres:// URL")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address the API listens on")
+	fs.StringVar(&c.DashboardAddr, "dashboard-addr", c.DashboardAddr, "also serve the dashboard (/dashboard/) on a listener of its own at this address; off when empty")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.Var(stringList{&c.ACMEDomains}, "acme-domain", "domain(s), comma-separated, to obtain certificates for automatically (ACME TLS-ALPN-01)")
@@ -328,6 +330,15 @@ func (c *Config) Validate() error {
 	}
 	if !c.TLS() && !c.InsecureHTTP && !IsLoopback(host) {
 		return fmt.Errorf("--http-addr %q is not a loopback address: Godwit serves plain HTTP only on loopback; give --tls-cert/--tls-key or --acme-domain, or --insecure-http when a TLS-terminating proxy is in front", c.HTTPAddr)
+	}
+	if c.DashboardAddr != "" {
+		host, port, err := net.SplitHostPort(c.DashboardAddr)
+		if err != nil || port == "" {
+			return fmt.Errorf("--dashboard-addr %q is not a host:port address", c.DashboardAddr)
+		}
+		if !c.TLS() && !c.InsecureHTTP && !IsLoopback(host) {
+			return fmt.Errorf("--dashboard-addr %q is not a loopback address: Godwit serves plain HTTP only on loopback; give --tls-cert/--tls-key or --acme-domain, or --insecure-http when a TLS-terminating proxy is in front", c.DashboardAddr)
+		}
 	}
 	if c.RateLimit < 1 {
 		return fmt.Errorf("--rate-limit must be at least 1 request per second, got %d", c.RateLimit)

@@ -75,6 +75,8 @@ func TestValidate(t *testing.T) {
 		"--http-addr":                        func(c *Config) { c.HTTPAddr = "nonsense" },
 		"not a loopback":                     func(c *Config) { c.HTTPAddr = "0.0.0.0:8080" },
 		"--tls-cert and":                     func(c *Config) { c.TLSCert = "x.pem" },
+		"--dashboard-addr \"nonsense\"":      func(c *Config) { c.DashboardAddr = "nonsense" },
+		"--dashboard-addr \"0.0.0.0:8081\"":  func(c *Config) { c.DashboardAddr = "0.0.0.0:8081" },
 		"--acme-domain":                      func(c *Config) { c.TLSCert, c.TLSKey, c.ACMEDomains = "a", "b", []string{"x.example.com"} },
 		"--rate-limit":                       func(c *Config) { c.RateLimit = 0 },
 		"--public-url":                       func(c *Config) { c.PublicURL = "ftp://x" },
