@@ -193,6 +193,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Metrics:          met,
 	})
 
+	dash, err := newDashboard(cfg, db, key, log)
+	if err != nil {
+		return err
+	}
+
 	services := []Service{
 		OnStop(func() error {
 			if err := db.Close(); err != nil {
@@ -215,6 +220,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			})
 		}),
 		Background("idempotency sweeper", func(ctx context.Context) { sweepIdempotency(ctx, db, log, time.Hour) }),
+		Background("dashboard session sweeper", func(ctx context.Context) { sweepUserAuth(ctx, db, log, time.Hour) }),
 		Background("request log sweeper", func(ctx context.Context) {
 			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
 		}),
@@ -229,7 +235,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		listeners = append(listeners, LogStop(serveSubmission(cfg, handler, tlsCfg, met, log),
 			log, "SMTP submission: messages in progress did not finish in time"))
 	}
-	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, tlsCfg, log), log, "shutdown did not finish in time"))
+	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, dash, tlsCfg, log), log, "shutdown did not finish in time"))
+	if cfg.DashboardAddr != "" {
+		listeners = append(listeners, LogStop(serveDashboard(cfg, dash, tlsCfg, log), log, "dashboard: shutdown did not finish in time"))
+	}
+
 	// The request log writer stops after the listeners, so that it writes
 	// the records of the requests they drained.
 	services = append(services, LogStop(requestLogs, log, "request logs were lost at shutdown"), Parallel(listeners...), ready)
@@ -289,8 +299,8 @@ func serverTLS(cfg config.Config) (*tls.Config, error) {
 // http/1.1 by ALPN, net/http's own errors as JSON); http.Server.TLSConfig
 // stays nil so that Serve sets up HTTP/2 for the connections that
 // negotiate it.
-func serveHTTP(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, log *slog.Logger) *httplisten.Server {
-	var httpHandler http.Handler = handler
+func serveHTTP(cfg config.Config, handler *api.Handler, dash http.Handler, tlsCfg *tls.Config, log *slog.Logger) *httplisten.Server {
+	httpHandler := withDashboard(handler, dash)
 	if cfg.Role == "worker" {
 		httpHandler = healthOnly(handler)
 	}

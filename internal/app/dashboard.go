@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/internal/account"
+	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/dashboard"
+	"github.com/godwit/godwit/internal/httplisten"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+// newDashboard builds the dashboard and the account service behind it. Its
+// CSRF key is derived from the server key, so every node checks the forms
+// of every other.
+func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logger) (*dashboard.Handler, error) {
+	accounts, err := account.New(account.Config{Store: db})
+	if err != nil {
+		return nil, err
+	}
+	csrfKey, err := hkdf.Key(sha256.New, key, nil, "godwit dashboard csrf", 32)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard key: %w", err)
+	}
+	dash, err := dashboard.New(dashboard.Config{
+		Store:           db,
+		Accounts:        accounts,
+		CSRFKey:         csrfKey,
+		SecureCookies:   strings.HasPrefix(cfg.PublicURL, "https://"),
+		SetPasswordLink: func(token string) string { return SetPasswordLink(cfg, token) },
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dash, nil
+}
+
+// withDashboard serves the dashboard under /dashboard/ beside the API, and
+// sends a browser that asks for / to it; every other path is the API's.
+func withDashboard(api, dash http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case strings.HasPrefix(p, dashboard.Prefix):
+			dash.ServeHTTP(w, r)
+		case p == "/dashboard" || (p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && wantsHTML(r)):
+			http.Redirect(w, r, dashboard.Prefix, http.StatusFound)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+// wantsHTML reports whether the request is a browser's navigation.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// serveDashboard is the dashboard's own listener (--dashboard-addr): the
+// same paths as on the API's, and / leads to them.
+func serveDashboard(cfg config.Config, dash http.Handler, tlsCfg *tls.Config, log *slog.Logger) *httplisten.Server {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, dashboard.Prefix) {
+			dash.ServeHTTP(w, r)
+			return
+		}
+		http.Redirect(w, r, dashboard.Prefix, http.StatusFound)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return &httplisten.Server{Addr: cfg.DashboardAddr, HTTP: srv, TLSConfig: tlsCfg, Logger: log, Listening: func(addr net.Addr) {
+		log.Info("serving the dashboard", slog.String("addr", addr.String()), slog.Bool("tls", tlsCfg != nil))
+	}}
+}
+
+// sweepUserAuth deletes expired dashboard sessions and set-password
+// tokens every interval until ctx ends (expired ones are refused anyway;
+// this keeps the tables small).
+func sweepUserAuth(ctx context.Context, db store.Users, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := db.DeleteExpiredUserAuth(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				log.Warn("sweeping expired dashboard sessions failed", slog.String("error", err.Error()))
+			} else if n > 0 {
+				log.Debug("swept expired dashboard sessions", slog.Int64("deleted", n))
+			}
+		}
+	}
+}

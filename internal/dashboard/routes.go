@@ -1,0 +1,51 @@
+package dashboard
+
+import "net/http"
+
+// routes is the whole dashboard on one page, with each route's access:
+// public (no session needed), member (any signed-in user) or admin.
+func (h *Handler) routes() {
+	h.mux.Handle("GET /dashboard/assets/", h.assets())
+
+	h.handle("GET /dashboard/{$}", public, h.home)
+	h.handle("GET /dashboard/sign-in", public, h.signInPage)
+	h.handle("POST /dashboard/sign-in", public, h.signIn)
+	h.handle("GET /dashboard/set-password", public, h.setPasswordPage)
+	h.handle("POST /dashboard/set-password", public, h.setPassword)
+	h.handle("POST /dashboard/sign-out", member, h.signOut)
+
+	h.handle("GET /dashboard/emails", member, h.emails)
+	h.handle("GET /dashboard/emails/{id}", member, h.email)
+	h.handle("GET /dashboard/emails/{id}/body.html", member, h.emailHTML)
+
+	h.handle("GET /dashboard/settings", member, h.settings)
+	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
+	h.handle("POST /dashboard/settings/members", admin, h.addMember)
+
+	h.handle("/dashboard/", public, func(http.ResponseWriter, *http.Request, *request) error { return errNotFound })
+}
+
+// section is one entry of the navigation: every section the dashboard will
+// have, linked once its page exists (Path set).
+type section struct {
+	Name string
+	Path string
+}
+
+var sections = []section{
+	{"Emails", "/dashboard/emails"},
+	{"Domains", ""},
+	{"API keys", ""},
+	{"Webhooks", ""},
+	{"Metrics", ""},
+	{"Logs", ""},
+	{"Queue", ""},
+	{"Suppressions", ""},
+	{"Contacts", ""},
+	{"Segments", ""},
+	{"Topics", ""},
+	{"Templates", ""},
+	{"Broadcasts", ""},
+	{"Dev inbox", ""},
+	{"Settings", "/dashboard/settings"},
+}
