@@ -33,12 +33,12 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logg
 		return nil, fmt.Errorf("dashboard key: %w", err)
 	}
 	dash, err := dashboard.New(dashboard.Config{
-		Store:           db,
-		Accounts:        accounts,
-		CSRFKey:         csrfKey,
-		SecureCookies:   strings.HasPrefix(cfg.PublicURL, "https://"),
-		SetPasswordLink: func(token string) string { return SetPasswordLink(cfg, token) },
-		Logger:          log,
+		Store:         db,
+		Accounts:      accounts,
+		CSRFKey:       csrfKey,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		PublicURL:     cfg.PublicURL,
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/godwit/godwit/internal/account"
@@ -154,7 +155,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *request) 
 	u, token, err := h.cfg.Accounts.CreateUser(r.Context(), s.user.TeamID, email, role)
 	switch {
 	case err == nil:
-		return h.settingsPage(w, r, s, http.StatusOK, settingsData{NewMember: u, Link: h.cfg.SetPasswordLink(token)})
+		return h.settingsPage(w, r, s, http.StatusOK, settingsData{NewMember: u, Link: h.setPasswordLink(r, token)})
 	case errors.Is(err, account.ErrInvalidEmail):
 		return h.settingsPage(w, r, s, http.StatusBadRequest, settingsData{Error: "That is not an email address."})
 	case errors.Is(err, account.ErrInvalidRole):
@@ -163,4 +164,18 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *request) 
 		return h.settingsPage(w, r, s, http.StatusConflict, settingsData{Error: "The team has a member with that email already."})
 	}
 	return err
+}
+
+// setPasswordLink is the set-password page of token, on the public URL, or
+// else where this request came.
+func (h *Handler) setPasswordLink(r *http.Request, token string) string {
+	base := strings.TrimSuffix(h.cfg.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + Prefix + "set-password?token=" + url.QueryEscape(token)
 }

@@ -72,9 +72,10 @@ type Config struct {
 	// SecureCookies marks cookies Secure even on plain HTTP requests (a
 	// TLS-terminating proxy is in front); requests over TLS always are.
 	SecureCookies bool
-	// SetPasswordLink makes the link of a one-time set-password token, as
-	// `godwit users create` prints it.
-	SetPasswordLink func(token string) string
+	// PublicURL is where people reach Godwit (--public-url), for the
+	// set-password links the dashboard shows; "" for the address the
+	// request came to.
+	PublicURL string
 	Logger          *slog.Logger
 }
 
