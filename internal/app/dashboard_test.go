@@ -489,4 +489,3 @@ func (d *dash) shot(name string) {
 	require.NoError(d.t, err)
 	require.NoError(d.t, os.WriteFile(filepath.Join(d.shots, string(d.kind)+"-"+name+".png"), png, 0o644))
 }
-

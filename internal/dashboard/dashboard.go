@@ -76,7 +76,7 @@ type Config struct {
 	// set-password links the dashboard shows; "" for the address the
 	// request came to.
 	PublicURL string
-	Logger          *slog.Logger
+	Logger    *slog.Logger
 }
 
 //go:embed templates/*.html
