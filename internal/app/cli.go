@@ -38,6 +38,8 @@ Usage:
                                              add a dashboard user and print a one-time
                                              link (24 h) at which they set their password
   godwit users list [--team T]               list a team's dashboard users
+  godwit users reset-password --email E [--team T]
+                                             print a new one-time set-password link
   godwit teams list                          list teams and their rate limits
   godwit teams set-rate-limit --team T --limit N
                                              set a team's requests per second (0: server default)

@@ -45,6 +45,36 @@ func CreateUser(ctx context.Context, db usersStore, cfg config.Config, team, ema
 	return u, SetPasswordLink(cfg, token), nil
 }
 
+// ResetPasswordLink returns a new one-time link (24 hours) at which the
+// team's user with the email sets a new password; using it ends the
+// user's sessions and lifts a lock. Earlier links stay valid until used or
+// expired.
+func ResetPasswordLink(ctx context.Context, db usersStore, cfg config.Config, team, email string) (*store.User, string, error) {
+	t, err := resolveTeam(ctx, db, team, false)
+	if err != nil {
+		return nil, "", err
+	}
+	users, err := db.UsersByEmail(ctx, strings.TrimSpace(email))
+	if err != nil {
+		return nil, "", err
+	}
+	for _, u := range users {
+		if u.TeamID != t.ID {
+			continue
+		}
+		svc, err := account.New(account.Config{Store: db})
+		if err != nil {
+			return nil, "", err
+		}
+		token, err := svc.PasswordToken(ctx, u)
+		if err != nil {
+			return nil, "", err
+		}
+		return u, SetPasswordLink(cfg, token), nil
+	}
+	return nil, "", fmt.Errorf("team %q has no user %s", t.Name, strings.ToLower(strings.TrimSpace(email)))
+}
+
 // SetPasswordLink is the dashboard's set-password page for token, on
 // --public-url, else on the API's address.
 func SetPasswordLink(cfg config.Config, token string) string {
@@ -61,7 +91,7 @@ func SetPasswordLink(cfg config.Config, token string) string {
 
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("expected create or list")
+		return errors.New("expected create, list or reset-password")
 	}
 	sub := args[0]
 	var team, email string
@@ -76,20 +106,20 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	cfg, fs, err := parseConfig("users "+sub, rest, stderr, getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&team, "team", DefaultTeam, "team name or id (users create makes a missing team)")
-		if sub == "create" {
+		if sub == "create" || sub == "reset-password" {
 			fs.StringVar(&email, "email", "", "the person's email address (they sign in with it); --role admin (the default) or viewer (reads only: cannot make keys, change webhooks or send)")
 		}
 	})
 	if err != nil {
 		return err
 	}
-	if sub != "create" && sub != "list" {
-		return fmt.Errorf("unknown users command %q: expected create or list", sub)
+	if sub != "create" && sub != "list" && sub != "reset-password" {
+		return fmt.Errorf("unknown users command %q: expected create, list or reset-password", sub)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if sub == "create" && email == "" {
+	if sub != "list" && email == "" {
 		return errors.New("--email is required")
 	}
 	db, err := openStore(ctx, cfg)
@@ -110,6 +140,15 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		fmt.Fprintf(stdout, "Created %s (%s). They set their password at this link, valid for 24 hours and only once:\n\n    %s\n\n",
 			u.Email, u.Role, link)
+		return nil
+	}
+	if sub == "reset-password" {
+		u, link, err := ResetPasswordLink(ctx, db, cfg, team, email)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s sets a new password at this link, valid for 24 hours and only once (it signs them out everywhere):\n\n    %s\n\n",
+			u.Email, link)
 		return nil
 	}
 	t, err := resolveTeam(ctx, db, team, false)
