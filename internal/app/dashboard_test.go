@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -266,6 +267,18 @@ func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ 
 	width, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 	require.NoError(t, err)
 	require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width")
+
+	// The dark theme follows the system's.
+	d.do(chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	d.navigate(dashBase+"/dashboard/emails/"+id, http.StatusOK)
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(17, 20, 23)", bg, "the dark palette")
+	d.shot("email-dark")
 }
 
 // cli runs a godwit command on the test's database and returns its output.
