@@ -12,7 +12,8 @@ import (
 // TestImports keeps the layout's rules: the accept path knows no transport
 // (no net/http, hence no apierr), and SMTP submission reaches it without
 // the API (msa depends on neither internal/api, its error envelope, nor its
-// JSON request decoder).
+// JSON request decoder). The dashboard does not reach through the API
+// either, and the account rules know no HTTP.
 func TestImports(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
@@ -27,6 +28,9 @@ func TestImports(t *testing.T) {
 	for pkg, banned := range map[string][]string{
 		mod + "accept": {"net/http", mod + "apierr", mod + "api"},
 		mod + "msa":    {mod + "api", mod + "apierr", mod + "sendreq"},
+		// The dashboard is a face of its own; accounts know no HTTP.
+		mod + "dashboard": {mod + "api", mod + "apierr", mod + "msa"},
+		mod + "account":   {"net/http", mod + "api", mod + "dashboard"},
 	} {
 		got := deps(pkg)
 		for _, b := range banned {

@@ -245,6 +245,11 @@ func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ 
 	require.Equal(t, http.StatusForbidden, d.signIn("viewer@example.com", "the viewer's password"))
 	require.Contains(t, d.text(".alert"), "locked")
 	d.shot("locked")
+	refused := s.logs.Records(t, "dashboard sign-in refused")
+	require.NotEmpty(t, refused)
+	require.Equal(t, "account locked", refused[len(refused)-1]["reason"])
+	require.NotContains(t, s.logs.String(), "not the password", "passwords are never logged")
+	require.NotContains(t, s.logs.String(), "the viewer's password")
 
 	// The dashboard's own listener serves the same pages.
 	dashBase := "http://" + dashAddr

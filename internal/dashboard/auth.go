@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,9 +37,18 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request, s *request)
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, s *request) error {
 	email, password, next := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password"), r.PostFormValue("next")
-	sess, err := h.cfg.Accounts.SignIn(r.Context(), email, password, clientIP(r))
+	ip := clientIP(r)
+	sess, err := h.cfg.Accounts.SignIn(r.Context(), email, password, ip)
 	var msg string
 	status := http.StatusUnauthorized
+	if err == nil {
+		h.log.Info("dashboard sign-in", slog.String("user_id", sess.User.ID), slog.String("team_id", sess.User.TeamID),
+			slog.String("ip", ip))
+	} else if reason := signInRefusal(err); reason != "" {
+		// For operators (fail2ban and the like): never the password, and
+		// the email only as typed, for a refused sign-in.
+		h.log.Warn("dashboard sign-in refused", slog.String("reason", reason), slog.String("email", email), slog.String("ip", ip))
+	}
 	switch {
 	case err == nil:
 		h.startSession(w, r, sess)
@@ -178,4 +188,18 @@ func (h *Handler) setPasswordLink(r *http.Request, token string) string {
 		base = scheme + "://" + r.Host
 	}
 	return base + Prefix + "set-password?token=" + url.QueryEscape(token)
+}
+
+// signInRefusal names a refused sign-in for the log ("" for a failure of
+// the server, which is logged as such).
+func signInRefusal(err error) string {
+	switch {
+	case errors.Is(err, account.ErrBadCredentials):
+		return "wrong email or password"
+	case errors.Is(err, account.ErrLocked):
+		return "account locked"
+	case errors.Is(err, account.ErrThrottled):
+		return "too many attempts from the address"
+	}
+	return ""
 }
