@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
 )
@@ -60,22 +60,8 @@ type attachmentObject struct {
 	ExpiresAt          string  `json:"expires_at,omitempty"`
 }
 
-// attachmentContentType is the type an attachment is sent and served with:
-// the one given, else the one its filename implies.
-func attachmentContentType(given, filename string) string {
-	if given != "" {
-		return given
-	}
-	if ext := path.Ext(filename); ext != "" {
-		if t := mime.TypeByExtension(ext); t != "" {
-			return t
-		}
-	}
-	return "application/octet-stream"
-}
-
 func (h *Handler) attachmentObject(r *http.Request, teamID, emailID string, a store.AttachmentInfo, now time.Time) attachmentObject {
-	o := attachmentObject{ID: attachmentID(emailID, a.Index), ContentType: attachmentContentType(a.ContentType, a.Filename),
+	o := attachmentObject{ID: attachmentID(emailID, a.Index), ContentType: message.AttachmentContentType(a.ContentType, a.Filename),
 		ContentID: a.ContentID, ContentDisposition: "attachment", Size: a.Size}
 	if a.Filename != "" {
 		o.Filename = &a.Filename
@@ -211,7 +197,7 @@ func (h *Handler) downloadAttachment(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return fmt.Errorf("get attachment: %w", err)
 	}
-	data, ctype := a.Content, attachmentContentType(a.ContentType, a.Filename)
+	data, ctype := a.Content, message.AttachmentContentType(a.ContentType, a.Filename)
 	if a.Content == nil && a.Path != "" {
 		if h.Fetcher == nil {
 			return errDownloadFetch

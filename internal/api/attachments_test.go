@@ -452,34 +452,3 @@ func TestSDKEmailAttachments(t *testing.T) {
 		require.ErrorContains(t, err, "Email not found")
 	})
 }
-
-func TestReplaceCID(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ in, want string }{
-		{`<img src="cid:logo">`, `<img src="DATA">`},
-		{`<img src='cid:logo'><img src=cid:logo>`, `<img src='DATA'><img src=DATA>`},
-		{`<td style="background:url(cid:logo)">`, `<td style="background:url(DATA)">`},
-		{`<img src="cid:logo2"><img src="cid:logo.png">`, `<img src="cid:logo2"><img src="cid:logo.png">`},
-		{`cid:logo`, `DATA`},
-		{`cid:logocid:logo cid:logo`, `cid:logoDATA DATA`},
-		{`no reference`, `no reference`},
-	} {
-		require.Equal(t, tc.want, replaceCID(tc.in, "logo", "DATA"), tc.in)
-	}
-}
-
-func FuzzReplaceCID(f *testing.F) {
-	f.Add(`<img src="cid:logo"><img src=cid:logo2>`, "logo")
-	f.Add(`cid:cid:a"`, "cid:a")
-	f.Add("", "")
-	f.Fuzz(func(t *testing.T, in, id string) {
-		out := replaceCID(in, id, "\x00")
-		if !strings.Contains(in, "cid:"+id) {
-			require.Equal(t, in, out)
-		}
-		// Only references were replaced: putting them back gives the input.
-		if !strings.Contains(in, "\x00") {
-			require.Equal(t, in, strings.ReplaceAll(out, "\x00", "cid:"+id))
-		}
-	})
-}

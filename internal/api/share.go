@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/tracking"
 )
@@ -187,7 +187,9 @@ func (h *Handler) sharedEmail(w http.ResponseWriter, r *http.Request) error {
 	b.WriteString(`</dl>`)
 	switch {
 	case e.HTML != nil && *e.HTML != "":
-		body, err := h.inlineImages(r, sh.TeamID, e.ID, *e.HTML, atts)
+		body, err := message.InlineImages(*e.HTML, atts, func(index int) (*store.Attachment, error) {
+			return h.Store.GetEmailAttachment(r.Context(), sh.TeamID, e.ID, index)
+		})
 		if err != nil {
 			return err
 		}
@@ -224,61 +226,6 @@ func (h *Handler) sharedEmail(w http.ResponseWriter, r *http.Request) error {
 	fmt.Fprintf(&b, `<p class="note">Shared read-only; this link expires %s.</p>`, sh.Expires.Format(time.RFC1123Z))
 	writeSharePage(w, http.StatusOK, e.Subject, b.String())
 	return nil
-}
-
-// Inline images (attachments with a content id and an image type) are
-// written into the shared HTML as data: URIs in place of their cid:
-// references, within these bounds; larger ones do not show.
-const (
-	maxInlineImage  = 512 << 10
-	maxInlineImages = 2 << 20
-)
-
-// inlineImages replaces each "cid:<content id>" in body that names one of
-// the email's stored inline images with a data: URI of it.
-func (h *Handler) inlineImages(r *http.Request, teamID, emailID, body string, atts []store.AttachmentInfo) (string, error) {
-	budget := int64(maxInlineImages)
-	for _, a := range atts {
-		ctype := attachmentContentType(a.ContentType, a.Filename)
-		if a.ContentID == "" || a.Size == 0 || a.Size > maxInlineImage || a.Size > budget ||
-			!strings.HasPrefix(ctype, "image/") || !strings.Contains(body, "cid:"+a.ContentID) {
-			continue
-		}
-		att, err := h.Store.GetEmailAttachment(r.Context(), teamID, emailID, a.Index)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("get inline image: %w", err)
-		}
-		budget -= a.Size
-		mediaType, _, _ := strings.Cut(ctype, ";")
-		body = replaceCID(body, a.ContentID, "data:"+strings.TrimSpace(mediaType)+";base64,"+base64.StdEncoding.EncodeToString(att.Content))
-	}
-	return body, nil
-}
-
-// replaceCID replaces "cid:<id>" where it ends at a quote, a parenthesis,
-// a space, '>' or the end of s (so that "cid:logo" does not match in
-// "cid:logo2").
-func replaceCID(s, id, with string) string {
-	ref := "cid:" + id
-	var b strings.Builder
-	for {
-		i := strings.Index(s, ref)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(ref)
-		if end == len(s) || strings.IndexByte("\"') \t\r\n>", s[end]) >= 0 {
-			b.WriteString(s[:i])
-			b.WriteString(with)
-		} else {
-			b.WriteString(s[:end])
-		}
-		s = s[end:]
-	}
 }
 
 const notFoundShare = `<p class="note">This share link is not valid, or the email is gone.</p>`

@@ -3,7 +3,10 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"image"
+	pngenc "image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -140,9 +143,12 @@ func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ 
 	var hits atomic.Int32
 	beacon := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer beacon.Close()
-	html := `<p id="x">Hello from the body</p><img src="` + beacon.URL + `/pixel.gif">` +
+	html := `<p id="x">Hello from the body</p><img src="` + beacon.URL + `/pixel.gif"><img id="logo" src="cid:logo">` +
 		`<script>document.getElementById('x').textContent='pwned';fetch('` + beacon.URL + `/script')</script>`
-	id := d.send(keyA, "Dashboard test", html)
+	var png bytes.Buffer
+	require.NoError(t, pngenc.Encode(&png, image.NewRGBA(image.Rect(0, 0, 3, 2))))
+	id := d.send(keyA, "Dashboard test", html, map[string]any{"filename": "logo.png", "content_id": "logo",
+		"content": base64.StdEncoding.EncodeToString(png.Bytes())})
 	otherID := d.send(keyB, "Another team's secret", "<p>theirs</p>")
 	require.Eventually(t, func() bool {
 		d.navigate(d.base+"/dashboard/emails", http.StatusOK)
@@ -459,10 +465,10 @@ func (d *dash) post(path string, form url.Values, c *http.Cookie, origin string)
 }
 
 // send sends an email through the API and returns its id.
-func (d *dash) send(key, subject, html string) string {
+func (d *dash) send(key, subject, html string, attachments ...map[string]any) string {
 	d.t.Helper()
 	body, err := json.Marshal(map[string]any{"from": "Acme <onboarding@resend.dev>", "to": []string{"delivered@resend.dev"},
-		"subject": subject, "html": html, "text": "Hello in text"})
+		"subject": subject, "html": html, "text": "Hello in text", "attachments": attachments})
 	require.NoError(d.t, err)
 	req, err := http.NewRequest(http.MethodPost, d.base+"/emails", bytes.NewReader(body))
 	require.NoError(d.t, err)
@@ -498,6 +504,9 @@ func (d *dash) requireFrame(u, want string) {
 	inner, err := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("#x")))
 	require.NoError(d.t, err)
 	require.Equal(d.t, want, inner, "the email shows, and its script did not run")
+	width, err := chromedp.Run(fctx, chromedp.Evaluate[int](`document.getElementById('logo').naturalWidth`))
+	require.NoError(d.t, err)
+	require.Equal(d.t, 3, width, "the inline image shows, as a data: URI")
 }
 
 // shot writes a screenshot of the page.

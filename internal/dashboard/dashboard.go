@@ -49,6 +49,8 @@ type Store interface {
 	ListEmails(ctx context.Context, teamID string, p store.Page) ([]*store.Email, bool, error)
 	ListEmailEvents(ctx context.Context, teamID, emailID string) ([]*store.EmailEvent, error)
 	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error)
+	ListEmailAttachments(ctx context.Context, teamID, emailID string) ([]store.AttachmentInfo, error)
+	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*store.Attachment, error)
 	ListUsers(ctx context.Context, teamID string) ([]*store.User, error)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -146,11 +147,28 @@ func eventDetail(data json.RawMessage) string {
 }
 
 // emailHTML serves an email's HTML for the sandboxed frame of its page,
-// under a policy that runs no script and loads nothing remote.
+// under a policy that runs no script and loads nothing remote; its inline
+// (cid:) images are written in as data: URIs.
 func (h *Handler) emailHTML(w http.ResponseWriter, r *http.Request, s *request) error {
 	e, err := h.cfg.Store.GetEmail(r.Context(), s.user.TeamID, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	var body string
+	if e.HTML != nil {
+		body = *e.HTML
+	}
+	if strings.Contains(body, "cid:") {
+		atts, err := h.cfg.Store.ListEmailAttachments(r.Context(), s.user.TeamID, e.ID)
+		if err != nil {
+			return fmt.Errorf("list attachments: %w", err)
+		}
+		body, err = message.InlineImages(body, atts, func(index int) (*store.Attachment, error) {
+			return h.cfg.Store.GetEmailAttachment(r.Context(), s.user.TeamID, e.ID, index)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", FrameCSP)
@@ -158,8 +176,6 @@ func (h *Handler) emailHTML(w http.ResponseWriter, r *http.Request, s *request) 
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "private, no-store")
-	if e.HTML != nil {
-		_, _ = w.Write([]byte(*e.HTML))
-	}
+	_, _ = w.Write([]byte(body))
 	return nil
 }
