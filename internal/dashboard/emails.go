@@ -77,23 +77,15 @@ type emailData struct {
 }
 
 // email is an email's page: its metadata, a timeline of its events and
-// delivery attempts, its text, and its HTML in a sandboxed frame.
+// delivery attempts, its text, and its HTML in a sandboxed frame; the
+// store reads it all in one snapshot with a fixed number of queries.
 func (h *Handler) email(w http.ResponseWriter, r *http.Request, s *request) error {
-	id := r.PathValue("id")
-	ctx := r.Context()
-	e, err := h.cfg.Store.GetEmail(ctx, s.user.TeamID, id)
+	d, err := h.cfg.Store.GetEmailDetail(r.Context(), s.user.TeamID, r.PathValue("id"))
 	if err != nil {
 		return err // ErrNotFound: the 404 page, for another team's email too
 	}
-	events, err := h.cfg.Store.ListEmailEvents(ctx, s.user.TeamID, id)
-	if err != nil {
-		return fmt.Errorf("email events: %w", err)
-	}
-	attempts, err := h.cfg.Store.ListDeliveryAttempts(ctx, s.user.TeamID, id)
-	if err != nil {
-		return fmt.Errorf("delivery attempts: %w", err)
-	}
-	data := emailData{Email: e, Timeline: timeline(events, attempts), HasHTML: e.HTML != nil && *e.HTML != "",
+	e := d.Email
+	data := emailData{Email: e, Timeline: timeline(d.Events, d.Attempts), HasHTML: e.HTML != nil && *e.HTML != "",
 		FrameURL: Prefix + "emails/" + url.PathEscape(e.ID) + "/body.html"}
 	title := e.Subject
 	if title == "" {
