@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/app"
@@ -157,7 +158,18 @@ func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ 
 	require.NotContains(t, d.text("main"), "Another team's secret")
 	require.Contains(t, d.text("table.list"), "delivered@resend.dev")
 	d.shot("emails")
-	require.Equal(t, http.StatusOK, d.click(`a[href="/dashboard/emails/`+id+`"]`))
+	// The keyboard alone opens it: the skip link first, then Tab to the
+	// email's link, and Enter.
+	d.do(chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "#main", d.focused())
+	for i := 0; d.focused() != "/dashboard/emails/"+id; i++ {
+		require.Less(t, i, 40, "Tab reaches the email's link")
+		d.do(chromedp.KeyEvent(kb.Tab))
+	}
+	opened, err := chromedp.RunResponse(ctx, chromedp.KeyEvent(kb.Enter))
+	require.NoError(t, err)
+	require.EqualValues(t, http.StatusOK, opened.Status)
+	require.Equal(t, d.base+"/dashboard/emails/"+id, d.location())
 	require.Eventually(t, func() bool {
 		d.navigate(d.base+"/dashboard/emails/"+id, http.StatusOK)
 		return d.count(`#timeline li[data-event="delivered"]`) == 1
@@ -382,6 +394,15 @@ func (d *dash) count(sel string) int {
 	return n
 }
 
+// focused is the href of the element that has the keyboard's focus ("" for
+// none, or one without an href).
+func (d *dash) focused() string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](`document.activeElement.getAttribute('href') || ''`))
+	require.NoError(d.t, err)
+	return s
+}
+
 func (d *dash) title() string {
 	d.t.Helper()
 	s, err := chromedp.Run(d.ctx, chromedp.Title())
@@ -509,9 +530,19 @@ func (d *dash) requireFrame(u, want string) {
 	require.Equal(d.t, 3, width, "the inline image shows, as a data: URI")
 }
 
-// shot writes a screenshot of the page.
+// shot writes a screenshot of the page, after checking that every control
+// of the page has a label and that the keyboard reaches the content first
+// through the skip link.
 func (d *dash) shot(name string) {
 	d.t.Helper()
+	unlabelled, err := chromedp.Run(d.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(
+		'input:not([type=hidden]), select, textarea, button')].filter(e => e.labels !== undefined && e.tagName !== 'BUTTON'
+		? e.labels.length === 0 : e.textContent.trim() === '' && !e.getAttribute('aria-label')).map(e => e.outerHTML)`))
+	require.NoError(d.t, err)
+	require.Empty(d.t, unlabelled, "%s: every control has a label", name)
+	first, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](`(() => { const a = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select')]; return a.length ? a[0].className + '|' + a[0].getAttribute('href') : '' })()`))
+	require.NoError(d.t, err)
+	require.Equal(d.t, "skip|#main", first, "%s: the first stop of the keyboard skips to the content", name)
 	png, err := chromedp.Run(d.ctx, chromedp.FullScreenshot(100))
 	require.NoError(d.t, err)
 	require.NoError(d.t, os.WriteFile(filepath.Join(d.shots, string(d.kind)+"-"+name+".png"), png, 0o644))
