@@ -3,10 +3,12 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,12 @@ import (
 // setup is the dashboard on a real SQLite store, behind a loopback server.
 func setup(t *testing.T) (*httptest.Server, *account.Service, *store.Team) {
 	t.Helper()
+	srv, accounts, team, _ := setupStore(t)
+	return srv, accounts, team
+}
+
+func setupStore(t *testing.T) (*httptest.Server, *account.Service, *store.Team, *sqlstore.DB) {
+	t.Helper()
 	db := godwittest.NewStore(t, sqlstore.SQLite, nil)
 	team := &store.Team{ID: store.NewID(), Name: "acme", CreatedAt: time.Now()}
 	require.NoError(t, db.CreateTeam(context.Background(), team))
@@ -31,7 +39,7 @@ func setup(t *testing.T) (*httptest.Server, *account.Service, *store.Team) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv, accounts, team
+	return srv, accounts, team, db
 }
 
 // Every response carries the security headers: pages, error pages, assets.
@@ -131,4 +139,71 @@ func TestTimeline(t *testing.T) {
 	require.Equal(t, 250, got[2].Attempt.Code, "an attempt before the event it caused")
 	require.Equal(t, store.EventDelivered, got[3].Event)
 	require.Equal(t, `to: ["a@example.net"]`, got[3].Detail)
+}
+
+// The emails list pages by cursor, 50 at a time, newest first, with Newer
+// and Older links that lead back and forth; another team's emails never
+// show, and another team's email as a cursor is a 404.
+func TestEmailsPagination(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, accounts, team, db := setupStore(t)
+	other := &store.Team{ID: store.NewID(), Name: "other", CreatedAt: time.Now()}
+	require.NoError(t, db.CreateTeam(ctx, other))
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var emails []*store.Email
+	for i := range 120 {
+		emails = append(emails, &store.Email{ID: store.NewID(), TeamID: team.ID, From: "a@example.com", To: []string{"b@example.net"},
+			Subject: fmt.Sprintf("subject %03d", i), LastEvent: store.EventQueued, CreatedAt: t0.Add(time.Duration(i) * time.Second)})
+	}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: emails}))
+	theirs := &store.Email{ID: store.NewID(), TeamID: other.ID, From: "a@example.com", To: []string{"b@example.net"},
+		Subject: "theirs", LastEvent: store.EventQueued, CreatedAt: t0}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{theirs}}))
+	_, link, err := accounts.CreateUser(ctx, team.ID, "ann@example.com", store.RoleViewer)
+	require.NoError(t, err)
+	sess, err := accounts.SetPassword(ctx, link, "long enough password")
+	require.NoError(t, err)
+
+	subjects := regexp.MustCompile(`subject (\d{3})`)
+	pager := regexp.MustCompile(`href="/dashboard/emails\?(before|after)=([0-9a-f-]+)"`)
+	get := func(query string) (int, []string, map[string]string) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/dashboard/emails"+query, nil)
+		require.NoError(t, err)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: sess.Token})
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NotContains(t, string(body), "theirs")
+		var got []string
+		for _, m := range subjects.FindAllStringSubmatch(string(body), -1) {
+			got = append(got, m[1])
+		}
+		links := map[string]string{}
+		for _, m := range pager.FindAllStringSubmatch(string(body), -1) {
+			links[m[1]] = m[2]
+		}
+		return resp.StatusCode, got, links
+	}
+	status, first, links := get("")
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, first, 50)
+	require.Equal(t, "119", first[0], "newest first")
+	require.Equal(t, "070", first[49])
+	require.Equal(t, map[string]string{"after": emails[70].ID}, links, "only Older on the first page")
+	_, second, links := get("?after=" + emails[70].ID)
+	require.Len(t, second, 50)
+	require.Equal(t, "069", second[0])
+	require.Equal(t, map[string]string{"before": emails[69].ID, "after": emails[20].ID}, links)
+	_, third, links := get("?after=" + emails[20].ID)
+	require.Len(t, third, 20)
+	require.Equal(t, map[string]string{"before": emails[19].ID}, links, "only Newer on the last page")
+	_, back, links := get("?before=" + emails[19].ID)
+	require.Equal(t, second, back, "Newer leads back to the page before")
+	require.Equal(t, map[string]string{"before": emails[69].ID, "after": emails[20].ID}, links)
+	status, _, _ = get("?after=" + theirs.ID)
+	require.Equal(t, http.StatusNotFound, status, "another team's email is no cursor")
+	status, _, _ = get("?after=" + emails[1].ID + "&before=" + emails[2].ID)
+	require.Equal(t, http.StatusBadRequest, status)
 }
