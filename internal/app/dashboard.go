@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/tls"
@@ -16,7 +15,6 @@ import (
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/dashboard"
 	"github.com/godwit/godwit/internal/httplisten"
-	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
@@ -82,25 +80,4 @@ func serveDashboard(cfg config.Config, dash http.Handler, tlsCfg *tls.Config, lo
 	return &httplisten.Server{Addr: cfg.DashboardAddr, HTTP: srv, TLSConfig: tlsCfg, Logger: log, Listening: func(addr net.Addr) {
 		log.Info("serving the dashboard", slog.String("addr", addr.String()), slog.Bool("tls", tlsCfg != nil))
 	}}
-}
-
-// sweepUserAuth deletes expired dashboard sessions and set-password
-// tokens every interval until ctx ends (expired ones are refused anyway;
-// this keeps the tables small).
-func sweepUserAuth(ctx context.Context, db store.Users, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := db.DeleteExpiredUserAuth(ctx, time.Now())
-			if err != nil && ctx.Err() == nil {
-				log.Warn("sweeping expired dashboard sessions failed", slog.String("error", err.Error()))
-			} else if n > 0 {
-				log.Debug("swept expired dashboard sessions", slog.Int64("deleted", n))
-			}
-		}
-	}
 }

@@ -219,8 +219,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 					slog.String("error", err.Error()))
 			})
 		}),
-		Background("idempotency sweeper", func(ctx context.Context) { sweepIdempotency(ctx, db, log, time.Hour) }),
-		Background("dashboard session sweeper", func(ctx context.Context) { sweepUserAuth(ctx, db, log, time.Hour) }),
+		Background("idempotency sweeper", func(ctx context.Context) {
+			sweepEvery(ctx, time.Hour, "expired idempotency keys", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteIdempotencyBefore(ctx, time.Now().Add(-idempotencyTTL))
+			})
+		}),
+		Background("dashboard session sweeper", func(ctx context.Context) {
+			// Expired sessions and set-password tokens are refused anyway.
+			sweepEvery(ctx, time.Hour, "expired dashboard sessions", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteExpiredUserAuth(ctx, time.Now())
+			})
+		}),
 		Background("request log sweeper", func(ctx context.Context) {
 			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
 		}),
@@ -540,10 +549,10 @@ func tuneGC(cfg config.Config) {
 	}
 }
 
-// sweepIdempotency deletes idempotency records past their 24 hours, every
-// interval, until ctx ends. Expired records are already ignored; this only
-// keeps the table small.
-func sweepIdempotency(ctx context.Context, db store.IdempotencyRecords, log *slog.Logger, interval time.Duration) {
+// sweepEvery runs sweep every interval until ctx ends: it deletes what
+// has expired (already ignored by readers; this keeps the table small) and
+// says how many rows went. what names them in the log.
+func sweepEvery(ctx context.Context, interval time.Duration, what string, log *slog.Logger, sweep func(context.Context) (int64, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -551,11 +560,11 @@ func sweepIdempotency(ctx context.Context, db store.IdempotencyRecords, log *slo
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := db.DeleteIdempotencyBefore(ctx, time.Now().Add(-idempotencyTTL))
+			n, err := sweep(ctx)
 			if err != nil && ctx.Err() == nil {
-				log.Warn("sweeping idempotency keys failed", slog.String("error", err.Error()))
+				log.Warn("sweeping "+what+" failed", slog.String("error", err.Error()))
 			} else if n > 0 {
-				log.Debug("swept expired idempotency keys", slog.Int64("deleted", n))
+				log.Debug("swept "+what, slog.Int64("deleted", n))
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -37,23 +36,10 @@ func logsPath(mainPath string) string {
 func (db *DB) openLogs() error {
 	path := logsPath(db.path)
 	const pragmas = "_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)"
-	q := url.PathEscape(path)
-	wc, err := openSQLite("file:" + q + "?" + pragmas + "&_txlock=immediate")
+	w, r, err := openSQLitePools(path, pragmas, "", 4)
 	if err != nil {
-		return fmt.Errorf("open request log database %s: %w", path, err)
+		return fmt.Errorf("request log database: %w", err)
 	}
-	w := sql.OpenDB(wc)
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	rc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return fmt.Errorf("open request log database %s: %w", path, err)
-	}
-	r := sql.OpenDB(rc)
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
 	db.logW, db.logR = w, r
 	return nil
 }

@@ -56,11 +56,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/godwit/godwit/internal/store"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/godwit/godwit/internal/store"
 )
 
 //go:embed migrations
@@ -232,22 +233,10 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// automatic checkpoint only bounds the WAL if that falls behind.
 		const pragmas = "_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(8192)"
 		q := url.PathEscape(path)
-		wc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=cache_size(-16384)&_txlock=immediate")
+		w, r, err := openSQLitePools(path, pragmas, "&_pragma=cache_size(-16384)", 8)
 		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
+			return nil, err
 		}
-		w := sql.OpenDB(wc)
-		w.SetMaxOpenConns(1)
-		w.SetMaxIdleConns(1)
-		w.SetConnMaxLifetime(0)
-		rc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=query_only(1)")
-		if err != nil {
-			w.Close()
-			return nil, fmt.Errorf("open sqlite: %w", err)
-		}
-		r := sql.OpenDB(rc)
-		r.SetMaxOpenConns(8)
-		r.SetMaxIdleConns(8)
 		c, err := sql.Open("sqlite", "file:"+q+"?"+pragmas)
 		if err != nil {
 			w.Close()
@@ -266,6 +255,30 @@ func open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s: %w", db.dialect, err)
 	}
 	return db, nil
+}
+
+// openSQLitePools opens a SQLite file's one writing connection (with
+// writerPragmas too) and a pool of that many read-only connections
+// (readers).
+func openSQLitePools(path, pragmas, writerPragmas string, readers int) (w, r *sql.DB, err error) {
+	q := url.PathEscape(path)
+	wc, err := openSQLite("file:" + q + "?" + pragmas + writerPragmas + "&_txlock=immediate")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w = sql.OpenDB(wc)
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	rc, err := openSQLite("file:" + q + "?" + pragmas + "&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r = sql.OpenDB(rc)
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	return w, r, nil
 }
 
 // Migrate applies every pending migration.
