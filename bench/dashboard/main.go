@@ -60,29 +60,18 @@ func main() {
 	}
 	defer db.Close()
 
-	team, err := db.GetTeamByName(ctx, teamName)
+	o := seed.Options{Emails: *emails, Days: *days, Domains: *domains, Recipients: *recipients, Tags: *tags,
+		CaptureEvery: 10, QueuedEvery: 100, Workers: *workers}
+	team, created, err := seed.Team(ctx, db, teamName, o)
 	if err != nil {
-		team = &store.Team{ID: store.NewID(), Name: teamName, CreatedAt: time.Now()}
-		if err := db.CreateTeam(ctx, team); err != nil {
-			log.Fatal(err)
-		}
-		start := time.Now()
-		o := seed.Options{Emails: *emails, Days: *days, Domains: *domains, Recipients: *recipients, Tags: *tags,
-			CaptureEvery: 10, QueuedEvery: 100, Workers: *workers}
-		if _, err := seed.Seed(ctx, db, team.ID, o); err != nil {
-			log.Fatal(err)
-		}
-		other := &store.Team{ID: store.NewID(), Name: teamName + "-other", CreatedAt: time.Now()}
-		if err := db.CreateTeam(ctx, other); err != nil {
-			log.Fatal(err)
-		}
+		log.Fatal(err)
+	}
+	if created {
+		// Another team's emails, which no query may return.
 		o.Emails = 1000
-		if _, err := seed.Seed(ctx, db, other.ID, o); err != nil {
+		if _, _, err := seed.Team(ctx, db, teamName+"-other", o); err != nil {
 			log.Fatal(err)
 		}
-		log.Printf("seeded %d emails in %s", *emails, time.Since(start).Round(time.Second))
-	} else {
-		log.Printf("reusing the seeded team %s", team.ID)
 	}
 	if db.Dialect() == sqlstore.Postgres {
 		if _, err := db.Writer().ExecContext(ctx, "ANALYZE"); err != nil {

@@ -60,20 +60,10 @@ func main() {
 	}
 	defer db.Close()
 
-	team, err := db.GetTeamByName(ctx, teamName)
+	team, _, err := seed.Team(ctx, db, teamName, seed.Options{Emails: *emails, Days: *days, Domains: *domains,
+		Broadcasts: *broadcasts, Workers: *workers})
 	if err != nil {
-		team = &store.Team{ID: store.NewID(), Name: teamName, CreatedAt: time.Now()}
-		if err := db.CreateTeam(ctx, team); err != nil {
-			log.Fatal(err)
-		}
-		start := time.Now()
-		if _, err := seed.Seed(ctx, db, team.ID, seed.Options{Emails: *emails, Days: *days, Domains: *domains,
-			Broadcasts: *broadcasts, Workers: *workers}); err != nil {
-			log.Fatal(err)
-		}
-		log.Printf("seeded %d emails in %s", *emails, time.Since(start).Round(time.Second))
-	} else {
-		log.Printf("reusing the seeded team %s", team.ID)
+		log.Fatal(err)
 	}
 	if err := db.SetTeamRateLimit(ctx, team.ID, 1_000_000); err != nil {
 		log.Fatal(err)

@@ -189,3 +189,23 @@ func Seed(ctx context.Context, db *sqlstore.DB, teamID string, o Options) (*Resu
 	wg.Wait()
 	return res, firstErr
 }
+
+// Team returns the team named name, first creating it and seeding it with
+// o when it does not exist yet (a store seeded once is reused by later
+// runs); created says which.
+func Team(ctx context.Context, db *sqlstore.DB, name string, o Options) (team *store.Team, created bool, err error) {
+	if team, err := db.GetTeamByName(ctx, name); err == nil {
+		log.Printf("reusing the seeded team %s", team.ID)
+		return team, false, nil
+	}
+	team = &store.Team{ID: store.NewID(), Name: name, CreatedAt: time.Now()}
+	if err := db.CreateTeam(ctx, team); err != nil {
+		return nil, false, fmt.Errorf("create team %s: %w", name, err)
+	}
+	start := time.Now()
+	if _, err := Seed(ctx, db, team.ID, o); err != nil {
+		return nil, false, err
+	}
+	log.Printf("seeded %d emails in %s", o.Emails, time.Since(start).Round(time.Second))
+	return team, true, nil
+}
