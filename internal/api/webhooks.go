@@ -5,26 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
-	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/webhook"
 )
 
 // The Webhooks management API. Signing secrets are sealed with the server's
 // key, the webhook id as additional data; after a rotation the previous
-// secret keeps signing for secretOverlap.
-
-// secretOverlap is how long a rotated-out secret still signs (Resend: 24 h).
-const secretOverlap = 24 * time.Hour
-
-// maxEndpointLen bounds an endpoint URL.
-const maxEndpointLen = 2048
+// secret keeps signing for webhook.SecretOverlap.
 
 var errWebhookNotFound = apierr.NotFound("Webhook not found")
 
@@ -46,54 +36,32 @@ type webhookSecretResponse struct {
 	SigningSecret string `json:"signing_secret"`
 }
 
-func (h *Handler) sealSecret(id, secret string) ([]byte, error) {
-	sealed, err := h.Domains.Keys.Seal([]byte(secret), webhook.SecretAD(id))
-	if err != nil {
-		return nil, fmt.Errorf("seal webhook secret: %w", err)
-	}
-	return sealed, nil
-}
-
 func (h *Handler) webhookObject(wh *store.Webhook, object string) (webhookObject, error) {
-	secret, err := h.Domains.Keys.Open(wh.Secret, webhook.SecretAD(wh.ID))
+	secret, err := webhook.Reveal(h.Domains.Keys, wh)
 	if err != nil {
-		return webhookObject{}, fmt.Errorf("open webhook secret: %w", err)
+		return webhookObject{}, err
 	}
 	return webhookObject{Object: object, ID: wh.ID, Endpoint: wh.Endpoint, Events: wh.Events, Status: wh.Status,
-		CreatedAt: formatTime(wh.CreatedAt), SigningSecret: string(secret), DisabledReason: wh.DisabledReason}, nil
+		CreatedAt: formatTime(wh.CreatedAt), SigningSecret: secret, DisabledReason: wh.DisabledReason}, nil
 }
 
-// webhookEndpoint validates an endpoint URL: absolute http(s), a host, no
-// credentials. Whether its address is public is checked when it is called
-// (so that DNS cannot change the answer afterwards).
-func webhookEndpoint(v string) (string, error) {
-	s := strings.TrimSpace(v)
-	u, err := url.Parse(s)
-	if s == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" ||
-		u.User != nil || len(s) > maxEndpointLen || strings.ContainsAny(s, " \r\n\t") {
-		return "", apierr.Validation("The `endpoint` field must be an absolute http or https URL without credentials.")
-	}
-	return s, nil
-}
+// webhookEndpoint validates an endpoint URL (webhook.Endpoint).
+func webhookEndpoint(v string) (string, error) { return webhookValidation(webhook.Endpoint(v)) }
 
 func webhookEventList(raw json.RawMessage) ([]string, error) {
 	var names []string
 	if err := json.Unmarshal(raw, &names); err != nil {
 		return nil, apierr.Validation("The `events` field must be an array of strings.")
 	}
-	if len(names) == 0 {
-		return nil, apierr.Validation("The `events` field must name at least one event.")
+	return webhookValidation(webhook.Events(names))
+}
+
+// webhookValidation makes webhook's InvalidError a validation error.
+func webhookValidation[T any](v T, err error) (T, error) {
+	if msg, ok := webhook.IsInvalid(err); ok {
+		return v, apierr.Validation("%s", msg)
 	}
-	var out []string
-	for _, e := range names {
-		if !events.Registered(e) {
-			return nil, apierr.Validation("Unknown event `%s`. Events: %s.", e, strings.Join(events.Subscribable(), ", "))
-		}
-		if !slices.Contains(out, e) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return v, err
 }
 
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -118,11 +86,8 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := h.Now().UTC()
-	wh := &store.Webhook{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Endpoint: endpoint, Events: events,
-		Status: store.WebhookEnabled, CreatedAt: now, UpdatedAt: now}
-	secret := webhook.NewSecret()
-	if wh.Secret, err = h.sealSecret(wh.ID, secret); err != nil {
+	wh, secret, err := webhook.New(h.Domains.Keys, callerKey(r.Context()).TeamID, endpoint, events, h.Now().UTC())
+	if err != nil {
 		return err
 	}
 	if err := h.Store.CreateWebhook(r.Context(), wh); err != nil {
@@ -244,20 +209,16 @@ func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 // rotateWebhookSecret gives the webhook a new secret; the old one keeps
-// signing (beside the new) for secretOverlap, so receivers can switch.
+// signing (beside the new) for webhook.SecretOverlap, so receivers can switch.
 func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
 	wh, err := h.loadWebhook(r)
 	if err != nil {
 		return err
 	}
-	now := h.Now().UTC()
-	until := now.Add(secretOverlap)
-	secret := webhook.NewSecret()
-	wh.PreviousSecret, wh.PreviousUntil = wh.Secret, &until
-	if wh.Secret, err = h.sealSecret(wh.ID, secret); err != nil {
+	secret, err := webhook.Rotate(h.Domains.Keys, wh, h.Now().UTC())
+	if err != nil {
 		return err
 	}
-	wh.UpdatedAt = now
 	if err := h.Store.UpdateWebhook(r.Context(), wh); errors.Is(err, store.ErrNotFound) {
 		return errWebhookNotFound
 	} else if err != nil {
