@@ -15,6 +15,7 @@ import (
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/dashboard"
 	"github.com/godwit/godwit/internal/httplisten"
+	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
@@ -30,9 +31,14 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("dashboard key: %w", err)
 	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard key: %w", err)
+	}
 	dash, err := dashboard.New(dashboard.Config{
 		Store:         db,
 		Accounts:      accounts,
+		Keys:          box,
 		CSRFKey:       csrfKey,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		PublicURL:     cfg.PublicURL,

@@ -40,6 +40,7 @@ import (
 
 	"github.com/godwit/godwit/internal/account"
 	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/webhook"
 )
 
 // Store is what the dashboard's pages read.
@@ -51,6 +52,7 @@ type Store interface {
 	ListEmailAttachments(ctx context.Context, teamID, emailID string) ([]store.AttachmentInfo, error)
 	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*store.Attachment, error)
 	ListUsers(ctx context.Context, teamID string) ([]*store.User, error)
+	webhooksStore
 }
 
 // Accounts signs people in and out (account.Service).
@@ -67,6 +69,9 @@ type Accounts interface {
 type Config struct {
 	Store    Store
 	Accounts Accounts
+	// Keys seals and opens webhook signing secrets (the server key's box,
+	// as the API's).
+	Keys webhook.Sealer
 	// CSRFKey signs the forms' CSRF tokens (every node must have the same:
 	// derive it from the server key).
 	CSRFKey []byte

@@ -18,6 +18,24 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/emails/{id}", member, h.email)
 	h.handle("GET /dashboard/emails/{id}/body.html", member, h.emailHTML)
 
+	h.handle("GET /dashboard/webhooks", member, h.webhooks)
+	h.handle("GET /dashboard/webhooks/new", admin, h.newWebhook)
+	h.handle("POST /dashboard/webhooks", admin, h.createWebhook)
+	h.handle("GET /dashboard/webhooks/{id}", member, h.webhook)
+	h.handle("GET /dashboard/webhooks/{id}/edit", admin, h.editWebhook)
+	h.handle("POST /dashboard/webhooks/{id}", admin, h.updateWebhook)
+	h.handle("GET /dashboard/webhooks/{id}/delete", admin, h.confirmDeleteWebhook)
+	h.handle("POST /dashboard/webhooks/{id}/delete", admin, h.deleteWebhook)
+	h.handle("POST /dashboard/webhooks/{id}/reveal", admin, h.revealWebhookSecret)
+	h.handle("POST /dashboard/webhooks/{id}/rotate", admin, h.rotateWebhookSecret)
+	h.handle("GET /dashboard/webhooks/{id}/messages/{msg}", member, h.webhookMessage)
+	h.handle("POST /dashboard/webhooks/{id}/messages/{msg}/replay", admin, h.replayWebhookMessage)
+
+	h.handle("GET /dashboard/logs", member, h.logs)
+	h.handle("GET /dashboard/logs/{id}", member, h.requestLog)
+
+	h.handle("GET /dashboard/queue", member, h.queue)
+
 	h.handle("GET /dashboard/settings", member, h.settings)
 	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
 	h.handle("POST /dashboard/settings/members", admin, h.addMember)
@@ -36,10 +54,10 @@ var sections = []section{
 	{"Emails", "/dashboard/emails"},
 	{"Domains", ""},
 	{"API keys", ""},
-	{"Webhooks", ""},
+	{"Webhooks", "/dashboard/webhooks"},
 	{"Metrics", ""},
-	{"Logs", ""},
-	{"Queue", ""},
+	{"Logs", "/dashboard/logs"},
+	{"Queue", "/dashboard/queue"},
 	{"Suppressions", ""},
 	{"Contacts", ""},
 	{"Segments", ""},
