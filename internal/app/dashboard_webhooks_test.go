@@ -272,7 +272,7 @@ func testDashboardWebhooks(t *testing.T, bctx context.Context, kind sqlstore.Dia
 
 	// At phone width, nothing scrolls sideways.
 	d.do(chromedp.EmulateViewport(375, 812))
-	for _, p := range []string{"/dashboard/logs", "/dashboard/logs/" + logID, "/dashboard/queue", "/dashboard/webhooks/new"} {
+	for _, p := range []string{"/dashboard/webhooks/new", "/dashboard/logs", "/dashboard/queue", "/dashboard/logs/" + logID} {
 		d.navigate(d.base+p, http.StatusOK)
 		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		require.NoError(t, err)
