@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -279,6 +281,18 @@ func testDashboardWebhooks(t *testing.T, bctx context.Context, kind sqlstore.Dia
 		require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width: %s", p)
 	}
 	d.shot("log-375")
+
+	// The dark theme.
+	d.do(chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	d.navigate(d.base+"/dashboard/queue", http.StatusOK)
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(17, 20, 23)", bg, "the dark palette")
+	d.shot("queue-dark")
 }
 
 // setPassword opens a one-time link and sets the password, which signs in.
