@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 // sealed secrets, the same store calls. A signing secret is shown only on
 // the page an admin's create, reveal or rotate answers with.
 
-// webhooksStore is what the Webhooks, Logs and Queue pages read and write.
+// webhooksStore is what the Webhooks, Logs and Queue pages read and write
+// (part of Store).
 type webhooksStore interface {
 	CreateWebhook(ctx context.Context, w *store.Webhook) error
 	GetWebhook(ctx context.Context, teamID, id string) (*store.Webhook, error)
@@ -127,18 +129,9 @@ type webhookFormData struct {
 func newWebhookForm(wh *store.Webhook, endpoint string, chosen []string, msg string) webhookFormData {
 	d := webhookFormData{Webhook: wh, Endpoint: endpoint, Error: msg}
 	for _, e := range events.Subscribable() {
-		d.Events = append(d.Events, eventChoice{Name: e, Checked: containsString(chosen, e)})
+		d.Events = append(d.Events, eventChoice{Name: e, Checked: slices.Contains(chosen, e)})
 	}
 	return d
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) webhookForm(w http.ResponseWriter, r *http.Request, s *request, status int, d webhookFormData) error {
@@ -216,9 +209,6 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *request
 	if err != nil {
 		return err
 	}
-	if r.Method == http.MethodPost {
-		p = store.Page{Limit: messagesPerPage}
-	}
 	list, more, err := h.cfg.Store.ListWebhookMessages(r.Context(), wh.TeamID, wh.ID, p)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
@@ -230,7 +220,6 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *request
 	if len(list) > 0 {
 		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
 	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	return h.render(w, r, s, http.StatusOK, "webhook", "Webhook", "Webhooks", data)
 }
 
