@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/app"
@@ -27,7 +28,7 @@ import (
 // TestDashboardWebhooksLogsQueue drives the Webhooks, Logs and Queue pages
 // in headless Chromium against the real server, on both stores: an admin
 // adds a webhook to a loopback endpoint that answers 500, sees the secret
-// once, sees the failed attempt, and replays it (now answered 200);
+// once, sees the failed attempt, and replays it with the keyboard alone (now answered 200);
 // edits, reveals and rotates the secret, and deletes the webhook after a
 // confirmation. The Logs page shows a request made with an API key and
 // its bodies, escaped; the Queue page shows a deferred email with its
@@ -144,8 +145,15 @@ func testDashboardWebhooks(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	d.shot("webhook-message-failed")
 
 	// Replay, now answered 200: a successful attempt joins the failed one.
+	// With the keyboard alone: Tab to Replay, and Enter.
 	answer.Store(http.StatusOK)
-	require.Equal(t, http.StatusOK, d.click("#replay"))
+	for i := 0; d.focusedID() != "replay"; i++ {
+		require.Less(t, i, 40, "Tab reaches Replay")
+		d.do(chromedp.KeyEvent(kb.Tab))
+	}
+	replayed, err := chromedp.RunResponse(ctx, chromedp.KeyEvent(kb.Enter))
+	require.NoError(t, err)
+	require.EqualValues(t, http.StatusOK, replayed.Status)
 	require.Equal(t, d.base+"/dashboard/webhooks/"+whID+"/messages/"+msgID, d.location())
 	require.Eventually(t, func() bool {
 		d.navigate(d.base+"/dashboard/webhooks/"+whID+"/messages/"+msgID, http.StatusOK)
@@ -301,6 +309,14 @@ func (d *dash) setPassword(link, password string) {
 	d.navigate(link, http.StatusOK)
 	d.do(chromedp.SetValue(chromedp.CSS("#password"), password), chromedp.SetValue(chromedp.CSS("#confirm"), password))
 	require.Equal(d.t, http.StatusOK, d.submit("#confirm"))
+}
+
+// focusedID is the id of the element that has the keyboard's focus.
+func (d *dash) focusedID() string {
+	d.t.Helper()
+	s, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](`document.activeElement.id || ''`))
+	require.NoError(d.t, err)
+	return s
 }
 
 func (d *dash) attr(sel, name string) string {
