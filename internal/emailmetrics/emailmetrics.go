@@ -315,8 +315,27 @@ type group struct {
 	emailID                    string
 }
 
-// Render builds the response body from the store's rows.
-func (q *Query) Render(rows []*store.EmailMetricsRow) ([]byte, error) {
+// Table is a query's figures apart from JSON: the totals and, when the
+// query has dimensions, one row per group in the response's order.
+type Table struct {
+	Totals store.EmailCounts
+	Rows   []TableRow
+}
+
+// TableRow is one group of a Table: its period (when the query has the
+// period dimension), domain, broadcast or email, and its counts.
+type TableRow struct {
+	Period                     time.Time // the period's start, in the query's zone
+	Label                      string    // the period as the response writes it
+	DomainID, DomainName       string
+	BroadcastID, BroadcastName string
+	EmailID                    string
+	store.EmailCounts
+}
+
+// Table groups the store's rows as the query asks: what Render writes,
+// for a caller that draws the figures rather than sending them.
+func (q *Query) Table(rows []*store.EmailMetricsRow) *Table {
 	var totals store.EmailCounts
 	var periods []time.Time
 	index := map[int64]int{}
@@ -388,6 +407,24 @@ func (q *Query) Render(rows []*store.EmailMetricsRow) ([]byte, error) {
 		return 0
 	})
 
+	t := &Table{Totals: totals}
+	if len(q.Dimensions) > 0 {
+		t.Rows = make([]TableRow, 0, len(order))
+		for _, g := range order {
+			r := TableRow{DomainID: g.domainID, DomainName: g.domainName, BroadcastID: g.broadcastID,
+				BroadcastName: g.broadcastName, EmailID: g.emailID, EmailCounts: *groups[g]}
+			if q.has("period") {
+				r.Period, r.Label = periods[g.period].In(q.Location), q.label(periods[g.period])
+			}
+			t.Rows = append(t.Rows, r)
+		}
+	}
+	return t
+}
+
+// Render builds the response body from the store's rows.
+func (q *Query) Render(rows []*store.EmailMetricsRow) ([]byte, error) {
+	t := q.Table(rows)
 	var b bytes.Buffer
 	b.WriteString(`{"object":"metrics","start_date":`)
 	writeString(&b, q.Start.UTC().Format("2006-01-02T15:04:05.000Z"))
@@ -400,11 +437,12 @@ func (q *Query) Render(rows []*store.EmailMetricsRow) ([]byte, error) {
 	b.WriteString(`,"granularity":`)
 	writeString(&b, q.Granularity)
 	b.WriteString(`,"totals":{`)
-	q.writeMetrics(&b, &totals, false)
+	q.writeMetrics(&b, &t.Totals, false)
 	b.WriteByte('}')
 	if len(q.Dimensions) > 0 {
 		b.WriteString(`,"data":[`)
-		for i, g := range order {
+		for i := range t.Rows {
+			g := &t.Rows[i]
 			if i > 0 {
 				b.WriteByte(',')
 			}
@@ -420,20 +458,20 @@ func (q *Query) Render(rows []*store.EmailMetricsRow) ([]byte, error) {
 				more = true
 			}
 			if q.has("period") {
-				field("period", q.label(periods[g.period]))
+				field("period", g.Label)
 			}
 			if q.has("domain") {
-				field("domain_id", g.domainID)
-				field("domain_name", g.domainName)
+				field("domain_id", g.DomainID)
+				field("domain_name", g.DomainName)
 			}
 			if q.has("broadcast") {
-				field("broadcast_id", g.broadcastID)
-				field("broadcast_name", g.broadcastName)
+				field("broadcast_id", g.BroadcastID)
+				field("broadcast_name", g.BroadcastName)
 			}
 			if q.has("email") {
-				field("email_id", g.emailID)
+				field("email_id", g.EmailID)
 			}
-			q.writeMetrics(&b, groups[g], more)
+			q.writeMetrics(&b, &g.EmailCounts, more)
 			b.WriteByte('}')
 		}
 		b.WriteByte(']')
