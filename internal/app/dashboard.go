@@ -42,6 +42,7 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logg
 		CSRFKey:       csrfKey,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		PublicURL:     cfg.PublicURL,
+		Capture:       cfg.Delivery == "capture",
 		Logger:        log,
 	})
 	if err != nil {

@@ -53,6 +53,11 @@ type Store interface {
 	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*store.Attachment, error)
 	ListUsers(ctx context.Context, teamID string) ([]*store.User, error)
 	webhooksStore
+	SearchEmails(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) ([]*store.Email, bool, error)
+	ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error)
+	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)
+	ListCapturedMessages(ctx context.Context, teamID string, p store.Page) ([]*store.CapturedMessage, bool, error)
+	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
 }
 
 // Accounts signs people in and out (account.Service).
@@ -82,7 +87,12 @@ type Config struct {
 	// set-password links the dashboard shows; "" for the address the
 	// request came to.
 	PublicURL string
-	Logger    *slog.Logger
+	// Capture is on when mail is captured, never sent (--delivery
+	// capture): the dev inbox shows it.
+	Capture bool
+	// Now is the clock of the metrics page (time.Now when nil).
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 //go:embed templates/*.html

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/store"
@@ -17,44 +19,139 @@ import (
 // emailsPerPage is the length of a page of the emails list.
 const emailsPerPage = 50
 
+// emailStatuses are the statuses the list filters by: every last event an
+// email can have, then the engagement ones.
+var emailStatuses = []string{store.EventQueued, store.EventScheduled, store.EventSent, store.EventDelivered,
+	store.EventDeliveryDelayed, store.EventBounced, store.EventComplained, store.EventFailed, store.EventCanceled,
+	store.EventSuppressed, "opened", "clicked"}
+
 type emailsData struct {
 	Emails []*store.Email
-	// Newer and Older are the cursors of the pages beside this one ("" for
-	// none).
+	// Newer and Older are the links to the pages beside this one ("" for
+	// none), with the filter kept.
 	Newer, Older string
+	// Form is the filter as typed; Filtered whether any is set.
+	Form     emailsForm
+	Filtered bool
+	Statuses []string
+	Domains  []*store.Domain
 }
 
-// emails lists the team's emails newest first, a page at a time: one
-// query per page (the list leaves bodies out).
+// emailsForm is the list's filter form, as its GET parameters.
+type emailsForm struct {
+	Status, Domain, Tag, To, Since, Until string
+}
+
+// values are the form's parameters that are set, for the pager's links.
+func (f emailsForm) values() url.Values {
+	v := url.Values{}
+	for _, kv := range [][2]string{{"status", f.Status}, {"domain", f.Domain}, {"tag", f.Tag}, {"to", f.To},
+		{"since", f.Since}, {"until", f.Until}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	return v
+}
+
+// maxFilterLen bounds each filter parameter.
+const maxFilterLen = 320
+
+// parseEmailFilter reads the list's filter from its query: status (one of
+// emailStatuses), domain (a domain's id), tag ("name=value" or
+// "name:value"), to (a recipient's address), since and until (UTC dates,
+// both days included). A bad value is a message for the person.
+func parseEmailFilter(q url.Values) (emailsForm, store.EmailFilter, error) {
+	form := emailsForm{Status: strings.TrimSpace(q.Get("status")), Domain: strings.TrimSpace(q.Get("domain")),
+		Tag: strings.TrimSpace(q.Get("tag")), To: strings.TrimSpace(q.Get("to")),
+		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until"))}
+	var f store.EmailFilter
+	for _, v := range []string{form.Status, form.Domain, form.Tag, form.To, form.Since, form.Until} {
+		if len(v) > maxFilterLen || !utf8.ValidString(v) {
+			return form, f, errors.New("A filter is too long.")
+		}
+	}
+	if form.Status != "" {
+		if !slices.Contains(emailStatuses, form.Status) {
+			return form, f, errors.New("Choose a status from the list.")
+		}
+		f.Status = form.Status
+	}
+	f.DomainID = form.Domain
+	if form.Tag != "" {
+		i := strings.IndexAny(form.Tag, "=:")
+		if i <= 0 {
+			return form, f, errors.New("Write a tag as name=value.")
+		}
+		f.Tag = &store.Tag{Name: strings.TrimSpace(form.Tag[:i]), Value: strings.TrimSpace(form.Tag[i+1:])}
+	}
+	f.Recipient = form.To
+	if form.Since != "" {
+		t, err := time.Parse(time.DateOnly, form.Since)
+		if err != nil {
+			return form, f, errors.New("Write the first day as YYYY-MM-DD.")
+		}
+		f.Since = t
+	}
+	if form.Until != "" {
+		t, err := time.Parse(time.DateOnly, form.Until)
+		if err != nil {
+			return form, f, errors.New("Write the last day as YYYY-MM-DD.")
+		}
+		f.Until = t.AddDate(0, 0, 1)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return form, f, errors.New("The first day must be on or before the last.")
+	}
+	return form, f, nil
+}
+
+// emails lists the team's emails newest first, a page at a time, narrowed
+// by the filter form (a GET form: a filtered page is a link): one query
+// per page (the list leaves bodies out), and one for the domains of the
+// form.
 func (h *Handler) emails(w http.ResponseWriter, r *http.Request, s *request) error {
 	q := r.URL.Query()
 	p := store.Page{Limit: emailsPerPage, After: q.Get("after"), Before: q.Get("before")}
 	if p.After != "" && p.Before != "" {
 		return &httpError{status: http.StatusBadRequest, msg: "Give either a newer or an older page, not both."}
 	}
-	list, more, err := h.cfg.Store.ListEmails(r.Context(), s.user.TeamID, p)
+	form, filter, err := parseEmailFilter(q)
+	if err != nil {
+		return &httpError{status: http.StatusBadRequest, msg: err.Error()}
+	}
+	list, more, err := h.cfg.Store.SearchEmails(r.Context(), s.user.TeamID, filter, p)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("list emails: %w", err)
+		return fmt.Errorf("search emails: %w", err)
 	}
-	data := emailsData{Emails: list}
+	domains, err := h.cfg.Store.ListDomains(r.Context(), s.user.TeamID)
+	if err != nil {
+		return fmt.Errorf("list domains: %w", err)
+	}
+	data := emailsData{Emails: list, Form: form, Filtered: len(form.values()) > 0, Statuses: emailStatuses, Domains: domains}
+	link := func(key, id string) string {
+		v := form.values()
+		v.Set(key, id)
+		return Prefix + "emails?" + v.Encode()
+	}
 	if len(list) > 0 {
 		first, last := list[0].ID, list[len(list)-1].ID
 		switch {
 		case p.After != "":
-			data.Newer = first
+			data.Newer = link("before", first)
 			if more {
-				data.Older = last
+				data.Older = link("after", last)
 			}
 		case p.Before != "":
-			data.Older = last
+			data.Older = link("after", last)
 			if more {
-				data.Newer = first
+				data.Newer = link("before", first)
 			}
 		case more:
-			data.Older = last
+			data.Older = link("after", last)
 		}
 	}
 	return h.render(w, r, s, http.StatusOK, "emails", "Emails", "Emails", data)
