@@ -78,7 +78,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *request, sta
 	if !ok {
 		return fmt.Errorf("dashboard: no page %q", page)
 	}
-	v := view{Title: title, Section: section, Nav: sections, Data: data}
+	v := view{Title: title, Section: section, Nav: h.nav(), Data: data}
 	if s != nil {
 		v.User, v.Team = s.user, s.team
 		if s.csrfBase != "" {

@@ -36,6 +36,13 @@ func (h *Handler) routes() {
 
 	h.handle("GET /dashboard/queue", member, h.queue)
 
+	h.handle("GET /dashboard/metrics", member, h.metrics)
+
+	h.handle("GET /dashboard/inbox", member, h.inbox)
+	h.handle("GET /dashboard/inbox/{id}", member, h.inboxMessage)
+	h.handle("GET /dashboard/inbox/{id}/body.html", member, h.inboxHTML)
+	h.handle("GET /dashboard/inbox/{id}/raw.eml", member, h.inboxRaw)
+
 	h.handle("GET /dashboard/settings", member, h.settings)
 	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
 	h.handle("POST /dashboard/settings/members", admin, h.addMember)
@@ -50,12 +57,16 @@ type section struct {
 	Path string
 }
 
+// inboxPath is the dev inbox's section, shown only with --delivery capture
+// (Handler.nav).
+const inboxPath = "/dashboard/inbox"
+
 var sections = []section{
 	{"Emails", "/dashboard/emails"},
 	{"Domains", ""},
 	{"API keys", ""},
 	{"Webhooks", "/dashboard/webhooks"},
-	{"Metrics", ""},
+	{"Metrics", "/dashboard/metrics"},
 	{"Logs", "/dashboard/logs"},
 	{"Queue", "/dashboard/queue"},
 	{"Suppressions", ""},
@@ -64,6 +75,21 @@ var sections = []section{
 	{"Topics", ""},
 	{"Templates", ""},
 	{"Broadcasts", ""},
-	{"Dev inbox", ""},
+	{"Dev inbox", inboxPath},
 	{"Settings", "/dashboard/settings"},
+}
+
+// nav is the navigation of this server: the dev inbox only when mail is
+// captured.
+func (h *Handler) nav() []section {
+	if h.cfg.Capture {
+		return sections
+	}
+	out := make([]section, 0, len(sections))
+	for _, s := range sections {
+		if s.Path != inboxPath {
+			out = append(out, s)
+		}
+	}
+	return out
 }
