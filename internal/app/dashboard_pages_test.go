@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"sort"
 	"testing"
 	"time"
 
@@ -155,7 +155,10 @@ func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.Contains(t, inbox, "First of the day")
 	require.NotContains(t, inbox, "Tomorrow's news", "not sent yet")
 	require.NotContains(t, d.text("main"), "Another team's secret")
-	require.Less(t, strings.Index(inbox, "A note for Bob"), strings.Index(inbox, "First of the day"), "newest first")
+	times, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#inbox time')].map(e => e.getAttribute('datetime'))`))
+	require.NoError(t, err)
+	require.Len(t, times, 2)
+	require.True(t, sort.IsSorted(sort.Reverse(sort.StringSlice(times))), "newest first: %v", times)
 	d.shot("inbox")
 	require.Equal(t, http.StatusOK, d.click(`#inbox a[href="/dashboard/inbox/`+toBob+`"]`))
 	require.Equal(t, "A note for Bob · Godwit", d.title())
