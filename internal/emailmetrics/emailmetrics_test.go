@@ -133,3 +133,35 @@ func FuzzParse(f *testing.F) {
 		require.True(t, json.Valid(body), "%s", body)
 	})
 }
+
+// Table has the figures Render writes: every period, in order, and the
+// domains by name, without the rows of no domain.
+func TestTable(t *testing.T) {
+	q := mustParse(t, "start_date=2026-11-29&end_date=2026-12-01T00:30:00Z&dimensions=period&metrics=sent")
+	h := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
+	rows := []*store.EmailMetricsRow{{Hour: h, EmailCounts: store.EmailCounts{Sent: 2}}, {Hour: h.Add(time.Hour), EmailCounts: store.EmailCounts{Sent: 3}}}
+	tab := q.Table(rows)
+	require.Equal(t, int64(5), tab.Totals.Sent)
+	require.Len(t, tab.Rows, 3)
+	require.Equal(t, []string{"2026-11-29", "2026-11-30", "2026-12-01"}, []string{tab.Rows[0].Label, tab.Rows[1].Label, tab.Rows[2].Label})
+	require.Equal(t, []int64{0, 5, 0}, []int64{tab.Rows[0].Sent, tab.Rows[1].Sent, tab.Rows[2].Sent})
+	require.Equal(t, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), tab.Rows[1].Period)
+	body, err := q.Render(rows)
+	require.NoError(t, err)
+	var out struct {
+		Data []map[string]any
+	}
+	require.NoError(t, json.Unmarshal(body, &out))
+	require.Len(t, out.Data, 3)
+	require.Equal(t, "2026-11-30", out.Data[1]["period"])
+	require.EqualValues(t, 5, out.Data[1]["sent"])
+
+	q = mustParse(t, "dimensions=domain&metrics=sent")
+	tab = q.Table([]*store.EmailMetricsRow{{DomainID: "b", DomainName: "b.test", EmailCounts: store.EmailCounts{Sent: 1}},
+		{DomainID: "a", DomainName: "a.test", EmailCounts: store.EmailCounts{Sent: 4}}, {EmailCounts: store.EmailCounts{Sent: 7}}})
+	require.Equal(t, int64(12), tab.Totals.Sent, "the test sender's emails count in the totals")
+	require.Len(t, tab.Rows, 2)
+	require.Equal(t, "a.test", tab.Rows[0].DomainName)
+	require.Equal(t, int64(4), tab.Rows[0].Sent)
+	require.True(t, tab.Rows[0].Period.IsZero())
+}
