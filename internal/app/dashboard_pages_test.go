@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -167,6 +169,7 @@ func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.NoError(t, err)
 	require.True(t, sandbox.Exists)
 	require.Empty(t, sandbox.Value, "the sandbox allows nothing")
+	require.Equal(t, "A note for Bob", d.frameText(d.base+"/dashboard/inbox/"+toBob+"/body.html"), "the HTML shows in its frame")
 	d.do(chromedp.Click(chromedp.CSS("#headers summary")), chromedp.Click(chromedp.CSS("#source summary")))
 	require.Contains(t, d.text("#headers pre"), "Subject: A note for Bob")
 	require.Contains(t, d.text("#source pre"), "Hello in text")
@@ -247,6 +250,28 @@ func (d *dash) tableSum(sel string, col int) int {
 		.reduce((s, tr) => s + (parseInt(tr.children[`+string(rune('0'+col))+`].textContent, 10) || 0), 0)`))
 	require.NoError(d.t, err)
 	return n
+}
+
+// frameText is the text of the frame of url (sandboxed: a target of its
+// own), once it has loaded.
+func (d *dash) frameText(u string) string {
+	d.t.Helper()
+	var frame *target.Info
+	require.Eventually(d.t, func() bool {
+		infos, err := chromedp.Targets(d.ctx)
+		require.NoError(d.t, err)
+		for _, info := range infos {
+			if info.Type == "iframe" && info.URL == u {
+				frame = info
+			}
+		}
+		return frame != nil
+	}, bound, 50*time.Millisecond, "the message's frame")
+	fctx, cancel := chromedp.NewContext(d.ctx, chromedp.WithTargetID(frame.TargetID), chromedp.WithDetachOnCancel())
+	defer cancel()
+	text, err := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("p")))
+	require.NoError(d.t, err)
+	return strings.TrimSpace(text)
 }
 
 type bodyResponse struct {
