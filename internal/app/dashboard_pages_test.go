@@ -175,13 +175,14 @@ func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.Contains(t, d.text("#source pre"), "Hello in text")
 	d.shot("inbox-message")
 	d.do(chromedp.EmulateViewport(375, 812))
-	for _, p := range []string{"/dashboard/inbox/" + toBob, "/dashboard/metrics", "/dashboard/emails?status=delivered"} {
+	for name, p := range map[string]string{"inbox-message-375": "/dashboard/inbox/" + toBob, "metrics-375": "/dashboard/metrics",
+		"emails-filtered-375": "/dashboard/emails?status=delivered"} {
 		d.navigate(d.base+p, http.StatusOK)
 		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		require.NoError(t, err)
 		require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width: %s", p)
+		d.shot(name)
 	}
-	d.shot("metrics-375")
 	d.do(chromedp.EmulateViewport(1280, 900))
 
 	cookie := d.sessionCookie()
