@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -183,7 +185,16 @@ func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 		require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width: %s", p)
 		d.shot(name)
 	}
-	d.do(chromedp.EmulateViewport(1280, 900))
+	d.do(chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	d.navigate(d.base+"/dashboard/metrics", http.StatusOK)
+	stroke, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('svg.chart g.series-0')).stroke`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(106, 168, 255)", stroke, "the dark palette's first series")
+	d.shot("metrics-dark")
 
 	cookie := d.sessionCookie()
 	resp := d.getBody("/dashboard/inbox/"+toBob+"/raw.eml", cookie)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -220,4 +221,78 @@ func getPage(t *testing.T, u string, c *http.Cookie) (string, int) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b), resp.StatusCode
+}
+
+// The dev inbox pages by cursor, 50 at a time, back and forth; another
+// team's message is no cursor and no page; an email that was not captured
+// has no page.
+func TestInboxPagination(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, accounts, team, db := setupStore(t)
+	h, err := New(Config{Store: db, Accounts: accounts, CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Capture: true})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	other := &store.Team{ID: store.NewID(), Name: "other", CreatedAt: time.Now()}
+	require.NoError(t, db.CreateTeam(ctx, other))
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	capture := func(teamID string, i int) *store.Email {
+		e := &store.Email{ID: store.NewID(), TeamID: teamID, From: "a@example.com", To: []string{"b@example.net"},
+			Subject: fmt.Sprintf("message %03d", i), LastEvent: store.EventQueued, CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+		require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}}))
+		require.NoError(t, db.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: teamID, LastEvent: store.EventDelivered,
+			Events:   []*store.EmailEvent{{Type: store.EventDelivered, CreatedAt: e.CreatedAt}},
+			Captured: []byte(fmt.Sprintf("From: a@example.com\r\nTo: b@example.net\r\nSubject: message %03d\r\n\r\nhi\r\n", i))}))
+		return e
+	}
+	for i := range 60 {
+		capture(team.ID, i)
+	}
+	theirs := capture(other.ID, 0)
+	notCaptured := &store.Email{ID: store.NewID(), TeamID: team.ID, From: "a@example.com", To: []string{"b@example.net"},
+		Subject: "queued", LastEvent: store.EventQueued, CreatedAt: t0}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{notCaptured}}))
+	cookie := viewerSession(t, accounts, team)
+	subjects := regexp.MustCompile(`message (\d{3})`)
+	pager := regexp.MustCompile(`rel="(prev|next)" href="([^"]+)"`)
+	get := func(path string) (int, []string, map[string]string) {
+		body, status := getPage(t, srv.URL+path, cookie)
+		var got []string
+		for _, m := range subjects.FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1])
+		}
+		links := map[string]string{}
+		for _, m := range pager.FindAllStringSubmatch(body, -1) {
+			links[m[1]] = strings.ReplaceAll(m[2], "&amp;", "&")
+		}
+		return status, got, links
+	}
+	status, first, links := get("/dashboard/inbox")
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, first, 50)
+	require.Empty(t, links["prev"])
+	require.NotEmpty(t, links["next"])
+	_, second, links := get(links["next"])
+	require.Len(t, second, 10)
+	require.Empty(t, links["next"])
+	seen := map[string]bool{}
+	for _, s := range append(append([]string{}, first...), second...) {
+		require.False(t, seen[s], "each message once: %s", s)
+		seen[s] = true
+	}
+	require.Len(t, seen, 60)
+	_, back, _ := get(links["prev"])
+	require.Equal(t, first, back, "Newer leads back")
+	status, _, _ = get("/dashboard/inbox?after=" + theirs.ID)
+	require.Equal(t, http.StatusNotFound, status, "another team's message is no cursor")
+	for _, p := range []string{"", "/raw.eml", "/body.html"} {
+		_, status = getPage(t, srv.URL+"/dashboard/inbox/"+theirs.ID+p, cookie)
+		require.Equal(t, http.StatusNotFound, status, "another team's message%s", p)
+		_, status = getPage(t, srv.URL+"/dashboard/inbox/"+notCaptured.ID+p, cookie)
+		require.Equal(t, http.StatusNotFound, status, "an email not captured%s", p)
+	}
+	body, status := getPage(t, srv.URL+"/dashboard/emails", cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `href="/dashboard/inbox"`, "the navigation has the dev inbox")
 }
