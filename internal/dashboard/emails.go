@@ -171,6 +171,9 @@ type emailData struct {
 	Timeline []timelineEntry
 	HasHTML  bool
 	FrameURL string
+	// InboxURL is the captured message's page in the dev inbox ("" when
+	// none).
+	InboxURL string
 }
 
 // email is an email's page: its metadata, a timeline of its events and
@@ -184,6 +187,9 @@ func (h *Handler) email(w http.ResponseWriter, r *http.Request, s *request) erro
 	e := d.Email
 	data := emailData{Email: e, Timeline: timeline(d.Events, d.Attempts), HasHTML: e.HTML != nil && *e.HTML != "",
 		FrameURL: Prefix + "emails/" + url.PathEscape(e.ID) + "/body.html"}
+	if d.Captured && h.cfg.Capture {
+		data.InboxURL = Prefix + "inbox/" + url.PathEscape(e.ID)
+	}
 	title := e.Subject
 	if title == "" {
 		title = "(no subject)"

@@ -295,4 +295,12 @@ func TestInboxPagination(t *testing.T) {
 	body, status := getPage(t, srv.URL+"/dashboard/emails", cookie)
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `href="/dashboard/inbox"`, "the navigation has the dev inbox")
+	inbox, _ := getPage(t, srv.URL+"/dashboard/inbox", cookie)
+	mine := regexp.MustCompile(`href="/dashboard/inbox/([0-9a-f-]{36})"`).FindStringSubmatch(inbox)
+	require.NotNil(t, mine)
+	body, status = getPage(t, srv.URL+"/dashboard/emails/"+mine[1], cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `id="captured" href="/dashboard/inbox/`+mine[1]+`"`, "the email's page links to its captured message")
+	body, _ = getPage(t, srv.URL+"/dashboard/emails/"+notCaptured.ID, cookie)
+	require.NotContains(t, body, `id="captured"`)
 }
