@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/store"
 )
-
-// maxKeyName bounds an API key's name.
-const maxKeyName = 256
 
 var errAPIKeyNotFound = apierr.NotFound("API key not found")
 
@@ -58,9 +54,9 @@ func keyName(name *string) (string, error) {
 	if name == nil {
 		return "", apierr.MissingField("name")
 	}
-	n := strings.TrimSpace(*name)
-	if len(n) > maxKeyName || strings.ContainsAny(n, "\r\n\x00") {
-		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxKeyName)
+	n, err := auth.KeyName(*name)
+	if err != nil {
+		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", auth.MaxKeyName)
 	}
 	return n, nil
 }
@@ -78,19 +74,21 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	perm := store.PermissionFullAccess
-	if req.Permission != nil && *req.Permission != "" {
+	perm, domainID := "", ""
+	if req.Permission != nil {
 		perm = *req.Permission
 	}
-	if perm != store.PermissionFullAccess && perm != store.PermissionSendingAccess {
-		return apierr.Validation("Invalid `permission` field. It must be `full_access` or `sending_access`.")
+	if req.DomainID != nil {
+		domainID = *req.DomainID
 	}
-	domainID := ""
-	if req.DomainID != nil && *req.DomainID != "" {
-		if perm != store.PermissionSendingAccess {
-			return apierr.Validation("The `domain_id` field can only be used with `sending_access` permission.")
-		}
-		d, err := h.Store.GetDomain(r.Context(), callerKey(r.Context()).TeamID, *req.DomainID)
+	switch _, err := auth.KeyPermission(perm, domainID); {
+	case errors.Is(err, auth.ErrPermission):
+		return apierr.Validation("Invalid `permission` field. It must be `full_access` or `sending_access`.")
+	case errors.Is(err, auth.ErrDomainNeedsSend):
+		return apierr.Validation("The `domain_id` field can only be used with `sending_access` permission.")
+	}
+	if domainID != "" {
+		d, err := h.Store.GetDomain(r.Context(), callerKey(r.Context()).TeamID, domainID)
 		if errors.Is(err, store.ErrNotFound) {
 			return errDomainNotFound
 		}
@@ -99,12 +97,10 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		domainID = d.ID
 	}
-	token, prefix, hash, err := auth.NewToken()
+	k, token, err := auth.NewKey(callerKey(r.Context()).TeamID, name, perm, domainID, h.Now())
 	if err != nil {
-		return fmt.Errorf("generate api key: %w", err)
+		return err
 	}
-	k := &store.APIKey{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Prefix: prefix,
-		Hash: hash, Permission: perm, DomainID: domainID, CreatedAt: h.Now().UTC()}
 	if err := h.Store.CreateAPIKey(r.Context(), k); err != nil {
 		return fmt.Errorf("create api key: %w", err)
 	}

@@ -9,11 +9,8 @@ import (
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/domains"
-	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
-
-var regions = map[string]bool{"us-east-1": true, "eu-west-1": true, "sa-east-1": true, "ap-northeast-1": true}
 
 var errDomainNotFound = apierr.NotFound("Domain not found")
 
@@ -51,7 +48,7 @@ type domainOptions struct {
 // apply validates the options and sets them on d.
 func (o *domainOptions) apply(d *store.Domain) error {
 	if o.Region != nil && *o.Region != "" {
-		if !regions[*o.Region] {
+		if !domains.ValidRegion(*o.Region) {
 			return apierr.Validation("Invalid `region` field. It must be one of `us-east-1`, `eu-west-1`, `sa-east-1` or `ap-northeast-1`.")
 		}
 		d.Region = *o.Region
@@ -115,24 +112,11 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.Now().UTC()
-	d := &store.Domain{ID: store.NewID(), TeamID: callerKey(r.Context()).TeamID, Name: name, Region: "us-east-1", ReturnPath: "send",
-		Status: store.DomainNotStarted, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled",
-		DKIMSelector: h.Domains.DKIMSelector, CreatedAt: now, UpdatedAt: now}
+	d := h.Domains.New(callerKey(r.Context()).TeamID, name, now)
 	if err := req.domainOptions.apply(d); err != nil {
 		return err
 	}
-	if d.DKIMKey, d.DKIMEd25519Key, err = h.Domains.NewKeys(d.ID); err != nil {
-		return err
-	}
-	recs, err := h.Domains.Records(d)
-	if err != nil {
-		return err
-	}
-	d.RecordStatus = map[string]string{}
-	for _, rec := range recs {
-		d.RecordStatus[rec.Kind] = store.DomainNotStarted
-	}
-	created, err := h.Domains.Event(events.DomainCreated, d, now)
+	recs, created, err := h.Domains.Provision(d, now)
 	if err != nil {
 		return err
 	}
@@ -267,14 +251,10 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := h.Domains.Event(events.DomainDeleted, d, h.Now())
-	if err != nil {
-		return err
-	}
-	if err := h.Store.DeleteDomain(r.Context(), d.TeamID, d.ID, deleted); errors.Is(err, store.ErrNotFound) {
+	if err := h.Domains.Delete(r.Context(), h.Store, d, h.Now()); errors.Is(err, store.ErrNotFound) {
 		return errDomainNotFound
 	} else if err != nil {
-		return fmt.Errorf("delete domain: %w", err)
+		return err
 	}
 	h.Accept.ForgetDomain(d.TeamID, d.Name)
 	writeJSON(w, http.StatusOK, struct {
@@ -294,33 +274,17 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := h.Now().UTC()
-	holder, err := h.Store.HeldDomain(r.Context(), d.Name)
+	lostTo, err := h.Domains.StartVerification(r.Context(), h.Store, d, h.Now())
 	switch {
-	case err == nil && holder.TeamID != d.TeamID:
-		if d.Status != store.DomainFailed || d.FailureReason != domains.ReasonTaken(d.Name) {
-			domains.Lose(d, now)
-			if err := h.saveDomain(r, d); err != nil {
-				return err
-			}
+	case errors.Is(err, domains.ErrTaken):
+		if lostTo != "" {
 			h.Logger.InfoContext(r.Context(), "domain failed: another team verified it first", slog.String("domain", d.Name),
-				slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID), slog.String("winner_team_id", holder.TeamID))
+				slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID), slog.String("winner_team_id", lostTo))
 		}
 		return errDomainTaken(d.Name)
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("domain holder: %w", err)
-	}
-	d.FailureReason = ""
-	if d.Status != store.DomainVerified {
-		d.Status = store.DomainPending
-		for kind, st := range d.RecordStatus {
-			if st != store.DomainVerified {
-				d.RecordStatus[kind] = store.DomainPending
-			}
-		}
-	}
-	d.VerifyStartedAt, d.NextCheckAt, d.UpdatedAt = &now, &now, now
-	if err := h.saveDomain(r, d); err != nil {
+	case errors.Is(err, store.ErrNotFound):
+		return errDomainNotFound
+	case err != nil:
 		return err
 	}
 	if h.VerifyNow != nil {
@@ -332,14 +296,10 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 
 // saveDomain stores a changed domain with its domain.updated event.
 func (h *Handler) saveDomain(r *http.Request, d *store.Domain) error {
-	updated, err := h.Domains.Event(events.DomainUpdated, d, d.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	if err := h.Store.UpdateDomain(r.Context(), d, updated); errors.Is(err, store.ErrNotFound) {
+	if err := h.Domains.Save(r.Context(), h.Store, d); errors.Is(err, store.ErrNotFound) {
 		return errDomainNotFound
 	} else if err != nil {
-		return fmt.Errorf("update domain: %w", err)
+		return err
 	}
 	return nil
 }
