@@ -14,15 +14,25 @@ import (
 	"github.com/godwit/godwit/internal/account"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/dashboard"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
+// dashboardDeps are what the dashboard shares with the API: the domains'
+// settings, the accept caches to forget revoked keys and deleted domains
+// in, and the verifier's wake-up.
+type dashboardDeps struct {
+	domains   domains.Settings
+	caches    dashboard.Caches
+	verifyNow func()
+}
+
 // newDashboard builds the dashboard and the account service behind it. Its
 // CSRF key is derived from the server key, so every node checks the forms
 // of every other.
-func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logger) (*dashboard.Handler, error) {
+func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, deps dashboardDeps, log *slog.Logger) (*dashboard.Handler, error) {
 	accounts, err := account.New(account.Config{Store: db})
 	if err != nil {
 		return nil, err
@@ -44,6 +54,9 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, log *slog.Logg
 		PublicURL:     cfg.PublicURL,
 		Capture:       cfg.Delivery == "capture",
 		Logger:        log,
+		Domains:       deps.domains,
+		Caches:        deps.caches,
+		VerifyNow:     deps.verifyNow,
 	})
 	if err != nil {
 		return nil, err

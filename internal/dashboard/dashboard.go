@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/account"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/webhook"
 )
@@ -58,6 +59,8 @@ type Store interface {
 	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)
 	ListCapturedMessages(ctx context.Context, teamID string, p store.Page) ([]*store.CapturedMessage, bool, error)
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
+	domainStore // domains.go
+	keyStore    // apikeys.go
 }
 
 // Accounts signs people in and out (account.Service).
@@ -93,6 +96,13 @@ type Config struct {
 	// Now is the clock of the metrics page (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Domains shapes domains' records and keys, as the API's (domains.go).
+	Domains domains.Settings
+	// Caches forgets what this node caches of a revoked key or a deleted
+	// domain (accept.Service); nil for none.
+	Caches Caches
+	// VerifyNow, when set, wakes the domain verifier (as the API's).
+	VerifyNow func()
 }
 
 //go:embed templates/*.html

@@ -43,6 +43,18 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/inbox/{id}/body.html", member, h.inboxHTML)
 	h.handle("GET /dashboard/inbox/{id}/raw.eml", member, h.inboxRaw)
 
+	h.handle("GET /dashboard/domains", member, h.domainsList)
+	h.handle("POST /dashboard/domains", admin, h.addDomain)
+	h.handle("GET /dashboard/domains/{id}", member, h.domain)
+	h.handle("POST /dashboard/domains/{id}/verify", admin, h.verifyDomain)
+	h.handle("GET /dashboard/domains/{id}/delete", admin, h.deleteDomainPage)
+	h.handle("POST /dashboard/domains/{id}/delete", admin, h.deleteDomain)
+
+	h.handle("GET /dashboard/api-keys", member, h.apiKeys)
+	h.handle("POST /dashboard/api-keys", admin, h.createAPIKey)
+	h.handle("GET /dashboard/api-keys/{id}/revoke", admin, h.revokeKeyPage)
+	h.handle("POST /dashboard/api-keys/{id}/revoke", admin, h.revokeKey)
+
 	h.handle("GET /dashboard/settings", member, h.settings)
 	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
 	h.handle("POST /dashboard/settings/members", admin, h.addMember)
@@ -63,8 +75,8 @@ const inboxPath = "/dashboard/inbox"
 
 var sections = []section{
 	{"Emails", "/dashboard/emails"},
-	{"Domains", ""},
-	{"API keys", ""},
+	{"Domains", "/dashboard/domains"},
+	{"API keys", "/dashboard/api-keys"},
 	{"Webhooks", "/dashboard/webhooks"},
 	{"Metrics", "/dashboard/metrics"},
 	{"Logs", "/dashboard/logs"},

@@ -1,0 +1,213 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// domainStore is what the domains pages read and write: the same calls as
+// the API's domain routes, every one scoped to the team.
+type domainStore interface {
+	ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error)
+	GetDomain(ctx context.Context, teamID, id string) (*store.Domain, error)
+	CreateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error
+	UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error
+	HeldDomain(ctx context.Context, name string) (*store.Domain, error)
+	DeleteDomain(ctx context.Context, teamID, id string, events ...*store.Event) error
+}
+
+// Caches forgets what this node caches of a key or a domain once it is
+// revoked or deleted (accept.Service), as the API does.
+type Caches interface {
+	ForgetKey(prefix string)
+	ForgetDomain(teamID, name string)
+}
+
+type domainsData struct {
+	Domains []*store.Domain
+	Regions []string
+	// Name, Region and Error are the add form's values after a refusal.
+	Name, Region, Error string
+}
+
+// domainsList lists the team's domains, newest first (one query), with the
+// add form for an admin.
+func (h *Handler) domainsList(w http.ResponseWriter, r *http.Request, s *request) error {
+	return h.renderDomains(w, r, s, http.StatusOK, domainsData{Region: domains.Regions[0]})
+}
+
+func (h *Handler) renderDomains(w http.ResponseWriter, r *http.Request, s *request, status int, data domainsData) error {
+	list, err := h.cfg.Store.ListDomains(r.Context(), s.user.TeamID)
+	if err != nil {
+		return fmt.Errorf("list domains: %w", err)
+	}
+	data.Domains, data.Regions = list, domains.Regions
+	return h.render(w, r, s, status, "domains", "Domains", "Domains", data)
+}
+
+// addDomain adds a domain as POST /domains does (domains.Settings.New and
+// Provision, then store.CreateDomain) and goes to its page.
+func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, s *request) error {
+	raw, region := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("region")
+	refuse := func(status int, msg string) error {
+		return h.renderDomains(w, r, s, status, domainsData{Name: raw, Region: region, Error: msg})
+	}
+	name, ok := domains.NormalizeName(raw)
+	if !ok {
+		return refuse(http.StatusBadRequest, "That is not a domain name: give one such as example.com, without a trailing dot.")
+	}
+	if !domains.ValidRegion(region) {
+		return refuse(http.StatusBadRequest, "Choose one of the listed regions.")
+	}
+	now := time.Now()
+	d := h.cfg.Domains.New(s.user.TeamID, name, now)
+	d.Region = region
+	_, created, err := h.cfg.Domains.Provision(d, now)
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.CreateDomain(r.Context(), d, created); errors.Is(err, store.ErrConflict) {
+		return refuse(http.StatusConflict, "The domain "+name+" has been registered already.")
+	} else if err != nil {
+		return fmt.Errorf("create domain: %w", err)
+	}
+	h.log.InfoContext(r.Context(), "dashboard: domain added", slog.String("domain", d.Name), slog.String("domain_id", d.ID),
+		slog.String("team_id", d.TeamID), slog.String("user_id", s.user.ID))
+	http.Redirect(w, r, domainPath(d.ID), http.StatusSeeOther)
+	return nil
+}
+
+func domainPath(id string) string { return Prefix + "domains/" + url.PathEscape(id) }
+
+// recordView is one DNS record on a domain's page.
+type recordView struct {
+	domains.Object
+	Kind  string
+	FQDN  string
+	Guide string
+}
+
+type domainData struct {
+	Domain  *store.Domain
+	Records []recordView
+}
+
+// recordGuide is a line of guidance per kind of record.
+var recordGuide = map[string]string{
+	domains.KindDKIM: "DKIM: the public key receivers check Godwit's signatures against. Publish it as one TXT record; " +
+		"a DNS host that splits long values into several quoted strings is fine.",
+	domains.KindDKIMEd25519: "DKIM (Ed25519): a second, shorter signing key that newer receivers check as well. A TXT record, like the RSA one.",
+	domains.KindSPFMX: "SPF (MX): bounces of mail sent from this domain come back to Godwit at this return-path subdomain. " +
+		"It does not touch the MX of the domain itself.",
+	domains.KindSPFTXT: "SPF (TXT): allows Godwit's servers to send with the return-path subdomain. " +
+		"It is a record of the subdomain, so the domain's own SPF record stays as it is.",
+	domains.KindDMARC: "DMARC (optional): asks receivers for reports on mail that fails SPF and DKIM alignment; p=none changes nothing else. " +
+		"If the domain has a DMARC record already, keep yours.",
+}
+
+// domain is a domain's page: its status and DNS records with their
+// statuses (one query; the records are derived from the domain).
+func (h *Handler) domain(w http.ResponseWriter, r *http.Request, s *request) error {
+	d, err := h.cfg.Store.GetDomain(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err // ErrNotFound: the 404 page, for another team's domain too
+	}
+	recs, err := h.cfg.Domains.Records(d)
+	if err != nil {
+		return err
+	}
+	objs := domains.Objects(d, recs)
+	data := domainData{Domain: d, Records: make([]recordView, len(recs))}
+	for i, rec := range recs {
+		data.Records[i] = recordView{Object: objs[i], Kind: rec.Kind, FQDN: rec.FQDN(d.Name), Guide: recordGuide[rec.Kind]}
+	}
+	return h.render(w, r, s, http.StatusOK, "domain", d.Name, "Domains", data)
+}
+
+// verifyDomain is "Verify now": what POST /domains/{id}/verify does
+// (domains.Settings.StartVerification, then the verifier is woken).
+func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, s *request) error {
+	d, err := h.cfg.Store.GetDomain(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	lostTo, err := h.cfg.Domains.StartVerification(r.Context(), h.cfg.Store, d, time.Now())
+	switch {
+	case errors.Is(err, domains.ErrTaken):
+		if lostTo != "" {
+			h.log.InfoContext(r.Context(), "domain failed: another team verified it first", slog.String("domain", d.Name),
+				slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID), slog.String("winner_team_id", lostTo))
+		}
+		return &httpError{status: http.StatusConflict, msg: "Another team has verified " + d.Name + " already, so it cannot be verified here."}
+	case err != nil:
+		return err
+	}
+	if h.cfg.VerifyNow != nil {
+		h.cfg.VerifyNow()
+	}
+	http.Redirect(w, r, domainPath(d.ID), http.StatusSeeOther)
+	return nil
+}
+
+// confirmData is the confirmation page of a destructive action.
+type confirmData struct {
+	Question string
+	Detail   string
+	Action   string // where the form posts
+	Button   string
+	Back     string
+}
+
+// deleteDomainPage asks before a domain is deleted.
+func (h *Handler) deleteDomainPage(w http.ResponseWriter, r *http.Request, s *request) error {
+	d, err := h.cfg.Store.GetDomain(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "confirm", "Delete "+d.Name, "Domains", confirmData{
+		Question: "Delete the domain " + d.Name + "?",
+		Detail:   "Emails from it are refused from now on, and its DKIM keys are destroyed: adding it again makes new records to publish.",
+		Action:   domainPath(d.ID) + "/delete", Button: "Delete " + d.Name, Back: domainPath(d.ID)})
+}
+
+// deleteDomain deletes as DELETE /domains/{id} does.
+func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request, s *request) error {
+	d, err := h.cfg.Store.GetDomain(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Domains.Delete(r.Context(), h.cfg.Store, d, time.Now()); err != nil {
+		return err
+	}
+	if h.cfg.Caches != nil {
+		h.cfg.Caches.ForgetDomain(d.TeamID, d.Name)
+	}
+	h.log.InfoContext(r.Context(), "dashboard: domain deleted", slog.String("domain", d.Name), slog.String("domain_id", d.ID),
+		slog.String("team_id", d.TeamID), slog.String("user_id", s.user.ID))
+	http.Redirect(w, r, Prefix+"domains", http.StatusSeeOther)
+	return nil
+}
+
+func init() {
+	// domainClass is the badge colour of a domain's or a record's status.
+	funcs["domainClass"] = func(s string) string {
+		switch s {
+		case store.DomainVerified:
+			return "ok"
+		case store.DomainFailed:
+			return "bad"
+		case store.DomainPending, store.DomainTemporaryFailure:
+			return "warn"
+		}
+		return "neutral"
+	}
+}
