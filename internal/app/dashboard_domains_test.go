@@ -1,0 +1,319 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/app"
+	"github.com/godwit/godwit/internal/dnscheck"
+	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+// TestDashboardDomainsAndKeysInBrowser drives the Domains and API keys
+// pages in headless Chromium against the real server, on both stores, with
+// a loopback DNS server: an admin adds a domain, copies a record's value
+// (the clipboard holds it), publishes the records and clicks "Verify now"
+// until the domain is verified, deletes another after the confirmation
+// step; creates a key, sees its token once, sends with it through the API,
+// revokes it and sees the API refuse it. Another team's domain and key are
+// 404 pages; a viewer is refused every admin action.
+func TestDashboardDomainsAndKeysInBrowser(t *testing.T) {
+	t.Parallel()
+	br := godwittest.Browser(t)
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx, cancel := chromedp.NewContext(br, chromedp.WithNewBrowserContext())
+			defer cancel()
+			testDomainsAndKeys(t, ctx, kind)
+		})
+	}
+}
+
+func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	dns := dnstest.NewServer(t)
+	cfg := serveConfig(t.TempDir())
+	cfg.DatabaseURL = godwittest.StoreURL(t, kind)
+	cfg.DNSResolver = dns.Addr()
+	s := serve(runCtx, cfg)
+	apiAddr := s.addr(t, httpServing, "addr")
+	waitReady(t, apiAddr)
+	defer func() {
+		stop()
+		require.NoError(t, s.wait(t))
+	}()
+	shots := os.Getenv("GODWIT_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	ctx, cancel := context.WithTimeout(bctx, 3*bound)
+	defer cancel()
+	d := &dash{t: t, ctx: ctx, base: "http://" + apiAddr, kind: kind, shots: shots, client: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: bound}}
+
+	// Another team's domain and key, made through the API.
+	keyB := d.cli(cfg, "keys", "create", "--name", "e2e", "--team", "other")
+	status, body := d.api("POST", "/domains", keyB, `{"name":"theirs.test"}`)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	theirDomain := body["id"].(string)
+	status, body = d.api("GET", "/api-keys", keyB, "")
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	theirKey := body["data"].([]any)[0].(map[string]any)["id"].(string)
+
+	db, err := sqlstore.Open(context.Background(), cfg.DatabaseURL, sqlstore.Options{Outbox: sqlstore.NoOutbox})
+	require.NoError(t, err)
+	defer db.Close()
+	linkCfg := cfg
+	linkCfg.PublicURL = d.base
+	admin, link, err := app.CreateUser(context.Background(), db, linkCfg, app.DefaultTeam, "admin@example.com", store.RoleAdmin)
+	require.NoError(t, err)
+	d.do(chromedp.EmulateViewport(1280, 900))
+	d.navigate(link, http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#password"), "a long enough password"),
+		chromedp.SetValue(chromedp.CSS("#confirm"), "a long enough password"))
+	require.Equal(t, http.StatusOK, d.submit("#confirm"))
+	d.grantClipboard()
+
+	// Domains: empty, a refused name, then one added.
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	require.Equal(t, "/dashboard/domains", d.attr(`.side a[aria-current="page"]`, "href"))
+	d.shot("domains-empty")
+	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "not a domain"))
+	require.Equal(t, http.StatusBadRequest, d.submit("#domain-name"))
+	require.Contains(t, d.text(".alert"), "not a domain name")
+	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "Shop.Test"), chromedp.SetValue(chromedp.CSS("#domain-region"), "eu-west-1"))
+	require.Equal(t, http.StatusOK, d.submit("#domain-name"))
+	domainURL := d.location()
+	require.True(t, strings.HasPrefix(domainURL, d.base+"/dashboard/domains/"), domainURL)
+	shopID := strings.TrimPrefix(domainURL, d.base+"/dashboard/domains/")
+	require.Equal(t, "shop.test · Godwit", d.title())
+	require.Equal(t, "not started", d.text("#status"))
+	require.GreaterOrEqual(t, d.count("#records li.record"), 4, "DKIM, SPF MX and TXT, DMARC")
+	require.Equal(t, 1, d.count(`#records li[data-kind="DMARC"] .guide`), "guidance per record")
+
+	// The records' values are copied to the clipboard by their buttons.
+	dkim := d.text(`#records li[data-kind="DKIM"] code[id$="-value"]`)
+	require.True(t, strings.HasPrefix(dkim, "p="), dkim)
+	d.do(chromedp.Click(chromedp.CSS(`#records li[data-kind="DKIM"] button[data-copy$="-value"]`)))
+	require.Eventually(t, func() bool {
+		return d.attr(`#records li[data-kind="DKIM"] button[data-copy$="-value"]`, "data-copied") == "yes"
+	}, bound, 20*time.Millisecond, "the button says it copied")
+	copied, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, dkim, copied, "the clipboard holds the value")
+	d.shot("domain")
+
+	// Published at the (loopback) DNS, "Verify now" verifies it.
+	recs, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll('#records li.record')].map(li => ({
+		type: li.querySelector('.tag').textContent, name: li.querySelector('[id$="-name"]').textContent,
+		value: li.querySelector('[id$="-value"]').textContent}))`))
+	require.NoError(t, err)
+	for _, r := range recs {
+		fqdn := r["name"] + ".shop.test"
+		switch r["type"] {
+		case "TXT":
+			dns.SetTXT(fqdn, r["value"])
+		case "MX":
+			dns.SetMX(fqdn, dnscheck.MX{Host: r["value"] + ".", Preference: 10})
+		}
+	}
+	require.Equal(t, http.StatusOK, d.click("#verify"))
+	require.Equal(t, domainURL, d.location())
+	require.Eventually(t, func() bool {
+		d.navigate(domainURL, http.StatusOK)
+		return d.text("#status") == "verified"
+	}, bound, 100*time.Millisecond, "the domain is verified")
+	require.Equal(t, d.count("#records li.record"), d.count(`#records .badge.ok`), "every record verified")
+	d.shot("domain-verified")
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	require.Contains(t, d.text("#domains"), "shop.test")
+	require.Contains(t, d.text("#domains"), "eu-west-1")
+	require.NotContains(t, d.text("main"), "theirs.test")
+	d.shot("domains")
+
+	// Another team's domain is a 404, to see and to act on.
+	d.navigate(d.base+"/dashboard/domains/"+theirDomain, http.StatusNotFound)
+	d.navigate(d.base+"/dashboard/domains/"+theirDomain+"/delete", http.StatusNotFound)
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/domains/"+theirDomain+"/verify", d.csrf()))
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/domains/"+theirDomain+"/delete", d.csrf()))
+
+	// A domain is deleted after the confirmation step.
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "gone.test"))
+	require.Equal(t, http.StatusOK, d.submit("#domain-name"))
+	goneURL := d.location()
+	require.Equal(t, http.StatusOK, d.click("#delete"))
+	require.Contains(t, d.text("#confirm"), "Delete the domain gone.test?")
+	d.shot("domain-delete")
+	require.Equal(t, http.StatusOK, d.click("#confirm-button"))
+	require.Equal(t, d.base+"/dashboard/domains", d.location())
+	require.NotContains(t, d.text("#domains"), "gone.test")
+	d.navigate(goneURL, http.StatusNotFound)
+
+	// API keys: one created, sending access for shop.test; its token is
+	// shown once.
+	d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#key-name"), "shop sender"), chromedp.SetValue(chromedp.CSS("#key-permission"), "sending_access"),
+		chromedp.SetValue(chromedp.CSS("#key-domain"), shopID))
+	require.Equal(t, http.StatusOK, d.submit("#key-name"))
+	token := d.text("#new-token")
+	require.True(t, strings.HasPrefix(token, "re_"), token)
+	d.do(chromedp.Click(chromedp.CSS(`button[data-copy="new-token"]`)))
+	require.Eventually(t, func() bool { return d.attr(`button[data-copy="new-token"]`, "data-copied") == "yes" },
+		bound, 20*time.Millisecond)
+	copied, err = chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, token, copied)
+	row := d.text("#keys")
+	require.Contains(t, row, "shop sender")
+	require.Contains(t, row, "sending access")
+	require.Contains(t, row, "shop.test")
+	d.shot("api-key-created")
+	d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	require.NoError(t, err)
+	require.NotContains(t, html, token, "the token is never shown again")
+	require.NotContains(t, html, token[:12], "nor its prefix")
+	d.shot("api-keys")
+
+	// The key sends through the API, from its domain only.
+	status, body = d.api("POST", "/emails", token, `{"from":"hi@shop.test","to":["delivered@resend.dev"],"subject":"s","text":"t"}`)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	status, _ = d.api("GET", "/domains", token, "")
+	require.Equal(t, http.StatusUnauthorized, status, "sending access only")
+	require.Eventually(t, func() bool {
+		d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+		return !strings.Contains(d.text("#keys"), "never")
+	}, bound, 100*time.Millisecond, "the key's last use shows")
+
+	// Another team's key is a 404.
+	d.navigate(d.base+"/dashboard/api-keys/"+theirKey+"/revoke", http.StatusNotFound)
+	d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/api-keys/"+theirKey+"/revoke", d.csrf()))
+	status, _ = d.api("GET", "/api-keys", keyB, "")
+	require.Equal(t, http.StatusOK, status, "their key still works")
+
+	// Revoked after the confirmation step, the key is refused at once.
+	d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click(`#keys a.revoke`))
+	require.Contains(t, d.text("#confirm"), "Revoke the API key shop sender?")
+	d.shot("api-key-revoke")
+	require.Equal(t, http.StatusOK, d.click("#confirm-button"))
+	require.Equal(t, d.base+"/dashboard/api-keys", d.location())
+	require.NotContains(t, d.text("main"), "shop sender")
+	status, _ = d.api("POST", "/emails", token, `{"from":"hi@shop.test","to":["delivered@resend.dev"],"subject":"s","text":"t"}`)
+	require.Equal(t, http.StatusUnauthorized, status, "a revoked key is refused")
+
+	// A viewer reads, and is refused every admin action.
+	d.navigate(d.base+"/dashboard/settings", http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#member-email"), "viewer@example.com"), chromedp.SetValue(chromedp.CSS("#member-role"), "viewer"))
+	require.Equal(t, http.StatusOK, d.submit("#member-email"))
+	viewerLink := d.text("#new-member-link")
+	require.Equal(t, http.StatusOK, d.click(".signout button"))
+	d.navigate(viewerLink, http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#password"), "the viewer's password"),
+		chromedp.SetValue(chromedp.CSS("#confirm"), "the viewer's password"))
+	require.Equal(t, http.StatusOK, d.submit("#confirm"))
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	require.Zero(t, d.count("#domain-name"), "no add form for a viewer")
+	d.navigate(domainURL, http.StatusOK)
+	require.Zero(t, d.count("#verify"), "no Verify now for a viewer")
+	require.Zero(t, d.count("#delete"))
+	d.shot("domain-viewer")
+	csrf := d.csrf()
+	for path, form := range map[string][]string{
+		"/dashboard/domains":                       {"name", "sneaky.test", "region", "us-east-1"},
+		"/dashboard/domains/" + shopID + "/verify": nil,
+		"/dashboard/domains/" + shopID + "/delete": nil,
+		"/dashboard/api-keys":                      {"name", "sneaky", "permission", "full_access"},
+	} {
+		d.navigate(domainURL, http.StatusOK)
+		require.Equal(t, http.StatusForbidden, d.postForm(path, csrf, form...), path)
+		require.Contains(t, d.text("main"), "you are a viewer")
+	}
+	d.navigate(d.base+"/dashboard/domains/"+shopID+"/delete", http.StatusForbidden)
+	d.navigate(d.base+"/dashboard/api-keys", http.StatusOK)
+	require.Zero(t, d.count("#key-name"), "no create form for a viewer")
+	require.Zero(t, d.count("#keys a.revoke"))
+	list, err := db.ListDomains(context.Background(), admin.TeamID)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the viewer added and deleted nothing")
+
+	// At phone width, and dark.
+	d.do(chromedp.EmulateViewport(375, 812))
+	for _, p := range []string{"domains", "domains/" + shopID, "api-keys"} {
+		d.navigate(d.base+"/dashboard/"+p, http.StatusOK)
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		require.NoError(t, err)
+		require.LessOrEqual(t, width, 375, "%s: no sideways scrolling at phone width", p)
+	}
+	d.navigate(domainURL, http.StatusOK)
+	d.shot("domain-375")
+}
+
+// api calls the API with key and returns the status and the JSON answer.
+func (d *dash) api(method, path, key, body string) (int, map[string]any) {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.base+path, bytes.NewReader([]byte(body)))
+	require.NoError(d.t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := d.client.Do(req)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+// attr is the value of sel's attribute name ("" for none).
+func (d *dash) attr(sel, name string) string {
+	d.t.Helper()
+	v, err := chromedp.Run(d.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	require.NoError(d.t, err, sel)
+	return v.Value
+}
+
+// grantClipboard lets the pages of the test's browser context write and
+// read the clipboard, so that a copy can be checked.
+func (d *dash) grantClipboard() {
+	d.t.Helper()
+	d.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		info, err := cdp.Call(ctx, tg, target.GetTargetInfo, target.GetTargetInfoParams{})
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"clipboard-read", "clipboard-write"} {
+			if _, err := cdp.Call(ctx, tg, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+				Setting:    browser.PermissionSettingGranted, Origin: d.base, BrowserContextID: info.TargetInfo.BrowserContextID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
