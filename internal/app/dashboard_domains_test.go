@@ -115,7 +115,7 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.True(t, strings.HasPrefix(dkim, "p="), dkim)
 	d.do(chromedp.Click(chromedp.CSS(`#records li[data-kind="DKIM"] button[data-copy$="-value"]`)))
 	require.Eventually(t, func() bool {
-		return d.attr(`#records li[data-kind="DKIM"] button[data-copy$="-value"]`, "data-copied") == "yes"
+		return d.optAttr(`#records li[data-kind="DKIM"] button[data-copy$="-value"]`, "data-copied") == "yes"
 	}, bound, 20*time.Millisecond, "the button says it copied")
 	copied, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
@@ -180,7 +180,7 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	token := d.text("#new-token")
 	require.True(t, strings.HasPrefix(token, "re_"), token)
 	d.do(chromedp.Click(chromedp.CSS(`button[data-copy="new-token"]`)))
-	require.Eventually(t, func() bool { return d.attr(`button[data-copy="new-token"]`, "data-copied") == "yes" },
+	require.Eventually(t, func() bool { return d.optAttr(`button[data-copy="new-token"]`, "data-copied") == "yes" },
 		bound, 20*time.Millisecond)
 	copied, err = chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
@@ -305,8 +305,8 @@ func (d *dash) keyRow(name string) string {
 	return s
 }
 
-// attr is the value of sel's attribute name ("" for none).
-func (d *dash) attr(sel, name string) string {
+// optAttr is the value of sel's attribute name ("" for none).
+func (d *dash) optAttr(sel, name string) string {
 	d.t.Helper()
 	v, err := chromedp.Run(d.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
 	require.NoError(d.t, err, sel)
