@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -158,6 +159,42 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
 	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/domains/"+theirDomain+"/delete", d.csrf()))
 
+	// A name another team verifies first: this team's copy is refused
+	// "Verify now" (409), and adding the name again is refused too.
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "taken.test"))
+	require.Equal(t, http.StatusOK, d.submit("#domain-name"))
+	takenURL := d.location()
+	status, body = d.api("POST", "/domains", keyB, `{"name":"taken.test"}`)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	theirTaken := body["id"].(string)
+	for _, rec := range body["records"].([]any) {
+		r := rec.(map[string]any)
+		fqdn := r["name"].(string) + ".taken.test"
+		switch r["type"] {
+		case "TXT":
+			dns.SetTXT(fqdn, r["value"].(string))
+		case "MX":
+			dns.SetMX(fqdn, dnscheck.MX{Host: r["value"].(string) + ".", Preference: 10})
+		}
+	}
+	status, _ = d.api("POST", "/domains/"+theirTaken+"/verify", keyB, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Eventually(t, func() bool {
+		_, body := d.api("GET", "/domains/"+theirTaken, keyB, "")
+		return body["status"] == "verified"
+	}, bound, 50*time.Millisecond, "the other team verifies taken.test")
+	d.navigate(takenURL, http.StatusOK)
+	require.Equal(t, http.StatusConflict, d.click("#verify"))
+	require.Contains(t, d.text("main"), "Another team has verified taken.test")
+	d.navigate(takenURL, http.StatusOK)
+	require.Equal(t, "failed", d.text("#status"))
+	require.Contains(t, d.text("#failure"), "Another team verified")
+	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "taken.test"))
+	require.Equal(t, http.StatusConflict, d.submit("#domain-name"))
+	require.Contains(t, d.text(".alert"), "registered already")
+
 	// A domain is deleted after the confirmation step.
 	d.navigate(d.base+"/dashboard/domains", http.StatusOK)
 	d.do(chromedp.SetValue(chromedp.CSS("#domain-name"), "gone.test"))
@@ -263,7 +300,7 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.Zero(t, d.count("#keys a.revoke"))
 	list, err := db.ListDomains(context.Background(), admin.TeamID)
 	require.NoError(t, err)
-	require.Len(t, list, 1, "the viewer added and deleted nothing")
+	require.Len(t, list, 2, "the viewer added and deleted nothing (shop.test, taken.test)")
 
 	// At phone width, and dark.
 	d.do(chromedp.EmulateViewport(375, 812))
@@ -275,6 +312,16 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	}
 	d.navigate(domainURL, http.StatusOK)
 	d.shot("domain-375")
+	d.do(chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	d.navigate(domainURL, http.StatusOK)
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(17, 20, 23)", bg, "the dark palette")
+	d.shot("domain-dark")
 }
 
 // api calls the API with key and returns the status and the JSON answer.
