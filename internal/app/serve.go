@@ -479,14 +479,13 @@ func bootstrap(ctx context.Context, db bootstrapStore, stdout io.Writer) error {
 	return nil
 }
 
-// createKey stores a new key and returns its token, shown once.
+// createKey stores a new key (the API's and the dashboard's rules, in
+// auth.NewKey) and returns its token, shown once.
 func createKey(ctx context.Context, db store.APIKeys, teamID, name, permission string) (string, *store.APIKey, error) {
-	token, prefix, hash, err := auth.NewToken()
+	k, token, err := auth.NewKey(teamID, name, permission, "", time.Now())
 	if err != nil {
-		return "", nil, fmt.Errorf("generate key: %w", err)
+		return "", nil, fmt.Errorf("new key: %w", err)
 	}
-	k := &store.APIKey{ID: uuid.NewString(), TeamID: teamID, Name: name, Prefix: prefix, Hash: hash,
-		Permission: permission, CreatedAt: time.Now().UTC()}
 	if err := db.CreateAPIKey(ctx, k); err != nil {
 		return "", nil, err
 	}
