@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // same resources, answered with "object":"audience" under /audiences.
 
 // maxSegmentName bounds a segment's name.
-const maxSegmentName = 256
+const maxSegmentName = contact.MaxSegmentName
 
 // errSegmentNotFound is Resend's answer for an unknown segment: its live
 // API still says "Audience" on the /segments paths.
@@ -49,8 +50,8 @@ func segmentName(name *string) (string, error) {
 	if name == nil || strings.TrimSpace(*name) == "" {
 		return "", apierr.MissingField("name")
 	}
-	n := strings.TrimSpace(*name)
-	if len(n) > maxSegmentName || strings.ContainsAny(n, "\r\n\x00") {
+	n, ok := contact.SegmentName(*name)
+	if !ok {
 		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxSegmentName)
 	}
 	return n, nil

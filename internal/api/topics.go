@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -22,8 +22,8 @@ import (
 
 const (
 	// maxTopicName and maxTopicDescription are Resend's limits, in characters.
-	maxTopicName        = 50
-	maxTopicDescription = 200
+	maxTopicName        = contact.MaxTopicName
+	maxTopicDescription = contact.MaxTopicDescription
 	// maxContactTopics bounds the choices of one request.
 	maxContactTopics = 100
 )
@@ -87,8 +87,8 @@ func topicName(name *string) (string, error) {
 	if name == nil || strings.TrimSpace(*name) == "" {
 		return "", apierr.MissingField("name")
 	}
-	n := strings.TrimSpace(*name)
-	if utf8.RuneCountInString(n) > maxTopicName || strings.ContainsAny(n, "\r\n\x00") {
+	n, ok := contact.TopicName(*name)
+	if !ok {
 		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxTopicName)
 	}
 	return n, nil
@@ -104,8 +104,8 @@ func topicDescription(raw json.RawMessage) (string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", apierr.Validation("The `description` field must be a string.")
 	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > maxTopicDescription || strings.ContainsRune(s, 0) {
+	s, ok := contact.TopicDescription(s)
+	if !ok {
 		return "", apierr.Validation("The `description` field must be at most %d characters.", maxTopicDescription)
 	}
 	return s, nil

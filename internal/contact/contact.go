@@ -7,6 +7,7 @@ package contact
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
@@ -98,4 +99,32 @@ func CheckPropertyValue(typ string, v any) error {
 		return errors.New("number")
 	}
 	return errors.New("string")
+}
+
+// Limits of segments and topics, in characters (Resend's for topics).
+const (
+	MaxSegmentName      = 256
+	MaxTopicName        = 50
+	MaxTopicDescription = 200
+)
+
+// SegmentName validates a segment's name: trimmed, not empty, at most
+// MaxSegmentName bytes, on one line.
+func SegmentName(v string) (string, bool) {
+	n := strings.TrimSpace(v)
+	return n, n != "" && len(n) <= MaxSegmentName && !strings.ContainsAny(n, "\r\n\x00")
+}
+
+// TopicName validates a topic's name: trimmed, not empty, at most
+// MaxTopicName characters, on one line.
+func TopicName(v string) (string, bool) {
+	n := strings.TrimSpace(v)
+	return n, n != "" && utf8.RuneCountInString(n) <= MaxTopicName && !strings.ContainsAny(n, "\r\n\x00")
+}
+
+// TopicDescription validates a topic's description: trimmed, at most
+// MaxTopicDescription characters, no NUL ("" is none).
+func TopicDescription(v string) (string, bool) {
+	s := strings.TrimSpace(v)
+	return s, utf8.RuneCountInString(s) <= MaxTopicDescription && !strings.ContainsRune(s, 0)
 }

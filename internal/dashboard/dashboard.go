@@ -61,6 +61,7 @@ type Store interface {
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
 	domainStore // domains.go
 	keyStore    // apikeys.go
+	audienceStore // audience.go
 }
 
 // Accounts signs people in and out (account.Service).

@@ -42,6 +42,34 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/inbox/{id}", member, h.inboxMessage)
 	h.handle("GET /dashboard/inbox/{id}/body.html", member, h.inboxHTML)
 	h.handle("GET /dashboard/inbox/{id}/raw.eml", member, h.inboxRaw)
+	h.handle("GET /dashboard/suppressions", member, h.suppressions)
+	h.handle("POST /dashboard/suppressions/{id}/delete", admin, h.removeSuppression)
+
+	h.handle("GET /dashboard/contacts", member, h.contacts)
+	h.handle("GET /dashboard/contacts/new", admin, h.newContact)
+	h.handle("POST /dashboard/contacts", admin, h.createContact)
+	h.handle("GET /dashboard/contacts/{id}", member, h.contact)
+	h.handle("GET /dashboard/contacts/{id}/edit", admin, h.editContact)
+	h.handle("POST /dashboard/contacts/{id}", admin, h.updateContact)
+	h.handle("GET /dashboard/contacts/{id}/delete", admin, h.confirmDeleteContact)
+	h.handle("POST /dashboard/contacts/{id}/delete", admin, h.deleteContact)
+	h.handle("POST /dashboard/contacts/{id}/segments", admin, h.addContactSegment)
+	h.handle("POST /dashboard/contacts/{id}/segments/{segment}/remove", admin, h.removeContactSegment)
+	h.handle("POST /dashboard/contacts/{id}/topics", admin, h.setContactTopic)
+
+	h.handle("GET /dashboard/segments", member, h.segments)
+	h.handle("POST /dashboard/segments", admin, h.createSegment)
+	h.handle("GET /dashboard/segments/{id}", member, h.segment)
+	h.handle("GET /dashboard/segments/{id}/delete", admin, h.confirmDeleteSegment)
+	h.handle("POST /dashboard/segments/{id}/delete", admin, h.deleteSegment)
+
+	h.handle("GET /dashboard/topics", member, h.topics)
+	h.handle("GET /dashboard/topics/new", admin, h.newTopic)
+	h.handle("POST /dashboard/topics", admin, h.createTopic)
+	h.handle("GET /dashboard/topics/{id}/edit", admin, h.editTopic)
+	h.handle("POST /dashboard/topics/{id}", admin, h.updateTopic)
+	h.handle("GET /dashboard/topics/{id}/delete", admin, h.confirmDeleteTopic)
+	h.handle("POST /dashboard/topics/{id}/delete", admin, h.deleteTopic)
 
 	h.handle("GET /dashboard/domains", member, h.domainsList)
 	h.handle("POST /dashboard/domains", admin, h.addDomain)
@@ -81,10 +109,10 @@ var sections = []section{
 	{"Metrics", "/dashboard/metrics"},
 	{"Logs", "/dashboard/logs"},
 	{"Queue", "/dashboard/queue"},
-	{"Suppressions", ""},
-	{"Contacts", ""},
-	{"Segments", ""},
-	{"Topics", ""},
+	{"Suppressions", "/dashboard/suppressions"},
+	{"Contacts", "/dashboard/contacts"},
+	{"Segments", "/dashboard/segments"},
+	{"Topics", "/dashboard/topics"},
 	{"Templates", ""},
 	{"Broadcasts", ""},
 	{"Dev inbox", inboxPath},

@@ -1,0 +1,711 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/godwit/godwit/internal/contact"
+	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// The audience sections: Suppressions, Contacts, Segments and Topics.
+// Reads are for every member; writes are admin-only and follow the API's
+// rules: the same validation (internal/contact), the same events
+// (internal/events) recorded by the same store calls.
+
+// audienceStore is what the audience pages read and write (part of Store).
+type audienceStore interface {
+	ListSuppressions(ctx context.Context, teamID, origin string, p store.Page) ([]*store.Suppression, bool, error)
+	GetSuppression(ctx context.Context, teamID, idOrEmail string) (*store.Suppression, error)
+	DeleteSuppressions(ctx context.Context, teamID string, idsOrEmails []string, removed store.SuppressionEvent) ([]*store.Suppression, error)
+
+	CreateContact(ctx context.Context, c *store.Contact, events ...*store.Event) error
+	GetContact(ctx context.Context, teamID, idOrEmail string) (*store.Contact, error)
+	ListContacts(ctx context.Context, teamID, segmentID string, p store.Page) ([]*store.Contact, bool, error)
+	UpdateContact(ctx context.Context, c *store.Contact, events ...*store.Event) error
+	DeleteContact(ctx context.Context, teamID, id string, events ...*store.Event) error
+	AddContactToSegment(ctx context.Context, teamID, contactID, segmentID string, at time.Time) error
+	RemoveContactFromSegment(ctx context.Context, teamID, contactID, segmentID string) error
+	ListContactSegments(ctx context.Context, teamID, contactID string, p store.Page) ([]*store.Segment, bool, error)
+
+	CreateSegment(ctx context.Context, s *store.Segment) error
+	GetSegment(ctx context.Context, teamID, id string) (*store.Segment, error)
+	ListSegments(ctx context.Context, teamID string, p store.Page) ([]*store.Segment, bool, error)
+	DeleteSegment(ctx context.Context, teamID, id string) error
+
+	CreateTopic(ctx context.Context, t *store.Topic, events ...*store.Event) error
+	GetTopic(ctx context.Context, teamID, id string) (*store.Topic, error)
+	ListTopics(ctx context.Context, teamID string, p store.Page) ([]*store.Topic, bool, error)
+	UpdateTopic(ctx context.Context, t *store.Topic, events ...*store.Event) error
+	DeleteTopic(ctx context.Context, teamID, id string, events ...*store.Event) error
+	SetContactTopics(ctx context.Context, teamID, contactID string, subs []store.TopicSubscription, at time.Time, events ...*store.Event) error
+	ListContactTopics(ctx context.Context, teamID, contactID string, p store.Page) ([]*store.ContactTopic, bool, error)
+}
+
+const (
+	audiencePerPage = 50
+	// detailShown is how many of a contact's segments and topics its page
+	// shows, and how many segments its "add to segment" choice offers.
+	detailShown = 100
+)
+
+// pathID is the path value name as an id: a UUID in lower case, else
+// errNotFound (ids are UUIDs; anything else names nothing).
+func pathID(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		return "", errNotFound
+	}
+	return strings.ToLower(v), nil
+}
+
+// badRequest is a 400 page with msg.
+func badRequest(msg string) error { return &httpError{status: http.StatusBadRequest, msg: msg} }
+
+// listPage reads a cursor page of a list, turning an unknown cursor into
+// the 404 page.
+func listPage[T any](r *http.Request, what string, fetch func(store.Page) ([]T, bool, error), id func(T) string) ([]T, pager, error) {
+	p, err := cursorPage(r, audiencePerPage)
+	if err != nil {
+		return nil, pager{}, err
+	}
+	list, more, err := fetch(p)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, pager{}, errNotFound
+	}
+	if err != nil {
+		return nil, pager{}, fmt.Errorf("list %s: %w", what, err)
+	}
+	var pg pager
+	if len(list) > 0 {
+		pg = pagerOf(p, len(list), id(list[0]), id(list[len(list)-1]), more)
+	}
+	return list, pg, nil
+}
+
+// ---- Suppressions ----
+
+type suppressionsData struct {
+	Suppressions []*store.Suppression
+	Search       string
+	pager
+}
+
+// suppressions lists the team's suppressions newest first, or the one of
+// the address searched for.
+func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request, s *request) error {
+	d := suppressionsData{Search: strings.TrimSpace(r.URL.Query().Get("email"))}
+	if d.Search != "" {
+		if strings.Contains(d.Search, "@") { // an address; ids are not searched
+			sup, err := h.cfg.Store.GetSuppression(r.Context(), s.user.TeamID, strings.ToLower(d.Search))
+			switch {
+			case err == nil:
+				d.Suppressions = []*store.Suppression{sup}
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("find suppression: %w", err)
+			}
+		}
+		return h.render(w, r, s, http.StatusOK, "suppressions", "Suppressions", "Suppressions", d)
+	}
+	list, pg, err := listPage(r, "suppressions", func(p store.Page) ([]*store.Suppression, bool, error) {
+		return h.cfg.Store.ListSuppressions(r.Context(), s.user.TeamID, "", p)
+	}, func(x *store.Suppression) string { return x.ID })
+	if err != nil {
+		return err
+	}
+	d.Suppressions, d.pager = list, pg
+	return h.render(w, r, s, http.StatusOK, "suppressions", "Suppressions", "Suppressions", d)
+}
+
+// removeSuppression takes an address off the list (admin), with the
+// suppression.removed event, as the API's DELETE does.
+func (h *Handler) removeSuppression(w http.ResponseWriter, r *http.Request, s *request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	removed, err := h.cfg.Store.DeleteSuppressions(r.Context(), s.user.TeamID, []string{id}, events.SuppressionRemovedEvent)
+	if err != nil {
+		return fmt.Errorf("remove suppression: %w", err)
+	}
+	if len(removed) == 0 {
+		return errNotFound
+	}
+	http.Redirect(w, r, Prefix+"suppressions", http.StatusSeeOther)
+	return nil
+}
+
+// ---- Contacts ----
+
+type contactsData struct {
+	Contacts []*store.Contact
+	Search   string
+	pager
+}
+
+// contacts lists the team's contacts newest first, or the one whose
+// address is searched for.
+func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) error {
+	d := contactsData{Search: strings.TrimSpace(r.URL.Query().Get("email"))}
+	if d.Search != "" {
+		if strings.Contains(d.Search, "@") {
+			c, err := h.cfg.Store.GetContact(r.Context(), s.user.TeamID, d.Search)
+			switch {
+			case err == nil:
+				d.Contacts = []*store.Contact{c}
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("find contact: %w", err)
+			}
+		}
+		return h.render(w, r, s, http.StatusOK, "contacts", "Contacts", "Contacts", d)
+	}
+	list, pg, err := listPage(r, "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
+		return h.cfg.Store.ListContacts(r.Context(), s.user.TeamID, "", p)
+	}, func(x *store.Contact) string { return x.ID })
+	if err != nil {
+		return err
+	}
+	d.Contacts, d.pager = list, pg
+	return h.render(w, r, s, http.StatusOK, "contacts", "Contacts", "Contacts", d)
+}
+
+// loadContact is the path's contact of the signed-in team, else a 404.
+func (h *Handler) loadContact(r *http.Request, s *request) (*store.Contact, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.cfg.Store.GetContact(r.Context(), s.user.TeamID, id)
+}
+
+type contactData struct {
+	Contact    *store.Contact
+	Properties []property
+	Segments   []*store.Segment
+	Topics     []*store.ContactTopic
+	// Joinable are the team's segments the contact is not in (admins).
+	Joinable []*store.Segment
+}
+
+type property struct {
+	Key   string
+	Value any
+}
+
+// contact is a contact's page: its fields, properties, segments and topic
+// subscriptions (four queries; five for an admin).
+func (h *Handler) contact(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	segs, _, err := h.cfg.Store.ListContactSegments(ctx, c.TeamID, c.ID, store.Page{Limit: detailShown})
+	if err != nil {
+		return fmt.Errorf("list contact segments: %w", err)
+	}
+	topics, _, err := h.cfg.Store.ListContactTopics(ctx, c.TeamID, c.ID, store.Page{Limit: detailShown})
+	if err != nil {
+		return fmt.Errorf("list contact topics: %w", err)
+	}
+	d := contactData{Contact: c, Segments: segs, Topics: topics, Properties: sortedProperties(c.Properties)}
+	if s.user.Role == store.RoleAdmin {
+		all, _, err := h.cfg.Store.ListSegments(ctx, c.TeamID, store.Page{Limit: detailShown})
+		if err != nil {
+			return fmt.Errorf("list segments: %w", err)
+		}
+		in := map[string]bool{}
+		for _, sg := range segs {
+			in[sg.ID] = true
+		}
+		for _, sg := range all {
+			if !in[sg.ID] {
+				d.Joinable = append(d.Joinable, sg)
+			}
+		}
+	}
+	return h.render(w, r, s, http.StatusOK, "contact", c.Email, "Contacts", d)
+}
+
+func sortedProperties(m map[string]any) []property {
+	out := make([]property, 0, len(m))
+	for k, v := range m {
+		out = append(out, property{k, v})
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Key < out[j-1].Key; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+type contactFormData struct {
+	Contact                    *store.Contact // nil for a new one
+	Email, FirstName, LastName string
+	Unsubscribed               bool
+	Error                      string
+}
+
+func (h *Handler) contactForm(w http.ResponseWriter, r *http.Request, s *request, status int, d contactFormData) error {
+	title := "New contact"
+	if d.Contact != nil {
+		title = "Edit contact"
+	}
+	return h.render(w, r, s, status, "contactform", title, "Contacts", d)
+}
+
+func strOr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// newContact is the form for a new contact (admin).
+func (h *Handler) newContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	return h.contactForm(w, r, s, http.StatusOK, contactFormData{})
+}
+
+// contactFields validates the form with the API's rules (internal/contact).
+func contactFields(r *http.Request) (d contactFormData, first, last *string) {
+	d = contactFormData{Email: r.PostFormValue("email"), FirstName: r.PostFormValue("first_name"),
+		LastName: r.PostFormValue("last_name"), Unsubscribed: r.PostFormValue("unsubscribed") == "on"}
+	addr, ok := contact.Address(d.Email)
+	if !ok {
+		d.Error = "The email must be an address such as someone@example.com."
+		return d, nil, nil
+	}
+	d.Email = addr
+	name := func(v string) *string {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return nil
+		}
+		if !contact.ValidName(v) {
+			d.Error = fmt.Sprintf("A name must be at most %d characters, on one line.", contact.MaxName)
+		}
+		return &v
+	}
+	return d, name(d.FirstName), name(d.LastName)
+}
+
+// createContact makes a contact (admin) with its contact.created event.
+func (h *Handler) createContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	d, first, last := contactFields(r)
+	if d.Error != "" {
+		return h.contactForm(w, r, s, http.StatusBadRequest, d)
+	}
+	now := time.Now().UTC()
+	c := &store.Contact{ID: store.NewID(), TeamID: s.user.TeamID, Email: d.Email, FirstName: first, LastName: last,
+		Unsubscribed: d.Unsubscribed, CreatedAt: now, UpdatedAt: now}
+	ev, err := events.Contact(events.ContactCreated, c, "", now)
+	if err != nil {
+		return fmt.Errorf("contact event: %w", err)
+	}
+	err = h.cfg.Store.CreateContact(r.Context(), c, ev)
+	if errors.Is(err, store.ErrConflict) {
+		d.Error = "The team already has a contact with this email."
+		return h.contactForm(w, r, s, http.StatusConflict, d)
+	}
+	if err != nil {
+		return fmt.Errorf("create contact: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"contacts/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// editContact is the form to change a contact (admin).
+func (h *Handler) editContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	return h.contactForm(w, r, s, http.StatusOK, contactFormData{Contact: c, Email: c.Email,
+		FirstName: strOr(c.FirstName), LastName: strOr(c.LastName), Unsubscribed: c.Unsubscribed})
+}
+
+// updateContact changes a contact's email, names and unsubscribed flag
+// (admin), with the contact.updated event.
+func (h *Handler) updateContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	d, first, last := contactFields(r)
+	d.Contact = c
+	if d.Error != "" {
+		return h.contactForm(w, r, s, http.StatusBadRequest, d)
+	}
+	c.Email, c.FirstName, c.LastName, c.Unsubscribed, c.UpdatedAt = d.Email, first, last, d.Unsubscribed, time.Now().UTC()
+	ev, err := events.Contact(events.ContactUpdated, c, "", c.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("contact event: %w", err)
+	}
+	err = h.cfg.Store.UpdateContact(r.Context(), c, ev)
+	if errors.Is(err, store.ErrConflict) {
+		d.Error = "Another contact of the team has this email."
+		return h.contactForm(w, r, s, http.StatusConflict, d)
+	}
+	if err != nil {
+		return fmt.Errorf("update contact: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"contacts/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// confirmDeleteContact asks an admin to confirm.
+func (h *Handler) confirmDeleteContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "confirm", "Delete contact", "Contacts", confirmData{
+		Question: "Delete the contact " + c.Email + "?",
+		Detail:   "The contact leaves every segment and its topic choices are deleted. This cannot be undone.",
+		Action:   Prefix + "contacts/" + c.ID + "/delete", Button: "Delete the contact", Back: Prefix + "contacts/" + c.ID})
+}
+
+// deleteContact deletes a contact (admin), with the contact.deleted event.
+func (h *Handler) deleteContact(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	ev, err := events.Contact(events.ContactDeleted, c, "", time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("contact event: %w", err)
+	}
+	if err := h.cfg.Store.DeleteContact(r.Context(), c.TeamID, c.ID, ev); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"contacts", http.StatusSeeOther)
+	return nil
+}
+
+// addContactSegment puts a contact in a segment (admin).
+func (h *Handler) addContactSegment(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	seg, err := h.formSegment(r, s, r.PostFormValue("segment"))
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.AddContactToSegment(r.Context(), c.TeamID, c.ID, seg.ID, time.Now().UTC()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"contacts/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// removeContactSegment takes a contact out of a segment (admin).
+func (h *Handler) removeContactSegment(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	segID, err := pathID(r, "segment")
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.RemoveContactFromSegment(r.Context(), c.TeamID, c.ID, segID); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"contacts/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// formSegment is the team's segment a form names, else a 404.
+func (h *Handler) formSegment(r *http.Request, s *request, v string) (*store.Segment, error) {
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		return nil, errNotFound
+	}
+	return h.cfg.Store.GetSegment(r.Context(), s.user.TeamID, strings.ToLower(v))
+}
+
+// setContactTopic records a contact's choice for one topic (admin), with
+// the contact.topics.updated event, as the API's PATCH does.
+func (h *Handler) setContactTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	c, err := h.loadContact(r, s)
+	if err != nil {
+		return err
+	}
+	topicID := r.PostFormValue("topic")
+	if _, err := uuid.Parse(topicID); err != nil || len(topicID) != 36 {
+		return errNotFound
+	}
+	sub := r.PostFormValue("subscription")
+	if sub != store.SubscriptionOptIn && sub != store.SubscriptionOptOut {
+		return badRequest("The subscription must be opt_in or opt_out.")
+	}
+	subs := []store.TopicSubscription{{TopicID: strings.ToLower(topicID), Subscription: sub}}
+	now := time.Now().UTC()
+	ev, err := events.ContactTopics(c, subs, now)
+	if err != nil {
+		return fmt.Errorf("contact topics event: %w", err)
+	}
+	err = h.cfg.Store.SetContactTopics(r.Context(), c.TeamID, c.ID, subs, now, ev)
+	if errors.Is(err, store.ErrUnknownTopic) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"contacts/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// ---- Segments ----
+
+type segmentsData struct {
+	Segments []*store.Segment
+	Name     string
+	Error    string
+	pager
+}
+
+// segments lists the team's segments, with the form to add one (admins).
+func (h *Handler) segments(w http.ResponseWriter, r *http.Request, s *request) error {
+	return h.segmentsPage(w, r, s, http.StatusOK, segmentsData{})
+}
+
+func (h *Handler) segmentsPage(w http.ResponseWriter, r *http.Request, s *request, status int, d segmentsData) error {
+	list, pg, err := listPage(r, "segments", func(p store.Page) ([]*store.Segment, bool, error) {
+		return h.cfg.Store.ListSegments(r.Context(), s.user.TeamID, p)
+	}, func(x *store.Segment) string { return x.ID })
+	if err != nil {
+		return err
+	}
+	d.Segments, d.pager = list, pg
+	return h.render(w, r, s, status, "segments", "Segments", "Segments", d)
+}
+
+// createSegment adds a segment (admin).
+func (h *Handler) createSegment(w http.ResponseWriter, r *http.Request, s *request) error {
+	name, ok := contact.SegmentName(r.PostFormValue("name"))
+	if !ok {
+		r.URL.RawQuery = ""
+		return h.segmentsPage(w, r, s, http.StatusBadRequest, segmentsData{Name: r.PostFormValue("name"),
+			Error: fmt.Sprintf("A segment's name is required, at most %d characters, on one line.", contact.MaxSegmentName)})
+	}
+	seg := &store.Segment{ID: store.NewID(), TeamID: s.user.TeamID, Name: name, CreatedAt: time.Now().UTC()}
+	if err := h.cfg.Store.CreateSegment(r.Context(), seg); err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"segments/"+seg.ID, http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) loadSegment(r *http.Request, s *request) (*store.Segment, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.cfg.Store.GetSegment(r.Context(), s.user.TeamID, id)
+}
+
+type segmentData struct {
+	Segment  *store.Segment
+	Contacts []*store.Contact
+	pager
+}
+
+// segment is a segment's page: its contacts, a page at a time.
+func (h *Handler) segment(w http.ResponseWriter, r *http.Request, s *request) error {
+	seg, err := h.loadSegment(r, s)
+	if err != nil {
+		return err
+	}
+	list, pg, err := listPage(r, "segment contacts", func(p store.Page) ([]*store.Contact, bool, error) {
+		return h.cfg.Store.ListContacts(r.Context(), seg.TeamID, seg.ID, p)
+	}, func(x *store.Contact) string { return x.ID })
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "segment", seg.Name, "Segments", segmentData{Segment: seg, Contacts: list, pager: pg})
+}
+
+func (h *Handler) confirmDeleteSegment(w http.ResponseWriter, r *http.Request, s *request) error {
+	seg, err := h.loadSegment(r, s)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "confirm", "Delete segment", "Segments", confirmData{
+		Question: "Delete the segment " + seg.Name + "?",
+		Detail:   "The segment is deleted; its contacts stay, in their other segments. This cannot be undone.",
+		Action:   Prefix + "segments/" + seg.ID + "/delete", Button: "Delete the segment", Back: Prefix + "segments/" + seg.ID})
+}
+
+// deleteSegment deletes a segment (admin); its contacts stay.
+func (h *Handler) deleteSegment(w http.ResponseWriter, r *http.Request, s *request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.DeleteSegment(r.Context(), s.user.TeamID, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"segments", http.StatusSeeOther)
+	return nil
+}
+
+// ---- Topics ----
+
+type topicsData struct {
+	Topics []*store.Topic
+	pager
+}
+
+// topics lists the team's topics, newest first.
+func (h *Handler) topics(w http.ResponseWriter, r *http.Request, s *request) error {
+	list, pg, err := listPage(r, "topics", func(p store.Page) ([]*store.Topic, bool, error) {
+		return h.cfg.Store.ListTopics(r.Context(), s.user.TeamID, p)
+	}, func(x *store.Topic) string { return x.ID })
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "topics", "Topics", "Topics", topicsData{Topics: list, pager: pg})
+}
+
+type topicFormData struct {
+	Topic                                         *store.Topic // nil for a new one
+	Name, Description, Default, Visibility, Error string
+}
+
+func (h *Handler) topicForm(w http.ResponseWriter, r *http.Request, s *request, status int, d topicFormData) error {
+	title := "New topic"
+	if d.Topic != nil {
+		title = "Edit topic"
+	}
+	return h.render(w, r, s, status, "topicform", title, "Topics", d)
+}
+
+func (h *Handler) newTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	return h.topicForm(w, r, s, http.StatusOK, topicFormData{Default: store.SubscriptionOptIn, Visibility: store.TopicPrivate})
+}
+
+// topicFields validates the form with the API's rules.
+func topicFields(r *http.Request) topicFormData {
+	d := topicFormData{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"),
+		Default: r.PostFormValue("default_subscription"), Visibility: r.PostFormValue("visibility")}
+	name, ok := contact.TopicName(d.Name)
+	if !ok {
+		d.Error = fmt.Sprintf("A topic's name is required, at most %d characters, on one line.", contact.MaxTopicName)
+		return d
+	}
+	desc, ok := contact.TopicDescription(d.Description)
+	if !ok {
+		d.Error = fmt.Sprintf("The description must be at most %d characters.", contact.MaxTopicDescription)
+		return d
+	}
+	if d.Default != store.SubscriptionOptIn && d.Default != store.SubscriptionOptOut {
+		d.Error = "The default subscription must be opt_in or opt_out."
+		return d
+	}
+	if d.Visibility != store.TopicPublic && d.Visibility != store.TopicPrivate {
+		d.Error = "The visibility must be public or private."
+		return d
+	}
+	d.Name, d.Description = name, desc
+	return d
+}
+
+// createTopic adds a topic (admin), with the topic.created event.
+func (h *Handler) createTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	d := topicFields(r)
+	if d.Error != "" {
+		return h.topicForm(w, r, s, http.StatusBadRequest, d)
+	}
+	now := time.Now().UTC()
+	t := &store.Topic{ID: store.NewID(), TeamID: s.user.TeamID, Name: d.Name, Description: d.Description,
+		DefaultSubscription: d.Default, Visibility: d.Visibility, CreatedAt: now, UpdatedAt: now}
+	ev, err := events.Topic(events.TopicCreated, t, false, now)
+	if err != nil {
+		return fmt.Errorf("topic event: %w", err)
+	}
+	if err := h.cfg.Store.CreateTopic(r.Context(), t, ev); err != nil {
+		return fmt.Errorf("create topic: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"topics", http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) loadTopic(r *http.Request, s *request) (*store.Topic, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.cfg.Store.GetTopic(r.Context(), s.user.TeamID, id)
+}
+
+func (h *Handler) editTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.loadTopic(r, s)
+	if err != nil {
+		return err
+	}
+	return h.topicForm(w, r, s, http.StatusOK, topicFormData{Topic: t, Name: t.Name, Description: t.Description,
+		Default: t.DefaultSubscription, Visibility: t.Visibility})
+}
+
+// updateTopic changes a topic (admin), with the topic.updated event. The
+// default subscription is kept, as the API keeps it.
+func (h *Handler) updateTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.loadTopic(r, s)
+	if err != nil {
+		return err
+	}
+	r.PostForm.Set("default_subscription", t.DefaultSubscription)
+	d := topicFields(r)
+	d.Topic = t
+	if d.Error != "" {
+		return h.topicForm(w, r, s, http.StatusBadRequest, d)
+	}
+	t.Name, t.Description, t.Visibility, t.UpdatedAt = d.Name, d.Description, d.Visibility, time.Now().UTC()
+	ev, err := events.Topic(events.TopicUpdated, t, false, t.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("topic event: %w", err)
+	}
+	if err := h.cfg.Store.UpdateTopic(r.Context(), t, ev); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"topics", http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) confirmDeleteTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.loadTopic(r, s)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "confirm", "Delete topic", "Topics", confirmData{
+		Question: "Delete the topic " + t.Name + "?",
+		Detail:   "The topic and every contact's choice for it are deleted. This cannot be undone.",
+		Action:   Prefix + "topics/" + t.ID + "/delete", Button: "Delete the topic", Back: Prefix + "topics/" + t.ID + "/edit"})
+}
+
+// deleteTopic deletes a topic (admin), with the topic.deleted event.
+func (h *Handler) deleteTopic(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.loadTopic(r, s)
+	if err != nil {
+		return err
+	}
+	t.UpdatedAt = time.Now().UTC()
+	ev, err := events.Topic(events.TopicDeleted, t, true, t.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("topic event: %w", err)
+	}
+	if err := h.cfg.Store.DeleteTopic(r.Context(), t.TeamID, t.ID, ev); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"topics", http.StatusSeeOther)
+	return nil
+}
