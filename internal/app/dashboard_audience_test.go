@@ -1,0 +1,261 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/app"
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
+)
+
+// TestDashboardAudience drives the Suppressions, Contacts, Segments and
+// Topics pages in headless Chromium against the real server, on both
+// stores: an admin adds a contact (a bad address is refused), edits it,
+// makes a segment and puts the contact in it, makes a topic and opts the
+// contact in, removes a suppression found by searching its address, and
+// deletes a topic, a segment and a contact after confirming. A viewer
+// reads the pages but is refused every admin action; another team's
+// contact, segment, topic and suppression are 404s.
+func TestDashboardAudience(t *testing.T) {
+	t.Parallel()
+	browser := godwittest.Browser(t)
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+			defer cancel()
+			testDashboardAudience(t, ctx, kind)
+		})
+	}
+}
+
+func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cfg := serveConfig(t.TempDir())
+	cfg.DatabaseURL = godwittest.StoreURL(t, kind)
+	cfg.RateLimit = 100 // the test sets its scene through the API in bursts
+	s := serve(runCtx, cfg)
+	apiAddr := s.addr(t, httpServing, "addr")
+	waitReady(t, apiAddr)
+	defer func() {
+		stop()
+		require.NoError(t, s.wait(t))
+	}()
+	shots := os.Getenv("GODWIT_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	ctx, cancel := context.WithTimeout(bctx, 3*bound)
+	defer cancel()
+	d := &dash{t: t, ctx: ctx, base: "http://" + apiAddr, kind: kind, shots: shots, client: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: bound}}
+
+	keyA := d.cli(cfg, "keys", "create", "--name", "e2e")
+	keyB := d.cli(cfg, "keys", "create", "--name", "e2e", "--team", "other")
+	db, err := sqlstore.Open(context.Background(), cfg.DatabaseURL, sqlstore.Options{Outbox: godwittest.NewOutbox()})
+	require.NoError(t, err)
+	defer db.Close()
+	linkCfg := cfg
+	linkCfg.PublicURL = d.base
+	admin, adminLink, err := app.CreateUser(context.Background(), db, linkCfg, app.DefaultTeam, "admin@example.com", store.RoleAdmin)
+	require.NoError(t, err)
+	_, viewerLink, err := app.CreateUser(context.Background(), db, linkCfg, app.DefaultTeam, "viewer@example.com", store.RoleViewer)
+	require.NoError(t, err)
+
+	d.do(chromedp.EmulateViewport(1280, 900))
+	d.setPassword(adminLink, "the admin's password")
+
+	// Contacts: empty, a bad address refused, then a contact; edited.
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	require.Contains(t, d.text("main"), "No contacts yet")
+	require.Equal(t, http.StatusOK, d.click("#new-contact"))
+	d.shot("contact-new")
+	d.do(chromedp.SetValue(chromedp.CSS("#email"), "Ann <ann@example.com>"), chromedp.SetValue(chromedp.CSS("#first_name"), "Ann"))
+	require.Equal(t, http.StatusBadRequest, d.submit("#email"))
+	require.Contains(t, d.text(".alert"), "must be an address")
+	d.do(chromedp.SetValue(chromedp.CSS("#email"), "Ann@Example.com"))
+	require.Equal(t, http.StatusOK, d.submit("#email"))
+	require.Equal(t, "Ann@Example.com", d.text("h1"))
+	require.Equal(t, "Ann", d.text("#contact-first"), "the refused form kept the name")
+	contactID := strings.TrimPrefix(d.location(), d.base+"/dashboard/contacts/")
+	require.Equal(t, http.StatusOK, d.click("#edit-contact"))
+	d.do(chromedp.SetValue(chromedp.CSS("#last_name"), "<b>Lee</b>"))
+	require.Equal(t, http.StatusOK, d.submit("#email"))
+	require.Equal(t, "<b>Lee</b>", d.text("#contact-last"), "as text")
+	_, err = db.GetContact(context.Background(), admin.TeamID, contactID)
+	require.NoError(t, err)
+	d.navigate(d.base+"/dashboard/contacts?email=ann%40example.com", http.StatusOK)
+	require.Contains(t, d.text("#contacts"), "Ann@Example.com", "found without regard to case")
+	d.shot("contacts")
+	d.navigate(d.base+"/dashboard/contacts?email=nobody%40example.com", http.StatusOK)
+	require.Contains(t, d.text("main"), "No contact has this email")
+
+	// Segments: a bad name refused, then one; the contact joins it.
+	d.navigate(d.base+"/dashboard/segments", http.StatusOK)
+	require.Contains(t, d.text("main"), "No segments yet")
+	require.Equal(t, http.StatusBadRequest, d.postForm("/dashboard/segments", d.csrf(), "name", "  "))
+	require.Contains(t, d.text(".alert"), "name is required")
+	d.do(chromedp.SetValue(chromedp.CSS("#segment-name"), "Customers"))
+	require.Equal(t, http.StatusOK, d.submit("#segment-name"))
+	require.Equal(t, "Customers", d.text("h1"))
+	segID := strings.TrimPrefix(d.location(), d.base+"/dashboard/segments/")
+	require.Contains(t, d.text("main"), "No contact is in this segment")
+	d.navigate(d.base+"/dashboard/segments", http.StatusOK)
+	d.shot("segments")
+
+	// Topics: one, opt-out by default.
+	d.navigate(d.base+"/dashboard/topics", http.StatusOK)
+	require.Contains(t, d.text("main"), "No topics yet")
+	require.Equal(t, http.StatusOK, d.click("#new-topic"))
+	d.do(chromedp.SetValue(chromedp.CSS("#name"), "Product news"), chromedp.SetValue(chromedp.CSS("#description"), "Now and then"),
+		chromedp.SetValue(chromedp.CSS("#default_subscription"), "opt_out"))
+	d.shot("topic-new")
+	require.Equal(t, http.StatusOK, d.submit("#name"))
+	require.Contains(t, d.text("#topics"), "Product news")
+	require.Contains(t, d.text("#topics"), "opt out")
+	topicID := d.attr("#topics tr[data-topic]", "data-topic")
+	d.shot("topics")
+	require.Equal(t, http.StatusOK, d.click("#topics td.subject a"))
+	d.do(chromedp.SetValue(chromedp.CSS("#name"), "Product updates"))
+	require.Equal(t, http.StatusOK, d.submit("#name"))
+	require.Contains(t, d.text("#topics"), "Product updates")
+
+	// The contact's page: into the segment, opted in to the topic.
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	require.Contains(t, d.text("#contact-topics"), "(the topic's default)")
+	require.Equal(t, http.StatusOK, d.click("#add-segment"))
+	require.Contains(t, d.text("#contact-segments"), "Customers")
+	require.Equal(t, http.StatusOK, d.click("#contact-topics .topic-toggle"))
+	require.Equal(t, "opt in", d.text("#contact-topics td.subscription"), "the contact's own choice")
+	d.shot("contact")
+	subs, _, err := db.ListContactTopics(context.Background(), admin.TeamID, contactID, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, subs, 1)
+	require.Equal(t, store.SubscriptionOptIn, subs[0].Subscription)
+	require.True(t, subs[0].Explicit)
+	d.navigate(d.base+"/dashboard/segments/"+segID, http.StatusOK)
+	require.Contains(t, d.text("#segment-contacts"), "Ann@Example.com")
+	d.shot("segment")
+
+	// Suppressions: found by address, removed.
+	d.apiJSON(http.MethodPost, "/suppressions", keyA, map[string]any{"email": "gone@example.com"})
+	d.apiJSON(http.MethodPost, "/suppressions", keyA, map[string]any{"email": "kept@example.com"})
+	d.navigate(d.base+"/dashboard/suppressions", http.StatusOK)
+	require.Equal(t, 2, d.count("#suppressions tr[data-suppression]"))
+	d.shot("suppressions")
+	d.do(chromedp.SetValue(chromedp.CSS("#suppression-email"), "GONE@example.com"))
+	require.Equal(t, http.StatusOK, d.submit("#suppression-email"))
+	require.Equal(t, 1, d.count("#suppressions tr[data-suppression]"))
+	supID := d.attr("#suppressions tr[data-suppression]", "data-suppression")
+	require.Equal(t, http.StatusOK, d.click("#suppressions .remove-suppression"))
+	require.Equal(t, d.base+"/dashboard/suppressions", d.location())
+	require.NotContains(t, d.text("#suppressions"), "gone@example.com")
+	require.Contains(t, d.text("#suppressions"), "kept@example.com")
+	_, err = db.GetSuppression(context.Background(), admin.TeamID, "gone@example.com")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	keptID := d.attr("#suppressions tr[data-suppression]", "data-suppression")
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/suppressions/"+supID+"/delete", d.csrf()), "removed once")
+
+	// Another team's contact, segment, topic and suppression are 404s.
+	theirContact := d.apiJSON(http.MethodPost, "/contacts", keyB, map[string]any{"email": "theirs@example.com"})["id"].(string)
+	theirSeg := d.apiJSON(http.MethodPost, "/segments", keyB, map[string]any{"name": "Theirs"})["id"].(string)
+	theirTopic := d.apiJSON(http.MethodPost, "/topics", keyB, map[string]any{"name": "Theirs", "default_subscription": "opt_in"})["id"].(string)
+	theirSup := d.apiJSON(http.MethodPost, "/suppressions", keyB, map[string]any{"email": "theirs@example.com"})["id"].(string)
+	for _, p := range []string{"/dashboard/contacts/" + theirContact, "/dashboard/contacts/" + theirContact + "/edit",
+		"/dashboard/segments/" + theirSeg, "/dashboard/segments/" + theirSeg + "/delete", "/dashboard/topics/" + theirTopic + "/edit",
+		"/dashboard/contacts/not-an-id", "/dashboard/contacts?after=" + theirContact} {
+		d.navigate(d.base+p, http.StatusNotFound)
+	}
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	csrf := d.csrf()
+	for path, form := range map[string][]string{
+		"/dashboard/suppressions/" + theirSup + "/delete":         nil,
+		"/dashboard/contacts/" + theirContact + "/delete":         nil,
+		"/dashboard/contacts/" + contactID + "/segments":          {"segment", theirSeg},
+		"/dashboard/contacts/" + contactID + "/topics":            {"topic", theirTopic, "subscription", "opt_in"},
+		"/dashboard/topics/" + theirTopic + "/delete":             nil,
+		"/dashboard/segments/" + theirSeg + "/delete":             nil,
+		"/dashboard/contacts/" + theirContact + "/segments":       {"segment", segID},
+		"/dashboard/contacts/" + contactID + "/segments/x/remove": nil,
+	} {
+		require.Equal(t, http.StatusNotFound, d.postForm(path, csrf, form...), path)
+	}
+	require.Equal(t, "theirs@example.com", d.apiJSON(http.MethodGet, "/suppressions/"+theirSup, keyB, nil)["email"])
+	require.Equal(t, "Theirs", d.apiJSON(http.MethodGet, "/segments/"+theirSeg, keyB, nil)["name"])
+
+	// A viewer reads, but every admin action is refused.
+	require.Equal(t, http.StatusOK, d.click(".signout button"))
+	d.setPassword(viewerLink, "the viewer's password")
+	for _, p := range []string{"/dashboard/contacts", "/dashboard/contacts/" + contactID, "/dashboard/segments",
+		"/dashboard/segments/" + segID, "/dashboard/topics", "/dashboard/suppressions"} {
+		d.navigate(d.base+p, http.StatusOK)
+		require.Zero(t, d.count("#new-contact, #edit-contact, #delete-contact, #add-segment, .remove-segment, .topic-toggle, "+
+			"#segment-form, #delete-segment, #new-topic, .remove-suppression"), "no admin controls for a viewer: %s", p)
+	}
+	for _, p := range []string{"/dashboard/contacts/new", "/dashboard/contacts/" + contactID + "/edit", "/dashboard/contacts/" + contactID + "/delete",
+		"/dashboard/segments/" + segID + "/delete", "/dashboard/topics/new", "/dashboard/topics/" + topicID + "/edit"} {
+		d.navigate(d.base+p, http.StatusForbidden)
+	}
+	csrf = d.csrf()
+	for path, form := range map[string][]string{
+		"/dashboard/suppressions/" + keptID + "/delete":                       nil,
+		"/dashboard/contacts":                                                 {"email", "x@example.com"},
+		"/dashboard/contacts/" + contactID:                                    {"email", "x@example.com"},
+		"/dashboard/contacts/" + contactID + "/delete":                        nil,
+		"/dashboard/contacts/" + contactID + "/segments":                      {"segment", segID},
+		"/dashboard/contacts/" + contactID + "/segments/" + segID + "/remove": nil,
+		"/dashboard/contacts/" + contactID + "/topics":                        {"topic", topicID, "subscription", "opt_out"},
+		"/dashboard/segments":                                                 {"name", "x"},
+		"/dashboard/segments/" + segID + "/delete":                            nil,
+		"/dashboard/topics":                                                   {"name", "x", "default_subscription", "opt_in", "visibility", "private"},
+		"/dashboard/topics/" + topicID:                                        {"name", "x", "visibility", "private"},
+		"/dashboard/topics/" + topicID + "/delete":                            nil,
+	} {
+		require.Equal(t, http.StatusForbidden, d.postForm(path, csrf, form...), path)
+		require.Contains(t, d.text("main"), "you are a viewer", path)
+	}
+	_, err = db.GetSuppression(context.Background(), admin.TeamID, keptID)
+	require.NoError(t, err, "the viewer removed nothing")
+
+	// The admin takes the contact out of the segment, and deletes the
+	// topic, the segment and the contact after confirming.
+	require.Equal(t, http.StatusOK, d.click(".signout button"))
+	require.Equal(t, http.StatusOK, d.signIn("admin@example.com", "the admin's password"))
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click("#contact-segments .remove-segment"))
+	require.Contains(t, d.text("main"), "In no segment.")
+	d.navigate(d.base+"/dashboard/topics/"+topicID+"/edit", http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click("#delete-topic"))
+	d.shot("topic-delete")
+	require.Equal(t, http.StatusOK, d.click("#confirm-delete"))
+	require.Contains(t, d.text("main"), "No topics yet")
+	d.navigate(d.base+"/dashboard/segments/"+segID, http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click("#delete-segment"))
+	require.Equal(t, http.StatusOK, d.click("#confirm-delete"))
+	require.Contains(t, d.text("main"), "No segments yet")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click("#delete-contact"))
+	require.Equal(t, http.StatusOK, d.click("#confirm-delete"))
+	require.Contains(t, d.text("main"), "No contacts yet")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusNotFound)
+
+	// At phone width, nothing scrolls sideways.
+	d.do(chromedp.EmulateViewport(375, 812))
+	for _, p := range []string{"/dashboard/suppressions", "/dashboard/contacts", "/dashboard/segments", "/dashboard/topics", "/dashboard/topics/new"} {
+		d.navigate(d.base+p, http.StatusOK)
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		require.NoError(t, err)
+		require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width: %s", p)
+	}
+	d.shot("topic-new-375")
+}
