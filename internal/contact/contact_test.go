@@ -50,3 +50,53 @@ func TestMergeProperties(t *testing.T) {
 	_, err = MergeProperties(full, map[string]any{"new": "v"})
 	require.ErrorIs(t, err, ErrTooManyProperties)
 }
+
+func TestSegmentAndTopicRules(t *testing.T) {
+	t.Parallel()
+	n, ok := SegmentName("  Customers ")
+	require.True(t, ok)
+	require.Equal(t, "Customers", n)
+	for _, bad := range []string{"", "   ", "a\nb", "a\x00", strings.Repeat("x", MaxSegmentName+1)} {
+		_, ok := SegmentName(bad)
+		require.False(t, ok, bad)
+	}
+	n, ok = TopicName(" " + strings.Repeat("é", MaxTopicName) + " ")
+	require.True(t, ok, "counted in characters, not bytes")
+	require.Equal(t, strings.Repeat("é", MaxTopicName), n)
+	for _, bad := range []string{"", " ", "a\rb", strings.Repeat("x", MaxTopicName+1)} {
+		_, ok := TopicName(bad)
+		require.False(t, ok, bad)
+	}
+	d, ok := TopicDescription("  ")
+	require.True(t, ok)
+	require.Empty(t, d, "none")
+	_, ok = TopicDescription(strings.Repeat("é", MaxTopicDescription))
+	require.True(t, ok)
+	for _, bad := range []string{"a\x00", strings.Repeat("x", MaxTopicDescription+1)} {
+		_, ok := TopicDescription(bad)
+		require.False(t, ok, bad)
+	}
+}
+
+// FuzzNames: an accepted segment or topic name is trimmed, on one line and
+// within its limit; the rules never panic.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"", "Customers", " a ", "a\nb", strings.Repeat("é", 51), "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, ok := SegmentName(s); ok {
+			require.Equal(t, strings.TrimSpace(n), n)
+			require.NotEmpty(t, n)
+			require.LessOrEqual(t, len(n), MaxSegmentName)
+			require.False(t, strings.ContainsAny(n, "\r\n\x00"))
+		}
+		if n, ok := TopicName(s); ok {
+			require.NotEmpty(t, n)
+			require.False(t, strings.ContainsAny(n, "\r\n\x00"))
+		}
+		if d, ok := TopicDescription(s); ok {
+			require.False(t, strings.ContainsRune(d, 0))
+		}
+	})
+}
