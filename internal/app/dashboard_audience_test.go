@@ -2,12 +2,16 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -249,6 +253,23 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	require.Contains(t, d.text("main"), "No contacts yet")
 	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusNotFound)
 
+	// Cursor pages of contacts: 50 a page, Older then Newer.
+	t0 := time.Now().UTC()
+	for i := range 53 {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		require.NoError(t, db.CreateContact(context.Background(), &store.Contact{ID: store.NewID(), TeamID: admin.TeamID,
+			Email: fmt.Sprintf("c%02d@example.com", i), CreatedAt: at, UpdatedAt: at}))
+	}
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	require.Equal(t, 50, d.count("#contacts tr[data-contact]"))
+	require.Contains(t, d.text("#contacts"), "c52@example.com", "newest first")
+	require.Equal(t, http.StatusOK, d.click(`.pager a[rel="next"]`))
+	require.Equal(t, 3, d.count("#contacts tr[data-contact]"))
+	require.Contains(t, d.text("#contacts"), "c00@example.com")
+	require.Equal(t, http.StatusOK, d.click(`.pager a[rel="prev"]`))
+	require.Equal(t, 50, d.count("#contacts tr[data-contact]"))
+	require.Zero(t, d.count(`.pager a[rel="prev"]`), "back at the first page")
+
 	// At phone width, nothing scrolls sideways.
 	d.do(chromedp.EmulateViewport(375, 812))
 	for _, p := range []string{"/dashboard/suppressions", "/dashboard/contacts", "/dashboard/segments", "/dashboard/topics", "/dashboard/topics/new"} {
@@ -258,4 +279,16 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 		require.LessOrEqual(t, width, 375, "no sideways scrolling at phone width: %s", p)
 	}
 	d.shot("topic-new-375")
+
+	// The dark theme.
+	d.do(chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	require.NoError(t, err)
+	require.Equal(t, "rgb(17, 20, 23)", bg, "the dark palette")
+	d.shot("contacts-dark")
 }
