@@ -59,8 +59,8 @@ type Store interface {
 	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)
 	ListCapturedMessages(ctx context.Context, teamID string, p store.Page) ([]*store.CapturedMessage, bool, error)
 	GetCapturedMessage(ctx context.Context, teamID, emailID string) ([]byte, error)
-	domainStore // domains.go
-	keyStore    // apikeys.go
+	domainStore   // domains.go
+	keyStore      // apikeys.go
 	audienceStore // audience.go
 }
 
