@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -28,7 +27,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -65,7 +63,18 @@ type Query struct {
 	BroadcastIDs []string
 }
 
-func invalid(format string, args ...any) *apierr.Error { return apierr.Validation(format, args...) }
+// Error is a query Parse refuses: the client's mistake, with the message
+// to show it. The API writes it as Resend's 422 (validation_error, or
+// invalid_parameter for an id that is not a UUID).
+type Error struct {
+	// BadID is set when a filter's id is not a UUID.
+	BadID   bool
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func invalid(format string, args ...any) *Error { return &Error{Message: fmt.Sprintf(format, args...)} }
 
 // Parse reads the query string of a request made at now. Lists may be
 // comma-separated, repeated, or both; unknown parameters are ignored.
@@ -230,7 +239,7 @@ func idList(v url.Values, name string) ([]string, error) {
 	out := items[:0]
 	for _, it := range items {
 		if _, err := uuid.Parse(it); err != nil || len(it) != 36 {
-			return nil, apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, fmt.Sprintf("The `%s` must be a valid UUID.", name))
+			return nil, &Error{BadID: true, Message: fmt.Sprintf("The `%s` must be a valid UUID.", name)}
 		}
 		if id := strings.ToLower(it); !slices.Contains(out, id) {
 			out = append(out, id)
