@@ -134,6 +134,9 @@ type settingsData struct {
 	NewMember *store.User
 	Link      string
 	Error     string
+	// RateLimitError and RateLimitSaved answer the rate limit form.
+	RateLimitError string
+	RateLimitSaved bool
 }
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, s *request) error {

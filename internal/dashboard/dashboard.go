@@ -54,6 +54,8 @@ type Store interface {
 	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*store.Attachment, error)
 	ListUsers(ctx context.Context, teamID string) ([]*store.User, error)
 	webhooksStore
+	rateLimitStore
+	templatesStore
 	SearchEmails(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) ([]*store.Email, bool, error)
 	ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error)
 	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)

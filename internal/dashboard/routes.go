@@ -83,9 +83,18 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/api-keys/{id}/revoke", admin, h.revokeKeyPage)
 	h.handle("POST /dashboard/api-keys/{id}/revoke", admin, h.revokeKey)
 
+	h.handle("GET /dashboard/templates", member, h.templatesList)
+	h.handle("GET /dashboard/templates/new", admin, h.newTemplate)
+	h.handle("POST /dashboard/templates", admin, h.createTemplate)
+	h.handle("GET /dashboard/templates/{id}", member, h.template)
+	h.handle("GET /dashboard/templates/{id}/edit", admin, h.editTemplate)
+	h.handle("POST /dashboard/templates/{id}", admin, h.updateTemplate)
+	h.handle("GET /dashboard/templates/{id}/preview.html", member, h.templatePreview)
+
 	h.handle("GET /dashboard/settings", member, h.settings)
 	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
 	h.handle("POST /dashboard/settings/members", admin, h.addMember)
+	h.handle("POST /dashboard/settings/rate-limit", admin, h.setRateLimit)
 
 	h.handle("/dashboard/", public, func(http.ResponseWriter, *http.Request, *request) error { return errNotFound })
 }
@@ -113,7 +122,7 @@ var sections = []section{
 	{"Contacts", "/dashboard/contacts"},
 	{"Segments", "/dashboard/segments"},
 	{"Topics", "/dashboard/topics"},
-	{"Templates", ""},
+	{"Templates", "/dashboard/templates"},
 	{"Broadcasts", ""},
 	{"Dev inbox", inboxPath},
 	{"Settings", "/dashboard/settings"},
