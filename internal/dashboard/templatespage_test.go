@@ -1,0 +1,82 @@
+package dashboard
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+func TestParseRateLimit(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{"0": 0, " 25 ": 25, "1000000": 1_000_000} {
+		n, msg := parseRateLimit(in)
+		require.Empty(t, msg, in)
+		require.Equal(t, want, n, in)
+	}
+	for _, in := range []string{"", "-1", "1.5", "1000001", "abc", "99999999999999999999"} {
+		_, msg := parseRateLimit(in)
+		require.NotEmpty(t, msg, in)
+	}
+}
+
+// FuzzParseRateLimit: any form value is either refused or a limit within
+// the bounds.
+func FuzzParseRateLimit(f *testing.F) {
+	for _, s := range []string{"", "0", "25", "-1", "1e3", "1000001", " 7 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, msg := parseRateLimit(s)
+		if msg == "" {
+			require.True(t, n >= 0 && n <= maxRateLimit, n)
+		}
+	})
+}
+
+func TestCheckTemplateFields(t *testing.T) {
+	t.Parallel()
+	ok := templateFields{Name: "Welcome", From: "Acme <news@example.com>", Subject: "Hi {{{name}}}", HTML: "<p>x</p>"}
+	require.Empty(t, checkTemplateFields(ok))
+	require.Empty(t, checkTemplateFields(templateFields{Name: "No sender"}), "the sender is optional, as in the API")
+	for _, bad := range []templateFields{
+		{},
+		{Name: strings.Repeat("n", maxTemplateName+1)},
+		{Name: "two\nlines"},
+		{Name: "x", From: "not an address"},
+		{Name: "x", From: "a@example.com\r\nBcc: b@example.com"},
+		{Name: "x", Subject: "two\r\nlines"},
+		{Name: "x", HTML: "nul\x00"},
+	} {
+		require.NotEmpty(t, checkTemplateFields(bad), "%+v", bad)
+	}
+}
+
+// FuzzCheckTemplateFields: an accepted form has a one-line name and
+// subject, so nothing it stores can inject a header.
+func FuzzCheckTemplateFields(f *testing.F) {
+	f.Add("Welcome", "Acme <a@example.com>", "Hi {{{name}}}")
+	f.Add("x\n", "", "")
+	f.Add("x", "a@b", "s\r")
+	f.Fuzz(func(t *testing.T, name, from, subject string) {
+		if checkTemplateFields(templateFields{Name: name, From: from, Subject: subject}) == "" {
+			require.False(t, strings.ContainsAny(name+from+subject, "\r\n\x00"))
+			require.NotEmpty(t, name)
+		}
+	})
+}
+
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	values := samples([]store.TemplateVariable{
+		{Key: "order", Type: "number", FallbackValue: float64(42)},
+		{Key: "who", Type: "string"},
+		{Key: "city", Type: "string", FallbackValue: "Oslo"},
+	})
+	require.Equal(t, map[string]string{"order": "42", "who": "WHO", "city": "Oslo"}, values)
+	out, err := renderPreview("<p>{{{who}}} in {{{city}}}, {{{other|<i>x</i>}}} {{{unknown}}}</p>", map[string]string{"who": "<b>"}, true)
+	require.NoError(t, err)
+	require.Equal(t, "<p>&lt;b&gt; in {{{city}}}, &lt;i&gt;x&lt;/i&gt; {{{unknown}}}</p>", out, "values escaped in HTML; an unknown key left as written")
+}
