@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -27,7 +27,7 @@ import (
 // cursor is the row's place in the list as it stands when it is read.
 
 // recipientTypes are the values of `type`, in Resend's order.
-var recipientTypes = []string{"sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "suppressed"}
+var recipientTypes = broadcast.RecipientTypes
 
 // bounceTypes are the values of `bounce_type`.
 var bounceTypes = []string{"permanent", "transient", "undetermined"}
@@ -102,67 +102,14 @@ func offsetPage(total int, p store.Page) (from, to int, more bool, err error) {
 	return 0, to, to < total, nil
 }
 
-// eventData is the part of an email event's detail the analytics read.
-type eventData struct {
-	Bounce *struct {
-		Type string `json:"type"`
-	} `json:"bounce"`
-	Click *struct {
-		Link string `json:"link"`
-	} `json:"click"`
-}
-
-func decodeEventData(ev *store.EmailEvent) eventData {
-	var d eventData
-	if len(ev.Data) > 0 {
-		_ = json.Unmarshal(ev.Data, &d) // detail Godwit wrote; a row it cannot read counts without it
-	}
-	return d
-}
-
-// bounceType maps a bounce's type (Permanent, Transient) to Resend's
-// lower-case values; anything else is undetermined.
-func bounceType(events []*store.EmailEvent) string {
-	for i := len(events) - 1; i >= 0; i-- {
-		if d := decodeEventData(events[i]); d.Bounce != nil {
-			switch strings.ToLower(d.Bounce.Type) {
-			case "permanent":
-				return "permanent"
-			case "transient":
-				return "transient"
-			}
-		}
-	}
-	return "undetermined"
-}
-
-// clicks counts an email's clicks per link, most clicked first (then by
-// the link, for a stable order).
+// clicks is broadcast.Clicks, as the API's rows.
 func clicks(events []*store.EmailEvent) []linkClicks {
-	n := map[string]int{}
-	for _, ev := range events {
-		if d := decodeEventData(ev); d.Click != nil && d.Click.Link != "" {
-			n[d.Click.Link]++
-		}
+	cs := broadcast.Clicks(events)
+	out := make([]linkClicks, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, linkClicks{URL: c.URL, Clicks: c.Clicks})
 	}
-	out := make([]linkClicks, 0, len(n))
-	for u, c := range n {
-		out = append(out, linkClicks{URL: u, Clicks: c})
-	}
-	slices.SortFunc(out, func(a, b linkClicks) int {
-		if a.Clicks != b.Clicks {
-			return b.Clicks - a.Clicks
-		}
-		return strings.Compare(a.URL, b.URL)
-	})
 	return out
-}
-
-func recipientAddress(be *store.BroadcastEmail) string {
-	if len(be.To) == 0 {
-		return ""
-	}
-	return be.To[0]
 }
 
 func (h *Handler) listBroadcastRecipients(w http.ResponseWriter, r *http.Request) error {
@@ -205,7 +152,7 @@ func (h *Handler) listBroadcastRecipients(w http.ResponseWriter, r *http.Request
 	}
 	if address != "" {
 		list = slices.DeleteFunc(list, func(be *store.BroadcastEmail) bool {
-			return !strings.EqualFold(recipientAddress(be), address)
+			return !strings.EqualFold(broadcast.RecipientAddress(be), address)
 		})
 	}
 	if typ == "unsubscribed" {
@@ -215,7 +162,7 @@ func (h *Handler) listBroadcastRecipients(w http.ResponseWriter, r *http.Request
 	}
 	rows := make([]broadcastRecipient, 0, len(list))
 	for _, be := range list {
-		row := broadcastRecipient{Email: recipientAddress(be)}
+		row := broadcastRecipient{Email: broadcast.RecipientAddress(be)}
 		switch typ {
 		case "opened", "clicked":
 			n := len(be.Events)
@@ -224,7 +171,7 @@ func (h *Handler) listBroadcastRecipients(w http.ResponseWriter, r *http.Request
 				row.ClickedLinks = clicks(be.Events)
 			}
 		case "bounced":
-			row.BounceType = bounceType(be.Events)
+			row.BounceType = broadcast.BounceType(be.Events)
 			if bounce != "" && row.BounceType != bounce {
 				continue
 			}
@@ -263,7 +210,7 @@ func (h *Handler) listBroadcastRecipients(w http.ResponseWriter, r *http.Request
 func (h *Handler) unsubscribedAmong(r *http.Request, b *store.Broadcast, list []*store.BroadcastEmail) ([]*store.BroadcastEmail, error) {
 	addrs := make([]string, 0, len(list))
 	for _, be := range list {
-		addrs = append(addrs, recipientAddress(be))
+		addrs = append(addrs, broadcast.RecipientAddress(be))
 	}
 	contacts, err := h.Store.ContactsByEmail(r.Context(), b.TeamID, addrs)
 	if err != nil {
@@ -287,7 +234,7 @@ func (h *Handler) unsubscribedAmong(r *http.Request, b *store.Broadcast, list []
 		}
 	}
 	return slices.DeleteFunc(list, func(be *store.BroadcastEmail) bool {
-		return !out[strings.ToLower(recipientAddress(be))]
+		return !out[strings.ToLower(broadcast.RecipientAddress(be))]
 	}), nil
 }
 
@@ -304,34 +251,14 @@ func (h *Handler) listBroadcastClickedLinks(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return fmt.Errorf("broadcast clicked links: %w", err)
 	}
-	byURL := map[string]*clickedLink{}
-	var links []*clickedLink
-	for _, be := range list {
-		for _, lc := range clicks(be.Events) {
-			l := byURL[lc.URL]
-			if l == nil {
-				l = &clickedLink{URL: lc.URL}
-				byURL[lc.URL] = l
-				links = append(links, l)
-			}
-			l.Clicks += lc.Clicks
-			l.UniqueClicks++
-		}
-	}
-	slices.SortFunc(links, func(a, b *clickedLink) int {
-		if a.Clicks != b.Clicks {
-			return b.Clicks - a.Clicks
-		}
-		return strings.Compare(a.URL, b.URL)
-	})
+	links := broadcast.ClickedLinks(list)
 	from, to, more, err := offsetPage(len(links), p)
 	if err != nil {
 		return err
 	}
 	out := listResponse[clickedLink]{Object: "list", HasMore: more, Data: make([]clickedLink, 0, to-from)}
 	for i, l := range links[from:to] {
-		l.ID = offsetCursor(from + i)
-		out.Data = append(out.Data, *l)
+		out.Data = append(out.Data, clickedLink{ID: offsetCursor(from + i), URL: l.URL, Clicks: l.Clicks, UniqueClicks: l.UniqueClicks})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
