@@ -56,6 +56,7 @@ type Store interface {
 	webhooksStore
 	rateLimitStore
 	templatesStore
+	broadcastsStore
 	SearchEmails(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) ([]*store.Email, bool, error)
 	ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error)
 	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)

@@ -91,6 +91,13 @@ func (h *Handler) routes() {
 	h.handle("POST /dashboard/templates/{id}", admin, h.updateTemplate)
 	h.handle("GET /dashboard/templates/{id}/preview.html", member, h.templatePreview)
 
+	h.handle("GET /dashboard/broadcasts", member, h.broadcasts)
+	h.handle("GET /dashboard/broadcasts/{id}", member, h.broadcast)
+	h.handle("GET /dashboard/broadcasts/{id}/preview.html", member, h.broadcastPreview)
+	h.handle("POST /dashboard/broadcasts/{id}/send", admin, h.sendBroadcast)
+	h.handle("GET /dashboard/broadcasts/{id}/cancel", admin, h.confirmCancelBroadcast)
+	h.handle("POST /dashboard/broadcasts/{id}/cancel", admin, h.cancelBroadcast)
+
 	h.handle("GET /dashboard/settings", member, h.settings)
 	h.handle("POST /dashboard/settings/sign-out-everywhere", member, h.signOutEverywhere)
 	h.handle("POST /dashboard/settings/members", admin, h.addMember)
@@ -123,7 +130,7 @@ var sections = []section{
 	{"Segments", "/dashboard/segments"},
 	{"Topics", "/dashboard/topics"},
 	{"Templates", "/dashboard/templates"},
-	{"Broadcasts", ""},
+	{"Broadcasts", "/dashboard/broadcasts"},
 	{"Dev inbox", inboxPath},
 	{"Settings", "/dashboard/settings"},
 }

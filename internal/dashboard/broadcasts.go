@@ -1,0 +1,255 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/godwit/godwit/internal/broadcast"
+	"github.com/godwit/godwit/internal/sendreq"
+	"github.com/godwit/godwit/internal/store"
+)
+
+// The Broadcasts section: a team's broadcasts; a broadcast's page with
+// its content previewed in the sandboxed frame, its recipients by type and
+// its clicked links (counted by internal/broadcast from the same store
+// call as GET /broadcasts/{id}/recipients and /clicked-links). An admin
+// sends a draft now or at a time, and cancels a queued or scheduled one
+// after a confirmation, with the store calls the API makes.
+
+// broadcastsStore is what the Broadcasts pages read and write (part of
+// Store).
+type broadcastsStore interface {
+	GetBroadcast(ctx context.Context, teamID, id string) (*store.Broadcast, error)
+	ListBroadcasts(ctx context.Context, teamID string, p store.Page) ([]*store.Broadcast, bool, error)
+	SendBroadcast(ctx context.Context, teamID, id string, at *time.Time, now time.Time) error
+	CancelBroadcast(ctx context.Context, teamID, id string, now time.Time) error
+	BroadcastEmails(ctx context.Context, teamID, broadcastID, eventType string) ([]*store.BroadcastEmail, error)
+}
+
+const (
+	broadcastsPerPage = 50
+	recipientsPerPage = 50
+)
+
+type broadcastsData struct {
+	Broadcasts []*store.Broadcast
+	pager
+}
+
+// broadcasts lists the team's broadcasts, newest first.
+func (h *Handler) broadcasts(w http.ResponseWriter, r *http.Request, s *request) error {
+	p, err := cursorPage(r, broadcastsPerPage)
+	if err != nil {
+		return err
+	}
+	list, more, err := h.cfg.Store.ListBroadcasts(r.Context(), s.user.TeamID, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("list broadcasts: %w", err)
+	}
+	data := broadcastsData{Broadcasts: list}
+	if len(list) > 0 {
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+	}
+	return h.render(w, r, s, http.StatusOK, "broadcasts", "Broadcasts", "Broadcasts", data)
+}
+
+// recipientRow is one recipient of the broadcast's page.
+type recipientRow struct {
+	Email  string
+	Count  int
+	Detail string
+}
+
+type broadcastData struct {
+	Broadcast *store.Broadcast
+	FrameURL  string
+	HasHTML   bool
+	// Types are the recipient kinds; Type the one shown (unsubscribed is
+	// the API's only).
+	Types      []string
+	Type       string
+	Recipients []recipientRow
+	// Offset of the page shown, and those of the pages beside it (-1 for
+	// none).
+	Prev, Next int
+	Links      []broadcast.ClickedLink
+	CanSend    bool
+	CanCancel  bool
+	Error      string
+}
+
+// pageTypes are the recipient kinds the page filters by (unsubscribed,
+// which needs the contacts, is the API's).
+var pageTypes = slices.DeleteFunc(slices.Clone(broadcast.RecipientTypes), func(t string) bool { return t == "unsubscribed" })
+
+// parseRecipientsQuery reads the recipients' type (sent when absent) and
+// offset; ok false for anything else.
+func parseRecipientsQuery(q url.Values) (typ string, offset int, ok bool) {
+	typ = q.Get("type")
+	if typ == "" {
+		typ = "sent"
+	}
+	if !slices.Contains(pageTypes, typ) {
+		return "", 0, false
+	}
+	if o := q.Get("offset"); o != "" {
+		n, err := strconv.Atoi(o)
+		if err != nil || n < 0 || n > 1<<30 {
+			return "", 0, false
+		}
+		offset = n
+	}
+	return typ, offset, true
+}
+
+// broadcast is a broadcast's page: details, preview, recipients of one
+// type (a page of them) and clicked links; three queries.
+func (h *Handler) broadcast(w http.ResponseWriter, r *http.Request, s *request) error {
+	return h.broadcastPage(w, r, s, http.StatusOK, "")
+}
+
+func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *request, status int, msg string) error {
+	typ, offset, ok := parseRecipientsQuery(r.URL.Query())
+	if !ok {
+		return &httpError{status: http.StatusBadRequest, msg: "Unknown recipient type or page."}
+	}
+	ctx := r.Context()
+	b, err := h.cfg.Store.GetBroadcast(ctx, s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := broadcastData{Broadcast: b, FrameURL: Prefix + "broadcasts/" + url.PathEscape(b.ID) + "/preview.html",
+		HasHTML: b.HTML != nil && *b.HTML != "", Types: pageTypes, Type: typ, Prev: -1, Next: -1, Error: msg,
+		CanSend: b.Status == store.BroadcastDraft, CanCancel: b.Status == store.BroadcastQueued || b.Status == store.BroadcastScheduled}
+	if b.Status != store.BroadcastDraft {
+		list, err := h.cfg.Store.BroadcastEmails(ctx, s.user.TeamID, b.ID, typ)
+		if err != nil {
+			return fmt.Errorf("broadcast recipients: %w", err)
+		}
+		end := min(offset+recipientsPerPage, len(list))
+		if offset < len(list) {
+			for _, be := range list[offset:end] {
+				row := recipientRow{Email: broadcast.RecipientAddress(be), Count: len(be.Events)}
+				switch typ {
+				case "bounced":
+					row.Detail = broadcast.BounceType(be.Events)
+				case "clicked":
+					for i, c := range broadcast.Clicks(be.Events) {
+						if i > 0 {
+							row.Detail += ", "
+						}
+						row.Detail += c.URL + " (" + strconv.Itoa(c.Clicks) + ")"
+					}
+				}
+				d.Recipients = append(d.Recipients, row)
+			}
+		}
+		if offset > 0 {
+			d.Prev = max(0, offset-recipientsPerPage)
+		}
+		if end < len(list) {
+			d.Next = end
+		}
+		clicked, err := h.cfg.Store.BroadcastEmails(ctx, s.user.TeamID, b.ID, "clicked")
+		if err != nil {
+			return fmt.Errorf("broadcast clicked links: %w", err)
+		}
+		d.Links = broadcast.ClickedLinks(clicked)
+	}
+	title := b.Name
+	if title == "" {
+		title = b.Subject
+	}
+	return h.render(w, r, s, status, "broadcast", title, "Broadcasts", d)
+}
+
+// broadcastPreview serves a broadcast's HTML for the sandboxed frame of
+// its page (the email frame's policy), placeholders as written: each
+// recipient's values are filled in when it is sent.
+func (h *Handler) broadcastPreview(w http.ResponseWriter, r *http.Request, s *request) error {
+	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var body string
+	if b.HTML != nil {
+		body = *b.HTML
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", FrameCSP)
+	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "private, no-store")
+	_, _ = w.Write([]byte(body))
+	return nil
+}
+
+// sendBroadcast sends a draft now, or schedules it (admin), with the
+// API's checks and store call.
+func (h *Handler) sendBroadcast(w http.ResponseWriter, r *http.Request, s *request) error {
+	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if b.Status != store.BroadcastDraft {
+		return h.broadcastPage(w, r, s, http.StatusConflict, "This broadcast has already been sent or scheduled.")
+	}
+	if (b.HTML == nil || *b.HTML == "") && (b.Text == nil || *b.Text == "") {
+		return h.broadcastPage(w, r, s, http.StatusBadRequest, "The broadcast has no content to send.")
+	}
+	if broadcast.UsesUnsubscribe(b) && h.cfg.PublicURL == "" {
+		return h.broadcastPage(w, r, s, http.StatusBadRequest,
+			"The broadcast has an unsubscribe link, but this server has no public URL to build it with (start it with --public-url).")
+	}
+	now := time.Now().UTC()
+	at, err := sendreq.ParseScheduledAt(r.PostFormValue("scheduled_at"), now, 0)
+	if err != nil {
+		return h.broadcastPage(w, r, s, http.StatusBadRequest,
+			"The time must be like 2026-12-24T09:00:00Z or “in 1 hour”, within 30 days.")
+	}
+	err = h.cfg.Store.SendBroadcast(r.Context(), s.user.TeamID, b.ID, at, now)
+	if errors.Is(err, store.ErrBroadcastState) {
+		return h.broadcastPage(w, r, s, http.StatusConflict, "This broadcast has already been sent or scheduled.")
+	}
+	if err != nil {
+		return fmt.Errorf("send broadcast: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"broadcasts/"+url.PathEscape(b.ID), http.StatusSeeOther)
+	return nil
+}
+
+// confirmCancelBroadcast asks before canceling (admin).
+func (h *Handler) confirmCancelBroadcast(w http.ResponseWriter, r *http.Request, s *request) error {
+	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "broadcastcancel", "Cancel broadcast", "Broadcasts", b)
+}
+
+// cancelBroadcast cancels a queued or scheduled broadcast (admin).
+func (h *Handler) cancelBroadcast(w http.ResponseWriter, r *http.Request, s *request) error {
+	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	err = h.cfg.Store.CancelBroadcast(r.Context(), s.user.TeamID, b.ID, time.Now().UTC())
+	if errors.Is(err, store.ErrBroadcastState) {
+		return h.broadcastPage(w, r, s, http.StatusConflict, "Only a queued or scheduled broadcast can be canceled.")
+	}
+	if err != nil {
+		return fmt.Errorf("cancel broadcast: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"broadcasts/"+url.PathEscape(b.ID), http.StatusSeeOther)
+	return nil
+}
