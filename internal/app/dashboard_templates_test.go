@@ -44,6 +44,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	defer stop()
 	cfg := serveConfig(t.TempDir())
 	cfg.DatabaseURL = godwittest.StoreURL(t, kind)
+	cfg.RateLimit = 1000 // the test's API calls come in bursts
 	s := serve(runCtx, cfg)
 	apiAddr := s.addr(t, httpServing, "addr")
 	waitReady(t, apiAddr)
@@ -142,6 +143,62 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Equal(t, http.StatusBadRequest, d.postForm("/dashboard/settings/rate-limit", d.csrf(), "rate_limit", "-3"))
 	require.Contains(t, d.text(".alert"), "whole number")
 
+	// Broadcasts: a segment of two contacts, a broadcast made with the
+	// API from a verified domain, sent from its page and captured; its
+	// recipients by type. Another, scheduled, is canceled after the
+	// confirmation.
+	status, body := apiCall(t, "POST", d.base+"/domains", keyA, `{"name":"acme.test"}`)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	dom, err := db.GetDomain(context.Background(), admin.TeamID, body["id"].(string))
+	require.NoError(t, err)
+	dom.Status = store.DomainVerified
+	require.NoError(t, db.UpdateDomain(context.Background(), dom))
+	seg := d.apiJSON(http.MethodPost, "/segments", keyA, map[string]any{"name": "Two"})["id"].(string)
+	for _, addr := range []string{"ann@example.com", "bob@example.com"} {
+		d.apiJSON(http.MethodPost, "/contacts", keyA, map[string]any{"email": addr})
+		d.apiJSON(http.MethodPost, "/contacts/"+addr+"/segments/"+seg, keyA, nil)
+	}
+	d.apiJSON(http.MethodPost, "/contacts", keyA, map[string]any{"email": "carl@example.com"}) // in no segment
+	bc := d.apiRaw(http.MethodPost, "/broadcasts", keyA, `{"segment_id":"`+seg+`","from":"Acme <news@acme.test>","subject":"December",`+
+		`"name":"December news","html":"<p id=\"x\">Hello {{{FIRST_NAME|there}}}</p><script>document.getElementById('x').textContent='script ran'</script>"}`)["id"].(string)
+	later := d.apiJSON(http.MethodPost, "/broadcasts", keyA, map[string]any{"segment_id": seg, "from": "Acme <news@acme.test>",
+		"subject": "Later", "name": "Later news", "text": "later", "send": true, "scheduled_at": "in 2 days"})["id"].(string)
+	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
+	require.Contains(t, d.text("#broadcasts"), "December news")
+	require.Contains(t, d.text("#broadcasts"), "Later news")
+	d.shot("broadcasts")
+	d.navigate(d.base+"/dashboard/broadcasts/"+bc, http.StatusOK)
+	require.Equal(t, "draft", d.text("#broadcast-status"))
+	require.Equal(t, "Hello there", d.frameSel(d.base+"/dashboard/broadcasts/"+bc+"/preview.html", "#x"), "the script did not run")
+	d.shot("broadcast-draft")
+	require.Equal(t, http.StatusOK, d.click("#send-broadcast"))
+	require.Equal(t, d.base+"/dashboard/broadcasts/"+bc, d.location())
+	require.Eventually(t, func() bool {
+		d.navigate(d.base+"/dashboard/broadcasts/"+bc+"?type=sent", http.StatusOK)
+		return d.count("#recipients tbody tr") == 2
+	}, bound, 200*time.Millisecond, "both contacts of the segment are sent the broadcast")
+	rcpts := d.text("#recipients")
+	require.Contains(t, rcpts, "ann@example.com")
+	require.Contains(t, rcpts, "bob@example.com")
+	require.NotContains(t, rcpts, "carl@example.com")
+	require.Equal(t, "sent", d.text("#broadcast-status"))
+	d.shot("broadcast-sent")
+	d.navigate(d.base+"/dashboard/broadcasts/"+bc+"?type=bounced", http.StatusOK)
+	require.Equal(t, 1, d.count("#no-recipients"))
+	d.navigate(d.base+"/dashboard/broadcasts/"+bc+"?type=nonsense", http.StatusBadRequest)
+	d.navigate(d.base+"/dashboard/broadcasts/"+later, http.StatusOK)
+	require.Equal(t, "scheduled", d.text("#broadcast-status"))
+	require.Equal(t, http.StatusOK, d.click("#cancel-broadcast"))
+	d.shot("broadcast-cancel")
+	require.Equal(t, http.StatusOK, d.click("#confirm-cancel"))
+	require.Equal(t, "canceled", d.text("#broadcast-status"))
+	theirBC := d.apiJSON(http.MethodPost, "/broadcasts", keyB, map[string]any{"segment_id": d.apiJSON(http.MethodPost, "/segments", keyB,
+		map[string]any{"name": "Theirs"})["id"], "from": "Them <onboarding@resend.dev>", "subject": "Theirs", "text": "theirs"})["id"].(string)
+	for _, p := range []string{"", "/preview.html", "/cancel"} {
+		d.navigate(d.base+"/dashboard/broadcasts/"+theirBC+p, http.StatusNotFound)
+	}
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/broadcasts/"+theirBC+"/send", d.csrf()))
+
 	// Another team's template is a 404, its preview too.
 	theirs := d.apiJSON(http.MethodPost, "/templates", keyB, map[string]any{"name": "Theirs", "html": "<p>secret of theirs</p>"})
 	theirID := theirs["id"].(string)
@@ -162,6 +219,9 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Zero(t, d.count("#save-rate-limit"))
 	d.navigate(d.base+"/dashboard/templates/new", http.StatusForbidden)
 	d.navigate(d.base+"/dashboard/templates/"+tplID+"/edit", http.StatusForbidden)
+	d.navigate(d.base+"/dashboard/broadcasts/"+bc, http.StatusOK)
+	require.Zero(t, d.count("#send-broadcast, #cancel-broadcast"))
+	d.navigate(d.base+"/dashboard/broadcasts/"+later+"/cancel", http.StatusForbidden)
 	csrf := d.csrf()
 	for path, form := range map[string][]string{
 		"/dashboard/templates":           {"name", "viewer's"},
@@ -180,7 +240,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 
 	// At phone width, nothing scrolls sideways.
 	d.do(chromedp.EmulateViewport(375, 812))
-	for _, p := range []string{"/dashboard/templates", "/dashboard/templates/" + tplID, "/dashboard/settings"} {
+	for _, p := range []string{"/dashboard/templates", "/dashboard/templates/" + tplID, "/dashboard/settings", "/dashboard/broadcasts/" + bc} {
 		d.navigate(d.base+p, http.StatusOK)
 		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		require.NoError(t, err)

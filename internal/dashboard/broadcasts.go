@@ -173,8 +173,9 @@ func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *reque
 }
 
 // broadcastPreview serves a broadcast's HTML for the sandboxed frame of
-// its page (the email frame's policy), placeholders as written: each
-// recipient's values are filled in when it is sent.
+// its page (the email frame's policy), rendered by the merge formatter
+// with no contact: inline fallbacks apply, other placeholders stay as
+// written (each recipient's values are filled in when it is sent).
 func (h *Handler) broadcastPreview(w http.ResponseWriter, r *http.Request, s *request) error {
 	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
 	if err != nil {
@@ -182,7 +183,9 @@ func (h *Handler) broadcastPreview(w http.ResponseWriter, r *http.Request, s *re
 	}
 	var body string
 	if b.HTML != nil {
-		body = *b.HTML
+		if body, err = renderPreview(*b.HTML, nil, true); err != nil {
+			return fmt.Errorf("render html: %w", err)
+		}
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", FrameCSP)

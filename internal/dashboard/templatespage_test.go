@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -79,4 +80,35 @@ func TestSamples(t *testing.T) {
 	out, err := renderPreview("<p>{{{who}}} in {{{city}}}, {{{other|<i>x</i>}}} {{{unknown}}}</p>", map[string]string{"who": "<b>"}, true)
 	require.NoError(t, err)
 	require.Equal(t, "<p>&lt;b&gt; in {{{city}}}, &lt;i&gt;x&lt;/i&gt; {{{unknown}}}</p>", out, "values escaped in HTML; an unknown key left as written")
+}
+
+func TestParseRecipientsQuery(t *testing.T) {
+	t.Parallel()
+	typ, off, ok := parseRecipientsQuery(url.Values{})
+	require.True(t, ok)
+	require.Equal(t, "sent", typ)
+	require.Zero(t, off)
+	typ, off, ok = parseRecipientsQuery(url.Values{"type": {"clicked"}, "offset": {"50"}})
+	require.True(t, ok)
+	require.Equal(t, "clicked", typ)
+	require.Equal(t, 50, off)
+	for _, q := range []url.Values{{"type": {"unsubscribed"}}, {"type": {"x"}}, {"offset": {"-1"}}, {"offset": {"a"}}, {"offset": {"99999999999"}}} {
+		_, _, ok := parseRecipientsQuery(q)
+		require.False(t, ok, q)
+	}
+}
+
+// FuzzParseRecipientsQuery: an accepted query is a known type and an
+// offset within bounds.
+func FuzzParseRecipientsQuery(f *testing.F) {
+	f.Add("sent", "0")
+	f.Add("", "")
+	f.Add("clicked", "-5")
+	f.Fuzz(func(t *testing.T, typ, offset string) {
+		got, off, ok := parseRecipientsQuery(url.Values{"type": {typ}, "offset": {offset}})
+		if ok {
+			require.Contains(t, pageTypes, got)
+			require.True(t, off >= 0 && off <= 1<<30)
+		}
+	})
 }
