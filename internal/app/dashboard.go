@@ -27,6 +27,8 @@ type dashboardDeps struct {
 	domains   domains.Settings
 	caches    dashboard.Caches
 	verifyNow func()
+	// gate checks a new broadcast's sender (the server's accept.Service).
+	gate dashboard.Gate
 }
 
 // newDashboard builds the dashboard and the account service behind it. Its
@@ -49,6 +51,7 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, deps dashboard
 		Store:         db,
 		Accounts:      accounts,
 		Keys:          box,
+		Gate:          deps.gate,
 		CSRFKey:       csrfKey,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		PublicURL:     cfg.PublicURL,

@@ -159,8 +159,22 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 		d.apiJSON(http.MethodPost, "/contacts/"+addr+"/segments/"+seg, keyA, nil)
 	}
 	d.apiJSON(http.MethodPost, "/contacts", keyA, map[string]any{"email": "carl@example.com"}) // in no segment
-	bc := d.apiRaw(http.MethodPost, "/broadcasts", keyA, `{"segment_id":"`+seg+`","from":"Acme <news@acme.test>","subject":"December",`+
-		`"name":"December news","html":"<p id=\"x\">Hello {{{FIRST_NAME|there}}}</p><script>document.getElementById('x').textContent='script ran'</script>"}`)["id"].(string)
+	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
+	require.Contains(t, d.text("main"), "No broadcasts yet")
+	require.Equal(t, http.StatusOK, d.click("#new-broadcast"))
+	d.shot("broadcast-new")
+	d.do(chromedp.SetValue(chromedp.CSS("#name"), "December news"), chromedp.SetValue(chromedp.CSS("#from"), "Acme <news@unverified.test>"),
+		chromedp.SetValue(chromedp.CSS("#subject"), "December"),
+		chromedp.SetValue(chromedp.CSS("#html"), `<p id="x">Hello {{{FIRST_NAME|there}}}</p><script>document.getElementById('x').textContent='script ran'</script>`))
+	require.Equal(t, http.StatusBadRequest, d.submit("#name"))
+	require.Contains(t, d.text(".alert"), "unverified.test", "the API's sending gate refuses an unverified domain")
+	d.do(chromedp.SetValue(chromedp.CSS("#from"), "Acme <news@acme.test>"))
+	require.Equal(t, http.StatusOK, d.submit("#name"))
+	require.True(t, strings.HasPrefix(d.location(), d.base+"/dashboard/broadcasts/"), d.location())
+	bc := strings.TrimPrefix(d.location(), d.base+"/dashboard/broadcasts/")
+	stored, err := db.GetBroadcast(context.Background(), admin.TeamID, bc)
+	require.NoError(t, err)
+	require.Equal(t, seg, stored.SegmentID)
 	later := d.apiJSON(http.MethodPost, "/broadcasts", keyA, map[string]any{"segment_id": seg, "from": "Acme <news@acme.test>",
 		"subject": "Later", "name": "Later news", "text": "later", "send": true, "scheduled_at": "in 2 days"})["id"].(string)
 	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
@@ -198,6 +212,9 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 		d.navigate(d.base+"/dashboard/broadcasts/"+theirBC+p, http.StatusNotFound)
 	}
 	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/broadcasts/"+theirBC+"/send", d.csrf()))
+	theirSeg := d.apiJSON(http.MethodPost, "/segments", keyB, map[string]any{"name": "Theirs too"})["id"].(string)
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/broadcasts", d.csrf(), "segment_id", theirSeg,
+		"from", "Acme <news@acme.test>", "subject", "x", "text", "x"), "another team's segment")
 
 	// Another team's template is a 404, its preview too.
 	theirs := d.apiJSON(http.MethodPost, "/templates", keyB, map[string]any{"name": "Theirs", "html": "<p>secret of theirs</p>"})
@@ -222,6 +239,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	d.navigate(d.base+"/dashboard/broadcasts/"+bc, http.StatusOK)
 	require.Zero(t, d.count("#send-broadcast, #cancel-broadcast"))
 	d.navigate(d.base+"/dashboard/broadcasts/"+later+"/cancel", http.StatusForbidden)
+	d.navigate(d.base+"/dashboard/broadcasts/new", http.StatusForbidden)
 	csrf := d.csrf()
 	for path, form := range map[string][]string{
 		"/dashboard/templates":           {"name", "viewer's"},

@@ -193,7 +193,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Metrics:          met,
 	})
 
-	dash, err := newDashboard(cfg, db, key, dashboardDeps{domains: domainCfg, caches: acc, verifyNow: verifier.Wake}, log)
+	dash, err := newDashboard(cfg, db, key, dashboardDeps{domains: domainCfg, caches: acc, verifyNow: verifier.Wake, gate: acc}, log)
 	if err != nil {
 		return err
 	}

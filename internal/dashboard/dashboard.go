@@ -57,6 +57,7 @@ type Store interface {
 	rateLimitStore
 	templatesStore
 	broadcastsStore
+	segmentsStore
 	SearchEmails(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) ([]*store.Email, bool, error)
 	ListDomains(ctx context.Context, teamID string) ([]*store.Domain, error)
 	EmailMetrics(ctx context.Context, f store.EmailMetricsFilter) ([]*store.EmailMetricsRow, error)
@@ -84,6 +85,9 @@ type Config struct {
 	// Keys seals and opens webhook signing secrets (the server key's box,
 	// as the API's).
 	Keys webhook.Sealer
+	// Gate checks a new broadcast's sender as the API does (the server's
+	// accept.Service); without it broadcasts cannot be made here.
+	Gate Gate
 	// CSRFKey signs the forms' CSRF tokens (every node must have the same:
 	// derive it from the server key).
 	CSRFKey []byte

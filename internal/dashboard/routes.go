@@ -92,6 +92,8 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/templates/{id}/preview.html", member, h.templatePreview)
 
 	h.handle("GET /dashboard/broadcasts", member, h.broadcasts)
+	h.handle("GET /dashboard/broadcasts/new", admin, h.newBroadcast)
+	h.handle("POST /dashboard/broadcasts", admin, h.createBroadcast)
 	h.handle("GET /dashboard/broadcasts/{id}", member, h.broadcast)
 	h.handle("GET /dashboard/broadcasts/{id}/preview.html", member, h.broadcastPreview)
 	h.handle("POST /dashboard/broadcasts/{id}/send", admin, h.sendBroadcast)
