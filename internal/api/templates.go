@@ -15,6 +15,7 @@ import (
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/contact"
+	"github.com/godwit/godwit/internal/emailtemplate"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
@@ -30,7 +31,7 @@ import (
 
 const (
 	// maxTemplateName bounds a template's name (Resend documents no limit).
-	maxTemplateName = 256
+	maxTemplateName = emailtemplate.MaxName
 	// maxTemplateAlias bounds an alias (Resend documents no limit).
 	maxTemplateAlias = 128
 	// maxTemplateVariables is Resend's limit (values: render.CheckValue).
@@ -539,11 +540,7 @@ func (h *Handler) publishTemplate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	now := h.Now().UTC()
-	pub := t.Content
-	pub.Variables = slices.Clone(t.Content.Variables)
-	pub.ReplyTo = slices.Clone(t.Content.ReplyTo)
-	t.Published, t.Status, t.PublishedAt, t.UpdatedAt = &pub, store.TemplatePublished, &now, now
+	emailtemplate.Publish(t, h.Now().UTC())
 	if err := h.saveTemplate(r.Context(), t); err != nil {
 		return err
 	}
@@ -558,21 +555,7 @@ func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	now := h.Now().UTC()
-	name := src.Name + " (Copy)"
-	if utf8.RuneCountInString(name) > maxTemplateName {
-		name = string([]rune(name)[:maxTemplateName])
-	}
-	c := src.Content
-	c.VersionID = store.NewID()
-	c.ReplyTo = slices.Clone(src.Content.ReplyTo)
-	c.Variables = nil
-	for _, v := range src.Content.Variables {
-		c.Variables = append(c.Variables, store.TemplateVariable{ID: store.NewID(), Key: v.Key, Type: v.Type,
-			FallbackValue: v.FallbackValue, CreatedAt: now, UpdatedAt: now})
-	}
-	t := &store.Template{ID: store.NewID(), TeamID: src.TeamID, Name: name, Content: c, Status: store.TemplateDraft,
-		CreatedAt: now, UpdatedAt: now}
+	t := emailtemplate.Duplicate(src, h.Now().UTC())
 	if err := h.Store.CreateTemplate(r.Context(), t); err != nil {
 		return fmt.Errorf("duplicate template: %w", err)
 	}

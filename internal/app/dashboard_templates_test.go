@@ -116,6 +116,23 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.NoError(t, err)
 	require.Equal(t, "Welcome, {{{name|friend}}}", tpl.Content.Subject)
 
+	// Publish, duplicate, and delete the copy after the confirmation.
+	require.Equal(t, http.StatusOK, d.click("#publish-template"))
+	require.Equal(t, "published", d.text("#template-status"))
+	tpl, err = db.GetTemplate(context.Background(), admin.TeamID, tplID)
+	require.NoError(t, err)
+	require.Equal(t, "Welcome, {{{name|friend}}}", tpl.Published.Subject)
+	require.Equal(t, http.StatusOK, d.click("#duplicate-template"))
+	copyID := strings.TrimPrefix(d.location(), d.base+"/dashboard/templates/")
+	require.NotEqual(t, tplID, copyID)
+	require.Equal(t, "Welcome (Copy)", d.text("h1"))
+	require.Equal(t, "draft", d.text("#template-status"))
+	require.Equal(t, http.StatusOK, d.click("#delete-template"))
+	d.shot("template-delete")
+	require.Equal(t, http.StatusOK, d.click("#confirm-delete"))
+	require.Equal(t, d.base+"/dashboard/templates", d.location())
+	d.navigate(d.base+"/dashboard/templates/"+copyID, http.StatusNotFound)
+
 	// A template of the API's, with a declared variable: its fallback is
 	// the sample value.
 	made := d.apiJSON(http.MethodPost, "/templates", keyA, map[string]any{"name": "Receipt", "subject": "Order {{{order}}}",
@@ -224,6 +241,9 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 		require.NotContains(t, d.text("body"), "secret of theirs")
 	}
 	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/templates/"+theirID, d.csrf(), "name", "mine now"))
+	for _, p := range []string{"/publish", "/duplicate", "/delete"} {
+		require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/templates/"+theirID+p, d.csrf()), p)
+	}
 
 	// A viewer reads, but is refused every admin action.
 	require.Equal(t, http.StatusOK, d.click(".signout button"))
@@ -231,7 +251,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	d.navigate(d.base+"/dashboard/templates", http.StatusOK)
 	require.Zero(t, d.count("#new-template"))
 	d.navigate(d.base+"/dashboard/templates/"+tplID, http.StatusOK)
-	require.Zero(t, d.count("#edit-template"))
+	require.Zero(t, d.count("#edit-template, #publish-template, #duplicate-template, #delete-template"))
 	d.navigate(d.base+"/dashboard/settings", http.StatusOK)
 	require.Zero(t, d.count("#save-rate-limit"))
 	d.navigate(d.base+"/dashboard/templates/new", http.StatusForbidden)
@@ -242,9 +262,15 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	d.navigate(d.base+"/dashboard/broadcasts/new", http.StatusForbidden)
 	csrf := d.csrf()
 	for path, form := range map[string][]string{
-		"/dashboard/templates":           {"name", "viewer's"},
-		"/dashboard/templates/" + tplID:  {"name", "viewer's"},
-		"/dashboard/settings/rate-limit": {"rate_limit", "1"},
+		"/dashboard/templates":                         {"name", "viewer's"},
+		"/dashboard/templates/" + tplID:                {"name", "viewer's"},
+		"/dashboard/templates/" + tplID + "/publish":   nil,
+		"/dashboard/templates/" + tplID + "/duplicate": nil,
+		"/dashboard/templates/" + tplID + "/delete":    nil,
+		"/dashboard/settings/rate-limit":               {"rate_limit", "1"},
+		"/dashboard/broadcasts/" + bc + "/send":        nil,
+		"/dashboard/broadcasts/" + later + "/cancel":   nil,
+		"/dashboard/broadcasts":                        {"segment_id", seg, "from", "Acme <news@acme.test>", "subject", "x", "text", "x"},
 	} {
 		require.Equal(t, http.StatusForbidden, d.postForm(path, csrf, form...), path)
 		require.Contains(t, d.text("main"), "you are a viewer", path)
@@ -255,6 +281,12 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	list, _, err := db.ListTemplates(context.Background(), admin.TeamID, store.Page{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, list, 2)
+	bcs, _, err := db.ListBroadcasts(context.Background(), admin.TeamID, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, bcs, 2, "the viewer made no broadcast")
+	later2, err := db.GetBroadcast(context.Background(), admin.TeamID, later)
+	require.NoError(t, err)
+	require.Equal(t, store.BroadcastCanceled, later2.Status)
 
 	// At phone width, nothing scrolls sideways.
 	d.do(chromedp.EmulateViewport(375, 812))

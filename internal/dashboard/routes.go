@@ -90,6 +90,10 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/templates/{id}/edit", admin, h.editTemplate)
 	h.handle("POST /dashboard/templates/{id}", admin, h.updateTemplate)
 	h.handle("GET /dashboard/templates/{id}/preview.html", member, h.templatePreview)
+	h.handle("POST /dashboard/templates/{id}/publish", admin, h.publishTemplate)
+	h.handle("POST /dashboard/templates/{id}/duplicate", admin, h.duplicateTemplate)
+	h.handle("GET /dashboard/templates/{id}/delete", admin, h.confirmDeleteTemplate)
+	h.handle("POST /dashboard/templates/{id}/delete", admin, h.deleteTemplate)
 
 	h.handle("GET /dashboard/broadcasts", member, h.broadcasts)
 	h.handle("GET /dashboard/broadcasts/new", admin, h.newBroadcast)

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/godwit/godwit/internal/emailtemplate"
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
@@ -28,12 +29,13 @@ type templatesStore interface {
 	GetTemplate(ctx context.Context, teamID, idOrAlias string) (*store.Template, error)
 	ListTemplates(ctx context.Context, teamID string, p store.Page) ([]*store.Template, bool, error)
 	UpdateTemplate(ctx context.Context, t *store.Template) error
+	DeleteTemplate(ctx context.Context, teamID, id string) error
 }
 
 const (
 	templatesPerPage = 50
 	// maxTemplateName is the API's bound on a template's name.
-	maxTemplateName = 256
+	maxTemplateName = emailtemplate.MaxName
 )
 
 type templatesData struct {
@@ -254,5 +256,57 @@ func (h *Handler) templatePreview(w http.ResponseWriter, r *http.Request, s *req
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "private, no-store")
 	_, _ = w.Write([]byte(body))
+	return nil
+}
+
+// publishTemplate publishes a template's draft (admin), as
+// POST /templates/{id}/publish.
+func (h *Handler) publishTemplate(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.cfg.Store.GetTemplate(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	emailtemplate.Publish(t, time.Now().UTC())
+	if err := h.cfg.Store.UpdateTemplate(r.Context(), t); err != nil {
+		return fmt.Errorf("publish template: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"templates/"+url.PathEscape(t.ID), http.StatusSeeOther)
+	return nil
+}
+
+// duplicateTemplate copies a template into a new draft (admin), as
+// POST /templates/{id}/duplicate, and shows the copy.
+func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request, s *request) error {
+	src, err := h.cfg.Store.GetTemplate(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	t := emailtemplate.Duplicate(src, time.Now().UTC())
+	if err := h.cfg.Store.CreateTemplate(r.Context(), t); err != nil {
+		return fmt.Errorf("duplicate template: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"templates/"+url.PathEscape(t.ID), http.StatusSeeOther)
+	return nil
+}
+
+// confirmDeleteTemplate asks before deleting (admin).
+func (h *Handler) confirmDeleteTemplate(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.cfg.Store.GetTemplate(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "templatedelete", "Delete template", "Templates", t)
+}
+
+// deleteTemplate deletes a template (admin).
+func (h *Handler) deleteTemplate(w http.ResponseWriter, r *http.Request, s *request) error {
+	t, err := h.cfg.Store.GetTemplate(r.Context(), s.user.TeamID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.DeleteTemplate(r.Context(), s.user.TeamID, t.ID); err != nil {
+		return fmt.Errorf("delete template: %w", err)
+	}
+	http.Redirect(w, r, Prefix+"templates", http.StatusSeeOther)
 	return nil
 }
