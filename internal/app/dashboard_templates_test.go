@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,9 +237,19 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	// Another team's template is a 404, its preview too.
 	theirs := d.apiJSON(http.MethodPost, "/templates", keyB, map[string]any{"name": "Theirs", "html": "<p>secret of theirs</p>"})
 	theirID := theirs["id"].(string)
+	cookie := d.sessionCookie()
 	for _, p := range []string{"", "/edit", "/preview.html"} {
 		d.navigate(d.base+"/dashboard/templates/"+theirID+p, http.StatusNotFound)
-		require.NotContains(t, d.text("body"), "secret of theirs")
+		req, err := http.NewRequest(http.MethodGet, d.base+"/dashboard/templates/"+theirID+p, nil)
+		require.NoError(t, err)
+		req.AddCookie(cookie)
+		resp, err := d.client.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, p)
+		require.NotContains(t, string(b), "secret of theirs", p)
 	}
 	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/templates/"+theirID, d.csrf(), "name", "mine now"))
 	for _, p := range []string{"/publish", "/duplicate", "/delete"} {
