@@ -193,6 +193,13 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	stored, err := db.GetBroadcast(context.Background(), admin.TeamID, bc)
 	require.NoError(t, err)
 	require.Equal(t, seg, stored.SegmentID)
+	// A broadcast of the published template's content and subject.
+	require.Equal(t, http.StatusOK, d.postForm("/dashboard/broadcasts", d.csrf(), "segment_id", seg, "from", "Acme <news@acme.test>",
+		"template_id", tplID))
+	fromTpl, err := db.GetBroadcast(context.Background(), admin.TeamID, strings.TrimPrefix(d.location(), d.base+"/dashboard/broadcasts/"))
+	require.NoError(t, err)
+	require.Equal(t, "Welcome, {{{name|friend}}}", fromTpl.Subject)
+	require.Contains(t, *fromTpl.HTML, `<p id="x">Hi {{{name|<b>friend</b>}}}</p>`)
 	later := d.apiJSON(http.MethodPost, "/broadcasts", keyA, map[string]any{"segment_id": seg, "from": "Acme <news@acme.test>",
 		"subject": "Later", "name": "Later news", "text": "later", "send": true, "scheduled_at": "in 2 days"})["id"].(string)
 	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
@@ -294,7 +301,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Len(t, list, 2)
 	bcs, _, err := db.ListBroadcasts(context.Background(), admin.TeamID, store.Page{Limit: 10})
 	require.NoError(t, err)
-	require.Len(t, bcs, 2, "the viewer made no broadcast")
+	require.Len(t, bcs, 3, "the viewer made no broadcast")
 	later2, err := db.GetBroadcast(context.Background(), admin.TeamID, later)
 	require.NoError(t, err)
 	require.Equal(t, store.BroadcastCanceled, later2.Status)
