@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/godwit/godwit/internal/broadcast"
-	"github.com/godwit/godwit/internal/sendreq"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -215,10 +215,9 @@ func (h *Handler) sendBroadcast(w http.ResponseWriter, r *http.Request, s *reque
 			"The broadcast has an unsubscribe link, but this server has no public URL to build it with (start it with --public-url).")
 	}
 	now := time.Now().UTC()
-	at, err := sendreq.ParseScheduledAt(r.PostFormValue("scheduled_at"), now, 0)
-	if err != nil {
-		return h.broadcastPage(w, r, s, http.StatusBadRequest,
-			"The time must be like 2026-12-24T09:00:00Z or “in 1 hour”, within 30 days.")
+	at, ok := parseSendAt(r.PostFormValue("scheduled_at"), now)
+	if !ok {
+		return h.broadcastPage(w, r, s, http.StatusBadRequest, "The time must be a date and time (UTC) within the next 30 days.")
 	}
 	err = h.cfg.Store.SendBroadcast(r.Context(), s.user.TeamID, b.ID, at, now)
 	if errors.Is(err, store.ErrBroadcastState) {
@@ -255,4 +254,34 @@ func (h *Handler) cancelBroadcast(w http.ResponseWriter, r *http.Request, s *req
 	}
 	http.Redirect(w, r, Prefix+"broadcasts/"+url.PathEscape(b.ID), http.StatusSeeOther)
 	return nil
+}
+
+// maxSchedule is how far ahead a broadcast can be scheduled, as in the API.
+const maxSchedule = 30 * 24 * time.Hour
+
+// parseSendAt reads the send form's time: "" for now, else the
+// datetime-local input's value (in UTC) or RFC 3339; a time already past
+// means now. ok is false for anything else or more than 30 days ahead.
+// (The API's natural-language forms live in sendreq, which speaks the
+// API's errors; the form's input gives a plain date and time.)
+func parseSendAt(v string, now time.Time) (*time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, true
+	}
+	var at time.Time
+	var err error
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
+		if at, err = time.ParseInLocation(layout, v, time.UTC); err == nil {
+			break
+		}
+	}
+	if err != nil || at.After(now.Add(maxSchedule)) {
+		return nil, false
+	}
+	if !at.After(now) {
+		return nil, true
+	}
+	at = at.UTC()
+	return &at, true
 }

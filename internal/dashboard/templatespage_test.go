@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -109,6 +110,41 @@ func FuzzParseRecipientsQuery(f *testing.F) {
 		if ok {
 			require.Contains(t, pageTypes, got)
 			require.True(t, off >= 0 && off <= 1<<30)
+		}
+	})
+}
+
+func TestParseSendAt(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
+	at, ok := parseSendAt("", now)
+	require.True(t, ok)
+	require.Nil(t, at, "now")
+	at, ok = parseSendAt("2026-12-24T09:00", now)
+	require.True(t, ok)
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), *at)
+	at, ok = parseSendAt("2026-12-04T10:00:00+02:00", now)
+	require.True(t, ok)
+	require.Equal(t, time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC), *at)
+	at, ok = parseSendAt("2026-01-01T00:00", now)
+	require.True(t, ok)
+	require.Nil(t, at, "a past time is now")
+	for _, bad := range []string{"tomorrow", "2027-02-01T00:00", "2026-13-01T00:00"} {
+		_, ok := parseSendAt(bad, now)
+		require.False(t, ok, bad)
+	}
+}
+
+// FuzzParseSendAt: an accepted time is nil (now) or in the next 30 days.
+func FuzzParseSendAt(f *testing.F) {
+	for _, s := range []string{"", "2026-12-24T09:00", "2026-12-24T09:00:00Z", "x", "9999-12-31T23:59"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		at, ok := parseSendAt(s, now)
+		if ok && at != nil {
+			require.True(t, at.After(now) && !at.After(now.Add(maxSchedule)), at)
 		}
 	})
 }
