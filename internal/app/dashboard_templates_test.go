@@ -200,6 +200,11 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.NoError(t, err)
 	require.Equal(t, "Welcome, {{{name|friend}}}", fromTpl.Subject)
 	require.Contains(t, *fromTpl.HTML, `<p id="x">Hi {{{name|<b>friend</b>}}}</p>`)
+	// Scheduled from its page, two days ahead.
+	d.navigate(d.base+"/dashboard/broadcasts/"+fromTpl.ID, http.StatusOK)
+	d.do(chromedp.SetValue(chromedp.CSS("#scheduled-at"), time.Now().UTC().Add(48*time.Hour).Format("2006-01-02T15:04")))
+	require.Equal(t, http.StatusOK, d.submit("#scheduled-at"))
+	require.Equal(t, "scheduled", d.text("#broadcast-status"))
 	later := d.apiJSON(http.MethodPost, "/broadcasts", keyA, map[string]any{"segment_id": seg, "from": "Acme <news@acme.test>",
 		"subject": "Later", "name": "Later news", "text": "later", "send": true, "scheduled_at": "in 2 days"})["id"].(string)
 	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
