@@ -265,6 +265,15 @@ func (h *Handler) emailHTML(w http.ResponseWriter, r *http.Request, s *request) 
 			return err
 		}
 	}
+	writeFrame(w, body)
+	return nil
+}
+
+// writeFrame answers a sandboxed frame's request (an email's, a captured
+// message's, a template's or a broadcast's HTML) with body under the
+// frame's own policy: FrameCSP (no script, nothing loaded from elsewhere),
+// framed only by the dashboard, never cached or sent a referrer.
+func writeFrame(w http.ResponseWriter, body string) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", FrameCSP)
 	hdr.Set("X-Frame-Options", "SAMEORIGIN")
@@ -272,5 +281,4 @@ func (h *Handler) emailHTML(w http.ResponseWriter, r *http.Request, s *request) 
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "private, no-store")
 	_, _ = w.Write([]byte(body))
-	return nil
 }

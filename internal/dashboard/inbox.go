@@ -164,13 +164,7 @@ func (h *Handler) inboxHTML(w http.ResponseWriter, r *http.Request, s *request) 
 	if e, _, err := submission.Convert(raw, submission.Envelope{}, time.Now()); err == nil && e.HTML != nil {
 		body = *e.HTML
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", FrameCSP)
-	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Cache-Control", "private, no-store")
-	_, _ = w.Write([]byte(body))
+	writeFrame(w, body)
 	return nil
 }
 

@@ -249,13 +249,7 @@ func (h *Handler) templatePreview(w http.ResponseWriter, r *http.Request, s *req
 	if err != nil {
 		return fmt.Errorf("render html: %w", err)
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", FrameCSP)
-	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Cache-Control", "private, no-store")
-	_, _ = w.Write([]byte(body))
+	writeFrame(w, body)
 	return nil
 }
 
