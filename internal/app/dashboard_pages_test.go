@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -46,27 +44,11 @@ func TestDashboardMetricsInboxInBrowser(t *testing.T) {
 }
 
 func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
 	cfg := serveConfig(t.TempDir())
 	cfg.DatabaseURL = godwittest.StoreURL(t, kind)
 	cfg.RateLimit = 1000
-	s := serve(runCtx, cfg)
-	apiAddr := s.addr(t, httpServing, "addr")
-	waitReady(t, apiAddr)
-	defer func() {
-		stop()
-		require.NoError(t, s.wait(t))
-	}()
-	shots := os.Getenv("GODWIT_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join("testdata", "screenshots")
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
-	ctx, cancel := context.WithTimeout(bctx, 3*bound)
-	defer cancel()
-	d := &dash{t: t, ctx: ctx, base: "http://" + apiAddr, kind: kind, shots: shots, client: &http.Client{
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: bound}}
+	d, _ := startDash(t, bctx, kind, cfg)
+	ctx := d.ctx
 
 	keyA := d.cli(cfg, "keys", "create", "--name", "e2e")
 	keyB := d.cli(cfg, "keys", "create", "--name", "e2e", "--team", "other")

@@ -67,30 +67,13 @@ type dash struct {
 }
 
 func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ int) {
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
 	dir := t.TempDir()
 	cfg := serveConfig(dir)
 	cfg.DatabaseURL = godwittest.StoreURL(t, kind)
 	cfg.DashboardAddr = "127.0.0.1:0"
-	s := serve(runCtx, cfg)
-	apiAddr := s.addr(t, httpServing, "addr")
+	d, s := startDash(t, bctx, kind, cfg)
 	dashAddr := s.addr(t, "serving the dashboard", "addr")
-	waitReady(t, apiAddr)
-	defer func() {
-		stop()
-		require.NoError(t, s.wait(t))
-	}()
-
-	shots := os.Getenv("GODWIT_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join("testdata", "screenshots")
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
-	ctx, cancel := context.WithTimeout(bctx, 3*bound)
-	defer cancel()
-	d := &dash{t: t, ctx: ctx, base: "http://" + apiAddr, kind: kind, shots: shots, client: &http.Client{
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: bound}}
+	ctx := d.ctx
 
 	keyA := d.cli(cfg, "keys", "create", "--name", "e2e")
 	keyB := d.cli(cfg, "keys", "create", "--name", "e2e", "--team", "other")
@@ -305,6 +288,31 @@ func testDashboard(t *testing.T, bctx context.Context, kind sqlstore.Dialect, _ 
 }
 
 // cli runs a godwit command on the test's database and returns its output.
+// startDash serves cfg (its store is kind's) until the test ends and
+// returns the browser's driver for its dashboard on the API's address
+// (context bctx; screenshots to $GODWIT_SCREENSHOTS or
+// testdata/screenshots), and the server.
+func startDash(t *testing.T, bctx context.Context, kind sqlstore.Dialect, cfg config.Config) (*dash, *served) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(context.Background())
+	s := serve(runCtx, cfg)
+	t.Cleanup(func() {
+		stop()
+		require.NoError(t, s.wait(t))
+	})
+	apiAddr := s.addr(t, httpServing, "addr")
+	waitReady(t, apiAddr)
+	shots := os.Getenv("GODWIT_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join("testdata", "screenshots")
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	ctx, cancel := context.WithTimeout(bctx, 3*bound)
+	t.Cleanup(cancel)
+	return &dash{t: t, ctx: ctx, base: "http://" + apiAddr, kind: kind, shots: shots, client: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: bound}}, s
+}
+
 func (d *dash) cli(cfg config.Config, args ...string) string {
 	d.t.Helper()
 	var out, errb bytes.Buffer
