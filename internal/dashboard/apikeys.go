@@ -98,8 +98,7 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, s *reques
 	if err := h.cfg.Store.CreateAPIKey(r.Context(), k); err != nil {
 		return fmt.Errorf("create api key: %w", err)
 	}
-	h.log.InfoContext(r.Context(), "dashboard: API key created", slog.String("api_key_id", k.ID), slog.String("team_id", k.TeamID),
-		slog.String("user_id", s.user.ID))
+	s.note(slog.String("api_key_id", k.ID))
 	return h.renderKeys(w, r, s, http.StatusOK, keysData{NewKey: k, Token: token, Permission: store.PermissionFullAccess})
 }
 
@@ -134,8 +133,6 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, s *request) 
 	if h.cfg.Caches != nil {
 		h.cfg.Caches.ForgetKey(k.Prefix)
 	}
-	h.log.InfoContext(r.Context(), "dashboard: API key revoked", slog.String("api_key_id", k.ID), slog.String("team_id", k.TeamID),
-		slog.String("user_id", s.user.ID))
 	http.Redirect(w, r, Prefix+"api-keys", http.StatusSeeOther)
 	return nil
 }

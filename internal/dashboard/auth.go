@@ -168,6 +168,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, s *request) 
 	u, token, err := h.cfg.Accounts.CreateUser(r.Context(), s.user.TeamID, email, role)
 	switch {
 	case err == nil:
+		s.note(slog.String("member_id", u.ID), slog.String("role", u.Role))
 		return h.settingsPage(w, r, s, http.StatusOK, settingsData{NewMember: u, Link: h.setPasswordLink(r, token)})
 	case errors.Is(err, account.ErrInvalidEmail):
 		return h.settingsPage(w, r, s, http.StatusBadRequest, settingsData{Error: "That is not an email address."})

@@ -186,6 +186,8 @@ type request struct {
 	// csrfBase is what the request's CSRF token is an HMAC of: the
 	// session token's hash, or the pre-session cookie.
 	csrfBase string
+	// audit is what the handler adds to the request's audit line (note).
+	audit []slog.Attr
 }
 
 // errNotFound is a 404 page.
@@ -215,6 +217,11 @@ const (
 func (h *Handler) handle(pattern string, level access, fn handlerFunc) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		s := &request{}
+		if r.Method == http.MethodPost && level != public {
+			sw := &statusWriter{ResponseWriter: w}
+			w = sw
+			defer h.logAction(r, pattern, s, sw)
+		}
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			u, err := h.cfg.Accounts.Authenticate(r.Context(), c.Value)
 			switch {

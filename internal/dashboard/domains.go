@@ -80,8 +80,7 @@ func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, s *request) 
 	} else if err != nil {
 		return fmt.Errorf("create domain: %w", err)
 	}
-	h.log.InfoContext(r.Context(), "dashboard: domain added", slog.String("domain", d.Name), slog.String("domain_id", d.ID),
-		slog.String("team_id", d.TeamID), slog.String("user_id", s.user.ID))
+	s.note(slog.String("domain", d.Name), slog.String("domain_id", d.ID))
 	http.Redirect(w, r, domainPath(d.ID), http.StatusSeeOther)
 	return nil
 }
@@ -191,8 +190,7 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request, s *reques
 	if h.cfg.Caches != nil {
 		h.cfg.Caches.ForgetDomain(d.TeamID, d.Name)
 	}
-	h.log.InfoContext(r.Context(), "dashboard: domain deleted", slog.String("domain", d.Name), slog.String("domain_id", d.ID),
-		slog.String("team_id", d.TeamID), slog.String("user_id", s.user.ID))
+	s.note(slog.String("domain", d.Name))
 	http.Redirect(w, r, Prefix+"domains", http.StatusSeeOther)
 	return nil
 }

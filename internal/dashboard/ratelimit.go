@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,5 +43,6 @@ func (h *Handler) setRateLimit(w http.ResponseWriter, r *http.Request, s *reques
 		return fmt.Errorf("set rate limit: %w", err)
 	}
 	s.team.RateLimit = n
+	s.note(slog.Int("rate_limit", n))
 	return h.settingsPage(w, r, s, http.StatusOK, settingsData{RateLimitSaved: true})
 }

@@ -286,7 +286,6 @@ func (h *Handler) revealWebhookSecret(w http.ResponseWriter, r *http.Request, s 
 	if err != nil {
 		return err
 	}
-	h.log.Info("dashboard webhook secret revealed", "webhook", wh.ID, "user", s.user.ID)
 	return h.webhookPage(w, r, s, wh, "The current signing secret. It is not shown again when you leave this page.", secret)
 }
 
