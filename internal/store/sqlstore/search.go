@@ -7,42 +7,52 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/godwit/godwit/internal/store"
 )
 
 // # Email search
 //
-// SearchEmails lists a team's emails newest first by (created_at, seq) and
-// narrows them by any combination of status, sending domain, time range,
-// recipient and tag. Every filter has an index in page order (migration
-// 00024): emails_team_status (team_id, last_event, created_at, seq),
-// emails_team_domain (team_id, domain_id, created_at, seq),
-// emails_team_created (team_id, created_at, seq) for no filter or a time
-// range alone, and email_search_terms (team_id, term, created_at,
-// email_seq) for a recipient or a tag, whose rows AcceptEmails writes in
-// its transaction. A page is a range scan of one of them, in order, cut at
-// the page's size: the time range and the cursor are bounds of the same
-// scan, and further conditions filter the rows it visits.
+// SearchEmails lists a team's emails newest first by seq (the order they
+// were accepted in) and narrows them by any combination of status, sending
+// domain, time range, recipient and tag. A page is a range scan of one
+// index whose key ends in seq, in order, cut at the page's size; the
+// cursor and the time range are bounds on seq, and further conditions
+// filter the rows the scan visits (migration 00028):
+//   - no filter, or a time range alone: emails_team_seq (team_id, seq).
+//   - a status an email reaches when delivery went wrong, it was scheduled
+//     or engaged (rareStatuses): emails_team_status (team_id, last_event,
+//     seq), partial on those statuses, so that accepting and delivering an
+//     email write nothing to it.
+//   - queued or sent: emails_waiting (team_id, seq), partial on the
+//     emails still waiting for delivery, with the status checked per row.
+//   - delivered: emails_team_seq, the status checked per row (most of a
+//     team's emails are delivered, so the scan visits few others).
+//   - a domain (without a status that has its own index):
+//     emails_team_domain (team_id, domain_id, seq).
+//   - a recipient or a tag: email_search_terms (team_id, term, email_seq),
+//     whose rows AcceptEmails writes in its transaction; a second term is
+//     a probe of the same key per row.
 //
-// What EXPLAIN showed (SQLite QUERY PLAN and PostgreSQL's plan, on a
-// seeded store; bench/dashboard prints them with -explain):
-//   - no filter, a time range, a cursor: SEARCH e USING INDEX
-//     emails_team_created (team_id=? AND created_at>? …), no temp b-tree
-//     for the ORDER BY; PostgreSQL: Index Scan Backward using
-//     emails_team_created.
-//   - status: USING INDEX emails_team_status (team_id=? AND last_event=?);
-//     domain: emails_team_domain; a time range adds created_at bounds to
-//     the same search.
-//   - recipient or tag: SEARCH t USING PRIMARY KEY (team_id=? AND term=?)
-//     then emails by its integer primary key (seq); a second term is an
-//     EXISTS probe of the same primary key per row.
+// A time range is found as a range of seq: seqFrom binary-searches
+// emails_team_seq for the first email created at or after each bound, and
+// created_at is checked per row as well. This assumes that seq follows
+// created_at, which holds up to the moments between an email's acceptance
+// and its commit (and, on several nodes, their clocks' skew): an email
+// accepted within that moment of a bound may fall on the other side of it.
 //
-// The cost of a page is the rows the scan visits: with one filter (and a
-// time range) that is the page itself. With two equality filters (say
-// status and domain) the scan follows one index and checks the other on
-// each row, so a rare combination of two common values visits more rows;
-// bench/dashboard measures such a combination.
+// What EXPLAIN shows (bench/dashboard prints it with -explain;
+// TestSearchPlans holds every filter to its index): SQLite SEARCH e USING
+// INDEX <index> (team_id=? …) and no temp b-tree for the ORDER BY;
+// PostgreSQL Index Scan (Backward) using <index>.
+//
+// The cost of a page is the rows the scan visits: with one filter that is
+// the page itself, except for delivered in a team whose emails mostly were
+// not. With two filters (say a status and a domain) the scan follows one
+// index and checks the other on each row, so a rare combination of two
+// common values visits more rows; bench/dashboard measures such a
+// combination.
 
 // searchColumns are emailListColumns read through the alias e.
 const searchColumns = `e.seq, e.id, e.team_id, e.created_at, e.from_addr, e.to_addrs, e.cc_addrs, e.bcc_addrs, e.reply_to, e.subject,
@@ -91,13 +101,13 @@ func termArgs(emails []*store.Email) [][]any {
 }
 
 // insertTermsSQL inserts n terms, each given as (term, email id), taking
-// the team, creation time and seq from the email row inserted before it in
-// the same transaction. VALUES names its columns column1, column2 on both
+// the team and seq from the email row inserted before it in the same
+// transaction. VALUES names its columns column1, column2 on both
 // databases.
 func insertTermsSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO email_search_terms (team_id, term, created_at, email_seq)
-	SELECT e.team_id, v.column1, e.created_at, e.seq FROM (VALUES `)
+	b.WriteString(`INSERT INTO email_search_terms (team_id, term, email_seq)
+	SELECT e.team_id, v.column1, e.seq FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -148,6 +158,29 @@ func pageLimit(p store.Page) int {
 	return p.Limit
 }
 
+// rareStatuses are the statuses of the partial index emails_team_status;
+// the literal list matches its WHERE, which a query repeats so that both
+// databases know the index serves it.
+const rareStatuses = `last_event IN ('scheduled', 'delivery_delayed', 'bounced', 'complained', 'failed', 'canceled',
+        'suppressed', 'opened', 'clicked')`
+
+// searchIndex is the index a search of the emails table reads, and the
+// partial index's condition the query must repeat ("" for none).
+func searchIndex(f store.EmailFilter) (index, partial string) {
+	switch f.Status {
+	case "":
+	case store.EventQueued, store.EventSent:
+		return "emails_waiting", waitingEvents
+	case store.EventDelivered:
+	default:
+		return "emails_team_status", rareStatuses
+	}
+	if f.DomainID != "" {
+		return "emails_team_domain", ""
+	}
+	return "emails_team_seq", ""
+}
+
 // searchQuery builds SearchEmails' query (exported to tests through
 // export_test.go, which EXPLAIN it).
 func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilter, p store.Page) (string, []any, error) {
@@ -161,9 +194,9 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 	// The scan's table: the first term's rows, or the emails themselves.
 	var b strings.Builder
 	var args []any
-	created, seq := "e.created_at", "e.seq"
+	seq := "e.seq"
 	if len(terms) > 0 {
-		created, seq = "t.created_at", "t.email_seq"
+		seq = "t.email_seq"
 		// The team is the term's: a term row copies its email's team when
 		// it is written. (A second "e.team_id = ?" led PostgreSQL to join
 		// through emails_team_seq instead of the primary key.)
@@ -172,12 +205,24 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 		args = append(args, teamID, terms[0])
 		for _, term := range terms[1:] {
 			b.WriteString(` AND EXISTS (SELECT 1 FROM email_search_terms t2
-		WHERE t2.team_id = ? AND t2.term = ? AND t2.created_at = t.created_at AND t2.email_seq = t.email_seq)`)
+		WHERE t2.team_id = ? AND t2.term = ? AND t2.email_seq = t.email_seq)`)
 			args = append(args, teamID, term)
 		}
 	} else {
-		b.WriteString(`SELECT ` + searchColumns + ` FROM emails e` + db.searchIndex(f) + ` WHERE e.team_id = ?`)
+		index, partial := searchIndex(f)
+		from := ` FROM emails e`
+		if db.dialect == SQLite {
+			// INDEXED BY: without statistics SQLite may choose another
+			// index (emails_team_seq for the ORDER BY, say, over the
+			// status's), and a query the index cannot serve fails rather
+			// than scans. PostgreSQL chooses by its statistics.
+			from += ` INDEXED BY ` + index
+		}
+		b.WriteString(`SELECT ` + searchColumns + from + ` WHERE e.team_id = ?`)
 		args = append(args, teamID)
+		if partial != "" {
+			b.WriteString(` AND e.` + partial)
+		}
 	}
 	if f.Status != "" {
 		b.WriteString(` AND e.last_event = ?`)
@@ -188,16 +233,24 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 		args = append(args, f.DomainID)
 	}
 	if !f.Since.IsZero() {
-		b.WriteString(` AND ` + created + ` >= ?`)
-		args = append(args, micros(f.Since))
+		from, err := db.seqFrom(ctx, teamID, f.Since)
+		if err != nil {
+			return "", nil, err
+		}
+		b.WriteString(` AND ` + seq + ` >= ? AND e.created_at >= ?`)
+		args = append(args, from, micros(f.Since))
 	}
 	if !f.Until.IsZero() {
-		b.WriteString(` AND ` + created + ` < ?`)
-		args = append(args, micros(f.Until))
+		to, err := db.seqFrom(ctx, teamID, f.Until)
+		if err != nil {
+			return "", nil, err
+		}
+		b.WriteString(` AND ` + seq + ` < ? AND e.created_at < ?`)
+		args = append(args, to, micros(f.Until))
 	}
 	order := "DESC"
 	if cursor := p.After + p.Before; cursor != "" {
-		c, err := db.emailCursor(ctx, teamID, cursor)
+		c, err := db.emailSeq(ctx, teamID, cursor)
 		if err != nil {
 			return "", nil, err
 		}
@@ -205,52 +258,67 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 		if p.After == "" {
 			op, order = ">", "ASC"
 		}
-		b.WriteString(` AND (` + created + `, ` + seq + `) ` + op + ` (?, ?)`)
-		args = append(args, c.created, c.seq)
+		b.WriteString(` AND ` + seq + ` ` + op + ` ?`)
+		args = append(args, c)
 	}
-	b.WriteString(` ORDER BY ` + created + ` ` + order + `, ` + seq + ` ` + order + ` LIMIT ?`)
+	b.WriteString(` ORDER BY ` + seq + ` ` + order + ` LIMIT ?`)
 	args = append(args, pageLimit(p)+1)
 	return b.String(), args, nil
 }
 
-// searchIndex names, on SQLite, the index a search of the emails table
-// reads (INDEXED BY): without statistics SQLite prefers emails_team_created
-// with a two-sided time range over the status or domain index with the
-// same range, which reads every email of the range instead of those of the
-// status. An equality index with the range is never worse, and INDEXED BY
-// makes the query fail rather than scan should the index not serve it.
-// PostgreSQL chooses by its statistics.
-func (db *DB) searchIndex(f store.EmailFilter) string {
-	if db.dialect != SQLite {
-		return ""
+// seqFrom is the seq of the team's first email created at or after t (one
+// more than the last seq when there is none), by a binary search of
+// emails_team_seq that reads one row per step: about 25 steps for a
+// million emails. It assumes seq follows created_at (see Email search).
+func (db *DB) seqFrom(ctx context.Context, teamID string, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT MIN(seq), MAX(seq) FROM emails WHERE team_id = ?`), teamID).Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("search emails: %w", interpretError(err))
 	}
-	switch {
-	case f.Status != "":
-		return " INDEXED BY emails_team_status"
-	case f.DomainID != "":
-		return " INDEXED BY emails_team_domain"
-	default:
-		return " INDEXED BY emails_team_created"
+	if !lo.Valid {
+		return 0, nil
 	}
+	probe, err := db.prepared(ctx, db.r, `SELECT seq, created_at FROM emails WHERE team_id = ? AND seq >= ? ORDER BY seq LIMIT 1`)
+	if err != nil {
+		return 0, fmt.Errorf("search emails: %w", err)
+	}
+	at := micros(t)
+	// The answer is in [low, high]: every email before low was created
+	// before t; high is one that was not, or one past the last.
+	low, high := lo.Int64, hi.Int64+1
+	for low < high {
+		mid := low + (high-low)/2
+		var seq, created int64
+		err := probe.QueryRowContext(ctx, teamID, mid).Scan(&seq, &created)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // the last ones deleted meanwhile
+			high = mid
+		case err != nil:
+			return 0, fmt.Errorf("search emails: %w", interpretError(err))
+		case created >= at:
+			high = seq
+		default:
+			low = seq + 1
+		}
+	}
+	return low, nil
 }
 
-type cursorPos struct{ created, seq int64 }
-
-// emailCursor is where one of the team's emails stands in search order.
-func (db *DB) emailCursor(ctx context.Context, teamID, id string) (cursorPos, error) {
-	stmt, err := db.prepared(ctx, db.r, `SELECT team_id, created_at, seq FROM emails WHERE id = ?`)
+// emailSeq is where one of the team's emails stands in search order.
+func (db *DB) emailSeq(ctx context.Context, teamID, id string) (int64, error) {
+	stmt, err := db.prepared(ctx, db.r, `SELECT team_id, seq FROM emails WHERE id = ?`)
 	if err != nil {
-		return cursorPos{}, fmt.Errorf("search emails: %w", err)
+		return 0, fmt.Errorf("search emails: %w", err)
 	}
 	var owner string
-	var c cursorPos
-	if err := stmt.QueryRowContext(ctx, id).Scan(&owner, &c.created, &c.seq); err != nil {
-		return cursorPos{}, interpretError(err)
+	var seq int64
+	if err := stmt.QueryRowContext(ctx, id).Scan(&owner, &seq); err != nil {
+		return 0, interpretError(err)
 	}
 	if owner != teamID {
-		return cursorPos{}, store.ErrNotFound
+		return 0, store.ErrNotFound
 	}
-	return c, nil
+	return seq, nil
 }
 
 // GetEmailDetail implements store.Store: five queries in one read-only

@@ -34,17 +34,22 @@ func TestSearchPlans(t *testing.T) {
 				page   store.Page
 				index  string
 			}{
-				{"none", store.EmailFilter{}, store.Page{}, "emails_team_created"},
-				{"deep page", store.EmailFilter{}, store.Page{After: ids[2]}, "emails_team_created"},
-				{"page before", store.EmailFilter{}, store.Page{Before: ids[2]}, "emails_team_created"},
-				{"time range", store.EmailFilter{Since: since, Until: until}, store.Page{}, "emails_team_created"},
-				{"status", store.EmailFilter{Status: store.EventDelivered}, store.Page{}, "emails_team_status"},
-				{"status and time", store.EmailFilter{Status: store.EventDelivered, Since: since}, store.Page{After: ids[2]}, "emails_team_status"},
-				{"status and since", store.EmailFilter{Status: store.EventDelivered, Since: since}, store.Page{}, "emails_team_status"},
-				{"status and range", store.EmailFilter{Status: store.EventDelivered, Since: since, Until: until}, store.Page{}, "emails_team_status"},
-				{"status and cursor", store.EmailFilter{Status: store.EventDelivered}, store.Page{After: ids[2]}, "emails_team_status"},
+				{"none", store.EmailFilter{}, store.Page{}, "emails_team_seq"},
+				{"deep page", store.EmailFilter{}, store.Page{After: ids[2]}, "emails_team_seq"},
+				{"page before", store.EmailFilter{}, store.Page{Before: ids[2]}, "emails_team_seq"},
+				{"time range", store.EmailFilter{Since: since, Until: until}, store.Page{}, "emails_team_seq"},
+				{"delivered", store.EmailFilter{Status: store.EventDelivered}, store.Page{}, "emails_team_seq"},
+				{"delivered and time", store.EmailFilter{Status: store.EventDelivered, Since: since}, store.Page{After: ids[2]}, "emails_team_seq"},
+				{"bounced", store.EmailFilter{Status: store.EventBounced}, store.Page{}, "emails_team_status"},
+				{"opened and since", store.EmailFilter{Status: "opened", Since: since}, store.Page{}, "emails_team_status"},
+				{"scheduled and range", store.EmailFilter{Status: store.EventScheduled, Since: since, Until: until}, store.Page{}, "emails_team_status"},
+				{"failed and cursor", store.EmailFilter{Status: store.EventFailed}, store.Page{After: ids[2]}, "emails_team_status"},
+				{"bounced and domain", store.EmailFilter{Status: store.EventBounced, DomainID: "d"}, store.Page{}, "emails_team_status"},
+				{"queued", store.EmailFilter{Status: store.EventQueued}, store.Page{}, "emails_waiting"},
+				{"sent and domain", store.EmailFilter{Status: store.EventSent, DomainID: "d"}, store.Page{Before: ids[2]}, "emails_waiting"},
 				{"domain", store.EmailFilter{DomainID: "d"}, store.Page{}, "emails_team_domain"},
 				{"domain and time", store.EmailFilter{DomainID: "d", Until: until}, store.Page{Before: ids[2]}, "emails_team_domain"},
+				{"domain and delivered", store.EmailFilter{DomainID: "d", Status: store.EventDelivered}, store.Page{}, "emails_team_domain"},
 				{"recipient", store.EmailFilter{Recipient: "a@example.com"}, store.Page{}, "email_search_terms"},
 				{"tag", store.EmailFilter{Tag: tag}, store.Page{After: ids[2]}, "email_search_terms"},
 				{"recipient, tag, status, domain, time", store.EmailFilter{Recipient: "a@example.com", Tag: tag, Status: store.EventDelivered,
@@ -106,8 +111,8 @@ func TestMigration24Backfill(t *testing.T) {
 			t.Cleanup(func() { _ = db.Close() })
 			team, _ := storetest.SearchFixture(t, db)
 			terms := func() []string {
-				rows, err := db.Writer().QueryContext(ctx, `SELECT team_id || ' ' || term || ' ' || CAST(created_at AS TEXT) || ' ' || CAST(email_seq AS TEXT)
-					FROM email_search_terms ORDER BY team_id, term, created_at, email_seq`)
+				rows, err := db.Writer().QueryContext(ctx, `SELECT team_id || ' ' || term || ' ' || CAST(email_seq AS TEXT)
+					FROM email_search_terms ORDER BY team_id, term, email_seq`)
 				require.NoError(t, err)
 				defer rows.Close()
 				var out []string
