@@ -245,7 +245,7 @@ func sample(ctx context.Context, db *sqlstore.DB, teamID string) samples {
 		return query
 	}
 	must(w.QueryRowContext(ctx, q(`SELECT COUNT(*) FROM emails WHERE team_id = ?`), teamID).Scan(&s.total))
-	must(w.QueryRowContext(ctx, q(`SELECT id FROM emails WHERE team_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1 OFFSET ?`),
+	must(w.QueryRowContext(ctx, q(`SELECT id FROM emails WHERE team_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?`),
 		teamID, s.total/2).Scan(&s.middle))
 	must(w.QueryRowContext(ctx, q(`SELECT domain_id FROM emails WHERE team_id = ? AND domain_id IS NOT NULL LIMIT 1`), teamID).Scan(&s.domain))
 	rows, err := w.QueryContext(ctx, q(`SELECT id FROM emails WHERE team_id = ? AND seq % 997 = 0`), teamID)
