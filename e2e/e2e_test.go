@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "godwit")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/godwit")
+	// -buildvcs=auto, whatever GOFLAGS says: the binary names its commit,
+	// as one built by go install in a checkout does.
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, "../cmd/godwit")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build godwit:", err)
@@ -390,6 +392,11 @@ func TestCommands(t *testing.T) {
 	out, _, err = run(t, "version")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(out, "godwit "), out)
+	// Built in this checkout: the version names its commit.
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	require.NoError(t, err, "git, to read the checkout's commit")
+	require.Contains(t, out, " "+string(head[:12])+" ", "the commit the binary was built from")
+	require.Regexp(t, ` \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ `, out, "the commit's time")
 
 	token, stderr, err := run(t, "keys", "create", "--name", "acme-key", "--team", "acme", "--data-dir", dir)
 	require.NoError(t, err, stderr)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +22,6 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/google/uuid"
 )
-
-// Version is set at build time with -ldflags "-X github.com/godwit/godwit/internal/app.Version=...".
-var Version = "dev"
 
 const usage = `godwit: a self-hosted email platform that speaks the Resend API
 
@@ -46,7 +44,7 @@ Usage:
   godwit queue [--team T] [--status S] [--limit N] [--after ID] [--json]
                                              list the emails waiting for delivery (queued,
                                              scheduled, deferred), oldest first, with why
-  godwit version                             print the version
+  godwit version                             print the release, commit and build time
 
 Every flag has an environment twin: --data-dir is GODWIT_DATA_DIR. Run
 "godwit serve -h" for the server's flags.
@@ -74,7 +72,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	case "queue":
 		err = cmdQueue(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "godwit", Version)
+		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
