@@ -127,6 +127,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 // openStore opens the store for a command that never enqueues a job (keys,
 // teams, migrate): a write that would is refused with sqlstore.ErrNoOutbox.
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	if err := cfg.CheckDatabase(); err != nil {
+		return nil, err
+	}
 	return sqlstore.Open(ctx, cfg.Database(), sqlstore.Options{Outbox: sqlstore.NoOutbox})
 }
 

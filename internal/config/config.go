@@ -310,6 +310,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
 	}
+	if err := c.CheckDatabase(); err != nil {
+		return err
+	}
 	host, port, err := net.SplitHostPort(c.HTTPAddr)
 	if err != nil || port == "" {
 		return fmt.Errorf("--http-addr %q is not a host:port address", c.HTTPAddr)

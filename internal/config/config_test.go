@@ -200,3 +200,32 @@ func TestFileTwins(t *testing.T) {
 	require.ErrorContains(t, err, "GODWIT_SECRET_KEY_FILE")
 	require.NotContains(t, err.Error(), "0123456789abcdef")
 }
+
+func TestCheckDatabase(t *testing.T) {
+	dir := t.TempDir()
+	for u, bad := range map[string]string{
+		"":                                       "",
+		"postgres://u@h:5432/db":                 "",
+		"postgresql://u:secret@h/db":             "",
+		"postgres://u:secret@h:port/db":          "not a valid PostgreSQL URL",
+		dir + "/godwit.db":                       "",
+		"sqlite://" + dir + "/godwit.db":         "",
+		"file:" + dir + "/godwit.db?mode=rwc":    "",
+		"./x:y.db":                               "", // a name with a colon, made plain by ./
+		"mysql://u@h/db":                         `scheme "mysql" is not supported`,
+		"mysql:u@h":                              `scheme "mysql" is not supported`,
+		"postgres//u@h/db":                       "missing its colon",
+		dir + "/missing/godwit.db":               "does not exist",
+		"sqlite://" + dir + "/missing/godwit.db": "does not exist",
+	} {
+		c := Defaults()
+		c.DatabaseURL = u
+		err := c.CheckDatabase()
+		if bad == "" {
+			require.NoError(t, err, u)
+			continue
+		}
+		require.ErrorContains(t, err, bad, u)
+		require.NotContains(t, err.Error(), "secret", "no password in the message")
+	}
+}
