@@ -2,10 +2,13 @@ package dnscheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Expected is one record a domain must publish.
@@ -24,6 +27,31 @@ const (
 	Missing  Status = "missing"  // nothing of that type at the name (NXDOMAIN or no such records)
 	Mismatch Status = "mismatch" // records of that type exist, none matches
 )
+
+// Answer is what DNS answered to one check, bounded in size for keeping
+// and showing: the values published at the name (TXT: each record's
+// character-strings joined; MX: "preference host"), at most MaxAnswerValues
+// of them, each cut to MaxAnswerBytes bytes, non-printable characters
+// escaped (\xNN, \uNNNN); or why there were none.
+type Answer struct {
+	Values []string
+	// Omitted is how many more values were published than Values holds.
+	Omitted int
+	// Error is "NXDOMAIN" when the name does not exist, or what made the
+	// lookup fail ("SERVFAIL", "timeout: no reply within 5s", …); "" when
+	// the server answered (no values and no Error: the name exists but
+	// publishes nothing of that type).
+	Error string
+}
+
+// Bounds of an Answer.
+const (
+	MaxAnswerValues = 8
+	MaxAnswerBytes  = 512
+)
+
+// NXDomain is Answer.Error for a name that does not exist.
+const NXDomain = "NXDOMAIN"
 
 // Check looks the record up and compares tolerantly:
 //
@@ -44,38 +72,115 @@ const (
 // but nothing matching. A lookup failure is returned as ("", err) and never
 // as Missing: the caller should retry later.
 func (r *Resolver) Check(ctx context.Context, e Expected) (Status, error) {
+	st, _, err := r.CheckAnswer(ctx, e)
+	return st, err
+}
+
+// CheckAnswer is Check, also returning what DNS answered: the values
+// published at the name, NXDOMAIN, or (with the error) why the lookup
+// failed.
+func (r *Resolver) CheckAnswer(ctx context.Context, e Expected) (Status, Answer, error) {
 	switch strings.ToUpper(strings.TrimSpace(e.Type)) {
 	case "TXT":
-		values, err := r.LookupTXT(ctx, e.Name)
+		values, nx, err := r.lookupTXT(ctx, e.Name)
 		if err != nil {
-			return "", err
+			return "", failedAnswer(err), err
 		}
+		ans := newAnswer(values, nx)
 		if len(values) == 0 {
-			return Missing, nil
+			return Missing, ans, nil
 		}
 		for _, v := range values {
 			if matchTXT(e.Value, v) {
-				return Verified, nil
+				return Verified, ans, nil
 			}
 		}
-		return Mismatch, nil
+		return Mismatch, ans, nil
 	case "MX":
-		mxs, err := r.LookupMX(ctx, e.Name)
+		mxs, nx, err := r.lookupMX(ctx, e.Name)
 		if err != nil {
-			return "", err
+			return "", failedAnswer(err), err
 		}
+		values := make([]string, len(mxs))
+		for i, mx := range mxs {
+			values[i] = strconv.Itoa(int(mx.Preference)) + " " + mx.Host
+		}
+		ans := newAnswer(values, nx)
 		if len(mxs) == 0 {
-			return Missing, nil
+			return Missing, ans, nil
 		}
 		for _, mx := range mxs {
 			if mx.Preference == e.Priority && sameHost(mx.Host, e.Value) {
-				return Verified, nil
+				return Verified, ans, nil
 			}
 		}
-		return Mismatch, nil
+		return Mismatch, ans, nil
 	default:
-		return "", fmt.Errorf("dnscheck: unsupported record type %q", e.Type)
+		err := fmt.Errorf("dnscheck: unsupported record type %q", e.Type)
+		return "", failedAnswer(err), err
 	}
+}
+
+// newAnswer bounds what a lookup found.
+func newAnswer(values []string, nx bool) Answer {
+	var a Answer
+	if nx {
+		a.Error = NXDomain
+	}
+	for i, v := range values {
+		if i == MaxAnswerValues {
+			a.Omitted = len(values) - i
+			break
+		}
+		a.Values = append(a.Values, Printable(v, MaxAnswerBytes))
+	}
+	return a
+}
+
+// failedAnswer says shortly why a lookup failed: the server's rcode, a
+// timeout, or the error itself.
+func failedAnswer(err error) Answer {
+	var rc *RcodeError
+	switch {
+	case errors.As(err, &rc):
+		return Answer{Error: rcodeString(rc.Rcode)}
+	case errors.Is(err, context.DeadlineExceeded):
+		msg := "timeout"
+		if i := strings.Index(err.Error(), "no reply within "); i >= 0 {
+			msg += ": " + strings.TrimSuffix(err.Error()[i:], ": "+context.DeadlineExceeded.Error())
+		}
+		return Answer{Error: Printable(msg, MaxAnswerBytes)}
+	case errors.Is(err, context.Canceled):
+		return Answer{Error: "canceled"}
+	}
+	return Answer{Error: Printable(strings.TrimPrefix(err.Error(), "dnscheck: "), MaxAnswerBytes)}
+}
+
+// Printable returns s with invalid UTF-8 and non-printable characters other
+// than space escaped (\xNN, \uNNNN, as Go quotes them), cut to at most max
+// bytes at a character boundary ("…" ending a cut value).
+func Printable(s string, max int) string {
+	var b strings.Builder
+	cut := 0 // the length of b within max-len("…"), at a piece's end
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			b.WriteString(strings.Trim(strconv.QuoteRune(r), "'"))
+		}
+		i += size
+		if b.Len() > max {
+			return b.String()[:cut] + "…"
+		}
+		if b.Len() <= max-len("…") {
+			cut = b.Len()
+		}
+	}
+	return b.String()
 }
 
 // sameHost compares host names case-insensitively, ignoring surrounding

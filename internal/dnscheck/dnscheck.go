@@ -59,9 +59,15 @@ type MX struct {
 // SERVFAIL and other error rcodes, timeouts and network errors are errors.
 // A CNAME at name is followed (up to 8 hops).
 func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	rrs, err := r.lookup(ctx, name, dns.TypeTXT)
+	values, _, err := r.lookupTXT(ctx, name)
+	return values, err
+}
+
+// lookupTXT is LookupTXT, also saying whether the answer was NXDOMAIN.
+func (r *Resolver) lookupTXT(ctx context.Context, name string) ([]string, bool, error) {
+	rrs, nx, err := r.lookup(ctx, name, dns.TypeTXT)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out []string
 	for _, rr := range rrs {
@@ -75,15 +81,21 @@ func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error)
 		}
 		out = append(out, b.String())
 	}
-	return out, nil
+	return out, nx, nil
 }
 
 // LookupMX returns the MX records at name, sorted by preference (stable
 // otherwise). Same conventions as LookupTXT.
 func (r *Resolver) LookupMX(ctx context.Context, name string) ([]MX, error) {
-	rrs, err := r.lookup(ctx, name, dns.TypeMX)
+	mxs, _, err := r.lookupMX(ctx, name)
+	return mxs, err
+}
+
+// lookupMX is LookupMX, also saying whether the answer was NXDOMAIN.
+func (r *Resolver) lookupMX(ctx context.Context, name string) ([]MX, bool, error) {
+	rrs, nx, err := r.lookup(ctx, name, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out []MX
 	for _, rr := range rrs {
@@ -98,41 +110,42 @@ func (r *Resolver) LookupMX(ctx context.Context, name string) ([]MX, error) {
 		out = append(out, MX{Host: host, Preference: mx.Preference})
 	}
 	slices.SortStableFunc(out, func(a, b MX) int { return cmp.Compare(a.Preference, b.Preference) })
-	return out, nil
+	return out, nx, nil
 }
 
 // lookup returns the records of type qtype at name, following CNAMEs both
 // inside one answer (as recursive resolvers return them) and by re-querying
-// the target when the answer stops at a CNAME.
-func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+// the target when the answer stops at a CNAME. nx reports an NXDOMAIN
+// answer (rrs is then nil).
+func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (rrs []dns.RR, nx bool, err error) {
 	typ := dns.TypeToString[qtype]
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return nil, fmt.Errorf("dnscheck: %s lookup: empty name", typ)
+		return nil, false, fmt.Errorf("dnscheck: %s lookup: empty name", typ)
 	}
 	fqdn := dns.Fqdn(name)
 	if _, ok := dns.IsDomainName(fqdn); !ok {
-		return nil, fmt.Errorf("dnscheck: %s lookup: invalid name %q", typ, name)
+		return nil, false, fmt.Errorf("dnscheck: %s lookup: invalid name %q", typ, name)
 	}
 	server, err := r.server()
 	if err != nil {
-		return nil, fmt.Errorf("dnscheck: %s lookup of %s: %w", typ, fqdn, err)
+		return nil, false, fmt.Errorf("dnscheck: %s lookup of %s: %w", typ, fqdn, err)
 	}
 
 	target, hops := fqdn, 0
 	for {
 		resp, err := r.query(ctx, server, target, qtype)
 		if err != nil {
-			return nil, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w", typ, target, server, err)
+			return nil, false, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w", typ, target, server, err)
 		}
 		switch resp.Rcode {
 		case dns.RcodeSuccess:
 		case dns.RcodeNameError:
 			// NXDOMAIN (possibly at the end of a CNAME chain): nothing there.
-			return nil, nil
+			return nil, true, nil
 		default:
-			return nil, fmt.Errorf("dnscheck: %s lookup of %s via %s: server answered %s",
-				typ, target, server, rcodeString(resp.Rcode))
+			return nil, false, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w",
+				typ, target, server, &RcodeError{Rcode: resp.Rcode})
 		}
 
 		// Walk the CNAME chain inside this answer.
@@ -153,14 +166,14 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns
 				}
 			}
 			if len(found) > 0 {
-				return found, nil
+				return found, false, nil
 			}
 			if cname == nil {
 				break
 			}
 			hops++
 			if hops > maxCNAMEHops {
-				return nil, fmt.Errorf("dnscheck: %s lookup of %s: more than %d CNAMEs (loop?)", typ, fqdn, maxCNAMEHops)
+				return nil, false, fmt.Errorf("dnscheck: %s lookup of %s: more than %d CNAMEs (loop?)", typ, fqdn, maxCNAMEHops)
 			}
 			target = dns.Fqdn(cname.Target)
 			followed = true
@@ -168,7 +181,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns
 		if !followed {
 			// NOERROR without records of that type: the name exists, nothing
 			// of this type is published (NODATA).
-			return nil, nil
+			return nil, false, nil
 		}
 		// The answer ended at a CNAME target it did not resolve: ask for the
 		// target itself.
@@ -287,6 +300,14 @@ func defaultServer(path string) (string, error) {
 	}
 	return net.JoinHostPort(cfg.Servers[0], "53"), nil
 }
+
+// RcodeError is a DNS server's answer other than NOERROR and NXDOMAIN
+// (SERVFAIL, REFUSED, …): the lookup failed, it says nothing of the records.
+type RcodeError struct {
+	Rcode int
+}
+
+func (e *RcodeError) Error() string { return "server answered " + rcodeString(e.Rcode) }
 
 func rcodeString(rcode int) string {
 	if s, ok := dns.RcodeToString[rcode]; ok {

@@ -532,3 +532,107 @@ func TestDefaultServerFromResolvConf(t *testing.T) {
 		})
 	}
 }
+
+func checkAnswer(t *testing.T, r *dnscheck.Resolver, e dnscheck.Expected) (dnscheck.Status, dnscheck.Answer) {
+	t.Helper()
+	st, ans, err := r.CheckAnswer(t.Context(), e)
+	require.NoError(t, err)
+	return st, ans
+}
+
+func TestCheckAnswer(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.NewServer(t)
+	r := resolverFor(srv)
+	key := dkimKey(t, 7)
+	dkim := dnscheck.Expected{Type: "TXT", Name: "resend._domainkey.example.com", Value: "p=" + key}
+	srv.SetTXTStrings("resend._domainkey.example.com", []string{"p=" + key[:200], key[200:]})
+	srv.SetTXT("send.example.com", "v=spf1 include:other.example.net ~all", "google-site-verification=abc")
+	srv.SetMX("send.example.com",
+		dnscheck.MX{Host: "mx2.example.net.", Preference: 20},
+		dnscheck.MX{Host: "feedback.example.org.", Preference: 10})
+
+	t.Run("matching TXT: the published value, strings joined", func(t *testing.T) {
+		st, ans := checkAnswer(t, r, dkim)
+		require.Equal(t, dnscheck.Verified, st)
+		require.Equal(t, dnscheck.Answer{Values: []string{"p=" + key}}, ans)
+	})
+	t.Run("wrong TXT: the values that are there", func(t *testing.T) {
+		st, ans := checkAnswer(t, r, dnscheck.Expected{Type: "TXT", Name: "send.example.com", Value: "v=spf1 include:godwit.test ~all"})
+		require.Equal(t, dnscheck.Mismatch, st)
+		require.ElementsMatch(t, []string{"v=spf1 include:other.example.net ~all", "google-site-verification=abc"}, ans.Values)
+		require.Empty(t, ans.Error)
+		require.Zero(t, ans.Omitted)
+	})
+	t.Run("NXDOMAIN", func(t *testing.T) {
+		st, ans := checkAnswer(t, r, dnscheck.Expected{Type: "TXT", Name: "_dmarc.example.com", Value: "v=DMARC1; p=none;"})
+		require.Equal(t, dnscheck.Missing, st)
+		require.Equal(t, dnscheck.Answer{Error: dnscheck.NXDomain}, ans)
+		st, ans = checkAnswer(t, r, dnscheck.Expected{Type: "MX", Name: "nowhere.example.com", Value: "mx.example.com", Priority: 10})
+		require.Equal(t, dnscheck.Missing, st)
+		require.Equal(t, dnscheck.Answer{Error: dnscheck.NXDomain}, ans)
+	})
+	t.Run("NODATA: no values, no error", func(t *testing.T) {
+		st, ans := checkAnswer(t, r, dnscheck.Expected{Type: "MX", Name: "resend._domainkey.example.com", Value: "mx.example.com", Priority: 10})
+		require.Equal(t, dnscheck.Missing, st)
+		require.Equal(t, dnscheck.Answer{}, ans)
+	})
+	t.Run("MX: preference and host, by preference", func(t *testing.T) {
+		want := dnscheck.Answer{Values: []string{"10 feedback.example.org", "20 mx2.example.net"}}
+		st, ans := checkAnswer(t, r, dnscheck.Expected{Type: "MX", Name: "send.example.com", Value: "feedback.example.org", Priority: 10})
+		require.Equal(t, dnscheck.Verified, st)
+		require.Equal(t, want, ans)
+		st, ans = checkAnswer(t, r, dnscheck.Expected{Type: "MX", Name: "send.example.com", Value: "feedback.example.org", Priority: 5})
+		require.Equal(t, dnscheck.Mismatch, st)
+		require.Equal(t, want, ans)
+	})
+	t.Run("SERVFAIL: the rcode, with the error", func(t *testing.T) {
+		srv.Fail("broken.example.com", dns.RcodeServerFailure)
+		st, ans, err := r.CheckAnswer(t.Context(), dnscheck.Expected{Type: "TXT", Name: "broken.example.com", Value: "x"})
+		require.Error(t, err)
+		var rc *dnscheck.RcodeError
+		require.ErrorAs(t, err, &rc)
+		require.Empty(t, st)
+		require.Equal(t, dnscheck.Answer{Error: "SERVFAIL"}, ans)
+	})
+	t.Run("bounded: 8 values of at most 512 bytes", func(t *testing.T) {
+		var values []string
+		for i := range 11 {
+			values = append(values, fmt.Sprintf("v%02d=", i)+strings.Repeat("x", 600))
+		}
+		srv.SetTXT("many.example.com", values...)
+		st, ans := checkAnswer(t, r, dnscheck.Expected{Type: "TXT", Name: "many.example.com", Value: "x"})
+		require.Equal(t, dnscheck.Mismatch, st)
+		require.Len(t, ans.Values, dnscheck.MaxAnswerValues)
+		require.Equal(t, 3, ans.Omitted)
+		for _, v := range ans.Values {
+			require.LessOrEqual(t, len(v), dnscheck.MaxAnswerBytes)
+			require.True(t, strings.HasSuffix(v, "…"), "a cut value says so")
+			require.Regexp(t, `^v\d\d=x+…$`, v)
+		}
+	})
+	t.Run("bytes that are not printable are escaped", func(t *testing.T) {
+		srv.SetTXT("raw.example.com", "a\x00b\tc\xffd é")
+		_, ans := checkAnswer(t, r, dnscheck.Expected{Type: "TXT", Name: "raw.example.com", Value: "x"})
+		require.Equal(t, []string{`a\x00b\tc\xffd é`}, ans.Values)
+	})
+}
+
+func TestCheckAnswerTimeout(t *testing.T) {
+	t.Parallel()
+	pc := blackhole(t)
+	r := &dnscheck.Resolver{Addr: pc.LocalAddr().String(), Timeout: 200 * time.Millisecond}
+	st, ans, err := r.CheckAnswer(t.Context(), dnscheck.Expected{Type: "MX", Name: "example.com", Value: "x", Priority: 1})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Empty(t, st)
+	require.Equal(t, dnscheck.Answer{Error: "timeout: no reply within 200ms"}, ans)
+}
+
+func TestPrintable(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "abc", dnscheck.Printable("abc", 3))
+	require.Equal(t, "a…", dnscheck.Printable("abcdef", 4), "the cut value and its ellipsis fit in max bytes")
+	require.Equal(t, "é…", dnscheck.Printable("éééé", 6), "never half a character")
+	require.Equal(t, "ééé", dnscheck.Printable("ééé", 6), "what fits is not cut")
+	require.Equal(t, `\x00…`, dnscheck.Printable("\x00\x01", 7), "never half an escape")
+}
