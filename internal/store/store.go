@@ -215,13 +215,29 @@ type Domain struct {
 	DKIMKey           []byte // sealed PKCS#8 RSA key
 	DKIMEd25519Key    []byte // sealed PKCS#8 Ed25519 key, or nil
 	// RecordStatus maps a record's kind (DKIM, SPF-MX, SPF-TXT, …) to its status.
-	RecordStatus    map[string]string
+	RecordStatus map[string]string
+	// RecordChecks maps a record's kind to what its last check found; nil
+	// for a domain not checked since they were kept.
+	RecordChecks    map[string]RecordCheck
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	VerifyStartedAt *time.Time
 	NextCheckAt     *time.Time
 	// FailureReason says why a failed domain failed ("" otherwise).
 	FailureReason string
+}
+
+// RecordCheck is what one check of a domain's record found in DNS.
+type RecordCheck struct {
+	// Answer is the values published at the record's name (TXT values, MX
+	// "preference host"), bounded (dnscheck.Answer).
+	Answer []string
+	// Omitted is how many more values were published than Answer holds.
+	Omitted int
+	// Error is "NXDOMAIN", or why the lookup failed ("SERVFAIL", a
+	// timeout); "" when the server answered.
+	Error     string
+	CheckedAt time.Time
 }
 
 // DomainHeld reports whether a domain of this status holds its name against

@@ -13,7 +13,7 @@ import (
 
 const domainColumns = `id, team_id, name, region, return_path, status, open_tracking, click_tracking, tls, sending, receiving,
 	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at,
-	failure_reason`
+	failure_reason, record_checks`
 
 // heldStatuses is the SQL form of store.DomainHeld; the partial unique
 // index domains_verified_name (migration 00015) has the same condition.
@@ -46,10 +46,10 @@ func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*stor
 		if held > 0 {
 			return store.ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
 			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason)
+			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks))
 		return err
 	})
 	if errors.Is(err, store.ErrConflict) || isUniqueViolation(err) {
@@ -163,15 +163,20 @@ func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
 	var status string
 	var created, updated int64
 	var started, next sql.NullInt64
+	var checks sql.NullString
 	if err := row.Scan(&d.ID, &d.TeamID, &d.Name, &d.Region, &d.ReturnPath, &d.Status, &open, &click, &d.TLS, &d.Sending, &d.Receiving,
 		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next,
-		&d.FailureReason); err != nil {
+		&d.FailureReason, &checks); err != nil {
 		return nil, interpretError(err)
 	}
 	d.OpenTracking, d.ClickTracking = open != 0, click != 0
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	d.VerifyStartedAt, d.NextCheckAt = timePtr(started), timePtr(next)
 	if err := json.Unmarshal([]byte(status), &d.RecordStatus); err != nil {
+		return nil, fmt.Errorf("decode domain %s: %w", d.ID, err)
+	}
+	var err error
+	if d.RecordChecks, err = parseRecordChecks(checks); err != nil {
 		return nil, fmt.Errorf("decode domain %s: %w", d.ID, err)
 	}
 	return &d, nil
@@ -226,11 +231,48 @@ func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*s
 
 const updateDomain = `UPDATE domains SET region = ?, return_path = ?, status = ?,
 	open_tracking = ?, click_tracking = ?, tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?,
-	updated_at = ?, verify_started_at = ?, next_check_at = ?, failure_reason = ? WHERE team_id = ? AND id = ?`
+	updated_at = ?, verify_started_at = ?, next_check_at = ?, failure_reason = ?, record_checks = ? WHERE team_id = ? AND id = ?`
 
 func updateDomainArgs(d *store.Domain) []any {
 	return []any{d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
-		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, d.TeamID, d.ID}
+		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason,
+		recordChecksText(d.RecordChecks), d.TeamID, d.ID}
+}
+
+// recordCheck is the stored form of a store.RecordCheck.
+type recordCheck struct {
+	Answer    []string `json:"answer,omitempty"`
+	Omitted   int      `json:"omitted,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	CheckedAt int64    `json:"checked_at"` // microseconds
+}
+
+// recordChecksText is the record_checks column: JSON by record kind, NULL
+// for none.
+func recordChecksText(checks map[string]store.RecordCheck) sql.NullString {
+	if len(checks) == 0 {
+		return sql.NullString{}
+	}
+	m := make(map[string]recordCheck, len(checks))
+	for kind, c := range checks {
+		m[kind] = recordCheck{Answer: c.Answer, Omitted: c.Omitted, Error: c.Error, CheckedAt: micros(c.CheckedAt)}
+	}
+	return sql.NullString{String: jsonText(m), Valid: true}
+}
+
+func parseRecordChecks(col sql.NullString) (map[string]store.RecordCheck, error) {
+	if !col.Valid {
+		return nil, nil
+	}
+	var m map[string]recordCheck
+	if err := json.Unmarshal([]byte(col.String), &m); err != nil {
+		return nil, fmt.Errorf("record checks: %w", err)
+	}
+	out := make(map[string]store.RecordCheck, len(m))
+	for kind, c := range m {
+		out[kind] = store.RecordCheck{Answer: c.Answer, Omitted: c.Omitted, Error: c.Error, CheckedAt: fromMicros(c.CheckedAt)}
+	}
+	return out, nil
 }
 
 // UpdateDomain implements store.Store. A second held copy of a name is

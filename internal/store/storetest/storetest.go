@@ -446,6 +446,26 @@ func Run(t *testing.T, newStore NewStore) {
 		other.TeamID = b.ID
 		require.ErrorIs(t, s.UpdateDomain(ctx, &other), store.ErrNotFound)
 
+		// What each record's last check found round-trips; none is NULL.
+		checked := t0.Add(90 * time.Second)
+		d.RecordChecks = map[string]store.RecordCheck{
+			"DKIM":    {Answer: []string{"p=MIIBIjANBg…", `v=spf1 \x00 é ~all`}, Omitted: 3, CheckedAt: checked},
+			"SPF-MX":  {Answer: []string{"10 feedback.example.org"}, CheckedAt: checked},
+			"SPF-TXT": {Error: "NXDOMAIN", CheckedAt: checked},
+			"DMARC":   {Error: "timeout: no reply within 5s", CheckedAt: checked.Add(time.Millisecond)},
+		}
+		require.NoError(t, s.UpdateDomain(ctx, d))
+		got, err = s.GetDomain(ctx, a.ID, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, d, got)
+		d.RecordChecks = nil
+		require.NoError(t, s.UpdateDomain(ctx, d))
+		got, err = s.GetDomain(ctx, a.ID, d.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.RecordChecks)
+		d.RecordChecks = map[string]store.RecordCheck{"DKIM": {Error: "SERVFAIL", CheckedAt: checked}}
+		require.NoError(t, s.UpdateDomain(ctx, d))
+
 		list, err := s.ListDomains(ctx, a.ID)
 		require.NoError(t, err)
 		require.Len(t, list, 1)
