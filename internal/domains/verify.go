@@ -73,9 +73,10 @@ type DomainStore interface {
 	HeldDomain(ctx context.Context, name string) (*store.Domain, error)
 }
 
-// RecordChecker looks one expected record up (dnscheck.Resolver).
+// RecordChecker looks one expected record up and says what DNS answered
+// (dnscheck.Resolver).
 type RecordChecker interface {
-	Check(ctx context.Context, e dnscheck.Expected) (dnscheck.Status, error)
+	CheckAnswer(ctx context.Context, e dnscheck.Expected) (dnscheck.Status, dnscheck.Answer, error)
 }
 
 // Verifier checks the records of domains that are due, and moves their
@@ -219,8 +220,12 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 	if d.RecordStatus == nil {
 		d.RecordStatus = map[string]string{}
 	}
+	// What DNS answered for each record is stored with the statuses; the
+	// checks of records the domain no longer has are dropped.
+	checks := make(map[string]store.RecordCheck, len(recs))
 	for _, rec := range recs {
-		st, err := v.DNS.Check(ctx, dnscheck.Expected{Type: rec.Type, Name: rec.FQDN(d.Name), Value: rec.Value, Priority: uint16(rec.Priority)})
+		st, ans, err := v.DNS.CheckAnswer(ctx, dnscheck.Expected{Type: rec.Type, Name: rec.FQDN(d.Name), Value: rec.Value, Priority: uint16(rec.Priority)})
+		checks[rec.Kind] = store.RecordCheck{Answer: ans.Values, Omitted: ans.Omitted, Error: ans.Error, CheckedAt: now}
 		if err != nil {
 			v.Logger.Info("dns lookup failed; will retry", slog.String("domain", d.Name), slog.String("record", rec.FQDN(d.Name)),
 				slog.String("error", err.Error()))
@@ -243,6 +248,8 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 			d.RecordStatus[rec.Kind] = store.DomainPending
 		}
 	}
+
+	d.RecordChecks = checks
 
 	started := now
 	if d.VerifyStartedAt != nil {

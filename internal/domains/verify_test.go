@@ -205,6 +205,54 @@ func TestVerificationLookupErrorIsNotAMiss(t *testing.T) {
 	require.Equal(t, f.clock.Now().Add(time.Minute), *d.NextCheckAt, "and is retried soon")
 }
 
+// TestVerificationRecordChecks: each check stores, per record, what DNS
+// answered (the values, NXDOMAIN, or the lookup failure) and when, with the
+// statuses.
+func TestVerificationRecordChecks(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, kind)
+			require.Nil(t, f.get(f.domain).RecordChecks, "not checked yet")
+			dkim := f.recs[0]
+			require.Equal(t, domains.KindDKIM, dkim.Kind)
+
+			// DKIM published, SPF TXT wrong, no MX at send (a TXT only), no DMARC at all.
+			f.publish(domains.KindDKIM)
+			f.dns.SetTXT("send.example.com", "v=spf1 include:someone-else.example ~all")
+			d := f.run()
+			require.Equal(t, store.DomainPending, d.Status)
+			want := map[string]store.RecordCheck{
+				domains.KindDKIM:   {Answer: []string{dkim.Value}, CheckedAt: t0},
+				domains.KindSPFTXT: {Answer: []string{"v=spf1 include:someone-else.example ~all"}, CheckedAt: t0},
+				domains.KindSPFMX:  {CheckedAt: t0}, // the name exists, without MX records
+				domains.KindDMARC:  {Error: dnscheck.NXDomain, CheckedAt: t0},
+			}
+			for _, r := range f.recs {
+				if r.Kind == domains.KindDKIMEd25519 {
+					want[r.Kind] = store.RecordCheck{Error: dnscheck.NXDomain, CheckedAt: t0}
+				}
+			}
+			require.Equal(t, want, d.RecordChecks)
+			require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindDKIM])
+			require.Equal(t, store.DomainPending, d.RecordStatus[domains.KindSPFTXT])
+
+			// The MX appears and the return-path's server fails: the answers and the check time move on,
+			// the statuses of what failed stay.
+			f.publish(domains.KindSPFMX)
+			f.dns.Fail("_dmarc.example.com", dns.RcodeServerFailure)
+			f.advanceToNext(d)
+			at := f.clock.Now().UTC()
+			d = f.run()
+			require.Equal(t, store.RecordCheck{Answer: []string{"10 bounces.godwit.test"}, CheckedAt: at}, d.RecordChecks[domains.KindSPFMX])
+			require.Equal(t, store.RecordCheck{Error: "SERVFAIL", CheckedAt: at}, d.RecordChecks[domains.KindDMARC])
+			require.Equal(t, store.RecordCheck{Answer: []string{dkim.Value}, CheckedAt: at}, d.RecordChecks[domains.KindDKIM])
+			require.Equal(t, store.DomainVerified, d.RecordStatus[domains.KindSPFMX])
+			require.Equal(t, store.DomainPending, d.RecordStatus[domains.KindDMARC])
+		})
+	}
+}
+
 // copyFor adds team's own copy of example.com, pending like the fixture's.
 func (f *fixture) copyFor(teamName string) *store.Domain {
 	f.t.Helper()
