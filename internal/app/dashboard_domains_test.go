@@ -92,6 +92,9 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.Equal(t, "not started", d.text("#status"))
 	require.GreaterOrEqual(t, d.count("#records li.record"), 4, "DKIM, SPF MX and TXT, DMARC")
 	require.Equal(t, 1, d.count(`#records li[data-kind="DMARC"] .guide`), "guidance per record")
+	require.Equal(t, "not checked yet", d.text("#checked"))
+	require.Equal(t, "not checked yet", d.text(`#records li[data-kind="DKIM"] [data-answer]`))
+	require.Zero(t, d.count(`#records [data-checked]`))
 
 	// The records' values are copied to the clipboard by their buttons.
 	dkim := d.text(`#records li[data-kind="DKIM"] code[id$="-value"]`)
@@ -105,12 +108,14 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 	require.Equal(t, dkim, copied, "the clipboard holds the value")
 	d.shot("domain")
 
-	// Published at the (loopback) DNS, "Verify now" verifies it.
+	// Published at the (loopback) DNS but for the optional DMARC record,
+	// "Verify now" verifies it; the page shows what DNS answered for each
+	// record, and when.
 	recs, err := chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`[...document.querySelectorAll('#records li.record')].map(li => ({
-		type: li.querySelector('.tag').textContent, name: li.querySelector('[id$="-name"]').textContent,
+		kind: li.dataset.kind, type: li.querySelector('.tag').textContent, name: li.querySelector('[id$="-name"]').textContent,
 		value: li.querySelector('[id$="-value"]').textContent}))`))
 	require.NoError(t, err)
-	for _, r := range recs {
+	publish := func(r map[string]string) {
 		fqdn := r["name"] + ".shop.test"
 		switch r["type"] {
 		case "TXT":
@@ -119,12 +124,51 @@ func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialec
 			dns.SetMX(fqdn, dnscheck.MX{Host: r["value"] + ".", Preference: 10})
 		}
 	}
+	var dmarc, mx map[string]string
+	for _, r := range recs {
+		switch r["kind"] {
+		case "DMARC":
+			dmarc = r
+			continue
+		case "SPF-MX":
+			mx = r
+		}
+		publish(r)
+	}
+	require.NotNil(t, dmarc)
+	require.NotNil(t, mx)
 	require.Equal(t, http.StatusOK, d.click("#verify"))
 	require.Equal(t, domainURL, d.location())
 	require.Eventually(t, func() bool {
 		d.navigate(domainURL, http.StatusOK)
 		return d.text("#status") == "verified"
 	}, bound, 100*time.Millisecond, "the domain is verified")
+	require.Equal(t, d.count("#records li.record")-1, d.count(`#records .badge.ok`), "every record verified but DMARC")
+	require.Equal(t, "pending", d.text(`#records li[data-kind="DMARC"] [data-status]`))
+	require.Equal(t, dkim, d.text(`#records li[data-kind="DKIM"] [data-answer] .answer-values code`), "DNS answered the DKIM key")
+	require.Equal(t, "10 "+mx["value"], d.text(`#records li[data-kind="SPF-MX"] [data-answer]`), "and the MX")
+	require.Equal(t, "NXDOMAIN: the name _dmarc.shop.test does not exist.", d.text(`#records li[data-kind="DMARC"] [data-answer]`),
+		"and that no DMARC record exists")
+	checkedRe := `^(less than a second|\d+ seconds?) ago, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`
+	require.Equal(t, d.count("#records li.record"), d.count(`#records [data-checked]`), "a check time per record")
+	require.Regexp(t, checkedRe, d.text(`#records li[data-kind="DMARC"] [data-checked]`))
+	require.Regexp(t, checkedRe, d.text("#checked"), "the domain's last check")
+	checkedAt := d.attr(`#records li[data-kind="DMARC"] [data-checked] time`, "datetime")
+	at, err := time.Parse(time.RFC3339, checkedAt)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), at, bound, "checked just now")
+	require.Equal(t, checkedAt, d.attr("#checked time", "datetime"))
+	require.Regexp(t, `^in (23|24) hours, at .* UTC$`, d.text("#next-check"), "a verified domain is checked again daily")
+	d.shot("domain-answers")
+
+	// DMARC published, "Verify now" checks again and finds it.
+	publish(dmarc)
+	require.Equal(t, http.StatusOK, d.click("#verify"))
+	require.Eventually(t, func() bool {
+		d.navigate(domainURL, http.StatusOK)
+		return d.text(`#records li[data-kind="DMARC"] [data-status]`) == "verified"
+	}, bound, 100*time.Millisecond, "DMARC is verified")
+	require.Equal(t, dmarc["value"], d.text(`#records li[data-kind="DMARC"] [data-answer]`))
 	require.Equal(t, d.count("#records li.record"), d.count(`#records .badge.ok`), "every record verified")
 	d.shot("domain-verified")
 	d.navigate(d.base+"/dashboard/domains", http.StatusOK)

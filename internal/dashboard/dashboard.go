@@ -101,7 +101,7 @@ type Config struct {
 	// Capture is on when mail is captured, never sent (--delivery
 	// capture): the dev inbox shows it.
 	Capture bool
-	// Now is the clock of the metrics page (time.Now when nil).
+	// Now is the clock of the metrics and domain pages (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Domains shapes domains' records and keys, as the API's (domains.go).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -93,11 +94,68 @@ type recordView struct {
 	Kind  string
 	FQDN  string
 	Guide string
+	// Check is what the last check found in DNS; nil: not checked yet.
+	Check *answerView
+}
+
+// answerView is what DNS answered at a record's last check.
+type answerView struct {
+	Values  []string // the values published at the name
+	Omitted int      // how many more were published
+	// Note says why there is no value: the name does not exist, the lookup
+	// failed, or the name publishes nothing of the type.
+	Note      string
+	Failed    bool // the lookup failed (the record's status is kept until a check succeeds)
+	CheckedAt time.Time
+	Ago       string
 }
 
 type domainData struct {
 	Domain  *store.Domain
 	Records []recordView
+	// LastCheck is the time of the domain's last check (nil: never),
+	// LastAgo how long ago; NextIn when the next is ("in 5 minutes", "due
+	// now").
+	LastCheck *time.Time
+	LastAgo   string
+	NextIn    string
+}
+
+// newAnswerView shapes the stored check of a record of type typ at fqdn.
+func newAnswerView(c store.RecordCheck, typ, fqdn string, now time.Time) *answerView {
+	a := &answerView{Values: c.Answer, Omitted: c.Omitted, CheckedAt: c.CheckedAt, Ago: ago(now.Sub(c.CheckedAt))}
+	switch {
+	case c.Error == dnscheck.NXDomain:
+		a.Note = "NXDOMAIN: the name " + fqdn + " does not exist."
+	case c.Error != "":
+		a.Note, a.Failed = "The lookup failed ("+c.Error+"); the record is checked again soon.", true
+	case len(c.Answer) == 0:
+		a.Note = "No " + typ + " record at " + fqdn + "."
+	}
+	return a
+}
+
+// ago says how long a duration is, in words, to the nearest unit ("less
+// than a second", "5 minutes", "24 hours", "3 days").
+func ago(d time.Duration) string {
+	if d < time.Second/2 {
+		return "less than a second"
+	}
+	for _, u := range []struct {
+		unit  time.Duration
+		name  string
+		below int // the count from which the next unit is used
+	}{{time.Second, "second", 60}, {time.Minute, "minute", 60}, {time.Hour, "hour", 48}, {24 * time.Hour, "day", 0}} {
+		n := int((d + u.unit/2) / u.unit)
+		if u.below > 0 && n >= u.below {
+			continue
+		}
+		if n == 1 {
+			return "1 " + u.name
+		}
+		return fmt.Sprintf("%d %ss", n, u.name)
+	}
+	panic("unreachable")
 }
 
 // recordGuide is a line of guidance per kind of record.
@@ -125,9 +183,28 @@ func (h *Handler) domain(w http.ResponseWriter, r *http.Request, s *request) err
 		return err
 	}
 	objs := domains.Objects(d, recs)
+	now := time.Now()
+	if h.cfg.Now != nil {
+		now = h.cfg.Now()
+	}
 	data := domainData{Domain: d, Records: make([]recordView, len(recs))}
 	for i, rec := range recs {
-		data.Records[i] = recordView{Object: objs[i], Kind: rec.Kind, FQDN: rec.FQDN(d.Name), Guide: recordGuide[rec.Kind]}
+		v := recordView{Object: objs[i], Kind: rec.Kind, FQDN: rec.FQDN(d.Name), Guide: recordGuide[rec.Kind]}
+		if c, ok := d.RecordChecks[rec.Kind]; ok {
+			v.Check = newAnswerView(c, rec.Type, v.FQDN, now)
+			if data.LastCheck == nil || c.CheckedAt.After(*data.LastCheck) {
+				data.LastCheck = &c.CheckedAt
+			}
+		}
+		data.Records[i] = v
+	}
+	if data.LastCheck != nil {
+		data.LastAgo = ago(now.Sub(*data.LastCheck))
+	}
+	if d.NextCheckAt != nil && d.NextCheckAt.After(now) {
+		data.NextIn = "in " + ago(d.NextCheckAt.Sub(now))
+	} else if d.NextCheckAt != nil {
+		data.NextIn = "due now"
 	}
 	return h.render(w, r, s, http.StatusOK, "domain", d.Name, "Domains", data)
 }
