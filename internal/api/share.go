@@ -33,7 +33,7 @@ import (
 
 const (
 	// maxShareTTL is Resend's bound on expires_in, and its default.
-	maxShareTTL = 48 * time.Hour
+	maxShareTTL = tracking.MaxShareTTL
 
 	// shareCSP governs the page and, inherited, the email in its frame.
 	shareCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'none'; " +
@@ -84,10 +84,8 @@ func (h *Handler) shareEmail(w http.ResponseWriter, r *http.Request) error {
 	if h.PublicURL == "" || h.Tracking == nil {
 		return errShareNoPublicURL
 	}
-	// Rounded up to the second the token keeps, so a link never expires early.
-	exp := h.Now().UTC().Add(ttl + time.Second - 1).Truncate(time.Second)
-	tok := h.Tracking.ShareToken(tracking.Share{EmailID: id, TeamID: teamID, Expires: exp})
-	writeJSON(w, http.StatusOK, shareResponse{Object: "email", ID: id, URL: h.PublicURL + "/share/" + tok})
+	link, _ := h.Tracking.ShareLink(h.PublicURL, teamID, id, h.Now(), ttl)
+	writeJSON(w, http.StatusOK, shareResponse{Object: "email", ID: id, URL: link})
 	return nil
 }
 

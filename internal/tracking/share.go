@@ -3,6 +3,7 @@ package tracking
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -27,6 +28,21 @@ type Download struct {
 	TeamID  string // at most 256 bytes
 	Index   int    // the attachment's position in the email, from 0
 	Expires time.Time
+}
+
+// MaxShareTTL is the longest a share link lives (Resend's bound on
+// expires_in, and its default).
+const MaxShareTTL = 48 * time.Hour
+
+// ShareLink returns the link that shares the team's email for ttl from now,
+// under publicURL (GET /share/{token} is served there), and when it
+// expires: rounded up to the second the token keeps, so that a link never
+// expires early. The API's POST /emails/{id}/share and the dashboard's
+// share form both make their links here. It panics as ShareToken does.
+func (s *Signer) ShareLink(publicURL, teamID, emailID string, now time.Time, ttl time.Duration) (string, time.Time) {
+	exp := now.UTC().Add(ttl + time.Second - 1).Truncate(time.Second)
+	tok := s.ShareToken(Share{EmailID: emailID, TeamID: teamID, Expires: exp})
+	return strings.TrimSuffix(publicURL, "/") + "/share/" + tok, exp
 }
 
 // ShareToken returns the token of a share link. It panics if s.EmailID is

@@ -132,3 +132,15 @@ func FuzzParseShare(f *testing.F) {
 		}
 	})
 }
+
+func TestShareLink(t *testing.T) {
+	s := testSigner(t)
+	now := time.Date(2026, 12, 3, 1, 0, 0, 500_000_000, time.FixedZone("x", 3600))
+	link, exp := s.ShareLink("https://mail.example/", "team-1", testID, now, time.Hour)
+	require.Equal(t, now.UTC().Add(time.Hour+500*time.Millisecond), exp, "rounded up to the second, never early")
+	require.True(t, strings.HasPrefix(link, "https://mail.example/share/"), link)
+	sh, err := s.ParseShare(strings.TrimPrefix(link, "https://mail.example/share/"))
+	require.NoError(t, err)
+	require.Equal(t, Share{EmailID: testID, TeamID: "team-1", Expires: exp}, sh)
+	require.False(t, exp.Before(now.Add(time.Hour)))
+}
