@@ -18,6 +18,7 @@ import (
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/tracking"
 )
 
 // dashboardDeps are what the dashboard shares with the API: the domains'
@@ -29,6 +30,8 @@ type dashboardDeps struct {
 	verifyNow func()
 	// gate checks a new broadcast's sender (the server's accept.Service).
 	gate dashboard.Gate
+	// tracker signs share links, as the API's.
+	tracker *tracking.Signer
 }
 
 // newDashboard builds the dashboard and the account service behind it. Its
@@ -60,6 +63,7 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, deps dashboard
 		Domains:       deps.domains,
 		Caches:        deps.caches,
 		VerifyNow:     deps.verifyNow,
+		Tracking:      deps.tracker,
 	})
 	if err != nil {
 		return nil, err

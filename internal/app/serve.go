@@ -193,7 +193,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Metrics:          met,
 	})
 
-	dash, err := newDashboard(cfg, db, key, dashboardDeps{domains: domainCfg, caches: acc, verifyNow: verifier.Wake, gate: acc}, log)
+	dash, err := newDashboard(cfg, db, key, dashboardDeps{domains: domainCfg, caches: acc, verifyNow: verifier.Wake, gate: acc,
+		tracker: tracker}, log)
 	if err != nil {
 		return err
 	}

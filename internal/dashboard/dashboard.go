@@ -41,6 +41,7 @@ import (
 	"github.com/godwit/godwit/internal/account"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/tracking"
 	"github.com/godwit/godwit/internal/webhook"
 )
 
@@ -52,6 +53,7 @@ type Store interface {
 	GetEmailDetail(ctx context.Context, teamID, emailID string) (*store.EmailDetail, error)
 	ListEmailAttachments(ctx context.Context, teamID, emailID string) ([]store.AttachmentInfo, error)
 	GetEmailAttachment(ctx context.Context, teamID, emailID string, index int) (*store.Attachment, error)
+	emailPageStore
 	ListUsers(ctx context.Context, teamID string) ([]*store.User, error)
 	webhooksStore
 	rateLimitStore
@@ -111,6 +113,9 @@ type Config struct {
 	Caches Caches
 	// VerifyNow, when set, wakes the domain verifier (as the API's).
 	VerifyNow func()
+	// Tracking signs share links, as the API's; with PublicURL it lets an
+	// admin share an email (nil: no share links).
+	Tracking *tracking.Signer
 }
 
 //go:embed templates/*.html

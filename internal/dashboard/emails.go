@@ -174,27 +174,15 @@ type emailData struct {
 	// InboxURL is the captured message's page in the dev inbox ("" when
 	// none).
 	InboxURL string
+	emailMIMEData
 }
 
 // email is an email's page: its metadata, a timeline of its events and
-// delivery attempts, its text, and its HTML in a sandboxed frame; the
+// delivery attempts, its text, its HTML in a sandboxed frame, its
+// message's headers, attachments and the admin's forms (emailpage.go); the
 // store reads it all in one snapshot with a fixed number of queries.
 func (h *Handler) email(w http.ResponseWriter, r *http.Request, s *request) error {
-	d, err := h.cfg.Store.GetEmailDetail(r.Context(), s.user.TeamID, r.PathValue("id"))
-	if err != nil {
-		return err // ErrNotFound: the 404 page, for another team's email too
-	}
-	e := d.Email
-	data := emailData{Email: e, Timeline: timeline(d.Events, d.Attempts), HasHTML: e.HTML != nil && *e.HTML != "",
-		FrameURL: Prefix + "emails/" + url.PathEscape(e.ID) + "/body.html"}
-	if d.Captured && h.cfg.Capture {
-		data.InboxURL = Prefix + "inbox/" + url.PathEscape(e.ID)
-	}
-	title := e.Subject
-	if title == "" {
-		title = "(no subject)"
-	}
-	return h.render(w, r, s, http.StatusOK, "email", title, "Emails", data)
+	return h.emailPage(w, r, s, http.StatusOK, emailForms{})
 }
 
 // timeline merges an email's events and attempts (each oldest first) by

@@ -37,6 +37,7 @@ var funcs = template.FuncMap{
 		return "neutral"
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"size":  formatSize,
 }
 
 // parsePages parses every page with the layout.

@@ -17,6 +17,12 @@ func (h *Handler) routes() {
 	h.handle("GET /dashboard/emails", member, h.emails)
 	h.handle("GET /dashboard/emails/{id}", member, h.email)
 	h.handle("GET /dashboard/emails/{id}/body.html", member, h.emailHTML)
+	h.handle("GET /dashboard/emails/{id}/raw.eml", member, h.emailRaw)
+	h.handle("GET /dashboard/emails/{id}/attachments/{index}", member, h.emailAttachment)
+	h.handle("POST /dashboard/emails/{id}/share", admin, h.shareEmail)
+	h.handle("GET /dashboard/emails/{id}/cancel", admin, h.confirmCancelEmail)
+	h.handle("POST /dashboard/emails/{id}/cancel", admin, h.cancelEmail)
+	h.handle("POST /dashboard/emails/{id}/reschedule", admin, h.rescheduleEmail)
 
 	h.handle("GET /dashboard/webhooks", member, h.webhooks)
 	h.handle("GET /dashboard/webhooks/new", admin, h.newWebhook)

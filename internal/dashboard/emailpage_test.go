@@ -1,0 +1,125 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/store"
+)
+
+func TestHeaderFields(t *testing.T) {
+	raw := "From: Acme <news@acme.test>\r\nTo: a@example.net,\r\n b@example.net\r\n" +
+		"Subject: =?utf-8?q?Caf=C3=A9_news?=\r\nX-Odd: =?bogus?x?y?=\r\nnot a field\r\nX-Empty:\r\n\r\nBody: not a header\r\n"
+	require.Equal(t, []headerField{
+		{"From", "Acme <news@acme.test>"},
+		{"To", "a@example.net, b@example.net"},
+		{"Subject", "Café news"},
+		{"X-Odd", "=?bogus?x?y?="},
+		{"X-Empty", ""},
+	}, headerFields([]byte(raw)))
+	require.Empty(t, headerFields(nil))
+	require.Equal(t, []headerField{{"A", "b"}}, headerFields([]byte("A: b\n")), "LF only, no body")
+	require.Empty(t, headerFields([]byte(" continuation first\r\n\r\n")))
+}
+
+// The page's headers are those message.Build writes, in its order.
+func TestHeaderFieldsOfBuiltMessage(t *testing.T) {
+	text := "hi"
+	e := &store.Email{ID: store.NewID(), From: "Acme <news@acme.test>", To: []string{"a@example.net"}, Cc: []string{"c@example.net"},
+		ReplyTo: []string{"r@example.net"}, Subject: "Ünïcode subject", Text: &text,
+		Headers:     []store.Header{{Name: "X-Entity-Ref-ID", Value: "42"}},
+		Attachments: []store.Attachment{{Filename: "a.txt", ContentType: "text/plain", Content: []byte{}}}}
+	at := time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)
+	raw, err := message.Build(e, message.Options{Now: at, MessageID: e.MessageID()})
+	require.NoError(t, err)
+	fields := headerFields(raw)
+	var names []string
+	got := map[string]string{}
+	for _, f := range fields {
+		names = append(names, f.Name)
+		got[f.Name] = f.Value
+	}
+	require.Equal(t, []string{"From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version", "X-Entity-Ref-ID",
+		"Content-Type"}, names)
+	require.Equal(t, "Ünïcode subject", got["Subject"])
+	require.Equal(t, "<news@acme.test>", got["From"][len(got["From"])-len("<news@acme.test>"):])
+	require.Contains(t, got["Date"], "03 Dec 2026 07:00:00")
+	require.Contains(t, got["Content-Type"], "multipart/mixed")
+}
+
+func TestBuiltDate(t *testing.T) {
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	sched := created.Add(48 * time.Hour)
+	d := &store.EmailDetail{Email: &store.Email{CreatedAt: created}}
+	require.Equal(t, created, builtDate(d))
+	d.Email.ScheduledAt = &sched
+	require.Equal(t, sched, builtDate(d))
+	d.Attempts = []*store.DeliveryAttempt{{CreatedAt: sched.Add(time.Minute)}, {CreatedAt: sched.Add(time.Hour)}}
+	require.Equal(t, sched.Add(time.Hour), builtDate(d), "the last attempt's")
+}
+
+func TestParseShareTTL(t *testing.T) {
+	for v, want := range map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "48h": 48 * time.Hour} {
+		got, ok := parseShareTTL(v)
+		require.True(t, ok, v)
+		require.Equal(t, want, got)
+	}
+	for _, v := range []string{"", "2h", "49h", "48 hours", "1H", " 1h"} {
+		_, ok := parseShareTTL(v)
+		require.False(t, ok, v)
+	}
+}
+
+func TestParseIndex(t *testing.T) {
+	for v, want := range map[string]int{"0": 0, "7": 7, "012": 12, "999999": 999999} {
+		got, ok := parseIndex(v)
+		require.True(t, ok, v)
+		require.Equal(t, want, got)
+	}
+	for _, v := range []string{"", "-1", "+1", "1.0", "1e3", "1000000", " 1", "x"} {
+		_, ok := parseIndex(v)
+		require.False(t, ok, v)
+	}
+}
+
+func FuzzParseIndex(f *testing.F) {
+	for _, s := range []string{"0", "12", "-1", "9999999", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := parseIndex(s)
+		if ok && (n < 0 || n > 999999 || fmt.Sprintf("%0*d", len(s), n) != s) {
+			t.Fatalf("parseIndex(%q) = %d", s, n)
+		}
+	})
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1: "1 byte", 1023: "1023 bytes", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		require.Equal(t, want, formatSize(n), n)
+	}
+}
+
+func TestScheduleFormError(t *testing.T) {
+	status, msg, err := scheduleFormError(nil)
+	require.Zero(t, status)
+	require.Empty(t, msg)
+	require.NoError(t, err)
+	status, msg, err = scheduleFormError(fmt.Errorf("wrapped: %w", store.ErrNotScheduled))
+	require.Equal(t, http.StatusConflict, status)
+	require.Equal(t, errNoLongerScheduled, msg)
+	require.NoError(t, err)
+	_, _, err = scheduleFormError(store.ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound, "the 404 page")
+	boom := errors.New("boom")
+	_, msg, err = scheduleFormError(boom)
+	require.ErrorIs(t, err, boom)
+	require.Empty(t, msg)
+}
