@@ -1,9 +1,13 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +126,58 @@ func TestScheduleFormError(t *testing.T) {
 	_, msg, err = scheduleFormError(boom)
 	require.ErrorIs(t, err, boom)
 	require.Empty(t, msg)
+}
+
+// Without a public URL the page says share links cannot be made, and the
+// form's POST says so too; an attachment given by URL is listed without a
+// download, and the .eml is still built (that part empty).
+func TestEmailPageWithoutPublicURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, accounts, team, db := setupStore(t)
+	_, link, err := accounts.CreateUser(ctx, team.ID, "admin@example.com", store.RoleAdmin)
+	require.NoError(t, err)
+	sess, err := accounts.SetPassword(ctx, link, "long enough password")
+	require.NoError(t, err)
+	cookie := &http.Cookie{Name: sessionCookie, Value: sess.Token}
+	text := "hello"
+	e := &store.Email{ID: store.NewID(), TeamID: team.ID, From: "a@example.com", To: []string{"b@example.net"},
+		Subject: "With a linked file", Text: &text, LastEvent: store.EventQueued, CreatedAt: time.Now().UTC(),
+		Attachments: []store.Attachment{{Filename: "kept.txt", Content: []byte("kept")},
+			{Filename: "linked.pdf", Path: "https://files.example/linked.pdf"}}}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}}))
+	base := srv.URL + "/dashboard/emails/" + e.ID
+
+	body, status := getPage(t, base, cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `id="share-off"`)
+	require.NotContains(t, body, `id="share-expires"`)
+	require.Contains(t, body, `href="/dashboard/emails/`+e.ID+`/attachments/0"`)
+	require.NotContains(t, body, `/attachments/1"`, "no download of a file Godwit does not keep")
+	require.Contains(t, body, "given by URL")
+	require.Contains(t, body, "the .eml has them empty")
+
+	form := url.Values{"csrf": {csrfToken([]byte("0123456789abcdef0123456789abcdef"), sessionCSRFBase(sess.Token))}, "expires_in": {"1h"}}
+	req, err := http.NewRequest(http.MethodPost, base+"/share", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Contains(t, string(b), "no public URL")
+
+	body, status = getPage(t, base+"/attachments/1", cookie)
+	require.Equal(t, http.StatusNotFound, status)
+	require.Contains(t, body, "given by URL")
+	body, status = getPage(t, base+"/attachments/0", cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "kept", body)
+	raw, status := getPage(t, base+"/raw.eml", cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, raw, "Subject: With a linked file")
+	require.Contains(t, raw, `filename=linked.pdf`)
+	require.Contains(t, raw, "a2VwdA==", "the kept file's bytes, in base64")
 }
