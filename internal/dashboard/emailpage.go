@@ -206,7 +206,7 @@ func headerFields(raw []byte) []headerField {
 			}
 		}
 		i := strings.IndexByte(line, ':')
-		if i <= 0 {
+		if i <= 0 || !fieldName(line[:i]) {
 			have = false
 			continue
 		}
@@ -218,6 +218,17 @@ func headerFields(raw []byte) []headerField {
 		flush(name, value.String())
 	}
 	return out
+}
+
+// fieldName reports whether s is a header field's name: printable ASCII
+// but for ':' (RFC 5322's ftext).
+func fieldName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 || s[i] == ':' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // emailPage renders the email's page with status and what a form left.

@@ -30,6 +30,7 @@ func TestHeaderFields(t *testing.T) {
 	require.Empty(t, headerFields(nil))
 	require.Equal(t, []headerField{{"A", "b"}}, headerFields([]byte("A: b\n")), "LF only, no body")
 	require.Empty(t, headerFields([]byte(" continuation first\r\n\r\n")))
+	require.Equal(t, []headerField{{"B", "c"}}, headerFields([]byte("Bad name: x\r\n more\r\nB: c\r\n")), "not a field, nor its continuation")
 }
 
 // The page's headers are those message.Build writes, in its order.
@@ -180,4 +181,21 @@ func TestEmailPageWithoutPublicURL(t *testing.T) {
 	require.Contains(t, raw, "Subject: With a linked file")
 	require.Contains(t, raw, `filename=linked.pdf`)
 	require.Contains(t, raw, "a2VwdA==", "the kept file's bytes, in base64")
+}
+
+func FuzzHeaderFields(f *testing.F) {
+	for _, s := range []string{"A: b\r\n c\r\n\r\nbody", "Subject: =?utf-8?b?w6k=?=\n\n", ":x\n", " a\nB:\n", strings.Repeat("X: y\n", 600)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fields := headerFields(raw)
+		if len(fields) > maxHeaderFields {
+			t.Fatalf("%d fields", len(fields))
+		}
+		for _, h := range fields {
+			if !fieldName(h.Name) {
+				t.Fatalf("bad name %q", h.Name)
+			}
+		}
+	})
 }
