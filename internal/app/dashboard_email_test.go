@@ -55,7 +55,7 @@ func testDashboardEmailPage(t *testing.T, bctx context.Context, kind sqlstore.Di
 	cfg.HTTPAddr = l.Addr().String()
 	require.NoError(t, l.Close())
 	cfg.PublicURL = "http://" + cfg.HTTPAddr
-	d, _ := startDash(t, bctx, kind, cfg)
+	d, srv := startDash(t, bctx, kind, cfg)
 	require.Equal(t, cfg.PublicURL, d.base)
 	ctx := d.ctx
 
@@ -193,6 +193,15 @@ func testDashboardEmailPage(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Equal(t, http.StatusOK, shared.status)
 	require.Contains(t, shared.body, "Quarterly report")
 	require.Contains(t, shared.body, "report.csv")
+	// The share is in the audit log, and its link is not.
+	var audited bool
+	for _, rec := range srv.logs.Records(t, "dashboard action") {
+		if rec["route"] == "POST /dashboard/emails/{id}/share" && rec["id"] == scheduled && rec["status"] == float64(http.StatusOK) {
+			audited = rec["share_expires"] != nil
+		}
+	}
+	require.True(t, audited, "the share's audit line, with its expiry")
+	require.NotContains(t, srv.logs.String(), strings.TrimPrefix(shareURL, cfg.PublicURL+"/share/"), "the link is never logged")
 	d.navigate(page, http.StatusOK)
 	require.Zero(t, d.count("#share-url"), "shown once")
 	require.Equal(t, http.StatusBadRequest, d.postForm("/dashboard/emails/"+scheduled+"/share", d.csrf(), "expires_in", "7d"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -374,6 +375,7 @@ func (h *Handler) shareEmail(w http.ResponseWriter, r *http.Request, s *request)
 		return h.emailPage(w, r, s, http.StatusBadRequest, emailForms{Error: "Choose how long the link works: 1 hour, 24 hours or 48 hours."})
 	}
 	link, exp := h.cfg.Tracking.ShareLink(h.cfg.PublicURL, s.user.TeamID, e.ID, time.Now(), ttl)
+	s.note(slog.Time("share_expires", exp)) // the link itself is a secret: never logged
 	return h.emailPage(w, r, s, http.StatusOK, emailForms{ShareURL: link, ShareExpires: exp})
 }
 
@@ -451,6 +453,7 @@ func (h *Handler) rescheduleEmail(w http.ResponseWriter, r *http.Request, s *req
 		f.Error = msg
 		return h.emailPage(w, r, s, status, f)
 	}
+	s.note(slog.Time("scheduled_at", when))
 	http.Redirect(w, r, Prefix+"emails/"+url.PathEscape(e.ID), http.StatusSeeOther)
 	return nil
 }
