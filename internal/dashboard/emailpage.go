@@ -92,6 +92,9 @@ type emailMIMEData struct {
 	// ScheduleMin and ScheduleMax bound the reschedule field
 	// (datetime-local, UTC).
 	ScheduleMin, ScheduleMax string
+	// DerivedText is the text part delivery derives from the HTML of an
+	// email given no text (message.HTMLToText); "" otherwise.
+	DerivedText string
 	// CanShare: the server has a public URL and a signer for share links.
 	CanShare     bool
 	ShareChoices []shareChoice
@@ -249,6 +252,9 @@ func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, s *request, 
 	m := &data.emailMIMEData
 	m.RawURL, m.Forms, m.ShareChoices = base+"/raw.eml", f, shareChoices
 	m.Scheduled = e.LastEvent == store.EventScheduled
+	if e.Text == nil && data.HasHTML {
+		m.DerivedText = message.HTMLToText(*e.HTML)
+	}
 	m.CanShare = h.cfg.Tracking != nil && h.cfg.PublicURL != ""
 	now := time.Now().UTC()
 	m.ScheduleMin, m.ScheduleMax = now.Format("2006-01-02T15:04"), now.Add(maxSchedule).Format("2006-01-02T15:04")

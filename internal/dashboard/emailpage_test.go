@@ -181,6 +181,17 @@ func TestEmailPageWithoutPublicURL(t *testing.T) {
 	require.Contains(t, raw, "Subject: With a linked file")
 	require.Contains(t, raw, `filename=linked.pdf`)
 	require.Contains(t, raw, "a2VwdA==", "the kept file's bytes, in base64")
+
+	// An email with HTML only shows the text delivery derives from it.
+	html := "<p>Only <b>HTML</b> here</p>"
+	htmlOnly := &store.Email{ID: store.NewID(), TeamID: team.ID, From: "a@example.com", To: []string{"b@example.net"},
+		Subject: "HTML only", HTML: &html, LastEvent: store.EventQueued, CreatedAt: time.Now().UTC()}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{htmlOnly}}))
+	body, status = getPage(t, srv.URL+"/dashboard/emails/"+htmlOnly.ID, cookie)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "made from the HTML")
+	require.Contains(t, body, message.HTMLToText(html))
+	require.Contains(t, body, "multipart/alternative", "the built message has the derived text part")
 }
 
 func FuzzHeaderFields(f *testing.F) {
