@@ -72,6 +72,7 @@ func testDashboardEmailPage(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.NoError(t, err)
 	d.do(chromedp.EmulateViewport(1280, 900))
 	d.setPassword(link, "a long enough password")
+	d.grantClipboard()
 
 	// A sending domain of each team, verified in the store (the capture
 	// transport keeps only mail to real recipients).
@@ -188,6 +189,12 @@ func testDashboardEmailPage(t *testing.T, bctx context.Context, kind sqlstore.Di
 	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('button[data-copy="share-url"]').hidden`))
 	require.NoError(t, err)
 	require.False(t, hidden, "the copy button shows with script")
+	d.do(chromedp.Click(chromedp.CSS(`button[data-copy="share-url"]`)))
+	require.Eventually(t, func() bool { return d.optAttr(`button[data-copy="share-url"]`, "data-copied") == "yes" },
+		bound, 50*time.Millisecond, "the button copies")
+	copied, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, shareURL, copied, "the clipboard holds the link")
 	d.shot("email-shared")
 	shared := d.getURLBody(shareURL)
 	require.Equal(t, http.StatusOK, shared.status)
