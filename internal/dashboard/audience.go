@@ -70,8 +70,8 @@ func pathID(r *http.Request, name string) (string, error) {
 func badRequest(msg string) error { return &httpError{status: http.StatusBadRequest, msg: msg} }
 
 // listPage reads a cursor page of a list, turning an unknown cursor into
-// the 404 page.
-func listPage[T any](r *http.Request, what string, fetch func(store.Page) ([]T, bool, error), id func(T) string) ([]T, pager, error) {
+// the 404 page; the pager's links are to path (under Prefix).
+func listPage[T any](r *http.Request, what, path string, fetch func(store.Page) ([]T, bool, error), id func(T) string) ([]T, pager, error) {
 	p, err := cursorPage(r, audiencePerPage)
 	if err != nil {
 		return nil, pager{}, err
@@ -85,7 +85,7 @@ func listPage[T any](r *http.Request, what string, fetch func(store.Page) ([]T, 
 	}
 	var pg pager
 	if len(list) > 0 {
-		pg = pagerOf(p, len(list), id(list[0]), id(list[len(list)-1]), more)
+		pg = pagerOf(p, len(list), id(list[0]), id(list[len(list)-1]), more, listLink(path, nil))
 	}
 	return list, pg, nil
 }
@@ -114,7 +114,7 @@ func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request, s *reques
 		}
 		return h.render(w, r, s, http.StatusOK, "suppressions", "Suppressions", "Suppressions", d)
 	}
-	list, pg, err := listPage(r, "suppressions", func(p store.Page) ([]*store.Suppression, bool, error) {
+	list, pg, err := listPage(r, "suppressions", "suppressions", func(p store.Page) ([]*store.Suppression, bool, error) {
 		return h.cfg.Store.ListSuppressions(r.Context(), s.user.TeamID, "", p)
 	}, func(x *store.Suppression) string { return x.ID })
 	if err != nil {
@@ -166,7 +166,7 @@ func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) e
 		}
 		return h.render(w, r, s, http.StatusOK, "contacts", "Contacts", "Contacts", d)
 	}
-	list, pg, err := listPage(r, "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
+	list, pg, err := listPage(r, "contacts", "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
 		return h.cfg.Store.ListContacts(r.Context(), s.user.TeamID, "", p)
 	}, func(x *store.Contact) string { return x.ID })
 	if err != nil {
@@ -479,7 +479,7 @@ func (h *Handler) segments(w http.ResponseWriter, r *http.Request, s *request) e
 }
 
 func (h *Handler) segmentsPage(w http.ResponseWriter, r *http.Request, s *request, status int, d segmentsData) error {
-	list, pg, err := listPage(r, "segments", func(p store.Page) ([]*store.Segment, bool, error) {
+	list, pg, err := listPage(r, "segments", "segments", func(p store.Page) ([]*store.Segment, bool, error) {
 		return h.cfg.Store.ListSegments(r.Context(), s.user.TeamID, p)
 	}, func(x *store.Segment) string { return x.ID })
 	if err != nil {
@@ -525,12 +525,13 @@ func (h *Handler) segment(w http.ResponseWriter, r *http.Request, s *request) er
 	if err != nil {
 		return err
 	}
-	list, pg, err := listPage(r, "segment contacts", func(p store.Page) ([]*store.Contact, bool, error) {
+	list, pg, err := listPage(r, "segment contacts", "segments/"+seg.ID, func(p store.Page) ([]*store.Contact, bool, error) {
 		return h.cfg.Store.ListContacts(r.Context(), seg.TeamID, seg.ID, p)
 	}, func(x *store.Contact) string { return x.ID })
 	if err != nil {
 		return err
 	}
+	pg.Label = "Pages of contacts"
 	return h.render(w, r, s, http.StatusOK, "segment", seg.Name, "Segments", segmentData{Segment: seg, Contacts: list, pager: pg})
 }
 
@@ -567,7 +568,7 @@ type topicsData struct {
 
 // topics lists the team's topics, newest first.
 func (h *Handler) topics(w http.ResponseWriter, r *http.Request, s *request) error {
-	list, pg, err := listPage(r, "topics", func(p store.Page) ([]*store.Topic, bool, error) {
+	list, pg, err := listPage(r, "topics", "topics", func(p store.Page) ([]*store.Topic, bool, error) {
 		return h.cfg.Store.ListTopics(r.Context(), s.user.TeamID, p)
 	}, func(x *store.Topic) string { return x.ID })
 	if err != nil {

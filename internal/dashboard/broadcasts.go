@@ -57,7 +57,7 @@ func (h *Handler) broadcasts(w http.ResponseWriter, r *http.Request, s *request)
 	}
 	data := broadcastsData{Broadcasts: list}
 	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("broadcasts", nil))
 	}
 	return h.render(w, r, s, http.StatusOK, "broadcasts", "Broadcasts", "Broadcasts", data)
 }
@@ -78,13 +78,12 @@ type broadcastData struct {
 	Types      []string
 	Type       string
 	Recipients []recipientRow
-	// Offset of the page shown, and those of the pages beside it (-1 for
-	// none).
-	Prev, Next int
-	Links      []broadcast.ClickedLink
-	CanSend    bool
-	CanCancel  bool
-	Error      string
+	// Pager links the pages of recipients beside the one shown.
+	Pager     pager
+	Links     []broadcast.ClickedLink
+	CanSend   bool
+	CanCancel bool
+	Error     string
 }
 
 // pageTypes are the recipient kinds the page filters by (unsubscribed,
@@ -128,7 +127,7 @@ func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *reque
 		return err
 	}
 	d := broadcastData{Broadcast: b, FrameURL: Prefix + "broadcasts/" + url.PathEscape(b.ID) + "/preview.html",
-		HasHTML: b.HTML != nil && *b.HTML != "", Types: pageTypes, Type: typ, Prev: -1, Next: -1, Error: msg,
+		HasHTML: b.HTML != nil && *b.HTML != "", Types: pageTypes, Type: typ, Error: msg,
 		CanSend: b.Status == store.BroadcastDraft, CanCancel: b.Status == store.BroadcastQueued || b.Status == store.BroadcastScheduled}
 	if b.Status != store.BroadcastDraft {
 		list, err := h.cfg.Store.BroadcastEmails(ctx, s.user.TeamID, b.ID, typ)
@@ -153,11 +152,15 @@ func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *reque
 				d.Recipients = append(d.Recipients, row)
 			}
 		}
+		link := func(offset int) string {
+			return Prefix + "broadcasts/" + url.PathEscape(b.ID) + "?type=" + url.QueryEscape(typ) + "&offset=" + strconv.Itoa(offset)
+		}
+		d.Pager = pager{NewerText: "← Previous", OlderText: "Next →"}
 		if offset > 0 {
-			d.Prev = max(0, offset-recipientsPerPage)
+			d.Pager.Newer = link(max(0, offset-recipientsPerPage))
 		}
 		if end < len(list) {
-			d.Next = end
+			d.Pager.Older = link(end)
 		}
 		clicked, err := h.cfg.Store.BroadcastEmails(ctx, s.user.TeamID, b.ID, "clicked")
 		if err != nil {

@@ -27,9 +27,8 @@ var emailStatuses = []string{store.EventQueued, store.EventScheduled, store.Even
 
 type emailsData struct {
 	Emails []*store.Email
-	// Newer and Older are the links to the pages beside this one ("" for
-	// none), with the filter kept.
-	Newer, Older string
+	// pager's links keep the filter.
+	pager
 	// Form is the filter as typed; Filtered whether any is set.
 	Form     emailsForm
 	Filtered bool
@@ -132,27 +131,8 @@ func (h *Handler) emails(w http.ResponseWriter, r *http.Request, s *request) err
 		return fmt.Errorf("list domains: %w", err)
 	}
 	data := emailsData{Emails: list, Form: form, Filtered: len(form.values()) > 0, Statuses: emailStatuses, Domains: domains}
-	link := func(key, id string) string {
-		v := form.values()
-		v.Set(key, id)
-		return Prefix + "emails?" + v.Encode()
-	}
 	if len(list) > 0 {
-		first, last := list[0].ID, list[len(list)-1].ID
-		switch {
-		case p.After != "":
-			data.Newer = link("before", first)
-			if more {
-				data.Older = link("after", last)
-			}
-		case p.Before != "":
-			data.Older = link("after", last)
-			if more {
-				data.Newer = link("before", first)
-			}
-		case more:
-			data.Older = link("after", last)
-		}
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("emails", form.values()))
 	}
 	return h.render(w, r, s, http.StatusOK, "emails", "Emails", "Emails", data)
 }

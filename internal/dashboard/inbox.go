@@ -16,9 +16,9 @@ import (
 const inboxPerPage = 50
 
 type inboxData struct {
-	Off          bool // delivery is not capture: there is no inbox
-	Messages     []*store.CapturedMessage
-	Newer, Older string
+	Off      bool // delivery is not capture: there is no inbox
+	Messages []*store.CapturedMessage
+	pager
 }
 
 // inboxOff answers every dev inbox path when delivery is not capture.
@@ -45,23 +45,8 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request, s *request) erro
 		return fmt.Errorf("list captured messages: %w", err)
 	}
 	data := inboxData{Messages: list}
-	link := func(key, id string) string { return Prefix + "inbox?" + key + "=" + url.QueryEscape(id) }
 	if len(list) > 0 {
-		first, last := list[0].EmailID, list[len(list)-1].EmailID
-		switch {
-		case p.After != "":
-			data.Newer = link("before", first)
-			if more {
-				data.Older = link("after", last)
-			}
-		case p.Before != "":
-			data.Older = link("after", last)
-			if more {
-				data.Newer = link("before", first)
-			}
-		case more:
-			data.Older = link("after", last)
-		}
+		data.pager = pagerOf(p, len(list), list[0].EmailID, list[len(list)-1].EmailID, more, listLink("inbox", nil))
 	}
 	return h.render(w, r, s, http.StatusOK, "inbox", "Dev inbox", "Dev inbox", data)
 }

@@ -37,7 +37,7 @@ func (h *Handler) logs(w http.ResponseWriter, r *http.Request, s *request) error
 	}
 	data := logsData{Logs: list}
 	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("logs", nil))
 	}
 	return h.render(w, r, s, http.StatusOK, "logs", "Logs", "Logs", data)
 }

@@ -58,7 +58,7 @@ func (h *Handler) templatesList(w http.ResponseWriter, r *http.Request, s *reque
 	}
 	data := templatesData{Templates: list}
 	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("templates", nil))
 	}
 	return h.render(w, r, s, http.StatusOK, "templates", "Templates", "Templates", data)
 }

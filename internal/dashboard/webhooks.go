@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -46,48 +47,6 @@ const (
 	attemptsShown = 50
 )
 
-// pager is the pair of cursor links beside a page of a list.
-type pager struct {
-	// Newer and Older are the cursors of the pages beside this one ("" for
-	// none).
-	Newer, Older string
-}
-
-// pagerOf is the links of a page read with p, whose first and last ids are
-// first and last; more is the store's "there is more in p's direction".
-func pagerOf(p store.Page, n int, first, last string, more bool) pager {
-	var pg pager
-	if n == 0 {
-		return pg
-	}
-	switch {
-	case p.After != "":
-		pg.Newer = first
-		if more {
-			pg.Older = last
-		}
-	case p.Before != "":
-		pg.Older = last
-		if more {
-			pg.Newer = first
-		}
-	case more:
-		pg.Older = last
-	}
-	return pg
-}
-
-// cursorPage reads the page of a list from the query: after or before,
-// not both.
-func cursorPage(r *http.Request, limit int) (store.Page, error) {
-	q := r.URL.Query()
-	p := store.Page{Limit: limit, After: q.Get("after"), Before: q.Get("before")}
-	if p.After != "" && p.Before != "" {
-		return p, &httpError{status: http.StatusBadRequest, msg: "Give either a newer or an older page, not both."}
-	}
-	return p, nil
-}
-
 type webhooksData struct {
 	Webhooks []*store.Webhook
 	pager
@@ -108,7 +67,7 @@ func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, s *request) e
 	}
 	data := webhooksData{Webhooks: list}
 	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("webhooks", nil))
 	}
 	return h.render(w, r, s, http.StatusOK, "webhooks", "Webhooks", "Webhooks", data)
 }
@@ -218,7 +177,8 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *request
 	}
 	data := webhookData{Webhook: wh, Messages: list, Secret: secret, SecretNote: note}
 	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more)
+		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("webhooks/"+url.PathEscape(wh.ID), nil))
+		data.pager.Label = "Pages of messages"
 	}
 	return h.render(w, r, s, http.StatusOK, "webhook", "Webhook", "Webhooks", data)
 }

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -13,13 +14,25 @@ import (
 
 func TestPagerOf(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, pager{}, pagerOf(store.Page{}, 0, "", "", false))
-	require.Equal(t, pager{}, pagerOf(store.Page{}, 2, "a", "b", false), "one page")
-	require.Equal(t, pager{Older: "b"}, pagerOf(store.Page{}, 2, "a", "b", true), "the first page")
-	require.Equal(t, pager{Newer: "a", Older: "b"}, pagerOf(store.Page{After: "x"}, 2, "a", "b", true))
-	require.Equal(t, pager{Newer: "a"}, pagerOf(store.Page{After: "x"}, 2, "a", "b", false), "the last page")
-	require.Equal(t, pager{Newer: "a", Older: "b"}, pagerOf(store.Page{Before: "x"}, 2, "a", "b", true))
-	require.Equal(t, pager{Older: "b"}, pagerOf(store.Page{Before: "x"}, 2, "a", "b", false), "back at the first page")
+	link := func(key, id string) string { return key + ":" + id }
+	require.Equal(t, pager{}, pagerOf(store.Page{}, 0, "", "", false, link))
+	require.Equal(t, pager{}, pagerOf(store.Page{}, 2, "a", "b", false, link), "one page")
+	require.Equal(t, pager{Older: "after:b"}, pagerOf(store.Page{}, 2, "a", "b", true, link), "the first page")
+	require.Equal(t, pager{Newer: "before:a", Older: "after:b"}, pagerOf(store.Page{After: "x"}, 2, "a", "b", true, link))
+	require.Equal(t, pager{Newer: "before:a"}, pagerOf(store.Page{After: "x"}, 2, "a", "b", false, link), "the last page")
+	require.Equal(t, pager{Newer: "before:a", Older: "after:b"}, pagerOf(store.Page{Before: "x"}, 2, "a", "b", true, link))
+	require.Equal(t, pager{Older: "after:b"}, pagerOf(store.Page{Before: "x"}, 2, "a", "b", false, link), "back at the first page")
+}
+
+func TestListLink(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "/dashboard/logs?after=b", listLink("logs", nil)("after", "b"))
+	keep := url.Values{"status": {"sent"}, "to": {"a+b@example.com"}, "before": {"stale"}}
+	link := listLink("emails", keep)
+	require.Equal(t, "/dashboard/emails?after=b&status=sent&to=a%2Bb%40example.com", link("after", "b"),
+		"the filter is kept, the other cursor dropped")
+	require.Equal(t, "/dashboard/emails?before=a&status=sent&to=a%2Bb%40example.com", link("before", "a"))
+	require.Equal(t, []string{"stale"}, keep["before"], "keep is not changed")
 }
 
 func TestCursorPage(t *testing.T) {
