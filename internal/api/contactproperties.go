@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/contact"
@@ -71,33 +70,18 @@ func fallbackValue(typ string, raw json.RawMessage) (any, error) {
 // declared key must be of its type. Undeclared keys pass. The first
 // mismatch in key order is the 422.
 func (h *Handler) checkDeclaredProperties(r *http.Request, values map[string]any) error {
-	var keys []string
-	for k, v := range values {
-		if v != nil {
-			keys = append(keys, k)
-		}
-	}
+	keys := contact.ValuedKeys(values)
 	if len(keys) == 0 {
 		return nil
 	}
-	slices.Sort(keys)
 	defs, err := h.Store.ContactPropertiesByKey(r.Context(), callerKey(r.Context()).TeamID, keys)
 	if err != nil {
 		return fmt.Errorf("contact properties by key: %w", err)
 	}
-	byKey := make(map[string]*store.ContactProperty, len(defs))
-	for _, d := range defs {
-		byKey[d.Key] = d
-	}
-	for _, k := range keys {
-		d, ok := byKey[k]
-		if !ok {
-			continue
-		}
-		if err := contact.CheckPropertyValue(d.Type, values[k]); err != nil {
-			return apierr.Validation("The `properties.%s` value must be a %s: the contact property `%s` is of type `%s`.",
-				k, err, k, d.Type)
-		}
+	var m *contact.PropertyMismatch
+	if err := contact.CheckDeclared(defs, values); errors.As(err, &m) {
+		return apierr.Validation("The `properties.%s` value must be a %s: the contact property `%s` is of type `%s`.",
+			m.Key, m.Type, m.Key, m.Type)
 	}
 	return nil
 }

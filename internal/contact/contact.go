@@ -6,6 +6,10 @@ package contact
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -99,6 +103,90 @@ func CheckPropertyValue(typ string, v any) error {
 		return errors.New("number")
 	}
 	return errors.New("string")
+}
+
+// PropertyMismatch is a value of the wrong type for its key's declared
+// property (CheckDeclared).
+type PropertyMismatch struct {
+	Key  string
+	Type string // the declared type: the value must be one
+}
+
+func (m *PropertyMismatch) Error() string {
+	return "contact: the property " + m.Key + " must be a " + m.Type
+}
+
+// ValuedKeys are the keys of values whose value is not nil, sorted: the
+// keys whose declarations CheckDeclared needs.
+func ValuedKeys(values map[string]any) []string {
+	var keys []string
+	for k, v := range values {
+		if v != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// CheckDeclared checks the values given for a contact's properties against
+// the team's declarations defs (at least those of ValuedKeys(values)): a
+// value, nil aside, for a declared key must be of its type; undeclared
+// keys pass. The first mismatch in key order is a *PropertyMismatch.
+func CheckDeclared(defs []*store.ContactProperty, values map[string]any) error {
+	byKey := make(map[string]*store.ContactProperty, len(defs))
+	for _, d := range defs {
+		byKey[d.Key] = d
+	}
+	for _, k := range ValuedKeys(values) {
+		if d, ok := byKey[k]; ok && CheckPropertyValue(d.Type, values[k]) != nil {
+			return &PropertyMismatch{Key: k, Type: d.Type}
+		}
+	}
+	return nil
+}
+
+// Errors of PropertyText.
+var (
+	ErrNotNumber      = errors.New("contact: not a number")
+	ErrPropertyString = errors.New("contact: a property's text is too long or holds a NUL")
+)
+
+// PropertyText reads a property's value as a person types it, for a
+// property of type typ: "" is nil (no value, as JSON's null: the
+// property's fallback applies); a number is a finite decimal number
+// ("-1.5", "2e3"), spaces around it ignored, else ErrNotNumber; a string is
+// taken as it is (ValidPropertyString), else ErrPropertyString.
+func PropertyText(typ, v string) (any, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if typ == store.PropertyNumber {
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+			return nil, ErrNotNumber
+		}
+		return n, nil
+	}
+	if !ValidPropertyString(v) {
+		return nil, ErrPropertyString
+	}
+	return v, nil
+}
+
+// FormatProperty is the text of a property's value, as PropertyText reads
+// it back: a string as it is, a number in its shortest decimal form
+// without an exponent, nil as "".
+func FormatProperty(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // Limits of segments and topics, in characters (Resend's for topics).

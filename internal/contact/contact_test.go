@@ -100,3 +100,50 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckDeclared(t *testing.T) {
+	t.Parallel()
+	defs := []*store.ContactProperty{{Key: "plan", Type: store.PropertyString}, {Key: "seats", Type: store.PropertyNumber},
+		{Key: "age", Type: store.PropertyNumber}}
+	require.Equal(t, []string{"a", "seats"}, ValuedKeys(map[string]any{"seats": 2.0, "gone": nil, "a": "x"}))
+	require.Empty(t, ValuedKeys(map[string]any{"gone": nil}))
+	require.NoError(t, CheckDeclared(defs, map[string]any{"plan": "pro", "seats": 3.0, "age": nil, "free": 1.0}),
+		"nil and undeclared keys pass")
+	err := CheckDeclared(defs, map[string]any{"seats": "3", "age": "x", "plan": 1.0})
+	var m *PropertyMismatch
+	require.ErrorAs(t, err, &m)
+	require.Equal(t, &PropertyMismatch{Key: "age", Type: store.PropertyNumber}, m, "the first in key order")
+	require.NoError(t, CheckDeclared(nil, map[string]any{"seats": "3"}))
+}
+
+func TestPropertyText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]any{"": nil, "3": 3.0, " -1.5 ": -1.5, "2e3": 2000.0, "0": 0.0} {
+		v, err := PropertyText(store.PropertyNumber, in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, v, in)
+	}
+	for _, bad := range []string{"abc", "1,5", "NaN", "Inf", "-Infinity", "1e400", "0x10", "   "} {
+		_, err := PropertyText(store.PropertyNumber, bad)
+		require.ErrorIs(t, err, ErrNotNumber, bad)
+	}
+	for in, want := range map[string]any{"": nil, " pro ": " pro ", "3": "3"} {
+		v, err := PropertyText(store.PropertyString, in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, v, in)
+	}
+	for _, bad := range []string{strings.Repeat("v", MaxPropertyValue+1), "a\x00"} {
+		_, err := PropertyText(store.PropertyString, bad)
+		require.ErrorIs(t, err, ErrPropertyString)
+	}
+	for _, v := range []any{nil, "x", " y ", 3.0, -1.25, 1e21, 0.1} {
+		typ := store.PropertyString
+		if _, ok := v.(float64); ok {
+			typ = store.PropertyNumber
+		}
+		back, err := PropertyText(typ, FormatProperty(v))
+		require.NoError(t, err)
+		require.Equal(t, v, back, "FormatProperty(%v) reads back", v)
+	}
+	require.Equal(t, "1000000000000000000000", FormatProperty(1e21), "no exponent")
+}
