@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +49,8 @@ type audienceStore interface {
 	DeleteTopic(ctx context.Context, teamID, id string, events ...*store.Event) error
 	SetContactTopics(ctx context.Context, teamID, contactID string, subs []store.TopicSubscription, at time.Time, events ...*store.Event) error
 	ListContactTopics(ctx context.Context, teamID, contactID string, p store.Page) ([]*store.ContactTopic, bool, error)
+
+	ListContactProperties(ctx context.Context, teamID string, p store.Page) ([]*store.ContactProperty, bool, error)
 }
 
 const (
@@ -54,6 +58,9 @@ const (
 	// detailShown is how many of a contact's segments and topics its page
 	// shows, and how many segments its "add to segment" choice offers.
 	detailShown = 100
+	// maxDeclared bounds the team's property declarations the contact
+	// pages read (a page of the store's at a time).
+	maxDeclared = 1000
 )
 
 // pathID is the path value name as an id: a UUID in lower case, else
@@ -148,12 +155,29 @@ type contactsData struct {
 	Contacts []*store.Contact
 	Search   string
 	pager
+	// Declared are the team's contact properties, by key.
+	Declared []declaredProperty
+}
+
+// declaredProperty is a declaration as the Contacts page shows it.
+type declaredProperty struct {
+	*store.ContactProperty
+	Fallback    string // the fallback value as text ("" for none: see HasFallback)
+	HasFallback bool
 }
 
 // contacts lists the team's contacts newest first, or the one whose
 // address is searched for.
 func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) error {
 	d := contactsData{Search: strings.TrimSpace(r.URL.Query().Get("email"))}
+	defs, err := h.declaredProperties(r.Context(), s.user.TeamID)
+	if err != nil {
+		return err
+	}
+	for _, p := range defs {
+		d.Declared = append(d.Declared, declaredProperty{ContactProperty: p, Fallback: contact.FormatProperty(p.FallbackValue),
+			HasFallback: p.FallbackValue != nil})
+	}
 	if d.Search != "" {
 		if strings.Contains(d.Search, "@") {
 			c, err := h.cfg.Store.GetContact(r.Context(), s.user.TeamID, d.Search)
@@ -194,13 +218,67 @@ type contactData struct {
 	Joinable []*store.Segment
 }
 
+// property is one of a contact's properties on its page: a value it holds,
+// or a declared property it holds none of (its fallback then applies).
 type property struct {
 	Key   string
-	Value any
+	Value string // the value as text (contact.FormatProperty)
+	// Type is the declared type ("" for an undeclared key); Unset that the
+	// contact holds no value, and Fallback the declaration's, if any.
+	Type     string
+	Unset    bool
+	Fallback *string
+}
+
+// contactProperties are the contact's values and the team's other
+// declared properties, by key.
+func contactProperties(props map[string]any, defs []*store.ContactProperty) []property {
+	out := make([]property, 0, len(props)+len(defs))
+	declared := make(map[string]*store.ContactProperty, len(defs))
+	for _, d := range defs {
+		declared[d.Key] = d
+		if _, ok := props[d.Key]; !ok {
+			p := property{Key: d.Key, Type: d.Type, Unset: true}
+			if d.FallbackValue != nil {
+				f := contact.FormatProperty(d.FallbackValue)
+				p.Fallback = &f
+			}
+			out = append(out, p)
+		}
+	}
+	for k, v := range props {
+		p := property{Key: k, Value: contact.FormatProperty(v)}
+		if d, ok := declared[k]; ok {
+			p.Type = d.Type
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b property) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// declaredProperties are the team's contact property declarations (at
+// most maxDeclared), by key.
+func (h *Handler) declaredProperties(ctx context.Context, teamID string) ([]*store.ContactProperty, error) {
+	var all []*store.ContactProperty
+	p := store.Page{Limit: 100}
+	for {
+		list, more, err := h.cfg.Store.ListContactProperties(ctx, teamID, p)
+		if err != nil {
+			return nil, fmt.Errorf("list contact properties: %w", err)
+		}
+		all = append(all, list...)
+		if !more || len(list) == 0 || len(all) >= maxDeclared {
+			break
+		}
+		p.After = list[len(list)-1].ID
+	}
+	slices.SortFunc(all, func(a, b *store.ContactProperty) int { return strings.Compare(a.Key, b.Key) })
+	return all, nil
 }
 
 // contact is a contact's page: its fields, properties, segments and topic
-// subscriptions (four queries; five for an admin).
+// subscriptions (five queries; six for an admin).
 func (h *Handler) contact(w http.ResponseWriter, r *http.Request, s *request) error {
 	c, err := h.loadContact(r, s)
 	if err != nil {
@@ -215,7 +293,11 @@ func (h *Handler) contact(w http.ResponseWriter, r *http.Request, s *request) er
 	if err != nil {
 		return fmt.Errorf("list contact topics: %w", err)
 	}
-	d := contactData{Contact: c, Segments: segs, Topics: topics, Properties: sortedProperties(c.Properties)}
+	defs, err := h.declaredProperties(ctx, c.TeamID)
+	if err != nil {
+		return err
+	}
+	d := contactData{Contact: c, Segments: segs, Topics: topics, Properties: contactProperties(c.Properties, defs)}
 	if s.user.Role == store.RoleAdmin {
 		all, _, err := h.cfg.Store.ListSegments(ctx, c.TeamID, store.Page{Limit: detailShown})
 		if err != nil {
@@ -234,24 +316,88 @@ func (h *Handler) contact(w http.ResponseWriter, r *http.Request, s *request) er
 	return h.render(w, r, s, http.StatusOK, "contact", c.Email, "Contacts", d)
 }
 
-func sortedProperties(m map[string]any) []property {
-	out := make([]property, 0, len(m))
-	for k, v := range m {
-		out = append(out, property{k, v})
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Key < out[j-1].Key; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
 type contactFormData struct {
 	Contact                    *store.Contact // nil for a new one
 	Email, FirstName, LastName string
 	Unsubscribed               bool
-	Error                      string
+	// Properties are the fields of the team's declared properties.
+	Properties []propertyField
+	Error      string
+}
+
+// propertyField is the form's field for one declared property, named
+// "property.KEY".
+type propertyField struct {
+	Key, Type string
+	// Value is the field's text: the contact's value, or what was typed.
+	Value string
+	// Fallback is the declaration's fallback as text, if it has one.
+	Fallback *string
+	// Mismatch: the contact holds a value not of the declared type (given
+	// before the declaration); the field is a text one so that it shows
+	// it, and it is kept unless changed.
+	Mismatch bool
+	// Multiline: the value has line breaks, which a text input would drop.
+	Multiline bool
+	Error     string
+}
+
+// propertyFieldPrefix names a property's form field.
+const propertyFieldPrefix = "property."
+
+// propertyFields are the form's fields for the declared properties defs,
+// filled with the contact's props (nil for a new contact), or, with form,
+// as typed, along with the changes they make: a field whose text is the
+// contact's own value changes nothing (nor is it checked again: a PATCH
+// checks only the values it gives), an empty one removes the value (the
+// API's null: the fallback applies) and any other is read by
+// contact.PropertyText, its error the field's. ok is false when any field
+// has an error.
+func propertyFields(defs []*store.ContactProperty, props map[string]any, form url.Values) (fields []propertyField, changes map[string]any, ok bool) {
+	ok = true
+	for _, d := range defs {
+		cur, has := props[d.Key]
+		f := propertyField{Key: d.Key, Type: d.Type, Value: contact.FormatProperty(cur)}
+		if d.FallbackValue != nil {
+			fb := contact.FormatProperty(d.FallbackValue)
+			f.Fallback = &fb
+		}
+		f.Mismatch = has && contact.CheckPropertyValue(d.Type, cur) != nil
+		if typed, sent := form[propertyFieldPrefix+d.Key]; sent && len(typed) > 0 {
+			// A textarea sends its line breaks as CRLF.
+			text := strings.ReplaceAll(typed[0], "\r\n", "\n")
+			if text != strings.ReplaceAll(f.Value, "\r\n", "\n") {
+				f.Value = text
+				v, err := contact.PropertyText(d.Type, text)
+				switch {
+				case errors.Is(err, contact.ErrNotNumber):
+					f.Error = "Write a number, such as 42 or -3.5, or leave it empty."
+				case err != nil:
+					f.Error = fmt.Sprintf("The text must be at most %d characters, without NUL.", contact.MaxPropertyValue)
+				default:
+					if changes == nil {
+						changes = map[string]any{}
+					}
+					changes[d.Key] = v
+				}
+				ok = ok && f.Error == ""
+			}
+		}
+		f.Multiline = strings.ContainsAny(f.Value, "\r\n")
+		fields = append(fields, f)
+	}
+	// The API's rule on the values of declared keys (which PropertyText
+	// already follows).
+	var m *contact.PropertyMismatch
+	if errors.As(contact.CheckDeclared(defs, changes), &m) {
+		for i := range fields {
+			if fields[i].Key == m.Key {
+				fields[i].Error = "The value must be a " + m.Type + "."
+			}
+		}
+		ok = false
+	}
+	return fields, changes, ok
 }
 
 func (h *Handler) contactForm(w http.ResponseWriter, r *http.Request, s *request, status int, d contactFormData) error {
@@ -271,7 +417,12 @@ func strOr(p *string) string {
 
 // newContact is the form for a new contact (admin).
 func (h *Handler) newContact(w http.ResponseWriter, r *http.Request, s *request) error {
-	return h.contactForm(w, r, s, http.StatusOK, contactFormData{})
+	defs, err := h.declaredProperties(r.Context(), s.user.TeamID)
+	if err != nil {
+		return err
+	}
+	fields, _, _ := propertyFields(defs, nil, nil)
+	return h.contactForm(w, r, s, http.StatusOK, contactFormData{Properties: fields})
 }
 
 // contactFields validates the form with the API's rules (internal/contact).
@@ -297,15 +448,42 @@ func contactFields(r *http.Request) (d contactFormData, first, last *string) {
 	return d, name(d.FirstName), name(d.LastName)
 }
 
+// contactProps reads the form's property fields into d and returns the
+// contact's properties with their changes merged (props are the
+// contact's, nil for a new one); d.Error says what is wrong, if anything.
+func (h *Handler) contactProps(r *http.Request, s *request, d *contactFormData, props map[string]any) (map[string]any, error) {
+	defs, err := h.declaredProperties(r.Context(), s.user.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	fields, changes, ok := propertyFields(defs, props, r.PostForm)
+	d.Properties = fields
+	if !ok {
+		if d.Error == "" {
+			d.Error = "Some properties are not valid: see below."
+		}
+		return nil, nil
+	}
+	merged, err := contact.MergeProperties(props, changes)
+	if err != nil && d.Error == "" {
+		d.Error = fmt.Sprintf("A contact may hold at most %d properties.", contact.MaxProperties)
+	}
+	return merged, nil
+}
+
 // createContact makes a contact (admin) with its contact.created event.
 func (h *Handler) createContact(w http.ResponseWriter, r *http.Request, s *request) error {
 	d, first, last := contactFields(r)
+	props, err := h.contactProps(r, s, &d, nil)
+	if err != nil {
+		return err
+	}
 	if d.Error != "" {
 		return h.contactForm(w, r, s, http.StatusBadRequest, d)
 	}
 	now := time.Now().UTC()
 	c := &store.Contact{ID: store.NewID(), TeamID: s.user.TeamID, Email: d.Email, FirstName: first, LastName: last,
-		Unsubscribed: d.Unsubscribed, CreatedAt: now, UpdatedAt: now}
+		Unsubscribed: d.Unsubscribed, Properties: props, CreatedAt: now, UpdatedAt: now}
 	ev, err := events.Contact(events.ContactCreated, c, "", now)
 	if err != nil {
 		return fmt.Errorf("contact event: %w", err)
@@ -328,12 +506,17 @@ func (h *Handler) editContact(w http.ResponseWriter, r *http.Request, s *request
 	if err != nil {
 		return err
 	}
+	defs, err := h.declaredProperties(r.Context(), c.TeamID)
+	if err != nil {
+		return err
+	}
+	fields, _, _ := propertyFields(defs, c.Properties, nil)
 	return h.contactForm(w, r, s, http.StatusOK, contactFormData{Contact: c, Email: c.Email,
-		FirstName: strOr(c.FirstName), LastName: strOr(c.LastName), Unsubscribed: c.Unsubscribed})
+		FirstName: strOr(c.FirstName), LastName: strOr(c.LastName), Unsubscribed: c.Unsubscribed, Properties: fields})
 }
 
-// updateContact changes a contact's email, names and unsubscribed flag
-// (admin), with the contact.updated event.
+// updateContact changes a contact's email, names, unsubscribed flag and
+// declared properties (admin), with the contact.updated event.
 func (h *Handler) updateContact(w http.ResponseWriter, r *http.Request, s *request) error {
 	c, err := h.loadContact(r, s)
 	if err != nil {
@@ -341,10 +524,14 @@ func (h *Handler) updateContact(w http.ResponseWriter, r *http.Request, s *reque
 	}
 	d, first, last := contactFields(r)
 	d.Contact = c
+	props, err := h.contactProps(r, s, &d, c.Properties)
+	if err != nil {
+		return err
+	}
 	if d.Error != "" {
 		return h.contactForm(w, r, s, http.StatusBadRequest, d)
 	}
-	c.Email, c.FirstName, c.LastName, c.Unsubscribed, c.UpdatedAt = d.Email, first, last, d.Unsubscribed, time.Now().UTC()
+	c.Email, c.FirstName, c.LastName, c.Unsubscribed, c.Properties, c.UpdatedAt = d.Email, first, last, d.Unsubscribed, props, time.Now().UTC()
 	ev, err := events.Contact(events.ContactUpdated, c, "", c.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("contact event: %w", err)

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/contact"
+	"github.com/godwit/godwit/internal/store"
 )
 
 func formRequest(kv ...string) *http.Request {
@@ -35,10 +38,61 @@ func TestPathID(t *testing.T) {
 	}
 }
 
-func TestSortedProperties(t *testing.T) {
+func TestContactProperties(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, []property{{"a", 1.0}, {"b", "x"}, {"c", nil}}, sortedProperties(map[string]any{"c": nil, "a": 1.0, "b": "x"}))
-	require.Empty(t, sortedProperties(nil))
+	defs := []*store.ContactProperty{{Key: "plan", Type: store.PropertyString, FallbackValue: "free"},
+		{Key: "seats", Type: store.PropertyNumber}, {Key: "age", Type: store.PropertyNumber}}
+	fb := "free"
+	require.Equal(t, []property{
+		{Key: "a", Value: "x"},
+		{Key: "age", Type: store.PropertyNumber, Unset: true},
+		{Key: "plan", Type: store.PropertyString, Unset: true, Fallback: &fb},
+		{Key: "seats", Value: "2.5", Type: store.PropertyNumber},
+	}, contactProperties(map[string]any{"seats": 2.5, "a": "x"}, defs), "held values and the other declared properties, by key")
+	require.Empty(t, contactProperties(nil, nil))
+}
+
+func TestPropertyFields(t *testing.T) {
+	t.Parallel()
+	defs := []*store.ContactProperty{{Key: "age", Type: store.PropertyNumber}, {Key: "note", Type: store.PropertyString},
+		{Key: "plan", Type: store.PropertyString, FallbackValue: "free"}, {Key: "seats", Type: store.PropertyNumber, FallbackValue: 1.0}}
+	props := map[string]any{"seats": 3.0, "age": "old", "note": "a\nb", "other": "kept"}
+
+	// Prefilled: the contact's values as text.
+	fields, changes, ok := propertyFields(defs, props, nil)
+	require.True(t, ok)
+	require.Nil(t, changes)
+	free, one := "free", "1"
+	require.Equal(t, []propertyField{
+		{Key: "age", Type: store.PropertyNumber, Value: "old", Mismatch: true},
+		{Key: "note", Type: store.PropertyString, Value: "a\nb", Multiline: true},
+		{Key: "plan", Type: store.PropertyString, Fallback: &free},
+		{Key: "seats", Type: store.PropertyNumber, Value: "3", Fallback: &one},
+	}, fields)
+
+	// Unchanged fields are no change (the mismatched value is kept, a
+	// textarea's CRLF is its LF); an empty one removes; others are read.
+	form := url.Values{"property.age": {"old"}, "property.note": {"a\r\nb"}, "property.plan": {"pro"}, "property.seats": {""}}
+	fields, changes, ok = propertyFields(defs, props, form)
+	require.True(t, ok)
+	require.Equal(t, map[string]any{"plan": "pro", "seats": nil}, changes)
+	require.Equal(t, "pro", fields[2].Value)
+	require.Empty(t, fields[3].Value)
+
+	// A field the form lacks (declared since) is no change.
+	_, changes, ok = propertyFields(defs, props, url.Values{"property.seats": {" 4.5 "}})
+	require.True(t, ok)
+	require.Equal(t, map[string]any{"seats": 4.5}, changes)
+
+	// Errors are the fields'; the text typed is kept.
+	fields, _, ok = propertyFields(defs, props, url.Values{"property.seats": {"many"}, "property.age": {"40"},
+		"property.plan": {strings.Repeat("p", 2001)}})
+	require.False(t, ok)
+	require.Empty(t, fields[0].Error, "a mismatched value may be corrected")
+	require.Contains(t, fields[3].Error, "Write a number")
+	require.Equal(t, "many", fields[3].Value)
+	require.Contains(t, fields[2].Error, "at most 2000 characters")
+	require.Empty(t, fields[1].Error)
 }
 
 func TestContactFields(t *testing.T) {
@@ -82,6 +136,16 @@ func FuzzAudienceForms(f *testing.F) {
 			require.NotContains(t, d.Email, "<")
 			if first != nil {
 				require.NotContains(t, *first, "\n")
+			}
+		}
+		defs := []*store.ContactProperty{{Key: "n", Type: store.PropertyNumber}, {Key: "s", Type: store.PropertyString}}
+		fields, changes, ok := propertyFields(defs, map[string]any{"n": 1.0}, url.Values{"property.n": {a}, "property.s": {b}})
+		require.Len(t, fields, 2)
+		if ok {
+			for k, v := range changes {
+				if v != nil {
+					require.NoError(t, contact.CheckPropertyValue(map[string]string{"n": store.PropertyNumber, "s": store.PropertyString}[k], v))
+				}
 			}
 		}
 		td := topicFields(formRequest("name", a, "description", b, "default_subscription", "opt_in", "visibility", "private"))
