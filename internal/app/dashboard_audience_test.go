@@ -86,6 +86,55 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	d.navigate(d.base+"/dashboard/contacts?email=nobody%40example.com", http.StatusOK)
 	require.Contains(t, d.text("main"), "No contact has this email")
 
+	// Properties: declared through the API, listed on the Contacts page,
+	// set on the contact's form, read back through the API; a bad number
+	// is refused and changes nothing; an empty field removes the value.
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	require.Contains(t, d.text("#properties"), "declared no contact properties")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID+"/edit", http.StatusOK)
+	require.Zero(t, d.count("#contact-property-fields"), "no declared property, no field")
+	d.apiJSON(http.MethodPost, "/contact-properties", keyA, map[string]any{"key": "plan", "type": "string", "fallback_value": "free"})
+	d.apiJSON(http.MethodPost, "/contact-properties", keyA, map[string]any{"key": "seats", "type": "number"})
+	d.apiJSON(http.MethodPost, "/contact-properties", keyB, map[string]any{"key": "theirs", "type": "string"})
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	require.Equal(t, 2, d.count("#property-definitions tr[data-property]"), "the team's own")
+	require.Contains(t, d.text(`#property-definitions tr[data-property="plan"]`), "free")
+	require.Contains(t, d.text(`#property-definitions tr[data-property="seats"]`), "number")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	require.Contains(t, d.text(`#contact-properties dd[data-property="plan"]`), "no value (the fallback, “free”)")
+	require.Equal(t, http.StatusOK, d.click("#edit-contact"))
+	require.Equal(t, "number", d.attr("#property-seats", "type"))
+	require.Equal(t, "", d.value("#property-plan"))
+	d.do(chromedp.SetValue(chromedp.CSS("#property-plan"), "pro <b>plus</b>"), chromedp.SetValue(chromedp.CSS("#property-seats"), "12.5"))
+	d.shot("contact-edit-properties")
+	require.Equal(t, http.StatusOK, d.submit("#email"))
+	require.Equal(t, "pro <b>plus</b>", d.text(`#contact-properties dd[data-property="plan"]`), "as text")
+	require.Equal(t, "12.5", d.text(`#contact-properties dd[data-property="seats"]`))
+	props := func() map[string]any {
+		return d.apiJSON(http.MethodGet, "/contacts/"+contactID, keyA, nil)["properties"].(map[string]any)
+	}
+	require.Equal(t, map[string]any{"plan": "pro <b>plus</b>", "seats": 12.5}, props())
+	require.Equal(t, http.StatusOK, d.click("#edit-contact"))
+	require.Equal(t, "12.5", d.value("#property-seats"), "prefilled")
+	require.Equal(t, http.StatusBadRequest, d.postForm("/dashboard/contacts/"+contactID, d.csrf(), "email", "Ann@Example.com",
+		"first_name", "Ann", "last_name", "<b>Lee</b>", "property.plan", "", "property.seats", "lots"))
+	require.Contains(t, d.text(".alert"), "Some properties are not valid")
+	require.Contains(t, d.text("#property-seats-error"), "Write a number")
+	require.Equal(t, "lots", d.value("#property-seats"), "the typed text is shown")
+	require.Equal(t, "true", d.attr("#property-seats", "aria-invalid"))
+	d.shot("contact-edit-bad-number")
+	require.Equal(t, map[string]any{"plan": "pro <b>plus</b>", "seats": 12.5}, props(), "the refused form changed nothing")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID+"/edit", http.StatusOK)
+	d.do(chromedp.Clear(chromedp.CSS("#property-plan")))
+	require.Equal(t, http.StatusOK, d.submit("#email"))
+	require.Contains(t, d.text(`#contact-properties dd[data-property="plan"]`), "no value (the fallback, “free”)")
+	require.Equal(t, map[string]any{"seats": 12.5}, props(), "an empty field removed the value")
+	d.apiJSON(http.MethodPatch, "/contacts/"+contactID, keyA, map[string]any{"properties": map[string]any{"extra": "api"}})
+	d.navigate(d.base+"/dashboard/contacts/"+contactID+"/edit", http.StatusOK)
+	require.Equal(t, http.StatusOK, d.submit("#email"))
+	require.Equal(t, map[string]any{"seats": 12.5, "extra": "api"}, props(), "an undeclared property is kept")
+	require.Equal(t, "api", d.text(`#contact-properties dd[data-property="extra"]`))
+
 	// Segments: a bad name refused, then one; the contact joins it.
 	d.navigate(d.base+"/dashboard/segments", http.StatusOK)
 	require.Contains(t, d.text("main"), "No segments yet")
@@ -196,7 +245,7 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	for path, form := range map[string][]string{
 		"/dashboard/suppressions/" + keptID + "/delete":                       nil,
 		"/dashboard/contacts":                                                 {"email", "x@example.com"},
-		"/dashboard/contacts/" + contactID:                                    {"email", "x@example.com"},
+		"/dashboard/contacts/" + contactID:                                    {"email", "x@example.com", "property.seats", "1"},
 		"/dashboard/contacts/" + contactID + "/delete":                        nil,
 		"/dashboard/contacts/" + contactID + "/segments":                      {"segment", segID},
 		"/dashboard/contacts/" + contactID + "/segments/" + segID + "/remove": nil,
@@ -212,6 +261,9 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	}
 	_, err = db.GetSuppression(context.Background(), admin.TeamID, keptID)
 	require.NoError(t, err, "the viewer removed nothing")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID, http.StatusOK)
+	require.Equal(t, "12.5", d.text(`#contact-properties dd[data-property="seats"]`), "a viewer reads the properties, unchanged")
+	require.Zero(t, d.count("#contact-property-fields, #edit-contact"))
 
 	// The admin takes the contact out of the segment, and deletes the
 	// topic, the segment and the contact after confirming.
