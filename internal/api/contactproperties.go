@@ -38,8 +38,7 @@ func propertyType(typ *string) (string, error) {
 	if typ == nil || *typ == "" {
 		return "", apierr.MissingField("type")
 	}
-	switch *typ {
-	case store.PropertyString, store.PropertyNumber:
+	if contact.ValidPropertyType(*typ) {
 		return *typ, nil
 	}
 	return "", apierr.Validation("The `type` field must be `string` or `number`.")

@@ -94,8 +94,8 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	d.navigate(d.base+"/dashboard/contacts/"+contactID+"/edit", http.StatusOK)
 	require.Zero(t, d.count("#contact-property-fields"), "no declared property, no field")
 	d.apiJSON(http.MethodPost, "/contact-properties", keyA, map[string]any{"key": "plan", "type": "string", "fallback_value": "free"})
-	d.apiJSON(http.MethodPost, "/contact-properties", keyA, map[string]any{"key": "seats", "type": "number"})
-	d.apiJSON(http.MethodPost, "/contact-properties", keyB, map[string]any{"key": "theirs", "type": "string"})
+	seatsProp := d.apiJSON(http.MethodPost, "/contact-properties", keyA, map[string]any{"key": "seats", "type": "number"})["id"].(string)
+	theirProp := d.apiJSON(http.MethodPost, "/contact-properties", keyB, map[string]any{"key": "theirs", "type": "string"})["id"].(string)
 	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
 	require.Equal(t, 2, d.count("#property-definitions tr[data-property]"), "the team's own")
 	require.Contains(t, d.text(`#property-definitions tr[data-property="plan"]`), "free")
@@ -134,6 +134,48 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 	require.Equal(t, http.StatusOK, d.submit("#email"))
 	require.Equal(t, map[string]any{"seats": 12.5, "extra": "api"}, props(), "an undeclared property is kept")
 	require.Equal(t, "api", d.text(`#contact-properties dd[data-property="extra"]`))
+
+	// Declaring a property in the dashboard, with the API's rules, and
+	// deleting it after confirming.
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	for _, c := range []struct{ key, typ, fallback, want string }{
+		{"plan", "string", "", "already has a property with this key"},
+		{"bad key", "string", "", "1 to 50 letters, digits or underscores"},
+		{"tier", "number", "gold", "must be a number"},
+	} {
+		d.do(chromedp.SetValue(chromedp.CSS("#property-key"), c.key), chromedp.SetValue(chromedp.CSS("#property-type"), c.typ))
+		if c.fallback != "" {
+			d.do(chromedp.SetValue(chromedp.CSS("#property-fallback"), c.fallback))
+		}
+		status := http.StatusBadRequest
+		if c.key == "plan" {
+			status = http.StatusConflict
+		}
+		require.Equal(t, status, d.submit("#property-key"), c.key)
+		require.Contains(t, d.text("#properties .alert"), c.want, c.key)
+		require.Equal(t, c.key, d.value("#property-key"), "the form keeps what was typed")
+	}
+	d.do(chromedp.SetValue(chromedp.CSS("#property-fallback"), "0"))
+	d.shot("contacts-property-form")
+	require.Equal(t, http.StatusOK, d.submit("#property-key"))
+	require.Equal(t, "0", d.text(`#property-definitions tr[data-property="tier"] td:nth-child(3)`))
+	require.Contains(t, d.text(`#property-definitions tr[data-property="tier"]`), "number")
+	listed := map[string]any{}
+	for _, p := range d.apiJSON(http.MethodGet, "/contact-properties", keyA, nil)["data"].([]any) {
+		listed[p.(map[string]any)["key"].(string)] = p.(map[string]any)["fallback_value"]
+	}
+	require.Equal(t, map[string]any{"plan": "free", "seats": nil, "tier": 0.0}, listed, "the API lists it")
+	d.navigate(d.base+"/dashboard/contacts/"+contactID+"/edit", http.StatusOK)
+	require.Equal(t, "number", d.attr("#property-tier", "type"), "a field for it on the form")
+	d.navigate(d.base+"/dashboard/contacts", http.StatusOK)
+	require.Equal(t, http.StatusOK, d.click(`#property-definitions tr[data-property="tier"] .delete-property`))
+	require.Contains(t, d.text("#confirm"), "Delete the contact property tier?")
+	require.Equal(t, http.StatusOK, d.click("#confirm-button"))
+	require.Zero(t, d.count(`#property-definitions tr[data-property="tier"]`))
+	require.Equal(t, 2, d.count("#property-definitions tr[data-property]"))
+	d.navigate(d.base+"/dashboard/contact-properties/"+theirProp+"/delete", http.StatusNotFound)
+	require.Equal(t, http.StatusNotFound, d.postForm("/dashboard/contact-properties/"+theirProp+"/delete", d.csrf()), "another team's")
+	require.Equal(t, "theirs", d.apiJSON(http.MethodGet, "/contact-properties/"+theirProp, keyB, nil)["key"])
 
 	// Segments: a bad name refused, then one; the contact joins it.
 	d.navigate(d.base+"/dashboard/segments", http.StatusOK)
@@ -235,10 +277,11 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 		"/dashboard/segments/" + segID, "/dashboard/topics", "/dashboard/suppressions"} {
 		d.navigate(d.base+p, http.StatusOK)
 		require.Zero(t, d.count("#new-contact, #edit-contact, #delete-contact, #add-segment, .remove-segment, .topic-toggle, "+
-			"#segment-form, #delete-segment, #new-topic, .remove-suppression"), "no admin controls for a viewer: %s", p)
+			"#segment-form, #delete-segment, #new-topic, .remove-suppression, #property-form, .delete-property"), "no admin controls for a viewer: %s", p)
 	}
 	for _, p := range []string{"/dashboard/contacts/new", "/dashboard/contacts/" + contactID + "/edit", "/dashboard/contacts/" + contactID + "/delete",
-		"/dashboard/segments/" + segID + "/delete", "/dashboard/topics/new", "/dashboard/topics/" + topicID + "/edit"} {
+		"/dashboard/segments/" + segID + "/delete", "/dashboard/topics/new", "/dashboard/topics/" + topicID + "/edit",
+		"/dashboard/contact-properties/" + seatsProp + "/delete"} {
 		d.navigate(d.base+p, http.StatusForbidden)
 	}
 	csrf = d.csrf()
@@ -255,6 +298,8 @@ func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dia
 		"/dashboard/topics":                                                   {"name", "x", "default_subscription", "opt_in", "visibility", "private"},
 		"/dashboard/topics/" + topicID:                                        {"name", "x", "visibility", "private"},
 		"/dashboard/topics/" + topicID + "/delete":                            nil,
+		"/dashboard/contact-properties":                                       {"key", "x", "type", "string"},
+		"/dashboard/contact-properties/" + seatsProp + "/delete":              nil,
 	} {
 		require.Equal(t, http.StatusForbidden, d.postForm(path, csrf, form...), path)
 		require.Contains(t, d.text("main"), "you are a viewer", path)

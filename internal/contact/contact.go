@@ -56,6 +56,12 @@ func ValidName(v string) bool {
 // merge values (render.ValidKey), since properties fill placeholders.
 func ValidPropertyKey(k string) bool { return render.ValidKey(k) }
 
+// ValidPropertyType reports whether typ is a contact property's type:
+// store.PropertyString or store.PropertyNumber.
+func ValidPropertyType(typ string) bool {
+	return typ == store.PropertyString || typ == store.PropertyNumber
+}
+
 // ValidPropertyString reports whether s may be a property's value: at most
 // MaxPropertyValue bytes, no NUL.
 func ValidPropertyString(s string) bool {

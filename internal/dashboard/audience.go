@@ -51,6 +51,9 @@ type audienceStore interface {
 	ListContactTopics(ctx context.Context, teamID, contactID string, p store.Page) ([]*store.ContactTopic, bool, error)
 
 	ListContactProperties(ctx context.Context, teamID string, p store.Page) ([]*store.ContactProperty, bool, error)
+	CreateContactProperty(ctx context.Context, p *store.ContactProperty) error
+	GetContactProperty(ctx context.Context, teamID, id string) (*store.ContactProperty, error)
+	DeleteContactProperty(ctx context.Context, teamID, id string) error
 }
 
 const (
@@ -157,6 +160,13 @@ type contactsData struct {
 	pager
 	// Declared are the team's contact properties, by key.
 	Declared []declaredProperty
+	// PropertyForm is the admin's form to declare a property, as typed.
+	PropertyForm propertyForm
+}
+
+// propertyForm is the form that declares a contact property.
+type propertyForm struct {
+	Key, Type, Fallback, Error string
 }
 
 // declaredProperty is a declaration as the Contacts page shows it.
@@ -169,7 +179,11 @@ type declaredProperty struct {
 // contacts lists the team's contacts newest first, or the one whose
 // address is searched for.
 func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) error {
-	d := contactsData{Search: strings.TrimSpace(r.URL.Query().Get("email"))}
+	return h.contactsPage(w, r, s, http.StatusOK, contactsData{PropertyForm: propertyForm{Type: store.PropertyString}})
+}
+
+func (h *Handler) contactsPage(w http.ResponseWriter, r *http.Request, s *request, status int, d contactsData) error {
+	d.Search = strings.TrimSpace(r.URL.Query().Get("email"))
 	defs, err := h.declaredProperties(r.Context(), s.user.TeamID)
 	if err != nil {
 		return err
@@ -188,7 +202,7 @@ func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) e
 				return fmt.Errorf("find contact: %w", err)
 			}
 		}
-		return h.render(w, r, s, http.StatusOK, "contacts", "Contacts", "Contacts", d)
+		return h.render(w, r, s, status, "contacts", "Contacts", "Contacts", d)
 	}
 	list, pg, err := listPage(r, "contacts", "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
 		return h.cfg.Store.ListContacts(r.Context(), s.user.TeamID, "", p)
@@ -197,7 +211,83 @@ func (h *Handler) contacts(w http.ResponseWriter, r *http.Request, s *request) e
 		return err
 	}
 	d.Contacts, d.pager = list, pg
-	return h.render(w, r, s, http.StatusOK, "contacts", "Contacts", "Contacts", d)
+	return h.render(w, r, s, status, "contacts", "Contacts", "Contacts", d)
+}
+
+// createContactProperty declares a contact property (admin) with the
+// API's rules (internal/contact): a key of 1 to 50 letters, digits or
+// underscores, unique in the team; string or number; an optional
+// fallback of the type ("" for none).
+func (h *Handler) createContactProperty(w http.ResponseWriter, r *http.Request, s *request) error {
+	f := propertyForm{Key: strings.TrimSpace(r.PostFormValue("key")), Type: r.PostFormValue("type"), Fallback: r.PostFormValue("fallback")}
+	var fallback any
+	switch {
+	case !contact.ValidPropertyKey(f.Key):
+		f.Error = fmt.Sprintf("A property's key is 1 to %d letters, digits or underscores.", contact.MaxPropertyKey)
+	case !contact.ValidPropertyType(f.Type):
+		f.Error = "The type must be string or number."
+	default:
+		v, err := contact.PropertyText(f.Type, f.Fallback)
+		switch {
+		case errors.Is(err, contact.ErrNotNumber):
+			f.Error = "The fallback of a number property must be a number, such as 0, or empty for none."
+		case err != nil:
+			f.Error = fmt.Sprintf("The fallback must be at most %d characters, without NUL.", contact.MaxPropertyValue)
+		}
+		fallback = v
+	}
+	status := http.StatusBadRequest
+	if f.Error == "" {
+		now := time.Now().UTC()
+		p := &store.ContactProperty{ID: store.NewID(), TeamID: s.user.TeamID, Key: f.Key, Type: f.Type, FallbackValue: fallback,
+			CreatedAt: now, UpdatedAt: now}
+		err := h.cfg.Store.CreateContactProperty(r.Context(), p)
+		if err == nil {
+			http.Redirect(w, r, Prefix+"contacts#properties", http.StatusSeeOther)
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("create contact property: %w", err)
+		}
+		f.Error, status = "The team already has a property with this key.", http.StatusConflict
+	}
+	r.URL.RawQuery = ""
+	return h.contactsPage(w, r, s, status, contactsData{PropertyForm: f})
+}
+
+func (h *Handler) loadContactProperty(r *http.Request, s *request) (*store.ContactProperty, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.cfg.Store.GetContactProperty(r.Context(), s.user.TeamID, id)
+}
+
+// confirmDeleteContactProperty asks an admin to confirm.
+func (h *Handler) confirmDeleteContactProperty(w http.ResponseWriter, r *http.Request, s *request) error {
+	p, err := h.loadContactProperty(r, s)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, s, http.StatusOK, "confirm", "Delete property", "Contacts", confirmData{
+		Question: "Delete the contact property " + p.Key + "?",
+		Detail: "Contacts keep the values they hold for " + p.Key + ", which are then no longer checked or edited here; " +
+			"its fallback no longer applies.",
+		Action: Prefix + "contact-properties/" + p.ID + "/delete", Button: "Delete the property", Back: Prefix + "contacts#properties"})
+}
+
+// deleteContactProperty deletes a declaration (admin), as the API's
+// DELETE: contacts keep their values.
+func (h *Handler) deleteContactProperty(w http.ResponseWriter, r *http.Request, s *request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.DeleteContactProperty(r.Context(), s.user.TeamID, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"contacts#properties", http.StatusSeeOther)
+	return nil
 }
 
 // loadContact is the path's contact of the signed-in team, else a 404.

@@ -62,6 +62,9 @@ func (h *Handler) routes() {
 	h.handle("POST /dashboard/contacts/{id}/segments", admin, h.addContactSegment)
 	h.handle("POST /dashboard/contacts/{id}/segments/{segment}/remove", admin, h.removeContactSegment)
 	h.handle("POST /dashboard/contacts/{id}/topics", admin, h.setContactTopic)
+	h.handle("POST /dashboard/contact-properties", admin, h.createContactProperty)
+	h.handle("GET /dashboard/contact-properties/{id}/delete", admin, h.confirmDeleteContactProperty)
+	h.handle("POST /dashboard/contact-properties/{id}/delete", admin, h.deleteContactProperty)
 
 	h.handle("GET /dashboard/segments", member, h.segments)
 	h.handle("POST /dashboard/segments", admin, h.createSegment)
