@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -243,6 +244,7 @@ func (h *Handler) createContactProperty(w http.ResponseWriter, r *http.Request, 
 			CreatedAt: now, UpdatedAt: now}
 		err := h.cfg.Store.CreateContactProperty(r.Context(), p)
 		if err == nil {
+			s.note(slog.String("contact_property_id", p.ID)) // the redirect names no object
 			http.Redirect(w, r, Prefix+"contacts#properties", http.StatusSeeOther)
 			return nil
 		}
