@@ -271,8 +271,11 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 // emails_team_seq that reads one row per step: about 25 steps for a
 // million emails. It assumes seq follows created_at (see Email search).
 func (db *DB) seqFrom(ctx context.Context, teamID string, t time.Time) (int64, error) {
+	// Two subqueries: SQLite reads one end of the index for a lone MIN or
+	// MAX, but scans the team's range for both in one SELECT.
 	var lo, hi sql.NullInt64
-	if err := db.r.QueryRowContext(ctx, db.q(`SELECT MIN(seq), MAX(seq) FROM emails WHERE team_id = ?`), teamID).Scan(&lo, &hi); err != nil {
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT (SELECT MIN(seq) FROM emails WHERE team_id = ?),
+		(SELECT MAX(seq) FROM emails WHERE team_id = ?)`), teamID, teamID).Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("search emails: %w", interpretError(err))
 	}
 	if !lo.Valid {
