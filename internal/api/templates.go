@@ -9,14 +9,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/godwit/godwit/internal/apierr"
-	"github.com/godwit/godwit/internal/contact"
 	"github.com/godwit/godwit/internal/emailtemplate"
-	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/render"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -27,22 +24,8 @@ import (
 // version id whenever its content changes, and has_unpublished_versions
 // says that the draft and the published copy differ. Placeholders are
 // {{{KEY}}} (see internal/render); values inserted into the HTML are
-// HTML-escaped.
-
-const (
-	// maxTemplateName bounds a template's name (Resend documents no limit).
-	maxTemplateName = emailtemplate.MaxName
-	// maxTemplateAlias bounds an alias (Resend documents no limit).
-	maxTemplateAlias = 128
-	// maxTemplateVariables is Resend's limit (values: render.CheckValue).
-	maxTemplateVariables = 50
-	// maxTemplateReplyTo bounds reply_to, as `to` is bounded on send.
-	maxTemplateReplyTo = 50
-)
-
-// reservedVariables are names Resend keeps for contact data and its own
-// template language: they cannot be declared.
-var reservedVariables = []string{"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL", "contact", "this"}
+// HTML-escaped. The fields' rules are internal/emailtemplate's, shared
+// with the dashboard; templateRule maps their errors to Resend's.
 
 var errTemplateNotFound = apierr.NotFound("Template not found")
 
@@ -153,46 +136,24 @@ func rawString(field string, raw json.RawMessage) (*string, error) {
 	return &s, nil
 }
 
-func templateName(s string) (string, error) {
-	n := strings.TrimSpace(s)
-	if utf8.RuneCountInString(n) > maxTemplateName || strings.ContainsAny(n, "\r\n") {
-		return "", apierr.Validation("The `name` field must be at most %d characters, on one line.", maxTemplateName)
+// templateRule is the API's answer to a field the template rules refuse
+// (an *emailtemplate.FieldError): a 422 missing_required_field or
+// validation_error with its message. Other errors pass through.
+func templateRule[T any](v T, err error) (T, error) {
+	var fe *emailtemplate.FieldError
+	if errors.As(err, &fe) {
+		if fe.Missing {
+			return v, apierr.MissingField(fe.Field)
+		}
+		return v, apierr.Validation("%s", fe.Message)
 	}
-	return n, nil
+	return v, err
 }
 
-// templateAlias validates an alias: 1–128 letters, digits, '-', '_' or
-// '.', and not a UUID (which would read as an id).
-func templateAlias(s string) (string, error) {
-	a := strings.TrimSpace(s)
-	ok := a != "" && len(a) <= maxTemplateAlias
-	for i := 0; ok && i < len(a); i++ {
-		c := a[i]
-		ok = isAlnumByte(c) || c == '-' || c == '_' || c == '.'
-	}
-	if !ok {
-		return "", apierr.Validation("Invalid `alias` field. An alias is 1 to %d letters, digits, `-`, `_` or `.`.", maxTemplateAlias)
-	}
-	if _, err := uuid.Parse(a); err == nil {
-		return "", apierr.Validation("Invalid `alias` field. An alias cannot be a UUID, as template ids are.")
-	}
-	return a, nil
-}
-
-func templateFrom(s string) (string, error) {
-	f := strings.TrimSpace(s)
-	if f != "" && (strings.ContainsAny(f, "\r\n") || !message.ValidAddress(f)) {
-		return "", apierr.Validation("Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
-	}
-	return f, nil
-}
-
-func templateSubject(s string) (string, error) {
-	if strings.ContainsAny(s, "\r\n") || utf8.RuneCountInString(s) > message.MaxSubjectLen {
-		return "", apierr.Validation("The `subject` field must be at most %d characters, on one line.", message.MaxSubjectLen)
-	}
-	return s, nil
-}
+func templateName(s string) (string, error)    { return templateRule(emailtemplate.Name(s)) }
+func templateAlias(s string) (string, error)   { return templateRule(emailtemplate.Alias(s)) }
+func templateFrom(s string) (string, error)    { return templateRule(emailtemplate.From(s)) }
+func templateSubject(s string) (string, error) { return templateRule(emailtemplate.Subject(s)) }
 
 // templateReplyTo decodes reply_to: a string or an array of addresses;
 // null, "" and [] are none.
@@ -212,21 +173,7 @@ func templateReplyTo(raw json.RawMessage) ([]string, error) {
 	} else if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, apierr.Validation("The `reply_to` field must be a string or an array of strings.")
 	}
-	if len(list) > maxTemplateReplyTo {
-		return nil, apierr.Validation("The `reply_to` field may hold at most %d addresses.", maxTemplateReplyTo)
-	}
-	out := make([]string, 0, len(list))
-	for _, a := range list {
-		a = strings.TrimSpace(a)
-		if strings.ContainsAny(a, "\r\n\x00") || !message.ValidAddress(a) {
-			return nil, apierr.Validation("Invalid `reply_to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
-		}
-		out = append(out, a)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
+	return templateRule(emailtemplate.ReplyTo(list))
 }
 
 // variableValue checks a value (as JSON decodes it) for a variable of type
@@ -256,8 +203,8 @@ func templateVariables(raw json.RawMessage, old []store.TemplateVariable, now fu
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, apierr.Validation("The `variables` field must be an array of objects with `key`, `type` and `fallback_value`.")
 	}
-	if len(list) > maxTemplateVariables {
-		return nil, apierr.Validation("A template may have at most %d variables.", maxTemplateVariables)
+	if len(list) > emailtemplate.MaxVariables {
+		return nil, apierr.Validation("A template may have at most %d variables.", emailtemplate.MaxVariables)
 	}
 	byKey := make(map[string]store.TemplateVariable, len(old))
 	for _, v := range old {
@@ -266,26 +213,15 @@ func templateVariables(raw json.RawMessage, old []store.TemplateVariable, now fu
 	seen := map[string]bool{}
 	out := make([]store.TemplateVariable, 0, len(list))
 	for i, item := range list {
-		if item.Key == nil || *item.Key == "" {
-			return nil, apierr.MissingField(fmt.Sprintf("variables[%d].key", i))
+		var key, typ string
+		if item.Key != nil {
+			key = *item.Key
 		}
-		key := *item.Key
-		if !contact.ValidPropertyKey(key) {
-			return nil, apierr.Validation("Invalid `variables[%d].key` field. Keys are 1 to %d letters, digits or underscores.", i, maxPropertyKey)
+		if item.Type != nil {
+			typ = *item.Type
 		}
-		if slices.Contains(reservedVariables, key) {
-			return nil, apierr.Validation("The variable key `%s` is reserved. Reserved keys: %s.", key, strings.Join(reservedVariables, ", "))
-		}
-		if seen[key] {
-			return nil, apierr.Validation("The variable key `%s` is given more than once.", key)
-		}
-		seen[key] = true
-		if item.Type == nil || *item.Type == "" {
-			return nil, apierr.MissingField(fmt.Sprintf("variables[%d].type", i))
-		}
-		typ := *item.Type
-		if typ != store.PropertyString && typ != store.PropertyNumber {
-			return nil, apierr.Validation("The `variables[%d].type` field must be `string` or `number`.", i)
+		if _, err := templateRule(0, emailtemplate.Variable(i, key, typ, seen)); err != nil {
+			return nil, err
 		}
 		var fallback any
 		if present(item.FallbackValue) {
@@ -561,8 +497,4 @@ func (h *Handler) duplicateTemplate(w http.ResponseWriter, r *http.Request) erro
 	}
 	writeJSON(w, http.StatusCreated, objectIDResponse{Object: "template", ID: t.ID})
 	return nil
-}
-
-func isAlnumByte(c byte) bool {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }
