@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/broadcast"
@@ -30,9 +29,6 @@ var (
 	errBroadcastNotDraft = apierr.Validation("This broadcast has already been sent or scheduled. Only broadcasts in draft can be changed or deleted.")
 	errBroadcastNoCancel = apierr.Validation("Only queued or scheduled broadcasts can be canceled.")
 )
-
-// maxBroadcastName bounds a broadcast's name (the dashboard's limit).
-const maxBroadcastName = 256
 
 type broadcastObject struct {
 	Object      string   `json:"object"`
@@ -141,11 +137,9 @@ func (h *Handler) applyBroadcastRequest(ctx context.Context, b *store.Broadcast,
 	if s, err := rawString("name", req.Name); err != nil {
 		return err
 	} else if s != nil {
-		n := strings.TrimSpace(*s)
-		if utf8.RuneCountInString(n) > maxBroadcastName || strings.ContainsAny(n, "\r\n") {
-			return apierr.Validation("The `name` field must be at most %d characters, on one line.", maxBroadcastName)
+		if b.Name, err = broadcast.Name(*s); err != nil {
+			return broadcastRule(err)
 		}
-		b.Name = n
 	}
 	if present(req.ReplyTo) {
 		if b.ReplyTo, err = templateReplyTo(req.ReplyTo); err != nil {
@@ -194,16 +188,22 @@ func (h *Handler) loadBroadcast(r *http.Request) (*store.Broadcast, error) {
 	return b, nil
 }
 
-// sendable checks that a broadcast can be sent: it has content, and an
-// unsubscribe link can be made when the content asks for one.
+// sendable checks that a broadcast can be sent (broadcast.Sendable): it
+// has content, and an unsubscribe link can be made when the content asks
+// for one.
 func (h *Handler) sendable(b *store.Broadcast) error {
-	if (b.HTML == nil || *b.HTML == "") && (b.Text == nil || *b.Text == "") {
-		return apierr.Validation("The broadcast has no content: set `html` or `text` before sending it.")
+	return broadcastRule(broadcast.Sendable(b, h.Tracking != nil && h.PublicURL != ""))
+}
+
+// broadcastRule is the API's answer to a broadcast the rules refuse (a
+// *broadcast.Error): a 422 validation_error with its message. Other errors
+// (and nil) pass through.
+func broadcastRule(err error) error {
+	var be *broadcast.Error
+	if errors.As(err, &be) {
+		return apierr.Validation("%s", be.Message)
 	}
-	if broadcast.UsesUnsubscribe(b) && (h.Tracking == nil || h.PublicURL == "") {
-		return apierr.Validation("The broadcast uses {{{RESEND_UNSUBSCRIBE_URL}}}, but this server has no public URL to build unsubscribe links with (start it with --public-url).")
-	}
-	return nil
+	return err
 }
 
 // parseSchedule reads a scheduled_at member: nil for absent, null or ""
