@@ -1,4 +1,9 @@
-package sendreq
+// Package schedule reads the time an email or a broadcast is to be sent
+// at, as Resend's `scheduled_at` takes it: ISO 8601 or natural language
+// ("in 1 hour", "tomorrow at 9am", "Friday at 3pm ET"). The API
+// (sendreq.ParseScheduledAt) and the dashboard's forms both read times with
+// Parse; its errors are plain values that each of them words its own way.
+package schedule
 
 import (
 	"fmt"
@@ -13,13 +18,11 @@ import (
 	"github.com/olebedev/when/rules"
 	"github.com/olebedev/when/rules/common"
 	"github.com/olebedev/when/rules/en"
-
-	"github.com/godwit/godwit/internal/apierr"
 )
 
-// DefaultMaxScheduleAhead is how far ahead an email may be scheduled when
-// Options.MaxScheduleAhead is zero (Resend: 30 days).
-const DefaultMaxScheduleAhead = 30 * 24 * time.Hour
+// DefaultMaxAhead is how far ahead a time may be when Parse is given no
+// bound (Resend: 30 days).
+const DefaultMaxAhead = 30 * 24 * time.Hour
 
 // maxScheduleInput bounds the scheduled_at text handed to the parsers.
 const maxScheduleInput = 256
@@ -106,15 +109,28 @@ var numberWords = map[string]string{
 // fillerWords may surround the phrase olebedev/when recognises.
 var fillerWords = map[string]bool{"at": true, "on": true, "the": true, "by": true, "of": true}
 
-func errScheduleInvalid() *apierr.Error {
-	return apierr.Validation("Invalid `scheduled_at` field. Use an ISO 8601 date such as `2024-08-05T11:52:01.858Z` or natural language such as `in 1 min` or `tomorrow at 9am`.")
+// Error is a time Parse refuses: the client's mistake. The API writes it
+// as Resend's 422 validation_error; the dashboard re-renders its form.
+type Error struct {
+	// TooFar: the time is more than MaxAhead ahead; else it could not be
+	// read.
+	TooFar   bool
+	MaxAhead time.Duration
+	// At is the time read (UTC) when TooFar, zero when it is too far to
+	// represent.
+	At time.Time
 }
 
-func errScheduleTooFar(maxAhead time.Duration) *apierr.Error {
-	return apierr.Validation("The `scheduled_at` field must be at most %s in the future.", humanDuration(maxAhead))
+func (e *Error) Error() string {
+	if !e.TooFar {
+		return "schedule: not a time: use ISO 8601 or natural language such as \"in 1 min\" or \"tomorrow at 9am\""
+	}
+	return "schedule: more than " + HumanDuration(e.MaxAhead) + " ahead"
 }
 
-func humanDuration(d time.Duration) string {
+// HumanDuration words d as "30 days", "1 hour" or "90 minutes" (a
+// time.Duration string when none of these is exact).
+func HumanDuration(d time.Duration) string {
 	switch {
 	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
 		return plural(int64(d/(24*time.Hour)), "day")
@@ -133,40 +149,40 @@ func plural(n int64, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-// ParseScheduledAt parses `scheduled_at`: "" means nil (send now); ISO 8601 /
-// RFC 3339 (with or without fractional seconds, with Z or an offset, or with
-// a space instead of T and no zone, read as UTC); or natural language such as
-// "in 1 min", "in 2 hours", "tomorrow at 9am", "Friday at 3pm ET". Natural
-// language is read relative to now, in UTC unless a trailing zone
-// abbreviation (ET, EST, EDT, CT, CST, CDT, MT, MST, MDT, PT, PST, PDT, UTC,
-// GMT) names another. A time at or before now returns nil (send now). More
-// than maxAhead ahead (0 means 30 days) is a 422 validation_error, and so is
-// anything unparseable.
-func ParseScheduledAt(s string, now time.Time, maxAhead time.Duration) (*time.Time, error) {
+// Parse reads s: "" means nil (send now); ISO 8601 / RFC 3339 (with or
+// without fractional seconds, with Z or an offset, or with a space instead
+// of T and no zone, read as UTC); or natural language such as "in 1 min",
+// "in 2 hours", "tomorrow at 9am", "Friday at 3pm ET". Natural language is
+// read relative to now, in UTC unless a trailing zone abbreviation (ET,
+// EST, EDT, CT, CST, CDT, MT, MST, MDT, PT, PST, PDT, UTC, GMT) names
+// another. A time at or before now returns nil (send now). More than
+// maxAhead ahead (0 means DefaultMaxAhead) is an *Error with TooFar, and
+// anything unreadable an *Error without. A time returned is in UTC.
+func Parse(s string, now time.Time, maxAhead time.Duration) (*time.Time, error) {
 	if maxAhead <= 0 {
-		maxAhead = DefaultMaxScheduleAhead
+		maxAhead = DefaultMaxAhead
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
 	if len(s) > maxScheduleInput || strings.ContainsAny(s, "\x00\r\n") {
-		return nil, errScheduleInvalid()
+		return nil, &Error{}
 	}
 	t, ok, tooFar := parseScheduleText(s, now)
 	if tooFar {
-		return nil, errScheduleTooFar(maxAhead)
+		return nil, &Error{TooFar: true, MaxAhead: maxAhead}
 	}
 	if !ok {
-		return nil, errScheduleInvalid()
+		return nil, &Error{}
 	}
 	if !t.After(now) {
 		return nil, nil
 	}
-	if t.Sub(now) > maxAhead {
-		return nil, errScheduleTooFar(maxAhead)
-	}
 	t = t.UTC()
+	if t.Sub(now) > maxAhead {
+		return nil, &Error{TooFar: true, MaxAhead: maxAhead, At: t}
+	}
 	return &t, nil
 }
 

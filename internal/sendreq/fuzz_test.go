@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/message"
@@ -147,44 +146,4 @@ func checkHeaderSafe(t *testing.T, s string) {
 	if strings.ContainsAny(s, "\r\n\x00") {
 		t.Fatalf("header-bound value with CR, LF or NUL: %q", s)
 	}
-}
-
-func FuzzParseScheduledAt(f *testing.F) {
-	for _, s := range []string{
-		"", "2025-03-13T10:00:00Z", "2025-03-13T10:00:00.858+02:00", "2025-03-13 10:00:00.674981+00",
-		"2025-03-13 10:00:00 ET", "in 1 min", "in 2 hours", "in 999999999999999999 weeks", "45 minutes from now",
-		"tomorrow at 9am", "Friday at 3pm ET", "next monday at 8am PST", "March 20 at 3pm", "20/03/2025",
-		"in a few minutes", "at 99pm", "on 31st february", "tonight", "yesterday", "in 1 year", "\x00", "ET",
-		"next next next friday", "13/13/9999", "in 12 month", "at 12 a.m. GMT",
-	} {
-		f.Add(s, int64(0))
-	}
-	f.Fuzz(func(t *testing.T, s string, aheadSec int64) {
-		maxAhead := time.Duration(aheadSec%(400*24*3600)) * time.Second
-		got, err := ParseScheduledAt(s, testNow, maxAhead)
-		if maxAhead <= 0 {
-			maxAhead = DefaultMaxScheduleAhead
-		}
-		if err != nil {
-			if got != nil {
-				t.Fatal("both a time and an error")
-			}
-			requireClientError(t, err)
-			var ae *apierr.Error
-			errors.As(err, &ae)
-			if ae.StatusCode != 422 || ae.Name != apierr.NameValidation {
-				t.Fatalf("unexpected error %v", ae)
-			}
-			return
-		}
-		if got == nil {
-			return
-		}
-		if !got.After(testNow) || got.Sub(testNow) > maxAhead {
-			t.Fatalf("%q gave %v, outside (now, now+%v]", s, got, maxAhead)
-		}
-		if got.Location() != time.UTC {
-			t.Fatalf("%q gave a non-UTC time %v", s, got)
-		}
-	})
 }
