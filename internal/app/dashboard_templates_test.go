@@ -182,11 +182,46 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.NoError(t, err)
 	require.Equal(t, "Welcome, {{{name|friend}}}", fromTpl.Subject)
 	require.Contains(t, *fromTpl.HTML, `<p id="x">Hi {{{name|<b>friend</b>}}}</p>`)
-	// Scheduled from its page, two days ahead.
+	// Scheduled from its page, two days ahead with the date picker.
 	d.navigate(d.base+"/dashboard/broadcasts/"+fromTpl.ID, http.StatusOK)
 	d.do(chromedp.SetValue(chromedp.CSS("#scheduled-at"), time.Now().UTC().Add(48*time.Hour).Format("2006-01-02T15:04")))
 	require.Equal(t, http.StatusOK, d.submit("#scheduled-at"))
 	require.Equal(t, "scheduled", d.text("#broadcast-status"))
+	// Another, scheduled with the API's words: "in 2 hours". Words it
+	// cannot read, a time too far (shown back in UTC) and both fields at
+	// once are refused, the text kept.
+	require.Equal(t, http.StatusOK, d.postForm("/dashboard/broadcasts", d.csrf(), "segment_id", seg, "from", "Acme <news@acme.test>",
+		"subject", "Soon", "name", "Soon news", "text", "soon"))
+	soon := strings.TrimPrefix(d.location(), d.base+"/dashboard/broadcasts/")
+	d.do(chromedp.SetValue(chromedp.CSS("#send-at"), "someday"))
+	require.Equal(t, http.StatusBadRequest, d.submit("#send-at"))
+	require.Contains(t, d.text(".alert"), `"in 2 hours"`)
+	require.Equal(t, "someday", d.attr("#send-at", "value"))
+	d.do(chromedp.SetValue(chromedp.CSS("#send-at"), "2099-01-02T10:00:00+01:00"))
+	require.Equal(t, http.StatusBadRequest, d.submit("#send-at"))
+	require.Equal(t, "That reads as Fri 2 Jan 2099 09:00 UTC, more than 30 days ahead: the most a broadcast can be scheduled.", d.text(".alert"))
+	d.do(chromedp.SetValue(chromedp.CSS("#send-at"), "tomorrow at 9am"),
+		chromedp.SetValue(chromedp.CSS("#scheduled-at"), time.Now().UTC().Add(48*time.Hour).Format("2006-01-02T15:04")))
+	require.Equal(t, http.StatusBadRequest, d.submit("#send-at"))
+	require.Contains(t, d.text(".alert"), "not both")
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	require.Equal(t, "Read as "+time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 9, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05 UTC")+".",
+		d.text("#send-at-read"), "the text's time shown back in UTC")
+	d.shot("broadcast-send-at-refused")
+	d.navigate(d.base+"/dashboard/broadcasts/"+soon, http.StatusOK)
+	before := time.Now().UTC()
+	d.do(chromedp.SetValue(chromedp.CSS("#send-at"), "in 2 hours"))
+	require.Equal(t, http.StatusOK, d.submit("#send-at"))
+	after := time.Now().UTC()
+	require.Equal(t, d.base+"/dashboard/broadcasts/"+soon, d.location())
+	require.Equal(t, "scheduled", d.text("#broadcast-status"))
+	stored, err = db.GetBroadcast(context.Background(), admin.TeamID, soon)
+	require.NoError(t, err)
+	require.Equal(t, store.BroadcastScheduled, stored.Status)
+	require.NotNil(t, stored.ScheduledAt)
+	require.False(t, stored.ScheduledAt.Before(before.Add(2*time.Hour).Truncate(time.Second)), "%v", stored.ScheduledAt)
+	require.False(t, stored.ScheduledAt.After(after.Add(2*time.Hour)), "%v", stored.ScheduledAt)
+	require.Contains(t, d.text("main"), stored.ScheduledAt.UTC().Format("2006-01-02 15:04:05 UTC"), "the page shows the time in UTC")
 	later := d.apiJSON(http.MethodPost, "/broadcasts", keyA, map[string]any{"segment_id": seg, "from": "Acme <news@acme.test>",
 		"subject": "Later", "name": "Later news", "text": "later", "send": true, "scheduled_at": "in 2 days"})["id"].(string)
 	d.navigate(d.base+"/dashboard/broadcasts", http.StatusOK)
@@ -288,7 +323,7 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Len(t, list, 2)
 	bcs, _, err := db.ListBroadcasts(context.Background(), admin.TeamID, store.Page{Limit: 10})
 	require.NoError(t, err)
-	require.Len(t, bcs, 3, "the viewer made no broadcast")
+	require.Len(t, bcs, 4, "the viewer made no broadcast")
 	later2, err := db.GetBroadcast(context.Background(), admin.TeamID, later)
 	require.NoError(t, err)
 	require.Equal(t, store.BroadcastCanceled, later2.Status)

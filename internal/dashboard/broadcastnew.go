@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/accept"
+	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -33,9 +33,6 @@ type segmentsStore interface {
 
 // formChoices bounds the segments and templates the form offers.
 const formChoices = 200
-
-// maxBroadcastName is the API's bound on a broadcast's name.
-const maxBroadcastName = 256
 
 type broadcastFormData struct {
 	Segments  []*store.Segment
@@ -97,10 +94,12 @@ func (h *Handler) createBroadcast(w http.ResponseWriter, r *http.Request, s *req
 			f.From = c.From
 		}
 	}
-	if utf8.RuneCountInString(f.Name) > maxBroadcastName || strings.ContainsAny(f.Name, "\r\n") {
-		return refuse(fmt.Sprintf("The name is at most %d characters, on one line.", maxBroadcastName))
+	// The API's rules: internal/broadcast's for the name, the template
+	// rules for the sender, subject and content.
+	if _, err := broadcast.Name(f.Name); err != nil {
+		return refuse(fmt.Sprintf("The name is at most %d characters, on one line.", broadcast.MaxName))
 	}
-	if msg := checkTemplateFields(templateFields{Name: "-", From: f.From, Subject: f.Subject, HTML: f.HTML, Text: f.Text}); msg != "" {
+	if msg := ruleMessage(checkContent(f.From, f.Subject, f.HTML, f.Text)); msg != "" {
 		return refuse(msg)
 	}
 	if f.SegmentID == "" {

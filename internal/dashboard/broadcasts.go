@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/broadcast"
+	"github.com/godwit/godwit/internal/schedule"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -84,6 +85,10 @@ type broadcastData struct {
 	CanSend   bool
 	CanCancel bool
 	Error     string
+	// SendAt is the send form's time as typed, and ReadAs the time it was
+	// read as (UTC), shown back when the form is refused.
+	SendAt string
+	ReadAs *time.Time
 }
 
 // pageTypes are the recipient kinds the page filters by (unsubscribed,
@@ -117,6 +122,12 @@ func (h *Handler) broadcast(w http.ResponseWriter, r *http.Request, s *request) 
 }
 
 func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *request, status int, msg string) error {
+	return h.broadcastPageWith(w, r, s, status, msg, broadcastData{})
+}
+
+// broadcastPageWith is the page with the send form's values of d (SendAt,
+// ReadAs) and the message msg.
+func (h *Handler) broadcastPageWith(w http.ResponseWriter, r *http.Request, s *request, status int, msg string, form broadcastData) error {
 	typ, offset, ok := parseRecipientsQuery(r.URL.Query())
 	if !ok {
 		return &httpError{status: http.StatusBadRequest, msg: "Unknown recipient type or page."}
@@ -128,7 +139,8 @@ func (h *Handler) broadcastPage(w http.ResponseWriter, r *http.Request, s *reque
 	}
 	d := broadcastData{Broadcast: b, FrameURL: Prefix + "broadcasts/" + url.PathEscape(b.ID) + "/preview.html",
 		HasHTML: b.HTML != nil && *b.HTML != "", Types: pageTypes, Type: typ, Error: msg,
-		CanSend: b.Status == store.BroadcastDraft, CanCancel: b.Status == store.BroadcastQueued || b.Status == store.BroadcastScheduled}
+		CanSend: b.Status == store.BroadcastDraft, CanCancel: b.Status == store.BroadcastQueued || b.Status == store.BroadcastScheduled,
+		SendAt: form.SendAt, ReadAs: form.ReadAs}
 	if b.Status != store.BroadcastDraft {
 		list, err := h.cfg.Store.BroadcastEmails(ctx, s.user.TeamID, b.ID, typ)
 		if err != nil {
@@ -195,36 +207,72 @@ func (h *Handler) broadcastPreview(w http.ResponseWriter, r *http.Request, s *re
 }
 
 // sendBroadcast sends a draft now, or schedules it (admin), with the
-// API's checks and store call.
+// API's checks (broadcast.Sendable), time rules (schedule.Parse: ISO 8601
+// or natural language, at most 30 days ahead) and store call. The time is
+// the "Send at" text, or else the date picker's value (UTC).
 func (h *Handler) sendBroadcast(w http.ResponseWriter, r *http.Request, s *request) error {
 	b, err := h.cfg.Store.GetBroadcast(r.Context(), s.user.TeamID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if b.Status != store.BroadcastDraft {
-		return h.broadcastPage(w, r, s, http.StatusConflict, "This broadcast has already been sent or scheduled.")
-	}
-	if (b.HTML == nil || *b.HTML == "") && (b.Text == nil || *b.Text == "") {
-		return h.broadcastPage(w, r, s, http.StatusBadRequest, "The broadcast has no content to send.")
-	}
-	if broadcast.UsesUnsubscribe(b) && h.cfg.PublicURL == "" {
-		return h.broadcastPage(w, r, s, http.StatusBadRequest,
-			"The broadcast has an unsubscribe link, but this server has no public URL to build it with (start it with --public-url).")
-	}
 	now := time.Now().UTC()
-	at, ok := parseSendAt(r.PostFormValue("scheduled_at"), now)
-	if !ok {
-		return h.broadcastPage(w, r, s, http.StatusBadRequest, "The time must be a date and time (UTC) within the next 30 days.")
+	form := broadcastData{SendAt: strings.TrimSpace(r.PostFormValue("send_at"))}
+	picked := strings.TrimSpace(r.PostFormValue("scheduled_at"))
+	refuse := func(status int, msg string) error { return h.broadcastPageWith(w, r, s, status, msg, form) }
+	both := form.SendAt != "" && picked != ""
+	if form.SendAt == "" {
+		form.SendAt = picked
+	}
+	at, serr := schedule.Parse(form.SendAt, now, maxSchedule)
+	form.ReadAs = at
+	if both {
+		return refuse(http.StatusBadRequest, "Give the time either as text or with the date picker, not both.")
+	}
+	if b.Status != store.BroadcastDraft {
+		return refuse(http.StatusConflict, "This broadcast has already been sent or scheduled.")
+	}
+	switch err := broadcast.Sendable(b, h.cfg.PublicURL != ""); {
+	case errors.Is(err, broadcast.ErrNoContent):
+		return refuse(http.StatusBadRequest, "The broadcast has no content to send.")
+	case errors.Is(err, broadcast.ErrNoPublicURL):
+		return refuse(http.StatusBadRequest,
+			"The broadcast has an unsubscribe link, but this server has no public URL to build it with (start it with --public-url).")
+	case err != nil:
+		return fmt.Errorf("check broadcast: %w", err)
+	}
+	if msg := scheduleMessage(serr); msg != "" {
+		return refuse(http.StatusBadRequest, msg)
+	}
+	if serr != nil {
+		return fmt.Errorf("read send time: %w", serr)
 	}
 	err = h.cfg.Store.SendBroadcast(r.Context(), s.user.TeamID, b.ID, at, now)
 	if errors.Is(err, store.ErrBroadcastState) {
-		return h.broadcastPage(w, r, s, http.StatusConflict, "This broadcast has already been sent or scheduled.")
+		return refuse(http.StatusConflict, "This broadcast has already been sent or scheduled.")
 	}
 	if err != nil {
 		return fmt.Errorf("send broadcast: %w", err)
 	}
 	http.Redirect(w, r, Prefix+"broadcasts/"+url.PathEscape(b.ID), http.StatusSeeOther)
 	return nil
+}
+
+// scheduleMessage is the form's message for a time schedule.Parse refuses
+// ("" for nil or another error): when it was read but is too far ahead,
+// the time it was read as, in UTC.
+func scheduleMessage(err error) string {
+	var se *schedule.Error
+	switch {
+	case !errors.As(err, &se):
+		return ""
+	case se.TooFar && !se.At.IsZero():
+		return fmt.Sprintf("That reads as %s UTC, more than %s ahead: the most a broadcast can be scheduled.",
+			se.At.Format("Mon 2 Jan 2006 15:04"), schedule.HumanDuration(se.MaxAhead))
+	case se.TooFar:
+		return fmt.Sprintf("A broadcast is scheduled at most %s ahead.", schedule.HumanDuration(se.MaxAhead))
+	}
+	return `The time must be a date and time such as 2026-12-24 09:00 or 2026-12-24T09:00:00+01:00 (UTC unless a zone is given), ` +
+		`or words such as "in 2 hours", "tomorrow at 9am" or "Friday at 3pm ET" (UTC unless a zone ends it).`
 }
 
 // confirmCancelBroadcast asks before canceling (admin).
@@ -254,13 +302,12 @@ func (h *Handler) cancelBroadcast(w http.ResponseWriter, r *http.Request, s *req
 }
 
 // maxSchedule is how far ahead a broadcast can be scheduled, as in the API.
-const maxSchedule = 30 * 24 * time.Hour
+const maxSchedule = schedule.DefaultMaxAhead
 
-// parseSendAt reads the send form's time: "" for now, else the
-// datetime-local input's value (in UTC) or RFC 3339; a time already past
-// means now. ok is false for anything else or more than 30 days ahead.
-// (The API's natural-language forms live in sendreq, which speaks the
-// API's errors; the form's input gives a plain date and time.)
+// parseSendAt reads the email page's reschedule time: the datetime-local
+// input's value (in UTC) or RFC 3339; "" is nil (now), and so is a time
+// already past. ok is false for anything else or more than 30 days ahead.
+// (The broadcast's Send at reads the API's forms with schedule.Parse.)
 func parseSendAt(v string, now time.Time) (*time.Time, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {

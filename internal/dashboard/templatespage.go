@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/emailtemplate"
 	"github.com/godwit/godwit/internal/message"
@@ -32,11 +31,7 @@ type templatesStore interface {
 	DeleteTemplate(ctx context.Context, teamID, id string) error
 }
 
-const (
-	templatesPerPage = 50
-	// maxTemplateName is the API's bound on a template's name.
-	maxTemplateName = emailtemplate.MaxName
-)
+const templatesPerPage = 50
 
 type templatesData struct {
 	Templates []*store.Template
@@ -74,28 +69,64 @@ type templateFormData struct {
 	Error    string
 }
 
-// readTemplateFields validates the form as the API validates the same
-// fields: a name on one line of at most 256 characters, an optional sender
-// address, a subject on one line within the message limit.
+// readTemplateFields reads the form and checks it with the API's rules
+// (internal/emailtemplate): a name on one line of at most 256 characters,
+// an optional sender address, a subject on one line within the message
+// limit, no NUL characters.
 func readTemplateFields(r *http.Request) (templateFields, string) {
-	f := templateFields{Name: strings.TrimSpace(r.PostFormValue("name")), From: strings.TrimSpace(r.PostFormValue("from")),
-		Subject: r.PostFormValue("subject"), HTML: r.PostFormValue("html"), Text: r.PostFormValue("text")}
-	return f, checkTemplateFields(f)
+	return checkTemplateFields(templateFields{Name: r.PostFormValue("name"), From: r.PostFormValue("from"),
+		Subject: r.PostFormValue("subject"), HTML: r.PostFormValue("html"), Text: r.PostFormValue("text")})
 }
 
-// checkTemplateFields is the form's message for f ("" when valid).
-func checkTemplateFields(f templateFields) string {
-	switch {
-	case f.Name == "" || utf8.RuneCountInString(f.Name) > maxTemplateName || strings.ContainsAny(f.Name, "\r\n"):
-		return fmt.Sprintf("The name is 1 to %d characters, on one line.", maxTemplateName)
-	case f.From != "" && (strings.ContainsAny(f.From, "\r\n") || !message.ValidAddress(f.From)):
-		return "The sender must be an address like email@example.com or Name <email@example.com>."
-	case strings.ContainsAny(f.Subject, "\r\n") || utf8.RuneCountInString(f.Subject) > message.MaxSubjectLen:
-		return fmt.Sprintf("The subject is at most %d characters, on one line.", message.MaxSubjectLen)
-	case strings.ContainsRune(f.Name+f.From+f.Subject+f.HTML+f.Text, 0):
-		return "The template must not contain NUL characters."
+// checkTemplateFields is f as the rules keep it (the name and sender
+// trimmed) and the form's message ("" when valid).
+func checkTemplateFields(f templateFields) (templateFields, string) {
+	name, err := emailtemplate.Name(f.Name)
+	if err != nil {
+		return templateFields{Name: strings.TrimSpace(f.Name), From: strings.TrimSpace(f.From), Subject: f.Subject, HTML: f.HTML, Text: f.Text},
+			ruleMessage(err)
 	}
-	return ""
+	f.Name = name
+	f.From = strings.TrimSpace(f.From)
+	return f, ruleMessage(checkContent(f.From, f.Subject, f.HTML, f.Text))
+}
+
+// checkContent checks a sender, subject, HTML and text with the template
+// rules (a broadcast's too).
+func checkContent(from, subject, html, text string) error {
+	if _, err := emailtemplate.From(from); err != nil {
+		return err
+	}
+	if _, err := emailtemplate.Subject(subject); err != nil {
+		return err
+	}
+	if err := emailtemplate.Body("html", html); err != nil {
+		return err
+	}
+	return emailtemplate.Body("text", text)
+}
+
+// ruleMessage is the form's message for an error of the template rules
+// ("" for nil): the dashboard's words for the fields it has.
+func ruleMessage(err error) string {
+	var fe *emailtemplate.FieldError
+	switch {
+	case err == nil:
+		return ""
+	case !errors.As(err, &fe):
+		return formMessage(err.Error())
+	case fe.NUL:
+		return "The form must not contain NUL characters."
+	}
+	switch fe.Field {
+	case "name":
+		return fmt.Sprintf("The name is 1 to %d characters, on one line.", emailtemplate.MaxName)
+	case "from":
+		return "The sender must be an address like email@example.com or Name <email@example.com>."
+	case "subject":
+		return fmt.Sprintf("The subject is at most %d characters, on one line.", message.MaxSubjectLen)
+	}
+	return formMessage(fe.Message)
 }
 
 func (h *Handler) templateForm(w http.ResponseWriter, r *http.Request, s *request, status int, d templateFormData) error {

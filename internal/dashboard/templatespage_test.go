@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/emailtemplate"
+	"github.com/godwit/godwit/internal/schedule"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -41,18 +44,36 @@ func FuzzParseRateLimit(f *testing.F) {
 func TestCheckTemplateFields(t *testing.T) {
 	t.Parallel()
 	ok := templateFields{Name: "Welcome", From: "Acme <news@example.com>", Subject: "Hi {{{name}}}", HTML: "<p>x</p>"}
-	require.Empty(t, checkTemplateFields(ok))
-	require.Empty(t, checkTemplateFields(templateFields{Name: "No sender"}), "the sender is optional, as in the API")
+	got, msg := checkTemplateFields(ok)
+	require.Empty(t, msg)
+	require.Equal(t, ok, got)
+	got, msg = checkTemplateFields(templateFields{Name: " Trimmed\n", From: " a@example.com "})
+	require.Empty(t, msg)
+	require.Equal(t, templateFields{Name: "Trimmed", From: "a@example.com"}, got, "trimmed as the API trims")
+	_, msg = checkTemplateFields(templateFields{Name: "No sender"})
+	require.Empty(t, msg, "the sender is optional, as in the API")
+	for f, want := range map[templateFields]string{
+		{}:                                     "The name is 1 to 256 characters, on one line.",
+		{Name: "x", From: "nope"}:              "The sender must be an address like email@example.com or Name <email@example.com>.",
+		{Name: "x", Subject: "a\nb"}:           "The subject is at most 10000 characters, on one line.",
+		{Name: "x", Text: "\x00"}:              "The form must not contain NUL characters.",
+		{Name: "x", From: "a@example.com\x00"}: "The form must not contain NUL characters.",
+	} {
+		_, msg := checkTemplateFields(f)
+		require.Equal(t, want, msg, "%+v", f)
+	}
 	for _, bad := range []templateFields{
 		{},
-		{Name: strings.Repeat("n", maxTemplateName+1)},
+		{Name: strings.Repeat("n", emailtemplate.MaxName+1)},
 		{Name: "two\nlines"},
+		{Name: "\r\n"},
 		{Name: "x", From: "not an address"},
 		{Name: "x", From: "a@example.com\r\nBcc: b@example.com"},
 		{Name: "x", Subject: "two\r\nlines"},
 		{Name: "x", HTML: "nul\x00"},
 	} {
-		require.NotEmpty(t, checkTemplateFields(bad), "%+v", bad)
+		_, msg := checkTemplateFields(bad)
+		require.NotEmpty(t, msg, "%+v", bad)
 	}
 }
 
@@ -63,9 +84,9 @@ func FuzzCheckTemplateFields(f *testing.F) {
 	f.Add("x\n", "", "")
 	f.Add("x", "a@b", "s\r")
 	f.Fuzz(func(t *testing.T, name, from, subject string) {
-		if checkTemplateFields(templateFields{Name: name, From: from, Subject: subject}) == "" {
-			require.False(t, strings.ContainsAny(name+from+subject, "\r\n\x00"))
-			require.NotEmpty(t, name)
+		if f, msg := checkTemplateFields(templateFields{Name: name, From: from, Subject: subject}); msg == "" {
+			require.False(t, strings.ContainsAny(f.Name+f.From+f.Subject, "\r\n\x00"))
+			require.NotEmpty(t, f.Name)
 		}
 	})
 }
@@ -114,6 +135,22 @@ func FuzzParseRecipientsQuery(f *testing.F) {
 	})
 }
 
+func TestScheduleMessage(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
+	msg := func(in string) string {
+		_, err := schedule.Parse(in, now, maxSchedule)
+		return scheduleMessage(err)
+	}
+	for _, ok := range []string{"", "in 2 hours", "2026-12-24T09:00", "tomorrow at 9am", "2026-01-01T00:00"} {
+		require.Empty(t, msg(ok), ok)
+	}
+	require.Equal(t, "That reads as Sat 2 Jan 2027 09:00 UTC, more than 30 days ahead: the most a broadcast can be scheduled.",
+		msg("2027-01-02T10:00:00+01:00"))
+	require.Equal(t, "A broadcast is scheduled at most 30 days ahead.", msg("in 999999999999999999 weeks"))
+	require.Contains(t, msg("someday"), `"in 2 hours"`)
+	require.Empty(t, scheduleMessage(errors.New("another")), "not a time's error")
+}
 func TestParseSendAt(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
