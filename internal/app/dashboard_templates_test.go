@@ -208,7 +208,13 @@ func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Di
 	require.Equal(t, "Read as "+time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 9, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05 UTC")+".",
 		d.text("#send-at-read"), "the text's time shown back in UTC")
 	d.shot("broadcast-send-at-refused")
+	d.do(chromedp.EmulateViewport(375, 812))
 	d.navigate(d.base+"/dashboard/broadcasts/"+soon, http.StatusOK)
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	require.NoError(t, err)
+	require.LessOrEqual(t, width, 375, "the send form does not scroll sideways at phone width")
+	d.shot("broadcast-send-375")
+	d.do(chromedp.EmulateViewport(1280, 900))
 	before := time.Now().UTC()
 	d.do(chromedp.SetValue(chromedp.CSS("#send-at"), "in 2 hours"))
 	require.Equal(t, http.StatusOK, d.submit("#send-at"))
