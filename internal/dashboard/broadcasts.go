@@ -240,7 +240,7 @@ func (h *Handler) sendBroadcast(w http.ResponseWriter, r *http.Request, s *reque
 	case err != nil:
 		return fmt.Errorf("check broadcast: %w", err)
 	}
-	if msg := scheduleMessage(serr); msg != "" {
+	if msg := scheduleMessage(serr, "a broadcast"); msg != "" {
 		return refuse(http.StatusBadRequest, msg)
 	}
 	if serr != nil {
@@ -259,17 +259,18 @@ func (h *Handler) sendBroadcast(w http.ResponseWriter, r *http.Request, s *reque
 
 // scheduleMessage is the form's message for a time schedule.Parse refuses
 // ("" for nil or another error): when it was read but is too far ahead,
-// the time it was read as, in UTC.
-func scheduleMessage(err error) string {
+// the time it was read as, in UTC. what is what is scheduled ("a
+// broadcast").
+func scheduleMessage(err error, what string) string {
 	var se *schedule.Error
 	switch {
 	case !errors.As(err, &se):
 		return ""
 	case se.TooFar && !se.At.IsZero():
-		return fmt.Sprintf("That reads as %s UTC, more than %s ahead: the most a broadcast can be scheduled.",
-			se.At.Format("Mon 2 Jan 2006 15:04"), schedule.HumanDuration(se.MaxAhead))
+		return fmt.Sprintf("That reads as %s UTC, more than %s ahead: the most %s can be scheduled.",
+			se.At.Format("Mon 2 Jan 2006 15:04"), schedule.HumanDuration(se.MaxAhead), what)
 	case se.TooFar:
-		return fmt.Sprintf("A broadcast is scheduled at most %s ahead.", schedule.HumanDuration(se.MaxAhead))
+		return fmt.Sprintf("%s is scheduled at most %s ahead.", upperFirst(what), schedule.HumanDuration(se.MaxAhead))
 	}
 	return `The time must be a date and time such as 2026-12-24 09:00 or 2026-12-24T09:00:00+01:00 (UTC unless a zone is given), ` +
 		`or words such as "in 2 hours", "tomorrow at 9am" or "Friday at 3pm ET" (UTC unless a zone ends it).`
@@ -304,28 +305,10 @@ func (h *Handler) cancelBroadcast(w http.ResponseWriter, r *http.Request, s *req
 // maxSchedule is how far ahead a broadcast can be scheduled, as in the API.
 const maxSchedule = schedule.DefaultMaxAhead
 
-// parseSendAt reads the email page's reschedule time: the datetime-local
-// input's value (in UTC) or RFC 3339; "" is nil (now), and so is a time
-// already past. ok is false for anything else or more than 30 days ahead.
-// (The broadcast's Send at reads the API's forms with schedule.Parse.)
-func parseSendAt(v string, now time.Time) (*time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, true
+// upperFirst is s with its first letter (ASCII) in upper case.
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
 	}
-	var at time.Time
-	var err error
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
-		if at, err = time.ParseInLocation(layout, v, time.UTC); err == nil {
-			break
-		}
-	}
-	if err != nil || at.After(now.Add(maxSchedule)) {
-		return nil, false
-	}
-	if !at.After(now) {
-		return nil, true
-	}
-	at = at.UTC()
-	return &at, true
+	return string(s[0]-'a'+'A') + s[1:]
 }

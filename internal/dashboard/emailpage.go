@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/message"
+	"github.com/godwit/godwit/internal/schedule"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -71,7 +72,10 @@ type emailForms struct {
 	Error        string
 	ShareURL     string
 	ShareExpires time.Time
-	ScheduledAt  string
+	// SendAt and ScheduledAt are the reschedule form's text and date
+	// picker as sent.
+	SendAt      string
+	ScheduledAt string
 }
 
 // emailMIMEData is the message part of the page.
@@ -258,9 +262,6 @@ func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, s *request, 
 	m.CanShare = h.cfg.Tracking != nil && h.cfg.PublicURL != ""
 	now := time.Now().UTC()
 	m.ScheduleMin, m.ScheduleMax = now.Format("2006-01-02T15:04"), now.Add(maxSchedule).Format("2006-01-02T15:04")
-	if f.ScheduledAt == "" && e.ScheduledAt != nil {
-		m.Forms.ScheduledAt = e.ScheduledAt.UTC().Format("2006-01-02T15:04")
-	}
 	raw, captured, err := h.emailMIME(ctx, s.user.TeamID, d, false)
 	var ub *errUnbuildable
 	switch {
@@ -431,21 +432,39 @@ func (h *Handler) cancelEmail(w http.ResponseWriter, r *http.Request, s *request
 	return nil
 }
 
-// rescheduleEmail moves a scheduled email (admin) to the form's time: a
-// datetime-local value read as UTC, at most 30 days ahead (parseSendAt); a
-// time already past sends it now, as the API's PATCH does.
+// rescheduleEmail moves a scheduled email (admin) to the form's time: the
+// text in the API's scheduled_at forms (ISO 8601 or words such as "in 2
+// hours", read by schedule.Parse), or else the date picker's value (UTC);
+// at most 30 days ahead, and a time already past sends it now, as the
+// API's PATCH does.
 func (h *Handler) rescheduleEmail(w http.ResponseWriter, r *http.Request, s *request) error {
 	e, err := h.cfg.Store.GetEmail(r.Context(), s.user.TeamID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	v := strings.TrimSpace(r.PostFormValue("scheduled_at"))
-	f := emailForms{ScheduledAt: v}
-	now := time.Now().UTC()
-	at, ok := parseSendAt(v, now)
-	if v == "" || !ok {
-		f.Error = "The new time must be a date and time (UTC) within the next 30 days."
+	f := emailForms{SendAt: strings.TrimSpace(r.PostFormValue("send_at")),
+		ScheduledAt: strings.TrimSpace(r.PostFormValue("scheduled_at"))}
+	refuse := func(msg string) error {
+		f.Error = msg
 		return h.emailPage(w, r, s, http.StatusBadRequest, f)
+	}
+	v := f.SendAt
+	switch {
+	case v != "" && f.ScheduledAt != "":
+		return refuse("Give the new time either as text or with the date picker, not both.")
+	case v == "":
+		v = f.ScheduledAt
+	}
+	if v == "" {
+		return refuse("Give the new time.")
+	}
+	now := time.Now().UTC()
+	at, serr := schedule.Parse(v, now, maxSchedule)
+	if msg := scheduleMessage(serr, "an email"); msg != "" {
+		return refuse(msg)
+	}
+	if serr != nil {
+		return fmt.Errorf("read the new time: %w", serr)
 	}
 	when := now
 	if at != nil {

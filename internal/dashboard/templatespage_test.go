@@ -140,7 +140,7 @@ func TestScheduleMessage(t *testing.T) {
 	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
 	msg := func(in string) string {
 		_, err := schedule.Parse(in, now, maxSchedule)
-		return scheduleMessage(err)
+		return scheduleMessage(err, "a broadcast")
 	}
 	for _, ok := range []string{"", "in 2 hours", "2026-12-24T09:00", "tomorrow at 9am", "2026-01-01T00:00"} {
 		require.Empty(t, msg(ok), ok)
@@ -149,39 +149,8 @@ func TestScheduleMessage(t *testing.T) {
 		msg("2027-01-02T10:00:00+01:00"))
 	require.Equal(t, "A broadcast is scheduled at most 30 days ahead.", msg("in 999999999999999999 weeks"))
 	require.Contains(t, msg("someday"), `"in 2 hours"`)
-	require.Empty(t, scheduleMessage(errors.New("another")), "not a time's error")
-}
-func TestParseSendAt(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
-	at, ok := parseSendAt("", now)
-	require.True(t, ok)
-	require.Nil(t, at, "now")
-	at, ok = parseSendAt("2026-12-24T09:00", now)
-	require.True(t, ok)
-	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), *at)
-	at, ok = parseSendAt("2026-12-04T10:00:00+02:00", now)
-	require.True(t, ok)
-	require.Equal(t, time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC), *at)
-	at, ok = parseSendAt("2026-01-01T00:00", now)
-	require.True(t, ok)
-	require.Nil(t, at, "a past time is now")
-	for _, bad := range []string{"tomorrow", "2027-02-01T00:00", "2026-13-01T00:00"} {
-		_, ok := parseSendAt(bad, now)
-		require.False(t, ok, bad)
-	}
-}
-
-// FuzzParseSendAt: an accepted time is nil (now) or in the next 30 days.
-func FuzzParseSendAt(f *testing.F) {
-	for _, s := range []string{"", "2026-12-24T09:00", "2026-12-24T09:00:00Z", "x", "9999-12-31T23:59"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		at, ok := parseSendAt(s, now)
-		if ok && at != nil {
-			require.True(t, at.After(now) && !at.After(now.Add(maxSchedule)), at)
-		}
-	})
+	require.Empty(t, scheduleMessage(errors.New("another"), "a broadcast"), "not a time's error")
+	_, err := schedule.Parse("in 40 days", now, maxSchedule)
+	require.Equal(t, "That reads as Tue 12 Jan 2027 05:00 UTC, more than 30 days ahead: the most an email can be scheduled.",
+		scheduleMessage(err, "an email"))
 }
