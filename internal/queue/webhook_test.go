@@ -237,9 +237,10 @@ func (c *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestSlowTeamDoesNotDelayOthers: team W's 60 webhooks accept the
 // connection and never answer, and W keeps recording events; team Y's one
 // webhook answers at once. Y's messages are posted well within W's post
-// timeout of their event (p99 under half of it), because W holds at most its cap of posts in flight and its
-// other messages snooze instead of occupying workers; none of W's messages
-// is lost or failed, and deferrals record no attempts.
+// timeout of their event (p99 under half of it), because W holds at most
+// its cap of posts in flight and its other messages snooze instead of
+// occupying workers; none of W's messages is lost or failed, and deferrals
+// record no attempts.
 func TestSlowTeamDoesNotDelayOthers(t *testing.T) {
 	for _, kind := range godwittest.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
