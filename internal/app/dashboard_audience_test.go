@@ -28,15 +28,7 @@ import (
 // reads the pages but is refused every admin action; another team's
 // contact, segment, topic and suppression are 404s.
 func TestDashboardAudience(t *testing.T) {
-	t.Parallel()
-	browser := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDashboardAudience(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDashboardAudience)
 }
 
 func testDashboardAudience(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {

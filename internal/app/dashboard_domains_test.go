@@ -34,15 +34,7 @@ import (
 // revokes it and sees the API refuse it. Another team's domain and key are
 // 404 pages; a viewer is refused every admin action.
 func TestDashboardDomainsAndKeysInBrowser(t *testing.T) {
-	t.Parallel()
-	br := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(br, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDomainsAndKeys(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDomainsAndKeys)
 }
 
 func testDomainsAndKeys(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {

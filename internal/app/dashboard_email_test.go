@@ -34,15 +34,7 @@ import (
 // shows the headers as captured; a viewer sees none of the admin's forms
 // and is refused their POSTs; another team's email's downloads are 404s.
 func TestDashboardEmailPageInBrowser(t *testing.T) {
-	t.Parallel()
-	browser := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDashboardEmailPage(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDashboardEmailPage)
 }
 
 func testDashboardEmailPage(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {

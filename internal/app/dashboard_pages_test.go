@@ -32,15 +32,7 @@ import (
 // downloads it; another team's message is a 404. Screenshots as
 // TestDashboardInBrowser's.
 func TestDashboardMetricsInboxInBrowser(t *testing.T) {
-	t.Parallel()
-	browser := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDashboardPages(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDashboardPages)
 }
 
 func testDashboardPages(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {

@@ -27,15 +27,7 @@ import (
 // rate limit. A viewer reads the pages but is refused the admin actions;
 // another team's template is a 404.
 func TestDashboardTemplatesSettings(t *testing.T) {
-	t.Parallel()
-	browser := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDashboardTemplates(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDashboardTemplates)
 }
 
 func testDashboardTemplates(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {

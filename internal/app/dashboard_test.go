@@ -555,3 +555,17 @@ func (d *dash) shot(name string) {
 	require.NoError(d.t, err)
 	require.NoError(d.t, os.WriteFile(filepath.Join(d.shots, string(d.kind)+"-"+name+".png"), png, 0o644))
 }
+
+// eachStoreInBrowser runs test in parallel with the other browser tests,
+// once per store, each in a browser context of its own.
+func eachStoreInBrowser(t *testing.T, test func(t *testing.T, ctx context.Context, kind sqlstore.Dialect)) {
+	t.Parallel()
+	browser := godwittest.Browser(t)
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+			defer cancel()
+			test(t, ctx, kind)
+		})
+	}
+}

@@ -33,15 +33,7 @@ import (
 // reason. A viewer reads the pages but is refused every admin action;
 // another team's webhook, message and log are 404s.
 func TestDashboardWebhooksLogsQueue(t *testing.T) {
-	t.Parallel()
-	browser := godwittest.Browser(t)
-	for _, kind := range godwittest.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-			defer cancel()
-			testDashboardWebhooks(t, ctx, kind)
-		})
-	}
+	eachStoreInBrowser(t, testDashboardWebhooks)
 }
 
 func testDashboardWebhooks(t *testing.T, bctx context.Context, kind sqlstore.Dialect) {
