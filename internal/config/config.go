@@ -187,6 +187,33 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests in flight")
 }
 
+// RegisterOnly adds to fs only the named settings (and --config, which
+// every command reads), for a command that needs a few of them: its -h
+// lists those, and a config file written for serve still loads (the
+// settings fs lacks are skipped).
+func (c *Config) RegisterOnly(fs *flag.FlagSet, names ...string) {
+	all := flag.NewFlagSet("all", flag.ContinueOnError)
+	c.Register(all)
+	for _, n := range append([]string{"config"}, names...) {
+		if fs.Lookup(n) != nil {
+			continue
+		}
+		f := all.Lookup(n)
+		if f == nil {
+			panic("config: no setting " + n)
+		}
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+}
+
+// isSetting reports whether name is one of the server's settings.
+func isSetting(name string) bool {
+	all := flag.NewFlagSet("all", flag.ContinueOnError)
+	c := Defaults()
+	c.Register(all)
+	return all.Lookup(name) != nil
+}
+
 // EnvName is the environment twin of a flag: --data-dir is GODWIT_DATA_DIR.
 func EnvName(flagName string) string {
 	return "GODWIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -198,6 +225,14 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	return Fill(fs, getenv)
+}
+
+// Fill fills every flag of the parsed fs not given on the command line from
+// the environment and then from the config file. A setting of the file
+// that fs does not have is an error, unless it is one of the server's (a
+// command with fewer flags reads serve's file).
+func Fill(fs *flag.FlagSet, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
@@ -240,6 +275,9 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	}
 	for _, kv := range values {
 		f := fs.Lookup(kv.name)
+		if f == nil && isSetting(kv.name) {
+			continue
+		}
 		if f == nil {
 			return fmt.Errorf("config file %s line %d: unknown setting %q", file, kv.line, kv.name)
 		}

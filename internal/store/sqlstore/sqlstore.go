@@ -90,6 +90,11 @@ type Options struct {
 	// ObserveCommit, when set, is told of every group commit after it ends
 	// (on the committer's goroutine: it must be quick).
 	ObserveCommit func(CommitStats)
+	// NoMigrate opens the database as it is, without applying pending
+	// migrations (for godwit migrate, which reports what it applies, and
+	// migrate --status). Only Migrate, ApplyMigrations, MigrationStatus
+	// and Close are meant to be used on such a DB before it is migrated.
+	NoMigrate bool
 }
 
 // CommitStats describes one group commit.
@@ -182,13 +187,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
-	}
-	if err := db.prepareWriter(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+	if !opts.NoMigrate {
+		if err := db.Migrate(ctx); err != nil {
+			db.closeDBs()
+			return nil, err
+		}
+		if err := db.prepareWriter(ctx); err != nil {
+			db.closeDBs()
+			return nil, err
+		}
 	}
 	db.start(opts)
 	return db, nil
@@ -283,14 +290,61 @@ func openSQLitePools(path, pragmas, writerPragmas string, readers int) (w, r *sq
 
 // Migrate applies every pending migration.
 func (db *DB) Migrate(ctx context.Context) error {
+	_, err := db.ApplyMigrations(ctx)
+	return err
+}
+
+// Migration is one of the store's schema migrations.
+type Migration struct {
+	Version int64  // 27 for 00027_domain_record_checks.sql
+	Name    string // its file name without the extension
+	Applied bool
+	// AppliedAt is when it was applied (zero when pending).
+	AppliedAt time.Time
+}
+
+// ApplyMigrations applies every pending migration and returns those it
+// applied, oldest first (none when the database was up to date).
+func (db *DB) ApplyMigrations(ctx context.Context) ([]Migration, error) {
 	p, err := db.migrations(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
 	}
-	return db.migrateLogs(ctx)
+	var applied []Migration
+	for _, r := range res {
+		if r.Source == nil {
+			continue
+		}
+		applied = append(applied, Migration{Version: r.Source.Version, Name: migrationName(r.Source.Path), Applied: true, AppliedAt: time.Now().UTC()})
+	}
+	return applied, db.migrateLogs(ctx)
+}
+
+// MigrationStatus lists every migration of the database's dialect, oldest
+// first, with whether it is applied.
+func (db *DB) MigrationStatus(ctx context.Context) ([]Migration, error) {
+	p, err := db.migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	out := make([]Migration, 0, len(st))
+	for _, m := range st {
+		out = append(out, Migration{Version: m.Source.Version, Name: migrationName(m.Source.Path),
+			Applied: m.State == goose.StateApplied, AppliedAt: m.AppliedAt})
+	}
+	return out, nil
+}
+
+func migrationName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 // migrations returns the migration provider of the database's dialect.
