@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,36 +91,39 @@ func SetPasswordLink(cfg config.Config, token string) string {
 
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("expected create, list or reset-password")
+		return usageErrorf("godwit users", "expected create, list or reset-password")
+	}
+	if isHelp(args[0]) {
+		return groupHelp("users", stdout)
 	}
 	sub := args[0]
-	var team, email string
-	// --role here is the person's, not the node's (serve's --role): it is
-	// taken out before the shared flags are parsed.
-	role, rest, err := takeFlag(args[1:], "role", store.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	if role != store.RoleAdmin && sub != "create" {
-		return errors.New("--role is only for users create")
-	}
-	cfg, fs, err := parseConfig("users "+sub, rest, stderr, getenv, func(fs *flag.FlagSet) {
-		fs.StringVar(&team, "team", DefaultTeam, "team name or id (users create makes a missing team)")
-		if sub == "create" || sub == "reset-password" {
-			fs.StringVar(&email, "email", "", "the person's email address (they sign in with it); --role admin (the default) or viewer (reads only: cannot make keys, change webhooks or send)")
-		}
-	})
-	if err != nil {
-		return err
-	}
 	if sub != "create" && sub != "list" && sub != "reset-password" {
-		return fmt.Errorf("unknown users command %q: expected create, list or reset-password", sub)
+		return usageErrorf("godwit users", "unknown users command %q: expected create, list or reset-password", sub)
+	}
+	var team, email string
+	role := store.RoleAdmin
+	cfg := config.Defaults()
+	settings := storeSettings
+	if sub != "list" {
+		// The link is on --public-url, else on the API's address.
+		settings = append(slices.Clone(storeSettings), "public-url", "http-addr", "tls-cert", "acme-domain")
+	}
+	fs := newFlags("users "+sub, &cfg, settings...)
+	fs.StringVar(&team, "team", DefaultTeam, "team name or id (users create makes a missing team)")
+	if sub == "create" || sub == "reset-password" {
+		fs.StringVar(&email, "email", "", "the person's email address (they sign in with it)")
+	}
+	if sub == "create" {
+		fs.StringVar(&role, "role", store.RoleAdmin, "admin, or viewer (reads only: cannot make keys, change webhooks or send)")
+	}
+	if err := parseFlags(fs, args[1:], stdout, getenv); err != nil {
+		return err
 	}
 	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usageErrorf(fs.Name(), "unexpected argument %q", fs.Arg(0))
 	}
 	if sub != "list" && email == "" {
-		return errors.New("--email is required")
+		return usageErrorf(fs.Name(), "--email is required")
 	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
@@ -187,32 +190,4 @@ func firstUserHint(ctx context.Context, db interface {
 		fmt.Fprintln(stdout, "No one can sign in to the dashboard yet: run `godwit users create --email you@example.com` (same database flags) for a link that sets the first password.")
 	}
 	return nil
-}
-
-// takeFlag removes every -name/--name value (or =value) from args, before
-// the flag "--": it returns the last value (def when absent) and the rest.
-func takeFlag(args []string, name, def string) (string, []string, error) {
-	val := def
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		flagName, v, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if !strings.HasPrefix(a, "-") || flagName != name {
-			rest = append(rest, a)
-			continue
-		}
-		if !hasValue {
-			if i+1 >= len(args) {
-				return "", nil, fmt.Errorf("flag needs an argument: --%s", name)
-			}
-			i++
-			v = args[i]
-		}
-		val = v
-	}
-	return val, rest, nil
 }

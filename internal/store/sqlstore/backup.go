@@ -77,8 +77,20 @@ func BackupSQLite(ctx context.Context, dsn, to string, withLogs bool) (*Backup, 
 }
 
 // vacuumInto writes a consistent copy of the database file src into the
-// new file to, through a read-only connection.
+// new file to, through a read-only connection. The file is made first,
+// exclusively and readable by its owner only (it holds key hashes and
+// sealed secrets); VACUUM INTO fills an empty file.
 func vacuumInto(ctx context.Context, src, to string) error {
+	f, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%w: %s (a backup never overwrites a file: choose a new name)", ErrBackupExists, to)
+	}
+	if err != nil {
+		return fmt.Errorf("create the backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
 	c, err := sql.Open("sqlite", "file:"+url.PathEscape(src)+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err

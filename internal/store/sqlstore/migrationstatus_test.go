@@ -111,3 +111,16 @@ func TestBackupSQLite(t *testing.T) {
 		require.NoError(t, err, "email %s in the backup", id)
 	}
 }
+
+func TestBackupSQLiteIsPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "godwit.db"), sqlstore.Options{Outbox: godwittest.NewOutbox()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	b, err := sqlstore.BackupSQLite(ctx, filepath.Join(dir, "godwit.db"), filepath.Join(dir, "b.db"), false)
+	require.NoError(t, err)
+	st, err := os.Stat(b.Path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "a backup holds key hashes and sealed secrets")
+}
