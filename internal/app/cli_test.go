@@ -115,3 +115,49 @@ func TestQueueCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateCommand: migrate says what it applied, then that the database
+// is up to date; --status lists every migration, applied or pending; backup
+// refuses PostgreSQL with where to look instead. Both databases.
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := godwittest.StoreURL(t, kind)
+			run := func(args ...string) (string, string, int) {
+				var out, errb bytes.Buffer
+				code := Main(ctx, append(args, "--database-url", url), &out, &errb, func(string) string { return "" })
+				return out.String(), errb.String(), code
+			}
+			out, errOut, code := run("migrate", "--status")
+			if kind == sqlstore.SQLite {
+				require.Equal(t, 1, code)
+				require.Contains(t, errOut, "no database at", "--status makes no database")
+			} else {
+				require.Zero(t, code, errOut)
+				require.Regexp(t, `(?m)^00001_foundation\s+pending\s+-$`, out, "an empty schema: every migration pending")
+				require.Regexp(t, `0 applied, \d+ pending`, out)
+			}
+			out, errOut, code = run("migrate")
+			require.Zero(t, code, errOut)
+			require.Regexp(t, `^applied 00001…\d{5} \(`+string(kind)+`\)\n$`, out)
+			out, errOut, code = run("migrate")
+			require.Zero(t, code, errOut)
+			require.Regexp(t, `^the database is up to date at \d{5} \(`+string(kind)+`\)\n$`, out)
+
+			out, errOut, code = run("migrate", "--status")
+			require.Zero(t, code, errOut)
+			require.Regexp(t, `(?m)^00001_foundation\s+applied\s+\d{4}-\d\d-\d\dT`, out)
+			require.NotRegexp(t, `pending\s+-`, out)
+			require.Regexp(t, `\d+ applied, none pending: the database \(`+string(kind)+`\) is up to date at \d{5}\n$`, out)
+
+			if kind == sqlstore.Postgres {
+				_, errOut, code = run("backup", "--to", t.TempDir()+"/b.db")
+				require.Equal(t, 1, code)
+				require.Contains(t, errOut, "pg_dump")
+			}
+		})
+	}
+}
