@@ -156,7 +156,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "godwit: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "godwit: unknown command %q\nrun 'godwit --help'\n", cmd)
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
