@@ -17,11 +17,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/google/uuid"
 )
 
 const usage = `godwit: a self-hosted email platform that speaks the Resend API
