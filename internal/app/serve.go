@@ -85,6 +85,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	tuneGC(cfg)
+	// Every port is bound first: one that cannot be bound stops start-up
+	// before a team or a key is created and printed. The servers take
+	// their listeners over; what is still open on the way out is closed.
+	ports, err := bindPorts(cfg)
+	if err != nil {
+		return err
+	}
+	defer ports.close()
 	if !sqlstore.IsPostgresURL(cfg.Database()) {
 		unlock, err := lockSQLite(sqlstore.SQLitePath(cfg.Database()))
 		if err != nil {
@@ -112,15 +120,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	defer db.Close() // on the way out before the runner; the runner closes it in order
 	log.Info("store opened", slog.String("database", string(db.Dialect())))
 
-	if err := bootstrap(ctx, db, stdout); err != nil {
-		return err
-	}
-	if err := firstUserHint(ctx, db, stdout); err != nil {
-		return err
-	}
-
 	key, err := serverKey(cfg)
 	if err != nil {
+		return err
+	}
+	// A node whose key cannot open this database's secrets stops here,
+	// before anything is printed.
+	if err := CheckServerKey(ctx, db, key, serverKeySource(cfg)); err != nil {
 		return err
 	}
 	domainCfg, err := domainSettings(cfg, key)
@@ -135,6 +141,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// none).
 	tlsCfg, err := serverTLS(cfg)
 	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, db, stdout, firstStart{cfg: cfg, apiAddr: ports.http.Addr(), dashboardAddr: ports.dashboardAddr(),
+		tls: tlsCfg != nil}); err != nil {
+		return err
+	}
+	if err := firstUserHint(ctx, db, stdout); err != nil {
 		return err
 	}
 
@@ -208,10 +221,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}),
 	}
 	if cfg.DebugAddr != "" {
-		services = append(services, serveDebug(cfg.DebugAddr, log))
+		services = append(services, serveDebug(cfg.DebugAddr, ports.debug, log))
 	}
 	if met != nil {
-		services = append(services, serveMetrics(cfg, met, tlsCfg, log))
+		services = append(services, serveMetrics(cfg, ports.metrics, met, tlsCfg, log))
 	}
 	services = append(services,
 		Background("key revocation listener", func(ctx context.Context) {
@@ -239,15 +252,19 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	)
 	var listeners []Service
 	if cfg.MXAddr != "" {
-		listeners = append(listeners, serveMX(cfg, db, tlsCfg, log))
+		listeners = append(listeners, serveMX(cfg, ports.mx, db, tlsCfg, log))
 	}
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
-		listeners = append(listeners, LogStop(serveSubmission(cfg, handler, tlsCfg, met, log),
+		listeners = append(listeners, LogStop(serveSubmission(cfg, ports, handler, tlsCfg, met, log),
 			log, "SMTP submission: messages in progress did not finish in time"))
 	}
-	listeners = append(listeners, LogStop(serveHTTP(cfg, handler, dash, tlsCfg, log), log, "shutdown did not finish in time"))
+	apiSrv := serveHTTP(cfg, handler, dash, tlsCfg, log)
+	apiSrv.Listener = ports.http
+	listeners = append(listeners, LogStop(apiSrv, log, "shutdown did not finish in time"))
 	if cfg.DashboardAddr != "" {
-		listeners = append(listeners, LogStop(serveDashboard(cfg, dash, tlsCfg, log), log, "dashboard: shutdown did not finish in time"))
+		dashSrv := serveDashboard(cfg, dash, tlsCfg, log)
+		dashSrv.Listener = ports.dashboard
+		listeners = append(listeners, LogStop(dashSrv, log, "dashboard: shutdown did not finish in time"))
 	}
 
 	// The request log writer stops after the listeners, so that it writes
@@ -379,16 +396,16 @@ func lockSQLite(path string) (func(), error) {
 
 // serveMX is the SMTP listener for bounces and complaints (--mx-addr),
 // offering STARTTLS with the API's certificate when it has one.
-func serveMX(cfg config.Config, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) Service {
+func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) Service {
 	mx := inbound.NewServer(&inbound.Backend{Store: db, Logger: log}, cfg.HELOName())
 	mx.TLSConfig = tlsCfg
-	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Server: mx, Logger: log})
+	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log})
 }
 
 // serveSubmission is the SMTP submission server (--smtp-addr with
 // STARTTLS when there is a certificate, --smtps-addr with implicit TLS) on
 // the API's accept path.
-func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) *msa.Server {
+func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) *msa.Server {
 	return msa.New(msa.Config{
 		Accepter:          handler.Accept,
 		Logger:            log,
@@ -399,6 +416,8 @@ func serveSubmission(cfg config.Config, handler *api.Handler, tlsCfg *tls.Config
 		MaxConnsPerIP:     cfg.SMTPMaxConnsPerIP,
 		Listen:            cfg.SMTPAddrs,
 		ListenTLS:         cfg.SMTPSAddrs,
+		Listeners:         ports.smtp,
+		ListenersTLS:      ports.smtps,
 		Metrics:           met,
 	})
 }
@@ -455,7 +474,7 @@ type bootstrapStore interface {
 	store.APIKeys
 }
 
-func bootstrap(ctx context.Context, db bootstrapStore, stdout io.Writer) error {
+func bootstrap(ctx context.Context, db bootstrapStore, stdout io.Writer, first firstStart) error {
 	n, err := db.CountAPIKeys(ctx)
 	if err != nil {
 		return err
@@ -477,6 +496,7 @@ func bootstrap(ctx context.Context, db bootstrapStore, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Created team %q and its first API key. It is shown only this once:\n\n    %s\n\n", DefaultTeam, token)
+	first.teach(stdout, token)
 	return nil
 }
 
@@ -495,14 +515,14 @@ func createKey(ctx context.Context, db store.APIKeys, teamID, name, permission s
 
 // serveDebug serves Go's profiling endpoints on a loopback address; they
 // are closed, not drained (a profile in progress is cut off).
-func serveDebug(addr string, log *slog.Logger) Service {
+func serveDebug(addr string, ln net.Listener, log *slog.Logger) Service {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &httplisten.Server{Addr: addr, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, Raw: true,
+	srv := &httplisten.Server{Addr: addr, Listener: ln, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, Raw: true,
 		Listening: func(a net.Addr) { log.Info("serving profiling endpoints", slog.String("addr", a.String())) }}
 	return Flagged("--debug-addr", StartStop(srv.Start, func(context.Context) error { return srv.Close() }))
 }
@@ -511,10 +531,10 @@ func serveDebug(addr string, log *slog.Logger) Service {
 // loopback (or behind a proxy, --insecure-http), TLS with the API's
 // certificate elsewhere. Like the profiling endpoints it is closed, not
 // drained: a scrape in progress is cut off.
-func serveMetrics(cfg config.Config, met *metrics.Metrics, tlsCfg *tls.Config, log *slog.Logger) Service {
+func serveMetrics(cfg config.Config, ln net.Listener, met *metrics.Metrics, tlsCfg *tls.Config, log *slog.Logger) Service {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.Registry(), promhttp.HandlerOpts{Registry: met.Registry()}))
-	srv := &httplisten.Server{Addr: cfg.MetricsAddr, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	srv := &httplisten.Server{Addr: cfg.MetricsAddr, Listener: ln, HTTP: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}, Logger: log}
 	if h, _, _ := net.SplitHostPort(cfg.MetricsAddr); tlsCfg != nil && !config.IsLoopback(h) {
 		srv.TLSConfig = tlsCfg

@@ -14,7 +14,11 @@ import (
 // parts: Start listens and serves, Stop drains (http.Server.Shutdown).
 type Server struct {
 	Addr string
-	HTTP *http.Server
+	// Listener, when set, is the already bound listener to serve instead
+	// of listening on Addr (serve binds every port before it prints
+	// anything). Start takes it over: Stop and Close close it.
+	Listener net.Listener
+	HTTP     *http.Server
 	// TLSConfig terminates TLS on the listener (TLS); without it the
 	// connections are Plain.
 	TLSConfig *tls.Config
@@ -33,9 +37,12 @@ type Server struct {
 
 // Start listens on Addr and serves HTTP until Stop or Close.
 func (s *Server) Start(context.Context) error {
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	ln := s.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
 	}
 	switch {
 	case s.Raw:

@@ -15,9 +15,12 @@ import (
 // long-running parts: Start listens and serves, Stop closes the listener
 // and every connection (a sender retries a report later).
 type MX struct {
-	Addr   string
-	Server *smtp.Server
-	Logger *slog.Logger
+	Addr string
+	// Listener, when set, is the already bound listener to serve instead
+	// of listening on Addr; Stop closes it.
+	Listener net.Listener
+	Server   *smtp.Server
+	Logger   *slog.Logger
 
 	ln       net.Listener
 	stopping atomic.Bool
@@ -26,9 +29,12 @@ type MX struct {
 
 // Start listens on Addr and serves until Stop.
 func (m *MX) Start(context.Context) error {
-	ln, err := net.Listen("tcp", m.Addr)
-	if err != nil {
-		return fmt.Errorf("inbound: listen on %s: %w", m.Addr, err)
+	ln := m.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", m.Addr); err != nil {
+			return fmt.Errorf("inbound: listen on %s: %w", m.Addr, err)
+		}
 	}
 	m.ln = ln
 	m.failed = make(chan error, 1)

@@ -29,7 +29,13 @@ func (s *Server) Start(context.Context) error {
 		starttls = "none: AUTH allowed without TLS (--smtp-allow-insecure-auth)"
 	}
 	var lns []listener
-	listen := func(addrs []string, serve func(net.Listener) error, what string) error {
+	listen := func(addrs []string, bound []net.Listener, serve func(net.Listener) error, what string) error {
+		for _, ln := range bound {
+			lns = append(lns, listener{ln: ln, serve: serve, tls: what})
+		}
+		if len(bound) > 0 {
+			return nil
+		}
 		for _, addr := range addrs {
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -39,9 +45,9 @@ func (s *Server) Start(context.Context) error {
 		}
 		return nil
 	}
-	err := listen(s.cfg.Listen, s.ServeSTARTTLS, starttls)
+	err := listen(s.cfg.Listen, s.cfg.Listeners, s.ServeSTARTTLS, starttls)
 	if err == nil {
-		err = listen(s.cfg.ListenTLS, s.ServeTLS, "implicit")
+		err = listen(s.cfg.ListenTLS, s.cfg.ListenersTLS, s.ServeTLS, "implicit")
 	}
 	if err != nil {
 		for _, l := range lns {

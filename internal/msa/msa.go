@@ -76,6 +76,12 @@ type Config struct {
 	// own with ServeSTARTTLS and ServeTLS instead.
 	Listen    []string
 	ListenTLS []string
+	// Listeners and ListenersTLS, when set, are the already bound
+	// listeners of Listen and ListenTLS (in the same order), served
+	// instead of listening again (serve binds every port before it prints
+	// anything).
+	Listeners    []net.Listener
+	ListenersTLS []net.Listener
 
 	MaxConns       int           // open connections in all (1000)
 	MaxConnsPerIP  int           // open connections from one address (20)
