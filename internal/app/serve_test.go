@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -163,32 +164,50 @@ func TestServeStartsAndDrains(t *testing.T) {
 		"delivery stopped", "stopped")
 }
 
-// TestServeStopsWhatStartedWhenAPartFails: a listener that cannot listen
-// fails the start, and every part started before it is stopped: its
-// listeners close and the SQLite database is free for the next process.
-func TestServeStopsWhatStartedWhenAPartFails(t *testing.T) {
+// TestServeRefusesAPortInUseFirst: an address that cannot be bound stops
+// Serve before the store is opened (so before a key is created and
+// printed), in one sentence naming the flag and the address, and the
+// addresses bound before it are free again.
+func TestServeRefusesAPortInUseFirst(t *testing.T) {
 	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer busy.Close()
+	// Addresses free a moment ago, for the listeners bound before the
+	// busy one (--debug-addr is bound last).
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return ln.Addr().String()
+	}
 	dir := t.TempDir()
 	cfg := serveConfig(dir)
-	cfg.SMTPAddrs = []string{busy.Addr().String()}
+	cfg.HTTPAddr, cfg.MXAddr, cfg.SMTPAddrs = free(), free(), []string{free()}
+	cfg.DebugAddr = busy.Addr().String()
 	s := serve(context.Background(), cfg)
 	err = s.wait(t)
-	require.ErrorContains(t, err, busy.Addr().String())
-	requireClosed(t, s.addr(t, "receiving bounces and complaints", "mx_addr"), "MX")
-	requireClosed(t, s.addr(t, "serving profiling endpoints", "addr"), "debug")
-	require.Empty(t, s.logs.Records(t, httpServing), "the HTTP server, after the failed part, never started")
-	require.Empty(t, s.logs.Records(t, "stopped"))
+	require.EqualError(t, err, "--debug-addr "+cfg.DebugAddr+
+		" cannot be bound: address already in use (another process listens there: stop it or choose another address)")
+	require.Empty(t, s.logs.Records(t, "store opened"), "refused before the store is opened")
+	for _, addr := range []string{cfg.HTTPAddr, cfg.MXAddr, cfg.SMTPAddrs[0]} {
+		ln, err := net.Listen("tcp", addr)
+		require.NoError(t, err, "%s is free again", addr)
+		ln.Close()
+	}
 
-	// The store was closed and the lock released: the next serve starts.
+	// Nothing was created: the next serve is the first.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	next := serve(ctx, serveConfig(dir))
+	var out bytes.Buffer
+	next := &served{logs: &godwittest.LogBuffer{}, done: make(chan error, 1)}
+	go func() {
+		next.done <- app.Serve(ctx, serveConfig(dir), slog.New(slog.NewJSONHandler(next.logs, nil)), &out)
+	}()
 	waitReady(t, next.addr(t, httpServing, "addr"))
 	cancel()
 	require.NoError(t, next.wait(t))
+	require.Contains(t, out.String(), "Created team \"default\" and its first API key")
 }
 
 // TestServeFlushesRequestLogs: a request served just before the stop is
