@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -184,7 +186,8 @@ func TestSplitRoles(t *testing.T) {
 	// without one, fails under CI=true.
 	godwittest.RequirePostgres(t)
 	db := godwittest.StoreURL(t, sqlstore.Postgres)
-	api := start(t, "--data-dir", t.TempDir(), "--database-url", db, "--role", "api")
+	apiDir, workerDir := t.TempDir(), t.TempDir()
+	api := start(t, "--data-dir", apiDir, "--database-url", db, "--role", "api")
 	waitFor(t, "the first start to print a key", func() bool { return tokenRE.MatchString(api.stdout.String()) })
 	key := tokenRE.FindString(api.stdout.String())
 
@@ -199,7 +202,12 @@ func TestSplitRoles(t *testing.T) {
 	require.Equal(t, "queued", body["last_event"])
 	require.Empty(t, body["attempts"])
 
-	worker := start(t, "--data-dir", t.TempDir(), "--database-url", db, "--role", "worker")
+	// The nodes share the secret key that seals the database's secrets (a
+	// worker with a key of its own is refused at start).
+	secret, err := os.ReadFile(filepath.Join(apiDir, "secret.key"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(workerDir, "secret.key"), secret, 0o600))
+	worker := start(t, "--data-dir", workerDir, "--database-url", db, "--role", "worker")
 	status, body, err = request("GET", worker.url+"/emails/"+id, key, "")
 	require.NoError(t, err)
 	require.Equal(t, 404, status, "a worker node serves no API")
