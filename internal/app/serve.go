@@ -79,7 +79,11 @@ const idempotencyTTL = 24 * time.Hour
 // accepted email is committed before its 200), the request log writer
 // writes the records of those requests, the queue lets deliveries in progress finish, the background work stops,
 // and the store closes. A part that fails to start, or fails while
-// running, stops every part started before it the same way.
+// running, stops every part started before it the same way. Before any
+// of that, and before the first start creates and prints the first key,
+// every configured port is bound (the servers then serve those listeners)
+// and the server key is checked against the database's check value: what
+// cannot work is refused in one sentence with nothing created.
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
