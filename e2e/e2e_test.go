@@ -400,11 +400,17 @@ func TestCommands(t *testing.T) {
 	out, _, err = run(t, "version")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(out, "godwit "), out)
-	// Built in this checkout: the version names its commit.
-	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	require.NoError(t, err, "git, to read the checkout's commit")
-	require.Contains(t, out, " "+string(head[:12])+" ", "the commit the binary was built from")
-	require.Regexp(t, ` \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ `, out, "the commit's time")
+	// Built in this checkout: the version names its commit. Go stamps it
+	// only in a clone whose .git is a directory (not in a git worktree);
+	// CI's clean clone always is.
+	if gitDir, err := os.Stat("../.git"); err == nil && gitDir.IsDir() || os.Getenv("CI") == "true" {
+		head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+		require.NoError(t, err, "git, to read the checkout's commit")
+		require.Contains(t, out, " "+string(head[:12])+" ", "the commit the binary was built from")
+		require.Regexp(t, ` \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ `, out, "the commit's time")
+	} else {
+		t.Logf("not checked that %q names its commit: ../.git is not a directory (a git worktree), where Go records no commit", out)
+	}
 
 	token, stderr, err := run(t, "keys", "create", "--name", "acme-key", "--team", "acme", "--data-dir", dir)
 	require.NoError(t, err, stderr)
