@@ -48,6 +48,9 @@ Usage:
   godwit queue [--team T] [--status S] [--limit N] [--after ID] [--json]
                                              list the emails waiting for delivery (queued,
                                              scheduled, deferred), oldest first, with why
+  godwit check-config [--config FILE] [flags]
+                                             validate a configuration without starting
+  godwit healthcheck [--url URL]             exit 0 when the server's /readyz answers 200
   godwit version                             print the release, commit and build time
 
 Every flag has an environment twin: --data-dir is GODWIT_DATA_DIR. Run
@@ -152,6 +155,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdQueue(ctx, rest, stdout, stderr, getenv)
 	case "backup":
 		err = cmdBackup(ctx, rest, stdout, stderr, getenv)
+	case "check-config":
+		err = cmdCheckConfig(ctx, rest, stdout, stderr, getenv)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 	case "help", "-h", "--help":
