@@ -9,7 +9,7 @@
 #
 # docs/deploy.md explains every line. CI does not build this image (its
 # machines have no container runtime and no access to the image registries);
-# e2e/packaging_test.go runs the RUN line that builds the binary, exactly as
+# deploy/deploy_test.go runs the RUN line that builds the binary, exactly as
 # written here, and checks that the result is static and runs.
 
 # Keep in step with the go line of go.mod (a test checks it).
