@@ -272,7 +272,8 @@ func TestRateLimit(t *testing.T) {
 		require.Equal(t, 200, r.status, "body: %s", r.body)
 		require.Equal(t, "0", r.header.Get("ratelimit-remaining"))
 		r = e.do("GET", "/emails", e.keyA, "")
-		requireError(t, r, 429, "rate_limit_exceeded")
+		requireError(t, r, 429, "rate_limit_exceeded", "Too many requests. Please limit the number of requests per second.",
+			"This team may make 2 per second", "godwit teams set-rate-limit --team "+e.teamA+" --limit N")
 		require.Equal(t, "1", r.header.Get("retry-after"))
 		require.Equal(t, "0", r.header.Get("ratelimit-remaining"))
 		// Another team has its own budget.
@@ -287,7 +288,7 @@ func TestRateLimit(t *testing.T) {
 		for range 5 {
 			require.Equal(t, 200, e.do("GET", "/emails", e.keyA, "").status)
 		}
-		requireError(t, e.do("GET", "/emails", e.keyA, ""), 429, "rate_limit_exceeded")
+		requireError(t, e.do("GET", "/emails", e.keyA, ""), 429, "rate_limit_exceeded", "This team may make 5 per second")
 	})
 }
 

@@ -210,7 +210,7 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 		hdr.Set("ratelimit-policy", strconv.Itoa(res.Limit)+";w=1")
 		if !res.Allowed {
 			hdr.Set("retry-after", strconv.Itoa(reset))
-			apierr.Write(w, apierr.New(http.StatusTooManyRequests, apierr.NameRateLimitExceeded, "Too many requests. Please limit the number of requests per second. Or contact support to increase rate limit."))
+			apierr.Write(w, errRateLimited(key.TeamID, res.Limit))
 			return
 		}
 		if a == fullAccess && key.Permission != store.PermissionFullAccess {
@@ -219,6 +219,15 @@ func (h *Handler) authenticate(a access, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// errRateLimited is the 429 of a team over its rate limit: Resend's name
+// and first sentences, then, where Resend says to contact its support,
+// what this team's limit is and how a self-hosting operator raises it.
+func errRateLimited(teamID string, limit int) error {
+	return apierr.New(http.StatusTooManyRequests, apierr.NameRateLimitExceeded, fmt.Sprintf(
+		"Too many requests. Please limit the number of requests per second. This team may make %d per second; "+
+			"the server's operator can raise it with `godwit teams set-rate-limit --team %s --limit N`.", limit, teamID))
 }
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) error {
