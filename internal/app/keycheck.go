@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -85,11 +86,13 @@ func opensExistingSecret(ctx context.Context, db KeyCheckStore, key []byte, sour
 	if err != nil {
 		return err
 	}
-	ad := []byte(s.ID) // a domain's DKIM key
+	// Opened as their owners open them.
 	if s.Kind == "webhook" {
-		ad = webhook.SecretAD(s.ID)
+		_, err = box.Open(s.Sealed, webhook.SecretAD(s.ID))
+	} else {
+		_, err = domains.Settings{Keys: box}.PrivateKey(s.ID, s.Sealed)
 	}
-	if _, err := box.Open(s.Sealed, ad); err != nil {
+	if err != nil {
 		return keyMismatch(source)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/godwit/godwit/internal/app"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -74,7 +75,11 @@ func TestCheckServerKey(t *testing.T) {
 						require.NoError(t, db.CreateWebhook(ctx, &store.Webhook{ID: id, TeamID: team.ID, Endpoint: "https://hooks.example.com/",
 							Events: []string{"email.sent"}, Status: store.WebhookEnabled, Secret: sealed, CreatedAt: time.Now(), UpdatedAt: time.Now()}))
 					} else {
-						sealed, err := box.Seal([]byte("dkim der"), []byte(id))
+						key, err := dkim.GenerateEd25519()
+						require.NoError(t, err)
+						der, err := dkim.MarshalPrivateKey(key)
+						require.NoError(t, err)
+						sealed, err := box.Seal(der, []byte(id)) // as internal/domains seals a DKIM key
 						require.NoError(t, err)
 						require.NoError(t, db.CreateDomain(ctx, &store.Domain{ID: id, TeamID: team.ID, Name: "example.com", Region: "us-east-1",
 							ReturnPath: "send", Status: store.DomainNotStarted, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled",
