@@ -35,7 +35,7 @@ import (
 //     whose rows AcceptEmails writes in its transaction; a second term is
 //     a probe of the same key per row.
 //
-// A time range is found as a range of seq: seqFrom binary-searches
+// A time range is found as a range of seq: seqsFrom binary-searches
 // emails_team_seq for the first email created at or after each bound, and
 // created_at is checked per row as well. This assumes that seq follows
 // created_at, which holds up to the moments between an email's acceptance
@@ -232,21 +232,19 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 		b.WriteString(` AND e.domain_id = ?`)
 		args = append(args, f.DomainID)
 	}
-	if !f.Since.IsZero() {
-		from, err := db.seqFrom(ctx, teamID, f.Since)
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		seqs, err := db.seqsFrom(ctx, teamID, f.Since, f.Until)
 		if err != nil {
 			return "", nil, err
 		}
-		b.WriteString(` AND ` + seq + ` >= ? AND e.created_at >= ?`)
-		args = append(args, from, micros(f.Since))
-	}
-	if !f.Until.IsZero() {
-		to, err := db.seqFrom(ctx, teamID, f.Until)
-		if err != nil {
-			return "", nil, err
+		if !f.Since.IsZero() {
+			b.WriteString(` AND ` + seq + ` >= ? AND e.created_at >= ?`)
+			args = append(args, seqs[0], micros(f.Since))
 		}
-		b.WriteString(` AND ` + seq + ` < ? AND e.created_at < ?`)
-		args = append(args, to, micros(f.Until))
+		if !f.Until.IsZero() {
+			b.WriteString(` AND ` + seq + ` < ? AND e.created_at < ?`)
+			args = append(args, seqs[1], micros(f.Until))
+		}
 	}
 	order := "DESC"
 	if cursor := p.After + p.Before; cursor != "" {
@@ -266,45 +264,53 @@ func (db *DB) searchQuery(ctx context.Context, teamID string, f store.EmailFilte
 	return b.String(), args, nil
 }
 
-// seqFrom is the seq of the team's first email created at or after t (one
-// more than the last seq when there is none), by a binary search of
-// emails_team_seq that reads one row per step: about 25 steps for a
-// million emails. It assumes seq follows created_at (see Email search).
-func (db *DB) seqFrom(ctx context.Context, teamID string, t time.Time) (int64, error) {
+// seqsFrom is, for each of times (zero ones skipped, their result 0), the
+// seq of the team's first email created at or after it (one more than the
+// last seq when there is none), by a binary search of emails_team_seq
+// that reads one row per step: about 25 steps for a million emails. It
+// assumes that seq follows created_at (see Email search).
+func (db *DB) seqsFrom(ctx context.Context, teamID string, times ...time.Time) ([]int64, error) {
+	out := make([]int64, len(times))
 	// Two subqueries: SQLite reads one end of the index for a lone MIN or
 	// MAX, but scans the team's range for both in one SELECT.
 	var lo, hi sql.NullInt64
 	if err := db.r.QueryRowContext(ctx, db.q(`SELECT (SELECT MIN(seq) FROM emails WHERE team_id = ?),
 		(SELECT MAX(seq) FROM emails WHERE team_id = ?)`), teamID, teamID).Scan(&lo, &hi); err != nil {
-		return 0, fmt.Errorf("search emails: %w", interpretError(err))
+		return nil, fmt.Errorf("search emails: %w", interpretError(err))
 	}
 	if !lo.Valid {
-		return 0, nil
+		return out, nil
 	}
 	probe, err := db.prepared(ctx, db.r, `SELECT seq, created_at FROM emails WHERE team_id = ? AND seq >= ? ORDER BY seq LIMIT 1`)
 	if err != nil {
-		return 0, fmt.Errorf("search emails: %w", err)
+		return nil, fmt.Errorf("search emails: %w", err)
 	}
-	at := micros(t)
-	// The answer is in [low, high]: every email before low was created
-	// before t; high is one that was not, or one past the last.
-	low, high := lo.Int64, hi.Int64+1
-	for low < high {
-		mid := low + (high-low)/2
-		var seq, created int64
-		err := probe.QueryRowContext(ctx, teamID, mid).Scan(&seq, &created)
-		switch {
-		case errors.Is(err, sql.ErrNoRows): // the last ones deleted meanwhile
-			high = mid
-		case err != nil:
-			return 0, fmt.Errorf("search emails: %w", interpretError(err))
-		case created >= at:
-			high = seq
-		default:
-			low = seq + 1
+	for i, t := range times {
+		if t.IsZero() {
+			continue
 		}
+		at := micros(t)
+		// The answer is in [low, high]: every email before low was created
+		// before t; high is one that was not, or one past the last.
+		low, high := lo.Int64, hi.Int64+1
+		for low < high {
+			mid := low + (high-low)/2
+			var seq, created int64
+			err := probe.QueryRowContext(ctx, teamID, mid).Scan(&seq, &created)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // the last ones deleted meanwhile
+				high = mid
+			case err != nil:
+				return nil, fmt.Errorf("search emails: %w", interpretError(err))
+			case created >= at:
+				high = seq
+			default:
+				low = seq + 1
+			}
+		}
+		out[i] = low
 	}
-	return low, nil
+	return out, nil
 }
 
 // emailSeq is where one of the team's emails stands in search order.
