@@ -80,27 +80,6 @@ func pathID(r *http.Request, name string) (string, error) {
 // badRequest is a 400 page with msg.
 func badRequest(msg string) error { return &httpError{status: http.StatusBadRequest, msg: msg} }
 
-// listPage reads a cursor page of a list, turning an unknown cursor into
-// the 404 page; the pager's links are to path (under Prefix).
-func listPage[T any](r *http.Request, what, path string, fetch func(store.Page) ([]T, bool, error), id func(T) string) ([]T, pager, error) {
-	p, err := cursorPage(r, audiencePerPage)
-	if err != nil {
-		return nil, pager{}, err
-	}
-	list, more, err := fetch(p)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, pager{}, errNotFound
-	}
-	if err != nil {
-		return nil, pager{}, fmt.Errorf("list %s: %w", what, err)
-	}
-	var pg pager
-	if len(list) > 0 {
-		pg = pagerOf(p, len(list), id(list[0]), id(list[len(list)-1]), more, listLink(path, nil))
-	}
-	return list, pg, nil
-}
-
 // ---- Suppressions ----
 
 type suppressionsData struct {
@@ -125,7 +104,7 @@ func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request, s *reques
 		}
 		return h.render(w, r, s, http.StatusOK, "suppressions", "Suppressions", "Suppressions", d)
 	}
-	list, pg, err := listPage(r, "suppressions", "suppressions", func(p store.Page) ([]*store.Suppression, bool, error) {
+	list, pg, err := listPage(r, audiencePerPage, "suppressions", "suppressions", func(p store.Page) ([]*store.Suppression, bool, error) {
 		return h.cfg.Store.ListSuppressions(r.Context(), s.user.TeamID, "", p)
 	}, func(x *store.Suppression) string { return x.ID })
 	if err != nil {
@@ -205,7 +184,7 @@ func (h *Handler) contactsPage(w http.ResponseWriter, r *http.Request, s *reques
 		}
 		return h.render(w, r, s, status, "contacts", "Contacts", "Contacts", d)
 	}
-	list, pg, err := listPage(r, "contacts", "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
+	list, pg, err := listPage(r, audiencePerPage, "contacts", "contacts", func(p store.Page) ([]*store.Contact, bool, error) {
 		return h.cfg.Store.ListContacts(r.Context(), s.user.TeamID, "", p)
 	}, func(x *store.Contact) string { return x.ID })
 	if err != nil {
@@ -758,7 +737,7 @@ func (h *Handler) segments(w http.ResponseWriter, r *http.Request, s *request) e
 }
 
 func (h *Handler) segmentsPage(w http.ResponseWriter, r *http.Request, s *request, status int, d segmentsData) error {
-	list, pg, err := listPage(r, "segments", "segments", func(p store.Page) ([]*store.Segment, bool, error) {
+	list, pg, err := listPage(r, audiencePerPage, "segments", "segments", func(p store.Page) ([]*store.Segment, bool, error) {
 		return h.cfg.Store.ListSegments(r.Context(), s.user.TeamID, p)
 	}, func(x *store.Segment) string { return x.ID })
 	if err != nil {
@@ -804,7 +783,7 @@ func (h *Handler) segment(w http.ResponseWriter, r *http.Request, s *request) er
 	if err != nil {
 		return err
 	}
-	list, pg, err := listPage(r, "segment contacts", "segments/"+seg.ID, func(p store.Page) ([]*store.Contact, bool, error) {
+	list, pg, err := listPage(r, audiencePerPage, "segment contacts", "segments/"+seg.ID, func(p store.Page) ([]*store.Contact, bool, error) {
 		return h.cfg.Store.ListContacts(r.Context(), seg.TeamID, seg.ID, p)
 	}, func(x *store.Contact) string { return x.ID })
 	if err != nil {
@@ -847,7 +826,7 @@ type topicsData struct {
 
 // topics lists the team's topics, newest first.
 func (h *Handler) topics(w http.ResponseWriter, r *http.Request, s *request) error {
-	list, pg, err := listPage(r, "topics", "topics", func(p store.Page) ([]*store.Topic, bool, error) {
+	list, pg, err := listPage(r, audiencePerPage, "topics", "topics", func(p store.Page) ([]*store.Topic, bool, error) {
 		return h.cfg.Store.ListTopics(r.Context(), s.user.TeamID, p)
 	}, func(x *store.Topic) string { return x.ID })
 	if err != nil {

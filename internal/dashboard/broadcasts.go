@@ -45,21 +45,13 @@ type broadcastsData struct {
 
 // broadcasts lists the team's broadcasts, newest first.
 func (h *Handler) broadcasts(w http.ResponseWriter, r *http.Request, s *request) error {
-	p, err := cursorPage(r, broadcastsPerPage)
+	list, pg, err := listPage(r, broadcastsPerPage, "broadcasts", "broadcasts", func(p store.Page) ([]*store.Broadcast, bool, error) {
+		return h.cfg.Store.ListBroadcasts(r.Context(), s.user.TeamID, p)
+	}, func(b *store.Broadcast) string { return b.ID })
 	if err != nil {
 		return err
 	}
-	list, more, err := h.cfg.Store.ListBroadcasts(r.Context(), s.user.TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("list broadcasts: %w", err)
-	}
-	data := broadcastsData{Broadcasts: list}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("broadcasts", nil))
-	}
+	data := broadcastsData{Broadcasts: list, pager: pg}
 	return h.render(w, r, s, http.StatusOK, "broadcasts", "Broadcasts", "Broadcasts", data)
 }
 

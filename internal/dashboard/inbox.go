@@ -2,8 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -32,22 +30,13 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request, s *request) erro
 	if !h.cfg.Capture {
 		return h.inboxOff(w, r, s)
 	}
-	q := r.URL.Query()
-	p := store.Page{Limit: inboxPerPage, After: q.Get("after"), Before: q.Get("before")}
-	if p.After != "" && p.Before != "" {
-		return &httpError{status: http.StatusBadRequest, msg: "Give either a newer or an older page, not both."}
-	}
-	list, more, err := h.cfg.Store.ListCapturedMessages(r.Context(), s.user.TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound
-	}
+	list, pg, err := listPage(r, inboxPerPage, "captured messages", "inbox", func(p store.Page) ([]*store.CapturedMessage, bool, error) {
+		return h.cfg.Store.ListCapturedMessages(r.Context(), s.user.TeamID, p)
+	}, func(m *store.CapturedMessage) string { return m.EmailID })
 	if err != nil {
-		return fmt.Errorf("list captured messages: %w", err)
+		return err
 	}
-	data := inboxData{Messages: list}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].EmailID, list[len(list)-1].EmailID, more, listLink("inbox", nil))
-	}
+	data := inboxData{Messages: list, pager: pg}
 	return h.render(w, r, s, http.StatusOK, "inbox", "Dev inbox", "Dev inbox", data)
 }
 

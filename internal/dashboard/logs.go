@@ -3,8 +3,6 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/godwit/godwit/internal/requestlog"
@@ -24,21 +22,13 @@ type logsData struct {
 
 // logs lists the team's API requests, a page at a time (one query).
 func (h *Handler) logs(w http.ResponseWriter, r *http.Request, s *request) error {
-	p, err := cursorPage(r, logsPerPage)
+	list, pg, err := listPage(r, logsPerPage, "request logs", "logs", func(p store.Page) ([]*store.RequestLog, bool, error) {
+		return h.cfg.Store.ListRequestLogs(r.Context(), s.user.TeamID, p)
+	}, func(l *store.RequestLog) string { return l.ID })
 	if err != nil {
 		return err
 	}
-	list, more, err := h.cfg.Store.ListRequestLogs(r.Context(), s.user.TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("list request logs: %w", err)
-	}
-	data := logsData{Logs: list}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("logs", nil))
-	}
+	data := logsData{Logs: list, pager: pg}
 	return h.render(w, r, s, http.StatusOK, "logs", "Logs", "Logs", data)
 }
 

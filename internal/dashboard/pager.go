@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -60,6 +62,29 @@ func pagerOf(p store.Page, n int, first, last string, more bool, link func(key, 
 		pg.Older = link("after", last)
 	}
 	return pg
+}
+
+// listPage reads a cursor page of perPage items of a list with fetch,
+// turning an unknown cursor (another team's id, say) into the 404 page; the
+// pager's links are to path (under Prefix), id names an item for the
+// cursors.
+func listPage[T any](r *http.Request, perPage int, what, path string, fetch func(store.Page) ([]T, bool, error), id func(T) string) ([]T, pager, error) {
+	p, err := cursorPage(r, perPage)
+	if err != nil {
+		return nil, pager{}, err
+	}
+	list, more, err := fetch(p)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, pager{}, errNotFound
+	}
+	if err != nil {
+		return nil, pager{}, fmt.Errorf("list %s: %w", what, err)
+	}
+	var pg pager
+	if len(list) > 0 {
+		pg = pagerOf(p, len(list), id(list[0]), id(list[len(list)-1]), more, listLink(path, nil))
+	}
+	return list, pg, nil
 }
 
 // cursorPage reads the page of a list from the query: after or before,

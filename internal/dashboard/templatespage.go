@@ -40,21 +40,13 @@ type templatesData struct {
 
 // templatesList lists the team's templates, newest first.
 func (h *Handler) templatesList(w http.ResponseWriter, r *http.Request, s *request) error {
-	p, err := cursorPage(r, templatesPerPage)
+	list, pg, err := listPage(r, templatesPerPage, "templates", "templates", func(p store.Page) ([]*store.Template, bool, error) {
+		return h.cfg.Store.ListTemplates(r.Context(), s.user.TeamID, p)
+	}, func(t *store.Template) string { return t.ID })
 	if err != nil {
 		return err
 	}
-	list, more, err := h.cfg.Store.ListTemplates(r.Context(), s.user.TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound // a cursor of another team's
-	}
-	if err != nil {
-		return fmt.Errorf("list templates: %w", err)
-	}
-	data := templatesData{Templates: list}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("templates", nil))
-	}
+	data := templatesData{Templates: list, pager: pg}
 	return h.render(w, r, s, http.StatusOK, "templates", "Templates", "Templates", data)
 }
 

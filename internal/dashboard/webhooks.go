@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,21 +53,13 @@ type webhooksData struct {
 
 // webhooks lists the team's webhooks, newest first.
 func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, s *request) error {
-	p, err := cursorPage(r, webhooksPerPage)
+	list, pg, err := listPage(r, webhooksPerPage, "webhooks", "webhooks", func(p store.Page) ([]*store.Webhook, bool, error) {
+		return h.cfg.Store.ListWebhooks(r.Context(), s.user.TeamID, p)
+	}, func(wh *store.Webhook) string { return wh.ID })
 	if err != nil {
 		return err
 	}
-	list, more, err := h.cfg.Store.ListWebhooks(r.Context(), s.user.TeamID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("list webhooks: %w", err)
-	}
-	data := webhooksData{Webhooks: list}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("webhooks", nil))
-	}
+	data := webhooksData{Webhooks: list, pager: pg}
 	return h.render(w, r, s, http.StatusOK, "webhooks", "Webhooks", "Webhooks", data)
 }
 
@@ -164,22 +155,15 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, s *request) er
 }
 
 func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, s *request, wh *store.Webhook, note, secret string) error {
-	p, err := cursorPage(r, messagesPerPage)
+	list, pg, err := listPage(r, messagesPerPage, "webhook messages", "webhooks/"+url.PathEscape(wh.ID),
+		func(p store.Page) ([]*store.WebhookMessage, bool, error) {
+			return h.cfg.Store.ListWebhookMessages(r.Context(), wh.TeamID, wh.ID, p)
+		}, func(m *store.WebhookMessage) string { return m.ID })
 	if err != nil {
 		return err
 	}
-	list, more, err := h.cfg.Store.ListWebhookMessages(r.Context(), wh.TeamID, wh.ID, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("list webhook messages: %w", err)
-	}
-	data := webhookData{Webhook: wh, Messages: list, Secret: secret, SecretNote: note}
-	if len(list) > 0 {
-		data.pager = pagerOf(p, len(list), list[0].ID, list[len(list)-1].ID, more, listLink("webhooks/"+url.PathEscape(wh.ID), nil))
-		data.pager.Label = "Pages of messages"
-	}
+	data := webhookData{Webhook: wh, Messages: list, Secret: secret, SecretNote: note, pager: pg}
+	data.pager.Label = "Pages of messages"
 	return h.render(w, r, s, http.StatusOK, "webhook", "Webhook", "Webhooks", data)
 }
 
