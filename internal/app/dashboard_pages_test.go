@@ -13,7 +13,6 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -242,18 +241,7 @@ func (d *dash) tableSum(sel string, col int) int {
 // own), once it has loaded.
 func (d *dash) frameText(u string) string {
 	d.t.Helper()
-	var frame *target.Info
-	require.Eventually(d.t, func() bool {
-		infos, err := chromedp.Targets(d.ctx)
-		require.NoError(d.t, err)
-		for _, info := range infos {
-			if info.Type == "iframe" && info.URL == u {
-				frame = info
-			}
-		}
-		return frame != nil
-	}, bound, 50*time.Millisecond, "the message's frame")
-	fctx, cancel := chromedp.NewContext(d.ctx, chromedp.WithTargetID(frame.TargetID), chromedp.WithDetachOnCancel())
+	fctx, cancel := d.frame(u)
 	defer cancel()
 	text, err := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("p")))
 	require.NoError(d.t, err)

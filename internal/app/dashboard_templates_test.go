@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -350,18 +349,7 @@ const dashboardFrameCSP = "default-src 'none'; style-src 'unsafe-inline'; img-sr
 // own) and returns the text of sel in it.
 func (d *dash) frameSel(u, sel string) string {
 	d.t.Helper()
-	var frame *target.Info
-	require.Eventually(d.t, func() bool {
-		infos, err := chromedp.Targets(d.ctx)
-		require.NoError(d.t, err)
-		for _, info := range infos {
-			if info.Type == "iframe" && info.URL == u {
-				frame = info
-			}
-		}
-		return frame != nil
-	}, bound, 50*time.Millisecond, "the frame of %s", u)
-	fctx, cancel := chromedp.NewContext(d.ctx, chromedp.WithTargetID(frame.TargetID), chromedp.WithDetachOnCancel())
+	fctx, cancel := d.frame(u)
 	defer cancel()
 	var text string
 	require.Eventually(d.t, func() bool {

@@ -517,18 +517,7 @@ func (d *dash) send(key, subject, html string, attachments ...map[string]any) st
 // own) and checks its #x text, which the email's script would have changed.
 func (d *dash) requireFrame(u, want string) {
 	d.t.Helper()
-	var frame *target.Info
-	require.Eventually(d.t, func() bool {
-		infos, err := chromedp.Targets(d.ctx)
-		require.NoError(d.t, err)
-		for _, info := range infos {
-			if info.Type == "iframe" && info.URL == u {
-				frame = info
-			}
-		}
-		return frame != nil
-	}, bound, 50*time.Millisecond, "the email's frame")
-	fctx, cancel := chromedp.NewContext(d.ctx, chromedp.WithTargetID(frame.TargetID), chromedp.WithDetachOnCancel())
+	fctx, cancel := d.frame(u)
 	defer cancel()
 	inner, err := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("#x")))
 	require.NoError(d.t, err)
@@ -568,4 +557,22 @@ func eachStoreInBrowser(t *testing.T, test func(t *testing.T, ctx context.Contex
 			test(t, ctx, kind)
 		})
 	}
+}
+
+// frame is a context on the frame of url (sandboxed, an opaque origin: a
+// target of its own), once the browser has it.
+func (d *dash) frame(u string) (context.Context, context.CancelFunc) {
+	d.t.Helper()
+	var frame *target.Info
+	require.Eventually(d.t, func() bool {
+		infos, err := chromedp.Targets(d.ctx)
+		require.NoError(d.t, err)
+		for _, info := range infos {
+			if info.Type == "iframe" && info.URL == u {
+				frame = info
+			}
+		}
+		return frame != nil
+	}, bound, 50*time.Millisecond, "the frame of %s", u)
+	return chromedp.NewContext(d.ctx, chromedp.WithTargetID(frame.TargetID), chromedp.WithDetachOnCancel())
 }
