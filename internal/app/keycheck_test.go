@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/app"
-	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/dkim"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
