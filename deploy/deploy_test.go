@@ -22,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
 // The container image itself is not built here: these machines have no
@@ -256,7 +258,7 @@ func TestDockerfileBuild(t *testing.T) {
 
 	srv := exec.Command(bin, img.cmd...)
 	srv.Env = env
-	var logs bytes.Buffer
+	var logs godwittest.LogBuffer // written by the process's copiers while the test reads it
 	srv.Stdout, srv.Stderr = &logs, &logs
 	require.NoError(t, srv.Start())
 	done := make(chan error, 1)
