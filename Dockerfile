@@ -44,6 +44,11 @@ VOLUME /data
 # (and publish 443:8443); --insecure-http does nothing once TLS is on.
 ENV GODWIT_HTTP_ADDR=0.0.0.0:8080 \
     GODWIT_INSECURE_HTTP=true
+# A listener on every interface means real domains: give this server's fully
+# qualified name, which every domain publishes in its MX and SPF records and
+# which is the EHLO name (its PTR record must match it); without it the
+# server refuses to start, in one sentence:
+#   docker run -e GODWIT_MX_HOST=mail.example.com …
 # The API and the dashboard.
 EXPOSE 8080
 # The SMTP listeners are off by default. To enable them, set their variables

@@ -233,18 +233,26 @@ func TestDockerfileBuild(t *testing.T) {
 	requireSettings(t, bin, img.env)
 	data := filepath.Join(dir, "data")
 	require.NoError(t, os.Mkdir(data, 0o700))
-	env := imageEnv(img.env, "GODWIT_DATA_DIR="+data)
 	require.Equal(t, []string{"serve"}, img.cmd[:1])
+	// The image listens on every interface, so it needs this server's
+	// fully qualified name (docker run -e GODWIT_MX_HOST=…): without it,
+	// start-up is refused in one sentence.
 	check := exec.Command(bin, append([]string{"check-config"}, img.cmd[1:]...)...)
-	check.Env = env
+	check.Env = imageEnv(img.env, "GODWIT_DATA_DIR="+data, "GODWIT_MX_HOST=")
 	msg, err := check.CombinedOutput()
+	require.Error(t, err, "%s", msg)
+	require.Contains(t, string(msg), "not a fully qualified domain name, and every domain would publish it in its MX and SPF records: give --mx-host")
+	env := imageEnv(img.env, "GODWIT_DATA_DIR="+data, "GODWIT_MX_HOST=mail.example.com")
+	check = exec.Command(bin, append([]string{"check-config"}, img.cmd[1:]...)...)
+	check.Env = env
+	msg, err = check.CombinedOutput()
 	require.NoError(t, err, "%s", msg)
 	require.Contains(t, string(msg), "configuration OK")
 
 	// Serve as the image does (on a free port instead of 8080) and run its
 	// HEALTHCHECK: failing before the server is up, passing once it is.
 	port := freePort(t)
-	env = imageEnv(img.env, "GODWIT_DATA_DIR="+data, "GODWIT_HTTP_ADDR="+strings.Replace(img.env["GODWIT_HTTP_ADDR"], ":8080", fmt.Sprintf(":%d", port), 1))
+	env = imageEnv(img.env, "GODWIT_DATA_DIR="+data, "GODWIT_MX_HOST=mail.example.com", "GODWIT_HTTP_ADDR="+strings.Replace(img.env["GODWIT_HTTP_ADDR"], ":8080", fmt.Sprintf(":%d", port), 1))
 	health := func() (string, error) {
 		c := exec.Command(bin, img.healthcheck[1:]...)
 		c.Env = env
@@ -377,7 +385,8 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	// Compose's interpolation, for the variables the file uses.
-	vars := map[string]string{"POSTGRES_PASSWORD": "s3cret"}
+	vars := map[string]string{"POSTGRES_PASSWORD": "s3cret", "GODWIT_MX_HOST": "mail.example.com"}
+	require.Contains(t, g.Environment["GODWIT_MX_HOST"], "${GODWIT_MX_HOST:?", "compose refuses to start without the server's name")
 	interp := regexp.MustCompile(`\$\{([A-Z_]+)(?::([-?])([^}]*))?\}`)
 	expand := func(s string) string {
 		return interp.ReplaceAllStringFunc(s, func(m string) string {

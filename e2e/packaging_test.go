@@ -46,6 +46,7 @@ smtp-addr = 127.0.0.1:2587
 		require.Contains(t, out, want)
 	}
 	require.NotContains(t, out, ":pw@", "the summary hides the password")
+	require.Contains(t, out, "MX host        mail.example.com", "the --public-url host")
 	_, err = os.Stat(data)
 	require.ErrorIs(t, err, os.ErrNotExist, "check-config creates nothing")
 
@@ -84,11 +85,14 @@ smtp-addr = 127.0.0.1:2587
 	}
 	// The good pair passes.
 	pair := filepath.Join(dir, "tls.conf")
-	require.NoError(t, os.WriteFile(pair, []byte("data-dir = "+data+"\nhttp-addr = :8443\ntls-cert = "+certFile+"\ntls-key = "+keyFile+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(pair, []byte("data-dir = "+data+"\nhttp-addr = :8443\ntls-cert = "+certFile+"\ntls-key = "+keyFile+"\nmx-host = mail.example.com\n"), 0o644))
 	out, stderr, err = run(t, "check-config", "--config", pair)
 	require.NoError(t, err, stderr)
 	require.Contains(t, out, "API            https://:8443")
 	require.Contains(t, out, "TLS            certificate "+certFile)
+	require.Contains(t, out, "MX host        mail.example.com (domains' MX and SPF records)")
+	require.Contains(t, out, "EHLO name      mail.example.com")
+	require.NotContains(t, out, "warning")
 }
 
 // TestHealthcheck: exit 0 while /readyz answers 200, 1 with one line

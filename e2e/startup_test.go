@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,5 +123,115 @@ func TestFirstStartTeaches(t *testing.T) {
 		code, body, err := request("GET", s.url+"/emails/"+id, key, "")
 		return err == nil && code == 200 && body["last_event"] == "delivered"
 	})
+	s.stop(t)
+}
+
+// refused runs serve with args and returns its one-line refusal; nothing is
+// printed on stdout and nothing is created in dataDir.
+func refused(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.Error(t, cmd.Run(), "serve %v exits non-zero", args)
+	require.Empty(t, stdout.String(), "no key printed")
+	msg := strings.TrimSpace(stderr.String())
+	require.NotContains(t, msg, "\n", "one line: %q", msg)
+	entries, err := os.ReadDir(dataDir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing created")
+	return msg
+}
+
+// A server that the world reaches must publish and announce fully
+// qualified names: every domain puts the bounce host in its MX and SPF
+// records, and receiving servers judge the EHLO name. A loopback-only
+// start may do without, and warns in its first lines.
+func TestShortHostnameRefused(t *testing.T) {
+	t.Parallel()
+	public := []string{"--http-addr", "0.0.0.0:0", "--insecure-http"}
+	msg := refused(t, t.TempDir(), append(public, "--mx-host", "box.lan")...)
+	require.Contains(t, msg, `--mx-host "box.lan" is not a fully qualified domain name, and every domain would publish it in its MX and SPF records: give --mx-host`)
+	msg = refused(t, t.TempDir(), append(public, "--public-url", "http://10.0.0.5:8080")...)
+	require.Contains(t, msg, `the --public-url host "10.0.0.5" is not a fully qualified domain name`)
+	msg = refused(t, t.TempDir(), append(public, "--mx-host", "mail.example.com", "--hostname", "vm")...)
+	require.Contains(t, msg, `--hostname "vm" is not a fully qualified domain name, and receiving mail servers refuse or distrust such an EHLO name`)
+	if host, _ := os.Hostname(); !strings.Contains(host, ".") {
+		msg = refused(t, t.TempDir(), public...)
+		require.Contains(t, msg, "--mx-host is not set and this machine's name \""+host+"\" is not a fully qualified domain name")
+	}
+	// The same names pass check-config with a fully qualified --mx-host.
+	out, stderr, err := run(t, "check-config", "--data-dir", t.TempDir(), "--http-addr", "0.0.0.0:8080", "--insecure-http", "--mx-host", "mail.example.com")
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "configuration OK")
+
+	// On loopback the start goes on, and its first log lines say what
+	// would not work in production.
+	s := start(t, "--data-dir", t.TempDir(), "--mx-host", "box.lan")
+	waitFor(t, "the first key", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	warn := s.stderr.Records(t, `development start (every listener is on loopback): --mx-host "box.lan" is not a fully qualified domain name, and every domain would publish it in its MX and SPF records: give --mx-host this server's public name (e.g. mail.example.com)`)
+	require.Len(t, warn, 1, s.stderr.String())
+	require.Equal(t, "WARN", warn[0]["level"])
+	s.stop(t)
+}
+
+// --allow-any-sender: a development server sends from any domain without
+// DNS, captures everything, and is refused anywhere it could send or be
+// reached.
+func TestAllowAnySender(t *testing.T) {
+	t.Parallel()
+	msg := refused(t, t.TempDir(), "--allow-any-sender")
+	require.Contains(t, msg, "--allow-any-sender needs --delivery capture")
+	msg = refused(t, t.TempDir(), "--allow-any-sender", "--delivery", "capture", "--smtp-addr", "0.0.0.0:0", "--smtp-allow-insecure-auth", "--mx-host", "mail.example.com")
+	require.Contains(t, msg, "--allow-any-sender is for development: every listener")
+
+	s := start(t, "--data-dir", t.TempDir(), "--delivery", "capture", "--allow-any-sender")
+	waitFor(t, "the first key", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key := tokenRE.FindString(s.stdout.String())
+	require.Len(t, s.stderr.Records(t, "--allow-any-sender: emails from any domain are accepted without a verified domain and captured, never sent (development only)"), 1)
+	code, body, err := request("POST", s.url+"/emails", key, `{"from":"Dev <dev@my-app.example>","to":"someone@example.net","subject":"hi","text":"t"}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, code, "%v", body)
+	captured := func(body map[string]any) string {
+		id, _ := body["id"].(string)
+		waitFor(t, "the email to be captured", func() bool {
+			code, body, err := request("GET", s.url+"/emails/"+id, key, "")
+			return err == nil && code == 200 && body["last_event"] == "delivered"
+		})
+		req, err := http.NewRequest("GET", s.url+"/emails/"+id+"/captured", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, 200, res.StatusCode, "%s", raw)
+		return string(raw)
+	}
+	raw := captured(body)
+	require.Contains(t, raw, `From: "Dev" <dev@my-app.example>`)
+	require.NotContains(t, raw, "DKIM-Signature", "a domain nobody added has no key")
+	// Once the team adds the domain (its DNS never verified), the captured
+	// copy is signed with its key, as it would be sent.
+	code, body, err = request("POST", s.url+"/domains", key, `{"name":"my-app.example"}`)
+	require.NoError(t, err)
+	require.Equal(t, 201, code, "%v", body)
+	require.Equal(t, "not_started", body["status"])
+	code, body, err = request("POST", s.url+"/emails", key, `{"from":"dev@my-app.example","to":"someone@example.net","subject":"signed","text":"t"}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, code, "%v", body)
+	raw = captured(body)
+	require.Regexp(t, `(?s)DKIM-Signature:.*\bd=my-app\.example;`, raw)
+	s.stop(t)
+
+	// Without the flag the same request is the usual 403.
+	s = start(t, "--data-dir", t.TempDir(), "--delivery", "capture")
+	waitFor(t, "the first key", func() bool { return tokenRE.MatchString(s.stdout.String()) })
+	key = tokenRE.FindString(s.stdout.String())
+	code, body, err = request("POST", s.url+"/emails", key, `{"from":"dev@my-app.example","to":"someone@example.net","subject":"hi","text":"t"}`)
+	require.NoError(t, err)
+	require.Equal(t, 403, code, "%v", body)
+	require.Equal(t, "validation_error", body["name"])
 	s.stop(t)
 }

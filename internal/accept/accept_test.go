@@ -85,6 +85,34 @@ func TestRefusalKinds(t *testing.T) {
 	require.NoError(t, e.svc.Check(ctx, e.key, email("Acme <a@Example.com>"), nil))
 }
 
+// TestAnySender: a development server (--allow-any-sender) accepts any
+// sender domain: a pending domain of the team is recorded on the email (its
+// keys sign the captured copy), an unknown one is not; a key restricted to
+// a domain stays restricted, and the test sender keeps its test recipients.
+func TestAnySender(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqlstore.SQLite)
+	ctx := context.Background()
+	svc := accept.New(accept.Config{Store: e.db, Now: e.clock.Now, AnySender: true})
+	d, err := svc.CheckFrom(ctx, e.key, e.key.TeamID, email("a@example.org"))
+	require.NoError(t, err)
+	require.Equal(t, e.org.ID, d.ID, "the team's pending domain")
+	d, err = svc.CheckFrom(ctx, e.key, e.key.TeamID, email("a@unknown.example"))
+	require.NoError(t, err)
+	require.Nil(t, d, "a domain nobody added")
+	em := email("Dev <dev@unknown.example>")
+	require.NoError(t, svc.Check(ctx, e.key, em, nil))
+	require.Empty(t, em.DomainID)
+	require.Equal(t, "unknown.example", em.DomainName)
+
+	restricted := &store.APIKey{TeamID: e.key.TeamID, DomainID: uuid.NewString()}
+	require.ErrorIs(t, svc.Check(ctx, restricted, email("a@unknown.example"), nil), accept.ErrKeyDomain)
+	require.ErrorIs(t, svc.Check(ctx, restricted, email("a@example.org"), nil), accept.ErrKeyDomain)
+	require.ErrorIs(t, svc.Check(ctx, e.key, email("onboarding@resend.dev"), nil), accept.ErrTestRecipient)
+	// Off (the default), the same senders are refused.
+	require.ErrorIs(t, e.svc.Check(ctx, e.key, email("a@unknown.example"), nil), accept.ErrSenderNotVerified)
+}
+
 // TestSendMessageIdempotency: an SMTP message with an idempotency key is
 // accepted once; its record is the neutral ids, and a record stored before
 // (the API's {"id":…} body) still answers its id.

@@ -63,6 +63,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// TestDomain is the domain of the test sender and recipients (resend.dev).
 	TestDomain string
+	// AnySender accepts emails from domains the team has not verified
+	// (--allow-any-sender: a development server that captures everything).
+	AnySender bool
 	// Metrics counts accepted emails by source (nil: not counted).
 	Metrics Metrics
 }

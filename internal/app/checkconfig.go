@@ -95,6 +95,14 @@ func configSummary(cfg config.Config) string {
 		delivery += " via " + redactedURL(cfg.RelayURL)
 	}
 	line("delivery", delivery)
+	if cfg.AllowAnySender {
+		line("any sender", "yes (--allow-any-sender): development only, everything is captured")
+	}
+	line("MX host", cfg.BounceHost()+" (domains' MX and SPF records)")
+	line("EHLO name", cfg.HELOName())
+	if err := cfg.CheckNames(); err != nil {
+		line("warning", "development only (every listener is on loopback): "+err.Error())
+	}
 	for _, l := range []struct {
 		name  string
 		addrs []string

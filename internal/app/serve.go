@@ -88,6 +88,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// Validate refuses such names unless every listener is on loopback:
+	// a development start, told at once what would not work in production.
+	if err := cfg.CheckNames(); err != nil {
+		log.Warn("development start (every listener is on loopback): " + err.Error())
+	}
+	if cfg.AllowAnySender {
+		log.Warn("--allow-any-sender: emails from any domain are accepted without a verified domain and captured, never sent (development only)")
+	}
 	tuneGC(cfg)
 	// Every port is bound first: one that cannot be bound stops start-up
 	// before a team or a key is created and printed. The servers take
@@ -160,7 +168,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// its key cache, rate limiter, domain cache and in-flight idempotency.
 	limiter := ratelimit.NewMemory(nil)
 	acc := accept.New(accept.Config{Store: db, Limiter: limiter, Logger: log, DefaultRateLimit: cfg.RateLimit,
-		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain, Metrics: acceptMetrics(met)})
+		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain, AnySender: cfg.AllowAnySender, Metrics: acceptMetrics(met)})
 
 	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, tracker, met, log)
 	if err != nil {
@@ -436,6 +444,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		Fetcher:     &fetch.Fetcher{Client: guard.HTTPClient(fetch.DefaultTimeout), MaxBytes: cfg.MaxFetchBytes},
 		Domains:     domainCfg,
 		TestDomain:  cfg.TestDomain,
+		AnySender:   cfg.AllowAnySender,
 		MaxQueueAge: cfg.MaxQueueAge,
 		Tracking:    tracker,
 		TrackingURL: strings.TrimSuffix(cfg.PublicURL, "/"),

@@ -82,6 +82,10 @@ type Config struct {
 	// RequestLogs turns the recording of API requests for the Logs API on
 	// (the default) or off.
 	RequestLogs bool
+
+	// AllowAnySender lets a development server (--delivery capture, every
+	// listener on loopback) accept emails from domains nobody verified.
+	AllowAnySender bool
 }
 
 // Defaults returns the built-in configuration.
@@ -155,7 +159,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of the Prometheus metrics endpoint (/metrics): loopback, or any address with --tls-cert/--acme-domain (served over TLS) or --insecure-http; off when empty")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the Go heap (e.g. 128MiB, 1GiB; 0 for none): the GC works harder near it; GOMEMLIMIT, when set, wins")
 	fs.StringVar(&c.SecretKey, "secret-key", c.SecretKey, "32-byte key (hex or base64) that encrypts DKIM private keys at rest; default: a key generated in <data-dir>/secret.key (give every node the same one)")
-	fs.StringVar(&c.MXHost, "mx-host", c.MXHost, "host that receives bounces for domains' return-path subdomains (default: the --public-url host, else this machine's name)")
+	fs.StringVar(&c.MXHost, "mx-host", c.MXHost, "fully qualified name of the host that receives bounces for domains' return-path subdomains, published in every domain's MX and SPF records (default: the --public-url host, else this machine's name); required unless every listener is on loopback")
 	fs.Var(stringList{&c.SPFInclude}, "spf-include", "domains to include in the SPF record, comma-separated")
 	fs.Var(stringList{&c.SendingIPs}, "sending-ips", "IP addresses this server sends from, for the SPF record, comma-separated")
 	fs.StringVar(&c.DKIMSelector, "dkim-selector", c.DKIMSelector, "DKIM selector of new domains")
@@ -165,8 +169,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "deliveries run at once on this node")
 	fs.StringVar(&c.Role, "role", c.Role, "what this node does: all (API and delivery), api (accepts only) or worker (delivers only)")
 	fs.StringVar(&c.Delivery, "delivery", c.Delivery, "how mail leaves: mx (to each recipient domain's MX hosts), relay (through --relay-url) or capture (stored, never sent)")
+	fs.BoolVar(&c.AllowAnySender, "allow-any-sender", c.AllowAnySender, "development only: accept emails from any domain, verified or not, and capture them (signed with the domain's DKIM key when the team has added the domain); needs --delivery capture and every listener on loopback")
 	fs.StringVar(&c.RelayURL, "relay-url", c.RelayURL, "smarthost for --delivery relay: smtp://user:pass@host:port (STARTTLS) or smtps://… (implicit TLS)")
-	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "name this server gives in EHLO (default: the --mx-host, else this machine's name)")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "name this server gives in EHLO, a fully qualified name its PTR record matches (default: the --mx-host, else this machine's name when fully qualified, else the --public-url host); required unless every listener is on loopback")
 	fs.IntVar(&c.MXPort, "mx-port", c.MXPort, "port of remote MX hosts")
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
@@ -434,6 +439,9 @@ func (c *Config) Validate() error {
 	if c.MXHost != "" && (strings.ContainsAny(c.MXHost, " /@:") || !strings.Contains(c.MXHost, ".")) {
 		return fmt.Errorf("--mx-host %q is not a host name", c.MXHost)
 	}
+	if c.Hostname != "" && strings.ContainsAny(c.Hostname, " /@:\r\n") {
+		return fmt.Errorf("--hostname %q is not a host name", c.Hostname)
+	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
 	}
@@ -460,6 +468,14 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("--delivery %q must be mx, relay or capture", c.Delivery)
+	}
+	if c.AllowAnySender {
+		if c.Delivery != "capture" {
+			return fmt.Errorf("--allow-any-sender needs --delivery capture: mail from a domain nobody verified must never leave this server, got --delivery %s", c.Delivery)
+		}
+		if !c.LoopbackOnly() {
+			return errors.New("--allow-any-sender is for development: every listener (--http-addr, --dashboard-addr, --metrics-addr, --mx-addr, --smtp-addr, --smtps-addr) must be on loopback")
+		}
 	}
 	if c.MXPort < 1 || c.MXPort > 65535 {
 		return fmt.Errorf("--mx-port must be a port number, got %d", c.MXPort)
@@ -495,6 +511,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	// Last: a listener the world reaches means real domains and real
+	// mail, so the names they are told must work.
+	if !c.LoopbackOnly() {
+		return c.CheckNames()
 	}
 	return nil
 }
@@ -544,7 +565,9 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// HELOName is the name given in EHLO.
+// HELOName is the name given in EHLO: --hostname, else --mx-host, else
+// this machine's name when it is fully qualified, else the --public-url
+// host when it is, else localhost.
 func (c *Config) HELOName() string {
 	if c.Hostname != "" {
 		return c.Hostname
@@ -552,10 +575,92 @@ func (c *Config) HELOName() string {
 	if c.MXHost != "" {
 		return c.MXHost
 	}
-	if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") {
+	if h, err := os.Hostname(); err == nil && IsFQDN(h) {
 		return h
 	}
+	if u, err := url.Parse(c.PublicURL); err == nil && IsFQDN(u.Hostname()) {
+		return u.Hostname()
+	}
 	return "localhost"
+}
+
+// LoopbackOnly reports whether every listener of the configuration is on
+// loopback: a development start, reachable from this machine only.
+func (c *Config) LoopbackOnly() bool {
+	addrs := append([]string{c.HTTPAddr, c.DashboardAddr, c.MetricsAddr, c.MXAddr}, c.SMTPAddrs...)
+	for _, a := range append(addrs, c.SMTPSAddrs...) {
+		if a == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || !IsLoopback(host) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckNames reports, in one sentence, a name that the world would be
+// told and that cannot work: the bounce host that every domain publishes
+// in its MX and SPF records, and (on a node that delivers to MX hosts) the
+// name given in EHLO, must be fully qualified domain names. Validate
+// refuses such a configuration unless every listener is on loopback; a
+// loopback start only warns (serve logs this sentence).
+func (c *Config) CheckNames() error {
+	if h := c.BounceHost(); !IsFQDN(h) {
+		var what string
+		switch {
+		case c.MXHost != "":
+			what = fmt.Sprintf("--mx-host %q is", h)
+		case c.PublicURL != "":
+			what = fmt.Sprintf("--mx-host is not set and the --public-url host %q is", h)
+		default:
+			what = fmt.Sprintf("--mx-host is not set and this machine's name %q is", h)
+		}
+		return fmt.Errorf("%s not a fully qualified domain name, and every domain would publish it in its MX and SPF records: give --mx-host this server's public name (e.g. mail.example.com)", what)
+	}
+	if c.Delivery == "mx" && c.Role != "api" {
+		if h := c.HELOName(); !IsFQDN(h) {
+			what := fmt.Sprintf("--hostname %q is", h)
+			if c.Hostname == "" {
+				what = fmt.Sprintf("--hostname is not set and the EHLO name %q is", h)
+			}
+			return fmt.Errorf("%s not a fully qualified domain name, and receiving mail servers refuse or distrust such an EHLO name: give --hostname this server's public name (the name its PTR record gives)", what)
+		}
+	}
+	return nil
+}
+
+// IsFQDN reports whether name is a fully qualified domain name that DNS
+// records may point at: two or more labels of letters, digits and hyphens,
+// a top-level label that is not all digits (so not an IP address), and not
+// a name kept for local use (localhost, .local, .localhost, .internal,
+// .lan, .home.arpa).
+func IsFQDN(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if len(name) > 253 || !strings.Contains(name, ".") {
+		return false
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if strings.Trim(tld, "0123456789") == "" {
+		return false
+	}
+	switch tld {
+	case "localhost", "local", "internal", "lan", "localdomain":
+		return false
+	}
+	return !strings.HasSuffix(name, ".home.arpa")
 }
 
 // IsLoopback reports whether host (a name or an IP, possibly empty for

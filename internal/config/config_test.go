@@ -2,9 +2,11 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,15 +126,103 @@ func TestValidate(t *testing.T) {
 	c = Defaults()
 	c.SMTPAddrs = []string{"127.0.0.1:587", "[::1]:2587"}
 	require.NoError(t, c.Validate(), "SMTP submission without TLS on loopback")
-	c.SMTPAddrs, c.SMTPInsecureAuth = []string{"0.0.0.0:587"}, true
+	c.SMTPAddrs, c.SMTPInsecureAuth, c.MXHost = []string{"0.0.0.0:587"}, true, "mail.example.com"
 	require.NoError(t, c.Validate(), "--smtp-allow-insecure-auth allows a public listener without TLS")
 	c = Defaults()
-	c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
+	c.HTTPAddr, c.InsecureHTTP, c.MXHost = "0.0.0.0:8080", true, "mail.example.com"
 	require.NoError(t, c.Validate(), "--insecure-http allows a public plain-HTTP listener")
 	c = Defaults()
 	c.HTTPAddr = "[::1]:8080"
 	require.NoError(t, c.Validate())
 	c.HTTPAddr = "localhost:8080"
+	require.NoError(t, c.Validate())
+}
+
+// TestNames: a server that the world reaches must be told fully qualified
+// names, because every domain publishes the bounce host in its MX and SPF
+// records and receiving servers judge the EHLO name; a loopback-only
+// development start may do without (serve warns).
+func TestNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"mail.example.com": true, "MX1.Example.COM.": true, "a-b.example.co.uk": true, "xn--bcher-kva.example": true,
+		"vm": false, "localhost": false, "": false, "127.0.0.1": false, "10.0.0.1": false, "::1": false,
+		"mail.local": false, "box.localhost": false, "db.internal": false, "nas.lan": false, "pi.home.arpa": false,
+		"-bad.example.com": false, "bad-.example.com": false, "a..example.com": false, "a_b.example.com": false,
+		"mail.example.com:25": false, strings.Repeat("a", 64) + ".example.com": false,
+	} {
+		require.Equal(t, want, IsFQDN(name), "%q", name)
+	}
+
+	public := func() Config {
+		c := Defaults()
+		c.HTTPAddr, c.InsecureHTTP = "0.0.0.0:8080", true
+		return c
+	}
+	host, _ := os.Hostname()
+	for want, mutate := range map[string]func(*Config){
+		`--mx-host "box.lan" is not a fully qualified domain name`: func(c *Config) { c.MXHost = "box.lan" },
+		`the --public-url host "127.0.0.1" is not a fully qualified`: func(c *Config) { c.PublicURL = "http://127.0.0.1:8080" },
+		`--hostname "vm" is not a fully qualified`: func(c *Config) { c.MXHost, c.Hostname = "mail.example.com", "vm" },
+	} {
+		c := public()
+		mutate(&c)
+		err := c.Validate()
+		require.ErrorContains(t, err, want)
+		require.NotContains(t, err.Error(), "\n")
+		// The same configuration on loopback starts; serve warns with
+		// the sentence CheckNames returns.
+		c.HTTPAddr = "127.0.0.1:8080"
+		require.NoError(t, c.Validate(), want)
+		require.ErrorContains(t, c.CheckNames(), want)
+	}
+	if !IsFQDN(host) {
+		c := public()
+		require.ErrorContains(t, c.Validate(), fmt.Sprintf("this machine's name %q is not a fully qualified", host))
+	}
+	// Every listener counts: one public one makes the start public.
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.DashboardAddr, c.InsecureHTTP = ":8081", true },
+		func(c *Config) { c.MetricsAddr, c.InsecureHTTP = "[::]:9090", true },
+		func(c *Config) { c.MXAddr = ":25" },
+		func(c *Config) { c.SMTPAddrs, c.SMTPInsecureAuth = []string{"127.0.0.1:587", "192.0.2.1:587"}, true },
+	} {
+		c := Defaults()
+		c.MXHost = "vm"
+		mutate(&c)
+		require.False(t, c.LoopbackOnly())
+		require.ErrorContains(t, c.Validate(), `--mx-host "vm" is not a host name`)
+		c.MXHost = "mail.lan"
+		require.ErrorContains(t, c.Validate(), `--mx-host "mail.lan" is not a fully qualified domain name`)
+		c.MXHost = "mail.example.com"
+		require.NoError(t, c.Validate())
+	}
+
+	// The EHLO name follows --hostname, --mx-host, then a fully qualified
+	// --public-url host; an api node delivers nothing and is not asked for one.
+	c := public()
+	c.PublicURL = "https://mail.example.com"
+	require.NoError(t, c.Validate(), "the public URL's host is the bounce host and, lacking better, the EHLO name")
+	if !IsFQDN(host) {
+		require.Equal(t, "mail.example.com", c.HELOName())
+	}
+	c.Hostname = "vm"
+	require.ErrorContains(t, c.Validate(), `--hostname "vm"`)
+	c.Delivery, c.RelayURL = "relay", "smtp://relay.example.com:587"
+	require.NoError(t, c.Validate(), "a relay is not judged by its client's EHLO name")
+	c.Delivery, c.Role, c.DatabaseURL = "mx", "api", "postgres://db.example.com/godwit"
+	require.NoError(t, c.Validate(), "an api node sends nothing")
+}
+
+// TestAllowAnySender: development only, so capture only and loopback only.
+func TestAllowAnySender(t *testing.T) {
+	c := Defaults()
+	c.AllowAnySender = true
+	require.ErrorContains(t, c.Validate(), "--allow-any-sender needs --delivery capture")
+	c.Delivery = "capture"
+	require.NoError(t, c.Validate())
+	c.HTTPAddr, c.InsecureHTTP, c.MXHost = "0.0.0.0:8080", true, "mail.example.com"
+	require.ErrorContains(t, c.Validate(), "--allow-any-sender is for development: every listener")
+	c.HTTPAddr, c.SMTPAddrs = "127.0.0.1:8080", []string{"[::1]:2587"}
 	require.NoError(t, c.Validate())
 }
 

@@ -63,6 +63,9 @@ type Worker struct {
 	Domains   domains.Settings
 	// TestDomain's recipients (delivered@, bounced@, …) are simulated, never sent.
 	TestDomain string
+	// AnySender captures, unsigned, the emails of a sender whose domain the
+	// team never added (--allow-any-sender, with a nil Transport only).
+	AnySender bool
 	// MaxQueueAge is how long a deferred email is retried before it bounces
 	// (Transient); 0 means 72 h.
 	MaxQueueAge time.Duration
@@ -525,6 +528,9 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return rs
 	}
 	d, name, err := w.sendingDomain(ctx, e)
+	if errors.Is(err, store.ErrNotFound) && w.AnySender && w.Transport == nil {
+		return w.captureUnsigned(ctx, e, now, out, all)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return all(failedOutcome, "", fmt.Sprintf("the sending domain %s is not registered", name))
 	}
@@ -566,6 +572,21 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Delivered, "capture", "captured: the message was stored, not sent")
 	}
 	return w.Transport.Deliver(ctx, m)
+}
+
+// captureUnsigned captures e built without a DKIM signature: its sender's
+// domain was never added (--allow-any-sender), so there is no key.
+func (w *Worker) captureUnsigned(ctx context.Context, e *store.Email, now time.Time, out *store.DeliveryOutcome,
+	all func(Outcome, string, string) []Result) []Result {
+	if err := w.fetchAttachments(ctx, e); err != nil {
+		return all(failedOutcome, "", "attachment: "+TenantText(err))
+	}
+	raw, err := message.Build(e, message.Options{Now: now, MessageID: e.MessageID()})
+	if err != nil {
+		return all(failedOutcome, "", "could not build the message: "+err.Error())
+	}
+	out.Captured = raw
+	return all(Delivered, "capture", "captured unsigned: the sender's domain was never added (--allow-any-sender)")
 }
 
 // sendingDomain returns the domain e is sent from (and its name): the one

@@ -396,6 +396,32 @@ func TestWorkerCapture(t *testing.T) {
 	})
 }
 
+// TestWorkerCaptureAnySender: with --allow-any-sender, an email from a
+// domain the team never added is captured unsigned; without it, it fails
+// (the gate would not have accepted it).
+func TestWorkerCaptureAnySender(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
+		e.w.Transport, e.w.AnySender = nil, true
+		em := e.accept(`{"from":"dev@my-own.example","to":"a@example.test","subject":"any sender","html":"<p>x</p>"}`)
+		require.NoError(t, e.deliver(em, nil, 1))
+		require.Equal(t, store.EventDelivered, e.lastEvent(em))
+		raw, err := e.db.GetCapturedMessage(context.Background(), e.team.ID, em.ID)
+		require.NoError(t, err)
+		ent, err := gomessage.Read(bytes.NewReader(raw))
+		require.NoError(t, err)
+		require.Equal(t, "any sender", ent.Header.Get("Subject"))
+		require.Empty(t, ent.Header.Get("DKIM-Signature"), "no key: not signed")
+
+		e.w.AnySender = false
+		em = e.accept(`{"from":"dev@my-own.example","to":"a@example.test","subject":"s","text":"t"}`)
+		require.NoError(t, e.deliver(em, nil, 1))
+		require.Equal(t, store.EventFailed, e.lastEvent(em))
+		_, err = e.db.GetCapturedMessage(context.Background(), e.team.ID, em.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
 func TestWorkerScheduledJobs(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
