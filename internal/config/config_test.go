@@ -160,9 +160,9 @@ func TestNames(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	for want, mutate := range map[string]func(*Config){
-		`--mx-host "box.lan" is not a fully qualified domain name`: func(c *Config) { c.MXHost = "box.lan" },
+		`--mx-host "box.lan" is not a fully qualified domain name`:   func(c *Config) { c.MXHost = "box.lan" },
 		`the --public-url host "127.0.0.1" is not a fully qualified`: func(c *Config) { c.PublicURL = "http://127.0.0.1:8080" },
-		`--hostname "vm" is not a fully qualified`: func(c *Config) { c.MXHost, c.Hostname = "mail.example.com", "vm" },
+		`--hostname "vm" is not a fully qualified`:                   func(c *Config) { c.MXHost, c.Hostname = "mail.example.com", "vm" },
 	} {
 		c := public()
 		mutate(&c)
