@@ -50,6 +50,10 @@ Usage:
                                              scheduled, deferred), oldest first, with why
   godwit check-config [--config FILE] [flags]
                                              validate a configuration without starting
+  godwit doctor [--config FILE] [--probe-domain D] [--timeout 10s] [flags]
+                                             check the configuration against the world:
+                                             names, reverse DNS, port 25 out, database,
+                                             secret key, domains' DNS, certificate
   godwit healthcheck [--url URL]             exit 0 when the server's /readyz answers 200
   godwit version                             print the release, commit and build time
 
@@ -157,6 +161,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdBackup(ctx, rest, stdout, stderr, getenv)
 	case "check-config":
 		err = cmdCheckConfig(ctx, rest, stdout, stderr, getenv)
+	case "doctor":
+		err = cmdDoctor(ctx, rest, stdout, stderr, getenv)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":

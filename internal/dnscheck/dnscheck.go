@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,52 @@ func (r *Resolver) lookupMX(ctx context.Context, name string) ([]MX, bool, error
 	}
 	slices.SortStableFunc(out, func(a, b MX) int { return cmp.Compare(a.Preference, b.Preference) })
 	return out, nx, nil
+}
+
+// LookupIP returns the addresses of name: its A records, then its AAAA
+// records. Same conventions as LookupTXT.
+func (r *Resolver) LookupIP(ctx context.Context, name string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		rrs, _, err := r.lookup(ctx, name, qtype)
+		if err != nil {
+			return nil, err
+		}
+		for _, rr := range rrs {
+			var ip net.IP
+			switch rr := rr.(type) {
+			case *dns.A:
+				ip = rr.A
+			case *dns.AAAA:
+				ip = rr.AAAA
+			}
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				out = append(out, a.Unmap())
+			}
+		}
+	}
+	return out, nil
+}
+
+// LookupPTR returns the names the PTR records of addr (reverse DNS, at its
+// in-addr.arpa or ip6.arpa name) point to, without the trailing dot. Same
+// conventions as LookupTXT.
+func (r *Resolver) LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error) {
+	rev, err := dns.ReverseAddr(addr.Unmap().String())
+	if err != nil {
+		return nil, fmt.Errorf("dnscheck: PTR lookup of %s: %w", addr, err)
+	}
+	rrs, _, err := r.lookup(ctx, rev, dns.TypePTR)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rr := range rrs {
+		if p, ok := rr.(*dns.PTR); ok {
+			out = append(out, strings.TrimSuffix(p.Ptr, "."))
+		}
+	}
+	return out, nil
 }
 
 // lookup returns the records of type qtype at name, following CNAMEs both

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -635,4 +636,36 @@ func TestPrintable(t *testing.T) {
 	require.Equal(t, "é…", dnscheck.Printable("éééé", 6), "never half a character")
 	require.Equal(t, "ééé", dnscheck.Printable("ééé", 6), "what fits is not cut")
 	require.Equal(t, `\x00…`, dnscheck.Printable("\x00\x01", 7), "never half an escape")
+}
+
+func TestLookupIPAndPTR(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.NewServer(t)
+	r := resolverFor(srv)
+	srv.SetAddr("mail.example.com", "2001:db8::25", "192.0.2.25")
+	srv.SetCNAME("smtp.example.com", "mail.example.com")
+	srv.SetPTR("192.0.2.25", "mail.example.com.")
+	srv.SetPTR("2001:db8::25", "Mail.Example.com")
+
+	ips, err := r.LookupIP(t.Context(), "smtp.example.com")
+	require.NoError(t, err)
+	require.Equal(t, []netip.Addr{netip.MustParseAddr("192.0.2.25"), netip.MustParseAddr("2001:db8::25")}, ips,
+		"A records first, then AAAA, through the CNAME")
+	ips, err = r.LookupIP(t.Context(), "nowhere.example.com")
+	require.NoError(t, err)
+	require.Empty(t, ips)
+
+	names, err := r.LookupPTR(t.Context(), netip.MustParseAddr("192.0.2.25"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"mail.example.com"}, names)
+	names, err = r.LookupPTR(t.Context(), netip.MustParseAddr("2001:db8::25"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"mail.example.com"}, names, "the server answers its canonical (lower-case) name")
+	names, err = r.LookupPTR(t.Context(), netip.MustParseAddr("192.0.2.26"))
+	require.NoError(t, err)
+	require.Empty(t, names, "no PTR is nothing, no error")
+
+	srv.Fail("25.2.0.192.in-addr.arpa", dns.RcodeServerFailure)
+	_, err = r.LookupPTR(t.Context(), netip.MustParseAddr("192.0.2.25"))
+	require.Error(t, err, "SERVFAIL is an error, not a missing PTR")
 }

@@ -52,11 +52,12 @@ type node struct {
 	txt   [][]string // per record: character-strings, raw bytes
 	mx    []dnscheck.MX
 	addrs []netip.Addr // A and AAAA records
+	ptr   []string     // PTR targets, canonical
 	cname string       // canonical target, "" if none
 }
 
 func (n *node) empty() bool {
-	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && n.cname == ""
+	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && len(n.ptr) == 0 && n.cname == ""
 }
 
 // NewServer starts a server on 127.0.0.1 (random port, UDP and TCP) and
@@ -195,6 +196,25 @@ func (s *Server) SetAddr(name string, ips ...string) {
 	n := s.nodeLocked(name)
 	n.addrs = addrs
 	s.pruneLocked(name)
+}
+
+// SetPTR replaces the PTR records of the address ip (at its in-addr.arpa
+// or ip6.arpa name) with names. No names removes them. It panics on an
+// address that does not parse (a test's own mistake).
+func (s *Server) SetPTR(ip string, names ...string) {
+	rev, err := dns.ReverseAddr(netip.MustParseAddr(ip).String())
+	if err != nil {
+		panic(fmt.Sprintf("dnstest: reverse name of %s: %v", ip, err))
+	}
+	ptr := make([]string, len(names))
+	for i, n := range names {
+		ptr[i] = canonical(n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeLocked(rev)
+	n.ptr = ptr
+	s.pruneLocked(rev)
 }
 
 // SetCNAME makes name an alias of target ("" removes the alias). While a
@@ -354,6 +374,10 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 				case !a.Is4() && q.Qtype == dns.TypeAAAA:
 					m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
 				}
+			}
+		case dns.TypePTR:
+			for _, p := range n.ptr {
+				m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr(owner, dns.TypePTR), Ptr: p})
 			}
 		case dns.TypeCNAME:
 			if n.cname != "" {
