@@ -118,7 +118,7 @@ func doctorNames(ctx context.Context, cfg config.Config, r *dnscheck.Resolver) [
 	default:
 		mxSource = "this machine's name, as no --mx-host is set"
 	}
-	mx, _ := doctor.Hostname(ctx, r, "mx-host", "MX host (domains' return-path MX, receives bounces)", mxHost, mxSource, "--mx-host")
+	mx, _ := doctor.Hostname(ctx, r, "mx-host", "MX host (return-path MX, receives bounces)", mxHost, mxSource, "--mx-host")
 	out := []doctor.Result{helo, mx}
 	if cfg.MXAddr == "" && cfg.Delivery != "capture" {
 		out = append(out, doctor.Result{Status: doctor.Warn, Check: "mx-listener",
