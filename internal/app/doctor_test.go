@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"flag"
 	"math/big"
 	"net"
 	"os"
@@ -233,4 +234,23 @@ func TestDoctorHelp(t *testing.T) {
 	require.Contains(t, out, "godwit doctor [--config FILE]")
 	require.Contains(t, out, "-probe-domain")
 	require.Contains(t, out, "-dns-resolver")
+}
+
+// TestProductionGuideFlags: every --flag docs/production.md names is one of
+// serve's settings or doctor's own (a renamed flag must not leave the guide
+// wrong).
+func TestProductionGuideFlags(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/production.md")
+	require.NoError(t, err)
+	all := flag.NewFlagSet("all", flag.ContinueOnError)
+	cfg := config.Defaults()
+	cfg.Register(all)
+	doctorOwn := map[string]bool{"timeout": true, "probe-domain": true, "probe-addr": true}
+	others := map[string]bool{"deploy-hook": true, "status": true} // certbot's; godwit migrate's
+	names := regexp.MustCompile(`--([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(doc), -1)
+	require.NotEmpty(t, names)
+	for _, m := range names {
+		require.True(t, all.Lookup(m[1]) != nil || doctorOwn[m[1]] || others[m[1]], "docs/production.md names --%s, which godwit does not have", m[1])
+	}
 }
