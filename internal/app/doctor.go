@@ -140,6 +140,10 @@ func doctorNames(ctx context.Context, cfg config.Config, r *dnscheck.Resolver) [
 
 // doctorDelivery checks that mail can leave the way --delivery says.
 func doctorDelivery(ctx context.Context, cfg config.Config, r *dnscheck.Resolver, opts doctorOptions) []doctor.Result {
+	if cfg.Role == "api" {
+		return []doctor.Result{{Status: doctor.Pass, Check: "delivery",
+			Found: "--role api: this node delivers nothing (run godwit doctor on the worker nodes for port 25)"}}
+	}
 	switch cfg.Delivery {
 	case "relay":
 		return []doctor.Result{doctor.Relay(ctx, cfg.RelayURL, opts.timeout)}

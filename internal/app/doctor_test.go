@@ -225,6 +225,13 @@ func TestDoctorDelivery(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	requireLine(t, out, "PASS", "relay", "smtp://"+w.mx.Addr()+" greeted")
 	require.NotContains(t, out, "hunter2")
+
+	// A configuration serve refuses is a FAIL line; the other checks still run.
+	out, _, code = runDoctorCmd(t, w.args("--role", "api"))
+	require.Equal(t, 1, code)
+	requireLine(t, out, "FAIL", "config", "--role api needs a postgres:// --database-url")
+	requireLine(t, out, "PASS", "delivery", "--role api: this node delivers nothing")
+	requireLine(t, out, "PASS", "domain", "example.org")
 }
 
 func TestDoctorHelp(t *testing.T) {

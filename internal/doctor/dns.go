@@ -48,11 +48,11 @@ func ReverseDNS(ctx context.Context, r Resolver, ehlo string, ips []netip.Addr) 
 		return []Result{warn(check, "give --sending-ips (the public addresses this server sends from), or fix the EHLO name's A/AAAA record",
 			"no sending address to check: no --sending-ips, and the EHLO name %s has no address", ehlo)}
 	}
-	var forward []netip.Addr
-	var forwardErr error
-	if notFQDN(ehlo) == "" {
-		forward, forwardErr = r.LookupIP(ctx, ehlo)
+	if why := notFQDN(ehlo); why != "" {
+		return []Result{fail(check, "set --hostname to the name the PTR records of the sending addresses give (see the hostname line)",
+			"the PTR of %s cannot match the EHLO name %q: %s", joinAddrs(ips), ehlo, why)}
 	}
+	forward, forwardErr := r.LookupIP(ctx, ehlo)
 	var out []Result
 	for _, ip := range ips {
 		providerFix := fmt.Sprintf("ask your hosting provider to set the PTR (reverse DNS) of %s to %s", ip, ehlo)

@@ -100,6 +100,12 @@ func TestReverseDNS(t *testing.T) {
 	none := doctor.ReverseDNS(t.Context(), r, "vm", nil)
 	require.Len(t, none, 1)
 	require.Equal(t, doctor.Warn, none[0].Status)
+
+	short := doctor.ReverseDNS(t.Context(), r, "vm", addrs("192.0.2.25"))
+	require.Len(t, short, 1)
+	require.Equal(t, doctor.Fail, short[0].Status)
+	require.Contains(t, short[0].Found, `cannot match the EHLO name "vm"`)
+	require.NotContains(t, short[0].Fix, "hosting provider", "a PTR to a short name would not help")
 }
 
 // closedAddr is a loopback address nobody listens on.
