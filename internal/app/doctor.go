@@ -104,10 +104,19 @@ func doctorNames(ctx context.Context, cfg config.Config, r *dnscheck.Resolver) [
 	case cfg.Hostname != "":
 	case cfg.MXHost != "":
 		heloSource = "--mx-host, as no --hostname is set"
-	default:
+	case ehlo == "localhost":
+		heloSource = "the fallback, as no --hostname is set and this machine's name is not fully qualified"
+	case machineName() == ehlo:
 		heloSource = "this machine's name, as no --hostname is set"
+	default:
+		heloSource = "the --public-url host, as no --hostname is set"
 	}
 	helo, addrs := doctor.Hostname(ctx, r, "hostname", "EHLO name", ehlo, heloSource, "--hostname")
+	noEHLO := noEHLOToReceivers(cfg)
+	if noEHLO != "" && helo.Status == doctor.Fail {
+		// As serve: only a node that delivers to MX hosts itself needs it.
+		helo.Status, helo.Found = doctor.Warn, helo.Found+" ("+noEHLO+")"
+	}
 
 	mxHost := cfg.BounceHost()
 	mxSource := "--mx-host"
@@ -135,7 +144,24 @@ func doctorNames(ctx context.Context, cfg config.Config, r *dnscheck.Resolver) [
 	if len(ips) == 0 {
 		ips = addrs
 	}
+	if noEHLO != "" {
+		return append(out, doctor.Result{Status: doctor.Pass, Check: "reverse-dns", Found: "not checked: " + noEHLO})
+	}
 	return append(out, doctor.ReverseDNS(ctx, r, ehlo, ips)...)
+}
+
+// noEHLOToReceivers says why this node's EHLO name and reverse DNS do not
+// meet receiving servers ("" when they do: it delivers to MX hosts).
+func noEHLOToReceivers(cfg config.Config) string {
+	switch {
+	case cfg.Role == "api":
+		return "--role api: this node delivers nothing"
+	case cfg.Delivery == "relay":
+		return "--delivery relay: receivers see the relay, whose own names and reverse DNS count"
+	case cfg.Delivery == "capture":
+		return "--delivery capture: nothing is sent"
+	}
+	return ""
 }
 
 // doctorDelivery checks that mail can leave the way --delivery says.
@@ -195,6 +221,11 @@ func doctorDatabase(ctx context.Context, cfg config.Config, r *dnscheck.Resolver
 	keyResult, key := doctorKey(ctx, cfg, db)
 	out = append(out, keyResult)
 	return append(out, doctorDomains(ctx, cfg, db, r, key)...)
+}
+
+func machineName() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 func countPending(st []sqlstore.Migration) int {

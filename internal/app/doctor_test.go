@@ -224,6 +224,7 @@ func TestDoctorDelivery(t *testing.T) {
 	out, _, code = runDoctorCmd(t, w.args("--delivery", "relay", "--relay-url", "smtp://u:hunter2@"+w.mx.Addr()))
 	require.Equal(t, 0, code, out)
 	requireLine(t, out, "PASS", "relay", "smtp://"+w.mx.Addr()+" greeted")
+	requireLine(t, out, "PASS", "reverse-dns", "not checked: --delivery relay: receivers see the relay")
 	require.NotContains(t, out, "hunter2")
 
 	// A configuration serve refuses is a FAIL line; the other checks still run.

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+
+	"github.com/godwit/godwit/internal/config"
 )
 
 // Status is a check's outcome.
@@ -96,26 +98,21 @@ func oneLine(s string) string {
 }
 
 // reservedSuffixes are names that never resolve on the public internet
-// (RFC 6761, RFC 8375, common private conventions).
+// (RFC 2606, RFC 6761, RFC 8375, common private conventions).
 var reservedSuffixes = []string{"localhost", "local", "localdomain", "internal", "lan", "home.arpa", "test", "example", "invalid"}
 
 // notFQDN says why name cannot be a public mail server's name ("" when it
-// can): a fully qualified domain name of valid labels, not an IP address
-// and not under a suffix reserved for private use.
+// can): config.IsFQDN's rule (what serve refuses off loopback), and not
+// under a suffix reserved for tests or private use either.
 func notFQDN(name string) string {
 	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
 	switch {
 	case name == "":
 		return "it is empty"
-	case strings.Trim(name, "[]") != name || isIP(name):
+	case isIP(strings.Trim(name, "[]")):
 		return "it is an IP address, not a name"
 	case !strings.Contains(name, "."):
 		return "it is not a fully qualified domain name (no dot: a machine's short name)"
-	}
-	for _, label := range strings.Split(name, ".") {
-		if !validLabel(label) {
-			return fmt.Sprintf("%q is not a valid DNS label", label)
-		}
 	}
 	lower := strings.ToLower(name)
 	for _, s := range reservedSuffixes {
@@ -123,25 +120,15 @@ func notFQDN(name string) string {
 			return fmt.Sprintf("names under .%s do not resolve on the internet", s)
 		}
 	}
+	if !config.IsFQDN(name) {
+		return "it is not a valid host name (letters, digits and hyphens in each label)"
+	}
 	return ""
 }
 
 func isIP(s string) bool {
 	_, err := netip.ParseAddr(s)
 	return err == nil
-}
-
-func validLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func joinAddrs(ips []netip.Addr) string {
