@@ -47,3 +47,14 @@ func (db *DB) forceIndexes() []string {
 	}
 	return nil
 }
+
+// MigrateUpTo applies the pending migrations up to version and no
+// further, for upgrade tests that start from an older schema.
+func (db *DB) MigrateUpTo(ctx context.Context, version int64) error {
+	p, err := db.migrations(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}
