@@ -69,6 +69,12 @@ var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
 // start runs godwit serve with args and waits until it listens.
 func start(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startBinary(t, binary, args...)
+}
+
+// startBinary is start with another godwit binary (an older release's).
+func startBinary(t *testing.T, binary string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--rate-limit", "100000"}, args...)...)
 	stdout := &godwittest.LogBuffer{}
 	cmd.Stdout = stdout

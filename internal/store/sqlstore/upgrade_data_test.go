@@ -29,7 +29,10 @@ type upgradeData struct {
 	Template   *store.Template
 	Broadcast  *store.Broadcast
 	Suppressed *store.Suppression
+	SupprEvt   *store.Event
 	User       *store.User
+	// Now is the store's clock while the data is written.
+	Now time.Time
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -102,8 +105,11 @@ func newUpgradeData() *upgradeData {
 		HTML: ptr("<p>News</p>"), TopicID: d.Topic.ID, Status: store.BroadcastDraft, CreatedAt: at(16 * time.Minute), UpdatedAt: at(16 * time.Minute)}
 	d.Suppressed = &store.Suppression{ID: "e8f9a0b1-c2d3-4e4f-9a6b-7c8d9e0f1a2b", TeamID: team, Email: "bounced@example.com",
 		Origin: store.SuppressionBounce, SourceID: d.Delivered.ID, CreatedAt: at(17 * time.Minute)}
+	d.SupprEvt = &store.Event{ID: "evt_3c4d5e6f7a8b", TeamID: team, Type: "suppression.created",
+		Data: json.RawMessage(`{"email":"bounced@example.com"}`), CreatedAt: at(17 * time.Minute)}
 	d.User = &store.User{ID: "f9a0b1c2-d3e4-4f5a-8b7c-8d9e0f1a2b3c", TeamID: team, Email: "admin@acme.test",
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", Role: store.RoleAdmin, FailedSignins: 1,
 		CreatedAt: at(18 * time.Minute)}
+	d.Now = at(20 * time.Minute)
 	return d
 }
