@@ -205,10 +205,10 @@ func testUpgrade(t *testing.T, kind sqlstore.Dialect, oldBinary string, prev pre
 	later := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	scheduled := call(old, key, "POST", "/emails", `{"from":"onboarding@resend.dev","to":"delivered@resend.dev","subject":"Scheduled",
 		"text":"later","scheduled_at":"`+later+`"}`)["id"].(string)
-	require.Equal(t, "scheduled", keep("/emails/"+scheduled)["last_event"])
+	require.Equal(t, "scheduled", keep("/emails/" + scheduled)["last_event"])
 
 	webhook := call(old, key, "POST", "/webhooks", `{"endpoint":"https://hooks.example.com/godwit","events":["email.bounced"]}`)["id"].(string)
-	require.NotEmpty(t, keep("/webhooks/"+webhook)["signing_secret"], "the signing secret, unsealed with the secret key")
+	require.NotEmpty(t, keep("/webhooks/" + webhook)["signing_secret"], "the signing secret, unsealed with the secret key")
 	topic := call(old, key, "POST", "/topics", `{"name":"Releases","default_subscription":"opt_in"}`)["id"].(string)
 	keep("/topics/" + topic)
 	audience := call(old, key, "POST", "/audiences", `{"name":"Upgraders"}`)["id"].(string)
@@ -299,7 +299,6 @@ func testUpgrade(t *testing.T, kind sqlstore.Dialect, oldBinary string, prev pre
 	require.Equal(t, sent, list[4].(map[string]any)["id"])
 	cur.stop(t)
 }
-
 
 // without returns v, the value of field, without the subfields that
 // changing names as "field.sub" in v's elements.

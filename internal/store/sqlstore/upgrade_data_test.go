@@ -62,9 +62,9 @@ func newUpgradeData() *upgradeData {
 	d.Delivered = &store.Email{ID: "4f2a9c1e-0d3b-4e7a-9b6c-5d8e1f2a3b41", TeamID: team, From: "Acme <news@mail.acme.test>",
 		To: []string{"ann@example.com", "bob@example.net"}, Cc: []string{"cc@example.org"}, Bcc: []string{"audit@acme.test"},
 		ReplyTo: []string{"help@acme.test"}, Subject: "Your order ✓", HTML: ptr("<p>Thanks, <b>Ann</b></p>"), Text: ptr("Thanks, Ann"),
-		Headers:     []store.Header{{Name: "X-Entity-Ref-ID", Value: "42"}},
-		Tags:        []store.Tag{{Name: "category", Value: "order"}},
-		DomainID:    d.Domain.ID, DomainName: "mail.acme.test", LastEvent: store.EventDelivered, CreatedAt: at(4 * time.Minute)}
+		Headers:  []store.Header{{Name: "X-Entity-Ref-ID", Value: "42"}},
+		Tags:     []store.Tag{{Name: "category", Value: "order"}},
+		DomainID: d.Domain.ID, DomainName: "mail.acme.test", LastEvent: store.EventDelivered, CreatedAt: at(4 * time.Minute)}
 	d.Events = []*store.EmailEvent{
 		{Type: store.EventQueued, CreatedAt: at(4 * time.Minute)},
 		{Type: store.EventSent, CreatedAt: at(4*time.Minute + time.Second)},
