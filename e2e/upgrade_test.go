@@ -155,7 +155,8 @@ type snapshot struct {
 	path string
 	body map[string]any
 	// changing are fields the server may change on its own over time;
-	// "records.status" is the status of each element of records.
+	// "records.status" is the status of each element of records. A field
+	// that a release changes on purpose goes here too, with the reason.
 	changing []string
 }
 
