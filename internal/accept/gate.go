@@ -77,7 +77,7 @@ func (s *Service) checkSendingDomain(ctx context.Context, key *store.APIKey, tea
 	if err != nil {
 		return nil, err
 	}
-	if d == nil || (d.Status != store.DomainVerified && d.Status != store.DomainTemporaryFailure) || d.Sending != "enabled" {
+	if !d.Ready(store.CapabilitySending) {
 		if !s.cfg.AnySender {
 			return nil, notVerified(domain)
 		}

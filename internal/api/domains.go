@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/domains"
@@ -45,18 +46,20 @@ type domainOptions struct {
 	TrackingSubdomain *string       `json:"tracking_subdomain"`
 }
 
-// apply validates the options and sets them on d.
-func (o *domainOptions) apply(d *store.Domain) error {
+// apply validates the options and sets them on d; recheck says a
+// capability was enabled or disabled on a domain being verified, whose
+// records are due for a check now.
+func (o *domainOptions) apply(d *store.Domain, settings domains.Settings, now time.Time) (recheck bool, err error) {
 	if o.Region != nil && *o.Region != "" {
 		if !domains.ValidRegion(*o.Region) {
-			return apierr.Validation("Invalid `region` field. It must be one of `us-east-1`, `eu-west-1`, `sa-east-1` or `ap-northeast-1`.")
+			return false, apierr.Validation("Invalid `region` field. It must be one of `us-east-1`, `eu-west-1`, `sa-east-1` or `ap-northeast-1`.")
 		}
 		d.Region = *o.Region
 	}
 	if o.CustomReturnPath != nil && *o.CustomReturnPath != "" {
 		rp := strings.ToLower(strings.TrimSpace(*o.CustomReturnPath))
 		if !domains.ValidLabel(rp) {
-			return apierr.Validation("Invalid `custom_return_path` field. It must be one DNS label such as `send`.")
+			return false, apierr.Validation("Invalid `custom_return_path` field. It must be one DNS label such as `send`.")
 		}
 		d.ReturnPath = rp
 	}
@@ -68,32 +71,34 @@ func (o *domainOptions) apply(d *store.Domain) error {
 	}
 	if o.TLS != nil && *o.TLS != "" {
 		if *o.TLS != "opportunistic" && *o.TLS != "enforced" {
-			return apierr.Validation("Invalid `tls` field. It must be `opportunistic` or `enforced`.")
+			return false, apierr.Validation("Invalid `tls` field. It must be `opportunistic` or `enforced`.")
 		}
 		d.TLS = *o.TLS
 	}
 	if c := o.Capabilities; c != nil {
+		sending, receiving := d.Sending, d.Receiving
 		if c.Sending != "" {
-			d.Sending = c.Sending
+			sending = c.Sending
 		}
 		if c.Receiving != "" {
-			d.Receiving = c.Receiving
+			receiving = c.Receiving
 		}
-		if !validCapability(d.Sending) || !validCapability(d.Receiving) {
-			return apierr.Validation("Invalid `capabilities` field. `sending` and `receiving` must be `enabled` or `disabled`.")
+		if !validCapability(sending) || !validCapability(receiving) {
+			return false, apierr.Validation("Invalid `capabilities` field. `sending` and `receiving` must be `enabled` or `disabled`.")
 		}
-		if d.Sending == "disabled" && d.Receiving == "disabled" {
-			return apierr.Validation("Invalid `capabilities` field. At least one of `sending` and `receiving` must be enabled.")
+		if sending == "disabled" && receiving == "disabled" {
+			return false, apierr.Validation("Invalid `capabilities` field. At least one of `sending` and `receiving` must be enabled.")
 		}
+		recheck = settings.SetCapabilities(d, sending, receiving, now)
 	}
 	if o.TrackingSubdomain != nil {
 		ts := strings.ToLower(strings.TrimSpace(*o.TrackingSubdomain))
 		if ts != "" && !domains.ValidLabel(ts) {
-			return apierr.Validation("Invalid `tracking_subdomain` field. It must be one DNS label such as `links`.")
+			return false, apierr.Validation("Invalid `tracking_subdomain` field. It must be one DNS label such as `links`.")
 		}
 		d.TrackingSubdomain = ts
 	}
-	return nil
+	return recheck, nil
 }
 
 func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
@@ -113,7 +118,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.Now().UTC()
 	d := h.Domains.New(callerKey(r.Context()).TeamID, name, now)
-	if err := req.domainOptions.apply(d); err != nil {
+	if _, err := req.domainOptions.apply(d, h.Domains, now); err != nil {
 		return err
 	}
 	recs, created, err := h.Domains.Provision(d, now)
@@ -234,14 +239,19 @@ func (h *Handler) updateDomain(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Region and return path shape the records; they are set at creation only.
 	req.Region, req.CustomReturnPath = nil, nil
-	if err := req.apply(d); err != nil {
+	now := h.Now().UTC()
+	recheck, err := req.apply(d, h.Domains, now)
+	if err != nil {
 		return err
 	}
-	d.UpdatedAt = h.Now().UTC()
+	d.UpdatedAt = now
 	if err := h.saveDomain(r, d); err != nil {
 		return err
 	}
 	h.Accept.ForgetDomain(d.TeamID, d.Name)
+	if recheck && h.VerifyNow != nil {
+		h.VerifyNow()
+	}
 	writeJSON(w, http.StatusOK, objectIDResponse{Object: "domain", ID: d.ID})
 	return nil
 }

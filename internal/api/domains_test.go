@@ -322,3 +322,59 @@ func TestDomainNameSquatting(t *testing.T) {
 		require.Equal(t, 201, e.do("POST", "/domains", keyC, `{"name":"shared.example"}`).status)
 	})
 }
+
+// TestDomainCapabilities: a receiving domain publishes its MX record (at
+// the domain itself, pointing at --mx-host, labelled Receiving as Resend's
+// is); capabilities change with PATCH, and a domain being verified checks
+// the records of a capability just enabled at once.
+func TestDomainCapabilities(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		r := e.do("POST", "/domains", e.keyA, `{"name":"in.example.net","capabilities":{"sending":"disabled","receiving":"enabled"}}`)
+		require.Equal(t, 201, r.status, "body: %s", r.body)
+		require.Equal(t, map[string]any{"sending": "disabled", "receiving": "enabled"}, r.json["capabilities"])
+		require.Equal(t, []any{map[string]any{"record": "Receiving", "name": "in.example.net", "type": "MX", "ttl": "Auto",
+			"status": "not_started", "value": "bounces.godwit.test", "priority": float64(10)}}, r.json["records"])
+		id := r.json["id"].(string)
+
+		// Sending enabled too, before verification: the sending records join, not started.
+		r = e.do("PATCH", "/domains/"+id, e.keyA, `{"capabilities":{"sending":"enabled"}}`)
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		got := e.do("GET", "/domains/"+id, e.keyA, "")
+		require.Equal(t, map[string]any{"sending": "enabled", "receiving": "enabled"}, got.json["capabilities"])
+		var kinds []string
+		for _, rec := range got.json["records"].([]any) {
+			rec := rec.(map[string]any)
+			kinds = append(kinds, rec["record"].(string))
+			require.Equal(t, "not_started", rec["status"], rec["record"])
+		}
+		require.Equal(t, []string{"DKIM", "SPF", "SPF", "DMARC", "Receiving"}, kinds)
+
+		requireError(t, e.do("PATCH", "/domains/"+id, e.keyA, `{"capabilities":{"sending":"disabled","receiving":"disabled"}}`),
+			422, "validation_error", "At least one of `sending` and `receiving` must be enabled.")
+		requireError(t, e.do("PATCH", "/domains/"+id, e.keyA, `{"capabilities":{"receiving":"maybe"}}`), 422, "validation_error", "capabilities")
+		got = e.do("GET", "/domains/"+id, e.keyA, "")
+		require.Equal(t, map[string]any{"sending": "enabled", "receiving": "enabled"}, got.json["capabilities"], "a refused PATCH changes nothing")
+
+		// The setup's verified example.com starts receiving: it keeps sending,
+		// and its MX record is pending, due now.
+		list := e.do("GET", "/domains", e.keyA, "").json["data"].([]any)
+		var verified string
+		for _, d := range list {
+			if d := d.(map[string]any); d["name"] == "example.com" {
+				verified = d["id"].(string)
+			}
+		}
+		require.NotEmpty(t, verified)
+		r = e.do("PATCH", "/domains/"+verified, e.keyA, `{"capabilities":{"receiving":"enabled"}}`)
+		require.Equal(t, 200, r.status, "body: %s", r.body)
+		got = e.do("GET", "/domains/"+verified, e.keyA, "")
+		recs := got.json["records"].([]any)
+		last := recs[len(recs)-1].(map[string]any)
+		require.Equal(t, "Receiving", last["record"])
+		require.Equal(t, "pending", last["status"])
+		send := e.do("POST", "/emails", e.keyA, `{"from":"a@example.com","to":"b@example.org","subject":"s","text":"t"}`)
+		require.Equal(t, 200, send.status, "sending goes on: %s", send.body)
+	})
+}

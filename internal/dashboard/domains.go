@@ -280,7 +280,7 @@ func init() {
 			return "ok"
 		case store.DomainFailed:
 			return "bad"
-		case store.DomainPending, store.DomainTemporaryFailure:
+		case store.DomainPending, store.DomainTemporaryFailure, store.DomainPartiallyVerified, store.DomainPartiallyFailed:
 			return "warn"
 		}
 		return "neutral"

@@ -33,12 +33,26 @@ type Settings struct {
 
 // Record kinds: the keys of store.Domain.RecordStatus.
 const (
-	KindDKIM        = "DKIM"
-	KindDKIMEd25519 = "DKIM-ED25519"
-	KindSPFMX       = "SPF-MX"
-	KindSPFTXT      = "SPF-TXT"
-	KindDMARC       = "DMARC"
+	KindDKIM        = store.RecordDKIM
+	KindDKIMEd25519 = store.RecordDKIMEd25519
+	KindSPFMX       = store.RecordSPFMX
+	KindSPFTXT      = store.RecordSPFTXT
+	KindDMARC       = store.RecordDMARC
+	KindReceiving   = store.RecordReceiving
 )
+
+// Capabilities of a domain.
+const (
+	Sending   = store.CapabilitySending
+	Receiving = store.CapabilityReceiving
+)
+
+// Capable reports whether d has capability c enabled (store.Domain.Capable).
+func Capable(d *store.Domain, c string) bool { return d.Capable(c) }
+
+// Ready reports whether d may be used for capability c now
+// (store.Domain.Ready).
+func Ready(d *store.Domain, c string) bool { return d.Ready(c) }
 
 // Record is one DNS record a domain publishes.
 type Record struct {
@@ -51,11 +65,35 @@ type Record struct {
 	Optional bool // suggested; verification does not require it
 }
 
-// FQDN is the record's full name.
-func (r Record) FQDN(domain string) string { return r.Name + "." + domain }
+// FQDN is the record's full name; a record at the domain itself has the
+// domain's name as its Name (as Resend shows the receiving MX record).
+func (r Record) FQDN(domain string) string {
+	if r.Name == domain {
+		return domain
+	}
+	return r.Name + "." + domain
+}
 
-// Records lists the records of d, with the DKIM values derived from its keys.
+// Records lists the records of d's enabled capabilities, with the DKIM
+// values derived from its keys: DKIM, SPF and DMARC for sending, the MX
+// record of the domain itself for receiving.
 func (s Settings) Records(d *store.Domain) ([]Record, error) {
+	var recs []Record
+	if Capable(d, Sending) {
+		var err error
+		if recs, err = s.sendingRecords(d); err != nil {
+			return nil, err
+		}
+	}
+	if Capable(d, Receiving) {
+		// Mail for the domain comes to this server's MX (--mx-host, the
+		// bounce host of the return paths too).
+		recs = append(recs, Record{Kind: KindReceiving, Record: "Receiving", Name: d.Name, Type: "MX", Value: s.MXHost, Priority: 10})
+	}
+	return recs, nil
+}
+
+func (s Settings) sendingRecords(d *store.Domain) ([]Record, error) {
 	recs := []Record{{Kind: KindDKIM, Record: "DKIM", Name: d.DKIMSelector + "._domainkey", Type: "TXT"}}
 	if d.DKIMEd25519Key != nil {
 		recs = append(recs, Record{Kind: KindDKIMEd25519, Record: "DKIM", Name: d.DKIMSelector + dkim.Ed25519SelectorSuffix + "._domainkey", Type: "TXT"})

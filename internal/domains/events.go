@@ -16,6 +16,11 @@ func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event
 		return nil, err
 	}
 	records := Objects(d, recs)
+	for i := range records {
+		if records[i].Record == "Receiving" {
+			records[i].Record = "Receiving MX" // the webhook payload's label (the REST API says Receiving)
+		}
+	}
 	data := map[string]any{
 		"id": d.ID, "name": d.Name, "status": d.Status, "created_at": d.CreatedAt.UTC().Format(events.ISO), "region": d.Region,
 		"capabilities": map[string]string{"sending": d.Sending, "receiving": d.Receiving},

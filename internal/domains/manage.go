@@ -96,16 +96,87 @@ func (s Settings) StartVerification(ctx context.Context, st VerifyStore, d *stor
 		return "", fmt.Errorf("domain holder: %w", err)
 	}
 	d.FailureReason = ""
-	if d.Status != store.DomainVerified {
+	switch d.Status {
+	case store.DomainVerified, store.DomainTemporaryFailure:
+		// Checked again now; a temporary failure keeps its window.
+	case store.DomainPartiallyVerified, store.DomainPartiallyFailed:
+		// The capability that works keeps working; the other's records
+		// get a new window.
+		d.Status = store.DomainPartiallyVerified
+		pendRecords(d)
+	default:
 		d.Status = store.DomainPending
-		for kind, st := range d.RecordStatus {
-			if st != store.DomainVerified {
-				d.RecordStatus[kind] = store.DomainPending
-			}
+		pendRecords(d)
+	}
+	if d.VerifyStartedAt == nil || d.Status != store.DomainTemporaryFailure {
+		d.VerifyStartedAt = &now
+	}
+	d.NextCheckAt, d.UpdatedAt = &now, now
+	return "", s.Save(ctx, st, d)
+}
+
+// pendRecords makes every record of d that is not verified pending.
+func pendRecords(d *store.Domain) {
+	for kind, st := range d.RecordStatus {
+		if st != store.DomainVerified && st != store.DomainTemporaryFailure {
+			d.RecordStatus[kind] = store.DomainPending
 		}
 	}
-	d.VerifyStartedAt, d.NextCheckAt, d.UpdatedAt = &now, &now, now
-	return "", s.Save(ctx, st, d)
+}
+
+// SetCapabilities changes d's capabilities (each "enabled" or "disabled";
+// "" keeps it). Records of a capability just enabled start not_started on a
+// domain whose verification has not started, else pending with a new
+// verification window, checked at once (the caller wakes the Verifier);
+// the domain's status follows at that check (a verified domain that now
+// also receives is partially_verified until its MX record is found). It
+// reports whether a check is due.
+func (s Settings) SetCapabilities(d *store.Domain, sending, receiving string, now time.Time) bool {
+	before := map[string]bool{Sending: Capable(d, Sending), Receiving: Capable(d, Receiving)}
+	if sending != "" {
+		d.Sending = sending
+	}
+	if receiving != "" {
+		d.Receiving = receiving
+	}
+	changed := false
+	for _, c := range []string{Sending, Receiving} {
+		if Capable(d, c) == before[c] {
+			continue
+		}
+		changed = true
+		if !Capable(d, c) {
+			continue
+		}
+		if d.RecordStatus == nil {
+			d.RecordStatus = map[string]string{}
+		}
+		for _, k := range d.RequiredRecords(c) {
+			switch st := d.RecordStatus[k]; {
+			case d.Status == store.DomainNotStarted:
+				d.RecordStatus[k] = store.DomainNotStarted
+			case st != store.DomainVerified:
+				d.RecordStatus[k] = store.DomainPending
+			}
+		}
+		if c == Sending && d.RecordStatus[KindDMARC] == "" {
+			d.RecordStatus[KindDMARC] = d.RecordStatus[KindDKIM]
+		}
+	}
+	if !changed || d.Status == store.DomainNotStarted {
+		return false
+	}
+	now = now.UTC()
+	if d.Status == store.DomainFailed {
+		// Nothing worked: a capability added is a new verification.
+		d.Status, d.FailureReason = store.DomainPending, ""
+		pendRecords(d)
+	}
+	if d.VerifyStartedAt == nil {
+		d.VerifyStartedAt = &now
+	}
+	d.NextCheckAt = &now
+	return true
 }
 
 // DeleteStore deletes a domain with its events.

@@ -216,10 +216,19 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 			return false, fmt.Errorf("domain holder: %w", err)
 		}
 	}
-	allVerified, lookupFailed := true, false
+	lookupFailed := false
 	if d.RecordStatus == nil {
 		d.RecordStatus = map[string]string{}
 	}
+	// wasUp: the records that were verified before this check (verified,
+	// or verified and being re-checked) on a domain that holds its name;
+	// one of them missing now is a temporary failure, a record never
+	// verified is simply pending.
+	wasUp := map[string]bool{}
+	for kind, st := range d.RecordStatus {
+		wasUp[kind] = wasHeld && (st == store.DomainVerified || st == store.DomainTemporaryFailure)
+	}
+	lost := false
 	// What DNS answered for each record is stored with the statuses; the
 	// checks of records the domain no longer has are dropped.
 	checks := make(map[string]store.RecordCheck, len(recs))
@@ -234,16 +243,14 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 			}
 			continue
 		}
-		if st == dnscheck.Verified {
-			d.RecordStatus[rec.Kind] = store.DomainVerified
-			continue
-		}
-		if !rec.Optional {
-			allVerified = false
-		}
 		switch {
-		case d.Status == store.DomainVerified || d.Status == store.DomainTemporaryFailure:
+		case st == dnscheck.Verified:
+			d.RecordStatus[rec.Kind] = store.DomainVerified
+		case wasUp[rec.Kind]:
 			d.RecordStatus[rec.Kind] = store.DomainTemporaryFailure
+			lost = lost || !rec.Optional
+		case d.Status == store.DomainPartiallyFailed && d.RecordStatus[rec.Kind] == store.DomainFailed:
+			// Re-checked with the capability that works; failed until it appears.
 		default:
 			d.RecordStatus[rec.Kind] = store.DomainPending
 		}
@@ -251,33 +258,74 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 
 	d.RecordChecks = checks
 
+	// Each enabled capability is up when every record it needs is verified.
+	allUp, anyUp := true, false
+	for _, c := range []string{Sending, Receiving} {
+		if !Capable(d, c) {
+			continue
+		}
+		up := true
+		for _, k := range d.RequiredRecords(c) {
+			up = up && d.RecordStatus[k] == store.DomainVerified
+		}
+		allUp, anyUp = allUp && up, anyUp || up
+	}
+
 	started := now
 	if d.VerifyStartedAt != nil {
 		started = *d.VerifyStartedAt
 	}
+	expired := now.Sub(started) >= FailAfter
 	next := now
 	switch {
 	case lookupFailed:
 		lookupErr = true
 		next = now.Add(retryAfterError)
-	case allVerified:
+	case allUp:
 		d.Status, d.VerifyStartedAt, d.FailureReason = store.DomainVerified, nil, ""
 		next = now.Add(Recheck)
 		if !wasHeld {
 			d.NextCheckAt, d.UpdatedAt = &next, now
 			return false, v.win(ctx, d, before, now)
 		}
-	case d.Status == store.DomainVerified:
-		// A record disappeared: the failure window starts now.
+	case lost && d.Status != store.DomainTemporaryFailure:
+		// A record that was verified disappeared: the failure window
+		// starts now, and the domain goes on working meanwhile.
 		d.Status, d.VerifyStartedAt = store.DomainTemporaryFailure, &now
 		next = now.Add(backoff(0))
-	case now.Sub(started) >= FailAfter:
-		d.Status, d.FailureReason = store.DomainFailed, ReasonRecordsMissing
-		for kind, st := range d.RecordStatus {
-			if st != store.DomainVerified {
-				d.RecordStatus[kind] = store.DomainFailed
-			}
+	case (lost || !anyUp) && expired:
+		d.FailureReason = ReasonRecordsMissing
+		failRecords(d)
+		if !anyUp {
+			d.Status = store.DomainFailed
+			d.NextCheckAt, d.UpdatedAt = nil, now
+			return false, v.save(ctx, d, before, now)
 		}
+		// One capability still works: it is re-checked as a verified
+		// domain is, and the other's records stay failed until they appear.
+		d.Status, d.VerifyStartedAt = store.DomainPartiallyFailed, nil
+		next = now.Add(Recheck)
+	case lost:
+		next = now.Add(backoff(now.Sub(started)))
+	case anyUp:
+		// One capability's records are verified, the other's are not.
+		next = now.Add(Recheck)
+		switch {
+		case d.Status == store.DomainPartiallyFailed:
+		case expired:
+			d.Status, d.VerifyStartedAt, d.FailureReason = store.DomainPartiallyFailed, nil, ReasonRecordsMissing
+			failRecords(d)
+		default:
+			d.Status = store.DomainPartiallyVerified
+			next = now.Add(backoff(now.Sub(started)))
+		}
+		if !wasHeld {
+			d.NextCheckAt, d.UpdatedAt = &next, now
+			return false, v.win(ctx, d, before, now)
+		}
+	case expired:
+		d.Status, d.FailureReason = store.DomainFailed, ReasonRecordsMissing
+		failRecords(d)
 		d.NextCheckAt, d.UpdatedAt = nil, now
 		return false, v.save(ctx, d, before, now)
 	default:
@@ -285,6 +333,15 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 	}
 	d.NextCheckAt, d.UpdatedAt = &next, now
 	return lookupErr, v.save(ctx, d, before, now)
+}
+
+// failRecords marks every record of d that is not verified failed.
+func failRecords(d *store.Domain) {
+	for kind, st := range d.RecordStatus {
+		if st != store.DomainVerified {
+			d.RecordStatus[kind] = store.DomainFailed
+		}
+	}
 }
 
 // win stores d, just verified, and fails the other teams' copies of its

@@ -405,3 +405,135 @@ godwit_domain_verifications_total{result="verified"} 1
 	require.Equal(t, "verified", changes[1]["from"])
 	require.Equal(t, "temporary_failure", changes[1]["to"])
 }
+
+// TestVerificationCapabilities: a domain that sends and receives is
+// partially_verified while the records of only one capability are
+// verified, and that capability works (store.Domain.Ready); partially_failed
+// once the others stay missing for FailAfter, still working and re-checked;
+// verified once every record is there. Enabling receiving on a verified
+// domain keeps it sending while its MX record is checked.
+func TestVerificationCapabilities(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, kind)
+			ctx := context.Background()
+			f.domain.Receiving = "enabled"
+			require.NoError(t, f.db.UpdateDomain(ctx, f.domain))
+			var err error
+			f.recs, err = f.v.Settings.Records(f.domain)
+			require.NoError(t, err)
+			mx := f.recs[len(f.recs)-1]
+			require.Equal(t, domains.Record{Kind: domains.KindReceiving, Record: "Receiving", Name: "example.com", Type: "MX",
+				Value: "bounces.godwit.test", Priority: 10}, mx)
+			require.Equal(t, "example.com", mx.FQDN("example.com"), "at the domain itself")
+
+			// Sending records only: partially_verified, sending works, receiving not yet.
+			f.publish(required...)
+			d := f.run()
+			require.Equal(t, store.DomainPartiallyVerified, d.Status)
+			require.Equal(t, store.DomainPending, d.RecordStatus[domains.KindReceiving])
+			require.True(t, d.Ready(store.CapabilitySending))
+			require.False(t, d.Ready(store.CapabilityReceiving))
+			held, err := f.db.HeldDomain(ctx, "example.com")
+			require.NoError(t, err)
+			require.Equal(t, d.ID, held.ID, "a partially verified domain holds its name")
+
+			// The MX never appears: partially_failed after 72 hours; sending
+			// still works, and the domain is re-checked daily.
+			for checks := 0; d.Status == store.DomainPartiallyVerified; checks++ {
+				require.Less(t, checks, 200, "verification must end")
+				f.advanceToNext(d)
+				d = f.run()
+			}
+			require.Equal(t, store.DomainPartiallyFailed, d.Status)
+			require.GreaterOrEqual(t, f.clock.Now().Sub(t0), domains.FailAfter)
+			require.Equal(t, store.DomainFailed, d.RecordStatus[domains.KindReceiving])
+			require.Equal(t, domains.ReasonRecordsMissing, d.FailureReason)
+			require.True(t, d.Ready(store.CapabilitySending))
+			require.False(t, d.Ready(store.CapabilityReceiving))
+			require.Equal(t, f.clock.Now().Add(domains.Recheck), *d.NextCheckAt)
+			f.advanceToNext(d)
+			d = f.run()
+			require.Equal(t, store.DomainPartiallyFailed, d.Status, "stays partially failed while the MX is missing")
+			require.Equal(t, store.DomainFailed, d.RecordStatus[domains.KindReceiving])
+
+			// The MX appears: verified at the next check.
+			f.publish(domains.KindReceiving)
+			f.advanceToNext(d)
+			d = f.run()
+			require.Equal(t, store.DomainVerified, d.Status)
+			require.Empty(t, d.FailureReason)
+			require.True(t, d.Ready(store.CapabilityReceiving))
+
+			// The webhook payload labels the record "Receiving MX", as Resend's does.
+			evs, err := f.db.ListEvents(ctx, d.TeamID, "", 100)
+			require.NoError(t, err)
+			require.Contains(t, string(evs[len(evs)-1].Data), `"record":"Receiving MX"`)
+
+			// A sending record disappears: temporary_failure, both still work.
+			f.dns.Delete(f.recs[0].FQDN("example.com"))
+			f.advanceToNext(d)
+			d = f.run()
+			require.Equal(t, store.DomainTemporaryFailure, d.Status)
+			require.True(t, d.Ready(store.CapabilitySending))
+			require.True(t, d.Ready(store.CapabilityReceiving))
+			// Never back within 72 hours: partially_failed, receiving only.
+			for checks := 0; d.Status == store.DomainTemporaryFailure; checks++ {
+				require.Less(t, checks, 200, "the failure window must end")
+				f.advanceToNext(d)
+				d = f.run()
+			}
+			require.Equal(t, store.DomainPartiallyFailed, d.Status)
+			require.False(t, d.Ready(store.CapabilitySending))
+			require.True(t, d.Ready(store.CapabilityReceiving))
+
+			// A verify request gives the failed records a new window; the MX keeps working.
+			_, err = f.v.Settings.StartVerification(ctx, f.db, d, f.clock.Now())
+			require.NoError(t, err)
+			d = f.get(d)
+			require.Equal(t, store.DomainPartiallyVerified, d.Status)
+			require.Equal(t, store.DomainPending, d.RecordStatus[domains.KindDKIM])
+			require.True(t, d.Ready(store.CapabilityReceiving))
+			f.publish(domains.KindDKIM)
+			d = f.run()
+			require.Equal(t, store.DomainVerified, d.Status)
+		})
+	}
+}
+
+// TestEnableReceivingOnVerifiedDomain: a capability enabled later is
+// checked at once without stopping the one that works.
+func TestEnableReceivingOnVerifiedDomain(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sqlstore.SQLite)
+	ctx := context.Background()
+	f.publish(required...)
+	d := f.run()
+	require.Equal(t, store.DomainVerified, d.Status)
+	f.advanceToNext(d)
+	f.clock.Advance(-time.Hour) // mid-way to the daily check
+
+	require.True(t, f.v.Settings.SetCapabilities(d, "", "enabled", f.clock.Now()), "a check is due")
+	require.Equal(t, store.DomainPending, d.RecordStatus[domains.KindReceiving])
+	require.Equal(t, f.clock.Now(), *d.NextCheckAt)
+	require.True(t, d.Ready(store.CapabilitySending), "sending goes on")
+	require.False(t, d.Ready(store.CapabilityReceiving))
+	require.NoError(t, f.v.Settings.Save(ctx, f.db, d))
+	d = f.run()
+	require.Equal(t, store.DomainPartiallyVerified, d.Status)
+	require.True(t, d.Ready(store.CapabilitySending))
+
+	require.False(t, f.v.Settings.SetCapabilities(d, "enabled", "enabled", f.clock.Now()), "nothing changed")
+	// Receiving off again: the next check finds every remaining record.
+	require.True(t, f.v.Settings.SetCapabilities(d, "", "disabled", f.clock.Now()))
+	require.NoError(t, f.v.Settings.Save(ctx, f.db, d))
+	d = f.run()
+	require.Equal(t, store.DomainVerified, d.Status)
+
+	// On a domain whose verification never started, new records just wait.
+	n := *f.domain
+	n.Status, n.Receiving, n.RecordStatus = store.DomainNotStarted, "disabled", map[string]string{domains.KindDKIM: store.DomainNotStarted}
+	require.False(t, f.v.Settings.SetCapabilities(&n, "", "enabled", f.clock.Now()))
+	require.Equal(t, store.DomainNotStarted, n.RecordStatus[domains.KindReceiving])
+}

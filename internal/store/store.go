@@ -194,6 +194,11 @@ const (
 	DomainVerified         = "verified"
 	DomainFailed           = "failed"
 	DomainTemporaryFailure = "temporary_failure"
+	// A domain with both capabilities whose records of one are verified
+	// and of the other not yet (partially_verified) or not within the
+	// verification window (partially_failed): the verified one works.
+	DomainPartiallyVerified = "partially_verified"
+	DomainPartiallyFailed   = "partially_failed"
 )
 
 // Domain is a sending domain. Its DKIM private keys are stored sealed with
@@ -240,11 +245,82 @@ type RecordCheck struct {
 	CheckedAt time.Time
 }
 
+// Record kinds of a domain: the keys of Domain.RecordStatus (the values
+// are the records internal/domains defines).
+const (
+	RecordDKIM        = "DKIM"
+	RecordDKIMEd25519 = "DKIM-ED25519"
+	RecordSPFMX       = "SPF-MX"
+	RecordSPFTXT      = "SPF-TXT"
+	RecordDMARC       = "DMARC"
+	RecordReceiving   = "Receiving"
+)
+
+// Capabilities of a domain (Domain.Sending and .Receiving are "enabled" or
+// "disabled").
+const (
+	CapabilitySending   = "sending"
+	CapabilityReceiving = "receiving"
+)
+
+// Capable reports whether d has capability c enabled (a row written before
+// the columns had values sends and does not receive).
+func (d *Domain) Capable(c string) bool {
+	if c == CapabilityReceiving {
+		return d.Receiving == "enabled"
+	}
+	return d.Sending == "enabled" || d.Sending == ""
+}
+
+// RequiredRecords are the record kinds that capability c of d needs
+// verified (DMARC is suggested, not required).
+func (d *Domain) RequiredRecords(c string) []string {
+	if c == CapabilityReceiving {
+		return []string{RecordReceiving}
+	}
+	kinds := []string{RecordDKIM, RecordSPFMX, RecordSPFTXT}
+	if d.DKIMEd25519Key != nil {
+		kinds = append(kinds, RecordDKIMEd25519)
+	}
+	return kinds
+}
+
+// Ready reports whether d may be used for capability c now: c is enabled,
+// d holds its name (verified, temporary_failure, partially_verified or
+// partially_failed), and the records c needs are verified (or verified and
+// being re-checked). On a verified domain (or one in its temporary failure
+// window) only a record known not to be (pending, not started, failed: a
+// capability just enabled) stops c; on a partial one each must be verified.
+// The sending gate asks it for sending, the MX for receiving.
+func (d *Domain) Ready(c string) bool {
+	if d == nil || !d.Capable(c) || !DomainHeld(d.Status) {
+		return false
+	}
+	partial := d.Status == DomainPartiallyVerified || d.Status == DomainPartiallyFailed
+	for _, k := range d.RequiredRecords(c) {
+		switch d.RecordStatus[k] {
+		case DomainVerified, DomainTemporaryFailure:
+		case "":
+			if partial {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // DomainHeld reports whether a domain of this status holds its name against
-// other teams: its records were verified (temporary_failure is being
-// re-checked). At most one team's copy of a name is held at a time.
+// other teams: its records, or those of one of its capabilities, were
+// verified (temporary_failure is being re-checked). At most one team's copy
+// of a name is held at a time.
 func DomainHeld(status string) bool {
-	return status == DomainVerified || status == DomainTemporaryFailure
+	switch status {
+	case DomainVerified, DomainTemporaryFailure, DomainPartiallyVerified, DomainPartiallyFailed:
+		return true
+	}
+	return false
 }
 
 // Event is a team-level event (domain.created, domain.updated, …) kept for

@@ -16,8 +16,8 @@ const domainColumns = `id, team_id, name, region, return_path, status, open_trac
 	failure_reason, record_checks`
 
 // heldStatuses is the SQL form of store.DomainHeld; the partial unique
-// index domains_verified_name (migration 00015) has the same condition.
-const heldStatuses = `('verified', 'temporary_failure')`
+// index domains_verified_name (migration 00030) has the same condition.
+const heldStatuses = `('verified', 'temporary_failure', 'partially_verified', 'partially_failed')`
 
 func b2i(b bool) int {
 	if b {
