@@ -221,6 +221,9 @@ func TestSPF(t *testing.T) {
 			if d.SPF.Identity != tt.identity || d.SPF.Domain != tt.domain {
 				t.Fatalf("checked %s %q, want %s %q", d.SPF.Identity, d.SPF.Domain, tt.identity, tt.domain)
 			}
+			if tt.want == "temperror" && (!strings.Contains(d.SPF.Reason, "SERVFAIL") || strings.Contains(d.SPF.Reason, "127.0.0.1")) {
+				t.Fatalf("reason %q: want the rcode, not the resolver's address", d.SPF.Reason)
+			}
 			if tt.identity == "helo" && !strings.Contains(res.Header, "spf="+tt.want) {
 				t.Fatalf("header %q", res.Header)
 			}

@@ -26,9 +26,21 @@ func notFound(name string) error {
 	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
 
+// temporary describes a failed lookup in a few words, without the
+// resolver's address (reasons are stored and shown to the team).
 func temporary(name string, err error) error {
+	msg := "lookup failed"
+	var rc *dnscheck.RcodeError
+	switch {
+	case errors.As(err, &rc):
+		msg = rc.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		msg = "no answer in time"
+	case errors.Is(err, context.Canceled):
+		msg = "cancelled"
+	}
 	return &net.DNSError{
-		Err:         err.Error(),
+		Err:         msg,
 		Name:        name,
 		IsTemporary: true,
 		IsTimeout:   errors.Is(err, context.DeadlineExceeded),
