@@ -133,16 +133,18 @@ func TestBuildersEmitRegisteredTypes(t *testing.T) {
 		emit(ev, err, typ)
 	}
 
+	ev, err = Received(&store.ReceivedEmail{ID: "r1", TeamID: "team", CreatedAt: at})
+	emit(ev, err, EmailReceived)
+
 	// The rest are built elsewhere on New (domains.Settings.Event, tested
-	// there) or not emitted yet (email.received: inbound mail is not
-	// received into mailboxes yet).
+	// there).
 	var rest []string
 	for _, typ := range Subscribable() {
 		if !emitted[typ] {
 			rest = append(rest, typ)
 		}
 	}
-	require.Equal(t, []string{EmailReceived, DomainCreated, DomainUpdated, DomainDeleted}, rest)
+	require.Equal(t, []string{DomainCreated, DomainUpdated, DomainDeleted}, rest)
 }
 
 func TestSuppressionEventPayload(t *testing.T) {
@@ -204,4 +206,29 @@ func TestEventTypesHaveOneHome(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Empty(t, found, "event types spelled outside internal/events")
+}
+
+func TestReceivedEventPayload(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 28, 12, 0, 1, 234567000, time.UTC)
+	e := &store.ReceivedEmail{ID: "r1", TeamID: "team", CreatedAt: at, From: "someone@example.net",
+		To: []string{"Support <support@example.com>"}, ReceivedFor: []string{"support@example.com"},
+		MessageID: "<abc@example.net>", Subject: "Help", Attachments: []*store.ReceivedAttachment{
+			{ID: "a1", Filename: "logo.png", ContentType: "image/png", ContentDisposition: "inline", ContentID: "logo"},
+			{ID: "a2", ContentType: "application/octet-stream"},
+		}}
+	ev, err := Received(e)
+	require.NoError(t, err)
+	require.Equal(t, at, ev.CreatedAt)
+	require.JSONEq(t, `{"type":"email.received","created_at":"2026-11-28T12:00:01.234Z","data":{
+		"email_id":"r1","created_at":"2026-11-28T12:00:01.234Z","from":"someone@example.net",
+		"to":["Support <support@example.com>"],"cc":[],"bcc":[],"received_for":["support@example.com"],
+		"message_id":"<abc@example.net>","subject":"Help","attachments":[
+		{"id":"a1","filename":"logo.png","content_type":"image/png","content_disposition":"inline","content_id":"logo"},
+		{"id":"a2","content_type":"application/octet-stream"}]}}`, string(ev.Data))
+
+	e.InReplyToEmailID = "sent-1"
+	ev, err = Received(e)
+	require.NoError(t, err)
+	require.Contains(t, string(ev.Data), `"in_reply_to_email_id":"sent-1"`, "Godwit's extra field, only when set")
 }

@@ -35,6 +35,7 @@ type Store interface {
 	ContactImports
 	RequestLogs
 	Users
+	ReceivedEmails
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -502,4 +503,46 @@ type Users interface {
 	// DeleteExpiredUserAuth removes sessions and set-password tokens that
 	// expired before t, of every team, and returns how many it removed.
 	DeleteExpiredUserAuth(ctx context.Context, t time.Time) (int64, error)
+}
+
+// ReceivedEmails holds the mail Godwit received as the MX of the teams'
+// receiving domains, with its attachments, for the Receiving API.
+type ReceivedEmails interface {
+	// StoreReceivedEmail writes e, its attachments (e.Attachments, content
+	// included) and its email.received event, built by announce, in one
+	// transaction: when it returns nil the email is durably stored and
+	// announced (webhooks and the feed). It fills an empty e.ID and
+	// attachment IDs with new ids, a zero e.CreatedAt with the store's
+	// clock, e.Size (when 0) and each attachment's Size, EmailID and
+	// TeamID. e.Raw is required.
+	StoreReceivedEmail(ctx context.Context, e *ReceivedEmail, announce ReceivedEvent) error
+	// ListReceivedEmails returns the team's received emails newest first,
+	// with their attachments (without content) and without bodies, headers
+	// or raw message, and whether more exist beyond the page. A cursor
+	// that is not one of the team's received emails is ErrNotFound.
+	ListReceivedEmails(ctx context.Context, teamID string, p Page) ([]*ReceivedEmail, bool, error)
+	// GetReceivedEmail returns one of the team's received emails with its
+	// bodies, headers and attachments (without content), without Raw.
+	GetReceivedEmail(ctx context.Context, teamID, id string) (*ReceivedEmail, error)
+	// GetReceivedRaw returns the message of one of the team's received
+	// emails as it was received.
+	GetReceivedRaw(ctx context.Context, teamID, id string) ([]byte, error)
+	// ListReceivedAttachments returns the attachments of one of the team's
+	// received emails in the message's order, without content; ErrNotFound
+	// if the team has no such email.
+	ListReceivedAttachments(ctx context.Context, teamID, emailID string) ([]*ReceivedAttachment, error)
+	// GetReceivedAttachment returns one attachment of one of the team's
+	// received emails, content included.
+	GetReceivedAttachment(ctx context.Context, teamID, emailID, id string) (*ReceivedAttachment, error)
+	// DeleteReceivedBefore removes up to limit received emails of any team
+	// created before t, oldest first, with their attachments, and returns
+	// how many emails it removed (retention).
+	DeleteReceivedBefore(ctx context.Context, t time.Time, limit int) (int64, error)
+	// FindSentEmailByMessageID returns the id of the team's sent email
+	// whose Message-ID is messageID (angle brackets optional, compared
+	// without regard to case): the message a received reply names in
+	// In-Reply-To or References. ErrNotFound for any other Message-ID. It
+	// costs one lookup by primary key (Godwit's Message-IDs carry the
+	// email's id).
+	FindSentEmailByMessageID(ctx context.Context, teamID, messageID string) (string, error)
 }

@@ -943,3 +943,105 @@ type RequestLog struct {
 	ResponseBody json.RawMessage
 	CreatedAt    time.Time
 }
+
+// ReceivedEmail is a message Godwit accepted as the MX of one of a team's
+// receiving domains (Resend's Receiving API). The MX fills it from the SMTP
+// session and the parsed message and stores it with StoreReceivedEmail;
+// the API reads it back.
+type ReceivedEmail struct {
+	ID       string
+	TeamID   string
+	DomainID string // the receiving domain the message was accepted for
+	// CreatedAt is when the message was received.
+	CreatedAt time.Time
+	// MessageID is the message's Message-ID header, angle brackets
+	// included ("" when it has none).
+	MessageID string
+	// From is the bare address of the From header.
+	From    string
+	To      []string
+	Cc      []string
+	Bcc     []string
+	ReplyTo []string
+	// ReceivedFor are the envelope recipients (RCPT TO) that matched the
+	// team's receiving domains.
+	ReceivedFor []string
+	Subject     string
+	// HTML and Text are the message's bodies, nil when it has none.
+	HTML *string
+	Text *string
+	// Headers are the message's header fields in order, values decoded
+	// (RFC 2047) and unfolded.
+	Headers []Header
+	// Raw is the message as received. StoreReceivedEmail requires it;
+	// GetReceivedEmail and ListReceivedEmails leave it nil (GetReceivedRaw
+	// reads it).
+	Raw []byte
+	// Size is the length of Raw (StoreReceivedEmail sets it when 0).
+	Size int64
+	// The SMTP session: the client's address, its HELO/EHLO name and the
+	// envelope sender (MAIL FROM, "" for the null sender).
+	RemoteIP string
+	Helo     string
+	MailFrom string
+	// Auth is what the authentication checks found.
+	Auth ReceivedAuth
+	// InReplyToEmailID is the id of the team's sent email this message
+	// replies to ("" for none), found by FindSentEmailByMessageID from its
+	// In-Reply-To or References.
+	InReplyToEmailID string
+	// Attachments are the message's attachments in its order: with their
+	// content for StoreReceivedEmail, without (Content nil) when read.
+	Attachments []*ReceivedAttachment
+}
+
+// Authentication verdicts of a received email (Resend's values).
+const (
+	AuthPass             = "pass"
+	AuthFail             = "fail"
+	AuthGray             = "gray"
+	AuthProcessingFailed = "processing_failed"
+	AuthUnknown          = "unknown"
+)
+
+// ReceivedAuth is what the MX's authentication checks found: a verdict
+// each for SPF, DKIM, DMARC and ARC ("" when not checked), their details
+// as JSON (per-signature results, the policy applied; the store keeps them
+// as given, nil for none) and the Authentication-Results header value the
+// MX wrote for them.
+type ReceivedAuth struct {
+	SPF     string
+	DKIM    string
+	DMARC   string
+	ARC     string
+	Details json.RawMessage
+	Results string
+}
+
+// Checked reports whether any check ran.
+func (a ReceivedAuth) Checked() bool {
+	return a.SPF != "" || a.DKIM != "" || a.DMARC != "" || a.ARC != ""
+}
+
+// ReceivedAttachment is one attachment of a received email. Filename,
+// ContentDisposition ("inline" or "attachment") and ContentID are "" when
+// the part has none; Size is the decoded content's length.
+type ReceivedAttachment struct {
+	ID                 string
+	EmailID            string
+	TeamID             string
+	Filename           string
+	ContentType        string
+	ContentDisposition string
+	ContentID          string
+	Size               int64
+	// Content is the decoded content: given to StoreReceivedEmail, read by
+	// GetReceivedAttachment (nil elsewhere).
+	Content []byte
+}
+
+// ReceivedEvent builds the email.received event of a received email that
+// is being stored (internal/events has it): the store calls it in the
+// email's transaction, once the email's and its attachments' ids and times
+// are set.
+type ReceivedEvent func(e *ReceivedEmail) (*Event, error)
