@@ -42,6 +42,10 @@ var openapiNullable = map[string]bool{
 	"sent_at": true, "name": true, "topic_id": true,
 	// Suppression: source_id is null for one added through the API.
 	"source_id": true,
+	// Received emails' attachments: the document marks filename and
+	// content_disposition `nullable: true`, a 3.0 keyword its 3.1 schemas
+	// do not apply; the reference (§f) has content_id null too.
+	"filename": true, "content_disposition": true, "content_id": true,
 }
 
 // openapiAnyJSON lists properties the SDKs type `unknown` although the

@@ -195,9 +195,12 @@ func (rs routeShapes) add(pattern string) {
 
 // resendServedBy names the routes that serve a path of Resend's under
 // another shape: GET /contacts/imports/{id} is the less specific
-// GET /contacts/{id_or_email}/{id} (routes.go says why).
+// GET /contacts/{id_or_email}/{id}, and two Receiving routes are
+// GET /emails/{id}/{sub}[/{rest}] (routes.go says why).
 var resendServedBy = map[routeShape]routeShape{
-	{http.MethodGet, "/contacts/imports/{}"}: {http.MethodGet, "/contacts/{}/{}"},
+	{http.MethodGet, "/contacts/imports/{}"}:             {http.MethodGet, "/contacts/{}/{}"},
+	{http.MethodGet, "/emails/receiving/{}"}:             {http.MethodGet, "/emails/{}/{}"},
+	{http.MethodGet, "/emails/receiving/{}/attachments"}: {http.MethodGet, "/emails/{}/{}/{}"},
 }
 
 // serves reports whether the route pattern serves the Resend path e for

@@ -104,11 +104,11 @@ func TestRoutingFixedPaths(t *testing.T) {
 		{"GET", "/emails/batch", 405, "POST", ""},
 		{"PATCH", "/emails/batch", 405, "POST", ""},
 		{"DELETE", "/emails/batch", 405, "POST", ""},
-		{"GET", "/emails/receiving", 404, "", "`GET /emails/receiving` is part of Resend's API but is not available in Godwit."},
-		{"HEAD", "/emails/receiving", 404, "", ""},
-		{"GET", "/emails/receiving/" + id, 404, "", "`GET /emails/receiving/{email_id}` is part of Resend's API but is not available in Godwit."},
-		{"GET", "/emails/receiving/" + id + "/attachments", 404, "", "not available in Godwit"},
-		{"GET", "/emails/receiving/" + id + "/attachments/" + id, 404, "", "not available in Godwit"},
+		{"GET", "/emails/receiving/" + id, 404, "", "Email not found"},
+		{"GET", "/emails/receiving/" + id + "/attachments", 404, "", "Email not found"},
+		{"GET", "/emails/receiving/" + id + "/attachments/" + id, 404, "", "Email not found"},
+		{"GET", "/emails/" + id + "/nope/attachments", 404, "", "The requested endpoint does not exist."},
+		{"GET", "/emails/receiving/" + id + "/nope", 404, "", "The requested endpoint does not exist."},
 		{"POST", "/emails/receiving", 405, "GET", ""},
 		{"PUT", "/emails/" + id, 405, "GET, PATCH", ""},
 		{"DELETE", "/contacts/imports", 405, "GET, POST", ""},
@@ -150,6 +150,9 @@ func TestRoutingFixedPaths(t *testing.T) {
 		})
 	}
 	// The routes Godwit has keep their own answers.
+	require.Equal(t, 200, e.do("GET", "/emails/receiving", e.keyA, "").status)
+	requireError(t, e.do("GET", "/emails/receiving/nope", e.keyA, ""), 422, "invalid_parameter", "`email_id`")
+	requireError(t, e.do("GET", "/emails/"+id+"/attachments", e.keyA, ""), 404, "not_found", "Email not found")
 	requireError(t, e.do("GET", "/emails/"+id, e.keyA, ""), 404, "not_found", "Email not found")
 	requireError(t, e.do("GET", "/emails/nope", e.keyA, ""), 422, "invalid_parameter", "valid UUID")
 	requireError(t, e.do("GET", "/contacts/imports/"+id, e.keyA, ""), 404, "not_found", "Contact import not found")

@@ -39,6 +39,17 @@ func (h *Handler) routes() {
 	h.handle("GET /emails/{id}/attachments/{attachment_id}", fullAccess, h.getEmailAttachment)
 	h.handle("POST /emails/{id}/share", fullAccess, h.shareEmail)
 	h.handle("GET /download/{token}", public, h.downloadAttachment)
+	// Received emails (receiving.go). GET /emails/receiving/{email_id} and
+	// …/{email_id}/attachments overlap GET /emails/{id}/attachments and
+	// …/attachments/{attachment_id} with neither more specific, which the
+	// mux refuses: the less specific patterns below serve them (and answer
+	// 404 for any other {id}). Their raw message and attachments download
+	// without a key (signed, expiring tokens).
+	h.handle("GET /emails/receiving", fullAccess, h.listReceivedEmails)
+	h.handle("GET /emails/{id}/{sub}", fullAccess, h.emailsSub)
+	h.handle("GET /emails/{id}/{sub}/{rest}", fullAccess, h.emailsSubRest)
+	h.handle("GET /emails/receiving/{email_id}/attachments/{attachment_id}", fullAccess, h.getReceivedAttachment)
+	h.handle("GET /download/received/{token}", public, h.downloadReceived)
 	h.handle("GET /share/{token}", public, h.sharedEmail)
 	// Godwit's own: what waits for delivery, and why (queue.go).
 	h.handle("GET /queue", fullAccess, h.listQueue)

@@ -27,6 +27,12 @@ type Store interface {
 	store.Templates
 	store.Broadcasts
 	store.ContactImports
+	// The Receiving API reads received emails (the MX writes them).
+	ListReceivedEmails(ctx context.Context, teamID string, p store.Page) ([]*store.ReceivedEmail, bool, error)
+	GetReceivedEmail(ctx context.Context, teamID, id string) (*store.ReceivedEmail, error)
+	ListReceivedAttachments(ctx context.Context, teamID, emailID string) ([]*store.ReceivedAttachment, error)
+	GetReceivedAttachment(ctx context.Context, teamID, emailID, id string) (*store.ReceivedAttachment, error)
+	GetReceivedRaw(ctx context.Context, teamID, id string) ([]byte, error)
 
 	// GetIdempotency answers a repeated Idempotency-Key (for the accept
 	// path, accept.Store, which the Handler builds over this Store).

@@ -8,8 +8,8 @@ import (
 // CreatedAt, in Resend's payload shape: data holds email_id, created_at
 // (ISO), from (the bare address), to, cc, bcc, received_for (arrays, never
 // null), message_id, subject and attachments (id, filename, content_type,
-// content_disposition, content_id; each of the last three left out when
-// the part has none, as the OpenAPI document's WebhookEventAttachment allows); the
+// content_disposition, content_id; filename, content_disposition and
+// content_id null when the part has none, as resend-node types them); the
 // bodies, headers and content are never included (the Receiving API has
 // them). Godwit adds in_reply_to_email_id, the id of the team's sent email
 // the message replies to, only when there is one. It is the
@@ -17,13 +17,8 @@ import (
 func Received(e *store.ReceivedEmail) (*store.Event, error) {
 	atts := make([]map[string]any, 0, len(e.Attachments))
 	for _, a := range e.Attachments {
-		att := map[string]any{"id": a.ID, "content_type": a.ContentType}
-		for k, v := range map[string]string{"filename": a.Filename, "content_disposition": a.ContentDisposition,
-			"content_id": a.ContentID} {
-			if v != "" {
-				att[k] = v
-			}
-		}
+		att := map[string]any{"id": a.ID, "filename": orNull(a.Filename), "content_type": a.ContentType,
+			"content_disposition": orNull(a.ContentDisposition), "content_id": orNull(a.ContentID)}
 		atts = append(atts, att)
 	}
 	data := map[string]any{
@@ -51,4 +46,11 @@ func list(v []string) []string {
 		return []string{}
 	}
 	return v
+}
+
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -225,7 +225,7 @@ func TestReceivedEventPayload(t *testing.T) {
 		"to":["Support <support@example.com>"],"cc":[],"bcc":[],"received_for":["support@example.com"],
 		"message_id":"<abc@example.net>","subject":"Help","attachments":[
 		{"id":"a1","filename":"logo.png","content_type":"image/png","content_disposition":"inline","content_id":"logo"},
-		{"id":"a2","content_type":"application/octet-stream"}]}}`, string(ev.Data))
+		{"id":"a2","filename":null,"content_type":"application/octet-stream","content_disposition":null,"content_id":null}]}}`, string(ev.Data))
 
 	e.InReplyToEmailID = "sent-1"
 	ev, err = Received(e)

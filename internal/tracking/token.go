@@ -32,6 +32,7 @@ const (
 	kindUnsub = 3
 	kindShare = 4
 	kindFile  = 5
+	kindRecv  = 6
 	macSize   = 16 // truncated HMAC-SHA256: 128 bits
 	idSize    = 16
 	headSize  = 2 + idSize // version, kind, email id
@@ -67,7 +68,7 @@ type Signer struct {
 }
 
 type subKeys struct {
-	open, click, unsub, share, file *macKey
+	open, click, unsub, share, file, recv *macKey
 }
 
 func (k subKeys) forKind(kind byte) *macKey {
@@ -80,6 +81,8 @@ func (k subKeys) forKind(kind byte) *macKey {
 		return k.share
 	case kindFile:
 		return k.file
+	case kindRecv:
+		return k.recv
 	}
 	return k.click
 }
@@ -140,8 +143,12 @@ func NewSigner(key []byte, oldKeys ...[]byte) (*Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tracking: derive key: %w", err)
 		}
+		recv, err := hkdf.Key(sha256.New, k, nil, "godwit tracking v1 received email download token", sha256.Size)
+		if err != nil {
+			return nil, fmt.Errorf("tracking: derive key: %w", err)
+		}
 		s.keys = append(s.keys, subKeys{open: newMACKey(open), click: newMACKey(click), unsub: newMACKey(unsub),
-			share: newMACKey(share), file: newMACKey(file)})
+			share: newMACKey(share), file: newMACKey(file), recv: newMACKey(recv)})
 	}
 	return s, nil
 }
