@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/resend/resend-go/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/events"
@@ -295,4 +296,56 @@ func TestReceivedDownloads(t *testing.T) {
 func TestReceivedDownloadTokensAreNotLogged(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "/download/REDACTED", logPath("/download/received/AQYBsecret"))
+}
+
+// The official Go SDK lists and reads received emails and their
+// attachments, and their download links serve the bytes without a key.
+func TestSDKReceiving(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e, _ := shareEnv(t, kind, true)
+		older := e.receive(e.teamA, 0)
+		m := e.receive(e.teamA, time.Second)
+		client := e.sdk(e.keyA)
+
+		list, err := client.Emails.Receiving.List()
+		require.NoError(t, err)
+		require.Equal(t, "list", list.Object)
+		require.Len(t, list.Data, 2)
+		require.Equal(t, m.ID, list.Data[0].Id)
+		require.Equal(t, older.ID, list.Data[1].Id)
+		require.Len(t, list.Data[0].Attachments, 3)
+		require.Equal(t, "logo", list.Data[0].Attachments[0].ContentId)
+		require.Equal(t, "", list.Data[0].Attachments[2].Filename, "null decodes as empty")
+		page, err := client.Emails.Receiving.ListWithOptions(context.Background(), &resend.ListOptions{Limit: limit(1), After: &m.ID})
+		require.NoError(t, err)
+		require.Len(t, page.Data, 1)
+		require.Equal(t, older.ID, page.Data[0].Id)
+		require.False(t, page.HasMore)
+
+		got, err := client.Emails.Receiving.Get(m.ID)
+		require.NoError(t, err)
+		require.Equal(t, "email", got.Object)
+		require.Equal(t, "Help", got.Subject)
+		require.Equal(t, "Hi", got.Text)
+		require.Equal(t, "Help", got.Headers["subject"])
+		require.NotEmpty(t, got.Raw.DownloadUrl)
+		resp, body := get(t, got.Raw.DownloadUrl)
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, m.Raw, body)
+
+		atts, err := client.Emails.Receiving.ListAttachments(m.ID)
+		require.NoError(t, err)
+		require.Len(t, atts.Data, 3)
+		one, err := client.Emails.Receiving.GetAttachment(m.ID, atts.Data[1].Id)
+		require.NoError(t, err)
+		require.Equal(t, "attachment", one.Object)
+		require.Equal(t, "report.txt", one.Filename)
+		resp, body = get(t, one.DownloadUrl)
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, m.Attachments[1].Content, body)
+
+		_, err = e.sdk(e.keyB).Emails.Receiving.Get(m.ID)
+		require.ErrorContains(t, err, "Email not found")
+	})
 }

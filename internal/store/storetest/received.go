@@ -53,6 +53,9 @@ func testReceived(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		s := newStore(t, now)
 		a, b := newTeam(t, s, "a"), newTeam(t, s, "b")
+		hook := &store.Webhook{ID: uuid.NewString(), TeamID: a.ID, Endpoint: "https://hooks.example.com/in",
+			Events: []string{events.EmailReceived}, Status: store.WebhookEnabled, Secret: []byte("sealed"), CreatedAt: t0, UpdatedAt: t0}
+		require.NoError(t, s.CreateWebhook(ctx, hook))
 		e := NewReceivedEmail(a.ID, "dom-a", time.Time{})
 		raw := bytes.Clone(e.Raw)
 		report := bytes.Clone(e.Attachments[1].Content)
@@ -116,6 +119,11 @@ func testReceived(t *testing.T, newStore NewStore) {
 		require.Equal(t, []string{"support@example.com"}, payload.Data.ReceivedFor)
 		require.Len(t, payload.Data.Attachments, 3)
 		require.Equal(t, e.Attachments[0].ID, payload.Data.Attachments[0]["id"])
+		msgs, _, err := s.ListWebhookMessages(ctx, a.ID, hook.ID, store.Page{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, msgs, 1, "the event fans out to the team's webhooks in the same transaction")
+		require.Equal(t, evs[0].ID, msgs[0].EventID)
+		require.JSONEq(t, string(evs[0].Data), string(msgs[0].Payload))
 
 		// Another team's ids are not found, whatever the method.
 		_, err = s.GetReceivedEmail(ctx, b.ID, e.ID)
