@@ -94,7 +94,7 @@ func writeUpgradeData(t *testing.T, db *sqlstore.DB, d *upgradeData) {
 // upgradeTableOrder lists the tables whose rows others reference first,
 // for SQLite's foreign keys; the rest follow by name.
 var upgradeTableOrder = []string{"teams", "domains", "api_keys", "emails", "segments", "topics", "contacts", "webhooks",
-	"webhook_messages", "contact_imports", "users"}
+	"webhook_messages", "contact_imports", "users", "received_emails"}
 
 // dumpRows returns INSERT statements for every row of the store's own
 // tables (not goose's or the job queue's), and on PostgreSQL the identity
