@@ -39,6 +39,7 @@ import (
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/fetch"
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/inbound"
@@ -256,6 +257,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 				return db.DeleteExpiredUserAuth(ctx, time.Now())
 			})
 		}),
+		Background("received email sweeper", func(ctx context.Context) {
+			sweepEvery(ctx, time.Hour, "received emails past --inbound-retention", log, func(ctx context.Context) (int64, error) {
+				return sweepReceived(ctx, db, time.Now().Add(-cfg.InboundRetention))
+			})
+		}),
 		Background("request log sweeper", func(ctx context.Context) {
 			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
 		}),
@@ -264,7 +270,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	)
 	var listeners []Service
 	if cfg.MXAddr != "" {
-		listeners = append(listeners, serveMX(cfg, ports.mx, db, tlsCfg, log))
+		listeners = append(listeners, serveMX(cfg, ports.mx, db, tlsCfg, met, log))
 	}
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
 		listeners = append(listeners, LogStop(serveSubmission(cfg, ports, handler, tlsCfg, met, log),
@@ -406,10 +412,12 @@ func lockSQLite(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// serveMX is the SMTP listener for bounces and complaints (--mx-addr),
-// offering STARTTLS with the API's certificate when it has one.
-func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Config, log *slog.Logger) Service {
-	mx := inbound.NewServer(&inbound.Backend{Store: db, Logger: log}, cfg.HELOName())
+// serveMX is the MX (--mx-addr): the teams' receiving domains and the
+// bounces and complaints for the return paths, offering STARTTLS with the
+// API's certificate when it has one.
+func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) Service {
+	b := &inbound.Backend{Store: db, Receiving: db, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log}
+	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
 	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log})
 }
@@ -579,6 +587,20 @@ func tuneGC(cfg config.Config) {
 	}
 	if limit, _ := cfg.MemoryLimitBytes(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
+	}
+}
+
+// sweepReceived deletes the received emails older than before, a batch
+// at a time (each batch its own transaction), and says how many went.
+func sweepReceived(ctx context.Context, db *sqlstore.DB, before time.Time) (int64, error) {
+	const batch = 500
+	var total int64
+	for {
+		n, err := db.DeleteReceivedBefore(ctx, before, batch)
+		total += n
+		if err != nil || n < batch || ctx.Err() != nil {
+			return total, err
+		}
 	}
 }
 

@@ -61,6 +61,10 @@ type Config struct {
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
 	MXAddr               string
+	// MaxInboundBytes bounds a message received at --mx-addr, and
+	// InboundRetention is how long received mail is kept.
+	MaxInboundBytes  int64
+	InboundRetention time.Duration
 	// ImportWorkers is the contact imports run at once on a node, and
 	// ImportBatchSize the CSV rows each writes per transaction.
 	ImportWorkers   int
@@ -108,8 +112,11 @@ func Defaults() Config {
 		DeliveryTimeout: 10 * time.Minute,
 		MaxPerHost:      20,
 		MaxFetchBytes:   40 << 20,
-		ImportWorkers:   2,
-		ImportBatchSize: 500,
+
+		MaxInboundBytes:  40 << 20,
+		InboundRetention: 30 * 24 * time.Hour,
+		ImportWorkers:    2,
+		ImportBatchSize:  500,
 
 		SMTPMaxConns:      1000,
 		SMTPMaxConnsPerIP: 20,
@@ -181,6 +188,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
+	fs.Int64Var(&c.MaxInboundBytes, "max-inbound-bytes", c.MaxInboundBytes, "largest message the MX (--mx-addr) receives for a receiving domain, in bytes (refused at DATA beyond it)")
+	fs.DurationVar(&c.InboundRetention, "inbound-retention", c.InboundRetention, "how long received mail (GET /emails/receiving) is kept (720h is 30 days); older messages and their attachments are deleted in the background")
 	fs.Var(stringList{&c.SMTPAddrs}, "smtp-addr", "addresses, comma-separated, of SMTP submission listeners with STARTTLS (e.g. :587,:2587); apps send with AUTH username resend and an API key; off when empty")
 	fs.Var(stringList{&c.SMTPSAddrs}, "smtps-addr", "addresses, comma-separated, of SMTP submission listeners with implicit TLS (e.g. :465,:2465); need --tls-cert or --acme-domain; off when empty")
 	fs.BoolVar(&c.SMTPInsecureAuth, "smtp-allow-insecure-auth", c.SMTPInsecureAuth, "allow AUTH without TLS on a non-loopback --smtp-addr (a TLS-terminating proxy is in front, or a trusted network)")
@@ -496,6 +505,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MXAddr); err != nil {
 			return fmt.Errorf("--mx-addr %q is not a host:port address", c.MXAddr)
 		}
+	}
+	if c.MaxInboundBytes < 1<<10 {
+		return fmt.Errorf("--max-inbound-bytes must be at least 1024, got %d", c.MaxInboundBytes)
+	}
+	if c.InboundRetention < time.Hour {
+		return fmt.Errorf("--inbound-retention must be at least 1h, got %s", c.InboundRetention)
 	}
 	if err := c.validateSMTP(); err != nil {
 		return err

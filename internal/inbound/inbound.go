@@ -14,8 +14,6 @@ package inbound
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -25,13 +23,17 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/report"
 	"github.com/godwit/godwit/internal/store"
 )
 
-// MaxMessageBytes bounds a report (they carry at most the original's headers
-// or the original message).
+// MaxMessageBytes bounds a message when the MX takes only reports (they
+// carry at most the original's headers or the original message).
 const MaxMessageBytes = 10 << 20
+
+// MaxRecipients bounds the recipients of one transaction.
+const MaxRecipients = 100
 
 // Store is what the MX needs of the store.
 type Store interface {
@@ -41,18 +43,39 @@ type Store interface {
 
 // Backend is the go-smtp backend of the MX.
 type Backend struct {
-	Store  Store
-	Now    func() time.Time
-	Logger *slog.Logger
+	Store Store
+	// Receiving stores the mail of the teams' receiving domains; nil: the
+	// MX takes only the reports for return-path addresses.
+	Receiving ReceivingStore
+	// Auth checks the authentication of received mail (SPF, DKIM, DMARC);
+	// nil: not checked.
+	Auth Authenticator
+	// Announce builds a received email's email.received event
+	// (events.Received).
+	Announce store.ReceivedEvent
+	// Hostname is this server's name: the authserv-id of the
+	// Authentication-Results and the "by" of the Received field it adds.
+	Hostname string
+	Metrics  *metrics.Metrics
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // NewServer returns an SMTP server for b with bounded sessions; the caller
-// sets its Addr (and TLSConfig to offer STARTTLS) and serves it.
-func NewServer(b *Backend, domain string) *smtp.Server {
+// sets its Addr (and TLSConfig to offer STARTTLS) and serves it. A message
+// is at most maxBytes (MaxMessageBytes when 0 or when b receives no mail
+// beyond reports).
+func NewServer(b *Backend, domain string, maxBytes int64) *smtp.Server {
 	s := smtp.NewServer(b)
 	s.Domain = domain
+	if b.Hostname == "" {
+		b.Hostname = domain
+	}
 	s.MaxMessageBytes = MaxMessageBytes
-	s.MaxRecipients = 10
+	if b.Receiving != nil && maxBytes > 0 {
+		s.MaxMessageBytes = maxBytes
+	}
+	s.MaxRecipients = MaxRecipients
 	s.ReadTimeout = time.Minute
 	s.WriteTimeout = time.Minute
 	s.ErrorLog = slog.NewLogLogger(b.logger().Handler(), slog.LevelDebug)
@@ -72,63 +95,6 @@ func (b *Backend) now() time.Time {
 	}
 	return time.Now()
 }
-
-// NewSession implements smtp.Backend.
-func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{b: b, remote: c.Conn().RemoteAddr().String()}, nil
-}
-
-type session struct {
-	b      *Backend
-	remote string
-	emails []string // ids of the emails the accepted recipients name
-}
-
-var errNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such recipient here"}
-
-func (s *session) Mail(string, *smtp.MailOptions) error { return nil }
-
-// Rcpt accepts only bounces+<email-id>@ addresses of existing emails.
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	id := report.EmailIDFromAddress(to)
-	if id == "" {
-		return errNoSuchUser
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.b.Store.GetEmailForEvent(ctx, id); errors.Is(err, store.ErrNotFound) {
-		return errNoSuchUser
-	} else if err != nil {
-		s.b.logger().Error("inbound: looking up an email", "error", err)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
-	}
-	s.emails = append(s.emails, id)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	rep, err := report.Parse(raw)
-	if err != nil || rep.Kind == report.Unknown {
-		s.b.logger().Info("inbound: not a bounce or complaint; dropped", "remote", s.remote, "bytes", len(raw))
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, id := range s.emails {
-		if err := s.b.Record(ctx, id, rep); err != nil {
-			s.b.logger().Error("inbound: recording a report", "email_id", id, "error", err)
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
-		}
-	}
-	return nil
-}
-
-func (s *session) Reset()        { s.emails = nil }
-func (s *session) Logout() error { return nil }
 
 // Record applies a parsed report to the email: failed recipients of a DSN
 // bounce (Permanent for a 5.x.x status, and suppressed; Transient

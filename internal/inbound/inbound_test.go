@@ -42,7 +42,7 @@ func setupBackend(t *testing.T, kind sqlstore.Dialect, change func(b *inbound.Ba
 	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
 	b := &inbound.Backend{Store: db, Now: clock.Now}
 	change(b)
-	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test")}
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test", 0)}
 	require.NoError(t, mx.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, mx.Stop(context.Background())) })
 	return &env{t: t, db: db, addr: mx.ListenAddr().String(), team: team}
@@ -238,7 +238,7 @@ func TestMXStartStop(t *testing.T) {
 	t.Parallel()
 	logs := &godwittest.LogBuffer{}
 	b := &inbound.Backend{Store: godwittest.NewStore(t, sqlstore.SQLite, godwittest.NewClock(t0))}
-	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test"),
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test", 0),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	require.NoError(t, mx.Start(context.Background()))
 	addr := mx.ListenAddr().String()
@@ -264,7 +264,7 @@ func TestMXStartStop(t *testing.T) {
 	default:
 	}
 
-	busy := &inbound.MX{Addr: addr, Server: inbound.NewServer(b, "mx.godwit.test")}
+	busy := &inbound.MX{Addr: addr, Server: inbound.NewServer(b, "mx.godwit.test", 0)}
 	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	defer l.Close()

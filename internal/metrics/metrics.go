@@ -112,6 +112,7 @@ type Metrics struct {
 	webhooks       map[string]prometheus.Counter
 	smtpSessions   prometheus.Counter
 	smtpRefusals   *prometheus.CounterVec
+	inbound        *prometheus.CounterVec
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	routes         atomic.Pointer[map[string]*route] // pattern → route; copied on write
@@ -154,6 +155,9 @@ func New(reg *prometheus.Registry) *Metrics {
 			Help: "SMTP submission connections accepted."}),
 		smtpRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_refusals_total",
 			Help: "SMTP submission connections, logins and messages refused, by reason."}, []string{"reason"}),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "inbound_messages_total",
+			Help: "Messages and recipients at the MX (--mx-addr), by result: received, report, refused_recipient, refused_message, deferred, too_many_connections."},
+			[]string{"result"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "API requests, by route pattern and status code."}, []string{"route", "code"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
@@ -176,7 +180,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
-		m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		m.inbound, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -275,6 +279,23 @@ func (m *Metrics) SMTPSession() {
 func (m *Metrics) SMTPRefused(reason string) {
 	if m != nil {
 		m.smtpRefusals.WithLabelValues(reason).Inc()
+	}
+}
+
+// Results at the MX (Inbound).
+const (
+	InboundReceived           = "received"          // a message stored for a team (one per team)
+	InboundReport             = "report"            // a bounce or complaint for a return-path address
+	InboundRefusedRecipient   = "refused_recipient" // RCPT refused: no receiving domain, no such email
+	InboundRefusedMessage     = "refused_message"   // DATA refused: bare newline, not a message, DMARC reject
+	InboundDeferred           = "deferred"          // 4xx: the store could not take it now
+	InboundTooManyConnections = "too_many_connections"
+)
+
+// Inbound counts one result at the MX (an Inbound* constant).
+func (m *Metrics) Inbound(result string) {
+	if m != nil {
+		m.inbound.WithLabelValues(result).Inc()
 	}
 }
 

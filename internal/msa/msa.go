@@ -20,7 +20,6 @@
 package msa
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -40,6 +39,7 @@ import (
 	"github.com/godwit/godwit/internal/message"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/smtpdata"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/submission"
 )
@@ -638,35 +638,14 @@ func (ss *session) Reset() {
 
 func (ss *session) Logout() error { return nil }
 
-// readMessage reads DATA, refusing a bare LF or CR anywhere: the ends of
-// lines must be CRLF, so that no "\n.\n" can mean one thing here and
-// another to a server downstream.
+// readMessage reads DATA (smtpdata.Read), refusing a bare LF or CR
+// anywhere with the SMTP reply for it.
 func readMessage(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	chunk := make([]byte, 32<<10)
-	prevCR, bare := false, false
-	for {
-		n, err := r.Read(chunk)
-		for _, b := range chunk[:n] {
-			if prevCR != (b == '\n') {
-				bare = true // CR not followed by LF, or LF not preceded by CR
-			}
-			prevCR = b == '\r'
-		}
-		if !bare {
-			buf.Write(chunk[:n])
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if bare || prevCR {
+	raw, err := smtpdata.Read(r)
+	if errors.Is(err, smtpdata.ErrBareNewline) {
 		return nil, errBareNewline
 	}
-	return buf.Bytes(), nil
+	return raw, err
 }
 
 func truncate(s string, n int) string {

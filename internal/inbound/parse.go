@@ -1,0 +1,202 @@
+package inbound
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	gomessage "github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8, ASCII and Latin-1
+
+	"github.com/godwit/godwit/internal/store"
+)
+
+// Limits of a received message's MIME structure: deeper or larger trees
+// are stored whole (the raw message) with what was read of them.
+const (
+	MaxParts = 500
+	MaxDepth = 20
+)
+
+// ErrNotMessage means the bytes have no header section that parses: the
+// MX refuses such DATA.
+var ErrNotMessage = errors.New("inbound: not an RFC 5322 message")
+
+// Parse reads a received message into what the Receiving API shows of it:
+// the addresses (From bare, the others as written, display names decoded),
+// the subject, the message's headers in order (values RFC 2047-decoded and
+// unfolded), the first text/plain and text/html bodies that are not
+// attachments (decoded to UTF-8), and every other leaf part as an
+// attachment with its decoded content. It describes what arrived and so
+// refuses nothing but a message without a header section: an address that
+// does not parse is kept as written, a malformed part as its raw bytes,
+// and a tree beyond MaxParts or MaxDepth is cut there (the raw message is
+// kept whole anyway). Every string it returns is valid UTF-8 without NUL;
+// it never panics (FuzzParse).
+func Parse(raw []byte) (*store.ReceivedEmail, error) {
+	ent, err := gomessage.Read(bytes.NewReader(raw))
+	if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
+		return nil, ErrNotMessage
+	}
+	h := ent.Header
+	e := &store.ReceivedEmail{Raw: raw, Size: int64(len(raw))}
+	e.MessageID = clean(strings.TrimSpace(h.Get("Message-Id")))
+	e.Subject = decodedText(h.Get("Subject"))
+	if from := addresses(h, "From"); len(from) > 0 {
+		e.From = bareOf(from[0])
+	}
+	e.To, e.Cc, e.Bcc, e.ReplyTo = addresses(h, "To"), addresses(h, "Cc"), addresses(h, "Bcc"), addresses(h, "Reply-To")
+	for f := h.Fields(); f.Next(); {
+		e.Headers = append(e.Headers, store.Header{Name: clean(f.Key()), Value: decodedText(rawValue(f))})
+	}
+	w := &partWalker{}
+	w.walk(ent, err, 0, false)
+	e.Text, e.HTML, e.Attachments = w.text, w.html, w.atts
+	return e, nil
+}
+
+// rawValue is a field's value as written, unfolded.
+func rawValue(f gomessage.HeaderFields) string {
+	raw, err := f.Raw()
+	if err != nil {
+		return f.Value()
+	}
+	_, v, ok := bytes.Cut(raw, []byte(":"))
+	if !ok {
+		return f.Value()
+	}
+	return strings.TrimSpace(strings.NewReplacer("\r\n", "", "\n", "").Replace(string(v)))
+}
+
+var wordDecoder = mime.WordDecoder{CharsetReader: gomessage.CharsetReader}
+
+// decodedText decodes RFC 2047 encoded-words where it can and makes the
+// result clean.
+func decodedText(s string) string {
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		s = d
+	}
+	return clean(s)
+}
+
+// clean makes s valid UTF-8 without NUL or line breaks.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.ContainsAny(s, "\x00\r\n") {
+		s = strings.NewReplacer("\x00", "", "\r", " ", "\n", " ").Replace(s)
+	}
+	return s
+}
+
+// addresses lists a field's addresses as `Name <a@b>` or `a@b`, names
+// decoded; a value that does not parse as an address list is kept as
+// written, one entry.
+func addresses(h gomessage.Header, name string) []string {
+	var out []string
+	for _, v := range h.Values(name) {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		list, err := (&mail.AddressParser{WordDecoder: &wordDecoder}).ParseList(v)
+		if err != nil {
+			out = append(out, decodedText(v))
+			continue
+		}
+		for _, a := range list {
+			if a.Name != "" {
+				out = append(out, clean(a.Name)+" <"+clean(a.Address)+">")
+			} else {
+				out = append(out, clean(a.Address))
+			}
+		}
+	}
+	return out
+}
+
+// bareOf is the address of `Name <a@b>`, or s.
+func bareOf(s string) string {
+	if i := strings.LastIndexByte(s, '<'); i >= 0 && strings.HasSuffix(s, ">") {
+		return s[i+1 : len(s)-1]
+	}
+	return s
+}
+
+// partWalker collects the bodies and attachments of a MIME tree.
+type partWalker struct {
+	parts      int
+	text, html *string
+	atts       []*store.ReceivedAttachment
+}
+
+func (w *partWalker) walk(ent *gomessage.Entity, entErr error, depth int, inAlternative bool) {
+	w.parts++
+	if w.parts > MaxParts || depth > MaxDepth {
+		return
+	}
+	mt, params, ctErr := ent.Header.ContentType()
+	if ctErr != nil {
+		mt, params = "text/plain", map[string]string{} // RFC 2045 §5.2
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		if mr := ent.MultipartReader(); mr != nil && params["boundary"] != "" {
+			for {
+				child, err := mr.NextPart()
+				if err == io.EOF {
+					return
+				}
+				if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
+					return // the rest of a broken multipart is in the raw message
+				}
+				w.walk(child, err, depth+1, mt == "multipart/alternative")
+			}
+		}
+		// A multipart without a usable boundary: its body as one part.
+	}
+	disp, dparams, _ := ent.Header.ContentDisposition()
+	filename := dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	isAttachment := strings.EqualFold(disp, "attachment") || filename != ""
+	body, _ := io.ReadAll(ent.Body) // what could be read of a broken encoding
+	if !isAttachment && (mt == "text/plain" || mt == "text/html") {
+		slot := &w.text
+		if mt == "text/html" {
+			slot = &w.html
+		}
+		if *slot == nil {
+			s := strings.ToValidUTF8(strings.ReplaceAll(string(body), "\r\n", "\n"), "\uFFFD")
+			s = strings.ReplaceAll(s, "\x00", "")
+			*slot = &s
+			return
+		}
+		if inAlternative {
+			return // a second rendering of the same type
+		}
+	}
+	a := &store.ReceivedAttachment{Filename: clean(filename), ContentType: mt, Size: int64(len(body)), Content: body}
+	if gomessage.IsUnknownCharset(entErr) || !utf8.Valid(body) || !strings.HasPrefix(mt, "text/") {
+		a.ContentType = mt
+	} else if params["charset"] != "" {
+		a.ContentType = mt + "; charset=utf-8" // go-message decoded it
+	}
+	a.ContentType = clean(a.ContentType)
+	switch {
+	case strings.EqualFold(disp, "inline"):
+		a.ContentDisposition = "inline"
+	case disp != "" || filename != "":
+		a.ContentDisposition = "attachment"
+	}
+	if cid := strings.TrimSpace(ent.Header.Get("Content-Id")); cid != "" {
+		a.ContentID = clean(strings.TrimSuffix(strings.TrimPrefix(cid, "<"), ">"))
+		if a.ContentDisposition == "" {
+			a.ContentDisposition = "inline"
+		}
+	}
+	w.atts = append(w.atts, a)
+}

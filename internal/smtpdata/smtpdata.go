@@ -1,0 +1,46 @@
+// Package smtpdata reads the DATA of an SMTP transaction the way every
+// Godwit SMTP server (submission and MX) must: whole, and refusing a bare
+// LF or CR anywhere, so that no "\n.\n" can end a message here and mean
+// something else to a server downstream (SMTP smuggling).
+package smtpdata
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// ErrBareNewline is a CR not followed by LF, or an LF not preceded by CR.
+var ErrBareNewline = errors.New("smtpdata: bare LF or CR in DATA")
+
+// Read reads DATA (go-smtp's reader, which un-dot-stuffs it and enforces
+// the server's size limit) to its end. A bare newline is refused once the
+// whole DATA is read, so that the reply comes at the end of the
+// transaction; the bytes after it are not kept.
+func Read(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	prevCR, bare := false, false
+	for {
+		n, err := r.Read(chunk)
+		for _, b := range chunk[:n] {
+			if prevCR != (b == '\n') {
+				bare = true // CR not followed by LF, or LF not preceded by CR
+			}
+			prevCR = b == '\r'
+		}
+		if !bare {
+			buf.Write(chunk[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if bare || prevCR {
+		return nil, ErrBareNewline
+	}
+	return buf.Bytes(), nil
+}
