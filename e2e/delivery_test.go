@@ -27,13 +27,26 @@ func newSink(t *testing.T) *godwittest.MX {
 // the DNS server, waits for the verifier to pass it, and returns its id.
 func verifiedDomain(t *testing.T, s *server, key string, dns *dnstest.Server, name string) string {
 	t.Helper()
-	status, body, err := request("POST", s.url+"/domains", key, `{"name":"`+name+`"}`)
+	return verifiedDomainWith(t, s, key, dns, name, "")
+}
+
+// verifiedDomainWith is verifiedDomain with more fields of POST /domains
+// (`"capabilities":{…}`).
+func verifiedDomainWith(t *testing.T, s *server, key string, dns *dnstest.Server, name, fields string) string {
+	t.Helper()
+	if fields != "" {
+		fields = "," + fields
+	}
+	status, body, err := request("POST", s.url+"/domains", key, `{"name":"`+name+`"`+fields+`}`)
 	require.NoError(t, err)
 	require.Equal(t, 201, status, "%v", body)
 	id := body["id"].(string)
 	for _, rec := range body["records"].([]any) {
 		r := rec.(map[string]any)
 		fqdn := r["name"].(string) + "." + name
+		if r["name"] == name { // the Receiving MX, at the domain itself
+			fqdn = name
+		}
 		switch r["type"] {
 		case "TXT":
 			dns.SetTXT(fqdn, r["value"].(string))

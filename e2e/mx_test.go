@@ -88,12 +88,12 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 	}
 	s := start(t, append([]string{"--dns-resolver", dns.Addr(), "--delivery", "mx", "--mx-port", port,
 		"--allow-private-networks", "--mx-addr", "127.0.0.1:0", "--public-url", trackingURL, "--smtp-addr", "127.0.0.1:0"}, dbArgs...)...)
-	e := &mxEnv{s: s, key: firstKey(t, s), dns: dns, mx: mx, inbound: loggedAddr(t, s, "receiving bounces and complaints", "mx_addr"),
+	e := &mxEnv{s: s, key: firstKey(t, s), dns: dns, mx: mx, inbound: loggedAddr(t, s, "MX receiving mail", "mx_addr"),
 		submission: loggedAddr(t, s, "serving SMTP submission", "smtp_addr"), dbArgs: dbArgs, hooks: &hookSink{}}
 	rcv := httptest.NewServer(e.hooks)
 	t.Cleanup(rcv.Close)
 	status, body, err := request("POST", s.url+"/webhooks", e.key, `{"endpoint":"`+rcv.URL+`/godwit","events":["email.bounced",
-		"email.complained","email.opened","email.clicked","email.suppressed","suppression.added"]}`)
+		"email.complained","email.opened","email.clicked","email.suppressed","suppression.added","email.received"]}`)
 	require.NoError(t, err)
 	require.Equal(t, 201, status, "%v", body)
 	e.hooks.secret = body["signing_secret"].(string)
@@ -266,6 +266,12 @@ func lastOfType(t *testing.T, evs []map[string]any, typ string) map[string]any {
 // sendReport hands msg to the --mx-addr listener for rcpt, as a remote MTA
 // returning a report does (null sender).
 func (e *mxEnv) sendReport(rcpt, msg string) error {
+	return e.sendMX("", []string{rcpt}, msg)
+}
+
+// sendMX hands msg (LF line ends become CRLF) to the --mx-addr listener,
+// as a remote MTA does, without TLS.
+func (e *mxEnv) sendMX(from string, rcpts []string, msg string) error {
 	c, err := smtp.Dial(e.inbound)
 	if err != nil {
 		return err
@@ -275,17 +281,19 @@ func (e *mxEnv) sendReport(rcpt, msg string) error {
 	if err := c.Hello("mta.dest.test"); err != nil {
 		return err
 	}
-	if err := c.Mail("", nil); err != nil {
+	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return err
+	for _, rcpt := range rcpts {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return err
+		}
 	}
 	w, err := c.Data()
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write([]byte(strings.ReplaceAll(msg, "\n", "\r\n"))); err != nil {
+	if _, err := w.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n"))); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -313,6 +321,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("rate limit", e.testRateLimit)
 			t.Run("Go SDK", e.testGoSDK)
 			t.Run("long header names", e.testLongHeaderNames)
+			t.Run("receiving", e.testReceiving)
 		})
 	}
 }

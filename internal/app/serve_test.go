@@ -138,7 +138,7 @@ func TestServeStartsAndDrains(t *testing.T) {
 	httpAddr := s.addr(t, httpServing, "addr")
 	waitReady(t, httpAddr)
 	debugAddr := s.addr(t, "serving profiling endpoints", "addr")
-	mxAddr := s.addr(t, "receiving bounces and complaints", "mx_addr")
+	mxAddr := s.addr(t, "MX receiving mail", "mx_addr")
 	smtpAddr := s.addr(t, "serving SMTP submission", "smtp_addr")
 	require.Equal(t, "none: AUTH allowed on loopback only", s.logs.Records(t, "serving SMTP submission")[0]["tls"])
 	for _, addr := range []string{mxAddr, smtpAddr} {
@@ -159,7 +159,7 @@ func TestServeStartsAndDrains(t *testing.T) {
 	for what, addr := range map[string]string{"HTTP": httpAddr, "debug": debugAddr, "MX": mxAddr, "SMTP": smtpAddr} {
 		requireClosed(t, addr, what)
 	}
-	requireOrder(t, s.logs, "store opened", "serving profiling endpoints", "receiving bounces and complaints",
+	requireOrder(t, s.logs, "store opened", "serving profiling endpoints", "MX receiving mail",
 		"serving SMTP submission", httpServing, "shutting down: no new connections, finishing requests in flight",
 		"delivery stopped", "stopped")
 }

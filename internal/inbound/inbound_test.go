@@ -242,7 +242,7 @@ func TestMXStartStop(t *testing.T) {
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	require.NoError(t, mx.Start(context.Background()))
 	addr := mx.ListenAddr().String()
-	recs := logs.Records(t, "receiving bounces and complaints")
+	recs := logs.Records(t, "MX receiving mail")
 	require.Len(t, recs, 1)
 	require.Equal(t, addr, recs[0]["mx_addr"])
 	c, err := net.DialTimeout("tcp", addr, time.Second)

@@ -48,7 +48,7 @@ func (m *MX) Start(context.Context) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log.Info("receiving bounces and complaints", slog.String("mx_addr", ln.Addr().String()))
+	log.Info("MX receiving mail", slog.String("mx_addr", ln.Addr().String()))
 	return nil
 }
 
