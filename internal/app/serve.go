@@ -43,6 +43,7 @@ import (
 	"github.com/godwit/godwit/internal/fetch"
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/mailauth"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/msa"
 	"github.com/godwit/godwit/internal/netguard"
@@ -416,7 +417,8 @@ func lockSQLite(path string) (func(), error) {
 // bounces and complaints for the return paths, offering STARTTLS with the
 // API's certificate when it has one.
 func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) Service {
-	b := &inbound.Backend{Store: db, Receiving: db, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log}
+	b := &inbound.Backend{Store: db, Receiving: db, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
+		Auth: inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
 	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log})

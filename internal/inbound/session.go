@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/idna"
 
+	"github.com/godwit/godwit/internal/mailauth"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/report"
@@ -31,9 +32,19 @@ type ReceivingStore interface {
 }
 
 // Authenticator checks a received message's SPF, DKIM and DMARC
-// (internal/mailauth through serve's adapter).
+// (MailAuth: internal/mailauth).
 type Authenticator interface {
 	Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) store.ReceivedAuth
+}
+
+// MailAuth is the MX's Authenticator: internal/mailauth's checks, as the
+// store keeps them.
+type MailAuth struct{ Checker *mailauth.Checker }
+
+// Authenticate implements Authenticator.
+func (a MailAuth) Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) store.ReceivedAuth {
+	r := a.Checker.Check(ctx, raw, ip, helo, mailFrom)
+	return store.ReceivedAuth{SPF: r.SPF, DKIM: r.DKIM, DMARC: r.DMARC, ARC: r.ARC, Details: r.Details, Results: r.Header}
 }
 
 // Replies of the MX.
