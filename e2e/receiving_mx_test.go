@@ -46,9 +46,15 @@ func (e *mxEnv) testReceiving(t *testing.T) {
 	require.Equal(t, "Help from Node", got["subject"])
 	require.Contains(t, got["html"], "data:image/png;base64,", "inline images as data: URIs")
 	require.Contains(t, got["headers"].(map[string]any)["received"], "from mta.dest.test (127.0.0.1) by ", "the MX's trace field")
+	// example.net publishes no SPF or DMARC record and the message is not
+	// signed: none, in Resend's words gray.
+	require.Equal(t, map[string]any{"spf": "gray", "dkim": "gray", "dmarc": "gray"}, got["authentication"])
+	require.Contains(t, got["headers"].(map[string]any)["authentication-results"], "; spf=none smtp.mailfrom=")
 	raw := e.download(t, got["raw"].(map[string]any)["download_url"].(string))
 	require.True(t, strings.HasPrefix(raw, "Received: from mta.dest.test (127.0.0.1) by "), "%.300s", raw)
-	require.Equal(t, msg, raw[strings.Index(raw, "\r\n")+2:], "the message as received, byte for byte, after the MX's trace field")
+	_, received, ok := strings.Cut(raw, "\r\nAuthentication-Results: ")
+	require.True(t, ok, "%.300s", raw)
+	require.Equal(t, msg, received[strings.Index(received, "\r\n")+2:], "the message as received, byte for byte, after the MX's trace fields")
 	atts := e.get(t, "/emails/receiving/"+id+"/attachments")["data"].([]any)
 	require.Len(t, atts, 2)
 	notes := atts[1].(map[string]any)

@@ -221,11 +221,23 @@ func (h *Handler) getReceivedEmail(w http.ResponseWriter, r *http.Request, idNam
 
 // authVerdict is a check's verdict as Resend spells it: "unknown" for one
 // that did not run.
+//
+// The MX stores the RFC results (RFC 7208 §2.6 for SPF, RFC 8601 for DKIM
+// and DMARC); Resend's are coarser: softfail and neutral, and no record or
+// no signature, are gray; a DNS failure or a broken record is
+// processing_failed.
 func authVerdict(v string) string {
-	if v == "" {
+	switch v {
+	case "":
 		return store.AuthUnknown
+	case "pass", "fail", store.AuthGray, store.AuthProcessingFailed, store.AuthUnknown:
+		return v
+	case "softfail", "neutral", "none", "policy":
+		return store.AuthGray
+	case "temperror", "permerror":
+		return store.AuthProcessingFailed
 	}
-	return v
+	return store.AuthUnknown
 }
 
 func (h *Handler) receivedAttachmentItem(r *http.Request, teamID string, a *store.ReceivedAttachment, now time.Time) receivedAttachmentItem {

@@ -289,8 +289,8 @@ func (d *Domain) RequiredRecords(c string) []string {
 // d holds its name (verified, temporary_failure, partially_verified or
 // partially_failed), and the records c needs are verified (or verified and
 // being re-checked). On a verified domain (or one in its temporary failure
-// window) only a record known not to be (pending, not started, failed: a
-// capability just enabled) stops c; on a partial one each must be verified.
+// window) only a record still pending (a capability enabled since it was
+// verified) or failed stops c; on a partial one each must be verified.
 // The sending gate asks it for sending, the MX for receiving.
 func (d *Domain) Ready(c string) bool {
 	if d == nil || !d.Capable(c) || !DomainHeld(d.Status) {
@@ -298,13 +298,9 @@ func (d *Domain) Ready(c string) bool {
 	}
 	partial := d.Status == DomainPartiallyVerified || d.Status == DomainPartiallyFailed
 	for _, k := range d.RequiredRecords(c) {
-		switch d.RecordStatus[k] {
-		case DomainVerified, DomainTemporaryFailure:
-		case "":
-			if partial {
-				return false
-			}
-		default:
+		switch st := d.RecordStatus[k]; {
+		case st == DomainVerified || st == DomainTemporaryFailure:
+		case partial || st == DomainPending || st == DomainFailed:
 			return false
 		}
 	}
