@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
@@ -86,6 +91,8 @@ func (e *mxEnv) testReceiving(t *testing.T) {
 		require.Equal(t, "a,b\n1,2\n", e.download(t, csv["download_url"].(string)))
 	}
 
+	e.testReceivingAuthentication(t)
+
 	// forward() of the Node SDK, unchanged: it downloads the raw message and
 	// re-sends it through POST /emails, here to a real recipient's MX.
 	node := nodeSDK(t)
@@ -95,7 +102,7 @@ func (e *mxEnv) testReceiving(t *testing.T) {
 		var sent struct{ ID string }
 		require.NoError(t, json.Unmarshal(res[name], &sent))
 		e.waitLastEvent(t, sent.ID, "delivered")
-		require.NotEmpty(t, e.received(t, sent.ID, "dest.test", "alice@dest.test"))
+		require.NotEmpty(t, e.received(t, sent.ID, "acme.test", "alice@dest.test"))
 	}
 }
 
@@ -112,4 +119,62 @@ func (e *mxEnv) download(t *testing.T, url string) string {
 	require.NoError(t, err)
 	require.Equal(t, 200, res.StatusCode, "%s", bytes.TrimSpace(b))
 	return string(b)
+}
+
+// testReceivingAuthentication: DKIM and DMARC verdicts through the real MX
+// and DNS, for a signed message (pass), the same message tampered with
+// (fail) and an unsigned one from the same domain (fail); with the domain's
+// reject_dmarc_failures on, the failing ones, whose domain says p=reject,
+// are refused at DATA.
+func (e *mxEnv) testReceivingAuthentication(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	require.NoError(t, err)
+	e.dns.SetTXT("sel._domainkey.signed.test", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(pub))
+	e.dns.SetTXT("_dmarc.signed.test", "v=DMARC1; p=reject")
+	sign := func(subject string) string {
+		msg := "From: Alice <alice@signed.test>\r\nTo: desk@in.test\r\nSubject: " + subject +
+			"\r\nMessage-ID: <" + subject + "@signed.test>\r\n\r\nSigned body.\r\n"
+		var out bytes.Buffer
+		require.NoError(t, dkim.Sign(&out, strings.NewReader(msg), &dkim.SignOptions{Domain: "signed.test", Selector: "sel", Signer: priv}))
+		return out.String()
+	}
+	stored := func(subject string) map[string]any {
+		hook := e.waitHook(t, "email.received", func(d map[string]any) bool { return d["subject"] == subject })
+		return e.get(t, "/emails/receiving/"+hook["email_id"].(string))
+	}
+
+	require.NoError(t, e.sendMX("alice@signed.test", []string{"desk@in.test"}, sign("signed")))
+	got := stored("signed")
+	require.Equal(t, map[string]any{"spf": "gray", "dkim": "pass", "dmarc": "pass"}, got["authentication"])
+	require.Contains(t, got["headers"].(map[string]any)["authentication-results"], "dkim=pass")
+
+	tampered := strings.Replace(sign("tampered"), "Signed body.", "Changed body.", 1)
+	require.NoError(t, e.sendMX("alice@signed.test", []string{"desk@in.test"}, tampered))
+	require.Equal(t, map[string]any{"spf": "gray", "dkim": "fail", "dmarc": "fail"}, stored("tampered")["authentication"])
+	unsigned := "From: alice@signed.test\r\nTo: desk@in.test\r\nSubject: unsigned\r\n\r\nNo signature.\r\n"
+	require.NoError(t, e.sendMX("alice@signed.test", []string{"desk@in.test"}, unsigned))
+	require.Equal(t, map[string]any{"spf": "gray", "dkim": "gray", "dmarc": "fail"}, stored("unsigned")["authentication"])
+
+	// The domain now refuses what fails DMARC under p=reject.
+	var id string
+	for _, d := range e.get(t, "/domains")["data"].([]any) {
+		if d := d.(map[string]any); d["name"] == "in.test" {
+			id = d["id"].(string)
+		}
+	}
+	status, body, err := request("PATCH", e.s.url+"/domains/"+id, e.key, `{"reject_dmarc_failures":true}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, status, "%v", body)
+	require.Equal(t, true, e.get(t, "/domains/"+id)["reject_dmarc_failures"])
+	for _, msg := range []string{tampered, unsigned} {
+		err := e.sendMX("alice@signed.test", []string{"desk@in.test"}, msg)
+		var se *smtp.SMTPError
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, 550, se.Code)
+		require.Equal(t, smtp.EnhancedCode{5, 7, 1}, se.EnhancedCode)
+	}
+	require.NoError(t, e.sendMX("alice@signed.test", []string{"desk@in.test"}, sign("signed again")))
+	stored("signed again")
 }

@@ -44,6 +44,8 @@ type domainOptions struct {
 	TLS               *string       `json:"tls"`
 	Capabilities      *capabilities `json:"capabilities"`
 	TrackingSubdomain *string       `json:"tracking_subdomain"`
+	// RejectDMARCFailures is Godwit's own (docs/receiving.md).
+	RejectDMARCFailures *bool `json:"reject_dmarc_failures"`
 }
 
 // apply validates the options and sets them on d; recheck says a
@@ -90,6 +92,9 @@ func (o *domainOptions) apply(d *store.Domain, settings domains.Settings, now ti
 			return false, apierr.Validation("Invalid `capabilities` field. At least one of `sending` and `receiving` must be enabled.")
 		}
 		recheck = settings.SetCapabilities(d, sending, receiving, now)
+	}
+	if o.RejectDMARCFailures != nil {
+		d.RejectDMARCFailures = *o.RejectDMARCFailures
 	}
 	if o.TrackingSubdomain != nil {
 		ts := strings.ToLower(strings.TrimSpace(*o.TrackingSubdomain))
@@ -164,12 +169,15 @@ type domainItem struct {
 	ClickTracking bool         `json:"click_tracking"`
 	// FailureReason (Godwit's own) says why a failed domain failed.
 	FailureReason string `json:"failure_reason,omitempty"`
+	// RejectDMARCFailures (Godwit's own) refuses received mail that fails
+	// DMARC under its sender's p=reject; shown when on.
+	RejectDMARCFailures bool `json:"reject_dmarc_failures,omitempty"`
 }
 
 func toDomainItem(d *store.Domain) domainItem {
 	return domainItem{ID: d.ID, Name: d.Name, Status: d.Status, CreatedAt: formatTime(d.CreatedAt), Region: d.Region,
 		Capabilities: capabilities{d.Sending, d.Receiving}, OpenTracking: d.OpenTracking, ClickTracking: d.ClickTracking,
-		FailureReason: d.FailureReason}
+		FailureReason: d.FailureReason, RejectDMARCFailures: d.RejectDMARCFailures}
 }
 
 func (h *Handler) loadDomain(r *http.Request) (*store.Domain, error) {

@@ -421,7 +421,8 @@ func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Co
 		Auth: inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
-	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log})
+	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log, Metrics: met,
+		Limits: inbound.Limits{MaxConns: cfg.MXMaxConns, MaxConnsPerIP: cfg.MXMaxConnsPerIP}})
 }
 
 // serveSubmission is the SMTP submission server (--smtp-addr with

@@ -65,6 +65,8 @@ type Config struct {
 	// InboundRetention is how long received mail is kept.
 	MaxInboundBytes  int64
 	InboundRetention time.Duration
+	MXMaxConns       int
+	MXMaxConnsPerIP  int
 	// ImportWorkers is the contact imports run at once on a node, and
 	// ImportBatchSize the CSV rows each writes per transaction.
 	ImportWorkers   int
@@ -115,6 +117,8 @@ func Defaults() Config {
 
 		MaxInboundBytes:  40 << 20,
 		InboundRetention: 30 * 24 * time.Hour,
+		MXMaxConns:       1000,
+		MXMaxConnsPerIP:  20,
 		ImportWorkers:    2,
 		ImportBatchSize:  500,
 
@@ -189,6 +193,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxFetchBytes, "max-fetch-bytes", c.MaxFetchBytes, "largest attachment fetched by URL, in bytes")
 	fs.StringVar(&c.MXAddr, "mx-addr", c.MXAddr, "address of the SMTP listener that receives bounces and complaints for the return-path addresses (e.g. :25); off when empty")
 	fs.Int64Var(&c.MaxInboundBytes, "max-inbound-bytes", c.MaxInboundBytes, "largest message the MX (--mx-addr) receives for a receiving domain, in bytes (refused at DATA beyond it)")
+	fs.IntVar(&c.MXMaxConns, "mx-max-conns", c.MXMaxConns, "open connections to the MX (--mx-addr) at once, in all; a sender past it is answered 421 and retries")
+	fs.IntVar(&c.MXMaxConnsPerIP, "mx-max-conns-per-ip", c.MXMaxConnsPerIP, "open connections to the MX (--mx-addr) at once from one IP address")
 	fs.DurationVar(&c.InboundRetention, "inbound-retention", c.InboundRetention, "how long received mail (GET /emails/receiving) is kept (720h is 30 days); older messages and their attachments are deleted in the background")
 	fs.Var(stringList{&c.SMTPAddrs}, "smtp-addr", "addresses, comma-separated, of SMTP submission listeners with STARTTLS (e.g. :587,:2587); apps send with AUTH username resend and an API key; off when empty")
 	fs.Var(stringList{&c.SMTPSAddrs}, "smtps-addr", "addresses, comma-separated, of SMTP submission listeners with implicit TLS (e.g. :465,:2465); need --tls-cert or --acme-domain; off when empty")
@@ -508,6 +514,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInboundBytes < 1<<10 {
 		return fmt.Errorf("--max-inbound-bytes must be at least 1024, got %d", c.MaxInboundBytes)
+	}
+	if c.MXMaxConns < 1 || c.MXMaxConnsPerIP < 1 {
+		return errors.New("--mx-max-conns and --mx-max-conns-per-ip must be at least 1")
 	}
 	if c.InboundRetention < time.Hour {
 		return fmt.Errorf("--inbound-retention must be at least 1h, got %s", c.InboundRetention)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/godwit/godwit/internal/metrics"
 )
 
 // MX serves an SMTP server (NewServer's) on Addr as one of serve's
@@ -21,6 +23,9 @@ type MX struct {
 	Listener net.Listener
 	Server   *smtp.Server
 	Logger   *slog.Logger
+	// Limits bound the open connections (in all, and per client address).
+	Limits  Limits
+	Metrics *metrics.Metrics
 
 	ln       net.Listener
 	stopping atomic.Bool
@@ -38,16 +43,17 @@ func (m *MX) Start(context.Context) error {
 	}
 	m.ln = ln
 	m.failed = make(chan error, 1)
-	go func() {
-		err := m.Server.Serve(ln)
-		if err != nil && !m.stopping.Load() {
-			m.failed <- fmt.Errorf("inbound: serving %s: %w", ln.Addr(), err)
-		}
-	}()
 	log := m.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	limited := newLimitListener(ln, m.Limits, m.Server.Domain, m.Metrics, log)
+	go func() {
+		err := m.Server.Serve(limited)
+		if err != nil && !m.stopping.Load() {
+			m.failed <- fmt.Errorf("inbound: serving %s: %w", ln.Addr(), err)
+		}
+	}()
 	log.Info("MX receiving mail", slog.String("mx_addr", ln.Addr().String()))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -34,10 +35,11 @@ type recvEnv struct {
 // fixedAuth answers the same verdicts for every message.
 type fixedAuth struct{ got atomic.Int32 }
 
-func (a *fixedAuth) Authenticate(_ context.Context, raw []byte, ip net.IP, helo, mailFrom string) store.ReceivedAuth {
+func (a *fixedAuth) Authenticate(_ context.Context, raw []byte, ip net.IP, helo, mailFrom string) (store.ReceivedAuth, bool) {
 	a.got.Add(1)
 	return store.ReceivedAuth{SPF: store.AuthPass, DKIM: "none", DMARC: store.AuthFail,
-		Results: "mx.godwit.test; spf=pass smtp.mailfrom=" + mailFrom + "; dkim=none; dmarc=fail header.from=example.net"}
+			Results: "mx.godwit.test; spf=pass smtp.mailfrom=" + mailFrom + "; dkim=none; dmarc=fail header.from=example.net"},
+		strings.Contains(string(raw), "p-reject.example")
 }
 
 // failingReceiving fails StoreReceivedEmail on command.
@@ -325,4 +327,65 @@ func rawData(t *testing.T, addr, rcpt, data string) string {
 	_, err = conn.Write([]byte(data + "\r\n.\r\n"))
 	require.NoError(t, err)
 	return reply()
+}
+
+// TestConnectionLimits: past the limit of open connections from one
+// address, the MX answers 421 and closes; a place freed is taken again.
+func TestConnectionLimits(t *testing.T) {
+	t.Parallel()
+	db := godwittest.NewStore(t, sqlstore.SQLite, godwittest.NewClock(t0))
+	logs := &godwittest.LogBuffer{}
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(&inbound.Backend{Store: db}, "mx.godwit.test", 0),
+		Limits: inbound.Limits{MaxConns: 10, MaxConnsPerIP: 2}, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	require.NoError(t, mx.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, mx.Stop(context.Background())) })
+	greet := func() (net.Conn, string) {
+		c, err := net.Dial("tcp", mx.ListenAddr().String())
+		require.NoError(t, err)
+		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		return c, line
+	}
+	a, line := greet()
+	require.True(t, strings.HasPrefix(line, "220 "), line)
+	b, line := greet()
+	require.True(t, strings.HasPrefix(line, "220 "), line)
+	c, line := greet()
+	require.Equal(t, "421 4.7.0 mx.godwit.test Too many connections, try again later\r\n", line)
+	c.Close()
+	require.Len(t, logs.Records(t, "inbound: connection refused: too many connections"), 1)
+	a.Close()
+	// The server sees the close when it next reads; the place comes back then.
+	require.Eventually(t, func() bool {
+		c, line := greet()
+		c.Close()
+		return strings.HasPrefix(line, "220 ")
+	}, 5*time.Second, 20*time.Millisecond)
+	b.Close()
+}
+
+// TestReceiveDMARCReject: a domain with reject_dmarc_failures refuses, at
+// the end of DATA, mail that fails DMARC under p=reject; in a transaction
+// that also reaches a team without the setting, only that team stores it.
+func TestReceiveDMARCReject(t *testing.T) {
+	t.Parallel()
+	r := setupReceiving(t, sqlstore.SQLite)
+	ctx := context.Background()
+	r.domain.RejectDMARCFailures = true
+	require.NoError(t, r.db.UpdateDomain(ctx, r.domain))
+	spoofed := "From: ceo@p-reject.example\nSubject: wire money\n\nnow\n"
+	err := r.transact("x@p-reject.example", []string{"a@in.example.com"}, spoofed, false)
+	requireSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+	require.Empty(t, r.received(r.team))
+	// A message that fails DMARC without p=reject is stored, with its verdict.
+	require.NoError(t, r.transact("x@example.net", []string{"a@in.example.com"}, "From: a@example.net\nSubject: s\n\nhi\n", false))
+	require.Len(t, r.received(r.team), 1)
+
+	other := uuid.NewString()
+	require.NoError(t, r.db.CreateTeam(ctx, &store.Team{ID: other, Name: "o", CreatedAt: t0}))
+	newDomain(t, r.db, other, "lenient.example.org", store.DomainVerified, store.DomainVerified)
+	require.NoError(t, r.transact("x@p-reject.example", []string{"a@in.example.com", "b@lenient.example.org"}, spoofed, false))
+	require.Len(t, r.received(r.team), 1, "not stored for the domain that refuses it")
+	require.Len(t, r.received(other), 1)
 }

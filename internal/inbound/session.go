@@ -32,9 +32,10 @@ type ReceivingStore interface {
 }
 
 // Authenticator checks a received message's SPF, DKIM and DMARC
-// (MailAuth: internal/mailauth).
+// (MailAuth: internal/mailauth). reject says the message fails DMARC while
+// its From domain's policy is p=reject (sp= for a subdomain).
 type Authenticator interface {
-	Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) store.ReceivedAuth
+	Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) (auth store.ReceivedAuth, reject bool)
 }
 
 // MailAuth is the MX's Authenticator: internal/mailauth's checks, as the
@@ -42,9 +43,10 @@ type Authenticator interface {
 type MailAuth struct{ Checker *mailauth.Checker }
 
 // Authenticate implements Authenticator.
-func (a MailAuth) Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) store.ReceivedAuth {
+func (a MailAuth) Authenticate(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) (store.ReceivedAuth, bool) {
 	r := a.Checker.Check(ctx, raw, ip, helo, mailFrom)
-	return store.ReceivedAuth{SPF: r.SPF, DKIM: r.DKIM, DMARC: r.DMARC, ARC: r.ARC, Details: r.Details, Results: r.Header}
+	return store.ReceivedAuth{SPF: r.SPF, DKIM: r.DKIM, DMARC: r.DMARC, ARC: r.ARC, Details: r.Details, Results: r.Header},
+		r.DMARC == "fail" && r.Policy == "reject"
 }
 
 // Replies of the MX.
@@ -55,6 +57,8 @@ var (
 		Message: "Message refused: bare LF or CR; lines must end with CRLF"}
 	errNotMessage = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message refused: not an RFC 5322 message"}
 	errDataRead   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Error reading the message; try again"}
+	errDMARC      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Message refused: it fails DMARC and its domain's policy is reject"}
 )
 
 // session is one SMTP transaction at a time on one connection.
@@ -73,6 +77,7 @@ type session struct {
 type receipt struct {
 	teamID, domainID string
 	rcpts            []string
+	rejectDMARC      bool // the domain refuses mail failing DMARC under p=reject
 }
 
 // NewSession implements smtp.Backend.
@@ -129,7 +134,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return nil
 		}
 	}
-	s.teams = append(s.teams, &receipt{teamID: d.TeamID, domainID: d.ID, rcpts: []string{to}})
+	s.teams = append(s.teams, &receipt{teamID: d.TeamID, domainID: d.ID, rcpts: []string{to}, rejectDMARC: d.RejectDMARCFailures})
 	return nil
 }
 
@@ -222,8 +227,27 @@ func (s *session) receive(raw []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var auth store.ReceivedAuth
+	reject := false
 	if s.b.Auth != nil {
-		auth = s.b.Auth.Authenticate(ctx, raw, s.ip, s.helo, s.mailFrom)
+		auth, reject = s.b.Auth.Authenticate(ctx, raw, s.ip, s.helo, s.mailFrom)
+	}
+	teams := s.teams
+	if reject {
+		// Each team whose domain refuses such mail does not get it; when
+		// none is left the message is refused (one reply answers all).
+		teams = nil
+		for _, t := range s.teams {
+			if !t.rejectDMARC {
+				teams = append(teams, t)
+				continue
+			}
+			s.b.logger().Info("inbound: message not stored: it fails DMARC under p=reject", "remote", s.remote,
+				"team_id", t.teamID, "domain_id", t.domainID, "from", clip(parsed.From, 200))
+		}
+		if len(teams) == 0 {
+			s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
+			return errDMARC
+		}
 	}
 	// What this server adds on top, as an MTA does: the Received trace
 	// field and the Authentication-Results of its checks. The stored raw
@@ -232,7 +256,7 @@ func (s *session) receive(raw []byte) error {
 	trace := s.traceFields(auth, now)
 	stored := append([]byte(trace.text), raw...)
 	headers := append(trace.headers, parsed.Headers...)
-	for _, t := range s.teams {
+	for _, t := range teams {
 		e := *parsed
 		e.ID, e.TeamID, e.DomainID, e.CreatedAt = "", t.teamID, t.domainID, now
 		e.ReceivedFor = t.rcpts

@@ -204,21 +204,24 @@ const (
 // Domain is a sending domain. Its DKIM private keys are stored sealed with
 // the server's secret key; the store never sees them in the clear.
 type Domain struct {
-	ID                string
-	TeamID            string
-	Name              string // ASCII (punycode), lower case, no trailing dot
-	Region            string
-	ReturnPath        string // the return-path subdomain label, "send" by default
-	Status            string
-	OpenTracking      bool
-	ClickTracking     bool
-	TLS               string // "opportunistic" or "enforced"
-	Sending           string // "enabled" or "disabled"
-	Receiving         string // "enabled" or "disabled"
-	TrackingSubdomain string
-	DKIMSelector      string
-	DKIMKey           []byte // sealed PKCS#8 RSA key
-	DKIMEd25519Key    []byte // sealed PKCS#8 Ed25519 key, or nil
+	ID            string
+	TeamID        string
+	Name          string // ASCII (punycode), lower case, no trailing dot
+	Region        string
+	ReturnPath    string // the return-path subdomain label, "send" by default
+	Status        string
+	OpenTracking  bool
+	ClickTracking bool
+	TLS           string // "opportunistic" or "enforced"
+	Sending       string // "enabled" or "disabled"
+	Receiving     string // "enabled" or "disabled"
+	// RejectDMARCFailures refuses received mail that fails DMARC under a
+	// p=reject policy of its sender's domain (Godwit's own setting).
+	RejectDMARCFailures bool
+	TrackingSubdomain   string
+	DKIMSelector        string
+	DKIMKey             []byte // sealed PKCS#8 RSA key
+	DKIMEd25519Key      []byte // sealed PKCS#8 Ed25519 key, or nil
 	// RecordStatus maps a record's kind (DKIM, SPF-MX, SPF-TXT, …) to its status.
 	RecordStatus map[string]string
 	// RecordChecks maps a record's kind to what its last check found; nil

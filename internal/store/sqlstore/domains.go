@@ -13,7 +13,7 @@ import (
 
 const domainColumns = `id, team_id, name, region, return_path, status, open_tracking, click_tracking, tls, sending, receiving,
 	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at,
-	failure_reason, record_checks`
+	failure_reason, record_checks, reject_dmarc_failures`
 
 // heldStatuses is the SQL form of store.DomainHeld; the partial unique
 // index domains_verified_name (migration 00030) has the same condition.
@@ -46,10 +46,10 @@ func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*stor
 		if held > 0 {
 			return store.ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
 			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks))
+			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures))
 		return err
 	})
 	if errors.Is(err, store.ErrConflict) || isUniqueViolation(err) {
@@ -159,17 +159,17 @@ func (db *DB) ListEvents(ctx context.Context, teamID, after string, limit int) (
 
 func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
 	var d store.Domain
-	var open, click int
+	var open, click, rejectDMARC int
 	var status string
 	var created, updated int64
 	var started, next sql.NullInt64
 	var checks sql.NullString
 	if err := row.Scan(&d.ID, &d.TeamID, &d.Name, &d.Region, &d.ReturnPath, &d.Status, &open, &click, &d.TLS, &d.Sending, &d.Receiving,
 		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next,
-		&d.FailureReason, &checks); err != nil {
+		&d.FailureReason, &checks, &rejectDMARC); err != nil {
 		return nil, interpretError(err)
 	}
-	d.OpenTracking, d.ClickTracking = open != 0, click != 0
+	d.OpenTracking, d.ClickTracking, d.RejectDMARCFailures = open != 0, click != 0, rejectDMARC != 0
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	d.VerifyStartedAt, d.NextCheckAt = timePtr(started), timePtr(next)
 	if err := json.Unmarshal([]byte(status), &d.RecordStatus); err != nil {
@@ -231,12 +231,13 @@ func (db *DB) queryDomains(ctx context.Context, query string, args ...any) ([]*s
 
 const updateDomain = `UPDATE domains SET region = ?, return_path = ?, status = ?,
 	open_tracking = ?, click_tracking = ?, tls = ?, sending = ?, receiving = ?, tracking_subdomain = ?, record_status = ?,
-	updated_at = ?, verify_started_at = ?, next_check_at = ?, failure_reason = ?, record_checks = ? WHERE team_id = ? AND id = ?`
+	updated_at = ?, verify_started_at = ?, next_check_at = ?, failure_reason = ?, record_checks = ?, reject_dmarc_failures = ?
+	WHERE team_id = ? AND id = ?`
 
 func updateDomainArgs(d *store.Domain) []any {
 	return []any{d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving, d.TrackingSubdomain,
 		jsonText(d.RecordStatus), micros(d.UpdatedAt), nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason,
-		recordChecksText(d.RecordChecks), d.TeamID, d.ID}
+		recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures), d.TeamID, d.ID}
 }
 
 // recordCheck is the stored form of a store.RecordCheck.
