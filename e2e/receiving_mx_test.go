@@ -93,9 +93,27 @@ func (e *mxEnv) testReceiving(t *testing.T) {
 
 	e.testReceivingAuthentication(t)
 
+	// The official Node SDK verifies the email.received post (svix's scheme).
+	node := nodeSDK(t)
+	e.hooks.mu.Lock()
+	var post hookPost
+	for _, p := range e.hooks.posts {
+		if strings.Contains(p.body, `"type":"email.received"`) && strings.Contains(p.body, id) {
+			post = p
+		}
+	}
+	e.hooks.mu.Unlock()
+	in, err := json.Marshal(map[string]string{"payload": post.body, "id": post.header.Get("svix-id"),
+		"timestamp": post.header.Get("svix-timestamp"), "signature": post.header.Get("svix-signature"), "secret": e.hooks.secret})
+	require.NoError(t, err)
+	verify := exec.Command(node, "verify.mjs")
+	verify.Dir, verify.Stdin = "node", bytes.NewReader(in)
+	out, err := verify.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "email.received", strings.TrimSpace(string(out)))
+
 	// forward() of the Node SDK, unchanged: it downloads the raw message and
 	// re-sends it through POST /emails, here to a real recipient's MX.
-	node := nodeSDK(t)
 	res := runNode(t, node, "forward.mjs", "RESEND_BASE_URL="+e.s.url, "RESEND_API_KEY="+e.key, "EMAIL_ID="+id,
 		"FROM=Support <support@acme.test>", "TO=alice@dest.test", "PUBLIC_URL="+trackingURL)
 	for _, name := range []string{"passthrough", "wrapped"} {
