@@ -164,7 +164,7 @@ func rcptDomain(addr string) (string, bool) {
 // failure is a 451 (the sender retries: a team stored before the failure
 // gets the message twice, never none).
 func (s *session) Data(r io.Reader) error {
-	raw, err := smtpdata.Read(r)
+	buf, err := smtpdata.ReadAfter(r, traceHeadroom)
 	switch {
 	case errors.Is(err, smtpdata.ErrBareNewline):
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
@@ -176,6 +176,7 @@ func (s *session) Data(r io.Reader) error {
 		s.b.logger().Info("inbound: reading DATA failed", "remote", s.remote, "error", err.Error())
 		return errDataRead
 	}
+	raw := buf[traceHeadroom:]
 	if len(s.reports) > 0 {
 		if err := s.reportData(raw); err != nil {
 			return err
@@ -187,7 +188,7 @@ func (s *session) Data(r io.Reader) error {
 	// The message is untrusted input: a panic while reading it fails this
 	// message alone, with a temporary error and a log line.
 	var perr error
-	err = panics.Catch(func() error { perr = s.receive(raw); return nil })
+	err = panics.Catch(func() error { perr = s.receive(buf); return nil })
 	var p *panics.Error
 	if errors.As(err, &p) {
 		s.b.logger().Error("inbound: receiving a message panicked", append([]any{slog.String("remote", s.remote)}, p.LogAttrs()...)...)
@@ -216,8 +217,17 @@ func (s *session) reportData(raw []byte) error {
 	return nil
 }
 
-// receive stores the message for each team it reaches.
-func (s *session) receive(raw []byte) error {
+// traceHeadroom is the room DATA is read after, for the trace fields the
+// MX puts on top of a received message: they fit (a Received field and an
+// Authentication-Results of at most a few hundred bytes a check), so the
+// stored message is not a second copy of a message up to
+// --max-inbound-bytes.
+const traceHeadroom = 8 << 10
+
+// receive stores the message of buf (smtpdata.ReadAfter's, with
+// traceHeadroom) for each team it reaches.
+func (s *session) receive(buf []byte) error {
+	raw := buf[traceHeadroom:]
 	parsed, err := Parse(raw)
 	if err != nil {
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
@@ -254,7 +264,7 @@ func (s *session) receive(raw []byte) error {
 	// message is what a reader downloads and what forward() re-sends.
 	now := s.b.now().UTC()
 	trace := s.traceFields(auth, now)
-	stored := append([]byte(trace.text), raw...)
+	stored := smtpdata.Prepend(buf, traceHeadroom, []byte(trace.text))
 	headers := append(trace.headers, parsed.Headers...)
 	for _, t := range teams {
 		e := *parsed

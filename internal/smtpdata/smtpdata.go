@@ -18,7 +18,35 @@ var ErrBareNewline = errors.New("smtpdata: bare LF or CR in DATA")
 // whole DATA is read, so that the reply comes at the end of the
 // transaction; the bytes after it are not kept.
 func Read(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
+	return ReadAfter(r, 0)
+}
+
+// ReadAfter is Read into a buffer whose first headroom bytes are left
+// zero: the message is buf[headroom:]. Prepend then puts header fields on
+// top of it without copying the message again.
+func ReadAfter(r io.Reader, headroom int) (buf []byte, err error) {
+	var b bytes.Buffer
+	b.Write(make([]byte, headroom))
+	buf, err = read(r, &b)
+	if err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// Prepend returns top followed by the message of buf (ReadAfter's, with
+// the same headroom): in place when top fits in the headroom, else in a
+// new buffer.
+func Prepend(buf []byte, headroom int, top []byte) []byte {
+	if len(top) <= headroom {
+		start := headroom - len(top)
+		copy(buf[start:], top)
+		return buf[start:]
+	}
+	return append(append(make([]byte, 0, len(top)+len(buf)-headroom), top...), buf[headroom:]...)
+}
+
+func read(r io.Reader, buf *bytes.Buffer) ([]byte, error) {
 	chunk := make([]byte, 32<<10)
 	prevCR, bare := false, false
 	for {

@@ -1,0 +1,36 @@
+package smtpdata_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/smtpdata"
+)
+
+func TestRead(t *testing.T) {
+	for in, ok := range map[string]bool{"a\r\nb\r\n": true, "": true, "a\nb": false, "a\rb": false, "a\r": false, "\n": false} {
+		got, err := smtpdata.Read(strings.NewReader(in))
+		if ok {
+			require.NoError(t, err, "%q", in)
+			require.Equal(t, in, string(got))
+		} else {
+			require.ErrorIs(t, err, smtpdata.ErrBareNewline, "%q", in)
+		}
+	}
+}
+
+// TestPrepend: fields that fit the headroom go on top in place, sharing the
+// message's memory; larger ones are copied with it.
+func TestPrepend(t *testing.T) {
+	buf, err := smtpdata.ReadAfter(strings.NewReader("Subject: s\r\n\r\nbody\r\n"), 16)
+	require.NoError(t, err)
+	msg := buf[16:]
+	out := smtpdata.Prepend(buf, 16, []byte("X-Top: 1\r\n"))
+	require.Equal(t, "X-Top: 1\r\nSubject: s\r\n\r\nbody\r\n", string(out))
+	require.Same(t, &msg[0], &out[len("X-Top: 1\r\n")], "in place")
+	big := smtpdata.Prepend(buf, 16, []byte("X-Much-Longer-Field: 12345\r\n"))
+	require.Equal(t, "X-Much-Longer-Field: 12345\r\nSubject: s\r\n\r\nbody\r\n", string(big))
+	require.Equal(t, "Subject: s\r\n\r\nbody\r\n", string(msg), "the message is untouched")
+}
