@@ -171,15 +171,22 @@ func (h *Handler) getEmailAttachment(w http.ResponseWriter, r *http.Request) err
 	return errAttachmentNotFound
 }
 
-// downloadAttachment serves the bytes of an attachment to whoever holds an
-// unexpired download token: as a download, never rendered by the browser.
-func (h *Handler) downloadAttachment(w http.ResponseWriter, r *http.Request) error {
+// downloadHeaders are the headers of every download Godwit serves without
+// a key: never sniffed, rendered, framed, cached or referred.
+func downloadHeaders(w http.ResponseWriter) {
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "private, no-store")
+}
+
+// downloadAttachment serves the bytes of an attachment to whoever holds an
+// unexpired download token: as a download, never rendered by the browser.
+func (h *Handler) downloadAttachment(w http.ResponseWriter, r *http.Request) error {
+	downloadHeaders(w)
+	hdr := w.Header()
 	if h.Tracking == nil {
 		return errAttachmentNotFound
 	}

@@ -334,12 +334,8 @@ func (h *Handler) getReceivedAttachment(w http.ResponseWriter, r *http.Request) 
 // of this server's, or names what the team no longer has, is a 404; an
 // expired one a 403 (as an expired presigned URL is).
 func (h *Handler) downloadReceived(w http.ResponseWriter, r *http.Request) error {
+	downloadHeaders(w)
 	hdr := w.Header()
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
-	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("Cache-Control", "private, no-store")
 	if h.Tracking == nil {
 		return errReceivedDownloadFound
 	}
