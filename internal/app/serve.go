@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/godwit/godwit/internal/accept"
@@ -168,7 +169,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// One accept path for every way of sending: the API, SMTP submission
 	// (through the handler) and broadcast chunks (through the queue) share
 	// its key cache, rate limiter, domain cache and in-flight idempotency.
-	limiter := ratelimit.NewMemory(nil)
+	limiter, closeLimiter, err := rateLimiter(ctx, cfg, met, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
 	acc := accept.New(accept.Config{Store: db, Limiter: limiter, Logger: log, DefaultRateLimit: cfg.RateLimit,
 		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain, AnySender: cfg.AllowAnySender, Metrics: acceptMetrics(met)})
 
@@ -592,6 +597,48 @@ func tuneGC(cfg config.Config) {
 		debug.SetMemoryLimit(limit)
 	}
 }
+
+// rateLimiter is the per-team rate limiter: in this process's memory, or
+// in Redis (--redis-url), shared with every node that uses it, behind a
+// Guard that turns its failures into the answer --rate-limit-fail-open
+// chooses, a metric, and a WARN line at most every limiterWarnEvery.
+func rateLimiter(ctx context.Context, cfg config.Config, met *metrics.Metrics, log *slog.Logger) (ratelimit.Limiter, func(), error) {
+	if cfg.RedisURL == "" {
+		return ratelimit.NewMemory(nil), func() {}, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 200*time.Millisecond, 200*time.Millisecond
+	opts.MaxRetries = -1 // a failure is answered at once; the next request tries again
+	client := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	mode := "allowed (--rate-limit-fail-open)"
+	if !cfg.RateLimitFailOpen {
+		mode = "refused with 429 (--rate-limit-fail-open=false)"
+	}
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		log.Warn("rate limits: Redis does not answer; requests are "+mode+" until it does", slog.String("error", err.Error()))
+	} else {
+		log.Info("rate limits are counted in Redis, shared by every node that uses it", slog.String("redis", opts.Addr))
+	}
+	var lastWarn atomic.Int64
+	guard := &ratelimit.Guard{Limiter: &ratelimit.Redis{Client: client}, FailOpen: cfg.RateLimitFailOpen,
+		OnFailure: func(err error, open bool) {
+			met.RateLimiterFailed(open)
+			now := time.Now().UnixNano()
+			if last := lastWarn.Load(); now-last >= int64(limiterWarnEvery) && lastWarn.CompareAndSwap(last, now) {
+				log.Warn("rate limits: Redis failed; requests are "+mode, slog.String("error", err.Error()))
+			}
+		}}
+	return guard, func() { client.Close() }, nil
+}
+
+// limiterWarnEvery spaces the WARN lines of a failing Redis (every request
+// is counted in godwit_rate_limiter_failures_total).
+const limiterWarnEvery = 10 * time.Second
 
 // sweepReceived deletes the received emails older than before, a batch
 // at a time (each batch its own transaction), and says how many went.

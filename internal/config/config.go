@@ -89,6 +89,12 @@ type Config struct {
 	// (the default) or off.
 	RequestLogs bool
 
+	// RedisURL is the Redis the rate limits are counted in, shared by
+	// every node that names it; RateLimitFailOpen says what a request does
+	// while it cannot be counted there.
+	RedisURL          string
+	RateLimitFailOpen bool
+
 	// AllowAnySender lets a development server (--delivery capture, every
 	// listener on loopback) accept emails from domains nobody verified.
 	AllowAnySender bool
@@ -127,6 +133,7 @@ func Defaults() Config {
 		AuthFailuresPerIP: 20,
 		LogRetention:      30 * 24 * time.Hour,
 		RequestLogs:       true,
+		RateLimitFailOpen: true,
 	}
 }
 
@@ -162,6 +169,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Var(stringList{&c.ACMEDomains}, "acme-domain", "domain(s), comma-separated, to obtain certificates for automatically (ACME TLS-ALPN-01)")
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve plain HTTP on a non-loopback address (a TLS-terminating proxy is in front)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "default requests per second per team")
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis://[user:pass@]host:port/db (or rediss:// for TLS): count the per-team rate limits there, shared by every node that names it; default: in this process's memory")
+	fs.BoolVar(&c.RateLimitFailOpen, "rate-limit-fail-open", c.RateLimitFailOpen, "while --redis-url cannot be reached, allow requests (true) or refuse them with 429 (false)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL at which clients reach this server (for links it generates)")
 	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -403,6 +412,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit < 1 {
 		return fmt.Errorf("--rate-limit must be at least 1 request per second, got %d", c.RateLimit)
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return fmt.Errorf("--redis-url %q is not a redis:// or rediss:// URL", redactURL(c.RedisURL))
+		}
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

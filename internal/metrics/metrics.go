@@ -113,6 +113,7 @@ type Metrics struct {
 	smtpSessions   prometheus.Counter
 	smtpRefusals   *prometheus.CounterVec
 	inbound        *prometheus.CounterVec
+	limiterFails   *prometheus.CounterVec
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	routes         atomic.Pointer[map[string]*route] // pattern → route; copied on write
@@ -158,6 +159,9 @@ func New(reg *prometheus.Registry) *Metrics {
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "inbound_messages_total",
 			Help: "Messages and recipients at the MX (--mx-addr), by result: received, report, refused_recipient, refused_message, deferred, too_many_connections."},
 			[]string{"result"}),
+		limiterFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rate_limiter_failures_total",
+			Help: "Requests the shared rate limiter (--redis-url) could not count, by what was done: allowed (fail open) or refused (fail closed)."},
+			[]string{"action"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "API requests, by route pattern and status code."}, []string{"route", "code"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
@@ -180,7 +184,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
-		m.inbound, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		m.inbound, m.limiterFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -297,6 +301,19 @@ func (m *Metrics) Inbound(result string) {
 	if m != nil {
 		m.inbound.WithLabelValues(result).Inc()
 	}
+}
+
+// RateLimiterFailed counts a request the shared rate limiter could not
+// count: allowed (fail open) or refused.
+func (m *Metrics) RateLimiterFailed(allowed bool) {
+	if m == nil {
+		return
+	}
+	action := "refused"
+	if allowed {
+		action = "allowed"
+	}
+	m.limiterFails.WithLabelValues(action).Inc()
 }
 
 // HTTPRequest counts one API request served by the route pattern (the
