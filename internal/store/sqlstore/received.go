@@ -88,37 +88,91 @@ func (db *DB) StoreReceivedEmail(ctx context.Context, e *store.ReceivedEmail, an
 	if ev == nil {
 		return errors.New("store received email: no email.received event")
 	}
-	html, text, codec := db.encodeBodies(e.HTML, e.Text)
-	raw, rawCodec := compressBlob(e.Raw)
-	var details sql.NullString
-	if len(e.Auth.Details) > 0 {
-		details = sql.NullString{String: string(e.Auth.Details), Valid: true}
+	req := &receivedReq{e: e, ev: ev, done: make(chan struct{})}
+	req.html, req.text, req.codec = db.encodeBodies(e.HTML, e.Text)
+	req.raw, req.rawCodec = compressBlob(e.Raw)
+	if err := submit(db, ctx, db.received, req); err != nil {
+		return err
 	}
-	headers := e.Headers
-	if headers == nil {
-		headers = []store.Header{}
-	}
-	err = db.withEvents(ctx, []*store.Event{ev}, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_emails (id, team_id, domain_id, created_at, message_id,
-			from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, received_for, subject, html_body, text_body, body_codec,
-			headers, raw, raw_codec, size, remote_ip, helo, mail_from, auth_spf, auth_dkim, auth_dmarc, auth_arc,
-			auth_details, auth_results, in_reply_to_email_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			e.ID, e.TeamID, e.DomainID, micros(e.CreatedAt), e.MessageID, e.From,
-			jsonText(strings0(e.To)), jsonText(strings0(e.Cc)), jsonText(strings0(e.Bcc)), jsonText(strings0(e.ReplyTo)),
-			jsonText(strings0(e.ReceivedFor)), e.Subject, html, text, codec, jsonText(headers), raw, rawCodec, e.Size,
-			e.RemoteIP, e.Helo, e.MailFrom, e.Auth.SPF, e.Auth.DKIM, e.Auth.DMARC, e.Auth.ARC, details, e.Auth.Results,
-			sql.NullString{String: e.InReplyToEmailID, Valid: e.InReplyToEmailID != ""})
-		if err != nil {
-			return fmt.Errorf("insert email: %w", err)
+	// Handed over, it is committed or fails on its own; the caller waits
+	// for that even if its context ends, so the MX never answers 250 for
+	// what might roll back, nor an error for what committed.
+	<-req.done
+	return req.err
+}
+
+// receivedReq is a received email waiting for the group commit.
+type receivedReq struct {
+	e               *store.ReceivedEmail
+	ev              *store.Event
+	html, text      any // as encodeBodies gives them
+	raw             []byte
+	codec, rawCodec int
+	done            chan struct{}
+	err             error
+}
+
+// maxGroupReceived bounds the received emails of one commit, and
+// maxGroupReceivedBytes their stored size: a group closes at either.
+const (
+	maxGroupReceived      = 64
+	maxGroupReceivedBytes = 64 << 20
+)
+
+// receivedLoop commits the received emails waiting at each moment
+// together, as AcceptEmails does the accepted ones: one transaction (and
+// one flush) for all of them, each with its attachments and its event. When
+// a group fails, each is committed alone, so that one bad email fails
+// alone.
+func (db *DB) receivedLoop() {
+	defer db.wg.Done()
+	group := make([]*receivedReq, 0, maxGroupReceived)
+	for first := range db.received {
+		group = append(group[:0], first)
+		bytes := len(first.raw)
+	gather:
+		for len(group) < maxGroupReceived && bytes < maxGroupReceivedBytes {
+			select {
+			case r, ok := <-db.received:
+				if !ok {
+					break gather
+				}
+				group, bytes = append(group, r), bytes+len(r.raw)
+			default:
+				break gather
+			}
 		}
-		for i, a := range e.Attachments {
-			content, ccodec := compressBlob(a.Content)
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_attachments (id, email_id, team_id, idx, filename,
-				content_type, content_disposition, content_id, size, content, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				a.ID, e.ID, e.TeamID, i, a.Filename, a.ContentType, a.ContentDisposition, a.ContentID, a.Size, content, ccodec)
-			if err != nil {
-				return fmt.Errorf("insert attachment: %w", err)
+		if err := db.commitReceived(group); err != nil && len(group) > 1 {
+			for _, r := range group {
+				r.err = db.commitReceived([]*receivedReq{r})
+			}
+		} else {
+			for _, r := range group {
+				r.err = err
+			}
+		}
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+func (db *DB) commitReceived(group []*receivedReq) (err error) {
+	if db.observe != nil {
+		start := time.Now()
+		defer func() {
+			db.observe(CommitStats{Kind: "received", Duration: time.Since(start), Requests: len(group), Failed: err != nil})
+		}()
+	}
+	ctx := context.Background()
+	events := make([]*store.Event, len(group))
+	for i, r := range group {
+		events[i] = r.ev
+	}
+	err = db.withEvents(ctx, events, func(tx *sql.Tx) error {
+		for _, r := range group {
+			if err := db.insertReceived(ctx, tx, r); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -128,6 +182,41 @@ func (db *DB) StoreReceivedEmail(ctx context.Context, e *store.ReceivedEmail, an
 	}
 	if err != nil {
 		return fmt.Errorf("store received email: %w", interpretError(err))
+	}
+	return nil
+}
+
+func (db *DB) insertReceived(ctx context.Context, tx *sql.Tx, r *receivedReq) error {
+	e := r.e
+	var details sql.NullString
+	if len(e.Auth.Details) > 0 {
+		details = sql.NullString{String: string(e.Auth.Details), Valid: true}
+	}
+	headers := e.Headers
+	if headers == nil {
+		headers = []store.Header{}
+	}
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_emails (id, team_id, domain_id, created_at, message_id,
+		from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, received_for, subject, html_body, text_body, body_codec,
+		headers, raw, raw_codec, size, remote_ip, helo, mail_from, auth_spf, auth_dkim, auth_dmarc, auth_arc,
+		auth_details, auth_results, in_reply_to_email_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ID, e.TeamID, e.DomainID, micros(e.CreatedAt), e.MessageID, e.From,
+		jsonText(strings0(e.To)), jsonText(strings0(e.Cc)), jsonText(strings0(e.Bcc)), jsonText(strings0(e.ReplyTo)),
+		jsonText(strings0(e.ReceivedFor)), e.Subject, r.html, r.text, r.codec, jsonText(headers), r.raw, r.rawCodec, e.Size,
+		e.RemoteIP, e.Helo, e.MailFrom, e.Auth.SPF, e.Auth.DKIM, e.Auth.DMARC, e.Auth.ARC, details, e.Auth.Results,
+		sql.NullString{String: e.InReplyToEmailID, Valid: e.InReplyToEmailID != ""})
+	if err != nil {
+		return fmt.Errorf("insert email: %w", err)
+	}
+	for i, a := range e.Attachments {
+		content, ccodec := compressBlob(a.Content)
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_attachments (id, email_id, team_id, idx, filename,
+			content_type, content_disposition, content_id, size, content, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, e.ID, e.TeamID, i, a.Filename, a.ContentType, a.ContentDisposition, a.ContentID, a.Size, content, ccodec)
+		if err != nil {
+			return fmt.Errorf("insert attachment: %w", err)
+		}
 	}
 	return nil
 }

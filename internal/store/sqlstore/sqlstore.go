@@ -99,7 +99,8 @@ type Options struct {
 
 // CommitStats describes one group commit.
 type CommitStats struct {
-	// Kind is "accept" (emails) or "outcomes" (delivery outcomes).
+	// Kind is "accept" (emails), "outcomes" (delivery outcomes) or
+	// "received" (received emails).
 	Kind     string
 	Duration time.Duration
 	// Requests is the callers' requests in the group; Emails the emails
@@ -122,6 +123,7 @@ type DB struct {
 
 	accepts  chan *acceptReq
 	outcomes chan *outcomeReq
+	received chan *receivedReq
 	closeMu  sync.RWMutex
 	closed   bool
 	wg       sync.WaitGroup
@@ -400,8 +402,10 @@ func (db *DB) start(opts Options) {
 	}
 	db.accepts = make(chan *acceptReq, 4*db.maxGroup)
 	db.outcomes = make(chan *outcomeReq, 4*db.maxGroup)
-	db.wg.Add(1)
+	db.received = make(chan *receivedReq, 4*maxGroupReceived)
+	db.wg.Add(2)
 	go db.outcomeLoop()
+	go db.receivedLoop()
 	if db.checkpointer != nil {
 		db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
 		go db.checkpointLoop()
@@ -427,6 +431,7 @@ func (db *DB) Close() error {
 	if db.accepts != nil {
 		close(db.accepts)
 		close(db.outcomes)
+		close(db.received)
 	}
 	db.closeMu.Unlock()
 	db.wg.Wait()
