@@ -36,6 +36,7 @@ type Store interface {
 	RequestLogs
 	Users
 	ReceivedEmails
+	ReceivingRules
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -545,4 +546,32 @@ type ReceivedEmails interface {
 	// costs one lookup by primary key (Godwit's Message-IDs carry the
 	// email's id).
 	FindSentEmailByMessageID(ctx context.Context, teamID, messageID string) (string, error)
+}
+
+// ReceivingRules holds the routing rules and settings of the teams'
+// receiving domains (docs/receiving.md).
+type ReceivingRules interface {
+	// CreateReceivingRule inserts r; ErrNotFound if its domain is not its
+	// team's, ErrConflict if the domain has a rule with its Match already.
+	CreateReceivingRule(ctx context.Context, r *ReceivingRule) error
+	GetReceivingRule(ctx context.Context, teamID, domainID, id string) (*ReceivingRule, error)
+	// ListReceivingRules returns a domain's rules ordered by Match (the
+	// RuleMatchAll rule first); an empty list for a domain of no rule or
+	// of another team.
+	ListReceivingRules(ctx context.Context, teamID, domainID string) ([]*ReceivingRule, error)
+	// UpdateReceivingRule stores r's Match, Action, ForwardTo, ForwardFrom
+	// and UpdatedAt; ErrNotFound, ErrConflict as CreateReceivingRule.
+	UpdateReceivingRule(ctx context.Context, r *ReceivingRule) error
+	DeleteReceivingRule(ctx context.Context, teamID, domainID, id string) error
+	// GetReceivingSettings returns a domain's settings, the defaults
+	// (CatchAll) when none were set; ErrNotFound if the domain is not the
+	// team's.
+	GetReceivingSettings(ctx context.Context, teamID, domainID string) (*ReceivingSettings, error)
+	// SetReceivingSettings stores s; ErrNotFound if its domain is not its
+	// team's.
+	SetReceivingSettings(ctx context.Context, s *ReceivingSettings) error
+	// ReceivingRoute returns what applies to the address local@domain (its
+	// local part in lower case) of any team's domain, in two lookups by
+	// key: the MX asks it at RCPT.
+	ReceivingRoute(ctx context.Context, domainID, local string) (*ReceivingRoute, error)
 }

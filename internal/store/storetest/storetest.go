@@ -514,7 +514,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DomainNames", testDomainNames}, {"RequestLogs", testRequestLogs}, {"RequestLogSegments", testRequestLogSegments}, {"EmailMetrics", testEmailMetrics},
 		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
 		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
-		{"Users", testUsers}, {"Received", testReceived},
+		{"Users", testUsers}, {"Received", testReceived}, {"ReceivingRules", testReceivingRules},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
 			t.Parallel()
