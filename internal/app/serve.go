@@ -276,7 +276,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	)
 	var listeners []Service
 	if cfg.MXAddr != "" {
-		listeners = append(listeners, serveMX(cfg, ports.mx, db, tlsCfg, met, log))
+		listeners = append(listeners, serveMX(cfg, ports.mx, db, acc, tlsCfg, met, log))
 	}
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
 		listeners = append(listeners, LogStop(serveSubmission(cfg, ports, handler, tlsCfg, met, log),
@@ -420,9 +420,11 @@ func lockSQLite(path string) (func(), error) {
 
 // serveMX is the MX (--mx-addr): the teams' receiving domains and the
 // bounces and complaints for the return paths, offering STARTTLS with the
-// API's certificate when it has one.
-func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, tlsCfg *tls.Config, met *metrics.Metrics, log *slog.Logger) Service {
-	b := &inbound.Backend{Store: db, Receiving: db, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
+// API's certificate when it has one. Forward rules send through the accept
+// path.
+func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Service, tlsCfg *tls.Config, met *metrics.Metrics,
+	log *slog.Logger) Service {
+	b := &inbound.Backend{Store: db, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
 		Auth: inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg

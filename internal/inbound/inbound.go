@@ -50,6 +50,9 @@ type Backend struct {
 	// Auth checks the authentication of received mail (SPF, DKIM, DMARC);
 	// nil: not checked.
 	Auth Authenticator
+	// Forward accepts the emails of forward rules (the accept path); nil:
+	// forward rules only store.
+	Forward Forwarder
 	// Announce builds a received email's email.received event
 	// (events.Received).
 	Announce store.ReceivedEvent

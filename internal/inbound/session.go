@@ -29,6 +29,9 @@ type ReceivingStore interface {
 	HeldDomain(ctx context.Context, name string) (*store.Domain, error)
 	StoreReceivedEmail(ctx context.Context, e *store.ReceivedEmail, announce store.ReceivedEvent) error
 	FindSentEmailByMessageID(ctx context.Context, teamID, messageID string) (string, error)
+	// ReceivingRoute is the routing rule and catch-all setting that apply
+	// to an address (routing.go).
+	ReceivingRoute(ctx context.Context, domainID, local string) (*store.ReceivingRoute, error)
 }
 
 // Authenticator checks a received message's SPF, DKIM and DMARC
@@ -77,7 +80,8 @@ type session struct {
 type receipt struct {
 	teamID, domainID string
 	rcpts            []string
-	rejectDMARC      bool // the domain refuses mail failing DMARC under p=reject
+	rejectDMARC      bool                   // the domain refuses mail failing DMARC under p=reject
+	rules            []*store.ReceivingRule // each recipient's routing rule, nil for the default (store)
 }
 
 // NewSession implements smtp.Backend.
@@ -128,13 +132,18 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.b.Metrics.Inbound(metrics.InboundDeferred)
 		return errTryLater
 	}
+	rule, err := s.route(ctx, d, to)
+	if err != nil {
+		return err
+	}
 	for _, r := range s.teams {
 		if r.teamID == d.TeamID {
-			r.rcpts = append(r.rcpts, to)
+			r.rcpts, r.rules = append(r.rcpts, to), append(r.rules, rule)
 			return nil
 		}
 	}
-	s.teams = append(s.teams, &receipt{teamID: d.TeamID, domainID: d.ID, rcpts: []string{to}, rejectDMARC: d.RejectDMARCFailures})
+	s.teams = append(s.teams, &receipt{teamID: d.TeamID, domainID: d.ID, rcpts: []string{to}, rejectDMARC: d.RejectDMARCFailures,
+		rules: []*store.ReceivingRule{rule}})
 	return nil
 }
 
@@ -267,9 +276,13 @@ func (s *session) receive(buf []byte) error {
 	stored := smtpdata.Prepend(buf, traceHeadroom, []byte(trace.text))
 	headers := append(trace.headers, parsed.Headers...)
 	for _, t := range teams {
+		kept, forwards := s.keep(t)
+		if len(kept) == 0 {
+			continue // every recipient's rule drops it
+		}
 		e := *parsed
 		e.ID, e.TeamID, e.DomainID, e.CreatedAt = "", t.teamID, t.domainID, now
-		e.ReceivedFor = t.rcpts
+		e.ReceivedFor = kept
 		e.RemoteIP, e.Helo, e.MailFrom, e.Auth = ipString(s.ip), clean(s.helo), clean(s.mailFrom), auth
 		e.Raw, e.Size, e.Headers = stored, int64(len(stored)), headers
 		e.Attachments = cloneAttachments(parsed.Attachments)
@@ -283,6 +296,9 @@ func (s *session) receive(buf []byte) error {
 		s.b.logger().Info("email received", "email_id", e.ID, "team_id", t.teamID, "domain_id", t.domainID,
 			"from", clip(e.From, 200), "recipients", len(t.rcpts), "size", e.Size, "remote_ip", e.RemoteIP,
 			"spf", auth.SPF, "dkim", auth.DKIM, "dmarc", auth.DMARC, "in_reply_to_email_id", e.InReplyToEmailID)
+		if err := s.forward(ctx, &e, raw, forwards); err != nil {
+			return err
+		}
 	}
 	return nil
 }

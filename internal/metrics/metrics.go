@@ -157,7 +157,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		smtpRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_refusals_total",
 			Help: "SMTP submission connections, logins and messages refused, by reason."}, []string{"reason"}),
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "inbound_messages_total",
-			Help: "Messages and recipients at the MX (--mx-addr), by result: received, report, refused_recipient, refused_message, deferred, too_many_connections."},
+			Help: "Messages and recipients at the MX (--mx-addr), by result: received, report, refused_recipient, refused_message, deferred, too_many_connections, dropped, forwarded, forward_refused."},
 			[]string{"result"}),
 		limiterFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rate_limiter_failures_total",
 			Help: "Requests the shared rate limiter (--redis-url) could not count, by what was done: allowed (fail open) or refused (fail closed)."},
@@ -294,6 +294,9 @@ const (
 	InboundRefusedMessage     = "refused_message"   // DATA refused: bare newline, not a message, DMARC reject
 	InboundDeferred           = "deferred"          // 4xx: the store could not take it now
 	InboundTooManyConnections = "too_many_connections"
+	InboundDropped            = "dropped"         // a team's copy discarded: every recipient's routing rule drops it
+	InboundForwarded          = "forwarded"       // a forward rule's email accepted
+	InboundForwardRefused     = "forward_refused" // a forward rule's email refused by the accept path (or a loop)
 )
 
 // Inbound counts one result at the MX (an Inbound* constant).
