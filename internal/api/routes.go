@@ -60,6 +60,15 @@ func (h *Handler) routes() {
 	h.handle("PATCH /domains/{id}", fullAccess, h.updateDomain)
 	h.handle("DELETE /domains/{id}", fullAccess, h.deleteDomain)
 	h.handle("POST /domains/{id}/verify", fullAccess, h.verifyDomain)
+	// Godwit's own: a receiving domain's routing rules and catch-all
+	// setting (receivingrules.go).
+	h.handle("GET /domains/{id}/receiving-rules", fullAccess, h.listReceivingRules)
+	h.handle("POST /domains/{id}/receiving-rules", fullAccess, h.createReceivingRule)
+	h.handle("GET /domains/{id}/receiving-rules/{rule_id}", fullAccess, h.getReceivingRule)
+	h.handle("PATCH /domains/{id}/receiving-rules/{rule_id}", fullAccess, h.updateReceivingRule)
+	h.handle("DELETE /domains/{id}/receiving-rules/{rule_id}", fullAccess, h.deleteReceivingRule)
+	h.handle("GET /domains/{id}/receiving", fullAccess, h.getReceivingSettings)
+	h.handle("PATCH /domains/{id}/receiving", fullAccess, h.updateReceivingSettings)
 
 	// Godwit's own: the team's events from a cursor, for consumers without an endpoint.
 	h.handle("GET /feed", fullAccess, h.getFeed)
