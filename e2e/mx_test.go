@@ -322,6 +322,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("Go SDK", e.testGoSDK)
 			t.Run("long header names", e.testLongHeaderNames)
 			t.Run("receiving", e.testReceiving)
+			t.Run("receiving rules", e.testReceivingRules)
 		})
 	}
 }

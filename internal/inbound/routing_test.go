@@ -2,6 +2,7 @@ package inbound_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,15 +21,35 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
+// routeEnv is a recvEnv whose MX forwards through the accept path.
+type routeEnv struct {
+	*recvEnv
+	failForward *atomic.Bool // the accept path fails (not a refusal) while set
+}
+
+// failingForwarder fails on command, after the accept path committed.
+type failingForwarder struct {
+	inbound.Forwarder
+	fail *atomic.Bool
+}
+
+func (f failingForwarder) Send(ctx context.Context, req accept.Request, decode func() (*store.Email, error)) (*accept.Result, error) {
+	res, err := f.Forwarder.Send(ctx, req, decode)
+	if err == nil && f.fail.Load() {
+		return nil, errors.New("injected: the connection to the database broke after the commit")
+	}
+	return res, err
+}
+
 // setupRouting is setupReceiving with the accept path for forwards and a
 // sending domain, example.com, verified for the team.
-func setupRouting(t *testing.T, kind sqlstore.Dialect) *recvEnv {
-	r := &recvEnv{auth: &fixedAuth{}, fail: &atomic.Bool{}}
+func setupRouting(t *testing.T, kind sqlstore.Dialect) *routeEnv {
+	r := &routeEnv{recvEnv: &recvEnv{auth: &fixedAuth{}, fail: &atomic.Bool{}}, failForward: &atomic.Bool{}}
 	r.env = setupBackend(t, kind, func(b *inbound.Backend) {
 		db := b.Store.(*sqlstore.DB)
 		b.Receiving = failingReceiving{ReceivingStore: db, fail: r.fail}
 		b.Auth, b.Announce = r.auth, events.Received
-		b.Forward = accept.New(accept.Config{Store: db, CacheTTL: -1})
+		b.Forward = failingForwarder{Forwarder: accept.New(accept.Config{Store: db, CacheTTL: -1}), fail: r.failForward}
 	})
 	r.domain = newDomain(t, r.db, r.team, "in.example.com", store.DomainVerified, store.DomainVerified)
 	sending := newDomain(t, r.db, r.team, "example.com", store.DomainVerified, store.DomainVerified)
@@ -170,4 +191,22 @@ func TestRoutingForwardRefused(t *testing.T) {
 	f, err := r.db.GetEmail(context.Background(), r.team, sent[0].ID)
 	require.NoError(t, err)
 	require.Contains(t, f.Headers, store.Header{Name: inbound.ForwardedHeader, Value: "5"})
+}
+
+// TestRoutingForwardFailureIsTemporary: a failure of the accept path
+// (not a refusal) is a 451 after the message was stored; the sender's
+// retry stores it again and finds the forward committed: one forward.
+func TestRoutingForwardFailureIsTemporary(t *testing.T) {
+	t.Parallel()
+	r := setupRouting(t, sqlstore.SQLite)
+	r.rule("support", store.RuleForward, "me@example.net", "fwd@example.com")
+	r.failForward.Store(true)
+	err := r.transact("x@example.net", []string{"support@in.example.com"}, "Subject: s\nMessage-ID: <a@b>\n\nhi\n", false)
+	requireSMTPCode(t, err, 451, smtp.EnhancedCode{4, 3, 0})
+	require.Len(t, r.received(r.team), 1, "stored before the forward")
+	require.Len(t, r.sent(), 1)
+	r.failForward.Store(false)
+	require.NoError(t, r.transact("x@example.net", []string{"support@in.example.com"}, "Subject: s\nMessage-ID: <a@b>\n\nhi\n", false))
+	require.Len(t, r.received(r.team), 2, "at least once")
+	require.Len(t, r.sent(), 1, "forwarded once")
 }

@@ -294,7 +294,7 @@ func (s *session) receive(buf []byte) error {
 		}
 		s.b.Metrics.Inbound(metrics.InboundReceived)
 		s.b.logger().Info("email received", "email_id", e.ID, "team_id", t.teamID, "domain_id", t.domainID,
-			"from", clip(e.From, 200), "recipients", len(t.rcpts), "size", e.Size, "remote_ip", e.RemoteIP,
+			"from", clip(e.From, 200), "recipients", len(kept), "size", e.Size, "remote_ip", e.RemoteIP,
 			"spf", auth.SPF, "dkim", auth.DKIM, "dmarc", auth.DMARC, "in_reply_to_email_id", e.InReplyToEmailID)
 		if err := s.forward(ctx, &e, raw, forwards); err != nil {
 			return err
