@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +54,18 @@ func (e *mxEnv) testReceivingRules(t *testing.T) {
 	e.waitLastEvent(t, fwdID, "delivered")
 	msgs := e.received(t, fwdID, "acme.test", "alice@dest.test")
 	data := string(msgs[0].Data)
-	require.Contains(t, data, "From: Support desk <desk@acme.test>")
-	require.Contains(t, data, "Subject: Fwd: Routed")
-	require.Contains(t, data, "Reply-To: someone@example.net")
-	require.Contains(t, data, "d=acme.test")
-	require.Contains(t, data, "Content-Type: message/rfc822")
-	require.Contains(t, data, "X-Godwit-Forwarded: 1")
+	require.Contains(t, data, "\r\nFrom: \"Support desk\" <desk@acme.test>\r\n")
+	require.Contains(t, data, "\r\nSubject: Fwd: Routed\r\n")
+	require.Contains(t, data, "\r\nReply-To: <someone@example.net>\r\n")
+	require.Contains(t, data, " d=acme.test;")
+	require.Contains(t, data, "\r\nX-Godwit-Forwarded: 1\r\n")
+	// The message as the MX received it, attached.
+	_, att, ok := strings.Cut(data, "Content-Type: message/rfc822; name=forwarded_message.eml\r\n")
+	require.True(t, ok, "%s", data)
+	_, att, _ = strings.Cut(att, "\r\n\r\n")
+	att, _, _ = strings.Cut(att, "\r\n--")
+	original, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(att, "\r\n", ""))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(original), "Received: from mta.dest.test (127.0.0.1) by "), "%s", original)
+	require.True(t, strings.HasSuffix(string(original), msg), "%s", original)
 }
