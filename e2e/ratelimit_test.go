@@ -36,8 +36,9 @@ func burst(t *testing.T, key string, n int, nodes ...*server) map[int]int {
 }
 
 // TestSharedRateLimit: two nodes on one PostgreSQL count a team's rate
-// limit in one Redis (--redis-url) and enforce it together, as one node
-// would; without Redis each node counts its own. With Redis down, a
+// limit in one Redis (--redis-url), or without it in the database, and
+// enforce it together, as one node would; counted in memory
+// (--rate-limiter memory), each node counts its own. With Redis down, a
 // request is allowed (--rate-limit-fail-open, the default) or refused
 // with 429, never a 500.
 func TestSharedRateLimit(t *testing.T) {
@@ -55,9 +56,17 @@ func TestSharedRateLimit(t *testing.T) {
 	a.stop(t)
 	b.stop(t)
 
-	// Without Redis each node has a window of its own: twice the limit.
+	// Without Redis the nodes of one PostgreSQL count in the database, together.
 	a = start(t, append([]string{"--data-dir", dir1}, common...)...)
 	b = start(t, append([]string{"--data-dir", dir2}, common...)...)
+	codes = burst(t, key, 12, a, b)
+	require.Equal(t, map[int]int{200: 4, 429: 8}, codes)
+	a.stop(t)
+	b.stop(t)
+
+	// Counted in each node's memory, the limit is per node: twice it.
+	a = start(t, append([]string{"--data-dir", dir1, "--rate-limiter", "memory"}, common...)...)
+	b = start(t, append([]string{"--data-dir", dir2, "--rate-limiter", "memory"}, common...)...)
 	codes = burst(t, key, 12, a, b)
 	require.Equal(t, map[int]int{200: 8, 429: 4}, codes)
 	a.stop(t)

@@ -169,7 +169,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// One accept path for every way of sending: the API, SMTP submission
 	// (through the handler) and broadcast chunks (through the queue) share
 	// its key cache, rate limiter, domain cache and in-flight idempotency.
-	limiter, closeLimiter, err := rateLimiter(ctx, cfg, met, log)
+	limiter, limiterWork, closeLimiter, err := rateLimiter(ctx, cfg, db, met, log)
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if met != nil {
 		services = append(services, serveMetrics(cfg, ports.metrics, met, tlsCfg, log))
 	}
+	services = append(services, limiterWork...)
 	services = append(services,
 		Background("key revocation listener", func(ctx context.Context) {
 			db.KeyRevocations(ctx, cfg.Database(), handler.ForgetKey, func(err error) {
@@ -600,42 +601,56 @@ func tuneGC(cfg config.Config) {
 	}
 }
 
-// rateLimiter is the per-team rate limiter: in this process's memory, or
-// in Redis (--redis-url), shared with every node that uses it, behind a
-// Guard that turns its failures into the answer --rate-limit-fail-open
-// chooses, a metric, and a WARN line at most every limiterWarnEvery.
-func rateLimiter(ctx context.Context, cfg config.Config, met *metrics.Metrics, log *slog.Logger) (ratelimit.Limiter, func(), error) {
-	if cfg.RedisURL == "" {
-		return ratelimit.NewMemory(nil), func() {}, nil
+// rateLimiter is the per-team rate limiter (--rate-limiter): in this
+// process's memory; in Redis (--redis-url), shared with every node that
+// uses it; or in the database, shared by the nodes of one PostgreSQL. A
+// shared one is behind a Guard that turns its failures into the answer
+// --rate-limit-fail-open chooses, a metric, and a WARN line at most every
+// limiterWarnEvery. It returns the work it needs in the background (the
+// database's windows swept) and what to close.
+func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *metrics.Metrics, log *slog.Logger) (ratelimit.Limiter, []Service, func(), error) {
+	mode := "allowed (--rate-limit-fail-open)"
+	if !cfg.RateLimitFailOpen {
+		mode = "refused with 429 (--rate-limit-fail-open=false)"
+	}
+	guard := func(l ratelimit.Limiter, what string) ratelimit.Limiter {
+		var lastWarn atomic.Int64
+		return &ratelimit.Guard{Limiter: l, FailOpen: cfg.RateLimitFailOpen, OnFailure: func(err error, open bool) {
+			met.RateLimiterFailed(open)
+			now := time.Now().UnixNano()
+			if last := lastWarn.Load(); now-last >= int64(limiterWarnEvery) && lastWarn.CompareAndSwap(last, now) {
+				log.Warn("rate limits: "+what+" failed; requests are "+mode, slog.String("error", err.Error()))
+			}
+		}}
+	}
+	switch cfg.Limiter() {
+	case "database":
+		log.Info("rate limits are counted in the database, shared by every node on it (--redis-url counts them at less cost)")
+		sweep := Background("rate window sweeper", func(ctx context.Context) {
+			sweepEvery(ctx, time.Minute, "past rate limit windows", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteRateWindowsBefore(ctx, time.Now().Add(-time.Minute).Unix())
+			})
+		})
+		return guard(&ratelimit.Database{Store: db}, "the database"), []Service{sweep}, func() {}, nil
+	case "redis":
+	default:
+		return ratelimit.NewMemory(nil), nil, func() {}, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+		return nil, nil, nil, fmt.Errorf("--redis-url: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 200*time.Millisecond, 200*time.Millisecond
 	opts.MaxRetries = -1 // a failure is answered at once; the next request tries again
 	client := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	mode := "allowed (--rate-limit-fail-open)"
-	if !cfg.RateLimitFailOpen {
-		mode = "refused with 429 (--rate-limit-fail-open=false)"
-	}
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		log.Warn("rate limits: Redis does not answer; requests are "+mode+" until it does", slog.String("error", err.Error()))
 	} else {
 		log.Info("rate limits are counted in Redis, shared by every node that uses it", slog.String("redis", opts.Addr))
 	}
-	var lastWarn atomic.Int64
-	guard := &ratelimit.Guard{Limiter: &ratelimit.Redis{Client: client}, FailOpen: cfg.RateLimitFailOpen,
-		OnFailure: func(err error, open bool) {
-			met.RateLimiterFailed(open)
-			now := time.Now().UnixNano()
-			if last := lastWarn.Load(); now-last >= int64(limiterWarnEvery) && lastWarn.CompareAndSwap(last, now) {
-				log.Warn("rate limits: Redis failed; requests are "+mode, slog.String("error", err.Error()))
-			}
-		}}
-	return guard, func() { client.Close() }, nil
+	return guard(&ratelimit.Redis{Client: client}, "Redis"), nil, func() { client.Close() }, nil
 }
 
 // limiterWarnEvery spaces the WARN lines of a failing Redis (every request

@@ -94,6 +94,10 @@ type Config struct {
 	// while it cannot be counted there.
 	RedisURL          string
 	RateLimitFailOpen bool
+	// RateLimiter is where the rate limits are counted: auto (Redis with
+	// --redis-url, else the database on PostgreSQL, else memory), memory,
+	// database or redis.
+	RateLimiter string
 
 	// AllowAnySender lets a development server (--delivery capture, every
 	// listener on loopback) accept emails from domains nobody verified.
@@ -134,6 +138,7 @@ func Defaults() Config {
 		LogRetention:      30 * 24 * time.Hour,
 		RequestLogs:       true,
 		RateLimitFailOpen: true,
+		RateLimiter:       "auto",
 	}
 }
 
@@ -170,7 +175,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve plain HTTP on a non-loopback address (a TLS-terminating proxy is in front)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "default requests per second per team")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis://[user:pass@]host:port/db (or rediss:// for TLS): count the per-team rate limits there, shared by every node that names it; default: in this process's memory")
-	fs.BoolVar(&c.RateLimitFailOpen, "rate-limit-fail-open", c.RateLimitFailOpen, "while --redis-url cannot be reached, allow requests (true) or refuse them with 429 (false)")
+	fs.StringVar(&c.RateLimiter, "rate-limiter", c.RateLimiter, "where the per-team rate limits are counted: auto (Redis with --redis-url, else the database on PostgreSQL, shared by the nodes, else memory), memory (this process only), database or redis")
+	fs.BoolVar(&c.RateLimitFailOpen, "rate-limit-fail-open", c.RateLimitFailOpen, "while the shared rate limiter (Redis or the database) cannot count a request, allow it (true) or refuse it with 429 (false)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL at which clients reach this server (for links it generates)")
 	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -368,6 +374,27 @@ func (c *Config) Database() string {
 	return filepath.Join(c.DataDir, "godwit.db")
 }
 
+// IsPostgres reports whether a database URL names PostgreSQL.
+func IsPostgres(db string) bool {
+	db = strings.ToLower(db)
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// Limiter is where the rate limits are counted (--rate-limiter, with
+// auto resolved): memory, database or redis.
+func (c *Config) Limiter() string {
+	if c.RateLimiter != "auto" && c.RateLimiter != "" {
+		return c.RateLimiter
+	}
+	switch {
+	case c.RedisURL != "":
+		return "redis"
+	case IsPostgres(c.Database()):
+		return "database"
+	}
+	return "memory"
+}
+
 // TLS reports whether the server terminates TLS itself.
 func (c *Config) TLS() bool { return c.TLSCert != "" || len(c.ACMEDomains) > 0 }
 
@@ -418,6 +445,19 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			return fmt.Errorf("--redis-url %q is not a redis:// or rediss:// URL", redactURL(c.RedisURL))
 		}
+	}
+	switch c.RateLimiter {
+	case "auto", "memory":
+	case "redis":
+		if c.RedisURL == "" {
+			return errors.New("--rate-limiter redis needs --redis-url")
+		}
+	case "database":
+		if !IsPostgres(c.Database()) {
+			return errors.New("--rate-limiter database needs a postgres:// --database-url: one SQLite file has one node, which counts in memory")
+		}
+	default:
+		return fmt.Errorf("--rate-limiter %q must be auto, memory, database or redis", c.RateLimiter)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

@@ -92,3 +92,43 @@ func (g *Guard) Allow(ctx context.Context, key string, limit int) (Result, error
 	}
 	return Result{Allowed: false, Limit: limit, Remaining: 0, Reset: reset}, nil
 }
+
+// WindowCounter counts requests per key and one-second window in a store
+// shared by the nodes (sqlstore.DB on PostgreSQL).
+type WindowCounter interface {
+	CountRateWindow(ctx context.Context, key string, window int64) (int, error)
+}
+
+// Database is a Limiter shared by the nodes of one database, for clusters
+// without Redis: one upsert per request (a row per team and second). Good
+// for a few nodes; Redis costs less per request.
+type Database struct {
+	Store WindowCounter
+	// Timeout bounds one call (250 ms when zero).
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// Allow implements Limiter.
+func (d *Database) Allow(ctx context.Context, key string, limit int) (Result, error) {
+	now := time.Now()
+	if d.Now != nil {
+		now = d.Now()
+	}
+	sec := now.Unix()
+	reset := time.Unix(sec+1, 0).Sub(now)
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 250 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	n, err := d.Store.CountRateWindow(ctx, key, sec)
+	if err != nil {
+		return Result{}, fmt.Errorf("ratelimit: database: %w", err)
+	}
+	if n > limit {
+		return Result{Allowed: false, Limit: limit, Remaining: 0, Reset: reset}, nil
+	}
+	return Result{Allowed: true, Limit: limit, Remaining: limit - n, Reset: reset}, nil
+}
