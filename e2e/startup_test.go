@@ -235,3 +235,42 @@ func TestAllowAnySender(t *testing.T) {
 	require.Equal(t, "validation_error", body["name"])
 	s.stop(t)
 }
+
+// Nodes of one database share the settings that shape what they answer
+// (the test domain, the default rate limit, the names and links domains
+// and emails carry): a node started with others while one is running is
+// refused, naming the setting and both values; with none running the new
+// values become the cluster's.
+func TestClusterSettingsDriftRefused(t *testing.T) {
+	t.Parallel()
+	url := godwittest.StoreURL(t, sqlstore.Postgres)
+	key := []string{"--secret-key", strings.Repeat("cd", 32), "--database-url", url}
+	a := start(t, append([]string{"--data-dir", t.TempDir(), "--rate-limit", "7"}, key...)...)
+	waitFor(t, "the first key", func() bool { return tokenRE.MatchString(a.stdout.String()) })
+
+	_, stderr, err := run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "7",
+		"--test-domain", "example.dev"}, key...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, `--test-domain is "example.dev" on this node but "resend.dev" on the other nodes of this database, 1 of them running: `+
+		"start it with the same value, or, to change it, stop every node and start them all with the new one")
+	_, stderr, err = run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "9"}, key...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, `--rate-limit is "9" on this node but "7"`)
+
+	// The same values: it starts beside the first.
+	b := start(t, append([]string{"--data-dir", t.TempDir(), "--rate-limit", "7"}, key...)...)
+	b.stop(t)
+	a.stop(t)
+
+	// Nobody running: a change on purpose.
+	c := start(t, append([]string{"--data-dir", t.TempDir(), "--rate-limit", "9"}, key...)...)
+	changed := c.stderr.Records(t, "shared setting changed: no other node is running, so this node's value is the cluster's now")
+	require.Len(t, changed, 1, c.stderr.String())
+	require.Equal(t, "rate-limit", changed[0]["setting"])
+	require.Equal(t, "7", changed[0]["from"])
+	require.Equal(t, "9", changed[0]["to"])
+	_, stderr, err = run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "7"}, key...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, `--rate-limit is "7" on this node but "9"`)
+	c.stop(t)
+}

@@ -144,6 +144,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := CheckServerKey(ctx, db, key, serverKeySource(cfg)); err != nil {
 		return err
 	}
+	// Nor does a node whose shared settings differ from the running ones'.
+	if err := CheckClusterSettings(ctx, db, cfg, log); err != nil {
+		return err
+	}
 	domainCfg, err := domainSettings(cfg, key)
 	if err != nil {
 		return err

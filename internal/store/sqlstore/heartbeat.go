@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -65,4 +66,22 @@ func (db *DB) checkFreeSpace() error {
 		return fmt.Errorf("%w: %d bytes free on the file system of %s (less than %d)", store.ErrNoSpace, free, db.path, MinFreeBytes)
 	}
 	return nil
+}
+
+// LiveNodes counts the nodes whose heartbeat is newer than within (by the
+// database server's clock on PostgreSQL).
+func (db *DB) LiveNodes(ctx context.Context, within time.Duration) (int, error) {
+	var n int
+	var err error
+	if db.dialect == Postgres {
+		err = db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM node_heartbeats WHERE beat_at >= `+pgNowMicros+` - $1`,
+			within.Microseconds()).Scan(&n)
+	} else {
+		err = db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM node_heartbeats WHERE beat_at >= ?`,
+			micros(db.now().Add(-within))).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("live nodes: %w", interpretError(err))
+	}
+	return n, nil
 }
