@@ -4,7 +4,7 @@
 -- start: a node started with other values is refused (internal/app,
 -- CheckClusterSettings), instead of publishing other records or links.
 CREATE TABLE cluster_settings (
-    name       TEXT PRIMARY KEY,
+    name       TEXT NOT NULL PRIMARY KEY,
     value      TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 );
