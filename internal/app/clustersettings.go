@@ -33,6 +33,8 @@ func clusterSettings(cfg config.Config) map[string]string {
 		"dkim-ed25519":  strconv.FormatBool(cfg.DKIMEd25519),
 		"dmarc-report":  cfg.DMARCReport,
 		"public-url":    strings.TrimSuffix(cfg.PublicURL, "/"),
+		// Nodes counting in different places would each allow the limit.
+		"rate-limiter": cfg.Limiter(),
 	}
 }
 
