@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ import (
 	"github.com/godwit/godwit/internal/fetch"
 	"github.com/godwit/godwit/internal/httplisten"
 	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/leader"
 	"github.com/godwit/godwit/internal/mailauth"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/msa"
@@ -173,7 +175,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// One accept path for every way of sending: the API, SMTP submission
 	// (through the handler) and broadcast chunks (through the queue) share
 	// its key cache, rate limiter, domain cache and in-flight idempotency.
-	limiter, limiterWork, closeLimiter, err := rateLimiter(ctx, cfg, db, met, log)
+	limiter, limiterSweeps, closeLimiter, err := rateLimiter(ctx, cfg, db, met, log)
 	if err != nil {
 		return err
 	}
@@ -249,7 +251,30 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if met != nil {
 		services = append(services, serveMetrics(cfg, ports.metrics, met, tlsCfg, log))
 	}
-	services = append(services, limiterWork...)
+	// The sweeps delete what has expired; on PostgreSQL one node runs them
+	// for all (the leader of "periodic sweeps"), another takes over when it
+	// goes.
+	sweeps := append([]func(context.Context){
+		func(ctx context.Context) {
+			sweepEvery(ctx, time.Hour, "expired idempotency keys", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteIdempotencyBefore(ctx, time.Now().Add(-idempotencyTTL))
+			})
+		},
+		func(ctx context.Context) {
+			// Expired sessions and set-password tokens are refused anyway.
+			sweepEvery(ctx, time.Hour, "expired dashboard sessions", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteExpiredUserAuth(ctx, time.Now())
+			})
+		},
+		func(ctx context.Context) {
+			sweepEvery(ctx, time.Hour, "received emails past --inbound-retention", log, func(ctx context.Context) (int64, error) {
+				return sweepReceived(ctx, db, time.Now().Add(-cfg.InboundRetention))
+			})
+		},
+		func(ctx context.Context) {
+			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
+		},
+	}, limiterSweeps...)
 	services = append(services,
 		Background("key revocation listener", func(ctx context.Context) {
 			db.KeyRevocations(ctx, cfg.Database(), handler.ForgetKey, func(err error) {
@@ -257,25 +282,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 					slog.String("error", err.Error()))
 			})
 		}),
-		Background("idempotency sweeper", func(ctx context.Context) {
-			sweepEvery(ctx, time.Hour, "expired idempotency keys", log, func(ctx context.Context) (int64, error) {
-				return db.DeleteIdempotencyBefore(ctx, time.Now().Add(-idempotencyTTL))
-			})
-		}),
-		Background("dashboard session sweeper", func(ctx context.Context) {
-			// Expired sessions and set-password tokens are refused anyway.
-			sweepEvery(ctx, time.Hour, "expired dashboard sessions", log, func(ctx context.Context) (int64, error) {
-				return db.DeleteExpiredUserAuth(ctx, time.Now())
-			})
-		}),
-		Background("received email sweeper", func(ctx context.Context) {
-			sweepEvery(ctx, time.Hour, "received emails past --inbound-retention", log, func(ctx context.Context) (int64, error) {
-				return sweepReceived(ctx, db, time.Now().Add(-cfg.InboundRetention))
-			})
-		}),
-		Background("request log sweeper", func(ctx context.Context) {
-			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
-		}),
+		Background("periodic sweeps", onOneNode(cfg, log, "periodic sweeps", func(ctx context.Context) { runAll(ctx, sweeps) })),
 		verifier,
 		LogStop(q, log, "stopping delivery"),
 	)
@@ -612,7 +619,7 @@ func tuneGC(cfg config.Config) {
 // --rate-limit-fail-open chooses, a metric, and a WARN line at most every
 // limiterWarnEvery. It returns the work it needs in the background (the
 // database's windows swept) and what to close.
-func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *metrics.Metrics, log *slog.Logger) (ratelimit.Limiter, []Service, func(), error) {
+func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *metrics.Metrics, log *slog.Logger) (ratelimit.Limiter, []func(context.Context), func(), error) {
 	mode := "allowed (--rate-limit-fail-open)"
 	if !cfg.RateLimitFailOpen {
 		mode = "refused with 429 (--rate-limit-fail-open=false)"
@@ -630,12 +637,12 @@ func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *m
 	switch cfg.Limiter() {
 	case "database":
 		log.Info("rate limits are counted in the database, shared by every node on it (--redis-url counts them at less cost)")
-		sweep := Background("rate window sweeper", func(ctx context.Context) {
+		sweep := func(ctx context.Context) {
 			sweepEvery(ctx, time.Minute, "past rate limit windows", log, func(ctx context.Context) (int64, error) {
 				return db.DeleteRateWindowsBefore(ctx, time.Now().Add(-time.Minute).Unix())
 			})
-		})
-		return guard(&ratelimit.Database{Store: db}, "the database"), []Service{sweep}, func() {}, nil
+		}
+		return guard(&ratelimit.Database{Store: db}, "the database"), []func(context.Context){sweep}, func() {}, nil
 	case "redis":
 	default:
 		return ratelimit.NewMemory(nil), nil, func() {}, nil
@@ -655,6 +662,32 @@ func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *m
 		log.Info("rate limits are counted in Redis, shared by every node that uses it", slog.String("redis", opts.Addr))
 	}
 	return guard(&ratelimit.Redis{Client: client}, "Redis"), nil, func() { client.Close() }, nil
+}
+
+// onOneNode runs work on one node at a time among those of one PostgreSQL
+// database (leader.Elector: the node holding the work's advisory lock; a
+// survivor takes over within seconds when it goes); on SQLite, where one
+// process serves the database, at once.
+func onOneNode(cfg config.Config, log *slog.Logger, name string, work func(context.Context)) func(context.Context) {
+	if !config.IsPostgres(cfg.Database()) {
+		return work
+	}
+	e := &leader.Elector{DSN: cfg.Database(), Name: name, Logger: log}
+	return func(ctx context.Context) { e.Run(ctx, work) }
+}
+
+// runAll runs each loop in a goroutine of its own until ctx ends, and
+// waits for them.
+func runAll(ctx context.Context, loops []func(context.Context)) {
+	var wg sync.WaitGroup
+	for _, loop := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // limiterWarnEvery spaces the WARN lines of a failing Redis (every request
