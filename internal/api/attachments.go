@@ -109,34 +109,13 @@ func (h *Handler) listEmailAttachments(w http.ResponseWriter, r *http.Request) e
 		return fmt.Errorf("list attachments: %w", err)
 	}
 	// Attachments come in the email's order; cursors are attachment ids.
-	from, to := 0, len(all)
-	if c := p.After + p.Before; c != "" {
-		at := -1
-		for i, a := range all {
-			if attachmentID(id, a.Index) == c {
-				at = i
-			}
-		}
-		if at < 0 {
-			return errUnknownCursor
-		}
-		if p.After != "" {
-			from = at + 1
-		} else {
-			to = at
-		}
-	}
-	more := to-from > p.Limit
-	if more {
-		if p.Before != "" {
-			from = to - p.Limit
-		} else {
-			to = from + p.Limit
-		}
+	page, more, err := pageOf(all, func(a store.AttachmentInfo) string { return attachmentID(id, a.Index) }, p)
+	if err != nil {
+		return err
 	}
 	now := h.Now().UTC()
-	out := listResponse[attachmentObject]{Object: "list", HasMore: more, Data: make([]attachmentObject, 0, to-from)}
-	for _, a := range all[from:to] {
+	out := listResponse[attachmentObject]{Object: "list", HasMore: more, Data: make([]attachmentObject, 0, len(page))}
+	for _, a := range page {
 		out.Data = append(out.Data, h.attachmentObject(r, teamID, id, a, now))
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -266,34 +266,13 @@ func (h *Handler) listReceivedAttachments(w http.ResponseWriter, r *http.Request
 		return fmt.Errorf("list received attachments: %w", err)
 	}
 	// In the message's order; cursors are attachment ids.
-	from, to := 0, len(all)
-	if c := p.After + p.Before; c != "" {
-		at := -1
-		for i, a := range all {
-			if a.ID == c {
-				at = i
-			}
-		}
-		if at < 0 {
-			return errUnknownCursor
-		}
-		if p.After != "" {
-			from = at + 1
-		} else {
-			to = at
-		}
-	}
-	more := to-from > p.Limit
-	if more {
-		if p.Before != "" {
-			from = to - p.Limit
-		} else {
-			to = from + p.Limit
-		}
+	page, more, err := pageOf(all, func(a *store.ReceivedAttachment) string { return a.ID }, p)
+	if err != nil {
+		return err
 	}
 	now := h.Now().UTC()
-	out := listResponse[receivedAttachmentItem]{Object: "list", HasMore: more, Data: make([]receivedAttachmentItem, 0, to-from)}
-	for _, a := range all[from:to] {
+	out := listResponse[receivedAttachmentItem]{Object: "list", HasMore: more, Data: make([]receivedAttachmentItem, 0, len(page))}
+	for _, a := range page {
 		out.Data = append(out.Data, h.receivedAttachmentItem(r, teamID, a, now))
 	}
 	writeJSON(w, http.StatusOK, out)
