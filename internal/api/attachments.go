@@ -127,9 +127,9 @@ func (h *Handler) getEmailAttachment(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	want := strings.ToLower(r.PathValue("attachment_id"))
-	if _, err := uuid.Parse(want); err != nil || len(want) != 36 {
-		return apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `attachment_id` must be a valid UUID.")
+	want, err := uuidParam("attachment_id", r.PathValue("attachment_id"))
+	if err != nil {
+		return err
 	}
 	teamID := callerKey(r.Context()).TeamID
 	all, err := h.Store.ListEmailAttachments(r.Context(), teamID, id)

@@ -240,13 +240,7 @@ func toEmailObject(e *store.Email) emailObject {
 }
 
 // pathID validates the {id} path value.
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		return "", apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `id` must be a valid UUID.")
-	}
-	return strings.ToLower(id), nil
-}
+func pathID(r *http.Request) (string, error) { return uuidParam("id", r.PathValue("id")) }
 
 var errEmailNotFound = apierr.NotFound("Email not found")
 

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/message"
@@ -141,11 +139,7 @@ func (h *Handler) listReceivedEmails(w http.ResponseWriter, r *http.Request) err
 // receivedEmailID reads the {email_id} of a Receiving route (under the
 // name its pattern gives it).
 func receivedEmailID(r *http.Request, name string) (string, error) {
-	id := r.PathValue(name)
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		return "", apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `email_id` must be a valid UUID.")
-	}
-	return strings.ToLower(id), nil
+	return uuidParam("email_id", r.PathValue(name))
 }
 
 // emailsSub serves GET /emails/{id}/{sub}: GET /emails/receiving/{email_id}.
@@ -284,9 +278,9 @@ func (h *Handler) getReceivedAttachment(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	attID := strings.ToLower(r.PathValue("attachment_id"))
-	if _, err := uuid.Parse(attID); err != nil || len(attID) != 36 {
-		return apierr.New(http.StatusUnprocessableEntity, apierr.NameInvalidParameter, "The `attachment_id` must be a valid UUID.")
+	attID, err := uuidParam("attachment_id", r.PathValue("attachment_id"))
+	if err != nil {
+		return err
 	}
 	teamID := callerKey(r.Context()).TeamID
 	all, err := h.Store.ListReceivedAttachments(r.Context(), teamID, id)
