@@ -316,20 +316,15 @@ func (s *session) traceFields(auth store.ReceivedAuth, now time.Time) trace {
 		t.text += name + ": " + value + "\r\n"
 		t.headers = append(t.headers, store.Header{Name: name, Value: value})
 	}
-	if auth.Results != "" {
-		add("Authentication-Results", auth.Results)
-	}
+	// Received first, then the results of the checks made on receipt.
 	from := clean(s.helo)
 	if from == "" {
 		from = "unknown"
 	}
 	add("Received", fmt.Sprintf("from %s (%s) by %s with ESMTP; %s", clip(from, 200), ipString(s.ip), s.b.Hostname,
 		now.Format(time.RFC1123Z)))
-	// Newest first, as trace fields are.
-	if len(t.headers) == 2 {
-		t.headers[0], t.headers[1] = t.headers[1], t.headers[0]
-		lines := strings.SplitAfter(t.text, "\r\n")
-		t.text = lines[1] + lines[0]
+	if auth.Results != "" {
+		add("Authentication-Results", auth.Results)
 	}
 	return t
 }
