@@ -92,14 +92,17 @@ func TestSharedRateLimit(t *testing.T) {
 }
 
 // TestSweepsOnOneNode: of two nodes on one PostgreSQL, one runs the
-// periodic sweeps; when it is killed, the other takes them over.
+// periodic sweeps and the periodic domain checks; when it is killed, the
+// other takes them over.
 func TestSweepsOnOneNode(t *testing.T) {
 	t.Parallel()
 	url := godwittest.StoreURL(t, sqlstore.Postgres)
 	common := []string{"--database-url", url, "--secret-key", strings.Repeat("ef", 32)}
-	const line = "leader: this node runs periodic sweeps"
+	const line, verifying = "leader: this node runs periodic sweeps", "leader: this node runs domain verification"
 	a := start(t, append([]string{"--data-dir", t.TempDir()}, common...)...)
-	waitFor(t, "the first node to lead", func() bool { return len(a.stderr.Records(t, line)) == 1 })
+	waitFor(t, "the first node to lead", func() bool {
+		return len(a.stderr.Records(t, line)) == 1 && len(a.stderr.Records(t, verifying)) == 1
+	})
 	b := start(t, append([]string{"--data-dir", t.TempDir()}, common...)...)
 	// b is up and trying (every 2 s); it does not lead while a lives.
 	waitFor(t, "b to serve", func() bool {
@@ -108,8 +111,11 @@ func TestSweepsOnOneNode(t *testing.T) {
 	})
 	time.Sleep(3 * time.Second) // two of b's tries: no poll can show a thing that must not happen
 	require.Empty(t, b.stderr.Records(t, line))
+	require.Empty(t, b.stderr.Records(t, verifying))
 	require.NoError(t, a.cmd.Process.Kill())
 	<-a.done
-	waitWithin(t, 15*time.Second, "the second node to take over", func() bool { return len(b.stderr.Records(t, line)) == 1 })
+	waitWithin(t, 15*time.Second, "the second node to take over", func() bool {
+		return len(b.stderr.Records(t, line)) == 1 && len(b.stderr.Records(t, verifying)) == 1
+	})
 	b.stop(t)
 }

@@ -194,7 +194,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	})
 
 	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
-		Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met}
+		Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met,
+		OnOneNode: func(ctx context.Context, work func(context.Context)) {
+			onOneNode(cfg, log, "domain verification", work)(ctx)
+		}}
 	ready := &readiness{log: log}
 	// Download links of attachments given by URL fetch them, as delivery does.
 	downloads := &fetch.Fetcher{Client: netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}.HTTPClient(fetch.DefaultTimeout),

@@ -178,3 +178,47 @@ func TestRunSurvivesStoreErrors(t *testing.T) {
 	f.v.Wake()
 	f.waitDomain("the check after the store came back", func(d *store.Domain) bool { return d.Status == store.DomainVerified })
 }
+
+// TestPeriodicChecksOnOneNode: with OnOneNode, the periodic checks run
+// only where OnOneNode runs the work (the leader), while a Wake is served
+// on every node: a node that is not the leader checks nothing on its own,
+// yet answers POST /domains/{id}/verify at once; and Stop ends both.
+func TestPeriodicChecksOnOneNode(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, kind)
+			f.clock.Advance(time.Second)
+			var leaderStarted atomic.Bool
+			follower := make(chan struct{}) // closed: this node becomes the leader
+			f.v.OnOneNode = func(ctx context.Context, work func(context.Context)) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-follower:
+				}
+				leaderStarted.Store(true)
+				work(ctx)
+			}
+			f.startRun(10 * time.Millisecond)
+
+			// Not the leader: ticks would have checked the due domain within
+			// 10 ms; nothing does.
+			time.Sleep(100 * time.Millisecond) // an absence: no event to wait for
+			d, err := f.db.GetDomain(context.Background(), f.domain.TeamID, f.domain.ID)
+			require.NoError(t, err)
+			require.True(t, d.UpdatedAt.Before(f.clock.Now()), "a follower does not check on its own")
+
+			f.v.Wake()
+			d = f.waitDomain("the woken check on a follower", checkedAt(f.clock.Now()))
+			require.Equal(t, store.DomainPending, d.Status)
+
+			// The node becomes the leader: its ticks check the due domain.
+			f.publish(required...)
+			f.advanceToNext(d)
+			close(follower)
+			f.waitDomain("a leader's tick", func(d *store.Domain) bool { return d.Status == store.DomainVerified })
+			require.True(t, leaderStarted.Load())
+		})
+	}
+}

@@ -100,6 +100,10 @@ type Verifier struct {
 	Interval time.Duration
 	// Metrics counts checks by result (nil: not counted).
 	Metrics *metrics.Metrics
+	// OnOneNode, when set, runs the periodic checks on one node of
+	// several at a time (the leader of "domain verification"); wakes are
+	// still served on every node. Nil: this process runs them.
+	OnOneNode func(ctx context.Context, work func(context.Context))
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -155,14 +159,13 @@ func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
 	}
 }
 
-// Run checks due domains every interval until ctx ends.
+// Run checks due domains every interval, and at once when woken, until
+// ctx ends.
 func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := v.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			v.Logger.Warn("domain verification failed", slog.String("error", err.Error()))
-		}
+		v.runOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -172,16 +175,54 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Start runs Run with Interval until Stop.
+// runWakes checks the due domains at every Wake until ctx ends.
+func (v *Verifier) runWakes(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.wakeCh():
+			v.runOnce(ctx)
+		}
+	}
+}
+
+func (v *Verifier) runOnce(ctx context.Context) {
+	if _, err := v.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		v.Logger.Warn("domain verification failed", slog.String("error", err.Error()))
+	}
+}
+
+// Start runs the verifier until Stop: with OnOneNode nil, Run with
+// Interval; otherwise the periodic checks through OnOneNode (one node of
+// several at a time) and, on this node, a check at every Wake, so that
+// POST /domains/{id}/verify is answered by the node it reached.
 func (v *Verifier) Start(ctx context.Context) error {
 	if v.Interval <= 0 {
 		return errors.New("domains: the verifier needs a positive Interval")
 	}
 	ctx, v.cancel = context.WithCancel(ctx)
 	v.done = make(chan struct{})
+	if v.OnOneNode == nil {
+		go func() {
+			defer close(v.done)
+			v.Run(ctx, v.Interval)
+		}()
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(v.done)
-		v.Run(ctx, v.Interval)
+		defer wg.Done()
+		v.OnOneNode(ctx, func(ctx context.Context) { v.Run(ctx, v.Interval) })
+	}()
+	go func() {
+		defer wg.Done()
+		v.runWakes(ctx)
+	}()
+	go func() {
+		wg.Wait()
+		close(v.done)
 	}()
 	return nil
 }
