@@ -440,7 +440,8 @@ func lockSQLite(path string) (func(), error) {
 func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Service, tlsCfg *tls.Config, met *metrics.Metrics,
 	log *slog.Logger) Service {
 	b := &inbound.Backend{Store: db, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
-		Auth: inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
+		SpoolDir: filepath.Join(cfg.DataDir, "spool"),
+		Auth:     inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
 	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log, Metrics: met,

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/report"
+	"github.com/godwit/godwit/internal/spool"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -59,6 +61,13 @@ type Backend struct {
 	// Hostname is this server's name: the authserv-id of the
 	// Authentication-Results and the "by" of the Received field it adds.
 	Hostname string
+	// SpoolThreshold is the size past which a message is kept in a file
+	// (SpoolDir) instead of the heap while it is received, and its large
+	// parts too (0: DefaultSpoolThreshold; negative: never).
+	SpoolThreshold int
+	// SpoolDir is where those files are made (os.TempDir() when empty);
+	// they are unlinked at once, so nothing is ever left there.
+	SpoolDir string
 	Metrics  *metrics.Metrics
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -83,6 +92,27 @@ func NewServer(b *Backend, domain string, maxBytes int64) *smtp.Server {
 	s.WriteTimeout = time.Minute
 	s.ErrorLog = slog.NewLogLogger(b.logger().Handler(), slog.LevelDebug)
 	return s
+}
+
+// DefaultSpoolThreshold is Backend.SpoolThreshold's default: the 10 KB
+// messages of a busy MX never touch a file, a message of several MiB
+// does.
+const DefaultSpoolThreshold = 1 << 20
+
+func (b *Backend) spoolThreshold() int {
+	switch {
+	case b.SpoolThreshold == 0:
+		return DefaultSpoolThreshold
+	case b.SpoolThreshold < 0:
+		return math.MaxInt - traceHeadroom
+	}
+	return b.SpoolThreshold
+}
+
+// newSpool is the buffer a message's DATA is read into, after headroom
+// bytes.
+func (b *Backend) newSpool(headroom int) *spool.Buffer {
+	return &spool.Buffer{Dir: b.SpoolDir, Max: headroom + b.spoolThreshold()}
 }
 
 func (b *Backend) logger() *slog.Logger {

@@ -36,13 +36,19 @@ func setup(t *testing.T, kind sqlstore.Dialect) *env {
 // setupBackend is setup with a change to the MX's backend (its store
 // wrapped, a logger) before it serves.
 func setupBackend(t *testing.T, kind sqlstore.Dialect, change func(b *inbound.Backend)) *env {
+	return setupBackendLimit(t, kind, 0, change)
+}
+
+// setupBackendLimit is setupBackend with a message size limit (0: the
+// default).
+func setupBackendLimit(t *testing.T, kind sqlstore.Dialect, maxBytes int64, change func(b *inbound.Backend)) *env {
 	clock := godwittest.NewClock(t0)
 	db := godwittest.NewStore(t, kind, clock)
 	team := uuid.NewString()
 	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
 	b := &inbound.Backend{Store: db, Now: clock.Now}
 	change(b)
-	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test", 0)}
+	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test", maxBytes)}
 	require.NoError(t, mx.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, mx.Stop(context.Background())) })
 	return &env{t: t, db: db, addr: mx.ListenAddr().String(), team: team}

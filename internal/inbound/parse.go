@@ -12,6 +12,7 @@ import (
 	gomessage "github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8, ASCII and Latin-1
 
+	"github.com/godwit/godwit/internal/spool"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -38,6 +39,31 @@ var ErrNotMessage = errors.New("inbound: not an RFC 5322 message")
 // kept whole anyway). Every string it returns is valid UTF-8 without NUL;
 // it never panics (FuzzParse).
 func Parse(raw []byte) (*store.ReceivedEmail, error) {
+	return parse(raw, &partWalker{})
+}
+
+// ParseSpooled is Parse for a large message (raw mapped from a spool
+// file): each part's decoded content is read into a spool.Buffer of at
+// most max bytes of memory (larger ones go to a file in dir and are
+// mapped), so that the message's attachments never add a decoded copy of
+// it to the heap. The attachments' Content is valid until release.
+func ParseSpooled(raw []byte, dir string, max int) (e *store.ReceivedEmail, release func(), err error) {
+	w := &partWalker{spoolDir: dir, spoolMax: max}
+	release = func() {
+		for _, b := range w.spooled {
+			_ = b.Close()
+		}
+		w.spooled = nil
+	}
+	e, err = parse(raw, w)
+	if err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	return e, release, nil
+}
+
+func parse(raw []byte, w *partWalker) (*store.ReceivedEmail, error) {
 	ent, err := gomessage.Read(bytes.NewReader(raw))
 	if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
 		return nil, ErrNotMessage
@@ -53,7 +79,6 @@ func Parse(raw []byte) (*store.ReceivedEmail, error) {
 	for f := h.Fields(); f.Next(); {
 		e.Headers = append(e.Headers, store.Header{Name: clean(f.Key()), Value: decodedText(rawValue(f))})
 	}
-	w := &partWalker{}
 	w.walk(ent, err, 0, false)
 	e.Text, e.HTML, e.Attachments = w.text, w.html, w.atts
 	return e, nil
@@ -131,7 +156,49 @@ type partWalker struct {
 	parts      int
 	text, html *string
 	atts       []*store.ReceivedAttachment
+	// With a spoolDir, parts are read into spool.Buffers of spoolMax
+	// bytes of memory, kept in spooled until released.
+	spoolDir string
+	spoolMax int
+	spooled  []*spool.Buffer
 }
+
+// read reads a part's decoded content: what could be read of a broken
+// encoding.
+func (w *partWalker) read(r io.Reader) []byte {
+	if w.spoolMax <= 0 {
+		body, _ := io.ReadAll(r)
+		return body
+	}
+	b := &spool.Buffer{Dir: w.spoolDir, Max: w.spoolMax}
+	w.spooled = append(w.spooled, b)
+	_, _ = io.Copy(b, r)
+	body, err := b.Bytes()
+	if err != nil {
+		return nil
+	}
+	return body
+}
+
+// lfText is a body as text: CRLF line ends as LF, valid UTF-8, no NUL;
+// one copy of body.
+func lfText(body []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(body))
+	for {
+		i := bytes.Index(body, crlf)
+		if i < 0 {
+			sb.Write(body)
+			break
+		}
+		sb.Write(body[:i])
+		sb.WriteByte('\n')
+		body = body[i+2:]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(sb.String(), "\uFFFD"), "\x00", "")
+}
+
+var crlf = []byte("\r\n")
 
 func (w *partWalker) walk(ent *gomessage.Entity, entErr error, depth int, inAlternative bool) {
 	w.parts++
@@ -163,15 +230,14 @@ func (w *partWalker) walk(ent *gomessage.Entity, entErr error, depth int, inAlte
 		filename = params["name"]
 	}
 	isAttachment := strings.EqualFold(disp, "attachment") || filename != ""
-	body, _ := io.ReadAll(ent.Body) // what could be read of a broken encoding
+	body := w.read(ent.Body)
 	if !isAttachment && (mt == "text/plain" || mt == "text/html") {
 		slot := &w.text
 		if mt == "text/html" {
 			slot = &w.html
 		}
 		if *slot == nil {
-			s := strings.ToValidUTF8(strings.ReplaceAll(string(body), "\r\n", "\n"), "\uFFFD")
-			s = strings.ReplaceAll(s, "\x00", "")
+			s := lfText(body)
 			*slot = &s
 			return
 		}

@@ -39,7 +39,7 @@ func (a *fixedAuth) Authenticate(_ context.Context, raw []byte, ip net.IP, helo,
 	a.got.Add(1)
 	return store.ReceivedAuth{SPF: store.AuthPass, DKIM: "none", DMARC: store.AuthFail,
 			Results: "mx.godwit.test; spf=pass smtp.mailfrom=" + mailFrom + "; dkim=none; dmarc=fail header.from=example.net"},
-		strings.Contains(string(raw), "p-reject.example")
+		bytes.Contains(raw, []byte("p-reject.example"))
 }
 
 // failingReceiving fails StoreReceivedEmail on command.
@@ -64,10 +64,17 @@ func newDomain(t *testing.T, db *sqlstore.DB, team, name, status, receivingRecor
 }
 
 func setupReceiving(t *testing.T, kind sqlstore.Dialect) *recvEnv {
+	return setupReceivingWith(t, kind, 0, func(*inbound.Backend) {})
+}
+
+// setupReceivingWith is setupReceiving with a message size limit and a
+// change to the backend.
+func setupReceivingWith(t *testing.T, kind sqlstore.Dialect, maxBytes int64, change func(b *inbound.Backend)) *recvEnv {
 	r := &recvEnv{auth: &fixedAuth{}, fail: &atomic.Bool{}}
-	r.env = setupBackend(t, kind, func(b *inbound.Backend) {
+	r.env = setupBackendLimit(t, kind, maxBytes, func(b *inbound.Backend) {
 		b.Receiving = failingReceiving{ReceivingStore: b.Store.(*sqlstore.DB), fail: r.fail}
 		b.Auth, b.Announce = r.auth, events.Received
+		change(b)
 	})
 	r.domain = newDomain(t, r.db, r.team, "in.example.com", store.DomainVerified, store.DomainVerified)
 	return r

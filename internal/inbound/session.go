@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/report"
 	"github.com/godwit/godwit/internal/smtpdata"
+	"github.com/godwit/godwit/internal/spool"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -173,7 +175,14 @@ func rcptDomain(addr string) (string, bool) {
 // failure is a 451 (the sender retries: a team stored before the failure
 // gets the message twice, never none).
 func (s *session) Data(r io.Reader) error {
-	buf, err := smtpdata.ReadAfter(r, traceHeadroom)
+	data := s.b.newSpool(traceHeadroom)
+	defer s.closeSpool(data)
+	_, _ = data.Write(headroom[:])
+	err := smtpdata.ReadTo(r, data)
+	var buf []byte
+	if err == nil {
+		buf, err = data.Bytes()
+	}
 	switch {
 	case errors.Is(err, smtpdata.ErrBareNewline):
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
@@ -186,6 +195,10 @@ func (s *session) Data(r io.Reader) error {
 		return errDataRead
 	}
 	raw := buf[traceHeadroom:]
+	if data.Spilled() {
+		s.b.Metrics.InboundSpooled()
+		s.b.logger().Info("inbound: message spooled to a file while received", "remote", s.remote, "bytes", len(raw))
+	}
 	if len(s.reports) > 0 {
 		if err := s.reportData(raw); err != nil {
 			return err
@@ -197,7 +210,7 @@ func (s *session) Data(r io.Reader) error {
 	// The message is untrusted input: a panic while reading it fails this
 	// message alone, with a temporary error and a log line.
 	var perr error
-	err = panics.Catch(func() error { perr = s.receive(buf); return nil })
+	err = panics.Catch(func() error { perr = s.receive(buf, data.Spilled()); return nil })
 	var p *panics.Error
 	if errors.As(err, &p) {
 		s.b.logger().Error("inbound: receiving a message panicked", append([]any{slog.String("remote", s.remote)}, p.LogAttrs()...)...)
@@ -233,11 +246,24 @@ func (s *session) reportData(raw []byte) error {
 // --max-inbound-bytes.
 const traceHeadroom = 8 << 10
 
-// receive stores the message of buf (smtpdata.ReadAfter's, with
-// traceHeadroom) for each team it reaches.
-func (s *session) receive(buf []byte) error {
+// headroom is what DATA is read after.
+var headroom [traceHeadroom]byte
+
+// receive stores the message of buf (after traceHeadroom) for each team it
+// reaches. A spooled message (mapped from a file) is parsed with its parts
+// spooled too, and stored with scratch memory from files, so that its
+// receipt adds no copy of it to the heap.
+func (s *session) receive(buf []byte, spooled bool) error {
 	raw := buf[traceHeadroom:]
-	parsed, err := Parse(raw)
+	var parsed *store.ReceivedEmail
+	var err error
+	if spooled {
+		var release func()
+		parsed, release, err = ParseSpooled(raw, s.b.SpoolDir, s.b.spoolThreshold())
+		defer release()
+	} else {
+		parsed, err = Parse(raw)
+	}
 	if err != nil {
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
 		s.b.logger().Info("inbound: message refused: not an RFC 5322 message", "remote", s.remote, "bytes", len(raw))
@@ -287,6 +313,9 @@ func (s *session) receive(buf []byte) error {
 		e.Raw, e.Size, e.Headers = stored, int64(len(stored)), headers
 		e.Attachments = cloneAttachments(parsed.Attachments)
 		e.InReplyToEmailID = s.replyTo(ctx, t.teamID, parsed)
+		if spooled {
+			e.Scratch = spool.Scratch(s.b.SpoolDir)
+		}
 		if err := s.b.Receiving.StoreReceivedEmail(ctx, &e, s.b.Announce); err != nil {
 			s.b.logger().Error("inbound: storing a received email", "team_id", t.teamID, "error", err)
 			s.b.Metrics.Inbound(metrics.InboundDeferred)
@@ -296,6 +325,11 @@ func (s *session) receive(buf []byte) error {
 		s.b.logger().Info("email received", "email_id", e.ID, "team_id", t.teamID, "domain_id", t.domainID,
 			"from", clip(e.From, 200), "recipients", len(kept), "size", e.Size, "remote_ip", e.RemoteIP,
 			"spf", auth.SPF, "dkim", auth.DKIM, "dmarc", auth.DMARC, "in_reply_to_email_id", e.InReplyToEmailID)
+		if spooled && len(forwards) > 0 {
+			// The accept path keeps what it is given: a copy, not the
+			// mapped file, goes with a forward.
+			e.Raw = bytes.Clone(e.Raw)
+		}
 		if err := s.forward(ctx, &e, raw, forwards); err != nil {
 			return err
 		}
@@ -399,3 +433,10 @@ func (s *session) Reset() {
 }
 
 func (s *session) Logout() error { return nil }
+
+// closeSpool gives back the file of a spooled message, if any.
+func (s *session) closeSpool(b *spool.Buffer) {
+	if err := b.Close(); err != nil {
+		s.b.logger().Warn("inbound: closing a spooled message", "remote", s.remote, "error", err)
+	}
+}

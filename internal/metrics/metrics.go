@@ -113,6 +113,7 @@ type Metrics struct {
 	smtpSessions   prometheus.Counter
 	smtpRefusals   *prometheus.CounterVec
 	inbound        *prometheus.CounterVec
+	inboundSpooled prometheus.Counter
 	limiterFails   *prometheus.CounterVec
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
@@ -159,6 +160,8 @@ func New(reg *prometheus.Registry) *Metrics {
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "inbound_messages_total",
 			Help: "Messages and recipients at the MX (--mx-addr), by result: received, report, refused_recipient, refused_message, deferred, too_many_connections, dropped, forwarded, forward_refused."},
 			[]string{"result"}),
+		inboundSpooled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "inbound_spooled_messages_total",
+			Help: "Messages at the MX larger than the spool threshold, kept in a temporary file instead of memory while received."}),
 		limiterFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rate_limiter_failures_total",
 			Help: "Requests the shared rate limiter (--redis-url) could not count, by what was done: allowed (fail open) or refused (fail closed)."},
 			[]string{"action"}),
@@ -184,7 +187,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
-		m.inbound, m.limiterFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		m.inbound, m.inboundSpooled, m.limiterFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -303,6 +306,13 @@ const (
 func (m *Metrics) Inbound(result string) {
 	if m != nil {
 		m.inbound.WithLabelValues(result).Inc()
+	}
+}
+
+// InboundSpooled counts a message the MX kept in a file while receiving it.
+func (m *Metrics) InboundSpooled() {
+	if m != nil {
+		m.inboundSpooled.Inc()
 	}
 }
 

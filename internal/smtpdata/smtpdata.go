@@ -27,11 +27,18 @@ func Read(r io.Reader) ([]byte, error) {
 func ReadAfter(r io.Reader, headroom int) (buf []byte, err error) {
 	var b bytes.Buffer
 	b.Write(make([]byte, headroom))
-	buf, err = read(r, &b)
-	if err != nil {
+	if err := read(r, &b); err != nil {
 		return nil, err
 	}
-	return buf, nil
+	return b.Bytes(), nil
+}
+
+// ReadTo is Read into w (a spool.Buffer, for a message kept out of the
+// heap): w gets the message up to any bare newline, and the error says
+// whether it is whole (nil), refused (ErrBareNewline) or cut (the
+// reader's, or w's).
+func ReadTo(r io.Reader, w io.Writer) error {
+	return read(r, w)
 }
 
 // Prepend returns top followed by the message of buf (ReadAfter's, with
@@ -46,7 +53,7 @@ func Prepend(buf []byte, headroom int, top []byte) []byte {
 	return append(append(make([]byte, 0, len(top)+len(buf)-headroom), top...), buf[headroom:]...)
 }
 
-func read(r io.Reader, buf *bytes.Buffer) ([]byte, error) {
+func read(r io.Reader, w io.Writer) error {
 	chunk := make([]byte, 32<<10)
 	prevCR, bare := false, false
 	for {
@@ -58,17 +65,19 @@ func read(r io.Reader, buf *bytes.Buffer) ([]byte, error) {
 			prevCR = b == '\r'
 		}
 		if !bare {
-			buf.Write(chunk[:n])
+			if _, werr := w.Write(chunk[:n]); werr != nil {
+				return werr
+			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if bare || prevCR {
-		return nil, ErrBareNewline
+		return ErrBareNewline
 	}
-	return buf.Bytes(), nil
+	return nil
 }

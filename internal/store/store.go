@@ -992,6 +992,13 @@ type ReceivedEmail struct {
 	// Attachments are the message's attachments in its order: with their
 	// content for StoreReceivedEmail, without (Content nil) when read.
 	Attachments []*ReceivedAttachment
+	// Scratch, when set, gives StoreReceivedEmail memory outside the heap
+	// (mapped from a file: spool.Scratch) for the compressed copies of
+	// large blobs (the raw message, attachments), with the function that
+	// gives it back; nil: the heap. The MX sets it for a large message,
+	// whose Raw and attachments are mapped too, so that storing it adds
+	// no copy of it to the heap.
+	Scratch func(n int) (buf []byte, release func(), err error)
 }
 
 // Authentication verdicts of a received email (Resend's values).

@@ -38,6 +38,63 @@ func compressBlob(b []byte) ([]byte, int) {
 	return c, codecS2
 }
 
+// minScratch is the blob size from which the compressed copy goes to a
+// received email's Scratch memory (when it has one).
+const minScratch = 64 << 10
+
+// compressBlobIn is compressBlob with the compressed copy of a large blob
+// in scratch memory (store.ReceivedEmail.Scratch), given back by release
+// once stored (a no-op for the others). Without scratch memory to be had
+// (a full disk) a large blob is stored as is rather than held twice.
+func compressBlobIn(b []byte, scratch func(int) ([]byte, func(), error)) (c []byte, codec int, release func()) {
+	if scratch == nil || len(b) < minScratch {
+		c, codec = compressBlob(b)
+		return c, codec, func() {}
+	}
+	dst, release, err := scratch(s2.MaxEncodedLen(len(b)))
+	if err != nil {
+		return b, codecText, func() {}
+	}
+	c = s2.Encode(dst, b)
+	if len(c) > len(b)-len(b)/8 {
+		release()
+		return b, codecText, func() {}
+	}
+	return c, codecS2, release
+}
+
+// pieceSize bounds the pieces a large blob is sent to PostgreSQL in
+// (blobExpr).
+const pieceSize = 1 << 20
+
+// blobExpr returns the SQL expression, and its arguments, that give a
+// column the blob b in tx, and the function to call once the statement
+// using it ran. On PostgreSQL a blob larger than pieceSize is sent in
+// pieces to a temporary table and joined by the server: pgx encodes an
+// argument twice (the parameter, then the Bind message), which for a
+// large message would be two more copies of it in the heap. SQLite's
+// driver copies a blob out of the heap at once.
+func (db *DB) blobExpr(ctx context.Context, tx *sql.Tx, b []byte) (expr string, args []any, done func() error, err error) {
+	if db.dialect != Postgres || len(b) <= pieceSize {
+		return "?", []any{b}, func() error { return nil }, nil
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS godwit_blob_pieces (n int NOT NULL, piece bytea NOT NULL)
+		ON COMMIT DELETE ROWS`); err != nil {
+		return "", nil, nil, fmt.Errorf("blob pieces table: %w", err)
+	}
+	for n, off := 0, 0; off < len(b); n, off = n+1, off+pieceSize {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO godwit_blob_pieces (n, piece) VALUES ($1, $2)`, n, b[off:min(off+pieceSize, len(b))]); err != nil {
+			return "", nil, nil, fmt.Errorf("blob piece %d: %w", n, err)
+		}
+	}
+	return `(SELECT string_agg(piece, ''::bytea ORDER BY n) FROM godwit_blob_pieces)`, nil, func() error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM godwit_blob_pieces`); err != nil {
+			return fmt.Errorf("blob pieces: %w", err)
+		}
+		return nil
+	}, nil
+}
+
 // strings0 is a list as stored: never null.
 func strings0(v []string) []string {
 	if v == nil {
@@ -90,7 +147,9 @@ func (db *DB) StoreReceivedEmail(ctx context.Context, e *store.ReceivedEmail, an
 	}
 	req := &receivedReq{e: e, ev: ev, done: make(chan struct{})}
 	req.html, req.text, req.codec = db.encodeBodies(e.HTML, e.Text)
-	req.raw, req.rawCodec = compressBlob(e.Raw)
+	var release func()
+	req.raw, req.rawCodec, release = compressBlobIn(e.Raw, e.Scratch)
+	defer release()
 	if err := submit(db, ctx, db.received, req); err != nil {
 		return err
 	}
@@ -154,6 +213,7 @@ func (db *DB) receivedLoop() {
 		for _, r := range group {
 			close(r.done)
 		}
+		clear(group) // a group holds its messages no longer than its commit
 	}
 }
 
@@ -196,29 +256,52 @@ func (db *DB) insertReceived(ctx context.Context, tx *sql.Tx, r *receivedReq) er
 	if headers == nil {
 		headers = []store.Header{}
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_emails (id, team_id, domain_id, created_at, message_id,
-		from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, received_for, subject, html_body, text_body, body_codec,
-		headers, raw, raw_codec, size, remote_ip, helo, mail_from, auth_spf, auth_dkim, auth_dmarc, auth_arc,
-		auth_details, auth_results, in_reply_to_email_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.TeamID, e.DomainID, micros(e.CreatedAt), e.MessageID, e.From,
-		jsonText(strings0(e.To)), jsonText(strings0(e.Cc)), jsonText(strings0(e.Bcc)), jsonText(strings0(e.ReplyTo)),
-		jsonText(strings0(e.ReceivedFor)), e.Subject, r.html, r.text, r.codec, jsonText(headers), r.raw, r.rawCodec, e.Size,
-		e.RemoteIP, e.Helo, e.MailFrom, e.Auth.SPF, e.Auth.DKIM, e.Auth.DMARC, e.Auth.ARC, details, e.Auth.Results,
-		sql.NullString{String: e.InReplyToEmailID, Valid: e.InReplyToEmailID != ""})
+	rawExpr, rawArgs, rawDone, err := db.blobExpr(ctx, tx, r.raw)
 	if err != nil {
 		return fmt.Errorf("insert email: %w", err)
 	}
+	args := []any{e.ID, e.TeamID, e.DomainID, micros(e.CreatedAt), e.MessageID, e.From,
+		jsonText(strings0(e.To)), jsonText(strings0(e.Cc)), jsonText(strings0(e.Bcc)), jsonText(strings0(e.ReplyTo)),
+		jsonText(strings0(e.ReceivedFor)), e.Subject, r.html, r.text, r.codec, jsonText(headers)}
+	args = append(append(args, rawArgs...), r.rawCodec, e.Size,
+		e.RemoteIP, e.Helo, e.MailFrom, e.Auth.SPF, e.Auth.DKIM, e.Auth.DMARC, e.Auth.ARC, details, e.Auth.Results,
+		sql.NullString{String: e.InReplyToEmailID, Valid: e.InReplyToEmailID != ""})
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO received_emails (id, team_id, domain_id, created_at, message_id,
+		from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, received_for, subject, html_body, text_body, body_codec,
+		headers, raw, raw_codec, size, remote_ip, helo, mail_from, auth_spf, auth_dkim, auth_dmarc, auth_arc,
+		auth_details, auth_results, in_reply_to_email_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+rawExpr+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	if err != nil {
+		return fmt.Errorf("insert email: %w", err)
+	}
+	if err := rawDone(); err != nil {
+		return fmt.Errorf("insert email: %w", err)
+	}
 	for i, a := range e.Attachments {
-		content, ccodec := compressBlob(a.Content)
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_attachments (id, email_id, team_id, idx, filename,
-			content_type, content_disposition, content_id, size, content, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			a.ID, e.ID, e.TeamID, i, a.Filename, a.ContentType, a.ContentDisposition, a.ContentID, a.Size, content, ccodec)
-		if err != nil {
+		if err := db.insertReceivedAttachment(ctx, tx, e, i, a); err != nil {
 			return fmt.Errorf("insert attachment: %w", err)
 		}
 	}
 	return nil
+}
+
+// insertReceivedAttachment inserts the i-th attachment of e; a large one's
+// compressed copy (in e's Scratch memory) lives only as long as its
+// statement.
+func (db *DB) insertReceivedAttachment(ctx context.Context, tx *sql.Tx, e *store.ReceivedEmail, i int, a *store.ReceivedAttachment) error {
+	content, codec, release := compressBlobIn(a.Content, e.Scratch)
+	defer release()
+	expr, contentArgs, done, err := db.blobExpr(ctx, tx, content)
+	if err != nil {
+		return err
+	}
+	args := append([]any{a.ID, e.ID, e.TeamID, i, a.Filename, a.ContentType, a.ContentDisposition, a.ContentID, a.Size}, contentArgs...)
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO received_attachments (id, email_id, team_id, idx, filename,
+		content_type, content_disposition, content_id, size, content, codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+expr+`, ?)`),
+		append(args, codec)...); err != nil {
+		return err
+	}
+	return done()
 }
 
 func scanReceived(row interface{ Scan(...any) error }) (*store.ReceivedEmail, error) {

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/events"
@@ -192,6 +196,60 @@ func testReceived(t *testing.T, newStore NewStore) {
 		evs, err := s.ListEvents(ctx, a.ID, "", 10)
 		require.NoError(t, err)
 		require.Len(t, evs, 1, "nothing of a failed store is announced")
+	})
+
+	t.Run("LargeBlobs", func(t *testing.T) {
+		// A large message as the MX stores it from a spool file: the raw
+		// message (compressible) and an attachment (not) of a few MiB,
+		// larger than the pieces PostgreSQL receives them in, compressed
+		// into scratch memory that is all given back once stored; both
+		// read back byte-identical, and a group of them commits together.
+		t.Parallel()
+		s := newStore(t, now)
+		a := newTeam(t, s, "a")
+		var taken, given atomic.Int32
+		scratch := func(n int) ([]byte, func(), error) {
+			taken.Add(1)
+			return make([]byte, n), func() { given.Add(1) }, nil
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		noise := make([]byte, 3<<20+17)
+		for i := range noise {
+			noise[i] = byte(rng.Uint32())
+		}
+		var wg sync.WaitGroup
+		emails := make([]*store.ReceivedEmail, 3)
+		for i := range emails {
+			e := NewReceivedEmail(a.ID, "d", t0)
+			e.Raw = bytes.Repeat([]byte("a line of a large and very repetitive message\r\n"), 70000+i)
+			e.Attachments = append(e.Attachments, &store.ReceivedAttachment{Filename: "noise.bin", ContentType: "application/octet-stream",
+				ContentDisposition: "attachment", Content: noise})
+			e.Scratch = scratch
+			emails[i] = e
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, s.StoreReceivedEmail(ctx, e, events.Received))
+			}()
+		}
+		wg.Wait()
+		require.Positive(t, taken.Load(), "large blobs are compressed into scratch memory")
+		require.Equal(t, taken.Load(), given.Load(), "and all of it is given back")
+		for i, e := range emails {
+			raw, err := s.GetReceivedRaw(ctx, a.ID, e.ID)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(bytes.Repeat([]byte("a line of a large and very repetitive message\r\n"), 70000+i), raw), "raw %d", i)
+			got, err := s.GetReceivedEmail(ctx, a.ID, e.ID)
+			require.NoError(t, err)
+			require.Len(t, got.Attachments, 4)
+			att, err := s.GetReceivedAttachment(ctx, a.ID, e.ID, got.Attachments[3].ID)
+			require.NoError(t, err)
+			require.EqualValues(t, len(noise), att.Size)
+			require.True(t, bytes.Equal(noise, att.Content), "attachment %d", i)
+			small, err := s.GetReceivedAttachment(ctx, a.ID, e.ID, got.Attachments[1].ID)
+			require.NoError(t, err)
+			require.Equal(t, bytes.Repeat([]byte("compressible report line\n"), 200), small.Content)
+		}
 	})
 
 	t.Run("Pagination", func(t *testing.T) {

@@ -1,0 +1,284 @@
+package inbound_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/inbound"
+)
+
+// bigMessage is a message generated as it is sent, so that the test's
+// client holds no copy of it: a short text part and one attachment of
+// attBytes pseudo-random bytes, base64 in 76-column lines.
+type bigMessage struct {
+	attBytes int
+	from     string // the From address
+	seed     uint64
+}
+
+const bigHead = "MIME-Version: 1.0\r\nSubject: the big one\r\nMessage-ID: <big@example.net>\r\n" +
+	"Content-Type: multipart/mixed; boundary=b0undary\r\n\r\n" +
+	"--b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attached archive.\r\n" +
+	"--b0undary\r\nContent-Type: application/octet-stream; name=\"archive.bin\"\r\n" +
+	"Content-Disposition: attachment; filename=\"archive.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+
+const bigTail = "--b0undary--\r\n"
+
+// reader returns the message as a stream; sums receives the SHA-256 of
+// the message and of the attachment once the stream is read to its end.
+func (m bigMessage) reader(sums chan<- [2][32]byte) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		msgSum, attSum := sha256.New(), sha256.New()
+		out := io.MultiWriter(pw, msgSum)
+		rng := rand.NewChaCha8([32]byte{byte(m.seed)})
+		_, err := io.WriteString(out, "From: Sender <"+m.from+">\r\nTo: big@in.example.com\r\n"+bigHead)
+		chunk := make([]byte, 57*1024) // 1024 lines a write
+		line := make([]byte, 0, 78*1024)
+		for left := m.attBytes; left > 0 && err == nil; {
+			n := min(left, len(chunk))
+			_, _ = rng.Read(chunk[:n])
+			attSum.Write(chunk[:n])
+			line = line[:0]
+			for i := 0; i < n; i += 57 {
+				line = base64.StdEncoding.AppendEncode(line, chunk[i:min(i+57, n)])
+				line = append(line, '\r', '\n')
+			}
+			_, err = out.Write(line)
+			left -= n
+		}
+		if err == nil {
+			_, err = io.WriteString(out, bigTail)
+		}
+		if err == nil {
+			var s [2][32]byte
+			copy(s[0][:], msgSum.Sum(nil))
+			copy(s[1][:], attSum.Sum(nil))
+			sums <- s
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// size is the length of the message.
+func (m bigMessage) size() int64 {
+	lines := (m.attBytes + 56) / 57
+	full := m.attBytes / 57
+	b64 := int64(full)*76 + int64(lines)*2
+	if rest := m.attBytes % 57; rest > 0 {
+		b64 += int64((rest + 2) / 3 * 4)
+	}
+	return int64(len("From: Sender <"+m.from+">\r\nTo: big@in.example.com\r\n"+bigHead+bigTail)) + b64
+}
+
+// sendBig sends m to the MX at addr; cut > 0 drops the connection after
+// that many bytes of DATA instead of ending it.
+func sendBig(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2][32]byte) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Hello("mta.example.net"))
+	require.NoError(t, c.Mail("sender@example.net", nil))
+	require.NoError(t, c.Rcpt("big@in.example.com", nil))
+	w, err := c.Data()
+	require.NoError(t, err)
+	src := m.reader(sums)
+	if cut > 0 {
+		_, err := io.CopyN(w, src, cut)
+		require.NoError(t, err)
+		return nil // the deferred Close drops the connection mid-DATA
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// heapSampler records the peak of the heap in use (HeapInuse: the spans
+// holding objects, live or not yet collected) and of the process's
+// anonymous resident memory, every millisecond until stopped.
+type heapSampler struct {
+	stop              chan struct{}
+	done              sync.WaitGroup
+	base, peak        uint64
+	rssBase, rssPeak  uint64
+	allocBase, allocs uint64
+}
+
+var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/gc/heap/allocs:bytes"}
+
+func readHeap() (inuse, allocs uint64) {
+	s := make([]metrics.Sample, len(heapMetrics))
+	for i, n := range heapMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64()
+}
+
+// rssAnon is the process's RssAnon in bytes (0 where /proc has none).
+func rssAnon() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func startHeapSampler() *heapSampler {
+	runtime.GC()
+	runtime.GC()
+	h := &heapSampler{stop: make(chan struct{})}
+	h.base, h.allocBase = readHeap()
+	h.peak, h.rssBase = h.base, rssAnon()
+	h.rssPeak = h.rssBase
+	h.done.Add(1)
+	go func() {
+		defer h.done.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			inuse, _ := readHeap()
+			h.peak = max(h.peak, inuse)
+			if i%10 == 0 {
+				h.rssPeak = max(h.rssPeak, rssAnon())
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return h
+}
+
+// end stops sampling; the peaks are then above the base.
+func (h *heapSampler) end() (peak, rssPeak, allocated uint64) {
+	close(h.stop)
+	h.done.Wait()
+	_, a := readHeap()
+	return h.peak - h.base, h.rssPeak - min(h.rssPeak, h.rssBase), a - h.allocBase
+}
+
+const mib = 1 << 20
+
+// TestReceiveLargeMessageStreams: a 30 MiB message with a 22 MiB
+// attachment is received on both stores, reads back byte-identical (the
+// raw message after the MX's trace fields, and the attachment), and
+// leaves no spool file behind. Its receipt keeps the heap in use below
+// 1.3 times the message's size.
+//
+// Measured on the 2-core machine (HeapInuse above the idle heap, peak
+// sampled every millisecond during the transaction):
+//   - before (DATA read whole into a growing buffer, the attachment
+//     decoded into the heap, the raw message and the attachment compressed
+//     in the heap, PostgreSQL's driver encoding each twice): SQLite +140
+//     MiB (4.7x), PostgreSQL +198 MiB (6.6x);
+//   - after (DATA spooled to a file and mapped, the attachment decoded to
+//     a file, compressed into mapped files, sent to PostgreSQL in 1 MiB
+//     pieces): SQLite +3.5 MiB (0.11x), PostgreSQL +7 MiB (0.24x).
+//
+// SQLite's C allocator (outside the Go heap) still copies a blob it is
+// bound to while inserting it: the anonymous RSS logged shows it.
+//
+// Not parallel: it measures the process's heap.
+func TestReceiveLargeMessageStreams(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			spoolDir := t.TempDir()
+			r := setupReceivingWith(t, kind, 40*mib, func(b *inbound.Backend) { b.SpoolDir = spoolDir })
+			m := bigMessage{attBytes: 22 * mib, from: "sender@example.net", seed: 1}
+			sums := make(chan [2][32]byte, 1)
+
+			h := startHeapSampler()
+			require.NoError(t, sendBig(t, r.addr, m, 0, sums))
+			peak, rss, allocated := h.end()
+			size := m.size()
+			t.Logf("%s: a %.1f MiB message: peak heap in use +%.1f MiB (%.2fx), peak anonymous RSS +%.1f MiB, %.1f MiB allocated",
+				kind, float64(size)/mib, float64(peak)/mib, float64(peak)/float64(size), float64(rss)/mib, float64(allocated)/mib)
+			require.Less(t, float64(peak), 1.3*float64(size), "the receipt of a large message holds about one copy of it at most")
+
+			sum := <-sums
+			ctx := context.Background()
+			list := r.received(r.team)
+			require.Len(t, list, 1)
+			require.Equal(t, "the big one", list[0].Subject)
+			raw, err := r.db.GetReceivedRaw(ctx, r.team, list[0].ID)
+			require.NoError(t, err)
+			require.True(t, bytes.HasPrefix(raw, []byte("Received: from mta.example.net (127.0.0.1) by mx.godwit.test")), "%.100s", raw)
+			require.Greater(t, int64(len(raw)), size)
+			require.Equal(t, sum[0], sha256.Sum256(raw[int64(len(raw))-size:]), "the message as received follows the trace fields")
+			got, err := r.db.GetReceivedEmail(ctx, r.team, list[0].ID)
+			require.NoError(t, err)
+			require.Equal(t, "See the attached archive.", strings.TrimSpace(*got.Text))
+			require.Len(t, got.Attachments, 1)
+			require.Equal(t, "archive.bin", got.Attachments[0].Filename)
+			require.EqualValues(t, m.attBytes, got.Attachments[0].Size)
+			att, err := r.db.GetReceivedAttachment(ctx, r.team, got.ID, got.Attachments[0].ID)
+			require.NoError(t, err)
+			require.Equal(t, sum[1], sha256.Sum256(att.Content), "the attachment reads back byte-identical")
+			requireNoSpool(t, spoolDir)
+		})
+	}
+}
+
+// requireNoSpool fails unless the spool directory is empty and the
+// process holds no file of it open or mapped (a spool file is unlinked
+// as soon as it is created, so an open one shows as "(deleted)").
+func requireNoSpool(t *testing.T, dir string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(spoolHeld(t, dir)) == 0 }, 10*time.Second, 10*time.Millisecond,
+		"spool files still held: %v", spoolHeld(t, dir))
+}
+
+func spoolHeld(t *testing.T, dir string) []string {
+	var held []string
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		held = append(held, "file "+e.Name())
+	}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+			held = append(held, "open "+target)
+		}
+	}
+	if maps, err := os.ReadFile("/proc/self/maps"); err == nil {
+		for _, l := range strings.Split(string(maps), "\n") {
+			if strings.Contains(l, dir+"/") {
+				held = append(held, "mapped "+l)
+			}
+		}
+	}
+	return held
+}
