@@ -3,6 +3,7 @@ package inbound
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/mail"
@@ -46,7 +47,10 @@ func Parse(raw []byte) (*store.ReceivedEmail, error) {
 // file): each part's decoded content is read into a spool.Buffer of at
 // most max bytes of memory (larger ones go to a file in dir and are
 // mapped), so that the message's attachments never add a decoded copy of
-// it to the heap. The attachments' Content is valid until release.
+// it to the heap. The attachments' Content is valid until release. Its
+// result is Parse's (FuzzParseSpooled); its errors are Parse's, and a
+// failure to spool a part (a full disk), which is no fault of the
+// message's.
 func ParseSpooled(raw []byte, dir string, max int) (e *store.ReceivedEmail, release func(), err error) {
 	w := &partWalker{spoolDir: dir, spoolMax: max}
 	release = func() {
@@ -56,6 +60,9 @@ func ParseSpooled(raw []byte, dir string, max int) (e *store.ReceivedEmail, rele
 		w.spooled = nil
 	}
 	e, err = parse(raw, w)
+	if err == nil && w.spoolErr != nil {
+		err = w.spoolErr
+	}
 	if err != nil {
 		release()
 		return nil, func() {}, err
@@ -161,6 +168,7 @@ type partWalker struct {
 	spoolDir string
 	spoolMax int
 	spooled  []*spool.Buffer
+	spoolErr error // the first part that could not be spooled
 }
 
 // read reads a part's decoded content: what could be read of a broken
@@ -174,8 +182,11 @@ func (w *partWalker) read(r io.Reader) []byte {
 	w.spooled = append(w.spooled, b)
 	_, _ = io.Copy(b, r)
 	body, err := b.Bytes()
-	if err != nil {
-		return nil
+	if err == nil {
+		err = b.Err()
+	}
+	if err != nil && w.spoolErr == nil {
+		w.spoolErr = fmt.Errorf("inbound: spooling a part: %w", err)
 	}
 	return body
 }

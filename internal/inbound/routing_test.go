@@ -44,8 +44,14 @@ func (f failingForwarder) Send(ctx context.Context, req accept.Request, decode f
 // setupRouting is setupReceiving with the accept path for forwards and a
 // sending domain, example.com, verified for the team.
 func setupRouting(t *testing.T, kind sqlstore.Dialect) *routeEnv {
+	return setupRoutingWith(t, kind, func(*inbound.Backend) {})
+}
+
+// setupRoutingWith is setupRouting with a change to the backend.
+func setupRoutingWith(t *testing.T, kind sqlstore.Dialect, change func(b *inbound.Backend)) *routeEnv {
 	r := &routeEnv{recvEnv: &recvEnv{auth: &fixedAuth{}, fail: &atomic.Bool{}}, failForward: &atomic.Bool{}}
 	r.env = setupBackend(t, kind, func(b *inbound.Backend) {
+		defer change(b)
 		db := b.Store.(*sqlstore.DB)
 		b.Receiving = failingReceiving{ReceivingStore: db, fail: r.fail}
 		b.Auth, b.Announce = r.auth, events.Received

@@ -264,6 +264,11 @@ func (s *session) receive(buf []byte, spooled bool) error {
 	} else {
 		parsed, err = Parse(raw)
 	}
+	if err != nil && !errors.Is(err, ErrNotMessage) {
+		s.b.logger().Error("inbound: reading a spooled message", "remote", s.remote, "bytes", len(raw), "error", err)
+		s.b.Metrics.Inbound(metrics.InboundDeferred)
+		return errTryLater
+	}
 	if err != nil {
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
 		s.b.logger().Info("inbound: message refused: not an RFC 5322 message", "remote", s.remote, "bytes", len(raw))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/inbound"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
 // bigMessage is a message generated as it is sent, so that the test's
@@ -43,7 +46,7 @@ const bigTail = "--b0undary--\r\n"
 
 // reader returns the message as a stream; sums receives the SHA-256 of
 // the message and of the attachment once the stream is read to its end.
-func (m bigMessage) reader(sums chan<- [2][32]byte) io.Reader {
+func (m bigMessage) reader(sums chan<- [2][32]byte) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		msgSum, attSum := sha256.New(), sha256.New()
@@ -89,9 +92,22 @@ func (m bigMessage) size() int64 {
 	return int64(len("From: Sender <"+m.from+">\r\nTo: big@in.example.com\r\n"+bigHead+bigTail)) + b64
 }
 
-// sendBig sends m to the MX at addr; cut > 0 drops the connection after
-// that many bytes of DATA instead of ending it.
+// sendBig sends m to the MX at addr.
 func sendBig(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2][32]byte) error {
+	t.Helper()
+	return sendBigCut(t, addr, m, cut, sums, func() {})
+}
+
+// sendBigThen sends the first cut bytes of m's DATA, calls then, and
+// drops the connection.
+func sendBigThen(t *testing.T, addr string, m bigMessage, cut int64, then func()) error {
+	t.Helper()
+	return sendBigCut(t, addr, m, cut, make(chan [2][32]byte, 1), then)
+}
+
+// sendBigCut sends m to the MX at addr; cut > 0 drops the connection
+// after that many bytes of DATA (and a call of then) instead of ending it.
+func sendBigCut(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2][32]byte, then func()) error {
 	t.Helper()
 	c, err := smtp.Dial(addr)
 	require.NoError(t, err)
@@ -102,9 +118,11 @@ func sendBig(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2]
 	w, err := c.Data()
 	require.NoError(t, err)
 	src := m.reader(sums)
+	defer src.Close()
 	if cut > 0 {
 		_, err := io.CopyN(w, src, cut)
 		require.NoError(t, err)
+		then()
 		return nil // the deferred Close drops the connection mid-DATA
 	}
 	if _, err := io.Copy(w, src); err != nil {
@@ -281,4 +299,116 @@ func spoolHeld(t *testing.T, dir string) []string {
 		}
 	}
 	return held
+}
+
+// spoolEnv is an MX on SQLite whose spool directory is the test's own and
+// whose log the test reads.
+func spoolEnv(t *testing.T, maxBytes int64, change func(b *inbound.Backend)) (*recvEnv, string, *godwittest.LogBuffer) {
+	dir, logs := t.TempDir(), &godwittest.LogBuffer{}
+	r := setupReceivingWith(t, sqlstore.SQLite, maxBytes, func(b *inbound.Backend) {
+		b.SpoolDir, b.Logger = dir, slog.New(slog.NewJSONHandler(logs, nil))
+		change(b)
+	})
+	return r, dir, logs
+}
+
+// TestSpoolFilesAreGone: whatever becomes of a spooled message (too
+// large, refused for DMARC, dropped by a rule, its client gone mid-DATA)
+// no spool file is left, open or mapped.
+func TestSpoolFilesAreGone(t *testing.T) {
+	t.Parallel()
+	const spooled = "inbound: message spooled to a file while received"
+
+	t.Run("TooLarge", func(t *testing.T) {
+		t.Parallel()
+		r, dir, _ := spoolEnv(t, 4*mib, func(*inbound.Backend) {})
+		err := sendBig(t, r.addr, bigMessage{attBytes: 6 * mib, from: "a@example.net"}, 0, make(chan [2][32]byte, 1))
+		requireSMTPCode(t, err, 552, smtp.EnhancedCode{5, 3, 4})
+		require.Empty(t, r.received(r.team))
+		requireNoSpool(t, dir)
+	})
+	t.Run("DMARCReject", func(t *testing.T) {
+		t.Parallel()
+		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
+		r.domain.RejectDMARCFailures = true
+		require.NoError(t, r.db.UpdateDomain(context.Background(), r.domain))
+		err := sendBig(t, r.addr, bigMessage{attBytes: 2 * mib, from: "ceo@p-reject.example"}, 0, make(chan [2][32]byte, 1))
+		requireSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+		require.Len(t, logs.Records(t, spooled), 1)
+		require.Empty(t, r.received(r.team))
+		requireNoSpool(t, dir)
+	})
+	t.Run("RuleDrops", func(t *testing.T) {
+		t.Parallel()
+		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
+		r.rule("big", store.RuleDrop, "", "")
+		require.NoError(t, sendBig(t, r.addr, bigMessage{attBytes: 2 * mib, from: "a@example.net"}, 0, make(chan [2][32]byte, 1)))
+		require.Len(t, logs.Records(t, spooled), 1)
+		require.Empty(t, r.received(r.team))
+		requireNoSpool(t, dir)
+	})
+	t.Run("ClientGone", func(t *testing.T) {
+		t.Parallel()
+		r, dir, _ := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
+		seen := false
+		require.NoError(t, sendBigThen(t, r.addr, bigMessage{attBytes: 6 * mib, from: "a@example.net"}, 3*mib, func() {
+			// The file is there while DATA is read…
+			require.Eventually(t, func() bool { return len(spoolHeld(t, dir)) > 0 }, 10*time.Second, 5*time.Millisecond)
+			seen = true
+		}))
+		require.True(t, seen)
+		// …and gone once the client is.
+		requireNoSpool(t, dir)
+		require.Empty(t, r.received(r.team))
+	})
+}
+
+// TestSpooledMessageIsReceivedAsInMemory: a message spooled (here with a
+// threshold of 16 bytes, so that its parts are too) is stored, announced
+// and forwarded exactly as one read into memory.
+func TestSpooledMessageIsReceivedAsInMemory(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			type result struct {
+				email *store.ReceivedEmail
+				raw   []byte
+				atts  [][]byte
+				fwd   *store.Attachment
+			}
+			receive := func(threshold int) result {
+				dir := t.TempDir()
+				r := setupRoutingWith(t, kind, func(b *inbound.Backend) { b.SpoolThreshold, b.SpoolDir = threshold, dir })
+				r.rule("support", store.RuleForward, "Me <me@example.net>", "Forwarder <fwd@example.com>")
+				require.NoError(t, r.transact("renee@example.net", []string{"support@in.example.com"}, mixedMessage, false))
+				ctx := context.Background()
+				list := r.received(r.team)
+				require.Len(t, list, 1)
+				got, err := r.db.GetReceivedEmail(ctx, r.team, list[0].ID)
+				require.NoError(t, err)
+				res := result{email: got}
+				res.raw, err = r.db.GetReceivedRaw(ctx, r.team, got.ID)
+				require.NoError(t, err)
+				for _, a := range got.Attachments {
+					c, err := r.db.GetReceivedAttachment(ctx, r.team, got.ID, a.ID)
+					require.NoError(t, err)
+					res.atts = append(res.atts, c.Content)
+					a.ID, a.EmailID, a.TeamID = "", "", ""
+				}
+				sent := r.sent()
+				require.Len(t, sent, 1)
+				res.fwd, err = r.db.GetEmailAttachment(ctx, r.team, sent[0].ID, 0)
+				require.NoError(t, err)
+				got.ID, got.TeamID, got.DomainID = "", "", ""
+				requireNoSpool(t, dir)
+				return res
+			}
+			inMemory, spooled := receive(0), receive(16)
+			require.Equal(t, inMemory.email, spooled.email)
+			require.Equal(t, inMemory.raw, spooled.raw)
+			require.Equal(t, inMemory.atts, spooled.atts)
+			require.Equal(t, inMemory.raw, spooled.fwd.Content, "the forward attaches the message as received")
+			require.Len(t, spooled.atts, 2)
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package smtpdata_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -34,3 +35,21 @@ func TestPrepend(t *testing.T) {
 	require.Equal(t, "X-Much-Longer-Field: 12345\r\nSubject: s\r\n\r\nbody\r\n", string(big))
 	require.Equal(t, "Subject: s\r\n\r\nbody\r\n", string(msg), "the message is untouched")
 }
+
+// TestReadTo: DATA read into a writer as Read does; a writer's failure
+// ends the read with its error.
+func TestReadTo(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, smtpdata.ReadTo(strings.NewReader("a\r\nb\r\n"), &b))
+	require.Equal(t, "a\r\nb\r\n", b.String())
+	b.Reset()
+	require.ErrorIs(t, smtpdata.ReadTo(strings.NewReader("a\nb"), &b), smtpdata.ErrBareNewline)
+	require.Empty(t, b.String(), "nothing after a bare newline is kept")
+	require.ErrorIs(t, smtpdata.ReadTo(strings.NewReader("a\r\n"), failingWriter{}), errFull)
+}
+
+var errFull = errors.New("disk full")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errFull }

@@ -42,10 +42,23 @@ type Buffer struct {
 	n      int64
 	mapped []byte
 	closed bool
+	err    error // the first failure to write
 }
+
+// Err is the first error a Write returned, if any: the bytes are then
+// not all there.
+func (b *Buffer) Err() error { return b.err }
 
 // Write implements io.Writer.
 func (b *Buffer) Write(p []byte) (int, error) {
+	n, err := b.write(p)
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *Buffer) write(p []byte) (int, error) {
 	switch {
 	case b.closed:
 		return 0, ErrClosed
@@ -87,6 +100,8 @@ func (b *Buffer) Bytes() ([]byte, error) {
 	switch {
 	case b.closed:
 		return nil, ErrClosed
+	case b.f == nil && b.mem == nil:
+		return []byte{}, nil
 	case b.f == nil:
 		return b.mem, nil
 	case b.mapped != nil:
