@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/smtpdata"
+	"github.com/godwit/godwit/internal/spool"
 )
 
 func TestRead(t *testing.T) {
@@ -53,3 +54,32 @@ var errFull = errors.New("disk full")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errFull }
+
+// The MX's fast path: a 10 KB message read into memory, as ReadAfter
+// does and as the MX does through a spool.Buffer under its threshold.
+var message10K = strings.Repeat(strings.Repeat("x", 98)+"\r\n", 102)
+
+func BenchmarkReadAfter10K(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := smtpdata.ReadAfter(strings.NewReader(message10K), 8<<10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReadToSpoolBuffer10K(b *testing.B) {
+	b.ReportAllocs()
+	var headroom [8 << 10]byte
+	for b.Loop() {
+		buf := &spool.Buffer{Max: 1 << 20}
+		_, _ = buf.Write(headroom[:])
+		if err := smtpdata.ReadTo(strings.NewReader(message10K), buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := buf.Bytes(); err != nil {
+			b.Fatal(err)
+		}
+		_ = buf.Close()
+	}
+}
