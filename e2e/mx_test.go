@@ -323,6 +323,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("long header names", e.testLongHeaderNames)
 			t.Run("receiving", e.testReceiving)
 			t.Run("receiving rules", e.testReceivingRules)
+			t.Run("receiving a large message", e.testReceivingLarge)
 		})
 	}
 }

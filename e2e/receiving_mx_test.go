@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -127,7 +129,7 @@ func (e *mxEnv) testReceiving(t *testing.T) {
 // download GETs a signed download URL (no API key).
 func (e *mxEnv) download(t *testing.T, url string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := &http.Client{Timeout: time.Minute} // tens of MiB for a large message
 	// The links name --public-url, which nothing resolves here: the server
 	// itself answers them.
 	res, err := c.Get(strings.Replace(url, trackingURL, e.s.url, 1))
@@ -195,4 +197,70 @@ func (e *mxEnv) testReceivingAuthentication(t *testing.T) {
 	}
 	require.NoError(t, e.sendMX("alice@signed.test", []string{"desk@in.test"}, sign("signed again")))
 	stored("signed again")
+}
+
+// testReceivingLarge: a 30 MiB message with a 22 MiB attachment, sent to
+// the real MX, is spooled (past 1 MiB), stored, and reads back byte for
+// byte through the raw and attachment downloads; the spool directory is
+// empty and the server holds none of its files open or mapped afterwards.
+func (e *mxEnv) testReceivingLarge(t *testing.T) {
+	t.Parallel()
+	verifiedDomainWith(t, e.s, e.key, e.dns, "big-in.test", `"capabilities":{"sending":"disabled","receiving":"enabled"}`)
+	m := godwittest.LargeMessage{From: "big@example.net", To: "archive@big-in.test", AttachmentBytes: 22 << 20, Seed: 7}
+	sums := make(chan godwittest.LargeSums, 1)
+	c, err := smtp.Dial(e.inbound)
+	require.NoError(t, err)
+	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = 30*time.Second, 60*time.Second
+	require.NoError(t, c.Hello("mta.dest.test"))
+	require.NoError(t, c.Mail("big@example.net", nil))
+	require.NoError(t, c.Rcpt("archive@big-in.test", nil))
+	w, err := c.Data()
+	require.NoError(t, err)
+	src := m.Reader(sums)
+	defer src.Close()
+	_, err = io.Copy(w, src)
+	require.NoError(t, err)
+	require.NoError(t, w.Close(), "250 once stored")
+	require.NoError(t, c.Quit())
+	sum := <-sums
+	require.NotEmpty(t, e.s.stderr.Records(t, "inbound: message spooled to a file while received"))
+
+	var id string
+	waitWithin(t, 20*time.Second, "the large message to be listed", func() bool {
+		for _, item := range e.get(t, "/emails/receiving")["data"].([]any) {
+			if em := item.(map[string]any); em["subject"] == godwittest.LargeMessageSubject {
+				id = em["id"].(string)
+			}
+		}
+		return id != ""
+	})
+	got := e.get(t, "/emails/receiving/"+id)
+	require.Equal(t, godwittest.LargeMessageText, strings.TrimSpace(got["text"].(string)))
+	raw := e.download(t, got["raw"].(map[string]any)["download_url"].(string))
+	require.True(t, strings.HasPrefix(raw, "Received: from mta.dest.test (127.0.0.1) by "), "%.300s", raw)
+	require.Greater(t, int64(len(raw)), m.Size())
+	require.Equal(t, sum.Message, sha256.Sum256([]byte(raw[int64(len(raw))-m.Size():])), "the message as received follows the trace fields")
+	atts := e.get(t, "/emails/receiving/"+id+"/attachments")["data"].([]any)
+	require.Len(t, atts, 1)
+	att := atts[0].(map[string]any)
+	require.Equal(t, godwittest.LargeMessageFilename, att["filename"])
+	require.EqualValues(t, m.AttachmentBytes, att["size"])
+	require.Equal(t, sum.Attachment, sha256.Sum256([]byte(e.download(t, att["download_url"].(string)))))
+
+	spool := filepath.Join(e.dbArgs[1], "spool")
+	ents, err := os.ReadDir(spool)
+	require.NoError(t, err, "the spool directory is made in the data directory")
+	require.Empty(t, ents)
+	proc := fmt.Sprintf("/proc/%d", e.s.cmd.Process.Pid)
+	waitWithin(t, 10*time.Second, "the server to let go of its spool files", func() bool {
+		fds, _ := os.ReadDir(proc + "/fd")
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join(proc, "fd", fd.Name())); err == nil && strings.HasPrefix(target, spool+"/") {
+				return false
+			}
+		}
+		maps, _ := os.ReadFile(proc + "/maps")
+		return !strings.Contains(string(maps), spool+"/")
+	})
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,87 +25,28 @@ import (
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// bigMessage is a message generated as it is sent, so that the test's
-// client holds no copy of it: a short text part and one attachment of
-// attBytes pseudo-random bytes, base64 in 76-column lines.
-type bigMessage struct {
-	attBytes int
-	from     string // the From address
-	seed     uint64
-}
-
-const bigHead = "MIME-Version: 1.0\r\nSubject: the big one\r\nMessage-ID: <big@example.net>\r\n" +
-	"Content-Type: multipart/mixed; boundary=b0undary\r\n\r\n" +
-	"--b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attached archive.\r\n" +
-	"--b0undary\r\nContent-Type: application/octet-stream; name=\"archive.bin\"\r\n" +
-	"Content-Disposition: attachment; filename=\"archive.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-
-const bigTail = "--b0undary--\r\n"
-
-// reader returns the message as a stream; sums receives the SHA-256 of
-// the message and of the attachment once the stream is read to its end.
-func (m bigMessage) reader(sums chan<- [2][32]byte) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		msgSum, attSum := sha256.New(), sha256.New()
-		out := io.MultiWriter(pw, msgSum)
-		rng := rand.NewChaCha8([32]byte{byte(m.seed)})
-		_, err := io.WriteString(out, "From: Sender <"+m.from+">\r\nTo: big@in.example.com\r\n"+bigHead)
-		chunk := make([]byte, 57*1024) // 1024 lines a write
-		line := make([]byte, 0, 78*1024)
-		for left := m.attBytes; left > 0 && err == nil; {
-			n := min(left, len(chunk))
-			_, _ = rng.Read(chunk[:n])
-			attSum.Write(chunk[:n])
-			line = line[:0]
-			for i := 0; i < n; i += 57 {
-				line = base64.StdEncoding.AppendEncode(line, chunk[i:min(i+57, n)])
-				line = append(line, '\r', '\n')
-			}
-			_, err = out.Write(line)
-			left -= n
-		}
-		if err == nil {
-			_, err = io.WriteString(out, bigTail)
-		}
-		if err == nil {
-			var s [2][32]byte
-			copy(s[0][:], msgSum.Sum(nil))
-			copy(s[1][:], attSum.Sum(nil))
-			sums <- s
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr
-}
-
-// size is the length of the message.
-func (m bigMessage) size() int64 {
-	lines := (m.attBytes + 56) / 57
-	full := m.attBytes / 57
-	b64 := int64(full)*76 + int64(lines)*2
-	if rest := m.attBytes % 57; rest > 0 {
-		b64 += int64((rest + 2) / 3 * 4)
-	}
-	return int64(len("From: Sender <"+m.from+">\r\nTo: big@in.example.com\r\n"+bigHead+bigTail)) + b64
+// big is a message of about 1.37 times attBytes from the address from
+// to big@in.example.com.
+func big(attBytes int, from string) godwittest.LargeMessage {
+	return godwittest.LargeMessage{From: from, To: "big@in.example.com", AttachmentBytes: attBytes, Seed: 1}
 }
 
 // sendBig sends m to the MX at addr.
-func sendBig(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2][32]byte) error {
+func sendBig(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, sums chan<- godwittest.LargeSums) error {
 	t.Helper()
 	return sendBigCut(t, addr, m, cut, sums, func() {})
 }
 
 // sendBigThen sends the first cut bytes of m's DATA, calls then, and
 // drops the connection.
-func sendBigThen(t *testing.T, addr string, m bigMessage, cut int64, then func()) error {
+func sendBigThen(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, then func()) error {
 	t.Helper()
-	return sendBigCut(t, addr, m, cut, make(chan [2][32]byte, 1), then)
+	return sendBigCut(t, addr, m, cut, make(chan godwittest.LargeSums, 1), then)
 }
 
 // sendBigCut sends m to the MX at addr; cut > 0 drops the connection
 // after that many bytes of DATA (and a call of then) instead of ending it.
-func sendBigCut(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- [2][32]byte, then func()) error {
+func sendBigCut(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, sums chan<- godwittest.LargeSums, then func()) error {
 	t.Helper()
 	c, err := smtp.Dial(addr)
 	require.NoError(t, err)
@@ -117,7 +56,7 @@ func sendBigCut(t *testing.T, addr string, m bigMessage, cut int64, sums chan<- 
 	require.NoError(t, c.Rcpt("big@in.example.com", nil))
 	w, err := c.Data()
 	require.NoError(t, err)
-	src := m.reader(sums)
+	src := m.Reader(sums)
 	defer src.Close()
 	if cut > 0 {
 		_, err := io.CopyN(w, src, cut)
@@ -234,13 +173,13 @@ func TestReceiveLargeMessageStreams(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			spoolDir := t.TempDir()
 			r := setupReceivingWith(t, kind, 40*mib, func(b *inbound.Backend) { b.SpoolDir = spoolDir })
-			m := bigMessage{attBytes: 22 * mib, from: "sender@example.net", seed: 1}
-			sums := make(chan [2][32]byte, 1)
+			m := big(22*mib, "sender@example.net")
+			sums := make(chan godwittest.LargeSums, 1)
 
 			h := startHeapSampler()
 			require.NoError(t, sendBig(t, r.addr, m, 0, sums))
 			peak, rss, allocated := h.end()
-			size := m.size()
+			size := m.Size()
 			t.Logf("%s: a %.1f MiB message: peak heap in use +%.1f MiB (%.2fx), peak anonymous RSS +%.1f MiB, %.1f MiB allocated",
 				kind, float64(size)/mib, float64(peak)/mib, float64(peak)/float64(size), float64(rss)/mib, float64(allocated)/mib)
 			require.Less(t, float64(peak), 1.3*float64(size), "the receipt of a large message holds about one copy of it at most")
@@ -254,16 +193,16 @@ func TestReceiveLargeMessageStreams(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, bytes.HasPrefix(raw, []byte("Received: from mta.example.net (127.0.0.1) by mx.godwit.test")), "%.100s", raw)
 			require.Greater(t, int64(len(raw)), size)
-			require.Equal(t, sum[0], sha256.Sum256(raw[int64(len(raw))-size:]), "the message as received follows the trace fields")
+			require.Equal(t, sum.Message, sha256.Sum256(raw[int64(len(raw))-size:]), "the message as received follows the trace fields")
 			got, err := r.db.GetReceivedEmail(ctx, r.team, list[0].ID)
 			require.NoError(t, err)
 			require.Equal(t, "See the attached archive.", strings.TrimSpace(*got.Text))
 			require.Len(t, got.Attachments, 1)
 			require.Equal(t, "archive.bin", got.Attachments[0].Filename)
-			require.EqualValues(t, m.attBytes, got.Attachments[0].Size)
+			require.EqualValues(t, m.AttachmentBytes, got.Attachments[0].Size)
 			att, err := r.db.GetReceivedAttachment(ctx, r.team, got.ID, got.Attachments[0].ID)
 			require.NoError(t, err)
-			require.Equal(t, sum[1], sha256.Sum256(att.Content), "the attachment reads back byte-identical")
+			require.Equal(t, sum.Attachment, sha256.Sum256(att.Content), "the attachment reads back byte-identical")
 			requireNoSpool(t, spoolDir)
 		})
 	}
@@ -322,7 +261,7 @@ func TestSpoolFilesAreGone(t *testing.T) {
 	t.Run("TooLarge", func(t *testing.T) {
 		t.Parallel()
 		r, dir, _ := spoolEnv(t, 4*mib, func(*inbound.Backend) {})
-		err := sendBig(t, r.addr, bigMessage{attBytes: 6 * mib, from: "a@example.net"}, 0, make(chan [2][32]byte, 1))
+		err := sendBig(t, r.addr, big(6*mib, "a@example.net"), 0, make(chan godwittest.LargeSums, 1))
 		requireSMTPCode(t, err, 552, smtp.EnhancedCode{5, 3, 4})
 		require.Empty(t, r.received(r.team))
 		requireNoSpool(t, dir)
@@ -332,7 +271,7 @@ func TestSpoolFilesAreGone(t *testing.T) {
 		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
 		r.domain.RejectDMARCFailures = true
 		require.NoError(t, r.db.UpdateDomain(context.Background(), r.domain))
-		err := sendBig(t, r.addr, bigMessage{attBytes: 2 * mib, from: "ceo@p-reject.example"}, 0, make(chan [2][32]byte, 1))
+		err := sendBig(t, r.addr, big(2*mib, "ceo@p-reject.example"), 0, make(chan godwittest.LargeSums, 1))
 		requireSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
 		require.Len(t, logs.Records(t, spooled), 1)
 		require.Empty(t, r.received(r.team))
@@ -342,7 +281,7 @@ func TestSpoolFilesAreGone(t *testing.T) {
 		t.Parallel()
 		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
 		r.rule("big", store.RuleDrop, "", "")
-		require.NoError(t, sendBig(t, r.addr, bigMessage{attBytes: 2 * mib, from: "a@example.net"}, 0, make(chan [2][32]byte, 1)))
+		require.NoError(t, sendBig(t, r.addr, big(2*mib, "a@example.net"), 0, make(chan godwittest.LargeSums, 1)))
 		require.Len(t, logs.Records(t, spooled), 1)
 		require.Empty(t, r.received(r.team))
 		requireNoSpool(t, dir)
@@ -351,7 +290,7 @@ func TestSpoolFilesAreGone(t *testing.T) {
 		t.Parallel()
 		r, dir, _ := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
 		seen := false
-		require.NoError(t, sendBigThen(t, r.addr, bigMessage{attBytes: 6 * mib, from: "a@example.net"}, 3*mib, func() {
+		require.NoError(t, sendBigThen(t, r.addr, big(6*mib, "a@example.net"), 3*mib, func() {
 			// The file is there while DATA is read…
 			require.Eventually(t, func() bool { return len(spoolHeld(t, dir)) > 0 }, 10*time.Second, 5*time.Millisecond)
 			seen = true
