@@ -207,23 +207,8 @@ func (e *mxEnv) testReceivingLarge(t *testing.T) {
 	t.Parallel()
 	verifiedDomainWith(t, e.s, e.key, e.dns, "big-in.test", `"capabilities":{"sending":"disabled","receiving":"enabled"}`)
 	m := godwittest.LargeMessage{From: "big@example.net", To: "archive@big-in.test", AttachmentBytes: 22 << 20, Seed: 7}
-	sums := make(chan godwittest.LargeSums, 1)
-	c, err := smtp.Dial(e.inbound)
-	require.NoError(t, err)
-	defer c.Close()
-	c.CommandTimeout, c.SubmissionTimeout = 30*time.Second, 60*time.Second
-	require.NoError(t, c.Hello("mta.dest.test"))
-	require.NoError(t, c.Mail("big@example.net", nil))
-	require.NoError(t, c.Rcpt("archive@big-in.test", nil))
-	w, err := c.Data()
-	require.NoError(t, err)
-	src := m.Reader(sums)
-	defer src.Close()
-	_, err = io.Copy(w, src)
-	require.NoError(t, err)
-	require.NoError(t, w.Close(), "250 once stored")
-	require.NoError(t, c.Quit())
-	sum := <-sums
+	sum, err := godwittest.SendLarge(t, e.inbound, "mta.dest.test", "big@example.net", "archive@big-in.test", m, 0, nil)
+	require.NoError(t, err, "250 once stored")
 	require.NotEmpty(t, e.s.stderr.Records(t, "inbound: message spooled to a file while received"))
 
 	var id string

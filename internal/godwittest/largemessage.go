@@ -5,6 +5,11 @@ import (
 	"encoding/base64"
 	"io"
 	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
 )
 
 // LargeMessage is a MIME message generated as it is read, so that a test
@@ -84,4 +89,36 @@ func (m LargeMessage) Size() int64 {
 		b64 += int64((rest+2)/3*4) + 2
 	}
 	return int64(len(m.head())+len(largeTail)) + b64
+}
+
+// SendLarge sends m over SMTP to addr (HELO helo, one recipient) and
+// returns its sums and the reply to the end of DATA (nil for a 250). With
+// cut > 0 it writes only the first cut bytes of DATA, calls then, and drops
+// the connection (the sums are then zero, the error nil).
+func SendLarge(t testing.TB, addr, helo, from, rcpt string, m LargeMessage, cut int64, then func()) (LargeSums, error) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = 30*time.Second, time.Minute
+	require.NoError(t, c.Hello(helo))
+	require.NoError(t, c.Mail(from, nil))
+	require.NoError(t, c.Rcpt(rcpt, nil))
+	w, err := c.Data()
+	require.NoError(t, err)
+	sums := make(chan LargeSums, 1)
+	src := m.Reader(sums)
+	defer src.Close()
+	if cut > 0 {
+		_, err := io.CopyN(w, src, cut)
+		require.NoError(t, err)
+		then()
+		return LargeSums{}, nil // the deferred Close drops the connection mid-DATA
+	}
+	_, err = io.Copy(w, src)
+	require.NoError(t, err)
+	if err := w.Close(); err != nil {
+		return LargeSums{}, err
+	}
+	return <-sums, c.Quit()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,46 +30,10 @@ func big(attBytes int, from string) godwittest.LargeMessage {
 	return godwittest.LargeMessage{From: from, To: "big@in.example.com", AttachmentBytes: attBytes, Seed: 1}
 }
 
-// sendBig sends m to the MX at addr.
-func sendBig(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, sums chan<- godwittest.LargeSums) error {
+// sendBig sends m to the MX at addr for big@in.example.com.
+func sendBig(t *testing.T, addr string, m godwittest.LargeMessage) (godwittest.LargeSums, error) {
 	t.Helper()
-	return sendBigCut(t, addr, m, cut, sums, func() {})
-}
-
-// sendBigThen sends the first cut bytes of m's DATA, calls then, and
-// drops the connection.
-func sendBigThen(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, then func()) error {
-	t.Helper()
-	return sendBigCut(t, addr, m, cut, make(chan godwittest.LargeSums, 1), then)
-}
-
-// sendBigCut sends m to the MX at addr; cut > 0 drops the connection
-// after that many bytes of DATA (and a call of then) instead of ending it.
-func sendBigCut(t *testing.T, addr string, m godwittest.LargeMessage, cut int64, sums chan<- godwittest.LargeSums, then func()) error {
-	t.Helper()
-	c, err := smtp.Dial(addr)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Hello("mta.example.net"))
-	require.NoError(t, c.Mail("sender@example.net", nil))
-	require.NoError(t, c.Rcpt("big@in.example.com", nil))
-	w, err := c.Data()
-	require.NoError(t, err)
-	src := m.Reader(sums)
-	defer src.Close()
-	if cut > 0 {
-		_, err := io.CopyN(w, src, cut)
-		require.NoError(t, err)
-		then()
-		return nil // the deferred Close drops the connection mid-DATA
-	}
-	if _, err := io.Copy(w, src); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return godwittest.SendLarge(t, addr, "mta.example.net", "sender@example.net", "big@in.example.com", m, 0, nil)
 }
 
 // heapSampler records the peak of the heap in use (HeapInuse: the spans
@@ -174,17 +137,15 @@ func TestReceiveLargeMessageStreams(t *testing.T) {
 			spoolDir := t.TempDir()
 			r := setupReceivingWith(t, kind, 40*mib, func(b *inbound.Backend) { b.SpoolDir = spoolDir })
 			m := big(22*mib, "sender@example.net")
-			sums := make(chan godwittest.LargeSums, 1)
-
 			h := startHeapSampler()
-			require.NoError(t, sendBig(t, r.addr, m, 0, sums))
+			sum, err := sendBig(t, r.addr, m)
+			require.NoError(t, err)
 			peak, rss, allocated := h.end()
 			size := m.Size()
 			t.Logf("%s: a %.1f MiB message: peak heap in use +%.1f MiB (%.2fx), peak anonymous RSS +%.1f MiB, %.1f MiB allocated",
 				kind, float64(size)/mib, float64(peak)/mib, float64(peak)/float64(size), float64(rss)/mib, float64(allocated)/mib)
 			require.Less(t, float64(peak), 1.3*float64(size), "the receipt of a large message holds about one copy of it at most")
 
-			sum := <-sums
 			ctx := context.Background()
 			list := r.received(r.team)
 			require.Len(t, list, 1)
@@ -258,43 +219,51 @@ func TestSpoolFilesAreGone(t *testing.T) {
 	t.Parallel()
 	const spooled = "inbound: message spooled to a file while received"
 
-	t.Run("TooLarge", func(t *testing.T) {
-		t.Parallel()
-		r, dir, _ := spoolEnv(t, 4*mib, func(*inbound.Backend) {})
-		err := sendBig(t, r.addr, big(6*mib, "a@example.net"), 0, make(chan godwittest.LargeSums, 1))
-		requireSMTPCode(t, err, 552, smtp.EnhancedCode{5, 3, 4})
-		require.Empty(t, r.received(r.team))
-		requireNoSpool(t, dir)
-	})
-	t.Run("DMARCReject", func(t *testing.T) {
-		t.Parallel()
-		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
-		r.domain.RejectDMARCFailures = true
-		require.NoError(t, r.db.UpdateDomain(context.Background(), r.domain))
-		err := sendBig(t, r.addr, big(2*mib, "ceo@p-reject.example"), 0, make(chan godwittest.LargeSums, 1))
-		requireSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
-		require.Len(t, logs.Records(t, spooled), 1)
-		require.Empty(t, r.received(r.team))
-		requireNoSpool(t, dir)
-	})
-	t.Run("RuleDrops", func(t *testing.T) {
-		t.Parallel()
-		r, dir, logs := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
-		r.rule("big", store.RuleDrop, "", "")
-		require.NoError(t, sendBig(t, r.addr, big(2*mib, "a@example.net"), 0, make(chan godwittest.LargeSums, 1)))
-		require.Len(t, logs.Records(t, spooled), 1)
-		require.Empty(t, r.received(r.team))
-		requireNoSpool(t, dir)
-	})
+	for _, c := range []struct {
+		name     string
+		maxBytes int64
+		from     string
+		setup    func(r *recvEnv)
+		code     int // 0: 250
+		enhanced smtp.EnhancedCode
+	}{
+		{name: "TooLarge", maxBytes: 4 * mib, from: "a@example.net", code: 552, enhanced: smtp.EnhancedCode{5, 3, 4}},
+		{name: "DMARCReject", maxBytes: 10 * mib, from: "ceo@p-reject.example", code: 550, enhanced: smtp.EnhancedCode{5, 7, 1},
+			setup: func(r *recvEnv) {
+				r.domain.RejectDMARCFailures = true
+				require.NoError(t, r.db.UpdateDomain(context.Background(), r.domain))
+			}},
+		{name: "RuleDrops", maxBytes: 10 * mib, from: "a@example.net", setup: func(r *recvEnv) { r.rule("big", store.RuleDrop, "", "") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r, dir, logs := spoolEnv(t, c.maxBytes, func(*inbound.Backend) {})
+			if c.setup != nil {
+				c.setup(r)
+			}
+			_, err := sendBig(t, r.addr, big(6*mib, c.from))
+			if c.code == 0 {
+				require.NoError(t, err)
+			} else {
+				requireSMTPCode(t, err, c.code, c.enhanced)
+			}
+			if c.code != 552 {
+				require.Len(t, logs.Records(t, spooled), 1, "read whole, and spooled")
+			}
+			require.Empty(t, r.received(r.team))
+			requireNoSpool(t, dir)
+		})
+	}
 	t.Run("ClientGone", func(t *testing.T) {
 		t.Parallel()
 		r, dir, _ := spoolEnv(t, 10*mib, func(*inbound.Backend) {})
 		seen := false
-		require.NoError(t, sendBigThen(t, r.addr, big(6*mib, "a@example.net"), 3*mib, func() {
+		_, err := godwittest.SendLarge(t, r.addr, "mta.example.net", "a@example.net", "big@in.example.com", big(6*mib, "a@example.net"), 3*mib, func() {
 			// The file is there while DATA is read…
 			require.Eventually(t, func() bool { return len(spoolHeld(t, dir)) > 0 }, 10*time.Second, 5*time.Millisecond)
 			seen = true
-		}))
+		})
+		require.NoError(t, err)
 		require.True(t, seen)
 		// …and gone once the client is.
 		requireNoSpool(t, dir)
