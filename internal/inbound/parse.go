@@ -191,22 +191,29 @@ func (w *partWalker) read(r io.Reader) []byte {
 	return body
 }
 
-// lfText is a body as text: CRLF line ends as LF, valid UTF-8, no NUL;
-// one copy of body.
-func lfText(body []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(body))
+// bodyText is a text body as stored: CRLF line ends as LF, valid UTF-8
+// (U+FFFD for what is not), no NUL; one copy of body.
+func bodyText(body []byte) string {
+	var b strings.Builder
+	b.Grow(len(body))
 	for {
 		i := bytes.Index(body, crlf)
 		if i < 0 {
-			sb.Write(body)
+			b.Write(body)
 			break
 		}
-		sb.Write(body[:i])
-		sb.WriteByte('\n')
+		b.Write(body[:i])
+		b.WriteByte('\n')
 		body = body[i+2:]
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(sb.String(), "\uFFFD"), "\x00", "")
+	s := b.String()
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return s
 }
 
 var crlf = []byte("\r\n")
@@ -248,7 +255,7 @@ func (w *partWalker) walk(ent *gomessage.Entity, entErr error, depth int, inAlte
 			slot = &w.html
 		}
 		if *slot == nil {
-			s := lfText(body)
+			s := bodyText(body)
 			*slot = &s
 			return
 		}

@@ -179,6 +179,7 @@ func rcptDomain(addr string) (string, bool) {
 func (s *session) Data(r io.Reader) error {
 	data := s.b.newSpool(traceHeadroom)
 	defer s.closeSpool(data)
+	data.Reserve(traceHeadroom + 32<<10) // most messages need no growing
 	_, _ = data.Write(headroom[:])
 	err := smtpdata.ReadTo(r, data)
 	var buf []byte

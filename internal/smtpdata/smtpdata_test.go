@@ -73,6 +73,7 @@ func BenchmarkReadToSpoolBuffer10K(b *testing.B) {
 	var headroom [8 << 10]byte
 	for b.Loop() {
 		buf := &spool.Buffer{Max: 1 << 20}
+		buf.Reserve(len(headroom) + 32<<10)
 		_, _ = buf.Write(headroom[:])
 		if err := smtpdata.ReadTo(strings.NewReader(message10K), buf); err != nil {
 			b.Fatal(err)

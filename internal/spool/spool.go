@@ -87,6 +87,14 @@ func (b *Buffer) write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Reserve makes room in memory for n bytes (at most Max) before the
+// first Write, so that a small content needs no growing.
+func (b *Buffer) Reserve(n int) {
+	if b.mem == nil && b.f == nil && !b.closed {
+		b.mem = make([]byte, 0, min(n, b.Max))
+	}
+}
+
 // Len is the number of bytes written.
 func (b *Buffer) Len() int64 { return b.n }
 
