@@ -171,11 +171,10 @@ func rcptDomain(addr string) (string, bool) {
 
 // Data reads the message (into memory up to the spool threshold, past it
 // into an unlinked file that is mapped: docs/receiving.md), refusing a
-// bare LF or CR (SMTP smuggling), and
-// answers 250 only once it is stored: for the reports, recorded; for each
-// team, stored with its email.received event in one transaction. A store
-// failure is a 451 (the sender retries: a team stored before the failure
-// gets the message twice, never none).
+// bare LF or CR (SMTP smuggling), and answers 250 only once it is stored:
+// for the reports, recorded; for each team, stored with its email.received
+// event in one transaction. A store failure is a 451 (the sender retries:
+// a team stored before the failure gets the message twice, never none).
 func (s *session) Data(r io.Reader) error {
 	data := s.b.newSpool(traceHeadroom)
 	defer s.closeSpool(data)
