@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/dnscheck/dnstest"
 	"github.com/godwit/godwit/internal/godwittest"
 )
 
@@ -237,15 +238,58 @@ func (e *mxEnv) testReceivingLarge(t *testing.T) {
 	ents, err := os.ReadDir(spool)
 	require.NoError(t, err, "the spool directory is made in the data directory")
 	require.Empty(t, ents)
-	proc := fmt.Sprintf("/proc/%d", e.s.cmd.Process.Pid)
-	waitWithin(t, 10*time.Second, "the server to let go of its spool files", func() bool {
-		fds, _ := os.ReadDir(proc + "/fd")
-		for _, fd := range fds {
-			if target, err := os.Readlink(filepath.Join(proc, "fd", fd.Name())); err == nil && strings.HasPrefix(target, spool+"/") {
-				return false
-			}
+	waitWithin(t, 10*time.Second, "the server to let go of its spool files", func() bool { return spoolHeld(e.s, spool) == 0 })
+}
+
+// spoolHeld counts the files of spool the server holds open or mapped.
+func spoolHeld(s *server, spool string) int {
+	proc, n := fmt.Sprintf("/proc/%d", s.cmd.Process.Pid), 0
+	fds, _ := os.ReadDir(proc + "/fd")
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(proc, "fd", fd.Name())); err == nil && strings.HasPrefix(target, spool+"/") {
+			n++
 		}
-		maps, _ := os.ReadFile(proc + "/maps")
-		return !strings.Contains(string(maps), spool+"/")
-	})
+	}
+	maps, _ := os.ReadFile(proc + "/maps")
+	return n + strings.Count(string(maps), spool+"/")
+}
+
+// TestReceivingLargeKilledLeavesNoSpool: the server is SIGKILLed while a
+// large message's DATA is being spooled; nothing is left in the spool
+// directory (the file had no name from the start), no 250 was given, and
+// the restarted server receives the message whole.
+func TestReceivingLargeKilledLeavesNoSpool(t *testing.T) {
+	dns := dnstest.NewServer(t)
+	dataDir := t.TempDir()
+	args := []string{"--data-dir", dataDir, "--dns-resolver", dns.Addr(), "--mx-addr", "127.0.0.1:0"}
+	s := start(t, args...)
+	key := firstKey(t, s)
+	verifiedDomainWith(t, s, key, dns, "kill-in.test", `"capabilities":{"sending":"disabled","receiving":"enabled"}`)
+	spool := filepath.Join(dataDir, "spool")
+	m := godwittest.LargeMessage{From: "big@example.net", To: "archive@kill-in.test", AttachmentBytes: 8 << 20, Seed: 3}
+	_, err := godwittest.SendLarge(t, loggedAddr(t, s, "MX receiving mail", "mx_addr"), "mta.dest.test", "big@example.net",
+		"archive@kill-in.test", m, 4<<20, func() {
+			waitWithin(t, 10*time.Second, "the message to be spooled", func() bool { return spoolHeld(s, spool) > 0 })
+			require.NoError(t, s.cmd.Process.Kill())
+			<-s.done
+		})
+	require.NoError(t, err)
+	ents, err := os.ReadDir(spool)
+	require.NoError(t, err)
+	require.Empty(t, ents, "nothing is left after a kill -9")
+
+	s = start(t, args...)
+	status, body, err := request("GET", s.url+"/emails/receiving", key, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	require.Empty(t, body["data"], "no 250 was given, nothing was stored")
+	sum, err := godwittest.SendLarge(t, loggedAddr(t, s, "MX receiving mail", "mx_addr"), "mta.dest.test", "big@example.net",
+		"archive@kill-in.test", m, 0, nil)
+	require.NoError(t, err)
+	status, body, err = request("GET", s.url+"/emails/receiving", key, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	require.Len(t, body["data"], 1)
+	require.NotEqual(t, godwittest.LargeSums{}, sum)
+	require.Empty(t, spoolHeld(s, spool))
 }
