@@ -125,7 +125,8 @@ const mib = 1 << 20
 //     MiB (4.7x), PostgreSQL +198 MiB (6.6x);
 //   - after (DATA spooled to a file and mapped, the attachment decoded to
 //     a file, compressed into mapped files, sent to PostgreSQL in 1 MiB
-//     pieces): SQLite +3.5 MiB (0.11x), PostgreSQL +7 MiB (0.24x).
+//     pieces): SQLite +3.5-4.4 MiB (0.11-0.15x), PostgreSQL +6-8 MiB
+//     (0.20-0.27x), over four runs at load average 10-22.
 //
 // SQLite's C allocator (outside the Go heap) still copies a blob it is
 // bound to while inserting it: the anonymous RSS logged shows it.
