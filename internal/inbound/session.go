@@ -248,6 +248,11 @@ func (s *session) reportData(raw []byte) error {
 // --max-inbound-bytes.
 const traceHeadroom = 8 << 10
 
+// spooledPartMax is the most of a spooled message's part kept in memory:
+// past it the part goes to a file too, so that many parts of just under
+// the threshold do not add up to the message in the heap.
+const spooledPartMax = 64 << 10
+
 // headroom is what DATA is read after.
 var headroom [traceHeadroom]byte
 
@@ -261,7 +266,7 @@ func (s *session) receive(buf []byte, spooled bool) error {
 	var err error
 	if spooled {
 		var release func()
-		parsed, release, err = ParseSpooled(raw, s.b.SpoolDir, s.b.spoolThreshold())
+		parsed, release, err = ParseSpooled(raw, s.b.SpoolDir, min(s.b.spoolThreshold(), spooledPartMax))
 		defer release()
 	} else {
 		parsed, err = Parse(raw)
