@@ -181,11 +181,19 @@ func (s *session) Data(r io.Reader) error {
 	data.Reserve(traceHeadroom + 32<<10) // most messages need no growing
 	_, _ = data.Write(headroom[:])
 	err := smtpdata.ReadTo(r, data)
+	spoolErr := data.Err()
 	var buf []byte
 	if err == nil {
-		buf, err = data.Bytes()
+		buf, spoolErr = data.Bytes()
+		err = spoolErr
 	}
 	switch {
+	case spoolErr != nil:
+		// This server's fault (a full disk, a spool directory it cannot
+		// use), not the client's: an error for the operator.
+		s.b.logger().Error("inbound: spooling a message failed", "remote", s.remote, "spool_dir", s.b.SpoolDir, "error", spoolErr)
+		s.b.Metrics.Inbound(metrics.InboundDeferred)
+		return errTryLater
 	case errors.Is(err, smtpdata.ErrBareNewline):
 		s.b.Metrics.Inbound(metrics.InboundRefusedMessage)
 		s.b.logger().Warn("inbound: message refused: bare LF or CR in DATA (possible SMTP smuggling)", "remote", s.remote)

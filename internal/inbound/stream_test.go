@@ -321,3 +321,19 @@ func TestSpooledMessageIsReceivedAsInMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestSpoolFailureIsTemporary: a spool directory that cannot be used
+// (here a file stands where it should be) answers a large message 451,
+// logs an error, and keeps nothing; small messages are not affected.
+func TestSpoolFailureIsTemporary(t *testing.T) {
+	t.Parallel()
+	blocked := filepath.Join(t.TempDir(), "not-a-dir")
+	require.NoError(t, os.WriteFile(blocked, nil, 0o600))
+	r, _, logs := spoolEnv(t, 10*mib, func(b *inbound.Backend) { b.SpoolDir = filepath.Join(blocked, "spool") })
+	_, err := sendBig(t, r.addr, big(2*mib, "a@example.net"))
+	requireSMTPCode(t, err, 451, smtp.EnhancedCode{4, 3, 0})
+	require.Len(t, logs.Records(t, "inbound: spooling a message failed"), 1)
+	require.Empty(t, r.received(r.team))
+	require.NoError(t, r.transact("x@example.net", []string{"a@in.example.com"}, "Subject: small\n\nhi\n", false))
+	require.Len(t, r.received(r.team), 1)
+}
