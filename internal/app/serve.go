@@ -439,9 +439,11 @@ func lockSQLite(path string) (func(), error) {
 // path.
 func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Service, tlsCfg *tls.Config, met *metrics.Metrics,
 	log *slog.Logger) Service {
+	dnsCache := &dnscheck.Cache{}
+	met.RegisterCache("mx_dns", dnsCache.Hits, dnsCache.Misses)
 	b := &inbound.Backend{Store: db, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
 		SpoolDir: filepath.Join(cfg.DataDir, "spool"),
-		Auth:     inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName()}}}
+		Auth:     inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName(), Cache: dnsCache}}}
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
 	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log, Metrics: met,

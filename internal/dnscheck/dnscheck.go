@@ -40,11 +40,16 @@ const (
 )
 
 // Resolver looks records up by asking one DNS server directly. The zero value
-// asks the first nameserver of /etc/resolv.conf with a 5 s timeout. A Resolver
-// holds no state and is safe for concurrent use.
+// asks the first nameserver of /etc/resolv.conf with a 5 s timeout and keeps
+// nothing; with a Cache it keeps the answers for their TTL. A Resolver is
+// safe for concurrent use.
 type Resolver struct {
 	Addr    string        // "host:port" of the DNS server to ask; "" means the first nameserver of /etc/resolv.conf (port 53)
 	Timeout time.Duration // per query; 0 means 5 s
+	// Cache, when set, answers repeated lookups for as long as their TTL
+	// allows (see Cache); nil asks the server every time, as the domain
+	// verifier must.
+	Cache *Cache
 }
 
 // MX is one mail exchanger record.
@@ -174,24 +179,52 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (rrs [
 	if _, ok := dns.IsDomainName(fqdn); !ok {
 		return nil, false, fmt.Errorf("dnscheck: %s lookup: invalid name %q", typ, name)
 	}
+	if r.Cache == nil {
+		rrs, nx, _, err = r.ask(ctx, fqdn, qtype)
+		return rrs, nx, err
+	}
+	key := newCacheKey(fqdn, qtype)
+	if rrs, nx, ok := r.Cache.get(key); ok {
+		return rrs, nx, nil
+	}
+	rrs, nx, ttl, err := r.ask(ctx, fqdn, qtype)
+	if err != nil {
+		return nil, false, err
+	}
+	r.Cache.put(key, rrs, nx, ttl)
+	return rrs, nx, nil
+}
+
+// ask is lookup without the cache, also returning how long the answer may
+// be kept (Cache's rules; 0 without a Cache).
+func (r *Resolver) ask(ctx context.Context, fqdn string, qtype uint16) (rrs []dns.RR, nx bool, ttl time.Duration, err error) {
+	typ := dns.TypeToString[qtype]
 	server, err := r.server()
 	if err != nil {
-		return nil, false, fmt.Errorf("dnscheck: %s lookup of %s: %w", typ, fqdn, err)
+		return nil, false, 0, fmt.Errorf("dnscheck: %s lookup of %s: %w", typ, fqdn, err)
 	}
 
-	target, hops := fqdn, 0
+	// minTTL is the smallest TTL of the records the answer is made of (the
+	// CNAMEs followed and the records found).
+	target, hops, minTTL := fqdn, 0, ^uint32(0)
+	negative := func(resp *dns.Msg) time.Duration {
+		if r.Cache == nil {
+			return 0
+		}
+		return min(r.Cache.negativeTTL(resp), time.Duration(minTTL)*time.Second)
+	}
 	for {
 		resp, err := r.query(ctx, server, target, qtype)
 		if err != nil {
-			return nil, false, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w", typ, target, server, err)
+			return nil, false, 0, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w", typ, target, server, err)
 		}
 		switch resp.Rcode {
 		case dns.RcodeSuccess:
 		case dns.RcodeNameError:
 			// NXDOMAIN (possibly at the end of a CNAME chain): nothing there.
-			return nil, true, nil
+			return nil, true, negative(resp), nil
 		default:
-			return nil, false, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w",
+			return nil, false, 0, fmt.Errorf("dnscheck: %s lookup of %s via %s: %w",
 				typ, target, server, &RcodeError{Rcode: resp.Rcode})
 		}
 
@@ -213,14 +246,21 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (rrs [
 				}
 			}
 			if len(found) > 0 {
-				return found, false, nil
+				for _, rr := range found {
+					minTTL = min(minTTL, rr.Header().Ttl)
+				}
+				if r.Cache != nil {
+					ttl = r.Cache.positiveTTL(minTTL)
+				}
+				return found, false, ttl, nil
 			}
 			if cname == nil {
 				break
 			}
+			minTTL = min(minTTL, cname.Hdr.Ttl)
 			hops++
 			if hops > maxCNAMEHops {
-				return nil, false, fmt.Errorf("dnscheck: %s lookup of %s: more than %d CNAMEs (loop?)", typ, fqdn, maxCNAMEHops)
+				return nil, false, 0, fmt.Errorf("dnscheck: %s lookup of %s: more than %d CNAMEs (loop?)", typ, fqdn, maxCNAMEHops)
 			}
 			target = dns.Fqdn(cname.Target)
 			followed = true
@@ -228,7 +268,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (rrs [
 		if !followed {
 			// NOERROR without records of that type: the name exists, nothing
 			// of this type is published (NODATA).
-			return nil, false, nil
+			return nil, false, negative(resp), nil
 		}
 		// The answer ended at a CNAME target it did not resolve: ask for the
 		// target itself.

@@ -14,7 +14,10 @@
 //   - All DNS goes through internal/dnscheck.Resolver, to the configured
 //     resolver (--dns-resolver) or the system one. An empty answer (NXDOMAIN
 //     or NODATA) is "not found"; any other failure (SERVFAIL, timeout) is
-//     temporary. Nothing is cached.
+//     temporary. With Checker.Cache, answers are kept for their TTL (empty
+//     ones for at most a minute, failures not at all: dnscheck.Cache), so a
+//     sender's SPF and DMARC records and DKIM keys are asked once per TTL,
+//     not once per message; without it nothing is kept.
 //   - SPF (blitiri.com.ar/go/spf) checks the MAIL FROM domain; for the null
 //     sender (bounces) it checks postmaster@HELO (RFC 7208 §2.4). A MAIL FROM
 //     or HELO that is not a domain name (an address literal, one label) is
@@ -92,6 +95,10 @@ type Checker struct {
 	Timeout       time.Duration // per DNS query; 0 = 5 s. A whole Check lasts at most 4 times this
 	AuthServID    string        // this server's name, first in Authentication-Results; "" = "localhost"
 	MaxSignatures int           // DKIM signatures verified per message; 0 = 5
+	// Cache keeps the DNS answers between checks for their TTL (SPF TXT, A,
+	// AAAA and MX, DKIM key TXT, DMARC TXT); nil asks every time. It must
+	// serve this Resolver only.
+	Cache *dnscheck.Cache
 }
 
 // Result is the authentication of one message.
@@ -182,7 +189,7 @@ type ARCDetails struct {
 func (c *Checker) Check(ctx context.Context, raw []byte, ip net.IP, helo, mailFrom string) Result {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeouts*c.timeout())
 	defer cancel()
-	r := &resolver{r: dnscheck.Resolver{Addr: c.Resolver, Timeout: c.timeout()}, ctx: ctx}
+	r := &resolver{r: dnscheck.Resolver{Addr: c.Resolver, Timeout: c.timeout(), Cache: c.Cache}, ctx: ctx}
 
 	fields := headerFields(raw)
 	author := fromDomain(fields)

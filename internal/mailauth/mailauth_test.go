@@ -545,3 +545,80 @@ func TestCheckConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCheckCachesDNS: with a Cache, the second message of a sender costs no
+// query while the records' TTL runs; once it is over they are asked again
+// and a changed record is seen. Empty answers are kept for at most a
+// minute.
+func TestCheckCachesDNS(t *testing.T) {
+	e := newEnv(t)
+	var (
+		mu  sync.Mutex
+		now = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e.c.Cache = &dnscheck.Cache{Now: clock}
+
+	ek := newEd25519(t)
+	e.dns.SetTTL(300)
+	e.dns.SetTXT("sender.test", "v=spf1 mx a:host.sender.test -all")
+	e.dns.SetMX("sender.test", dnscheck.MX{Host: "mx.sender.test", Preference: 10})
+	e.dns.SetAddr("mx.sender.test", "198.51.100.25")
+	e.dns.SetAddr("host.sender.test", "192.0.2.1")
+	e.dns.SetTXT("k._domainkey.sender.test", ed25519Record(ek))
+	e.dns.SetTXT("_dmarc.sender.test", "v=DMARC1; p=reject")
+	signed := sign(t, simple("alice@sender.test"), "sender.test", "k", ek)
+	unknown := simple("bob@nobody.test") // no records at all: NXDOMAIN answers
+
+	check := func(raw []byte, mailFrom, spf, dkim, dmarc string) {
+		t.Helper()
+		res, _ := e.check(t, raw, "192.0.2.1", "mx.sender.test", mailFrom)
+		if res.SPF != spf || res.DKIM != dkim || res.DMARC != dmarc {
+			t.Fatalf("spf=%s dkim=%s dmarc=%s, want %s %s %s", res.SPF, res.DKIM, res.DMARC, spf, dkim, dmarc)
+		}
+	}
+	check(signed, "alice@sender.test", "pass", "pass", "pass")
+	first := e.dns.Queries()
+	// SPF: TXT, MX, A and AAAA of the MX host and of host.sender.test; the
+	// DKIM key; the DMARC record.
+	if first != 8 {
+		t.Fatalf("%d queries for the first message, want 8", first)
+	}
+	check(unknown, "bob@nobody.test", "none", "none", "none")
+	withNegative := e.dns.Queries()
+	if withNegative <= first {
+		t.Fatalf("no query for the unknown sender")
+	}
+
+	// Within the TTLs: no query at all, the same verdicts.
+	advance(59 * time.Second)
+	check(signed, "alice@sender.test", "pass", "pass", "pass")
+	check(unknown, "bob@nobody.test", "none", "none", "none")
+	if q := e.dns.Queries(); q != withNegative {
+		t.Fatalf("%d queries within the TTL, want none", q-withNegative)
+	}
+
+	// After a minute the empty answers are asked again, not the records:
+	// for the known sender, the AAAA of its two hosts (NODATA).
+	advance(time.Second)
+	check(signed, "alice@sender.test", "pass", "pass", "pass")
+	if q := e.dns.Queries(); q != withNegative+2 {
+		t.Fatalf("%d queries for the known sender after a minute, want 2 (AAAA)", q-withNegative)
+	}
+	check(unknown, "bob@nobody.test", "none", "none", "none")
+	if q := e.dns.Queries(); q != 2*withNegative-first+2 {
+		t.Fatalf("%d queries for the unknown sender after a minute, want %d", q-withNegative-2, withNegative-first)
+	}
+
+	// The sender changes its SPF record: still the cached one until its TTL
+	// is over, then the new one.
+	e.dns.SetTXT("sender.test", "v=spf1 -all")
+	advance(239 * time.Second) // 299 s after the first lookup
+	check(signed, "alice@sender.test", "pass", "pass", "pass")
+	advance(time.Second)
+	check(signed, "alice@sender.test", "fail", "pass", "pass")
+	if hits := e.c.Cache.Hits(); hits == 0 {
+		t.Fatal("no cache hits counted")
+	}
+}

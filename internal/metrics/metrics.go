@@ -410,6 +410,23 @@ func (m *Metrics) DomainCheck(result string) {
 	}
 }
 
+// RegisterCache adds the hit and miss counts of one of the server's
+// in-memory caches (cache label: "mx_dns" for the MX's DNS answers,
+// "mx_domains" for its receiving domains), read at scrape time.
+func (m *Metrics) RegisterCache(name string, hits, misses func() uint64) {
+	if m == nil {
+		return
+	}
+	labels := prometheus.Labels{"cache": name}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_hits_total", ConstLabels: labels,
+			Help: "Lookups an in-memory cache answered (by cache)."},
+			func() float64 { return float64(hits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_misses_total", ConstLabels: labels,
+			Help: "Lookups an in-memory cache could not answer, made at their source (by cache)."},
+			func() float64 { return float64(misses()) }))
+}
+
 // RegisterRequestLog adds the request log writer's counts (Resend's Logs
 // API, internal/requestlog), read at scrape time: records dropped because
 // its buffer was full, and records the database refused.

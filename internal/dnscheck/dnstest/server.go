@@ -11,7 +11,11 @@
 //     as the target is known to the server and not set to Fail; otherwise the
 //     answer stops at the CNAME (the client must ask for the target itself);
 //   - over UDP the reply is truncated to 512 bytes, or to the EDNS0 size the
-//     query advertises, with the TC bit set, so clients must retry over TCP.
+//     query advertises, with the TC bit set, so clients must retry over TCP;
+//   - records carry a TTL of 60 s, or what SetTTL last set before they
+//     were (the TTL belongs to a name's records of one type); an empty answer
+//     (NXDOMAIN or NODATA) carries no SOA record unless SetSOA names a zone
+//     it is in.
 package dnstest
 
 import (
@@ -31,8 +35,8 @@ import (
 )
 
 const (
-	ttl      = 60
-	maxChase = 8
+	defaultTTL = 60
+	maxChase   = 8
 )
 
 // Server is an in-memory DNS server on loopback. All methods are safe for
@@ -46,14 +50,20 @@ type Server struct {
 	mu    sync.Mutex
 	nodes map[string]*node // by canonical name (lower-case FQDN)
 	fails map[string]int   // by canonical name
+	ttl   uint32
+	soas  map[string]soa // by canonical zone name
 }
+
+// soa is what SetSOA set for a zone.
+type soa struct{ ttl, minimum uint32 }
 
 type node struct {
 	txt   [][]string // per record: character-strings, raw bytes
 	mx    []dnscheck.MX
-	addrs []netip.Addr // A and AAAA records
-	ptr   []string     // PTR targets, canonical
-	cname string       // canonical target, "" if none
+	addrs []netip.Addr      // A and AAAA records
+	ptr   []string          // PTR targets, canonical
+	cname string            // canonical target, "" if none
+	ttl   map[uint16]uint32 // per record type, as SetTTL was when they were set
 }
 
 func (n *node) empty() bool {
@@ -64,7 +74,7 @@ func (n *node) empty() bool {
 // shuts it down in t.Cleanup.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{nodes: map[string]*node{}, fails: map[string]int{}}
+	s := &Server{nodes: map[string]*node{}, fails: map[string]int{}, ttl: defaultTTL, soas: map[string]soa{}}
 
 	pc, ln, err := listen()
 	if err != nil {
@@ -129,6 +139,24 @@ func (s *Server) Addr() string { return s.addr }
 // Queries returns how many queries the server has answered (UDP and TCP).
 func (s *Server) Queries() int { return int(s.queries.Load()) }
 
+// SetTTL sets the TTL, in seconds, of the records set from now on (60 by
+// default); the records already set keep theirs.
+func (s *Server) SetTTL(seconds uint32) {
+	s.mu.Lock()
+	s.ttl = seconds
+	s.mu.Unlock()
+}
+
+// SetSOA makes the empty answers (NXDOMAIN and NODATA) for names in zone
+// (the zone itself and every name under it) carry the zone's SOA record in
+// their authority section, with the given TTL and minimum field (RFC 2308:
+// resolvers keep the empty answer for the smaller of the two).
+func (s *Server) SetSOA(zone string, ttl, minimum uint32) {
+	s.mu.Lock()
+	s.soas[canonical(zone)] = soa{ttl: ttl, minimum: minimum}
+	s.mu.Unlock()
+}
+
 // SetTXT replaces the TXT records at name: each value is one record. Values
 // longer than 255 bytes are split into 255-byte character-strings, as real
 // zones do. No values removes the TXT records.
@@ -170,6 +198,7 @@ func (s *Server) setTXT(name string, recs [][]string) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.txt = recs
+	n.ttl[dns.TypeTXT] = s.ttl
 	s.pruneLocked(name)
 }
 
@@ -180,6 +209,7 @@ func (s *Server) SetMX(name string, mx ...dnscheck.MX) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.mx = append([]dnscheck.MX(nil), mx...)
+	n.ttl[dns.TypeMX] = s.ttl
 	s.pruneLocked(name)
 }
 
@@ -195,6 +225,7 @@ func (s *Server) SetAddr(name string, ips ...string) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.addrs = addrs
+	n.ttl[dns.TypeA], n.ttl[dns.TypeAAAA] = s.ttl, s.ttl
 	s.pruneLocked(name)
 }
 
@@ -214,6 +245,7 @@ func (s *Server) SetPTR(ip string, names ...string) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(rev)
 	n.ptr = ptr
+	n.ttl[dns.TypePTR] = s.ttl
 	s.pruneLocked(rev)
 }
 
@@ -225,6 +257,7 @@ func (s *Server) SetCNAME(name, target string) {
 	defer s.mu.Unlock()
 	n := s.nodeLocked(name)
 	n.cname = ""
+	n.ttl[dns.TypeCNAME] = s.ttl
 	if strings.TrimSpace(target) != "" {
 		n.cname = canonical(target)
 	}
@@ -255,7 +288,7 @@ func (s *Server) nodeLocked(name string) *node {
 	key := canonical(name)
 	n := s.nodes[key]
 	if n == nil {
-		n = &node{}
+		n = &node{ttl: map[uint16]uint32{}}
 		s.nodes[key] = n
 	}
 	return n
@@ -333,6 +366,7 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	}
 	if !s.existsLocked(key) {
 		m.Rcode = dns.RcodeNameError
+		s.soaLocked(m, key)
 		return m
 	}
 
@@ -340,10 +374,11 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	for hop := 0; ; hop++ {
 		n := s.nodes[key]
 		if n == nil {
+			s.soaLocked(m, key)
 			return m // exists only as an empty non-terminal: NODATA
 		}
 		if n.cname != "" && q.Qtype != dns.TypeCNAME {
-			m.Answer = append(m.Answer, &dns.CNAME{Hdr: hdr(owner, dns.TypeCNAME), Target: n.cname})
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: n.hdr(owner, dns.TypeCNAME), Target: n.cname})
 			next := n.cname
 			_, failing := s.fails[next]
 			if hop+1 >= maxChase || failing || !s.existsLocked(next) {
@@ -359,37 +394,60 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 				for i, str := range strs {
 					txt[i] = escape(str)
 				}
-				m.Answer = append(m.Answer, &dns.TXT{Hdr: hdr(owner, dns.TypeTXT), Txt: txt})
+				m.Answer = append(m.Answer, &dns.TXT{Hdr: n.hdr(owner, dns.TypeTXT), Txt: txt})
 			}
 		case dns.TypeMX:
 			for _, mx := range n.mx {
-				m.Answer = append(m.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX),
+				m.Answer = append(m.Answer, &dns.MX{Hdr: n.hdr(owner, dns.TypeMX),
 					Preference: mx.Preference, Mx: dns.Fqdn(mx.Host)})
 			}
 		case dns.TypeA, dns.TypeAAAA:
 			for _, a := range n.addrs {
 				switch {
 				case a.Is4() && q.Qtype == dns.TypeA:
-					m.Answer = append(m.Answer, &dns.A{Hdr: hdr(owner, dns.TypeA), A: a.AsSlice()})
+					m.Answer = append(m.Answer, &dns.A{Hdr: n.hdr(owner, dns.TypeA), A: a.AsSlice()})
 				case !a.Is4() && q.Qtype == dns.TypeAAAA:
-					m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
+					m.Answer = append(m.Answer, &dns.AAAA{Hdr: n.hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
 				}
 			}
 		case dns.TypePTR:
 			for _, p := range n.ptr {
-				m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr(owner, dns.TypePTR), Ptr: p})
+				m.Answer = append(m.Answer, &dns.PTR{Hdr: n.hdr(owner, dns.TypePTR), Ptr: p})
 			}
 		case dns.TypeCNAME:
 			if n.cname != "" {
-				m.Answer = append(m.Answer, &dns.CNAME{Hdr: hdr(owner, dns.TypeCNAME), Target: n.cname})
+				m.Answer = append(m.Answer, &dns.CNAME{Hdr: n.hdr(owner, dns.TypeCNAME), Target: n.cname})
 			}
+		}
+		if len(m.Answer) == 0 {
+			s.soaLocked(m, key) // NODATA
 		}
 		return m
 	}
 }
 
-func hdr(name string, rrtype uint16) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
+// soaLocked puts the SOA of the zone SetSOA named that key is in (the
+// closest one) in m's authority section, if there is one.
+func (s *Server) soaLocked(m *dns.Msg, key string) {
+	for name := key; ; {
+		if z, ok := s.soas[name]; ok {
+			m.Ns = append(m.Ns, &dns.SOA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: z.ttl},
+				Ns: "ns." + name, Mbox: "hostmaster." + name, Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: z.minimum})
+			return
+		}
+		i := strings.IndexByte(name, '.')
+		if i < 0 || name == "." {
+			return
+		}
+		name = name[i+1:]
+		if name == "" {
+			name = "."
+		}
+	}
+}
+
+func (n *node) hdr(name string, rrtype uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: n.ttl[rrtype]}
 }
 
 // escape turns raw bytes into the presentation form miekg/dns packs TXT
