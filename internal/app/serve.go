@@ -444,6 +444,8 @@ func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Se
 	b := &inbound.Backend{Store: db, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
 		SpoolDir: filepath.Join(cfg.DataDir, "spool"),
 		Auth:     inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName(), Cache: dnsCache}}}
+	db.OnReceivingChange(b.ForgetReceiving)
+	met.RegisterCache("mx_domains", b.CacheHits, b.CacheMisses)
 	mx := inbound.NewServer(b, cfg.HELOName(), cfg.MaxInboundBytes)
 	mx.TLSConfig = tlsCfg
 	return Flagged("--mx-addr", &inbound.MX{Addr: cfg.MXAddr, Listener: ln, Server: mx, Logger: log, Metrics: met,

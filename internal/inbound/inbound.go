@@ -18,6 +18,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,14 @@ type Backend struct {
 	Metrics  *metrics.Metrics
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// DomainCacheTTL is how long the MX trusts a receiving domain and an
+	// address's route it looked up at RCPT (rcptcache.go): 0 means
+	// DefaultDomainCacheTTL (5 s), a negative value looks them up at every
+	// RCPT.
+	DomainCacheTTL time.Duration
+
+	rcptOnce  sync.Once
+	rcptCache *rcptCache
 }
 
 // NewServer returns an SMTP server for b with bounded sessions; the caller

@@ -48,6 +48,7 @@ func setupBackendLimit(t *testing.T, kind sqlstore.Dialect, maxBytes int64, chan
 	require.NoError(t, db.CreateTeam(context.Background(), &store.Team{ID: team, Name: "t", CreatedAt: t0}))
 	b := &inbound.Backend{Store: db, Now: clock.Now}
 	change(b)
+	db.OnReceivingChange(b.ForgetReceiving) // as the server does
 	mx := &inbound.MX{Addr: "127.0.0.1:0", Server: inbound.NewServer(b, "mx.godwit.test", maxBytes)}
 	require.NoError(t, mx.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, mx.Stop(context.Background())) })

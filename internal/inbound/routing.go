@@ -46,7 +46,7 @@ var errRuleRefused = errNoSuchUser
 func (s *session) route(ctx context.Context, d *store.Domain, to string) (*store.ReceivingRule, error) {
 	i := strings.LastIndexByte(to, '@')
 	local := strings.ToLower(to[:i])
-	rt, err := s.b.Receiving.ReceivingRoute(ctx, d.ID, local)
+	rt, err := s.b.receivingRoute(ctx, d.ID, local)
 	if err != nil {
 		s.b.logger().Error("inbound: looking up a receiving rule", "error", err)
 		s.b.Metrics.Inbound(metrics.InboundDeferred)

@@ -125,7 +125,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !ok {
 		return s.refuseRcpt(to, "not an address")
 	}
-	d, err := s.b.Receiving.HeldDomain(ctx, domain)
+	d, err := s.b.heldDomain(ctx, domain)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !d.Ready(store.CapabilityReceiving)) {
 		return s.refuseRcpt(to, "no receiving domain")
 	}

@@ -33,6 +33,7 @@ func b2i(b bool) int {
 // one writer), so a name cannot be added by one team just as another's copy
 // wins it, unseen by either.
 func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
+	defer db.receivingChanged()
 	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
 		if err := db.lockEvents(ctx, tx); err != nil {
 			return err
@@ -279,6 +280,7 @@ func parseRecordChecks(col sql.NullString) (map[string]store.RecordCheck, error)
 // UpdateDomain implements store.Store. A second held copy of a name is
 // refused by the partial unique index domains_verified_name.
 func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain, events ...*store.Event) error {
+	defer db.receivingChanged()
 	return db.changeDomain(ctx, "update domain", events, updateDomain, updateDomainArgs(d)...)
 }
 
@@ -287,6 +289,7 @@ func (db *DB) UpdateDomain(ctx context.Context, d *store.Domain, events ...*stor
 // it against domains being added.
 func (db *DB) VerifyDomain(ctx context.Context, d *store.Domain, lose func(*store.Domain) (*store.Event, error),
 	events ...*store.Event) ([]*store.Domain, error) {
+	defer db.receivingChanged()
 	var lost []*store.Domain
 	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		if err := db.lockEvents(ctx, tx); err != nil {
@@ -341,6 +344,7 @@ func (db *DB) VerifyDomain(ctx context.Context, d *store.Domain, lose func(*stor
 
 // DeleteDomain implements store.Store.
 func (db *DB) DeleteDomain(ctx context.Context, teamID, id string, events ...*store.Event) error {
+	defer db.receivingChanged()
 	return db.changeDomain(ctx, "delete domain", events, `DELETE FROM domains WHERE team_id = ? AND id = ?`, teamID, id)
 }
 
@@ -361,4 +365,26 @@ func (db *DB) changeDomain(ctx context.Context, what string, events []*store.Eve
 		return fmt.Errorf("%s: %w", what, interpretError(err))
 	}
 	return nil
+}
+
+// OnReceivingChange registers f, called after every write through this DB
+// that may change which mail the MX takes and where it goes: a domain
+// created, updated, verified or deleted, a receiving rule or a domain's
+// receiving settings changed (whether or not it committed). It lets a
+// cache of these (internal/inbound's) drop what it holds at once. Writes
+// by other nodes sharing the database are not seen: such a cache must also
+// expire.
+func (db *DB) OnReceivingChange(f func()) {
+	db.hooksMu.Lock()
+	db.receivingChange = append(db.receivingChange, f)
+	db.hooksMu.Unlock()
+}
+
+func (db *DB) receivingChanged() {
+	db.hooksMu.Lock()
+	hooks := db.receivingChange
+	db.hooksMu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
 }

@@ -24,6 +24,7 @@ func scanReceivingRule(row interface{ Scan(...any) error }) (*store.ReceivingRul
 // CreateReceivingRule implements store.Store. The rule is inserted only
 // when its domain is its team's.
 func (db *DB) CreateReceivingRule(ctx context.Context, r *store.ReceivingRule) error {
+	defer db.receivingChanged()
 	res, err := db.w.ExecContext(ctx, db.q(`INSERT INTO receiving_rules (`+receivingRuleColumns+`)
 		SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM domains WHERE team_id = ? AND id = ?`),
 		r.ID, r.TeamID, r.Match, r.Action, r.ForwardTo, r.ForwardFrom, micros(r.CreatedAt), micros(r.UpdatedAt), r.TeamID, r.DomainID)
@@ -69,6 +70,7 @@ func (db *DB) ListReceivingRules(ctx context.Context, teamID, domainID string) (
 
 // UpdateReceivingRule implements store.Store.
 func (db *DB) UpdateReceivingRule(ctx context.Context, r *store.ReceivingRule) error {
+	defer db.receivingChanged()
 	res, err := db.w.ExecContext(ctx, db.q(`UPDATE receiving_rules SET pattern = ?, action = ?, forward_to = ?, forward_from = ?,
 		updated_at = ? WHERE team_id = ? AND domain_id = ? AND id = ?`),
 		r.Match, r.Action, r.ForwardTo, r.ForwardFrom, micros(r.UpdatedAt), r.TeamID, r.DomainID, r.ID)
@@ -86,6 +88,7 @@ func (db *DB) UpdateReceivingRule(ctx context.Context, r *store.ReceivingRule) e
 
 // DeleteReceivingRule implements store.Store.
 func (db *DB) DeleteReceivingRule(ctx context.Context, teamID, domainID, id string) error {
+	defer db.receivingChanged()
 	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM receiving_rules WHERE team_id = ? AND domain_id = ? AND id = ?`),
 		teamID, domainID, id)
 	if err == nil {
@@ -115,6 +118,7 @@ func (db *DB) GetReceivingSettings(ctx context.Context, teamID, domainID string)
 
 // SetReceivingSettings implements store.Store.
 func (db *DB) SetReceivingSettings(ctx context.Context, s *store.ReceivingSettings) error {
+	defer db.receivingChanged()
 	res, err := db.w.ExecContext(ctx, db.q(`INSERT INTO receiving_settings (domain_id, team_id, catch_all, updated_at)
 		SELECT id, team_id, ?, ? FROM domains WHERE team_id = ? AND id = ?
 		ON CONFLICT (domain_id) DO UPDATE SET catch_all = excluded.catch_all, updated_at = excluded.updated_at`),

@@ -135,6 +135,9 @@ type DB struct {
 
 	stmts sync.Map // stmtKey → *sql.Stmt: hot statements, parsed once
 
+	hooksMu         sync.Mutex
+	receivingChange []func() // OnReceivingChange
+
 	checkpointer *sql.DB // SQLite: the connection that checkpoints the WAL
 	stopCkpt     chan struct{}
 	ckptDone     chan struct{}
