@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
@@ -86,6 +87,10 @@ func parse(raw []byte, w *partWalker) (*store.ReceivedEmail, error) {
 	for f := h.Fields(); f.Next(); {
 		e.Headers = append(e.Headers, store.Header{Name: clean(f.Key()), Value: decodedText(rawValue(f))})
 	}
+	if w.spoolMax <= 0 {
+		w.scratch = scratchBuffers.Get().(*bytes.Buffer)
+		defer w.release()
+	}
 	w.walk(ent, err, 0, false)
 	e.Text, e.HTML, e.Attachments = w.text, w.html, w.atts
 	return e, nil
@@ -101,8 +106,11 @@ func rawValue(f gomessage.HeaderFields) string {
 	if !ok {
 		return f.Value()
 	}
-	return strings.TrimSpace(strings.NewReplacer("\r\n", "", "\n", "").Replace(string(v)))
+	return strings.TrimSpace(unfold.Replace(string(v)))
 }
+
+// unfold removes the line breaks of a folded field value.
+var unfold = strings.NewReplacer("\r\n", "", "\n", "")
 
 var wordDecoder = mime.WordDecoder{CharsetReader: gomessage.CharsetReader}
 
@@ -117,12 +125,17 @@ func decodedText(s string) string {
 
 // clean makes s valid UTF-8 without NUL or line breaks.
 func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	if !utf8.ValidString(s) { // ValidString is the fast check; ToValidUTF8 decodes rune by rune
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	if strings.ContainsAny(s, "\x00\r\n") {
-		s = strings.NewReplacer("\x00", "", "\r", " ", "\n", " ").Replace(s)
+		s = breaks.Replace(s)
 	}
 	return s
 }
+
+// breaks removes NULs and turns line breaks into spaces.
+var breaks = strings.NewReplacer("\x00", "", "\r", " ", "\n", " ")
 
 // addresses lists a field's addresses as `Name <a@b>` or `a@b`, names
 // decoded; a value that does not parse as an address list is kept as
@@ -169,14 +182,33 @@ type partWalker struct {
 	spoolMax int
 	spooled  []*spool.Buffer
 	spoolErr error // the first part that could not be spooled
+	// Without, each part's content as read (scratchBuffers): a body kept
+	// is copied out of it once, at its size.
+	scratch *bytes.Buffer
+}
+
+// scratchBuffers are the walkers' scratch buffers, reused from message to
+// message; one grown past maxPooledScratch by a large part is dropped.
+var scratchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledScratch = 1 << 20
+
+func (w *partWalker) release() {
+	if w.scratch.Cap() <= maxPooledScratch {
+		w.scratch.Reset()
+		scratchBuffers.Put(w.scratch)
+	}
+	w.scratch = nil
 }
 
 // read reads a part's decoded content: what could be read of a broken
-// encoding.
+// encoding. Without a spool it is a view of the scratch buffer, valid
+// until the next read (keep copies it).
 func (w *partWalker) read(r io.Reader) []byte {
 	if w.spoolMax <= 0 {
-		body, _ := io.ReadAll(r)
-		return body
+		w.scratch.Reset()
+		_, _ = w.scratch.ReadFrom(r)
+		return w.scratch.Bytes()
 	}
 	b := &spool.Buffer{Dir: w.spoolDir, Max: w.spoolMax}
 	w.spooled = append(w.spooled, b)
@@ -189,6 +221,17 @@ func (w *partWalker) read(r io.Reader) []byte {
 		w.spoolErr = fmt.Errorf("inbound: spooling a part: %w", err)
 	}
 	return body
+}
+
+// keep is body (read's) as an attachment keeps it.
+func (w *partWalker) keep(body []byte) []byte {
+	switch {
+	case len(body) == 0:
+		return []byte{}
+	case w.spoolMax > 0:
+		return body // the spool buffer's, released with the email
+	}
+	return bytes.Clone(body)
 }
 
 // bodyText is a text body as stored: CRLF line ends as LF, valid UTF-8
@@ -263,6 +306,7 @@ func (w *partWalker) walk(ent *gomessage.Entity, entErr error, depth int, inAlte
 			return // a second rendering of the same type
 		}
 	}
+	body = w.keep(body)
 	a := &store.ReceivedAttachment{Filename: clean(filename), ContentType: mt, Size: int64(len(body)), Content: body}
 	if gomessage.IsUnknownCharset(entErr) || !utf8.Valid(body) || !strings.HasPrefix(mt, "text/") {
 		a.ContentType = mt

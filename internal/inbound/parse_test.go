@@ -101,3 +101,26 @@ func TestParse(t *testing.T) {
 	_, err = inbound.Parse([]byte(" leading space\r\n\r\n"))
 	require.ErrorIs(t, err, inbound.ErrNotMessage)
 }
+
+// benchMessage is a message like bench/inbound's: about 10 KB, headers
+// and a quoted-printable HTML body.
+func benchMessage() []byte {
+	var body strings.Builder
+	for body.Len() < 9500 {
+		body.WriteString("<p>Caf=C3=A9 for two, and a line long enough to be soft-broken by quoted-printab=\r\nle encoding.</p>\r\n")
+	}
+	return []byte("From: Bench Sender <sender@sender.example.net>\r\nTo: <bench@bench.test>\r\nSubject: inbound bench\r\n" +
+		"Message-ID: <1@sender.example.net>\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body.String())
+}
+
+func BenchmarkParse(b *testing.B) {
+	raw := benchMessage()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := inbound.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

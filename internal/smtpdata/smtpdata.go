@@ -8,7 +8,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
+
+// chunkSize is what one Read asks of go-smtp's reader; the chunks are
+// reused (one per message read at a time) rather than allocated per
+// message.
+const chunkSize = 32 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // ErrBareNewline is a CR not followed by LF, or an LF not preceded by CR.
 var ErrBareNewline = errors.New("smtpdata: bare LF or CR in DATA")
@@ -25,9 +33,9 @@ func Read(r io.Reader) ([]byte, error) {
 // zero: the message is buf[headroom:]. Prepend then puts header fields on
 // top of it without copying the message again.
 func ReadAfter(r io.Reader, headroom int) (buf []byte, err error) {
-	var b bytes.Buffer
-	b.Write(make([]byte, headroom))
-	if err := read(r, &b); err != nil {
+	// Room for the headroom and one chunk: most messages need no growing.
+	b := bytes.NewBuffer(make([]byte, headroom, headroom+chunkSize))
+	if err := read(r, b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -54,10 +62,11 @@ func Prepend(buf []byte, headroom int, top []byte) []byte {
 }
 
 func read(r io.Reader, w io.Writer) error {
-	chunk := make([]byte, 32<<10)
+	chunk := chunks.Get().(*[chunkSize]byte)
+	defer chunks.Put(chunk)
 	prevCR, bare := false, false
 	for {
-		n, err := r.Read(chunk)
+		n, err := r.Read(chunk[:])
 		for _, b := range chunk[:n] {
 			if prevCR != (b == '\n') {
 				bare = true // CR not followed by LF, or LF not preceded by CR
