@@ -11,29 +11,12 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
-// testClock is a settable clock for the cache.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // cachedResolver is a resolver of srv with a cache on a test clock.
-func cachedResolver(srv *dnstest.Server, c *dnscheck.Cache) (*dnscheck.Resolver, *testClock) {
-	clock := &testClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+func cachedResolver(srv *dnstest.Server, c *dnscheck.Cache) (*dnscheck.Resolver, *godwittest.Clock) {
+	clock := godwittest.NewClock(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 	c.Now = clock.Now
 	return &dnscheck.Resolver{Addr: srv.Addr(), Timeout: 2 * time.Second, Cache: c}, clock
 }

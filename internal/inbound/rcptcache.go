@@ -39,86 +39,66 @@ type rcptCache struct {
 	miss atomic.Uint64
 
 	mu      sync.Mutex
-	domains map[string]domainEntry
-	routes  map[routeKey]routeEntry
-}
-
-type domainEntry struct {
-	d       *store.Domain // nil: no domain holds the name
-	fetched time.Time
+	domains map[string]cacheEntry[*store.Domain]
+	routes  map[routeKey]cacheEntry[*store.ReceivingRoute]
 }
 
 type routeKey struct{ domainID, local string }
 
-type routeEntry struct {
-	rt      *store.ReceivingRoute
+// cacheEntry is one answer: a value, or the error kept (ErrNotFound).
+type cacheEntry[V any] struct {
+	v       V
+	err     error
 	fetched time.Time
 }
 
 func newRcptCache(ttl time.Duration, now func() time.Time) *rcptCache {
-	return &rcptCache{ttl: ttl, now: now, domains: map[string]domainEntry{}, routes: map[routeKey]routeEntry{}}
+	return &rcptCache{ttl: ttl, now: now, domains: map[string]cacheEntry[*store.Domain]{},
+		routes: map[routeKey]cacheEntry[*store.ReceivingRoute]{}}
 }
 
-func (c *rcptCache) fresh(fetched time.Time) bool {
-	age := c.now().Sub(fetched)
-	return age >= 0 && age < c.ttl
-}
-
-// heldDomain is Receiving.HeldDomain through the cache: the shared
-// *store.Domain must not be changed.
-func (c *rcptCache) heldDomain(ctx context.Context, st ReceivingStore, name string) (*store.Domain, error) {
+// cached returns m's answer for k while it is fresh, else fetch's, kept
+// (unless forget ran meanwhile) when fetch succeeded or failed with an
+// error keep accepts. The answer is shared: callers must not change it.
+func cached[K comparable, V any](c *rcptCache, m map[K]cacheEntry[V], k K, fetch func() (V, error), keep func(error) bool) (V, error) {
 	c.mu.Lock()
-	e, ok := c.domains[name]
+	e, ok := m[k]
 	c.mu.Unlock()
-	if ok && c.fresh(e.fetched) {
+	if age := c.now().Sub(e.fetched); ok && age >= 0 && age < c.ttl {
 		c.hits.Add(1)
-		if e.d == nil {
-			return nil, store.ErrNotFound
-		}
-		return e.d, nil
+		return e.v, e.err
 	}
 	c.miss.Add(1)
 	gen, fetched := c.gen.Load(), c.now()
-	d, err := st.HeldDomain(ctx, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	v, err := fetch()
+	if err != nil && !keep(err) {
+		return v, err
 	}
 	c.mu.Lock()
 	if c.gen.Load() == gen {
-		if len(c.domains) >= rcptCacheEntries {
-			clear(c.domains)
+		if len(m) >= rcptCacheEntries {
+			clear(m)
 		}
-		c.domains[name] = domainEntry{d: d, fetched: fetched}
+		m[k] = cacheEntry[V]{v: v, err: err, fetched: fetched}
 	}
 	c.mu.Unlock()
-	return d, err
+	return v, err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func never(error) bool { return false }
+
+// heldDomain is Receiving.HeldDomain through the cache, "no such domain"
+// (store.ErrNotFound) included.
+func (c *rcptCache) heldDomain(ctx context.Context, st ReceivingStore, name string) (*store.Domain, error) {
+	return cached(c, c.domains, name, func() (*store.Domain, error) { return st.HeldDomain(ctx, name) }, isNotFound)
 }
 
 // receivingRoute is Receiving.ReceivingRoute through the cache.
 func (c *rcptCache) receivingRoute(ctx context.Context, st ReceivingStore, domainID, local string) (*store.ReceivingRoute, error) {
-	k := routeKey{domainID, local}
-	c.mu.Lock()
-	e, ok := c.routes[k]
-	c.mu.Unlock()
-	if ok && c.fresh(e.fetched) {
-		c.hits.Add(1)
-		return e.rt, nil
-	}
-	c.miss.Add(1)
-	gen, fetched := c.gen.Load(), c.now()
-	rt, err := st.ReceivingRoute(ctx, domainID, local)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.gen.Load() == gen {
-		if len(c.routes) >= rcptCacheEntries {
-			clear(c.routes)
-		}
-		c.routes[k] = routeEntry{rt: rt, fetched: fetched}
-	}
-	c.mu.Unlock()
-	return rt, nil
+	return cached(c, c.routes, routeKey{domainID, local},
+		func() (*store.ReceivingRoute, error) { return st.ReceivingRoute(ctx, domainID, local) }, never)
 }
 
 // forget drops every answer, and those being fetched.

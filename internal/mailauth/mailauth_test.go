@@ -23,6 +23,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/mailauth"
 )
 
@@ -552,13 +553,9 @@ func TestCheckConcurrent(t *testing.T) {
 // minute.
 func TestCheckCachesDNS(t *testing.T) {
 	e := newEnv(t)
-	var (
-		mu  sync.Mutex
-		now = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	e.c.Cache = &dnscheck.Cache{Now: clock}
+	clock := godwittest.NewClock(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	advance := clock.Advance
+	e.c.Cache = &dnscheck.Cache{Now: clock.Now}
 
 	ek := newEd25519(t)
 	e.dns.SetTTL(300)
