@@ -14,6 +14,14 @@ import (
 	"github.com/godwit/godwit/internal/godwittest"
 )
 
+// txt is r.LookupTXT(name), which must succeed.
+func txt(t *testing.T, r *dnscheck.Resolver, name string) []string {
+	t.Helper()
+	got, err := r.LookupTXT(t.Context(), name)
+	require.NoError(t, err)
+	return got
+}
+
 // cachedResolver is a resolver of srv with a cache on a test clock.
 func cachedResolver(srv *dnstest.Server, c *dnscheck.Cache) (*dnscheck.Resolver, *godwittest.Clock) {
 	clock := godwittest.NewClock(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
@@ -27,10 +35,8 @@ func TestCacheKeepsAnswerForItsTTL(t *testing.T) {
 	srv.SetTTL(30)
 	srv.SetTXT("sender.example", "v=spf1 ip4:192.0.2.1 -all")
 	r, clock := cachedResolver(srv, &dnscheck.Cache{})
-	ctx := t.Context()
 
-	got, err := r.LookupTXT(ctx, "sender.example")
-	require.NoError(t, err)
+	got := txt(t, r, "sender.example")
 	require.Equal(t, []string{"v=spf1 ip4:192.0.2.1 -all"}, got)
 	require.Equal(t, 1, srv.Queries())
 
@@ -38,15 +44,13 @@ func TestCacheKeepsAnswerForItsTTL(t *testing.T) {
 	// (and whatever the spelling of the name).
 	srv.SetTXT("sender.example", "v=spf1 ip4:192.0.2.2 -all")
 	clock.Advance(29 * time.Second)
-	got, err = r.LookupTXT(ctx, "SENDER.example.")
-	require.NoError(t, err)
+	got = txt(t, r, "SENDER.example.")
 	require.Equal(t, []string{"v=spf1 ip4:192.0.2.1 -all"}, got)
 	require.Equal(t, 1, srv.Queries(), "a lookup within the TTL must not reach the server")
 
 	// Once the TTL has passed, the server is asked and the change is seen.
 	clock.Advance(time.Second)
-	got, err = r.LookupTXT(ctx, "sender.example")
-	require.NoError(t, err)
+	got = txt(t, r, "sender.example")
 	require.Equal(t, []string{"v=spf1 ip4:192.0.2.2 -all"}, got)
 	require.Equal(t, 2, srv.Queries())
 	require.Equal(t, uint64(1), r.Cache.Hits())
@@ -63,9 +67,7 @@ func TestCacheKeepsEachTypeApart(t *testing.T) {
 	ctx := t.Context()
 
 	for range 3 {
-		txt, err := r.LookupTXT(ctx, "example.org")
-		require.NoError(t, err)
-		require.Equal(t, []string{"hello"}, txt)
+		require.Equal(t, []string{"hello"}, txt(t, r, "example.org"))
 		mx, err := r.LookupMX(ctx, "example.org")
 		require.NoError(t, err)
 		require.Equal(t, []dnscheck.MX{{Host: "mx.example.org", Preference: 10}}, mx)
@@ -85,8 +87,7 @@ func TestCacheNegativeAnswers(t *testing.T) {
 
 	// NXDOMAIN and NODATA without an SOA: kept for NegativeTTL.
 	for range 2 {
-		got, err := r.LookupTXT(ctx, "_dmarc.missing.example")
-		require.NoError(t, err)
+		got := txt(t, r, "_dmarc.missing.example")
 		require.Empty(t, got)
 		mx, err := r.LookupMX(ctx, "exists.example")
 		require.NoError(t, err)
@@ -97,12 +98,10 @@ func TestCacheNegativeAnswers(t *testing.T) {
 	// A record published meanwhile is seen once the negative TTL is over.
 	srv.SetTXT("_dmarc.missing.example", "v=DMARC1; p=reject")
 	clock.Advance(19 * time.Second)
-	got, err := r.LookupTXT(ctx, "_dmarc.missing.example")
-	require.NoError(t, err)
+	got := txt(t, r, "_dmarc.missing.example")
 	require.Empty(t, got)
 	clock.Advance(time.Second)
-	got, err = r.LookupTXT(ctx, "_dmarc.missing.example")
-	require.NoError(t, err)
+	got = txt(t, r, "_dmarc.missing.example")
 	require.Equal(t, []string{"v=DMARC1; p=reject"}, got)
 	require.Equal(t, 3, srv.Queries())
 }
@@ -113,12 +112,10 @@ func TestCacheNegativeTTLFromSOA(t *testing.T) {
 	srv.SetTXT("a.zone.example", "x")
 	srv.SetSOA("zone.example", 300, 5) // the minimum field is smaller: 5 s
 	r, clock := cachedResolver(srv, &dnscheck.Cache{})
-	ctx := t.Context()
 
 	lookup := func() {
 		t.Helper()
-		got, err := r.LookupTXT(ctx, "nothing.zone.example")
-		require.NoError(t, err)
+		got := txt(t, r, "nothing.zone.example")
 		require.Empty(t, got)
 	}
 	lookup()
@@ -147,23 +144,19 @@ func TestCacheCapsTTLAndSkipsZero(t *testing.T) {
 	srv.SetTTL(86400)
 	srv.SetTXT("long.example", "x")
 	r, clock := cachedResolver(srv, &dnscheck.Cache{MaxTTL: 10 * time.Second})
-	ctx := t.Context()
 	for range 2 {
-		_, err := r.LookupTXT(ctx, "long.example")
-		require.NoError(t, err)
+		txt(t, r, "long.example")
 	}
 	require.Equal(t, 1, srv.Queries())
 	clock.Advance(10 * time.Second)
-	_, err := r.LookupTXT(ctx, "long.example")
-	require.NoError(t, err)
+	txt(t, r, "long.example")
 	require.Equal(t, 2, srv.Queries(), "a day's TTL is held to MaxTTL")
 
 	// TTL 0: never kept.
 	srv.SetTTL(0)
 	srv.SetTXT("zero.example", "y")
 	for range 3 {
-		_, err := r.LookupTXT(ctx, "zero.example")
-		require.NoError(t, err)
+		txt(t, r, "zero.example")
 	}
 	require.Equal(t, 5, srv.Queries())
 }
@@ -176,12 +169,10 @@ func TestCacheCNAMEChainUsesSmallestTTL(t *testing.T) {
 	srv.SetTTL(300)
 	srv.SetTXT("s1._domainkey.provider.example", "v=DKIM1; p=abc")
 	r, clock := cachedResolver(srv, &dnscheck.Cache{})
-	ctx := t.Context()
 
 	lookup := func() {
 		t.Helper()
-		got, err := r.LookupTXT(ctx, "s1._domainkey.alias.example")
-		require.NoError(t, err)
+		got := txt(t, r, "s1._domainkey.alias.example")
 		require.Equal(t, []string{"v=DKIM1; p=abc"}, got)
 	}
 	lookup()
@@ -206,8 +197,7 @@ func TestCacheDoesNotKeepFailures(t *testing.T) {
 	}
 	require.Equal(t, 2, srv.Queries(), "a SERVFAIL is asked again")
 	srv.Fail("flaky.example", dns.RcodeSuccess)
-	got, err := r.LookupTXT(ctx, "flaky.example")
-	require.NoError(t, err)
+	got := txt(t, r, "flaky.example")
 	require.Equal(t, []string{"ok"}, got)
 }
 
