@@ -98,6 +98,12 @@ type Config struct {
 	// --redis-url, else the database on PostgreSQL, else memory), memory,
 	// database or redis.
 	RateLimiter string
+	// ConnectionLimiter is where the connections open to each receiving
+	// host are counted against --max-per-host: auto (Redis with
+	// --redis-url, else the database on PostgreSQL, else memory), memory
+	// (this process only), database or redis. With a shared one,
+	// --max-per-host is the total across every worker node.
+	ConnectionLimiter string
 
 	// AllowAnySender lets a development server (--delivery capture, every
 	// listener on loopback) accept emails from domains nobody verified.
@@ -139,6 +145,7 @@ func Defaults() Config {
 		RequestLogs:       true,
 		RateLimitFailOpen: true,
 		RateLimiter:       "auto",
+		ConnectionLimiter: "auto",
 	}
 }
 
@@ -174,8 +181,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Var(stringList{&c.ACMEDomains}, "acme-domain", "domain(s), comma-separated, to obtain certificates for automatically (ACME TLS-ALPN-01)")
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve plain HTTP on a non-loopback address (a TLS-terminating proxy is in front)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "default requests per second per team")
-	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis://[user:pass@]host:port/db (or rediss:// for TLS): count the per-team rate limits there, shared by every node that names it; default: in this process's memory")
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis://[user:pass@]host:port/db (or rediss:// for TLS): count the per-team rate limits and the connections open to each receiving host there, shared by every node that names it; default: the database on PostgreSQL, else this process's memory")
 	fs.StringVar(&c.RateLimiter, "rate-limiter", c.RateLimiter, "where the per-team rate limits are counted: auto (Redis with --redis-url, else the database on PostgreSQL, shared by the nodes, else memory), memory (this process only), database or redis")
+	fs.StringVar(&c.ConnectionLimiter, "connection-limiter", c.ConnectionLimiter, "where the connections open to each receiving host are counted against --max-per-host: auto (Redis with --redis-url, else the database on PostgreSQL, shared by the worker nodes, else memory), memory (this process only), database or redis")
 	fs.BoolVar(&c.RateLimitFailOpen, "rate-limit-fail-open", c.RateLimitFailOpen, "while the shared rate limiter (Redis or the database) cannot count a request, allow it (true) or refuse it with 429 (false)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL at which clients reach this server (for links it generates)")
 	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
@@ -201,7 +209,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MXPort, "mx-port", c.MXPort, "port of remote MX hosts")
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
-	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections at once to one receiving host")
+	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections open at once to one receiving host (an MX host, or the relay), idle ones kept for reuse included; with a shared --connection-limiter, the total across every worker node")
 	fs.IntVar(&c.ImportWorkers, "import-workers", c.ImportWorkers, "contact imports run at once on this node")
 	fs.IntVar(&c.ImportBatchSize, "import-batch-size", c.ImportBatchSize, "CSV rows a contact import writes per transaction")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
@@ -382,9 +390,18 @@ func IsPostgres(db string) bool {
 
 // Limiter is where the rate limits are counted (--rate-limiter, with
 // auto resolved): memory, database or redis.
-func (c *Config) Limiter() string {
-	if c.RateLimiter != "auto" && c.RateLimiter != "" {
-		return c.RateLimiter
+func (c *Config) Limiter() string { return c.sharedIn(c.RateLimiter) }
+
+// ConnLimiter is where the connections open to each receiving host are
+// counted (--connection-limiter, with auto resolved): memory, database or
+// redis.
+func (c *Config) ConnLimiter() string { return c.sharedIn(c.ConnectionLimiter) }
+
+// sharedIn resolves a limiter choice: auto is Redis with --redis-url, else
+// the database on PostgreSQL, else memory.
+func (c *Config) sharedIn(choice string) string {
+	if choice != "auto" && choice != "" {
+		return choice
 	}
 	switch {
 	case c.RedisURL != "":
@@ -393,6 +410,25 @@ func (c *Config) Limiter() string {
 		return "database"
 	}
 	return "memory"
+}
+
+// validateLimiter checks the choice of where a shared limit is counted
+// (--rate-limiter, --connection-limiter).
+func (c *Config) validateLimiter(flag, choice string) error {
+	switch choice {
+	case "auto", "memory":
+	case "redis":
+		if c.RedisURL == "" {
+			return fmt.Errorf("--%s redis needs --redis-url", flag)
+		}
+	case "database":
+		if !IsPostgres(c.Database()) {
+			return fmt.Errorf("--%s database needs a postgres:// --database-url: one SQLite file has one node, which counts in memory", flag)
+		}
+	default:
+		return fmt.Errorf("--%s %q must be auto, memory, database or redis", flag, choice)
+	}
+	return nil
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -446,18 +482,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--redis-url %q is not a redis:// or rediss:// URL", redactURL(c.RedisURL))
 		}
 	}
-	switch c.RateLimiter {
-	case "auto", "memory":
-	case "redis":
-		if c.RedisURL == "" {
-			return errors.New("--rate-limiter redis needs --redis-url")
-		}
-	case "database":
-		if !IsPostgres(c.Database()) {
-			return errors.New("--rate-limiter database needs a postgres:// --database-url: one SQLite file has one node, which counts in memory")
-		}
-	default:
-		return fmt.Errorf("--rate-limiter %q must be auto, memory, database or redis", c.RateLimiter)
+	if err := c.validateLimiter("rate-limiter", c.RateLimiter); err != nil {
+		return err
+	}
+	if err := c.validateLimiter("connection-limiter", c.ConnectionLimiter); err != nil {
+		return err
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

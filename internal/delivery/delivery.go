@@ -120,8 +120,12 @@ type MXTransport struct {
 	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
 	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver. Guard applies to it too.
-	// MaxPerHost limits connections at once to one MX host; 0 means DefaultMaxPerHost.
+	// MaxPerHost limits the connections open at once to one MX host (idle
+	// ones kept for reuse included); 0 means DefaultMaxPerHost.
 	MaxPerHost int
+	// Slots counts them across the processes that share it (nil: in this
+	// process only): MaxPerHost is then their total.
+	Slots Slots
 	// Guard is checked at connect time on every address dialed. The zero
 	// Policy connects to public addresses only; AllowPrivate
 	// (--allow-private-networks) connects anywhere.
@@ -135,7 +139,7 @@ type MXTransport struct {
 }
 
 func (t *MXTransport) conns() *pool {
-	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxPerHost} })
+	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxPerHost, slots: t.Slots} })
 	return t.pool
 }
 
@@ -249,18 +253,18 @@ func (t *MXTransport) Deliver(ctx context.Context, m *Message) []Result {
 // get refusedMsg as a provisional bounce that any other host's outcome
 // replaces (state.refuse).
 func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, refusedMsg string, m *Message, st *state, todo []int) {
-	key := host
+	variant := ""
 	if m.RequireTLS {
-		key += "|tls"
+		variant = "tls"
 	}
-	idle, err := t.conns().acquire(ctx, key)
+	sl, err := t.conns().acquire(ctx, host, variant)
 	if err != nil {
-		st.set(todo, host, 0, "", err.Error(), Deferred)
+		st.set(todo, host, 0, "", slotError(err), Deferred)
 		return
 	}
 	var keep *smtpSession
-	defer func() { t.conns().release(key, keep) }()
-	if idle != nil && idle.reuse() {
+	defer func() { t.conns().release(sl, keep) }()
+	if idle := sl.idle; idle != nil && idle.reuse() {
 		if idle.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
 			keep = idle
 		} else {

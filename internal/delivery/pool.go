@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -11,7 +12,12 @@ import (
 
 // idleTimeout is how long an unused connection is kept for the next message
 // to the same host (receivers commonly drop idle clients after a minute).
-const idleTimeout = 20 * time.Second
+var idleTimeout = 20 * time.Second
+
+// reapEvery is how often idle connections are checked: closed past
+// idleTimeout, or when a shared Slots says another node waits for their
+// slots.
+var reapEvery = time.Second
 
 // smtpSession is an open SMTP connection, past EHLO (and STARTTLS, AUTH).
 type smtpSession struct {
@@ -21,16 +27,74 @@ type smtpSession struct {
 	idleAt time.Time
 }
 
-func (s *smtpSession) close() { _ = s.c.Close(); s.raw.Close() }
+// quitWithin bounds the QUIT said before closing a connection.
+const quitWithin = time.Second
 
-// pool limits the connections open at once to each destination and keeps
-// idle ones for reuse. The zero value allows DefaultMaxPerHost connections
-// per destination.
+// close says QUIT (so that the server counts the connection closed before
+// its slot is freed) and closes the connection; on a connection already
+// broken the QUIT fails at once.
+func (s *smtpSession) close() {
+	_ = s.raw.SetDeadline(time.Now().Add(quitWithin))
+	_ = s.c.Quit()
+	_ = s.c.Close()
+	s.raw.Close()
+}
+
+// Slots counts the connections open to each destination against a limit,
+// shared by the processes that use the same Slots backend (Redis, the
+// database: internal/connlimit), so that N worker nodes together never
+// hold more than the limit to one receiving host. A slot covers an open
+// connection, busy or idle, from before it is dialled to after it is
+// closed.
+//
+// Invariants an implementation keeps: at most max leases of one key are
+// held at once across every process; a lease whose holder stops renewing
+// it (a killed node) is freed by the backend within its TTL; an error
+// means nothing was taken.
+type Slots interface {
+	// TryAcquire takes one of max slots for key without waiting: ok is
+	// false when max are held. A failure (err) means the backend cannot
+	// count: the caller must not connect.
+	TryAcquire(ctx context.Context, key string, max int) (lease string, ok bool, err error)
+	// Keep reports whether an idle connection holding lease may stay open:
+	// false when another process waits for one of key's slots, or when the
+	// lease may have lapsed (its renewals failed), or the backend fails.
+	Keep(ctx context.Context, key, lease string) bool
+	// Release frees the slot of a closed connection (best effort: a lease
+	// that cannot be released expires).
+	Release(key, lease string)
+}
+
+// ErrNoSlots wraps a failure of the Slots backend: the message is deferred
+// and retried later rather than sent over a connection nobody counted.
+var ErrNoSlots = errors.New("the connection limiter is unavailable: not connected, retried later")
+
+// slotError is the attempt's message when no slot was acquired: the
+// context's end, or ErrNoSlots without the backend's detail (the
+// limiter's own log line has it).
+func slotError(err error) string {
+	if errors.Is(err, ErrNoSlots) {
+		return ErrNoSlots.Error()
+	}
+	return err.Error()
+}
+
+// pool limits the connections open at once to each destination (busy and
+// idle ones: what a receiving host counts) and keeps idle ones for reuse
+// for idleTimeout. Without Slots it counts in this process; with Slots,
+// across every process that shares them. The zero value allows
+// DefaultMaxPerHost connections per destination.
+//
+// Waiting for a slot is woken by this process's releases at once and polls
+// a shared Slots with backoff (waitMin to waitMax) for the other
+// processes' releases; it ends with ctx.
 type pool struct {
-	max int
+	max   int
+	slots Slots
 
-	mu    sync.Mutex
-	hosts map[string]*hostSlots
+	mu      sync.Mutex
+	hosts   map[string]*hostConns
+	reaping bool
 }
 
 // DefaultMaxPerHost is the default limit of connections to one destination:
@@ -38,62 +102,271 @@ type pool struct {
 // one client without throttling it.
 const DefaultMaxPerHost = 20
 
-type hostSlots struct {
-	sem  chan struct{}
-	idle []*smtpSession
+// Backoff of a wait for a shared slot held by another process.
+const (
+	waitMin = 20 * time.Millisecond
+	waitMax = time.Second
+)
+
+// hostConns are this process's connections to one destination.
+type hostConns struct {
+	open    int                      // connections open or being dialled, each holding a slot
+	idle    map[string][]*pooledConn // by variant (e.g. TLS required or not), the newest last
+	changed chan struct{}            // closed (and replaced) when a slot or an idle connection frees
 }
 
-func (p *pool) slots(key string) *hostSlots {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.hosts == nil {
-		p.hosts = map[string]*hostSlots{}
+type pooledConn struct {
+	s     *smtpSession
+	lease string
+}
+
+func (p *pool) limit() int {
+	if p.max <= 0 {
+		return DefaultMaxPerHost
 	}
-	h, ok := p.hosts[key]
+	return p.max
+}
+
+// host returns dest's connections; p.mu is held.
+func (p *pool) host(dest string) *hostConns {
+	if p.hosts == nil {
+		p.hosts = map[string]*hostConns{}
+	}
+	h, ok := p.hosts[dest]
 	if !ok {
-		n := p.max
-		if n <= 0 {
-			n = DefaultMaxPerHost
-		}
-		h = &hostSlots{sem: make(chan struct{}, n)}
-		p.hosts[key] = h
+		h = &hostConns{idle: map[string][]*pooledConn{}, changed: make(chan struct{})}
+		p.hosts[dest] = h
 	}
 	return h
 }
 
-// acquire waits for a free slot for key and returns an idle smtpSession to reuse,
-// or nil (the caller dials). Each acquire must be followed by one release.
-func (p *pool) acquire(ctx context.Context, key string) (*smtpSession, error) {
-	h := p.slots(key)
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(h.idle) > 0 {
-		s := h.idle[len(h.idle)-1]
-		h.idle = h.idle[:len(h.idle)-1]
-		if now.Sub(s.idleAt) < idleTimeout {
-			return s, nil
-		}
-		go s.close()
-	}
-	return nil, nil
+// signal wakes the waiters for h's slots; p.mu is held.
+func (h *hostConns) signal() {
+	close(h.changed)
+	h.changed = make(chan struct{})
 }
 
-// release frees key's slot, keeping s for reuse when it is not nil.
-func (p *pool) release(key string, s *smtpSession) {
-	h := p.slots(key)
-	if s != nil {
-		s.idleAt = time.Now()
+// slot is one acquired slot: an idle connection to reuse (nil: the caller
+// dials) and the lease that counts it.
+type slot struct {
+	dest, variant string
+	idle          *smtpSession
+	lease         string
+}
+
+// acquire waits for a slot to dest and returns it with an idle connection
+// of variant to reuse, or none (the caller dials). Each acquire must be
+// followed by one release. A Slots failure is returned wrapped in
+// ErrNoSlots.
+func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error) {
+	wait := waitMin
+	for {
+		var stolen *pooledConn
 		p.mu.Lock()
-		h.idle = append(h.idle, s)
+		h := p.host(dest)
+		if c := p.popIdle(dest, h, variant); c != nil {
+			p.mu.Unlock()
+			return &slot{dest: dest, variant: variant, idle: c.s, lease: c.lease}, nil
+		}
+		if p.slots == nil && h.open < p.limit() {
+			h.open++
+			p.mu.Unlock()
+			return &slot{dest: dest, variant: variant}, nil
+		}
+		changed := h.changed
+		if p.slots == nil {
+			stolen = p.popOtherIdle(h, variant)
+		}
 		p.mu.Unlock()
+
+		if p.slots != nil {
+			lease, ok, err := p.slots.TryAcquire(ctx, dest, p.limit())
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, errors.Join(ErrNoSlots, err)
+			}
+			if ok {
+				p.mu.Lock()
+				h.open++
+				p.mu.Unlock()
+				return &slot{dest: dest, variant: variant, lease: lease}, nil
+			}
+			p.mu.Lock()
+			stolen = p.popOtherIdle(h, variant)
+			p.mu.Unlock()
+		}
+		if stolen != nil {
+			// An idle connection of the other variant holds a slot this
+			// one needs: close it and try again at once.
+			p.closeConn(dest, stolen)
+			continue
+		}
+		var timer *time.Timer
+		var poll <-chan time.Time
+		if p.slots != nil {
+			timer = time.NewTimer(jitter(wait))
+			poll = timer.C
+			wait = min(2*wait, waitMax)
+		}
+		select {
+		case <-changed:
+		case <-poll:
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
-	<-h.sem
+}
+
+// jitter spreads d over [d/2, d) so that waiting nodes do not poll together.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(time.Now().UnixNano()%int64(d/2+1))
+}
+
+// popIdle takes the newest idle connection of variant that has not been
+// idle for idleTimeout, closing the older ones; p.mu is held.
+func (p *pool) popIdle(dest string, h *hostConns, variant string) *pooledConn {
+	now := time.Now()
+	for idle := h.idle[variant]; len(idle) > 0; idle = h.idle[variant] {
+		c := idle[len(idle)-1]
+		h.idle[variant] = idle[:len(idle)-1]
+		if now.Sub(c.s.idleAt) < idleTimeout {
+			return c
+		}
+		go p.closeConn(dest, c) // signals the waiters when its slot is free
+	}
+	return nil
+}
+
+// popOtherIdle takes an idle connection of another variant than variant;
+// p.mu is held.
+func (p *pool) popOtherIdle(h *hostConns, variant string) *pooledConn {
+	for v, idle := range h.idle {
+		if v != variant && len(idle) > 0 {
+			c := idle[0]
+			h.idle[v] = idle[1:]
+			return c
+		}
+	}
+	return nil
+}
+
+// closeConn closes c, which was counted in dest's open connections, and
+// frees its slot.
+func (p *pool) closeConn(dest string, c *pooledConn) {
+	c.s.close()
+	p.free(dest, c.lease)
+}
+
+// free uncounts one connection to dest and releases its lease.
+func (p *pool) free(dest, lease string) {
+	if p.slots != nil {
+		p.slots.Release(dest, lease)
+	}
+	p.mu.Lock()
+	h := p.host(dest)
+	h.open--
+	h.signal()
+	p.mu.Unlock()
+}
+
+// release ends the use of sl: keep (not nil) stays open for reuse and
+// keeps the slot, unless a shared Slots says another process waits for it;
+// otherwise the connection is closed and the slot frees.
+func (p *pool) release(sl *slot, keep *smtpSession) {
+	if keep != nil && p.slots != nil && !p.slots.Keep(context.Background(), sl.dest, sl.lease) {
+		keep.close()
+		keep = nil
+	}
+	if keep == nil {
+		p.free(sl.dest, sl.lease)
+		return
+	}
+	keep.idleAt = time.Now()
+	p.mu.Lock()
+	h := p.host(sl.dest)
+	h.idle[sl.variant] = append(h.idle[sl.variant], &pooledConn{s: keep, lease: sl.lease})
+	h.signal()
+	if !p.reaping {
+		p.reaping = true
+		go p.reap()
+	}
+	p.mu.Unlock()
+}
+
+// reap closes idle connections past idleTimeout, and those a shared Slots
+// does not let this process keep (another node waits for their slots), every
+// reapEvery while there are idle connections.
+func (p *pool) reap() {
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for range t.C {
+		type victim struct {
+			dest string
+			c    *pooledConn
+		}
+		var check []victim
+		var expired []victim
+		p.mu.Lock()
+		now := time.Now()
+		idle := 0
+		for dest, h := range p.hosts {
+			for v, conns := range h.idle {
+				kept := conns[:0]
+				for _, c := range conns {
+					if now.Sub(c.s.idleAt) >= idleTimeout {
+						expired = append(expired, victim{dest, c})
+						continue
+					}
+					kept = append(kept, c)
+					if p.slots != nil {
+						check = append(check, victim{dest, c})
+					}
+				}
+				h.idle[v] = kept
+				idle += len(kept)
+			}
+		}
+		if idle == 0 {
+			p.reaping = false
+		}
+		p.mu.Unlock()
+		for _, e := range expired {
+			p.closeConn(e.dest, e.c)
+		}
+		for _, c := range check {
+			ctx, cancel := context.WithTimeout(context.Background(), reapEvery)
+			keep := p.slots.Keep(ctx, c.dest, c.c.lease)
+			cancel()
+			if keep {
+				continue
+			}
+			p.mu.Lock()
+			h := p.host(c.dest)
+			taken := false
+			for v, conns := range h.idle {
+				for i, o := range conns {
+					if o == c.c {
+						h.idle[v] = append(conns[:i:i], conns[i+1:]...)
+						taken = true
+					}
+				}
+			}
+			p.mu.Unlock()
+			if taken { // not reused meanwhile
+				p.closeConn(c.dest, c.c)
+			}
+		}
+		if idle == 0 {
+			return
+		}
+	}
 }
 
 // reuse readies an idle smtpSession for a new transaction (RSET), closing it and

@@ -22,8 +22,12 @@ type RelayTransport struct {
 	HELO      string        // EHLO name (--hostname)
 	Timeout   time.Duration // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config   // nil verifies the relay against the system roots; ServerName defaults to the URL's host
-	// MaxConns limits connections at once to the relay; 0 means DefaultMaxPerHost.
+	// MaxConns limits the connections open at once to the relay (idle ones
+	// kept for reuse included); 0 means DefaultMaxPerHost.
 	MaxConns int
+	// Slots counts them across the processes that share it (nil: in this
+	// process only): MaxConns is then their total.
+	Slots Slots
 	// Logger receives the detail of connection failures whose
 	// tenant-visible message is generic; nil discards it.
 	Logger *slog.Logger
@@ -33,7 +37,7 @@ type RelayTransport struct {
 }
 
 func (t *RelayTransport) conns() *pool {
-	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxConns} })
+	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxConns, slots: t.Slots} })
 	return t.pool
 }
 
@@ -83,14 +87,14 @@ func (t *RelayTransport) Deliver(ctx context.Context, m *Message) []Result {
 		timeout = DefaultTimeout
 	}
 
-	idle, err := t.conns().acquire(ctx, addr)
+	sl, err := t.conns().acquire(ctx, addr, "")
 	if err != nil {
-		st.setAll(host, 0, "", err.Error(), Deferred)
+		st.setAll(host, 0, "", slotError(err), Deferred)
 		return st.results
 	}
 	var keep *smtpSession
-	defer func() { t.conns().release(addr, keep) }()
-	s := idle
+	defer func() { t.conns().release(sl, keep) }()
+	s := sl.idle
 	if s == nil || !s.reuse() {
 		s, err = t.open(ctx, u, addr, timeout, cfg, implicitTLS)
 		if err != nil {

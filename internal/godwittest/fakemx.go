@@ -75,6 +75,8 @@ type MX struct {
 	rcpts    []string // every RCPT TO address, refused ones too
 	attempts map[string]int
 	sessions int
+	open     int // connections open now (see countConn)
+	maxOpen  int
 }
 
 // NewMX starts a fake MX on 127.0.0.1 on a free port.
@@ -104,7 +106,7 @@ func NewMX(t testing.TB, opts MXOptions) *MX {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln)
+		_ = srv.Serve(&countListener{Listener: ln, mx: mx})
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
@@ -177,6 +179,69 @@ func (mx *MX) Sessions() int {
 	mx.mu.Lock()
 	defer mx.mu.Unlock()
 	return mx.sessions
+}
+
+// Open is how many connections to the MX are open now.
+func (mx *MX) Open() int {
+	mx.mu.Lock()
+	defer mx.mu.Unlock()
+	return mx.open
+}
+
+// MaxOpen is the most connections the MX had open at once.
+func (mx *MX) MaxOpen() int {
+	mx.mu.Lock()
+	defer mx.mu.Unlock()
+	return mx.maxOpen
+}
+
+// countListener counts the MX's open connections, as a receiving host
+// limiting connections per client does.
+type countListener struct {
+	net.Listener
+	mx *MX
+}
+
+func (l *countListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mx.mu.Lock()
+	l.mx.open++
+	l.mx.maxOpen = max(l.mx.maxOpen, l.mx.open)
+	l.mx.mu.Unlock()
+	return &countConn{Conn: c, mx: l.mx}, nil
+}
+
+// countConn is a connection counted open until the client says QUIT or
+// either side closes it: a client that said QUIT is gone for the count even
+// before the server has closed its end.
+type countConn struct {
+	net.Conn
+	mx   *MX
+	once sync.Once
+}
+
+func (c *countConn) uncount() {
+	c.once.Do(func() {
+		c.mx.mu.Lock()
+		c.mx.open--
+		c.mx.mu.Unlock()
+	})
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil || bytes.HasPrefix(bytes.ToUpper(p[:n]), []byte("QUIT")) {
+		c.uncount()
+	}
+	return n, err
+}
+
+func (c *countConn) Close() error {
+	c.uncount()
+	return c.Conn.Close()
 }
 
 // NewSession implements smtp.Backend.
