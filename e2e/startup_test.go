@@ -256,6 +256,15 @@ func TestClusterSettingsDriftRefused(t *testing.T) {
 	_, stderr, err = run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "9"}, key...)...)
 	require.Error(t, err)
 	require.Contains(t, stderr, `--rate-limit is "9" on this node but "7"`)
+	// --max-per-host is the total across the workers: every node names the same.
+	_, stderr, err = run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "7",
+		"--max-per-host", "5"}, key...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, `--max-per-host is "5" on this node but "20"`)
+	_, stderr, err = run(t, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate-limit", "7",
+		"--connection-limiter", "memory"}, key...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, `--connection-limiter is "memory" on this node but "database"`)
 
 	// The same values: it starts beside the first.
 	b := start(t, append([]string{"--data-dir", t.TempDir(), "--rate-limit", "7"}, key...)...)

@@ -35,6 +35,11 @@ func clusterSettings(cfg config.Config) map[string]string {
 		"public-url":    strings.TrimSuffix(cfg.PublicURL, "/"),
 		// Nodes counting in different places would each allow the limit.
 		"rate-limiter": cfg.Limiter(),
+		// With a shared connection limiter, --max-per-host is the total
+		// across the worker nodes: nodes with different totals, or one
+		// counting apart, would open more than the receiving host accepts.
+		"connection-limiter": cfg.ConnLimiter(),
+		"max-per-host":       strconv.Itoa(cfg.MaxPerHost),
 	}
 }
 

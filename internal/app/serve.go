@@ -37,6 +37,7 @@ import (
 	"github.com/godwit/godwit/internal/auth"
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/connlimit"
 	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -183,7 +184,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	acc := accept.New(accept.Config{Store: db, Limiter: limiter, Logger: log, DefaultRateLimit: cfg.RateLimit,
 		IdempotencyTTL: idempotencyTTL, TestDomain: cfg.TestDomain, AnySender: cfg.AllowAnySender, Metrics: acceptMetrics(met)})
 
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, tracker, met, log)
+	slots, err := connectionLimiter(ctx, cfg, db, met, log)
+	if err != nil {
+		return err
+	}
+	defer slots.close()
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, met, log)
 	if err != nil {
 		return err
 	}
@@ -278,6 +284,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			requestlog.Sweeper(ctx, db, cfg.LogRetention, requestLogSweepInterval, time.Now, log)
 		},
 	}, limiterSweeps...)
+	sweeps = append(sweeps, slots.sweeps...)
 	services = append(services,
 		Background("key revocation listener", func(ctx context.Context) {
 			db.KeyRevocations(ctx, cfg.Database(), handler.ForgetKey, func(err error) {
@@ -287,6 +294,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}),
 		Background("periodic sweeps", onOneNode(cfg, log, "periodic sweeps", func(ctx context.Context) { runAll(ctx, sweeps) })),
 		verifier,
+		// Stopped after delivery: the leases of connections still open
+		// are renewed until then.
+		Background("connection lease renewal", slots.run),
 		LogStop(q, log, "stopping delivery"),
 	)
 	var listeners []Service
@@ -474,7 +484,7 @@ func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler,
 
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
-func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings,
+func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, slots delivery.Slots,
 	tracker *tracking.Signer, met *metrics.Metrics, log *slog.Logger) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
@@ -492,9 +502,9 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	switch cfg.Delivery {
 	case "mx":
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
-			Guard: guard, Logger: log}
+			Slots: slots, Guard: guard, Logger: log}
 	case "relay": // the operator's own relay: not guarded
-		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost, Logger: log}
+		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost, Slots: slots, Logger: log}
 	case "capture":
 		log.Warn("--delivery capture: messages are stored, never sent")
 	}
@@ -655,21 +665,93 @@ func rateLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *m
 	default:
 		return ratelimit.NewMemory(nil), nil, func() {}, nil
 	}
+	client, err := redisClient(ctx, cfg, log, "rate limits", "requests are "+mode+" until it does")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return guard(&ratelimit.Redis{Client: client}, "Redis"), nil, func() { client.Close() }, nil
+}
+
+// redisClient opens --redis-url for a shared limiter (what): short
+// timeouts and no retries, as a failure is answered at once and the next
+// call tries again. A Redis that does not answer yet is a WARN line saying
+// what happens meanwhile (meanwhile), not an error.
+func redisClient(ctx context.Context, cfg config.Config, log *slog.Logger, what, meanwhile string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--redis-url: %w", err)
+		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 200*time.Millisecond, 200*time.Millisecond
-	opts.MaxRetries = -1 // a failure is answered at once; the next request tries again
+	opts.MaxRetries = -1
 	client := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
-		log.Warn("rate limits: Redis does not answer; requests are "+mode+" until it does", slog.String("error", err.Error()))
+		log.Warn(what+": Redis does not answer; "+meanwhile, slog.String("error", err.Error()))
 	} else {
-		log.Info("rate limits are counted in Redis, shared by every node that uses it", slog.String("redis", opts.Addr))
+		log.Info(what+" are counted in Redis, shared by every node that uses it", slog.String("redis", opts.Addr))
 	}
-	return guard(&ratelimit.Redis{Client: client}, "Redis"), nil, func() { client.Close() }, nil
+	return client, nil
+}
+
+// connSlots is the connection limiter of the delivery transports
+// (--connection-limiter) with what it needs: its lease renewal (run, on
+// every worker node), its sweeps (on one node) and what to close.
+type connSlots struct {
+	slots  delivery.Slots // nil: counted in this process
+	run    func(context.Context)
+	sweeps []func(context.Context)
+	close  func()
+}
+
+// connectionLimiter counts the connections open to each receiving host
+// against --max-per-host: in this process's memory, or in Redis or the
+// database, shared with every worker node (--max-per-host is then their
+// total). A failing shared limiter defers deliveries (they are retried),
+// counts godwit_connection_limiter_failures_total and logs a WARN line at
+// most every limiterWarnEvery. API nodes deliver nothing: they hold none.
+func connectionLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *metrics.Metrics, log *slog.Logger) (connSlots, error) {
+	idle := connSlots{run: func(ctx context.Context) { <-ctx.Done() }, close: func() {}}
+	if cfg.Role == "api" || (cfg.Delivery != "mx" && cfg.Delivery != "relay") {
+		return idle, nil
+	}
+	var lastWarn atomic.Int64
+	opts := connlimit.Options{Logger: log, OnFailure: func(op string, err error) {
+		met.ConnectionLimiterFailed(op)
+		now := time.Now().UnixNano()
+		if last := lastWarn.Load(); now-last >= int64(limiterWarnEvery) && lastWarn.CompareAndSwap(last, now) {
+			log.Warn("connection limiter failed: deliveries that need a new connection are deferred and retried until it answers",
+				slog.String("op", op), slog.String("error", err.Error()))
+		}
+	}}
+	var l *connlimit.Limiter
+	out := idle
+	switch cfg.ConnLimiter() {
+	case "database":
+		log.Info("connections to each receiving host are counted in the database, shared by every worker node on it",
+			slog.Int("max_per_host", cfg.MaxPerHost))
+		l = connlimit.NewDatabase(db, opts)
+		out.sweeps = []func(context.Context){func(ctx context.Context) {
+			sweepEvery(ctx, time.Minute, "expired connection leases", log, func(ctx context.Context) (int64, error) {
+				return db.DeleteExpiredConnectionLeases(ctx, time.Now())
+			})
+		}}
+	case "redis":
+		client, err := redisClient(ctx, cfg, log, "connections to each receiving host",
+			"deliveries that need a new connection are deferred until it does")
+		if err != nil {
+			return connSlots{}, err
+		}
+		l = connlimit.NewRedis(client, "", opts)
+		out.close = func() { client.Close() }
+	default:
+		log.Info("connections to each receiving host are counted in this process (--connection-limiter memory)",
+			slog.Int("max_per_host", cfg.MaxPerHost))
+		return idle, nil
+	}
+	met.RegisterConnectionLeases(l.Held)
+	out.slots, out.run = l, l.Run
+	return out, nil
 }
 
 // onOneNode runs work on one node at a time among those of one PostgreSQL

@@ -111,6 +111,10 @@ func TestValidate(t *testing.T) {
 		"--smtp-max-conns":       func(c *Config) { c.SMTPAddrs, c.SMTPMaxConnsPerIP = []string{"127.0.0.1:587"}, 0 },
 		"--auth-failures-per-ip": func(c *Config) { c.AuthFailuresPerIP = -1 },
 		"--log-retention":        func(c *Config) { c.LogRetention = time.Minute },
+		"--connection-limiter \"shared\" must be auto, memory, database or redis": func(c *Config) { c.ConnectionLimiter = "shared" },
+		"--connection-limiter redis needs --redis-url":                            func(c *Config) { c.ConnectionLimiter = "redis" },
+		"--connection-limiter database needs a postgres:// --database-url":        func(c *Config) { c.ConnectionLimiter = "database" },
+		"--rate-limiter database needs a postgres:// --database-url":              func(c *Config) { c.RateLimiter = "database" },
 	}
 	for want, mutate := range cases {
 		c := Defaults()
@@ -131,6 +135,16 @@ func TestValidate(t *testing.T) {
 	c = Defaults()
 	c.HTTPAddr, c.InsecureHTTP, c.MXHost = "0.0.0.0:8080", true, "mail.example.com"
 	require.NoError(t, c.Validate(), "--insecure-http allows a public plain-HTTP listener")
+	c = Defaults()
+	require.Equal(t, "memory", c.ConnLimiter(), "auto on SQLite")
+	c.DatabaseURL = "postgres://db.example.com/godwit"
+	require.Equal(t, "database", c.ConnLimiter(), "auto on PostgreSQL")
+	c.RedisURL = "redis://127.0.0.1:6379/0"
+	require.Equal(t, "redis", c.ConnLimiter(), "auto with --redis-url")
+	c.ConnectionLimiter = "database"
+	require.Equal(t, "database", c.ConnLimiter())
+	require.Equal(t, "redis", c.Limiter(), "the rate limiter is chosen apart")
+	require.NoError(t, c.Validate())
 	c = Defaults()
 	c.HTTPAddr = "[::1]:8080"
 	require.NoError(t, c.Validate())

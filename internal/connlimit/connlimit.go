@@ -25,9 +25,10 @@
 // A node that keeps its connections busy would keep its slots for ever. A
 // node that fails to acquire leaves a "wanted" mark on the destination
 // (3 s, refreshed by its polls); while another node's mark is there, a
-// node takes no new slot of that destination and keeps no connection to it
-// for reuse (Keep is false), so slots pass to the waiting node as the
-// holders' messages finish. The mark goes when its node acquires.
+// node takes no new slot of that destination, and gives up one of its
+// connections to it each time it looks at the mark (Keep is false, at most
+// every 500 ms), so slots pass to the waiting node as the holders'
+// messages finish. The mark goes when its node acquires.
 //
 // # Failures
 //
@@ -59,7 +60,8 @@ const (
 	// a waiting node polls at least every second, refreshing it.
 	wantFor = 3 * time.Second
 	// wantCache is how long Keep trusts its last look at a destination's
-	// mark, so that checking it costs at most a few round trips a second.
+	// mark, so that checking it costs at most two round trips a second,
+	// and a node gives up at most two connections a second to waiters.
 	wantCache = 500 * time.Millisecond
 )
 
@@ -184,7 +186,9 @@ func (l *Limiter) Keep(ctx context.Context, key, lease string) bool {
 	}
 	other := by != "" && by != l.owner
 	l.mu.Lock()
-	l.wants[key] = want{other: other, at: now}
+	// One connection is given up per look: the next ones are kept until
+	// the mark is looked at again.
+	l.wants[key] = want{other: false, at: now}
 	l.mu.Unlock()
 	return !other
 }

@@ -430,7 +430,9 @@ func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, c
 
 	var c *smtp.Client
 	if startTLS {
+		conn.quitOnClose = true
 		c, err = smtp.NewClientStartTLS(conn, tlsCfg)
+		conn.quitOnClose = false
 		if err != nil {
 			return fail(err)
 		}
@@ -474,6 +476,26 @@ type clientConn struct {
 	net.Conn
 	timeout time.Duration
 	helo    string // replacement name while the pre-STARTTLS EHLO may still be sent; "" after
+	// quitOnClose, while go-smtp negotiates STARTTLS, makes Close say QUIT
+	// first when STARTTLS was not sent (the server does not offer it), so
+	// that the server counts the connection closed before the plaintext
+	// retry opens another: a receiving host limiting connections per
+	// client sees no more than one at a time.
+	quitOnClose bool
+}
+
+var startTLSCmd = []byte("STARTTLS\r\n")
+
+func (c *clientConn) Close() error {
+	if c.quitOnClose {
+		c.quitOnClose = false
+		_ = c.Conn.SetDeadline(time.Now().Add(quitWithin))
+		if _, err := c.Conn.Write([]byte("QUIT\r\n")); err == nil {
+			var reply [512]byte
+			_, _ = c.Conn.Read(reply[:]) // 221, or anything: the server heard
+		}
+	}
+	return c.Conn.Close()
 }
 
 var (
@@ -482,6 +504,9 @@ var (
 )
 
 func (c *clientConn) Write(b []byte) (int, error) {
+	if bytes.Equal(b, startTLSCmd) {
+		c.quitOnClose = false // what follows is TLS
+	}
 	if c.helo != "" && c.helo != "localhost" {
 		var verb string
 		switch {

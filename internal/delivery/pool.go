@@ -105,7 +105,7 @@ const DefaultMaxPerHost = 20
 // Backoff of a wait for a shared slot held by another process.
 const (
 	waitMin = 20 * time.Millisecond
-	waitMax = time.Second
+	waitMax = 250 * time.Millisecond
 )
 
 // hostConns are this process's connections to one destination.
@@ -113,6 +113,7 @@ type hostConns struct {
 	open    int                      // connections open or being dialled, each holding a slot
 	idle    map[string][]*pooledConn // by variant (e.g. TLS required or not), the newest last
 	changed chan struct{}            // closed (and replaced) when a slot or an idle connection frees
+	polling bool                     // a goroutine asks the shared Slots for a slot
 }
 
 type pooledConn struct {
@@ -159,11 +160,25 @@ type slot struct {
 // followed by one release. A Slots failure is returned wrapped in
 // ErrNoSlots.
 func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error) {
+	p.mu.Lock()
+	h := p.host(dest) // never removed
+	p.mu.Unlock()
 	wait := waitMin
+	// poller: this goroutine asks the shared Slots for this process; the
+	// others wait for it (or a local release), so that a process polls
+	// each destination once per backoff step, however many messages wait.
+	poller := false
+	defer func() {
+		if poller {
+			p.mu.Lock()
+			h.polling = false
+			h.signal() // the next waiter polls
+			p.mu.Unlock()
+		}
+	}()
 	for {
 		var stolen *pooledConn
 		p.mu.Lock()
-		h := p.host(dest)
 		if c := p.popIdle(dest, h, variant); c != nil {
 			p.mu.Unlock()
 			return &slot{dest: dest, variant: variant, idle: c.s, lease: c.lease}, nil
@@ -173,13 +188,17 @@ func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error)
 			p.mu.Unlock()
 			return &slot{dest: dest, variant: variant}, nil
 		}
-		changed := h.changed
+		ask := p.slots != nil && (poller || !h.polling)
+		if ask {
+			poller, h.polling = true, true
+		}
 		if p.slots == nil {
 			stolen = p.popOtherIdle(h, variant)
 		}
+		changed := h.changed
 		p.mu.Unlock()
 
-		if p.slots != nil {
+		if ask {
 			lease, ok, err := p.slots.TryAcquire(ctx, dest, p.limit())
 			if err != nil {
 				if ctx.Err() != nil {
@@ -205,7 +224,7 @@ func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error)
 		}
 		var timer *time.Timer
 		var poll <-chan time.Time
-		if p.slots != nil {
+		if poller {
 			timer = time.NewTimer(jitter(wait))
 			poll = timer.C
 			wait = min(2*wait, waitMax)

@@ -115,6 +115,7 @@ type Metrics struct {
 	inbound        *prometheus.CounterVec
 	inboundSpooled prometheus.Counter
 	limiterFails   *prometheus.CounterVec
+	connLimitFails *prometheus.CounterVec
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	routes         atomic.Pointer[map[string]*route] // pattern → route; copied on write
@@ -165,6 +166,9 @@ func New(reg *prometheus.Registry) *Metrics {
 		limiterFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rate_limiter_failures_total",
 			Help: "Requests the shared rate limiter (--redis-url) could not count, by what was done: allowed (fail open) or refused (fail closed)."},
 			[]string{"action"}),
+		connLimitFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "connection_limiter_failures_total",
+			Help: "Calls to the shared connection limiter (--connection-limiter redis or database) that failed, by operation: acquire (the delivery was deferred, not connected), renew, release (the lease expires by itself) or keep (an idle connection was closed)."},
+			[]string{"op"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "API requests, by route pattern and status code."}, []string{"route", "code"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
@@ -187,7 +191,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
-		m.inbound, m.inboundSpooled, m.limiterFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -327,6 +331,26 @@ func (m *Metrics) RateLimiterFailed(allowed bool) {
 		action = "allowed"
 	}
 	m.limiterFails.WithLabelValues(action).Inc()
+}
+
+// ConnectionLimiterFailed counts a failed call to the shared connection
+// limiter: op is acquire, renew, release or keep.
+func (m *Metrics) ConnectionLimiterFailed(op string) {
+	if m != nil {
+		m.connLimitFails.WithLabelValues(op).Inc()
+	}
+}
+
+// RegisterConnectionLeases exports the connection leases this node holds
+// in the shared connection limiter (its open connections to receiving
+// hosts).
+func (m *Metrics) RegisterConnectionLeases(held func() int) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "connection_leases_held",
+		Help: "Connection leases this node holds in the shared connection limiter: its connections open to receiving hosts, busy or idle."},
+		func() float64 { return float64(held()) }))
 }
 
 // HTTPRequest counts one API request served by the route pattern (the
