@@ -12,12 +12,12 @@ import (
 
 // idleTimeout is how long an unused connection is kept for the next message
 // to the same host (receivers commonly drop idle clients after a minute).
-var idleTimeout = 20 * time.Second
+const idleTimeout = 20 * time.Second
 
 // reapEvery is how often idle connections are checked: closed past
 // idleTimeout, or when a shared Slots says another node waits for their
 // slots.
-var reapEvery = time.Second
+const reapEvery = time.Second
 
 // smtpSession is an open SMTP connection, past EHLO (and STARTTLS, AUTH).
 type smtpSession struct {

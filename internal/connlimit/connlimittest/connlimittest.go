@@ -22,17 +22,17 @@ import (
 // process would have).
 type Backend struct {
 	Name string
-	Node func(t *testing.T, opts connlimit.Options) *connlimit.Limiter
+	Node func(t testing.TB, opts connlimit.Options) *connlimit.Limiter
 }
 
 // Backends returns every backend: Redis (skipped without it, failed in
 // CI, by godwittest.RequireRedis when a node is asked for) and the database
 // of each of godwittest.Kinds. Each call to Backends makes fresh ones: a
 // new key prefix, new databases.
-func Backends(t *testing.T) []Backend {
+func Backends(t testing.TB) []Backend {
 	t.Helper()
 	prefix := "test:" + uuid.NewString() + ":"
-	out := []Backend{{Name: "redis", Node: func(t *testing.T, opts connlimit.Options) *connlimit.Limiter {
+	out := []Backend{{Name: "redis", Node: func(t testing.TB, opts connlimit.Options) *connlimit.Limiter {
 		t.Helper()
 		godwittest.RequireRedis(t)
 		o, err := redis.ParseURL(godwittest.RedisURL())
@@ -45,7 +45,7 @@ func Backends(t *testing.T) []Backend {
 	}}}
 	for _, kind := range godwittest.Kinds {
 		var url string
-		out = append(out, Backend{Name: string(kind), Node: func(t *testing.T, opts connlimit.Options) *connlimit.Limiter {
+		out = append(out, Backend{Name: string(kind), Node: func(t testing.TB, opts connlimit.Options) *connlimit.Limiter {
 			t.Helper()
 			if url == "" {
 				url = godwittest.StoreURL(t, kind)
@@ -62,7 +62,7 @@ func Backends(t *testing.T) []Backend {
 }
 
 // DownRedis returns a limiter on a Redis address nobody listens on.
-func DownRedis(t *testing.T, opts connlimit.Options) *connlimit.Limiter {
+func DownRedis(t testing.TB, opts connlimit.Options) *connlimit.Limiter {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
