@@ -91,22 +91,22 @@ func NewMX(t testing.TB, opts MXOptions) *MX {
 	srv.ErrorLog = log.New(io.Discard, "", 0) // tests drop and reset connections on purpose
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.AllowInsecureAuth = opts.AllowInsecureAuth
-	var ln net.Listener
-	var err error
-	if opts.ImplicitTLS {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", opts.TLS)
-	} else {
-		srv.TLSConfig = opts.TLS
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("fake MX: listen: %v", err)
+	}
+	// Connections are counted below TLS: go-smtp sees a *tls.Conn.
+	var ln net.Listener = &countListener{Listener: tcp, mx: mx}
+	if opts.ImplicitTLS {
+		ln = tls.NewListener(ln, opts.TLS)
+	} else {
+		srv.TLSConfig = opts.TLS
 	}
 	mx.addr = ln.Addr().String()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(&countListener{Listener: ln, mx: mx})
+		_ = srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
