@@ -195,6 +195,9 @@ func New(reg *prometheus.Registry) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	for _, op := range []string{"acquire", "renew", "release", "keep"} {
+		m.connLimitFails.WithLabelValues(op) // exported at 0 from the start
+	}
 	m.routes.Store(&map[string]*route{})
 	// Children resolved once: the hot paths index a map of them.
 	m.accepted = map[string]prometheus.Counter{}
