@@ -24,11 +24,12 @@
 //
 // A node that keeps its connections busy would keep its slots for ever. A
 // node that fails to acquire leaves a "wanted" mark on the destination
-// (3 s, refreshed by its polls); while another node's mark is there, a
-// node takes no new slot of that destination, and gives up one of its
-// connections to it each time it looks at the mark (Keep is false, at most
-// every 500 ms), so slots pass to the waiting node as the holders'
-// messages finish. The mark goes when its node acquires.
+// (1 s, refreshed by its polls); while another node's mark is there, a
+// node takes no new slot of that destination and keeps no connection to it
+// for reuse (Keep is false; it looks at the mark at most every 200 ms), so
+// slots pass to the waiting node as the holders' messages finish and their
+// idle connections close. The mark goes when its node acquires, or stops
+// waiting (StopWaiting).
 //
 // # Failures
 //
@@ -57,12 +58,11 @@ const (
 	DefaultRenewEvery = 10 * time.Second
 	DefaultTimeout    = time.Second
 	// wantFor is how long a failed acquire marks its destination as wanted;
-	// a waiting node polls at least every second, refreshing it.
-	wantFor = 3 * time.Second
+	// a waiting node polls at least every 100 ms (delivery.waitMax), refreshing it.
+	wantFor = time.Second
 	// wantCache is how long Keep trusts its last look at a destination's
-	// mark, so that checking it costs at most two round trips a second,
-	// and a node gives up at most two connections a second to waiters.
-	wantCache = 500 * time.Millisecond
+	// mark, so that checking it costs at most five round trips a second.
+	wantCache = 200 * time.Millisecond
 )
 
 // Options tune a Limiter; zero values take the defaults.
@@ -73,8 +73,8 @@ type Options struct {
 	RenewEvery time.Duration
 	// Timeout bounds one call to the backend.
 	Timeout time.Duration
-	// OnFailure hears of every failed call: op is acquire, renew, release
-	// or keep.
+	// OnFailure hears of every failed call: op is acquire, renew,
+	// release, keep or unwant.
 	OnFailure func(op string, err error)
 	// Logger receives an INFO line when a lease is lost (nil: discarded).
 	Logger *slog.Logger
@@ -92,6 +92,8 @@ type backend interface {
 	release(ctx context.Context, key, lease string) error
 	// wantedBy returns the owner of key's wanted mark ("" for none).
 	wantedBy(ctx context.Context, key string) (string, error)
+	// unwant removes key's wanted mark if owner left it.
+	unwant(ctx context.Context, key, owner string) error
 }
 
 // Limiter holds leases on destination slots in a shared backend; it
@@ -103,8 +105,9 @@ type Limiter struct {
 	opts  Options
 
 	mu    sync.Mutex
-	held  map[string]*held // by lease
-	wants map[string]want  // by key
+	held   map[string]*held // by lease
+	wants  map[string]want  // by key: the last look at its mark
+	marked map[string]bool  // by key: this node may have marked it wanted
 }
 
 type held struct {
@@ -132,7 +135,7 @@ func newLimiter(b backend, what string, opts Options) *Limiter {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Limiter{b: b, what: what, owner: uuid.NewString(), opts: opts,
-		held: map[string]*held{}, wants: map[string]want{}}
+		held: map[string]*held{}, wants: map[string]want{}, marked: map[string]bool{}}
 }
 
 func (l *Limiter) fail(op string, err error) error {
@@ -154,11 +157,14 @@ func (l *Limiter) TryAcquire(ctx context.Context, key string, max int) (string, 
 		return "", false, l.fail("acquire", err)
 	}
 	if !ok {
+		l.mu.Lock()
+		l.marked[key] = true
+		l.mu.Unlock()
 		return "", false, nil
 	}
 	l.mu.Lock()
 	l.held[lease] = &held{key: key, renewed: start}
-	delete(l.wants, key) // this node's mark went with its acquire
+	delete(l.marked, key) // this node's mark went with its acquire
 	l.mu.Unlock()
 	return lease, true, nil
 }
@@ -186,11 +192,27 @@ func (l *Limiter) Keep(ctx context.Context, key, lease string) bool {
 	}
 	other := by != "" && by != l.owner
 	l.mu.Lock()
-	// One connection is given up per look: the next ones are kept until
-	// the mark is looked at again.
-	l.wants[key] = want{other: false, at: now}
+	l.wants[key] = want{other: other, at: now}
 	l.mu.Unlock()
 	return !other
+}
+
+// StopWaiting implements delivery.Slots: it removes this node's wanted
+// mark on key, if it may have left one (a failed TryAcquire since its last
+// success).
+func (l *Limiter) StopWaiting(key string) {
+	l.mu.Lock()
+	marked := l.marked[key]
+	delete(l.marked, key)
+	l.mu.Unlock()
+	if !marked {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	if err := l.b.unwant(ctx, key, l.owner); err != nil {
+		_ = l.fail("unwant", err) // it expires within a second
+	}
 }
 
 // Release implements delivery.Slots.

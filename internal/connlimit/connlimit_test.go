@@ -175,3 +175,27 @@ func TestBackendDown(t *testing.T) {
 	l.Release("mx.example.test", "unknown")
 	require.Equal(t, []string{"acquire", "release"}, f.list(), "Keep of an unknown lease asks nobody")
 }
+
+// TestStopWaiting: a node that stops waiting takes its wanted mark away,
+// so the holders keep their connections and take new slots again.
+func TestStopWaiting(t *testing.T) {
+	t.Parallel()
+	for _, b := range connlimittest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			a := b.Node(t, connlimit.Options{})
+			c := b.Node(t, connlimit.Options{})
+			held := acquireN(t, a, "mx.example.test", 2, 2)
+			require.Len(t, held, 2)
+			require.Empty(t, acquireN(t, c, "mx.example.test", 2, 1))
+			require.False(t, a.Keep(context.Background(), "mx.example.test", held[0]), "c waits")
+			a.Release("mx.example.test", held[0])
+			require.Empty(t, acquireN(t, a, "mx.example.test", 2, 1), "c waits first")
+			c.StopWaiting("mx.example.test")
+			require.Len(t, acquireN(t, a, "mx.example.test", 2, 1), 1, "nobody waits")
+			require.Eventually(t, func() bool { return a.Keep(context.Background(), "mx.example.test", held[1]) },
+				2*time.Second, 50*time.Millisecond)
+			c.StopWaiting("mx.example.test") // nothing to remove: no round trip, no error
+		})
+	}
+}

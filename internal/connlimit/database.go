@@ -21,6 +21,8 @@ type LeaseStore interface {
 	// ConnectionWantedBy returns the owner of dest's unexpired wanted mark
 	// ("" for none).
 	ConnectionWantedBy(ctx context.Context, dest string, now time.Time) (string, error)
+	// UnwantConnection removes dest's wanted mark if owner left it.
+	UnwantConnection(ctx context.Context, dest, owner string) error
 }
 
 // NewDatabase returns a Limiter whose leases are kept in the database,
@@ -64,4 +66,8 @@ func (d *dbBackend) release(ctx context.Context, _, lease string) error {
 
 func (d *dbBackend) wantedBy(ctx context.Context, key string) (string, error) {
 	return d.s.ConnectionWantedBy(ctx, key, time.Now())
+}
+
+func (d *dbBackend) unwant(ctx context.Context, key, owner string) error {
+	return d.s.UnwantConnection(ctx, key, owner)
 }

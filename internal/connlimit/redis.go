@@ -95,6 +95,15 @@ func (r *redisBackend) release(ctx context.Context, key, lease string) error {
 	return r.c.ZRem(ctx, r.prefix+key, lease).Err()
 }
 
+// unwantScript: KEYS[1] the wanted mark, ARGV[1] its owner.
+var unwantScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`)
+
+func (r *redisBackend) unwant(ctx context.Context, key, owner string) error {
+	return unwantScript.Run(ctx, r.c, []string{r.prefix + key + ":want"}, owner).Err()
+}
+
 func (r *redisBackend) wantedBy(ctx context.Context, key string) (string, error) {
 	by, err := r.c.Get(ctx, r.prefix+key+":want").Result()
 	if err == redis.Nil {

@@ -17,7 +17,7 @@ const idleTimeout = 20 * time.Second
 // reapEvery is how often idle connections are checked: closed past
 // idleTimeout, or when a shared Slots says another node waits for their
 // slots.
-const reapEvery = time.Second
+const reapEvery = 250 * time.Millisecond
 
 // smtpSession is an open SMTP connection, past EHLO (and STARTTLS, AUTH).
 type smtpSession struct {
@@ -63,6 +63,9 @@ type Slots interface {
 	// Release frees the slot of a closed connection (best effort: a lease
 	// that cannot be released expires).
 	Release(key, lease string)
+	// StopWaiting says that this process no longer waits for a slot of key
+	// (it may have asked others to give theirs up).
+	StopWaiting(key string)
 }
 
 // ErrNoSlots wraps a failure of the Slots backend: the message is deferred
@@ -105,7 +108,7 @@ const DefaultMaxPerHost = 20
 // Backoff of a wait for a shared slot held by another process.
 const (
 	waitMin = 20 * time.Millisecond
-	waitMax = 250 * time.Millisecond
+	waitMax = 100 * time.Millisecond
 )
 
 // hostConns are this process's connections to one destination.
@@ -114,6 +117,7 @@ type hostConns struct {
 	idle    map[string][]*pooledConn // by variant (e.g. TLS required or not), the newest last
 	changed chan struct{}            // closed (and replaced) when a slot or an idle connection frees
 	polling bool                     // a goroutine asks the shared Slots for a slot
+	waiting int                      // goroutines in acquire
 }
 
 type pooledConn struct {
@@ -162,7 +166,17 @@ type slot struct {
 func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error) {
 	p.mu.Lock()
 	h := p.host(dest) // never removed
+	h.waiting++
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		h.waiting--
+		last := h.waiting == 0
+		p.mu.Unlock()
+		if last && p.slots != nil {
+			p.slots.StopWaiting(dest)
+		}
+	}()
 	wait := waitMin
 	// poller: this goroutine asks the shared Slots for this process; the
 	// others wait for it (or a local release), so that a process polls

@@ -167,7 +167,7 @@ func New(reg *prometheus.Registry) *Metrics {
 			Help: "Requests the shared rate limiter (--redis-url) could not count, by what was done: allowed (fail open) or refused (fail closed)."},
 			[]string{"action"}),
 		connLimitFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "connection_limiter_failures_total",
-			Help: "Calls to the shared connection limiter (--connection-limiter redis or database) that failed, by operation: acquire (the delivery was deferred, not connected), renew, release (the lease expires by itself) or keep (an idle connection was closed)."},
+			Help: "Calls to the shared connection limiter (--connection-limiter redis or database) that failed, by operation: acquire (the delivery was deferred, not connected), renew, release (the lease expires by itself), keep (an idle connection was closed) or unwant (a wanted mark expires by itself)."},
 			[]string{"op"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
 			Help: "API requests, by route pattern and status code."}, []string{"route", "code"}),
@@ -195,7 +195,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
-	for _, op := range []string{"acquire", "renew", "release", "keep"} {
+	for _, op := range []string{"acquire", "renew", "release", "keep", "unwant"} {
 		m.connLimitFails.WithLabelValues(op) // exported at 0 from the start
 	}
 	m.routes.Store(&map[string]*route{})
@@ -337,7 +337,7 @@ func (m *Metrics) RateLimiterFailed(allowed bool) {
 }
 
 // ConnectionLimiterFailed counts a failed call to the shared connection
-// limiter: op is acquire, renew, release or keep.
+// limiter: op is acquire, renew, release, keep or unwant.
 func (m *Metrics) ConnectionLimiterFailed(op string) {
 	if m != nil {
 		m.connLimitFails.WithLabelValues(op).Inc()

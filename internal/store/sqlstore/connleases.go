@@ -117,6 +117,14 @@ func (db *DB) ConnectionWantedBy(ctx context.Context, dest string, now time.Time
 	return by, nil
 }
 
+// UnwantConnection removes dest's wanted mark if owner left it.
+func (db *DB) UnwantConnection(ctx context.Context, dest, owner string) error {
+	if _, err := db.w.ExecContext(ctx, db.q(`DELETE FROM connection_wants WHERE dest = ? AND owner = ?`), dest, owner); err != nil {
+		return fmt.Errorf("unwant connection: %w", interpretError(err))
+	}
+	return nil
+}
+
 // DeleteExpiredConnectionLeases removes the leases and wanted marks that
 // expired before now (those of destinations no node connects to any more;
 // the others are removed as they are counted).
