@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"log/slog"
-	"net"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,13 +20,8 @@ import (
 // WARN line at most every limiterWarnEvery.
 func TestConnectionLimiterDown(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-
 	cfg := config.Defaults()
-	cfg.RedisURL, cfg.ConnectionLimiter = "redis://"+addr+"/0", "redis"
+	cfg.RedisURL, cfg.ConnectionLimiter = "redis://"+godwittest.UnusedAddr(t)+"/0", "redis"
 	reg := prometheus.NewRegistry()
 	met := metrics.New(reg)
 	var logs godwittest.LogBuffer

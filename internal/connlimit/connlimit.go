@@ -104,7 +104,7 @@ type Limiter struct {
 	owner string
 	opts  Options
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	held   map[string]*held // by lease
 	wants  map[string]want  // by key: the last look at its mark
 	marked map[string]bool  // by key: this node may have marked it wanted

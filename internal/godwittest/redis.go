@@ -66,3 +66,18 @@ func pingRedis(raw string) error {
 	}
 	return nil
 }
+
+// UnusedAddr returns a loopback "host:port" nobody listens on (it was free
+// a moment ago): a Redis, or any server, that is down.
+func UnusedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}

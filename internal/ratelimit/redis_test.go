@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -78,14 +77,9 @@ func TestRedisSharedWindow(t *testing.T) {
 // through, closed refuses it as over the limit; both report the failure.
 func TestGuard(t *testing.T) {
 	t.Parallel()
-	// A Redis address nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	down := &Redis{Client: redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})}
+	down := &Redis{Client: redis.NewClient(&redis.Options{Addr: godwittest.UnusedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})}
 	t.Cleanup(func() { down.Client.Close() })
-	_, err = down.Allow(context.Background(), "team", 2)
+	_, err := down.Allow(context.Background(), "team", 2)
 	require.Error(t, err)
 
 	for _, open := range []bool{true, false} {

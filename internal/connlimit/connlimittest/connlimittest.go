@@ -5,7 +5,6 @@ package connlimittest
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -64,15 +63,7 @@ func Backends(t testing.TB) []Backend {
 // DownRedis returns a limiter on a Redis address nobody listens on.
 func DownRedis(t testing.TB, opts connlimit.Options) *connlimit.Limiter {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: godwittest.UnusedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	return connlimit.NewRedis(c, "", opts)
 }
