@@ -496,3 +496,28 @@ func isWord(s string) bool {
 	}
 	return s != ""
 }
+
+// Message is a sentence saying what a bounce of class c means, for the
+// bounce object's message (the server's own words go in its
+// diagnosticCode).
+func Message(c Class) string {
+	switch c.SubType {
+	case NoEmail:
+		return "The recipient's mail server permanently rejected the email: the address does not exist or does not accept mail."
+	case MailboxFull:
+		return "The recipient's mailbox is full."
+	case MessageTooLarge:
+		return "The email is larger than the recipient's mail server accepts."
+	case ContentRejected:
+		return "The recipient's mail server rejected the email's content."
+	case AttachmentRejected:
+		return "The recipient's mail server rejected an attachment of the email."
+	}
+	switch c.Type {
+	case Permanent:
+		return "The recipient's mail server permanently rejected the email."
+	case Transient:
+		return "The recipient's mail server rejected the email for now; a later email may be delivered."
+	}
+	return "The email could not be delivered, for a reason the recipient's mail server did not make clear."
+}

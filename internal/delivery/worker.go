@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/godwit/godwit/internal/bounce"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/events"
@@ -270,7 +271,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 			st.deferred++
 		}
 		ev.result(st.addr, r, end)
-		if r.Outcome == Bounced && !r.expired && !r.simulated && !r.refused && r.Code >= 500 {
+		if r.Outcome == Bounced && !r.simulated && classify(r).Suppress() {
 			out.Suppress = append(out.Suppress, st.addr)
 		}
 	}
@@ -350,6 +351,11 @@ func (w *Worker) report(e *store.Email, results []Result, retryAt *time.Time) {
 			if r.expired {
 				attrs = append(attrs, slog.Bool("expired", true))
 			}
+			c := classify(r)
+			suppressed := !r.simulated && c.Suppress()
+			w.Metrics.Bounce(string(c.Type), string(c.SubType), suppressed)
+			attrs = append(attrs, slog.String("bounce_type", string(c.Type)), slog.String("bounce_sub_type", string(c.SubType)),
+				slog.Bool("suppressed", suppressed))
 		case failedOutcome:
 			if r.reason != "" {
 				attrs = append(attrs, slog.String("reason", r.reason))
@@ -764,16 +770,12 @@ func (l *eventLog) result(addr string, r Result, at time.Time) {
 	case Deferred:
 		l.add(store.EventDeliveryDelayed, at, to, nil)
 	case Bounced:
-		typ, sub := "Permanent", bounceSubType(r)
-		if r.expired {
-			typ, sub = "Transient", "General"
-		}
-		l.add(store.EventBounced, at, to, map[string]any{"bounce": map[string]any{
-			"message":        bounceMessage(r),
-			"type":           typ,
-			"subType":        sub,
-			"diagnosticCode": []string{diagnostic(r)},
-		}})
+		c := classify(r)
+		msg, diag := bounceMessage(r, c), diagnostic(r)
+		// Recipients with the same bounce share an event; each different
+		// reply gets its own, so that every recipient's detail is kept.
+		key := strings.Join([]string{store.EventBounced, string(c.Type), string(c.SubType), msg, diag}, "\x00")
+		l.addAs(key, store.EventBounced, at, to, map[string]any{"bounce": events.Bounce(c, msg, diag)})
 	case failedOutcome:
 		reason := r.reason
 		if reason == "" {
@@ -850,21 +852,30 @@ func lastEvent(states []*recipientState, ev *eventLog) string {
 	return ""
 }
 
-func bounceSubType(r Result) string {
-	if r.simulated {
-		return "NoEmail"
+// classify is the bounce class of a bounced result (internal/bounce). An
+// email still deferred when it expired bounces as Transient, whatever the
+// last reply said, and is never a recipient failure.
+func classify(r Result) bounce.Class {
+	c := bounce.Classify(r.Code, r.Enhanced, r.Message)
+	if r.expired {
+		c.RecipientFailure = false
+		if c.Type != bounce.Transient {
+			c.Type, c.SubType = bounce.Transient, bounce.General
+		}
 	}
-	return events.BounceSubType(r.Enhanced)
+	return c
 }
 
-func bounceMessage(r Result) string {
-	if r.expired {
+// bounceMessage is the bounce object's message: what happened, in a
+// sentence; the server's own words are in diagnosticCode.
+func bounceMessage(r Result, c bounce.Class) string {
+	switch {
+	case r.expired:
 		return "The message could not be delivered before it expired: " + r.Message
-	}
-	if r.refused {
+	case r.refused:
 		return "The email was not sent: the recipient's mail server is on a non-public address, which this server does not deliver to."
 	}
-	return "The recipient's mail server permanently rejected the email."
+	return bounce.Message(c)
 }
 
 // diagnostic renders a result as a DSN Diagnostic-Code: "smtp; 550 5.1.1 …".

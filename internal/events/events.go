@@ -16,9 +16,9 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/godwit/godwit/internal/bounce"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -102,17 +102,14 @@ func Email(event string, e *store.Email, to []string, detail map[string]any, at 
 	return New(e.TeamID, typ, data, at)
 }
 
-// BounceSubType is Resend's bounce subType for an enhanced status code.
-func BounceSubType(enhanced string) string {
-	switch {
-	case strings.HasPrefix(enhanced, "5.1."):
-		return "NoEmail"
-	case strings.HasPrefix(enhanced, "5.2.2"):
-		return "MailboxFull"
-	case strings.HasPrefix(enhanced, "5.3.4"):
-		return "MessageTooLarge"
-	case strings.HasPrefix(enhanced, "5.7."):
-		return "MessageRejected"
+// Bounce is the bounce object of an email.bounced event and of GET
+// /emails/{id}: Resend's {message, type, subType, diagnosticCode}, the
+// class from internal/bounce. diagnosticCode is an array of strings, as
+// resend-node types it; it is left out when the server gave none.
+func Bounce(c bounce.Class, message, diagnostic string) map[string]any {
+	b := map[string]any{"message": message, "type": string(c.Type), "subType": string(c.SubType)}
+	if diagnostic != "" {
+		b["diagnosticCode"] = []string{diagnostic}
 	}
-	return "General"
+	return b
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/godwit/godwit/internal/bounce"
 	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/report"
@@ -139,8 +140,9 @@ func (b *Backend) now() time.Time {
 }
 
 // Record applies a parsed report to the email: failed recipients of a DSN
-// bounce (Permanent for a 5.x.x status, and suppressed; Transient
-// otherwise), the complained-about recipients of an ARF report complain
+// bounce, classified by internal/bounce from their status and diagnostic
+// (only a permanent recipient failure, such as an unknown user, is
+// suppressed); the complained-about recipients of an ARF report complain
 // (and are suppressed). Delay and success notices change nothing.
 func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report) error {
 	e, err := b.Store.GetEmailForEvent(ctx, emailID)
@@ -151,8 +153,14 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID, SuppressionAdded: events.SuppressionAddedEvent}
 	switch rep.Kind {
 	case report.DSN:
-		var bounced []string
-		var detail map[string]any
+		// Recipients with the same bounce share an event; each different
+		// diagnostic gets its own.
+		type group struct {
+			to     []string
+			detail map[string]any
+		}
+		var groups []*group
+		byKey := map[string]*group{}
 		for _, r := range rep.Recipients {
 			if r.Action != "failed" {
 				continue
@@ -161,29 +169,31 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 			if addr == "" {
 				continue
 			}
-			typ := "Transient"
-			if r.Permanent {
-				typ = "Permanent"
+			c := classify(r)
+			if c.Suppress() {
 				out.Suppress = append(out.Suppress, addr)
 			}
+			b.Metrics.Bounce(string(c.Type), string(c.SubType), c.Suppress())
 			out.Attempts = append(out.Attempts, &store.DeliveryAttempt{Recipient: addr, Outcome: store.OutcomeBounced,
 				Host: firstNonEmpty(r.RemoteMTA, rep.ReportingMTA), Code: replyCode(r.DiagnosticCode), Enhanced: r.Status, Response: r.DiagnosticCode, CreatedAt: now})
-			bounced = append(bounced, addr)
-			if detail == nil {
-				detail = map[string]any{"bounce": map[string]any{
-					"message":        "The recipient's mail server reported that the email could not be delivered.",
-					"type":           typ,
-					"subType":        events.BounceSubType(r.Status),
-					"diagnosticCode": []string{r.DiagnosticCode},
-				}}
+			msg := "The recipient's mail server reported that the email could not be delivered. " + bounce.Message(c)
+			key := strings.Join([]string{string(c.Type), string(c.SubType), r.DiagnosticCode}, "\x00")
+			g, ok := byKey[key]
+			if !ok {
+				g = &group{detail: map[string]any{"bounce": events.Bounce(c, msg, r.DiagnosticCode)}}
+				byKey[key] = g
+				groups = append(groups, g)
 			}
+			g.to = append(g.to, addr)
 		}
-		if len(bounced) == 0 {
+		if len(groups) == 0 {
 			b.logger().Info("inbound: a DSN with no failed recipient of the email; nothing to record", "email_id", e.ID)
 			return nil
 		}
-		if err := addEvent(out, store.EventBounced, e, bounced, detail, now); err != nil {
-			return err
+		for _, g := range groups {
+			if err := addEvent(out, store.EventBounced, e, g.to, g.detail, now); err != nil {
+				return err
+			}
 		}
 		out.LastEvent = store.EventBounced
 	case report.ARF:
@@ -220,6 +230,23 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 		b.logger().Info("email complained", "email_id", e.ID, "team_id", e.TeamID, "recipients", len(out.Suppress))
 	}
 	return nil
+}
+
+// classify is the bounce class of a DSN's failed recipient: its Status
+// (which the report parser fills from the diagnostic when the field is
+// missing) and the reply code and text of its Diagnostic-Code. A failure
+// without a status says nothing about the address: Undetermined. A
+// failure whose status is 4.x.x (the reporting server gave up retrying)
+// is Transient.
+func classify(r report.Recipient) bounce.Class {
+	code, enhanced, text := bounce.ParseReply(r.DiagnosticCode)
+	if r.Status != "" {
+		enhanced = r.Status
+		if code/100 != int(r.Status[0]-'0') {
+			code = 0 // the Status field's class stands over the quoted reply's
+		}
+	}
+	return bounce.Classify(code, enhanced, text)
 }
 
 // clip cuts s to at most n bytes, on a rune boundary, marking the cut.

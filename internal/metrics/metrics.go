@@ -125,6 +125,7 @@ type Metrics struct {
 	commitEmails   prometheus.Histogram
 	commitErrors   *prometheus.CounterVec
 	domainChecks   *prometheus.CounterVec
+	bounces        *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -188,10 +189,13 @@ func New(reg *prometheus.Registry) *Metrics {
 		domainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_verifications_total",
 			Help: "DNS verification checks of domains, by the status they left the domain in (or lookup_error)."}, []string{"result"}),
 	}
+	m.bounces = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bounces_total",
+		Help: "Bounced recipients, by Resend's bounce type and subType (internal/bounce) and whether the address was suppressed (a permanent recipient failure)."},
+		[]string{"type", "sub_type", "suppressed"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
-		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks,
+		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -246,6 +250,14 @@ func (m *Metrics) Delivery(outcome string, code int) {
 	}
 	if c, ok := m.outcomes[[2]string{outcome, ReplyClass(code)}]; ok {
 		c.Inc()
+	}
+}
+
+// Bounce counts one bounced recipient by its bounce type and subType (a
+// fixed vocabulary) and whether its address was suppressed.
+func (m *Metrics) Bounce(typ, subType string, suppressed bool) {
+	if m != nil {
+		m.bounces.WithLabelValues(typ, subType, strconv.FormatBool(suppressed)).Inc()
 	}
 }
 
