@@ -41,15 +41,19 @@ type testMX struct {
 	*godwittest.MX
 	mu      sync.Mutex
 	faults  map[string]fault
+	replies map[string]*smtp.SMTPError // RCPT replies set by setReply
+	dataFor map[string]*smtp.SMTPError // DATA replies set by setDataReply
 	release chan struct{}
 }
 
 // startMX starts a fake MX on loopback; o.Rcpt is replaced by the faults.
 func startMX(t *testing.T, o godwittest.MXOptions) *testMX {
 	t.Helper()
-	m := &testMX{faults: map[string]fault{}, release: make(chan struct{})}
+	m := &testMX{faults: map[string]fault{}, replies: map[string]*smtp.SMTPError{}, dataFor: map[string]*smtp.SMTPError{},
+		release: make(chan struct{})}
 	t.Cleanup(func() { close(m.release) })
 	o.Rcpt = m.rcpt
+	o.Data = m.data
 	m.MX = godwittest.NewMX(t, o)
 	return m
 }
@@ -60,11 +64,42 @@ func (m *testMX) setFault(rcpt string, f fault) {
 	m.faults[rcpt] = f
 }
 
-// rcpt answers RCPT TO as the recipient's fault says.
+// setReply makes the MX refuse rcpt at RCPT TO with reply.
+func (m *testMX) setReply(rcpt string, reply *smtp.SMTPError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.replies[rcpt] = reply
+}
+
+// setDataReply makes the MX accept rcpt at RCPT TO and refuse the
+// message at DATA with reply.
+func (m *testMX) setDataReply(rcpt string, reply *smtp.SMTPError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dataFor[rcpt] = reply
+}
+
+// data answers DATA: the reply set for one of the recipients, if any.
+func (m *testMX) data(rcpts []string, _ []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range rcpts {
+		if reply := m.dataFor[r]; reply != nil {
+			return reply
+		}
+	}
+	return nil
+}
+
+// rcpt answers RCPT TO as the recipient's fault (or reply) says.
 func (m *testMX) rcpt(to string, attempt int) error {
 	m.mu.Lock()
 	f := m.faults[to]
+	reply := m.replies[to]
 	m.mu.Unlock()
+	if reply != nil {
+		return reply
+	}
 	switch f {
 	case tempFailOnce:
 		if attempt == 1 {

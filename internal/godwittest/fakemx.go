@@ -39,6 +39,10 @@ type MXOptions struct {
 	// included (1 the first time). It may block. ErrDropConnection closes
 	// the connection. A nil Rcpt accepts every recipient.
 	Rcpt func(rcpt string, attempt int) error
+	// Data returns the reply to DATA for a message to rcpts (the accepted
+	// recipients), nil to accept and keep it. A nil Data accepts every
+	// message.
+	Data func(rcpts []string, data []byte) error
 	// DataDelay is how long the MX takes over each message before it
 	// answers DATA, as a real one does.
 	DataDelay time.Duration
@@ -309,6 +313,11 @@ func (s *mxSession) Data(r io.Reader) error {
 		return err
 	}
 	time.Sleep(s.mx.opts.DataDelay)
+	if s.mx.opts.Data != nil {
+		if err := s.mx.opts.Data(append([]string(nil), s.to...), data); err != nil {
+			return err
+		}
+	}
 	_, isTLS := s.c.TLSConnectionState()
 	m := MXMessage{From: s.from, Rcpts: append([]string(nil), s.to...), Data: data, At: time.Now(),
 		TLS: isTLS, Helo: s.c.Hostname(), User: s.authed}
