@@ -3,6 +3,7 @@ package inbound_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -176,6 +177,50 @@ func TestTransientFailureDoesNotSuppress(t *testing.T) {
 	sup, err := e.db.SuppressedAmong(context.Background(), e.team, []string{"full@example.net"})
 	require.NoError(t, err)
 	require.False(t, sup["full@example.net"])
+}
+
+// TestLateBounceClasses: a DSN's failed recipient is classified from its
+// Status and Diagnostic-Code (internal/bounce); a block for spam or the
+// sender's reputation bounces the email and leaves the address alone, an
+// unknown user is suppressed.
+func TestLateBounceClasses(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, kind)
+			for _, tc := range []struct {
+				rcpt, status, diag string
+				typ, sub           string
+				suppress           bool
+			}{
+				{"gone@example.net", "5.0.0", "smtp; 550 Requested action not taken: mailbox unavailable", "Permanent", "NoEmail", true},
+				{"blocked@example.net", "5.7.1", "smtp; 554 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org",
+					"Permanent", "General", false},
+				{"spam@example.net", "5.7.1", "smtp; 550 5.7.1 Message rejected as spam by Content Filtering.", "Transient", "ContentRejected", false},
+				{"full@example.net", "5.2.2", "smtp; 552 5.2.2 Quota exceeded (mailbox for user is full)", "Transient", "MailboxFull", false},
+				{"later@example.net", "4.4.7", "smtp; 421 4.4.7 Delivery time expired", "Transient", "General", false},
+			} {
+				em := e.delivered(tc.rcpt)
+				require.NoError(t, e.send("bounces+"+em.ID+"@send.example.com", dsn(em.ID, tc.rcpt, tc.status, tc.diag)))
+				require.Equal(t, store.EventBounced, e.last(em), tc.rcpt)
+				evs, err := e.db.ListEmailEvents(context.Background(), e.team, em.ID)
+				require.NoError(t, err)
+				var detail struct {
+					Bounce struct {
+						Type, SubType, Message string
+						DiagnosticCode         []string
+					}
+				}
+				require.NoError(t, json.Unmarshal(evs[len(evs)-1].Data, &detail))
+				require.Equal(t, tc.typ, detail.Bounce.Type, tc.rcpt)
+				require.Equal(t, tc.sub, detail.Bounce.SubType, tc.rcpt)
+				require.Equal(t, []string{tc.diag}, detail.Bounce.DiagnosticCode, tc.rcpt)
+				sup, err := e.db.SuppressedAmong(context.Background(), e.team, []string{tc.rcpt})
+				require.NoError(t, err)
+				require.Equal(t, tc.suppress, sup[tc.rcpt], "%s suppressed", tc.rcpt)
+			}
+		})
+	}
 }
 
 func TestComplaintIsRecorded(t *testing.T) {
