@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -198,6 +200,18 @@ type emailObject struct {
 	ScheduledAt *string     `json:"scheduled_at"`
 	Tags        []store.Tag `json:"tags"`
 	TopicID     *string     `json:"topic_id"`
+	// Bounce is the detail of the email's latest bounce, present only when
+	// last_event is bounced (Resend, 2026-07; not in the v1.5.0 document).
+	Bounce *emailBounce `json:"bounce,omitempty"`
+}
+
+// emailBounce is the bounce object of GET /emails/{id}: the one the
+// email's bounced event (and its email.bounced webhook) carries.
+type emailBounce struct {
+	Message        string   `json:"message"`
+	Type           string   `json:"type"`
+	SubType        string   `json:"subType"`
+	DiagnosticCode []string `json:"diagnosticCode,omitempty"`
 }
 
 // emailListItem is one item of GET /emails.
@@ -256,8 +270,39 @@ func (h *Handler) getEmail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("get email: %w", err)
 	}
-	writeJSON(w, http.StatusOK, toEmailObject(e))
+	obj := toEmailObject(e)
+	if e.LastEvent == store.EventBounced {
+		if obj.Bounce, err = h.lastBounce(r.Context(), callerKey(r.Context()).TeamID, e.ID); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, obj)
 	return nil
+}
+
+// lastBounce is the bounce object of the email's latest bounced event (an
+// email with several bounced recipients has an event per distinct
+// bounce), or nil when no event carries one.
+func (h *Handler) lastBounce(ctx context.Context, teamID, emailID string) (*emailBounce, error) {
+	evs, err := h.Store.ListEmailEvents(ctx, teamID, emailID)
+	if err != nil {
+		return nil, fmt.Errorf("list email events: %w", err)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type != store.EventBounced || len(evs[i].Data) == 0 {
+			continue
+		}
+		var d struct {
+			Bounce *emailBounce `json:"bounce"`
+		}
+		if err := json.Unmarshal(evs[i].Data, &d); err != nil {
+			return nil, fmt.Errorf("decode the bounced event of email %s: %w", emailID, err)
+		}
+		if d.Bounce != nil {
+			return d.Bounce, nil
+		}
+	}
+	return nil, nil
 }
 
 type listResponse[T any] struct {

@@ -59,6 +59,23 @@ var openapiEnumAdditions = map[string][]string{
 	"record": {"DMARC"},
 }
 
+// openapiPropertyAdditions are properties Godwit returns beyond the
+// v1.5.0 document, held to the schema Resend gave them: an email's bounce
+// (GET /emails/{id} when last_event is bounced; resend-openapi PR #80,
+// reverted from the document by #82 while the API kept returning it;
+// resend-node PR #1030 types it). A property the document does not list is
+// not checked at all, so without this a bounce of any shape would pass.
+var openapiPropertyAdditions = map[string]map[string]*openapi3.Schema{
+	"Email": {"bounce": openapi3.NewObjectSchema().
+		WithProperty("message", openapi3.NewStringSchema()).
+		WithProperty("type", openapi3.NewStringSchema().WithEnum("Permanent", "Transient", "Undetermined")).
+		WithProperty("subType", openapi3.NewStringSchema().WithEnum("Undetermined", "General", "NoEmail",
+			"MailboxFull", "MessageTooLarge", "ContentRejected", "AttachmentRejected")).
+		WithProperty("diagnosticCode", openapi3.NewArraySchema().WithItems(openapi3.NewStringSchema())).
+		WithRequired([]string{"message", "type", "subType"}).
+		WithoutAdditionalProperties()},
+}
+
 type openapiDoc struct {
 	router routers.Router
 	err    error
@@ -79,6 +96,16 @@ func loadOpenAPI() (routers.Router, error) {
 		}
 		for _, ref := range doc.Components.Schemas {
 			addEnums(ref, map[*openapi3.Schema]bool{})
+		}
+		for name, props := range openapiPropertyAdditions {
+			ref := doc.Components.Schemas[name]
+			if ref == nil || ref.Value == nil {
+				openapiRef.err = fmt.Errorf("OpenAPI document: no schema %s to add properties to", name)
+				return
+			}
+			for prop, schema := range props {
+				ref.Value.WithProperty(prop, schema)
+			}
 		}
 		// Routes are matched on the path alone: the test server's host is
 		// not Resend's.
@@ -238,6 +265,14 @@ func TestOpenAPICheckFails(t *testing.T) {
 	require.Error(t, checkOpenAPI(req, 200, h, []byte(`{"object":"list","data":[{"id":1}]}`)))
 	require.Error(t, checkOpenAPI(req, 200, h, []byte(`{"object":"list","data":"nope"}`)))
 	require.NoError(t, checkOpenAPI(req, 200, h, []byte(`{"object":"list","has_more":false,"data":[]}`)))
+	// An email's bounce is held to the schema Resend gave it.
+	email := httptest.NewRequest(http.MethodGet, "/emails/"+"4ef9a417-02e9-4d39-ad75-9611e0fcc33c", nil)
+	const base = `{"object":"email","id":"4ef9a417-02e9-4d39-ad75-9611e0fcc33c","to":["a@example.com"],"from":"b@example.com",
+		"created_at":"2026-11-28 12:00:00+00","subject":"s","last_event":"bounced","bounce":`
+	require.NoError(t, checkOpenAPI(email, 200, h, []byte(base+`{"message":"m","type":"Permanent","subType":"NoEmail","diagnosticCode":["smtp; 550 5.1.1 x"]}}`)))
+	require.Error(t, checkOpenAPI(email, 200, h, []byte(base+`{"message":"m","type":"Permanent","subType":"NoEmail","diagnosticCode":"smtp; 550"}}`)))
+	require.Error(t, checkOpenAPI(email, 200, h, []byte(base+`{"message":"m","type":"Hard","subType":"NoEmail"}}`)))
+	require.Error(t, checkOpenAPI(email, 200, h, []byte(base+`{"message":"m","type":"Permanent","subType":"NoEmail","extra":1}}`)))
 	// Operations the document does not describe are not checked.
 	other := httptest.NewRequest(http.MethodGet, "/"+url.PathEscape("godwit-own"), nil)
 	require.NoError(t, checkOpenAPI(other, 200, h, []byte(`{"anything":1}`)))
