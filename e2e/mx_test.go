@@ -52,7 +52,8 @@ type mxEnv struct {
 }
 
 // The destinations: two domains with MX records, one with only an address
-// (RFC 5321's implicit MX). The MX refuses recipients named unknown*.
+// (RFC 5321's implicit MX). The MX refuses recipients named unknown* (no
+// such user) and spamhaus* (the sender's IP is on a blocklist).
 var mxDestinations = map[string]string{"dest.test": "mx.dest.test", "other.test": "mx.other.test", "bare.test": ""}
 
 func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
@@ -63,6 +64,10 @@ func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 		Rcpt: func(rcpt string, _ int) error {
 			if strings.HasPrefix(rcpt, "unknown") {
 				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: Recipient address rejected: User unknown"}
+			}
+			if strings.HasPrefix(rcpt, "spamhaus") {
+				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+					Message: "Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}
 			}
 			return nil
 		},
@@ -317,6 +322,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("late bounce and complaint", e.testLateReports)
 			t.Run("tracking", e.testTracking)
 			t.Run("suppressions", e.testSuppressions)
+			t.Run("bounce classes", e.testBounceClasses)
 			t.Run("scheduled", e.testScheduled)
 			t.Run("rate limit", e.testRateLimit)
 			t.Run("Go SDK", e.testGoSDK)
@@ -629,6 +635,42 @@ func (e *mxEnv) testSuppressions(t *testing.T) {
 	attempts, _ = e.delivery(t, again)
 	require.Equal(t, "suppressed", attempts["unknown-1@dest.test"]["outcome"])
 	require.Equal(t, 1, e.mx.Attempts("unknown-1@dest.test"), "only the first email reached the MX")
+}
+
+// testBounceClasses: GET /emails/{id} of a bounced email has the bounce
+// object, as the email.bounced webhook does; an unknown user is suppressed,
+// a blocklist refusal bounces the email and leaves the address alone.
+func (e *mxEnv) testBounceClasses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rcpt, typ, sub, diag string
+		suppressed           bool
+	}{
+		{"unknown-2@dest.test", "Permanent", "NoEmail", "smtp; 550 5.1.1 <unknown-2@dest.test>: Recipient address rejected: User unknown", true},
+		{"spamhaus-1@dest.test", "Permanent", "General", "smtp; 554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org", false},
+	} {
+		id := e.send(t, map[string]any{"from": "app@acme.test", "to": tc.rcpt, "subject": "s", "text": "x"})
+		e.waitLastEvent(t, id, "bounced")
+		b, ok := e.get(t, "/emails/"+id)["bounce"].(map[string]any)
+		require.True(t, ok, "%s: GET /emails/{id} has a bounce object", tc.rcpt)
+		require.Equal(t, tc.typ, b["type"], tc.rcpt)
+		require.Equal(t, tc.sub, b["subType"], tc.rcpt)
+		require.Equal(t, []any{tc.diag}, b["diagnosticCode"], tc.rcpt)
+		require.NotEmpty(t, b["message"], tc.rcpt)
+		hook := e.waitHook(t, "email.bounced", about(id))
+		require.Equal(t, b, hook["bounce"], "%s: the webhook carries the same bounce", tc.rcpt)
+
+		status, _, err := request("GET", e.s.url+"/suppressions/"+tc.rcpt, e.key, "")
+		require.NoError(t, err)
+		if tc.suppressed {
+			require.Equal(t, 200, status, "%s is suppressed", tc.rcpt)
+			continue
+		}
+		require.Equal(t, 404, status, "%s is not suppressed", tc.rcpt)
+		again := e.send(t, map[string]any{"from": "app@acme.test", "to": tc.rcpt, "subject": "s", "text": "x"})
+		e.waitLastEvent(t, again, "bounced")
+		require.Equal(t, 2, e.mx.Attempts(tc.rcpt), "%s: the next email is tried again", tc.rcpt)
+	}
 }
 
 // testScheduled: an email scheduled a few seconds ahead stays scheduled,

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/godwittest"
 )
 
 // nodeSDK returns the node binary for the scripts in e2e/node, which need
@@ -447,6 +448,29 @@ func TestNodeSDKLogs(t *testing.T) {
 		require.NoError(t, json.Unmarshal(got[name], &e), name)
 		require.Equal(t, status, e.StatusCode, name)
 	}
+	s.stop(t)
+}
+
+// TestNodeSDKBouncedEmail reads a bounced email with the official Node SDK
+// (resend.emails.get; e2e/node/bounce.mjs checks the answer): the bounce
+// object Resend added to GET /emails/{id} comes through the SDK.
+func TestNodeSDKBouncedEmail(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir(), "--delivery", "capture")
+	key := firstKey(t, s)
+	got := runNode(t, node, "bounce.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	var email struct {
+		LastEvent string `json:"last_event"`
+		Bounce    struct {
+			Type, SubType, Message string
+			DiagnosticCode         []string
+		}
+	}
+	require.NoError(t, json.Unmarshal(got["get"], &email))
+	require.Equal(t, "bounced", email.LastEvent)
+	require.Equal(t, "Permanent", email.Bounce.Type)
+	require.Equal(t, "NoEmail", email.Bounce.SubType)
+	require.Equal(t, []string{"smtp; 550 5.1.1 Unknown User (test address)"}, email.Bounce.DiagnosticCode)
 	s.stop(t)
 }
 
