@@ -2,15 +2,18 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/bounce"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
@@ -69,6 +72,10 @@ var refusals = []struct {
 func TestWorkerBounceClasses(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
 		e := newWorkerEnv(t, kind, godwittest.MXOptions{})
+		var logs godwittest.LogBuffer
+		e.w.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		reg := prometheus.NewRegistry()
+		e.w.Metrics = metrics.New(reg)
 		ctx := context.Background()
 		for _, tc := range refusals {
 			if tc.atData {
@@ -104,6 +111,37 @@ func TestWorkerBounceClasses(t *testing.T) {
 				require.Equal(t, before+1, e.mx.Attempts(tc.rcpt), "%s: tried again", tc.rcpt)
 			}
 		}
+
+		// Each bounce is logged with its class and counted by it.
+		want := map[[3]string]int{}
+		for _, tc := range refusals {
+			key := [3]string{string(tc.typ), string(tc.sub), strconv.FormatBool(tc.suppress)}
+			want[key]++
+			if !tc.suppress {
+				want[key]++ // the second email bounced too
+			}
+		}
+		got := map[[3]string]int{}
+		for _, rec := range logs.Records(t, "email bounced") {
+			got[[3]string{rec["bounce_type"].(string), rec["bounce_sub_type"].(string), strconv.FormatBool(rec["suppressed"].(bool))}]++
+		}
+		require.Equal(t, want, got)
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		counted := map[[3]string]int{}
+		for _, f := range families {
+			if f.GetName() != "godwit_bounces_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				l := map[string]string{}
+				for _, p := range m.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				counted[[3]string{l["type"], l["sub_type"], l["suppressed"]}] = int(m.GetCounter().GetValue())
+			}
+		}
+		require.Equal(t, want, counted)
 	})
 }
 

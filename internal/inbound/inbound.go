@@ -150,6 +150,7 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 		return err
 	}
 	now := b.now().UTC()
+	var classes []bounce.Class // a DSN's, one per out.Attempts
 	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: e.TeamID, SuppressionAdded: events.SuppressionAddedEvent}
 	switch rep.Kind {
 	case report.DSN:
@@ -173,7 +174,7 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 			if c.Suppress() {
 				out.Suppress = append(out.Suppress, addr)
 			}
-			b.Metrics.Bounce(string(c.Type), string(c.SubType), c.Suppress())
+			classes = append(classes, c)
 			out.Attempts = append(out.Attempts, &store.DeliveryAttempt{Recipient: addr, Outcome: store.OutcomeBounced,
 				Host: firstNonEmpty(r.RemoteMTA, rep.ReportingMTA), Code: replyCode(r.DiagnosticCode), Enhanced: r.Status, Response: r.DiagnosticCode, CreatedAt: now})
 			msg := "The recipient's mail server reported that the email could not be delivered. " + bounce.Message(c)
@@ -222,9 +223,12 @@ func (b *Backend) Record(ctx context.Context, emailID string, rep *report.Report
 		return err
 	}
 	// The story of the email: a late bounce or a complaint, once recorded.
-	for _, at := range out.Attempts {
+	for i, at := range out.Attempts {
+		c := classes[i]
+		b.Metrics.Bounce(string(c.Type), string(c.SubType), c.Suppress())
 		b.logger().Info("email bounced", "email_id", e.ID, "team_id", e.TeamID, "recipient_domain", domainOf(at.Recipient),
-			"host", at.Host, "code", at.Code, "enhanced", at.Enhanced, "reply", clip(at.Response, 300), "late", true)
+			"host", at.Host, "code", at.Code, "enhanced", at.Enhanced, "reply", clip(at.Response, 300), "late", true,
+			"bounce_type", string(c.Type), "bounce_sub_type", string(c.SubType), "suppressed", c.Suppress())
 	}
 	if out.LastEvent == store.EventComplained {
 		b.logger().Info("email complained", "email_id", e.ID, "team_id", e.TeamID, "recipients", len(out.Suppress))

@@ -339,5 +339,8 @@ func TestLateBounceIsLogged(t *testing.T) {
 	require.Equal(t, "mx.example.net", recs[0]["host"])
 	require.EqualValues(t, 550, recs[0]["code"])
 	require.Equal(t, true, recs[0]["late"])
+	require.Equal(t, "Permanent", recs[0]["bounce_type"])
+	require.Equal(t, "NoEmail", recs[0]["bounce_sub_type"])
+	require.Equal(t, true, recs[0]["suppressed"])
 	require.NotContains(t, logs.String(), "gone@example.net")
 }

@@ -63,6 +63,12 @@ func TestCounts(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues("GET /emails/{id}", "404")))
 	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues(Unmatched, "404")))
 
+	m.Bounce("Permanent", "NoEmail", true)
+	m.Bounce("Transient", "ContentRejected", false)
+	m.Bounce("Transient", "ContentRejected", false)
+	require.Equal(t, 1.0, testutil.ToFloat64(m.bounces.WithLabelValues("Permanent", "NoEmail", "true")))
+	require.Equal(t, 2.0, testutil.ToFloat64(m.bounces.WithLabelValues("Transient", "ContentRejected", "false")))
+
 	require.Equal(t, WebhookSuccess, WebhookResult(204))
 	require.Equal(t, WebhookHTTPError, WebhookResult(500))
 	require.Equal(t, WebhookNoResponse, WebhookResult(0))
