@@ -165,3 +165,16 @@ func FuzzParseReply(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkClassifyReply classifies every reply of the table once per
+// iteration.
+func BenchmarkClassifyReply(b *testing.B) {
+	fixtures := loadFixtures(b)
+	b.ResetTimer()
+	for b.Loop() {
+		for _, f := range fixtures {
+			_ = ClassifyReply(f.reply)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fixtures)), "ns/reply")
+}
