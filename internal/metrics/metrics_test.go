@@ -135,6 +135,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 	m.RegisterCache("mx_domains", func() uint64 { return 0 }, func() uint64 { return 0 })
 	m.SMTPRefused(SMTPAuthFailed)
 	m.DomainCheck("verified")
+	m.Bounce("Permanent", "NoEmail", true)
 	m.HTTPRequest("GET /x", 200, 0)
 	m.RegisterConnectionLeases(func() int { return 0 })
 	fams, err := reg.Gather()
@@ -145,7 +146,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 			ours[f.GetName()] = true
 		}
 	}
-	require.Len(t, ours, 22)
+	require.Len(t, ours, 23)
 
 	doc, err := os.ReadFile("../../docs/operations.md")
 	require.NoError(t, err)
