@@ -514,7 +514,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	}
 	hooks := guard.HTTPClient(webhook.Timeout)
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt
-	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log,
+	qc := queue.Config{Outbox: outbox, Workers: workers, JobTimeout: cfg.DeliveryTimeout, Logger: log, Metrics: met,
 		Webhooks: &webhook.Dispatcher{Store: db, Keys: domainCfg.Keys, Client: hooks, Logger: log, Metrics: met},
 		Broadcasts: &broadcast.Sender{Store: db, Accept: acc, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 			TestDomain: cfg.TestDomain, Logger: log},

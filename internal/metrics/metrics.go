@@ -126,6 +126,8 @@ type Metrics struct {
 	commitErrors   *prometheus.CounterVec
 	domainChecks   *prometheus.CounterVec
 	bounces        *prometheus.CounterVec
+	jobsRescued    *prometheus.CounterVec
+	emailsRescued  prometheus.Counter
 	reg            *prometheus.Registry
 }
 
@@ -188,6 +190,11 @@ func New(reg *prometheus.Registry) *Metrics {
 			Help: "Group commits whose transaction failed, by kind (their requests are then retried one by one)."}, []string{"kind"}),
 		domainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_verifications_total",
 			Help: "DNS verification checks of domains, by the status they left the domain in (or lookup_error)."}, []string{"result"}),
+		jobsRescued: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_rescued_total",
+			Help: "Jobs a dead node (or, on SQLite, a crashed process) was running that this node made available to run again, by kind (deliver, webhook, broadcast, contact_import): each may repeat part of what it had done."},
+			[]string{"kind"}),
+		emailsRescued: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "delivery_emails_rescued_total",
+			Help: "Emails held by the delivery jobs this node rescued (jobs_rescued_total{kind=\"deliver\"}): the bound on duplicate deliveries after a crash."}),
 	}
 	m.bounces = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bounces_total",
 		Help: "Bounced recipients, by Resend's bounce type and subType (internal/bounce) and whether the address was suppressed (a permanent recipient failure)."},
@@ -196,6 +203,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
+		m.jobsRescued, m.emailsRescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -217,6 +225,9 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.webhooks = map[string]prometheus.Counter{}
 	for _, r := range webhookResults {
 		m.webhooks[r] = webhooksVec.WithLabelValues(r)
+	}
+	for _, k := range JobKinds {
+		m.jobsRescued.WithLabelValues(k)
 	}
 	for _, k := range []string{CommitAccept, CommitOutcomes} {
 		m.commitDuration.WithLabelValues(k)
@@ -464,6 +475,22 @@ func (m *Metrics) RegisterCache(name string, hits, misses func() uint64) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "cache_misses_total", ConstLabels: labels,
 			Help: "Lookups an in-memory cache could not answer, made at their source (by cache)."},
 			func() float64 { return float64(misses()) }))
+}
+
+// JobKinds are the kinds of the queue's jobs (River's job kinds), the
+// values of the kind label.
+var JobKinds = []string{"deliver", "webhook", "broadcast", "contact_import"}
+
+// JobsRescued counts jobs of kind that a dead node (or a crashed process)
+// was running and this node made available to run again, and the emails
+// they hold (delivery jobs: each email whose outcome the dead node had
+// not recorded may be delivered twice).
+func (m *Metrics) JobsRescued(kind string, jobs, emails int) {
+	if m == nil || jobs == 0 {
+		return
+	}
+	m.jobsRescued.WithLabelValues(kind).Add(float64(jobs))
+	m.emailsRescued.Add(float64(emails))
 }
 
 // RegisterRequestLog adds the request log writer's counts (Resend's Logs

@@ -28,6 +28,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 	m.HTTPRequest("POST /emails", 200, time.Millisecond)
 	m.Commit(CommitAccept, time.Millisecond, 1, 1, false)
 	m.DomainCheck("verified")
+	m.JobsRescued("deliver", 1, 1)
 	m.RegisterQueue(func() (QueueStats, error) { return QueueStats{}, nil })
 	m.RegisterRequestLog(nil, nil)
 }
@@ -49,6 +50,14 @@ func TestCounts(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", Reply5xx)))
 	require.Equal(t, 1.0, testutil.ToFloat64(m.outcomesVec.WithLabelValues("delivered", ReplyNone)))
 	require.Equal(t, 24, testutil.CollectAndCount(m.outcomesVec))
+
+	m.JobsRescued("deliver", 2, 7)
+	m.JobsRescued("webhook", 1, 0)
+	m.JobsRescued("broadcast", 0, 0) // nothing released: nothing counted
+	require.Equal(t, 2.0, testutil.ToFloat64(m.jobsRescued.WithLabelValues("deliver")))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.jobsRescued.WithLabelValues("webhook")))
+	require.Equal(t, 0.0, testutil.ToFloat64(m.jobsRescued.WithLabelValues("broadcast")))
+	require.Equal(t, 7.0, testutil.ToFloat64(m.emailsRescued))
 
 	done := m.AttemptStarted()
 	require.Equal(t, 1.0, testutil.ToFloat64(m.inFlight))
@@ -146,7 +155,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 			ours[f.GetName()] = true
 		}
 	}
-	require.Len(t, ours, 23)
+	require.Len(t, ours, 25)
 
 	doc, err := os.ReadFile("../../docs/operations.md")
 	require.NoError(t, err)

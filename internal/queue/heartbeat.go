@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
@@ -44,6 +45,7 @@ type heartbeat struct {
 	interval  time.Duration
 	deadAfter time.Duration
 	rescue    bool // PostgreSQL: release the jobs of dead nodes
+	metrics   *metrics.Metrics
 	logger    *slog.Logger
 
 	mu      sync.Mutex
@@ -162,33 +164,80 @@ UPDATE river_job SET
 	errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt, 'trace', '',
 		'error', 'node ' || attempted_by[cardinality(attempted_by)] || ' stopped heartbeating; job rescued'))
 WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] IN (SELECT node_id FROM dead)
-RETURNING id, attempted_by[cardinality(attempted_by)]`
+RETURNING attempted_by[cardinality(attempted_by)], kind, state = 'discarded',
+	CASE WHEN jsonb_typeof(args->'email_ids') = 'array' THEN jsonb_array_length(args->'email_ids') ELSE 0 END`
 
 // rescueDead releases the jobs of nodes whose heartbeat is older than
-// deadAfter (PostgreSQL).
+// deadAfter (PostgreSQL), and counts and logs them per dead node.
 func (h *heartbeat) rescueDead(ctx context.Context) error {
 	rows, err := h.db.Writer().QueryContext(ctx, rescueDeadSQL, h.deadAfter.Microseconds(), h.node)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	byNode := map[string]int{}
+	byNode := map[string]*rescued{}
 	for rows.Next() {
-		var id int64
-		var node string
-		if err := rows.Scan(&id, &node); err != nil {
+		var node, kind string
+		var discarded bool
+		var emails int
+		if err := rows.Scan(&node, &kind, &discarded, &emails); err != nil {
 			return err
 		}
-		byNode[node]++
+		r := byNode[node]
+		if r == nil {
+			r = &rescued{}
+			byNode[node] = r
+		}
+		r.add(kind, discarded, emails)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for node, n := range byNode {
-		h.logger.Warn("a node stopped heartbeating: its running jobs are available again",
-			slog.String("node", node), slog.Int("jobs", n))
+	for node, r := range byNode {
+		r.report(h.metrics, h.logger.With(slog.String("node", node)),
+			"a node stopped heartbeating: its running jobs are available again")
 	}
 	return nil
+}
+
+// rescued tallies the running jobs of a dead node (or crashed process)
+// as they are released.
+type rescued struct {
+	released  map[string]int // by kind: available to run again
+	emails    int            // held by the released delivery jobs
+	discarded int            // had used their attempts: discarded
+}
+
+func (r *rescued) add(kind string, discarded bool, emails int) {
+	if discarded {
+		r.discarded++
+		return
+	}
+	if r.released == nil {
+		r.released = map[string]int{}
+	}
+	r.released[kind]++
+	if kind == (DeliverArgs{}).Kind() {
+		r.emails += emails
+	}
+}
+
+// report counts the released jobs (metrics.JobsRescued: the emails of the
+// delivery jobs bound the duplicate deliveries) and logs one line.
+func (r *rescued) report(met *metrics.Metrics, logger *slog.Logger, msg string) {
+	jobs := 0
+	attrs := []any{}
+	for kind, n := range r.released {
+		emails := 0
+		if kind == (DeliverArgs{}).Kind() {
+			emails = r.emails
+		}
+		met.JobsRescued(kind, n, emails)
+		jobs += n
+		attrs = append(attrs, slog.Int("jobs_"+kind, n))
+	}
+	logger.Warn(msg, append(attrs, slog.Int("jobs", jobs), slog.Int("emails", r.emails),
+		slog.Int("discarded", r.discarded))...)
 }
 
 // Writable reports whether the store took this node's last heartbeat
@@ -204,17 +253,35 @@ func (q *Queue) NodeID() string { return q.hb.node }
 // attempts, so that a job that crashes the server every time ends), and
 // deletes the heartbeats of earlier processes. Only the process holding
 // the database's lock may call it.
-func releaseOrphans(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) error {
+func releaseOrphans(ctx context.Context, db *sqlstore.DB, met *metrics.Metrics, logger *slog.Logger) error {
 	tx, err := db.Writer().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("queue: release jobs of a crashed process: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	res, err := tx.ExecContext(ctx, `UPDATE river_job SET
+	rows, err := tx.QueryContext(ctx, `UPDATE river_job SET
 		state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END,
 		finalized_at = CASE WHEN attempt >= max_attempts THEN datetime('now', 'subsec') END
-		WHERE state = 'running'`)
+		WHERE state = 'running'
+		RETURNING kind, state = 'discarded',
+			CASE WHEN json_type(args, '$.email_ids') = 'array' THEN json_array_length(args, '$.email_ids') ELSE 0 END`)
 	if err != nil {
+		return fmt.Errorf("queue: release jobs of a crashed process: %w", err)
+	}
+	r, n := &rescued{}, 0
+	for rows.Next() {
+		var kind string
+		var discarded bool
+		var emails int
+		if err := rows.Scan(&kind, &discarded, &emails); err != nil {
+			rows.Close()
+			return fmt.Errorf("queue: release jobs of a crashed process: %w", err)
+		}
+		r.add(kind, discarded, emails)
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("queue: release jobs of a crashed process: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM node_heartbeats`); err != nil {
@@ -223,8 +290,8 @@ func releaseOrphans(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("queue: release jobs of a crashed process: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		logger.Warn("jobs left running by a crash are available again", slog.Int64("jobs", n))
+	if n > 0 {
+		r.report(met, logger, "jobs left running by a crash are available again")
 	}
 	return nil
 }

@@ -2,14 +2,17 @@ package queue_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/godwittest"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -66,6 +69,36 @@ func (e *env) markRunning(em *store.Email, node string, attempt, maxAttempts int
 	require.EqualValues(e.t, 1, n)
 }
 
+// rescueCounts is what a node's metrics say it rescued: jobs by kind, and
+// the emails of the delivery jobs.
+func rescueCounts(t *testing.T, reg *prometheus.Registry) (map[string]float64, float64) {
+	t.Helper()
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	jobs, emails := map[string]float64{}, 0.0
+	for _, f := range fams {
+		switch f.GetName() {
+		case "godwit_jobs_rescued_total":
+			for _, m := range f.GetMetric() {
+				if v := m.GetCounter().GetValue(); v > 0 {
+					jobs[m.GetLabel()[0].GetValue()] = v
+				}
+			}
+		case "godwit_delivery_emails_rescued_total":
+			emails = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return jobs, emails
+}
+
+// TestJobKindsAreTheMetricsLabels: the kind label of the rescue metric
+// lists every job kind of the queue.
+func TestJobKindsAreTheMetricsLabels(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, metrics.JobKinds, []string{queue.DeliverArgs{}.Kind(), queue.WebhookArgs{}.Kind(),
+		queue.BroadcastArgs{}.Kind(), queue.ContactImportArgs{}.Kind()})
+}
+
 func (e *env) jobState(em *store.Email) string {
 	e.t.Helper()
 	var q string
@@ -94,13 +127,25 @@ func TestCrashedProcessJobsAreReleased(t *testing.T) {
 	require.NoError(t, e.db.Close())
 
 	// The next process (the lock file is app.Serve's; here there is one).
-	e2, q := openUnstarted(t, sqlstore.SQLite, dsn, queue.Config{Workers: 10})
+	reg, logs := prometheus.NewRegistry(), &godwittest.LogBuffer{}
+	e2, q := openUnstarted(t, sqlstore.SQLite, dsn, queue.Config{Workers: 10, Metrics: metrics.New(reg),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	startQueue(t, q)
 	e2.team = e.team
 	e2.waitFor(orphan, store.EventDelivered, 5*time.Second)
 	require.Equal(t, "discarded", e2.jobState(poison))
 	require.Equal(t, store.EventQueued, e2.last(poison))
 	require.NoError(t, q.Writable())
+
+	// Counted: the released job and its email (the bound on duplicates);
+	// the discarded one runs no more, so it cannot duplicate anything.
+	jobs, emails := rescueCounts(t, reg)
+	require.Equal(t, map[string]float64{"deliver": 1}, jobs)
+	require.Equal(t, 1.0, emails)
+	recs := logs.Records(t, "jobs left running by a crash are available again")
+	require.Len(t, recs, 1)
+	require.Equal(t, map[string]any{"jobs": 1.0, "jobs_deliver": 1.0, "emails": 1.0, "discarded": 1.0},
+		map[string]any{"jobs": recs[0]["jobs"], "jobs_deliver": recs[0]["jobs_deliver"], "emails": recs[0]["emails"], "discarded": recs[0]["discarded"]})
 }
 
 // TestDeadNodesJobsAreRescued: on PostgreSQL, a node whose heartbeat is
@@ -110,7 +155,9 @@ func TestCrashedProcessJobsAreReleased(t *testing.T) {
 func TestDeadNodesJobsAreRescued(t *testing.T) {
 	t.Parallel()
 	dsn := godwittest.StoreURL(t, sqlstore.Postgres)
-	e, q := openUnstarted(t, sqlstore.Postgres, dsn, queue.Config{Workers: 10,
+	reg, logs := prometheus.NewRegistry(), &godwittest.LogBuffer{}
+	e, q := openUnstarted(t, sqlstore.Postgres, dsn, queue.Config{Workers: 10, Metrics: metrics.New(reg),
+		Logger:            slog.New(slog.NewJSONHandler(logs, nil)),
 		HeartbeatInterval: 50 * time.Millisecond, DeadAfter: 500 * time.Millisecond})
 	ctx := context.Background()
 	orphan := e.accept("delivered@resend.dev", nil)
@@ -141,4 +188,14 @@ func TestDeadNodesJobsAreRescued(t *testing.T) {
 	require.Equal(t, "running", e.jobState(held))
 	require.Equal(t, store.EventQueued, e.last(held))
 	require.NoError(t, q.Writable())
+
+	// Counted once, with the dead node named in the log; the live node's
+	// job is not.
+	jobs, emails := rescueCounts(t, reg)
+	require.Equal(t, map[string]float64{"deliver": 1}, jobs)
+	require.Equal(t, 1.0, emails)
+	recs := logs.Records(t, "a node stopped heartbeating: its running jobs are available again")
+	require.Len(t, recs, 1)
+	require.Equal(t, "dead_node", recs[0]["node"])
+	require.Equal(t, 1.0, recs[0]["emails"])
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/webhook"
@@ -154,6 +155,9 @@ type Config struct {
 	// that node to count as dead (5 s when 0): see heartbeat.go.
 	HeartbeatInterval time.Duration
 	DeadAfter         time.Duration
+	// Metrics counts the jobs of dead nodes this node releases (nil: not
+	// counted).
+	Metrics *metrics.Metrics
 }
 
 // Queue is the running River client.
@@ -226,7 +230,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	}
 	q := &Queue{workers: cfg.Workers, slots: make(chan struct{}, max(cfg.Workers, 1)), log: logger}
 	q.hb = &heartbeat{db: db, node: newNodeID(), interval: cmpOr(cfg.HeartbeatInterval, defaultHeartbeatInterval),
-		deadAfter: cmpOr(cfg.DeadAfter, defaultDeadAfter), rescue: db.Dialect() == sqlstore.Postgres, logger: logger}
+		deadAfter: cmpOr(cfg.DeadAfter, defaultDeadAfter), rescue: db.Dialect() == sqlstore.Postgres, metrics: cfg.Metrics, logger: logger}
 	rc.ID = q.hb.node
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
@@ -252,7 +256,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		rc.PollOnly = true
 		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
 		if cfg.Workers > 0 {
-			if err := releaseOrphans(ctx, db, logger); err != nil {
+			if err := releaseOrphans(ctx, db, cfg.Metrics, logger); err != nil {
 				return nil, err
 			}
 		}
