@@ -46,6 +46,11 @@ type MXOptions struct {
 	// DataDelay is how long the MX takes over each message before it
 	// answers DATA, as a real one does.
 	DataDelay time.Duration
+	// BeforeData, when set, is called with the client's EHLO name once a
+	// message's data have been read, before the MX keeps it and answers.
+	// It may block: a test kills the sender meanwhile, so that the MX
+	// keeps a message whose sender never heard the answer.
+	BeforeData func(helo string)
 }
 
 // MXMessage is one message the MX accepted.
@@ -311,6 +316,9 @@ func (s *mxSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if s.mx.opts.BeforeData != nil {
+		s.mx.opts.BeforeData(s.c.Hostname())
 	}
 	time.Sleep(s.mx.opts.DataDelay)
 	if s.mx.opts.Data != nil {
