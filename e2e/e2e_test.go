@@ -64,7 +64,9 @@ type server struct {
 	err    error                 // its exit status, once done is closed
 }
 
-var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+// addrRE finds the API's address in the line that says it serves HTTP or
+// HTTPS (the metrics and profiling listeners log theirs before it).
+var addrRE = regexp.MustCompile(`"msg":"serving (?:plain HTTP|HTTPS)[^"]*".*"addr":"(127\.0\.0\.1:\d+)"`)
 
 // start runs godwit serve with args and waits until it listens.
 func start(t *testing.T, args ...string) *server {
