@@ -33,8 +33,16 @@ const (
 	scaleDrain      = 75 * time.Second // every 200 delivered within this of the load's end
 	scaleSender     = "scale.test"     // the team's verified sending domain
 	scaleRecipients = "sink.test"      // the recipients' domain: its MX is the sink
-	scaleLeaderLine = "leader: this node runs periodic sweeps"
 )
+
+// scaleSingletons is the periodic work that runs on one node at a time.
+var scaleSingletons = []string{"periodic sweeps", "domain verification"}
+
+// lead is a node's taking the lead of a singleton, by its log line.
+type lead struct {
+	at   time.Time
+	node *scaleNode
+}
 
 // scaleNode is one node of the cluster: its role, its arguments (kept to
 // restart it), its process, and the processes it ran before.
@@ -289,30 +297,28 @@ func testScaleOut(t *testing.T, limiter string) {
 	// The receiving host never saw more than the configured connections.
 	require.LessOrEqual(t, sink.MaxOpenConns(), maxConnsAllowed(t), "connections open at once at the sink")
 
-	// The periodic sweeps ran on one node at a time: a node became leader
-	// only after the one before it was killed.
-	type lead struct {
-		at   time.Time
-		node *scaleNode
-	}
-	var leads []lead
-	for _, n := range nodes {
-		for _, p := range n.processes() {
-			for _, rec := range p.stderr.Records(t, scaleLeaderLine) {
-				at, err := time.Parse(time.RFC3339Nano, rec["time"].(string))
-				require.NoError(t, err)
-				leads = append(leads, lead{at, n})
+	// The periodic work (sweeps, DNS checks of domains) ran on one node at
+	// a time: a node became its leader only after the one before was killed.
+	for _, work := range scaleSingletons {
+		var leads []lead
+		for _, n := range nodes {
+			for _, p := range n.processes() {
+				for _, rec := range p.stderr.Records(t, "leader: this node runs "+work) {
+					at, err := time.Parse(time.RFC3339Nano, rec["time"].(string))
+					require.NoError(t, err)
+					leads = append(leads, lead{at, n})
+				}
 			}
 		}
+		slices.SortFunc(leads, func(a, b lead) int { return a.at.Compare(b.at) })
+		require.NotEmpty(t, leads, "a node leads %s", work)
+		for i := 1; i < len(leads); i++ {
+			prev := leads[i-1].node
+			require.True(t, !prev.killed.IsZero() && prev.killed.Before(leads[i].at),
+				"%s became leader of %s at %s while %s led it (killed: %v)", leads[i].node.name, work, leads[i].at, prev.name, prev.killed)
+		}
+		t.Logf("%s: %s led by %d node(s) in turn", limiter, work, len(leads))
 	}
-	slices.SortFunc(leads, func(a, b lead) int { return a.at.Compare(b.at) })
-	require.NotEmpty(t, leads, "a node leads the sweeps")
-	for i := 1; i < len(leads); i++ {
-		prev := leads[i-1].node
-		require.True(t, !prev.killed.IsZero() && prev.killed.Before(leads[i].at),
-			"%s became leader at %s while %s led (killed: %v)", leads[i].node.name, leads[i].at, prev.name, prev.killed)
-	}
-	t.Logf("%s: sweeps led by %d node(s) in turn", limiter, len(leads))
 
 	for _, n := range nodes {
 		n.s.stop(t)
