@@ -103,46 +103,6 @@ trap 'exit 143' TERM
 
 
 
-# run_wait CMD...: run CMD in the background and wait for it, so that a
-# signal to this script runs the trap at once (bash defers traps until a
-# foreground command ends) and cleanup stops CMD. Returns CMD's status.
-run_wait() {
-	local p rc=0
-	"$@" &
-	p=$!
-	pids+=("$p")
-	wait "$p" || rc=$?
-	forget "$p"
-	return "$rc"
-}
-
-# record LABEL FILE: add the result lines of a deliver run to the summary.
-record() {
-	local label=$1 file=$2
-	{
-		echo "$label"
-		grep -E '^(delivered/s=|accept latency|accept->first_attempt|HTTP 200->|250 after DATA->|cpu |dkim )' "$file" | sed 's/^/    /' || echo "    FAILED"
-	} >>"$summary"
-}
-
-# deliver LABEL ARGS...: run bench/deliver, print and record its output.
-deliver() {
-	local label=$1 out="$tmp/deliver.out"
-	shift
-	echo "--- $label"
-	if run_wait "$tmp/deliver" -sink "$sink_url" -size "$SIZE" -label "$label" "$@" >"$out" 2>&1; then
-		cat "$out"
-		record "$label" "$out"
-	else
-		cat "$out"
-		echo "!!! $label failed"
-		record "$label" "$out"
-		echo "    FAILED: $(tail -n 1 "$out")" >>"$summary"
-		failures=$((failures + 1))
-		return 1
-	fi
-}
-
 # run_godwit STORE ARGS...: ARGS select the store and are passed to both
 # `godwit serve` and `godwit keys create`.
 run_godwit() {
@@ -259,18 +219,7 @@ fi
 go build -o "$tmp/sink" ./bench/sink
 go build -o "$tmp/deliver" ./bench/deliver
 
-smtp_port=$(free_port)
-dns_port=$(free_port)
-ctl_port=$(free_port)
-sink_url="http://127.0.0.1:$ctl_port"
-"$tmp/sink" -smtp "127.0.0.1:$smtp_port" -dns "127.0.0.1:$dns_port" -http "127.0.0.1:$ctl_port" >"$tmp/sink.log" 2>&1 &
-sink_pid=$!
-pids+=("$sink_pid")
-if ! wait_healthz "$sink_url" "$sink_pid"; then
-	cat "$tmp/sink.log" >&2
-	exit 1
-fi
-echo "### sink: smtp 127.0.0.1:$smtp_port, dns 127.0.0.1:$dns_port, control $sink_url"
+start_sink || exit 1
 
 for store in $STORES; do
 	case $store in

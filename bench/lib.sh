@@ -2,7 +2,9 @@
 # bench/delivery.sh share. The caller sets `me` (its name, for messages),
 # `pids` (processes it started), `tmp`, `PG_URL`, `HEALTH_TIMEOUT`, and the
 # `pg_schema`/`psql_url` variables that setup_pg_schema fills, and `godwit`
-# (the binary).
+# (the binary); the scripts that run bench/deliver (deliver) also set
+# `SIZE`, `summary` (a file) and `failures`, and start the sink with
+# start_sink.
 
 # alive PID: the process exists and is not a zombie.
 alive() {
@@ -125,4 +127,62 @@ godwit_ready() {
 		return 1
 	fi
 	echo "$key"
+}
+
+# run_wait CMD...: run CMD in the background and wait for it, so that a
+# signal to this script runs the trap at once (bash defers traps until a
+# foreground command ends) and cleanup stops CMD. Returns CMD's status.
+run_wait() {
+	local p rc=0
+	"$@" &
+	p=$!
+	pids+=("$p")
+	wait "$p" || rc=$?
+	forget "$p"
+	return "$rc"
+}
+
+# record LABEL FILE: add the result lines of a deliver run to the summary.
+record() {
+	local label=$1 file=$2
+	{
+		echo "$label"
+		grep -E '^(delivered/s=|accept latency|accept->first_attempt|HTTP 200->|250 after DATA->|cpu |dkim )' "$file" | sed 's/^/    /' || echo "    FAILED"
+	} >>"$summary"
+}
+
+# deliver LABEL ARGS...: run bench/deliver, print and record its output.
+deliver() {
+	local label=$1 out="$tmp/deliver.out"
+	shift
+	echo "--- $label"
+	if run_wait "$tmp/deliver" -sink "$sink_url" -size "$SIZE" -label "$label" "$@" >"$out" 2>&1; then
+		cat "$out"
+		record "$label" "$out"
+	else
+		cat "$out"
+		echo "!!! $label failed"
+		record "$label" "$out"
+		echo "    FAILED: $(tail -n 1 "$out")" >>"$summary"
+		failures=$((failures + 1))
+		return 1
+	fi
+}
+
+# start_sink: start bench/sink (built at $tmp/sink) on free loopback ports
+# and set smtp_port, dns_port, sink_url and sink_pid.
+start_sink() {
+	local ctl_port
+	smtp_port=$(free_port) || return 1
+	dns_port=$(free_port) || return 1
+	ctl_port=$(free_port) || return 1
+	sink_url="http://127.0.0.1:$ctl_port"
+	"$tmp/sink" -smtp "127.0.0.1:$smtp_port" -dns "127.0.0.1:$dns_port" -http "127.0.0.1:$ctl_port" >"$tmp/sink.log" 2>&1 &
+	sink_pid=$!
+	pids+=("$sink_pid")
+	if ! wait_healthz "$sink_url" "$sink_pid"; then
+		cat "$tmp/sink.log" >&2
+		return 1
+	fi
+	echo "### sink: smtp 127.0.0.1:$smtp_port, dns 127.0.0.1:$dns_port, control $sink_url"
 }
