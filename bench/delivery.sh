@@ -85,19 +85,8 @@ stop_postfix() {
 	fi
 }
 
-cleanup() {
-	local pid
-	trap - EXIT INT TERM
-	stop_postfix
-	for pid in "${pids[@]+"${pids[@]}"}"; do
-		stop_pid "$pid"
-	done
-	drop_pg_schema
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+before_cleanup() { stop_postfix; }
+trap_cleanup
 
 
 
@@ -209,15 +198,7 @@ run_postfix() {
 
 echo "### godwit delivery bench: $(date -u +%FT%TZ) $(nproc) cpus, $(go version | cut -d' ' -f3-), count=$COUNT idle=$IDLE_COUNT clients=$CLIENTS batch=$BATCH size=$SIZE"
 
-echo "### building"
-if [[ -n ${GODWIT_BIN:-} ]]; then
-	godwit=$GODWIT_BIN
-else
-	godwit="$tmp/godwit"
-	go build -o "$godwit" ./cmd/godwit
-fi
-go build -o "$tmp/sink" ./bench/sink
-go build -o "$tmp/deliver" ./bench/deliver
+build_tools sink deliver
 
 start_sink || exit 1
 

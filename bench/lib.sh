@@ -186,3 +186,41 @@ start_sink() {
 	fi
 	echo "### sink: smtp 127.0.0.1:$smtp_port, dns 127.0.0.1:$dns_port, control $sink_url"
 }
+
+# cleanup: stop every process the script started, drop the schema it
+# made, and remove $tmp; the script's before_cleanup, if it defines one,
+# runs first. trap_cleanup installs it for exit, INT and TERM.
+cleanup() {
+	local pid
+	trap - EXIT INT TERM
+	if declare -F before_cleanup >/dev/null; then
+		before_cleanup
+	fi
+	for pid in "${pids[@]+"${pids[@]}"}"; do
+		stop_pid "$pid"
+	done
+	drop_pg_schema
+	rm -rf "$tmp"
+}
+
+trap_cleanup() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# build_tools TOOL...: build godwit into $tmp (or take $GODWIT_BIN) and set
+# godwit, then build each bench/TOOL into $tmp/TOOL.
+build_tools() {
+	local tool
+	echo "### building"
+	if [[ -n ${GODWIT_BIN:-} ]]; then
+		godwit=$GODWIT_BIN
+	else
+		godwit="$tmp/godwit"
+		go build -o "$godwit" ./cmd/godwit
+	fi
+	for tool in "$@"; do
+		go build -o "$tmp/$tool" "./bench/$tool"
+	done
+}

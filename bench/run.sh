@@ -51,18 +51,7 @@ summary="$tmp/summary.txt"
 : >"$summary"
 
 
-cleanup() {
-	local pid
-	trap - EXIT INT TERM
-	for pid in "${pids[@]+"${pids[@]}"}"; do
-		stop_pid "$pid"
-	done
-	drop_pg_schema
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
 
 
@@ -158,15 +147,7 @@ run_godwit() {
 
 echo "### godwit bench: $(date -u +%FT%TZ) $(nproc) cpus, $(go version | cut -d' ' -f3-), duration=$DURATION warmup=$WARMUP size=$SIZE"
 
-echo "### building"
-if [[ -n ${GODWIT_BIN:-} ]]; then
-	godwit=$GODWIT_BIN
-else
-	godwit="$tmp/godwit"
-	go build -o "$godwit" ./cmd/godwit
-fi
-go build -o "$tmp/load" ./bench/load
-go build -o "$tmp/bare" ./bench/bare
+build_tools load bare
 
 run_bare || failures=$((failures + 1))
 

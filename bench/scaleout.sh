@@ -66,18 +66,7 @@ summary="$tmp/summary.txt"
 # The nodes of a topology share the secret key that seals the database's secrets.
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-cleanup() {
-	local pid
-	trap - EXIT INT TERM
-	for pid in "${pids[@]+"${pids[@]}"}"; do
-		stop_pid "$pid"
-	done
-	drop_pg_schema
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
 # serve NAME ROLE: start a node of the topology in the background; sets
 # node_pid and node_url.
@@ -160,16 +149,7 @@ run_topology() {
 
 echo "### godwit scale-out bench: $(date -u +%FT%TZ) $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3-), count=$COUNT clients=$CLIENTS duration=$DURATION load_clients=$LOAD_CLIENTS size=$SIZE rate_limiter=$([[ -n $REDIS_URL ]] && echo redis || echo database)"
 
-echo "### building"
-if [[ -n ${GODWIT_BIN:-} ]]; then
-	godwit=$GODWIT_BIN
-else
-	godwit="$tmp/godwit"
-	go build -o "$godwit" ./cmd/godwit
-fi
-go build -o "$tmp/sink" ./bench/sink
-go build -o "$tmp/deliver" ./bench/deliver
-go build -o "$tmp/load" ./bench/load
+build_tools sink deliver load
 
 start_sink || exit 1
 
