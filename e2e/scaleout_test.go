@@ -236,7 +236,9 @@ func testScaleOut(t *testing.T, limiter string) {
 		}
 	}
 	t.Logf("%s: %d requests in %s: by status %v (0: no answer)", limiter, len(reqs), loadEnd.Sub(loadStart).Round(time.Millisecond), codes)
-	require.Empty(t, codes[500], "never a 500")
+	for code, n := range codes {
+		require.True(t, code == 0 || code == 200 || code == 429, "%d answers %d: only 200 and 429 (0: no answer)", n, code)
+	}
 	require.Greater(t, codes[429], 0, "the load went over the limit")
 
 	// Every 200 is delivered.
