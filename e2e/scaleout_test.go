@@ -24,7 +24,7 @@ import (
 // The scale-out test's shape: its load, limits and bounds.
 const (
 	scaleRateLimit  = 20               // --rate-limit: the team's requests per second, in all
-	scaleMaxPerHost = 3                // --max-per-host: connections to the sink, in all
+	scaleMaxPerHost = 3                // --max-per-host: connections to the sink, in all (--connection-limiter)
 	scaleWorkers    = 8                // --workers of each worker node
 	scaleOffered    = 50               // requests per second the client offers
 	scaleLoadFor    = 12 * time.Second // how long it offers them
@@ -151,7 +151,7 @@ func testScaleOut(t *testing.T, limiter string) {
 	if limiter == "redis" {
 		common = append(common, "--redis-url", godwittest.RedisURL())
 	}
-	common = append(common, connectionLimiterArgs(t, limiter)...)
+	common = append(common, "--connection-limiter", limiter)
 	node := func(name, role string) *scaleNode {
 		return &scaleNode{name: name, args: append([]string{"--data-dir", t.TempDir(), "--role", role,
 			"--hostname", name + ".scale.test", "--workers", strconv.Itoa(scaleWorkers)}, common...)}
@@ -275,7 +275,7 @@ func testScaleOut(t *testing.T, limiter string) {
 		rescuedEmails += m["godwit_delivery_emails_rescued_total"]
 	}
 	t.Logf("%s: %d accepted, all delivered %s after the load; %d messages at the sink, %d duplicates; the survivors rescued %v delivery jobs holding %v emails; at most %d connections at once",
-		limiter, len(accepted), drained.Round(100*time.Millisecond), total, dups, rescuedJobs, rescuedEmails, sink.MaxOpenConns())
+		limiter, len(accepted), drained.Round(100*time.Millisecond), total, dups, rescuedJobs, rescuedEmails, sink.MaxOpen())
 	require.GreaterOrEqual(t, rescuedJobs, 1.0, "the job caught in flight at the kill was rescued")
 	require.LessOrEqual(t, float64(dups), rescuedEmails, "duplicates are bounded by the emails of the rescued jobs")
 
@@ -297,7 +297,7 @@ func testScaleOut(t *testing.T, limiter string) {
 	require.LessOrEqual(t, int64(len(accepted)), scaleRateLimit*seconds, "200s over %d seconds", seconds)
 
 	// The receiving host never saw more than the configured connections.
-	require.LessOrEqual(t, sink.MaxOpenConns(), maxConnsAllowed(t), "connections open at once at the sink")
+	require.LessOrEqual(t, sink.MaxOpen(), scaleMaxPerHost, "connections open at once at the sink, from all workers")
 
 	// The periodic work (sweeps, DNS checks of domains) ran on one node at
 	// a time: a node became its leader only after the one before was killed.
@@ -351,39 +351,4 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 	}
 	require.NoError(t, sc.Err())
 	return out
-}
-
-// TEMPORARY, until the cluster-wide connection limit (--connection-limiter)
-// is on main: without it --max-per-host is per node, and the sink may see
-// it from each of the two workers.
-var (
-	connLimiterOnce sync.Once
-	connLimiterHas  bool
-)
-
-func hasConnectionLimiter(t *testing.T) bool {
-	t.Helper()
-	connLimiterOnce.Do(func() {
-		out, stderr, _ := run(t, "serve", "-h")
-		connLimiterHas = strings.Contains(out+stderr, "-connection-limiter")
-	})
-	return connLimiterHas
-}
-
-// connectionLimiterArgs counts the connections to a receiving host in the
-// same place as the rate limits (redis or database).
-func connectionLimiterArgs(t *testing.T, limiter string) []string {
-	if !hasConnectionLimiter(t) {
-		t.Logf("this binary has no --connection-limiter: --max-per-host is per node")
-		return nil
-	}
-	return []string{"--connection-limiter", limiter}
-}
-
-// maxConnsAllowed is the most connections the sink may see at once.
-func maxConnsAllowed(t *testing.T) int {
-	if !hasConnectionLimiter(t) {
-		return 2 * scaleMaxPerHost
-	}
-	return scaleMaxPerHost
 }
