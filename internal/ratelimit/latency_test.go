@@ -1,4 +1,4 @@
-package ratelimit_test
+package ratelimit
 
 import (
 	"context"
@@ -7,16 +7,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/godwit/godwit/internal/godwittest"
-	"github.com/godwit/godwit/internal/ratelimit"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
 // benchLatency calls Allow b.N times, one after another as one request
 // does, and reports the latency's p50 and p99 (the mean is ns/op).
-func benchLatency(b *testing.B, l ratelimit.Limiter) {
+func benchLatency(b *testing.B, l Limiter) {
 	ctx := context.Background()
 	key := "bench-" + uuid.NewString()
 	if _, err := l.Allow(ctx, key, 1_000_000_000); err != nil { // warm: the script loaded, a connection open
@@ -40,19 +38,12 @@ func benchLatency(b *testing.B, l ratelimit.Limiter) {
 // BenchmarkRedisAllow is the Redis limiter's cost per request on loopback:
 // one EVALSHA round trip.
 func BenchmarkRedisAllow(b *testing.B) {
-	godwittest.RequireRedis(b)
-	opts, err := redis.ParseURL(godwittest.RedisURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	b.Cleanup(func() { c.Close() })
-	benchLatency(b, &ratelimit.Redis{Client: c, Prefix: "bench:" + uuid.NewString() + ":", Timeout: time.Second})
+	benchLatency(b, &Redis{Client: redisClient(b), Prefix: "bench:" + uuid.NewString() + ":", Timeout: time.Second})
 }
 
 // BenchmarkDatabaseAllow is the database limiter's cost per request on
 // PostgreSQL: one upsert, for comparison.
 func BenchmarkDatabaseAllow(b *testing.B) {
 	db := godwittest.NewStore(b, sqlstore.Postgres, nil)
-	benchLatency(b, &ratelimit.Database{Store: db, Timeout: time.Second})
+	benchLatency(b, &Database{Store: db, Timeout: time.Second})
 }

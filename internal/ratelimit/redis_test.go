@@ -12,7 +12,7 @@ import (
 	"github.com/godwit/godwit/internal/godwittest"
 )
 
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	godwittest.RequireRedis(t)
 	opts, err := redis.ParseURL(godwittest.RedisURL())
