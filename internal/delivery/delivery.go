@@ -88,6 +88,9 @@ type Result struct {
 	simulated bool   // a test-domain recipient: nothing was sent
 	expired   bool   // deferred past the maximum queue age
 	refused   bool   // every host was refused by the address guard: bounced, not suppressed
+	// retryAfter, when not 0, is when to try again: the destination is
+	// paused for that long (adaptive throttling).
+	retryAfter time.Duration
 	reason    string // a Failed result's reason code for email.failed ("": Message)
 }
 
@@ -120,9 +123,16 @@ type MXTransport struct {
 	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
 	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
 	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver. Guard applies to it too.
-	// MaxPerHost limits the connections open at once to one MX host (idle
-	// ones kept for reuse included); 0 means DefaultMaxPerHost.
+	// MaxPerHost limits the connections open at once to one destination
+	// (idle ones kept for reuse included): an MX host of no known provider,
+	// and at most this for a provider's destination; 0 means
+	// DefaultMaxPerHost.
 	MaxPerHost int
+	// Destinations overrides the limits per destination (provider, or
+	// "other"): --destination-limits. See destination.go.
+	Destinations DestinationConfig
+	// Throttle configures adaptive throttling (see throttle.go).
+	Throttle Throttle
 	// Slots counts them across the processes that share it (nil: in this
 	// process only): MaxPerHost is then their total.
 	Slots Slots
@@ -134,12 +144,18 @@ type MXTransport struct {
 	// generic (DNS and connection errors); nil discards it.
 	Logger *slog.Logger
 
-	poolOnce sync.Once
-	pool     *pool
+	poolOnce  sync.Once
+	pool      *pool
+	throttler *throttler
 }
 
 func (t *MXTransport) conns() *pool {
-	t.poolOnce.Do(func() { t.pool = &pool{max: t.MaxPerHost, slots: t.Slots} })
+	t.poolOnce.Do(func() {
+		t.throttler = newThrottler(t.Throttle, t.Logger)
+		t.pool = &pool{slots: t.Slots, limitFor: func(dest string) int {
+			return t.throttler.connections(dest, t.limits(dest).Connections)
+		}}
+	})
 	return t.pool
 }
 
@@ -253,17 +269,24 @@ func (t *MXTransport) Deliver(ctx context.Context, m *Message) []Result {
 // get refusedMsg as a provisional bounce that any other host's outcome
 // replaces (state.refuse).
 func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, refusedMsg string, m *Message, st *state, todo []int) {
-	variant := ""
-	if m.RequireTLS {
-		variant = "tls"
+	dest, ok := t.beforeSend(ctx, host, st, todo)
+	if !ok {
+		return
 	}
-	sl, err := t.conns().acquire(ctx, host, variant)
+	defer t.afterSend(dest, host, st, todo)
+	// Connections are pooled per destination (the provider), reused for the
+	// same MX host.
+	variant := host
+	if m.RequireTLS {
+		variant += "|tls"
+	}
+	sl, err := t.conns().acquire(ctx, dest, variant)
 	if err != nil {
 		st.set(todo, host, 0, "", slotError(err), Deferred)
 		return
 	}
 	var keep *smtpSession
-	defer func() { t.conns().release(sl, keep) }()
+	defer func() { t.conns().release(sl, t.spent(dest, keep)) }()
 	if idle := sl.idle; idle != nil && idle.reuse() {
 		if idle.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
 			keep = idle

@@ -25,6 +25,7 @@ type smtpSession struct {
 	raw    net.Conn
 	tls    bool
 	idleAt time.Time
+	sent   int // messages (transactions) sent over it
 }
 
 // quitWithin bounds the QUIT said before closing a connection.
@@ -94,6 +95,9 @@ func slotError(err error) string {
 type pool struct {
 	max   int
 	slots Slots
+	// limitFor, when set, is the limit of each destination (its configured
+	// connections, lowered while it is throttled), instead of max.
+	limitFor func(dest string) int
 
 	mu      sync.Mutex
 	hosts   map[string]*hostConns
@@ -125,7 +129,10 @@ type pooledConn struct {
 	lease string
 }
 
-func (p *pool) limit() int {
+func (p *pool) limit(dest string) int {
+	if p.limitFor != nil {
+		return p.limitFor(dest)
+	}
 	if p.max <= 0 {
 		return DefaultMaxPerHost
 	}
@@ -197,7 +204,7 @@ func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error)
 			p.mu.Unlock()
 			return &slot{dest: dest, variant: variant, idle: c.s, lease: c.lease}, nil
 		}
-		if p.slots == nil && h.open < p.limit() {
+		if p.slots == nil && h.open < p.limit(dest) {
 			h.open++
 			p.mu.Unlock()
 			return &slot{dest: dest, variant: variant}, nil
@@ -213,7 +220,7 @@ func (p *pool) acquire(ctx context.Context, dest, variant string) (*slot, error)
 		p.mu.Unlock()
 
 		if ask {
-			lease, ok, err := p.slots.TryAcquire(ctx, dest, p.limit())
+			lease, ok, err := p.slots.TryAcquire(ctx, dest, p.limit(dest))
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -316,6 +323,15 @@ func (p *pool) release(sl *slot, keep *smtpSession) {
 	if keep != nil && p.slots != nil && !p.slots.Keep(context.Background(), sl.dest, sl.lease) {
 		keep.close()
 		keep = nil
+	}
+	if keep != nil && p.limitFor != nil {
+		p.mu.Lock()
+		over := p.host(sl.dest).open > p.limit(sl.dest) // the limit was lowered (throttling)
+		p.mu.Unlock()
+		if over {
+			keep.close()
+			keep = nil
+		}
 	}
 	if keep == nil {
 		p.free(sl.dest, sl.lease)

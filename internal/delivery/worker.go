@@ -288,7 +288,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 	}
 	var retry *Retry
 	if maxDeferred > 0 {
-		retry = &Retry{After: Backoff(maxDeferred), Enqueued: true}
+		retry = &Retry{After: retryAfter(final, maxDeferred), Enqueued: true}
 		at := end.Add(retry.After)
 		out.RetryAt = &at
 	}
@@ -459,6 +459,27 @@ func (w *Worker) checkTopic(ctx context.Context, e *store.Email, pending []*reci
 		}
 	}
 	return nil
+}
+
+// retryAfter is the wait before the next attempt when some of results are
+// deferred: when each was deferred by a paused destination, the longest
+// pause left (the destination is tried again as soon as it may be);
+// otherwise Backoff(maxDeferred).
+func retryAfter(results []Result, maxDeferred int) time.Duration {
+	var pause time.Duration
+	for _, r := range results {
+		if r.Outcome != Deferred {
+			continue
+		}
+		if r.retryAfter <= 0 {
+			return Backoff(maxDeferred)
+		}
+		pause = max(pause, r.retryAfter)
+	}
+	if pause <= 0 {
+		return Backoff(maxDeferred)
+	}
+	return pause
 }
 
 // Backoff is the wait before the next attempt after n deferred ones:

@@ -1,0 +1,193 @@
+package delivery
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Destinations, not hosts (MX rollup): the MX hosts of one mailbox provider
+// share one budget of connections, messages per connection and messages per
+// second, as the provider counts a sender across all of its MX hosts. An MX
+// host that belongs to no provider in the table is its own destination,
+// named after the host.
+
+// Provider is a mailbox provider recognised by the names of its MX hosts.
+type Provider struct {
+	Name     string   // the destination's name: "gmail", "microsoft", …
+	Suffixes []string // MX host name suffixes, each matching the name itself or a subdomain of it
+	Limits   DestinationLimits
+}
+
+// DestinationLimits are the limits of one destination. Zero means no limit
+// for MessagesPerConn and Rate; Connections is at least 1 once resolved.
+type DestinationLimits struct {
+	Connections     int     // connections open at once (busy and idle), across all of its MX hosts
+	MessagesPerConn int     // messages sent over one connection before it is closed; 0: unlimited
+	Rate            float64 // messages per second started to the destination; 0: unlimited
+}
+
+// Providers is the MX rollup table. The limits are conservative starting
+// points taken from the providers' published guidance for senders (and from
+// what they accept without throttling in practice); --destination-limits
+// overrides them.
+var Providers = []Provider{
+	{Name: "gmail", Suffixes: []string{"google.com", "googlemail.com"},
+		Limits: DestinationLimits{Connections: 20, MessagesPerConn: 100}},
+	{Name: "microsoft", Suffixes: []string{"protection.outlook.com", "outlook.com", "hotmail.com"},
+		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 100}},
+	{Name: "yahoo", Suffixes: []string{"yahoodns.net", "yahoo.com", "aol.com"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 20}},
+	{Name: "icloud", Suffixes: []string{"mail.icloud.com", "me.com"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+	{Name: "zoho", Suffixes: []string{"zoho.com", "zoho.eu", "zoho.in", "zohomail.com"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+	{Name: "fastmail", Suffixes: []string{"messagingengine.com", "fastmail.com"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+	{Name: "proton", Suffixes: []string{"protonmail.ch", "proton.me"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+	{Name: "yandex", Suffixes: []string{"yandex.net", "yandex.ru"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+	{Name: "mimecast", Suffixes: []string{"mimecast.com"},
+		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 50}},
+	{Name: "proofpoint", Suffixes: []string{"pphosted.com", "ppe-hosted.com"},
+		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 50}},
+	{Name: "gmx", Suffixes: []string{"gmx.net", "gmx.com", "web.de"},
+		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+}
+
+// OtherDestination is the name under which --destination-limits sets the
+// limits of every MX host that belongs to no provider (each host still has
+// its own budget).
+const OtherDestination = "other"
+
+// provider returns the provider of an MX host name, nil for none.
+func provider(mxHost string) *Provider {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(mxHost), "."))
+	for i := range Providers {
+		for _, s := range Providers[i].Suffixes {
+			if h == s || strings.HasSuffix(h, "."+s) {
+				return &Providers[i]
+			}
+		}
+	}
+	return nil
+}
+
+// DestinationOf returns the destination an MX host belongs to: its
+// provider's name, or else the host name itself (lower case, no final dot).
+func DestinationOf(mxHost string) string {
+	if p := provider(mxHost); p != nil {
+		return p.Name
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(mxHost), "."))
+}
+
+// DestinationConfig holds the limits set per destination name (a provider's
+// name or OtherDestination) by --destination-limits: each field set
+// replaces the default, the others keep theirs.
+type DestinationConfig map[string]destinationOverride
+
+type destinationOverride struct {
+	connections, messages *int
+	rate                  *float64
+}
+
+// limitsFor returns the limits of destination dest (DestinationOf): the
+// provider's defaults (connections at most maxPerHost, the --max-per-host
+// default) or, for another host, maxPerHost connections without other
+// limits; then what c sets for the provider or for "other".
+func (c DestinationConfig) limitsFor(dest string, maxPerHost int) DestinationLimits {
+	if maxPerHost <= 0 {
+		maxPerHost = DefaultMaxPerHost
+	}
+	name := OtherDestination
+	l := DestinationLimits{Connections: maxPerHost}
+	if i := slices.IndexFunc(Providers, func(p Provider) bool { return p.Name == dest }); i >= 0 {
+		name = dest
+		l = Providers[i].Limits
+		l.Connections = min(l.Connections, maxPerHost)
+	}
+	if o, ok := c[name]; ok {
+		if o.connections != nil {
+			l.Connections = *o.connections
+		}
+		if o.messages != nil {
+			l.MessagesPerConn = *o.messages
+		}
+		if o.rate != nil {
+			l.Rate = *o.rate
+		}
+	}
+	l.Connections = max(l.Connections, 1)
+	return l
+}
+
+// ParseDestinationLimits parses --destination-limits: comma-separated
+// entries NAME:KEY=VALUE[/KEY=VALUE…] where NAME is a provider of the MX
+// rollup table or "other", and KEY is connections (≥ 1), messages (per
+// connection, ≥ 0, 0 unlimited) or rate (messages per second, ≥ 0, 0
+// unlimited), e.g. "gmail:connections=10/rate=20,other:connections=5".
+// An empty spec sets nothing.
+func ParseDestinationLimits(spec string) (DestinationConfig, error) {
+	c := DestinationConfig{}
+	for entry := range strings.SplitSeq(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		name, fields, ok := strings.Cut(entry, ":")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || strings.TrimSpace(fields) == "" {
+			return nil, fmt.Errorf("destination limits %q: want NAME:KEY=VALUE[/KEY=VALUE…], e.g. gmail:connections=10/rate=20", entry)
+		}
+		if name != OtherDestination && !slices.ContainsFunc(Providers, func(p Provider) bool { return p.Name == name }) {
+			return nil, fmt.Errorf("destination limits %q: unknown destination %q (known: %s)", entry, name, strings.Join(DestinationNames(), ", "))
+		}
+		if _, dup := c[name]; dup {
+			return nil, fmt.Errorf("destination limits: %q is set twice", name)
+		}
+		var o destinationOverride
+		for f := range strings.SplitSeq(fields, "/") {
+			key, val, ok := strings.Cut(strings.TrimSpace(f), "=")
+			if !ok {
+				return nil, fmt.Errorf("destination limits %q: %q is not KEY=VALUE", entry, f)
+			}
+			switch strings.TrimSpace(key) {
+			case "connections":
+				n, err := strconv.Atoi(strings.TrimSpace(val))
+				if err != nil || n < 1 || n > 10000 {
+					return nil, fmt.Errorf("destination limits %q: connections must be an integer from 1 to 10000, got %q", entry, val)
+				}
+				o.connections = &n
+			case "messages":
+				n, err := strconv.Atoi(strings.TrimSpace(val))
+				if err != nil || n < 0 || n > 1000000 {
+					return nil, fmt.Errorf("destination limits %q: messages (per connection) must be an integer from 0 (unlimited) to 1000000, got %q", entry, val)
+				}
+				o.messages = &n
+			case "rate":
+				r, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				if err != nil || r < 0 || r > 100000 || math.IsNaN(r) {
+					return nil, fmt.Errorf("destination limits %q: rate (messages per second) must be a number from 0 (unlimited) to 100000, got %q", entry, val)
+				}
+				o.rate = &r
+			default:
+				return nil, fmt.Errorf("destination limits %q: unknown key %q (want connections, messages or rate)", entry, key)
+			}
+		}
+		c[name] = o
+	}
+	return c, nil
+}
+
+// DestinationNames lists the names --destination-limits accepts.
+func DestinationNames() []string {
+	names := make([]string, 0, len(Providers)+1)
+	for _, p := range Providers {
+		names = append(names, p.Name)
+	}
+	return append(names, OtherDestination)
+}
