@@ -51,6 +51,10 @@ type MXOptions struct {
 	// It may block: a test kills the sender meanwhile, so that the MX
 	// keeps a message whose sender never heard the answer.
 	BeforeData func(helo string)
+	// Addr is the loopback address to listen on, e.g. "127.0.0.2:2525"
+	// (several MX hosts on one port, each at its own address, as DNS
+	// publishes them); "" is 127.0.0.1 on a free port.
+	Addr string
 }
 
 // MXMessage is one message the MX accepted.
@@ -88,7 +92,8 @@ type MX struct {
 	maxOpen  int
 }
 
-// NewMX starts a fake MX on 127.0.0.1 on a free port.
+// NewMX starts a fake MX on opts.Addr, by default 127.0.0.1 on a free
+// port.
 func NewMX(t testing.TB, opts MXOptions) *MX {
 	t.Helper()
 	mx := &MX{opts: opts, attempts: map[string]int{}}
@@ -100,7 +105,11 @@ func NewMX(t testing.TB, opts MXOptions) *MX {
 	srv.ErrorLog = log.New(io.Discard, "", 0) // tests drop and reset connections on purpose
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.AllowInsecureAuth = opts.AllowInsecureAuth
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("fake MX: listen: %v", err)
 	}
