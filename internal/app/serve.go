@@ -40,6 +40,7 @@ import (
 	"github.com/godwit/godwit/internal/connlimit"
 	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/destination"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/events"
@@ -501,8 +502,15 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 	}
 	switch cfg.Delivery {
 	case "mx":
+		dests, err := cfg.Destinations()
+		if err != nil {
+			return nil, err // Validate has checked it
+		}
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
-			Slots: slots, Guard: guard, Logger: log}
+			Destinations: dests, Slots: slots, Guard: guard, Logger: log,
+			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
+				met.DestinationPaused(destination.Group(dest), paused)
+			}}}
 	case "relay": // the operator's own relay: not guarded
 		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost, Slots: slots, Logger: log}
 	case "capture":

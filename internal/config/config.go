@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/godwit/godwit/internal/destination"
 )
 
 // Config is every setting of the godwit binary.
@@ -49,15 +51,18 @@ type Config struct {
 	DNSResolver  string
 	DMARCReport  string
 
-	Workers              int
-	Role                 string
-	Delivery             string
-	RelayURL             string
-	Hostname             string
-	MXPort               int
-	MaxQueueAge          time.Duration
-	DeliveryTimeout      time.Duration
-	MaxPerHost           int
+	Workers         int
+	Role            string
+	Delivery        string
+	RelayURL        string
+	Hostname        string
+	MXPort          int
+	MaxQueueAge     time.Duration
+	DeliveryTimeout time.Duration
+	MaxPerHost      int
+	// DestinationLimits overrides the limits per destination (an MX
+	// provider, or "other"): internal/destination's Parse syntax.
+	DestinationLimits    string
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
 	MXAddr               string
@@ -210,6 +215,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections open at once to one receiving host (an MX host, or the relay), idle ones kept for reuse included; with a shared --connection-limiter, the total across every worker node")
+	fs.StringVar(&c.DestinationLimits, "destination-limits", c.DestinationLimits, "limits per destination (the MX hosts of one provider, e.g. gmail, share one budget; other hosts have one each), comma-separated NAME:KEY=VALUE[/KEY=VALUE], KEY connections, messages (per connection) or rate (per second), e.g. gmail:connections=10/rate=20,other:connections=5; see docs/delivery.md")
 	fs.IntVar(&c.ImportWorkers, "import-workers", c.ImportWorkers, "contact imports run at once on this node")
 	fs.IntVar(&c.ImportBatchSize, "import-batch-size", c.ImportBatchSize, "CSV rows a contact import writes per transaction")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
@@ -585,6 +591,9 @@ func (c *Config) Validate() error {
 	if c.MaxPerHost < 1 {
 		return fmt.Errorf("--max-per-host must be at least 1, got %d", c.MaxPerHost)
 	}
+	if _, err := c.Destinations(); err != nil {
+		return err
+	}
 	if c.ImportWorkers < 1 {
 		return fmt.Errorf("--import-workers must be at least 1, got %d", c.ImportWorkers)
 	}
@@ -833,4 +842,13 @@ func (c *Config) SPFRecord() string {
 	}
 	b.WriteString(" ~all")
 	return b.String()
+}
+
+// Destinations returns --destination-limits parsed.
+func (c *Config) Destinations() (destination.Config, error) {
+	d, err := destination.Parse(c.DestinationLimits)
+	if err != nil {
+		return nil, fmt.Errorf("--destination-limits: %w", err)
+	}
+	return d, nil
 }

@@ -99,12 +99,15 @@ func TestValidate(t *testing.T) {
 		"--mx-port":                          func(c *Config) { c.MXPort = 0 },
 		"--max-queue-age":                    func(c *Config) { c.MaxQueueAge = 0 },
 		"--max-per-host":                     func(c *Config) { c.MaxPerHost = 0 },
-		"--import-workers":                   func(c *Config) { c.ImportWorkers = 0 },
-		"--import-batch-size":                func(c *Config) { c.ImportBatchSize = 0 },
-		"--max-fetch-bytes":                  func(c *Config) { c.MaxFetchBytes = 0 },
-		"--smtp-addr \"nonsense\"":           func(c *Config) { c.SMTPAddrs = []string{"127.0.0.1:587", "nonsense"} },
-		"no certificate for STARTTLS":        func(c *Config) { c.SMTPAddrs = []string{"0.0.0.0:587"} },
-		"--smtps-addr needs a certificate":   func(c *Config) { c.SMTPSAddrs = []string{"127.0.0.1:465"} },
+		`--destination-limits: destination limits "hotmail:connections=2": unknown destination "hotmail"`: func(c *Config) {
+			c.DestinationLimits = "hotmail:connections=2"
+		},
+		"--import-workers":                 func(c *Config) { c.ImportWorkers = 0 },
+		"--import-batch-size":              func(c *Config) { c.ImportBatchSize = 0 },
+		"--max-fetch-bytes":                func(c *Config) { c.MaxFetchBytes = 0 },
+		"--smtp-addr \"nonsense\"":         func(c *Config) { c.SMTPAddrs = []string{"127.0.0.1:587", "nonsense"} },
+		"no certificate for STARTTLS":      func(c *Config) { c.SMTPAddrs = []string{"0.0.0.0:587"} },
+		"--smtps-addr needs a certificate": func(c *Config) { c.SMTPSAddrs = []string{"127.0.0.1:465"} },
 		"not by --role worker": func(c *Config) {
 			c.Role, c.DatabaseURL, c.SMTPAddrs = "worker", "postgres://db.example.com/godwit", []string{"127.0.0.1:587"}
 		},
@@ -125,6 +128,12 @@ func TestValidate(t *testing.T) {
 	}
 
 	c := Defaults()
+	c.DestinationLimits = "gmail:connections=10/rate=20,other:connections=5"
+	require.NoError(t, c.Validate(), "--destination-limits")
+	d, err := c.Destinations()
+	require.NoError(t, err)
+	require.Equal(t, 10, d.For("gmail", c.MaxPerHost).Connections)
+	c = Defaults()
 	c.Role, c.DatabaseURL = "worker", "postgres://db.example.com/godwit"
 	require.NoError(t, c.Validate(), "split roles on PostgreSQL")
 	c = Defaults()

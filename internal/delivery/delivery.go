@@ -47,6 +47,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"github.com/godwit/godwit/internal/destination"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/netguard"
 )
@@ -88,10 +89,10 @@ type Result struct {
 	simulated bool   // a test-domain recipient: nothing was sent
 	expired   bool   // deferred past the maximum queue age
 	refused   bool   // every host was refused by the address guard: bounced, not suppressed
+	reason    string // a Failed result's reason code for email.failed ("": Message)
 	// retryAfter, when not 0, is when to try again: the destination is
 	// paused for that long (adaptive throttling).
 	retryAfter time.Duration
-	reason    string // a Failed result's reason code for email.failed ("": Message)
 }
 
 // Locally generated permanent failures (no server was asked).
@@ -130,7 +131,7 @@ type MXTransport struct {
 	MaxPerHost int
 	// Destinations overrides the limits per destination (provider, or
 	// "other"): --destination-limits. See destination.go.
-	Destinations DestinationConfig
+	Destinations destination.Config
 	// Throttle configures adaptive throttling (see throttle.go).
 	Throttle Throttle
 	// Slots counts them across the processes that share it (nil: in this

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/godwit/godwit/internal/destination"
 )
 
 // Adaptive throttling. A destination that answers "try again later" (421,
@@ -233,8 +235,8 @@ func (t *throttler) ok(dest string) {
 }
 
 // limits returns dest's configured limits.
-func (t *MXTransport) limits(dest string) DestinationLimits {
-	return t.Destinations.limitsFor(dest, t.MaxPerHost)
+func (t *MXTransport) limits(dest string) destination.Limits {
+	return t.Destinations.For(dest, t.MaxPerHost)
 }
 
 // beforeSend returns host's destination and whether a message may go to
@@ -243,7 +245,7 @@ func (t *MXTransport) limits(dest string) DestinationLimits {
 // before its rate allows (waited for here).
 func (t *MXTransport) beforeSend(ctx context.Context, host string, st *state, todo []int) (string, bool) {
 	t.conns() // creates the throttler
-	dest := DestinationOf(host)
+	dest := destination.Of(host)
 	if left, reason := t.throttler.pausedFor(dest); left > 0 {
 		st.set(todo, host, 0, "", reason, Deferred)
 		for _, i := range todo {

@@ -15,88 +15,13 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/destination"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/store"
 )
-
-func TestDestinationOf(t *testing.T) {
-	for host, want := range map[string]string{
-		"gmail-smtp-in.l.google.com":                     "gmail",
-		"ALT1.aspmx.l.google.com.":                       "gmail",
-		"aspmx2.googlemail.com":                          "gmail",
-		"example-com.mail.protection.outlook.com":        "microsoft",
-		"mta5.am0.yahoodns.net":                          "yahoo",
-		"mx01.mail.icloud.com":                           "icloud",
-		"in1-smtp.messagingengine.com":                   "fastmail",
-		"mail.protonmail.ch":                             "proton",
-		"mx.zoho.eu":                                     "zoho",
-		"mx.yandex.net":                                  "yandex",
-		"eu-smtp-inbound-1.mimecast.com":                 "mimecast",
-		"mx0a-00123456.pphosted.com":                     "proofpoint",
-		"mx.example.com":                                 "mx.example.com",
-		"MX2.Example.com.":                               "mx2.example.com",
-		"notgoogle.com":                                  "notgoogle.com", // a suffix matches whole labels only
-		"google.com.evil.example":                        "google.com.evil.example",
-		"example-com.mail.protection.outlook.com.attack": "example-com.mail.protection.outlook.com.attack",
-	} {
-		require.Equal(t, want, DestinationOf(host), host)
-	}
-}
-
-func TestParseDestinationLimits(t *testing.T) {
-	c, err := ParseDestinationLimits(" gmail:connections=3/messages=7/rate=2.5 , other:connections=4,yahoo:rate=0")
-	require.NoError(t, err)
-	require.Equal(t, DestinationLimits{Connections: 3, MessagesPerConn: 7, Rate: 2.5}, c.limitsFor("gmail", 20))
-	require.Equal(t, DestinationLimits{Connections: 4}, c.limitsFor("mx.example.com", 20))
-	require.Equal(t, DestinationLimits{Connections: 5, MessagesPerConn: 20}, c.limitsFor("yahoo", 20))
-	// Defaults: a provider's connections at most --max-per-host; other hosts get --max-per-host.
-	var none DestinationConfig
-	require.Equal(t, DestinationLimits{Connections: 2, MessagesPerConn: 100}, none.limitsFor("gmail", 2))
-	require.Equal(t, DestinationLimits{Connections: DefaultMaxPerHost}, none.limitsFor("mx.example.com", 0))
-
-	empty, err := ParseDestinationLimits("")
-	require.NoError(t, err)
-	require.Empty(t, empty)
-
-	for spec, wantErr := range map[string]string{
-		"gmail":                        "want NAME:KEY=VALUE",
-		"gmail:":                       "want NAME:KEY=VALUE",
-		"hotmail:connections=2":        `unknown destination "hotmail"`,
-		"gmail:connections=0":          "connections must be an integer from 1",
-		"gmail:connections=x":          "connections must be an integer from 1",
-		"gmail:messages=-1":            "messages (per connection) must be",
-		"gmail:rate=NaN":               "rate (messages per second) must be",
-		"gmail:rate=-2":                "rate (messages per second) must be",
-		"gmail:speed=2":                `unknown key "speed"`,
-		"gmail:connections":            "is not KEY=VALUE",
-		"gmail:rate=1,gmail:rate=2":    `"gmail" is set twice`,
-		"other:connections=1/rate=1e9": "rate (messages per second) must be",
-	} {
-		_, err := ParseDestinationLimits(spec)
-		require.ErrorContains(t, err, wantErr, spec)
-	}
-}
-
-func FuzzParseDestinationLimits(f *testing.F) {
-	for _, s := range []string{"", "gmail:connections=3/messages=7/rate=2.5", "other:connections=4,yahoo:rate=0", "x:y=z", ",,:/=", "gmail:rate=1e-300"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, spec string) {
-		c, err := ParseDestinationLimits(spec)
-		if err != nil {
-			return
-		}
-		for _, name := range DestinationNames() {
-			l := c.limitsFor(name, 20)
-			if l.Connections < 1 || l.MessagesPerConn < 0 || l.Rate < 0 {
-				t.Fatalf("%q: limits of %s out of range: %+v", spec, name, l)
-			}
-		}
-	})
-}
 
 func TestThrottledReplies(t *testing.T) {
 	for _, tc := range []struct {
@@ -154,7 +79,7 @@ func (e *providerEnv) addMX(t *testing.T, domain, host, ip string, o godwittest.
 
 func (e *providerEnv) transport(t *testing.T, limits string, th Throttle) *MXTransport {
 	t.Helper()
-	c, err := ParseDestinationLimits(limits)
+	c, err := destination.Parse(limits)
 	require.NoError(t, err)
 	return &MXTransport{Resolver: e.dns.Addr(), Port: e.port, HELO: "out.godwit.test", Timeout: 2 * time.Second,
 		Guard: netguard.Policy{AllowPrivate: true}, Destinations: c, Throttle: th,

@@ -109,6 +109,7 @@ type Metrics struct {
 	outcomes       map[[2]string]prometheus.Counter
 	outcomesVec    *prometheus.CounterVec
 	inFlight       prometheus.Gauge
+	destPaused     *prometheus.GaugeVec
 	webhooks       map[string]prometheus.Counter
 	smtpSessions   prometheus.Counter
 	smtpRefusals   *prometheus.CounterVec
@@ -157,6 +158,9 @@ func New(reg *prometheus.Registry) *Metrics {
 			[]string{"outcome", "reply"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "delivery_attempts_in_flight",
 			Help: "Delivery attempts running on this node."}),
+		destPaused: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "destination_paused",
+			Help: "Destinations this node has paused after a throttling reply (adaptive throttling), by provider (other: MX hosts of no known provider, counted together)."},
+			[]string{"destination"}),
 		smtpSessions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_sessions_total",
 			Help: "SMTP submission connections accepted."}),
 		smtpRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "smtp_refusals_total",
@@ -201,7 +205,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		[]string{"type", "sub_type", "suppressed"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, webhooksVec, m.smtpSessions, m.smtpRefusals,
+	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
 		m.jobsRescued, m.emailsRescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -357,6 +361,19 @@ func (m *Metrics) RateLimiterFailed(allowed bool) {
 		action = "allowed"
 	}
 	m.limiterFails.WithLabelValues(action).Inc()
+}
+
+// DestinationPaused counts a destination paused (paused true) or resumed
+// (false) on this node; group is its provider's name, or "other".
+func (m *Metrics) DestinationPaused(group string, paused bool) {
+	if m == nil {
+		return
+	}
+	if paused {
+		m.destPaused.WithLabelValues(group).Inc()
+	} else {
+		m.destPaused.WithLabelValues(group).Dec()
+	}
 }
 
 // ConnectionLimiterFailed counts a failed call to the shared connection

@@ -1,4 +1,11 @@
-package delivery
+// Package destination groups MX hosts into the destinations that delivery
+// limits and throttles (MX rollup): the MX hosts of one mailbox provider
+// share one budget of connections, messages per connection and messages per
+// second, as the provider counts a sender across all of its MX hosts. An MX
+// host that belongs to no provider in the table is its own destination,
+// named after the host. It is a leaf: internal/config validates
+// --destination-limits with it and internal/delivery applies it.
+package destination
 
 import (
 	"fmt"
@@ -8,22 +15,16 @@ import (
 	"strings"
 )
 
-// Destinations, not hosts (MX rollup): the MX hosts of one mailbox provider
-// share one budget of connections, messages per connection and messages per
-// second, as the provider counts a sender across all of its MX hosts. An MX
-// host that belongs to no provider in the table is its own destination,
-// named after the host.
-
 // Provider is a mailbox provider recognised by the names of its MX hosts.
 type Provider struct {
 	Name     string   // the destination's name: "gmail", "microsoft", …
 	Suffixes []string // MX host name suffixes, each matching the name itself or a subdomain of it
-	Limits   DestinationLimits
+	Limits   Limits
 }
 
-// DestinationLimits are the limits of one destination. Zero means no limit
+// Limits are the limits of one destination. Zero means no limit
 // for MessagesPerConn and Rate; Connections is at least 1 once resolved.
-type DestinationLimits struct {
+type Limits struct {
 	Connections     int     // connections open at once (busy and idle), across all of its MX hosts
 	MessagesPerConn int     // messages sent over one connection before it is closed; 0: unlimited
 	Rate            float64 // messages per second started to the destination; 0: unlimited
@@ -35,33 +36,37 @@ type DestinationLimits struct {
 // overrides them.
 var Providers = []Provider{
 	{Name: "gmail", Suffixes: []string{"google.com", "googlemail.com"},
-		Limits: DestinationLimits{Connections: 20, MessagesPerConn: 100}},
+		Limits: Limits{Connections: 20, MessagesPerConn: 100}},
 	{Name: "microsoft", Suffixes: []string{"protection.outlook.com", "outlook.com", "hotmail.com"},
-		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 100}},
+		Limits: Limits{Connections: 10, MessagesPerConn: 100}},
 	{Name: "yahoo", Suffixes: []string{"yahoodns.net", "yahoo.com", "aol.com"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 20}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 20}},
 	{Name: "icloud", Suffixes: []string{"mail.icloud.com", "me.com"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 	{Name: "zoho", Suffixes: []string{"zoho.com", "zoho.eu", "zoho.in", "zohomail.com"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 	{Name: "fastmail", Suffixes: []string{"messagingengine.com", "fastmail.com"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 	{Name: "proton", Suffixes: []string{"protonmail.ch", "proton.me"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 	{Name: "yandex", Suffixes: []string{"yandex.net", "yandex.ru"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 	{Name: "mimecast", Suffixes: []string{"mimecast.com"},
-		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 10, MessagesPerConn: 50}},
 	{Name: "proofpoint", Suffixes: []string{"pphosted.com", "ppe-hosted.com"},
-		Limits: DestinationLimits{Connections: 10, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 10, MessagesPerConn: 50}},
 	{Name: "gmx", Suffixes: []string{"gmx.net", "gmx.com", "web.de"},
-		Limits: DestinationLimits{Connections: 5, MessagesPerConn: 50}},
+		Limits: Limits{Connections: 5, MessagesPerConn: 50}},
 }
 
-// OtherDestination is the name under which --destination-limits sets the
+// DefaultConnections is the connection limit when maxPerHost is 0 (as
+// delivery.DefaultMaxPerHost).
+const DefaultConnections = 20
+
+// Other is the name under which --destination-limits sets the
 // limits of every MX host that belongs to no provider (each host still has
 // its own budget).
-const OtherDestination = "other"
+const Other = "other"
 
 // provider returns the provider of an MX host name, nil for none.
 func provider(mxHost string) *Provider {
@@ -76,35 +81,35 @@ func provider(mxHost string) *Provider {
 	return nil
 }
 
-// DestinationOf returns the destination an MX host belongs to: its
+// Of returns the destination an MX host belongs to: its
 // provider's name, or else the host name itself (lower case, no final dot).
-func DestinationOf(mxHost string) string {
+func Of(mxHost string) string {
 	if p := provider(mxHost); p != nil {
 		return p.Name
 	}
 	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(mxHost), "."))
 }
 
-// DestinationConfig holds the limits set per destination name (a provider's
-// name or OtherDestination) by --destination-limits: each field set
+// Config holds the limits set per destination name (a provider's
+// name or Other) by --destination-limits: each field set
 // replaces the default, the others keep theirs.
-type DestinationConfig map[string]destinationOverride
+type Config map[string]override
 
-type destinationOverride struct {
+type override struct {
 	connections, messages *int
 	rate                  *float64
 }
 
-// limitsFor returns the limits of destination dest (DestinationOf): the
+// For returns the limits of destination dest (Of): the
 // provider's defaults (connections at most maxPerHost, the --max-per-host
 // default) or, for another host, maxPerHost connections without other
 // limits; then what c sets for the provider or for "other".
-func (c DestinationConfig) limitsFor(dest string, maxPerHost int) DestinationLimits {
+func (c Config) For(dest string, maxPerHost int) Limits {
 	if maxPerHost <= 0 {
-		maxPerHost = DefaultMaxPerHost
+		maxPerHost = DefaultConnections
 	}
-	name := OtherDestination
-	l := DestinationLimits{Connections: maxPerHost}
+	name := Other
+	l := Limits{Connections: maxPerHost}
 	if i := slices.IndexFunc(Providers, func(p Provider) bool { return p.Name == dest }); i >= 0 {
 		name = dest
 		l = Providers[i].Limits
@@ -125,14 +130,14 @@ func (c DestinationConfig) limitsFor(dest string, maxPerHost int) DestinationLim
 	return l
 }
 
-// ParseDestinationLimits parses --destination-limits: comma-separated
+// Parse parses --destination-limits: comma-separated
 // entries NAME:KEY=VALUE[/KEY=VALUE…] where NAME is a provider of the MX
 // rollup table or "other", and KEY is connections (≥ 1), messages (per
 // connection, ≥ 0, 0 unlimited) or rate (messages per second, ≥ 0, 0
 // unlimited), e.g. "gmail:connections=10/rate=20,other:connections=5".
 // An empty spec sets nothing.
-func ParseDestinationLimits(spec string) (DestinationConfig, error) {
-	c := DestinationConfig{}
+func Parse(spec string) (Config, error) {
+	c := Config{}
 	for entry := range strings.SplitSeq(spec, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -143,13 +148,13 @@ func ParseDestinationLimits(spec string) (DestinationConfig, error) {
 		if !ok || strings.TrimSpace(fields) == "" {
 			return nil, fmt.Errorf("destination limits %q: want NAME:KEY=VALUE[/KEY=VALUE…], e.g. gmail:connections=10/rate=20", entry)
 		}
-		if name != OtherDestination && !slices.ContainsFunc(Providers, func(p Provider) bool { return p.Name == name }) {
-			return nil, fmt.Errorf("destination limits %q: unknown destination %q (known: %s)", entry, name, strings.Join(DestinationNames(), ", "))
+		if name != Other && !slices.ContainsFunc(Providers, func(p Provider) bool { return p.Name == name }) {
+			return nil, fmt.Errorf("destination limits %q: unknown destination %q (known: %s)", entry, name, strings.Join(Names(), ", "))
 		}
 		if _, dup := c[name]; dup {
 			return nil, fmt.Errorf("destination limits: %q is set twice", name)
 		}
-		var o destinationOverride
+		var o override
 		for f := range strings.SplitSeq(fields, "/") {
 			key, val, ok := strings.Cut(strings.TrimSpace(f), "=")
 			if !ok {
@@ -183,11 +188,20 @@ func ParseDestinationLimits(spec string) (DestinationConfig, error) {
 	return c, nil
 }
 
-// DestinationNames lists the names --destination-limits accepts.
-func DestinationNames() []string {
+// Group is dest's provider name, or Other for the destination of an MX
+// host of no provider: a label of bounded cardinality for metrics.
+func Group(dest string) string {
+	if slices.ContainsFunc(Providers, func(p Provider) bool { return p.Name == dest }) {
+		return dest
+	}
+	return Other
+}
+
+// Names lists the names --destination-limits accepts.
+func Names() []string {
 	names := make([]string, 0, len(Providers)+1)
 	for _, p := range Providers {
 		names = append(names, p.Name)
 	}
-	return append(names, OtherDestination)
+	return append(names, Other)
 }
