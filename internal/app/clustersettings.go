@@ -40,6 +40,8 @@ func clusterSettings(cfg config.Config) map[string]string {
 		// counting apart, would open more than the receiving host accepts.
 		"connection-limiter": cfg.ConnLimiter(),
 		"max-per-host":       strconv.Itoa(cfg.MaxPerHost),
+		// The same for each destination's connections.
+		"destination-limits": cfg.DestinationLimits,
 	}
 }
 
