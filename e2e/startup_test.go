@@ -283,3 +283,14 @@ func TestClusterSettingsDriftRefused(t *testing.T) {
 	require.Contains(t, stderr, `--rate-limit is "7" on this node but "9"`)
 	c.stop(t)
 }
+
+// --destination-limits is checked before anything starts: a bad entry is
+// refused in one sentence naming it; a good one passes check-config.
+func TestDestinationLimitsChecked(t *testing.T) {
+	msg := refused(t, t.TempDir(), "--http-addr", "127.0.0.1:0", "--destination-limits", "gmail:connections=10/speed=2")
+	require.Contains(t, msg, `--destination-limits: destination limits "gmail:connections=10/speed=2": unknown key "speed" (want connections, messages or rate)`)
+	out, stderr, err := run(t, "check-config", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
+		"--destination-limits", "gmail:connections=10/rate=20,other:connections=5")
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "configuration OK")
+}
