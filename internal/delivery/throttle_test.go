@@ -301,3 +301,35 @@ func TestWorkerThrottledDestination(t *testing.T) {
 		})
 	}
 }
+
+// The pause doubles with each throttling reply up to MaxPause, a reply
+// during a pause changes nothing, and a destination recovered to full
+// speed starts over at BasePause.
+func TestThrottlePauseGrowsAndResets(t *testing.T) {
+	clock := godwittest.NewClock(w0)
+	th := newThrottler(Throttle{Now: clock.Now, RecoverAfter: 1}, nil)
+	var pauses []time.Duration
+	for range 9 {
+		th.hit("gmail", "mx1.google.com", 421, "4.7.0", "Try again later")
+		left, reason := th.pausedFor("gmail")
+		require.Contains(t, reason, "destination gmail paused for "+left.String()+" after 421 4.7.0 Try again later from mx1.google.com")
+		th.hit("gmail", "mx2.google.com", 421, "4.7.0", "Try again later") // during the pause: ignored
+		again, _ := th.pausedFor("gmail")
+		require.Equal(t, left, again)
+		pauses = append(pauses, left)
+		clock.Advance(left)
+	}
+	require.Equal(t, []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute,
+		16 * time.Minute, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute}, pauses)
+	require.Equal(t, 1, th.connections("gmail", 20), "halved down to one connection")
+	for range maxThrottleLevel {
+		th.ok("gmail")
+	}
+	require.Equal(t, 20, th.connections("gmail", 20))
+	th.hit("gmail", "mx1.google.com", 421, "4.7.0", "Try again later")
+	left, _ := th.pausedFor("gmail")
+	require.Equal(t, 30*time.Second, left, "starts over")
+	require.Equal(t, 10, th.connections("gmail", 20))
+	left, _ = th.pausedFor("yahoo")
+	require.Zero(t, left, "other destinations go on")
+}
