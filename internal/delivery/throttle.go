@@ -200,12 +200,13 @@ func (t *throttler) hit(dest, host string, code int, enhanced, text string) {
 	s.until = now.Add(pause)
 	reply := strings.TrimSpace(strings.Join(strings.Fields(fmt.Sprintf("%d %s %s", code, enhanced, clip(text, 200))), " "))
 	s.reason = fmt.Sprintf("destination %s paused for %s after %s from %s", dest, pause, reply, host)
+	report := !s.paused // not when a pause ended unnoticed (no message since) and a late reply starts another
 	s.paused = true
 	level := s.level
 	t.mu.Unlock()
 	t.logger.Info("delivery: destination paused", "destination", dest, "host", host, "pause", pause,
 		"level", level, "reply", reply)
-	if t.cfg.Paused != nil {
+	if report && t.cfg.Paused != nil {
 		t.cfg.Paused(dest, true)
 	}
 }

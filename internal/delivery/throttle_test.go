@@ -333,3 +333,19 @@ func TestThrottlePauseGrowsAndResets(t *testing.T) {
 	left, _ = th.pausedFor("yahoo")
 	require.Zero(t, left, "other destinations go on")
 }
+
+// A pause that ends without a message going ahead, followed by another
+// throttling reply (a message under way all along), is reported paused
+// once: the gauge counts destinations, not pauses.
+func TestThrottlePausedReportedOnce(t *testing.T) {
+	clock := godwittest.NewClock(w0)
+	var reports []bool
+	th := newThrottler(Throttle{Now: clock.Now, Paused: func(_ string, p bool) { reports = append(reports, p) }}, nil)
+	th.hit("gmail", "mx1.google.com", 421, "", "Try again later")
+	clock.Advance(time.Minute)
+	th.hit("gmail", "mx1.google.com", 421, "", "Try again later")
+	clock.Advance(2 * time.Minute)
+	left, _ := th.pausedFor("gmail")
+	require.Zero(t, left)
+	require.Equal(t, []bool{true, false}, reports)
+}
