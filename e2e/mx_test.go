@@ -54,16 +54,20 @@ type mxEnv struct {
 // The destinations: two domains with MX records, one with only an address
 // (RFC 5321's implicit MX). The MX refuses recipients named unknown* (no
 // such user) and spamhaus* (the sender's IP is on a blocklist).
-var mxDestinations = map[string]string{"dest.test": "mx.dest.test", "other.test": "mx.other.test", "bare.test": ""}
+var mxDestinations = map[string]string{"dest.test": "mx.dest.test", "other.test": "mx.other.test", "bare.test": "",
+	"gm.test": "mx1.google.com"} // a Gmail MX host name: the gmail destination (docs/delivery.md)
 
 func startMXEnv(t *testing.T, kind sqlstore.Dialect) *mxEnv {
 	t.Helper()
 	cert, priv := newCert(t)
 	dns := dnstest.NewServer(t)
 	mx := newMXSink(t, godwittest.MXOptions{
-		Rcpt: func(rcpt string, _ int) error {
+		Rcpt: func(rcpt string, attempt int) error {
 			if strings.HasPrefix(rcpt, "unknown") {
 				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: Recipient address rejected: User unknown"}
+			}
+			if strings.HasPrefix(rcpt, "throttled") && attempt == 1 {
+				return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Try again later, closing connection."}
 			}
 			if strings.HasPrefix(rcpt, "spamhaus") {
 				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -324,6 +328,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Run("suppressions", e.testSuppressions)
 			t.Run("bounce classes", e.testBounceClasses)
 			t.Run("scheduled", e.testScheduled)
+			t.Run("throttled destination", e.testThrottledDestination)
 			t.Run("rate limit", e.testRateLimit)
 			t.Run("Go SDK", e.testGoSDK)
 			t.Run("long header names", e.testLongHeaderNames)
@@ -671,6 +676,48 @@ func (e *mxEnv) testBounceClasses(t *testing.T) {
 		e.waitLastEvent(t, again, "bounced")
 		require.Equal(t, 2, e.mx.Attempts(tc.rcpt), "%s: the next email is tried again", tc.rcpt)
 	}
+}
+
+// testThrottledDestination: a 421 4.7.0 from a Gmail MX host pauses the
+// gmail destination for 30 s; the attempt and the queue view say so, and
+// the email is retried when the pause ends (not after the 1 minute
+// backoff) and delivered.
+func (e *mxEnv) testThrottledDestination(t *testing.T) {
+	t.Parallel()
+	const rcpt = "throttled@gm.test"
+	const reason = "destination gmail paused for 30s after 421 4.7.0 Try again later, closing connection. from mx1.google.com"
+	sent := time.Now()
+	id := e.send(t, map[string]any{"from": "app@acme.test", "to": rcpt, "subject": "s", "text": "x"})
+	var a map[string]any
+	waitWithin(t, 20*time.Second, "a deferred attempt", func() bool {
+		atts, _ := e.delivery(t, id)
+		a = atts[rcpt]
+		return a != nil
+	})
+	require.Equal(t, "deferred", a["outcome"])
+	require.Equal(t, "mx1.google.com", a["host"])
+	require.EqualValues(t, 421, a["smtp_code"])
+	require.Equal(t, reason, a["response"])
+	q := e.get(t, "/queue")
+	found := false
+	for _, item := range q["data"].([]any) {
+		if item := item.(map[string]any); item["id"] == id {
+			found = true
+			require.Contains(t, item["reason"], reason)
+		}
+	}
+	require.True(t, found, "the email is in the queue view")
+
+	var last any
+	waitWithin(t, 50*time.Second, "the email delivered after the pause", func() bool {
+		_, body, err := request("GET", e.s.url+"/emails/"+id, e.key, "")
+		if err == nil {
+			last = body["last_event"]
+		}
+		return last == "delivered"
+	})
+	require.Less(t, time.Since(sent), 55*time.Second, "retried when the 30 s pause ended, not after the 1 minute backoff")
+	require.Equal(t, 2, e.mx.Attempts(rcpt))
 }
 
 // testScheduled: an email scheduled a few seconds ahead stays scheduled,
