@@ -158,8 +158,9 @@ func (t *throttler) pace(ctx context.Context, dest string, rate float64) error {
 // throttled reports whether a reply says the sender goes too fast: 421
 // (the server closes the connection: commonly "try again later"), an
 // enhanced code 4.7.x (policy, rate) or 4.2.1 (the receiver takes mail at a
-// limited rate), or a 450/451/452 whose text speaks of rates or of trying
-// later.
+// limited rate), or another 4xx whose text speaks of a sending rate. A
+// plain "try again later" (a greylisting, a busy mailbox) is a deferral of
+// that message only, not of the destination.
 func throttled(code int, enhanced, text string) bool {
 	switch {
 	case code == 421:
@@ -170,13 +171,18 @@ func throttled(code int, enhanced, text string) bool {
 		return true
 	}
 	lower := strings.ToLower(text)
-	for _, w := range []string{"rate", "too many", "try again later", "throttl", "too fast", "slow down"} {
+	for _, w := range rateWords {
 		if strings.Contains(lower, w) {
 			return true
 		}
 	}
 	return false
 }
+
+// rateWords are the phrases of a 4xx reply that say the sending rate is
+// the problem.
+var rateWords = []string{"rate limit", "rate-limit", "ratelimit", "rate of", "rate that", "sending rate", "rate exceeded",
+	"too many messages", "too many mails", "too many emails", "too many connections", "throttl", "too fast", "slow down"}
 
 // hit records a throttling reply from host of dest: one level down, and a
 // pause that doubles with each reply since dest last recovered. A reply

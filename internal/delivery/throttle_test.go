@@ -34,9 +34,14 @@ func TestThrottledReplies(t *testing.T) {
 		{451, "4.7.1", "Unusual rate of unsolicited mail", true},
 		{450, "4.2.1", "The user you are trying to contact is receiving mail at a rate that prevents additional messages", true},
 		{450, "", "Requested action aborted: too many messages, try again later", true},
-		{452, "4.5.3", "Too many recipients", true},
+		{451, "", "Sending rate exceeded for this sender", true},
+		{450, "", "Connection throttled", true},
+		{452, "4.5.3", "Too many recipients", false},
 		{451, "4.3.0", "Local problem", false},
+		{451, "4.3.0", "Try again later", false},
+		{450, "4.2.0", "Greylisted, please try again later", false},
 		{450, "4.2.0", "Mailbox busy", false},
+		{451, "", "Temporary failure; moderated list, separate approval", false},
 		{550, "5.7.1", "rate limited", false}, // permanent: a bounce, not a pause
 		{0, "", "connect: connection refused", false},
 	} {
