@@ -445,6 +445,15 @@ type DeliveryAttempt struct {
 	Code      int    // SMTP reply code; 0 when there was no reply
 	Enhanced  string // enhanced status code, e.g. "5.1.1"
 	Response  string // the server's reply text or our reason
+	// TLSVersion and TLSCipher are what the connection to Host negotiated
+	// ("TLS 1.3", "TLS_AES_128_GCM_SHA256"); "" when it was plaintext or
+	// no connection was made.
+	TLSVersion string
+	TLSCipher  string
+	// TLSPolicy is the transport security policy applied ("none",
+	// "opportunistic", "require-tls", "mta-sts enforce", "mta-sts
+	// testing"), followed by ": " and the reason when it was not met.
+	TLSPolicy string
 	CreatedAt time.Time
 }
 

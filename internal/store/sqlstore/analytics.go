@@ -124,15 +124,12 @@ func (db *DB) ListWaitingEmails(ctx context.Context, teamID, status string, p st
 			continue
 		}
 		a := &store.DeliveryAttempt{EmailID: w.ID, TeamID: w.TeamID}
-		var at int64
-		err := db.r.QueryRowContext(ctx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
+		err := scanAttempt(db.r.QueryRowContext(ctx, db.q(`SELECT `+attemptSelectColumns+`
 			FROM delivery_attempts WHERE email_id = ?
-			ORDER BY CASE WHEN outcome = ? THEN 1 ELSE 0 END DESC, seq DESC LIMIT 1`), w.ID, store.OutcomeDeferred).
-			Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at)
+			ORDER BY CASE WHEN outcome = ? THEN 1 ELSE 0 END DESC, seq DESC LIMIT 1`), w.ID, store.OutcomeDeferred).Scan, a)
 		if err != nil {
 			return nil, false, fmt.Errorf("list waiting emails: last reply of %s: %w", w.ID, interpretError(err))
 		}
-		a.CreatedAt = fromMicros(at)
 		w.LastReply = a
 	}
 	return list, more, nil

@@ -153,7 +153,8 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 	for _, r := range group {
 		o := r.o
 		for _, a := range o.Attempts {
-			attempts = append(attempts, []any{o.EmailID, o.TeamID, a.Recipient, a.Outcome, a.Host, a.Code, a.Enhanced, a.Response, micros(a.CreatedAt)})
+			attempts = append(attempts, []any{o.EmailID, o.TeamID, a.Recipient, a.Outcome, a.Host, a.Code, a.Enhanced, a.Response, micros(a.CreatedAt),
+				a.TLSVersion, a.TLSCipher, a.TLSPolicy})
 		}
 		for _, ev := range o.Events {
 			var data sql.NullString
@@ -249,14 +250,31 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 
 const updateLastEventSQL = `UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ?`
 
-const attemptInsertColumns = "email_id, team_id, recipient, outcome, host, code, enhanced, response, created_at"
+const attemptInsertColumns = "email_id, team_id, recipient, outcome, host, code, enhanced, response, created_at, tls_version, tls_cipher, tls_policy"
+
+// attemptInsertArity is how many columns attemptInsertColumns lists.
+const attemptInsertArity = 12
+
+// attemptSelectColumns are the columns scanAttempt reads, in its order.
+const attemptSelectColumns = "recipient, outcome, host, code, enhanced, response, created_at, tls_version, tls_cipher, tls_policy"
+
+// scanAttempt reads attemptSelectColumns into a.
+func scanAttempt(scan func(dest ...any) error, a *store.DeliveryAttempt) error {
+	var at int64
+	if err := scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at,
+		&a.TLSVersion, &a.TLSCipher, &a.TLSPolicy); err != nil {
+		return err
+	}
+	a.CreatedAt = fromMicros(at)
+	return nil
+}
 
 // ListDeliveryAttempts implements store.Store.
 func (db *DB) ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error) {
 	if err := db.emailExists(ctx, teamID, emailID); err != nil {
 		return nil, err
 	}
-	stmt, err := db.prepared(ctx, db.r, `SELECT recipient, outcome, host, code, enhanced, response, created_at
+	stmt, err := db.prepared(ctx, db.r, `SELECT `+attemptSelectColumns+`
 		FROM delivery_attempts WHERE email_id = ? AND team_id = ? ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
@@ -269,11 +287,9 @@ func (db *DB) ListDeliveryAttempts(ctx context.Context, teamID, emailID string) 
 	var out []*store.DeliveryAttempt
 	for rows.Next() {
 		a := &store.DeliveryAttempt{EmailID: emailID, TeamID: teamID}
-		var at int64
-		if err := rows.Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at); err != nil {
+		if err := scanAttempt(rows.Scan, a); err != nil {
 			return nil, fmt.Errorf("list attempts: %w", err)
 		}
-		a.CreatedAt = fromMicros(at)
 		out = append(out, a)
 	}
 	return out, rows.Err()

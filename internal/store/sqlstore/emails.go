@@ -240,7 +240,7 @@ func writerStatements() []string {
 		qs = append(qs, multiInsert("emails", emailInsertColumns, emailInsertArity, n),
 			multiInsert("email_events", eventInsertColumns, 4, n),
 			multiInsert("email_events", "email_id, team_id, type, created_at, data", 5, n),
-			multiInsert("delivery_attempts", attemptInsertColumns, 9, n),
+			multiInsert("delivery_attempts", attemptInsertColumns, attemptInsertArity, n),
 			insertTermsSQL(n))
 	}
 	return qs

@@ -366,14 +366,12 @@ func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*stor
 	}); err != nil {
 		return nil, fmt.Errorf("email detail: events: %w", err)
 	}
-	if err := queryRows(ctx, tx, db.q(`SELECT recipient, outcome, host, code, enhanced, response, created_at
+	if err := queryRows(ctx, tx, db.q(`SELECT `+attemptSelectColumns+`
 		FROM delivery_attempts WHERE email_id = ? ORDER BY seq`), []any{emailID}, func(r *sql.Rows) error {
 		a := &store.DeliveryAttempt{EmailID: emailID, TeamID: teamID}
-		var at int64
-		if err := r.Scan(&a.Recipient, &a.Outcome, &a.Host, &a.Code, &a.Enhanced, &a.Response, &at); err != nil {
+		if err := scanAttempt(r.Scan, a); err != nil {
 			return err
 		}
-		a.CreatedAt = fromMicros(at)
 		d.Attempts = append(d.Attempts, a)
 		return nil
 	}); err != nil {

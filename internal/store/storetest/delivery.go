@@ -49,7 +49,8 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	t1 := t0.Add(time.Second)
 	out := &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, LastEvent: store.EventBounced,
 		Attempts: []*store.DeliveryAttempt{
-			{Recipient: "b@example.net", Outcome: store.OutcomeBounced, Host: "mx.example.net", Code: 550, Enhanced: "5.1.1", Response: "no such user", CreatedAt: t1},
+			{Recipient: "b@example.net", Outcome: store.OutcomeBounced, Host: "mx.example.net", Code: 550, Enhanced: "5.1.1", Response: "no such user",
+				TLSVersion: "TLS 1.3", TLSCipher: "TLS_AES_128_GCM_SHA256", TLSPolicy: "mta-sts testing: certificate invalid", CreatedAt: t1},
 		},
 		Events: []*store.EmailEvent{
 			{Type: store.EventSent, CreatedAt: t0},
@@ -69,7 +70,8 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.NoError(t, err)
 	require.Len(t, attempts, 1)
 	require.Equal(t, store.DeliveryAttempt{EmailID: e.ID, TeamID: a.ID, Recipient: "b@example.net",
-		Outcome: "bounced", Host: "mx.example.net", Code: 550, Enhanced: "5.1.1", Response: "no such user", CreatedAt: t1}, *attempts[0])
+		Outcome: "bounced", Host: "mx.example.net", Code: 550, Enhanced: "5.1.1", Response: "no such user",
+		TLSVersion: "TLS 1.3", TLSCipher: "TLS_AES_128_GCM_SHA256", TLSPolicy: "mta-sts testing: certificate invalid", CreatedAt: t1}, *attempts[0])
 	history, err := s.ListEmailEvents(ctx, a.ID, e.ID)
 	require.NoError(t, err)
 	require.Len(t, history, 3)

@@ -250,7 +250,8 @@ func testEmailDetail(t *testing.T, newStore NewStore) {
 	require.NoError(t, s.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: e.ID, TeamID: a.ID, LastEvent: store.EventDelivered,
 		Attempts: []*store.DeliveryAttempt{
 			{Recipient: "b@example.net", Outcome: store.OutcomeDeferred, Host: "mx1.example.net", Code: 451, Enhanced: "4.7.1", Response: "later", CreatedAt: t0},
-			{Recipient: "b@example.net", Outcome: store.OutcomeDelivered, Host: "mx2.example.net", Code: 250, Response: "ok", CreatedAt: t1}},
+			{Recipient: "b@example.net", Outcome: store.OutcomeDelivered, Host: "mx2.example.net", Code: 250, Response: "ok",
+				TLSVersion: "TLS 1.2", TLSCipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TLSPolicy: "mta-sts enforce", CreatedAt: t1}},
 		Events:   []*store.EmailEvent{{Type: store.EventSent, CreatedAt: t1}, {Type: store.EventDelivered, CreatedAt: t1, Data: []byte(`{"x":1}`)}},
 		Captured: []byte("Subject: hello\r\n\r\nhi\r\n")}))
 
@@ -269,6 +270,8 @@ func testEmailDetail(t *testing.T, newStore NewStore) {
 	require.Equal(t, attempts, d.Attempts)
 	require.Len(t, d.Attempts, 2)
 	require.Equal(t, "mx2.example.net", d.Attempts[1].Host)
+	require.Equal(t, "mta-sts enforce", d.Attempts[1].TLSPolicy, "the TLS details come back with the detail")
+	require.Equal(t, "TLS 1.2", d.Attempts[1].TLSVersion)
 	atts, err := s.ListEmailAttachments(ctx, a.ID, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, atts, d.Attachments)
