@@ -23,7 +23,12 @@ type attemptItem struct {
 	SMTPCode       int    `json:"smtp_code"`
 	EnhancedStatus string `json:"enhanced_status"`
 	Response       string `json:"response"`
-	CreatedAt      string `json:"created_at"`
+	// The connection's TLS version and cipher suite ("" in plaintext)
+	// and the transport security policy applied (docs/delivery.md).
+	TLSVersion string `json:"tls_version"`
+	TLSCipher  string `json:"tls_cipher"`
+	TLSPolicy  string `json:"tls_policy"`
+	CreatedAt  string `json:"created_at"`
 }
 
 type eventItem struct {
@@ -69,7 +74,8 @@ func (h *Handler) getEmailDelivery(w http.ResponseWriter, r *http.Request) error
 		Attempts: make([]attemptItem, len(attempts)), Events: make([]eventItem, len(events))}
 	for i, a := range attempts {
 		rep.Attempts[i] = attemptItem{Object: "attempt", Recipient: a.Recipient, Outcome: a.Outcome, Host: a.Host,
-			SMTPCode: a.Code, EnhancedStatus: a.Enhanced, Response: a.Response, CreatedAt: formatTime(a.CreatedAt)}
+			SMTPCode: a.Code, EnhancedStatus: a.Enhanced, Response: a.Response,
+			TLSVersion: a.TLSVersion, TLSCipher: a.TLSCipher, TLSPolicy: a.TLSPolicy, CreatedAt: formatTime(a.CreatedAt)}
 	}
 	for i, ev := range events {
 		item := eventItem{Object: "event", Type: ev.Type, CreatedAt: formatTime(ev.CreatedAt)}

@@ -51,6 +51,7 @@ import (
 	"github.com/godwit/godwit/internal/mailauth"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/msa"
+	"github.com/godwit/godwit/internal/mtasts"
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/ratelimit"
@@ -506,8 +507,11 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		if err != nil {
 			return nil, err // Validate has checked it
 		}
+		stsDNS := &dnscheck.Cache{}
+		met.RegisterCache("mta_sts_dns", stsDNS.Hits, stsDNS.Misses)
+		sts := &mtasts.Cache{Resolver: cfg.DNSResolver, DNSCache: stsDNS, Guard: guard, Logger: log, Fetched: met.MTASTSFetch}
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
-			Destinations: dests, Slots: slots, Guard: guard, Logger: log,
+			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}}}

@@ -85,6 +85,12 @@ type Result struct {
 	Enhanced  string  // enhanced status code "5.1.1" when given
 	Message   string  // the server's reply text, for the attempts log
 	Outcome   Outcome // Delivered, Deferred or Bounced
+	// TLSVersion and TLSCipher are what the connection negotiated ("" for
+	// plaintext or no connection); TLSPolicy is the transport security
+	// policy applied, with why it was not met (see security.go).
+	TLSVersion string
+	TLSCipher  string
+	TLSPolicy  string
 
 	simulated bool   // a test-domain recipient: nothing was sent
 	expired   bool   // deferred past the maximum queue age
@@ -144,6 +150,9 @@ type MXTransport struct {
 	// Logger receives the detail of failures whose tenant-visible message is
 	// generic (DNS and connection errors); nil discards it.
 	Logger *slog.Logger
+	// STS looks up the recipient domain's MTA-STS policy (RFC 8461, see
+	// security.go); nil applies none.
+	STS STSPolicies
 
 	poolOnce  sync.Once
 	pool      *pool
@@ -179,6 +188,8 @@ const errNoStartTLSText = "doesn't support STARTTLS"
 func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Message) []Result {
 	st := newState(m, t.Logger)
 	domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
+	policy := policyNone // until the domain's is known (security.go)
+	defer func() { st.fillPolicy(policy) }()
 
 	res := &dnscheck.Resolver{Addr: t.Resolver, Timeout: dnsTimeout}
 	mxs, err := res.LookupMX(ctx, domain)
@@ -201,10 +212,18 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 		}
 	}
 
+	sec := t.security(ctx, domain, m)
+	policy = sec.name()
 	for _, host := range hosts {
 		todo := st.todo()
 		if len(todo) == 0 {
 			break
+		}
+		hostNote, skip := sec.checkHost(host)
+		if skip {
+			st.set(todo, host, 0, "", hostNote, Deferred)
+			st.stamp(todo, "", "", sec.name())
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			st.set(todo, host, 0, "", err.Error(), Deferred)
@@ -228,7 +247,7 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 		if implicit {
 			refused = msgRefusedImplicit
 		}
-		t.tryHost(ctx, host, addrs, refused, m, st, todo)
+		t.tryHost(ctx, host, addrs, refused, m, sec, hostNote, st, todo)
 	}
 	return st.results
 }
@@ -269,17 +288,18 @@ func (t *MXTransport) Deliver(ctx context.Context, m *Message) []Result {
 // per host (MaxPerHost). When Guard refuses every address, the recipients
 // get refusedMsg as a provisional bounce that any other host's outcome
 // replaces (state.refuse).
-func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, refusedMsg string, m *Message, st *state, todo []int) {
+func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, refusedMsg string, m *Message,
+	sec security, hostNote string, st *state, todo []int) {
 	dest, ok := t.beforeSend(ctx, host, st, todo)
 	if !ok {
 		return
 	}
 	defer t.afterSend(dest, host, st, todo)
 	// Connections are pooled per destination (the provider), reused for the
-	// same MX host.
+	// same MX host under the same transport security policy.
 	variant := host
-	if m.RequireTLS {
-		variant += "|tls"
+	if v := sec.variant(); v != "" {
+		variant += "|" + v
 	}
 	sl, err := t.conns().acquire(ctx, dest, variant)
 	if err != nil {
@@ -289,7 +309,9 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 	var keep *smtpSession
 	defer func() { t.conns().release(sl, t.spent(dest, keep)) }()
 	if idle := sl.idle; idle != nil && idle.reuse() {
-		if idle.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
+		ok := idle.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) })
+		idle.stamp(st, todo, hostNote)
+		if ok {
 			keep = idle
 		} else {
 			idle.close()
@@ -298,7 +320,7 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 	}
 	var lastErr error
 	for _, addr := range addrs {
-		s, err := t.open(ctx, host, addr, m.RequireTLS)
+		s, err := t.openSecure(ctx, host, addr, sec)
 		if err != nil {
 			var re *netguard.RefusedError
 			if errors.As(err, &re) {
@@ -313,7 +335,9 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 			}
 			continue
 		}
-		if s.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) }) {
+		ok := s.run(ctx, func(c *smtp.Client) bool { return transact(c, host, m, st, todo) })
+		s.stamp(st, todo, hostNote)
+		if ok {
 			keep = s
 		} else {
 			s.close()
@@ -322,16 +346,16 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 	}
 	if lastErr == nil { // every address was refused by the guard
 		st.refuse(todo, host, refusedMsg)
+		st.stamp(todo, "", "", withNote(sec.name(), hostNote))
 		return
 	}
 	code, enh, msg, out := Classify(lastErr)
-	if errors.Is(lastErr, errTLSRequired) {
-		msg = fmt.Sprintf("TLS is enforced for this message but %s does not offer STARTTLS; not delivered", host)
-		out = Deferred
-	} else {
-		st.logErr(host, lastErr)
+	st.logErr(host, lastErr)
+	if tlsMsg, ok := sec.tlsFailure(host, lastErr); ok {
+		msg, out = tlsMsg, Deferred
 	}
 	st.set(todo, host, code, enh, msg, out)
+	st.stamp(todo, "", "", withNote(sec.name(), hostNote))
 }
 
 var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
@@ -477,8 +501,12 @@ func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, c
 	if !watch() {
 		return fail(ctx.Err())
 	}
-	_, isTLS := c.TLSConnectionState()
-	return &smtpSession{c: c, raw: raw, tls: isTLS}, nil
+	cs, isTLS := c.TLSConnectionState()
+	s := &smtpSession{c: c, raw: raw, tls: isTLS}
+	if isTLS {
+		s.tlsVersion, s.tlsCipher = tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)
+	}
+	return s, nil
 }
 
 type dialError struct{ err error }

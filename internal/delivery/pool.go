@@ -26,6 +26,11 @@ type smtpSession struct {
 	tls    bool
 	idleAt time.Time
 	sent   int // messages (transactions) sent over it
+	// tlsVersion and tlsCipher name what the connection negotiated ("" in
+	// plaintext); policy is the transport security policy it was opened
+	// under, with why it was not met ("mta-sts testing: ...").
+	tlsVersion, tlsCipher string
+	policy                string
 }
 
 // quitWithin bounds the QUIT said before closing a connection.

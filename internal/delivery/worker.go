@@ -265,6 +265,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 		out.Attempts = append(out.Attempts, &store.DeliveryAttempt{
 			Recipient: st.addr, Outcome: outcome, Host: r.Host, Code: r.Code,
 			Enhanced: r.Enhanced, Response: r.Message, CreatedAt: end,
+			TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher, TLSPolicy: r.TLSPolicy,
 		})
 		st.outcome = outcome
 		if outcome == store.OutcomeDeferred {
@@ -340,6 +341,12 @@ func (w *Worker) report(e *store.Email, results []Result, retryAt *time.Time) {
 		}
 		if r.Message != "" {
 			attrs = append(attrs, slog.String("reply", clip(r.Message, maxLoggedReply)))
+		}
+		if r.TLSPolicy != "" {
+			attrs = append(attrs, slog.String("tls_policy", clip(r.TLSPolicy, maxLoggedReply)))
+		}
+		if r.TLSVersion != "" {
+			attrs = append(attrs, slog.String("tls_version", r.TLSVersion), slog.String("tls_cipher", r.TLSCipher))
 		}
 		msg := "email " + string(r.Outcome)
 		switch r.Outcome {

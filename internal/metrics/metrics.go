@@ -129,6 +129,7 @@ type Metrics struct {
 	bounces        *prometheus.CounterVec
 	jobsRescued    *prometheus.CounterVec
 	emailsRescued  prometheus.Counter
+	stsFetches     *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -203,16 +204,21 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.bounces = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bounces_total",
 		Help: "Bounced recipients, by Resend's bounce type and subType (internal/bounce) and whether the address was suppressed (a permanent recipient failure)."},
 		[]string{"type", "sub_type", "suppressed"})
+	m.stsFetches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mta_sts_policy_fetches_total",
+		Help: "MTA-STS policy files fetched for outbound delivery (internal/mtasts), by result: ok or error."}, []string{"result"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued,
+		m.jobsRescued, m.emailsRescued, m.stsFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
 	for _, op := range []string{"acquire", "renew", "release", "keep", "unwant"} {
 		m.connLimitFails.WithLabelValues(op) // exported at 0 from the start
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.stsFetches.WithLabelValues(r) // exported at 0 from the start
 	}
 	m.routes.Store(&map[string]*route{})
 	// Children resolved once: the hot paths index a map of them.
@@ -474,6 +480,14 @@ func (m *Metrics) Commit(kind string, d time.Duration, requests, emails int, fai
 func (m *Metrics) DomainCheck(result string) {
 	if m != nil {
 		m.domainChecks.WithLabelValues(result).Inc()
+	}
+}
+
+// MTASTSFetch counts one MTA-STS policy fetch by its result: "ok" or
+// "error".
+func (m *Metrics) MTASTSFetch(result string) {
+	if m != nil {
+		m.stsFetches.WithLabelValues(result).Inc()
 	}
 }
 

@@ -30,6 +30,9 @@ type Cache struct {
 	// Resolver asks the `_mta-sts` TXT records and resolves the
 	// mta-sts.<domain> host name ("host:port"; "" is the system's).
 	Resolver string
+	// DNSCache, when set, keeps the TXT answers for their TTL (nil asks
+	// on every Lookup).
+	DNSCache *dnscheck.Cache
 	// Guard is applied to the address the policy is fetched from.
 	Guard netguard.Policy
 	// RootCAs verifies the policy host's certificate; nil is the system's.
@@ -110,7 +113,7 @@ func (c *Cache) Lookup(ctx context.Context, domain string) (*Policy, error) {
 	}
 	c.mu.Unlock()
 
-	res := &dnscheck.Resolver{Addr: c.Resolver}
+	res := &dnscheck.Resolver{Addr: c.Resolver, Cache: c.DNSCache}
 	txts, err := res.LookupTXT(ctx, "_mta-sts."+domain)
 	if err != nil {
 		if cached != nil {

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
-	"github.com/google/uuid"
 )
 
 // BenchmarkAcceptEmails measures group commit: parallel callers each commit

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // TestContactMembershipsCascade checks on the table itself that deleting a

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/store"
 )
 
 // testDomainNames: teams may hold unverified copies of one name; the first

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/store"
 )
 
 // NewStore returns a fresh, empty, migrated store whose clock is now.

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godwit/godwit/internal/events"
-	"github.com/godwit/godwit/internal/store"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/store"
 )
 
 func suppressionIDs(list []*store.Suppression) []string {
