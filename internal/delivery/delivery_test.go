@@ -201,7 +201,7 @@ func TestDeliverTempFailThenSuccess(t *testing.T) {
 
 	res := deliver(t, tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Result{Recipient: "bob@example.test", Host: "mx.example.test", Code: 450,
-		Enhanced: "4.2.0", Message: "Mailbox busy, try later", Outcome: Deferred}, res[0])
+		Enhanced: "4.2.0", Message: "Mailbox busy, try later", Outcome: Deferred, TLSPolicy: "opportunistic"}, res[0])
 	require.Empty(t, b.Messages())
 
 	res = deliver(t, tr, "example.test", testMsg("bob@example.test"))
