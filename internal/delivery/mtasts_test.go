@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"context"
 	"crypto/tls"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/mtasts"
 	"github.com/godwit/godwit/internal/netguard"
+	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
 // stsEnv is example.test with MTA-STS: a policy server on loopback HTTPS,
@@ -144,4 +148,57 @@ func TestMTASTSNoPolicy(t *testing.T) {
 	res = deliver(t, e.tr, "example.test", testMsg("bob@example.test"))
 	require.Equal(t, Deferred, res[0].Outcome)
 	require.Equal(t, "none", res[0].TLSPolicy, "no connection was made under any policy")
+}
+
+// TestWorkerRecordsTransportSecurity: the worker stores each attempt's
+// TLS version, cipher and policy (both stores) and logs them.
+func TestWorkerRecordsTransportSecurity(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		ca := godwittest.NewCA(t)
+		e := newWorkerEnv(t, kind, godwittest.MXOptions{TLS: ca.ServerTLS(t, "mx.example.test")})
+		policy := godwittest.NewPolicyServer(t, ca, "mta-sts.example.test")
+		e.dns.SetAddr("mta-sts.example.test", "127.0.0.1")
+		tr := e.w.Transport.(*MXTransport)
+		tr.TLSConfig = &tls.Config{RootCAs: ca.Pool()}
+		tr.STS = &mtasts.Cache{Resolver: e.dns.Addr(), RootCAs: ca.Pool(), Port: policy.Port(),
+			Guard: netguard.Policy{AllowPrivate: true}}
+		var logs godwittest.LogBuffer
+		e.w.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+
+		// enforce, and the MX is not in the policy: deferred, nothing sent.
+		e.dns.SetTXT("_mta-sts.example.test", "v=STSv1; id=1")
+		policy.Set("version: STSv1\nmode: enforce\nmx: *.elsewhere.test\nmax_age: 86400\n")
+		em := e.accept(`{"from":"hello@example.com","to":"a@example.test","subject":"s","text":"t"}`)
+		var retry *Retry
+		require.ErrorAs(t, e.deliver(em, nil, 1), &retry)
+		require.Empty(t, e.mx.Messages())
+
+		// The policy now lists it: delivered over verified TLS.
+		e.dns.SetTXT("_mta-sts.example.test", "v=STSv1; id=2")
+		policy.Set("version: STSv1\nmode: enforce\nmx: *.example.test\nmax_age: 86400\n")
+		require.NoError(t, e.deliver(em, nil, 2))
+		require.Len(t, e.mx.Messages(), 1)
+		require.True(t, e.mx.Messages()[0].TLS)
+
+		attempts, err := e.db.ListDeliveryAttempts(context.Background(), e.team.ID, em.ID)
+		require.NoError(t, err)
+		require.Len(t, attempts, 2)
+		require.Equal(t, store.OutcomeDeferred, attempts[0].Outcome)
+		require.Contains(t, attempts[0].Response, "does not match the domain's MTA-STS policy")
+		require.Equal(t, "mta-sts enforce", attempts[0].TLSPolicy)
+		require.Empty(t, attempts[0].TLSVersion)
+		require.Equal(t, store.OutcomeDelivered, attempts[1].Outcome)
+		require.Equal(t, "mta-sts enforce", attempts[1].TLSPolicy)
+		require.Equal(t, "TLS 1.3", attempts[1].TLSVersion)
+		require.NotEmpty(t, attempts[1].TLSCipher)
+
+		recs := logs.Records(t, "email delivered")
+		require.Len(t, recs, 1)
+		require.Equal(t, "mta-sts enforce", recs[0]["tls_policy"])
+		require.Equal(t, "TLS 1.3", recs[0]["tls_version"])
+		require.Equal(t, attempts[1].TLSCipher, recs[0]["tls_cipher"])
+		recs = logs.Records(t, "email deferred")
+		require.Len(t, recs, 1)
+		require.Equal(t, "mta-sts enforce", recs[0]["tls_policy"])
+	})
 }
