@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/delivery"
+	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
@@ -47,6 +48,19 @@ func TestEmailDeliveryReportAndCapturedMessage(t *testing.T) {
 		require.Equal(t, float64(550), byRcpt["bounced@resend.dev"]["smtp_code"])
 		require.Equal(t, "5.1.1", byRcpt["bounced@resend.dev"]["enhanced_status"])
 		require.Equal(t, "capture", byRcpt["x@example.net"]["host"])
+		require.Equal(t, "", byRcpt["x@example.net"]["tls_policy"], "no connection: no transport security")
+
+		// An attempt over TLS shows its version, cipher and policy.
+		require.NoError(t, e.db.RecordDelivery(context.Background(), &store.DeliveryOutcome{EmailID: id, TeamID: e.teamA,
+			Attempts: []*store.DeliveryAttempt{{Recipient: "x@example.net", Outcome: store.OutcomeDeferred, Host: "mx.example.net",
+				Response: "mta-sts enforce: certificate invalid: x509: certificate has expired", TLSVersion: "TLS 1.2",
+				TLSCipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TLSPolicy: "mta-sts enforce", CreatedAt: e.clock.Now()}}}))
+		r = e.do("GET", "/emails/"+id+"/delivery", e.keyA, "")
+		require.Equal(t, 200, r.status, string(r.body))
+		last := r.json["attempts"].([]any)[3].(map[string]any)
+		require.Equal(t, "TLS 1.2", last["tls_version"])
+		require.Equal(t, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", last["tls_cipher"])
+		require.Equal(t, "mta-sts enforce", last["tls_policy"])
 		var types []string
 		for _, ev := range r.json["events"].([]any) {
 			types = append(types, ev.(map[string]any)["type"].(string))
