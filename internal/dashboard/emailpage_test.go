@@ -217,10 +217,6 @@ func TestEmailPageShowsTransportSecurity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv, accounts, team, db := setupStore(t)
-	_, link, err := accounts.CreateUser(ctx, team.ID, "admin@example.com", store.RoleAdmin)
-	require.NoError(t, err)
-	sess, err := accounts.SetPassword(ctx, link, "long enough password")
-	require.NoError(t, err)
 	text := "hello"
 	e := &store.Email{ID: store.NewID(), TeamID: team.ID, From: "a@example.com", To: []string{"b@example.net"},
 		Subject: "s", Text: &text, LastEvent: store.EventQueued, CreatedAt: time.Now().UTC()}
@@ -232,7 +228,7 @@ func TestEmailPageShowsTransportSecurity(t *testing.T) {
 			{Recipient: "b@example.net", Outcome: store.OutcomeDelivered, Host: "mx2.example.net", Code: 250,
 				TLSVersion: "TLS 1.3", TLSCipher: "TLS_AES_128_GCM_SHA256", TLSPolicy: "mta-sts testing: certificate invalid",
 				CreatedAt: time.Now().UTC()}}}))
-	body, status := getPage(t, srv.URL+"/dashboard/emails/"+e.ID, &http.Cookie{Name: sessionCookie, Value: sess.Token})
+	body, status := getPage(t, srv.URL+"/dashboard/emails/"+e.ID, viewerSession(t, accounts, team))
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `<span class="tls" data-tls-policy="mta-sts enforce">(mta-sts enforce)</span>`)
 	require.Contains(t, body, `TLS 1.3 TLS_AES_128_GCM_SHA256 (mta-sts testing: certificate invalid)</span>`)
