@@ -159,20 +159,25 @@ func (h *Handler) applyRule(r *http.Request, d *store.Domain, rule *store.Receiv
 	return nil
 }
 
-// loadRule finds the rule {rule_id} of the domain d.
-func (h *Handler) loadRule(r *http.Request, d *store.Domain) (*store.ReceivingRule, error) {
+// loadRule finds the domain {id} of the caller's team and its rule
+// {rule_id}.
+func (h *Handler) loadRule(r *http.Request) (*store.Domain, *store.ReceivingRule, error) {
+	d, err := h.loadDomain(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	id, err := uuidParam("rule_id", r.PathValue("rule_id"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rule, err := h.Store.GetReceivingRule(r.Context(), d.TeamID, d.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errRuleNotFound
+		return nil, nil, errRuleNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get receiving rule: %w", err)
+		return nil, nil, fmt.Errorf("get receiving rule: %w", err)
 	}
-	return rule, nil
+	return d, rule, nil
 }
 
 func errRuleTaken(match string) error {
@@ -230,11 +235,7 @@ func (h *Handler) createReceivingRule(w http.ResponseWriter, r *http.Request) er
 }
 
 func (h *Handler) getReceivingRule(w http.ResponseWriter, r *http.Request) error {
-	d, err := h.loadDomain(r)
-	if err != nil {
-		return err
-	}
-	rule, err := h.loadRule(r, d)
+	_, rule, err := h.loadRule(r)
 	if err != nil {
 		return err
 	}
@@ -243,11 +244,7 @@ func (h *Handler) getReceivingRule(w http.ResponseWriter, r *http.Request) error
 }
 
 func (h *Handler) updateReceivingRule(w http.ResponseWriter, r *http.Request) error {
-	d, err := h.loadDomain(r)
-	if err != nil {
-		return err
-	}
-	rule, err := h.loadRule(r, d)
+	d, rule, err := h.loadRule(r)
 	if err != nil {
 		return err
 	}
@@ -273,11 +270,7 @@ func (h *Handler) updateReceivingRule(w http.ResponseWriter, r *http.Request) er
 }
 
 func (h *Handler) deleteReceivingRule(w http.ResponseWriter, r *http.Request) error {
-	d, err := h.loadDomain(r)
-	if err != nil {
-		return err
-	}
-	rule, err := h.loadRule(r, d)
+	d, rule, err := h.loadRule(r)
 	if err != nil {
 		return err
 	}
