@@ -208,6 +208,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if fs.NArg() != 0 {
 		return usageErrorf(fs.Name(), "unexpected argument %q", fs.Arg(0))
 	}
+	if v := getenv("GODWIT_TEST_MTA_STS_PORT"); v != "" { // tests only: policies served on loopback
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("GODWIT_TEST_MTA_STS_PORT %q is not a port number", v)
+		}
+		cfg.MTASTSPort = p
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

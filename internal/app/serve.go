@@ -507,11 +507,21 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		if err != nil {
 			return nil, err // Validate has checked it
 		}
+		roots, err := cfg.OutboundRootCAs()
+		if err != nil {
+			return nil, err
+		}
 		stsDNS := &dnscheck.Cache{}
 		met.RegisterCache("mta_sts_dns", stsDNS.Hits, stsDNS.Misses)
-		sts := &mtasts.Cache{Resolver: cfg.DNSResolver, DNSCache: stsDNS, Guard: guard, Logger: log, Fetched: met.MTASTSFetch}
+		var sts delivery.STSPolicies
+		if cfg.MTASTS == "on" {
+			sts = &mtasts.Cache{Resolver: cfg.DNSResolver, DNSCache: stsDNS, Guard: guard, RootCAs: roots, Port: cfg.MTASTSPort,
+				Logger: log, Fetched: met.MTASTSFetch}
+		} else {
+			log.Info("outbound MTA-STS is off (--mta-sts off): recipient domains' policies are not applied")
+		}
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
-			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts,
+			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts, RootCAs: roots,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}}}

@@ -7,6 +7,7 @@ package config
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,6 +111,19 @@ type Config struct {
 	// --max-per-host is the total across every worker node.
 	ConnectionLimiter string
 
+	// MTASTS turns outbound MTA-STS (RFC 8461) on (the default) or off.
+	MTASTS string
+	// DANE turns outbound DANE for SMTP (RFC 7672) on (the default) or
+	// off. It only ever applies to DNSSEC-authenticated answers of
+	// --dns-resolver (the AD bit).
+	DANE string
+	// OutboundTLSCAFile names a PEM file of CA certificates trusted, on top
+	// of the system's, to verify MX hosts and MTA-STS policy hosts.
+	OutboundTLSCAFile string
+	// MTASTSPort is the HTTPS port MTA-STS policies are fetched from (0:
+	// 443). Not a flag: tests set it through GODWIT_TEST_MTA_STS_PORT.
+	MTASTSPort int
+
 	// AllowAnySender lets a development server (--delivery capture, every
 	// listener on loopback) accept emails from domains nobody verified.
 	AllowAnySender bool
@@ -151,6 +165,8 @@ func Defaults() Config {
 		RateLimitFailOpen: true,
 		RateLimiter:       "auto",
 		ConnectionLimiter: "auto",
+		MTASTS:            "on",
+		DANE:              "on",
 	}
 }
 
@@ -212,6 +228,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.RelayURL, "relay-url", c.RelayURL, "smarthost for --delivery relay: smtp://user:pass@host:port (STARTTLS) or smtps://… (implicit TLS)")
 	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "name this server gives in EHLO, a fully qualified name its PTR record matches (default: the --mx-host, else this machine's name when fully qualified, else the --public-url host); required unless every listener is on loopback")
 	fs.IntVar(&c.MXPort, "mx-port", c.MXPort, "port of remote MX hosts")
+	fs.StringVar(&c.MTASTS, "mta-sts", c.MTASTS, "on or off: apply recipient domains' MTA-STS policies (RFC 8461) to MX delivery")
+	fs.StringVar(&c.DANE, "dane", c.DANE, "on or off: apply recipient MX hosts' DNSSEC-authenticated TLSA records (DANE, RFC 7672) to MX delivery; needs a validating --dns-resolver (answers without the AD bit are ignored)")
+	fs.StringVar(&c.OutboundTLSCAFile, "outbound-tls-ca-file", c.OutboundTLSCAFile, "PEM file of CA certificates to trust, besides the system's, when verifying MX hosts (MTA-STS enforce, require-tls) and MTA-STS policy hosts (a private relay or CA)")
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections open at once to one receiving host (an MX host, or the relay), idle ones kept for reuse included; with a shared --connection-limiter, the total across every worker node")
@@ -582,6 +601,19 @@ func (c *Config) Validate() error {
 			return errors.New("--allow-any-sender is for development: every listener (--http-addr, --dashboard-addr, --metrics-addr, --mx-addr, --smtp-addr, --smtps-addr) must be on loopback")
 		}
 	}
+	for name, v := range map[string]string{"--mta-sts": c.MTASTS, "--dane": c.DANE} {
+		if v != "on" && v != "off" {
+			return fmt.Errorf("%s must be on or off, got %q", name, v)
+		}
+	}
+	if c.OutboundTLSCAFile != "" {
+		if _, err := c.OutboundRootCAs(); err != nil {
+			return err
+		}
+	}
+	if c.MTASTSPort < 0 || c.MTASTSPort > 65535 {
+		return fmt.Errorf("GODWIT_TEST_MTA_STS_PORT must be a port number, got %d", c.MTASTSPort)
+	}
 	if c.MXPort < 1 || c.MXPort > 65535 {
 		return fmt.Errorf("--mx-port must be a port number, got %d", c.MXPort)
 	}
@@ -851,4 +883,25 @@ func (c *Config) Destinations() (destination.Config, error) {
 		return nil, fmt.Errorf("--destination-limits: %w", err)
 	}
 	return d, nil
+}
+
+// OutboundRootCAs returns the roots outbound TLS verifies against: the
+// system's plus --outbound-tls-ca-file's certificates, or nil (the system's
+// alone) without the file.
+func (c Config) OutboundRootCAs() (*x509.CertPool, error) {
+	if c.OutboundTLSCAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.OutboundTLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--outbound-tls-ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--outbound-tls-ca-file %s holds no PEM certificate", c.OutboundTLSCAFile)
+	}
+	return pool, nil
 }

@@ -1,9 +1,16 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,10 +292,13 @@ func TestDomainRecords(t *testing.T) {
 	require.Equal(t, "mail.example.org", c.BounceHost())
 
 	for flag, mutate := range map[string]func(*Config){
-		"--sending-ips":   func(c *Config) { c.SendingIPs = []string{"not-an-ip"} },
-		"--dkim-selector": func(c *Config) { c.DKIMSelector = "a.b" },
-		"--dns-resolver":  func(c *Config) { c.DNSResolver = "8.8.8.8" },
-		"--mx-host":       func(c *Config) { c.MXHost = "nodots" },
+		"--sending-ips":          func(c *Config) { c.SendingIPs = []string{"not-an-ip"} },
+		"--dkim-selector":        func(c *Config) { c.DKIMSelector = "a.b" },
+		"--dns-resolver":         func(c *Config) { c.DNSResolver = "8.8.8.8" },
+		"--mx-host":              func(c *Config) { c.MXHost = "nodots" },
+		"--mta-sts":              func(c *Config) { c.MTASTS = "yes" },
+		"--dane":                 func(c *Config) { c.DANE = "" },
+		"--outbound-tls-ca-file": func(c *Config) { c.OutboundTLSCAFile = filepath.Join(t.TempDir(), "missing.pem") },
 	} {
 		c := Defaults()
 		mutate(&c)
@@ -341,4 +351,37 @@ func TestCheckDatabase(t *testing.T) {
 		require.ErrorContains(t, err, bad, u)
 		require.NotContains(t, err.Error(), "secret", "no password in the message")
 	}
+}
+
+func TestOutboundRootCAs(t *testing.T) {
+	c := Defaults()
+	require.Equal(t, "on", c.MTASTS)
+	require.Equal(t, "on", c.DANE)
+	pool, err := c.OutboundRootCAs()
+	require.NoError(t, err)
+	require.Nil(t, pool, "no file: the system's roots")
+
+	dir := t.TempDir()
+	c.OutboundTLSCAFile = filepath.Join(dir, "junk.pem")
+	require.NoError(t, os.WriteFile(c.OutboundTLSCAFile, []byte("not a certificate"), 0o600))
+	err = c.Validate()
+	require.ErrorContains(t, err, "--outbound-tls-ca-file")
+	require.ErrorContains(t, err, "no PEM certificate")
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "private CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	c.OutboundTLSCAFile = filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(c.OutboundTLSCAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, c.Validate())
+	pool, err = c.OutboundRootCAs()
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	_, err = ca.Verify(x509.VerifyOptions{Roots: pool})
+	require.NoError(t, err, "the file's CA is trusted")
 }

@@ -32,6 +32,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,12 +125,16 @@ const (
 
 // MXTransport delivers to the recipient domain's own mail servers.
 type MXTransport struct {
-	Resolver  string                   // "host:port" of the DNS server; "" = the system's
-	Port      int                      // remote SMTP port; 0 means 25 (tests use another)
-	HELO      string                   // EHLO name (--hostname)
-	Timeout   time.Duration            // per connection/command phase; 0 means 60 s
-	TLSConfig *tls.Config              // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against system roots when RequireTLS)
-	DialAddr  func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver. Guard applies to it too.
+	Resolver  string        // "host:port" of the DNS server; "" = the system's
+	Port      int           // remote SMTP port; 0 means 25 (tests use another)
+	HELO      string        // EHLO name (--hostname)
+	Timeout   time.Duration // per connection/command phase; 0 means 60 s
+	TLSConfig *tls.Config   // for STARTTLS; nil = opportunistic TLS without certificate verification (verified against RootCAs when a policy requires it)
+	// RootCAs verifies MX certificates when a policy requires it (MTA-STS
+	// enforce, require-tls) and TLSConfig is nil; nil is the system's
+	// roots (--outbound-tls-ca-file adds to them).
+	RootCAs  *x509.CertPool
+	DialAddr func(host string) string // optional: maps an MX host name to "ip:port" for tests; default resolves A/AAAA via Resolver. Guard applies to it too.
 	// MaxPerHost limits the connections open at once to one destination
 	// (idle ones kept for reuse included): an MX host of no known provider,
 	// and at most this for a provider's destination; 0 means
@@ -364,7 +369,7 @@ var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
 // EHLO, STARTTLS when offered (falling back to a plaintext connection when
 // STARTTLS is not offered or fails and TLS is not required), EHLO again.
 func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtpSession, error) {
-	cfg := tlsConfigFor(t.TLSConfig, host, requireTLS)
+	cfg := tlsConfigFor(t.TLSConfig, t.RootCAs, host, requireTLS)
 	s, err := dialClient(ctx, addr, t.HELO, t.timeout(), t.Guard.Control, cfg, true)
 	if err == nil {
 		return s, nil
@@ -437,12 +442,12 @@ func orderMX(mxs []dnscheck.MX) []string {
 }
 
 // tlsConfigFor returns the STARTTLS configuration for host.
-func tlsConfigFor(base *tls.Config, host string, requireTLS bool) *tls.Config {
+func tlsConfigFor(base *tls.Config, roots *x509.CertPool, host string, requireTLS bool) *tls.Config {
 	var cfg *tls.Config
 	if base != nil {
 		cfg = base.Clone()
 	} else {
-		cfg = &tls.Config{}
+		cfg = &tls.Config{RootCAs: roots}
 		// Opportunistic TLS (RFC 7435): encrypt even when the certificate
 		// cannot be verified, as plaintext would be the alternative.
 		cfg.InsecureSkipVerify = !requireTLS

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -53,6 +54,12 @@ func NewCA(t testing.TB) *CA {
 	ca.pool.AddCert(cert)
 	ca.serial.Store(1)
 	return ca
+}
+
+// PEM is the CA's certificate in PEM, for a file a process under test
+// trusts (--outbound-tls-ca-file).
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
 }
 
 // Pool holds the CA's certificate, for a client's RootCAs.
