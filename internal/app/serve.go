@@ -522,6 +522,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		}
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
 			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts, RootCAs: roots,
+			DANE: cfg.DANE == "on", DANELookup: met.DANELookup,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}}}

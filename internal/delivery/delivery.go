@@ -158,6 +158,11 @@ type MXTransport struct {
 	// STS looks up the recipient domain's MTA-STS policy (RFC 8461, see
 	// security.go); nil applies none.
 	STS STSPolicies
+	// DANE applies MX hosts' DNSSEC-authenticated TLSA records (RFC 7672,
+	// see dane.go); DANELookup, when set, is called with each TLSA lookup's
+	// result (for a metric).
+	DANE       bool
+	DANELookup func(result string)
 
 	poolOnce  sync.Once
 	pool      *pool
@@ -197,7 +202,7 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 	defer func() { st.fillPolicy(policy) }()
 
 	res := &dnscheck.Resolver{Addr: t.Resolver, Timeout: dnsTimeout}
-	mxs, err := res.LookupMX(ctx, domain)
+	mxs, mxSecure, err := t.lookupMX(ctx, res, domain)
 	if err != nil {
 		st.logger.Warn("delivery: MX lookup failed", "email_id", m.EmailID, "domain", domain, "err", err)
 		st.setAll("", 0, "", msgMXLookupFailed, Deferred)
@@ -224,15 +229,24 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 		if len(todo) == 0 {
 			break
 		}
-		hostNote, skip := sec.checkHost(host)
-		if skip {
-			st.set(todo, host, 0, "", hostNote, Deferred)
-			st.stamp(todo, "", "", sec.name())
-			continue
-		}
 		if err := ctx.Err(); err != nil {
 			st.set(todo, host, 0, "", err.Error(), Deferred)
 			break
+		}
+		hsec := sec
+		if dh := t.tlsaFor(ctx, host, mxSecure); dh.failed != nil {
+			st.logger.Warn("delivery: DANE: TLSA lookup failed after an authenticated MX answer", "email_id", m.EmailID, "host", host, "err", dh.failed)
+			st.set(todo, host, 0, "", fmt.Sprintf("dane: the TLSA lookup for %s failed; not delivered", host), Deferred)
+			st.stamp(todo, "", "", policyDANE)
+			continue
+		} else if dh.records != nil {
+			hsec.dane = dh.records
+		}
+		hostNote, skip := hsec.checkHost(host)
+		if skip {
+			st.set(todo, host, 0, "", hostNote, Deferred)
+			st.stamp(todo, "", "", hsec.name())
+			continue
 		}
 		addrs, err := t.addrs(ctx, host)
 		switch {
@@ -252,7 +266,7 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 		if implicit {
 			refused = msgRefusedImplicit
 		}
-		t.tryHost(ctx, host, addrs, refused, m, sec, hostNote, st, todo)
+		t.tryHost(ctx, host, addrs, refused, m, hsec, hostNote, st, todo)
 	}
 	return st.results
 }
@@ -369,7 +383,11 @@ var errTLSRequired = errors.New("delivery: STARTTLS required but not offered")
 // EHLO, STARTTLS when offered (falling back to a plaintext connection when
 // STARTTLS is not offered or fails and TLS is not required), EHLO again.
 func (t *MXTransport) open(ctx context.Context, host, addr string, requireTLS bool) (*smtpSession, error) {
-	cfg := tlsConfigFor(t.TLSConfig, t.RootCAs, host, requireTLS)
+	return t.openWith(ctx, addr, tlsConfigFor(t.TLSConfig, t.RootCAs, host, requireTLS), requireTLS)
+}
+
+// openWith is open with the STARTTLS configuration given.
+func (t *MXTransport) openWith(ctx context.Context, addr string, cfg *tls.Config, requireTLS bool) (*smtpSession, error) {
 	s, err := dialClient(ctx, addr, t.HELO, t.timeout(), t.Guard.Control, cfg, true)
 	if err == nil {
 		return s, nil

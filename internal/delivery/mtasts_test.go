@@ -25,6 +25,7 @@ type stsEnv struct {
 	*mxEnv
 	policy                    *godwittest.PolicyServer
 	good, wrong, plain, other *testMX
+	wrongTLS                  *tls.Config // wrong's certificate
 	tr                        *MXTransport
 }
 
@@ -33,7 +34,8 @@ func newSTSEnv(t *testing.T) *stsEnv {
 	ca := godwittest.NewCA(t)
 	e := &stsEnv{mxEnv: newMXEnv(t), policy: godwittest.NewPolicyServer(t, ca, "mta-sts.example.test")}
 	e.good = e.addMX(t, "mx-good.example.test", godwittest.MXOptions{TLS: ca.ServerTLS(t, "mx-good.example.test")})
-	e.wrong = e.addMX(t, "mx-wrong.example.test", godwittest.MXOptions{TLS: ca.ServerTLS(t, "elsewhere.example.test")})
+	e.wrongTLS = ca.ServerTLS(t, "elsewhere.example.test")
+	e.wrong = e.addMX(t, "mx-wrong.example.test", godwittest.MXOptions{TLS: e.wrongTLS})
 	e.plain = e.addMX(t, "mx-plain.example.test", godwittest.MXOptions{})
 	e.other = e.addMX(t, "mx-other.example.test", godwittest.MXOptions{TLS: ca.ServerTLS(t, "mx-other.example.test")})
 	e.dns.SetAddr("mta-sts.example.test", "127.0.0.1")

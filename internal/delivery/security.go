@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 
 	"github.com/godwit/godwit/internal/mtasts"
 )
@@ -20,6 +22,9 @@ import (
 // attempt (Result.TLSPolicy) with the TLS version and cipher suite the
 // connection negotiated:
 //
+//   - "dane": the MX host has usable DNSSEC-authenticated TLSA records
+//     (RFC 7672, see dane.go): STARTTLS with a certificate chain that
+//     matches them, for that host, whatever the domain's MTA-STS policy.
 //   - "mta-sts enforce": the domain publishes an MTA-STS policy (RFC 8461)
 //     in mode enforce. Only MX hosts its mx patterns match are used, over
 //     STARTTLS with a certificate valid for the MX host's name (verified
@@ -37,7 +42,8 @@ import (
 //   - "none": no connection was made under any policy (the MX lookup
 //     failed, or the domain has a null MX).
 //
-// enforce wins over require-tls, which wins over testing.
+// dane wins over enforce, which wins over require-tls, which wins over
+// testing.
 
 // STSPolicies looks a domain's MTA-STS policy up: nil when there is none
 // to apply (mtasts.Cache implements it). The error only explains a nil
@@ -59,6 +65,7 @@ const (
 type security struct {
 	requireTLS bool
 	sts        *mtasts.Policy // mode enforce or testing; nil otherwise
+	dane       []*dns.TLSA    // the host's usable TLSA records; nil when DANE does not apply
 }
 
 // security decides the policy for mail to domain.
@@ -82,6 +89,8 @@ func (s security) testing() bool { return s.sts != nil && s.sts.Mode == mtasts.T
 
 func (s security) name() string {
 	switch {
+	case s.dane != nil:
+		return policyDANE
 	case s.enforce():
 		return policyEnforce
 	case s.requireTLS:
@@ -94,12 +103,14 @@ func (s security) name() string {
 }
 
 // verify reports whether only a verified TLS connection may carry mail.
-func (s security) verify() bool { return s.enforce() || s.requireTLS }
+func (s security) verify() bool { return s.dane != nil || s.enforce() || s.requireTLS }
 
 // variant keeps pooled connections apart by the policy they were opened
 // under: one opened opportunistically never carries enforced mail.
 func (s security) variant() string {
 	switch s.name() {
+	case policyDANE:
+		return "dane " + tlsaKey(s.dane) // verified against these records only
 	case policyEnforce:
 		return "sts"
 	case policyRequireTLS:
@@ -115,7 +126,7 @@ func (s security) variant() string {
 // a host that does not match is skipped (skip, with the deferral's
 // reason); under testing it is used, with a note for the attempt.
 func (s security) checkHost(host string) (note string, skip bool) {
-	if s.sts == nil || s.sts.Match(host) {
+	if s.dane != nil || s.sts == nil || s.sts.Match(host) { // DANE wins over MTA-STS (RFC 8461 §2)
 		return "", false
 	}
 	if s.enforce() {
@@ -138,6 +149,9 @@ func (s security) tlsFailure(host string, err error) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	if s.dane != nil {
+		return fmt.Sprintf("dane: %s (%s); not delivered", why, host), true
+	}
 	if s.enforce() {
 		return fmt.Sprintf("mta-sts enforce: %s (%s); not delivered", why, host), true
 	}
@@ -154,6 +168,10 @@ func (s security) tlsFailure(host string, err error) (string, bool) {
 func tlsProblem(err error) (why string, ok bool) {
 	if errors.Is(err, errTLSRequired) {
 		return "STARTTLS not offered", true
+	}
+	var de *errDANE
+	if errors.As(err, &de) {
+		return "certificate invalid: " + de.Error(), true
 	}
 	var cv *tls.CertificateVerificationError
 	if errors.As(err, &cv) {
@@ -178,6 +196,13 @@ func tlsProblem(err error) (why string, ok bool) {
 // again as under opportunistic, the failure kept in its policy.
 func (t *MXTransport) openSecure(ctx context.Context, host, addr string, sec security) (*smtpSession, error) {
 	name := sec.name()
+	if name == policyDANE {
+		s, err := t.openWith(ctx, addr, daneTLSConfig(sec.dane, host, time.Now), true)
+		if err == nil {
+			s.policy = name
+		}
+		return s, err
+	}
 	if name != policyTesting {
 		s, err := t.open(ctx, host, addr, sec.verify())
 		if err == nil {

@@ -130,6 +130,7 @@ type Metrics struct {
 	jobsRescued    *prometheus.CounterVec
 	emailsRescued  prometheus.Counter
 	stsFetches     *prometheus.CounterVec
+	daneLookups    *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -206,11 +207,14 @@ func New(reg *prometheus.Registry) *Metrics {
 		[]string{"type", "sub_type", "suppressed"})
 	m.stsFetches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mta_sts_policy_fetches_total",
 		Help: "MTA-STS policy files fetched for outbound delivery (internal/mtasts), by result: ok or error."}, []string{"result"})
+	m.daneLookups = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dane_lookups_total",
+		Help: "TLSA lookups of outbound MX hosts for DANE (RFC 7672), by result: secure (the host is delivered under dane), none, unusable, insecure (no AD bit: ignored) or error (the host is deferred)."},
+		[]string{"result"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -219,6 +223,9 @@ func New(reg *prometheus.Registry) *Metrics {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.stsFetches.WithLabelValues(r) // exported at 0 from the start
+	}
+	for _, r := range []string{"secure", "none", "unusable", "insecure", "error"} {
+		m.daneLookups.WithLabelValues(r) // exported at 0 from the start
 	}
 	m.routes.Store(&map[string]*route{})
 	// Children resolved once: the hot paths index a map of them.
@@ -488,6 +495,14 @@ func (m *Metrics) DomainCheck(result string) {
 func (m *Metrics) MTASTSFetch(result string) {
 	if m != nil {
 		m.stsFetches.WithLabelValues(result).Inc()
+	}
+}
+
+// DANELookup counts one TLSA lookup of an MX host by its result (see
+// internal/delivery/dane.go).
+func (m *Metrics) DANELookup(result string) {
+	if m != nil {
+		m.daneLookups.WithLabelValues(result).Inc()
 	}
 }
 

@@ -15,7 +15,10 @@
 //   - records carry a TTL of 60 s, or what SetTTL last set before they
 //     were (the TTL belongs to a name's records of one type); an empty answer
 //     (NXDOMAIN or NODATA) carries no SOA record unless SetSOA names a zone
-//     it is in.
+//     it is in;
+//   - answers carry the AD (authenticated data) bit only for the names
+//     SetAuthenticated marked, as a validating resolver's would for a
+//     DNSSEC-signed zone (no signatures are served).
 package dnstest
 
 import (
@@ -51,7 +54,8 @@ type Server struct {
 	nodes map[string]*node // by canonical name (lower-case FQDN)
 	fails map[string]int   // by canonical name
 	ttl   uint32
-	soas  map[string]soa // by canonical zone name
+	soas  map[string]soa  // by canonical zone name
+	auth  map[string]bool // names answered with the AD bit, canonical
 }
 
 // soa is what SetSOA set for a zone.
@@ -62,19 +66,20 @@ type node struct {
 	mx    []dnscheck.MX
 	addrs []netip.Addr      // A and AAAA records
 	ptr   []string          // PTR targets, canonical
+	tlsa  []dns.TLSA        // TLSA records (header ignored)
 	cname string            // canonical target, "" if none
 	ttl   map[uint16]uint32 // per record type, as SetTTL was when they were set
 }
 
 func (n *node) empty() bool {
-	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && len(n.ptr) == 0 && n.cname == ""
+	return len(n.txt) == 0 && len(n.mx) == 0 && len(n.addrs) == 0 && len(n.ptr) == 0 && len(n.tlsa) == 0 && n.cname == ""
 }
 
 // NewServer starts a server on 127.0.0.1 (random port, UDP and TCP) and
 // shuts it down in t.Cleanup.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{nodes: map[string]*node{}, fails: map[string]int{}, ttl: defaultTTL, soas: map[string]soa{}}
+	s := &Server{nodes: map[string]*node{}, fails: map[string]int{}, ttl: defaultTTL, soas: map[string]soa{}, auth: map[string]bool{}}
 
 	pc, ln, err := listen()
 	if err != nil {
@@ -229,6 +234,30 @@ func (s *Server) SetAddr(name string, ips ...string) {
 	s.pruneLocked(name)
 }
 
+// SetTLSA replaces the TLSA records at name (e.g. "_25._tcp.mx.example.test")
+// with recs (usage, selector, matching type and certificate data; the
+// header is the server's). No records removes them.
+func (s *Server) SetTLSA(name string, recs ...dns.TLSA) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodeLocked(name)
+	n.tlsa = append([]dns.TLSA(nil), recs...)
+	n.ttl[dns.TypeTLSA] = s.ttl
+	s.pruneLocked(name)
+}
+
+// SetAuthenticated makes the answers to queries for name carry the AD bit
+// (on) or not (off, the default), whatever their records.
+func (s *Server) SetAuthenticated(name string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.auth[canonical(name)] = true
+	} else {
+		delete(s.auth, canonical(name))
+	}
+}
+
 // SetPTR replaces the PTR records of the address ip (at its in-addr.arpa
 // or ip6.arpa name) with names. No names removes them. It panics on an
 // address that does not parse (a test's own mistake).
@@ -327,6 +356,11 @@ func canonical(name string) string {
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.queries.Add(1)
 	m := s.answer(req)
+	if len(req.Question) == 1 {
+		s.mu.Lock()
+		m.AuthenticatedData = s.auth[canonical(req.Question[0].Name)]
+		s.mu.Unlock()
+	}
 
 	size := dns.MaxMsgSize
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
@@ -409,6 +443,11 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 				case !a.Is4() && q.Qtype == dns.TypeAAAA:
 					m.Answer = append(m.Answer, &dns.AAAA{Hdr: n.hdr(owner, dns.TypeAAAA), AAAA: a.AsSlice()})
 				}
+			}
+		case dns.TypeTLSA:
+			for _, t := range n.tlsa {
+				t.Hdr = n.hdr(owner, dns.TypeTLSA)
+				m.Answer = append(m.Answer, &t)
 			}
 		case dns.TypePTR:
 			for _, p := range n.ptr {
