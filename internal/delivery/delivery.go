@@ -163,6 +163,9 @@ type MXTransport struct {
 	// result (for a metric).
 	DANE       bool
 	DANELookup func(result string)
+	// TLSSession, when set, hears of every TLS session opened or failed,
+	// for TLS reporting (RFC 8460, see tlsreport.go).
+	TLSSession func(TLSSession)
 
 	poolOnce  sync.Once
 	pool      *pool
@@ -238,12 +241,14 @@ func (t *MXTransport) DeliverDomain(ctx context.Context, domain string, m *Messa
 			st.logger.Warn("delivery: DANE: TLSA lookup failed after an authenticated MX answer", "email_id", m.EmailID, "host", host, "err", dh.failed)
 			st.set(todo, host, 0, "", fmt.Sprintf("dane: the TLSA lookup for %s failed; not delivered", host), Deferred)
 			st.stamp(todo, "", "", policyDANE)
+			t.reportTLSALookup(hsec, host)
 			continue
 		} else if dh.records != nil {
 			hsec.dane = dh.records
 		}
 		hostNote, skip := hsec.checkHost(host)
 		if skip {
+			t.report(hsec, host, ResultValidationFailure)
 			st.set(todo, host, 0, "", hostNote, Deferred)
 			st.stamp(todo, "", "", hsec.name())
 			continue

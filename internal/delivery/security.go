@@ -63,6 +63,7 @@ const (
 
 // security is the policy one domain's delivery runs under.
 type security struct {
+	domain     string // the recipient domain (for TLS reporting)
 	requireTLS bool
 	sts        *mtasts.Policy // mode enforce or testing; nil otherwise
 	dane       []*dns.TLSA    // the host's usable TLSA records; nil when DANE does not apply
@@ -70,13 +71,16 @@ type security struct {
 
 // security decides the policy for mail to domain.
 func (t *MXTransport) security(ctx context.Context, domain string, m *Message) security {
-	sec := security{requireTLS: m.RequireTLS}
+	sec := security{domain: strings.ToLower(domain), requireTLS: m.RequireTLS}
 	if t.STS == nil {
 		return sec
 	}
 	p, err := t.STS.Lookup(ctx, domain)
 	if err != nil && t.Logger != nil {
 		t.Logger.Warn("delivery: no MTA-STS policy applied", "email_id", m.EmailID, "domain", domain, "err", err)
+	}
+	if p == nil {
+		t.reportSTSError(sec.domain, err)
 	}
 	if p != nil && (p.Mode == mtasts.Enforce || p.Mode == mtasts.Testing) {
 		sec.sts = p
@@ -198,6 +202,7 @@ func (t *MXTransport) openSecure(ctx context.Context, host, addr string, sec sec
 	name := sec.name()
 	if name == policyDANE {
 		s, err := t.openWith(ctx, addr, daneTLSConfig(sec.dane, host, time.Now), true)
+		t.reportOpen(sec, host, s, err)
 		if err == nil {
 			s.policy = name
 		}
@@ -205,12 +210,14 @@ func (t *MXTransport) openSecure(ctx context.Context, host, addr string, sec sec
 	}
 	if name != policyTesting {
 		s, err := t.open(ctx, host, addr, sec.verify())
+		t.reportOpen(sec, host, s, err)
 		if err == nil {
 			s.policy = name
 		}
 		return s, err
 	}
 	s, err := t.open(ctx, host, addr, true)
+	t.reportOpen(sec, host, s, err)
 	if err == nil {
 		s.policy = name
 		return s, nil
@@ -225,6 +232,22 @@ func (t *MXTransport) openSecure(ctx context.Context, host, addr string, sec sec
 	}
 	s.policy = withNote(name, why)
 	return s, nil
+}
+
+// reportOpen reports the session open gave (s, err) for TLS reporting: a
+// failure that is no TLS problem (a refused connection, an SMTP error
+// reply) is no TLS session.
+func (t *MXTransport) reportOpen(sec security, host string, s *smtpSession, err error) {
+	if t.TLSSession == nil {
+		return
+	}
+	if err == nil {
+		t.report(sec, host, sessionResult(s))
+		return
+	}
+	if _, ok := tlsProblem(err); ok {
+		t.report(sec, host, resultType(err))
+	}
 }
 
 // withNote appends a note on how the policy was not met to a policy label.
