@@ -191,7 +191,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer slots.close()
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, met, log)
+	tlsReports, err := newTLSReporting(cfg, db, met, log)
+	if err != nil {
+		return err
+	}
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, met, log, tlsReports.session())
 	if err != nil {
 		return err
 	}
@@ -299,8 +303,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		// Stopped after delivery: the leases of connections still open
 		// are renewed until then.
 		Background("connection lease renewal", slots.run),
-		LogStop(q, log, "stopping delivery"),
 	)
+	// Stopped after delivery too: the last sessions are counted.
+	services = append(services, tlsReports.services(cfg, log)...)
+	services = append(services, LogStop(q, log, "stopping delivery"))
 	var listeners []Service
 	if cfg.MXAddr != "" {
 		listeners = append(listeners, serveMX(cfg, ports.mx, db, acc, tlsCfg, met, log))
@@ -487,7 +493,7 @@ func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler,
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
 func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, slots delivery.Slots,
-	tracker *tracking.Signer, met *metrics.Metrics, log *slog.Logger) (*queue.Queue, error) {
+	tracker *tracking.Signer, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       db,
@@ -522,7 +528,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		}
 		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
 			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts, RootCAs: roots,
-			DANE: cfg.DANE == "on", DANELookup: met.DANELookup,
+			DANE: cfg.DANE == "on", DANELookup: met.DANELookup, TLSSession: tlsSession,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}}}

@@ -120,6 +120,13 @@ type Config struct {
 	// OutboundTLSCAFile names a PEM file of CA certificates trusted, on top
 	// of the system's, to verify MX hosts and MTA-STS policy hosts.
 	OutboundTLSCAFile string
+	// TLSReports turns TLS reporting (RFC 8460) on (the default) or off;
+	// TLSReportsOrg and TLSReportsContact are the report's
+	// organization-name and contact-info (default: --hostname and
+	// postmaster@ it).
+	TLSReports        string
+	TLSReportsOrg     string
+	TLSReportsContact string
 	// MTASTSPort is the HTTPS port MTA-STS policies are fetched from (0:
 	// 443). Not a flag: tests set it through GODWIT_TEST_MTA_STS_PORT.
 	MTASTSPort int
@@ -167,6 +174,7 @@ func Defaults() Config {
 		ConnectionLimiter: "auto",
 		MTASTS:            "on",
 		DANE:              "on",
+		TLSReports:        "on",
 	}
 }
 
@@ -230,6 +238,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MXPort, "mx-port", c.MXPort, "port of remote MX hosts")
 	fs.StringVar(&c.MTASTS, "mta-sts", c.MTASTS, "on or off: apply recipient domains' MTA-STS policies (RFC 8461) to MX delivery")
 	fs.StringVar(&c.DANE, "dane", c.DANE, "on or off: apply recipient MX hosts' DNSSEC-authenticated TLSA records (DANE, RFC 7672) to MX delivery; needs a validating --dns-resolver (answers without the AD bit are ignored)")
+	fs.StringVar(&c.TLSReports, "tls-reports", c.TLSReports, "on or off: count outbound TLS sessions per recipient domain and send yesterday's aggregate report (RFC 8460) to each domain that asks for one in its _smtp._tls TXT record, once a day (--delivery mx)")
+	fs.StringVar(&c.TLSReportsOrg, "tls-reports-org", c.TLSReportsOrg, "organization-name of the TLS reports sent (default: --hostname)")
+	fs.StringVar(&c.TLSReportsContact, "tls-reports-contact", c.TLSReportsContact, "contact-info of the TLS reports sent (default: postmaster@ the --hostname)")
 	fs.StringVar(&c.OutboundTLSCAFile, "outbound-tls-ca-file", c.OutboundTLSCAFile, "PEM file of CA certificates to trust, besides the system's, when verifying MX hosts (MTA-STS enforce, require-tls) and MTA-STS policy hosts (a private relay or CA)")
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
@@ -601,7 +612,7 @@ func (c *Config) Validate() error {
 			return errors.New("--allow-any-sender is for development: every listener (--http-addr, --dashboard-addr, --metrics-addr, --mx-addr, --smtp-addr, --smtps-addr) must be on loopback")
 		}
 	}
-	for name, v := range map[string]string{"--mta-sts": c.MTASTS, "--dane": c.DANE} {
+	for name, v := range map[string]string{"--mta-sts": c.MTASTS, "--dane": c.DANE, "--tls-reports": c.TLSReports} {
 		if v != "on" && v != "off" {
 			return fmt.Errorf("%s must be on or off, got %q", name, v)
 		}
@@ -904,4 +915,19 @@ func (c Config) OutboundRootCAs() (*x509.CertPool, error) {
 		return nil, fmt.Errorf("--outbound-tls-ca-file %s holds no PEM certificate", c.OutboundTLSCAFile)
 	}
 	return pool, nil
+}
+
+// TLSReportsNames returns the organization-name, contact-info and sender
+// address of TLS reports (--tls-reports-org, --tls-reports-contact, and
+// tls-reports@ the EHLO name).
+func (c *Config) TLSReportsNames() (org, contact, from string) {
+	host := c.HELOName()
+	org, contact = c.TLSReportsOrg, c.TLSReportsContact
+	if org == "" {
+		org = host
+	}
+	if contact == "" {
+		contact = "postmaster@" + host
+	}
+	return org, contact, "tls-reports@" + host
 }

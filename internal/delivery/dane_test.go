@@ -252,3 +252,55 @@ func FuzzVerifyDANE(f *testing.F) {
 		}
 	})
 }
+
+// TestTLSSessionsReported: every TLS session opened or refused is handed
+// to TLSSession with its policy and RFC 8460 result type.
+func TestTLSSessionsReported(t *testing.T) {
+	ca := godwittest.NewCA(t)
+	e := newDANEEnv(t)
+	var mu sync.Mutex
+	var got []TLSSession
+	e.tr.TLSSession = func(s TLSSession) {
+		mu.Lock()
+		got = append(got, s)
+		mu.Unlock()
+	}
+	last := func() TLSSession {
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, got)
+		return got[len(got)-1]
+	}
+	send := func() Result { return deliver(t, e.tr, "example.test", testMsg("bob@example.test"))[0] }
+
+	e.publish("1", "enforce", "mx-good.example.test")
+	require.Equal(t, Delivered, send().Outcome)
+	s := last()
+	require.Equal(t, "example.test", s.Domain)
+	require.Equal(t, "sts", s.PolicyType)
+	require.Equal(t, []string{"version: STSv1", "mode: enforce", "mx: mx-good.example.test", "mx: mx-wrong.example.test", "mx: mx-plain.example.test", "max_age: 86400"}, s.PolicyString)
+	require.Equal(t, "mx-good.example.test", s.MXHost)
+	require.Equal(t, ResultSuccess, s.ResultType)
+
+	for host, want := range map[string]string{"mx-wrong.example.test": ResultHostMismatch, "mx-plain.example.test": ResultStartTLSNotSupported,
+		"mx-other.example.test": ResultValidationFailure} {
+		e.publish("1", "enforce", host)
+		require.Equal(t, Deferred, send().Outcome)
+		require.Equal(t, want, last().ResultType, host)
+		require.Equal(t, host, last().MXHost)
+	}
+
+	e.publish("1", "enforce", "mx-good.example.test")
+	e.tlsa("mx-good.example.test", true, tlsaFor(t, 3, 1, 1, leafOf(t, ca.ServerTLS(t, "x.test"))))
+	require.Equal(t, Deferred, send().Outcome)
+	require.Equal(t, "tlsa", last().PolicyType)
+	require.Equal(t, ResultTLSAInvalid, last().ResultType)
+	require.Len(t, last().PolicyString, 1)
+
+	// No policy: opportunistic, in plaintext at a host without STARTTLS.
+	e.dns.SetMX("plain.test", dnscheck.MX{Host: "mx-plain.example.test", Preference: 10})
+	res := deliver(t, e.tr, "plain.test", testMsg("bob@plain.test"))[0]
+	require.Equal(t, Delivered, res.Outcome, res.Message)
+	require.Equal(t, TLSSession{Domain: "plain.test", PolicyType: "no-policy-found", MXHost: "mx-plain.example.test",
+		ResultType: ResultStartTLSNotSupported}, last())
+}

@@ -131,6 +131,7 @@ type Metrics struct {
 	emailsRescued  prometheus.Counter
 	stsFetches     *prometheus.CounterVec
 	daneLookups    *prometheus.CounterVec
+	tlsReports     *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -210,11 +211,14 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.daneLookups = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dane_lookups_total",
 		Help: "TLSA lookups of outbound MX hosts for DANE (RFC 7672), by result: secure (the host is delivered under dane), none, unusable, insecure (no AD bit: ignored) or error (the host is deferred)."},
 		[]string{"result"})
+	m.tlsReports = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "tls_reports_total",
+		Help: "TLS reports (RFC 8460) sent to recipient domains' rua, by scheme (https, mailto) and result (sent, failed)."},
+		[]string{"scheme", "result"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -223,6 +227,11 @@ func New(reg *prometheus.Registry) *Metrics {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.stsFetches.WithLabelValues(r) // exported at 0 from the start
+	}
+	for _, scheme := range []string{"https", "mailto"} {
+		for _, r := range []string{"sent", "failed"} {
+			m.tlsReports.WithLabelValues(scheme, r) // exported at 0 from the start
+		}
 	}
 	for _, r := range []string{"secure", "none", "unusable", "insecure", "error"} {
 		m.daneLookups.WithLabelValues(r) // exported at 0 from the start
@@ -503,6 +512,14 @@ func (m *Metrics) MTASTSFetch(result string) {
 func (m *Metrics) DANELookup(result string) {
 	if m != nil {
 		m.daneLookups.WithLabelValues(result).Inc()
+	}
+}
+
+// TLSReport counts one TLS report sent (or failed) to a rua of the
+// scheme "https" or "mailto".
+func (m *Metrics) TLSReport(scheme, result string) {
+	if m != nil {
+		m.tlsReports.WithLabelValues(scheme, result).Inc()
 	}
 }
 

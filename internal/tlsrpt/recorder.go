@@ -16,7 +16,7 @@ type Counts interface {
 }
 
 // Recorder counts TLS sessions in memory and adds them to the store every
-// Interval (and at Stop): the write path of delivery never waits for the
+// Interval (and when Run ends): the write path of delivery never waits for the
 // database, and the database holds one row per counter, not per session.
 type Recorder struct {
 	Store    Counts
@@ -26,8 +26,6 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	pending map[store.TLSResultCount]int64 // keys have Sessions 0
-	stop    context.CancelFunc
-	done    chan struct{}
 }
 
 // Record counts one session of domain's policy at mxHost, today (UTC).
@@ -75,42 +73,28 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Start flushes every Interval until Stop.
-func (r *Recorder) Start(context.Context) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop, r.done = cancel, make(chan struct{})
+// Run flushes every Interval until ctx ends, and once more then (within
+// 5 s).
+func (r *Recorder) Run(ctx context.Context) {
 	interval := r.Interval
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
-	go func() {
-		defer close(r.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := r.Flush(ctx); err != nil && r.Logger != nil {
-					r.Logger.Warn("tlsrpt: counting TLS sessions failed; kept for the next try", "err", err)
-				}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := r.Flush(fctx); err != nil && r.Logger != nil {
+				r.Logger.Warn("tlsrpt: counting TLS sessions at stop failed; these are lost", "err", err)
+			}
+			return
+		case <-tick.C:
+			if err := r.Flush(ctx); err != nil && r.Logger != nil {
+				r.Logger.Warn("tlsrpt: counting TLS sessions failed; kept for the next try", "err", err)
 			}
 		}
-	}()
-	return nil
-}
-
-// Stop ends the loop and flushes what is pending.
-func (r *Recorder) Stop() {
-	if r.stop == nil {
-		return
-	}
-	r.stop()
-	<-r.done
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := r.Flush(ctx); err != nil && r.Logger != nil {
-		r.Logger.Warn("tlsrpt: counting TLS sessions at stop failed", "err", err)
 	}
 }
