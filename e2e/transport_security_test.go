@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -22,7 +25,10 @@ import (
 // private CA the server trusts through --outbound-tls-ca-file) and gets
 // the mail over verified TLS; off.test's MX is another host, so its mail
 // is deferred with the reason in GET /emails/{id}/delivery, until a
-// server started with --mta-sts off delivers it opportunistically.
+// server started with --mta-sts off delivers it opportunistically. Two
+// more domains have DNSSEC-authenticated MX and TLSA records (the AD bit
+// of the loopback DNS server): dane.test's matches the MX's certificate
+// and is delivered under "dane", nodane.test's does not and is deferred.
 //
 // Not parallel: the policy server's port reaches the process through the
 // environment (GODWIT_TEST_MTA_STS_PORT, a test-only setting).
@@ -35,7 +41,8 @@ func TestMTASTSThroughTheBinary(t *testing.T) {
 	policy.Set("version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n")
 	t.Setenv("GODWIT_TEST_MTA_STS_PORT", strconv.Itoa(policy.Port()))
 
-	sink := godwittest.NewMX(t, godwittest.MXOptions{Domain: "mx.sts.test", TLS: ca.ServerTLS(t, "mx.sts.test", "mx.off.test")})
+	sinkCfg := ca.ServerTLS(t, "mx.sts.test", "mx.off.test")
+	sink := godwittest.NewMX(t, godwittest.MXOptions{Domain: "mx.sts.test", TLS: sinkCfg})
 	_, port, err := net.SplitHostPort(sink.Addr())
 	require.NoError(t, err)
 
@@ -45,6 +52,26 @@ func TestMTASTSThroughTheBinary(t *testing.T) {
 		dns.SetAddr(mx, "127.0.0.1")
 		dns.SetTXT("_mta-sts."+domain, "v=STSv1; id=20261203")
 		dns.SetAddr("mta-sts."+domain, "127.0.0.1")
+	}
+
+	// dane.test: a DNSSEC-authenticated MX whose TLSA record matches the
+	// sink's certificate (DANE-EE, SPKI SHA-256); nodane.test: one whose
+	// record matches nothing.
+	sinkTLS := ca.ServerTLS(t, "unused.test") // only for a certificate that is not the sink's
+	leaf := func(cfg *tls.Config) *x509.Certificate {
+		c, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
+		require.NoError(t, err)
+		return c
+	}
+	for domain, cert := range map[string]*x509.Certificate{"dane.test": leaf(sinkCfg), "nodane.test": leaf(sinkTLS)} {
+		mx := "mx." + domain
+		dns.SetMX(domain, dnscheck.MX{Host: mx, Preference: 10})
+		dns.SetAddr(mx, "127.0.0.1")
+		data, err := mdns.CertificateToDANE(1, 1, cert)
+		require.NoError(t, err)
+		dns.SetTLSA("_25._tcp."+mx, mdns.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Certificate: data})
+		dns.SetAuthenticated(domain, true)
+		dns.SetAuthenticated("_25._tcp."+mx, true)
 	}
 
 	dataDir := t.TempDir()
@@ -80,6 +107,24 @@ func TestMTASTSThroughTheBinary(t *testing.T) {
 	require.Empty(t, sink.ForMessageID("<"+bad+"@acme.test>"), "never sent to a host the policy does not name")
 	require.Positive(t, policy.Fetches())
 
+	// DANE: the matching TLSA record delivers (the certificate's names do
+	// not matter under DANE-EE); the other defers, never in plaintext.
+	dane := e.send(t, map[string]any{"from": "app@acme.test", "to": "dan@dane.test", "subject": "DANE", "text": "hi"})
+	nodane := e.send(t, map[string]any{"from": "app@acme.test", "to": "nat@nodane.test", "subject": "No DANE match", "text": "hi"})
+	e.received(t, dane, "acme.test", "dan@dane.test")
+	e.waitLastEvent(t, dane, "delivered")
+	attempts, _ = e.delivery(t, dane)
+	require.Equal(t, "dane", attempts["dan@dane.test"]["tls_policy"])
+	waitWithin(t, 20*time.Second, "the nodane.test attempt", func() bool {
+		attempts, _ := e.delivery(t, nodane)
+		b = attempts["nat@nodane.test"]
+		return b != nil
+	})
+	require.Equal(t, "deferred", b["outcome"], "%v", b)
+	require.Equal(t, "dane", b["tls_policy"])
+	require.Contains(t, b["response"], "no certificate matches the TLSA records of _25._tcp.mx.nodane.test")
+	require.Empty(t, sink.ForMessageID("<"+nodane+"@acme.test>"))
+
 	// The same database under --mta-sts off: the deferred email goes to
 	// off.test's MX, opportunistically, when its retry comes.
 	s.stop(t)
@@ -88,6 +133,7 @@ func TestMTASTSThroughTheBinary(t *testing.T) {
 	e.s = s
 	id := e.send(t, map[string]any{"from": "app@acme.test", "to": "carol@off.test", "subject": "No policy", "text": "hi"})
 	e.received(t, id, "acme.test", "carol@off.test")
+	e.waitLastEvent(t, id, "delivered")
 	attempts, _ = e.delivery(t, id)
 	require.Equal(t, "opportunistic", attempts["carol@off.test"]["tls_policy"])
 	require.Equal(t, fetches, policy.Fetches(), "no policy fetched with --mta-sts off")
