@@ -37,6 +37,7 @@ type Store interface {
 	Users
 	ReceivedEmails
 	ReceivingRules
+	IPPools
 
 	Ping(ctx context.Context) error
 	Close() error
