@@ -67,6 +67,9 @@ type Message struct {
 	Data       []byte   // the signed RFC 5322 message, CRLF line endings
 	RequireTLS bool     // the sending domain's tls is "enforced": never deliver without STARTTLS
 	EmailID    string   // the email's id, for the server log only
+	// TeamID and DomainID (the sending domain's id) choose the sending IP
+	// pool (see sourceip.go).
+	TeamID, DomainID string
 }
 
 // Outcome is what became of one recipient.
@@ -100,6 +103,9 @@ type Result struct {
 	// retryAfter, when not 0, is when to try again: the destination is
 	// paused for that long (adaptive throttling).
 	retryAfter time.Duration
+	// held: deferred by Godwit's own sending limit (the warm-up cap), not
+	// by the receiver: it never expires into a bounce.
+	held bool
 }
 
 // Locally generated permanent failures (no server was asked).
@@ -166,6 +172,9 @@ type MXTransport struct {
 	// TLSSession, when set, hears of every TLS session opened or failed,
 	// for TLS reporting (RFC 8460, see tlsreport.go).
 	TLSSession func(TLSSession)
+	// Sources binds each connection to a source address of the email's
+	// IP pool, within its warm-up caps (see sourceip.go); nil binds none.
+	Sources *Sources
 
 	poolOnce  sync.Once
 	pool      *pool
@@ -319,12 +328,23 @@ func (t *MXTransport) tryHost(ctx context.Context, host string, addrs []string, 
 		return
 	}
 	defer t.afterSend(dest, host, st, todo)
+	var src source
+	if t.Sources != nil {
+		var ok bool
+		if src, addrs, ok = t.Sources.pick(ctx, dest, host, addrs, m, st, todo); !ok {
+			return
+		}
+		defer t.Sources.done(src, host, st, todo)
+		ctx = withSource(ctx, src.ip)
+	}
 	// Connections are pooled per destination (the provider), reused for the
-	// same MX host under the same transport security policy.
+	// same MX host under the same transport security policy, from the same
+	// source address.
 	variant := host
 	if v := sec.variant(); v != "" {
 		variant += "|" + v
 	}
+	variant += src.variant()
 	sl, err := t.conns().acquire(ctx, dest, variant)
 	if err != nil {
 		st.set(todo, host, 0, "", slotError(err), Deferred)
@@ -491,7 +511,7 @@ func dialClient(ctx context.Context, addr, helo string, timeout time.Duration, c
 	if helo == "" {
 		helo = "localhost"
 	}
-	d := net.Dialer{Timeout: timeout, Control: control}
+	d := net.Dialer{Timeout: timeout, Control: control, LocalAddr: localAddr(ctx)}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &dialError{err}

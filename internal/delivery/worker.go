@@ -255,7 +255,7 @@ func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Tim
 	final := make([]Result, 0, len(pending))
 	for _, st := range pending {
 		r := results[st.addr]
-		if r.Outcome == Deferred && expired {
+		if r.Outcome == Deferred && expired && !r.held {
 			r.Outcome = Bounced
 			r.expired = true
 		}
@@ -600,6 +600,8 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		Data:       signed,
 		RequireTLS: d.TLS == "enforced",
 		EmailID:    e.ID,
+		TeamID:     e.TeamID,
+		DomainID:   d.ID,
 	}
 	if w.Transport == nil {
 		out.Captured = signed

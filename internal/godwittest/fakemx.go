@@ -66,6 +66,9 @@ type MXMessage struct {
 	TLS   bool   // it came over TLS (STARTTLS or implicit)
 	Helo  string // the client's EHLO/HELO name
 	User  string // the AUTH user, empty without AUTH
+	// Source is the client's IP address (the connection's remote end):
+	// the source address a sender bound to.
+	Source string
 }
 
 // MessageID returns the message's Message-ID header, empty if it has none
@@ -338,6 +341,9 @@ func (s *mxSession) Data(r io.Reader) error {
 	_, isTLS := s.c.TLSConnectionState()
 	m := MXMessage{From: s.from, Rcpts: append([]string(nil), s.to...), Data: data, At: time.Now(),
 		TLS: isTLS, Helo: s.c.Hostname(), User: s.authed}
+	if host, _, err := net.SplitHostPort(s.c.Conn().RemoteAddr().String()); err == nil {
+		m.Source = host
+	}
 	s.mx.mu.Lock()
 	s.mx.msgs = append(s.mx.msgs, m)
 	s.mx.mu.Unlock()

@@ -32,7 +32,7 @@ func (db *DB) SetIPPool(ctx context.Context, teamID, domainID, pool string) erro
 }
 
 // IPPoolFor implements store.IPPools: the domain's row sorts after the
-// team's ('' first), so the last row found wins.
+// team's (” first), so the last row found wins.
 func (db *DB) IPPoolFor(ctx context.Context, teamID, domainID string) (string, error) {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT pool FROM ip_pool_assignments
 		WHERE team_id = ? AND domain_id IN ('', ?) ORDER BY domain_id`), teamID, domainID)
