@@ -45,6 +45,13 @@ Usage:
   godwit teams list                          list teams and their rate limits
   godwit teams set-rate-limit --team T --limit N
                                              set a team's requests per second (0: server default)
+  godwit ip-pools list                       list the sending IP pools (--ip-pool), each IP's
+                                             warm-up (day, today's caps and counts), and which
+                                             teams and domains are assigned which pool
+  godwit ip-pools assign --team T [--domain D] --pool P
+                                             send a team's (or one domain's) email from pool P
+  godwit ip-pools unassign --team T [--domain D]
+                                             back to the team's pool, or the default pool
   godwit queue [--team T] [--status S] [--limit N] [--after ID] [--json]
                                              list the emails waiting for delivery (queued,
                                              scheduled, deferred), oldest first, with why
@@ -157,6 +164,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdTeams(ctx, rest, stdout, stderr, getenv)
 	case "queue":
 		err = cmdQueue(ctx, rest, stdout, stderr, getenv)
+	case "ip-pools":
+		err = cmdIPPools(ctx, rest, stdout, stderr, getenv)
 	case "backup":
 		err = cmdBackup(ctx, rest, stdout, stderr, getenv)
 	case "check-config":

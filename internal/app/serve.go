@@ -507,6 +507,10 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		Logger:      log,
 		Metrics:     met,
 	}
+	workers := cfg.Workers
+	if cfg.Role == "api" {
+		workers = 0
+	}
 	switch cfg.Delivery {
 	case "mx":
 		dests, err := cfg.Destinations()
@@ -526,20 +530,22 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		} else {
 			log.Info("outbound MTA-STS is off (--mta-sts off): recipient domains' policies are not applied")
 		}
-		w.Transport = &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
+		mx := &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
 			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts, RootCAs: roots,
 			DANE: cfg.DANE == "on", DANELookup: met.DANELookup, TLSSession: tlsSession,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}}}
+		if workers > 0 {
+			if mx.Sources, err = sendingSources(cfg, db, met, log); err != nil {
+				return nil, err
+			}
+		}
+		w.Transport = mx
 	case "relay": // the operator's own relay: not guarded
 		w.Transport = &delivery.RelayTransport{URL: cfg.RelayURL, HELO: cfg.HELOName(), MaxConns: cfg.MaxPerHost, Slots: slots, Logger: log}
 	case "capture":
 		log.Warn("--delivery capture: messages are stored, never sent")
-	}
-	workers := cfg.Workers
-	if cfg.Role == "api" {
-		workers = 0
 	}
 	hooks := guard.HTTPClient(webhook.Timeout)
 	hooks.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse } // a redirect is a failed attempt

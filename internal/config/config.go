@@ -12,14 +12,18 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/godwit/godwit/internal/destination"
+	"github.com/godwit/godwit/internal/ippool"
+	"github.com/godwit/godwit/internal/warmup"
 )
 
 // Config is every setting of the godwit binary.
@@ -63,7 +67,14 @@ type Config struct {
 	MaxPerHost      int
 	// DestinationLimits overrides the limits per destination (an MX
 	// provider, or "other"): internal/destination's Parse syntax.
-	DestinationLimits    string
+	DestinationLimits string
+	// IPPools (--ip-pool NAME=IP,…, repeatable), BindSendingIPs, Warmup
+	// (internal/warmup's schedule syntax) and WarmupIPs (IP=YYYY-MM-DD):
+	// the source addresses of delivery (SendingPools, WarmupConfig).
+	IPPools              []string
+	BindSendingIPs       bool
+	Warmup               string
+	WarmupIPs            []string
 	AllowPrivateNetworks bool
 	MaxFetchBytes        int64
 	MXAddr               string
@@ -178,6 +189,23 @@ func Defaults() Config {
 	}
 }
 
+// appendList is a repeatable flag: each value given is one more entry.
+type appendList struct{ p *[]string }
+
+func (s appendList) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return strings.Join(*s.p, ";")
+}
+
+func (s appendList) Set(v string) error {
+	if v = strings.TrimSpace(v); v != "" {
+		*s.p = append(*s.p, v)
+	}
+	return nil
+}
+
 // stringList is a comma-separated flag value.
 type stringList struct{ p *[]string }
 
@@ -246,6 +274,10 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections open at once to one receiving host (an MX host, or the relay), idle ones kept for reuse included; with a shared --connection-limiter, the total across every worker node")
 	fs.StringVar(&c.DestinationLimits, "destination-limits", c.DestinationLimits, "limits per destination (the MX hosts of one provider, e.g. gmail, share one budget; other hosts have one each), comma-separated NAME:KEY=VALUE[/KEY=VALUE], KEY connections, messages (per connection) or rate (per second), e.g. gmail:connections=10/rate=20,other:connections=5; see docs/delivery.md")
+	fs.Var(appendList{&c.IPPools}, "ip-pool", "a named pool of sending IPs, NAME=IP[,IP…], each one of --sending-ips; repeatable (or ;-separated); the pool default is every sending IP unless given; teams and domains are assigned pools with godwit ip-pools assign; implies --bind-sending-ips")
+	fs.BoolVar(&c.BindSendingIPs, "bind-sending-ips", c.BindSendingIPs, "bind outbound SMTP connections (--delivery mx) to the --sending-ips, in turns (IPv4 to IPv4 MX hosts, IPv6 to IPv6); each IP needs a PTR record naming --hostname")
+	fs.StringVar(&c.Warmup, "warmup", c.Warmup, "warm-up schedule of the --warmup-ips: comma-separated NAME:KEY=VALUE[/KEY=VALUE], NAME default, a provider (gmail, microsoft, yahoo, …) or other, KEY start (messages on day 1), double (days to double) or ceiling (the daily cap that ends the warm-up); default default:start=50/double=3/ceiling=100000; see docs/delivery.md")
+	fs.Var(stringList{&c.WarmupIPs}, "warmup-ips", "sending IPs that warm up, comma-separated IP=YYYY-MM-DD (the UTC day their warm-up began): each sends at most its daily cap per provider, the rest held until the next day; implies --bind-sending-ips")
 	fs.IntVar(&c.ImportWorkers, "import-workers", c.ImportWorkers, "contact imports run at once on this node")
 	fs.IntVar(&c.ImportBatchSize, "import-batch-size", c.ImportBatchSize, "CSV rows a contact import writes per transaction")
 	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let the server connect to loopback, private and link-local addresses (attachment URLs, webhooks, MX delivery)")
@@ -634,6 +666,12 @@ func (c *Config) Validate() error {
 	if c.MaxPerHost < 1 {
 		return fmt.Errorf("--max-per-host must be at least 1, got %d", c.MaxPerHost)
 	}
+	if _, err := c.SendingPools(); err != nil {
+		return err
+	}
+	if _, err := c.WarmupConfig(); err != nil {
+		return err
+	}
 	if _, err := c.Destinations(); err != nil {
 		return err
 	}
@@ -885,6 +923,46 @@ func (c *Config) SPFRecord() string {
 	}
 	b.WriteString(" ~all")
 	return b.String()
+}
+
+// BindsSendingIPs reports whether delivery binds its connections to the
+// sending IPs: --bind-sending-ips, or pools or warm-up configured.
+func (c *Config) BindsSendingIPs() bool {
+	return c.BindSendingIPs || len(c.IPPools) > 0 || len(c.WarmupIPs) > 0
+}
+
+// SendingPools returns the pools of sending IPs delivery binds to (nil when
+// it binds to none: BindsSendingIPs false).
+func (c *Config) SendingPools() (ippool.Pools, error) {
+	if !c.BindsSendingIPs() {
+		return nil, nil
+	}
+	if len(c.SendingIPs) == 0 {
+		return nil, errors.New("--bind-sending-ips, --ip-pool and --warmup-ips need --sending-ips (the addresses to send from)")
+	}
+	return ippool.Parse(c.IPPools, c.SendingIPs)
+}
+
+// WarmupConfig returns --warmup and --warmup-ips parsed; every warming-up
+// IP must be one of --sending-ips.
+func (c *Config) WarmupConfig() (warmup.Config, error) {
+	ips, err := warmup.ParseIPs(c.WarmupIPs)
+	if err != nil {
+		return warmup.Config{}, fmt.Errorf("--warmup-ips: %w", err)
+	}
+	for ip := range ips {
+		if !slices.ContainsFunc(c.SendingIPs, func(s string) bool {
+			a, err := netip.ParseAddr(strings.TrimSpace(s))
+			return err == nil && a.Unmap() == ip
+		}) {
+			return warmup.Config{}, fmt.Errorf("--warmup-ips: %s is not one of --sending-ips", ip)
+		}
+	}
+	w, err := warmup.New(c.Warmup, ips)
+	if err != nil {
+		return warmup.Config{}, fmt.Errorf("--warmup: %w", err)
+	}
+	return w, nil
 }
 
 // Destinations returns --destination-limits parsed.

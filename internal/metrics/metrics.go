@@ -132,6 +132,8 @@ type Metrics struct {
 	stsFetches     *prometheus.CounterVec
 	daneLookups    *prometheus.CounterVec
 	tlsReports     *prometheus.CounterVec
+	warmupSent     *prometheus.CounterVec // warmup.go
+	warmupCapped   *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -214,6 +216,7 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.tlsReports = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "tls_reports_total",
 		Help: "TLS reports (RFC 8460) sent to recipient domains' rua, by scheme (https, mailto) and result (sent, failed)."},
 		[]string{"scheme", "result"})
+	m.registerWarmup(f)
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,

@@ -148,6 +148,8 @@ func TestDocsNameEveryMetric(t *testing.T) {
 	m.HTTPRequest("GET /x", 200, 0)
 	m.RegisterConnectionLeases(func() int { return 0 })
 	m.DestinationPaused("gmail", true)
+	m.WarmupSent("192.0.2.1", "gmail")
+	m.WarmupCapped("default", "gmail")
 	fams, err := reg.Gather()
 	require.NoError(t, err)
 	ours := map[string]bool{}
