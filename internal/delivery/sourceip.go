@@ -66,7 +66,16 @@ type Sources struct {
 	mu    sync.Mutex
 	next  map[string]int          // round robin, by pool and family
 	cache map[string]cachedPoolOf // pool of "team\x00domain"
+	// full remembers the (IP, destination, day) found at their cap, until
+	// when they are asked again: a held queue does not cost a write per
+	// address and message.
+	full map[string]time.Time
 }
+
+// fullRecheck is how long an address found at its cap for a destination
+// is skipped before the store is asked again (a message uncounted, here
+// or on another node, frees a place meanwhile).
+const fullRecheck = 30 * time.Second
 
 // poolCacheTTL is how long an assignment read from the store is used
 // before it is read again: a change reaches every node within it.
@@ -199,6 +208,14 @@ func (s *Sources) pick(ctx context.Context, dest, host string, addrs []string, m
 			if s.Store == nil {
 				continue
 			}
+			fullKey := ip.String() + "|" + group + "|" + day
+			s.mu.Lock()
+			skip := time.Now().Before(s.full[fullKey])
+			s.mu.Unlock()
+			if skip {
+				capped = true
+				continue
+			}
 			ok, err := s.Store.TakeWarmup(ctx, ip.String(), group, day, limit)
 			if err != nil {
 				s.logger().Warn("delivery: could not count the warm-up", "email_id", m.EmailID, "ip", ip, "err", err)
@@ -209,6 +226,17 @@ func (s *Sources) pick(ctx context.Context, dest, host string, addrs []string, m
 				return source{ip: ip, pool: pool, dest: group, day: day}, sameFamily(addrs, is4), true
 			}
 			capped = true
+			s.mu.Lock()
+			if s.full == nil {
+				s.full = map[string]time.Time{}
+			}
+			for k, until := range s.full { // the old days' and lapsed entries
+				if time.Now().After(until) {
+					delete(s.full, k)
+				}
+			}
+			s.full[fullKey] = time.Now().Add(fullRecheck)
+			s.mu.Unlock()
 		}
 	}
 	if !capped {

@@ -290,3 +290,31 @@ func TestWarmupSchedule(t *testing.T) {
 	_, ok = s.Cap(s.Days())
 	require.False(t, ok, "warm-up over: no cap")
 }
+
+// TestWarmupUncountsWhatWasNotDelivered: a message deferred by the
+// receiver gives its place back; one delivered keeps it.
+func TestWarmupUncountsWhatWasNotDelivered(t *testing.T) {
+	requireLoopbackSources(t)
+	ctx := context.Background()
+	db := godwittest.NewStore(t, sqlstore.SQLite, nil)
+	env := newMXEnv(t)
+	mx := env.addMX(t, "mx.example.test", godwittest.MXOptions{})
+	mx.setFault("busy@example.test", tempFail)
+	env.dns.SetMX("example.test", dnscheck.MX{Host: "mx.example.test", Preference: 10})
+	wu, err := warmup.New("", map[netip.Addr]time.Time{src2: w0})
+	require.NoError(t, err)
+	clock := godwittest.NewClock(w0)
+	var sent []string
+	tr := env.transport(t)
+	tr.Sources = &Sources{Pools: ippool.Pools{ippool.Default: {src2}}, Warmup: wu, Store: db, Now: clock.Now,
+		Sent: func(ip, dest string) { sent = append(sent, ip+"/"+dest) }}
+	res := tr.Deliver(ctx, testMsg("busy@example.test"))
+	require.Equal(t, Deferred, res[0].Outcome)
+	require.False(t, res[0].held)
+	res = tr.Deliver(ctx, testMsg("ok@example.test"))
+	require.Equal(t, Delivered, res[0].Outcome)
+	counts, err := db.WarmupCounts(ctx, warmup.DayKey(w0))
+	require.NoError(t, err)
+	require.Equal(t, []*store.WarmupCount{{IP: "127.0.0.2", Destination: "other", Day: "2026-11-28", Sent: 1}}, counts)
+	require.Equal(t, []string{"127.0.0.2/other"}, sent)
+}
