@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
@@ -81,4 +83,23 @@ func TestIPPoolsCommand(t *testing.T) {
 	pool, err = db.IPPoolFor(ctx, team.ID, d.ID)
 	require.NoError(t, err)
 	require.Equal(t, "bulk", pool)
+}
+
+// TestSendingSourcesBindable: a worker binds only to addresses it holds;
+// one it cannot bind stops start-up naming it.
+func TestSendingSourcesBindable(t *testing.T) {
+	t.Parallel()
+	cfg := config.Defaults()
+	s, err := sendingSources(cfg, nil, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Nil(t, s, "nothing to bind")
+
+	cfg.SendingIPs, cfg.IPPools = []string{"127.0.0.2", "127.0.0.3"}, []string{"bulk=127.0.0.3"}
+	s, err = sendingSources(cfg, nil, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Equal(t, []string{"bulk", "default"}, s.Pools.Names())
+
+	cfg.SendingIPs, cfg.IPPools, cfg.BindSendingIPs = []string{"192.0.2.77"}, nil, true
+	_, err = sendingSources(cfg, nil, nil, slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "sending IP 192.0.2.77 cannot be bound on this machine")
 }
