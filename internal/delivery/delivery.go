@@ -95,6 +95,9 @@ type Result struct {
 	TLSVersion string
 	TLSCipher  string
 	TLSPolicy  string
+	// SourceIP is the local address the connection was bound to ("" when
+	// none: see sourceip.go), for the server log.
+	SourceIP string
 
 	simulated bool   // a test-domain recipient: nothing was sent
 	expired   bool   // deferred past the maximum queue age

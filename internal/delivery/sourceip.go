@@ -266,17 +266,25 @@ func (s *Sources) pick(ctx context.Context, dest, host string, addrs []string, m
 	return source{}, nil, false
 }
 
-// done ends the use of src for the recipients todo at host: a message
-// counted against the warm-up cap and delivered to nobody is uncounted.
+// done ends the use of src for the recipients todo at host: their results
+// name the source address, and a message counted against the warm-up cap
+// and delivered to nobody is uncounted.
 func (s *Sources) done(src source, host string, st *state, todo []int) {
-	if src.dest == "" {
-		return
-	}
 	delivered := false
 	for _, i := range todo {
-		if r := st.results[i]; r.Host == host && r.Outcome == Delivered {
+		r := &st.results[i]
+		if r.Host != host {
+			continue
+		}
+		if src.ip.IsValid() {
+			r.SourceIP = src.ip.String()
+		}
+		if r.Outcome == Delivered {
 			delivered = true
 		}
+	}
+	if src.dest == "" {
+		return
 	}
 	if delivered {
 		if s.Sent != nil {

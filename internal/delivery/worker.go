@@ -345,6 +345,9 @@ func (w *Worker) report(e *store.Email, results []Result, retryAt *time.Time) {
 		if r.TLSPolicy != "" {
 			attrs = append(attrs, slog.String("tls_policy", clip(r.TLSPolicy, maxLoggedReply)))
 		}
+		if r.SourceIP != "" {
+			attrs = append(attrs, slog.String("source_ip", r.SourceIP))
+		}
 		if r.TLSVersion != "" {
 			attrs = append(attrs, slog.String("tls_version", r.TLSVersion), slog.String("tls_cipher", r.TLSCipher))
 		}
