@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/godwit/godwit/internal/accept"
+	"github.com/godwit/godwit/internal/automation"
 	"github.com/godwit/godwit/internal/dkim"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/metrics"
@@ -27,6 +28,9 @@ type Deps struct {
 	// submission and broadcasts: keys, the sender gate, templates,
 	// idempotency, the commit. Nil: one built from these Deps.
 	Accept  *accept.Service
+	// Automations starts automation runs and resumes waiting ones for
+	// POST /events/send (nil: one built from these Deps).
+	Automations *automation.Engine
 	Limiter ratelimit.Limiter
 	Logger  *slog.Logger
 	// Now is the clock (time.Now when nil).
@@ -132,6 +136,9 @@ func New(d Deps) *Handler {
 		d.Accept = accept.New(accept.Config{Store: d.Store, Limiter: d.Limiter, Logger: d.Logger, Now: d.Now,
 			DefaultRateLimit: d.DefaultRateLimit, IdempotencyTTL: d.IdempotencyTTL, CacheTTL: d.KeyCacheTTL,
 			TestDomain: d.TestDomain})
+	}
+	if d.Automations == nil {
+		d.Automations = automation.New(automation.Config{Store: d.Store, Accept: d.Accept, Now: d.Now, Logger: d.Logger, Metrics: d.Metrics})
 	}
 	h := &Handler{Deps: d, mux: http.NewServeMux(), admission: newAdmission(d.Bodies), shapes: routeShapes{},
 		failedAuth: newFailedAuth(d.FailedAuthBurst, d.FailedAuthInterval, 100_000)}

@@ -124,6 +124,23 @@ func (h *Handler) routes() {
 	h.handle("PATCH /topics/{id}", fullAccess, h.updateTopic)
 	h.handle("DELETE /topics/{id}", fullAccess, h.deleteTopic)
 
+	// Custom events and automations (automations.go).
+	h.handle("POST /events", fullAccess, h.createEvent)
+	h.handle("GET /events", fullAccess, h.listEvents)
+	h.handle("POST /events/send", fullAccess, h.sendEvent)
+	h.handle("GET /events/{identifier}", fullAccess, h.getEvent)
+	h.handle("PATCH /events/{identifier}", fullAccess, h.updateEvent)
+	h.handle("DELETE /events/{identifier}", fullAccess, h.deleteEvent)
+	h.handle("POST /automations", fullAccess, h.createAutomation)
+	h.handle("GET /automations", fullAccess, h.listAutomations)
+	h.handle("GET /automations/{automation_id}", fullAccess, h.getAutomation)
+	h.handle("PATCH /automations/{automation_id}", fullAccess, h.updateAutomation)
+	h.handle("DELETE /automations/{automation_id}", fullAccess, h.deleteAutomation)
+	h.handle("POST /automations/{automation_id}/duplicate", fullAccess, h.duplicateAutomation)
+	h.handle("POST /automations/{automation_id}/stop", fullAccess, h.stopAutomation)
+	h.handle("GET /automations/{automation_id}/runs", fullAccess, h.listAutomationRuns)
+	h.handle("GET /automations/{automation_id}/runs/{run_id}", fullAccess, h.getAutomationRun)
+
 	h.handle("POST /contact-properties", fullAccess, h.createContactProperty)
 	h.handle("GET /contact-properties", fullAccess, h.listContactProperties)
 	h.handle("GET /contact-properties/{id}", fullAccess, h.getContactProperty)

@@ -29,6 +29,8 @@ type Store interface {
 	store.ContactImports
 	// A receiving domain's routing rules and settings (receivingrules.go).
 	store.ReceivingRules
+	// Events, automations and their runs (automations.go).
+	store.Automations
 	// The Receiving API reads received emails (the MX writes them).
 	ListReceivedEmails(ctx context.Context, teamID string, p store.Page) ([]*store.ReceivedEmail, bool, error)
 	GetReceivedEmail(ctx context.Context, teamID, id string) (*store.ReceivedEmail, error)

@@ -32,6 +32,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/godwit/godwit/internal/accept"
+	"github.com/godwit/godwit/internal/automation"
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
@@ -554,7 +555,8 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		Broadcasts: &broadcast.Sender{Store: db, Accept: acc, Signer: tracker, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 			TestDomain: cfg.TestDomain, Logger: log},
 		Imports:       &contactimport.Importer{Store: db, BatchSize: cfg.ImportBatchSize, Logger: log},
-		ImportWorkers: cfg.ImportWorkers}
+		ImportWorkers: cfg.ImportWorkers,
+		Automations:   automation.New(automation.Config{Store: db, Accept: acc, Logger: log, Metrics: met})}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

@@ -23,6 +23,7 @@ type Outbox struct {
 	onWebhook   func(ctx context.Context, tx *sql.Tx, posts []sqlstore.WebhookPost) error
 	onBroadcast func(ctx context.Context, tx *sql.Tx, teamID, broadcastID string, at *time.Time) error
 	onImport    func(ctx context.Context, tx *sql.Tx, teamID, importID string) error
+	onSteps     func(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)
@@ -130,4 +131,22 @@ func (o *Outbox) RunContactImport(ctx context.Context, tx *sql.Tx, teamID, impor
 		return nil
 	}
 	return f(ctx, tx, teamID, importID)
+}
+
+// OnAutomationSteps sets the hook of automation run step jobs.
+func (o *Outbox) OnAutomationSteps(f func(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error) {
+	o.mu.Lock()
+	o.onSteps = f
+	o.mu.Unlock()
+}
+
+// RunAutomationSteps implements sqlstore.Outbox.
+func (o *Outbox) RunAutomationSteps(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error {
+	o.mu.Lock()
+	f := o.onSteps
+	o.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx, jobs)
 }

@@ -127,6 +127,8 @@ type Metrics struct {
 	commitErrors   *prometheus.CounterVec
 	domainChecks   *prometheus.CounterVec
 	bounces        *prometheus.CounterVec
+	automationRuns *prometheus.CounterVec
+	automationStep *prometheus.CounterVec
 	jobsRescued    *prometheus.CounterVec
 	emailsRescued  prometheus.Counter
 	stsFetches     *prometheus.CounterVec
@@ -200,7 +202,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		domainChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_verifications_total",
 			Help: "DNS verification checks of domains, by the status they left the domain in (or lookup_error)."}, []string{"result"}),
 		jobsRescued: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_rescued_total",
-			Help: "Jobs a dead node (or, on SQLite, a crashed process) was running that this node made available to run again, by kind (deliver, webhook, broadcast, contact_import): each may repeat part of what it had done."},
+			Help: "Jobs a dead node (or, on SQLite, a crashed process) was running that this node made available to run again, by kind (deliver, webhook, broadcast, contact_import, automation_step): each may repeat part of what it had done."},
 			[]string{"kind"}),
 		emailsRescued: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "delivery_emails_rescued_total",
 			Help: "Emails held by the delivery jobs this node rescued (jobs_rescued_total{kind=\"deliver\"}): the bound on duplicate deliveries after a crash."}),
@@ -217,11 +219,16 @@ func New(reg *prometheus.Registry) *Metrics {
 		Help: "TLS reports (RFC 8460) sent to recipient domains' rua, by scheme (https, mailto) and result (sent, failed)."},
 		[]string{"scheme", "result"})
 	m.registerWarmup(f)
+	m.automationRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "automation_runs_total",
+		Help: "Automation runs, by event: started, completed, failed or cancelled (internal/automation)."}, []string{"event"})
+	m.automationStep = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "automation_steps_total",
+		Help: "Automation run steps moved on by the engine, by step type and outcome: completed, waiting, failed or stale (a doubled or late job that changed nothing)."},
+		[]string{"type", "outcome"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -238,6 +245,9 @@ func New(reg *prometheus.Registry) *Metrics {
 	}
 	for _, r := range []string{"secure", "none", "unusable", "insecure", "error"} {
 		m.daneLookups.WithLabelValues(r) // exported at 0 from the start
+	}
+	for _, e := range []string{"started", "completed", "failed", "cancelled"} {
+		m.automationRuns.WithLabelValues(e) // exported at 0 from the start
 	}
 	m.routes.Store(&map[string]*route{})
 	// Children resolved once: the hot paths index a map of them.
@@ -298,6 +308,22 @@ func (m *Metrics) Delivery(outcome string, code int) {
 func (m *Metrics) Bounce(typ, subType string, suppressed bool) {
 	if m != nil {
 		m.bounces.WithLabelValues(typ, subType, strconv.FormatBool(suppressed)).Inc()
+	}
+}
+
+// AutomationRun counts a run's event: started, completed, failed or
+// cancelled.
+func (m *Metrics) AutomationRun(event string, n int) {
+	if m != nil && n > 0 {
+		m.automationRuns.WithLabelValues(event).Add(float64(n))
+	}
+}
+
+// AutomationStep counts a run step the engine moved on (or found stale),
+// by step type (a fixed set) and outcome.
+func (m *Metrics) AutomationStep(typ, outcome string) {
+	if m != nil {
+		m.automationStep.WithLabelValues(typ, outcome).Inc()
 	}
 }
 
@@ -545,7 +571,7 @@ func (m *Metrics) RegisterCache(name string, hits, misses func() uint64) {
 
 // JobKinds are the kinds of the queue's jobs (River's job kinds), the
 // values of the kind label.
-var JobKinds = []string{"deliver", "webhook", "broadcast", "contact_import"}
+var JobKinds = []string{"deliver", "webhook", "broadcast", "contact_import", "automation_step"}
 
 // JobsRescued counts jobs of kind that a dead node (or a crashed process)
 // was running and this node made available to run again, and the emails
@@ -596,7 +622,7 @@ func (m *Metrics) RegisterQueue(stats func() (QueueStats, error)) {
 
 var (
 	queueJobsDesc = prometheus.NewDesc(Namespace+"_queue_jobs",
-		"Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import) and state (available: due and waiting for a worker; running).",
+		"Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import, automation) and state (available: due and waiting for a worker; running).",
 		[]string{"queue", "state"}, nil)
 	queueOldestDesc = prometheus.NewDesc(Namespace+"_queue_oldest_due_seconds",
 		"How long the oldest due job of a queue has waited for a worker (0 when none waits).", []string{"queue"}, nil)

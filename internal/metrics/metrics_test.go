@@ -73,6 +73,7 @@ func TestCounts(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues(Unmatched, "404")))
 
 	m.Bounce("Permanent", "NoEmail", true)
+	m.AutomationStep("delay", "waiting")
 	m.Bounce("Transient", "ContentRejected", false)
 	m.Bounce("Transient", "ContentRejected", false)
 	require.Equal(t, 1.0, testutil.ToFloat64(m.bounces.WithLabelValues("Permanent", "NoEmail", "true")))

@@ -96,7 +96,7 @@ func rescueCounts(t *testing.T, reg *prometheus.Registry) (map[string]float64, f
 func TestJobKindsAreTheMetricsLabels(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, metrics.JobKinds, []string{queue.DeliverArgs{}.Kind(), queue.WebhookArgs{}.Kind(),
-		queue.BroadcastArgs{}.Kind(), queue.ContactImportArgs{}.Kind()})
+		queue.BroadcastArgs{}.Kind(), queue.ContactImportArgs{}.Kind(), queue.AutomationStepArgs{}.Kind()})
 }
 
 func (e *env) jobState(em *store.Email) string {

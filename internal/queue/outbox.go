@@ -111,3 +111,17 @@ func (o *Outbox) RunContactImport(ctx context.Context, tx *sql.Tx, teamID, impor
 	return o.insert(ctx, tx, []river.InsertManyParams{{Args: ContactImportArgs{ImportID: importID, TeamID: teamID},
 		InsertOpts: &river.InsertOpts{Queue: contactImportQueue, MaxAttempts: importMaxAttempts}}})
 }
+
+// RunAutomationSteps implements sqlstore.Outbox: each run step has a job
+// of its own.
+func (o *Outbox) RunAutomationSteps(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		opts := &river.InsertOpts{Queue: automationQueue, MaxAttempts: maxJobAttempts}
+		if j.At != nil {
+			opts.ScheduledAt = *j.At
+		}
+		params[i] = river.InsertManyParams{Args: AutomationStepArgs{StepID: j.StepID, RunID: j.RunID, TeamID: j.TeamID}, InsertOpts: opts}
+	}
+	return o.insert(ctx, tx, params)
+}

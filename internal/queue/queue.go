@@ -39,6 +39,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/godwit/godwit/internal/automation"
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/contactimport"
 	"github.com/godwit/godwit/internal/delivery"
@@ -106,6 +107,21 @@ const importMaxAttempts = 10
 // defaultImportWorkers is the imports run at once on a node by default.
 const defaultImportWorkers = 2
 
+// AutomationStepArgs is the job that runs one step record of an
+// automation run (internal/automation). It may run twice: the engine moves
+// the step on only from the status it found, in the transaction that
+// enqueues what follows.
+type AutomationStepArgs struct {
+	StepID string `json:"step_id"`
+	RunID  string `json:"run_id"`
+	TeamID string `json:"team_id"`
+}
+
+// Kind implements river.JobArgs.
+func (AutomationStepArgs) Kind() string { return "automation_step" }
+
+const automationQueue = "automation"
+
 // maxEmailsPerJob bounds the emails of one job.
 const maxEmailsPerJob = 100
 
@@ -146,6 +162,9 @@ type Config struct {
 	// their jobs are enqueued, and run by nodes that have one.
 	Imports       *contactimport.Importer
 	ImportWorkers int
+	// Automations runs automation run steps; nil: their jobs are enqueued,
+	// and run by nodes that have one.
+	Automations *automation.Engine
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
 	// PostgreSQL.
@@ -248,6 +267,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 			river.AddWorker(workers, &importWorker{im: cfg.Imports, q: q})
 			rc.Queues[contactImportQueue] = river.QueueConfig{MaxWorkers: cmpOr(cfg.ImportWorkers, defaultImportWorkers)}
 		}
+		if cfg.Automations != nil {
+			river.AddWorker(workers, &automationWorker{e: cfg.Automations, q: q})
+			rc.Queues[automationQueue] = river.QueueConfig{MaxWorkers: automationWorkers}
+		}
 		rc.Workers = workers
 	}
 	var err error
@@ -329,6 +352,28 @@ func (iw *importWorker) Work(ctx context.Context, job *river.Job[ContactImportAr
 		if ferr := iw.im.Fail(ctx, job.Args.TeamID, job.Args.ImportID, "internal error"); ferr != nil {
 			return errors.Join(err, ferr)
 		}
+	}
+	return err
+}
+
+// automationWorkers bounds the run steps in flight on a node.
+const automationWorkers = 20
+
+type automationWorker struct {
+	river.WorkerDefaults[AutomationStepArgs]
+	e *automation.Engine
+	q *Queue
+}
+
+// Work moves one run step on. A wake job that came early snoozes until
+// its time; a panic cancels the job and leaves the step as it was (its
+// run shows the step pending or waiting).
+func (aw *automationWorker) Work(ctx context.Context, job *river.Job[AutomationStepArgs]) error {
+	err := aw.q.untilPanic("automation step", "step_id", job.Args.StepID, func() error {
+		return aw.e.Run(ctx, job.Args.StepID)
+	})
+	if notYet, ok := errors.AsType[*automation.NotYet](err); ok {
+		return river.JobSnooze(notYet.After)
 	}
 	return err
 }

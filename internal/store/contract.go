@@ -38,6 +38,7 @@ type Store interface {
 	ReceivedEmails
 	ReceivingRules
 	IPPools
+	Automations
 
 	Ping(ctx context.Context) error
 	Close() error

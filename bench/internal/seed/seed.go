@@ -41,6 +41,9 @@ func (Discard) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Time
 // RunContactImport implements sqlstore.Outbox.
 func (Discard) RunContactImport(context.Context, *sql.Tx, string, string) error { return nil }
 
+// RunAutomationSteps implements sqlstore.Outbox.
+func (Discard) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) error { return nil }
+
 // Options shape the seeded emails.
 type Options struct {
 	Emails     int // how many

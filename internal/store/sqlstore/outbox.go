@@ -37,6 +37,9 @@ type Outbox interface {
 	// RunContactImport enqueues the run of a contact import created queued
 	// in tx.
 	RunContactImport(ctx context.Context, tx *sql.Tx, teamID, importID string) error
+	// RunAutomationSteps enqueues the job of each automation run step at
+	// its time (nil: at once).
+	RunAutomationSteps(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error
 }
 
 // DeliveryRetry is an email's next delivery attempt, at At.
@@ -70,6 +73,9 @@ func (noOutbox) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Tim
 	return ErrNoOutbox
 }
 func (noOutbox) RunContactImport(context.Context, *sql.Tx, string, string) error { return ErrNoOutbox }
+func (noOutbox) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) error {
+	return ErrNoOutbox
+}
 
 // Outbox returns the outbox the store was opened with (NoOutbox for none).
 func (db *DB) Outbox() Outbox { return db.outbox }
