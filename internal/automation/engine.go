@@ -156,7 +156,15 @@ func (e *Engine) resume(ctx context.Context, c *store.Contact, w *store.Automati
 		return nil
 	}
 	out, _ := json.Marshal(map[string]any{"event": cfg.EventName, "timed_out": false})
-	return e.advance(ctx, run, step, g, store.StepWaiting, store.StepCompleted, out, nil, ConnEventReceived)
+	merged := payloadOf(run)
+	for k, v := range payload {
+		merged[k] = v
+	}
+	body, err := json.Marshal(merged)
+	if err != nil {
+		return fmt.Errorf("event payload: %w", err)
+	}
+	return e.advanceWith(ctx, run, step, g, store.StepWaiting, store.StepCompleted, out, nil, ConnEventReceived, body)
 }
 
 func (e *Engine) graphStep(ctx context.Context, run *store.AutomationRun, step *store.AutomationRunStep) (*Graph, *Step, error) {
@@ -178,8 +186,15 @@ func (e *Engine) graphStep(ctx context.Context, run *store.AutomationRun, step *
 // on to the steps its leave connections lead to.
 func (e *Engine) advance(ctx context.Context, run *store.AutomationRun, step *store.AutomationRunStep, g *Graph,
 	from, to string, output, errJSON []byte, leave string) error {
+	return e.advanceWith(ctx, run, step, g, from, to, output, errJSON, leave, nil)
+}
+
+// advanceWith is advance that also replaces the run's payload (non-nil).
+func (e *Engine) advanceWith(ctx context.Context, run *store.AutomationRun, step *store.AutomationRunStep, g *Graph,
+	from, to string, output, errJSON []byte, leave string, payload []byte) error {
 	now := e.cfg.Now().UTC()
-	a := &store.StepAdvance{TeamID: run.TeamID, RunID: run.ID, StepID: step.ID, From: from, To: to, Output: output, Error: errJSON, At: now}
+	a := &store.StepAdvance{TeamID: run.TeamID, RunID: run.ID, StepID: step.ID, From: from, To: to, Output: output, Error: errJSON,
+		Payload: payload, At: now}
 	if step.StartedAt == nil {
 		a.StartedAt = &now
 	}

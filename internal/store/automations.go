@@ -113,7 +113,10 @@ type StepAdvance struct {
 	// Wake, when set, schedules another job for the same step at this time
 	// (a delay's end, a wait's timeout).
 	Wake      *time.Time
-	Next      []*AutomationRunStep
+	Next []*AutomationRunStep
+	// Payload, when set, replaces the run's event payload (a wait ended by
+	// an event merges that event's payload in).
+	Payload   []byte
 	RunStatus string
 	At        time.Time
 }

@@ -416,6 +416,11 @@ func (db *DB) AdvanceAutomationRun(ctx context.Context, a *store.StepAdvance) (s
 		} else if n == 0 {
 			return store.ErrStale
 		}
+		if a.Payload != nil {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET payload = ? WHERE id = ?`), string(a.Payload), run.ID); err != nil {
+				return err
+			}
+		}
 		if run.StartedAt == nil && a.StartedAt != nil {
 			if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET started_at = ? WHERE id = ?`), micros(*a.StartedAt), run.ID); err != nil {
 				return err
