@@ -27,12 +27,12 @@ type Deps struct {
 	// Accept is the accept path the send routes call, shared with SMTP
 	// submission and broadcasts: keys, the sender gate, templates,
 	// idempotency, the commit. Nil: one built from these Deps.
-	Accept  *accept.Service
+	Accept *accept.Service
 	// Automations starts automation runs and resumes waiting ones for
 	// POST /events/send (nil: one built from these Deps).
 	Automations *automation.Engine
-	Limiter ratelimit.Limiter
-	Logger  *slog.Logger
+	Limiter     ratelimit.Limiter
+	Logger      *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// DefaultRateLimit is the requests per second of a team without its own limit.

@@ -32,10 +32,10 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/godwit/godwit/internal/accept"
-	"github.com/godwit/godwit/internal/automation"
 	"github.com/godwit/godwit/internal/api"
 	"github.com/godwit/godwit/internal/apierr"
 	"github.com/godwit/godwit/internal/auth"
+	"github.com/godwit/godwit/internal/automation"
 	"github.com/godwit/godwit/internal/broadcast"
 	"github.com/godwit/godwit/internal/config"
 	"github.com/godwit/godwit/internal/connlimit"

@@ -112,7 +112,7 @@ type StepAdvance struct {
 	CompletedAt *time.Time
 	// Wake, when set, schedules another job for the same step at this time
 	// (a delay's end, a wait's timeout).
-	Wake      *time.Time
+	Wake *time.Time
 	Next []*AutomationRunStep
 	// Payload, when set, replaces the run's event payload (a wait ended by
 	// an event merges that event's payload in).
