@@ -116,9 +116,7 @@ func TestRoutingFixedPaths(t *testing.T) {
 		{"POST", "/domains/claim", 404, "", "`POST /domains/claim` is part of Resend's API but is not available in Godwit."},
 		{"GET", "/domains/claim", 405, "POST", ""},
 		{"GET", "/domains/" + id + "/claim", 404, "", "not available in Godwit"},
-		{"GET", "/automations", 404, "", "`GET /automations` is part of Resend's API but is not available in Godwit."},
 		{"PUT", "/automations", 405, "GET, POST", ""},
-		{"POST", "/events/send", 404, "", "`POST /events/send` is part of Resend's API but is not available in Godwit."},
 		{"GET", "/events/send", 405, "POST", ""}, // the fixed path, not /events/{identifier}
 		{"GET", "/oauth/grants", 404, "", "not available in Godwit"},
 		{"PUT", "/segments/" + id, 405, "GET, PATCH, DELETE", ""}, // Godwit has PATCH too

@@ -622,7 +622,7 @@ func (m *Metrics) RegisterQueue(stats func() (QueueStats, error)) {
 
 var (
 	queueJobsDesc = prometheus.NewDesc(Namespace+"_queue_jobs",
-		"Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import, automation) and state (available: due and waiting for a worker; running).",
+		"Jobs in the durable queue, by queue (deliver, webhook, broadcast, contact_import) and state (available: due and waiting for a worker; running).",
 		[]string{"queue", "state"}, nil)
 	queueOldestDesc = prometheus.NewDesc(Namespace+"_queue_oldest_due_seconds",
 		"How long the oldest due job of a queue has waited for a worker (0 when none waits).", []string{"queue"}, nil)

@@ -73,7 +73,6 @@ func TestCounts(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m.httpRequests.WithLabelValues(Unmatched, "404")))
 
 	m.Bounce("Permanent", "NoEmail", true)
-	m.AutomationStep("delay", "waiting")
 	m.Bounce("Transient", "ContentRejected", false)
 	m.Bounce("Transient", "ContentRejected", false)
 	require.Equal(t, 1.0, testutil.ToFloat64(m.bounces.WithLabelValues("Permanent", "NoEmail", "true")))
@@ -146,6 +145,7 @@ func TestDocsNameEveryMetric(t *testing.T) {
 	m.SMTPRefused(SMTPAuthFailed)
 	m.DomainCheck("verified")
 	m.Bounce("Permanent", "NoEmail", true)
+	m.AutomationStep("delay", "waiting")
 	m.HTTPRequest("GET /x", 200, 0)
 	m.RegisterConnectionLeases(func() int { return 0 })
 	m.DestinationPaused("gmail", true)
