@@ -488,3 +488,40 @@ func TestNodeSDKEmailMetrics(t *testing.T) {
 	require.JSONEq(t, `"validation_error"`, string(mustField(t, got["refused"], "name")))
 	s.stop(t)
 }
+
+// TestNodeSDKAutomations drives events and automations with the official
+// Node SDK (e2e/node/automations.mjs checks each answer as it goes): the
+// SDK's camelCase configs arrive in snake_case, a run moves on the real
+// binary's queue to a delay, and stop cancels it.
+func TestNodeSDKAutomations(t *testing.T) {
+	node := nodeSDK(t)
+	s := start(t, "--data-dir", t.TempDir())
+	key := firstKey(t, s)
+	got := runNode(t, node, "automations.mjs", "RESEND_BASE_URL="+s.url, "RESEND_API_KEY="+key)
+	require.JSONEq(t, `"event"`, string(mustField(t, got["eventGet"], "object")))
+	require.JSONEq(t, `{"plan":"string","seats":"number"}`, string(mustField(t, got["eventGet"], "schema")))
+	require.JSONEq(t, `"automation"`, string(mustField(t, got["automationGet"], "object")))
+	require.JSONEq(t, `"enabled"`, string(mustField(t, got["automationGet"], "status")))
+	require.JSONEq(t, `"event"`, string(mustField(t, got["send"], "object")))
+	require.JSONEq(t, `"automation_run"`, string(mustField(t, got["run"], "object")))
+	require.JSONEq(t, `"disabled"`, string(mustField(t, got["stop"], "status")))
+	for name, status := range map[string]int{"eventReserved": 422, "automationInvalid": 422, "sendWrongType": 422, "automationGetRemoved": 404} {
+		var e struct {
+			StatusCode int    `json:"statusCode"`
+			Name       string `json:"name"`
+			Message    string `json:"message"`
+		}
+		require.NoError(t, json.Unmarshal(got[name], &e), name)
+		require.Equal(t, status, e.StatusCode, name)
+		require.NotEmpty(t, e.Message, name)
+	}
+	var run struct {
+		Steps []struct{ Key, Status string } `json:"steps"`
+	}
+	require.NoError(t, json.Unmarshal(got["run"], &run))
+	keys := []string{}
+	for _, st := range run.Steps {
+		keys = append(keys, st.Key+"="+st.Status)
+	}
+	require.Equal(t, []string{"start=completed", "name=completed", "join=completed", "is_pro=completed", "later=waiting"}, keys)
+}
