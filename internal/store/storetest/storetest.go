@@ -517,6 +517,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
 		{"Users", testUsers}, {"Received", testReceived}, {"ReceivingRules", testReceivingRules},
 		{"IPPools", testIPPools},
+		{"Automations", testAutomations},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
 			t.Parallel()
