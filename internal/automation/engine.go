@@ -19,8 +19,8 @@ import (
 // # The engine
 //
 // A run is a chain of step records. Each record is made pending in the
-// transaction that enqueues its job (the run's start, or the completion of
-// the step before), and its job moves it on with one StepAdvance: from the
+// transaction that enqueues its job (the run's start, which completes the
+// trigger at once, or the completion of the step before), and its job moves it on with one StepAdvance: from the
 // status the job found, to the next, with the records and jobs of the
 // steps that follow. A job that finds its record moved on already (it ran
 // twice, or a wait's timeout lost the race with its event) changes
@@ -109,9 +109,19 @@ func (e *Engine) SendEvent(ctx context.Context, teamID string, c *store.Contact,
 		if trigger == nil {
 			continue
 		}
-		runs = append(runs, &store.AutomationRun{ID: store.NewID(), TeamID: teamID, AutomationID: a.ID, Version: a.Version,
-			ContactID: c.ID, Event: name, Payload: body, Status: store.RunRunning, CreatedAt: now,
-			Steps: []*store.AutomationRunStep{{ID: store.NewID(), Key: trigger.Key, Type: Trigger, CreatedAt: now}}})
+		// The trigger completes as the run starts (no job of its own): its
+		// next steps are made pending with their jobs in the same commit.
+		r := &store.AutomationRun{ID: store.NewID(), TeamID: teamID, AutomationID: a.ID, Version: a.Version,
+			ContactID: c.ID, Event: name, Payload: body, Status: store.RunRunning, CreatedAt: now, StartedAt: &now,
+			Steps: []*store.AutomationRunStep{{ID: store.NewID(), Key: trigger.Key, Type: Trigger, Status: store.StepCompleted,
+				CreatedAt: now, StartedAt: &now, CompletedAt: &now}}}
+		for _, n := range g.Next(trigger.Key, ConnDefault) {
+			r.Steps = append(r.Steps, &store.AutomationRunStep{ID: store.NewID(), Key: n.Key, Type: n.Type, CreatedAt: now})
+		}
+		if len(r.Steps) == 1 {
+			r.Status, r.CompletedAt = store.RunCompleted, &now
+		}
+		runs = append(runs, r)
 	}
 	if err := e.cfg.Store.StartAutomationRuns(ctx, runs); err != nil {
 		return 0, err
@@ -121,6 +131,11 @@ func (e *Engine) SendEvent(ctx context.Context, teamID string, c *store.Contact,
 			slog.String("run_id", r.ID), slog.String("contact_id", c.ID), slog.String("event", name), slog.Int("version", r.Version))
 	}
 	e.cfg.Metrics.AutomationRun("started", len(runs))
+	for _, r := range runs {
+		if r.Status == store.RunCompleted {
+			e.cfg.Metrics.AutomationRun(store.RunCompleted, 1)
+		}
+	}
 
 	waiting, err := e.cfg.Store.WaitingRunSteps(ctx, teamID, c.ID, name)
 	if err != nil {

@@ -160,9 +160,9 @@ type Automations interface {
 	// (their pending and waiting steps are skipped), at at.
 	StopAutomation(ctx context.Context, teamID, id string, at time.Time) error
 
-	// StartAutomationRuns inserts runs, each with its first step record
-	// (run.Steps[0], pending), and enqueues each first step's job, in one
-	// transaction.
+	// StartAutomationRuns inserts runs, each with its step records
+	// (run.Steps: pending unless their Status says otherwise), and enqueues
+	// the job of each pending one, in one transaction.
 	StartAutomationRuns(ctx context.Context, runs []*AutomationRun) error
 	GetAutomationRun(ctx context.Context, teamID, automationID, id string) (*AutomationRun, error)
 	// ListAutomationRuns returns an automation's runs, newest first; with

@@ -275,19 +275,30 @@ func scanRunStep(row interface{ Scan(...any) error }) (*store.AutomationRunStep,
 	return &s, nil
 }
 
-// insertStepsTx inserts pending step records of run and enqueues their
-// jobs (each at at, nil: at once).
+// insertStepsTx inserts step records of run (pending unless their Status
+// says otherwise) and enqueues the jobs of the pending ones (each at at,
+// nil: at once).
 func (db *DB) insertStepsTx(ctx context.Context, tx *sql.Tx, run *store.AutomationRun, steps []*store.AutomationRunStep, at *time.Time) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	jobs := make([]store.StepJob, len(steps))
-	for i, s := range steps {
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_run_steps (id, run_id, team_id, contact_id, step_key, type, status, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, run.ID, run.TeamID, run.ContactID, s.Key, s.Type, store.StepPending, micros(s.CreatedAt)); err != nil {
+	var jobs []store.StepJob
+	for _, s := range steps {
+		status := s.Status
+		if status == "" {
+			status = store.StepPending
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_run_steps (id, run_id, team_id, contact_id, step_key, type, status,
+			output, created_at, started_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), s.ID, run.ID, run.TeamID, run.ContactID,
+			s.Key, s.Type, status, string(s.Output), micros(s.CreatedAt), zeroMicros(s.StartedAt), zeroMicros(s.CompletedAt)); err != nil {
 			return err
 		}
-		jobs[i] = store.StepJob{TeamID: run.TeamID, RunID: run.ID, StepID: s.ID, At: at}
+		if status == store.StepPending {
+			jobs = append(jobs, store.StepJob{TeamID: run.TeamID, RunID: run.ID, StepID: s.ID, At: at})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
 	}
 	return db.outbox.RunAutomationSteps(ctx, tx, jobs)
 }
