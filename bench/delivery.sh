@@ -9,8 +9,14 @@
 #        batch:  COUNT emails, BATCH_CLIENTS clients, POST /emails/batch of BATCH,
 #      each until the sink has received them all,
 #   3. Postfix (Debian package) relaying to the same sink: the same idle
-#      measurement and COUNT messages over CLIENTS SMTP connections to 127.0.0.1:25.
-# The servers run one after another, never at the same time.
+#      measurement and COUNT messages over CLIENTS SMTP connections to 127.0.0.1:25,
+#   4. the same with the OpenDKIM milter (Debian package opendkim) signing every
+#      message with an RSA-2048 key for the sending domain, relaxed/relaxed, as a
+#      Postfix user signs; the sink's DNS publishes that key and its DKIM sample
+#      checks the signatures.
+# The servers run one after another, never at the same time. At the end the
+# script prints each Godwit run's delivered/s as a ratio of both Postfix runs,
+# and the three ratios of issue 18's targets.
 #
 # Environment:
 #   COUNT          emails per throughput run (default 20000)
@@ -21,6 +27,8 @@
 #   SIZE           approximate HTML size in bytes (default 10240)
 #   STORES         Godwit stores to measure (default "sqlite postgres"; empty: Postfix only)
 #   POSTFIX        auto (default: run it if installed and not already running) or off
+#   POSTFIX_RUNS   the Postfix runs (default "plain opendkim"; opendkim is skipped,
+#                  with a message, if the opendkim package is not installed)
 #   GODWIT_BENCH_POSTGRES_URL
 #                  default postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_delivery_bench
 #                  (the schema is created with psql and dropped at the end, as in run.sh)
@@ -31,7 +39,10 @@
 #   GODWIT_BIN     optional path to a prebuilt godwit binary (skips the build)
 #
 # Postfix: its configuration (/etc/postfix/main.cf) is changed with postconf for
-# the run (relayhost = the sink, loopback only) and restored on exit; Postfix is
+# the run (relayhost = the sink, loopback only; for the OpenDKIM run also
+# smtpd_milters and non_smtpd_milters = the milter on a free loopback port) and
+# restored after each run and on exit; OpenDKIM runs in the foreground from a
+# configuration and key in the script's temporary directory; Postfix is
 # started and stopped by the script, and whatever the run left in its queue is
 # deleted (postsuper -d ALL). It is skipped if Postfix already runs, its queue
 # is not empty, or port 25 is taken.
@@ -51,6 +62,8 @@ BATCH_CLIENTS=${BATCH_CLIENTS:-4}
 SIZE=${SIZE:-10240}
 STORES=${STORES-"sqlite postgres"}
 POSTFIX=${POSTFIX:-auto}
+POSTFIX_RUNS=${POSTFIX_RUNS-"plain opendkim"}
+DOMAIN=bench.test # the sending domain: bench/deliver's -domain default
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
 PROFILE_DIR=${PROFILE_DIR:-}
 GODWIT_ARGS=${GODWIT_ARGS:-}
@@ -72,7 +85,16 @@ summary="$tmp/summary.txt"
 : >"$summary"
 
 
+opendkim_pid=""      # the milter of the OpenDKIM run, while it runs
+
+stop_opendkim() {
+	[[ -n $opendkim_pid ]] || return 0
+	stop_pid "$opendkim_pid"
+	opendkim_pid=""
+}
+
 stop_postfix() {
+	stop_opendkim
 	[[ -n $postfix_started ]] || return 0
 	postfix stop >/dev/null 2>&1 || true
 	postfix_started=""
@@ -145,9 +167,59 @@ run_godwit() {
 	stop_pid "$pid"
 }
 
-# run_postfix: Postfix relaying to the sink.
+# start_opendkim: write an OpenDKIM configuration and an RSA-2048 key for
+# the sending domain (selector "opendkim") into $tmp/opendkim, publish the key
+# in the sink's DNS, start the milter on a free loopback port and set
+# opendkim_port.
+start_opendkim() {
+	local dir="$tmp/opendkim" pub i
+	if ! command -v opendkim >/dev/null || ! command -v openssl >/dev/null; then
+		echo "delivery.sh: opendkim (Debian packages opendkim, opendkim-tools) or openssl is not installed; skipping the OpenDKIM run" >&2
+		return 1
+	fi
+	mkdir -p "$dir"
+	(umask 077 && openssl genrsa -out "$dir/key.pem" 2048 2>/dev/null) || return 1
+	pub=$(openssl rsa -in "$dir/key.pem" -pubout -outform DER 2>/dev/null | base64 -w0) || return 1
+	if ! curl --noproxy '*' -s -f -X POST -H 'Content-Type: application/json' \
+		-d "[{\"name\":\"opendkim._domainkey.$DOMAIN\",\"type\":\"TXT\",\"value\":\"v=DKIM1; k=rsa; p=$pub\"}]" \
+		"$sink_url/dns" >/dev/null; then
+		echo "delivery.sh: could not publish the OpenDKIM key in the sink's DNS" >&2
+		return 1
+	fi
+	opendkim_port=$(free_port) || return 1
+	# Like Godwit's signature: RSA-SHA256, relaxed/relaxed, one key for the
+	# domain; OpenDKIM's default list of signed header fields. Connections
+	# from 127.0.0.1 are internal (OpenDKIM's default), so it signs them.
+	cat >"$dir/opendkim.conf" <<-EOF
+		Syslog no
+		Mode s
+		Domain $DOMAIN
+		Selector opendkim
+		KeyFile $dir/key.pem
+		Canonicalization relaxed/relaxed
+		SignatureAlgorithm rsa-sha256
+		Socket inet:$opendkim_port@127.0.0.1
+		PidFile $dir/opendkim.pid
+		RequireSafeKeys no
+	EOF
+	opendkim -f -x "$dir/opendkim.conf" >"$dir/opendkim.log" 2>&1 &
+	opendkim_pid=$!
+	pids+=("$opendkim_pid")
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$opendkim_port") 2>/dev/null && return 0
+		kill -0 "$opendkim_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "delivery.sh: opendkim did not start:" >&2
+	cat "$dir/opendkim.log" >&2
+	stop_opendkim
+	return 1
+}
+
+# run_postfix [opendkim]: Postfix relaying to the sink; with "opendkim",
+# through the OpenDKIM milter, which signs every message.
 run_postfix() {
-	local master conf_backup
+	local mode=${1:-plain} master conf_backup label=postfix
 	if ! command -v postfix >/dev/null; then
 		echo "delivery.sh: postfix is not installed; skipping (see docs/benchmarks.md)" >&2
 		return 1
@@ -160,7 +232,10 @@ run_postfix() {
 		echo "delivery.sh: port 25 is taken; skipping Postfix" >&2
 		return 1
 	fi
-	if [[ $(postqueue -p 2>/dev/null | head -n 1) != *"queue is empty"* ]]; then
+	# postqueue -p needs Postfix running (with it stopped it fails, "malformed
+	# showq server response"): look into the queue directories instead.
+	if [[ -n $(find /var/spool/postfix/maildrop /var/spool/postfix/incoming /var/spool/postfix/active \
+		/var/spool/postfix/deferred /var/spool/postfix/hold -type f -print -quit 2>/dev/null) ]]; then
 		echo "delivery.sh: Postfix's queue is not empty; skipping Postfix (see postqueue -p)" >&2
 		return 1
 	fi
@@ -170,6 +245,16 @@ run_postfix() {
 	postfix_started=1 # from here on, cleanup stops it and restores main.cf
 	postconf -e "relayhost = [127.0.0.1]:$smtp_port" 'inet_interfaces = loopback-only' 'mydestination =' \
 		'mynetworks = 127.0.0.0/8' 'maillog_file = /var/log/postfix.log'
+	if [[ $mode == opendkim ]]; then
+		label=postfix+opendkim
+		if ! start_opendkim; then
+			stop_postfix
+			return 1
+		fi
+		postconf -e "smtpd_milters = inet:127.0.0.1:$opendkim_port" "non_smtpd_milters = inet:127.0.0.1:$opendkim_port" \
+			'milter_default_action = tempfail' 'milter_protocol = 6'
+		echo "=== opendkim $(opendkim -V 2>/dev/null | head -n 1 | awk '{print $NF}') (pid $opendkim_pid) on 127.0.0.1:$opendkim_port, signing $DOMAIN with selector opendkim (RSA-2048, relaxed/relaxed)"
+	fi
 	if ! postfix start >"$tmp/postfix-start.log" 2>&1; then
 		cat "$tmp/postfix-start.log" >&2
 		stop_postfix
@@ -189,9 +274,11 @@ run_postfix() {
 	else
 		echo "no message from Godwit to copy; feeding a generated one"
 	fi
-	deliver "postfix idle" -mode smtp-idle -smtp 127.0.0.1:25 -count "$IDLE_COUNT" "${msg[@]+"${msg[@]}"}" || true
-	deliver "postfix smtp c$CLIENTS" -mode smtp -smtp 127.0.0.1:25 -count "$COUNT" -clients "$CLIENTS" \
-		-watch "postfix=tree:$master" -watch "sink=$sink_pid" "${msg[@]+"${msg[@]}"}" || true
+	local -a watch=(-watch "postfix=tree:$master" -watch "sink=$sink_pid")
+	[[ -n $opendkim_pid ]] && watch+=(-watch "opendkim=$opendkim_pid")
+	deliver "$label idle" -mode smtp-idle -smtp 127.0.0.1:25 -count "$IDLE_COUNT" "${msg[@]+"${msg[@]}"}" || true
+	deliver "$label smtp c$CLIENTS" -mode smtp -smtp 127.0.0.1:25 -count "$COUNT" -clients "$CLIENTS" \
+		"${watch[@]}" "${msg[@]+"${msg[@]}"}" || true
 	stop_postfix
 }
 
@@ -222,17 +309,43 @@ for store in $STORES; do
 done
 
 if [[ $POSTFIX != off ]]; then
-	run_postfix || failures=$((failures + 1))
+	for run in $POSTFIX_RUNS; do
+		case $run in
+		plain) run_postfix || failures=$((failures + 1)) ;;
+		opendkim) run_postfix opendkim || failures=$((failures + 1)) ;;
+		*)
+			echo "delivery.sh: unknown Postfix run '$run' (plain, opendkim)" >&2
+			failures=$((failures + 1))
+			;;
+		esac
+	done
 fi
 
 echo
 echo "### summary (count=$COUNT idle=$IDLE_COUNT clients=$CLIENTS size=$SIZE)"
 cat "$summary"
-# The ratio to Postfix, for every Godwit throughput run.
-pf=$(awk '/^postfix smtp/{getline; if (match($0, /delivered\/s=[0-9.]+/)) print substr($0, RSTART+12, RLENGTH-12)}' "$summary")
-if [[ -n $pf ]]; then
-	echo "### Godwit delivered/s ÷ Postfix delivered/s ($pf/s)"
-	awk -v pf="$pf" '/^godwit\/.* (single|batch)/{label=$0; getline; if (match($0, /delivered\/s=[0-9.]+/)) printf "    %-32s %.2fx\n", label, substr($0, RSTART+12, RLENGTH-12)/pf}' "$summary"
+# The ratio to Postfix (plain, and with OpenDKIM), for every Godwit throughput run.
+rate() { # rate LABEL-REGEX: delivered/s of the summary's run whose label matches
+	awk -v re="$1" '$0 ~ re {getline; if (match($0, /delivered\/s=[0-9.]+/)) print substr($0, RSTART+12, RLENGTH-12); exit}' "$summary"
+}
+ratio() { # ratio A B: A/B with two decimals, or "-" if either is missing
+	[[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}' || echo "-"
+}
+pf=$(rate '^postfix smtp')
+pfd=$(rate '^postfix[+]opendkim smtp')
+if [[ -n $pf || -n $pfd ]]; then
+	echo "### Godwit delivered/s ÷ Postfix delivered/s (plain ${pf:-?}/s, with OpenDKIM ${pfd:-?}/s)"
+	printf "    %-32s %10s %10s\n" "" "÷ plain" "÷ opendkim"
+	while IFS= read -r label; do
+		g=$(rate "^${label//+/[+]}\$")
+		printf "    %-32s %10s %10s\n" "$label" "$(ratio "$g" "$pf")" "$(ratio "$g" "$pfd")"
+	done < <(grep -E '^godwit/.* (single|batch)' "$summary")
+	sq=$(rate "^godwit/sqlite single")
+	pg=$(rate "^godwit/postgres single")
+	echo "### issue 18's targets (the single runs: $CLIENTS clients, POST /emails)"
+	echo "    SQLite   ÷ Postfix            $(ratio "$sq" "$pf") (target ≥ 1.5x)"
+	echo "    SQLite   ÷ Postfix + OpenDKIM $(ratio "$sq" "$pfd") (target ≥ 3x)"
+	echo "    Postgres ÷ Postfix            $(ratio "$pg" "$pf") (target ≥ 1.0x)"
 fi
 if ((failures > 0)); then
 	echo "### $failures step(s) failed"

@@ -18,6 +18,7 @@
 //	                           answers its arrival time (unix ns), 408 on timeout
 //	GET  /sample               the raw bytes of a recently received message (message/rfc822)
 //	PUT  /dns                  replace the DNS zone: [{"name":FQDN,"type":"TXT"|"MX","value":…,"priority":N}]
+//	POST /dns                  add records to the zone (same body), keeping the others
 package main
 
 import (
@@ -406,7 +407,12 @@ type record struct {
 	Priority uint16 `json:"priority"`
 }
 
-func (z *zone) set(recs []record) error {
+func (z *zone) set(recs []record) error { return z.update(recs, false) }
+
+// add adds recs to the zone, keeping the records it holds.
+func (z *zone) add(recs []record) error { return z.update(recs, true) }
+
+func (z *zone) update(recs []record, keep bool) error {
 	m := map[string][]record{}
 	for _, r := range recs {
 		r.Type = strings.ToUpper(r.Type)
@@ -420,6 +426,11 @@ func (z *zone) set(recs []record) error {
 		m[k] = append(m[k], r)
 	}
 	z.mu.Lock()
+	if keep {
+		for k, rs := range z.recs {
+			m[k] = append(rs[:len(rs):len(rs)], m[k]...)
+		}
+	}
 	z.recs = m
 	z.mu.Unlock()
 	return nil
@@ -651,17 +662,21 @@ func (s *sink) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]int64{"at_ns": at})
 	})
-	mux.HandleFunc("PUT /dns", func(w http.ResponseWriter, r *http.Request) {
-		var recs []record
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&recs); err != nil {
-			fail(w, http.StatusBadRequest, "decode: "+err.Error())
-			return
+	dnsHandler := func(update func([]record) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var recs []record
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&recs); err != nil {
+				fail(w, http.StatusBadRequest, "decode: "+err.Error())
+				return
+			}
+			if err := update(recs); err != nil {
+				fail(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]int{"records": len(recs)})
 		}
-		if err := s.zone.set(recs); err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]int{"records": len(recs)})
-	})
+	}
+	mux.HandleFunc("PUT /dns", dnsHandler(s.zone.set))
+	mux.HandleFunc("POST /dns", dnsHandler(s.zone.add))
 	return mux
 }

@@ -24,6 +24,20 @@ var ErrOutboxUnbound = errors.New("queue: outbox not bound to a queue yet (queue
 // binds it. Until then every enqueue fails with ErrOutboxUnbound.
 type Outbox struct {
 	client atomic.Pointer[river.Client[*sql.Tx]]
+	// waker wakes the local workers after a commit (SQLite only; nil on
+	// PostgreSQL, whose workers LISTEN).
+	waker atomic.Pointer[wakePilot]
+}
+
+var _ sqlstore.CommitWaker = (*Outbox)(nil)
+
+// JobsCommitted implements sqlstore.CommitWaker: on SQLite it wakes this
+// node's idle workers, so that a committed email reaches one at once
+// rather than at the next poll (wake.go).
+func (o *Outbox) JobsCommitted() {
+	if p := o.waker.Load(); p != nil {
+		p.wake()
+	}
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)

@@ -4,7 +4,9 @@
 // from the API means both are committed.
 //
 // On SQLite River shares the store's single writing connection (only …Tx
-// calls are made while a store transaction holds it) and polls; on
+// calls are made while a store transaction holds it) and polls, and the
+// store wakes the workers of its own node after each commit that enqueued
+// work (wake.go); on
 // PostgreSQL it inserts through database/sql and listens on one extra pgx
 // connection, so workers wake at commit.
 //
@@ -274,6 +276,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		rc.Workers = workers
 	}
 	var err error
+	var pilot *wakePilot // SQLite: wakes the workers after a commit
 	switch db.Dialect() {
 	case sqlstore.SQLite:
 		rc.PollOnly = true
@@ -283,7 +286,8 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 				return nil, err
 			}
 		}
-		q.client, err = river.NewClient(riversqlite.New(db.Writer()), rc)
+		pilot = &wakePilot{}
+		q.client, err = river.NewClient(&wakingDriver{Driver: riversqlite.New(db.Writer()), pilot: pilot}, rc)
 	default:
 		rc.FetchPollInterval = cmpOr(cfg.PollInterval, time.Second)
 		q.listener, err = listenerPool(ctx, cfg.PostgresDSN)
@@ -299,6 +303,9 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	if err := cfg.Outbox.bind(q.client); err != nil {
 		q.close()
 		return nil, err
+	}
+	if pilot != nil && cfg.Workers > 0 {
+		cfg.Outbox.waker.Store(pilot)
 	}
 	return q, nil
 }

@@ -209,3 +209,22 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// An accepted email reaches a worker of the node that committed it without
+// waiting for a poll: on SQLite the store wakes the workers after the
+// commit (wake.go), on PostgreSQL River listens. The poll interval here is
+// an hour, so only the wake-up can deliver the emails in time.
+func TestCommittedEmailsWakeTheWorkers(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := startWith(t, kind, func(c *queue.Config, _ *sqlstore.DB) { c.PollInterval = time.Hour })
+			for i := range 3 {
+				// River throttles its insert notifications by its clock, which
+				// is the test's: stopped unless advanced.
+				e.clock.Advance(time.Second)
+				em := e.accept(fmt.Sprintf("delivered+%d@resend.dev", i), nil)
+				e.waitFor(em, store.EventDelivered, 10*time.Second)
+			}
+		})
+	}
+}

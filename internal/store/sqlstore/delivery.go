@@ -200,6 +200,9 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record delivery: commit: %w", err)
 	}
+	if len(teamEvents) > 0 {
+		db.jobsCommitted() // their webhook messages
+	}
 	return nil
 }
 

@@ -196,6 +196,7 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("accept emails: commit: %w", err)
 	}
+	db.jobsCommitted()
 	return nil
 }
 

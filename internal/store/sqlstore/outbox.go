@@ -77,6 +77,23 @@ func (noOutbox) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) er
 	return ErrNoOutbox
 }
 
+// CommitWaker is an optional interface of an Outbox: JobsCommitted is
+// called after a transaction that enqueued jobs to run at once (accepted
+// emails, webhook messages of recorded events) has committed, so that a
+// queue that polls for work (River on SQLite) can wake its workers on this
+// node at once instead of at its next poll. It must not block.
+type CommitWaker interface {
+	JobsCommitted()
+}
+
+// jobsCommitted tells the outbox, if it wants to know, that jobs were
+// committed.
+func (db *DB) jobsCommitted() {
+	if w, ok := db.outbox.(CommitWaker); ok {
+		w.JobsCommitted()
+	}
+}
+
 // Outbox returns the outbox the store was opened with (NoOutbox for none).
 func (db *DB) Outbox() Outbox { return db.outbox }
 
