@@ -228,9 +228,15 @@ func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) e
 func (w *Worker) attemptWith(ctx context.Context, e *store.Email, start time.Time,
 	decide func(pending []*recipientState, results map[string]Result, out *store.DeliveryOutcome) error) error {
 	defer w.Metrics.AttemptStarted()()
-	prev, err := w.Store.ListDeliveryAttempts(ctx, e.TeamID, e.ID)
-	if err != nil {
-		return err
+	// An email still queued has no attempts: the transaction that records
+	// an email's first attempts also moves its last_event past queued (to
+	// sent at least). Most attempts are first attempts: skip the query.
+	var prev []*store.DeliveryAttempt
+	var err error
+	if e.LastEvent != store.EventQueued {
+		if prev, err = w.Store.ListDeliveryAttempts(ctx, e.TeamID, e.ID); err != nil {
+			return err
+		}
 	}
 	states := recipientsOf(e, prev)
 	var pending []*recipientState
@@ -650,7 +656,7 @@ func (w *Worker) track(e *store.Email, d *store.Domain) error {
 		return nil
 	}
 	if e.Text == nil {
-		text := message.HTMLToText(*e.HTML)
+		text := message.DerivedText(*e.HTML)
 		e.Text = &text
 	}
 	var unsubscribe string

@@ -240,7 +240,7 @@ func body(e *store.Email) (*part, error) {
 		if e.Text != nil {
 			text = e.Text
 		} else {
-			derived := HTMLToText(*e.HTML)
+			derived := DerivedText(*e.HTML)
 			text = &derived
 		}
 		if *text == "" {
