@@ -32,11 +32,11 @@ type Outbox struct {
 var _ sqlstore.CommitWaker = (*Outbox)(nil)
 
 // JobsCommitted implements sqlstore.CommitWaker: on SQLite it wakes this
-// node's idle workers, so that a committed email reaches one at once
-// rather than at the next poll (wake.go).
-func (o *Outbox) JobsCommitted() {
+// node's idle workers of the kinds committed, so that a committed email
+// reaches one at once rather than at the next poll (wake.go).
+func (o *Outbox) JobsCommitted(deliveries, webhooks bool) {
 	if p := o.waker.Load(); p != nil {
-		p.wake()
+		p.wake(deliveries, webhooks)
 	}
 }
 

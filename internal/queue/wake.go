@@ -59,17 +59,28 @@ func (p *wakePilot) PilotInit(a *baseservice.Archetype, params *riverpilot.Pilot
 	}
 }
 
-// wakeResults is what wake passes to River: one result per queue woken
-// (River reads only the job's queue).
-var wakeResults = []*rivertype.JobInsertResult{
-	{Job: &rivertype.JobRow{Queue: deliverQueue}},
-	{Job: &rivertype.JobRow{Queue: webhookQueue}},
+// What wake passes to River: one result per queue to wake (River reads only
+// the job's queue).
+var (
+	wakeDeliver = []*rivertype.JobInsertResult{{Job: &rivertype.JobRow{Queue: deliverQueue}}}
+	wakeWebhook = []*rivertype.JobInsertResult{{Job: &rivertype.JobRow{Queue: webhookQueue}}}
+	wakeBoth    = append(append([]*rivertype.JobInsertResult(nil), wakeDeliver...), wakeWebhook...)
+	wakeByKind  = [2][2][]*rivertype.JobInsertResult{{nil, wakeWebhook}, {wakeDeliver, wakeBoth}}
+)
+
+// wake makes this node's idle delivery and/or webhook workers fetch now.
+// It does not block (River debounces fetches by FetchCooldown). Only the
+// queues named are woken: each fetch is a write on SQLite.
+func (p *wakePilot) wake(deliveries, webhooks bool) {
+	res := wakeByKind[b2i(deliveries)][b2i(webhooks)]
+	if f := p.notify.Load(); f != nil && res != nil {
+		(*f)(context.Background(), res)
+	}
 }
 
-// wake makes this node's idle delivery and webhook workers fetch now. It
-// does not block (River debounces fetches by FetchCooldown).
-func (p *wakePilot) wake() {
-	if f := p.notify.Load(); f != nil {
-		(*f)(context.Background(), wakeResults)
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }

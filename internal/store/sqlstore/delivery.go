@@ -200,9 +200,7 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record delivery: commit: %w", err)
 	}
-	if len(teamEvents) > 0 {
-		db.jobsCommitted() // their webhook messages
-	}
+	db.jobsCommitted() // the webhook messages of its events
 	return nil
 }
 

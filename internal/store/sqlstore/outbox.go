@@ -79,18 +79,37 @@ func (noOutbox) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) er
 
 // CommitWaker is an optional interface of an Outbox: JobsCommitted is
 // called after a transaction that enqueued jobs to run at once (accepted
-// emails, webhook messages of recorded events) has committed, so that a
-// queue that polls for work (River on SQLite) can wake its workers on this
-// node at once instead of at its next poll. It must not block.
+// emails, webhook messages of recorded events) has committed, naming which
+// kinds, so that a queue that polls for work (River on SQLite) can wake its
+// workers on this node at once instead of at their next poll. It must not
+// block.
 type CommitWaker interface {
-	JobsCommitted()
+	JobsCommitted(deliveries, webhooks bool)
 }
 
-// jobsCommitted tells the outbox, if it wants to know, that jobs were
-// committed.
+// What the transaction being committed enqueued to run at once (db.wake).
+const (
+	wakeDeliveries = 1 << iota
+	wakeWebhooks
+)
+
+// enqueued notes that the current transaction enqueued jobs of kind (a
+// wake… bit) to run at once.
+func (db *DB) enqueued(kind uint32) { db.wake.Or(kind) }
+
+// jobsCommitted tells the outbox, if it wants to know, which kinds of jobs
+// to run at once were committed. The bits are the store's, not the
+// transaction's: with SQLite's single writing connection transactions run
+// one after another, and a bit set by the next one only wakes the workers
+// early (their fetch waits for the connection, so for its commit); the
+// outbox of PostgreSQL, which listens, takes no wake-ups.
 func (db *DB) jobsCommitted() {
-	if w, ok := db.outbox.(CommitWaker); ok {
-		w.JobsCommitted()
+	w, ok := db.outbox.(CommitWaker)
+	if !ok {
+		return
+	}
+	if kinds := db.wake.Swap(0); kinds != 0 {
+		w.JobsCommitted(kinds&wakeDeliveries != 0, kinds&wakeWebhooks != 0)
 	}
 }
 
@@ -105,6 +124,12 @@ func (db *DB) deliverTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) 
 	if err := db.outbox.DeliverEmails(ctx, tx, emails); err != nil {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
+	for _, e := range emails {
+		if e.ScheduledAt == nil {
+			db.enqueued(wakeDeliveries)
+			break
+		}
+	}
 	return nil
 }
 
@@ -115,6 +140,12 @@ func (db *DB) postTx(ctx context.Context, tx *sql.Tx, posts []WebhookPost) error
 	}
 	if err := db.outbox.PostWebhookMessages(ctx, tx, posts); err != nil {
 		return fmt.Errorf("enqueue webhook messages: %w", err)
+	}
+	for _, p := range posts {
+		if p.At == nil {
+			db.enqueued(wakeWebhooks)
+			break
+		}
 	}
 	return nil
 }

@@ -54,6 +54,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -129,7 +130,8 @@ type DB struct {
 	wg       sync.WaitGroup
 	maxGroup int
 
-	outbox Outbox // never nil: NoOutbox when none was given
+	outbox Outbox        // never nil: NoOutbox when none was given
+	wake   atomic.Uint32 // jobs to run at once enqueued since the last commit (outbox.go)
 
 	observe func(CommitStats) // nil: commits are not observed
 
