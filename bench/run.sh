@@ -19,6 +19,11 @@
 #              The schema named by search_path is created before the run (with
 #              psql, if installed) and dropped at the end. An existing schema
 #              of that name is never dropped: the PostgreSQL run is skipped.
+#   WORKERS    delivery workers of godwit serve, a list (default "0": accepting
+#              alone); e.g. WORKERS="0 100" measures each store also while its
+#              workers deliver the emails it accepts (to the test recipient
+#              delivered@resend.dev: simulated, nothing leaves the machine),
+#              labelled godwit/STORE-w100
 #   HEALTH_TIMEOUT  seconds to wait for GET /healthz (default 60)
 #   GODWIT_BIN optional path to a prebuilt godwit binary (skips the build)
 #
@@ -34,6 +39,7 @@ WARMUP=${WARMUP:-1s}
 SIZE=${SIZE:-10240}
 STORES=${STORES:-"sqlite postgres"}
 REQUEST_LOGS=${REQUEST_LOGS:-"on off"}
+WORKERS=${WORKERS:-0}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-60}
 PG_URL=${GODWIT_BENCH_POSTGRES_URL:-"postgres://root@127.0.0.1:5432/test?sslmode=disable&search_path=godwit_bench"}
 
@@ -119,19 +125,22 @@ run_bare() {
 # both `godwit serve` and `godwit keys create`; LOGS is on or off (request
 # logging).
 run_godwit() {
-	local store=$1 logs=$2 port smtp_port pid url key log label
-	shift 2
+	local store=$1 logs=$2 workers=$3 port smtp_port pid url key log label
+	shift 3
 	label="godwit/$store"
 	[[ $logs == off ]] && label="godwit/$store-nolog"
+	((workers > 0)) && label="$label-w$workers"
 	port=$(free_port) || return 1
 	smtp_port=$(free_port) || return 1
 	url="http://127.0.0.1:$port"
-	log="$tmp/godwit-$store-$logs.log"
+	log="$tmp/godwit-$store-$logs-w$workers.log"
 	echo "=== $label on $url"
-	# --workers 0: this measures accepting alone (each email is committed with
-	# its delivery job; nothing delivers). bench/delivery.sh measures delivery.
+	# --workers 0 (the default of WORKERS): this measures accepting alone (each
+	# email is committed with its delivery job; nothing delivers). With
+	# workers the same node delivers what it accepts, to the test recipient.
+	# bench/delivery.sh measures delivery.
 	"$godwit" serve "$@" --http-addr "127.0.0.1:$port" --smtp-addr "127.0.0.1:$smtp_port" \
-		--rate-limit 1000000 --workers 0 --request-logs="$([[ $logs == off ]] && echo false || echo true)" >"$log" 2>&1 &
+		--rate-limit 1000000 --workers "$workers" --request-logs="$([[ $logs == off ]] && echo false || echo true)" >"$log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	key=$(godwit_ready "$pid" "$url" "$log" "$store" "$@") || return 1
@@ -155,18 +164,22 @@ for store in $STORES; do
 	case $store in
 	sqlite)
 		for logs in $REQUEST_LOGS; do
-			rm -rf "$tmp/sqlite"
-			run_godwit sqlite "$logs" --data-dir "$tmp/sqlite" || failures=$((failures + 1))
+			for workers in $WORKERS; do
+				rm -rf "$tmp/sqlite"
+				run_godwit sqlite "$logs" "$workers" --data-dir "$tmp/sqlite" || failures=$((failures + 1))
+			done
 		done
 		;;
 	postgres)
 		for logs in $REQUEST_LOGS; do
-			if setup_pg_schema; then
-				run_godwit postgres "$logs" --database-url "$PG_URL" || failures=$((failures + 1))
-				drop_pg_schema
-			else
-				failures=$((failures + 1))
-			fi
+			for workers in $WORKERS; do
+				if setup_pg_schema; then
+					run_godwit postgres "$logs" "$workers" --database-url "$PG_URL" || failures=$((failures + 1))
+					drop_pg_schema
+				else
+					failures=$((failures + 1))
+				fi
+			done
 		done
 		;;
 	*)

@@ -132,6 +132,10 @@ func (DeliverArgs) Kind() string { return "deliver" }
 
 const deliverQueue = "deliver"
 
+// sqliteDeliverCooldown is the least time between two fetches of delivery
+// jobs on SQLite (River's FetchCooldown; 10 ms for the other queues).
+const sqliteDeliverCooldown = 25 * time.Millisecond
+
 // maxJobAttempts bounds the runs that fail with an error (store trouble):
 // deferrals snooze and do not count. River backs off between them.
 const maxJobAttempts = 25
@@ -168,8 +172,10 @@ type Config struct {
 	// and run by nodes that have one.
 	Automations *automation.Engine
 	// PollInterval is how often idle workers look for jobs without a
-	// notification (SQLite always polls); 0 means 50 ms on SQLite, 1 s on
-	// PostgreSQL.
+	// notification (SQLite always polls); 0 means 1 s on PostgreSQL, and on
+	// SQLite 50 ms, except for the delivery queue, whose workers the store
+	// wakes after each commit (wake.go): 1 s, a backstop for scheduled and
+	// retried emails, as on PostgreSQL.
 	PollInterval time.Duration
 	// HeartbeatInterval is how often the node writes its heartbeat (1 s
 	// when 0), and DeadAfter how old another node's heartbeat must be for
@@ -281,6 +287,15 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	case sqlstore.SQLite:
 		rc.PollOnly = true
 		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
+		if qc, ok := rc.Queues[deliverQueue]; ok {
+			// Each fetch is a write on SQLite's one writing connection, which
+			// the API's accepts wait for: poll rarely (the store wakes the
+			// workers) and fetch at most every sqliteDeliverCooldown, more
+			// jobs at a time. An idle queue still fetches at once when woken.
+			qc.FetchPollInterval = cmpOr(cfg.PollInterval, time.Second)
+			qc.FetchCooldown = min(sqliteDeliverCooldown, qc.FetchPollInterval)
+			rc.Queues[deliverQueue] = qc
+		}
 		if cfg.Workers > 0 {
 			if err := releaseOrphans(ctx, db, cfg.Metrics, logger); err != nil {
 				return nil, err
