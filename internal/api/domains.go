@@ -172,12 +172,15 @@ type domainItem struct {
 	// RejectDMARCFailures (Godwit's own) refuses received mail that fails
 	// DMARC under its sender's p=reject; shown when on.
 	RejectDMARCFailures bool `json:"reject_dmarc_failures,omitempty"`
+	// SendingPause (Godwit's own) says why the reputation guard paused the
+	// domain's sending, and since when; absent while it sends.
+	SendingPause *domains.SendingPause `json:"sending_pause,omitempty"`
 }
 
 func toDomainItem(d *store.Domain) domainItem {
 	return domainItem{ID: d.ID, Name: d.Name, Status: d.Status, CreatedAt: formatTime(d.CreatedAt), Region: d.Region,
 		Capabilities: capabilities{d.Sending, d.Receiving}, OpenTracking: d.OpenTracking, ClickTracking: d.ClickTracking,
-		FailureReason: d.FailureReason, RejectDMARCFailures: d.RejectDMARCFailures}
+		FailureReason: d.FailureReason, RejectDMARCFailures: d.RejectDMARCFailures, SendingPause: domains.Pause(d)}
 }
 
 func (h *Handler) loadDomain(r *http.Request) (*store.Domain, error) {

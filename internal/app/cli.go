@@ -52,6 +52,11 @@ Usage:
                                              send a team's (or one domain's) email from pool P
   godwit ip-pools unassign --team T [--domain D]
                                              back to the team's pool, or the default pool
+  godwit domains list [--team T]             list a team's domains with their sending state
+                                             (paused by the reputation guard, and why)
+  godwit domains resume [--team T] [flags] DOMAIN
+                                             resume a paused domain's sending: its held
+                                             emails are enqueued at once
   godwit queue [--team T] [--status S] [--limit N] [--after ID] [--json]
                                              list the emails waiting for delivery (queued,
                                              scheduled, deferred), oldest first, with why
@@ -166,6 +171,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = cmdQueue(ctx, rest, stdout, stderr, getenv)
 	case "ip-pools":
 		err = cmdIPPools(ctx, rest, stdout, stderr, getenv)
+	case "domains":
+		err = cmdDomains(ctx, rest, stdout, stderr, getenv)
 	case "backup":
 		err = cmdBackup(ctx, rest, stdout, stderr, getenv)
 	case "check-config":

@@ -56,6 +56,7 @@ import (
 	"github.com/godwit/godwit/internal/netguard"
 	"github.com/godwit/godwit/internal/queue"
 	"github.com/godwit/godwit/internal/ratelimit"
+	"github.com/godwit/godwit/internal/reputation"
 	"github.com/godwit/godwit/internal/requestlog"
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
@@ -196,7 +197,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, met, log, tlsReports.session())
+	rep := newReputationGuard(cfg, db, domainCfg, met, log)
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, rep, met, log, tlsReports.session())
 	if err != nil {
 		return err
 	}
@@ -310,7 +312,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	services = append(services, LogStop(q, log, "stopping delivery"))
 	var listeners []Service
 	if cfg.MXAddr != "" {
-		listeners = append(listeners, serveMX(cfg, ports.mx, db, acc, tlsCfg, met, log))
+		listeners = append(listeners, serveMX(cfg, ports.mx, db, acc, rep, tlsCfg, met, log))
 	}
 	if len(cfg.SMTPAddrs) > 0 || len(cfg.SMTPSAddrs) > 0 {
 		listeners = append(listeners, LogStop(serveSubmission(cfg, ports, handler, tlsCfg, met, log),
@@ -456,11 +458,11 @@ func lockSQLite(path string) (func(), error) {
 // bounces and complaints for the return paths, offering STARTTLS with the
 // API's certificate when it has one. Forward rules send through the accept
 // path.
-func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Service, tlsCfg *tls.Config, met *metrics.Metrics,
+func serveMX(cfg config.Config, ln net.Listener, db *sqlstore.DB, acc *accept.Service, rep *reputation.Guard, tlsCfg *tls.Config, met *metrics.Metrics,
 	log *slog.Logger) Service {
 	dnsCache := &dnscheck.Cache{}
 	met.RegisterCache("mx_dns", dnsCache.Hits, dnsCache.Misses)
-	b := &inbound.Backend{Store: db, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
+	b := &inbound.Backend{Store: guardedReports{db, rep}, Receiving: db, Forward: acc, Announce: events.Received, Hostname: cfg.HELOName(), Metrics: met, Logger: log,
 		SpoolDir: filepath.Join(cfg.DataDir, "spool"),
 		Auth:     inbound.MailAuth{Checker: &mailauth.Checker{Resolver: cfg.DNSResolver, AuthServID: cfg.HELOName(), Cache: dnsCache}}}
 	db.OnReceivingChange(b.ForgetReceiving)
@@ -494,10 +496,10 @@ func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler,
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
 func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, slots delivery.Slots,
-	tracker *tracking.Signer, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
+	tracker *tracking.Signer, rep *reputation.Guard, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
-		Store:       db,
+		Store:       guardedDelivery{db, rep},
 		Fetcher:     &fetch.Fetcher{Client: guard.HTTPClient(fetch.DefaultTimeout), MaxBytes: cfg.MaxFetchBytes},
 		Domains:     domainCfg,
 		TestDomain:  cfg.TestDomain,

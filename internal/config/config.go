@@ -65,6 +65,15 @@ type Config struct {
 	MaxQueueAge     time.Duration
 	DeliveryTimeout time.Duration
 	MaxPerHost      int
+
+	// ReputationGuard pauses a sending domain whose bounce or complaint
+	// rate over ReputationWindow crosses its threshold (internal/reputation).
+	ReputationGuard         bool
+	ReputationWindow        time.Duration
+	ReputationMinVolume     int64
+	ReputationBounceRate    float64
+	ReputationComplaintRate float64
+
 	// DestinationLimits overrides the limits per destination (an MX
 	// provider, or "other"): internal/destination's Parse syntax.
 	DestinationLimits string
@@ -167,6 +176,12 @@ func Defaults() Config {
 		DeliveryTimeout: 10 * time.Minute,
 		MaxPerHost:      20,
 		MaxFetchBytes:   40 << 20,
+
+		ReputationGuard:         true,
+		ReputationWindow:        24 * time.Hour,
+		ReputationMinVolume:     100,
+		ReputationBounceRate:    0.05,
+		ReputationComplaintRate: 0.003,
 
 		MaxInboundBytes:  40 << 20,
 		InboundRetention: 30 * 24 * time.Hour,
@@ -271,6 +286,11 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSReportsContact, "tls-reports-contact", c.TLSReportsContact, "contact-info of the TLS reports sent (default: postmaster@ the --hostname)")
 	fs.StringVar(&c.OutboundTLSCAFile, "outbound-tls-ca-file", c.OutboundTLSCAFile, "PEM file of CA certificates to trust, besides the system's, when verifying MX hosts (MTA-STS enforce, require-tls) and MTA-STS policy hosts (a private relay or CA)")
 	fs.DurationVar(&c.MaxQueueAge, "max-queue-age", c.MaxQueueAge, "how long a temporarily failing email is retried before it bounces")
+	fs.BoolVar(&c.ReputationGuard, "reputation-guard", c.ReputationGuard, "pause a sending domain whose bounce or complaint rate over --reputation-window crosses its threshold (its emails are held, not dropped, until an admin runs godwit domains resume); see docs/delivery.md")
+	fs.DurationVar(&c.ReputationWindow, "reputation-window", c.ReputationWindow, "the sliding window of the reputation guard's rates (whole hours)")
+	fs.Int64Var(&c.ReputationMinVolume, "reputation-min-volume", c.ReputationMinVolume, "fewest delivered and permanently bounced emails in the window before the reputation guard judges a domain")
+	fs.Float64Var(&c.ReputationBounceRate, "reputation-bounce-rate", c.ReputationBounceRate, "permanent bounces / (delivered + permanent bounces) at which a domain is paused, as a fraction (0.05 is 5%)")
+	fs.Float64Var(&c.ReputationComplaintRate, "reputation-complaint-rate", c.ReputationComplaintRate, "complaints / delivered at which a domain is paused, as a fraction (0.003 is 0.3%, the Gmail and Yahoo bulk-sender limit)")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", c.DeliveryTimeout, "longest one delivery attempt may take; a node's unfinished attempts are retried this long (plus a minute) after it dies")
 	fs.IntVar(&c.MaxPerHost, "max-per-host", c.MaxPerHost, "connections open at once to one receiving host (an MX host, or the relay), idle ones kept for reuse included; with a shared --connection-limiter, the total across every worker node")
 	fs.StringVar(&c.DestinationLimits, "destination-limits", c.DestinationLimits, "limits per destination (the MX hosts of one provider, e.g. gmail, share one budget; other hosts have one each), comma-separated NAME:KEY=VALUE[/KEY=VALUE], KEY connections, messages (per connection) or rate (per second), e.g. gmail:connections=10/rate=20,other:connections=5; see docs/delivery.md")
@@ -671,6 +691,18 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.WarmupConfig(); err != nil {
 		return err
+	}
+	if c.ReputationWindow < time.Hour || c.ReputationWindow%time.Hour != 0 {
+		return fmt.Errorf("--reputation-window must be a whole number of hours (the counts are hourly), got %s", c.ReputationWindow)
+	}
+	if c.ReputationMinVolume < 1 {
+		return fmt.Errorf("--reputation-min-volume must be at least 1, got %d", c.ReputationMinVolume)
+	}
+	if !(c.ReputationBounceRate > 0 && c.ReputationBounceRate <= 1) {
+		return fmt.Errorf("--reputation-bounce-rate must be a fraction above 0 and at most 1 (0.05 is 5%%), got %g", c.ReputationBounceRate)
+	}
+	if !(c.ReputationComplaintRate > 0 && c.ReputationComplaintRate <= 1) {
+		return fmt.Errorf("--reputation-complaint-rate must be a fraction above 0 and at most 1 (0.003 is 0.3%%), got %g", c.ReputationComplaintRate)
 	}
 	if _, err := c.Destinations(); err != nil {
 		return err

@@ -106,6 +106,10 @@ func TestValidate(t *testing.T) {
 		"--mx-port":                          func(c *Config) { c.MXPort = 0 },
 		"--max-queue-age":                    func(c *Config) { c.MaxQueueAge = 0 },
 		"--max-per-host":                     func(c *Config) { c.MaxPerHost = 0 },
+		"--reputation-window":                func(c *Config) { c.ReputationWindow = 90 * time.Minute },
+		"--reputation-min-volume":            func(c *Config) { c.ReputationMinVolume = 0 },
+		"--reputation-bounce-rate":           func(c *Config) { c.ReputationBounceRate = 5 },
+		"--reputation-complaint-rate":        func(c *Config) { c.ReputationComplaintRate = 0 },
 		`--destination-limits: destination limits "hotmail:connections=2": unknown destination "hotmail"`: func(c *Config) {
 			c.DestinationLimits = "hotmail:connections=2"
 		},

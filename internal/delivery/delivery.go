@@ -106,8 +106,9 @@ type Result struct {
 	// retryAfter, when not 0, is when to try again: the destination is
 	// paused for that long (adaptive throttling).
 	retryAfter time.Duration
-	// held: deferred by Godwit's own sending limit (the warm-up cap), not
-	// by the receiver: it never expires into a bounce.
+	// held: deferred by Godwit itself, not by the receiver (the warm-up
+	// cap, or a sending domain paused by the reputation guard): it never
+	// expires into a bounce.
 	held bool
 }
 

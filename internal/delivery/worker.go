@@ -580,6 +580,9 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 	if err != nil {
 		return all(Deferred, "", "internal error: could not read the sending domain")
 	}
+	if d.SendingPause != nil {
+		return held(all(Deferred, "", PausedMessage(d.SendingPause)))
+	}
 	if err := w.fetchAttachments(ctx, e); err != nil {
 		w.logger().Warn("delivery: attachment fetch failed", "email_id", e.ID, "err", err)
 		if w.Fetcher != nil && w.Fetcher.Permanent(err) {
@@ -617,6 +620,28 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		return all(Delivered, "capture", "captured: the message was stored, not sent")
 	}
 	return w.Transport.Deliver(ctx, m)
+}
+
+// HeldRetry is when a held email (its sending domain paused) is looked at
+// again: resuming the domain enqueues its held emails at once, so this is
+// only a backstop.
+const HeldRetry = time.Hour
+
+// PausedMessage is the attempt message of a recipient held because its
+// sending domain is paused: "domain paused: complaint rate 0.41% over 24h
+// ≥ 0.3%".
+func PausedMessage(p *store.SendingPause) string {
+	return "domain paused: " + p.Reason
+}
+
+// held marks results held by a paused sending domain: retried after
+// HeldRetry, and never bounced for their age (nothing is dropped while a
+// domain is paused).
+func held(rs []Result) []Result {
+	for i := range rs {
+		rs[i].held, rs[i].retryAfter = true, HeldRetry
+	}
+	return rs
 }
 
 // captureUnsigned captures e built without a DKIM signature: its sender's

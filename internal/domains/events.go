@@ -29,5 +29,24 @@ func (s Settings) Event(typ string, d *store.Domain, at time.Time) (*store.Event
 	if d.FailureReason != "" {
 		data["failure_reason"] = d.FailureReason // Godwit's own, as on GET /domains/{id}
 	}
+	if p := Pause(d); p != nil {
+		data["sending_pause"] = p // Godwit's own, as on GET /domains/{id}
+	}
 	return events.New(d.TeamID, typ, data, at)
+}
+
+// SendingPause is the JSON of a paused domain's sending_pause field
+// (Godwit's own, on GET /domains, GET /domains/{id} and the domain
+// webhooks): why the reputation guard paused its sending, and since when.
+type SendingPause struct {
+	Reason   string `json:"reason"`
+	PausedAt string `json:"paused_at"`
+}
+
+// Pause is d's sending_pause, nil when its sending is not paused.
+func Pause(d *store.Domain) *SendingPause {
+	if d.SendingPause == nil {
+		return nil
+	}
+	return &SendingPause{Reason: d.SendingPause.Reason, PausedAt: d.SendingPause.At.UTC().Format(events.ISO)}
 }

@@ -129,6 +129,7 @@ type Metrics struct {
 	bounces        *prometheus.CounterVec
 	automationRuns *prometheus.CounterVec
 	automationStep *prometheus.CounterVec
+	domainPauses   *prometheus.CounterVec
 	jobsRescued    *prometheus.CounterVec
 	emailsRescued  prometheus.Counter
 	stsFetches     *prometheus.CounterVec
@@ -210,6 +211,9 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.bounces = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bounces_total",
 		Help: "Bounced recipients, by Resend's bounce type and subType (internal/bounce) and whether the address was suppressed (a permanent recipient failure)."},
 		[]string{"type", "sub_type", "suppressed"})
+	m.domainPauses = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_sending_pauses_total",
+		Help: "Sending domains paused by the reputation guard (a bounce or complaint rate over its threshold) and resumed by an admin, by action: paused or resumed."},
+		[]string{"action"})
 	m.stsFetches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "mta_sts_policy_fetches_total",
 		Help: "MTA-STS policy files fetched for outbound delivery (internal/mtasts), by result: ok or error."}, []string{"result"})
 	m.daneLookups = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dane_lookups_total",
@@ -228,9 +232,12 @@ func New(reg *prometheus.Registry) *Metrics {
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep, m.domainPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
+	}
+	for _, a := range []string{"paused", "resumed"} {
+		m.domainPauses.WithLabelValues(a) // exported at 0 from the start
 	}
 	for _, op := range []string{"acquire", "renew", "release", "keep", "unwant"} {
 		m.connLimitFails.WithLabelValues(op) // exported at 0 from the start
@@ -424,6 +431,19 @@ func (m *Metrics) DestinationPaused(group string, paused bool) {
 		m.destPaused.WithLabelValues(group).Inc()
 	} else {
 		m.destPaused.WithLabelValues(group).Dec()
+	}
+}
+
+// DomainSending counts a sending domain paused by the reputation guard
+// (paused true) or resumed by an admin (false).
+func (m *Metrics) DomainSending(paused bool) {
+	if m == nil {
+		return
+	}
+	if paused {
+		m.domainPauses.WithLabelValues("paused").Inc()
+	} else {
+		m.domainPauses.WithLabelValues("resumed").Inc()
 	}
 }
 

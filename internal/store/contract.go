@@ -196,6 +196,17 @@ type Domains interface {
 	// (DomainHeld); ErrNotFound if none does.
 	HeldDomain(ctx context.Context, name string) (*Domain, error)
 	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
+	// PauseDomainSending pauses the domain's sending with p, unless it is
+	// paused already, and records the event event builds from the paused
+	// domain in the same transaction. It returns the domain and whether
+	// this call paused it; ErrNotFound if the team has no such domain.
+	PauseDomainSending(ctx context.Context, teamID, id string, p SendingPause, event func(*Domain) (*Event, error)) (*Domain, bool, error)
+	// ResumeDomainSending ends the domain's pause, if any, and in the same
+	// transaction records event's event and enqueues, at now, the next
+	// attempt of each of the domain's deferred emails (held while paused),
+	// so that they go at once rather than at their backoff. It returns the
+	// domain, whether it was paused, and how many emails were enqueued.
+	ResumeDomainSending(ctx context.Context, teamID, id string, now time.Time, event func(*Domain) (*Event, error)) (*Domain, bool, int, error)
 	// DomainsDue returns up to limit domains of any team whose next check is
 	// at or before now, the most overdue first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)

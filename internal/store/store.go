@@ -233,6 +233,18 @@ type Domain struct {
 	NextCheckAt     *time.Time
 	// FailureReason says why a failed domain failed ("" otherwise).
 	FailureReason string
+	// SendingPause, when not nil, holds the domain's outgoing mail: the
+	// reputation guard paused it (internal/reputation) until an admin
+	// resumes it. Only PauseDomainSending and ResumeDomainSending change it.
+	SendingPause *SendingPause
+}
+
+// SendingPause is why and since when a domain's sending is paused.
+type SendingPause struct {
+	// Reason is shown in every held attempt and on the domain, e.g.
+	// "complaint rate 0.41% over 24h ≥ 0.3%".
+	Reason string
+	At     time.Time
 }
 
 // RecordCheck is what one check of a domain's record found in DNS.

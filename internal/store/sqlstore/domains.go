@@ -13,7 +13,7 @@ import (
 
 const domainColumns = `id, team_id, name, region, return_path, status, open_tracking, click_tracking, tls, sending, receiving,
 	tracking_subdomain, dkim_selector, dkim_key, dkim_ed25519_key, record_status, created_at, updated_at, verify_started_at, next_check_at,
-	failure_reason, record_checks, reject_dmarc_failures`
+	failure_reason, record_checks, reject_dmarc_failures, sending_paused_at, sending_pause_reason`
 
 // heldStatuses is the SQL form of store.DomainHeld; the partial unique
 // index domains_verified_name (migration 00030) has the same condition.
@@ -47,10 +47,11 @@ func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*stor
 		if held > 0 {
 			return store.ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
 			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures))
+			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures),
+			pauseAt(d.SendingPause), pauseReason(d.SendingPause))
 		return err
 	})
 	if errors.Is(err, store.ErrConflict) || isUniqueViolation(err) {
@@ -165,10 +166,15 @@ func scanDomain(row interface{ Scan(...any) error }) (*store.Domain, error) {
 	var created, updated int64
 	var started, next sql.NullInt64
 	var checks sql.NullString
+	var pausedAt sql.NullInt64
+	var pauseReason string
 	if err := row.Scan(&d.ID, &d.TeamID, &d.Name, &d.Region, &d.ReturnPath, &d.Status, &open, &click, &d.TLS, &d.Sending, &d.Receiving,
 		&d.TrackingSubdomain, &d.DKIMSelector, &d.DKIMKey, &d.DKIMEd25519Key, &status, &created, &updated, &started, &next,
-		&d.FailureReason, &checks, &rejectDMARC); err != nil {
+		&d.FailureReason, &checks, &rejectDMARC, &pausedAt, &pauseReason); err != nil {
 		return nil, interpretError(err)
+	}
+	if pausedAt.Valid {
+		d.SendingPause = &store.SendingPause{Reason: pauseReason, At: fromMicros(pausedAt.Int64)}
 	}
 	d.OpenTracking, d.ClickTracking, d.RejectDMARCFailures = open != 0, click != 0, rejectDMARC != 0
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
