@@ -674,7 +674,9 @@ var WaitingStatuses = []string{EventQueued, EventScheduled, EventSent, EventDeli
 func (w *WaitingEmail) Reason() string {
 	reply := ""
 	if a := w.LastReply; a != nil {
-		reply = a.Host + ": "
+		if a.Host != "" { // no host: nothing was tried (a paused domain, a failed fetch)
+			reply = a.Host + ": "
+		}
 		if a.Code != 0 {
 			reply += strconv.Itoa(a.Code) + " "
 		}
