@@ -378,3 +378,47 @@ func TestDomainCapabilities(t *testing.T) {
 		require.Equal(t, 200, send.status, "sending goes on: %s", send.body)
 	})
 }
+
+// TestDomainSendingPause: a domain the reputation guard paused shows
+// sending_pause on GET /domains/{id} and in the list, keeps Resend's
+// status and capabilities, keeps the pause across a PATCH, and still
+// accepts emails (they are held by delivery, not refused).
+func TestDomainSendingPause(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		ctx := context.Background()
+		r := e.do("GET", "/domains/"+e.domainA, e.keyA, "")
+		require.Equal(t, 200, r.status)
+		require.NotContains(t, r.json, "sending_pause", "absent while sending")
+
+		at := t0.Add(90 * time.Minute)
+		_, paused, err := e.db.PauseDomainSending(ctx, e.teamA, e.domainA,
+			store.SendingPause{Reason: "complaint rate 0.41% over 24h ≥ 0.3%", At: at}, nil)
+		require.NoError(t, err)
+		require.True(t, paused)
+		_, paused, err = e.db.PauseDomainSending(ctx, e.teamB, e.domainA, store.SendingPause{Reason: "x", At: at}, nil)
+		require.ErrorIs(t, err, store.ErrNotFound, "another team's domain")
+		require.False(t, paused)
+
+		want := map[string]any{"reason": "complaint rate 0.41% over 24h ≥ 0.3%", "paused_at": "2026-11-28T13:30:00.000Z"}
+		r = e.do("GET", "/domains/"+e.domainA, e.keyA, "")
+		require.Equal(t, 200, r.status)
+		require.Equal(t, want, r.json["sending_pause"])
+		require.Equal(t, "verified", r.json["status"])
+		require.Equal(t, map[string]any{"sending": "enabled", "receiving": "disabled"}, r.json["capabilities"])
+		for _, d := range e.do("GET", "/domains", e.keyA, "").json["data"].([]any) {
+			if d := d.(map[string]any); d["id"] == e.domainA {
+				require.Equal(t, want, d["sending_pause"])
+			}
+		}
+
+		require.Equal(t, 200, e.do("PATCH", "/domains/"+e.domainA, e.keyA, `{"open_tracking":true}`).status)
+		r = e.do("GET", "/domains/"+e.domainA, e.keyA, "")
+		require.Equal(t, want, r.json["sending_pause"], "a PATCH keeps the pause")
+		require.Equal(t, true, r.json["open_tracking"])
+
+		send := e.do("POST", "/emails", e.keyA, `{"from":"a@example.com","to":"b@example.org","subject":"s","text":"t"}`)
+		require.Equal(t, 200, send.status, "accepted while paused: %s", send.body)
+	})
+}

@@ -67,7 +67,8 @@ const (
 )
 
 // Config sets the guard's window and thresholds; zero fields take the
-// defaults.
+// defaults. The server's flags (--reputation-*) are validated by
+// internal/config.
 type Config struct {
 	// Disabled turns the guard off: no domain is paused (a paused one stays
 	// paused until resumed).
@@ -98,23 +99,6 @@ func (c Config) WithDefaults() Config {
 		c.ComplaintRate = DefaultComplaintRate
 	}
 	return c
-}
-
-// Validate says what is wrong with c, naming the setting.
-func (c Config) Validate() error {
-	if c.Window < 0 || (c.Window > 0 && c.Window < time.Hour) {
-		return fmt.Errorf("reputation-window must be at least 1h (the counts are hourly), not %s", c.Window)
-	}
-	if c.MinVolume < 0 {
-		return fmt.Errorf("reputation-min-volume must not be negative, not %d", c.MinVolume)
-	}
-	if c.BounceRate < 0 || c.BounceRate > 1 {
-		return fmt.Errorf("reputation-bounce-rate must be a fraction between 0 and 1 (0.05 is 5%%), not %g", c.BounceRate)
-	}
-	if c.ComplaintRate < 0 || c.ComplaintRate > 1 {
-		return fmt.Errorf("reputation-complaint-rate must be a fraction between 0 and 1 (0.003 is 0.3%%), not %g", c.ComplaintRate)
-	}
-	return nil
 }
 
 // Store is what the guard needs of the store.
