@@ -32,6 +32,8 @@ type dashboardDeps struct {
 	gate dashboard.Gate
 	// tracker signs share links, as the API's.
 	tracker *tracking.Signer
+	// resumer resumes domains the reputation guard paused.
+	resumer dashboard.DomainResumer
 }
 
 // newDashboard builds the dashboard and the account service behind it. Its
@@ -63,6 +65,7 @@ func newDashboard(cfg config.Config, db *sqlstore.DB, key []byte, deps dashboard
 		Domains:       deps.domains,
 		Caches:        deps.caches,
 		VerifyNow:     deps.verifyNow,
+		Resumer:       deps.resumer,
 		Tracking:      deps.tracker,
 	})
 	if err != nil {

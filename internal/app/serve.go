@@ -250,7 +250,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	})
 
 	dash, err := newDashboard(cfg, db, key, dashboardDeps{domains: domainCfg, caches: acc, verifyNow: verifier.Wake, gate: acc,
-		tracker: tracker}, log)
+		tracker: tracker, resumer: rep}, log)
 	if err != nil {
 		return err
 	}

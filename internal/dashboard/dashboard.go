@@ -113,6 +113,10 @@ type Config struct {
 	Caches Caches
 	// VerifyNow, when set, wakes the domain verifier (as the API's).
 	VerifyNow func()
+	// Resumer, when set, lets an admin resume a domain the reputation guard
+	// paused (internal/reputation); nil: the domain page shows the pause
+	// only.
+	Resumer DomainResumer
 	// Tracking signs share links, as the API's; with PublicURL it lets an
 	// admin share an email (nil: no share links).
 	Tracking *tracking.Signer

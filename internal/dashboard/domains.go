@@ -209,6 +209,27 @@ func (h *Handler) domain(w http.ResponseWriter, r *http.Request, s *request) err
 	return h.render(w, r, s, http.StatusOK, "domain", d.Name, "Domains", data)
 }
 
+// DomainResumer resumes a domain's paused sending and enqueues its held
+// emails (reputation.Guard).
+type DomainResumer interface {
+	Resume(ctx context.Context, teamID, domainID, by string) (*store.Domain, bool, int, error)
+}
+
+// resumeDomain is "Resume sending" on a domain the reputation guard
+// paused: as godwit domains resume.
+func (h *Handler) resumeDomain(w http.ResponseWriter, r *http.Request, s *request) error {
+	if h.cfg.Resumer == nil {
+		return &httpError{status: http.StatusNotFound, msg: "Resuming is not available on this server."}
+	}
+	d, _, held, err := h.cfg.Resumer.Resume(r.Context(), s.user.TeamID, r.PathValue("id"), "dashboard:"+s.user.ID)
+	if err != nil {
+		return err
+	}
+	s.note(slog.Int("held_emails", held))
+	http.Redirect(w, r, domainPath(d.ID), http.StatusSeeOther)
+	return nil
+}
+
 // verifyDomain is "Verify now": what POST /domains/{id}/verify does
 // (domains.Settings.StartVerification, then the verifier is woken).
 func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, s *request) error {

@@ -84,6 +84,7 @@ func (h *Handler) routes() {
 	h.handle("POST /dashboard/domains", admin, h.addDomain)
 	h.handle("GET /dashboard/domains/{id}", member, h.domain)
 	h.handle("POST /dashboard/domains/{id}/verify", admin, h.verifyDomain)
+	h.handle("POST /dashboard/domains/{id}/resume", admin, h.resumeDomain)
 	h.handle("GET /dashboard/domains/{id}/delete", admin, h.deleteDomainPage)
 	h.handle("POST /dashboard/domains/{id}/delete", admin, h.deleteDomain)
 
