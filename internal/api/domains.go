@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/apierr"
+	"github.com/godwit/godwit/internal/deliverability"
 	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -212,7 +213,11 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) error {
 		domainItem
 		TrackingSubdomain *string          `json:"tracking_subdomain,omitempty"`
 		Records           []domains.Object `json:"records"`
-	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), domains.Objects(d, recs)})
+		// Readiness (Godwit's own): the bulk-sender requirements, from the
+		// last verification's DNS answers (internal/deliverability).
+		Readiness []deliverability.Check `json:"readiness,omitempty"`
+	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), domains.Objects(d, recs),
+		deliverability.Domain(d, deliverability.Server{OneClickUnsubscribe: h.PublicURL != "" && h.Tracking != nil})})
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/godwit/godwit/internal/config"
+	"github.com/godwit/godwit/internal/deliverability"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/doctor"
 	"github.com/godwit/godwit/internal/domains"
@@ -220,7 +221,7 @@ func doctorDatabase(ctx context.Context, cfg config.Config, r *dnscheck.Resolver
 
 	keyResult, key := doctorKey(ctx, cfg, db)
 	out = append(out, keyResult)
-	return append(out, doctorDomains(ctx, cfg, db, r, key)...)
+	return append(out, doctorDomains(ctx, cfg, db, r, key, timeout)...)
 }
 
 func machineName() string {
@@ -290,7 +291,7 @@ func doctorKey(ctx context.Context, cfg config.Config, db *sqlstore.DB) (doctor.
 
 // doctorDomains checks the DNS records of every team's domains, as the
 // verifier does, a few at once.
-func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *dnscheck.Resolver, key []byte) []doctor.Result {
+func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *dnscheck.Resolver, key []byte, timeout time.Duration) []doctor.Result {
 	const check = "domain"
 	teams, err := db.ListTeams(ctx)
 	if err != nil {
@@ -326,27 +327,79 @@ func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *d
 	if err != nil {
 		return []doctor.Result{{Status: doctor.Fail, Check: check, Found: err.Error()}}
 	}
-	out := make([]doctor.Result, len(all))
+	out := make([][]doctor.Result, len(all))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for i, it := range all {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			var res doctor.Result
 			recs, err := settings.Records(it.d)
 			if err != nil {
-				out[i] = doctor.Result{Status: doctor.Fail, Check: check, Found: it.d.Name + ": " + err.Error(),
+				res = doctor.Result{Status: doctor.Fail, Check: check, Found: it.d.Name + ": " + err.Error(),
 					Fix: "the secret key does not open this domain's DKIM key: see the secret-key line"}
 			} else {
-				out[i] = doctor.Domain(ctx, r, it.d.Name, it.d.Status, recs)
+				res = doctor.Domain(ctx, r, it.d.Name, it.d.Status, recs)
+			}
+			out[i] = []doctor.Result{res}
+			if err == nil {
+				out[i] = append(out[i], doctorReadiness(ctx, cfg, r, it.d, recs, timeout)...)
 			}
 			if len(teams) > 1 {
-				out[i].Found = "team " + it.team + ": " + out[i].Found
+				for j := range out[i] {
+					out[i][j].Found = "team " + it.team + ": " + out[i][j].Found
+				}
 			}
 		})
 	}
 	wg.Wait()
+	var flat []doctor.Result
+	for _, rs := range out {
+		flat = append(flat, rs...)
+	}
+	return flat
+}
+
+// doctorReadiness is a sending domain's bulk-sender readiness
+// (internal/deliverability, as GET /domains/{id} shows it) from what DNS
+// answers now for its records, and whether its MX hosts offer STARTTLS.
+// The reverse DNS of the sending IPs is the reverse-dns line, shared by
+// every domain.
+func doctorReadiness(ctx context.Context, cfg config.Config, r *dnscheck.Resolver, d *store.Domain, recs []domains.Record,
+	timeout time.Duration) []doctor.Result {
+	live := *d
+	live.RecordStatus, live.RecordChecks = map[string]string{}, map[string]store.RecordCheck{}
+	for _, rec := range recs {
+		st, ans, err := r.CheckAnswer(ctx, dnscheck.Expected{Type: rec.Type, Name: rec.FQDN(d.Name), Value: rec.Value, Priority: uint16(rec.Priority)})
+		if err != nil {
+			continue // the domain line says the lookup failed
+		}
+		live.RecordChecks[rec.Kind] = store.RecordCheck{Answer: ans.Values, Omitted: ans.Omitted, Error: ans.Error, CheckedAt: time.Now()}
+		if st == dnscheck.Verified {
+			live.RecordStatus[rec.Kind] = store.DomainVerified
+		}
+	}
+	checks := deliverability.Domain(&live, deliverability.Server{OneClickUnsubscribe: cfg.PublicURL != ""})
+	if checks == nil {
+		return nil
+	}
+	checks = append(checks, deliverability.MXTLS(ctx, r, d.Name, cfg.MXPort, timeout, cfg.HELOName()))
+	out := make([]doctor.Result, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, doctor.Result{Status: doctorStatus(c.Status), Check: "readiness", Found: d.Name + " " + c.Check + ": " + c.Message, Fix: c.Fix})
+	}
 	return out
+}
+
+func doctorStatus(s string) doctor.Status {
+	switch s {
+	case deliverability.Pass:
+		return doctor.Pass
+	case deliverability.Warn:
+		return doctor.Warn
+	}
+	return doctor.Fail
 }
 
 // doctorCertificate checks the certificate the API and SMTP listeners

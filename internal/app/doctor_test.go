@@ -44,13 +44,17 @@ type doctorWorld struct {
 	certFile string
 	keyFile  string
 	dkim     string // the DKIM record's value
+	// domainMX is example.org's own MX (127.0.0.1 on a port of its own,
+	// --mx-port), offering STARTTLS: the readiness mx_tls check.
+	domainMX *godwittest.MX
 }
 
 func (w *doctorWorld) args(extra ...string) []string {
 	return append([]string{"doctor", "--data-dir", w.dataDir, "--database-url", w.dbURL, "--secret-key", w.key,
 		"--hostname", "mail.example.com", "--mx-host", "mail.example.com", "--mx-addr", "127.0.0.1:0",
 		"--sending-ips", "192.0.2.25", "--dns-resolver", w.dns.Addr(), "--probe-addr", w.mx.Addr(),
-		"--tls-cert", w.certFile, "--tls-key", w.keyFile, "--timeout", "2s"}, extra...)
+		"--tls-cert", w.certFile, "--tls-key", w.keyFile, "--timeout", "2s",
+		"--public-url", "https://mail.example.com", "--mx-port", portOf(w.domainMX.Addr())}, extra...)
 }
 
 func newDoctorWorld(t *testing.T, kind sqlstore.Dialect) *doctorWorld {
@@ -91,7 +95,16 @@ func newDoctorWorld(t *testing.T, kind sqlstore.Dialect) *doctorWorld {
 		}
 	}
 	w.certFile, w.keyFile = writeCert(t, t.TempDir(), time.Now().Add(90*24*time.Hour), "mail.example.com")
+	ca := godwittest.NewCA(t)
+	w.domainMX = godwittest.NewMX(t, godwittest.MXOptions{Domain: "mx.example.org", TLS: ca.ServerTLS(t, "mx.example.org")})
+	w.dns.SetMX("example.org", dnscheck.MX{Host: "mx.example.org", Preference: 10})
+	w.dns.SetAddr("mx.example.org", "127.0.0.1")
 	return w
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
 
 // writeCert writes a self-signed certificate for names, valid until
@@ -147,8 +160,13 @@ func TestDoctor(t *testing.T) {
 			requireLine(t, out, "PASS", "secret-key", "--secret-key is the database's key")
 			requireLine(t, out, "PASS", "domain", "example.org: DKIM, SPF-MX, SPF-TXT, DMARC verified (Godwit: not_started)")
 			requireLine(t, out, "WARN", "certificate", "not trusted") // self-signed
+			requireLine(t, out, "PASS", "readiness", "example.org spf_alignment: SPF passes for the envelope sender at send.example.org")
+			requireLine(t, out, "PASS", "readiness", "example.org dkim_alignment: Every email is signed with d=example.org")
+			requireLine(t, out, "WARN", "readiness", "example.org dmarc: DMARC at _dmarc.example.org has p=none")
+			requireLine(t, out, "PASS", "readiness", "example.org one_click_unsubscribe: Broadcasts carry List-Unsubscribe")
+			requireLine(t, out, "PASS", "readiness", "example.org mx_tls: Every MX host of example.org offers STARTTLS.")
 			require.NotContains(t, out, "FAIL")
-			require.Regexp(t, `\n\d+ checks passed, 1 warnings, none failed\n$`, out)
+			require.Regexp(t, `\n\d+ checks passed, 2 warnings, none failed\n$`, out)
 
 			// Everything wrong at once.
 			w.dns.SetPTR("192.0.2.25", "vps-25.hoster.example.net")
@@ -171,7 +189,8 @@ func TestDoctor(t *testing.T) {
 			requireLine(t, out, "FAIL", "domain", "example.org: DKIM TXT at resend._domainkey.example.org is missing")
 			require.Contains(t, out, `fix: publish TXT resend._domainkey.example.org "`+w.dkim+`"`)
 			requireLine(t, out, "FAIL", "certificate", "expired on")
-			require.Regexp(t, `^godwit doctor: 4 of \d+ checks failed \(0 warnings\)\n$`, errOut)
+			requireLine(t, out, "FAIL", "readiness", "example.org dkim_alignment: The DKIM record resend._domainkey.example.org is not verified")
+			require.Regexp(t, `^godwit doctor: 5 of \d+ checks failed \(1 warnings\)\n$`, errOut)
 
 			// Another node's key: the key check fails, and the domains
 			// cannot be checked without the key that opens them.
