@@ -422,3 +422,37 @@ func TestDomainSendingPause(t *testing.T) {
 		require.Equal(t, 200, send.status, "accepted while paused: %s", send.body)
 	})
 }
+
+// TestDomainReadiness: GET /domains/{id} carries the bulk-sender readiness
+// computed from the last verification's answers (no DNS lookup on GET);
+// the list does not.
+func TestDomainReadiness(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind sqlstore.Dialect) {
+		e := setup(t, kind)
+		ctx := context.Background()
+		d, err := e.db.GetDomain(ctx, e.teamA, e.domainA)
+		require.NoError(t, err)
+		d.RecordStatus = map[string]string{store.RecordDKIM: store.DomainVerified, store.RecordSPFMX: store.DomainVerified,
+			store.RecordSPFTXT: store.DomainVerified, store.RecordDMARC: store.DomainPending}
+		d.RecordChecks = map[string]store.RecordCheck{store.RecordDMARC: {Answer: []string{"v=DMARC1; p=none; rua=mailto:d@example.com"}, CheckedAt: t0}}
+		require.NoError(t, e.db.UpdateDomain(ctx, d))
+
+		r := e.do("GET", "/domains/"+e.domainA, e.keyA, "")
+		require.Equal(t, 200, r.status)
+		got := map[string]map[string]any{}
+		for _, c := range r.json["readiness"].([]any) {
+			c := c.(map[string]any)
+			got[c["check"].(string)] = c
+		}
+		require.Equal(t, "pass", got["spf_alignment"]["status"])
+		require.Equal(t, "pass", got["dkim_alignment"]["status"])
+		require.Equal(t, "warn", got["dmarc"]["status"])
+		require.Contains(t, got["dmarc"]["message"], "p=none")
+		require.NotEmpty(t, got["dmarc"]["fix"])
+		require.Contains(t, got, "one_click_unsubscribe")
+		for _, item := range e.do("GET", "/domains", e.keyA, "").json["data"].([]any) {
+			require.NotContains(t, item, "readiness")
+		}
+	})
+}
