@@ -277,12 +277,22 @@ func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	claim, err := h.Store.LatestDomainClaim(r.Context(), d.TeamID, d.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("get domain claim: %w", err)
+	}
 	if err := h.Domains.Delete(r.Context(), h.Store, d, h.Now()); errors.Is(err, store.ErrNotFound) {
 		return errDomainNotFound
 	} else if err != nil {
 		return err
 	}
 	h.Accept.ForgetDomain(d.TeamID, d.Name)
+	if claim != nil && store.ClaimOpen(claim.Status) {
+		// Deleting a claim's placeholder cancels the claim (in the same transaction).
+		h.Metrics.DomainClaim(store.ClaimCanceled)
+		h.Logger.InfoContext(r.Context(), "domain claim canceled: its domain was deleted", slog.String("claim_id", claim.ID),
+			slog.String("domain", d.Name), slog.String("domain_id", d.ID), slog.String("team_id", d.TeamID))
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Object  string `json:"object"`
 		ID      string `json:"id"`

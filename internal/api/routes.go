@@ -60,6 +60,11 @@ func (h *Handler) routes() {
 	h.handle("PATCH /domains/{id}", fullAccess, h.updateDomain)
 	h.handle("DELETE /domains/{id}", fullAccess, h.deleteDomain)
 	h.handle("POST /domains/{id}/verify", fullAccess, h.verifyDomain)
+	// Claims of a name another team holds (domainclaims.go); {id} is the
+	// claiming team's placeholder domain.
+	h.handle("POST /domains/claim", fullAccess, h.createDomainClaim)
+	h.handle("GET /domains/{id}/claim", fullAccess, h.getDomainClaim)
+	h.handle("POST /domains/{id}/claim/verify", fullAccess, h.verifyDomainClaim)
 	// Godwit's own: a receiving domain's routing rules and catch-all
 	// setting (receivingrules.go).
 	h.handle("GET /domains/{id}/receiving-rules", fullAccess, h.listReceivingRules)

@@ -17,6 +17,7 @@ type Store interface {
 	store.EmailHistory
 	store.EmailQueue
 	store.Domains
+	store.DomainClaims
 	store.Events
 	store.Suppressions
 	store.Webhooks

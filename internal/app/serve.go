@@ -208,7 +208,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return q.Stats(ctx)
 	})
 
-	verifier := &domains.Verifier{Store: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
+	verifier := &domains.Verifier{Store: db, Claims: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
 		Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met,
 		OnOneNode: func(ctx context.Context, work func(context.Context)) {
 			onOneNode(cfg, log, "domain verification", work)(ctx)

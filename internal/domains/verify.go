@@ -90,7 +90,10 @@ type RecordChecker interface {
 // team's copy fails with ReasonTaken in the same transaction. A copy found
 // due while another team holds the name fails the same way, unchecked.
 type Verifier struct {
-	Store    DomainStore
+	Store DomainStore
+	// Claims, when set, has the domain claims checked with the domains
+	// (claims.go); nil: claims wait.
+	Claims   ClaimStore
 	Settings Settings
 	DNS      RecordChecker
 	Now      func() time.Time
@@ -128,7 +131,10 @@ func (v *Verifier) Wake() {
 // RunOnce checks every domain due now and returns how many it checked.
 func (v *Verifier) RunOnce(ctx context.Context) (int, error) {
 	now := v.Now().UTC()
-	checked := 0
+	checked, err := v.checkClaims(ctx, now)
+	if err != nil {
+		return checked, err
+	}
 	for {
 		due, err := v.Store.DomainsDue(ctx, now, 50)
 		if err != nil {

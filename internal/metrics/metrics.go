@@ -137,6 +137,7 @@ type Metrics struct {
 	tlsReports     *prometheus.CounterVec
 	warmupSent     *prometheus.CounterVec // warmup.go
 	warmupCapped   *prometheus.CounterVec
+	domainClaims   *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -228,11 +229,13 @@ func New(reg *prometheus.Registry) *Metrics {
 	m.automationStep = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "automation_steps_total",
 		Help: "Automation run steps moved on by the engine, by step type and outcome: completed, waiting, failed or stale (a doubled or late job that changed nothing)."},
 		[]string{"type", "outcome"})
+	m.domainClaims = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_claims_total",
+		Help: "Domain claims by the state they moved to: created, completed, blocked, expired, superseded or canceled."}, []string{"result"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep, m.domainPauses,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep, m.domainPauses, m.domainClaims,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -545,6 +548,14 @@ func (m *Metrics) Commit(kind string, d time.Duration, requests, emails int, fai
 func (m *Metrics) DomainCheck(result string) {
 	if m != nil {
 		m.domainChecks.WithLabelValues(result).Inc()
+	}
+}
+
+// DomainClaim counts a domain claim moving to result (created, completed,
+// blocked, expired, superseded, canceled).
+func (m *Metrics) DomainClaim(result string) {
+	if m != nil {
+		m.domainClaims.WithLabelValues(result).Inc()
 	}
 }
 

@@ -22,6 +22,7 @@ type Store interface {
 	EmailHistory
 	EmailQueue
 	Domains
+	DomainClaims
 	Events
 	Suppressions
 	Webhooks
@@ -195,6 +196,8 @@ type Domains interface {
 	// HeldDomain returns the copy of name, of any team, that holds it
 	// (DomainHeld); ErrNotFound if none does.
 	HeldDomain(ctx context.Context, name string) (*Domain, error)
+	// DeleteDomain deletes a domain; its open claims (DomainClaims) become
+	// canceled in the same transaction.
 	DeleteDomain(ctx context.Context, teamID, id string, events ...*Event) error
 	// PauseDomainSending pauses the domain's sending with p, unless it is
 	// paused already, and records the event event builds from the paused
@@ -210,6 +213,39 @@ type Domains interface {
 	// DomainsDue returns up to limit domains of any team whose next check is
 	// at or before now, the most overdue first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]*Domain, error)
+}
+
+// DomainClaims holds the teams' claims to domain names other teams hold.
+type DomainClaims interface {
+	// CreateDomainClaim stores c, a new claim, and its placeholder domain
+	// d: inserted when newDomain (ErrConflict if the team has the name
+	// already; another team's held copy does not stop it), else updated.
+	// The team's open claims (ClaimOpen) of the name become superseded. The
+	// events are recorded in the same transaction.
+	CreateDomainClaim(ctx context.Context, c *DomainClaim, d *Domain, newDomain bool, events ...*Event) error
+	// LatestDomainClaim returns the team's newest claim whose placeholder
+	// is domainID; ErrNotFound if none.
+	LatestDomainClaim(ctx context.Context, teamID, domainID string) (*DomainClaim, error)
+	// OpenDomainClaim returns the team's newest open claim (ClaimOpen) of
+	// name; ErrNotFound if none.
+	OpenDomainClaim(ctx context.Context, teamID, name string) (*DomainClaim, error)
+	// UpdateDomainClaim stores c's status, reasons, next check and update
+	// time, if c is still open (ErrNotFound otherwise: it was superseded,
+	// canceled or settled meanwhile).
+	UpdateDomainClaim(ctx context.Context, c *DomainClaim) error
+	// DomainClaimsDue returns up to limit open claims of any team whose
+	// next check is at or before now, the most overdue first.
+	DomainClaimsDue(ctx context.Context, now time.Time, limit int) ([]*DomainClaim, error)
+	// CompleteDomainClaim settles c as completed and stores its placeholder
+	// d (UpdateDomain's fields) in one transaction: every other team's held
+	// copy of the name is passed to lose and stored as lose left it, with
+	// the event lose returns; c.FromTeamID becomes that copy's team. It
+	// returns the copy (nil if nobody held the name). ErrNotFound, and
+	// nothing written, if c is no longer open or d is gone.
+	CompleteDomainClaim(ctx context.Context, c *DomainClaim, d *Domain, lose func(*Domain) (*Event, error), events ...*Event) (*Domain, error)
+	// WaitingEmailsFrom counts the team's emails sent from the domain whose
+	// delivery is not over (queued, scheduled, sent, delivery_delayed).
+	WaitingEmailsFrom(ctx context.Context, teamID, domainID string) (int, error)
 }
 
 // Events is the teams' event feed.

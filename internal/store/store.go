@@ -1074,3 +1074,47 @@ type ReceivedAttachment struct {
 // email's transaction, once the email's and its attachments' ids and times
 // are set.
 type ReceivedEvent func(e *ReceivedEmail) (*Event, error)
+
+// Domain claim statuses (Resend's DomainClaim.status).
+const (
+	ClaimPending    = "pending"
+	ClaimVerified   = "verified"
+	ClaimCompleted  = "completed"
+	ClaimBlocked    = "blocked"
+	ClaimExpired    = "expired"
+	ClaimSuperseded = "superseded"
+	ClaimCanceled   = "canceled"
+	ClaimFailed     = "failed"
+)
+
+// ClaimOpen reports whether a claim of this status may still complete
+// (pending, verified or blocked).
+func ClaimOpen(status string) bool {
+	return status == ClaimPending || status == ClaimVerified || status == ClaimBlocked
+}
+
+// DomainClaim is a team's claim to a domain name another team holds: the
+// team publishes a TXT record with Token, and once it is found the name
+// moves to the team's placeholder domain (DomainID).
+type DomainClaim struct {
+	ID       string
+	TeamID   string
+	DomainID string // the claiming team's placeholder domain
+	Name     string
+	Status   string
+	Region   string
+	// Options is the canonical form of the options the claim was made
+	// with: a second claim with the same Options while this one is pending
+	// returns this one unchanged.
+	Options       string
+	Token         string // the TXT record's value
+	BlockedReason string // "" unless blocked
+	FailureReason string // "" unless failed
+	// FromTeamID is the team the name was taken from ("" before completion,
+	// or when nobody held it any more).
+	FromTeamID  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+	NextCheckAt *time.Time // when the verifier looks at it next; nil once it is settled
+}

@@ -349,9 +349,25 @@ func (db *DB) VerifyDomain(ctx context.Context, d *store.Domain, lose func(*stor
 }
 
 // DeleteDomain implements store.Store.
+// Its open claims become canceled in the same transaction.
 func (db *DB) DeleteDomain(ctx context.Context, teamID, id string, events ...*store.Event) error {
 	defer db.receivingChanged()
-	return db.changeDomain(ctx, "delete domain", events, `DELETE FROM domains WHERE team_id = ? AND id = ?`, teamID, id)
+	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM domains WHERE team_id = ? AND id = ?`), teamID, id)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE domain_claims SET status = ?, next_check_at = NULL, updated_at = ?
+			WHERE team_id = ? AND domain_id = ? AND status IN `+openClaimStatuses), store.ClaimCanceled, micros(db.now()), teamID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete domain: %w", interpretError(err))
+	}
+	return nil
 }
 
 // changeDomain runs one statement that must touch a row (else

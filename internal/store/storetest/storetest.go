@@ -516,7 +516,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"BroadcastEmails", testBroadcastEmails}, {"WaitingEmails", testWaitingEmails},
 		{"SearchEmails", testSearchEmails}, {"EmailDetail", testEmailDetail}, {"CapturedMessages", testCapturedMessages},
 		{"Users", testUsers}, {"Received", testReceived}, {"ReceivingRules", testReceivingRules},
-		{"IPPools", testIPPools},
+		{"IPPools", testIPPools}, {"DomainClaims", testDomainClaims},
 		{"Automations", testAutomations},
 	} {
 		t.Run(suite.name, func(t *testing.T) {
