@@ -113,9 +113,9 @@ func TestRoutingFixedPaths(t *testing.T) {
 		{"PUT", "/emails/" + id, 405, "GET, PATCH", ""},
 		{"DELETE", "/contacts/imports", 405, "GET, POST", ""},
 		{"PATCH", "/contacts/imports", 405, "GET, POST", ""},
-		{"POST", "/domains/claim", 404, "", "`POST /domains/claim` is part of Resend's API but is not available in Godwit."},
 		{"GET", "/domains/claim", 405, "POST", ""},
-		{"GET", "/domains/" + id + "/claim", 404, "", "not available in Godwit"},
+		{"GET", "/domains/" + id + "/claim", 404, "", "Domain claim not found"},
+		{"GET", "/domains/" + id + "/claim/verify", 405, "POST", ""},
 		{"PUT", "/automations", 405, "GET, POST", ""},
 		{"GET", "/events/send", 405, "POST", ""}, // the fixed path, not /events/{identifier}
 		{"GET", "/oauth/grants", 404, "", "not available in Godwit"},
@@ -154,6 +154,7 @@ func TestRoutingFixedPaths(t *testing.T) {
 	requireError(t, e.do("GET", "/emails/"+id, e.keyA, ""), 404, "not_found", "Email not found")
 	requireError(t, e.do("GET", "/emails/nope", e.keyA, ""), 422, "invalid_parameter", "valid UUID")
 	requireError(t, e.do("GET", "/contacts/imports/"+id, e.keyA, ""), 404, "not_found", "Contact import not found")
+	requireError(t, e.do("POST", "/domains/claim", e.keyA, ""), 400, "validation_error", "Invalid JSON body")
 	require.Equal(t, 200, e.do("GET", "/contacts/imports", e.keyA, "").status)
 	requireError(t, e.do("GET", "/segments/"+id, e.keyA, ""), 404, "not_found")
 	requireError(t, e.do("GET", "/broadcasts/"+id, e.keyA, ""), 404, "not_found", "Broadcast not found")
