@@ -71,3 +71,43 @@ func failures(t *testing.T, reg *prometheus.Registry, op string) float64 {
 	t.Fatalf("no godwit_connection_limiter_failures_total{op=%q}", op)
 	return 0
 }
+
+// TestThrottleStateChoice: the destinations' throttling state follows
+// --connection-limiter: Redis or the database shared, the SQLite file
+// under auto on SQLite (one node, kept across restarts), this process
+// with memory, none on an API node. A Redis that does not answer only
+// warns.
+func TestThrottleStateChoice(t *testing.T) {
+	t.Parallel()
+	db := godwittest.NewStore(t, "sqlite", nil)
+	met := metrics.New(prometheus.NewRegistry())
+	var logs godwittest.LogBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	for _, tc := range []struct {
+		name        string
+		set         func(*config.Config)
+		shared      bool
+		redisClient bool
+	}{
+		{"auto on SQLite", func(*config.Config) {}, true, false},
+		{"memory", func(c *config.Config) { c.ConnectionLimiter = "memory" }, false, false},
+		{"database", func(c *config.Config) { c.ConnectionLimiter = "database" }, true, false},
+		{"redis", func(c *config.Config) {
+			c.ConnectionLimiter, c.RedisURL = "redis", "redis://"+godwittest.UnusedAddr(t)+"/0"
+		}, true, true},
+		{"api node", func(c *config.Config) { c.Role, c.ConnectionLimiter = "api", "database" }, false, false},
+		{"capture", func(c *config.Config) { c.Delivery = "capture" }, false, false},
+	} {
+		cfg := config.Defaults()
+		cfg.Delivery = "mx"
+		tc.set(&cfg)
+		st, closeState, err := throttleState(context.Background(), cfg, db, met, log)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.shared, st != nil, tc.name)
+		if tc.shared && !tc.redisClient {
+			require.Same(t, db, st, tc.name)
+		}
+		closeState()
+	}
+	require.Len(t, logs.Records(t, "destinations' throttling states: Redis does not answer; each worker node throttles on its own state until it does"), 1)
+}

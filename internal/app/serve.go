@@ -61,6 +61,7 @@ import (
 	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/throttlestate"
 	"github.com/godwit/godwit/internal/tracking"
 	"github.com/godwit/godwit/internal/webhook"
 )
@@ -198,7 +199,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	rep := newReputationGuard(cfg, db, domainCfg, met, log)
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, tracker, rep, met, log, tlsReports.session())
+	throttle, closeThrottle, err := throttleState(ctx, cfg, db, met, log)
+	if err != nil {
+		return err
+	}
+	defer closeThrottle()
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, throttle, tracker, rep, met, log, tlsReports.session())
 	if err != nil {
 		return err
 	}
@@ -496,7 +502,7 @@ func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler,
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
 func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, slots delivery.Slots,
-	tracker *tracking.Signer, rep *reputation.Guard, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
+	throttle delivery.ThrottleState, tracker *tracking.Signer, rep *reputation.Guard, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       guardedDelivery{db, rep},
@@ -538,7 +544,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 			DANE: cfg.DANE == "on", DANELookup: met.DANELookup, TLSSession: tlsSession,
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
-			}}}
+			}, State: throttle, StateFailed: throttlestate.OnFailure(log, met.ThrottleStateFailed, limiterWarnEvery)}}
 		if workers > 0 {
 			if mx.Sources, err = sendingSources(cfg, db, met, log); err != nil {
 				return nil, err
@@ -791,6 +797,37 @@ func connectionLimiter(ctx context.Context, cfg config.Config, db *sqlstore.DB, 
 	met.RegisterConnectionLeases(l.Held)
 	out.slots, out.run = l, l.Run
 	return out, nil
+}
+
+// throttleState is where the destinations' adaptive throttling state is
+// kept (docs/delivery.md "Adaptive throttling"): where the connection
+// limiter counts (--connection-limiter redis or database), shared by every
+// worker node; with auto on SQLite (one node), in the SQLite file, so that
+// a restart keeps a pause; nil (this process's memory) with memory. API
+// nodes deliver nothing: none.
+func throttleState(ctx context.Context, cfg config.Config, db *sqlstore.DB, met *metrics.Metrics, log *slog.Logger) (delivery.ThrottleState, func(), error) {
+	none := func() {}
+	if cfg.Role == "api" || cfg.Delivery != "mx" {
+		return nil, none, nil
+	}
+	choice := cfg.ConnLimiter()
+	if choice == "memory" && (cfg.ConnectionLimiter == "auto" || cfg.ConnectionLimiter == "") {
+		choice = "database"
+	}
+	switch choice {
+	case "database":
+		log.Info("destinations' throttling state is kept in the database, shared by every worker node on it and kept across restarts")
+		return db, none, nil
+	case "redis":
+		client, err := redisClient(ctx, cfg, log, "destinations' throttling states",
+			"each worker node throttles on its own state until it does")
+		if err != nil {
+			return nil, nil, err
+		}
+		return &throttlestate.Redis{Client: client}, func() { client.Close() }, nil
+	}
+	log.Info("destinations' throttling state is kept in this process (--connection-limiter memory)")
+	return nil, none, nil
 }
 
 // onOneNode runs work on one node at a time among those of one PostgreSQL

@@ -21,8 +21,9 @@ import (
 // After the pause, every RecoverAfter messages delivered take one level
 // back, until the configured limits hold again.
 //
-// The state is per node (this process): each worker node learns and backs
-// off on its own.
+// The state is per node (this process) unless Throttle.State shares it
+// (throttleshared.go): then a pause and the level set by one worker node
+// are seen by the others within SyncEvery, and a restart keeps them.
 
 // Throttle defaults.
 const (
@@ -43,6 +44,16 @@ type Throttle struct {
 	Paused func(destination string, paused bool)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// State, when set, shares each destination's level and pause with the
+	// other worker nodes and across restarts (throttleshared.go); nil: this
+	// process's memory only.
+	State ThrottleState
+	// SyncEvery is how often a destination's shared state is read again
+	// (DefaultSyncEvery when zero).
+	SyncEvery time.Duration
+	// StateFailed hears of every failed call to State (op: load or store):
+	// the throttling goes on with this node's own state meanwhile.
+	StateFailed func(op string, err error)
 }
 
 // throttler holds the adaptive state of each destination.
@@ -61,6 +72,7 @@ type destState struct {
 	paused    bool      // a pause was reported and its end not yet
 	successes int       // messages delivered since the last level change
 	nextSend  time.Time // rate pacing: the earliest start of the next message
+	synced    time.Time // when the shared state was last read (Throttle.State)
 }
 
 func newThrottler(cfg Throttle, logger *slog.Logger) *throttler {
@@ -75,6 +87,9 @@ func newThrottler(cfg Throttle, logger *slog.Logger) *throttler {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SyncEvery <= 0 {
+		cfg.SyncEvery = DefaultSyncEvery
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -95,6 +110,7 @@ func (t *throttler) state(dest string) *destState {
 // it is not paused. The first call after a pause has ended reports the
 // destination resumed.
 func (t *throttler) pausedFor(dest string) (time.Duration, string) {
+	t.sync(dest)
 	t.mu.Lock()
 	s := t.state(dest)
 	left := s.until.Sub(t.cfg.Now())
@@ -215,6 +231,7 @@ func (t *throttler) hit(dest, host string, code int, enhanced, text string) {
 	if report && t.cfg.Paused != nil {
 		t.cfg.Paused(dest, true)
 	}
+	t.publish(dest)
 }
 
 // ok records a message delivered to dest: every RecoverAfter deliveries
@@ -238,6 +255,7 @@ func (t *throttler) ok(dest string) {
 	t.mu.Unlock()
 	if recovered {
 		t.logger.Info("delivery: destination recovering", "destination", dest, "level", level)
+		t.publish(dest)
 	}
 }
 

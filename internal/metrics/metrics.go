@@ -138,6 +138,7 @@ type Metrics struct {
 	warmupSent     *prometheus.CounterVec // warmup.go
 	warmupCapped   *prometheus.CounterVec
 	domainClaims   *prometheus.CounterVec
+	throttleFails  *prometheus.CounterVec
 	reg            *prometheus.Registry
 }
 
@@ -231,11 +232,13 @@ func New(reg *prometheus.Registry) *Metrics {
 		[]string{"type", "outcome"})
 	m.domainClaims = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "domain_claims_total",
 		Help: "Domain claims by the state they moved to: created, completed, blocked, expired, superseded or canceled."}, []string{"result"})
+	m.throttleFails = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "throttle_state_failures_total",
+		Help: "Calls to the shared destination throttling state (database or Redis) that failed, by op: load or store. The node goes on with its own state."}, []string{"op"})
 	webhooksVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
 		Help: "Webhook posts, by result: success, http_error, no_response, or deferred (not posted: fairness caps)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.acceptedVec, m.outcomesVec, m.inFlight, m.destPaused, webhooksVec, m.smtpSessions, m.smtpRefusals,
 		m.inbound, m.inboundSpooled, m.limiterFails, m.connLimitFails, m.httpRequests, m.httpDuration, m.commitDuration, m.commitRequests, m.commitEmails, m.commitErrors, m.domainChecks, m.bounces,
-		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep, m.domainPauses, m.domainClaims,
+		m.jobsRescued, m.emailsRescued, m.stsFetches, m.daneLookups, m.tlsReports, m.automationRuns, m.automationStep, m.domainPauses, m.domainClaims, m.throttleFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -244,6 +247,9 @@ func New(reg *prometheus.Registry) *Metrics {
 	}
 	for _, op := range []string{"acquire", "renew", "release", "keep", "unwant"} {
 		m.connLimitFails.WithLabelValues(op) // exported at 0 from the start
+	}
+	for _, op := range []string{"load", "store"} {
+		m.throttleFails.WithLabelValues(op) // exported at 0 from the start
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.stsFetches.WithLabelValues(r) // exported at 0 from the start
@@ -455,6 +461,14 @@ func (m *Metrics) DomainSending(paused bool) {
 func (m *Metrics) ConnectionLimiterFailed(op string) {
 	if m != nil {
 		m.connLimitFails.WithLabelValues(op).Inc()
+	}
+}
+
+// ThrottleStateFailed counts one failed call (op: load or store) to the
+// shared destination throttling state.
+func (m *Metrics) ThrottleStateFailed(op string) {
+	if m != nil {
+		m.throttleFails.WithLabelValues(op).Inc()
 	}
 }
 

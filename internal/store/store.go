@@ -1118,3 +1118,14 @@ type DomainClaim struct {
 	ExpiresAt   time.Time
 	NextCheckAt *time.Time // when the verifier looks at it next; nil once it is settled
 }
+
+// DestinationThrottle is the adaptive throttling state of one destination
+// (internal/delivery's throttle.go) as worker nodes share it: the halvings
+// of its limits in force, the throttling replies since it last recovered,
+// and its pause.
+type DestinationThrottle struct {
+	Level  int
+	Pauses int
+	Until  time.Time // paused until then (zero: never paused)
+	Reason string    // why it was paused
+}
