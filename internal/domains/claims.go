@@ -12,6 +12,7 @@ import (
 
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/events"
+	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 )
 
@@ -190,7 +191,16 @@ func (v *Verifier) checkClaims(ctx context.Context, now time.Time) (int, error) 
 			return checked, fmt.Errorf("domain claims due: %w", err)
 		}
 		for _, c := range due {
-			if err := v.checkClaim(ctx, c, now); err != nil {
+			orig := *c // what is stored: a failed check changes nothing but the next check
+			// DNS answers are untrusted input: a panic while checking one
+			// claim is logged, and the claim checked again later.
+			err := panics.Catch(func() error { return v.checkClaim(ctx, c, now) })
+			var p *panics.Error
+			if errors.As(err, &p) {
+				v.Logger.Error("domain claim check panicked; the claim is checked again later",
+					append(v.claimAttrs(c), p.LogAttrs()...)...)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return checked, err
 				}
@@ -198,8 +208,8 @@ func (v *Verifier) checkClaims(ctx context.Context, now time.Time) (int, error) 
 				v.Logger.Warn("domain claim check failed; will retry", slog.String("claim_id", c.ID), slog.String("domain", c.Name),
 					slog.String("error", err.Error()))
 				next := now.Add(retryAfterError)
-				c.NextCheckAt, c.UpdatedAt = &next, now
-				if err := v.Claims.UpdateDomainClaim(ctx, c); err != nil && !errors.Is(err, store.ErrNotFound) {
+				orig.NextCheckAt, orig.UpdatedAt = &next, now
+				if err := v.Claims.UpdateDomainClaim(ctx, &orig); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return checked, err
 				}
 			}

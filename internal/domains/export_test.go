@@ -1,0 +1,4 @@
+package domains
+
+// RetryAfterError is retryAfterError, for the tests.
+const RetryAfterError = retryAfterError
