@@ -24,11 +24,11 @@ import (
 var t0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 // backends are the shared states under test, each a fresh one.
-func backends(t *testing.T) map[string]func(t *testing.T) delivery.ThrottleState {
-	return map[string]func(t *testing.T) delivery.ThrottleState{
-		"postgres": func(t *testing.T) delivery.ThrottleState { return godwittest.NewStore(t, sqlstore.Postgres, nil) },
-		"sqlite":   func(t *testing.T) delivery.ThrottleState { return godwittest.NewStore(t, sqlstore.SQLite, nil) },
-		"redis": func(t *testing.T) delivery.ThrottleState {
+func backends() map[string]func(t testing.TB) delivery.ThrottleState {
+	return map[string]func(t testing.TB) delivery.ThrottleState{
+		"postgres": func(t testing.TB) delivery.ThrottleState { return godwittest.NewStore(t, sqlstore.Postgres, nil) },
+		"sqlite":   func(t testing.TB) delivery.ThrottleState { return godwittest.NewStore(t, sqlstore.SQLite, nil) },
+		"redis": func(t testing.TB) delivery.ThrottleState {
 			godwittest.RequireRedis(t)
 			opts, err := redis.ParseURL(godwittest.RedisURL())
 			require.NoError(t, err)
@@ -49,7 +49,7 @@ func node(state delivery.ThrottleState, clock *godwittest.Clock, logs *bytes.Buf
 // pause stands; a level recovered by one is the others' too.
 func TestSharedPause(t *testing.T) {
 	t.Parallel()
-	for name, open := range backends(t) {
+	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			state := open(t)
