@@ -34,10 +34,7 @@ func (db *DB) CreateDomainClaim(ctx context.Context, c *store.DomainClaim, d *st
 	defer db.receivingChanged()
 	err := db.withEvents(ctx, events, func(tx *sql.Tx) error {
 		if newDomain {
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
-				d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-				nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures))
+			err := db.insertDomain(ctx, tx, d)
 			if err != nil {
 				return err
 			}

@@ -47,12 +47,7 @@ func (db *DB) CreateDomain(ctx context.Context, d *store.Domain, events ...*stor
 		if held > 0 {
 			return store.ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
-			d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
-			nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures),
-			pauseAt(d.SendingPause), pauseReason(d.SendingPause))
-		return err
+		return db.insertDomain(ctx, tx, d)
 	})
 	if errors.Is(err, store.ErrConflict) || isUniqueViolation(err) {
 		return store.ErrConflict
@@ -409,4 +404,15 @@ func (db *DB) receivingChanged() {
 	for _, f := range hooks {
 		f()
 	}
+}
+
+// insertDomain inserts d: the one INSERT of a domain row (CreateDomain and
+// a claim's placeholder).
+func (db *DB) insertDomain(ctx context.Context, tx *sql.Tx, d *store.Domain) error {
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO domains (`+domainColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.ID, d.TeamID, d.Name, d.Region, d.ReturnPath, d.Status, b2i(d.OpenTracking), b2i(d.ClickTracking), d.TLS, d.Sending, d.Receiving,
+		d.TrackingSubdomain, d.DKIMSelector, d.DKIMKey, d.DKIMEd25519Key, jsonText(d.RecordStatus), micros(d.CreatedAt), micros(d.UpdatedAt),
+		nullMicros(d.VerifyStartedAt), nullMicros(d.NextCheckAt), d.FailureReason, recordChecksText(d.RecordChecks), b2i(d.RejectDMARCFailures),
+		pauseAt(d.SendingPause), pauseReason(d.SendingPause))
+	return err
 }
