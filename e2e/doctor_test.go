@@ -86,5 +86,5 @@ mx-addr = 127.0.0.1:0
 		`      fix: ask your hosting provider to set the PTR \(reverse DNS\) of 192\.0\.2\.25 to mail\.example\.com\n`, out)
 	require.Regexp(t, `(?m)^FAIL  outbound-25\s+connected to \S+, but no SMTP greeting within 500ms`, out)
 	require.Regexp(t, `(?m)^      fix: most cloud providers block outbound port \d+ by default`, out)
-	require.Regexp(t, `^godwit doctor: 2 of \d+ checks failed \(1 warnings\)\n$`, stderr)
+	require.Regexp(t, `^godwit doctor: 2 of \d+ checks failed \(4 warnings\)\n$`, stderr)
 }

@@ -71,8 +71,11 @@ func Domain(d *store.Domain, srv Server) []Check {
 		checks = append(checks, Check{Check: CheckOneClickUnsubscribe, Status: Pass,
 			Message: "Broadcasts carry List-Unsubscribe with an HTTPS link and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058)."})
 	} else {
-		checks = append(checks, Check{Check: CheckOneClickUnsubscribe, Status: Fail,
-			Message: "Broadcasts carry no List-Unsubscribe header: the server has no public URL for the unsubscribe link.",
+		// A warning, not a failure: it only matters to a domain that sends
+		// broadcasts (marketing mail), and a transactional-only server has
+		// no use for a public URL.
+		checks = append(checks, Check{Check: CheckOneClickUnsubscribe, Status: Warn,
+			Message: "Broadcasts would carry no List-Unsubscribe header: the server has no public URL for the unsubscribe link (Gmail and Yahoo require one-click unsubscribe of bulk senders' marketing mail).",
 			Fix:     "Start the server with --public-url https://… (the address recipients reach it at), so that broadcasts get one-click unsubscribe."})
 	}
 	return checks
