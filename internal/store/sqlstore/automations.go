@@ -119,11 +119,6 @@ func scanAutomation(row interface{ Scan(...any) error }) (*store.Automation, err
 	return &a, nil
 }
 
-// inTx runs change in a transaction of the writer.
-func (db *DB) inTx(ctx context.Context, change func(*sql.Tx) error) error {
-	return db.withEvents(ctx, nil, change)
-}
-
 func insertVersionTx(ctx context.Context, db *DB, tx *sql.Tx, a *store.Automation) error {
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_versions (automation_id, version, graph, created_at) VALUES (?, ?, ?, ?)`),
 		a.ID, a.Version, string(a.Graph), micros(a.UpdatedAt))
@@ -132,7 +127,7 @@ func insertVersionTx(ctx context.Context, db *DB, tx *sql.Tx, a *store.Automatio
 
 // CreateAutomation implements store.Automations.
 func (db *DB) CreateAutomation(ctx context.Context, a *store.Automation) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automations (`+automationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			a.ID, a.TeamID, a.Name, a.Status, a.Version, a.TriggerEvent, string(a.Graph), micros(a.CreatedAt), micros(a.UpdatedAt)); err != nil {
 			return err
@@ -173,7 +168,7 @@ func (db *DB) ListAutomations(ctx context.Context, teamID, status string, p stor
 
 // UpdateAutomation implements store.Automations.
 func (db *DB) UpdateAutomation(ctx context.Context, a *store.Automation) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		var version int
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT version FROM automations WHERE team_id = ? AND id = ?`), a.TeamID, a.ID).Scan(&version); err != nil {
 			return err
@@ -216,7 +211,7 @@ func (db *DB) GetAutomationVersion(ctx context.Context, automationID string, ver
 
 // StopAutomation implements store.Automations.
 func (db *DB) StopAutomation(ctx context.Context, teamID, id string, at time.Time) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE automations SET status = ?, updated_at = ? WHERE team_id = ? AND id = ?`),
 			store.AutomationDisabled, micros(at), teamID, id)
 		if err != nil {
@@ -308,7 +303,7 @@ func (db *DB) StartAutomationRuns(ctx context.Context, runs []*store.AutomationR
 	if len(runs) == 0 {
 		return nil
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		for _, r := range runs {
 			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				r.ID, r.TeamID, r.AutomationID, r.Version, r.ContactID, r.Event, string(r.Payload), r.Status,
@@ -400,7 +395,7 @@ func (db *DB) WaitingRunSteps(ctx context.Context, teamID, contactID, event stri
 // AdvanceAutomationRun implements store.Automations.
 func (db *DB) AdvanceAutomationRun(ctx context.Context, a *store.StepAdvance) (string, error) {
 	final := store.RunRunning
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
 		run, err := scanRun(tx.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM automation_runs WHERE id = ?`), a.RunID))
 		if err != nil {
 			return err
