@@ -29,6 +29,11 @@ type Request struct {
 	// Hash identifies the request for the idempotency key: a repeat with
 	// another hash is ErrIdempotencyMismatch.
 	Hash []byte
+	// Step, when set, returns the automation step's advance to commit in
+	// the accept's transaction, given the ids of the emails: the emails
+	// commit only with it (a step moved on already is store.ErrStale, and
+	// nothing is written).
+	Step func(ids []string) *store.StepAdvance
 }
 
 // ItemError is an email of a batch refused while the others are accepted
@@ -111,7 +116,10 @@ func (s *Service) Submit(ctx context.Context, req Request, build Build) (*Result
 		a.Idempotency = &store.Idempotency{TeamID: teamID, Key: req.IdempotencyKey, Endpoint: req.Endpoint,
 			RequestHash: req.Hash, Response: record, CreatedAt: now}
 	}
-	if len(emails) > 0 || a.Idempotency != nil {
+	if req.Step != nil {
+		a.Step = req.Step(res.IDs)
+	}
+	if len(emails) > 0 || a.Idempotency != nil || a.Step != nil {
 		err = s.cfg.Store.AcceptEmails(ctx, a)
 		if errors.Is(err, store.ErrIdempotencyKeyTaken) {
 			// Another node committed the same key meanwhile.

@@ -2,7 +2,6 @@ package automation
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,10 +31,13 @@ import (
 // scheduled job completes it instead if it finds it still waiting
 // (timeout).
 //
-// A send_email goes through the accept path with an idempotency key made
-// from the record's id, so a job that dies between the accept and the
-// StepAdvance and runs again gets the same email back, not a second one
-// (within the idempotency TTL, 24 hours).
+// A send_email goes through the accept path with its StepAdvance: the
+// email and the step's completion are one commit, so a job that runs
+// twice, or again after a crash, finds the step completed and sends
+// nothing, however late it runs.
+//
+// Every StepAdvance, and every run's start, is group-committed with the
+// accepts (store.Accept), so concurrent step jobs share commits.
 
 // Store is what the engine reads and writes.
 type Store interface {
@@ -81,9 +83,6 @@ func New(cfg Config) *Engine {
 type NotYet struct{ After time.Duration }
 
 func (n *NotYet) Error() string { return fmt.Sprintf("automation: step not due for %s", n.After) }
-
-// EmailEndpoint scopes the idempotency keys of the emails runs send.
-const EmailEndpoint = "automation"
 
 // SendEvent starts a run of every enabled automation of the team whose
 // trigger is name, for contact c with payload, and completes the contact's
@@ -207,6 +206,14 @@ func (e *Engine) advance(ctx context.Context, run *store.AutomationRun, step *st
 // advanceWith is advance that also replaces the run's payload (non-nil).
 func (e *Engine) advanceWith(ctx context.Context, run *store.AutomationRun, step *store.AutomationRunStep, g *Graph,
 	from, to string, output, errJSON []byte, leave string, payload []byte) error {
+	return e.commit(ctx, run, step, e.stepAdvance(run, step, g, from, to, output, errJSON, leave, payload))
+}
+
+// stepAdvance is the StepAdvance that moves step from one status to
+// another and, when it completes, on to the steps its leave connections
+// lead to.
+func (e *Engine) stepAdvance(run *store.AutomationRun, step *store.AutomationRunStep, g *Graph,
+	from, to string, output, errJSON []byte, leave string, payload []byte) *store.StepAdvance {
 	now := e.cfg.Now().UTC()
 	a := &store.StepAdvance{TeamID: run.TeamID, RunID: run.ID, StepID: step.ID, From: from, To: to, Output: output, Error: errJSON,
 		Payload: payload, At: now}
@@ -224,11 +231,17 @@ func (e *Engine) advanceWith(ctx context.Context, run *store.AutomationRun, step
 			a.Next = append(a.Next, &store.AutomationRunStep{ID: store.NewID(), Key: n.Key, Type: n.Type, CreatedAt: now})
 		}
 	}
-	return e.commit(ctx, run, step, a)
+	return a
 }
 
 func (e *Engine) commit(ctx context.Context, run *store.AutomationRun, step *store.AutomationRunStep, a *store.StepAdvance) error {
 	status, err := e.cfg.Store.AdvanceAutomationRun(ctx, a)
+	return e.committed(run, step, a, status, err)
+}
+
+// committed reports the outcome of committing a: a stale advance (the
+// step moved on already) is no error.
+func (e *Engine) committed(run *store.AutomationRun, step *store.AutomationRunStep, a *store.StepAdvance, status string, err error) error {
 	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound) {
 		e.cfg.Metrics.AutomationStep(step.Type, "stale")
 		e.cfg.Logger.Info("automation step already moved on", slog.String("run_id", run.ID), slog.String("step", step.Key),
@@ -448,21 +461,19 @@ func (e *Engine) sendEmail(ctx context.Context, run *store.AutomationRun, step *
 	if cfg.ReplyTo != "" {
 		email.ReplyTo = []string{cfg.ReplyTo}
 	}
-	hash := sha256.Sum256([]byte(step.ID))
-	res, err := e.cfg.Accept.Send(ctx, accept.Request{Key: &store.APIKey{TeamID: run.TeamID, Permission: store.PermissionFullAccess},
-		Endpoint: EmailEndpoint, IdempotencyKey: "automation-step/" + step.ID, Hash: hash[:]},
+	a := e.stepAdvance(run, step, g, store.StepPending, store.StepCompleted, nil, nil, ConnDefault, nil)
+	_, err = e.cfg.Accept.Send(ctx, accept.Request{Key: &store.APIKey{TeamID: run.TeamID, Permission: store.PermissionFullAccess},
+		Step: func(ids []string) *store.StepAdvance {
+			if len(ids) > 0 {
+				a.Output, _ = json.Marshal(map[string]string{"email_id": ids[0]})
+			}
+			return a
+		}},
 		func() (*store.Email, error) { return email, nil })
 	if refused := accept.AsError(err); refused != nil {
 		return e.advance(ctx, run, step, g, store.StepPending, store.StepFailed, nil, errorJSON(refused.Message), "")
 	}
-	if err != nil {
-		return err
-	}
-	var out []byte
-	if len(res.IDs) > 0 {
-		out, _ = json.Marshal(map[string]string{"email_id": res.IDs[0]})
-	}
-	return e.advance(ctx, run, step, g, store.StepPending, store.StepCompleted, out, nil, ConnDefault)
+	return e.committed(run, step, a, a.Ended, err)
 }
 
 // mergeValues are the contact's values a template may use without the

@@ -119,6 +119,9 @@ type StepAdvance struct {
 	Payload   []byte
 	RunStatus string
 	At        time.Time
+	// Ended is set by the store once committed: the run's status after
+	// the advance (RunRunning while steps are left).
+	Ended string
 }
 
 // StepJob is a run step's job as the store enqueues it: run StepID (of run

@@ -527,6 +527,15 @@ type Accept struct {
 	// still From and its status queued, scheduled or sending (else it is
 	// ErrBroadcastState and nothing of it is written).
 	Broadcast *BroadcastProgress
+	// Step, when set, commits an automation step's advance in the same
+	// transaction: the request commits only if the run is running and the
+	// step still in Step.From (else ErrStale and nothing of it is
+	// written), which makes a send_email step's email and its outcome one
+	// write. The store sets Step.Ended.
+	Step *StepAdvance
+	// Runs are automation runs to start (AutomationRun.Steps made as
+	// StartAutomationRuns does).
+	Runs []*AutomationRun
 }
 
 // BroadcastProgress moves a broadcast's progress from From to To (the

@@ -298,26 +298,26 @@ func (db *DB) insertStepsTx(ctx context.Context, tx *sql.Tx, run *store.Automati
 	return db.outbox.RunAutomationSteps(ctx, tx, jobs)
 }
 
-// StartAutomationRuns implements store.Automations.
+// StartAutomationRuns implements store.Automations: the runs are
+// group-committed with the accepts (AcceptEmails with Runs).
 func (db *DB) StartAutomationRuns(ctx context.Context, runs []*store.AutomationRun) error {
 	if len(runs) == 0 {
 		return nil
 	}
-	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
-		for _, r := range runs {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				r.ID, r.TeamID, r.AutomationID, r.Version, r.ContactID, r.Event, string(r.Payload), r.Status,
-				micros(r.CreatedAt), zeroMicros(r.StartedAt), zeroMicros(r.CompletedAt)); err != nil {
-				return err
-			}
-			if err := db.insertStepsTx(ctx, tx, r, r.Steps, nil); err != nil {
-				return err
-			}
+	return db.AcceptEmails(ctx, &store.Accept{Runs: runs})
+}
+
+// startRunsTx inserts runs with their step records and jobs in tx.
+func (db *DB) startRunsTx(ctx context.Context, tx *sql.Tx, runs []*store.AutomationRun) error {
+	for _, r := range runs {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO automation_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, r.TeamID, r.AutomationID, r.Version, r.ContactID, r.Event, string(r.Payload), r.Status,
+			micros(r.CreatedAt), zeroMicros(r.StartedAt), zeroMicros(r.CompletedAt)); err != nil {
+			return fmt.Errorf("start automation runs: %w", interpretError(err))
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("start automation runs: %w", interpretError(err))
+		if err := db.insertStepsTx(ctx, tx, r, r.Steps, nil); err != nil {
+			return fmt.Errorf("start automation runs: %w", interpretError(err))
+		}
 	}
 	return nil
 }
@@ -392,88 +392,102 @@ func (db *DB) WaitingRunSteps(ctx context.Context, teamID, contactID, event stri
 	return steps, err
 }
 
-// AdvanceAutomationRun implements store.Automations.
+// AdvanceAutomationRun implements store.Automations: the advance is
+// group-committed with the accepts (AcceptEmails with Step).
 func (db *DB) AdvanceAutomationRun(ctx context.Context, a *store.StepAdvance) (string, error) {
-	final := store.RunRunning
-	err := db.withEvents(ctx, nil, func(tx *sql.Tx) error {
-		run, err := scanRun(tx.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM automation_runs WHERE id = ?`), a.RunID))
-		if err != nil {
-			return err
-		}
-		if run.Status != store.RunRunning {
-			return store.ErrStale
-		}
-		set, args := `status = ?, wait_event = ?, output = ?, error = ?`, []any{a.To, a.WaitEvent, string(a.Output), string(a.Error)}
-		if a.StartedAt != nil {
-			set += `, started_at = ?`
-			args = append(args, micros(*a.StartedAt))
-		}
-		if a.CompletedAt != nil {
-			set += `, completed_at = ?`
-			args = append(args, micros(*a.CompletedAt))
-		}
-		args = append(args, a.StepID, a.RunID, a.From)
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE automation_run_steps SET `+set+` WHERE id = ? AND run_id = ? AND status = ?`), args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrStale
-		}
-		if a.Payload != nil {
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET payload = ? WHERE id = ?`), string(a.Payload), run.ID); err != nil {
-				return err
-			}
-		}
-		if run.StartedAt == nil && a.StartedAt != nil {
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET started_at = ? WHERE id = ?`), micros(*a.StartedAt), run.ID); err != nil {
-				return err
-			}
-		}
-		if a.Wake != nil {
-			if err := db.outbox.RunAutomationSteps(ctx, tx, []store.StepJob{{TeamID: run.TeamID, RunID: run.ID, StepID: a.StepID, At: a.Wake}}); err != nil {
-				return err
-			}
-		}
-		if err := db.insertStepsTx(ctx, tx, run, a.Next, nil); err != nil {
-			return err
-		}
-		status := a.RunStatus
-		if status == "" && len(a.Next) == 0 && a.To != store.StepWaiting && a.To != store.StepRunning {
-			// The run ends when no step of it is left to do.
-			var open int
-			if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM automation_run_steps WHERE run_id = ? AND status IN (?, ?, ?)`),
-				run.ID, store.StepPending, store.StepRunning, store.StepWaiting).Scan(&open); err != nil {
-				return err
-			}
-			if open == 0 {
-				status = store.RunCompleted
-			}
-		}
-		if status != "" {
-			final = status
-			if status != store.RunCompleted {
-				if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_run_steps SET status = ?, wait_event = '', completed_at = ?
-					WHERE run_id = ? AND status IN (?, ?)`), store.StepSkipped, micros(a.At), run.ID, store.StepPending, store.StepWaiting); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET status = ?, completed_at = ? WHERE id = ?`),
-				status, micros(a.At), run.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound) {
+	if err := db.AcceptEmails(ctx, &store.Accept{Step: a}); err != nil {
 		return "", err
 	}
-	if err != nil {
-		return "", fmt.Errorf("advance automation run: %w", interpretError(err))
+	return a.Ended, nil
+}
+
+// advanceRunTx writes a in tx and sets a.Ended; it returns false, having
+// written nothing, when the run is gone or no longer running, or the step
+// is not in a.From.
+func (db *DB) advanceRunTx(ctx context.Context, tx *sql.Tx, a *store.StepAdvance) (bool, error) {
+	run, err := scanRun(tx.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM automation_runs WHERE id = ?`), a.RunID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	return final, nil
+	if err != nil {
+		return false, fmt.Errorf("advance automation run: %w", err)
+	}
+	if run.Status != store.RunRunning {
+		return false, nil
+	}
+	ok, err := db.advanceStepTx(ctx, tx, run, a)
+	if err != nil {
+		return false, fmt.Errorf("advance automation run: %w", interpretError(err))
+	}
+	return ok, nil
+}
+
+func (db *DB) advanceStepTx(ctx context.Context, tx *sql.Tx, run *store.AutomationRun, a *store.StepAdvance) (bool, error) {
+	set, args := `status = ?, wait_event = ?, output = ?, error = ?`, []any{a.To, a.WaitEvent, string(a.Output), string(a.Error)}
+	if a.StartedAt != nil {
+		set += `, started_at = ?`
+		args = append(args, micros(*a.StartedAt))
+	}
+	if a.CompletedAt != nil {
+		set += `, completed_at = ?`
+		args = append(args, micros(*a.CompletedAt))
+	}
+	args = append(args, a.StepID, a.RunID, a.From)
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE automation_run_steps SET `+set+` WHERE id = ? AND run_id = ? AND status = ?`), args...)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 {
+		return false, nil
+	}
+	if a.Payload != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET payload = ? WHERE id = ?`), string(a.Payload), run.ID); err != nil {
+			return false, err
+		}
+	}
+	if run.StartedAt == nil && a.StartedAt != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET started_at = ? WHERE id = ?`), micros(*a.StartedAt), run.ID); err != nil {
+			return false, err
+		}
+	}
+	if a.Wake != nil {
+		if err := db.outbox.RunAutomationSteps(ctx, tx, []store.StepJob{{TeamID: run.TeamID, RunID: run.ID, StepID: a.StepID, At: a.Wake}}); err != nil {
+			return false, err
+		}
+	}
+	if err := db.insertStepsTx(ctx, tx, run, a.Next, nil); err != nil {
+		return false, err
+	}
+	a.Ended = store.RunRunning
+	status := a.RunStatus
+	if status == "" && len(a.Next) == 0 && a.To != store.StepWaiting && a.To != store.StepRunning {
+		// The run ends when no step of it is left to do.
+		var open int
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM automation_run_steps WHERE run_id = ? AND status IN (?, ?, ?)`),
+			run.ID, store.StepPending, store.StepRunning, store.StepWaiting).Scan(&open); err != nil {
+			return false, err
+		}
+		if open == 0 {
+			status = store.RunCompleted
+		}
+	}
+	if status == "" {
+		return true, nil
+	}
+	a.Ended = status
+	if status != store.RunCompleted {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_run_steps SET status = ?, wait_event = '', completed_at = ?
+			WHERE run_id = ? AND status IN (?, ?)`), store.StepSkipped, micros(a.At), run.ID, store.StepPending, store.StepWaiting); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE automation_runs SET status = ?, completed_at = ? WHERE id = ?`),
+		status, micros(a.At), run.ID); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // ListTriggeredAutomations implements store.Automations.

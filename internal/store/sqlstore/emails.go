@@ -160,6 +160,16 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 				continue
 			}
 		}
+		if st := r.a.Step; st != nil {
+			ok, err := db.advanceRunTx(ctx, tx, st)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				r.err = store.ErrStale
+				continue
+			}
+		}
 		rows = append(rows, r.rows...)
 		events = append(events, r.events...)
 		terms = append(terms, r.terms...)
@@ -182,6 +192,9 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 			return err
 		}
 		if err := db.insertEvents(ctx, tx, r.a.Events); err != nil {
+			return err
+		}
+		if err := db.startRunsTx(ctx, tx, r.a.Runs); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -130,6 +131,66 @@ func testAutomations(t *testing.T, newStore NewStore) {
 		require.ErrorIs(t, err, store.ErrStale, "a cancelled run moves no more")
 		require.NoError(t, s.DeleteAutomation(ctx, a.ID, auto.ID))
 		_, _, err = s.GetAutomationRunStep(ctx, first)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("SendCommitsWithItsStep", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, now)
+		a := newTeam(t, s, "a")
+		auto := &store.Automation{ID: uuid.NewString(), TeamID: a.ID, Name: "x", Status: store.AutomationEnabled, Version: 1,
+			TriggerEvent: "go", Graph: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}
+		require.NoError(t, s.CreateAutomation(ctx, auto))
+		send := &store.AutomationRunStep{ID: uuid.NewString(), Key: "send", Type: "send_email", CreatedAt: t0}
+		run := &store.AutomationRun{ID: uuid.NewString(), TeamID: a.ID, AutomationID: auto.ID, Version: 1, ContactID: uuid.NewString(),
+			Event: "go", Payload: []byte(`{}`), Status: store.RunRunning, CreatedAt: t0, StartedAt: &t0,
+			Steps: []*store.AutomationRunStep{send}}
+		require.NoError(t, s.StartAutomationRuns(ctx, []*store.AutomationRun{run}))
+		advance := func() *store.StepAdvance {
+			return &store.StepAdvance{TeamID: a.ID, RunID: run.ID, StepID: send.ID, From: store.StepPending, To: store.StepCompleted,
+				StartedAt: &t0, CompletedAt: &t0, Output: []byte(`{"sent":true}`), At: t0}
+		}
+
+		// Two jobs of the same step at once: one email, one completion.
+		emails := []*store.Email{newEmail(a.ID, t0), newEmail(a.ID, t0)}
+		errs := make(chan error, 2)
+		for _, e := range emails {
+			go func() { errs <- s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}, Step: advance()}) }()
+		}
+		var committed, stale int
+		for range emails {
+			switch err := <-errs; {
+			case err == nil:
+				committed++
+			case errors.Is(err, store.ErrStale):
+				stale++
+			default:
+				t.Fatalf("accept with its step: %v", err)
+			}
+		}
+		require.Equal(t, 1, committed)
+		require.Equal(t, 1, stale)
+		var found int
+		for _, e := range emails {
+			_, err := s.GetEmail(ctx, a.ID, e.ID)
+			if err == nil {
+				found++
+			} else {
+				require.ErrorIs(t, err, store.ErrNotFound, "the stale job's email is not written")
+			}
+		}
+		require.Equal(t, 1, found, "exactly one email")
+		got, err := s.GetAutomationRun(ctx, a.ID, auto.ID, run.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.StepCompleted, got.Steps[0].Status)
+		require.Equal(t, `{"sent":true}`, string(got.Steps[0].Output))
+		require.Equal(t, store.RunCompleted, got.Status, "its last step: the run completes")
+
+		// Much later (no idempotency record to lean on) it is still stale.
+		late := newEmail(a.ID, t0.Add(72*time.Hour))
+		err = s.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{late}, Step: advance()})
+		require.ErrorIs(t, err, store.ErrStale)
+		_, err = s.GetEmail(ctx, a.ID, late.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
