@@ -36,8 +36,10 @@ import (
 // twice, or again after a crash, finds the step completed and sends
 // nothing, however late it runs.
 //
-// Every StepAdvance, and every run's start, is group-committed with the
-// accepts (store.Accept), so concurrent step jobs share commits.
+// The contact steps' writes commit with their StepAdvance too
+// (store.ContactChange). Every StepAdvance, and every run's start, is
+// group-committed with the accepts (store.Accept), so concurrent step jobs
+// share commits.
 
 // Store is what the engine reads and writes.
 type Store interface {
@@ -48,9 +50,7 @@ type Store interface {
 	StartAutomationRuns(ctx context.Context, runs []*store.AutomationRun) error
 	WaitingRunSteps(ctx context.Context, teamID, contactID, event string) ([]*store.AutomationRunStep, error)
 	GetContact(ctx context.Context, teamID, idOrEmail string) (*store.Contact, error)
-	UpdateContact(ctx context.Context, c *store.Contact, events ...*store.Event) error
-	DeleteContact(ctx context.Context, teamID, id string, events ...*store.Event) error
-	AddContactToSegment(ctx context.Context, teamID, contactID, segmentID string, at time.Time) error
+	GetSegment(ctx context.Context, teamID, id string) (*store.Segment, error)
 }
 
 // Config builds an Engine.
@@ -511,25 +511,25 @@ func (e *Engine) contactStep(ctx context.Context, run *store.AutomationRun, step
 		return e.advance(ctx, run, step, g, store.StepPending, store.StepFailed, nil, errorJSON("the contact was deleted"), "")
 	}
 	now := e.cfg.Now().UTC()
+	change := &store.ContactChange{}
 	switch s.Type {
 	case AddToSegment:
 		var cfg AddToSegmentConfig
 		_ = json.Unmarshal(s.Config, &cfg)
-		err := e.cfg.Store.AddContactToSegment(ctx, run.TeamID, c.ID, cfg.SegmentID, now)
+		_, err := e.cfg.Store.GetSegment(ctx, run.TeamID, cfg.SegmentID)
 		if errors.Is(err, store.ErrNotFound) {
 			return e.advance(ctx, run, step, g, store.StepPending, store.StepFailed, nil, errorJSON("segment not found"), "")
 		}
 		if err != nil {
 			return err
 		}
+		change.SegmentID = cfg.SegmentID
 	case ContactDelete:
 		ev, err := events.Contact(events.ContactDeleted, c, "", now)
 		if err != nil {
 			return err
 		}
-		if err := e.cfg.Store.DeleteContact(ctx, run.TeamID, c.ID, ev); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
+		change.Delete, change.Events = true, []*store.Event{ev}
 	case ContactUpdate:
 		var cfg ContactUpdateConfig
 		_ = json.Unmarshal(s.Config, &cfg)
@@ -574,13 +574,11 @@ func (e *Engine) contactStep(ctx context.Context, run *store.AutomationRun, step
 		if err != nil {
 			return err
 		}
-		if err := e.cfg.Store.UpdateContact(ctx, c, ev); errors.Is(err, store.ErrNotFound) {
-			return e.advance(ctx, run, step, g, store.StepPending, store.StepFailed, nil, errorJSON("the contact was deleted"), "")
-		} else if errors.Is(err, store.ErrConflict) {
-			return e.advance(ctx, run, step, g, store.StepPending, store.StepFailed, nil, errorJSON("the update conflicts with another contact"), "")
-		} else if err != nil {
-			return err
-		}
+		change.Update, change.Events = c, []*store.Event{ev}
 	}
-	return e.advance(ctx, run, step, g, store.StepPending, store.StepCompleted, nil, nil, ConnDefault)
+	// The write commits with the step's completion (a contact deleted
+	// meanwhile makes it write nothing).
+	a := e.stepAdvance(run, step, g, store.StepPending, store.StepCompleted, nil, nil, ConnDefault, nil)
+	a.Contact = change
+	return e.commit(ctx, run, step, a)
 }

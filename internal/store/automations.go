@@ -119,9 +119,28 @@ type StepAdvance struct {
 	Payload   []byte
 	RunStatus string
 	At        time.Time
+	// Contact, when set, is a contact step's write, committed with the
+	// advance.
+	Contact *ContactChange
 	// Ended is set by the store once committed: the run's status after
 	// the advance (RunRunning while steps are left).
 	Ended string
+}
+
+// ContactChange is a contact step's write to the run's contact, made in
+// the transaction of its StepAdvance after the step's guard (a stale
+// advance writes none of it). A contact gone meanwhile makes it write
+// nothing and record none of its events.
+type ContactChange struct {
+	// Update, when set, stores the contact's names, unsubscribed and
+	// properties (not its email).
+	Update *Contact
+	// Delete deletes the contact.
+	Delete bool
+	// SegmentID, when set, adds the contact to the team's segment.
+	SegmentID string
+	// Events are recorded with the change (contact.updated, …).
+	Events []*Event
 }
 
 // StepJob is a run step's job as the store enqueues it: run StepID (of run

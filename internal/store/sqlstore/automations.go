@@ -403,23 +403,76 @@ func (db *DB) AdvanceAutomationRun(ctx context.Context, a *store.StepAdvance) (s
 
 // advanceRunTx writes a in tx and sets a.Ended; it returns false, having
 // written nothing, when the run is gone or no longer running, or the step
-// is not in a.From.
-func (db *DB) advanceRunTx(ctx context.Context, tx *sql.Tx, a *store.StepAdvance) (bool, error) {
+// is not in a.From. events are those of a.Contact to record: none when
+// its contact is gone.
+func (db *DB) advanceRunTx(ctx context.Context, tx *sql.Tx, a *store.StepAdvance) (ok bool, events []*store.Event, err error) {
 	run, err := scanRun(tx.QueryRowContext(ctx, db.q(`SELECT `+runColumns+` FROM automation_runs WHERE id = ?`), a.RunID))
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("advance automation run: %w", err)
+		return false, nil, fmt.Errorf("advance automation run: %w", err)
 	}
 	if run.Status != store.RunRunning {
+		return false, nil, nil
+	}
+	ok, err = db.advanceStepTx(ctx, tx, run, a)
+	if err != nil || !ok {
+		return false, nil, wrapErr("advance automation run", err)
+	}
+	if a.Contact != nil {
+		changed, err := db.changeContactTx(ctx, tx, run, a.Contact, a.At)
+		if err != nil {
+			return false, nil, wrapErr("advance automation run", err)
+		}
+		if changed {
+			events = a.Contact.Events
+		}
+	}
+	return true, events, nil
+}
+
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, interpretError(err))
+}
+
+// changeContactTx makes a contact step's write; false when the run's
+// contact is gone.
+func (db *DB) changeContactTx(ctx context.Context, tx *sql.Tx, run *store.AutomationRun, cc *store.ContactChange, at time.Time) (bool, error) {
+	var res sql.Result
+	var err error
+	switch {
+	case cc.Delete:
+		res, err = tx.ExecContext(ctx, db.q(`DELETE FROM contacts WHERE team_id = ? AND id = ?`), run.TeamID, run.ContactID)
+	case cc.Update != nil:
+		c := cc.Update
+		props, perr := propertiesText(c.Properties)
+		if perr != nil {
+			return false, perr
+		}
+		res, err = tx.ExecContext(ctx, db.q(`UPDATE contacts SET first_name = ?, last_name = ?, unsubscribed = ?, properties = ?,
+			updated_at = ? WHERE team_id = ? AND id = ?`), nullString(c.FirstName), nullString(c.LastName), b2i(c.Unsubscribed), props,
+			micros(c.UpdatedAt), run.TeamID, run.ContactID)
+	case cc.SegmentID != "":
+		// A membership that exists already is no change; a segment deleted
+		// meanwhile fails the transaction (its job is retried and finds
+		// the segment gone).
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO contact_segments (team_id, contact_id, segment_id, contact_seq, created_at)
+			SELECT c.team_id, c.id, s.id, c.seq, ? FROM contacts c, segments s
+			WHERE c.team_id = ? AND c.id = ? AND s.team_id = ? AND s.id = ?
+			ON CONFLICT (contact_id, segment_id) DO NOTHING`), micros(at), run.TeamID, run.ContactID, run.TeamID, cc.SegmentID)
+		return err == nil, err
+	default:
 		return false, nil
 	}
-	ok, err := db.advanceStepTx(ctx, tx, run, a)
 	if err != nil {
-		return false, fmt.Errorf("advance automation run: %w", interpretError(err))
+		return false, err
 	}
-	return ok, nil
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func (db *DB) advanceStepTx(ctx context.Context, tx *sql.Tx, run *store.AutomationRun, a *store.StepAdvance) (bool, error) {

@@ -19,6 +19,9 @@ type acceptReq struct {
 	rows, events [][]any
 	// terms are the emails' search terms (termArgs).
 	terms [][]any
+	// stepEvents are the events of a.Step's contact change to record (set
+	// by the transaction).
+	stepEvents []*store.Event
 	err   error
 	done  chan struct{}
 }
@@ -128,7 +131,8 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
 	for _, r := range group {
-		if len(r.a.Events) > 0 { // scheduled emails record email.scheduled
+		// Scheduled emails record email.scheduled, contact steps theirs.
+		if len(r.a.Events) > 0 || (r.a.Step != nil && r.a.Step.Contact != nil && len(r.a.Step.Contact.Events) > 0) {
 			if err := db.lockEvents(ctx, tx); err != nil {
 				return err
 			}
@@ -160,8 +164,9 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 				continue
 			}
 		}
+		r.stepEvents = nil
 		if st := r.a.Step; st != nil {
-			ok, err := db.advanceRunTx(ctx, tx, st)
+			ok, events, err := db.advanceRunTx(ctx, tx, st)
 			if err != nil {
 				return err
 			}
@@ -169,6 +174,7 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 				r.err = store.ErrStale
 				continue
 			}
+			r.stepEvents = events
 		}
 		rows = append(rows, r.rows...)
 		events = append(events, r.events...)
@@ -192,6 +198,9 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 			return err
 		}
 		if err := db.insertEvents(ctx, tx, r.a.Events); err != nil {
+			return err
+		}
+		if err := db.insertEvents(ctx, tx, r.stepEvents); err != nil {
 			return err
 		}
 		if err := db.startRunsTx(ctx, tx, r.a.Runs); err != nil {

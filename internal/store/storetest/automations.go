@@ -193,4 +193,69 @@ func testAutomations(t *testing.T, newStore NewStore) {
 		_, err = s.GetEmail(ctx, a.ID, late.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+
+	t.Run("ContactStepsCommitWithTheirStep", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, now)
+		a := newTeam(t, s, "a")
+		auto := &store.Automation{ID: uuid.NewString(), TeamID: a.ID, Name: "x", Status: store.AutomationEnabled, Version: 1,
+			TriggerEvent: "go", Graph: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}
+		require.NoError(t, s.CreateAutomation(ctx, auto))
+		c := newContact(a.ID, "run@example.net")
+		require.NoError(t, s.CreateContact(ctx, c))
+		seg := newSegment(t, s, a.ID, "joined")
+		steps := []*store.AutomationRunStep{
+			{ID: uuid.NewString(), Key: "u", Type: "contact_update", CreatedAt: t0},
+			{ID: uuid.NewString(), Key: "s", Type: "add_to_segment", CreatedAt: t0},
+			{ID: uuid.NewString(), Key: "d", Type: "contact_delete", CreatedAt: t0},
+		}
+		run := &store.AutomationRun{ID: uuid.NewString(), TeamID: a.ID, AutomationID: auto.ID, Version: 1, ContactID: c.ID,
+			Event: "go", Payload: []byte(`{}`), Status: store.RunRunning, CreatedAt: t0, StartedAt: &t0, Steps: steps}
+		require.NoError(t, s.StartAutomationRuns(ctx, []*store.AutomationRun{run}))
+		event := func(typ string) *store.Event {
+			return &store.Event{ID: uuid.NewString(), TeamID: a.ID, Type: typ, CreatedAt: t0, Data: []byte(`{}`)}
+		}
+		advance := func(step *store.AutomationRunStep, cc *store.ContactChange) error {
+			_, err := s.AdvanceAutomationRun(ctx, &store.StepAdvance{TeamID: a.ID, RunID: run.ID, StepID: step.ID, From: store.StepPending,
+				To: store.StepCompleted, StartedAt: &t0, CompletedAt: &t0, Contact: cc, At: t0})
+			return err
+		}
+		eventTypes := func() []string {
+			list, err := s.ListEvents(ctx, a.ID, "", 100)
+			require.NoError(t, err)
+			var types []string
+			for _, e := range list {
+				types = append(types, e.Type)
+			}
+			return types
+		}
+		before := len(eventTypes())
+
+		name := "Ada"
+		updated := *c
+		updated.FirstName, updated.Properties, updated.UpdatedAt = &name, map[string]any{"plan": "pro"}, t0.Add(time.Minute)
+		require.NoError(t, advance(steps[0], &store.ContactChange{Update: &updated, Events: []*store.Event{event("contact.updated")}}))
+		other := "Grace"
+		again := updated
+		again.FirstName = &other
+		require.ErrorIs(t, advance(steps[0], &store.ContactChange{Update: &again, Events: []*store.Event{event("contact.updated")}}),
+			store.ErrStale, "a doubled job")
+		got, err := s.GetContact(ctx, a.ID, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Ada", *got.FirstName, "the stale job wrote nothing")
+		require.Equal(t, "pro", got.Properties["plan"])
+		require.Len(t, eventTypes(), before+1, "one contact.updated")
+
+		require.NoError(t, advance(steps[1], &store.ContactChange{SegmentID: seg.ID}))
+		members, _, err := s.ListContacts(ctx, a.ID, seg.ID, store.Page{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, members, 1)
+
+		require.NoError(t, s.DeleteContact(ctx, a.ID, c.ID), "the contact goes meanwhile")
+		require.NoError(t, advance(steps[2], &store.ContactChange{Delete: true, Events: []*store.Event{event("contact.deleted")}}))
+		require.Len(t, eventTypes(), before+1, "no event for a contact already gone")
+		got2, err := s.GetAutomationRun(ctx, a.ID, auto.ID, run.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.RunCompleted, got2.Status)
+	})
 }
