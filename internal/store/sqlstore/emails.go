@@ -22,8 +22,8 @@ type acceptReq struct {
 	// stepEvents are the events of a.Step's contact change to record (set
 	// by the transaction).
 	stepEvents []*store.Event
-	err   error
-	done  chan struct{}
+	err        error
+	done       chan struct{}
 }
 
 // AcceptEmails implements store.Store. The request is committed by a
