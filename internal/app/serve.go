@@ -194,7 +194,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer slots.close()
-	tlsReports, err := newTLSReporting(cfg, db, met, log)
+	tlsReports, err := newTLSReporting(cfg, db, domainCfg, met, log)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer closeThrottle()
-	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, throttle, tracker, rep, met, log, tlsReports.session())
+	q, err := openQueue(ctx, cfg, db, outbox, acc, domainCfg, slots.slots, throttle, tracker, rep, met, log, tlsReports)
 	if err != nil {
 		return err
 	}
@@ -502,7 +502,7 @@ func serveSubmission(cfg config.Config, ports *boundPorts, handler *api.Handler,
 // openQueue builds the delivery worker and the job queue that runs it; an
 // API-only node gets an insert-only queue.
 func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *queue.Outbox, acc *accept.Service, domainCfg domains.Settings, slots delivery.Slots,
-	throttle delivery.ThrottleState, tracker *tracking.Signer, rep *reputation.Guard, met *metrics.Metrics, log *slog.Logger, tlsSession func(delivery.TLSSession)) (*queue.Queue, error) {
+	throttle delivery.ThrottleState, tracker *tracking.Signer, rep *reputation.Guard, met *metrics.Metrics, log *slog.Logger, tlsReports *tlsReporting) (*queue.Queue, error) {
 	guard := netguard.Policy{AllowPrivate: cfg.AllowPrivateNetworks}
 	w := &delivery.Worker{
 		Store:       guardedDelivery{db, rep},
@@ -541,7 +541,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 		}
 		mx := &delivery.MXTransport{Resolver: cfg.DNSResolver, Port: cfg.MXPort, HELO: cfg.HELOName(), MaxPerHost: cfg.MaxPerHost,
 			Destinations: dests, Slots: slots, Guard: guard, Logger: log, STS: sts, RootCAs: roots,
-			DANE: cfg.DANE == "on", DANELookup: met.DANELookup, TLSSession: tlsSession,
+			DANE: cfg.DANE == "on", DANELookup: met.DANELookup, TLSSession: tlsReports.session(),
 			Throttle: delivery.Throttle{Paused: func(dest string, paused bool) {
 				met.DestinationPaused(destination.Group(dest), paused)
 			}, State: throttle, StateFailed: throttlestate.OnFailure(log, met.ThrottleStateFailed, limiterWarnEvery)}}
@@ -564,7 +564,8 @@ func openQueue(ctx context.Context, cfg config.Config, db *sqlstore.DB, outbox *
 			TestDomain: cfg.TestDomain, Logger: log},
 		Imports:       &contactimport.Importer{Store: db, BatchSize: cfg.ImportBatchSize, Logger: log},
 		ImportWorkers: cfg.ImportWorkers,
-		Automations:   automation.New(automation.Config{Store: db, Accept: acc, Logger: log, Metrics: met})}
+		Automations:   automation.New(automation.Config{Store: db, Accept: acc, Logger: log, Metrics: met}),
+		TLSReports:    tlsReports.mailer()}
 	if db.Dialect() == sqlstore.Postgres {
 		qc.PostgresDSN = cfg.Database()
 	}

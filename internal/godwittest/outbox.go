@@ -24,6 +24,7 @@ type Outbox struct {
 	onBroadcast func(ctx context.Context, tx *sql.Tx, teamID, broadcastID string, at *time.Time) error
 	onImport    func(ctx context.Context, tx *sql.Tx, teamID, importID string) error
 	onSteps     func(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error
+	onTLSMail   func(ctx context.Context, tx *sql.Tx, mails []store.TLSReportMail) error
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)
@@ -149,4 +150,22 @@ func (o *Outbox) RunAutomationSteps(ctx context.Context, tx *sql.Tx, jobs []stor
 		return nil
 	}
 	return f(ctx, tx, jobs)
+}
+
+// OnTLSReportMail sets the hook of TLS report mail jobs.
+func (o *Outbox) OnTLSReportMail(f func(ctx context.Context, tx *sql.Tx, mails []store.TLSReportMail) error) {
+	o.mu.Lock()
+	o.onTLSMail = f
+	o.mu.Unlock()
+}
+
+// MailTLSReports implements sqlstore.Outbox.
+func (o *Outbox) MailTLSReports(ctx context.Context, tx *sql.Tx, mails []store.TLSReportMail) error {
+	o.mu.Lock()
+	f := o.onTLSMail
+	o.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx, mails)
 }

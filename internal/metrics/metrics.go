@@ -222,7 +222,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		Help: "TLSA lookups of outbound MX hosts for DANE (RFC 7672), by result: secure (the host is delivered under dane), none, unusable, insecure (no AD bit: ignored) or error (the host is deferred)."},
 		[]string{"result"})
 	m.tlsReports = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "tls_reports_total",
-		Help: "TLS reports (RFC 8460) sent to recipient domains' rua, by scheme (https, mailto) and result (sent, failed)."},
+		Help: "TLS reports (RFC 8460) sent to recipient domains' rua, by scheme (https, mailto) and result (sent, failed; deferred: a mailed report's try refused for now, retried)."},
 		[]string{"scheme", "result"})
 	m.registerWarmup(f)
 	m.automationRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "automation_runs_total",
@@ -589,8 +589,8 @@ func (m *Metrics) DANELookup(result string) {
 	}
 }
 
-// TLSReport counts one TLS report sent (or failed) to a rua of the
-// scheme "https" or "mailto".
+// TLSReport counts one TLS report sent, failed or (mailto, retried)
+// deferred to a rua of the scheme "https" or "mailto".
 func (m *Metrics) TLSReport(scheme, result string) {
 	if m != nil {
 		m.tlsReports.WithLabelValues(scheme, result).Inc()

@@ -18,7 +18,8 @@
 // everything else from the store, so a job may run twice (at-least-once)
 // or outlive a reschedule or cancel harmlessly.
 //
-// Webhook messages, broadcasts and contact imports have jobs of their own,
+// Webhook messages, broadcasts, contact imports, automation steps and
+// mailed TLS reports have jobs of their own,
 // each on its own River queue and enqueued the same way, in the transaction
 // that makes them (a posted message, a sent broadcast, a created import).
 // The broadcast and import jobs resume from the progress committed with
@@ -48,6 +49,7 @@ import (
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store/sqlstore"
+	"github.com/godwit/godwit/internal/tlsrpt"
 	"github.com/godwit/godwit/internal/webhook"
 )
 
@@ -171,6 +173,9 @@ type Config struct {
 	// Automations runs automation run steps; nil: their jobs are enqueued,
 	// and run by nodes that have one.
 	Automations *automation.Engine
+	// TLSReports mails TLS reports (RFC 8460 mailto: ruas); nil: their
+	// jobs are enqueued, and run by nodes that have one.
+	TLSReports *tlsrpt.Mailer
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 1 s on PostgreSQL, and on
 	// SQLite 50 ms, except for the delivery queue, whose workers the store
@@ -278,6 +283,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 		if cfg.Automations != nil {
 			river.AddWorker(workers, &automationWorker{e: cfg.Automations, q: q})
 			rc.Queues[automationQueue] = river.QueueConfig{MaxWorkers: automationWorkers}
+		}
+		if cfg.TLSReports != nil {
+			river.AddWorker(workers, &tlsReportWorker{m: cfg.TLSReports, q: q})
+			rc.Queues[tlsReportQueue] = river.QueueConfig{MaxWorkers: 2}
 		}
 		rc.Workers = workers
 	}

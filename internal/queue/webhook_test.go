@@ -95,6 +95,12 @@ func (e *env) webhookMessages(w *store.Webhook) []*store.WebhookMessage {
 // insert-only River client on the same database.
 func riverJobs(t *testing.T, db *sqlstore.DB, states ...rivertype.JobState) []*rivertype.JobRow {
 	t.Helper()
+	return riverJobsOf(t, db, "webhook", states...)
+}
+
+// riverJobsOf lists the queue's jobs of kind in the given states.
+func riverJobsOf(t *testing.T, db *sqlstore.DB, kind string, states ...rivertype.JobState) []*rivertype.JobRow {
+	t.Helper()
 	var client *river.Client[*sql.Tx]
 	var err error
 	if db.Dialect() == sqlstore.SQLite {
@@ -104,7 +110,7 @@ func riverJobs(t *testing.T, db *sqlstore.DB, states ...rivertype.JobState) []*r
 	}
 	require.NoError(t, err)
 	var out []*rivertype.JobRow
-	params := river.NewJobListParams().Kinds("webhook").States(states...).First(10000)
+	params := river.NewJobListParams().Kinds(kind).States(states...).First(10000)
 	res, err := client.JobList(context.Background(), params)
 	require.NoError(t, err)
 	out = append(out, res.Jobs...)

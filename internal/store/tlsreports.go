@@ -12,3 +12,14 @@ type TLSResultCount struct {
 	ResultType   string // "success" or an RFC 8460 failure type
 	Sessions     int64
 }
+
+// TLSReportMail is a TLS report to mail to one mailto: rua: the message,
+// built and not yet signed (it is signed when it is sent, with the
+// reporting domain's DKIM key of that moment).
+type TLSReportMail struct {
+	Domain   string // the policy domain the report is about
+	Day      string // UTC, "2006-01-02"
+	ReportID string
+	To       string // the rua's address
+	Message  []byte
+}

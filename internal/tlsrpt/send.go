@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/panics"
 	"github.com/godwit/godwit/internal/store"
 )
@@ -26,18 +25,16 @@ import (
 // Store is what the Reporter reads and claims.
 type Store interface {
 	TLSResults(ctx context.Context, day string) ([]store.TLSResultCount, error)
-	ClaimTLSReport(ctx context.Context, domain, day string, at time.Time) (bool, error)
+	// ClaimTLSReport claims the report of domain for day and, when this
+	// call claimed it, enqueues its mails (Mailer sends them) in the same
+	// transaction.
+	ClaimTLSReport(ctx context.Context, domain, day string, at time.Time, mails []store.TLSReportMail) (bool, error)
 	PruneTLSResults(ctx context.Context, before string) error
 }
 
 // TXTResolver looks the `_smtp._tls` records up.
 type TXTResolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
-}
-
-// Mailer sends a report message (delivery.MXTransport).
-type Mailer interface {
-	Deliver(ctx context.Context, m *delivery.Message) []delivery.Result
 }
 
 // Reporter sends yesterday's reports once a day (see the package doc).
@@ -47,8 +44,6 @@ type Reporter struct {
 	// HTTP posts to https: endpoints; it should be guarded
 	// (netguard.Policy.HTTPClient) and follow no redirects.
 	HTTP *http.Client
-	// Mail sends mailto: reports; nil skips them (logged).
-	Mail Mailer
 	// Org is the organization-name, Contact the contact-info, From the
 	// address reports are mailed from (envelope and header).
 	Org, Contact, From string
@@ -58,7 +53,8 @@ type Reporter struct {
 	Keep     int
 	Now      func() time.Time
 	Logger   *slog.Logger
-	// Sent, when set, counts each report sent or failed, by scheme.
+	// Sent, when set, counts each https: report sent or failed (a mailto:
+	// report is counted by the Mailer that sends it).
 	Sent func(scheme, result string)
 }
 
@@ -166,23 +162,33 @@ func (r *Reporter) sendDomain(ctx context.Context, domain string, day time.Time,
 	if !ok {
 		return nil
 	}
-	claimed, err := r.Store.ClaimTLSReport(ctx, domain, dayS, r.now())
-	if err != nil || !claimed {
-		return err
-	}
 	gz, err := report.Gzip()
 	if err != nil {
 		return err
 	}
+	var mails []store.TLSReportMail
+	for _, u := range rec.RUA {
+		if u.Scheme != "mailto" {
+			continue
+		}
+		msg, err := r.Message(u.Opaque, report, gz)
+		if err != nil {
+			return err
+		}
+		mails = append(mails, store.TLSReportMail{Domain: domain, Day: dayS, ReportID: reportID, To: u.Opaque, Message: msg})
+	}
+	claimed, err := r.Store.ClaimTLSReport(ctx, domain, dayS, r.now(), mails)
+	if err != nil || !claimed {
+		return err
+	}
 	var errs []error
 	for _, u := range rec.RUA {
-		var err error
-		switch u.Scheme {
-		case "https":
-			err = r.post(ctx, u, gz)
-		case "mailto":
-			err = r.mail(ctx, u.Opaque, report, gz)
+		if u.Scheme == "mailto" {
+			r.log().Info("tlsrpt: report queued", "domain", domain, "day", dayS, "rua", u.String(), "report_id", reportID,
+				"policies", len(report.Policies))
+			continue
 		}
+		err := r.post(ctx, u, gz)
 		result := "sent"
 		if err != nil {
 			result = "failed"
@@ -216,25 +222,6 @@ func (r *Reporter) post(ctx context.Context, u *url.URL, gz []byte) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("tlsrpt: POST %s: HTTP %d", u.Redacted(), resp.StatusCode)
-	}
-	return nil
-}
-
-// mail sends the report to addr as RFC 8460 §5.3 describes.
-func (r *Reporter) mail(ctx context.Context, addr string, report Report, gz []byte) error {
-	if r.Mail == nil {
-		return errors.New("tlsrpt: mailto: reports need --delivery mx")
-	}
-	msg, err := r.Message(addr, report, gz)
-	if err != nil {
-		return err
-	}
-	results := r.Mail.Deliver(ctx, &delivery.Message{From: r.From, Recipients: []string{addr}, Data: msg,
-		EmailID: report.ReportID})
-	for _, res := range results {
-		if res.Outcome != delivery.Delivered {
-			return fmt.Errorf("tlsrpt: mail to %s: %s: %d %s", addr, res.Outcome, res.Code, res.Message)
-		}
 	}
 	return nil
 }

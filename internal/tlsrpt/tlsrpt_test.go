@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -17,13 +19,17 @@ import (
 	"testing"
 	"time"
 
+	msgdkim "github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/dnscheck"
 	"github.com/godwit/godwit/internal/dnscheck/dnstest"
+	"github.com/godwit/godwit/internal/domains"
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/netguard"
+	"github.com/godwit/godwit/internal/secretbox"
 	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/tlsrpt"
@@ -74,10 +80,10 @@ func TestCountersAggregate(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, none)
 
-		ok, err := db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day)
+		ok, err := db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, nil)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day)
+		ok, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, nil)
 		require.NoError(t, err)
 		require.False(t, ok, "claimed once")
 
@@ -85,7 +91,7 @@ func TestCountersAggregate(t *testing.T) {
 		got, err = db.TLSResults(ctx, "2026-12-02")
 		require.NoError(t, err)
 		require.Empty(t, got)
-		ok, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day)
+		ok, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, nil)
 		require.NoError(t, err)
 		require.True(t, ok, "pruned claims are gone too")
 	})
@@ -155,6 +161,48 @@ func (e *endpoint) count() int {
 	return len(e.posts)
 }
 
+// signingDomain adds godwit.test, verified, with RSA and Ed25519 keys
+// published in dns: the reporting domain of tls-reports@out.godwit.test.
+func signingDomain(t *testing.T, db *sqlstore.DB, dns *dnstest.Server) domains.Settings {
+	t.Helper()
+	ctx := context.Background()
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	settings := domains.Settings{Keys: box, MXHost: "bounces.godwit.test", SPF: "v=spf1 ~all", DKIMSelector: "resend", Ed25519: true}
+	team := &store.Team{ID: store.NewID(), Name: "ops", CreatedAt: day}
+	require.NoError(t, db.CreateTeam(ctx, team))
+	d := settings.New(team.ID, "godwit.test", day)
+	d.Status, d.RecordStatus = store.DomainVerified, map[string]string{}
+	d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
+	require.NoError(t, err)
+	require.NoError(t, db.CreateDomain(ctx, d))
+	recs, err := settings.Records(d)
+	require.NoError(t, err)
+	for _, r := range recs {
+		if r.Type == "TXT" {
+			dns.SetTXT(r.FQDN(d.Name), r.Value)
+		}
+	}
+	return settings
+}
+
+// verifyDKIM checks msg's signatures against the keys in dns and returns
+// the signing domains.
+func verifyDKIM(t *testing.T, dns *dnstest.Server, msg []byte) []string {
+	t.Helper()
+	res := &dnscheck.Resolver{Addr: dns.Addr(), Timeout: 2 * time.Second}
+	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{
+		LookupTXT: func(name string) ([]string, error) { return res.LookupTXT(context.Background(), name) },
+	})
+	require.NoError(t, err)
+	var out []string
+	for _, v := range vs {
+		require.NoError(t, v.Err, "signature by %s", v.Domain)
+		out = append(out, v.Domain)
+	}
+	return out
+}
+
 func TestReporterSendsOncePerDay(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -168,18 +216,33 @@ func TestReporterSendsOncePerDay(t *testing.T) {
 		dns.SetAddr("mx.reports.test", "127.0.0.1")
 		dns.SetTXT("_smtp._tls.example.test", "v=TLSRPTv1; rua="+srv.URL+"/tlsrpt,mailto:tls@reports.test")
 		// other.test publishes no record: no report.
+		settings := signingDomain(t, db, dns)
+		var mails []store.TLSReportMail
+		godwittest.OutboxOf(t, db).OnTLSReportMail(func(_ context.Context, tx *sql.Tx, m []store.TLSReportMail) error {
+			require.NotNil(t, tx, "enqueued in the claim's transaction")
+			mails = append(mails, m...)
+			return nil
+		})
 
 		client := netguard.Policy{AllowPrivate: true}.HTTPClient(10 * time.Second) // the endpoint is on loopback
 		client.Transport.(*http.Transport).TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
 		var sent []string
+		count := func(scheme, result string) { sent = append(sent, scheme+" "+result) }
 		rep := &tlsrpt.Reporter{Store: db, DNS: &dnscheck.Resolver{Addr: dns.Addr()}, HTTP: client,
-			Mail: &delivery.MXTransport{Resolver: dns.Addr(), HELO: "out.godwit.test", Timeout: 5 * time.Second,
-				Guard: netguard.Policy{AllowPrivate: true}, DialAddr: func(string) string { return sink.Addr() }},
 			Org: "out.godwit.test", Contact: "mailto:postmaster@out.godwit.test", From: "tls-reports@out.godwit.test",
-			Now:  func() time.Time { return day.Add(24 * time.Hour) },
-			Sent: func(scheme, result string) { sent = append(sent, scheme+" "+result) }}
+			Now: func() time.Time { return day.Add(24 * time.Hour) }, Sent: count}
 		require.NoError(t, rep.SendDay(ctx, day))
 		require.NoError(t, rep.SendDay(ctx, day), "a second run (a restart, another node) sends nothing")
+		require.Equal(t, []string{"https sent"}, sent)
+		require.Len(t, mails, 1, "one mail job, enqueued once")
+		require.Equal(t, "tls@reports.test", mails[0].To)
+		require.Equal(t, "example.test", mails[0].Domain)
+
+		// The job's work: signed by the reporting domain and sent.
+		mailer := &tlsrpt.Mailer{Store: db, Keys: settings, From: "tls-reports@out.godwit.test", Sent: count,
+			Transport: &delivery.MXTransport{Resolver: dns.Addr(), HELO: "out.godwit.test", Timeout: 5 * time.Second,
+				Guard: netguard.Policy{AllowPrivate: true}, DialAddr: func(string) string { return sink.Addr() }}}
+		require.NoError(t, mailer.Send(ctx, mails[0], 1, false))
 		require.Equal(t, []string{"https sent", "mailto sent"}, sent)
 
 		require.Equal(t, 1, ep.count())
@@ -194,6 +257,7 @@ func TestReporterSendsOncePerDay(t *testing.T) {
 		require.Len(t, msgs, 1)
 		require.Equal(t, "tls-reports@out.godwit.test", msgs[0].From)
 		require.Equal(t, []string{"tls@reports.test"}, msgs[0].Rcpts)
+		require.Equal(t, []string{"godwit.test", "godwit.test"}, verifyDKIM(t, dns, msgs[0].Data), "RSA and Ed25519, by the reporting domain")
 		m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
 		require.NoError(t, err)
 		require.Equal(t, "example.test", m.Header.Get("TLS-Report-Domain"))
@@ -217,5 +281,41 @@ func TestReporterSendsOncePerDay(t *testing.T) {
 		var got map[string]any
 		require.NoError(t, json.NewDecoder(zr).Decode(&got))
 		require.Equal(t, p.report, got, "the same report by mail and by https")
+	})
+}
+
+// TestMailerOutcomes: a 4xx is deferred (an error, not permanent), a 5xx
+// is permanent, a 4xx on the last try is given up; each is counted; without
+// a domain holding the sender's domain the report goes unsigned.
+func TestMailerOutcomes(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		dns := dnstest.NewServer(t)
+		var reply error
+		sink := godwittest.NewMX(t, godwittest.MXOptions{Rcpt: func(string, int) error { return reply }})
+		var sent []string
+		mailer := &tlsrpt.Mailer{Store: db, From: "tls-reports@out.godwit.test",
+			Sent: func(scheme, result string) { sent = append(sent, scheme+" "+result) },
+			Transport: &delivery.MXTransport{Resolver: dns.Addr(), HELO: "out.godwit.test", Timeout: 5 * time.Second,
+				Guard: netguard.Policy{AllowPrivate: true}, DialAddr: func(string) string { return sink.Addr() }}}
+		dns.SetMX("reports.test", dnscheck.MX{Host: "mx.reports.test", Preference: 10})
+		dns.SetAddr("mx.reports.test", "127.0.0.1")
+		m := store.TLSReportMail{Domain: "example.test", Day: "2026-12-02", ReportID: "r1", To: "tls@reports.test",
+			Message: []byte("From: <tls-reports@out.godwit.test>\r\nTo: <tls@reports.test>\r\nSubject: r\r\n\r\nreport\r\n")}
+
+		reply = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		err := mailer.Send(ctx, m, 1, false)
+		require.Error(t, err)
+		require.False(t, errors.As(err, new(*tlsrpt.PermanentError)), "a 4xx is retried: %v", err)
+		require.Error(t, mailer.Send(ctx, m, 30, true))
+		reply = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		err = mailer.Send(ctx, m, 1, false)
+		require.True(t, errors.As(err, new(*tlsrpt.PermanentError)), "a 5xx is not retried: %v", err)
+		reply = nil
+		require.NoError(t, mailer.Send(ctx, m, 2, false))
+		require.Equal(t, []string{"mailto deferred", "mailto failed", "mailto failed", "mailto sent"}, sent)
+		msgs := sink.Messages()
+		require.Len(t, msgs, 1)
+		require.Empty(t, verifyDKIM(t, dns, msgs[0].Data), "no domain holds out.godwit.test or godwit.test: unsigned")
 	})
 }

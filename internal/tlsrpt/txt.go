@@ -7,7 +7,9 @@
 // gzipped, and sent to each rua: https: by POST through the address guard,
 // mailto: as a multipart/report message (§5.3). A report is claimed in the
 // database before it is sent, so it goes at most once per domain and day,
-// whatever restarts or nodes.
+// whatever restarts or nodes. The mailto: messages are enqueued as queue
+// jobs in the claim's transaction and sent by Mailer, DKIM-signed by the
+// reporting domain and retried on a temporary failure.
 package tlsrpt
 
 import (

@@ -44,6 +44,9 @@ func (Discard) RunContactImport(context.Context, *sql.Tx, string, string) error 
 // RunAutomationSteps implements sqlstore.Outbox.
 func (Discard) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) error { return nil }
 
+// MailTLSReports implements sqlstore.Outbox.
+func (Discard) MailTLSReports(context.Context, *sql.Tx, []store.TLSReportMail) error { return nil }
+
 // Options shape the seeded emails.
 type Options struct {
 	Emails     int // how many

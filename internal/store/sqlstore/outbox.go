@@ -40,6 +40,9 @@ type Outbox interface {
 	// RunAutomationSteps enqueues the job of each automation run step at
 	// its time (nil: at once).
 	RunAutomationSteps(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error
+	// MailTLSReports enqueues the mailing of each TLS report message (to a
+	// mailto: rua), at once.
+	MailTLSReports(ctx context.Context, tx *sql.Tx, mails []store.TLSReportMail) error
 }
 
 // DeliveryRetry is an email's next delivery attempt, at At.
@@ -74,6 +77,9 @@ func (noOutbox) RunBroadcast(context.Context, *sql.Tx, string, string, *time.Tim
 }
 func (noOutbox) RunContactImport(context.Context, *sql.Tx, string, string) error { return ErrNoOutbox }
 func (noOutbox) RunAutomationSteps(context.Context, *sql.Tx, []store.StepJob) error {
+	return ErrNoOutbox
+}
+func (noOutbox) MailTLSReports(context.Context, *sql.Tx, []store.TLSReportMail) error {
 	return ErrNoOutbox
 }
 

@@ -58,9 +58,16 @@ func (db *DB) TLSResults(ctx context.Context, day string) ([]store.TLSResultCoun
 
 // ClaimTLSReport records that the report of domain for day is being sent
 // and reports whether this call recorded it (false: it was already, by
-// this node or another, before or after a restart).
-func (db *DB) ClaimTLSReport(ctx context.Context, domain, day string, at time.Time) (bool, error) {
-	res, err := db.w.ExecContext(ctx, db.q(`INSERT INTO tls_reports_sent (domain, day, sent_at) VALUES (?, ?, ?)
+// this node or another, before or after a restart). When it was, the jobs
+// that mail the report (one per mailto: rua) are enqueued in the same
+// transaction: a claimed report is never lost before it is mailed.
+func (db *DB) ClaimTLSReport(ctx context.Context, domain, day string, at time.Time, mails []store.TLSReportMail) (bool, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("claim TLS report of %s for %s: %w", domain, day, interpretError(err))
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO tls_reports_sent (domain, day, sent_at) VALUES (?, ?, ?)
 		ON CONFLICT (day, domain) DO NOTHING`), domain, day, micros(at))
 	if err != nil {
 		return false, fmt.Errorf("claim TLS report of %s for %s: %w", domain, day, interpretError(err))
@@ -69,7 +76,18 @@ func (db *DB) ClaimTLSReport(ctx context.Context, domain, day string, at time.Ti
 	if err != nil {
 		return false, fmt.Errorf("claim TLS report of %s for %s: %w", domain, day, err)
 	}
-	return n == 1, nil
+	if n != 1 {
+		return false, nil
+	}
+	if len(mails) > 0 {
+		if err := db.outbox.MailTLSReports(ctx, tx, mails); err != nil {
+			return false, fmt.Errorf("claim TLS report of %s for %s: enqueue its mail: %w", domain, day, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("claim TLS report of %s for %s: %w", domain, day, interpretError(err))
+	}
+	return true, nil
 }
 
 // PruneTLSResults deletes the counters and claims of days before day.
