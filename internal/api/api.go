@@ -65,6 +65,9 @@ type Deps struct {
 	// broadcasts' unsubscribe links are made under it ("" refuses to send
 	// a broadcast that uses {{{RESEND_UNSUBSCRIBE_URL}}}).
 	PublicURL string
+	// EHLO is the name the server greets with (--hostname), against which
+	// the readiness's reverse DNS check was made.
+	EHLO string
 	// Fetcher fetches an attachment given by URL when its download link is
 	// followed (nil: such downloads answer 502).
 	Fetcher AttachmentFetcher

@@ -217,7 +217,7 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) error {
 		// last verification's DNS answers (internal/deliverability).
 		Readiness []deliverability.Check `json:"readiness,omitempty"`
 	}{"domain", toDomainItem(d), optString(d.TrackingSubdomain), domains.Objects(d, recs),
-		deliverability.Domain(d, deliverability.Server{OneClickUnsubscribe: h.PublicURL != "" && h.Tracking != nil})})
+		deliverability.Domain(d, deliverability.Server{OneClickUnsubscribe: h.PublicURL != "" && h.Tracking != nil, EHLO: h.EHLO})})
 	return nil
 }
 

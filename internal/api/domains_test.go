@@ -435,7 +435,11 @@ func TestDomainReadiness(t *testing.T) {
 		require.NoError(t, err)
 		d.RecordStatus = map[string]string{store.RecordDKIM: store.DomainVerified, store.RecordSPFMX: store.DomainVerified,
 			store.RecordSPFTXT: store.DomainVerified, store.RecordDMARC: store.DomainPending}
-		d.RecordChecks = map[string]store.RecordCheck{store.RecordDMARC: {Answer: []string{"v=DMARC1; p=none; rua=mailto:d@example.com"}, CheckedAt: t0}}
+		d.RecordChecks = map[string]store.RecordCheck{store.RecordDMARC: {Answer: []string{"v=DMARC1; p=none; rua=mailto:d@example.com"}, CheckedAt: t0},
+			// The reverse DNS of the sending IP, as the verifier keeps it
+			// (deliverability.LookupReverseDNS): a provider's PTR.
+			"EHLO mail.godwit.test": {Answer: []string{"192.0.2.1"}, CheckedAt: t0},
+			"PTR 192.0.2.1":         {Answer: []string{"vps-1.provider.test"}, CheckedAt: t0}}
 		require.NoError(t, e.db.UpdateDomain(ctx, d))
 
 		r := e.do("GET", "/domains/"+e.domainA, e.keyA, "")
@@ -451,6 +455,8 @@ func TestDomainReadiness(t *testing.T) {
 		require.Contains(t, got["dmarc"]["message"], "p=none")
 		require.NotEmpty(t, got["dmarc"]["fix"])
 		require.Contains(t, got, "one_click_unsubscribe")
+		require.Equal(t, "fail", got["reverse_dns"]["status"])
+		require.Contains(t, got["reverse_dns"]["message"], "The PTR of 192.0.2.1 is vps-1.provider.test, not the EHLO name mail.godwit.test")
 		for _, item := range e.do("GET", "/domains", e.keyA, "").json["data"].([]any) {
 			require.NotContains(t, item, "readiness")
 		}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -327,6 +329,9 @@ func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *d
 	if err != nil {
 		return []doctor.Result{{Status: doctor.Fail, Check: check, Found: err.Error()}}
 	}
+	// The reverse DNS of each domain's sending IPs, as the verifier looks
+	// it up (nil when the pools do not parse: the config line says why).
+	reverse, _ := reverseDNSLookup(cfg, db, r, slog.New(slog.DiscardHandler))
 	out := make([][]doctor.Result, len(all))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -344,7 +349,7 @@ func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *d
 			}
 			out[i] = []doctor.Result{res}
 			if err == nil {
-				out[i] = append(out[i], doctorReadiness(ctx, cfg, r, it.d, recs, timeout)...)
+				out[i] = append(out[i], doctorReadiness(ctx, cfg, r, reverse, it.d, recs, timeout)...)
 			}
 			if len(teams) > 1 {
 				for j := range out[i] {
@@ -363,10 +368,10 @@ func doctorDomains(ctx context.Context, cfg config.Config, db *sqlstore.DB, r *d
 
 // doctorReadiness is a sending domain's bulk-sender readiness
 // (internal/deliverability, as GET /domains/{id} shows it) from what DNS
-// answers now for its records, and whether its MX hosts offer STARTTLS.
-// The reverse DNS of the sending IPs is the reverse-dns line, shared by
-// every domain.
-func doctorReadiness(ctx context.Context, cfg config.Config, r *dnscheck.Resolver, d *store.Domain, recs []domains.Record,
+// answers now for its records and for the reverse DNS of the sending IPs
+// it uses (its IP pool's), and whether its MX hosts offer STARTTLS.
+func doctorReadiness(ctx context.Context, cfg config.Config, r *dnscheck.Resolver,
+	reverse func(context.Context, *store.Domain, time.Time) map[string]store.RecordCheck, d *store.Domain, recs []domains.Record,
 	timeout time.Duration) []doctor.Result {
 	live := *d
 	live.RecordStatus, live.RecordChecks = map[string]string{}, map[string]store.RecordCheck{}
@@ -380,7 +385,10 @@ func doctorReadiness(ctx context.Context, cfg config.Config, r *dnscheck.Resolve
 			live.RecordStatus[rec.Kind] = store.DomainVerified
 		}
 	}
-	checks := deliverability.Domain(&live, deliverability.Server{OneClickUnsubscribe: cfg.PublicURL != ""})
+	if reverse != nil && d.Capable(store.CapabilitySending) {
+		maps.Copy(live.RecordChecks, reverse(ctx, d, time.Now()))
+	}
+	checks := deliverability.Domain(&live, deliverability.Server{OneClickUnsubscribe: cfg.PublicURL != "", EHLO: cfg.HELOName()})
 	if checks == nil {
 		return nil
 	}

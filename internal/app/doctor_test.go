@@ -165,6 +165,7 @@ func TestDoctor(t *testing.T) {
 			requireLine(t, out, "WARN", "readiness", "example.org dmarc: DMARC at _dmarc.example.org has p=none")
 			requireLine(t, out, "PASS", "readiness", "example.org one_click_unsubscribe: Broadcasts carry List-Unsubscribe")
 			requireLine(t, out, "PASS", "readiness", "example.org mx_tls: Every MX host of example.org offers STARTTLS.")
+			requireLine(t, out, "PASS", "readiness", "example.org reverse_dns: The PTR of every sending IP of the domain (192.0.2.25) is the EHLO name mail.example.com")
 			require.NotContains(t, out, "FAIL")
 			require.Regexp(t, `\n\d+ checks passed, 2 warnings, none failed\n$`, out)
 
@@ -190,7 +191,8 @@ func TestDoctor(t *testing.T) {
 			require.Contains(t, out, `fix: publish TXT resend._domainkey.example.org "`+w.dkim+`"`)
 			requireLine(t, out, "FAIL", "certificate", "expired on")
 			requireLine(t, out, "FAIL", "readiness", "example.org dkim_alignment: The DKIM record resend._domainkey.example.org is not verified")
-			require.Regexp(t, `^godwit doctor: 5 of \d+ checks failed \(1 warnings\)\n$`, errOut)
+			requireLine(t, out, "FAIL", "readiness", "example.org reverse_dns: The PTR of 192.0.2.25 is vps-25.hoster.example.net, not the EHLO name mail.example.com")
+			require.Regexp(t, `^godwit doctor: 6 of \d+ checks failed \(1 warnings\)\n$`, errOut)
 
 			// Another node's key: the key check fails, and the domains
 			// cannot be checked without the key that opens them.

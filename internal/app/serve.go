@@ -214,8 +214,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return q.Stats(ctx)
 	})
 
+	reverseDNS, err := reverseDNSLookup(cfg, db, &dnscheck.Resolver{Addr: cfg.DNSResolver}, log)
+	if err != nil {
+		return err
+	}
 	verifier := &domains.Verifier{Store: db, Claims: db, Settings: domainCfg, DNS: &dnscheck.Resolver{Addr: cfg.DNSResolver},
-		Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met,
+		ReverseDNS: reverseDNS, Now: time.Now, Logger: log, Interval: verifyInterval, Metrics: met,
 		OnOneNode: func(ctx context.Context, work func(context.Context)) {
 			onOneNode(cfg, log, "domain verification", work)(ctx)
 		}}
@@ -250,6 +254,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		VerifyNow:        verifier.Wake,
 		Tracking:         tracker,
 		PublicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		EHLO:             cfg.HELOName(),
 		Fetcher:          downloads,
 		Bodies:           bodyLimits(cfg),
 		Metrics:          met,

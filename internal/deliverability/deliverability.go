@@ -8,9 +8,11 @@
 // Domain computes the checks from what the domain verifier last found in
 // DNS (store.Domain.RecordStatus and RecordChecks, kept by internal/domains
 // at each check): no network I/O, so GET /domains/{id} can show them on
-// every request. MXTLS connects to the domain's MX hosts, and is run by
-// godwit doctor only; reverse DNS of the sending IPs is a check of the
-// server (doctor.ReverseDNS), shared by every domain.
+// every request. The reverse DNS of the sending IPs the domain uses (its IP
+// pool's, or --sending-ips) is looked up by the verifier too
+// (LookupReverseDNS) and kept with the record checks under keys of its own
+// ("PTR <ip>", "EHLO <name>"). MXTLS connects to the domain's MX hosts,
+// and is run by godwit doctor only.
 package deliverability
 
 import (
@@ -42,6 +44,7 @@ const (
 	CheckDMARC               = "dmarc"
 	CheckOneClickUnsubscribe = "one_click_unsubscribe"
 	CheckMXTLS               = "mx_tls"
+	CheckReverseDNS          = "reverse_dns"
 )
 
 // Check is one requirement and where the domain stands: the JSON of an
@@ -58,6 +61,9 @@ type Server struct {
 	// OneClickUnsubscribe: broadcasts carry List-Unsubscribe and
 	// List-Unsubscribe-Post (RFC 8058), which needs --public-url.
 	OneClickUnsubscribe bool
+	// EHLO is the name the server greets with (--hostname); the reverse
+	// DNS check says so when the last verification checked another.
+	EHLO string
 }
 
 // Domain returns d's sending readiness from its last verification; nil
@@ -66,7 +72,7 @@ func Domain(d *store.Domain, srv Server) []Check {
 	if !d.Capable(store.CapabilitySending) {
 		return nil
 	}
-	checks := []Check{spfAlignment(d), dkimAlignment(d), dmarcCheck(d)}
+	checks := []Check{spfAlignment(d), dkimAlignment(d), dmarcCheck(d), reverseDNS(d, srv)}
 	if srv.OneClickUnsubscribe {
 		checks = append(checks, Check{Check: CheckOneClickUnsubscribe, Status: Pass,
 			Message: "Broadcasts carry List-Unsubscribe with an HTTPS link and List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058)."})

@@ -2,11 +2,14 @@ package deliverability
 
 import (
 	"context"
+	"maps"
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/dnscheck"
@@ -71,7 +74,7 @@ func TestDomain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := byName(Domain(tc.d, tc.srv))
-			require.Len(t, got, 4)
+			require.Len(t, got, 5)
 			for check, st := range tc.want {
 				require.Equal(t, st, got[check].Status, "%s: %s", check, got[check].Message)
 				if st != Pass {
@@ -123,6 +126,74 @@ func TestMXTLS(t *testing.T) {
 	c = MXTLS(ctx, r, "nomx.example.com", p, time.Second, "doctor.test")
 	require.Equal(t, Warn, c.Status)
 	require.Contains(t, c.Message, "publishes no MX record")
+}
+
+// TestReverseDNS: the loopback DNS server publishes the PTR records of the
+// sending IPs and the EHLO name's addresses; LookupReverseDNS keeps its
+// answers as the verifier stores them, and Domain judges them without I/O.
+func TestReverseDNS(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dns := dnstest.NewServer(t)
+	r := &dnscheck.Resolver{Addr: dns.Addr(), Timeout: time.Second}
+	ip1, ip2 := netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("2001:db8::5")
+	dns.SetAddr("mx.godwit.test", "203.0.113.5", "2001:db8::5")
+	dns.SetPTR("203.0.113.5", "MX.godwit.test")
+	dns.SetPTR("2001:db8::5", "mx.godwit.test")
+	srv := Server{EHLO: "mx.godwit.test"}
+	check := func(ips ...netip.Addr) Check {
+		t.Helper()
+		d := domain("example.com", allVerified, nil)
+		maps.Copy(d.RecordChecks, LookupReverseDNS(ctx, r, "mx.godwit.test", ips, time.Now()))
+		c := byName(Domain(d, srv))[CheckReverseDNS]
+		if c.Status != Pass {
+			require.NotEmpty(t, c.Fix)
+		}
+		return c
+	}
+
+	c := check(ip1, ip2)
+	require.Equal(t, Pass, c.Status, c.Message)
+	require.Contains(t, c.Message, "(203.0.113.5, 2001:db8::5) is the EHLO name mx.godwit.test")
+
+	c = check() // no --sending-ips: the EHLO name's own addresses
+	require.Equal(t, Pass, c.Status, c.Message)
+
+	dns.SetPTR("2001:db8::5", "host-5.provider.test")
+	c = check(ip1, ip2)
+	require.Equal(t, Fail, c.Status)
+	require.Equal(t, "The PTR of 2001:db8::5 is host-5.provider.test, not the EHLO name mx.godwit.test. Gmail and Yahoo require forward-confirmed reverse DNS of bulk senders' IPs.", c.Message)
+	require.Contains(t, c.Fix, "set the PTR of 2001:db8::5 to mx.godwit.test")
+
+	dns.SetPTR("2001:db8::5")
+	c = check(ip2)
+	require.Equal(t, Fail, c.Status)
+	require.Contains(t, c.Message, "2001:db8::5 has no PTR record")
+
+	dns.SetAddr("mx.godwit.test", "203.0.113.9")
+	c = check(ip1)
+	require.Equal(t, Fail, c.Status, "not forward-confirmed")
+	require.Contains(t, c.Message, "mx.godwit.test does not resolve back to it (it resolves to 203.0.113.9)")
+	require.Equal(t, "Publish an A/AAAA record mx.godwit.test → 203.0.113.5, then verify the domain again.", c.Fix)
+
+	dns.Fail("5.113.0.203.in-addr.arpa", mdns.RcodeServerFailure)
+	c = check(ip1)
+	require.Equal(t, Warn, c.Status, c.Message)
+	require.Contains(t, c.Message, "The PTR lookup of 203.0.113.5 failed (SERVFAIL)")
+
+	dns.Delete("mx.godwit.test")
+	c = check()
+	require.Equal(t, Warn, c.Status)
+	require.Contains(t, c.Message, "No sending IP to check")
+
+	d := domain("example.com", allVerified, nil)
+	c = byName(Domain(d, srv))[CheckReverseDNS]
+	require.Equal(t, Warn, c.Status)
+	require.Contains(t, c.Message, "not been looked up yet")
+	maps.Copy(d.RecordChecks, LookupReverseDNS(ctx, r, "old.godwit.test", []netip.Addr{ip1}, time.Now()))
+	c = byName(Domain(d, srv))[CheckReverseDNS]
+	require.Equal(t, Warn, c.Status)
+	require.Contains(t, c.Message, "compared the sending IPs' reverse DNS with old.godwit.test, but the server now greets as mx.godwit.test")
 }
 
 func FuzzParseDMARC(f *testing.F) {

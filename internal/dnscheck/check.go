@@ -137,6 +137,10 @@ func newAnswer(values []string, nx bool) Answer {
 	return a
 }
 
+// FailureText says shortly why a lookup failed, as Answer.Error does:
+// "SERVFAIL", "timeout: no reply within 5s", ….
+func FailureText(err error) string { return failedAnswer(err).Error }
+
 // failedAnswer says shortly why a lookup failed: the server's rcode, a
 // timeout, or the error itself.
 func failedAnswer(err error) Answer {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -96,8 +97,14 @@ type Verifier struct {
 	Claims   ClaimStore
 	Settings Settings
 	DNS      RecordChecker
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// ReverseDNS, when set, looks up the reverse DNS of the sending IPs a
+	// sending domain uses at each of its checks
+	// (deliverability.LookupReverseDNS); its answers are kept with the
+	// record checks, for the domain's readiness. It never changes the
+	// domain's status.
+	ReverseDNS func(ctx context.Context, d *store.Domain, now time.Time) map[string]store.RecordCheck
+	Now        func() time.Time
+	Logger     *slog.Logger
 	// Interval is how often Start's loop looks for due domains (each
 	// domain has its own schedule).
 	Interval time.Duration
@@ -303,6 +310,9 @@ func (v *Verifier) check(ctx context.Context, d *store.Domain, now time.Time) (l
 		}
 	}
 
+	if v.ReverseDNS != nil && Capable(d, Sending) {
+		maps.Copy(checks, v.ReverseDNS(ctx, d, now))
+	}
 	d.RecordChecks = checks
 
 	// Each enabled capability is up when every record it needs is verified.
