@@ -138,52 +138,35 @@ func (c Config) For(dest string, maxPerHost int) Limits {
 // An empty spec sets nothing.
 func Parse(spec string) (Config, error) {
 	c := Config{}
-	for entry := range strings.SplitSeq(spec, ",") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		name, fields, ok := strings.Cut(entry, ":")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if !ok || strings.TrimSpace(fields) == "" {
-			return nil, fmt.Errorf("destination limits %q: want NAME:KEY=VALUE[/KEY=VALUE…], e.g. gmail:connections=10/rate=20", entry)
-		}
-		if name != Other && !slices.ContainsFunc(Providers, func(p Provider) bool { return p.Name == name }) {
-			return nil, fmt.Errorf("destination limits %q: unknown destination %q (known: %s)", entry, name, strings.Join(Names(), ", "))
-		}
-		if _, dup := c[name]; dup {
-			return nil, fmt.Errorf("destination limits: %q is set twice", name)
-		}
-		var o override
-		for f := range strings.SplitSeq(fields, "/") {
-			key, val, ok := strings.Cut(strings.TrimSpace(f), "=")
-			if !ok {
-				return nil, fmt.Errorf("destination limits %q: %q is not KEY=VALUE", entry, f)
+	err := ParseSpec(spec, "destination limits", "gmail:connections=10/rate=20", Names(), func(name, key, val string) error {
+		o := c[name]
+		switch key {
+		case "connections":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 10000 {
+				return fmt.Errorf("connections must be an integer from 1 to 10000, got %q", val)
 			}
-			switch strings.TrimSpace(key) {
-			case "connections":
-				n, err := strconv.Atoi(strings.TrimSpace(val))
-				if err != nil || n < 1 || n > 10000 {
-					return nil, fmt.Errorf("destination limits %q: connections must be an integer from 1 to 10000, got %q", entry, val)
-				}
-				o.connections = &n
-			case "messages":
-				n, err := strconv.Atoi(strings.TrimSpace(val))
-				if err != nil || n < 0 || n > 1000000 {
-					return nil, fmt.Errorf("destination limits %q: messages (per connection) must be an integer from 0 (unlimited) to 1000000, got %q", entry, val)
-				}
-				o.messages = &n
-			case "rate":
-				r, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-				if err != nil || r < 0 || r > 100000 || math.IsNaN(r) {
-					return nil, fmt.Errorf("destination limits %q: rate (messages per second) must be a number from 0 (unlimited) to 100000, got %q", entry, val)
-				}
-				o.rate = &r
-			default:
-				return nil, fmt.Errorf("destination limits %q: unknown key %q (want connections, messages or rate)", entry, key)
+			o.connections = &n
+		case "messages":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n > 1000000 {
+				return fmt.Errorf("messages (per connection) must be an integer from 0 (unlimited) to 1000000, got %q", val)
 			}
+			o.messages = &n
+		case "rate":
+			r, err := strconv.ParseFloat(val, 64)
+			if err != nil || r < 0 || r > 100000 || math.IsNaN(r) {
+				return fmt.Errorf("rate (messages per second) must be a number from 0 (unlimited) to 100000, got %q", val)
+			}
+			o.rate = &r
+		default:
+			return fmt.Errorf("unknown key %q (want connections, messages or rate)", key)
 		}
 		c[name] = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }

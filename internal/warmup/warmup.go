@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,51 +159,34 @@ func ParseSchedules(spec string) (map[string]Schedule, error) {
 		double         *float64
 	}
 	entries := map[string]partial{}
-	for entry := range strings.SplitSeq(spec, ",") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		name, fields, ok := strings.Cut(entry, ":")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if !ok || strings.TrimSpace(fields) == "" {
-			return nil, fmt.Errorf("warm-up schedule %q: want NAME:KEY=VALUE[/KEY=VALUE…], e.g. default:start=50/double=3/ceiling=100000", entry)
-		}
-		if name != Default && !slices.Contains(destination.Names(), name) {
-			return nil, fmt.Errorf("warm-up schedule %q: unknown destination %q (known: default, %s)", entry, name, strings.Join(destination.Names(), ", "))
-		}
-		if _, dup := entries[name]; dup {
-			return nil, fmt.Errorf("warm-up schedule: %q is set twice", name)
-		}
-		var p partial
-		for f := range strings.SplitSeq(fields, "/") {
-			key, val, ok := strings.Cut(strings.TrimSpace(f), "=")
-			if !ok {
-				return nil, fmt.Errorf("warm-up schedule %q: %q is not KEY=VALUE", entry, f)
+	names := append([]string{Default}, destination.Names()...)
+	err := destination.ParseSpec(spec, "warm-up schedule", "default:start=50/double=3/ceiling=100000", names, func(name, key, val string) error {
+		p := entries[name]
+		switch key {
+		case "start", "ceiling":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 10000000 {
+				return fmt.Errorf("%s must be an integer from 1 to 10000000, got %q", key, val)
 			}
-			val = strings.TrimSpace(val)
-			switch strings.TrimSpace(key) {
-			case "start", "ceiling":
-				n, err := strconv.Atoi(val)
-				if err != nil || n < 1 || n > 10000000 {
-					return nil, fmt.Errorf("warm-up schedule %q: %s must be an integer from 1 to 10000000, got %q", entry, key, val)
-				}
-				if key == "start" {
-					p.start = &n
-				} else {
-					p.ceiling = &n
-				}
-			case "double":
-				d, err := strconv.ParseFloat(val, 64)
-				if err != nil || math.IsNaN(d) || d < 0.1 || d > 365 {
-					return nil, fmt.Errorf("warm-up schedule %q: double (days over which the cap doubles) must be a number from 0.1 to 365, got %q", entry, val)
-				}
-				p.double = &d
-			default:
-				return nil, fmt.Errorf("warm-up schedule %q: unknown key %q (want start, double or ceiling)", entry, key)
+			if key == "start" {
+				p.start = &n
+			} else {
+				p.ceiling = &n
 			}
+		case "double":
+			d, err := strconv.ParseFloat(val, 64)
+			if err != nil || math.IsNaN(d) || d < 0.1 || d > 365 {
+				return fmt.Errorf("double (days over which the cap doubles) must be a number from 0.1 to 365, got %q", val)
+			}
+			p.double = &d
+		default:
+			return fmt.Errorf("unknown key %q (want start, double or ceiling)", key)
 		}
 		entries[name] = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	apply := func(base Schedule, p partial) Schedule {
 		if p.start != nil {
