@@ -80,7 +80,16 @@ func TestCountersAggregate(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, none)
 
-		ok, err := db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, nil)
+		// A claim whose mail cannot be enqueued is not made: the next try
+		// claims (and mails) it.
+		godwittest.OutboxOf(t, db).OnTLSReportMail(func(context.Context, *sql.Tx, []store.TLSReportMail) error {
+			return errors.New("queue down")
+		})
+		mails := []store.TLSReportMail{{Domain: "example.test", Day: "2026-12-02", ReportID: "r", To: "a@b.test", Message: []byte("m")}}
+		_, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, mails)
+		require.ErrorContains(t, err, "queue down")
+		godwittest.OutboxOf(t, db).OnTLSReportMail(nil)
+		ok, err := db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, mails)
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = db.ClaimTLSReport(ctx, "example.test", "2026-12-02", day, nil)
