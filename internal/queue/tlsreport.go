@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,10 +72,7 @@ func (tw *tlsReportWorker) Work(ctx context.Context, job *river.Job[TLSReportMai
 	if _, ok := errors.AsType[*tlsrpt.PermanentError](err); ok {
 		return river.JobCancel(err)
 	}
-	if err != nil && ctx.Err() == nil {
-		tw.q.log.Debug("tls report mail: retried", slog.String("report_id", a.ReportID), slog.Int("attempt", job.Attempt))
-	}
-	return err
+	return err // the Mailer has logged and counted the try
 }
 
 // NextRetry implements river.Worker: tlsReportRetry after the try (on the
