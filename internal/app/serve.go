@@ -18,6 +18,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -625,9 +626,23 @@ func createKey(ctx context.Context, db store.APIKeys, teamID, name, permission s
 	return token, k, nil
 }
 
+// Sampling of the block and mutex profiles while --debug-addr is set: a
+// blocking event of d is recorded with probability d/debugBlockRate (so
+// every wait of a millisecond or more), one contended mutex in
+// debugMutexFraction. They show where requests wait (e.g. for SQLite's
+// writing connection), which a CPU profile does not; at these rates their
+// cost is not measurable next to the waits they sample.
+const (
+	debugBlockRate     = int(time.Millisecond)
+	debugMutexFraction = 10
+)
+
 // serveDebug serves Go's profiling endpoints on a loopback address; they
-// are closed, not drained (a profile in progress is cut off).
+// are closed, not drained (a profile in progress is cut off). It turns on
+// the block and mutex profiles (/debug/pprof/block, /debug/pprof/mutex).
 func serveDebug(addr string, ln net.Listener, log *slog.Logger) Service {
+	runtime.SetBlockProfileRate(debugBlockRate)
+	runtime.SetMutexProfileFraction(debugMutexFraction)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
