@@ -138,6 +138,13 @@ const deliverQueue = "deliver"
 // jobs on SQLite (River's FetchCooldown; 10 ms for the other queues).
 const sqliteDeliverCooldown = 25 * time.Millisecond
 
+// sqlitePollInterval is how often the idle workers of the queues other than
+// delivery look for jobs on SQLite (webhook messages also wake them, as
+// deliveries do: wake.go). Every poll of every queue is a write on the one
+// writing connection: at 50 ms the four queues cost an idle node 8% of a
+// core and the accepts 80 turns of the connection a second.
+const sqlitePollInterval = 200 * time.Millisecond
+
 // maxJobAttempts bounds the runs that fail with an error (store trouble):
 // deferrals snooze and do not count. River backs off between them.
 const maxJobAttempts = 25
@@ -178,7 +185,7 @@ type Config struct {
 	TLSReports *tlsrpt.Mailer
 	// PollInterval is how often idle workers look for jobs without a
 	// notification (SQLite always polls); 0 means 1 s on PostgreSQL, and on
-	// SQLite 50 ms, except for the delivery queue, whose workers the store
+	// SQLite 200 ms (sqlitePollInterval), except for the delivery queue, whose workers the store
 	// wakes after each commit (wake.go): 1 s, a backstop for scheduled and
 	// retried emails, as on PostgreSQL.
 	PollInterval time.Duration
@@ -295,7 +302,7 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	switch db.Dialect() {
 	case sqlstore.SQLite:
 		rc.PollOnly = true
-		rc.FetchPollInterval = cmpOr(cfg.PollInterval, 50*time.Millisecond)
+		rc.FetchPollInterval = cmpOr(cfg.PollInterval, sqlitePollInterval)
 		if qc, ok := rc.Queues[deliverQueue]; ok {
 			// Each fetch is a write on SQLite's one writing connection, which
 			// the API's accepts wait for: poll rarely (the store wakes the

@@ -258,8 +258,8 @@ func TestSlowTeamDoesNotDelayOthers(t *testing.T) {
 			const hangFor = 4 * time.Second
 			counter := &inFlight{group: map[string]bool{}, now: map[string]int{}}
 			e := startWebhooks(t, kind, func(c *queue.Config, d *webhook.Dispatcher) {
-				c.Time = nil                           // real time: posts time out for real
-				c.PollInterval = 50 * time.Millisecond // SQLite's default
+				c.Time = nil // real time: posts time out for real
+				c.PollInterval = 50 * time.Millisecond
 				d.Timeout = hangFor
 				d.Limits = webhook.Limits{PerTeam: perTeam, PerEndpoint: perEndpoint}
 				counter.base = d.Client.Transport

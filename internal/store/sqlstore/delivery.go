@@ -115,18 +115,24 @@ func (db *DB) outcomeLoop() {
 				break gather
 			}
 		}
-		if err := db.commitOutcomes(group); err != nil && len(group) > 1 {
-			// One bad outcome must not fail the others: commit each alone.
-			for _, r := range group {
-				r.err = db.commitOutcomes([]*outcomeReq{r})
-			}
-		} else {
-			for _, r := range group {
-				r.err = err
-			}
-		}
+		db.commitOutcomeGroup(group)
 		for _, r := range group {
 			close(r.done)
+		}
+	}
+}
+
+// commitOutcomeGroup commits every outcome of group in one transaction, or,
+// if that transaction fails, each in its own: one bad outcome must not
+// fail the others.
+func (db *DB) commitOutcomeGroup(group []*outcomeReq) {
+	if err := db.commitOutcomes(group); err != nil && len(group) > 1 {
+		for _, r := range group {
+			r.err = db.commitOutcomes([]*outcomeReq{r})
+		}
+	} else {
+		for _, r := range group {
+			r.err = err
 		}
 	}
 }
@@ -145,6 +151,23 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 		return fmt.Errorf("record delivery: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	metrics := metricsDeltas{}
+	if err := db.outcomesTx(ctx, tx, metrics, group); err != nil {
+		return err
+	}
+	if err := metrics.upsert(ctx, db, tx); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record delivery: commit: %w", err)
+	}
+	db.jobsCommitted() // the webhook messages of its events
+	return nil
+}
+
+// outcomesTx writes group's outcomes in tx and adds their counts to
+// metrics (for the caller to upsert last).
+func (db *DB) outcomesTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas, group []*outcomeReq) error {
 	// Outcomes record events (and may suppress): take the events lock first.
 	if err := db.lockEvents(ctx, tx); err != nil {
 		return err
@@ -165,7 +188,6 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 		}
 	}
 	// Counted before the events are inserted: a first open is told from earlier ones.
-	metrics := metricsDeltas{}
 	if err := db.addOutcomes(ctx, tx, metrics, group); err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}
@@ -194,13 +216,6 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 			return fmt.Errorf("record delivery: enqueue retries: %w", err)
 		}
 	}
-	if err := metrics.upsert(ctx, db, tx); err != nil {
-		return fmt.Errorf("record delivery: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record delivery: commit: %w", err)
-	}
-	db.jobsCommitted() // the webhook messages of its events
 	return nil
 }
 

@@ -129,7 +129,24 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 		return fmt.Errorf("accept emails: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	metrics := metricsDeltas{}
+	if err := db.acceptTx(ctx, tx, metrics, group); err != nil {
+		return err
+	}
+	if err := metrics.upsert(ctx, db, tx); err != nil {
+		return fmt.Errorf("accept emails: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("accept emails: commit: %w", err)
+	}
+	db.jobsCommitted()
+	return nil
+}
 
+// acceptTx writes group's requests in tx and adds their counts to metrics
+// (for the caller to upsert last). A request refused by its idempotency key
+// or broadcast state gets its error and is left out.
+func (db *DB) acceptTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas, group []*acceptReq) error {
 	for _, r := range group {
 		// Scheduled emails record email.scheduled, contact steps theirs.
 		if len(r.a.Events) > 0 || (r.a.Step != nil && r.a.Step.Contact != nil && len(r.a.Step.Contact.Events) > 0) {
@@ -190,13 +207,16 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 	if err := db.insertTerms(ctx, tx, terms); err != nil {
 		return err
 	}
+	// The emails of the whole group share their delivery jobs (up to the
+	// outbox's emails per job): one job per request made single sends cost
+	// a job insert, a fetch and a completion each, all on the writing
+	// connection the accepts wait for.
+	var deliver []*store.Email
 	for _, r := range accepted {
 		if err := db.insertAttachments(ctx, tx, r.a.Emails); err != nil {
 			return err
 		}
-		if err := db.deliverTx(ctx, tx, r.a.Emails); err != nil {
-			return err
-		}
+		deliver = append(deliver, r.a.Emails...)
 		if err := db.insertEvents(ctx, tx, r.a.Events); err != nil {
 			return err
 		}
@@ -207,18 +227,14 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 			return err
 		}
 	}
-	// Last, so that PostgreSQL holds the rollup's row locks only until the commit.
-	metrics := metricsDeltas{}
+	if err := db.deliverTx(ctx, tx, deliver); err != nil {
+		return err
+	}
+	// Upserted last by the caller, so that PostgreSQL holds the rollup's
+	// row locks only until the commit.
 	for _, r := range accepted {
 		metrics.addAccepted(r.a.Emails)
 	}
-	if err := metrics.upsert(ctx, db, tx); err != nil {
-		return fmt.Errorf("accept emails: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("accept emails: commit: %w", err)
-	}
-	db.jobsCommitted()
 	return nil
 }
 

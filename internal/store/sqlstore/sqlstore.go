@@ -22,7 +22,12 @@
 // its work to committer goroutines that gather every request waiting at that
 // moment into one transaction. Each caller returns only after the commit that
 // holds its emails. If a group's transaction fails, each of its requests is
-// retried alone, so one bad request never fails its neighbours.
+// retried alone, so one bad request never fails its neighbours. Delivery
+// outcomes (RecordDelivery) are committed the same way; on SQLite, whose one
+// writing connection would only make the two kinds take turns, a single
+// committer (writeLoop) puts the accepts and the outcomes waiting at that
+// moment into one transaction, and the emails of a whole group share their
+// delivery jobs.
 //
 // # Jobs
 //
@@ -80,7 +85,8 @@ const (
 type Options struct {
 	// Now is the clock used for timestamps the store sets itself.
 	Now func() time.Time
-	// Committers is the number of group-commit goroutines (SQLite: always 1).
+	// Committers is the number of group-commit goroutines of accepts
+	// (SQLite: always 1, shared with the delivery outcomes).
 	Committers int
 	// MaxGroup bounds the requests gathered into one commit.
 	MaxGroup int
@@ -398,9 +404,6 @@ func (db *DB) start(opts Options) {
 	if n <= 0 {
 		n = 4
 	}
-	if db.dialect == SQLite {
-		n = 1
-	}
 	db.maxGroup = opts.MaxGroup
 	if db.maxGroup <= 0 {
 		db.maxGroup = 512
@@ -408,15 +411,22 @@ func (db *DB) start(opts Options) {
 	db.accepts = make(chan *acceptReq, 4*db.maxGroup)
 	db.outcomes = make(chan *outcomeReq, 4*db.maxGroup)
 	db.received = make(chan *receivedReq, 4*maxGroupReceived)
-	db.wg.Add(2)
-	go db.outcomeLoop()
+	db.wg.Add(1)
 	go db.receivedLoop()
 	if db.checkpointer != nil {
 		db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
 		go db.checkpointLoop()
 	}
-	for range n {
+	if db.dialect == SQLite {
+		// One writing connection: accepts and outcomes share its
+		// transactions (writeLoop).
 		db.wg.Add(1)
+		go db.writeLoop()
+		return
+	}
+	db.wg.Add(1 + n)
+	go db.outcomeLoop()
+	for range n {
 		go db.commitLoop()
 	}
 }
