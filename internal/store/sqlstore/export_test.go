@@ -58,3 +58,7 @@ func (db *DB) MigrateUpTo(ctx context.Context, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// PendingOutcomes is the number of delivery outcomes handed over and not
+// yet taken by a committer.
+func PendingOutcomes(db *DB) int { return len(db.outcomes) }
