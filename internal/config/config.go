@@ -261,7 +261,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TestDomain, "test-domain", c.TestDomain, "domain of the test sender and test recipients")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
-	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof); off when empty")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "loopback address for Go's profiling endpoints (/debug/pprof, block and mutex profiles included); off when empty")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of the Prometheus metrics endpoint (/metrics): loopback, or any address with --tls-cert/--acme-domain (served over TLS) or --insecure-http; off when empty")
 	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the Go heap (e.g. 128MiB, 1GiB; 0 for none): the GC works harder near it; GOMEMLIMIT, when set, wins")
 	fs.StringVar(&c.SecretKey, "secret-key", c.SecretKey, "32-byte key (hex or base64) that encrypts DKIM private keys at rest; default: a key generated in <data-dir>/secret.key (give every node the same one)")

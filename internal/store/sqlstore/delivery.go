@@ -197,6 +197,9 @@ func (db *DB) outcomesTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas,
 	if err := db.insertRows(ctx, tx, "email_events", "email_id, team_id, type, created_at, data", events); err != nil {
 		return fmt.Errorf("record delivery: insert events: %w", err)
 	}
+	if err := db.updateLastEvents(ctx, tx, group); err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
 	var retries []DeliveryRetry
 	var teamEvents []*store.Event
 	for _, r := range group {
@@ -219,12 +222,58 @@ func (db *DB) outcomesTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas,
 	return nil
 }
 
-func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.DeliveryOutcome) error {
-	if o.LastEvent != "" {
-		if _, err := db.txExec(ctx, tx, updateLastEventSQL, o.LastEvent, micros(db.now()), o.EmailID); err != nil {
-			return fmt.Errorf("update email: %w", err)
+// updateLastEvents moves each email of group to its outcome's last event,
+// with one UPDATE per last event (and per maxRowsPerInsert emails) rather
+// than one per outcome: a group's outcomes mostly share theirs (delivered).
+// An email with two outcomes in the group (a job run twice) gets the later
+// one's, as updates made one by one in the group's order would leave it.
+func (db *DB) updateLastEvents(ctx context.Context, tx *sql.Tx, group []*outcomeReq) error {
+	final := make(map[string]string, len(group)) // email → its last event
+	var order []string                           // the emails, first seen first
+	for _, r := range group {
+		if r.o.LastEvent == "" {
+			continue
+		}
+		if _, seen := final[r.o.EmailID]; !seen {
+			order = append(order, r.o.EmailID)
+		}
+		final[r.o.EmailID] = r.o.LastEvent
+	}
+	byEvent := map[string][]any{}
+	var events []string
+	for _, id := range order {
+		ev := final[id]
+		if _, ok := byEvent[ev]; !ok {
+			events = append(events, ev)
+		}
+		byEvent[ev] = append(byEvent[ev], id)
+	}
+	now := micros(db.now())
+	for _, ev := range events {
+		ids := byEvent[ev]
+		for len(ids) > 0 {
+			n := maxRowsPerInsert
+			for n > len(ids) {
+				n /= 2
+			}
+			args := append([]any{ev, now}, ids[:n]...)
+			if _, err := db.txExec(ctx, tx, updateLastEventsSQL(n), args...); err != nil {
+				return fmt.Errorf("update emails: %w", err)
+			}
+			ids = ids[n:]
 		}
 	}
+	return nil
+}
+
+// updateLastEventsSQL sets the last event of n emails.
+func updateLastEventsSQL(n int) string {
+	return `UPDATE emails SET last_event = ?, updated_at = ? WHERE id IN (?` + strings.Repeat(", ?", n-1) + `)`
+}
+
+// recordDeliveryTx writes what of o is its own (the last event is
+// updateLastEvents').
+func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.DeliveryOutcome) error {
 	if o.RetryAt != nil {
 		// The queue view shows when the retry enqueued with it is due.
 		if _, err := tx.ExecContext(ctx, db.q(`UPDATE emails SET next_attempt_at = ? WHERE id = ?`), micros(*o.RetryAt), o.EmailID); err != nil {
@@ -263,8 +312,6 @@ func (db *DB) recordDeliveryTx(ctx context.Context, tx *sql.Tx, o *store.Deliver
 	}
 	return nil
 }
-
-const updateLastEventSQL = `UPDATE emails SET last_event = ?, updated_at = ? WHERE id = ?`
 
 const attemptInsertColumns = "email_id, team_id, recipient, outcome, host, code, enhanced, response, created_at, tls_version, tls_cipher, tls_policy"
 

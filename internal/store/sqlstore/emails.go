@@ -274,9 +274,9 @@ const eventInsertColumns = "email_id, team_id, type, created_at"
 
 // writerStatements lists the statements the committers use.
 func writerStatements() []string {
-	qs := []string{claimIdempotencySQL, updateLastEventSQL, upsertMetricsSQL}
+	qs := []string{claimIdempotencySQL, upsertMetricsSQL}
 	for n := 1; n <= maxRowsPerInsert; n *= 2 {
-		qs = append(qs, multiInsert("emails", emailInsertColumns, emailInsertArity, n),
+		qs = append(qs, updateLastEventsSQL(n), multiInsert("emails", emailInsertColumns, emailInsertArity, n),
 			multiInsert("email_events", eventInsertColumns, 4, n),
 			multiInsert("email_events", "email_id, team_id, type, created_at, data", 5, n),
 			multiInsert("delivery_attempts", attemptInsertColumns, attemptInsertArity, n),
