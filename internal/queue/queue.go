@@ -139,9 +139,10 @@ const deliverQueue = "deliver"
 const sqliteDeliverCooldown = 25 * time.Millisecond
 
 // sqlitePollInterval is how often the idle workers of the queues other than
-// delivery look for jobs on SQLite (webhook messages also wake them, as
+// delivery (webhook, broadcast, contact import, automation, TLS report) look
+// for jobs on SQLite (webhook messages also wake their workers, as
 // deliveries do: wake.go). Every poll of every queue is a write on the one
-// writing connection: at 50 ms the four queues cost an idle node 8% of a
+// writing connection: at 50 ms four such queues cost an idle node 8% of a
 // core and the accepts 80 turns of the connection a second.
 const sqlitePollInterval = 200 * time.Millisecond
 
