@@ -14,9 +14,17 @@ import (
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
 	// The worker's reads are prepared: SQLite parses an unprepared
 	// statement on every call, which showed in delivery profiles.
-	e, err := db.emailByID(ctx, id)
+	// With whether it has attachments: most have none, and their query
+	// was a round trip per delivery.
+	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+`,
+		EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails WHERE id = ?`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("get email: %w", err)
+	}
+	var hasAtts bool
+	e, _, err := scanEmail(extraScan{get.QueryRowContext(ctx, id), []any{&hasAtts}})
+	if err != nil || !hasAtts {
+		return e, err
 	}
 	atts, err := db.prepared(ctx, db.r, `SELECT filename, content_type, content_id, path, content
 		FROM email_attachments WHERE email_id = ? ORDER BY idx`)
@@ -40,6 +48,15 @@ func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email,
 	}
 	return e, nil
 }
+
+// extraScan scans a row's columns into the caller's destinations and then
+// its last ones into extra.
+type extraScan struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (s extraScan) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 // GetEmailForEvent implements store.Store.
 func (db *DB) GetEmailForEvent(ctx context.Context, id string) (*store.Email, error) {

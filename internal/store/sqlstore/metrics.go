@@ -82,7 +82,65 @@ func (m metricsDeltas) at(k metricsKey, domainName string) *store.EmailCounts {
 
 // emailMetricsKey is what an email contributes under.
 type emailMetricsKey struct {
-	domainID, domainName, broadcastID string
+	teamID, domainID, domainName, broadcastID string
+}
+
+// emailMetricsKeys reads the rollup keys of the emails ids, by id, in one
+// statement per maxKeysPerSelect (a statement per email was two fifths of
+// an outcome commit's statements). An id that is no email is missing.
+func (db *DB) emailMetricsKeys(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*emailMetricsKey, error) {
+	keys := make(map[string]*emailMetricsKey, len(ids))
+	err := byIDs(ids, func(n int, ids []string) error {
+		args := make([]any, n)
+		for i, id := range ids {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT id, team_id, COALESCE(domain_id, ''), COALESCE(domain_name, ''), broadcast_id
+			FROM emails WHERE id IN (`+placeholders(n)+`)`), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			ek := &emailMetricsKey{}
+			if err := rows.Scan(&id, &ek.teamID, &ek.domainID, &ek.domainName, &ek.broadcastID); err != nil {
+				return err
+			}
+			keys[id] = ek
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("email metrics: %w", err)
+	}
+	return keys, nil
+}
+
+// maxIDsPerStatement bounds the ids of one byIDs statement.
+const maxIDsPerStatement = 128
+
+// byIDs calls run for ids in chunks of power-of-two sizes n up to
+// maxIDsPerStatement, each chunk padded to n with its last id: a handful of
+// statement texts, each parsed once, cover every count (an IN list or a
+// CASE is unchanged by a repeated id).
+func byIDs(ids []string, run func(n int, ids []string) error) error {
+	for len(ids) > 0 {
+		n := 1
+		for n < len(ids) && n < maxIDsPerStatement {
+			n *= 2
+		}
+		chunk := ids[:min(n, len(ids))]
+		padded := make([]string, n)
+		for i := range padded {
+			padded[i] = chunk[min(i, len(chunk)-1)]
+		}
+		if err := run(n, padded); err != nil {
+			return err
+		}
+		ids = ids[len(chunk):]
+	}
+	return nil
 }
 
 // addAccepted counts emails as received.
@@ -157,7 +215,16 @@ func counted(typ string) bool {
 // tx before the events are inserted, so that a first open is told from the
 // email's earlier ones.
 func (db *DB) addOutcomes(ctx context.Context, tx *sql.Tx, m metricsDeltas, group []*outcomeReq) error {
-	emails := map[string]*emailMetricsKey{}
+	var ids []string
+	for _, r := range group {
+		if slices.ContainsFunc(r.o.Events, func(ev *store.EmailEvent) bool { return counted(ev.Type) }) {
+			ids = append(ids, r.o.EmailID)
+		}
+	}
+	keys, err := db.emailMetricsKeys(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
 	firsts := map[[2]string]bool{} // (email, type) already opened/clicked
 	for _, r := range group {
 		o := r.o
@@ -165,20 +232,9 @@ func (db *DB) addOutcomes(ctx context.Context, tx *sql.Tx, m metricsDeltas, grou
 			if !counted(ev.Type) {
 				continue
 			}
-			ek, ok := emails[o.EmailID]
-			if !ok {
-				ek = &emailMetricsKey{}
-				err := tx.QueryRowContext(ctx, db.q(`SELECT COALESCE(domain_id, ''), COALESCE(domain_name, ''), broadcast_id
-					FROM emails WHERE id = ? AND team_id = ?`), o.EmailID, o.TeamID).Scan(&ek.domainID, &ek.domainName, &ek.broadcastID)
-				if errors.Is(err, sql.ErrNoRows) {
-					ek = nil // not the team's email: nothing to count under
-				} else if err != nil {
-					return fmt.Errorf("email metrics: %w", err)
-				}
-				emails[o.EmailID] = ek
-			}
-			if ek == nil {
-				continue
+			ek, ok := keys[o.EmailID]
+			if !ok || ek.teamID != o.TeamID {
+				continue // not the team's email: nothing to count under
 			}
 			first := false
 			if ev.Type == eventOpened || ev.Type == eventClicked {
