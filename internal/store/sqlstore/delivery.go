@@ -172,7 +172,7 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 	if err := db.outcomesTx(ctx, tx, metrics, group); err != nil {
 		return err
 	}
-	if err := metrics.upsert(ctx, db, tx); err != nil {
+	if err := metrics.upsert(ctx, db, tx, outcomeShard); err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -63,7 +63,11 @@ func submit[T any](db *DB, ctx context.Context, ch chan<- T, req T) error {
 // reaches this), which bounds the memory and the WAL of a transaction.
 const maxGroupEmails = 1000
 
-func (db *DB) commitLoop() {
+// acceptShard is the email metrics shard of the i-th accept committer
+// (metrics.go; outcomes add to outcomeShard).
+func acceptShard(i int) int64 { return int64(i) + 1 }
+
+func (db *DB) commitLoop(shard int64) {
 	defer db.wg.Done()
 	group := make([]*acceptReq, 0, db.maxGroup)
 	for first := range db.accepts {
@@ -82,7 +86,7 @@ func (db *DB) commitLoop() {
 				break gather
 			}
 		}
-		db.commitGroup(group)
+		db.commitGroup(group, shard)
 		for _, r := range group {
 			close(r.done)
 		}
@@ -91,8 +95,8 @@ func (db *DB) commitLoop() {
 
 // commitGroup commits every request of group in one transaction, or, if that
 // transaction fails, each request in its own.
-func (db *DB) commitGroup(group []*acceptReq) {
-	err := db.commitTx(group)
+func (db *DB) commitGroup(group []*acceptReq, shard int64) {
+	err := db.commitTx(group, shard)
 	if err == nil || len(group) == 1 {
 		for _, r := range group {
 			if r.err == nil {
@@ -103,13 +107,13 @@ func (db *DB) commitGroup(group []*acceptReq) {
 	}
 	for _, r := range group {
 		r.err = nil
-		if err := db.commitTx([]*acceptReq{r}); err != nil {
+		if err := db.commitTx([]*acceptReq{r}, shard); err != nil {
 			r.err = err
 		}
 	}
 }
 
-func (db *DB) commitTx(group []*acceptReq) (err error) {
+func (db *DB) commitTx(group []*acceptReq, shard int64) (err error) {
 	if db.observe != nil {
 		start := time.Now()
 		defer func() {
@@ -133,7 +137,7 @@ func (db *DB) commitTx(group []*acceptReq) (err error) {
 	if err := db.acceptTx(ctx, tx, metrics, group); err != nil {
 		return err
 	}
-	if err := metrics.upsert(ctx, db, tx); err != nil {
+	if err := metrics.upsert(ctx, db, tx, shard); err != nil {
 		return fmt.Errorf("accept emails: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

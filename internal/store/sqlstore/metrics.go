@@ -15,7 +15,10 @@ import (
 )
 
 // The email metrics rollup (email_metrics_hourly, migration 00020) holds,
-// per team, UTC hour, sending domain and broadcast, one counter per metric.
+// per team, UTC hour, sending domain and broadcast, one counter per metric,
+// in a row per shard (migration 00047): each committer adds to its own
+// shard, so that commits of different committers never wait for each
+// other's row lock, and reads sum the shards.
 // It is written in the transaction that records what it counts, so it is
 // never ahead of or behind the events: AcceptEmails adds each email to
 // `received` at its created_at hour, and RecordDelivery adds each email
@@ -48,9 +51,9 @@ var upsertMetricsSQL = func() string {
 		set = append(set, fmt.Sprintf("%[1]s = email_metrics_hourly.%[1]s + excluded.%[1]s", c))
 	}
 	set = append(set, "domain_name = CASE WHEN excluded.domain_name <> '' THEN excluded.domain_name ELSE email_metrics_hourly.domain_name END")
-	return `INSERT INTO email_metrics_hourly (team_id, hour, domain_id, broadcast_id, domain_name, ` + metricsCounterColumns + `)
-	VALUES (?, ?, ?, ?, ?` + strings.Repeat(", ?", len(cols)) + `)
-	ON CONFLICT (team_id, hour, domain_id, broadcast_id) DO UPDATE SET ` + strings.Join(set, ", ")
+	return `INSERT INTO email_metrics_hourly (team_id, hour, domain_id, broadcast_id, shard, domain_name, ` + metricsCounterColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?` + strings.Repeat(", ?", len(cols)) + `)
+	ON CONFLICT (team_id, hour, domain_id, broadcast_id, shard) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
 // metricsKey is one rollup row.
@@ -260,8 +263,13 @@ func (db *DB) addOutcomes(ctx context.Context, tx *sql.Tx, m metricsDeltas, grou
 	return nil
 }
 
-// upsert adds m to the rollup in tx, one statement per key, keys in order.
-func (m metricsDeltas) upsert(ctx context.Context, db *DB, tx *sql.Tx) error {
+// outcomeShard is the email metrics shard of the delivery outcomes'
+// committer (the accept committers': acceptShard).
+const outcomeShard = 0
+
+// upsert adds m to the rollup's rows of shard in tx, one statement per key,
+// keys in order.
+func (m metricsDeltas) upsert(ctx context.Context, db *DB, tx *sql.Tx, shard int64) error {
 	keys := make([]metricsKey, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -272,7 +280,7 @@ func (m metricsDeltas) upsert(ctx context.Context, db *DB, tx *sql.Tx) error {
 	})
 	for _, k := range keys {
 		d := m[k]
-		args := append([]any{k.teamID, k.hour, k.domainID, k.broadcastID, d.domainName}, counterArgs(&d.counts)...)
+		args := append([]any{k.teamID, k.hour, k.domainID, k.broadcastID, shard, d.domainName}, counterArgs(&d.counts)...)
 		if _, err := db.txExec(ctx, tx, upsertMetricsSQL, args...); err != nil {
 			return fmt.Errorf("email metrics: %w", err)
 		}

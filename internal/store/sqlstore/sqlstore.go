@@ -426,8 +426,8 @@ func (db *DB) start(opts Options) {
 	}
 	db.wg.Add(1 + n)
 	go db.outcomeLoop()
-	for range n {
-		go db.commitLoop()
+	for i := range n {
+		go db.commitLoop(acceptShard(i))
 	}
 }
 

@@ -80,14 +80,14 @@ func (db *DB) writeLoop() {
 func (db *DB) commitShared(ag []*acceptReq, og []*outcomeReq) {
 	switch {
 	case len(og) == 0:
-		db.commitGroup(ag)
+		db.commitGroup(ag, outcomeShard)
 		return
 	case len(ag) == 0:
 		db.commitOutcomeGroup(og)
 		return
 	}
 	if err := db.commitBoth(ag, og); err != nil {
-		db.commitGroup(ag)
+		db.commitGroup(ag, outcomeShard)
 		db.commitOutcomeGroup(og)
 		return
 	}
@@ -126,7 +126,7 @@ func (db *DB) commitBoth(ag []*acceptReq, og []*outcomeReq) (err error) {
 	if err := db.outcomesTx(ctx, tx, metrics, og); err != nil {
 		return err
 	}
-	if err := metrics.upsert(ctx, db, tx); err != nil {
+	if err := metrics.upsert(ctx, db, tx, outcomeShard); err != nil {
 		return fmt.Errorf("accept emails and record deliveries: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
