@@ -18,7 +18,9 @@ import (
 // per team, UTC hour, sending domain and broadcast, one counter per metric,
 // in a row per shard (migration 00047): each committer adds to its own
 // shard, so that commits of different committers never wait for each
-// other's row lock, and reads sum the shards.
+// other's row lock, and reads sum the shards. On SQLite, whose one writer
+// makes no commit wait for another's row lock, every committer writes
+// shard 0.
 // It is written in the transaction that records what it counts, so it is
 // never ahead of or behind the events: AcceptEmails adds each email to
 // `received` at its created_at hour, and RecordDelivery adds each email

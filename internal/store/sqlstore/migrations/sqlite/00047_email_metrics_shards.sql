@@ -1,8 +1,9 @@
 -- +goose Up
 -- email_metrics_hourly gets a shard in its key, as on PostgreSQL (see the
--- PostgreSQL migration): SQLite has one committer for accepts, so its rows
--- are shards 0 (accepts) and 1 (delivery outcomes). SQLite cannot change a
--- primary key in place: the table is copied. Existing rows are shard 0.
+-- PostgreSQL migration). SQLite has one writer, so no commit waits for
+-- another's row lock: its committers all write shard 0, one row per key as
+-- before. SQLite cannot change a primary key in place: the table is copied.
+-- Existing rows are shard 0.
 CREATE TABLE email_metrics_hourly_new (
     team_id              TEXT NOT NULL,
     hour                 BIGINT NOT NULL,
