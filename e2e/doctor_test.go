@@ -86,5 +86,7 @@ mx-addr = 127.0.0.1:0
 		`      fix: ask your hosting provider to set the PTR \(reverse DNS\) of 192\.0\.2\.25 to mail\.example\.com\n`, out)
 	require.Regexp(t, `(?m)^FAIL  outbound-25\s+connected to \S+, but no SMTP greeting within 500ms`, out)
 	require.Regexp(t, `(?m)^      fix: most cloud providers block outbound port \d+ by default`, out)
-	require.Regexp(t, `^godwit doctor: 2 of \d+ checks failed \(4 warnings\)\n$`, stderr)
+	// The domain's readiness checks the same PTR for its sending IPs.
+	require.Regexp(t, `(?m)^FAIL  readiness\s+example\.org reverse_dns: The PTR of 192\.0\.2\.25 is vps-25\.hoster\.example\.net, not the EHLO name mail\.example\.com\.`, out)
+	require.Regexp(t, `^godwit doctor: 3 of \d+ checks failed \(4 warnings\)\n$`, stderr)
 }
