@@ -12,41 +12,98 @@ import (
 
 // GetEmailForDelivery implements store.Store.
 func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
-	// The worker's reads are prepared: SQLite parses an unprepared
-	// statement on every call, which showed in delivery profiles.
-	// With whether it has attachments: most have none, and their query
-	// was a round trip per delivery.
-	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+`,
-		EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails WHERE id = ?`)
+	es, err := db.GetEmailsForDelivery(ctx, []string{id})
 	if err != nil {
-		return nil, fmt.Errorf("get email: %w", err)
+		return nil, err
 	}
-	var hasAtts bool
-	e, _, err := scanEmail(extraScan{get.QueryRowContext(ctx, id), []any{&hasAtts}})
-	if err != nil || !hasAtts {
-		return e, err
+	if len(es) == 0 {
+		return nil, fmt.Errorf("get email: %w", store.ErrNotFound)
 	}
+	return es[0], nil
+}
+
+// GetEmailsForDelivery implements store.Store: one query for the emails
+// (and one more for the attachments of those that have some), so that a
+// delivery job reads its emails together rather than a round trip each.
+func (db *DB) GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.Email, error) {
+	out := make([]*store.Email, 0, len(ids))
+	var withAtts []*store.Email
+	for _, run := range chunks(ids, maxDeliveryRead) {
+		// The worker's reads are prepared (SQLite parses an unprepared
+		// statement on every call, which showed in delivery profiles), in
+		// a few shapes: the list is padded to a power of two with its last
+		// id. With whether each has attachments: most have none.
+		n := 1
+		for n < len(run) {
+			n *= 2
+		}
+		get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+`,
+			EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails WHERE id IN (`+placeholders(n)+`)`)
+		if err != nil {
+			return nil, fmt.Errorf("get emails: %w", err)
+		}
+		args := make([]any, n)
+		for i := range args {
+			args[i] = run[min(i, len(run)-1)]
+		}
+		rows, err := get.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("get emails: %w", interpretError(err))
+		}
+		for rows.Next() {
+			var hasAtts bool
+			e, _, err := scanEmail(extraScan{rows, []any{&hasAtts}})
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, e)
+			if hasAtts {
+				withAtts = append(withAtts, e)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("get emails: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("get emails: %w", interpretError(err))
+		}
+	}
+	for _, e := range withAtts {
+		if err := db.emailAttachments(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// maxDeliveryRead bounds the ids of one query of GetEmailsForDelivery (a
+// delivery job holds at most 100 emails).
+const maxDeliveryRead = 128
+
+// emailAttachments reads e's attachments, content included.
+func (db *DB) emailAttachments(ctx context.Context, e *store.Email) error {
 	atts, err := db.prepared(ctx, db.r, `SELECT filename, content_type, content_id, path, content
 		FROM email_attachments WHERE email_id = ? ORDER BY idx`)
 	if err != nil {
-		return nil, fmt.Errorf("get attachments: %w", err)
+		return fmt.Errorf("get attachments: %w", err)
 	}
-	rows, err := atts.QueryContext(ctx, id)
+	rows, err := atts.QueryContext(ctx, e.ID)
 	if err != nil {
-		return nil, fmt.Errorf("get attachments: %w", err)
+		return fmt.Errorf("get attachments: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var a store.Attachment
 		if err := rows.Scan(&a.Filename, &a.ContentType, &a.ContentID, &a.Path, &a.Content); err != nil {
-			return nil, fmt.Errorf("get attachments: %w", err)
+			return fmt.Errorf("get attachments: %w", err)
 		}
 		e.Attachments = append(e.Attachments, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("get attachments: %w", err)
+		return fmt.Errorf("get attachments: %w", err)
 	}
-	return e, nil
+	return nil
 }
 
 // extraScan scans a row's columns into the caller's destinations and then
@@ -161,25 +218,9 @@ func (db *DB) commitOutcomes(group []*outcomeReq) (err error) {
 			db.observe(CommitStats{Kind: "outcomes", Duration: time.Since(start), Requests: len(group), Failed: err != nil})
 		}()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record delivery: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	metrics := metricsDeltas{}
-	if err := db.outcomesTx(ctx, tx, metrics, group); err != nil {
-		return err
-	}
-	if err := metrics.upsert(ctx, db, tx, outcomeShard); err != nil {
-		return fmt.Errorf("record delivery: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record delivery: commit: %w", err)
-	}
-	db.jobsCommitted() // the webhook messages of its events
-	return nil
+	return db.writeTx("record delivery", outcomeShard, func(ctx context.Context, tx *sql.Tx, metrics metricsDeltas) error {
+		return db.outcomesTx(ctx, tx, metrics, group)
+	})
 }
 
 // outcomesTx writes group's outcomes in tx and adds their counts to

@@ -124,26 +124,36 @@ func (db *DB) commitTx(group []*acceptReq, shard int64) (err error) {
 			db.observe(CommitStats{Kind: "accept", Duration: time.Since(start), Requests: len(group), Emails: emails, Failed: err != nil})
 		}()
 	}
+	return db.writeTx("accept emails", shard, func(ctx context.Context, tx *sql.Tx, metrics metricsDeltas) error {
+		return db.acceptTx(ctx, tx, metrics, group)
+	})
+}
+
+// writeTx runs body in one transaction on the writing connection, upserts
+// the email metrics body added to (last, so that PostgreSQL holds the
+// rollup's row locks only until the commit) in shard, commits, and wakes the
+// job fetchers for the jobs body enqueued. what names the work in errors.
+func (db *DB) writeTx(what string, shard int64, body func(ctx context.Context, tx *sql.Tx, metrics metricsDeltas) error) error {
 	// A background context: work handed to a committer is not abandoned
 	// half-way because one caller went away.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("accept emails: begin: %w", err)
+		return fmt.Errorf("%s: begin: %w", what, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	metrics := metricsDeltas{}
-	if err := db.acceptTx(ctx, tx, metrics, group); err != nil {
+	if err := body(ctx, tx, metrics); err != nil {
 		return err
 	}
 	if err := metrics.upsert(ctx, db, tx, shard); err != nil {
-		return fmt.Errorf("accept emails: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("accept emails: commit: %w", err)
+		return fmt.Errorf("%s: commit: %w", what, err)
 	}
-	db.jobsCommitted()
+	db.jobsCommitted() // deliveries, webhook messages
 	return nil
 }
 

@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
 	"time"
 )
 
@@ -112,26 +112,10 @@ func (db *DB) commitBoth(ag []*acceptReq, og []*outcomeReq) (err error) {
 			db.observe(CommitStats{Kind: "outcomes", Duration: d, Requests: len(og), Failed: err != nil})
 		}()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("accept emails and record deliveries: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	metrics := metricsDeltas{}
-	if err := db.acceptTx(ctx, tx, metrics, ag); err != nil {
-		return err
-	}
-	if err := db.outcomesTx(ctx, tx, metrics, og); err != nil {
-		return err
-	}
-	if err := metrics.upsert(ctx, db, tx, outcomeShard); err != nil {
-		return fmt.Errorf("accept emails and record deliveries: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("accept emails and record deliveries: commit: %w", err)
-	}
-	db.jobsCommitted()
-	return nil
+	return db.writeTx("accept emails and record deliveries", outcomeShard, func(ctx context.Context, tx *sql.Tx, metrics metricsDeltas) error {
+		if err := db.acceptTx(ctx, tx, metrics, ag); err != nil {
+			return err
+		}
+		return db.outcomesTx(ctx, tx, metrics, og)
+	})
 }
