@@ -27,6 +27,7 @@ import (
 // Store is what the worker needs of the store.
 type Store interface {
 	GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error)
+	GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.Email, error)
 	ClaimScheduled(ctx context.Context, id string, at time.Time) error
 	RecordDelivery(ctx context.Context, o *store.DeliveryOutcome) error
 	ListDeliveryAttempts(ctx context.Context, teamID, emailID string) ([]*store.DeliveryAttempt, error)
@@ -100,6 +101,9 @@ type Job struct {
 	// Attempt counts the job's runs, from 1: a later run of a scheduled
 	// email's job may find the email already claimed by its earlier run.
 	Attempt int
+	// Batch, if not nil, holds the email and what its attempt reads, read
+	// with the other emails of its job (ReadBatch).
+	Batch *Batch
 }
 
 // Retry says the email needs another run after the given delay. Enqueued
@@ -172,7 +176,11 @@ func (w *Worker) Deliver(ctx context.Context, j Job) error {
 }
 
 func (w *Worker) deliver(ctx context.Context, j Job) error {
-	e, err := w.Store.GetEmailForDelivery(ctx, j.EmailID)
+	e, ok := j.Batch.email(j.EmailID)
+	var err error
+	if !ok {
+		e, err = w.Store.GetEmailForDelivery(ctx, j.EmailID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		w.logger().Warn("delivery job for an unknown email", "email_id", j.EmailID)
 		return nil
@@ -207,7 +215,7 @@ func (w *Worker) deliver(ctx context.Context, j Job) error {
 			// An earlier run of this job claimed it and did not finish.
 		}
 	}
-	return w.attempt(ctx, e, now)
+	return w.attempt(ctx, j.Batch, e, now)
 }
 
 // recipientState is where each recipient of an email stands.
@@ -217,9 +225,9 @@ type recipientState struct {
 	deferred int    // deferred attempts so far
 }
 
-func (w *Worker) attempt(ctx context.Context, e *store.Email, start time.Time) error {
+func (w *Worker) attempt(ctx context.Context, b *Batch, e *store.Email, start time.Time) error {
 	return w.attemptWith(ctx, e, start, func(pending []*recipientState, results map[string]Result, out *store.DeliveryOutcome) error {
-		return w.sendPending(ctx, e, pending, results, start, out)
+		return w.sendPending(ctx, b, e, pending, results, start, out)
 	})
 }
 
@@ -387,7 +395,7 @@ func (w *Worker) report(e *store.Email, results []Result, retryAt *time.Time) {
 // sendPending decides the pending recipients of an attempt: the email's
 // topic, the test addresses (simulated), the suppression list, and the
 // transport for the rest.
-func (w *Worker) sendPending(ctx context.Context, e *store.Email, pending []*recipientState,
+func (w *Worker) sendPending(ctx context.Context, b *Batch, e *store.Email, pending []*recipientState,
 	results map[string]Result, start time.Time, out *store.DeliveryOutcome) error {
 	if err := w.checkTopic(ctx, e, pending, results); err != nil {
 		return err
@@ -412,9 +420,12 @@ func (w *Worker) sendPending(ctx context.Context, e *store.Email, pending []*rec
 		for i, st := range real {
 			addrs[i] = st.addr
 		}
-		suppressed, err := w.Store.SuppressedAmong(ctx, e.TeamID, addrs)
-		if err != nil {
-			return err
+		suppressed, ok := b.suppressedAmong(e, addrs)
+		if !ok {
+			var err error
+			if suppressed, err = w.Store.SuppressedAmong(ctx, e.TeamID, addrs); err != nil {
+				return err
+			}
 		}
 		var send []string
 		for _, a := range addrs {
@@ -425,7 +436,7 @@ func (w *Worker) sendPending(ctx context.Context, e *store.Email, pending []*rec
 			}
 		}
 		if len(send) > 0 {
-			for i, r := range w.send(ctx, e, send, start, out) {
+			for i, r := range w.send(ctx, b, e, send, start, out) {
 				results[send[i]] = r
 			}
 		}
@@ -562,7 +573,7 @@ func domainOf(addr string) string {
 
 // send builds, signs and sends the message to the recipients, returning one
 // result per recipient. Failures to build it are Failed for all.
-func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now time.Time, out *store.DeliveryOutcome) []Result {
+func (w *Worker) send(ctx context.Context, b *Batch, e *store.Email, rcpts []string, now time.Time, out *store.DeliveryOutcome) []Result {
 	all := func(outcome Outcome, host string, msg string) []Result {
 		rs := make([]Result, len(rcpts))
 		for i, a := range rcpts {
@@ -570,7 +581,7 @@ func (w *Worker) send(ctx context.Context, e *store.Email, rcpts []string, now t
 		}
 		return rs
 	}
-	d, name, err := w.sendingDomain(ctx, e)
+	d, name, err := w.sendingDomain(ctx, b, e)
 	if errors.Is(err, store.ErrNotFound) && w.AnySender && w.Transport == nil {
 		return w.captureUnsigned(ctx, e, now, out, all)
 	}
@@ -663,7 +674,10 @@ func (w *Worker) captureUnsigned(ctx context.Context, e *store.Email, now time.T
 // recorded when it was accepted, by id, so that nothing parses From again;
 // for an email accepted before the domain was recorded, the domain of its
 // From by name.
-func (w *Worker) sendingDomain(ctx context.Context, e *store.Email) (*store.Domain, string, error) {
+func (w *Worker) sendingDomain(ctx context.Context, b *Batch, e *store.Email) (*store.Domain, string, error) {
+	if d, ok := b.domain(e); ok {
+		return d, e.DomainName, nil
+	}
 	if e.DomainID != "" {
 		d, err := w.Store.GetDomain(ctx, e.TeamID, e.DomainID)
 		return d, e.DomainName, err

@@ -515,6 +515,21 @@ func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) 
 		t := time.UnixMicro(job.Args.At).UTC()
 		at = &t
 	}
+	// An immediate job's emails are read together, with their domains and
+	// suppressions (a scheduled one's are read as their time comes). If
+	// that fails, each delivery reads its own.
+	var batch *delivery.Batch
+	if at == nil && len(job.Args.EmailIDs) > 1 {
+		if err := panics.Catch(func() error {
+			var err error
+			batch, err = dw.w.ReadBatch(ctx, job.Args.EmailIDs)
+			return err
+		}); err != nil {
+			batch = nil
+			dw.q.log.Warn("delivery job: reading its emails together failed; each is read on its own",
+				slog.Int64("job_id", job.ID), slog.Any("err", err))
+		}
+	}
 	errs := make([]error, len(job.Args.EmailIDs))
 	var wg sync.WaitGroup
 	for i, id := range job.Args.EmailIDs {
@@ -530,7 +545,7 @@ func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) 
 			// the last line, for a panic outside it: the job fails and River
 			// retries it, and no goroutine of a job can stop the process.
 			err := panics.Catch(func() error {
-				return dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt})
+				return dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt, Batch: batch})
 			})
 			var retry *delivery.Retry
 			if errors.As(err, &retry) {

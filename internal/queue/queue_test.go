@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/godwit/godwit/internal/domains"
+	"github.com/godwit/godwit/internal/events"
 	"github.com/godwit/godwit/internal/secretbox"
 
 	"github.com/godwit/godwit/internal/delivery"
@@ -98,7 +99,7 @@ func (e *env) accept(to string, at *time.Time) *store.Email {
 }
 
 func (e *env) last(em *store.Email) string {
-	got, err := e.db.GetEmail(context.Background(), e.team.ID, em.ID)
+	got, err := e.db.GetEmail(context.Background(), em.TeamID, em.ID)
 	require.NoError(e.t, err)
 	return got.LastEvent
 }
@@ -225,6 +226,69 @@ func TestCommittedEmailsWakeTheWorkers(t *testing.T) {
 				em := e.accept(fmt.Sprintf("delivered+%d@resend.dev", i), nil)
 				e.waitFor(em, store.EventDelivered, 10*time.Second)
 			}
+		})
+	}
+}
+
+// The emails of one job are read together with their domains and
+// suppressions (delivery.ReadBatch): each team's suppression list applies to
+// its own emails only, every email is signed by its domain, and an email
+// the batch did not find is still delivered by its own read.
+func TestJobReadsItsEmailsTogether(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			mx := godwittest.NewMX(t, godwittest.MXOptions{Domain: "relay.test"})
+			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
+			require.NoError(t, err)
+			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
+			e := start(t, kind, func(w *delivery.Worker) {
+				w.Domains = settings
+				w.Transport = &delivery.RelayTransport{URL: "smtp://" + mx.Addr(), Timeout: 5 * time.Second}
+			})
+			other := &store.Team{ID: uuid.NewString(), Name: "other", CreatedAt: t0}
+			require.NoError(t, e.db.CreateTeam(ctx, other))
+			domainOf := map[*store.Team]*store.Domain{}
+			for team, name := range map[*store.Team]string{e.team: "example.com", other: "example.org"} {
+				d := &store.Domain{ID: uuid.NewString(), TeamID: team.ID, Name: name, Region: "us-east-1", ReturnPath: "send",
+					Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
+					RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
+				d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
+				require.NoError(t, err)
+				require.NoError(t, e.db.CreateDomain(ctx, d))
+				domainOf[team] = d
+			}
+			require.NoError(t, e.db.AddSuppressions(ctx, e.team.ID, []*store.Suppression{{ID: uuid.NewString(), TeamID: e.team.ID,
+				Email: "gone@dest.test", Origin: "manual", CreatedAt: t0}}, events.SuppressionAddedEvent))
+			text := "hi"
+			mail := func(team *store.Team, to string) *store.Email {
+				from := "a@example.com"
+				if team == other {
+					from = "a@example.org"
+				}
+				return &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: from, To: []string{to},
+					Subject: "s", Text: &text, CreatedAt: t0, LastEvent: store.EventQueued,
+					DomainID: domainOf[team].ID, DomainName: domainOf[team].Name}
+			}
+			ems := []*store.Email{mail(e.team, "x0@dest.test"), mail(e.team, "Gone@dest.test"), mail(e.team, "x1@dest.test"),
+				mail(other, "gone@dest.test"), mail(e.team, "delivered@resend.dev")}
+			// One accept: the emails share one delivery job.
+			require.NoError(t, e.db.AcceptEmails(ctx, &store.Accept{Emails: ems}))
+			want := []string{store.EventDelivered, store.EventSuppressed, store.EventDelivered, store.EventDelivered, store.EventDelivered}
+			for i, em := range ems {
+				e.waitFor(em, want[i], 10*time.Second)
+			}
+			var received []string
+			for _, m := range mx.Messages() {
+				received = append(received, m.Rcpts...)
+				domain := "d=example.com;"
+				if m.Rcpts[0] == "gone@dest.test" {
+					domain = "d=example.org;"
+				}
+				require.Contains(t, string(m.Data), domain, "signed by the sending domain")
+			}
+			require.ElementsMatch(t, []string{"x0@dest.test", "x1@dest.test", "gone@dest.test"}, received)
 		})
 	}
 }

@@ -127,6 +127,10 @@ type Deliveries interface {
 	// GetEmailForDelivery returns an email of any team with its bodies and
 	// attachments (content included).
 	GetEmailForDelivery(ctx context.Context, id string) (*Email, error)
+	// GetEmailsForDelivery returns the emails of ids that exist, as
+	// GetEmailForDelivery does, in no particular order; an unknown id is
+	// left out.
+	GetEmailsForDelivery(ctx context.Context, ids []string) ([]*Email, error)
 	// GetEmailForEvent returns an email of any team, without its
 	// attachments, to record an event of it whose id arrived from outside
 	// the team's requests: signed in a tracking link, or in a return path.

@@ -33,6 +33,38 @@ func testDelivery(t *testing.T, newStore NewStore) {
 	require.Equal(t, "https://files.example.com/r.pdf", got.Attachments[1].Path)
 	_, err = s.GetEmailForDelivery(ctx, "01a2235b-0000-7000-8000-000000000000")
 	require.ErrorIs(t, err, store.ErrNotFound)
+	// Several at once: those that exist, of any team, in any order, with
+	// their attachments; unknown ids left out; more ids than one query takes.
+	others := make([]*store.Email, 140)
+	for i := range others {
+		others[i] = newEmail(b.ID, t0)
+	}
+	require.NoError(t, s.AcceptEmails(ctx, &store.Accept{Emails: others}))
+	ids := []string{"01a2235b-0000-7000-8000-000000000000", e.ID, sched.ID}
+	for _, o := range others {
+		ids = append(ids, o.ID)
+	}
+	many, err := s.GetEmailsForDelivery(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, many, 2+len(others))
+	byID := map[string]*store.Email{}
+	for _, m := range many {
+		byID[m.ID] = m
+	}
+	require.Len(t, byID, len(many), "each email once")
+	require.Len(t, byID[e.ID].Attachments, 2)
+	require.Equal(t, []byte("hello"), byID[e.ID].Attachments[0].Content)
+	require.Empty(t, byID[sched.ID].Attachments)
+	require.Equal(t, store.EventScheduled, byID[sched.ID].LastEvent)
+	require.Equal(t, b.ID, byID[others[139].ID].TeamID)
+	require.Equal(t, "<p>hi</p>", *byID[others[0].ID].HTML)
+	few, err := s.GetEmailsForDelivery(ctx, []string{others[0].ID, others[1].ID, others[2].ID})
+	require.NoError(t, err)
+	require.Len(t, few, 3, "a list padded to its statement's shape")
+	none, err := s.GetEmailsForDelivery(ctx, []string{"01a2235b-0000-7000-8000-000000000000"})
+	require.NoError(t, err)
+	require.Empty(t, none)
+
 	light, err := s.GetEmailForEvent(ctx, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, a.ID, light.TeamID)
