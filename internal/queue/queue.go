@@ -515,50 +515,86 @@ func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) 
 		t := time.UnixMicro(job.Args.At).UTC()
 		at = &t
 	}
-	// An immediate job's emails are read together, with their domains and
-	// suppressions (a scheduled one's are read as their time comes). If
-	// that fails, each delivery reads its own.
-	var batch *delivery.Batch
-	if at == nil && len(job.Args.EmailIDs) > 1 {
-		if err := panics.Catch(func() error {
-			var err error
-			batch, err = dw.w.ReadBatch(ctx, job.Args.EmailIDs)
-			return err
-		}); err != nil {
-			batch = nil
-			dw.q.log.Warn("delivery job: reading its emails together failed; each is read on its own",
-				slog.Int64("job_id", job.ID), slog.Any("err", err))
-		}
-	}
-	errs := make([]error, len(job.Args.EmailIDs))
+	ids := job.Args.EmailIDs
+	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
-	for i, id := range job.Args.EmailIDs {
+	for start := 0; start < len(ids); {
+		// A slot for the next email, then whatever more are free now: the
+		// emails read together are those about to be delivered, so a job
+		// holds no more emails in memory than it has slots (100 jobs of
+		// 100 emails read at once crowded the heap's limit).
 		select {
 		case dw.q.slots <- struct{}{}:
 		case <-ctx.Done():
-			errs[i] = ctx.Err()
+			for i := start; i < len(ids); i++ {
+				errs[i] = ctx.Err()
+			}
+			start = len(ids)
 			continue
 		}
-		wg.Go(func() {
-			defer func() { <-dw.q.slots }()
-			// Deliver recovers its own panics and fails the email; this is
-			// the last line, for a panic outside it: the job fails and River
-			// retries it, and no goroutine of a job can stop the process.
-			err := panics.Catch(func() error {
-				return dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt, Batch: batch})
-			})
-			var retry *delivery.Retry
-			if errors.As(err, &retry) {
-				err = nil
-				if !retry.Enqueued {
-					err = dw.q.retryLater(ctx, id, at, retry.After)
-				}
+		n := 1
+	more:
+		for start+n < len(ids) && n < maxReadTogether {
+			select {
+			case dw.q.slots <- struct{}{}:
+				n++
+			default:
+				break more
 			}
-			errs[i] = err
-		})
+		}
+		base, chunk := start, ids[start:start+n]
+		batch := dw.readTogether(ctx, job, at, chunk)
+		for i, id := range chunk {
+			wg.Go(func() {
+				defer func() { <-dw.q.slots }()
+				errs[base+i] = dw.deliverOne(ctx, job, at, id, batch)
+			})
+		}
+		start += n
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// maxReadTogether bounds the emails of a job read in one query.
+const maxReadTogether = 32
+
+// readTogether reads an immediate job's emails of chunk with their domains
+// and suppressions (a scheduled job's are read as their time comes). Nil
+// if there is one, or if that fails: then each delivery reads its own.
+func (dw *deliverWorker) readTogether(ctx context.Context, job *river.Job[DeliverArgs], at *time.Time, chunk []string) *delivery.Batch {
+	if at != nil || len(chunk) < 2 {
+		return nil
+	}
+	var batch *delivery.Batch
+	if err := panics.Catch(func() error {
+		var err error
+		batch, err = dw.w.ReadBatch(ctx, chunk)
+		return err
+	}); err != nil {
+		dw.q.log.Warn("delivery job: reading its emails together failed; each is read on its own",
+			slog.Int64("job_id", job.ID), slog.Any("err", err))
+		return nil
+	}
+	return batch
+}
+
+// deliverOne delivers one email of the job.
+func (dw *deliverWorker) deliverOne(ctx context.Context, job *river.Job[DeliverArgs], at *time.Time, id string, batch *delivery.Batch) error {
+	// Deliver recovers its own panics and fails the email; this is the
+	// last line, for a panic outside it: the job fails and River retries
+	// it, and no goroutine of a job can stop the process.
+	err := panics.Catch(func() error {
+		return dw.w.Deliver(ctx, delivery.Job{EmailID: id, At: at, Attempt: job.Attempt, Batch: batch})
+	})
+	var retry *delivery.Retry
+	if errors.As(err, &retry) {
+		err = nil
+		if !retry.Enqueued {
+			err = dw.q.retryLater(ctx, id, at, retry.After)
+		}
+	}
+	return err
 }
 
 // retryLater inserts a job for one email of a scheduled job that ran early
