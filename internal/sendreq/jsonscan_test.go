@@ -3,8 +3,9 @@ package sendreq
 import (
 	"encoding/json"
 
-	"github.com/tidwall/gjson"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 // FuzzDecodeJSONString checks the fast string decoder against encoding/json
