@@ -28,46 +28,39 @@ func (db *DB) GetEmailForDelivery(ctx context.Context, id string) (*store.Email,
 func (db *DB) GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.Email, error) {
 	out := make([]*store.Email, 0, len(ids))
 	var withAtts []*store.Email
-	for _, run := range chunks(ids, maxDeliveryRead) {
-		// The worker's reads are prepared (SQLite parses an unprepared
-		// statement on every call, which showed in delivery profiles), in
-		// a few shapes: the list is padded to a power of two with its last
-		// id. With whether each has attachments: most have none.
-		n := 1
-		for n < len(run) {
-			n *= 2
-		}
+	// The worker's reads are prepared (SQLite parses an unprepared statement
+	// on every call, which showed in delivery profiles), in byIDs' few
+	// shapes. With whether each has attachments: most have none.
+	err := byIDs(ids, func(n int, ids []string) error {
 		get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+`,
 			EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails WHERE id IN (`+placeholders(n)+`)`)
 		if err != nil {
-			return nil, fmt.Errorf("get emails: %w", err)
+			return err
 		}
 		args := make([]any, n)
-		for i := range args {
-			args[i] = run[min(i, len(run)-1)]
+		for i, id := range ids {
+			args[i] = id
 		}
 		rows, err := get.QueryContext(ctx, args...)
 		if err != nil {
-			return nil, fmt.Errorf("get emails: %w", interpretError(err))
+			return interpretError(err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var hasAtts bool
 			e, _, err := scanEmail(extraScan{rows, []any{&hasAtts}})
 			if err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out = append(out, e)
 			if hasAtts {
 				withAtts = append(withAtts, e)
 			}
 		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("get emails: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("get emails: %w", interpretError(err))
-		}
+		return interpretError(rows.Err())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get emails: %w", err)
 	}
 	for _, e := range withAtts {
 		if err := db.emailAttachments(ctx, e); err != nil {
@@ -76,10 +69,6 @@ func (db *DB) GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.
 	}
 	return out, nil
 }
-
-// maxDeliveryRead bounds the ids of one query of GetEmailsForDelivery (a
-// delivery job holds at most 100 emails).
-const maxDeliveryRead = 128
 
 // emailAttachments reads e's attachments, content included.
 func (db *DB) emailAttachments(ctx context.Context, e *store.Email) error {
