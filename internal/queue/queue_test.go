@@ -42,6 +42,8 @@ type env struct {
 	clock *godwittest.Clock
 	db    *sqlstore.DB
 	team  *store.Team
+	// settings are the worker's domain settings (startRelaying).
+	settings domains.Settings
 }
 
 // start opens a store and a running queue whose worker delivers to the
@@ -84,6 +86,34 @@ func startWith(t *testing.T, kind sqlstore.Dialect, qconf func(*queue.Config, *s
 	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
 	require.NoError(t, db.CreateTeam(ctx, team))
 	return &env{t: t, clock: clock, db: db, team: team}
+}
+
+// startRelaying is start with a worker that signs with the domains'
+// keys (verifiedDomain) and relays every message to mx.
+func startRelaying(t *testing.T, kind sqlstore.Dialect, mx *godwittest.MX) *env {
+	t.Helper()
+	box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
+	require.NoError(t, err)
+	settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
+	e := start(t, kind, func(w *delivery.Worker) {
+		w.Domains = settings
+		w.Transport = &delivery.RelayTransport{URL: "smtp://" + mx.Addr(), Timeout: 5 * time.Second}
+	})
+	e.settings = settings
+	return e
+}
+
+// verifiedDomain creates a verified sending domain of team, with DKIM keys.
+func (e *env) verifiedDomain(team *store.Team, name string) *store.Domain {
+	e.t.Helper()
+	d := &store.Domain{ID: uuid.NewString(), TeamID: team.ID, Name: name, Region: "us-east-1", ReturnPath: "send",
+		Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
+		RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
+	var err error
+	d.DKIMKey, d.DKIMEd25519Key, err = e.settings.NewKeys(d.ID)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.db.CreateDomain(context.Background(), d))
+	return d
 }
 
 func (e *env) accept(to string, at *time.Time) *store.Email {
@@ -181,19 +211,8 @@ func TestDeferredEmailIsRetried(t *testing.T) {
 				return nil
 			}})
 
-			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
-			require.NoError(t, err)
-			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
-			e := start(t, kind, func(w *delivery.Worker) {
-				w.Domains = settings
-				w.Transport = &delivery.RelayTransport{URL: "smtp://" + mx.Addr(), Timeout: 5 * time.Second}
-			})
-			d := &store.Domain{ID: uuid.NewString(), TeamID: e.team.ID, Name: "example.com", Region: "us-east-1", ReturnPath: "send",
-				Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
-				RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
-			d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
-			require.NoError(t, err)
-			require.NoError(t, e.db.CreateDomain(ctx, d))
+			e := startRelaying(t, kind, mx)
+			e.verifiedDomain(e.team, "example.com")
 			db, clock, team := e.db, e.clock, e.team
 			text := "hi"
 			em := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "a@example.com", To: []string{"x@dest.test"},
@@ -240,24 +259,12 @@ func TestJobReadsItsEmailsTogether(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			mx := godwittest.NewMX(t, godwittest.MXOptions{Domain: "relay.test"})
-			box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
-			require.NoError(t, err)
-			settings := domains.Settings{Keys: box, MXHost: "mx.godwit.test", SPF: "v=spf1 ~all"}
-			e := start(t, kind, func(w *delivery.Worker) {
-				w.Domains = settings
-				w.Transport = &delivery.RelayTransport{URL: "smtp://" + mx.Addr(), Timeout: 5 * time.Second}
-			})
+			e := startRelaying(t, kind, mx)
 			other := &store.Team{ID: uuid.NewString(), Name: "other", CreatedAt: t0}
 			require.NoError(t, e.db.CreateTeam(ctx, other))
 			domainOf := map[*store.Team]*store.Domain{}
 			for team, name := range map[*store.Team]string{e.team: "example.com", other: "example.org"} {
-				d := &store.Domain{ID: uuid.NewString(), TeamID: team.ID, Name: name, Region: "us-east-1", ReturnPath: "send",
-					Status: store.DomainVerified, TLS: "opportunistic", Sending: "enabled", Receiving: "disabled", DKIMSelector: "resend",
-					RecordStatus: map[string]string{}, CreatedAt: t0, UpdatedAt: t0}
-				d.DKIMKey, d.DKIMEd25519Key, err = settings.NewKeys(d.ID)
-				require.NoError(t, err)
-				require.NoError(t, e.db.CreateDomain(ctx, d))
-				domainOf[team] = d
+				domainOf[team] = e.verifiedDomain(team, name)
 			}
 			require.NoError(t, e.db.AddSuppressions(ctx, e.team.ID, []*store.Suppression{{ID: uuid.NewString(), TeamID: e.team.ID,
 				Email: "gone@dest.test", Origin: "manual", CreatedAt: t0}}, events.SuppressionAddedEvent))
