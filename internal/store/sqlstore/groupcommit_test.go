@@ -146,14 +146,11 @@ func (g *groupEnv) idem(key, response string) *store.Idempotency {
 	return &store.Idempotency{TeamID: g.team, Key: key, Endpoint: "/emails", RequestHash: []byte{1}, Response: []byte(response), CreatedAt: t0}
 }
 
-// commitAsGroup hands reqs to the committers, in order, while every
-// committer is held, then frees one committer, which takes them as one
-// group. It returns each request's error.
-func (g *groupEnv) commitAsGroup(reqs []*store.Accept) []error {
+// holdCommitters makes every accept committer take a request that holds
+// it (the outbox blocks its enqueue) and returns, per committer, the
+// channel that lets it go and the held request's result.
+func (g *groupEnv) holdCommitters() (holders []chan struct{}, holderErrs []chan error) {
 	t := g.t
-	ctx := context.Background()
-	var holders []chan struct{}
-	var holderErrs []chan error
 	for range g.committers {
 		e := g.email()
 		ch := make(chan struct{})
@@ -161,17 +158,25 @@ func (g *groupEnv) commitAsGroup(reqs []*store.Accept) []error {
 		g.enq.hold[e.ID] = ch
 		g.enq.mu.Unlock()
 		done := make(chan error, 1)
-		go func() { done <- g.db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}}) }()
+		go func() { done <- g.db.AcceptEmails(context.Background(), &store.Accept{Emails: []*store.Email{e}}) }()
 		select {
 		case id := <-g.enq.entered:
 			require.Equal(t, e.ID, id)
 		case <-time.After(10 * time.Second):
 			t.Fatal("a committer never took the holding request")
 		}
-		holders = append(holders, ch)
-		holderErrs = append(holderErrs, done)
+		holders, holderErrs = append(holders, ch), append(holderErrs, done)
 	}
+	return holders, holderErrs
+}
 
+// commitAsGroup hands reqs to the committers, in order, while every
+// committer is held, then frees one committer, which takes them as one
+// group. It returns each request's error.
+func (g *groupEnv) commitAsGroup(reqs []*store.Accept) []error {
+	t := g.t
+	ctx := context.Background()
+	holders, holderErrs := g.holdCommitters()
 	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
 	for i, a := range reqs {

@@ -33,23 +33,7 @@ func TestAcceptsAndOutcomesShareCommits(t *testing.T) {
 
 			// Hold every committer, hand over an accept and both outcomes,
 			// then let them go.
-			var holders []chan struct{}
-			var holderErrs []chan error
-			for range g.committers {
-				e := g.email()
-				ch := make(chan struct{})
-				g.enq.mu.Lock()
-				g.enq.hold[e.ID] = ch
-				g.enq.mu.Unlock()
-				done := make(chan error, 1)
-				go func() { done <- g.db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{e}}) }()
-				select {
-				case <-g.enq.entered:
-				case <-time.After(10 * time.Second):
-					t.Fatal("a committer never took the holding request")
-				}
-				holders, holderErrs = append(holders, ch), append(holderErrs, done)
-			}
+			holders, holderErrs := g.holdCommitters()
 			fresh := g.email()
 			acceptErr := make(chan error, 1)
 			go func() { acceptErr <- g.db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{fresh}}) }()
