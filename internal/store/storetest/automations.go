@@ -138,14 +138,8 @@ func testAutomations(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		s := newStore(t, now)
 		a := newTeam(t, s, "a")
-		auto := &store.Automation{ID: uuid.NewString(), TeamID: a.ID, Name: "x", Status: store.AutomationEnabled, Version: 1,
-			TriggerEvent: "go", Graph: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}
-		require.NoError(t, s.CreateAutomation(ctx, auto))
 		send := &store.AutomationRunStep{ID: uuid.NewString(), Key: "send", Type: "send_email", CreatedAt: t0}
-		run := &store.AutomationRun{ID: uuid.NewString(), TeamID: a.ID, AutomationID: auto.ID, Version: 1, ContactID: uuid.NewString(),
-			Event: "go", Payload: []byte(`{}`), Status: store.RunRunning, CreatedAt: t0, StartedAt: &t0,
-			Steps: []*store.AutomationRunStep{send}}
-		require.NoError(t, s.StartAutomationRuns(ctx, []*store.AutomationRun{run}))
+		run := startRun(t, s, a.ID, uuid.NewString(), send)
 		advance := func() *store.StepAdvance {
 			return &store.StepAdvance{TeamID: a.ID, RunID: run.ID, StepID: send.ID, From: store.StepPending, To: store.StepCompleted,
 				StartedAt: &t0, CompletedAt: &t0, Output: []byte(`{"sent":true}`), At: t0}
@@ -180,7 +174,7 @@ func testAutomations(t *testing.T, newStore NewStore) {
 			}
 		}
 		require.Equal(t, 1, found, "exactly one email")
-		got, err := s.GetAutomationRun(ctx, a.ID, auto.ID, run.ID)
+		got, err := s.GetAutomationRun(ctx, a.ID, run.AutomationID, run.ID)
 		require.NoError(t, err)
 		require.Equal(t, store.StepCompleted, got.Steps[0].Status)
 		require.Equal(t, `{"sent":true}`, string(got.Steps[0].Output))
@@ -198,9 +192,6 @@ func testAutomations(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		s := newStore(t, now)
 		a := newTeam(t, s, "a")
-		auto := &store.Automation{ID: uuid.NewString(), TeamID: a.ID, Name: "x", Status: store.AutomationEnabled, Version: 1,
-			TriggerEvent: "go", Graph: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}
-		require.NoError(t, s.CreateAutomation(ctx, auto))
 		c := newContact(a.ID, "run@example.net")
 		require.NoError(t, s.CreateContact(ctx, c))
 		seg := newSegment(t, s, a.ID, "joined")
@@ -209,9 +200,7 @@ func testAutomations(t *testing.T, newStore NewStore) {
 			{ID: uuid.NewString(), Key: "s", Type: "add_to_segment", CreatedAt: t0},
 			{ID: uuid.NewString(), Key: "d", Type: "contact_delete", CreatedAt: t0},
 		}
-		run := &store.AutomationRun{ID: uuid.NewString(), TeamID: a.ID, AutomationID: auto.ID, Version: 1, ContactID: c.ID,
-			Event: "go", Payload: []byte(`{}`), Status: store.RunRunning, CreatedAt: t0, StartedAt: &t0, Steps: steps}
-		require.NoError(t, s.StartAutomationRuns(ctx, []*store.AutomationRun{run}))
+		run := startRun(t, s, a.ID, c.ID, steps...)
 		event := func(typ string) *store.Event {
 			return &store.Event{ID: uuid.NewString(), TeamID: a.ID, Type: typ, CreatedAt: t0, Data: []byte(`{}`)}
 		}
@@ -254,8 +243,22 @@ func testAutomations(t *testing.T, newStore NewStore) {
 		require.NoError(t, s.DeleteContact(ctx, a.ID, c.ID), "the contact goes meanwhile")
 		require.NoError(t, advance(steps[2], &store.ContactChange{Delete: true, Events: []*store.Event{event("contact.deleted")}}))
 		require.Len(t, eventTypes(), before+1, "no event for a contact already gone")
-		got2, err := s.GetAutomationRun(ctx, a.ID, auto.ID, run.ID)
+		got2, err := s.GetAutomationRun(ctx, a.ID, run.AutomationID, run.ID)
 		require.NoError(t, err)
 		require.Equal(t, store.RunCompleted, got2.Status)
 	})
+}
+
+// startRun creates an enabled automation of team and starts a run of it
+// for the contact with steps, all pending.
+func startRun(t *testing.T, s store.Store, teamID, contactID string, steps ...*store.AutomationRunStep) *store.AutomationRun {
+	t.Helper()
+	ctx := context.Background()
+	auto := &store.Automation{ID: uuid.NewString(), TeamID: teamID, Name: "x", Status: store.AutomationEnabled, Version: 1,
+		TriggerEvent: "go", Graph: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}
+	require.NoError(t, s.CreateAutomation(ctx, auto))
+	run := &store.AutomationRun{ID: uuid.NewString(), TeamID: teamID, AutomationID: auto.ID, Version: 1, ContactID: contactID,
+		Event: "go", Payload: []byte(`{}`), Status: store.RunRunning, CreatedAt: t0, StartedAt: &t0, Steps: steps}
+	require.NoError(t, s.StartAutomationRuns(ctx, []*store.AutomationRun{run}))
+	return run
 }
