@@ -52,7 +52,7 @@ type scaleNode struct {
 	s       *server
 	metrics string     // host:port of its /metrics
 	past    []*server  // earlier processes, killed
-	killed  time.Time  // when the last of them was killed
+	killed  time.Time  // when the last of them was sent SIGKILL
 	mu      sync.Mutex // guards s while the client reads url
 }
 
@@ -71,13 +71,17 @@ func (n *scaleNode) start(t *testing.T) {
 	n.mu.Unlock()
 }
 
-// kill SIGKILLs the node's process and waits for it to end.
+// kill SIGKILLs the node's process and waits for it to end. The time it
+// records is the signal's: the process's sessions (and the locks they
+// hold) end as it dies, and another node may take a lock over before this
+// goroutine sees the process reaped (CI saw a leader 15 ms before that).
 func (n *scaleNode) kill(t *testing.T) {
 	t.Helper()
+	at := time.Now()
 	require.NoError(t, n.s.cmd.Process.Kill())
 	<-n.s.done
 	n.mu.Lock()
-	n.past, n.killed = append(n.past, n.s), time.Now()
+	n.past, n.killed = append(n.past, n.s), at
 	n.mu.Unlock()
 }
 
