@@ -33,7 +33,8 @@ func (db *DB) GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.
 	// shapes. With whether each has attachments: most have none.
 	err := byIDs(ids, func(n int, ids []string) error {
 		get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+`,
-			EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails WHERE id IN (`+placeholders(n)+`)`)
+			EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = emails.id) FROM emails `+emailBodiesJoin+`
+			WHERE id IN (`+placeholders(n)+`)`)
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,7 @@ func (db *DB) GetEmailForEvent(ctx context.Context, id string) (*store.Email, er
 // query behind every email getter (prepared: SQLite parses an unprepared
 // statement on every call).
 func (db *DB) emailByID(ctx context.Context, id string) (*store.Email, error) {
-	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`)
+	get, err := db.prepared(ctx, db.r, `SELECT `+emailSelectColumns+` FROM emails `+emailBodiesJoin+` WHERE id = ?`)
 	if err != nil {
 		return nil, fmt.Errorf("get email: %w", err)
 	}

@@ -16,7 +16,7 @@ type acceptReq struct {
 	a *store.Accept
 	// rows and events are the INSERT arguments of a.Emails, built by the
 	// caller's goroutine (encoding, compression) so the committer only writes.
-	rows, events [][]any
+	rows, bodies, events [][]any
 	// terms are the emails' search terms (termArgs).
 	terms [][]any
 	// stepEvents are the events of a.Step's contact change to record (set
@@ -30,7 +30,7 @@ type acceptReq struct {
 // committer goroutine, possibly together with others (see the package doc).
 func (db *DB) AcceptEmails(ctx context.Context, a *store.Accept) error {
 	req := &acceptReq{a: a, done: make(chan struct{})}
-	req.rows, req.events = db.insertArgs(a.Emails)
+	req.rows, req.bodies, req.events = db.insertArgs(a.Emails)
 	req.terms = termArgs(a.Emails)
 	if err := submit(db, ctx, db.accepts, req); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (db *DB) acceptTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas, g
 		}
 	}
 	now := db.now()
-	var rows, events, terms [][]any
+	var rows, bodies, events, terms [][]any
 	var accepted []*acceptReq
 	for _, r := range group {
 		r.err = nil
@@ -208,12 +208,16 @@ func (db *DB) acceptTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas, g
 			r.stepEvents = events
 		}
 		rows = append(rows, r.rows...)
+		bodies = append(bodies, r.bodies...)
 		events = append(events, r.events...)
 		terms = append(terms, r.terms...)
 		accepted = append(accepted, r)
 	}
 	if err := db.insertRows(ctx, tx, "emails", emailInsertColumns, rows); err != nil {
 		return fmt.Errorf("accept emails: insert: %w", err)
+	}
+	if err := db.insertBySeq(ctx, tx, insertBodiesSQL, bodies); err != nil {
+		return fmt.Errorf("accept emails: insert bodies: %w", err)
 	}
 	if err := db.insertRows(ctx, tx, "email_events", eventInsertColumns, events); err != nil {
 		return fmt.Errorf("accept emails: insert events: %w", err)
@@ -271,11 +275,13 @@ func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idem
 	return n > 0, nil
 }
 
+// emailInsertColumns leave html_body and text_body NULL: the bodies go to
+// email_bodies (insertBodiesSQL; migration 00048).
 const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
 	domain_id, domain_name`
 
-const emailInsertArity = 22
+const emailInsertArity = 20
 
 // Emails are inserted with multi-row INSERTs of power-of-two sizes up to
 // maxRowsPerInsert, so that a handful of statements, prepared once at open,
@@ -294,7 +300,7 @@ func writerStatements() []string {
 			multiInsert("email_events", eventInsertColumns, 4, n),
 			multiInsert("email_events", "email_id, team_id, type, created_at, data", 5, n),
 			multiInsert("delivery_attempts", attemptInsertColumns, attemptInsertArity, n),
-			insertTermsSQL(n))
+			insertTermsSQL(n), insertBodiesSQL(n))
 	}
 	return qs
 }
@@ -319,21 +325,24 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	return tx.ExecContext(ctx, db.q(query), args...)
 }
 
-// insertArgs builds the INSERT arguments of emails and of their first events.
-func (db *DB) insertArgs(emails []*store.Email) (rows, events [][]any) {
+// insertArgs builds the INSERT arguments of emails, of their bodies
+// (insertBodies) and of their first events.
+func (db *DB) insertArgs(emails []*store.Email) (rows, bodies, events [][]any) {
 	rows = make([][]any, len(emails))
+	bodies = make([][]any, len(emails))
 	events = make([][]any, len(emails))
 	for i, e := range emails {
 		html, text, codec := db.encodeBodies(e.HTML, e.Text)
+		bodies[i] = []any{e.ID, html, text}
 		rows[i] = []any{e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
 			jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
-			html, text, codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
+			codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
 			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent, e.BroadcastID,
 			sql.NullString{String: e.DomainID, Valid: e.DomainID != ""},
 			sql.NullString{String: e.DomainName, Valid: e.DomainName != ""}}
 		events[i] = []any{e.ID, e.TeamID, e.LastEvent, micros(e.CreatedAt)}
 	}
-	return rows, events
+	return rows, bodies, events
 }
 
 // insertRows inserts rows into table with multi-row INSERTs of power-of-two
@@ -457,9 +466,15 @@ func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, 
 	return res.RowsAffected()
 }
 
+// emailSelectColumns are read FROM emails emailBodiesJoin: an email's
+// bodies are in email_bodies, or in its own row if it was accepted before
+// migration 00048.
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	COALESCE(b.html_body, emails.html_body), COALESCE(b.text_body, emails.text_body), body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
 	domain_id, domain_name`
+
+// emailBodiesJoin joins the bodies emailSelectColumns read.
+const emailBodiesJoin = `LEFT JOIN email_bodies b ON b.email_seq = emails.seq`
 
 // emailListColumns leave the bodies out: lists do not show them, and on
 // SQLite they would be decompressed for nothing.

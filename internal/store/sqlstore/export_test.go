@@ -62,3 +62,7 @@ func (db *DB) MigrateUpTo(ctx context.Context, version int64) error {
 // PendingOutcomes is the number of delivery outcomes handed over and not
 // yet taken by a committer.
 func PendingOutcomes(db *DB) int { return len(db.outcomes) }
+
+// Q rewrites query's ? placeholders for db's dialect, for tests that query
+// the tables themselves.
+func (db *DB) Q(query string) string { return db.q(query) }

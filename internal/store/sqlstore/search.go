@@ -105,33 +105,56 @@ func termArgs(emails []*store.Email) [][]any {
 // transaction. VALUES names its columns column1, column2 on both
 // databases.
 func insertTermsSQL(n int) string {
+	return valuesJoinEmails(`INSERT INTO email_search_terms (team_id, term, email_seq)
+	SELECT e.team_id, v.column1, e.seq`, "(?, ?)", n, "v.column2")
+}
+
+// insertBodiesSQL inserts the bodies of n emails, each given as (email id,
+// html, text), under the seq of the email row inserted before them in the
+// same transaction.
+func insertBodiesSQL(n int) string {
+	return valuesJoinEmails(`INSERT INTO email_bodies (email_seq, html_body, text_body)
+	SELECT e.seq, v.column2, v.column3`, "(?, ?, ?)", n, "v.column1")
+}
+
+// valuesJoinEmails is insert (an INSERT … SELECT) FROM n VALUES tuples
+// joined to emails by the email id in idColumn.
+func valuesJoinEmails(insert, tuple string, n int, idColumn string) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO email_search_terms (team_id, term, email_seq)
-	SELECT e.team_id, v.column1, e.seq FROM (VALUES `)
+	b.WriteString(insert)
+	b.WriteString(` FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?, ?)")
+		b.WriteString(tuple)
 	}
-	b.WriteString(`) AS v JOIN emails e ON e.id = v.column2`)
+	b.WriteString(`) AS v JOIN emails e ON e.id = ` + idColumn)
 	return b.String()
 }
 
-// insertTerms writes rows (from termArgs) with statements of power-of-two
-// sizes, prepared at open.
+// insertTerms writes rows (from termArgs).
 func (db *DB) insertTerms(ctx context.Context, tx *sql.Tx, rows [][]any) error {
+	if err := db.insertBySeq(ctx, tx, insertTermsSQL, rows); err != nil {
+		return fmt.Errorf("accept emails: insert search terms: %w", err)
+	}
+	return nil
+}
+
+// insertBySeq writes rows with the statements sqlFor gives (insertTermsSQL,
+// insertBodiesSQL), in power-of-two sizes prepared at open.
+func (db *DB) insertBySeq(ctx context.Context, tx *sql.Tx, sqlFor func(n int) string, rows [][]any) error {
 	for len(rows) > 0 {
 		n := maxRowsPerInsert
 		for n > len(rows) {
 			n /= 2
 		}
-		args := make([]any, 0, 2*n)
+		args := make([]any, 0, len(rows[0])*n)
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := db.txExec(ctx, tx, insertTermsSQL(n), args...); err != nil {
-			return fmt.Errorf("accept emails: insert search terms: %w", err)
+		if _, err := db.txExec(ctx, tx, sqlFor(n), args...); err != nil {
+			return err
 		}
 		rows = rows[n:]
 	}
@@ -338,7 +361,7 @@ func (db *DB) GetEmailDetail(ctx context.Context, teamID, emailID string) (*stor
 		return nil, fmt.Errorf("email detail: %w", interpretError(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	e, _, err := scanEmail(tx.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails WHERE id = ?`), emailID))
+	e, _, err := scanEmail(tx.QueryRowContext(ctx, db.q(`SELECT `+emailSelectColumns+` FROM emails `+emailBodiesJoin+` WHERE id = ?`), emailID))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && e.TeamID != teamID) {
 		return nil, store.ErrNotFound
 	}
