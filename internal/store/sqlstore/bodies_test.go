@@ -10,13 +10,14 @@ import (
 
 	"github.com/godwit/godwit/internal/godwittest"
 	"github.com/godwit/godwit/internal/store"
+	"github.com/godwit/godwit/internal/store/sqlstore"
 )
 
-// TestBodiesOutOfTheRow: an accepted email's bodies are stored in
-// email_bodies, not in its emails row, so that the updates of the row
+// TestBodiesOutOfTheRow: on SQLite an accepted email's bodies are stored
+// in email_bodies, not in its emails row, so that the updates of the row
 // (last_event, at every outcome) do not rewrite them; the readers (the
-// API's and the worker's) put them back together, and an update of the
-// row leaves them as they were. (Emails stored with their bodies in the row
+// API's and the worker's) put them back together, on both stores, and an
+// update of the row leaves them as they were. (Emails stored with their bodies in the row
 // before migration 00048 read as before: TestUpgradeFromFixtures.)
 func TestBodiesOutOfTheRow(t *testing.T) {
 	t.Parallel()
@@ -32,14 +33,21 @@ func TestBodiesOutOfTheRow(t *testing.T) {
 			small.Text = nil
 			require.NoError(t, g.db.AcceptEmails(ctx, &store.Accept{Emails: []*store.Email{big, small}}))
 
+			// On SQLite the bodies are in email_bodies; PostgreSQL keeps
+			// them in the row (out of line on its own) and the table empty.
 			for _, e := range []*store.Email{big, small} {
 				var inRow sql.NullString
 				require.NoError(t, g.db.Writer().QueryRowContext(ctx, g.db.Q(`SELECT COALESCE(html_body, text_body) FROM emails WHERE id = ?`), e.ID).Scan(&inRow))
-				require.False(t, inRow.Valid, "no body in the emails row")
 				var n int
 				require.NoError(t, g.db.Writer().QueryRowContext(ctx, g.db.Q(`SELECT COUNT(*) FROM email_bodies b JOIN emails e ON e.seq = b.email_seq
 					WHERE e.id = ? AND b.html_body IS NOT NULL`), e.ID).Scan(&n))
-				require.Equal(t, 1, n, "the body is in email_bodies")
+				if kind == sqlstore.SQLite {
+					require.False(t, inRow.Valid, "no body in the emails row")
+					require.Equal(t, 1, n, "the body is in email_bodies")
+				} else {
+					require.True(t, inRow.Valid, "the body is in the emails row")
+					require.Zero(t, n, "email_bodies is not written")
+				}
 			}
 
 			require.NoError(t, g.db.RecordDelivery(ctx, &store.DeliveryOutcome{EmailID: big.ID, TeamID: g.team, LastEvent: store.EventDelivered,

@@ -275,13 +275,11 @@ func (db *DB) claimIdempotency(ctx context.Context, tx *sql.Tx, idem *store.Idem
 	return n > 0, nil
 }
 
-// emailInsertColumns leave html_body and text_body NULL: the bodies go to
-// email_bodies (insertBodiesSQL; migration 00048).
 const emailInsertColumns = `id, team_id, created_at, updated_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
-	body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
+	html_body, text_body, body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
 	domain_id, domain_name`
 
-const emailInsertArity = 20
+const emailInsertArity = 22
 
 // Emails are inserted with multi-row INSERTs of power-of-two sizes up to
 // maxRowsPerInsert, so that a handful of statements, prepared once at open,
@@ -326,17 +324,25 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 }
 
 // insertArgs builds the INSERT arguments of emails, of their bodies
-// (insertBodies) and of their first events.
+// (insertBodiesSQL) and of their first events. On SQLite the bodies go to
+// email_bodies and the emails row leaves them NULL: every delivery outcome
+// updates that row (last_event), and with the compressed bodies in it each
+// update rewrote the 16 KiB page holding them, about four emails to a page
+// (migration 00048). PostgreSQL keeps such values out of line on its own
+// (TOAST), and a second table only cost it an insert and a join: there the
+// bodies stay in the row, and bodies is empty.
 func (db *DB) insertArgs(emails []*store.Email) (rows, bodies, events [][]any) {
 	rows = make([][]any, len(emails))
-	bodies = make([][]any, len(emails))
 	events = make([][]any, len(emails))
 	for i, e := range emails {
 		html, text, codec := db.encodeBodies(e.HTML, e.Text)
-		bodies[i] = []any{e.ID, html, text}
+		if db.dialect == SQLite {
+			bodies = append(bodies, []any{e.ID, html, text})
+			html, text = nil, nil
+		}
 		rows[i] = []any{e.ID, e.TeamID, micros(e.CreatedAt), micros(e.CreatedAt), e.From,
 			jsonText(e.To), jsonOrNull(e.Cc), jsonOrNull(e.Bcc), jsonOrNull(e.ReplyTo), e.Subject,
-			codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
+			html, text, codec, jsonOrNull(e.Headers), jsonOrNull(e.Tags), jsonOrNull(e.Template),
 			e.TopicID, nullMicros(e.ScheduledAt), e.LastEvent, e.BroadcastID,
 			sql.NullString{String: e.DomainID, Valid: e.DomainID != ""},
 			sql.NullString{String: e.DomainName, Valid: e.DomainName != ""}}
@@ -467,8 +473,8 @@ func (db *DB) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, 
 }
 
 // emailSelectColumns are read FROM emails emailBodiesJoin: an email's
-// bodies are in email_bodies, or in its own row if it was accepted before
-// migration 00048.
+// bodies are in email_bodies, or in its own row (on PostgreSQL, and on
+// SQLite before migration 00048; insertArgs).
 const emailSelectColumns = `seq, id, team_id, created_at, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to, subject,
 	COALESCE(b.html_body, emails.html_body), COALESCE(b.text_body, emails.text_body), body_codec, headers, tags, template, topic_id, scheduled_at, last_event, broadcast_id,
 	domain_id, domain_name`

@@ -1,12 +1,11 @@
 -- +goose Up
--- email_bodies holds the bodies of the emails accepted from now on, by the
--- email's seq; their emails rows leave html_body and text_body NULL. Older
--- emails keep their bodies in their rows, and readers take whichever is
--- there (emailSelectColumns), so nothing is copied. A delivery's outcome
--- updates the email's row (last_event); on SQLite, with the compressed
--- bodies in the row, each update rewrote the page holding them (PostgreSQL
--- keeps large values out of line already, but both stores share one
--- schema and one code path).
+-- email_bodies holds, on SQLite, the bodies of the emails accepted from
+-- now on (see the SQLite migration and insertArgs): a delivery outcome's
+-- update of the emails row rewrote the page holding the compressed bodies.
+-- PostgreSQL keeps such values out of line on its own (TOAST), so here the
+-- bodies stay in the emails row and this table stays empty; it exists so
+-- that both stores have one schema and read bodies with the same query
+-- (COALESCE over both places).
 CREATE TABLE email_bodies (
     email_seq BIGINT PRIMARY KEY,
     html_body TEXT,
