@@ -69,6 +69,14 @@ func TestBodiesOutOfTheRow(t *testing.T) {
 					require.Equal(t, html, *e.HTML)
 				}
 			}
+
+			// Reverting migration 00048 puts the bodies back into their rows.
+			require.NoError(t, g.db.MigrateDownTo(ctx, 47))
+			for _, e := range []*store.Email{big, small} {
+				var html sql.NullString
+				require.NoError(t, g.db.Writer().QueryRowContext(ctx, g.db.Q(`SELECT html_body FROM emails WHERE id = ?`), e.ID).Scan(&html))
+				require.True(t, html.Valid, "the body is back in the row")
+			}
 		})
 	}
 }

@@ -13,4 +13,9 @@ CREATE TABLE email_bodies (
 );
 
 -- +goose Down
+-- The bodies go back into their rows before the table goes.
+UPDATE emails SET
+    html_body = (SELECT b.html_body FROM email_bodies b WHERE b.email_seq = emails.seq),
+    text_body = (SELECT b.text_body FROM email_bodies b WHERE b.email_seq = emails.seq)
+WHERE seq IN (SELECT email_seq FROM email_bodies);
 DROP TABLE email_bodies;
