@@ -11,15 +11,15 @@ import (
 // attempts: the emails themselves, their sending domains and which of their
 // recipients are suppressed, a few queries for the whole job instead of
 // three round trips per email. Whatever it lacks (a read that failed, an
-// email not found) each attempt reads on its own, as without a batch. It is
-// read at the start of the job, so it is as fresh as the per-email reads
-// were, give or take the wait for a delivery slot.
+// email not found) each attempt reads on its own, as without a batch. The
+// queue reads a batch for the emails it holds delivery slots for, just
+// before they start, so it is as fresh as the per-email reads were.
 type Batch struct {
 	emails  map[string]*store.Email
 	domains map[domainKey]*store.Domain
-	// suppressed holds, per team, the lower-cased recipients of the batch's
-	// emails (test addresses excepted) that are suppressed; asked lists
-	// the teams whose recipients were all looked up.
+	// suppressed holds, per team whose recipients were looked up, the
+	// lower-cased recipients of the batch's emails (test addresses
+	// excepted) that are suppressed; a team missing was not looked up.
 	suppressed map[string]map[string]bool
 }
 
