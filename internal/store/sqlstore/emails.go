@@ -216,7 +216,7 @@ func (db *DB) acceptTx(ctx context.Context, tx *sql.Tx, metrics metricsDeltas, g
 	if err := db.insertRows(ctx, tx, "emails", emailInsertColumns, rows); err != nil {
 		return fmt.Errorf("accept emails: insert: %w", err)
 	}
-	if err := db.insertBySeq(ctx, tx, insertBodiesSQL, bodies); err != nil {
+	if err := db.insertChunks(ctx, tx, insertBodiesSQL, bodies); err != nil {
 		return fmt.Errorf("accept emails: insert bodies: %w", err)
 	}
 	if err := db.insertRows(ctx, tx, "email_events", eventInsertColumns, events); err != nil {
@@ -354,6 +354,16 @@ func (db *DB) insertArgs(emails []*store.Email) (rows, bodies, events [][]any) {
 // insertRows inserts rows into table with multi-row INSERTs of power-of-two
 // sizes (their statements are prepared at open).
 func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table, columns string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	arity := len(rows[0])
+	return db.insertChunks(ctx, tx, func(n int) string { return multiInsert(table, columns, arity, n) }, rows)
+}
+
+// insertChunks writes rows with the statements sqlFor gives for n rows, n
+// in power-of-two sizes up to maxRowsPerInsert (prepared at open).
+func (db *DB) insertChunks(ctx context.Context, tx *sql.Tx, sqlFor func(n int) string, rows [][]any) error {
 	for len(rows) > 0 {
 		n := maxRowsPerInsert
 		for n > len(rows) {
@@ -363,7 +373,7 @@ func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table, columns string,
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := db.txExec(ctx, tx, multiInsert(table, columns, len(rows[0]), n), args...); err != nil {
+		if _, err := db.txExec(ctx, tx, sqlFor(n), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]

@@ -135,28 +135,8 @@ func valuesJoinEmails(insert, tuple string, n int, idColumn string) string {
 
 // insertTerms writes rows (from termArgs).
 func (db *DB) insertTerms(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	if err := db.insertBySeq(ctx, tx, insertTermsSQL, rows); err != nil {
+	if err := db.insertChunks(ctx, tx, insertTermsSQL, rows); err != nil {
 		return fmt.Errorf("accept emails: insert search terms: %w", err)
-	}
-	return nil
-}
-
-// insertBySeq writes rows with the statements sqlFor gives (insertTermsSQL,
-// insertBodiesSQL), in power-of-two sizes prepared at open.
-func (db *DB) insertBySeq(ctx context.Context, tx *sql.Tx, sqlFor func(n int) string, rows [][]any) error {
-	for len(rows) > 0 {
-		n := maxRowsPerInsert
-		for n > len(rows) {
-			n /= 2
-		}
-		args := make([]any, 0, len(rows[0])*n)
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if _, err := db.txExec(ctx, tx, sqlFor(n), args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
 	}
 	return nil
 }
