@@ -25,13 +25,19 @@ type Batch struct {
 
 type domainKey struct{ team, id string }
 
-// ReadBatch reads the emails of ids (an immediate job's) and what their
-// attempts need. It fails only if the emails cannot be read; a failed
-// domain or suppression read leaves that part to each attempt.
-func (w *Worker) ReadBatch(ctx context.Context, ids []string) (*Batch, error) {
-	es, err := w.Store.GetEmailsForDelivery(ctx, ids)
-	if err != nil {
-		return nil, err
+// ReadBatch reads the emails of ids (an immediate job's) and what the
+// attempts of those and of fresh need; fresh are emails of the job already
+// read (handed over by the store as it committed them). It fails only if
+// the emails cannot be read; a failed domain or suppression read leaves
+// that part to each attempt.
+func (w *Worker) ReadBatch(ctx context.Context, ids []string, fresh []*store.Email) (*Batch, error) {
+	es := fresh
+	if len(ids) > 0 {
+		read, err := w.Store.GetEmailsForDelivery(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		es = append(read, fresh...)
 	}
 	b := &Batch{emails: make(map[string]*store.Email, len(es)), domains: map[domainKey]*store.Domain{},
 		suppressed: map[string]map[string]bool{}}

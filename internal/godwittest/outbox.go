@@ -25,6 +25,7 @@ type Outbox struct {
 	onImport    func(ctx context.Context, tx *sql.Tx, teamID, importID string) error
 	onSteps     func(ctx context.Context, tx *sql.Tx, jobs []store.StepJob) error
 	onTLSMail   func(ctx context.Context, tx *sql.Tx, mails []store.TLSReportMail) error
+	onHandoff   func(emails []*store.Email)
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)
@@ -77,6 +78,26 @@ func (o *Outbox) OnContactImport(f func(ctx context.Context, tx *sql.Tx, teamID,
 	o.mu.Lock()
 	o.onImport = f
 	o.mu.Unlock()
+}
+
+// OnHandoff sets the hook that receives the emails handed over after their
+// commit (sqlstore.EmailHandoff).
+func (o *Outbox) OnHandoff(f func(emails []*store.Email)) {
+	o.mu.Lock()
+	o.onHandoff = f
+	o.mu.Unlock()
+}
+
+var _ sqlstore.EmailHandoff = (*Outbox)(nil)
+
+// EmailsCommitted implements sqlstore.EmailHandoff.
+func (o *Outbox) EmailsCommitted(emails []*store.Email) {
+	o.mu.Lock()
+	f := o.onHandoff
+	o.mu.Unlock()
+	if f != nil {
+		f(emails)
+	}
 }
 
 // DeliverEmails implements sqlstore.Outbox.

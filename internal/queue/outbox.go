@@ -27,6 +27,9 @@ type Outbox struct {
 	// waker wakes the local workers after a commit (SQLite only; nil on
 	// PostgreSQL, whose workers LISTEN).
 	waker atomic.Pointer[wakePilot]
+	// handoff keeps committed emails for the local workers (handoff.go;
+	// nil on a node without delivery workers).
+	handoff atomic.Pointer[handoff]
 }
 
 var _ sqlstore.CommitWaker = (*Outbox)(nil)
@@ -41,6 +44,16 @@ func (o *Outbox) JobsCommitted(deliveries, webhooks bool) {
 }
 
 var _ sqlstore.Outbox = (*Outbox)(nil)
+
+var _ sqlstore.EmailHandoff = (*Outbox)(nil)
+
+// EmailsCommitted implements sqlstore.EmailHandoff: the emails are kept
+// for this node's delivery workers, if it has any (handoff.go).
+func (o *Outbox) EmailsCommitted(emails []*store.Email) {
+	if h := o.handoff.Load(); h != nil {
+		h.put(emails)
+	}
+}
 
 // NewOutbox returns an unbound outbox.
 func NewOutbox() *Outbox { return &Outbox{} }
@@ -62,14 +75,14 @@ func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, params []river.InsertMa
 }
 
 // DeliverEmails implements sqlstore.Outbox: the emails to send at once
-// share jobs of up to maxEmailsPerJob; a scheduled email has a job of its
-// own.
+// share jobs of up to maxEmailsPerJob, marked Accepted; a scheduled email
+// has a job of its own.
 func (o *Outbox) DeliverEmails(ctx context.Context, tx *sql.Tx, emails []*store.Email) error {
 	var params []river.InsertManyParams
 	var now []string
 	flush := func() {
 		if len(now) > 0 {
-			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: now}, InsertOpts: &river.InsertOpts{Queue: deliverQueue}})
+			params = append(params, river.InsertManyParams{Args: DeliverArgs{EmailIDs: now, Accepted: true}, InsertOpts: &river.InsertOpts{Queue: deliverQueue}})
 			now = nil
 		}
 	}

@@ -48,6 +48,7 @@ import (
 	"github.com/godwit/godwit/internal/delivery"
 	"github.com/godwit/godwit/internal/metrics"
 	"github.com/godwit/godwit/internal/panics"
+	"github.com/godwit/godwit/internal/store"
 	"github.com/godwit/godwit/internal/store/sqlstore"
 	"github.com/godwit/godwit/internal/tlsrpt"
 	"github.com/godwit/godwit/internal/webhook"
@@ -59,6 +60,10 @@ type DeliverArgs struct {
 	// At is the scheduled time (Unix microseconds) the job was made for; 0
 	// for emails sent at once (or retried).
 	At int64 `json:"at,omitempty"`
+	// Accepted marks the job made with its emails when they were accepted
+	// to send at once: its first run is their first attempt, and may take
+	// them from the node's handoff (handoff.go).
+	Accepted bool `json:"accepted,omitempty"`
 }
 
 // WebhookArgs is the job that posts one webhook message.
@@ -206,6 +211,7 @@ type Queue struct {
 	listener *pgxpool.Pool
 	workers  int
 	slots    chan struct{} // bounds the deliveries running at once across jobs
+	handoff  *handoff      // emails committed on this node (nil without workers)
 	log      *slog.Logger
 	hb       *heartbeat
 }
@@ -338,6 +344,10 @@ func Open(ctx context.Context, db *sqlstore.DB, w *delivery.Worker, cfg Config) 
 	}
 	if pilot != nil && cfg.Workers > 0 {
 		cfg.Outbox.waker.Store(pilot)
+	}
+	if cfg.Workers > 0 {
+		q.handoff = newHandoff(time.Now)
+		cfg.Outbox.handoff.Store(q.handoff)
 	}
 	return q, nil
 }
@@ -560,16 +570,26 @@ func (dw *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) 
 const maxReadTogether = 32
 
 // readTogether reads an immediate job's emails of chunk with their domains
-// and suppressions (a scheduled job's are read as their time comes). Nil
-// if there is one, or if that fails: then each delivery reads its own.
+// and suppressions (a scheduled job's are read as their time comes); the
+// first run of a job made at accept takes those it can from the node's
+// handoff instead. Nil if there is only one to read, or if that fails:
+// then each delivery reads its own.
 func (dw *deliverWorker) readTogether(ctx context.Context, job *river.Job[DeliverArgs], at *time.Time, chunk []string) *delivery.Batch {
-	if at != nil || len(chunk) < 2 {
+	if at != nil {
+		return nil
+	}
+	var fresh []*store.Email
+	read := chunk
+	if job.Args.Accepted && job.Attempt == 1 && dw.q.handoff != nil {
+		fresh, read = dw.q.handoff.take(chunk)
+	}
+	if len(fresh) == 0 && len(read) < 2 {
 		return nil
 	}
 	var batch *delivery.Batch
 	if err := panics.Catch(func() error {
 		var err error
-		batch, err = dw.w.ReadBatch(ctx, chunk)
+		batch, err = dw.w.ReadBatch(ctx, read, fresh)
 		return err
 	}); err != nil {
 		dw.q.log.Warn("delivery job: reading its emails together failed; each is read on its own",

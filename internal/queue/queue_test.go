@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,6 +297,69 @@ func TestJobReadsItsEmailsTogether(t *testing.T) {
 				require.Contains(t, string(m.Data), domain, "signed by the sending domain")
 			}
 			require.ElementsMatch(t, []string{"x0@dest.test", "x1@dest.test", "gone@dest.test"}, received)
+		})
+	}
+}
+
+// emailReads counts the emails the delivery worker reads from the store.
+type emailReads struct {
+	delivery.Store
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (r *emailReads) count(ids ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		r.ids[id]++
+	}
+}
+
+func (r *emailReads) of(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[id]
+}
+
+func (r *emailReads) GetEmailsForDelivery(ctx context.Context, ids []string) ([]*store.Email, error) {
+	r.count(ids...)
+	return r.Store.GetEmailsForDelivery(ctx, ids)
+}
+
+func (r *emailReads) GetEmailForDelivery(ctx context.Context, id string) (*store.Email, error) {
+	r.count(id)
+	return r.Store.GetEmailForDelivery(ctx, id)
+}
+
+// TestAcceptedEmailsAreNotReadBack: the node that commits an accept hands
+// its emails to its own workers (handoff.go), which deliver them without
+// reading them back from the store; an email the store does not hand over
+// (one with an attachment) is read.
+func TestAcceptedEmailsAreNotReadBack(t *testing.T) {
+	for _, kind := range godwittest.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			reads := &emailReads{ids: map[string]int{}}
+			e := start(t, kind, func(w *delivery.Worker) {
+				reads.Store = w.Store
+				w.Store = reads
+			})
+			text := "hi"
+			var ems []*store.Email
+			for range 4 {
+				ems = append(ems, &store.Email{ID: uuid.NewString(), TeamID: e.team.ID, From: "onboarding@resend.dev",
+					To: []string{"delivered@resend.dev"}, Subject: "s", Text: &text, CreatedAt: t0, LastEvent: store.EventQueued})
+			}
+			ems[3].Attachments = []store.Attachment{{Filename: "a.txt", ContentType: "text/plain", Content: []byte("a")}}
+			require.NoError(t, e.db.AcceptEmails(context.Background(), &store.Accept{Emails: ems}))
+			for _, em := range ems {
+				e.waitFor(em, store.EventDelivered, 10*time.Second)
+			}
+			for _, em := range ems[:3] {
+				require.Zero(t, reads.of(em.ID), "delivered without reading it back")
+			}
+			require.Equal(t, 1, reads.of(ems[3].ID), "the email with an attachment is read")
 		})
 	}
 }

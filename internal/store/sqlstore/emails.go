@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/godwit/godwit/internal/store"
 )
@@ -143,6 +144,7 @@ func (db *DB) writeTx(what string, shard int64, body func(ctx context.Context, t
 		return fmt.Errorf("%s: begin: %w", what, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	ctx, fresh := db.withHandoff(ctx)
 	metrics := metricsDeltas{}
 	if err := body(ctx, tx, metrics); err != nil {
 		return err
@@ -154,6 +156,7 @@ func (db *DB) writeTx(what string, shard int64, body func(ctx context.Context, t
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	db.jobsCommitted() // deliveries, webhook messages
+	db.handOff(fresh)
 	return nil
 }
 
@@ -531,6 +534,59 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error)
 		return nil, 0, fmt.Errorf("decode email %s: %w", e.ID, err)
 	}
 	return &e, seq, nil
+}
+
+// asRead returns a copy of e, as written by insertArgs, the way scanEmail
+// reads it back: times to the microsecond, in UTC, and empty lists nil
+// (stored as NULL). It shares e's lists: an accepted email's are not
+// changed once written. It declines (false) the emails whose read would
+// differ in ways not worth copying: one with attachments (read from their
+// own table), a template reference (its variables are re-encoded as JSON),
+// or a string in a JSON-stored list that is not valid UTF-8 (JSON would
+// replace its bytes).
+func asRead(e *store.Email) (*store.Email, bool) {
+	if len(e.Attachments) > 0 || e.Template != nil || !validUTF8(e) {
+		return nil, false
+	}
+	c := *e
+	c.CreatedAt = fromMicros(micros(e.CreatedAt))
+	if e.ScheduledAt != nil {
+		t := fromMicros(micros(*e.ScheduledAt))
+		c.ScheduledAt = &t
+	}
+	c.Cc, c.Bcc, c.ReplyTo = nilIfEmpty(e.Cc), nilIfEmpty(e.Bcc), nilIfEmpty(e.ReplyTo)
+	c.Headers, c.Tags = nilIfEmpty(e.Headers), nilIfEmpty(e.Tags)
+	return &c, true
+}
+
+// validUTF8 reports whether every string of e's JSON-stored lists is valid
+// UTF-8, which JSON keeps as it is.
+func validUTF8(e *store.Email) bool {
+	for _, l := range [][]string{e.To, e.Cc, e.Bcc, e.ReplyTo} {
+		for _, s := range l {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	for _, h := range e.Headers {
+		if !utf8.ValidString(h.Name) || !utf8.ValidString(h.Value) {
+			return false
+		}
+	}
+	for _, t := range e.Tags {
+		if !utf8.ValidString(t.Name) || !utf8.ValidString(t.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 func unmarshalNull(s sql.NullString, v any) error {

@@ -93,6 +93,16 @@ type CommitWaker interface {
 	JobsCommitted(deliveries, webhooks bool)
 }
 
+// EmailHandoff is an optional interface of an Outbox: after a transaction
+// that enqueued emails to deliver at once has committed, EmailsCommitted
+// receives them as GetEmailsForDelivery would read them back, so that a
+// delivery worker of this node can start them without that read. A few
+// are not handed over (asRead: with attachments, for one). Each email is a
+// copy of its own, handed over once; EmailsCommitted must not block.
+type EmailHandoff interface {
+	EmailsCommitted(emails []*store.Email)
+}
+
 // What the transaction being committed enqueued to run at once (db.wake).
 const (
 	wakeDeliveries = 1 << iota
@@ -136,7 +146,39 @@ func (db *DB) deliverTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) 
 			break
 		}
 	}
+	if fresh, ok := ctx.Value(handoffKey{}).(*[]*store.Email); ok {
+		for _, e := range emails {
+			if e.ScheduledAt != nil {
+				continue
+			}
+			if c, ok := asRead(e); ok {
+				*fresh = append(*fresh, c)
+			}
+		}
+	}
 	return nil
+}
+
+// handoffKey is the context key of the emails a writeTx transaction hands
+// over once committed (EmailHandoff): set only when the outbox takes them.
+type handoffKey struct{}
+
+// withHandoff returns ctx carrying a list for the emails the transaction
+// run in it enqueues to deliver at once, if the outbox takes them.
+func (db *DB) withHandoff(ctx context.Context) (context.Context, *[]*store.Email) {
+	if _, ok := db.outbox.(EmailHandoff); !ok {
+		return ctx, nil
+	}
+	fresh := new([]*store.Email)
+	return context.WithValue(ctx, handoffKey{}, fresh), fresh
+}
+
+// handOff gives the outbox the emails a committed transaction enqueued.
+func (db *DB) handOff(fresh *[]*store.Email) {
+	if fresh == nil || len(*fresh) == 0 {
+		return
+	}
+	db.outbox.(EmailHandoff).EmailsCommitted(*fresh)
 }
 
 // postTx enqueues the posting of webhook messages in tx.
