@@ -72,3 +72,58 @@ func TestStatementCache(t *testing.T) {
 	require.True(t, cacheable("SELECT 1; -- ; in a comment"))
 	require.False(t, cacheable("   "))
 }
+
+// A cached statement's LIMIT parameter is prepared as +? (stableLimits),
+// and still limits the rows to the value bound on each call.
+func TestStableLimits(t *testing.T) {
+	require.Equal(t, "SELECT 1 FROM t ORDER BY k LIMIT +?5 OFFSET ?", stableLimits("SELECT 1 FROM t ORDER BY k LIMIT ?5 OFFSET ?"))
+	require.Equal(t, "SELECT 1 FROM t\n\tlimit\n+?", stableLimits("SELECT 1 FROM t\n\tlimit\n?"))
+	require.Equal(t, "SELECT 1 FROM t LIMIT 10", stableLimits("SELECT 1 FROM t LIMIT 10"))
+	require.Equal(t, "SELECT x_limit ? FROM t", stableLimits("SELECT x_limit ? FROM t"), "only the LIMIT keyword")
+
+	ctx := context.Background()
+	conn, err := openSQLite("file:" + filepath.Join(t.TempDir(), "c.db"))
+	require.NoError(t, err)
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3), (4), (5)`)
+	require.NoError(t, err)
+	for _, limit := range []any{1, 3, 0, 10, "2", -1} {
+		rows, err := db.QueryContext(ctx, `SELECT k FROM t ORDER BY k LIMIT ?`, limit)
+		require.NoError(t, err)
+		var got []int
+		for rows.Next() {
+			var k int
+			require.NoError(t, rows.Scan(&k))
+			got = append(got, k)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		want := map[any][]int{1: {1}, 3: {1, 2, 3}, 0: nil, 10: {1, 2, 3, 4, 5}, "2": {1, 2}, -1: {1, 2, 3, 4, 5}}[limit]
+		require.Equal(t, want, got, "LIMIT %v", limit)
+	}
+}
+
+// BenchmarkVaryingLimit: a cached statement run with a new LIMIT value on
+// each call (as River's job fetch is); compare with stableLimits made the
+// identity to see what the re-preparing cost.
+func BenchmarkVaryingLimit(b *testing.B) {
+	ctx := context.Background()
+	conn, err := openSQLite("file:" + filepath.Join(b.TempDir(), "c.db"))
+	require.NoError(b, err)
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	b.Cleanup(func() { db.Close() })
+	_, err = db.ExecContext(ctx, `CREATE TABLE j (id INTEGER PRIMARY KEY, state TEXT, queue TEXT, priority INT, at TEXT);
+		CREATE INDEX j_fetch ON j (state, queue, priority, at, id)`)
+	require.NoError(b, err)
+	const q = `UPDATE j SET state = 'running' WHERE id IN (SELECT id FROM j WHERE priority >= 0 AND queue = ?1
+		AND at <= coalesce(cast(?2 AS text), datetime('now', 'subsec')) AND state = 'available'
+		ORDER BY priority, at, id LIMIT ?3) RETURNING id`
+	for i := 0; b.Loop(); i++ {
+		rows, err := db.QueryContext(ctx, q, "deliver", nil, 1+i%50)
+		require.NoError(b, err)
+		require.NoError(b, rows.Close())
+	}
+}
