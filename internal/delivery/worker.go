@@ -221,6 +221,7 @@ func (w *Worker) deliver(ctx context.Context, j Job) error {
 // recipientState is where each recipient of an email stands.
 type recipientState struct {
 	addr     string
+	key      string // addr in lower case: a recipient is one per key
 	outcome  string // "" when never tried
 	deferred int    // deferred attempts so far
 }
@@ -530,22 +531,40 @@ func queueStart(e *store.Email) time.Time {
 // recipientsOf lists the email's envelope recipients (To, Cc, Bcc; each
 // address once) with where they stand after the attempts so far.
 func recipientsOf(e *store.Email, prev []*store.DeliveryAttempt) []*recipientState {
-	var out []*recipientState
-	idx := map[string]*recipientState{}
+	out := make([]*recipientState, 0, len(e.To)+len(e.Cc)+len(e.Bcc))
+	var idx map[string]*recipientState // by key, once there are many
+	find := func(k string) *recipientState {
+		if idx != nil {
+			return idx[k]
+		}
+		for _, st := range out {
+			if st.key == k {
+				return st
+			}
+		}
+		return nil
+	}
 	for _, list := range [][]string{e.To, e.Cc, e.Bcc} {
 		for _, raw := range list {
 			a := addressOf(raw)
 			k := strings.ToLower(a)
-			if _, ok := idx[k]; ok || a == "" {
+			if a == "" || find(k) != nil {
 				continue
 			}
-			st := &recipientState{addr: a}
-			idx[k] = st
+			st := &recipientState{addr: a, key: k}
 			out = append(out, st)
+			if idx != nil {
+				idx[k] = st
+			} else if len(out) > 8 {
+				idx = make(map[string]*recipientState, cap(out))
+				for _, st := range out {
+					idx[st.key] = st
+				}
+			}
 		}
 	}
 	for _, p := range prev {
-		if st, ok := idx[strings.ToLower(p.Recipient)]; ok {
+		if st := find(strings.ToLower(p.Recipient)); st != nil {
 			st.outcome = p.Outcome
 			if p.Outcome == store.OutcomeDeferred {
 				st.deferred++

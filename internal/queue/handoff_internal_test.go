@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -133,4 +134,41 @@ func TestOnlyAFirstRunOfAnAcceptJobTakes(t *testing.T) {
 	require.Equal(t, []string{ids[2]}, reads.ids, "only the email the handoff did not have is read")
 	got, _ := q.handoff.take(ids)
 	require.Empty(t, got, "taken")
+}
+
+// failingBatchRead fails every read of several emails together.
+type failingBatchRead struct{ delivery.Store }
+
+func (failingBatchRead) GetEmailsForDelivery(context.Context, []string) ([]*store.Email, error) {
+	return nil, errors.New("injected: batch read failed")
+}
+
+// When reading a job's emails together fails, the job says so (WARN) and
+// each delivery reads its own email: the emails are delivered all the same.
+func TestJobReadsEachEmailWhenTheBatchReadFails(t *testing.T) {
+	ctx := context.Background()
+	db := godwittest.NewStore(t, sqlstore.SQLite, nil)
+	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
+	require.NoError(t, db.CreateTeam(ctx, team))
+	var ems []*store.Email
+	var ids []string
+	for range 3 {
+		text := "hi"
+		e := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "onboarding@resend.dev", To: []string{"delivered@resend.dev"},
+			Subject: "s", Text: &text, LastEvent: store.EventQueued, CreatedAt: t0}
+		ems, ids = append(ems, e), append(ids, e.ID)
+	}
+	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: ems}))
+	var logs strings.Builder
+	q := &Queue{handoff: newHandoff(time.Now), log: slog.New(slog.NewTextHandler(&logs, nil)), slots: make(chan struct{}, 10)}
+	dw := &deliverWorker{w: &delivery.Worker{Store: failingBatchRead{db}, TestDomain: "resend.dev"}, q: q}
+	q.handoff.put(ems[:1]) // one from the handoff, two to read: the read fails
+	job := &river.Job[DeliverArgs]{JobRow: &rivertype.JobRow{ID: 7, Attempt: 1}, Args: DeliverArgs{EmailIDs: ids, Accepted: true}}
+	require.NoError(t, dw.Work(ctx, job))
+	require.Contains(t, logs.String(), "reading its emails together failed")
+	for _, id := range ids {
+		got, err := db.GetEmail(ctx, team.ID, id)
+		require.NoError(t, err)
+		require.Equal(t, store.EventDelivered, got.LastEvent, "email %s", id)
+	}
 }
