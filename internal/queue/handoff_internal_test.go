@@ -82,24 +82,30 @@ func (r *readCounter) GetEmailsForDelivery(ctx context.Context, ids []string) ([
 	return r.Store.GetEmailsForDelivery(ctx, ids)
 }
 
-// Only the first run of a job made at accept takes its emails from the
-// handoff: a later run of it (after an error or a crash, when some of them
-// may have been attempted), a retry's job and a scheduled job read the
-// store, and leave what the handoff holds.
-func TestOnlyAFirstRunOfAnAcceptJobTakes(t *testing.T) {
-	ctx := context.Background()
-	db := godwittest.NewStore(t, sqlstore.SQLite, nil)
-	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
-	require.NoError(t, db.CreateTeam(ctx, team))
-	var ems []*store.Email
-	var ids []string
+// acceptThree accepts three emails to the test recipient, together, on a
+// new SQLite store.
+func acceptThree(t *testing.T) (db *sqlstore.DB, team *store.Team, ems []*store.Email, ids []string) {
+	t.Helper()
+	db = godwittest.NewStore(t, sqlstore.SQLite, nil)
+	team = &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
+	require.NoError(t, db.CreateTeam(context.Background(), team))
 	for range 3 {
 		text := "hi"
 		e := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "onboarding@resend.dev", To: []string{"delivered@resend.dev"},
 			Subject: "s", Text: &text, LastEvent: store.EventQueued, CreatedAt: t0}
 		ems, ids = append(ems, e), append(ids, e.ID)
 	}
-	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: ems}))
+	require.NoError(t, db.AcceptEmails(context.Background(), &store.Accept{Emails: ems}))
+	return db, team, ems, ids
+}
+
+// Only the first run of a job made at accept takes its emails from the
+// handoff: a later run of it (after an error or a crash, when some of them
+// may have been attempted), a retry's job and a scheduled job read the
+// store, and leave what the handoff holds.
+func TestOnlyAFirstRunOfAnAcceptJobTakes(t *testing.T) {
+	ctx := context.Background()
+	db, _, ems, ids := acceptThree(t)
 	reads := &readCounter{Store: db}
 	q := &Queue{handoff: newHandoff(time.Now), log: slog.New(slog.DiscardHandler)}
 	dw := &deliverWorker{w: &delivery.Worker{Store: reads, TestDomain: "resend.dev"}, q: q}
@@ -147,18 +153,7 @@ func (failingBatchRead) GetEmailsForDelivery(context.Context, []string) ([]*stor
 // each delivery reads its own email: the emails are delivered all the same.
 func TestJobReadsEachEmailWhenTheBatchReadFails(t *testing.T) {
 	ctx := context.Background()
-	db := godwittest.NewStore(t, sqlstore.SQLite, nil)
-	team := &store.Team{ID: uuid.NewString(), Name: "t", CreatedAt: t0}
-	require.NoError(t, db.CreateTeam(ctx, team))
-	var ems []*store.Email
-	var ids []string
-	for range 3 {
-		text := "hi"
-		e := &store.Email{ID: uuid.NewString(), TeamID: team.ID, From: "onboarding@resend.dev", To: []string{"delivered@resend.dev"},
-			Subject: "s", Text: &text, LastEvent: store.EventQueued, CreatedAt: t0}
-		ems, ids = append(ems, e), append(ids, e.ID)
-	}
-	require.NoError(t, db.AcceptEmails(ctx, &store.Accept{Emails: ems}))
+	db, team, ems, ids := acceptThree(t)
 	var logs strings.Builder
 	q := &Queue{handoff: newHandoff(time.Now), log: slog.New(slog.NewTextHandler(&logs, nil)), slots: make(chan struct{}, 10)}
 	dw := &deliverWorker{w: &delivery.Worker{Store: failingBatchRead{db}, TestDomain: "resend.dev"}, q: q}

@@ -12,14 +12,10 @@ import (
 
 func TestStatementCache(t *testing.T) {
 	ctx := context.Background()
-	conn, err := openSQLite("file:" + filepath.Join(t.TempDir(), "c.db"))
-	require.NoError(t, err)
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(1) // one connection: every call below shares its cache
-	t.Cleanup(func() { db.Close() })
+	db := oneConn(t) // one connection: every call below shares its cache
 
 	// A script runs whole, through the cache too.
-	_, err = db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'); -- a; comment
+	_, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'); -- a; comment
 		INSERT INTO t VALUES (2, 'b');`)
 	require.NoError(t, err)
 
@@ -82,12 +78,8 @@ func TestStableLimits(t *testing.T) {
 	require.Equal(t, "SELECT x_limit ? FROM t", stableLimits("SELECT x_limit ? FROM t"), "only the LIMIT keyword")
 
 	ctx := context.Background()
-	conn, err := openSQLite("file:" + filepath.Join(t.TempDir(), "c.db"))
-	require.NoError(t, err)
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	_, err = db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3), (4), (5)`)
+	db := oneConn(t)
+	_, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3), (4), (5)`)
 	require.NoError(t, err)
 	for _, limit := range []any{1, 3, 0, 10, "2", -1} {
 		rows, err := db.QueryContext(ctx, `SELECT k FROM t ORDER BY k LIMIT ?`, limit)
@@ -105,17 +97,24 @@ func TestStableLimits(t *testing.T) {
 	}
 }
 
+// oneConn opens a new SQLite database through the statement cache, on one
+// connection, so that every call shares its cache.
+func oneConn(tb testing.TB) *sql.DB {
+	conn, err := openSQLite("file:" + filepath.Join(tb.TempDir(), "c.db"))
+	require.NoError(tb, err)
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 // BenchmarkVaryingLimit: a cached statement run with a new LIMIT value on
 // each call (as River's job fetch is); compare with stableLimits made the
 // identity to see what the re-preparing cost.
 func BenchmarkVaryingLimit(b *testing.B) {
 	ctx := context.Background()
-	conn, err := openSQLite("file:" + filepath.Join(b.TempDir(), "c.db"))
-	require.NoError(b, err)
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(1)
-	b.Cleanup(func() { db.Close() })
-	_, err = db.ExecContext(ctx, `CREATE TABLE j (id INTEGER PRIMARY KEY, state TEXT, queue TEXT, priority INT, at TEXT);
+	db := oneConn(b)
+	_, err := db.ExecContext(ctx, `CREATE TABLE j (id INTEGER PRIMARY KEY, state TEXT, queue TEXT, priority INT, at TEXT);
 		CREATE INDEX j_fetch ON j (state, queue, priority, at, id)`)
 	require.NoError(b, err)
 	const q = `UPDATE j SET state = 'running' WHERE id IN (SELECT id FROM j WHERE priority >= 0 AND queue = ?1
