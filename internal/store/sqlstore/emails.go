@@ -539,21 +539,18 @@ func scanEmail(row interface{ Scan(...any) error }) (*store.Email, int64, error)
 // asRead returns a copy of e, as written by insertArgs, the way scanEmail
 // reads it back: times to the microsecond, in UTC, and empty lists nil
 // (stored as NULL). It shares e's lists: an accepted email's are not
-// changed once written. It declines (false) the emails whose read would
-// differ in ways not worth copying: one with attachments (read from their
+// changed once written. It declines (false) scheduled emails (handed over
+// only to send at once) and those whose read would differ in ways not
+// worth copying: one with attachments (read from their
 // own table), a template reference (its variables are re-encoded as JSON),
 // or a string in a JSON-stored list that is not valid UTF-8 (JSON would
 // replace its bytes).
 func asRead(e *store.Email) (*store.Email, bool) {
-	if len(e.Attachments) > 0 || e.Template != nil || !validUTF8(e) {
+	if e.ScheduledAt != nil || len(e.Attachments) > 0 || e.Template != nil || !validUTF8(e) {
 		return nil, false
 	}
 	c := *e
 	c.CreatedAt = fromMicros(micros(e.CreatedAt))
-	if e.ScheduledAt != nil {
-		t := fromMicros(micros(*e.ScheduledAt))
-		c.ScheduledAt = &t
-	}
 	c.Cc, c.Bcc, c.ReplyTo = nilIfEmpty(e.Cc), nilIfEmpty(e.Bcc), nilIfEmpty(e.ReplyTo)
 	c.Headers, c.Tags = nilIfEmpty(e.Headers), nilIfEmpty(e.Tags)
 	return &c, true

@@ -148,9 +148,6 @@ func (db *DB) deliverTx(ctx context.Context, tx *sql.Tx, emails []*store.Email) 
 	}
 	if fresh, ok := ctx.Value(handoffKey{}).(*[]*store.Email); ok {
 		for _, e := range emails {
-			if e.ScheduledAt != nil {
-				continue
-			}
 			if c, ok := asRead(e); ok {
 				*fresh = append(*fresh, c)
 			}
